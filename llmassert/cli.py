@@ -1,0 +1,67 @@
+"""Command-line entry point: parse, call the library, map errors to exit codes.
+
+Exit codes (documented in docs/cli.md):
+  0  success
+  1  assertions failed / regression detected
+  2  error (bad input, config, LLM, pipeline) — one line on stderr naming file and field
+  3  budget exhausted (--max-cost / --max-tokens); a report of what was done is printed
+
+Each subcommand lives in ``llmassert.commands.<name>`` and must import cheaply: heavy modules
+(litellm above all) are imported inside the command body, so ``llmassert --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from llmassert.errors import EXIT_ERROR, LlmAssertError
+
+app = typer.Typer(
+    name="llmassert",
+    help="Turn prompt histories into assertions for LLM outputs, and enforce them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema")
+
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"llmassert.commands.{name}")
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the console script passes it to sys.exit)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="llmassert", standalone_mode=False)
+    except LlmAssertError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+__all__ = ["EXIT_ERROR", "app", "main"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

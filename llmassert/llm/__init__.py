@@ -1,0 +1,15 @@
+"""The LLM layer: the only package that imports litellm (lazily, on first call)."""
+
+from __future__ import annotations
+
+from llmassert.config import Settings
+from llmassert.llm.client import LLMClient, LLMRequest, LLMResult, Usage
+
+__all__ = ["LLMClient", "LLMRequest", "LLMResult", "Usage", "get_client"]
+
+
+def get_client(settings: Settings | None = None) -> LLMClient:
+    """The configured client (cache, retries, rate limits, record/replay)."""
+    from llmassert.llm.litellm_client import build_client
+
+    return build_client(settings or Settings.from_env())

@@ -1,0 +1,424 @@
+"""A scriptable OpenAI-compatible HTTP server for tests, examples and benchmarks (stdlib only).
+
+It serves ``POST /v1/chat/completions`` (plain text, ``tools`` / ``tool_choice`` and
+``response_format``) and ``POST /v1/embeddings`` on 127.0.0.1, over real HTTP, so that litellm and
+our own transport are exercised exactly as against a provider.  Unscripted requests get a
+deterministic answer derived from the request (structured requests get an object that fills the
+requested JSON schema).  Tests script what they need::
+
+    server = FakeLLMServer().start()
+    server.script(Reply(status=429, headers={"Retry-After": "1"}))   # next request: a 429
+    server.script(Reply(tool_args={"answer": "yes"}), match="Is it polite")
+    server.handler = lambda body: Reply(content="...")                # rule for the rest
+    ...
+    server.stats.max_concurrency, server.requests[-1].body
+    server.stop()
+
+Scripted replies are consumed first-come: the first queued reply whose ``match`` occurs in the
+request's messages (or that has no ``match``) answers the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import random
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+WORDS = (
+    "alpha beta gamma delta report invoice contract summary claim risk revenue policy clause "
+    "customer order product review issue fix date amount total name city status note topic"
+).split()
+
+
+@dataclass
+class Reply:
+    """One scripted answer. Leave fields unset for the deterministic default."""
+
+    content: str | None = None
+    tool_args: dict[str, Any] | str | None = None  # str: raw (possibly malformed) arguments
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    raw_body: bytes | None = None  # sent verbatim (malformed JSON, HTML error pages...)
+    delay_s: float | None = None  # overrides the server latency (use > client timeout to time out)
+    usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens)
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    started: float
+    finished: float = 0.0
+    status: int = 0
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    max_concurrency: int = 0
+    in_flight: int = 0
+    first_start: float | None = None
+    last_end: float | None = None
+
+    @property
+    def span_s(self) -> float:
+        if self.first_start is None or self.last_end is None:
+            return 0.0
+        return self.last_end - self.first_start
+
+
+def _seed(*parts: Any) -> int:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
+
+
+def _ntok(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def fill_schema(schema: Any, key: str, seed: int, root: Any | None = None, depth: int = 0) -> Any:
+    """A deterministic value valid against ``schema`` (local $refs, enums, nested types)."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > 12:
+        return f"{key}-{seed % 1000}"
+    if "$ref" in schema:
+        node: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        return fill_schema(node, key, seed, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][seed % len(schema["enum"])]
+    for comb in ("anyOf", "oneOf", "allOf"):
+        options = [o for o in schema.get(comb, []) if o.get("type") != "null"]
+        if options:
+            return fill_schema(options[0], key, seed, root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {p: fill_schema(s, p, _seed(seed, p), root, depth + 1) for p, s in props.items()}
+    if kind == "array":
+        lo, hi = schema.get("minItems", 1), schema.get("maxItems", 3)
+        n = max(lo, min(hi, 1 + seed % 3))
+        return [fill_schema(schema.get("items", {}), key, _seed(seed, i), root, depth + 1)
+                for i in range(n)]
+    if kind == "integer":
+        lo = int(schema.get("minimum", 0))
+        return lo + seed % (int(schema.get("maximum", lo + 99)) - lo + 1)
+    if kind == "number":
+        lo, hi = schema.get("minimum", 0.0), schema.get("maximum", 1.0)
+        return round(lo + (seed % 10000) / 10000 * (hi - lo), 3)
+    if kind == "boolean":
+        return seed % 2 == 0
+    if kind == "null":
+        return None
+    return f"{key} {WORDS[seed % len(WORDS)]} {WORDS[(seed >> 8) % len(WORDS)]}"
+
+
+class FakeLLMServer:
+    """OpenAI-compatible server on 127.0.0.1 in a background thread."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        latency_s: float = 0.0,
+        error_rate: float = 0.0,
+        seed: int = 0,
+        embed_dim: int = 64,
+    ) -> None:
+        self.port = port
+        self.latency_s = latency_s
+        self.error_rate = error_rate
+        self.embed_dim = embed_dim
+        self.handler: Callable[[dict[str, Any]], Reply | None] | None = None
+        self.requests: list[RecordedRequest] = []
+        self.stats = Stats()
+        self._random = random.Random(seed)
+        self._queue: list[tuple[str | None, Reply]] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    # -- control -------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *replies: Reply, match: str | None = None) -> FakeLLMServer:
+        """Queue replies for the next requests (optionally only those containing ``match``)."""
+        with self._lock:
+            self._queue.extend((match, r) for r in replies)
+        return self
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.stats = Stats()
+        self.handler = None
+
+    def start(self) -> FakeLLMServer:
+        self._thread = threading.Thread(target=self._run, name="fake-llm-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake LLM server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._server:
+            loop, server = self._loop, self._server
+
+            async def _close() -> None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1)
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_close(), loop).result(3)
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread:
+            self._thread.join(5)
+        self._server = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._server = loop.run_until_complete(
+            asyncio.start_server(self._serve_conn, "127.0.0.1", self.port, backlog=4096,
+                                 limit=2**24)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.close()
+
+    async def _serve_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                method, path, _ = line.decode("latin-1").split(" ", 2)
+                headers: dict[str, str] = {}
+                while (hl := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    k, _, v = hl.decode("latin-1").partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    body = b""
+                    while size := int((await reader.readline()).strip() or b"0", 16):
+                        body += (await reader.readexactly(size + 2))[:-2]
+                    await reader.readline()
+                else:
+                    body = await reader.readexactly(int(headers.get("content-length", 0)))
+                await self._handle(method, path, headers, body, writer)
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError,
+                asyncio.CancelledError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def _pick_reply(self, body: dict[str, Any]) -> Reply | None:
+        text = json.dumps(body.get("messages", body.get("input", "")))
+        with self._lock:
+            for i, (match, reply) in enumerate(self._queue):
+                if match is None or match in text:
+                    del self._queue[i]
+                    return reply
+        if self.handler is not None:
+            return self.handler(body)
+        return None
+
+    async def _handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        path = path.split("?")[0].rstrip("/")
+        kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
+                "/v1/embeddings": "embed", "/embeddings": "embed"}.get(path)
+        if method == "GET" and path in ("/v1/models", "/models"):
+            return await self._respond(writer, 200, {"object": "list", "data": [
+                {"id": "fake-model", "object": "model", "owned_by": "llmassert"}]})
+        if method != "POST" or kind is None:
+            return await self._respond(writer, 404, {"error": {"message": f"no route {path}"}})
+        now = time.monotonic()
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"_unparseable": raw.decode("utf-8", "replace")}
+        rec = RecordedRequest(path=path, headers=headers, body=body, started=now)
+        st = self.stats
+        with self._lock:
+            self.requests.append(rec)
+            st.requests += 1
+            st.in_flight += 1
+            st.max_concurrency = max(st.max_concurrency, st.in_flight)
+            st.first_start = now if st.first_start is None else st.first_start
+        try:
+            reply = self._pick_reply(body) or Reply()
+            if reply.status == 200 and self.error_rate and self._random.random() < self.error_rate:
+                code = self._random.choice((429, 500))
+                reply = Reply(status=code, headers={"Retry-After": "0"} if code == 429 else {})
+            delay = self.latency_s if reply.delay_s is None else reply.delay_s
+            if delay:
+                await asyncio.sleep(delay)
+            rec.status = reply.status
+            if reply.raw_body is not None:
+                return await self._respond(writer, reply.status, reply.raw_body, reply.headers)
+            if reply.status != 200:
+                err = {"error": {"message": f"fake server error {reply.status}",
+                                 "type": "rate_limit_error" if reply.status == 429
+                                 else "server_error", "code": reply.status}}
+                return await self._respond(writer, reply.status, err, reply.headers)
+            out = self._chat(body, reply) if kind == "chat" else self._embed(body)
+            await self._respond(writer, 200, out, reply.headers)
+        finally:
+            end = time.monotonic()
+            rec.finished = end
+            with self._lock:
+                st.in_flight -= 1
+                st.last_end = end
+
+    def _chat(self, req: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        messages, tools = req.get("messages", []), req.get("tools") or []
+        rf = req.get("response_format") or {}
+        choice = req.get("tool_choice", "auto")
+        seed = _seed(req.get("model"), messages, tools, rf)
+        msg: dict[str, Any] = {"role": "assistant", "content": None}
+        finish = "stop"
+        if tools and choice != "none":
+            fn = tools[0]["function"]
+            if isinstance(choice, dict) and "function" in choice:
+                fn = next((t["function"] for t in tools
+                           if t["function"]["name"] == choice["function"]["name"]), fn)
+            if reply.tool_args is not None:
+                args = reply.tool_args if isinstance(reply.tool_args, str) else json.dumps(
+                    reply.tool_args)
+            elif reply.content is not None:
+                args = reply.content
+            else:
+                params = fn.get("parameters") or {"type": "object", "properties": {}}
+                args = json.dumps(fill_schema(params, fn["name"], seed))
+            msg["tool_calls"] = [{"id": f"call_{seed % 16**12:012x}", "type": "function",
+                                  "function": {"name": fn["name"], "arguments": args}}]
+            finish, out = "tool_calls", args
+        elif reply.content is not None or reply.tool_args is not None:
+            content = reply.content if reply.content is not None else (
+                reply.tool_args if isinstance(reply.tool_args, str) else json.dumps(reply.tool_args))
+            msg["content"] = out = content or ""
+        elif rf.get("type") == "json_schema":
+            schema = rf.get("json_schema", {}).get("schema", {})
+            msg["content"] = out = json.dumps(fill_schema(schema, "root", seed))
+        elif rf.get("type") == "json_object":
+            msg["content"] = out = json.dumps({"answer": WORDS[seed % len(WORDS)]})
+        else:
+            words = " ".join(WORDS[_seed(seed, i) % len(WORDS)] for i in range(12))
+            msg["content"] = out = f"[fake {seed % 16**8:08x}] {words}"
+        if reply.usage:
+            pt, ct = reply.usage
+        else:
+            pt = sum(_ntok(json.dumps(m.get("content", ""))) for m in messages)
+            ct = _ntok(out)
+        return {"id": f"chatcmpl-{seed % 16**16:016x}", "object": "chat.completion",
+                "created": 1700000000, "model": req.get("model", "fake-model"),
+                "choices": [{"index": 0, "message": msg, "finish_reason": finish,
+                             "logprobs": None}],
+                "usage": {"prompt_tokens": pt, "completion_tokens": ct,
+                          "total_tokens": pt + ct}}
+
+    def _embed(self, req: dict[str, Any]) -> dict[str, Any]:
+        inputs = req.get("input", "")
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        data, pt = [], 0
+        for i, text in enumerate(inputs):
+            vec = _embedding(str(text), self.embed_dim)
+            data.append({"object": "embedding", "index": i, "embedding": vec})
+            pt += _ntok(str(text))
+        return {"object": "list", "data": data, "model": req.get("model", "fake-embed"),
+                "usage": {"prompt_tokens": pt, "total_tokens": pt}}
+
+    async def _respond(
+        self, writer: asyncio.StreamWriter, status: int, body: Any,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+                   500: "Internal Server Error", 503: "Service Unavailable"}
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        head = [f"HTTP/1.1 {status} {reasons.get(status, 'Error')}",
+                "Content-Type: application/json", f"Content-Length: {len(payload)}",
+                "Connection: keep-alive", *(f"{k}: {v}" for k, v in (extra or {}).items())]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        await writer.drain()
+
+
+def _embedding(text: str, dim: int) -> list[float]:
+    """Deterministic unit vector; texts sharing words get similar vectors (bag of words)."""
+    vec = [0.0] * dim
+    for word in text.lower().split():
+        raw = hashlib.sha256(word.encode()).digest()
+        for k, v in enumerate(struct.unpack(">8i", raw)):
+            vec[(k * 7 + raw[k]) % dim] += v / 2**31
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+def main() -> None:
+    """``python -m llmassert.testing.fake_server --port 8765 --latency-ms 200``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--error-rate", type=float, default=0.0)
+    ap.add_argument("--port-file")
+    args = ap.parse_args()
+    server = FakeLLMServer(port=args.port, latency_s=args.latency_ms / 1000,
+                           error_rate=args.error_rate).start()
+    if args.port_file:
+        with open(args.port_file, "w") as f:
+            f.write(str(server.port))
+    print(f"fake LLM server on {server.base_url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""pytest plugin for llmassert (entry point pytest11). Must import cheaply."""

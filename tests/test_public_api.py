@@ -1,0 +1,9 @@
+"""The public surface is a promise: changing it must be deliberate."""
+
+import llmassert
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(llmassert.__all__) == sorted(["LlmAssertError", "Settings", "__version__"])
+    for name in llmassert.__all__:
+        assert hasattr(llmassert, name), name
