@@ -61,5 +61,8 @@ class Candidate(BaseModel):
     code: str  # the full function source
     description: str = ""  # one line: what it checks
     source: Literal["rules", "llm", "user"] = "rules"
+    # For kind == "llm_judge": the one yes/no question asked about the response. The code then is
+    # ``return llm_judge(QUESTION, example, response)`` (llmassert.assertions.judge).
+    judge_question: str | None = None
     # Relative evaluation cost, used for deterministic tie-breaking (judges cost more).
     cost: float = Field(1.0, ge=0)
