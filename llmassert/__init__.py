@@ -10,9 +10,44 @@ import os
 # Set before anything can import litellm: never fetch the model cost map from the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from llmassert.config import Settings  # noqa: E402
-from llmassert.errors import LlmAssertError  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
+from llmassert.errors import AssertionsFailedError, LlmAssertError
+
+if TYPE_CHECKING:
+    from llmassert.assertions import AssertionSet, CheckResult, Failure
+    from llmassert.config import Settings
+    from llmassert.hooks import guard
 
 __version__ = "0.1.0"
 
-__all__ = ["LlmAssertError", "Settings", "__version__"]
+__all__ = [
+    "AssertionSet",
+    "AssertionsFailedError",
+    "CheckResult",
+    "Failure",
+    "LlmAssertError",
+    "Settings",
+    "__version__",
+    "guard",
+]
+
+# Imported on first use: the pytest plugin imports this package in every pytest run of every
+# project that has llmassert installed, and pydantic alone would cost it ~100 ms.
+_LAZY = {
+    "Settings": "llmassert.config",
+    "AssertionSet": "llmassert.assertions",
+    "CheckResult": "llmassert.assertions",
+    "Failure": "llmassert.assertions",
+    "guard": "llmassert.hooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'llmassert' has no attribute {name!r}")

@@ -1,1 +1,22 @@
-"""hooks."""
+"""Runtime hooks: guards with on-fail policies, the litellm integration, the failure log."""
+
+from llmassert.hooks.failure_log import FailureLog
+from llmassert.hooks.guard import Guard, GuardStats, OnFail, guard
+from llmassert.hooks.litellm_hooks import (
+    LiteLLMGuard,
+    guarded_completion,
+    install,
+    litellm_callback,
+)
+
+__all__ = [
+    "FailureLog",
+    "Guard",
+    "GuardStats",
+    "LiteLLMGuard",
+    "OnFail",
+    "guard",
+    "guarded_completion",
+    "install",
+    "litellm_callback",
+]

@@ -9,7 +9,16 @@ __all__ = ["LLMClient", "LLMRequest", "LLMResult", "Usage", "get_client"]
 
 
 def get_client(settings: Settings | None = None) -> LLMClient:
-    """The configured client (cache, retries, rate limits, record/replay)."""
+    """The configured client (cache, retries, rate limits, record/replay).
+
+    Inside :func:`llmassert.llm.session.session` (what CLI commands run in) this is the session's
+    client when ``settings`` is None or equal to the session's, so the run shares one budget.
+    """
+    from llmassert.llm.session import current
+
+    found = current(settings)
+    if found is not None:
+        return found
     from llmassert.llm.litellm_client import build_client
 
     return build_client(settings or Settings.from_env())

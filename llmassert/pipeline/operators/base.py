@@ -1,37 +1,426 @@
-"""The operator abstraction: every pipeline operator is an ``Operator`` subclass in the registry.
+"""The operator contract.  Every pipeline operator is an :class:`Operator` subclass in ``OPERATORS``.
 
-An operator receives its validated spec and an :class:`OpContext`, and transforms a list of rows
-(dicts) into a list of rows.  Rows it cannot produce go to ``ctx.quarantine`` or ``ctx.errors``
-with the reason, never silently away.
+How to write an operator (``llmassert/pipeline/operators/<type>.py``)
+=====================================================================
+
+1. **Spec model.**  Subclass :class:`OperationSpec` (no LLM) or :class:`LLMOperationSpec` (prompt,
+   output schema, model, gleaning, validate, assertions...) with ``type: Literal["<type>"]`` and
+   the operator's own keys.  ``extra="forbid"`` is inherited: an unknown key is a one-line
+   ``SpecError`` naming the file, the operation and the key.  Use field validators for key-level
+   checks; ``spec.py`` builds the discriminated union from the registry, so nothing else to edit.
+
+2. **Operator class.**  Decorate with ``@register`` and set ``type_name`` and ``spec_model``.
+   Subclass the base that says how rows flow through you; executors rely on it:
+
+   ============== ======================================== =====================================
+   base           you implement                            the executor ...
+   ============== ======================================== =====================================
+   RowOperator    ``process_row(row, ctx) -> Outcome``     fans every row out at once, streams
+                  (0..n rows out per row: map, filter,      rows into the next row operator,
+                  split, unnest)                            journals each row, may partition
+                                                            rows across workers (Ray)
+   GroupOperator  ``group_key(row)`` and                   groups (order of first appearance),
+                  ``process_group(key, rows, ctx)``         runs groups concurrently, journals
+                  (reduce, gather by document)              each group, may shard by key
+   GlobalOperator ``run(rows, ctx) -> Outcome``            hands you the whole input (resolve)
+   JoinOperator   ``run_join(left, right, ctx)``           hands you two inputs (equijoin)
+   ============== ======================================== =====================================
+
+3. **Pure functions of (spec, rows, ctx).**  No files, no globals, no prints: an operator gets
+   everything through its spec, its :class:`~llmassert.pipeline.context.PipelineEnv` (``self.env``)
+   and the :class:`~llmassert.pipeline.context.OpContext` ``ctx`` (LLM calls with accounting,
+   embeddings, sub-step checkpoints, progress).  Operators must pickle (``__reduce__`` rebuilds
+   them from spec + env), because the Ray executor ships them to workers.
+
+4. **Never drop a row silently.**  Return an :class:`Outcome`: ``rows`` for what goes on,
+   ``filtered`` to count rows removed on purpose (filter's false rows), ``quarantined`` for rows
+   whose output failed its checks, ``errors`` for rows that could not be processed.  Raise only
+   for errors that must stop the run (``BudgetExceededError``, ``CassetteMissError``, policy
+   ``raise``).  Outcomes without errors are journaled, so a resumed run never repeats them.
+
+5. **LLM calls** go through ``llmassert.pipeline.operators.common``: build an :class:`LLMStep`
+   once in ``__init__`` (prompt compiled, output schema, validate, assertions, gleaning) and call
+   ``await step.run(ctx, prompt_vars, example=row)``; ``step.finish(...)`` applies the on-fail
+   policy and returns the Outcome.  Don't call the client directly unless you must (resolve's
+   comparisons use ``ctx.complete`` for a bare yes/no request).
+
+6. **Static checks.**  Implement ``output_keys(keys)`` (the keys rows carry after you; raise
+   ``SpecError`` via ``self.fail(...)`` if you need a key that is missing; call
+   ``Prompt.check`` on your templates) and, for LLM operators, ``estimate_calls(rows)`` for
+   ``--dry-run`` (operators with ``uses_llm`` False are simply executed by the dry run).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from llmassert.errors import SpecError
+from llmassert.pipeline.schema_types import TypeSyntaxError, to_json_schema
+from llmassert.pipeline.templates import KeySet
+
+if TYPE_CHECKING:
+    from llmassert.pipeline.context import OpContext, PipelineEnv
 
 Row = dict[str, Any]
-SpecT = TypeVar("SpecT", bound=BaseModel)
+OpKind = Literal["row", "group", "global", "join"]
+OnFail = Literal["retry", "glean", "flag", "quarantine", "raise"]
+FLAG_KEY = "_llmassert_failures"  # added to rows kept under on_fail: flag
+
+
+# -- spec models ---------------------------------------------------------------------------------
+
+
+class StrictModel(BaseModel):
+    """Base of everything read from pipeline YAML: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class OperationSpec(StrictModel):
+    """Keys every operation has.  Subclasses narrow ``type`` to ``Literal["<type>"]``."""
+
+    name: str = Field(min_length=1, description="Unique name, referenced from pipeline.steps.")
+    type: str = Field(description="Operator type (map, filter, reduce, split, ...).")
+    # DocETL keys accepted so DocETL pipelines load unchanged; they do not change behaviour here.
+    optimize: bool | None = Field(None, description="DocETL optimizer flag (ignored).")
+    recursively_optimize: bool | None = Field(None, description="DocETL optimizer flag (ignored).")
+    verbose: bool | None = Field(None, description="DocETL logging flag (ignored).")
+
+    @field_validator("name")
+    @classmethod
+    def _name_chars(cls, v: str) -> str:
+        if any(c in v for c in "/\\\0") or v.startswith("."):
+            raise ValueError("must not contain '/', '\\' or start with '.' (used in file names)")
+        return v
+
+
+class OutputSpec(StrictModel):
+    """``output:`` of an LLM operation: fields in DocETL's type language."""
+
+    schema_: dict[str, Any] = Field(alias="schema", description="field: type, e.g. "
+                                    "summary: string, tags: list[string], score: enum[lo, hi]")
+    mode: Literal["tools", "structured_output"] | None = Field(
+        None, description="DocETL's enforcement mode (the LLM layer picks; accepted, ignored).")
+    lineage: list[str] | None = Field(None, description="reduce: input keys to collect "
+                                      "under <name>_lineage.")
+
+    @field_validator("schema_")
+    @classmethod
+    def _types_parse(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            raise ValueError("needs at least one field")
+        for key, t in v.items():
+            try:
+                to_json_schema({key: t})
+            except TypeSyntaxError as e:
+                raise ValueError(f"field {key!r}: {e}") from None
+        return v
+
+    def json_schema(self) -> dict[str, Any]:
+        return to_json_schema(self.schema_)
+
+
+class GleaningSpec(StrictModel):
+    """``gleaning:`` judge → refine loop after each answer."""
+
+    num_rounds: int = Field(1, ge=0, le=10, description="At most this many refinements.")
+    validation_prompt: str = Field(description="What the judge checks; may use Jinja "
+                                   "({{ output }}, {{ input }} / {{ inputs }}).")
+    model: str | None = Field(None, description="Judge model (default: the operation's).")
+    if_: str | None = Field(None, alias="if", description="Python expression on `output`; "
+                            "glean only when it holds.")
+
+
+class AssertionsSpec(StrictModel):
+    """``assertions:`` a synthesized assertion module applied to every answer."""
+
+    module: Path = Field(description="assertions/<name>.py (relative to the YAML's folder).")
+    on_fail: OnFail = Field("retry", description="retry | glean | flag | quarantine | raise")
+    max_retries: int = Field(2, ge=0, le=10)
+    response_key: str | None = Field(None, description="Output field checked as the response "
+                                     "(default: the only string field, else the JSON output).")
+
+
+class LLMOperationSpec(OperationSpec):
+    """Keys shared by every LLM-calling operation (map, filter, reduce, resolve...)."""
+
+    prompt: str | None = Field(None, description="Jinja2 prompt.")
+    output: OutputSpec | None = None
+    model: str | None = Field(None, description="litellm model (default: default_model).")
+    system_prompt: str | None = Field(None, description="llmassert extension: extra system "
+                                      "text for this operation.")
+    bypass_cache: bool | None = Field(None, description="Skip the LLM cache (default: the "
+                                      "pipeline's bypass_cache).")
+    skip_on_error: bool = Field(False, description="An LLM error moves the row to "
+                                "<output>.errors.jsonl instead of stopping the run.")
+    gleaning: GleaningSpec | None = None
+    validate_: list[str] | None = Field(None, alias="validate", description="Python "
+                                        "expressions over `output` that must hold.")
+    num_retries_on_validate_failure: int = Field(0, ge=0, le=10)
+    assertions: AssertionsSpec | None = None
+    litellm_completion_kwargs: dict[str, Any] = Field(default_factory=dict,
+                                                      description="Extra request parameters.")
+    timeout: float | None = Field(None, description="DocETL per-call timeout (accepted; "
+                                  "the LLM layer's timeout applies).")
+    max_retries_per_timeout: int | None = Field(None, description="DocETL (accepted, ignored).")
+
+    @model_validator(mode="after")
+    def _assert_module_suffix(self) -> LLMOperationSpec:
+        if self.assertions and self.assertions.module.suffix not in (".py", ".json"):
+            raise ValueError("assertions.module must be a .py module (or its .json manifest)")
+        return self
+
+
+# -- what operators return -----------------------------------------------------------------------
+
+
+@dataclass
+class Issue:
+    """A row that did not reach the output, and why (one line) — quarantined or errored."""
+
+    op: str
+    row: Any
+    reason: str
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    output: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"operation": self.op, "reason": self.reason, "row": self.row}
+        if self.failures:
+            d["failures"] = self.failures
+        if self.output is not None:
+            d["output"] = self.output
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Issue:
+        return cls(op=d["operation"], row=d["row"], reason=d["reason"],
+                   failures=d.get("failures", []), output=d.get("output"))
+
+
+@dataclass
+class Outcome:
+    """Result of an operator on one unit (a row, a group, or its whole input)."""
+
+    rows: list[Row] = field(default_factory=list)
+    filtered: int = 0
+    quarantined: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    # Per-unit lineage for the sidecar (calls, cost, gleaning rounds, check retries).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def extend(self, other: Outcome) -> None:
+        self.rows.extend(other.rows)
+        self.filtered += other.filtered
+        self.quarantined.extend(other.quarantined)
+        self.errors.extend(other.errors)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"rows": self.rows}
+        if self.filtered:
+            d["filtered"] = self.filtered
+        if self.quarantined:
+            d["quarantined"] = [i.to_json() for i in self.quarantined]
+        if self.errors:
+            d["errors"] = [i.to_json() for i in self.errors]
+        if self.meta:
+            d["meta"] = self.meta
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Outcome:
+        return cls(rows=d.get("rows", []), filtered=d.get("filtered", 0),
+                   quarantined=[Issue.from_json(i) for i in d.get("quarantined", [])],
+                   errors=[Issue.from_json(i) for i in d.get("errors", [])],
+                   meta=d.get("meta", {}))
+
+
+@dataclass
+class OpStats:
+    """Counters of one operation; executors sum them across units and workers."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    filtered: int = 0
+    quarantined: int = 0
+    errored: int = 0
+    flagged: int = 0
+    calls: int = 0          # logical LLM requests made by this run (cache hits included)
+    cached: int = 0         # ... of which answered from the disk cache
+    requests: int = 0       # HTTP attempts
+    retries: int = 0        # transport retries and re-asks (inside the LLM layer)
+    check_retries: int = 0  # re-asks because validate/assertions failed
+    gleaning_rounds: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    resumed: int = 0        # units replayed from a checkpoint journal (no call made)
+    seconds: float = 0.0
+
+    def add(self, other: OpStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> OpStats:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class CallEstimate:
+    """``--dry-run``: LLM calls an operation will make, and the rows it would pass on.
+
+    ``rows`` are the best guess of the output rows (operators without LLM calls can compute them
+    exactly; an LLM operator passes its input rows on, with ``UNKNOWN`` for values only the model
+    would produce).  ``upper_bound``: the row count is a maximum (filter).
+    """
+
+    calls: int
+    rows: list[Row]
+    note: str = ""
+    upper_bound: bool = False
+
+
+class _Unknown:
+    """Placeholder for a value only known after an LLM call (dry runs)."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+# -- operators -----------------------------------------------------------------------------------
+
+SpecT = TypeVar("SpecT", bound=OperationSpec)
 
 
 class Operator(ABC, Generic[SpecT]):
-    """Base class; subclasses set ``type_name`` and ``spec_model`` and implement ``run``."""
+    """Base class; see the module docstring for the contract."""
 
     type_name: ClassVar[str]
-    spec_model: ClassVar[type[BaseModel]]
-    # True when rows can be processed independently (map-like): the runner may stream them and
-    # an executor may partition them across workers.
-    row_wise: ClassVar[bool] = False
+    spec_model: ClassVar[type[OperationSpec]]
+    kind: ClassVar[OpKind]
 
-    def __init__(self, spec: SpecT) -> None:
+    def __init__(self, spec: SpecT, env: PipelineEnv) -> None:
         self.spec = spec
+        self.env = env
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled templates and loaded assertion modules are rebuilt on the worker.
+        return (type(self), (self.spec, self.env))
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def row_wise(self) -> bool:
+        return self.kind == "row"
+
+    @property
+    def uses_llm(self) -> bool:
+        """True if the operator calls the LLM (its units are journaled for resume)."""
+        return False
+
+    def fail(self, message: str, field: str | None = None) -> SpecError:
+        """A SpecError located at this operation (``operations[2] (name).field``)."""
+        where = self.env.op_where.get(self.name, f"operations ({self.name})")
+        return SpecError(message, file=self.env.spec_file,
+                         field=f"{where}.{field}" if field else where)
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        """Keys rows carry after this operator, given the keys they carry before.
+
+        Check templates and required keys here (raise ``self.fail(...)``): it runs before any
+        LLM call.  Default: unknown (open) — override to keep downstream checks useful.
+        """
+        return KeySet(keys.keys, open=True)
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        """LLM calls for ``--dry-run`` (no call made).  Default: none, rows unchanged.
+
+        Operators without LLM calls are not asked: the dry run executes them for real.
+        """
+        return CallEstimate(calls=0, rows=rows)
+
+    def fingerprint(self) -> str:
+        """Changes when the operator would produce different output (its spec and model)."""
+        blob = json.dumps(self.spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+        extra = self.env.fingerprint_extra(self.spec)
+        return hashlib.sha256(f"{self.type_name}|{blob}|{extra}".encode()).hexdigest()[:16]
+
+
+class RowOperator(Operator[SpecT]):
+    """Each input row is processed on its own (0..n output rows per input row)."""
+
+    kind: ClassVar[OpKind] = "row"
+
+    @property
+    def batch_size(self) -> int:
+        """Rows per :meth:`process_batch` call (map's ``max_batch_size``); 1 = row by row."""
+        return 1
 
     @abstractmethod
-    async def run(self, rows: list[Row], ctx: Any) -> list[Row]:
-        """Transform ``rows``; ``ctx`` is the runner's OpContext (LLM client, settings, sinks)."""
+    async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
+        """Process one row."""
+
+    async def process_batch(self, rows: list[Row], ctx: OpContext) -> list[Outcome]:
+        """Process several rows in one go (one outcome per row, same order)."""
+        import asyncio
+
+        return list(await asyncio.gather(*(self.process_row(r, ctx) for r in rows)))
+
+
+class GroupOperator(Operator[SpecT]):
+    """Rows are grouped by :meth:`group_key`; each group is processed on its own."""
+
+    kind: ClassVar[OpKind] = "group"
+
+    @abstractmethod
+    def group_key(self, row: Row) -> tuple[Any, ...]:
+        """The group of ``row``: a tuple of JSON-able values (hashable)."""
+
+    @abstractmethod
+    async def process_group(self, key: tuple[Any, ...], rows: list[Row],
+                            ctx: OpContext) -> Outcome:
+        """Process one group (rows in input order)."""
+
+
+class GlobalOperator(Operator[SpecT]):
+    """Needs its whole input at once (resolve)."""
+
+    kind: ClassVar[OpKind] = "global"
+
+    @abstractmethod
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        """Process the whole input."""
+
+
+class JoinOperator(Operator[SpecT]):
+    """Two inputs (equijoin); a step names them as ``- op_name: {left: a, right: b}``."""
+
+    kind: ClassVar[OpKind] = "join"
+
+    @abstractmethod
+    async def run_join(self, left: list[Row], right: list[Row], ctx: OpContext) -> Outcome:
+        """Join the two inputs."""
 
 
 OPERATORS: dict[str, type[Operator[Any]]] = {}
@@ -39,10 +428,16 @@ OPERATORS: dict[str, type[Operator[Any]]] = {}
 
 def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
     """Class decorator adding an operator to the one registry, keyed by its YAML ``type``."""
-    if cls.type_name in OPERATORS:
+    if cls.type_name in OPERATORS and OPERATORS[cls.type_name] is not cls:
         raise ValueError(f"operator type {cls.type_name!r} registered twice")
     OPERATORS[cls.type_name] = cls
     return cls
 
 
-OperatorFactory = Callable[[BaseModel], Operator[Any]]
+OperatorFactory = Callable[[OperationSpec], Operator[Any]]
+
+
+def row_digest(row: Any) -> str:
+    """Content address of a row: stable across runs, processes and workers."""
+    blob = json.dumps(row, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]

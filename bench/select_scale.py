@@ -1,0 +1,152 @@
+"""Selection at scale: solve time on synthetic, structured matrices, with and without presolve.
+
+    python bench/select_scale.py                 # 100x500 and 1,000x5,000 (assertions x responses)
+    python bench/select_scale.py --large         # adds 5,000x20,000 (minutes without presolve)
+    python bench/select_scale.py --sizes 200x1000 --methods sub --solvers highs
+
+The matrices imitate real candidate sets (SPADE's five pipelines were the reference): about a third
+of the candidates are noisy (they fail many good responses and can never be selected), the rest
+target one failure mode each and catch most bad responses of that mode while passing nearly all
+good ones; some are exact duplicates (variants that behave identically) and some are weaker,
+dominated variants; K links variants of the same check. Timings are wall-clock seconds of
+``select()`` after the matrix is built; "-" marks a run stopped at the time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmassert.select.arrays import Arrays
+from llmassert.select.core import run_arrays
+from llmassert.select.solvers import highs_available
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    fail: np.ndarray  # (responses, assertions) bool
+    good: np.ndarray  # (responses,) bool
+    subsumes: np.ndarray  # (assertions, assertions) bool
+
+
+def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
+    rng = np.random.default_rng(seed)
+    n, r = n_assertions, n_responses
+    good = rng.random(r) >= 0.4
+    g_idx, b_idx = np.flatnonzero(good), np.flatnonzero(~good)
+    n_modes = max(5, n // 20)
+    # each bad response shows one failure mode, sometimes two
+    modes = np.zeros((len(b_idx), n_modes), dtype=bool)
+    modes[np.arange(len(b_idx)), rng.integers(0, n_modes, len(b_idx))] = True
+    second = rng.random(len(b_idx)) < 0.25
+    modes[np.flatnonzero(second), rng.integers(0, n_modes, int(second.sum()))] = True
+    borderline = rng.choice(g_idx, size=max(1, len(g_idx) // 10), replace=False)
+
+    fail = np.zeros((r, n), dtype=bool)
+    target = rng.integers(0, n_modes, n)
+    noisy = rng.random(n) < 0.35
+    for j in range(n):
+        if noisy[j]:
+            fail[g_idx, j] = rng.random(len(g_idx)) < rng.uniform(0.3, 0.9)
+            fail[b_idx, j] = rng.random(len(b_idx)) < rng.uniform(0.3, 0.9)
+            continue
+        hit = rng.uniform(0.6, 1.0)
+        stray = rng.uniform(0.0, 0.03)
+        fail[b_idx, j] = np.where(modes[:, target[j]], rng.random(len(b_idx)) < hit,
+                                  rng.random(len(b_idx)) < stray)
+        if rng.random() < 0.5:  # half the sound checks trip over some borderline good responses
+            fail[borderline, j] = rng.random(len(borderline)) < rng.uniform(0.05, 0.5)
+
+    subsumes = np.zeros((n, n), dtype=bool)
+    sound = np.flatnonzero(~noisy)
+    for j in sound:
+        u = rng.random()
+        if u < 0.30:  # a variant of another sound check: identical or weaker
+            o = int(rng.choice(sound))
+            if o == j:
+                continue
+            fail[:, j] = fail[:, o]
+            target[j] = target[o]
+            if u >= 0.15:  # weaker: misses some bad responses, trips over a few more good ones
+                caught = np.flatnonzero(fail[b_idx, j])
+                fail[b_idx[caught[rng.random(len(caught)) < 0.3]], j] = False
+                fail[borderline[rng.random(len(borderline)) < 0.05], j] = True
+            if rng.random() < 0.5:
+                subsumes[o, j] = True
+    # a few more subsumption links between checks of the same failure mode
+    for _ in range(n):
+        a, b = rng.choice(sound, 2)
+        if a != b and target[a] == target[b]:
+            subsumes[a, b] = True
+    np.fill_diagonal(subsumes, False)
+    return Synthetic(fail, good, subsumes)
+
+
+def as_arrays(s: Synthetic) -> Arrays:
+    n = s.fail.shape[1]
+    return Arrays(fail=s.fail, good=s.good, subsumes=s.subsumes,
+                  rank=np.arange(n, dtype=np.int64), groups=None)
+
+
+def timed(s: Synthetic, method: str, solver: str, presolve: bool, limit: float) -> tuple[str, int]:
+    start = time.perf_counter()
+    result = run_arrays(as_arrays(s), [f"a{j}" for j in range(s.fail.shape[1])], method,
+                        0.6, 0.25, solver=solver, presolve=presolve, time_limit_s=limit)
+    seconds = time.perf_counter() - start
+    if result.status != "optimal":
+        return f"- ({result.count}, not proven)", result.count
+    return f"{seconds:.2f}", result.count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100x500,1000x5000")
+    parser.add_argument("--large", action="store_true", help="also 5000x20000")
+    parser.add_argument("--methods", default="cov,sub")
+    parser.add_argument("--solvers", default="cbc,highs" if highs_available() else "cbc")
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the runs without presolve")
+    args = parser.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
+    if args.large:
+        sizes.append((5000, 20000))
+    print(f"cores: {os.cpu_count()}, time limit {args.time_limit:g} s, alpha 0.6, tau 0.25\n")
+    print("| assertions x responses | method | solver | presolve s | no presolve s | ratio | "
+          "count | after presolve (assertions x rows) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, r in sizes:
+        start = time.perf_counter()
+        s = synthetic(n, r)
+        built = time.perf_counter() - start
+        print(f"<!-- {n}x{r}: generated in {built:.1f} s -->", file=sys.stderr)
+        for method in args.methods.split(","):
+            for solver in args.solvers.split(","):
+                with_pre, count = timed(s, method, solver, True, args.time_limit)
+                stats = select_stats(s, method)
+                without = "skipped"
+                ratio = ""
+                if not args.no_baseline:
+                    without, _ = timed(s, method, solver, False, args.time_limit)
+                    if without[0].isdigit() and with_pre[0].isdigit():
+                        ratio = f"{float(without) / max(float(with_pre), 1e-3):.1f}x"
+                    elif with_pre[0].isdigit():
+                        ratio = "> " + f"{args.time_limit / max(float(with_pre), 1e-3):.0f}x"
+                print(f"| {n:,} x {r:,} | {method} | {solver} | {with_pre} | {without} | {ratio} "
+                      f"| {count} | {stats} |", flush=True)
+    return 0
+
+
+def select_stats(s: Synthetic, method: str) -> str:
+    from llmassert.select.presolve import reduce
+
+    red = reduce(as_arrays(s), method=method, tau=0.25, alpha=0.6)
+    return f"{red.stats.assertions_after:,} x {red.stats.responses_after:,}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1051 @@
+"""Small, pure, fast text helpers for assertion functions.
+
+Generated and hand-written assertions import these (``from llmassert.assertions.helpers import
+word_count``); they are the only non-stdlib names the sandbox lets assertion code import.
+
+Rules of this module, because it runs inside the sandbox worker and on every guarded LLM call:
+
+- stdlib only (``re``, ``json``, ``functools``, ``unicodedata``), never another llmassert module:
+  the sandbox worker loads this file without importing the ``llmassert`` package.
+- cheap: the hooks benchmark targets <= 50 us per deterministic check. Text-derived tuples
+  (words, sentences, lines) are memoized on the response string, so several checks on one
+  response split it once.
+- total: helpers never raise on odd input (``None``, numbers, empty strings); they return the
+  empty/false answer instead, so an assertion fails on content, not on an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "AI_SELF_REFERENCE",
+    "APOLOGY_PHRASES",
+    "CALL_TO_ACTION_PHRASES",
+    "GRATITUDE_PHRASES",
+    "ai_self_reference",
+    "apologizes",
+    "as_float",
+    "as_int",
+    "bracket_placeholders",
+    "bullets",
+    "char_count",
+    "code_blocks",
+    "contains_all",
+    "contains_any",
+    "contains_phrase",
+    "contains_stem",
+    "count_phrase",
+    "emojis",
+    "ends_with_phrase",
+    "english_ratio",
+    "first_line",
+    "has_json_keys",
+    "has_markdown_table",
+    "has_section",
+    "headers",
+    "is_json",
+    "is_lowercase",
+    "is_markdown",
+    "is_title_case",
+    "is_uppercase",
+    "json_object",
+    "language_scores",
+    "last_line",
+    "line_count",
+    "lines",
+    "list_items",
+    "markdown_headers",
+    "mentions_value",
+    "normalize",
+    "numbered_items",
+    "numbers",
+    "paragraphs",
+    "parse_json",
+    "questions",
+    "section_titles",
+    "sentence_count",
+    "sentences",
+    "split_units",
+    "starts_with_phrase",
+    "stem",
+    "unfilled_placeholders",
+    "urls",
+    "word_count",
+    "words",
+]
+
+# --- words -------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+
+
+@lru_cache(maxsize=64)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text))
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Words of ``text``: letters/digits runs, keeping inner apostrophes, hyphens and dots.
+
+    ``"don't stop-gap 3.5 v2"`` has 4 words. Markdown markers and punctuation are not words.
+    """
+    return _words(text) if isinstance(text, str) else ()
+
+
+def word_count(text: str) -> int:
+    """Number of :func:`words` (what a reader means by "150 words")."""
+    return len(words(text))
+
+
+def char_count(text: str, *, spaces: bool = True) -> int:
+    """Characters in ``text``, optionally ignoring all whitespace."""
+    if not isinstance(text, str):
+        return 0
+    return len(text) if spaces else len("".join(text.split()))
+
+
+def normalize(text: str) -> str:
+    """Lowercase, straight quotes, single spaces: the form phrase matching compares."""
+    if not isinstance(text, str):
+        return ""
+    text = text.translate(_QUOTES).casefold()
+    return " ".join(text.split())
+
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+# --- sentences and lines ----------------------------------------------------------------------
+
+# A list marker at the start of a line: "-", "*", "•", "+", "–", "1.", "1)", "1/", "a)".
+_MARKER = re.compile(
+    r"^\s*(?:[-•–—](?=\s*\S)|[*+](?=\s)|\d{1,3}[.)/](?=\s|$)|[a-zA-Z][)](?=\s))\s*"
+)
+_BULLET = re.compile(r"^\s*(?:[-•–—]|[*+](?=\s))\s*(?=\S)")
+_NUMBERED = re.compile(r"^\s*\d{1,3}[.)/]\s+(?=\S)")
+_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)\s*:?\s*$")
+
+# Words after which a period does not end a sentence even before a capital letter.
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "e.g",
+        "i.e",
+        "cf",
+        "fig",
+        "no",
+        "nos",
+        "vol",
+        "approx",
+        "dept",
+        "est",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "a.m",
+        "p.m",
+        "ph.d",
+    ]
+)
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a capital,
+# digit, opening quote or bracket. Lowercase after a period ("e.g. this") does not split.
+_BOUNDARY = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def _split_line(line: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    for m in _BOUNDARY.finditer(line):
+        end = m.start(1) if m.group(1) else m.start()
+        candidate = line[start : m.end(1) if m.group(1) else end]
+        token = candidate.rstrip(".!?\"'”’)]").rsplit(None, 1)
+        last = token[-1].casefold().lstrip("(\"'“‘") if token else ""
+        # "Dr. Smith", "e.g. The", "J. Smith": not a sentence end.
+        if last in _ABBREVIATIONS or (
+            len(last) == 1 and last.isalpha() and candidate.endswith(".")
+        ):
+            continue
+        parts.append(candidate.strip())
+        start = m.end()
+    tail = line[start:].strip()
+    if tail:
+        parts.append(tail)
+    return [p for p in parts if p]
+
+
+def split_units(text: str) -> list[str]:
+    """Split text into sentence-like units, keeping list items and headers as their own units.
+
+    Lines are joined when a sentence is hard-wrapped (the previous line has no closing
+    punctuation and the next starts in lowercase); list markers are stripped.
+    """
+    if not isinstance(text, str):
+        return []
+    blocks: list[str] = []
+    joinable = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            joinable = False
+            continue
+        is_item = bool(_MARKER.match(raw)) or bool(_ATX.match(raw))
+        if joinable and not is_item and line[0].islower():
+            blocks[-1] = f"{blocks[-1]} {line}"
+        else:
+            blocks.append(_MARKER.sub("", raw, count=1).strip() if is_item else line)
+        joinable = not blocks[-1].endswith((".", "!", "?", ":", ";"))
+    units: list[str] = []
+    for block in blocks:
+        units.extend(_split_line(block))
+    return units
+
+
+@lru_cache(maxsize=64)
+def _sentences(text: str) -> tuple[str, ...]:
+    return tuple(split_units(text))
+
+
+def sentences(text: str) -> tuple[str, ...]:
+    """Sentences of ``text``; list items, headers and lines without punctuation count as one each.
+
+    Handles abbreviations (e.g., i.e., Dr.), decimals, quotes and bullets.
+    """
+    return _sentences(text) if isinstance(text, str) else ()
+
+
+def sentence_count(text: str) -> int:
+    """Number of :func:`sentences`."""
+    return len(sentences(text))
+
+
+@lru_cache(maxsize=64)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(s for s in (line.strip() for line in text.splitlines()) if s)
+
+
+def lines(text: str) -> tuple[str, ...]:
+    """Non-blank lines, stripped."""
+    return _lines(text) if isinstance(text, str) else ()
+
+
+def line_count(text: str) -> int:
+    """Number of non-blank lines."""
+    return len(lines(text))
+
+
+def paragraphs(text: str) -> tuple[str, ...]:
+    """Blocks separated by blank lines, stripped."""
+    if not isinstance(text, str):
+        return ()
+    return tuple(p.strip() for p in re.split(r"\n\s*\n", text) if p.strip())
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line, or ``""``."""
+    found = lines(text)
+    return found[0] if found else ""
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line, or ``""``."""
+    found = lines(text)
+    return found[-1] if found else ""
+
+
+# --- lists, headers, sections -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _bullets(text: str) -> tuple[str, ...]:
+    return tuple(_BULLET.sub("", line) for line in text.splitlines() if _BULLET.match(line))
+
+
+def bullets(text: str) -> tuple[str, ...]:
+    """Bullet items (lines starting with ``-``, ``*``, ``+``, ``•``), markers removed."""
+    return _bullets(text) if isinstance(text, str) else ()
+
+
+def numbered_items(text: str) -> tuple[str, ...]:
+    """Numbered items (``1.``, ``2)``, ``3/``), markers removed."""
+    if not isinstance(text, str):
+        return ()
+    return tuple(_NUMBERED.sub("", line) for line in text.splitlines() if _NUMBERED.match(line))
+
+
+def list_items(text: str) -> tuple[str, ...]:
+    """Bullet and numbered items together."""
+    return bullets(text) + numbered_items(text)
+
+
+def markdown_headers(text: str) -> tuple[str, ...]:
+    """Titles of markdown ATX headers (``# Title`` ... ``###### Title``)."""
+    if not isinstance(text, str):
+        return ()
+    out = []
+    for line in text.splitlines():
+        m = _ATX.match(line)
+        if m:
+            out.append(m.group(2))
+    return tuple(out)
+
+
+def headers(text: str) -> tuple[str, ...]:
+    """Markdown headers plus whole-line bold titles (``**Summary**``)."""
+    if not isinstance(text, str):
+        return ()
+    out = []
+    for line in text.splitlines():
+        m = _ATX.match(line) or _BOLD_LINE.match(line)
+        if m:
+            out.append(m.group(m.lastindex or 1).strip().rstrip(":").strip("*_ "))
+    return tuple(out)
+
+
+_LABEL = re.compile(r"^\s*(?:#{1,6}\s*)?(?:[-*•]\s*)?(?:\*\*|__)?([^:\n]{1,60}?)(?:\*\*|__)?\s*:")
+
+
+def section_titles(text: str) -> tuple[str, ...]:
+    """Every line that looks like a section title: headers, bold lines, and ``Label:`` lines.
+
+    Markdown emphasis and trailing colons are stripped: ``**Body:**`` gives ``Body``.
+    """
+    if not isinstance(text, str):
+        return ()
+    out = list(headers(text))
+    for line in lines(text):
+        m = _LABEL.match(line)
+        if m and len(m.group(1).split()) <= 6:
+            out.append(m.group(1).strip("*_ #"))
+    return tuple(out)
+
+
+def has_section(text: str, title: str, *, exact: bool = False) -> bool:
+    """True when ``text`` has a section titled ``title`` (case-insensitive).
+
+    ``exact`` requires the whole title to equal ``title``; otherwise the title only has to start
+    with it (``## Executive Summary of Q3`` has section ``Executive Summary``).
+    """
+    want = normalize(title).strip(" :")
+    if not want:
+        return False
+    for found in section_titles(text):
+        got = normalize(found).strip(" :*_#")
+        if got == want or (not exact and got.startswith(want)):
+            return True
+    return False
+
+
+def has_markdown_table(text: str) -> bool:
+    """A markdown table: a pipe row followed by a ``|---|---|`` separator row."""
+    if not isinstance(text, str):
+        return False
+    return bool(
+        re.search(r"^\s*\|?.*\|.*\n\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", text, re.M)
+    )
+
+
+_MD_SYNTAX = re.compile(
+    r"^\s{0,3}#{1,6}\s|^\s*[-*+]\s+\S|^\s*\d+\.\s+\S|\*\*[^*\n]+\*\*|__[^_\n]+__|^```|\[[^\]\n]+\]\([^)\s]+\)|^\s*>\s",
+    re.M,
+)
+
+
+def is_markdown(text: str) -> bool:
+    """True when ``text`` uses markdown syntax: headers, lists, bold, fences, links, quotes, tables."""
+    if not isinstance(text, str):
+        return False
+    return bool(_MD_SYNTAX.search(text)) or has_markdown_table(text)
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)[^\n]*\n(.*?)^\s*\1\s*$", re.M | re.S)
+
+
+def code_blocks(text: str) -> tuple[str, ...]:
+    """Contents of fenced code blocks (``` or ~~~)."""
+    if not isinstance(text, str):
+        return ()
+    return tuple(m.group(2) for m in _FENCE.finditer(text))
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+_NOT_JSON = object()
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+@lru_cache(maxsize=64)
+def _parse_json(text: str, lenient: bool) -> Any:
+    value = _loads(text)
+    if value is not _NOT_JSON or not lenient:
+        return value
+    for block in code_blocks(text):
+        value = _loads(block)
+        if value is not _NOT_JSON:
+            return value
+    # The outermost {...} or [...] span, for answers like 'Here you go: {"a": 1}'.
+    for opener, closer in (("{", "}"), ("[", "]")):
+        start, end = text.find(opener), text.rfind(closer)
+        if 0 <= start < end:
+            value = _loads(text[start : end + 1])
+            if value is not _NOT_JSON:
+                return value
+    return _NOT_JSON
+
+
+def is_json(text: str, *, lenient: bool = False) -> bool:
+    """True when ``text`` is JSON. ``lenient`` also accepts JSON inside a code fence or prose."""
+    return isinstance(text, str) and _parse_json(text, lenient) is not _NOT_JSON
+
+
+def parse_json(text: str, *, lenient: bool = False) -> Any:
+    """The JSON value of ``text`` (see :func:`is_json`), or None when it does not parse.
+
+    JSON ``null`` also gives None: use :func:`is_json` when that matters.
+    """
+    if not isinstance(text, str):
+        return None
+    value = _parse_json(text, lenient)
+    return None if value is _NOT_JSON else value
+
+
+def json_object(text: str, *, lenient: bool = False) -> dict[str, Any] | None:
+    """The JSON object in ``text``, or None when it is not a JSON object."""
+    value = parse_json(text, lenient=lenient)
+    return value if isinstance(value, dict) else None
+
+
+def has_json_keys(
+    text: str, keys: Iterable[str], *, lenient: bool = False, case: bool = True
+) -> bool:
+    """True when ``text`` is a JSON object having every key in ``keys`` (top level)."""
+    obj = json_object(text, lenient=lenient)
+    if obj is None:
+        return False
+    have = set(obj) if case else {str(k).casefold() for k in obj}
+    return all((k if case else k.casefold()) in have for k in keys)
+
+
+# --- phrases -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str, case: bool, whole_word: bool) -> re.Pattern[str]:
+    body = r"\s+".join(re.escape(part) for part in phrase.translate(_QUOTES).split())
+    if whole_word:
+        # Word boundaries only where the phrase starts/ends with a word character, so that
+        # phrases like "@" or "C++" still match.
+        if re.match(r"\w", phrase.strip()):
+            body = r"(?<!\w)" + body
+        if re.search(r"\w$", phrase.strip()):
+            body += r"(?!\w)"
+    return re.compile(body, 0 if case else re.IGNORECASE)
+
+
+@lru_cache(maxsize=64)
+def _straight(text: str) -> str:
+    return text.translate(_QUOTES)
+
+
+def _text(text: str) -> str:
+    return _straight(text) if isinstance(text, str) else ""
+
+
+def contains_phrase(text: str, phrase: str, *, case: bool = False, whole_word: bool = True) -> bool:
+    """True when ``phrase`` occurs in ``text``; whitespace-insensitive, curly quotes straightened.
+
+    ``case`` makes the match case-sensitive; ``whole_word`` refuses matches inside longer words
+    (``"cat"`` is not in ``"concatenate"``).
+    """
+    if not isinstance(phrase, str) or not phrase.strip():
+        return False
+    return _phrase_pattern(phrase, case, whole_word).search(_text(text)) is not None
+
+
+def count_phrase(text: str, phrase: str, *, case: bool = False, whole_word: bool = True) -> int:
+    """How many times ``phrase`` occurs in ``text`` (see :func:`contains_phrase`)."""
+    if not isinstance(phrase, str) or not phrase.strip():
+        return 0
+    return len(_phrase_pattern(phrase, case, whole_word).findall(_text(text)))
+
+
+def contains_any(
+    text: str, phrases: Iterable[str], *, case: bool = False, whole_word: bool = True
+) -> bool:
+    """True when at least one of ``phrases`` occurs in ``text``."""
+    return any(contains_phrase(text, p, case=case, whole_word=whole_word) for p in phrases)
+
+
+def contains_all(
+    text: str, phrases: Iterable[str], *, case: bool = False, whole_word: bool = True
+) -> bool:
+    """True when every one of ``phrases`` occurs in ``text``."""
+    return all(contains_phrase(text, p, case=case, whole_word=whole_word) for p in phrases)
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
+
+
+@lru_cache(maxsize=4096)
+def stem(word: str) -> str:
+    """A light suffix-stripping stem, for lenient matching (``features`` -> ``feature``)."""
+    w = word.casefold()
+    for suffix in _SUFFIXES:
+        if len(w) > len(suffix) + 2 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            if suffix in ("ies", "ied"):
+                w += "y"
+            break
+    # Final silent e: "feature"/"featur(ed)" and "create"/"creat(ing)" meet at one stem.
+    return w[:-1] if len(w) > 3 and w.endswith("e") else w
+
+
+@lru_cache(maxsize=64)
+def _stems(text: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in words(text))
+
+
+def contains_stem(text: str, phrase: str) -> bool:
+    """True when the words of ``phrase`` occur in order in ``text`` up to their stems.
+
+    ``contains_stem("New features shipped", "feature")`` is True.
+    """
+    want = tuple(stem(w) for w in words(phrase))
+    if not want or not isinstance(text, str):
+        return False
+    have = _stems(text)
+    n = len(want)
+    first = want[0]
+    return any(have[i] == first and have[i : i + n] == want for i in range(len(have) - n + 1))
+
+
+def starts_with_phrase(text: str, phrase: str, *, case: bool = False) -> bool:
+    """True when ``text`` starts with ``phrase``, ignoring leading space, markdown and quotes."""
+    if not isinstance(text, str) or not isinstance(phrase, str) or not phrase.strip():
+        return False
+    head = re.sub(r"^[\s#>*_\"'“‘`-]+", "", _text(text))
+    return _phrase_pattern(phrase, case, True).match(head) is not None
+
+
+def ends_with_phrase(text: str, phrase: str, *, case: bool = False) -> bool:
+    """True when ``text`` ends with ``phrase``, ignoring trailing space, punctuation and markdown."""
+    if not isinstance(text, str) or not isinstance(phrase, str) or not phrase.strip():
+        return False
+    tail = re.sub(r"[\s.!?,;:*_\"'”’`)]+$", "", _text(text))
+    want = re.sub(r"[\s.!?,;:*_\"'”’`)]+$", "", phrase.translate(_QUOTES))
+    if not want:
+        return False
+    return tail.endswith(want) if case else tail.casefold().endswith(want.casefold())
+
+
+def mentions_value(text: str, value: Any, *, min_overlap: float = 0.5) -> bool:
+    """True when ``text`` mentions an example value.
+
+    Short values (<= 4 words) must occur as a phrase, compared up to stems. Longer values pass
+    when at least ``min_overlap`` of their distinct content words (4+ letters) occur in ``text``.
+    Lists and dicts are checked item by item (all must be mentioned).
+    """
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(mentions_value(text, v, min_overlap=min_overlap) for v in value)
+    if isinstance(value, dict):
+        return mentions_value(text, list(value.values()), min_overlap=min_overlap)
+    if value is None or not isinstance(text, str):
+        return False
+    value = str(value).strip()
+    if not value:
+        return False
+    value_words = words(value)
+    if len(value_words) <= 4:
+        return contains_phrase(text, value) or contains_stem(text, value)
+    content = {stem(w) for w in value_words if len(w) >= 4}
+    if not content:
+        return contains_phrase(text, value)
+    have = set(_stems(text))
+    return len(content & have) / len(content) >= min_overlap
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+_INT = re.compile(r"[-+]?\d[\d,_]*")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?%?")
+
+
+def as_int(value: Any, default: int | None = None) -> int | None:
+    """An int from an example value: ``150``, ``"150"``, ``" 150 words"``, ``150.0``.
+
+    Returns ``default`` when there is no number (``None``, ``""``, ``"many"``).
+    """
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) != float("inf") else default
+    if isinstance(value, str):
+        m = _INT.search(value[:200])
+        if m:
+            digits = m.group().replace(",", "").replace("_", "")
+            if len(digits) <= 18:
+                return int(digits)
+    return default
+
+
+def as_float(value: Any, default: float | None = None) -> float | None:
+    """A float from an example value (see :func:`as_int`)."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        m = re.search(r"[-+]?\d[\d,]*(?:\.\d+)?", value[:200])
+        if m:
+            return float(m.group().replace(",", ""))
+    return default
+
+
+def numbers(text: str) -> tuple[str, ...]:
+    """Numeric tokens (``42``, ``3.5``, ``$1,200``, ``15%``)."""
+    return tuple(_NUMBER.findall(text)) if isinstance(text, str) else ()
+
+
+# --- questions, links, emoji ------------------------------------------------------------------
+
+
+def questions(text: str) -> tuple[str, ...]:
+    """Sentences ending with a question mark."""
+    return tuple(s for s in sentences(text) if s.rstrip("\"'”’)*_ ").endswith("?"))
+
+
+_URL = re.compile(r"\bhttps?://[^\s<>()\"']+|\bwww\.[^\s<>()\"']+\.[a-z]{2,}[^\s<>()\"']*", re.I)
+
+
+def urls(text: str) -> tuple[str, ...]:
+    """Links (``http(s)://...`` or ``www.``...)."""
+    return tuple(_URL.findall(text)) if isinstance(text, str) else ()
+
+
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2728\u2705\u274c]")
+
+
+def emojis(text: str) -> tuple[str, ...]:
+    """Emoji characters."""
+    return tuple(_EMOJI.findall(text)) if isinstance(text, str) else ()
+
+
+# --- placeholders ------------------------------------------------------------------------------
+
+_CURLY = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\{[A-Za-z_]\w*\}")
+_BRACKET = re.compile(r"\[(?:[A-Z][\w'’]*|[a-z]+_[a-z_]+)(?:[ /_-][\w'’]+)*\](?!\()")
+
+
+def unfilled_placeholders(text: str) -> tuple[str, ...]:
+    """Template placeholders left in the text: ``{name}`` or ``{{ name }}``."""
+    return tuple(_CURLY.findall(text)) if isinstance(text, str) else ()
+
+
+def bracket_placeholders(text: str) -> tuple[str, ...]:
+    """Fill-in-the-blank brackets such as ``[Your Name]`` or ``[company_name]`` (not links)."""
+    return tuple(_BRACKET.findall(text)) if isinstance(text, str) else ()
+
+
+# --- tone: apologies, AI self-reference, gratitude, calls to action ----------------------------
+
+APOLOGY_PHRASES = (
+    "I apologize",
+    "I apologise",
+    "I'm sorry",
+    "I am sorry",
+    "my apologies",
+    "sorry for",
+    "sorry, but",
+    "sorry but",
+    "unfortunately, I",
+)
+AI_SELF_REFERENCE = (
+    "as an AI",
+    "as a language model",
+    "as an AI language model",
+    "I am an AI",
+    "I'm an AI",
+    "I am a language model",
+    "as a large language model",
+    "I don't have access",
+    "I do not have access",
+    "I cannot browse",
+    "I can't browse",
+    "my training data",
+    "my knowledge cutoff",
+)
+GRATITUDE_PHRASES = (
+    "thank",
+    "thanks",
+    "thank you",
+    "grateful",
+    "gratitude",
+    "appreciate",
+    "appreciated",
+    "kudos",
+)
+CALL_TO_ACTION_PHRASES = (
+    "click",
+    "sign up",
+    "log in",
+    "get started",
+    "try it",
+    "try out",
+    "start your",
+    "join",
+    "book a",
+    "schedule",
+    "register",
+    "visit",
+    "learn more",
+    "contact us",
+    "reach out",
+    "reply",
+    "don't wait",
+    "today",
+    "now",
+)
+
+
+def apologizes(text: str) -> bool:
+    """True when ``text`` apologizes (``I'm sorry``, ``I apologize``, ...)."""
+    return contains_any(text, APOLOGY_PHRASES)
+
+
+def ai_self_reference(text: str) -> bool:
+    """True when ``text`` talks about itself as an AI (``As an AI language model``, ...)."""
+    return contains_any(text, AI_SELF_REFERENCE)
+
+
+# --- language and case -------------------------------------------------------------------------
+
+_STOPWORDS = {
+    "english": frozenset(
+        [
+            "the",
+            "and",
+            "of",
+            "to",
+            "a",
+            "in",
+            "is",
+            "that",
+            "it",
+            "for",
+            "you",
+            "with",
+            "on",
+            "as",
+            "are",
+            "this",
+            "be",
+            "was",
+            "have",
+            "not",
+            "or",
+            "by",
+            "but",
+            "your",
+            "from",
+            "they",
+            "at",
+            "we",
+            "can",
+            "will",
+            "an",
+            "if",
+            "which",
+            "their",
+            "has",
+            "more",
+            "about",
+            "would",
+            "there",
+            "these",
+        ]
+    ),
+    "spanish": frozenset(
+        [
+            "el",
+            "la",
+            "de",
+            "que",
+            "y",
+            "en",
+            "los",
+            "se",
+            "del",
+            "las",
+            "por",
+            "un",
+            "para",
+            "con",
+            "una",
+            "su",
+            "al",
+            "lo",
+            "como",
+            "más",
+            "pero",
+            "sus",
+            "le",
+            "ya",
+            "o",
+            "este",
+            "es",
+            "son",
+            "muy",
+            "sin",
+            "sobre",
+            "también",
+        ]
+    ),
+    "french": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "de",
+            "des",
+            "et",
+            "un",
+            "une",
+            "du",
+            "en",
+            "est",
+            "que",
+            "qui",
+            "dans",
+            "pour",
+            "pas",
+            "sur",
+            "au",
+            "avec",
+            "ce",
+            "il",
+            "elle",
+            "sont",
+            "nous",
+            "vous",
+            "mais",
+            "ou",
+            "plus",
+            "par",
+            "cette",
+            "aux",
+        ]
+    ),
+    "german": frozenset(
+        [
+            "der",
+            "die",
+            "das",
+            "und",
+            "ist",
+            "nicht",
+            "ein",
+            "eine",
+            "zu",
+            "den",
+            "mit",
+            "von",
+            "sich",
+            "des",
+            "auf",
+            "für",
+            "im",
+            "dem",
+            "sie",
+            "es",
+            "auch",
+            "als",
+            "an",
+            "nach",
+            "wie",
+            "wir",
+            "oder",
+            "aber",
+            "ich",
+            "sind",
+        ]
+    ),
+    "italian": frozenset(
+        [
+            "il",
+            "di",
+            "che",
+            "e",
+            "la",
+            "in",
+            "un",
+            "una",
+            "per",
+            "non",
+            "sono",
+            "del",
+            "della",
+            "con",
+            "si",
+            "le",
+            "lo",
+            "gli",
+            "da",
+            "al",
+            "più",
+            "ma",
+            "come",
+            "anche",
+            "questo",
+            "nel",
+            "alla",
+        ]
+    ),
+    "portuguese": frozenset(
+        [
+            "o",
+            "a",
+            "de",
+            "que",
+            "e",
+            "do",
+            "da",
+            "em",
+            "um",
+            "uma",
+            "para",
+            "com",
+            "não",
+            "os",
+            "as",
+            "no",
+            "na",
+            "por",
+            "mais",
+            "dos",
+            "das",
+            "se",
+            "ao",
+            "como",
+            "mas",
+            "foi",
+            "ele",
+            "ela",
+            "são",
+        ]
+    ),
+}
+
+
+@lru_cache(maxsize=64)
+def _language_scores(text: str) -> tuple[tuple[str, float], ...]:
+    tokens = [w.casefold() for w in words(text)]
+    if not tokens:
+        return tuple((lang, 0.0) for lang in _STOPWORDS)
+    return tuple(
+        (lang, sum(1 for t in tokens if t in stop) / len(tokens))
+        for lang, stop in _STOPWORDS.items()
+    )
+
+
+def language_scores(text: str) -> dict[str, float]:
+    """Share of words that are common stopwords of each known language (a cheap detector)."""
+    return dict(_language_scores(text)) if isinstance(text, str) else {}
+
+
+def english_ratio(text: str) -> float:
+    """Share of letters in ``text`` that are ASCII letters (1.0 for plain English)."""
+    if not isinstance(text, str):
+        return 0.0
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if c.isascii()) / len(letters)
+
+
+def _letters(text: str) -> str:
+    # Code blocks, URLs and placeholders are not prose: their case is not the writer's choice.
+    text = _FENCE.sub(" ", text)
+    text = _URL.sub(" ", text)
+    return "".join(c for c in text if c.isalpha() and unicodedata.category(c) in ("Lu", "Ll"))
+
+
+def is_lowercase(text: str) -> bool:
+    """True when every cased letter of the prose is lowercase (and there is at least one)."""
+    letters = _letters(text) if isinstance(text, str) else ""
+    return bool(letters) and letters.islower()
+
+
+def is_uppercase(text: str) -> bool:
+    """True when every cased letter of the prose is uppercase (and there is at least one)."""
+    letters = _letters(text) if isinstance(text, str) else ""
+    return bool(letters) and letters.isupper()
+
+
+_MINOR = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "in",
+        "nor",
+        "of",
+        "on",
+        "or",
+        "per",
+        "the",
+        "to",
+        "up",
+        "via",
+        "vs",
+        "with",
+    ]
+)
+
+
+def is_title_case(text: str) -> bool:
+    """True when every word except short function words starts with a capital letter."""
+    found = [w for w in words(text) if w[0].isalpha()]
+    if not found:
+        return False
+    return all(w[0].isupper() or (i > 0 and w.casefold() in _MINOR) for i, w in enumerate(found))

@@ -1,0 +1,180 @@
+"""Options shared by every command that calls an LLM, and the session that wraps such a command.
+
+Two ways to use them in a command module::
+
+    from llmassert.commands._options import llm_options, llm_session
+
+    @app.command()
+    @llm_options
+    def run(pipeline: Path, settings: Settings) -> None:   # `settings` is built from the flags
+        with llm_session(settings, "run-" + pipeline.stem) as client:
+            ...
+
+or declare the ``Annotated`` aliases below yourself and call :func:`settings_from_options`.
+Imports stay cheap: nothing here imports litellm (the client is built inside ``llm_session``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from llmassert.config import Settings
+from llmassert.errors import ConfigError
+
+if TYPE_CHECKING:
+    from llmassert.llm.client import LLMClient
+
+PANEL = "LLM options"
+
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", help="litellm model string, e.g. openai/gpt-4o-mini (env LLMASSERT_MODEL).",
+    rich_help_panel=PANEL)]
+EmbeddingModelOpt = Annotated[str | None, typer.Option(
+    "--embedding-model", help="Embedding model, e.g. openai/text-embedding-3-small "
+    "(env LLMASSERT_EMBEDDING_MODEL).",
+    rich_help_panel=PANEL)]
+ApiBaseOpt = Annotated[str | None, typer.Option(
+    "--api-base", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
+    "(env LLMASSERT_API_BASE, OPENAI_API_BASE, OPENAI_BASE_URL).", rich_help_panel=PANEL)]
+MaxConcurrencyOpt = Annotated[int | None, typer.Option(
+    "--max-concurrency", min=1, help="Most LLM requests in flight at once (default 32).",
+    rich_help_panel=PANEL)]
+RpmOpt = Annotated[int | None, typer.Option(
+    "--rpm", min=1, help="Request limit per minute.", rich_help_panel=PANEL)]
+TpmOpt = Annotated[int | None, typer.Option(
+    "--tpm", min=1, help="Token limit per minute.", rich_help_panel=PANEL)]
+RecordOpt = Annotated[Path | None, typer.Option(
+    "--record", metavar="DIR", help="Record LLM HTTP traffic into cassettes in DIR.",
+    rich_help_panel=PANEL)]
+ReplayOpt = Annotated[Path | None, typer.Option(
+    "--replay", metavar="DIR", help="Answer LLM calls only from cassettes in DIR (offline; a "
+    "request not recorded is an error).", rich_help_panel=PANEL)]
+MaxCostOpt = Annotated[float | None, typer.Option(
+    "--max-cost", min=0, help="Stop starting LLM calls once this many USD are spent.",
+    rich_help_panel=PANEL)]
+MaxTokensOpt = Annotated[int | None, typer.Option(
+    "--max-tokens", min=1, help="Stop starting LLM calls once this many tokens are used.",
+    rich_help_panel=PANEL)]
+CacheDirOpt = Annotated[Path | None, typer.Option(
+    "--cache-dir", help="LLM response cache (default .llmassert/cache) (env LLMASSERT_CACHE_DIR).",
+    rich_help_panel=PANEL)]
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Neither read nor write the LLM response cache.", rich_help_panel=PANEL)]
+
+# name → (annotation, default) of every shared option, in --help order.
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "model": (ModelOpt, None),
+    "embedding_model": (EmbeddingModelOpt, None),
+    "api_base": (ApiBaseOpt, None),
+    "max_concurrency": (MaxConcurrencyOpt, None),
+    "rpm": (RpmOpt, None),
+    "tpm": (TpmOpt, None),
+    "record": (RecordOpt, None),
+    "replay": (ReplayOpt, None),
+    "max_cost": (MaxCostOpt, None),
+    "max_tokens": (MaxTokensOpt, None),
+    "cache_dir": (CacheDirOpt, None),
+    "no_cache": (NoCacheOpt, False),
+}
+
+
+def settings_from_options(
+    *,
+    model: str | None = None,
+    embedding_model: str | None = None,
+    api_base: str | None = None,
+    max_concurrency: int | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    record: Path | None = None,
+    replay: Path | None = None,
+    max_cost: float | None = None,
+    max_tokens: int | None = None,
+    cache_dir: Path | None = None,
+    no_cache: bool = False,
+    base: Settings | None = None,
+) -> Settings:
+    """Settings from flags on top of ``base`` (default: the environment); None means "not given".
+
+    ``base`` lets a command layer flags over settings from a file (e.g. a pipeline's
+    ``default_model``): flags win.
+    """
+    if record is not None and replay is not None:
+        raise ConfigError("--record and --replay cannot be used together", field="--replay")
+    overrides: dict[str, Any] = {
+        "model": model, "embedding_model": embedding_model, "api_base": api_base,
+        "max_concurrency": max_concurrency, "rpm": rpm, "tpm": tpm, "max_cost": max_cost,
+        "max_tokens_total": max_tokens, "cache_dir": cache_dir,
+    }
+    if record is not None:
+        overrides |= {"mode": "record", "cassette_dir": record}
+    elif replay is not None:
+        overrides |= {"mode": "replay", "cassette_dir": replay}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = base.replace(**given) if base is not None else Settings.from_env(**given)
+    if no_cache:
+        settings = settings.replace(cache_dir=None)
+    return settings
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def llm_options(func: F) -> F:
+    """Add the shared LLM options to a typer command; it receives ``settings: Settings`` instead.
+
+    The decorated function must have a parameter named ``settings``.
+    """
+    sig = inspect.signature(func)
+    if "settings" not in sig.parameters:
+        raise TypeError(f"{func.__name__} needs a `settings` parameter to use @llm_options")
+    # Resolve string annotations (PEP 563) in the command's own module, where its names live.
+    hints = typing.get_type_hints(func, include_extras=True)
+    own = [p.replace(annotation=hints.get(name, p.annotation))
+           for name, p in sig.parameters.items() if name != "settings"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=annotation)
+             for name, (annotation, default) in OPTIONS.items()]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        options = {name: kwargs.pop(name) for name in OPTIONS if name in kwargs}
+        return func(*args, settings=settings_from_options(**options), **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+    hints.pop("settings", None)
+    hints.pop("return", None)
+    wrapper.__annotations__ = {**hints, **{n: a for n, (a, _) in OPTIONS.items()}}
+    del wrapper.__wrapped__  # typer must see the new signature, not the original
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def llm_session(
+    settings: Settings, name: str, *, quiet: bool = False
+) -> Iterator[LLMClient]:
+    """Build the client, activate record/replay (cassette ``name``) and report usage on exit.
+
+    Every ``llmassert.llm.get_client(settings)`` inside the block returns the same client, so the
+    concurrency bound, rate limits and budget hold for the whole command.
+    """
+    from llmassert.llm.session import session
+
+    with session(settings, name) as client:
+        try:
+            yield client
+        finally:
+            summary = getattr(client, "summary", None)
+            if not quiet and summary is not None:
+                report = summary()
+                if report.calls:
+                    print(report.line(), file=sys.stderr)

@@ -1,0 +1,374 @@
+"""Guards: check what an LLM-calling function returns and apply an on-fail policy.
+
+::
+
+    @guard("assertions/summary.py", on_fail="reask", max_reasks=2, prompt_name="summary")
+    def summarize(text: str, word_count: int, feedback: str | None = None) -> str:
+        ...  # call the model; when `feedback` is set, add it to the prompt
+
+Policies (named as in Guardrails):
+
+- ``exception`` (alias ``raise``): raise :class:`~llmassert.errors.AssertionsFailedError`
+  carrying the failures.
+- ``reask``: call the function again with the failures as feedback, at most ``max_reasks`` times,
+  then raise like ``exception``.  Feedback reaches the function through its ``feedback``
+  parameter if it has one, else by appending the previous answer and a user message with the
+  feedback to its ``messages`` argument (the shape of every chat API).
+- ``fix``: apply the module's ``fix_<name>(example, response) -> str`` for each failed assertion,
+  re-check, and return the fixed response; raise when an assertion has no fix or the fix fails.
+- ``filter``: return ``None`` instead of the failing response.
+- ``noop``: return the response unchanged; only log.
+
+Every check is counted and every failure appended to the failure log (see
+:mod:`llmassert.hooks.failure_log`) and logged through :mod:`logging` (logger
+``llmassert.hooks``).  The example the assertions see is, by default, the function's bound
+arguments by name; pass ``example_from`` (an argument name, or a callable taking the same
+arguments) to choose it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NoReturn, TypeVar, cast, get_args
+
+from llmassert.assertions.assertion_set import AssertionSet
+from llmassert.assertions.results import CheckResult, Failure
+from llmassert.errors import AssertionsFailedError, ConfigError
+from llmassert.hooks.failure_log import FailureLog
+from llmassert.hooks.response import extract_text, extract_usage, replace_text
+from llmassert.llm.client import Usage
+
+OnFail = Literal["exception", "raise", "reask", "fix", "filter", "noop"]
+POLICIES: tuple[str, ...] = get_args(OnFail)
+log = logging.getLogger("llmassert.hooks")
+F = TypeVar("F", bound=Callable[..., Any])
+
+# An attempt: given feedback (None on the first call) and the previous response text, call the
+# model again and return its raw response.
+Attempt = Callable[[str | None, str | None], Any]
+AsyncAttempt = Callable[[str | None, str | None], Awaitable[Any]]
+
+
+@dataclass
+class GuardStats:
+    """What a guard did; ``usage`` sums tokens/cost of every response it saw, re-asks included."""
+
+    calls: int = 0
+    attempts: int = 0
+    reasks: int = 0
+    passed: int = 0
+    failed: int = 0
+    fixed: int = 0
+    filtered: int = 0
+    raised: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+
+class Guard:
+    """The policy engine shared by :func:`guard` and the litellm integration."""
+
+    def __init__(
+        self,
+        assertions: AssertionSet | str | Path,
+        *,
+        on_fail: OnFail = "exception",
+        max_reasks: int = 2,
+        prompt_name: str | None = None,
+        prompt_version: str | int | None = None,
+        failure_log: FailureLog | str | Path | Literal[False] | None = None,
+        log_raw: bool = False,
+    ) -> None:
+        if on_fail not in POLICIES:
+            raise ConfigError(f"unknown policy {on_fail!r}; choose one of {', '.join(POLICIES)}",
+                              field="on_fail")
+        if max_reasks < 0:
+            raise ConfigError("max_reasks must be >= 0", field="max_reasks")
+        self.assertions = (
+            assertions if isinstance(assertions, AssertionSet) else AssertionSet.load(assertions)
+        )
+        self.on_fail = "exception" if on_fail == "raise" else on_fail
+        self.max_reasks = max_reasks
+        self.prompt_name = prompt_name
+        self.prompt_version = None if prompt_version is None else str(prompt_version)
+        self.log_raw = log_raw
+        self.failure_log: FailureLog | None
+        if failure_log is False:
+            self.failure_log = None
+        elif isinstance(failure_log, FailureLog):
+            self.failure_log = failure_log
+        else:
+            self.failure_log = FailureLog.for_path(failure_log)
+        if self.on_fail == "fix":
+            missing = [n for n in self.assertions.names if not self.assertions.has_fix(n)]
+            if missing:
+                log.info("on_fail='fix': no fix_<name> for %s; their failures will raise",
+                         ", ".join(missing))
+        self.stats = GuardStats()
+        self._stats_lock = threading.Lock()
+
+    # -- the loop, sync and async ----------------------------------------------------------------
+
+    def run(self, attempt: Attempt, example: dict[str, Any]) -> Any:
+        self._count(calls=1)
+        response = attempt(None, None)
+        for n in range(self.max_reasks + 1):
+            text = self._seen(response)
+            result = self.assertions.check(text, example)
+            self._record(result, text, example, n)
+            action = self._decide(result, n)
+            if action == "reask":
+                self._count(reasks=1)
+                response = attempt(result.feedback(), text)
+                continue
+            return self._finish(action, result, response, text, example, n)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def arun(self, attempt: AsyncAttempt, example: dict[str, Any]) -> Any:
+        self._count(calls=1)
+        response = await attempt(None, None)
+        for n in range(self.max_reasks + 1):
+            text = self._seen(response)
+            result = await self.assertions.acheck(text, example)
+            self._record(result, text, example, n)
+            action = self._decide(result, n)
+            if action == "reask":
+                self._count(reasks=1)
+                response = await attempt(result.feedback(), text)
+                continue
+            return self._finish(action, result, response, text, example, n)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def observe(self, response: Any, example: dict[str, Any]) -> CheckResult:
+        """Check and log a response without acting on it (callbacks, which cannot change it)."""
+        self._count(calls=1)
+        text = self._seen(response)
+        result = self.assertions.check(text, example)
+        self._record(result, text, example, 0)
+        self._count(passed=int(result.passed), failed=int(not result.passed))
+        return result
+
+    async def aobserve(self, response: Any, example: dict[str, Any]) -> CheckResult:
+        """Async :meth:`observe`."""
+        self._count(calls=1)
+        text = self._seen(response)
+        result = await self.assertions.acheck(text, example)
+        self._record(result, text, example, 0)
+        self._count(passed=int(result.passed), failed=int(not result.passed))
+        return result
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _seen(self, response: Any) -> str:
+        usage = extract_usage(response)
+        with self._stats_lock:
+            self.stats.attempts += 1
+            if usage is not None:
+                self.stats.usage = self.stats.usage + usage
+        return extract_text(response)
+
+    def _decide(self, result: CheckResult, attempt: int) -> str:
+        """What to do next: "pass", "reask" or the final policy."""
+        if result.passed:
+            return "pass"
+        if self.on_fail == "reask":
+            return "reask_final" if attempt >= self.max_reasks else "reask"
+        return self.on_fail
+
+    def _finish(
+        self, action: str, result: CheckResult, response: Any, text: str,
+        example: dict[str, Any], attempt: int,
+    ) -> Any:
+        if action == "pass":
+            self._count(passed=1)
+            return response
+        self._count(failed=1)
+        if action == "noop":
+            return response
+        if action == "filter":
+            self._count(filtered=1)
+            return None
+        if action == "fix":
+            return self._fix(result, response, text, example, attempt)
+        why = f"after {attempt} re-ask(s)" if action == "reask_final" else None
+        self._raise(result.failures, why)
+
+    def _fix(
+        self, result: CheckResult, response: Any, text: str, example: dict[str, Any],
+        attempt: int,
+    ) -> Any:
+        unfixable = [f for f in result.failures if not self.assertions.has_fix(f.name)]
+        if unfixable:
+            self._raise(result.failures, "no fix_<name> for " + ", ".join(
+                f.name for f in unfixable))
+        fixed = text
+        for failure in result.failures:
+            try:
+                fixed = self.assertions.fix(failure.name, fixed, example)
+            except Exception as e:
+                self._raise(result.failures, f"fix_{failure.name} raised {type(e).__name__}: {e}")
+        recheck = self.assertions.check(fixed, example)
+        if not recheck.passed:
+            self._record(recheck, fixed, example, attempt + 1)
+            self._raise(recheck.failures, "still failing after fixes")
+        self._count(fixed=1)
+        return replace_text(response, fixed)
+
+    def _raise(self, failures: tuple[Failure, ...], why: str | None) -> NoReturn:
+        self._count(raised=1)
+        where = f" ({self.prompt_name})" if self.prompt_name else ""
+        names = ", ".join(f.name for f in failures)
+        tail = f"; {why}" if why else ""
+        raise AssertionsFailedError(
+            f"{len(failures)} assertion(s) failed{where}: {names}{tail}", failures=list(failures)
+        )
+
+    def _record(
+        self, result: CheckResult, text: str, example: dict[str, Any], attempt: int
+    ) -> None:
+        if not result.passed:
+            log.warning("llmassert guard%s (policy %s, attempt %d): %s",
+                        f" {self.prompt_name}" if self.prompt_name else "", self.on_fail,
+                        attempt, "; ".join(str(f) for f in result.failures))
+        if self.failure_log is not None:
+            self.failure_log.record(
+                result, example=example, response=text, prompt=self.prompt_name,
+                prompt_version=self.prompt_version, module=self.assertions.path,
+                policy=self.on_fail, attempt=attempt, log_raw=self.log_raw,
+            )
+
+    def _count(self, **deltas: int) -> None:
+        with self._stats_lock:
+            for key, value in deltas.items():
+                setattr(self.stats, key, getattr(self.stats, key) + value)
+
+
+# -- the decorator ---------------------------------------------------------------------------
+
+
+def guard(
+    assertions: AssertionSet | str | Path,
+    *,
+    on_fail: OnFail = "exception",
+    max_reasks: int = 2,
+    example_from: str | Callable[..., dict[str, Any]] | None = None,
+    prompt_name: str | None = None,
+    prompt_version: str | int | None = None,
+    failure_log: FailureLog | str | Path | Literal[False] | None = None,
+    log_raw: bool = False,
+) -> Callable[[F], F]:
+    """Decorate a sync or async function returning an LLM response (see the module doc).
+
+    The wrapped function gains ``.guard`` (the :class:`Guard`) and ``.stats``
+    (:class:`GuardStats`).
+    """
+    engine = Guard(assertions, on_fail=on_fail, max_reasks=max_reasks, prompt_name=prompt_name,
+                   prompt_version=prompt_version, failure_log=failure_log, log_raw=log_raw)
+
+    def decorate(fn: F) -> F:
+        sig = inspect.signature(fn)
+        feed = _feedback_channel(sig)
+        if engine.on_fail == "reask" and feed is None:
+            raise ConfigError(
+                f"on_fail='reask' needs {fn.__qualname__} to take a `feedback` or a `messages` "
+                "argument, so the failures can be passed back to the model",
+                field="on_fail",
+            )
+        if engine.prompt_name is None:
+            engine.prompt_name = fn.__qualname__
+        make_example = _example_maker(sig, example_from)
+
+        def call_args(
+            bound: inspect.BoundArguments, feedback: str | None, previous: str | None
+        ) -> inspect.BoundArguments:
+            if feedback is None:
+                return bound
+            again = sig.bind_partial(*bound.args, **bound.kwargs)
+            if feed == "feedback":
+                again.arguments["feedback"] = feedback
+            else:
+                again.arguments["messages"] = [
+                    *(again.arguments.get("messages") or []),
+                    {"role": "assistant", "content": previous or ""},
+                    {"role": "user", "content": feedback},
+                ]
+            return again
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                bound = sig.bind(*args, **kwargs)
+
+                async def attempt(feedback: str | None, previous: str | None) -> Any:
+                    b = call_args(bound, feedback, previous)
+                    return await fn(*b.args, **b.kwargs)
+
+                return await engine.arun(attempt, make_example(bound))
+
+            wrapper: Any = awrapper
+        else:
+
+            @functools.wraps(fn)
+            def swrapper(*args: Any, **kwargs: Any) -> Any:
+                bound = sig.bind(*args, **kwargs)
+
+                def attempt(feedback: str | None, previous: str | None) -> Any:
+                    b = call_args(bound, feedback, previous)
+                    return fn(*b.args, **b.kwargs)
+
+                return engine.run(attempt, make_example(bound))
+
+            wrapper = swrapper
+        wrapper.guard = engine
+        wrapper.stats = engine.stats
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _feedback_channel(sig: inspect.Signature) -> str | None:
+    if "feedback" in sig.parameters:
+        return "feedback"
+    if "messages" in sig.parameters:
+        return "messages"
+    return None
+
+
+def _example_maker(
+    sig: inspect.Signature, example_from: str | Callable[..., dict[str, Any]] | None
+) -> Callable[[inspect.BoundArguments], dict[str, Any]]:
+    if callable(example_from):
+        chooser = example_from
+
+        def from_callable(bound: inspect.BoundArguments) -> dict[str, Any]:
+            return dict(chooser(*bound.args, **bound.kwargs))
+
+        return from_callable
+    if isinstance(example_from, str):
+        if example_from not in sig.parameters:
+            raise ConfigError(f"example_from={example_from!r} is not an argument of the function",
+                              field="example_from")
+        name = example_from
+
+        def from_argument(bound: inspect.BoundArguments) -> dict[str, Any]:
+            value = bound.arguments.get(name)
+            return dict(value) if isinstance(value, dict) else {name: value}
+
+        return from_argument
+
+    var_kw = next((p.name for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD), None)
+
+    def from_arguments(bound: inspect.BoundArguments) -> dict[str, Any]:
+        example = {k: v for k, v in bound.arguments.items()
+                   if k not in ("self", "cls", "feedback") and k != var_kw}
+        if var_kw:
+            example.update(bound.arguments.get(var_kw) or {})
+        return example
+
+    return from_arguments

@@ -1,0 +1,58 @@
+"""One background event loop per process, for the sync API and for litellm.
+
+The sync API (``Client.complete``) runs calls here so connection pools stay warm between calls.
+litellm caches HTTP sessions and starts a logging worker bound to the loop it first runs on; when
+callers use ``asyncio.run`` per call, those go stale ("event loop changed", "Task was destroyed but
+it is pending").  Running every litellm call on this one long-lived loop avoids all of that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="llmassert-llm",
+                                        daemon=True)
+        self._thread.start()
+
+    def _running(self) -> asyncio.AbstractEventLoop | None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion from synchronous code."""
+        if self._running() is self.loop:
+            # A sync call made from code already running on this loop would deadlock it.
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                return pool.submit(asyncio.run, coro).result()
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def await_(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on this loop from any loop (cancellation propagates)."""
+        if self._running() is self.loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+
+_instance: LoopThread | None = None
+_lock = threading.Lock()
+
+
+def background() -> LoopThread:
+    """The process-wide background loop (started on first use)."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            _instance = LoopThread()
+        return _instance

@@ -1,0 +1,313 @@
+"""Record / replay of LLM HTTP traffic with vcrpy cassettes.
+
+``with cassette(settings, "name"):`` patches HTTP (httpx sync/async, aiohttp) for its duration:
+
+- ``mode="record"``: every successful exchange is written to ``<cassette_dir>/<name>.yaml`` when
+  the block ends (a fresh recording; 429/5xx answers are not kept, so replays do not sleep).
+- ``mode="replay"``: answers come from the cassette only.  A request that is not in it raises
+  :class:`~llmassert.errors.CassetteMissError` and never reaches the network.
+
+Requests match on method, URL *path* (host and port change between runs: test servers bind random
+ports) and the canonical JSON body, so a changed prompt, model or schema is a miss, never a stale
+answer.  Secrets are removed before anything is stored: only a whitelist of request headers is kept
+(no ``authorization``/``api-key``/``x-api-key``/``openai-organization``/cookies), ``set-cookie``
+is dropped from responses, and key-like strings (the configured key, ``*_API_KEY`` environment
+values, ``sk-…`` tokens, ``?key=`` query values) are replaced in URLs and bodies.  Bodies are
+stored as YAML structures, so cassettes read and diff well.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import yaml
+
+from llmassert.config import Settings
+from llmassert.errors import CassetteMissError, ConfigError
+from llmassert.llm.cache import canonical_json
+
+REDACTED = "<redacted>"
+KEEP_REQUEST_HEADERS = frozenset({"content-type", "accept"})
+DROP_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "content-encoding",
+                                   "transfer-encoding", "connection", "date", "keep-alive",
+                                   "openai-organization", "x-request-id", "cf-ray", "server"})
+SECRET_QUERY_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "token", "access_token",
+                                 "sig", "signature"})
+# Provider key shapes (OpenAI/Anthropic sk-…, Google AIza…, bearer tokens in text).
+KEY_PATTERNS = re.compile(
+    r"\bsk-[A-Za-z0-9_\-]{12,}|\bAIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{12,}"
+)
+SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+# Status codes worth retrying are not recorded: a replay should not wait out a rate limit again.
+NOT_RECORDED = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+
+
+@dataclass(frozen=True)
+class ActiveCassette:
+    name: str
+    path: Path
+    mode: str
+
+
+_active: list[ActiveCassette] = []
+_active_lock = threading.Lock()
+
+
+def active() -> ActiveCassette | None:
+    """The innermost active cassette, if any."""
+    with _active_lock:
+        return _active[-1] if _active else None
+
+
+def cassette_path(settings: Settings, name: str) -> Path:
+    if settings.cassette_dir is None:
+        raise ConfigError(f"mode {settings.mode!r} needs a cassette folder",
+                          field="cassette_dir", hint="pass --record DIR or --replay DIR")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "cassette"
+    return Path(settings.cassette_dir) / f"{safe}.yaml"
+
+
+# -- scrubbing ---------------------------------------------------------------------------------
+
+
+def secret_values(settings: Settings | None = None) -> list[str]:
+    """Strings that must never be stored: the configured key and key-like environment values."""
+    values = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and len(v) >= 8}
+    if settings is not None and settings.api_key is not None:
+        values.add(settings.api_key.get_secret_value())
+    return sorted((v for v in values if len(v) >= 8), key=len, reverse=True)
+
+
+class Scrubber:
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return KEY_PATTERNS.sub(REDACTED, value)
+
+    def data(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        return value
+
+    def url(self, uri: str) -> str:
+        parts = urlsplit(uri)
+        query = urlencode([(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v)
+                           for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+        return self.text(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+
+    def body(self, body: bytes | str | None) -> bytes | None:
+        """Scrubbed body; JSON bodies become canonical JSON (what the body matcher compares)."""
+        if body is None:
+            return None
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        try:
+            return canonical_json(self.data(json.loads(text))).encode()
+        except ValueError:
+            return self.text(text).encode()
+
+
+def _before_record_request(scrub: Scrubber) -> Any:
+    def hook(request: Any) -> Any:
+        request.uri = scrub.url(request.uri)
+        request.body = scrub.body(request.body_bytes if hasattr(request, "body_bytes")
+                                  else request.body)
+        for name in list(request.headers):
+            if name.lower() not in KEEP_REQUEST_HEADERS:
+                del request.headers[name]
+        return request
+
+    return hook
+
+
+def _before_record_response(scrub: Scrubber) -> Any:
+    def hook(response: dict[str, Any]) -> dict[str, Any] | None:
+        if (response.get("status") or {}).get("code") in NOT_RECORDED:
+            return None
+        headers = response.get("headers") or {}
+        response["headers"] = {k: [scrub.text(str(v)) for v in vs] if isinstance(vs, list)
+                               else scrub.text(str(vs))
+                               for k, vs in headers.items()
+                               if k.lower() not in DROP_RESPONSE_HEADERS}
+        body = response.get("body") or {}
+        if isinstance(body, dict) and body.get("string") is not None:
+            body["string"] = scrub.body(body["string"])
+        return response
+
+    return hook
+
+
+# -- matching ----------------------------------------------------------------------------------
+
+
+def llm_path(r1: Any, r2: Any) -> None:
+    p1, p2 = urlsplit(r1.uri).path.rstrip("/"), urlsplit(r2.uri).path.rstrip("/")
+    assert p1 == p2, f"path {p1} != {p2}"
+
+
+def llm_body(r1: Any, r2: Any) -> None:
+    # Both sides went through the request hook, so JSON bodies are canonical bytes already.
+    assert r1.body == r2.body, "body differs"
+
+
+# -- readable YAML -----------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def _decode(body: Any) -> Any:
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(body).decode()}
+    if isinstance(body, str):
+        try:
+            return {"json": json.loads(body)}
+        except ValueError:
+            return {"text": body}
+    return {"text": None}
+
+
+def _encode(stored: dict[str, Any]) -> bytes | None:
+    if "json" in stored:
+        return canonical_json(stored["json"]).encode()
+    if "base64" in stored:
+        return base64.b64decode(str(stored["base64"]))
+    text = stored.get("text")
+    return None if text is None else str(text).encode()
+
+
+class ReadableYaml:
+    """vcrpy serializer: bodies as YAML structures instead of escaped strings."""
+
+    @staticmethod
+    def serialize(data: dict[str, Any]) -> str:
+        out = []
+        for item in data.get("interactions", []):
+            req, resp = dict(item["request"]), dict(item["response"])
+            req["body"] = _decode(req.get("body"))
+            body = resp.get("body") or {}
+            resp["body"] = _decode(body.get("string") if isinstance(body, dict) else body)
+            out.append({"request": req, "response": resp})
+        doc = {"version": data.get("version", 1), "interactions": out}
+        if data.get("metadata"):
+            doc["metadata"] = data["metadata"]
+        return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+    @staticmethod
+    def deserialize(text: str) -> dict[str, Any]:
+        doc = yaml.safe_load(text) or {}
+        interactions = []
+        for item in doc.get("interactions") or []:
+            req, resp = dict(item["request"]), dict(item["response"])
+            req["body"] = _encode(req.get("body") or {})
+            resp["body"] = {"string": _encode(resp.get("body") or {}) or b""}
+            interactions.append({"request": req, "response": resp})
+        return {**doc, "interactions": interactions}
+
+
+class AtomicPersister:
+    """vcrpy persister writing through a temp file + os.replace (never a half-written cassette)."""
+
+    @classmethod
+    def load_cassette(cls, cassette_path: Any, serializer: Any) -> Any:
+        from vcr.persisters.filesystem import CassetteNotFoundError
+        from vcr.serialize import deserialize
+
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        data = path.read_text(encoding="utf-8")
+        if not data.strip():
+            raise CassetteNotFoundError()
+        return deserialize(data, serializer)
+
+    @staticmethod
+    def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
+        from vcr.serialize import serialize
+
+        data = serialize(cassette_dict, serializer)
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+# -- the context manager -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
+    """Activate record/replay for ``settings.mode`` (a no-op in live mode)."""
+    if settings.mode == "live":
+        yield None
+        return
+    path = cassette_path(settings, name)
+    if settings.mode == "replay" and not path.is_file():
+        raise CassetteMissError(f"cassette {path} not found", field="replay",
+                                hint="record it first with --record")
+    import vcr  # lazy: only record/replay runs pay for it
+
+    scrub = Scrubber(secret_values(settings))
+    recorder = vcr.VCR(
+        record_mode="all" if settings.mode == "record" else "none",
+        match_on=["method", "llm_path", "llm_body"],
+        before_record_request=_before_record_request(scrub),
+        before_record_response=_before_record_response(scrub),
+        decode_compressed_response=True,
+        drop_unused_requests=True,
+    )
+    recorder.register_matcher("llm_path", llm_path)
+    recorder.register_matcher("llm_body", llm_body)
+    recorder.register_serializer("llmassert-yaml", ReadableYaml)
+    recorder.register_persister(AtomicPersister)
+    info = ActiveCassette(name=name, path=path, mode=settings.mode)
+    with recorder.use_cassette(str(path), serializer="llmassert-yaml",
+                               allow_playback_repeats=True):
+        with _active_lock:
+            _active.append(info)
+        try:
+            yield info
+        finally:
+            with _active_lock:
+                _active.remove(info)

@@ -1,0 +1,210 @@
+"""Checkpoints: a killed run resumes where it stopped and makes no LLM call twice.
+
+Layout under the checkpoint root (``pipeline.output.intermediate_dir``, else
+``.llmassert/checkpoints/<hash of the YAML's path>/``)::
+
+    run.json                      {"status": "running" | "complete", "pipeline": ...}
+    <step>/<op>.journal.jsonl     row-level journal: header line, then {"k": key, "v": value}
+    <step>/<op>.json              the operation's output rows (DocETL's intermediate file)
+    <step>/<op>.state.json        fingerprint, lineage, quarantined/errored rows, stats
+
+**Inside an operation** every finished unit (a row, a group, a fold step) is appended to the
+journal with one ``os.write`` on an ``O_APPEND`` descriptor — nothing is buffered in the
+process, so SIGKILL loses no finished unit; ``fsync`` runs at most every ``FSYNC_EVERY_S`` and
+when the operation ends (what a power cut can lose).  A torn last line is ignored on load.
+**Between operations** a finished operation's output and state are written atomically; a
+resumed run loads them instead of running the operation.  Each journal/state carries the
+operation's fingerprint (its spec, model and the fingerprint of its input), so an edited
+operation — and everything after it — starts over while earlier ones are reused.
+
+Resume happens only after an interrupted run (``run.json`` says ``running``); a completed run
+leaves ``complete`` and the next run starts fresh (``--no-resume`` forces that).  Rows that
+failed with an error are not journaled: a resumed run retries them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmassert.errors import PipelineError
+from llmassert.pipeline.datasets import atomic_write_text
+from llmassert.pipeline.operators.base import Issue, OpStats, Row
+
+FSYNC_EVERY_S = 0.25
+JOURNAL_VERSION = 1
+
+
+def default_root(pipeline_path: Path, cwd: Path | None = None) -> Path:
+    digest = hashlib.sha256(str(pipeline_path.resolve()).encode()).hexdigest()[:16]
+    return (cwd or Path.cwd()) / ".llmassert" / "checkpoints" / digest
+
+
+class Journal:
+    """Append-only JSONL map ``key → JSON value`` of one operation's finished units."""
+
+    def __init__(self, path: Path, fingerprint: str, *, resume: bool) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.entries: dict[str, Any] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if resume and path.exists():
+            self._load()
+        fresh = not self.entries and not (resume and self._header_ok())
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if fresh else 0)
+        self._fd: int | None = os.open(path, flags, 0o644)
+        if fresh:
+            self._write({"journal": JOURNAL_VERSION, "fingerprint": fingerprint})
+        self._last_sync = time.monotonic()
+
+    def _header_ok(self) -> bool:
+        try:
+            with self.path.open("rb") as f:
+                head = json.loads(f.readline() or b"{}")
+        except (OSError, ValueError):
+            return False
+        return bool(head.get("fingerprint") == self.fingerprint)
+
+    def _load(self) -> None:
+        with self.path.open("rb") as f:
+            lines = f.read().split(b"\n")
+        try:
+            head = json.loads(lines[0])
+        except (ValueError, IndexError):
+            return
+        if head.get("fingerprint") != self.fingerprint:
+            return  # the operation changed: its old journal is void
+        for line in lines[1:]:
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a kill
+            self.entries[entry["k"]] = entry["v"]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.entries.get(key, default)
+
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = value
+        self._write({"k": key, "v": value})
+
+    def _write(self, obj: Any) -> None:
+        if self._fd is None:
+            raise PipelineError(f"journal closed: {self.path}")
+        data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+                + "\n").encode()
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        now = time.monotonic()
+        if now - self._last_sync >= FSYNC_EVERY_S:
+            os.fsync(self._fd)
+            self._last_sync = now
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+
+@dataclass
+class OpState:
+    """A finished operation, as saved for resume."""
+
+    fingerprint: str
+    rows: list[Row]
+    lineage: list[dict[str, Any]]
+    quarantined: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    stats: OpStats = field(default_factory=OpStats)
+
+
+class CheckpointStore:
+    """All checkpoints of one pipeline run (see the module docstring)."""
+
+    def __init__(self, root: Path, *, resume: bool, pipeline: str = "") -> None:
+        self.root = root
+        self.pipeline = pipeline
+        status = self._status()
+        self.resuming = resume and status == "running"
+        self._journals: list[Journal] = []
+
+    def _status(self) -> str | None:
+        try:
+            return str(json.loads((self.root / "run.json").read_text())["status"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def begin(self) -> None:
+        """Mark the run as running (after the previous state was judged)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.resuming:
+            for child in self.root.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+        self._set_status("running")
+
+    def complete(self) -> None:
+        self.close()
+        self._set_status("complete")
+
+    def _set_status(self, status: str) -> None:
+        atomic_write_text(self.root / "run.json",
+                          json.dumps({"status": status, "pipeline": self.pipeline}))
+
+    def _dir(self, step: str) -> Path:
+        return self.root / step
+
+    def journal(self, step: str, op: str, fingerprint: str) -> Journal:
+        j = Journal(self._dir(step) / f"{op}.journal.jsonl", fingerprint, resume=self.resuming)
+        self._journals.append(j)
+        return j
+
+    def load(self, step: str, op: str, fingerprint: str) -> OpState | None:
+        """The saved result of a finished operation, if it matches ``fingerprint``."""
+        if not self.resuming:
+            return None
+        try:
+            state = json.loads((self._dir(step) / f"{op}.state.json").read_text())
+            if state.get("fingerprint") != fingerprint:
+                return None
+            rows = json.loads((self._dir(step) / f"{op}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return OpState(
+            fingerprint=fingerprint, rows=rows, lineage=state.get("lineage") or [{}] * len(rows),
+            quarantined=[Issue.from_json(i) for i in state.get("quarantined", [])],
+            errors=[Issue.from_json(i) for i in state.get("errors", [])],
+            stats=OpStats.from_json(state.get("stats", {})),
+        )
+
+    def save(self, step: str, op: str, state: OpState) -> None:
+        d = self._dir(step)
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(d / f"{op}.json", json.dumps(state.rows, ensure_ascii=False,
+                                                         default=str))
+        atomic_write_text(d / f"{op}.state.json", json.dumps({
+            "fingerprint": state.fingerprint,
+            "lineage": state.lineage if any(state.lineage) else None,
+            "quarantined": [i.to_json() for i in state.quarantined],
+            "errors": [i.to_json() for i in state.errors],
+            "stats": state.stats.to_json(),
+        }, ensure_ascii=False, default=str))
+
+    def close(self) -> None:
+        for j in self._journals:
+            j.close()
+        self._journals.clear()

@@ -1,0 +1,185 @@
+"""What an operator sees at run time: :class:`PipelineEnv` (static) and :class:`OpContext` (live).
+
+``PipelineEnv`` is plain data resolved from the YAML and the CLI (default model, system prompt,
+paths, cache policy); it pickles, so a Ray worker gets the same one.  ``OpContext`` is built per
+operation (and per worker) by the executor and carries the live pieces: the LLM client with
+per-operation accounting, the embedding client, the operation's checkpoint journal for sub-steps,
+and progress reporting.  Operators never reach for globals; everything comes through these two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from llmassert.errors import SpecError
+from llmassert.pipeline.operators.base import OperationSpec, OpStats
+
+if TYPE_CHECKING:
+    from llmassert.config import Settings
+    from llmassert.llm.client import LLMClient, LLMRequest, LLMResult
+    from llmassert.pipeline.checkpoint import Journal
+
+
+@dataclass(frozen=True)
+class PipelineEnv:
+    """Pipeline-wide settings an operator may read (picklable)."""
+
+    spec_file: str
+    base_dir: Path
+    default_model: str | None = None
+    dataset_description: str | None = None
+    persona: str | None = None
+    bypass_cache: bool = False
+    embedding_model: str | None = None
+    embedding_api_base: str | None = None
+    # operation name -> "operations[2] (name)", for errors that point into the YAML
+    op_where: dict[str, str] = field(default_factory=dict)
+
+    def path(self, p: str | Path) -> Path:
+        """A path from the YAML, resolved against the YAML's folder."""
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def model_for(self, spec: OperationSpec, model: str | None = None) -> str:
+        """The model an operation uses: its own ``model``, else the pipeline default."""
+        chosen = model or getattr(spec, "model", None) or self.default_model
+        if not chosen:
+            where = self.op_where.get(spec.name, f"operations ({spec.name})")
+            raise SpecError("no model: set `model` on the operation, `default_model` in the "
+                            "pipeline, --model or LLMASSERT_MODEL",
+                            file=self.spec_file, field=f"{where}.model")
+        return chosen
+
+    def system_message(self, op_type: str, extra: str | None = None) -> str | None:
+        """DocETL's ``system_prompt`` (dataset description + persona) as one system message."""
+        parts: list[str] = []
+        if self.persona:
+            parts.append(f"You are {self.persona}.")
+        if self.dataset_description:
+            parts.append(f"The data you are working with: {self.dataset_description}.")
+        if parts:
+            parts.append(f"You are performing a {op_type} operation on it; base every answer "
+                         "only on the data you are given.")
+        if extra:
+            parts.append(extra.strip())
+        return " ".join(parts) if parts else None
+
+    def fingerprint_extra(self, spec: OperationSpec) -> str:
+        """Inputs to an operation's fingerprint that live outside its spec."""
+        model = getattr(spec, "model", None) or self.default_model or ""
+        blob = json.dumps([model, self.persona, self.dataset_description])
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class Progress(Protocol):
+    """Where executors report progress (the runner's rich display, or nothing)."""
+
+    def add_total(self, op: str, n: int) -> None: ...
+
+    def advance(self, op: str, n: int = 1) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+class NullProgress:
+    """Progress that reports nothing (tests, workers, --quiet)."""
+
+    def add_total(self, op: str, n: int) -> None:
+        pass
+
+    def advance(self, op: str, n: int = 1) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+
+_MISSING = object()
+
+
+class OpContext:
+    """The live context of one operation (on one worker)."""
+
+    def __init__(
+        self,
+        op_name: str,
+        *,
+        env: PipelineEnv,
+        settings: Settings,
+        client: LLMClient | None,
+        stats: OpStats | None = None,
+        journal: Journal | None = None,
+        progress: Progress | None = None,
+        embed_client_factory: Callable[[], LLMClient] | None = None,
+    ) -> None:
+        self.op_name = op_name
+        self.env = env
+        self.settings = settings
+        self._client = client
+        self.stats = stats if stats is not None else OpStats()
+        self.journal = journal
+        self.progress: Progress = progress or NullProgress()
+        self._embed_client_factory = embed_client_factory
+        self._embed_client: LLMClient | None = None
+
+    @property
+    def client(self) -> LLMClient:
+        if self._client is None:
+            raise RuntimeError(f"operation {self.op_name!r} has no LLM client (dry run?)")
+        return self._client
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        """One LLM request through the shared client; usage is added to this operation."""
+        result = await self.client.acomplete(request)
+        s, u = self.stats, result.usage
+        s.calls += 1
+        s.cached += int(result.cached)
+        s.requests += u.requests
+        s.retries += max(0, result.attempts - 1) + result.reasks
+        s.prompt_tokens += u.prompt_tokens
+        s.completion_tokens += u.completion_tokens
+        s.cost += u.cost
+        return result
+
+    async def embed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
+        """Embeddings (``default_embedding_api_base`` honoured); requests counted as calls."""
+        client = self.client
+        if self.env.embedding_api_base and self.env.embedding_api_base != self.settings.api_base:
+            if self._embed_client is None and self._embed_client_factory is not None:
+                self._embed_client = self._embed_client_factory()
+            client = self._embed_client or client
+        before = client.usage
+        vectors = await client.aembed(texts, model or self.env.embedding_model)
+        after = client.usage
+        self.stats.calls += 1
+        self.stats.prompt_tokens += max(0, after.prompt_tokens - before.prompt_tokens)
+        self.stats.requests += max(0, after.requests - before.requests)
+        self.stats.cost += max(0.0, after.cost - before.cost)
+        return vectors
+
+    async def checkpointed(self, key: str, factory: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``factory`` once per ``key`` across killed and resumed runs.
+
+        For sub-steps inside a unit (a fold batch, a resolve comparison): the JSON-able result is
+        journaled, so a resumed run gets it back without calling the LLM again.
+        """
+        if self.journal is None:
+            return await factory()
+        jkey = f"s:{key}"
+        hit = self.journal.get(jkey, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        value = await factory()
+        self.journal.put(jkey, value)
+        return value
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.op_name, n)
+
+    def warn(self, message: str) -> None:
+        self.progress.warn(f"{self.op_name}: {message}")

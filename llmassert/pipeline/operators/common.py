@@ -1,0 +1,398 @@
+"""Shared machinery of LLM operations: one call with its checks, gleaning and on-fail policy.
+
+An operator builds one :class:`LLMStep` per prompt in ``__init__`` (templates compiled, output
+schema parsed, ``validate`` expressions allowlisted, assertion module loaded: every spec error
+surfaces before any LLM call), then per unit::
+
+    text = step.prompt.render(input=row)                     # or inputs=..., output=...
+    result = await step.run(ctx, text, example=row, variables={"input": row})
+    return step.finish(ctx, result, row, lambda out: Outcome(rows=[{**row, **out}]))
+
+``run`` makes the call and then, in order: type-checks the output against the schema, runs
+gleaning rounds (judge → refine, the generator sees its previous answer and the feedback),
+evaluates ``validate`` expressions and ``assertions``; failed checks are fed back into a re-ask
+(``num_retries_on_validate_failure`` / ``assertions.max_retries``).  Every request of a unit
+gets its own cache salt, so retries and gleaning rounds never collide in the cache.  ``finish``
+applies the policy to what still fails: quarantine (default), flag, or raise — never a silent drop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmassert.errors import (
+    AssertionsFailedError,
+    BudgetExceededError,
+    CassetteMissError,
+    LLMError,
+    OperationError,
+    SpecError,
+    TemplateError,
+)
+from llmassert.pipeline.operators.base import (
+    FLAG_KEY,
+    Issue,
+    LLMOperationSpec,
+    Outcome,
+    Row,
+    row_digest,
+)
+from llmassert.pipeline.schema_types import check_value
+from llmassert.pipeline.templates import Prompt
+from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
+
+if TYPE_CHECKING:
+    from llmassert.llm.client import LLMResult
+    from llmassert.pipeline.context import OpContext, PipelineEnv
+
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "should_refine": {"type": "boolean"},
+        "improvements": {"type": "string"},
+    },
+    "required": ["should_refine", "improvements"],
+    "additionalProperties": False,
+}
+JUDGE_INSTRUCTIONS = (
+    "Review the answer above against these instructions:\n\n{criteria}\n\n"
+    "Decide whether the answer should be refined. Set should_refine to true only if it misses "
+    "or violates something above, and put specific, actionable feedback in improvements "
+    "(empty when nothing needs to change)."
+)
+REFINE_INSTRUCTIONS = (
+    "Improve your previous answer using this feedback, and answer again in full:\n\n{feedback}"
+)
+RETRY_INSTRUCTIONS = (
+    "Your previous answer failed these checks:\n{failures}\n\n"
+    "Answer again in full, fixing every failed check."
+)
+_REQUEST_KEYS = {"temperature", "max_tokens"}
+
+
+@dataclass
+class Failure:
+    """One check the final output does not pass."""
+
+    kind: Literal["schema", "validate", "assertion"]
+    check: str
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "check": self.check, "message": self.message}
+
+    def line(self) -> str:
+        return f"- {self.check}" + (f": {self.message}" if self.message else "")
+
+
+@dataclass
+class StepResult:
+    """The last answer of a unit, what it still fails, or the error that stopped it."""
+
+    output: dict[str, Any] | None = None
+    failures: list[Failure] = field(default_factory=list)
+    error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class LLMStep:
+    """One LLM prompt of an operation, with its schema, checks, gleaning and policy."""
+
+    def __init__(
+        self,
+        spec: LLMOperationSpec,
+        env: PipelineEnv,
+        *,
+        op_type: str,
+        prompt: str | None = None,
+        prompt_field: str = "prompt",
+        schema: dict[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.env = env
+        self.op = spec.name
+        self.where = env.op_where.get(spec.name, f"operations ({spec.name})")
+        source = prompt if prompt is not None else spec.prompt
+        if source is None:
+            raise self._spec_error(f"{op_type} needs a `{prompt_field}`", prompt_field)
+        self.prompt = Prompt(source, where=f"{self.where}.{prompt_field}", file=env.spec_file)
+        if schema is None:
+            if spec.output is None:
+                raise self._spec_error("needs `output.schema`", "output")
+            schema = spec.output.json_schema()
+        self.schema = schema
+        self.model = env.model_for(spec)
+        self.system = env.system_message(op_type, spec.system_prompt)
+        bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
+        self.use_cache = not bypass
+        kwargs = dict(spec.litellm_completion_kwargs)
+        self.request_args = {k: kwargs.pop(k) for k in list(kwargs) if k in _REQUEST_KEYS}
+        self.params = kwargs
+        self.validators = [self._compile(expr, f"validate[{i}]")
+                           for i, expr in enumerate(spec.validate_ or [])]
+        g = spec.gleaning
+        self.judge_prompt = (Prompt(g.validation_prompt, where=f"{self.where}.gleaning."
+                                    "validation_prompt", file=env.spec_file) if g else None)
+        self.glean_if = self._compile(g.if_, "gleaning.if", ("output",)) if g and g.if_ else None
+        self.judge_model = (g.model or self.model) if g else self.model
+        self.assertions: Any = None
+        if spec.assertions is not None:
+            self.assertions = self._load_assertions()
+
+    # -- construction helpers ------------------------------------------------------------------
+
+    def _spec_error(self, message: str, fieldname: str) -> SpecError:
+        return SpecError(message, file=self.env.spec_file, field=f"{self.where}.{fieldname}")
+
+    def _compile(self, expr: str, fieldname: str,
+                 variables: tuple[str, ...] = ("output", "input")) -> SafeExpr:
+        try:
+            return SafeExpr(expr, variables)
+        except UnsafeExpressionError as e:
+            raise self._spec_error(f"{e}: {expr!r}", fieldname) from None
+
+    def _load_assertions(self) -> Any:
+        from llmassert.assertions import AssertionSet
+
+        assert self.spec.assertions is not None
+        path = self.env.path(self.spec.assertions.module)
+        if not path.exists():
+            raise self._spec_error(f"assertion module not found: {path}", "assertions.module")
+        return AssertionSet.load(path)
+
+    @property
+    def judged(self) -> bool:
+        return self.judge_prompt is not None and (self.spec.gleaning.num_rounds  # type: ignore[union-attr]
+                                                  > 0)
+
+    def max_calls_per_unit(self) -> int:
+        """Upper bound of requests per unit, for --dry-run."""
+        g = self.spec.gleaning
+        glean = 2 * g.num_rounds if g else 0
+        a = self.spec.assertions
+        retries = self.spec.num_retries_on_validate_failure + (
+            a.max_retries if a and a.on_fail in ("retry", "glean") else 0)
+        return (1 + glean) * (1 + retries)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def messages(self, prompt_text: str) -> list[dict[str, Any]]:
+        msgs: list[dict[str, Any]] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        msgs.append({"role": "user", "content": prompt_text})
+        return msgs
+
+    async def request(self, ctx: OpContext, messages: list[dict[str, Any]], *, salt: str,
+                      schema: dict[str, Any] | None = None, model: str | None = None,
+                      tag: str | None = None) -> LLMResult:
+        """One request (retries and caching inside the LLM layer)."""
+        from llmassert.llm.client import LLMRequest
+
+        req = LLMRequest(
+            model=model or self.model, messages=tuple(messages),
+            output_schema=schema if schema is not None else self.schema,
+            schema_name=self.op.replace("-", "_")[:60] or "output",
+            salt=salt, tag=tag or self.op, use_cache=self.use_cache,
+            params=self.params, **self.request_args,
+        )
+        return await ctx.complete(req)
+
+    async def run(
+        self,
+        ctx: OpContext,
+        prompt_text: str,
+        *,
+        example: Row,
+        variables: dict[str, Any],
+        unit: str = "",
+        first_answer: dict[str, Any] | None = None,
+        check: bool = True,
+    ) -> StepResult:
+        """Generate, type-check, glean, check, re-ask on failure.  See the module docstring.
+
+        ``variables`` are what the gleaning prompt may read besides ``output``; ``unit`` makes
+        cache salts unique per sub-unit (fold batch, ...); ``first_answer`` skips the first
+        generation (batched map answers are checked and gleaned per row); ``check=False``
+        skips gleaning and checks (intermediate fold steps: only the final answer is checked).
+        """
+        base = self.messages(prompt_text)
+        messages = base
+        meta = {"calls": 0, "gleaning_rounds": 0, "check_retries": 0}
+        a = self.spec.assertions
+        validate_left = self.spec.num_retries_on_validate_failure
+        assert_left = a.max_retries if a and a.on_fail in ("retry", "glean") else 0
+        attempt = 0
+        try:
+            while True:
+                if first_answer is not None and attempt == 0:
+                    output, failures = self._typecheck(first_answer)
+                else:
+                    result = await self.request(ctx, messages, salt=f"{unit}a{attempt}")
+                    meta["calls"] += 1
+                    output, failures = self._typecheck(result.data)
+                if not check and not failures:
+                    return StepResult(output=output, meta=_nonzero(meta))
+                if check and not failures and self.judged:
+                    output = await self._glean(ctx, base, output, variables, unit, attempt, meta)
+                if check and not failures:
+                    failures = await self._check(output, example)
+                if not failures:
+                    return StepResult(output=output, meta=_nonzero(meta))
+                v_fail = any(f.kind != "assertion" for f in failures)
+                a_fail = any(f.kind == "assertion" for f in failures)
+                if not ((v_fail and validate_left > 0) or (a_fail and assert_left > 0)):
+                    return StepResult(output=output, failures=failures, meta=_nonzero(meta))
+                if v_fail and validate_left > 0:
+                    validate_left -= 1
+                if a_fail and assert_left > 0:
+                    assert_left -= 1
+                attempt += 1
+                glean_mode = a_fail and a is not None and a.on_fail == "glean"
+                meta["gleaning_rounds" if glean_mode else "check_retries"] += 1
+                if glean_mode:
+                    ctx.stats.gleaning_rounds += 1
+                else:
+                    ctx.stats.check_retries += 1
+                template = REFINE_INSTRUCTIONS if glean_mode else RETRY_INSTRUCTIONS
+                feedback = "\n".join(f.line() for f in failures)
+                messages = [*base, _assistant(output),
+                            {"role": "user", "content": template.format(
+                                failures=feedback, feedback=feedback)}]
+        except (BudgetExceededError, CassetteMissError):
+            raise
+        except LLMError as e:
+            if self.spec.skip_on_error:
+                return StepResult(error=f"{type(e).__name__}: {e}", meta=_nonzero(meta))
+            raise OperationError(
+                f"LLM call failed: {e} (set skip_on_error: true to send such rows to the "
+                "errors file and go on)", file=self.env.spec_file, field=self.where) from e
+
+    def _typecheck(self, data: Any) -> tuple[dict[str, Any], list[Failure]]:
+        value, problems = check_value(self.schema, data)
+        if not isinstance(value, dict):
+            return {"_raw": value}, [Failure("schema", "output", "; ".join(problems))]
+        return value, [Failure("schema", p.split(":", 1)[0], p.split(":", 1)[-1].strip())
+                       for p in problems]
+
+    async def _glean(self, ctx: OpContext, base: list[dict[str, Any]], output: dict[str, Any],
+                     variables: dict[str, Any], unit: str, attempt: int,
+                     meta: dict[str, int]) -> dict[str, Any]:
+        assert self.judge_prompt is not None and self.spec.gleaning is not None
+        for rnd in range(self.spec.gleaning.num_rounds):
+            if self.glean_if is not None:
+                ok, _ = self.glean_if.holds(output=output)
+                if not ok:
+                    break
+            criteria = self.judge_prompt.render(**variables, output=output)
+            judge_msgs = [*base, _assistant(output),
+                          {"role": "user", "content": JUDGE_INSTRUCTIONS.format(criteria=criteria)}]
+            verdict = await self.request(ctx, judge_msgs, salt=f"{unit}a{attempt}j{rnd}",
+                                         schema=JUDGE_SCHEMA, model=self.judge_model,
+                                         tag=f"{self.op}:judge")
+            meta["calls"] += 1
+            data = verdict.data if isinstance(verdict.data, dict) else {}
+            if not data.get("should_refine"):
+                break
+            refine_msgs = [*base, _assistant(output), {"role": "user", "content":
+                           REFINE_INSTRUCTIONS.format(feedback=data.get("improvements", ""))}]
+            refined = await self.request(ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}")
+            meta["calls"] += 1
+            meta["gleaning_rounds"] += 1
+            ctx.stats.gleaning_rounds += 1
+            new_output, problems = self._typecheck(refined.data)
+            if problems:
+                break  # keep the last well-typed answer
+            output = new_output
+        return output
+
+    async def _check(self, output: dict[str, Any], example: Row) -> list[Failure]:
+        failures: list[Failure] = []
+        for v in self.validators:
+            ok, why = v.holds(output=output, input=example)
+            if not ok:
+                failures.append(Failure("validate", v.source, why or "does not hold"))
+        if self.assertions is not None:
+            response = self._response_text(output)
+            check = await self.assertions.acheck(response, example)
+            if not check.passed:
+                failures.extend(Failure("assertion", _failure_name(f), _failure_message(f))
+                                for f in check.failures)
+        return failures
+
+    def _response_text(self, output: dict[str, Any]) -> str:
+        a = self.spec.assertions
+        key = a.response_key if a else None
+        if key is None:
+            strings = [k for k, s in self.schema.get("properties", {}).items()
+                       if s.get("type") == "string" and "enum" not in s]
+            key = strings[0] if len(strings) == 1 else None
+        if key is not None and key in output:
+            value = output[key]
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return json.dumps(output, ensure_ascii=False)
+
+    def finish(self, ctx: OpContext, result: StepResult, row: Any,
+               make: Callable[[dict[str, Any]], Outcome]) -> Outcome:
+        """Turn a :class:`StepResult` into the unit's Outcome under the on-fail policy."""
+        if result.error is not None:
+            return Outcome(errors=[Issue(self.op, row, result.error)], meta=result.meta)
+        assert result.output is not None
+        if not result.failures:
+            out = make(result.output)
+            out.meta = {**result.meta, **out.meta}
+            return out
+        policy = self.spec.assertions.on_fail if self.spec.assertions else "quarantine"
+        failures = [f.to_json() for f in result.failures]
+        checks = "; ".join(f.check for f in result.failures)
+        if policy == "flag":
+            out = make(result.output)
+            out.rows = [{**r, FLAG_KEY: failures} for r in out.rows]
+            out.meta = {**result.meta, **out.meta}
+            return out
+        if policy == "raise":
+            raise AssertionsFailedError(
+                f"row {row_digest(row)[:12]} failed: {checks}", failures=failures,
+                file=self.env.spec_file, field=self.where)
+        return Outcome(quarantined=[Issue(self.op, row, f"failed checks: {checks}", failures,
+                                          result.output)], meta=result.meta)
+
+
+def render_or_error(ctx: OpContext, step: LLMStep, row: Any,
+                    **variables: Any) -> tuple[str | None, Outcome | None]:
+    """Render a prompt; a row that lacks a key becomes an errors-file entry, not a crash."""
+    try:
+        return step.prompt.render(**variables), None
+    except TemplateError as e:
+        return None, Outcome(errors=[Issue(step.op, row, e.message)])
+
+
+def _assistant(output: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "assistant", "content": json.dumps(output, ensure_ascii=False)}
+
+
+def _nonzero(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if v}
+
+
+def _failure_name(f: Any) -> str:
+    for attr in ("name", "assertion", "check", "function"):
+        v = getattr(f, attr, None)
+        if isinstance(v, str) and v:
+            return v
+    if isinstance(f, dict):
+        return str(f.get("name") or f.get("assertion") or f)
+    return str(f)
+
+
+def _failure_message(f: Any) -> str:
+    for attr in ("message", "reason", "criterion", "docstring"):
+        v = getattr(f, attr, None)
+        if isinstance(v, str) and v:
+            return v
+    if isinstance(f, dict):
+        return str(f.get("message") or f.get("reason") or "")
+    return ""

@@ -1,0 +1,295 @@
+"""``select()``: from a matrix and targets to a :class:`Selection` (pure: no I/O, no LLM).
+
+Methods (SPADE, Shankar et al. 2024; docs/selection.md has the full formulations):
+
+- ``base``: every assertion whose own FFR is at most tau.
+- ``cov``: the fewest assertions with coverage >= alpha and FFR <= tau.
+- ``sub``: ``cov`` plus SPADE's subsumption requirement: every assertion is selected, subsumed by a
+  selected one, or could not be added without pushing the FFR above tau. Unlike SPADE's released
+  code, whose second objective overwrote the first, the count is minimized.
+- ``criteria``: without labels, the fewest assertions such that every criterion (``groups``) has
+  a selected assertion or one subsuming an assertion of it. ``cov``/``sub`` fall back to it when
+  the matrix has no labels, and the Selection says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmassert.errors import InfeasibleError, SelectionError
+from llmassert.select.arrays import Arrays, IntArray
+from llmassert.select.matrix import Matrix
+from llmassert.select.metrics import allowed_false
+from llmassert.select.milp import build_cover_model, build_criteria_model
+from llmassert.select.presolve import reduce
+from llmassert.select.selection import Method, PresolveStats, Selection, Status
+from llmassert.select.solvers import Solution, SolverName, resolve_solver, solve
+
+METHODS: tuple[Method, ...] = ("cov", "sub", "base", "criteria")
+GRID_STEP = 0.05  # tau grid for the nearest feasible targets
+
+
+def select(
+    matrix: Matrix,
+    method: Method = "cov",
+    alpha: float = 0.6,
+    tau: float = 0.25,
+    *,
+    time_limit_s: float = 60.0,
+    presolve: bool = True,
+    solver: SolverName = "cbc",
+) -> Selection:
+    """Choose assertions from ``matrix``; raises :class:`InfeasibleError` when the targets
+    cannot be met (its ``nearest`` holds the closest feasible ``(alpha, tau)``)."""
+    start = time.perf_counter()
+    return run_arrays(
+        Arrays.from_matrix(matrix), matrix.assertions, method, alpha, tau,
+        time_limit_s=time_limit_s, presolve=presolve, solver=solver, start=start,
+    )
+
+
+def run_arrays(
+    arrays: Arrays,
+    names: list[str],
+    method: Method,
+    alpha: float,
+    tau: float,
+    *,
+    time_limit_s: float = 60.0,
+    presolve: bool = True,
+    solver: SolverName = "cbc",
+    start: float | None = None,
+) -> Selection:
+    """:func:`select` on a matrix already in array form (benchmarks skip the list-of-lists)."""
+    _check_targets(method, alpha, tau, time_limit_s)
+    resolve_solver(solver)  # fail fast on an unknown or missing solver
+    start = time.perf_counter() if start is None else start
+    used: Method = method
+    notes: list[str] = []
+    if arrays.good is None and method != "criteria":
+        used = "criteria"
+        notes.append(f"no labels: selected by criteria coverage instead of {method}")
+    ctx = _Context(names, used, method, alpha, tau, start, notes)
+    if used == "base":
+        return _finish(arrays, _base(arrays, tau), ctx)
+    if used == "criteria":
+        if arrays.groups is None:
+            notes.append("no criterion groups: every assertion counts as its own criterion")
+        sol, cols = _criteria(arrays, solver, time_limit_s)
+        return _finish(arrays, _chosen(sol, cols), ctx, sol=sol)
+    reduced = reduce(arrays, method=used, tau=tau, alpha=alpha, presolve=presolve)
+    sol = solve(build_cover_model(reduced, sub=used == "sub"), solver=solver,
+                time_limit_s=time_limit_s)
+    if sol.outcome == "infeasible":
+        raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s)
+    chosen = _chosen(sol, reduced.cols, time_limit_s=time_limit_s)
+    result = _finish(arrays, chosen, ctx, sol=sol, presolve=reduced.stats)
+    _verify(result, alpha, tau)
+    return result
+
+
+def nearest_feasible(
+    matrix: Matrix,
+    method: Method,
+    alpha: float,
+    tau: float,
+    *,
+    solver: SolverName = "cbc",
+    time_limit_s: float = 60.0,
+) -> tuple[float, float] | None:
+    """The feasible ``(alpha, tau)`` closest to the given one: tau on a 0.05 grid at or above
+    ``tau``, alpha the best coverage reachable there (rounded down to 0.01). ``None`` without
+    labels or when nothing is feasible even at alpha = 0."""
+    arrays = Arrays.from_matrix(matrix)
+    if arrays.good is None or method not in ("cov", "sub"):
+        return None
+    return _nearest(arrays, method, alpha, tau, solver, time_limit_s)[0]
+
+
+# -- methods -------------------------------------------------------------------------------------
+
+
+def _base(arrays: Arrays, tau: float) -> IntArray:
+    assert arrays.good is not None
+    fail_good = arrays.fail[arrays.good]
+    return np.flatnonzero(fail_good.sum(axis=0) <= allowed_false(tau, len(fail_good)))
+
+
+def _criteria(arrays: Arrays, solver: SolverName, time_limit_s: float) -> tuple[Solution, IntArray]:
+    n = arrays.n
+    groups = arrays.groups if arrays.groups is not None else [str(j) for j in range(n)]
+    names = sorted(set(groups))
+    member = np.array([[g == name for g in groups] for name in names], dtype=bool).reshape(-1, n)
+    covers = member.copy()
+    if arrays.subsumes is not None:
+        # j covers group g when it subsumes some member of g
+        covers |= (member.astype(np.int64) @ arrays.subsumes.T.astype(np.int64)) > 0
+    sol = solve(build_criteria_model(covers, arrays.rank), solver=solver, time_limit_s=time_limit_s)
+    if sol.outcome == "infeasible":  # cannot happen: every group has a member
+        raise SelectionError("criteria selection is infeasible")
+    return sol, np.arange(n, dtype=np.int64)
+
+
+def _chosen(sol: Solution, cols: IntArray, *, time_limit_s: float | None = None) -> IntArray:
+    if sol.values is None:
+        limit = f" of {time_limit_s:g} s" if time_limit_s is not None else ""
+        raise SelectionError(
+            f"no feasible selection found within the time limit{limit}",
+            hint="raise --time-limit or try --solver highs",
+        )
+    return np.sort(cols[sol.values[: len(cols)] > 0.5])
+
+
+# -- infeasibility ------------------------------------------------------------------------------
+
+
+def _max_coverage(
+    arrays: Arrays, method: Method, tau: float, solver: SolverName, time_limit_s: float
+) -> float | None:
+    """Best coverage reachable at FFR <= tau (a lower bound if the solver ran out of time)."""
+    assert arrays.good is not None
+    reduced = reduce(arrays, method=method, tau=tau, alpha=None)
+    sol = solve(
+        build_cover_model(reduced, sub=method == "sub", maximize_coverage=True),
+        solver=solver,
+        time_limit_s=time_limit_s,
+    )
+    if sol.values is None:
+        return None
+    n_bad = int((~arrays.good).sum())
+    if n_bad == 0:
+        return 1.0
+    chosen = reduced.cols[sol.values[: reduced.nc] > 0.5]
+    caught = arrays.fail[~arrays.good][:, chosen].any(axis=1).sum()
+    return float(caught) / n_bad
+
+
+def _nearest(
+    arrays: Arrays, method: Method, alpha: float, tau: float, solver: SolverName,
+    time_limit_s: float,
+) -> tuple[tuple[float, float] | None, float | None]:
+    """Nearest feasible targets and the best coverage at the requested tau."""
+    probe_limit = max(1.0, time_limit_s / 5)
+    grid = [round(k * GRID_STEP, 2) for k in range(round(1 / GRID_STEP) + 1)]
+    taus = [tau] + [t for t in grid if t > tau + 1e-9]
+    best: tuple[float, float] | None = None
+    best_distance = math.inf
+    at_tau: float | None = None
+    for t in taus:
+        if t - tau >= best_distance:
+            break
+        cap = _max_coverage(arrays, method, t, solver, probe_limit)
+        if t == tau:
+            at_tau = cap
+        if cap is None:
+            continue
+        a = min(alpha, math.floor(cap * 100 + 1e-9) / 100)
+        distance = math.hypot(alpha - a, t - tau)
+        if distance < best_distance:
+            best, best_distance = (a, t), distance
+    return best, at_tau
+
+
+def _infeasible(
+    arrays: Arrays, method: Method, alpha: float, tau: float, solver: SolverName,
+    time_limit_s: float,
+) -> InfeasibleError:
+    nearest, cap = _nearest(arrays, method, alpha, tau, solver, time_limit_s)
+    reach = f"; the best coverage at FFR <= {tau:g} is {cap:.2f}" if cap is not None else ""
+    if nearest is None:
+        tail = "; no feasible targets found"
+    else:
+        tail = f"; nearest feasible: --alpha {nearest[0]:g} --tau {nearest[1]:g}"
+    return InfeasibleError(
+        f"{method}: cannot reach coverage >= {alpha:g} with FFR <= {tau:g}{reach}{tail}",
+        nearest=nearest,
+    )
+
+
+# -- result ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    names: list[str]
+    used: Method
+    requested: Method
+    alpha: float
+    tau: float
+    start: float
+    notes: list[str]
+
+
+def _finish(
+    arrays: Arrays,
+    chosen: IntArray,
+    ctx: _Context,
+    *,
+    sol: Solution | None = None,
+    presolve: PresolveStats | None = None,
+) -> Selection:
+    indices = [int(j) for j in chosen]
+    cov_value: float | None = None
+    ffr_value: float | None = None
+    if arrays.good is not None:
+        fails = arrays.fail[:, indices].any(axis=1)
+        n_bad, n_good = int((~arrays.good).sum()), int(arrays.good.sum())
+        cov_value = float((fails & ~arrays.good).sum()) / n_bad if n_bad else 1.0
+        ffr_value = float((fails & arrays.good).sum()) / n_good if n_good else 0.0
+        if ctx.used == "base" and cov_value < ctx.alpha:
+            ctx.notes.append(
+                f"base ignores alpha: its coverage {cov_value:.2f} is below {ctx.alpha:g}"
+            )
+    status: Status = "optimal" if sol is None or sol.outcome == "optimal" else "feasible"
+    if status == "feasible":
+        ctx.notes.append("time limit reached: the best selection found, not proven minimal")
+    return Selection(
+        method=ctx.used,
+        requested_method=ctx.requested,
+        alpha=ctx.alpha,
+        tau=ctx.tau,
+        selected=[ctx.names[j] for j in indices],
+        indices=indices,
+        count=len(indices),
+        coverage=cov_value,
+        ffr=ffr_value,
+        objective=float(len(indices)),
+        status=status,
+        proven_optimal=status == "optimal",
+        seconds=round(time.perf_counter() - ctx.start, 4),
+        solver=sol.solver if sol is not None else "none",
+        notes=ctx.notes,
+        presolve=presolve,
+    )
+
+
+def _verify(result: Selection, alpha: float, tau: float) -> None:
+    """A solver answer that breaks its own constraints is a bug; never hand it to a user."""
+    # Recomputed on counts so that float rounding cannot flag a selection that is on the line.
+    if result.coverage is None or result.ffr is None:
+        return
+    ok_cov = result.coverage >= alpha - 1e-9
+    ok_ffr = result.ffr <= tau + 1e-9
+    if not (ok_cov and ok_ffr):
+        raise SelectionError(
+            f"solver returned a selection outside the targets (coverage {result.coverage:.3f}, "
+            f"FFR {result.ffr:.3f}); please report this"
+        )
+
+
+def _check_targets(method: str, alpha: float, tau: float, time_limit_s: float) -> None:
+    if method not in METHODS:
+        raise SelectionError(f"unknown method {method!r} (expected {', '.join(METHODS)})",
+                             field="method")
+    for name, value in (("alpha", alpha), ("tau", tau)):
+        if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+            raise SelectionError(f"must be between 0 and 1, got {value!r}", field=name)
+    if not time_limit_s > 0:
+        raise SelectionError(f"must be positive, got {time_limit_s!r}", field="time_limit_s")
+
+
+__all__ = ["METHODS", "nearest_feasible", "run_arrays", "select"]

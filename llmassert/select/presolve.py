@@ -1,0 +1,241 @@
+"""Shrink a selection problem before the ILP, without changing its optimum.
+
+Every reduction here keeps the optimal count *and* the tie-break among optimal sets:
+
+- An assertion whose own FFR exceeds tau can never be selected (a set fails every good response
+  any member fails), so its column goes. Under ``sub`` its own requirement is vacuous too: adding
+  it always breaks the FFR ceiling, which is exactly SPADE's exemption.
+- ``cov``: assertion ``b`` is dropped when a more preferred ``a`` catches every bad response ``b``
+  catches and fails no good response ``b`` passes (swapping ``b`` for ``a`` keeps any solution
+  feasible and no worse), and when it catches no bad response at all. Identical columns are the
+  special case of mutual dominance: the most preferred copy stays.
+- ``sub``: a dominated ``b`` may still matter for subsumption and, through the FFR exemption, its
+  good-response failures matter to other assertions. ``b`` is dropped only when a more preferred
+  ``a`` has the *same* good-response failures, catches every bad response ``b`` catches, subsumes
+  ``b`` and subsumes every other assertion ``b`` subsumes. ``b``'s own requirement stays.
+- Responses that no remaining assertion fails are dropped (they still count in the coverage and
+  FFR denominators); identical responses are merged into one weighted row. When every remaining
+  assertion together fails no more good responses than tau allows, the FFR ceiling cannot bind
+  and the good rows go too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmassert.select.arrays import Arrays, BoolArray, IntArray
+from llmassert.select.metrics import allowed_false, required_caught
+from llmassert.select.selection import PresolveStats
+
+# Columns per block in the pairwise dominance products: bounds memory at 5,000+ assertions.
+_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """SPADE_sub for one assertion: selected, subsumed by a selected one, or exempt.
+
+    Exempt means adding the assertion to the selection would push the FFR above tau, i.e. the
+    selection's weighted good failures outside ``good_rows`` reach ``room``.
+    """
+
+    own: int  # reduced column of the assertion itself; -1 when presolve removed it
+    by: IntArray  # reduced columns that subsume it
+    good_rows: IntArray  # reduced good rows it fails
+    room: int | None  # failures still needed for exemption; None: exemption impossible
+
+
+@dataclass(frozen=True)
+class Reduced:
+    cols: IntArray  # original column of each reduced column
+    rank: IntArray  # tie-break rank among reduced columns, 0..nc-1
+    bad: BoolArray  # (bad rows, nc): True where the column fails the row
+    bad_w: IntArray  # responses merged into each bad row
+    need: int  # weighted bad rows the selection must catch
+    good: BoolArray  # (good rows, nc)
+    good_w: IntArray
+    budget: int | None  # weighted good rows the selection may fail; None: cannot bind
+    requirements: list[Requirement]
+    stats: PresolveStats
+
+    @property
+    def nc(self) -> int:
+        return len(self.cols)
+
+
+def reduce(
+    arrays: Arrays,
+    *,
+    method: str,
+    tau: float,
+    alpha: float | None,
+    presolve: bool = True,
+) -> Reduced:
+    """The (possibly presolved) problem for ``cov``/``sub``; ``alpha=None`` for max coverage."""
+    if arrays.good is None:
+        raise ValueError("reduce() needs labels")
+    sub = method == "sub"
+    fail_good, fail_bad = arrays.fail[arrays.good], arrays.fail[~arrays.good]
+    budget = allowed_false(tau, len(fail_good))
+    need = 0 if alpha is None else required_caught(alpha, len(fail_bad))
+    n = arrays.n
+    subsumes = arrays.subsumes if arrays.subsumes is not None else np.zeros((n, n), dtype=bool)
+    if not presolve:
+        return _unreduced(arrays, fail_bad, fail_good, subsumes, need, budget, sub)
+
+    cand = np.flatnonzero(fail_good.sum(axis=0) <= budget)
+    cand_subsumes = subsumes[np.ix_(cand, cand)]
+    keep = _undominated(
+        fail_bad[:, cand], fail_good[:, cand], arrays.rank[cand], cand_subsumes if sub else None
+    )
+    cols = cand[keep]
+    bad, bad_w, _ = _merge_rows(fail_bad[:, cols])
+    good, good_w, good_rep = _merge_rows(fail_good[:, cols])
+    room_total: int | None = budget
+    if int(good_w.sum()) <= budget:
+        good, good_w, good_rep = good[:0], good_w[:0], good_rep[:0]
+        room_total = None
+    requirements: list[Requirement] = []
+    if sub:
+        col_pos = {int(c): k for k, c in enumerate(cols)}
+        # The good rows each candidate fails, read on one original response per merged row.
+        cand_good = fail_good[np.ix_(good_rep, cand)] if len(good_rep) else None
+        seen: set[tuple[int, bytes, bytes]] = set()
+        for k, b in enumerate(cand):
+            rows = (
+                np.flatnonzero(cand_good[:, k]) if cand_good is not None else np.zeros(0, np.int64)
+            )
+            by = np.array(
+                [col_pos[int(a)] for a in cand[cand_subsumes[:, k]] if int(a) in col_pos],
+                dtype=np.int64,
+            )
+            own = col_pos.get(int(b), -1)
+            key = (own, by.tobytes(), rows.tobytes())
+            if key in seen:
+                continue
+            seen.add(key)
+            room = None if room_total is None else room_total + 1 - int(good_w[rows].sum())
+            requirements.append(Requirement(own, by, rows, room))
+    rank = np.argsort(np.argsort(arrays.rank[cols], kind="stable"), kind="stable")
+    return Reduced(
+        cols=cols.astype(np.int64),
+        rank=rank.astype(np.int64),
+        bad=bad,
+        bad_w=bad_w,
+        need=need,
+        good=good,
+        good_w=good_w,
+        budget=room_total,
+        requirements=requirements,
+        stats=PresolveStats(
+            assertions=n,
+            responses=int(arrays.fail.shape[0]),
+            assertions_after=len(cols),
+            responses_after=len(bad_w) + len(good_w),
+        ),
+    )
+
+
+def _unreduced(
+    arrays: Arrays,
+    fail_bad: BoolArray,
+    fail_good: BoolArray,
+    subsumes: BoolArray,
+    need: int,
+    budget: int,
+    sub: bool,
+) -> Reduced:
+    """The textbook model: every column, every response, every requirement."""
+    n = arrays.n
+    requirements = []
+    if sub:
+        for b in range(n):
+            rows = np.flatnonzero(fail_good[:, b])
+            requirements.append(
+                Requirement(b, np.flatnonzero(subsumes[:, b]), rows, budget + 1 - len(rows))
+            )
+    return Reduced(
+        cols=np.arange(n, dtype=np.int64),
+        rank=arrays.rank.copy(),
+        bad=fail_bad,
+        bad_w=np.ones(len(fail_bad), dtype=np.int64),
+        need=need,
+        good=fail_good,
+        good_w=np.ones(len(fail_good), dtype=np.int64),
+        budget=budget,
+        requirements=requirements,
+        stats=PresolveStats(
+            assertions=n,
+            responses=int(arrays.fail.shape[0]),
+            assertions_after=n,
+            responses_after=int(arrays.fail.shape[0]),
+        ),
+    )
+
+
+def _undominated(
+    fail_bad: BoolArray, fail_good: BoolArray, rank: IntArray, subsumes: BoolArray | None
+) -> BoolArray:
+    """Mask of the columns presolve keeps (see the module docstring for the rules)."""
+    nc = fail_bad.shape[1]
+    keep = np.ones(nc, dtype=bool)
+    if nc == 0:
+        return keep
+    if subsumes is None:
+        keep &= fail_bad.any(axis=0)  # catches nothing: never worth a place in a minimal set
+        keep[np.flatnonzero(keep)[_duplicates(fail_bad, fail_good, keep, rank)]] = False
+    idx = np.flatnonzero(keep)
+    if len(idx) < 2:
+        return keep
+    fb = fail_bad[:, idx].astype(np.float32)
+    fg = fail_good[:, idx].astype(np.float32)
+    r = rank[idx]
+    dropped = np.zeros(len(idx), dtype=bool)
+    sub = None if subsumes is None else subsumes[np.ix_(idx, idx)]
+    sub_f = None if sub is None else sub.astype(np.float32)
+    for start in range(0, len(idx), _BLOCK):
+        blk = slice(start, min(start + _BLOCK, len(idx)))
+        # [a, b]: bad responses b catches and a misses; good responses a fails and b passes.
+        b_not_a = ((1.0 - fb).T @ fb[:, blk]) == 0
+        a_not_b = (fg.T @ (1.0 - fg[:, blk])) == 0
+        dom = b_not_a & a_not_b & (r[:, None] < r[None, blk])
+        if sub is not None and sub_f is not None:
+            b_only = ((1.0 - fg).T @ fg[:, blk]) == 0  # same good failures both ways
+            # [a, b]: assertions c != a that b subsumes and a does not.
+            missing = ((1.0 - sub_f) @ sub_f[blk].T) - sub[blk].T.astype(np.float32)
+            dom &= b_only & sub[:, blk] & (missing == 0)
+        dropped[blk] = dom.any(axis=0)
+    keep[idx[dropped]] = False
+    return keep
+
+
+def _duplicates(
+    fail_bad: BoolArray, fail_good: BoolArray, keep: BoolArray, rank: IntArray
+) -> BoolArray:
+    """Among kept columns, the identical copies that are not the most preferred of their group."""
+    cols = np.concatenate([fail_bad[:, keep], fail_good[:, keep]], axis=0)
+    packed = np.packbits(cols, axis=0).T
+    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    r = rank[keep]
+    best = np.full(len(first), np.iinfo(np.int64).max)
+    np.minimum.at(best, inverse, r)
+    dup: BoolArray = r != best[inverse]
+    return dup
+
+
+def _merge_rows(rows: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
+    """Distinct non-empty rows, how many responses each stands for, and one response per row."""
+    live = np.flatnonzero(rows.any(axis=1))
+    if len(live) == 0:
+        return rows[:0], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    packed = np.packbits(rows[live], axis=1)
+    _, first, counts = np.unique(packed, axis=0, return_index=True, return_counts=True)
+    order = np.argsort(first)  # keep response order: stable, readable models
+    rep = live[first[order]]
+    return rows[rep], counts[order].astype(np.int64), rep.astype(np.int64)
+
+
+__all__ = ["Reduced", "Requirement", "reduce"]

@@ -1,0 +1,48 @@
+"""The result of a selection: which assertions, how well they do, and how sure the solver is."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Method = Literal["cov", "sub", "base", "criteria"]
+Status = Literal["optimal", "feasible", "infeasible"]
+
+
+class PresolveStats(BaseModel):
+    """Problem size before and after presolve (assertions = columns, responses = rows)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    assertions: int
+    responses: int
+    assertions_after: int
+    responses_after: int
+
+
+class Selection(BaseModel):
+    """A chosen assertion set with its coverage and false-failure rate on the matrix it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Method  # the method that produced this selection (criteria after a no-label fallback)
+    requested_method: Method  # what the caller asked for
+    alpha: float
+    tau: float
+    selected: list[str]  # assertion names, in matrix order
+    indices: list[int]
+    count: int
+    coverage: float | None  # None: the matrix has no labels
+    ffr: float | None
+    objective: float  # the minimized count (criteria, cov, sub) or the kept count (base)
+    status: Status
+    proven_optimal: bool
+    seconds: float
+    solver: str  # "cbc", "highs", or "none" when no ILP was needed
+    nearest: tuple[float, float] | None = None  # set when the targets had to be relaxed
+    notes: list[str] = []
+    presolve: PresolveStats | None = None
+
+
+__all__ = ["Method", "PresolveStats", "Selection", "Status"]

@@ -1,0 +1,201 @@
+"""Run a :class:`~llmassert.select.milp.Model` on CBC (through PuLP) or HiGHS (through highspy).
+
+Both report honestly whether optimality was proven: after a time limit PuLP's ``LpStatus`` still
+reads "Optimal", so CBC's answer is judged by ``prob.sol_status``; HiGHS by its model status.
+Objectives are integral (see milp.py), so an absolute gap below 1 is a proof of optimality.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from llmassert.errors import SelectionError
+from llmassert.select.milp import INF, Model
+
+SolverName = Literal["cbc", "highs", "auto"]
+Outcome = Literal["optimal", "feasible", "infeasible", "no_solution"]
+
+_GAP_ABS = 0.99  # integral objective: a gap below 1 proves optimality
+
+
+@dataclass(frozen=True)
+class Solution:
+    outcome: Outcome  # no_solution: the time limit passed before any feasible answer
+    values: npt.NDArray[np.float64] | None
+    objective: float | None
+    seconds: float
+    solver: str
+
+
+def highs_available() -> bool:
+    return importlib.util.find_spec("highspy") is not None
+
+
+def resolve_solver(name: SolverName) -> Literal["cbc", "highs"]:
+    """``auto`` picks HiGHS when highspy is installed (faster in bench/select_scale.py), else CBC."""
+    if name == "auto":
+        return "highs" if highs_available() else "cbc"
+    if name == "highs" and not highs_available():
+        raise SelectionError(
+            "solver 'highs' needs highspy", hint="pip install 'llmassert[highs]' or use --solver cbc"
+        )
+    if name not in ("cbc", "highs"):
+        raise SelectionError(f"unknown solver {name!r} (expected cbc, highs or auto)")
+    return name
+
+
+def solve(model: Model, *, solver: SolverName = "auto", time_limit_s: float = 60.0) -> Solution:
+    chosen = resolve_solver(solver)
+    start = time.perf_counter()
+    if _trivially_infeasible(model):
+        return Solution("infeasible", None, None, time.perf_counter() - start, chosen)
+    if model.n_vars == 0:
+        return Solution("optimal", np.zeros(0), 0.0, time.perf_counter() - start, chosen)
+    run = _solve_highs if chosen == "highs" else _solve_cbc
+    outcome, values, objective = run(model, max(time_limit_s, 0.01))
+    return Solution(outcome, values, objective, time.perf_counter() - start, chosen)
+
+
+def _trivially_infeasible(model: Model) -> bool:
+    """A row without variables that its bounds exclude (e.g. nothing can cover a requirement)."""
+    for starts, _, _, lo, hi in model.blocks:
+        empty = starts[1:] == starts[:-1]
+        if np.any(empty & ((lo > 0) | (hi < 0))):
+            return True
+    return False
+
+
+def _solve_cbc(model: Model, time_limit_s: float) -> tuple[Outcome, np.ndarray | None, float | None]:
+    import pulp
+
+    prob = pulp.LpProblem("llmassert_select", pulp.LpMinimize)
+    variables = [
+        pulp.LpVariable(
+            f"v{k}",
+            lowBound=model.lower[k],
+            upBound=model.upper[k],
+            cat=pulp.LpInteger if model.integer[k] else pulp.LpContinuous,
+        )
+        for k in range(model.n_vars)
+    ]
+    prob.setObjective(
+        pulp.LpAffineExpression([(variables[k], c) for k, c in enumerate(model.cost) if c])
+    )
+    starts, cols, vals, lo, hi = model.csr()
+    for r in range(len(lo)):
+        s, e = int(starts[r]), int(starts[r + 1])
+        if s == e:
+            continue  # empty and satisfiable (infeasible ones were caught before)
+        terms = [(variables[c], v) for c, v in zip(cols[s:e].tolist(), vals[s:e].tolist(), strict=True)]
+        if lo[r] == hi[r]:
+            prob.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ, rhs=lo[r])
+            )
+            continue
+        if lo[r] > -INF:
+            prob.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintGE, rhs=lo[r])
+            )
+        if hi[r] < INF:
+            prob.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, rhs=hi[r])
+            )
+    # CBC's own preprocessing (CglPreProcess) was seen to return a worse tie-break while reporting
+    # "Optimal" on SPADE's codereviews matrix; our presolve does the sound reductions instead.
+    cmd = pulp.PULP_CBC_CMD(
+        msg=False, timeLimit=time_limit_s, gapAbs=_GAP_ABS, gapRel=0.0,
+        options=["preprocess off"],
+    )
+    prob.solve(cmd)
+    sol_status = prob.sol_status
+    if sol_status == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
+        return "infeasible", None, None
+    if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return "no_solution", None, None
+    values = np.array([v.varValue or 0.0 for v in variables], dtype=np.float64)
+    outcome: Outcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
+    return outcome, values, float(np.dot(model.cost, values))
+
+
+_highs_banner_shown = False
+
+
+def _new_highs() -> Any:
+    """A Highs instance; the first one per process prints a banner on C stdout, which would
+    corrupt ``--json`` output, so that construction runs with fd 1 pointed at /dev/null."""
+    global _highs_banner_shown
+    import highspy
+
+    if _highs_banner_shown:
+        return highspy.Highs()  # type: ignore[no-untyped-call]
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        ctypes.CDLL(None).fflush(None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _highs_banner_shown = True
+    return h
+
+
+def _solve_highs(
+    model: Model, time_limit_s: float
+) -> tuple[Outcome, np.ndarray | None, float | None]:
+    import highspy
+
+    h = _new_highs()
+    for option, value in (
+        ("output_flag", False),
+        ("time_limit", float(time_limit_s)),
+        ("mip_rel_gap", 0.0),
+        ("mip_abs_gap", _GAP_ABS),
+        ("random_seed", 0),
+        ("threads", 1),
+    ):
+        h.setOptionValue(option, value)
+    starts, cols, vals, lo, hi = model.csr()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = model.n_vars, len(lo)
+    lp.col_cost_ = np.asarray(model.cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.upper, dtype=np.float64)
+    lp.row_lower_ = np.where(np.isinf(lo), -highspy.kHighsInf, lo)
+    lp.row_upper_ = np.where(np.isinf(hi), highspy.kHighsInf, hi)
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_col_, matrix.num_row_ = model.n_vars, len(lo)
+    matrix.start_, matrix.index_, matrix.value_ = starts, cols, vals
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+        for i in model.integer
+    ]
+    if h.passModel(lp) == highspy.HighsStatus.kError:
+        raise SelectionError("HiGHS rejected the model")
+    h.run()
+    status = h.getModelStatus()
+    if status in (highspy.HighsModelStatus.kInfeasible,):
+        return "infeasible", None, None
+    has_solution = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    if not has_solution:
+        if status == highspy.HighsModelStatus.kOptimal:  # e.g. an empty model
+            return "optimal", np.zeros(model.n_vars), 0.0
+        return "no_solution", None, None
+    values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    outcome: Outcome = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
+    return outcome, values, float(np.dot(model.cost, values))
+
+
+__all__ = ["Solution", "SolverName", "highs_available", "resolve_solver", "solve"]

@@ -1,0 +1,236 @@
+"""What a synthesis run tells the user: a rich table, a ``--json`` summary, and an HTML report.
+
+The HTML report shows, per prompt, the coverage / false-failure trade-off: the selection re-solved
+for a sweep of coverage targets alpha at the run's tau, drawn as an inline SVG (no JavaScript, no
+network), plus the selected assertions with their criteria.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmassert.synth.manifest import Manifest
+
+SWEEP_ALPHAS = tuple(round(k / 10, 1) for k in range(11))
+
+
+@dataclass
+class PromptReport:
+    """One prompt's outcome."""
+
+    name: str
+    versions: int
+    criteria: int
+    candidates: int
+    selected: int
+    coverage: float | None
+    ffr: float | None
+    test_coverage: float | None = None
+    test_ffr: float | None = None
+    labeled: int = 0
+    status: str = "optimal"
+    sources: Counter[str] = field(default_factory=Counter)  # rules / llm / judge
+    # Criteria the rule library has no check for: they need an LLM judge (or --model).
+    needs_judge: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    manifest: Manifest | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The ``--json`` entry of this prompt."""
+        return {
+            "name": self.name,
+            "versions": self.versions,
+            "criteria": self.criteria,
+            "candidates": self.candidates,
+            "selected": self.selected,
+            "coverage": self.coverage,
+            "ffr": self.ffr,
+            "test_coverage": self.test_coverage,
+            "test_ffr": self.test_ffr,
+        }
+
+
+@dataclass
+class SynthReport:
+    prompts: list[PromptReport]
+    out_dir: Path
+    model: str | None = None
+    cost: float | None = None
+    written: bool = True
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{p.name}: {w}" for p in self.prompts for w in p.warnings]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prompts": [p.summary() for p in self.prompts]}
+
+    def dumps_json(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def print_table(report: SynthReport, console: Any) -> None:
+    """The terminal summary (a rich Table) followed by warnings and the files written."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"llmassert synth → {report.out_dir}", title_justify="left")
+    for col, just in (("prompt", "left"), ("versions", "right"), ("criteria", "right"),
+                      ("candidates", "right"), ("selected", "right"), ("coverage", "right"),
+                      ("FFR", "right"), ("test cov", "right"), ("test FFR", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for p in report.prompts:
+        table.add_row(p.name, str(p.versions), str(p.criteria), str(p.candidates),
+                      str(p.selected), _num(p.coverage), _num(p.ffr), _num(p.test_coverage),
+                      _num(p.test_ffr))
+    console.print(table)
+    for p in report.prompts:
+        if p.needs_judge:
+            console.print(f"[dim]{p.name}: {len(p.needs_judge)} criteria have no offline check "
+                          "(they need an LLM judge: rerun with --model)[/dim]")
+    for line in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
+    if report.written:
+        files = [str(f) for p in report.prompts for f in p.files]
+        console.print(escape(f"wrote {len(files)} files: {', '.join(files)}"), highlight=False)
+    if report.cost:
+        console.print(f"LLM cost: ${report.cost:.4f}")
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    alpha: float
+    count: int | None  # None: infeasible at this alpha
+    coverage: float | None
+    ffr: float | None
+    test_coverage: float | None = None
+    test_ffr: float | None = None
+
+
+def sweep(manifest: Manifest, alphas: tuple[float, ...] = SWEEP_ALPHAS) -> list[SweepPoint]:
+    """Re-solve the manifest's selection at each alpha (the run's tau and method)."""
+    from llmassert.errors import SelectionError
+    from llmassert.select import Matrix, select
+
+    if not manifest.y or not manifest.candidates:
+        return []
+    matrix = Matrix.from_json_data(json.loads(manifest.dumps()))
+    points = []
+    for a in alphas:
+        try:
+            sel = select(matrix, manifest.method, a, manifest.tau, time_limit_s=10)
+        except SelectionError:
+            points.append(SweepPoint(a, None, None, None))
+            continue
+        redone = manifest.with_selection(sel.selected, method=sel.method, alpha=a,
+                                         tau=manifest.tau)
+        test = redone.metrics.test
+        points.append(SweepPoint(
+            a, sel.count, redone.metrics.train.coverage, redone.metrics.train.ffr,
+            test.coverage if test else None, test.ffr if test else None,
+        ))
+    return points
+
+
+def _svg(points: list[SweepPoint], tau: float) -> str:
+    """A small line chart: achieved coverage and FFR against the coverage target alpha."""
+    w, h, pad = 420, 220, 36
+
+    def x(a: float) -> float:
+        return pad + a * (w - 2 * pad)
+
+    def y(v: float) -> float:
+        return h - pad - v * (h - 2 * pad)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+             f'viewBox="0 0 {w} {h}" role="img" aria-label="coverage and FFR versus alpha">',
+             f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" '
+             'fill="none" stroke="#ccc"/>']
+    for v in (0.0, 0.5, 1.0):
+        parts.append(f'<text x="{pad - 6}" y="{y(v) + 4:.1f}" font-size="10" '
+                     f'text-anchor="end">{v:.1f}</text>')
+        parts.append(f'<text x="{x(v):.1f}" y="{h - pad + 14}" font-size="10" '
+                     f'text-anchor="middle">{v:.1f}</text>')
+    parts.append(f'<text x="{w / 2}" y="{h - 4}" font-size="11" text-anchor="middle">'
+                 'coverage target alpha</text>')
+    parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{y(tau):.1f}" y2="{y(tau):.1f}" '
+                 'stroke="#d62728" stroke-dasharray="4 3"/>')
+    for key, color in (("coverage", "#1f77b4"), ("ffr", "#d62728")):
+        pts = [(p.alpha, getattr(p, key)) for p in points if getattr(p, key) is not None]
+        if pts:
+            path = " ".join(f"{x(a):.1f},{y(v):.1f}" for a, v in pts)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" '
+                         'stroke-width="2"/>')
+            parts += [f'<circle cx="{x(a):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"/>'
+                      for a, v in pts]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(report: SynthReport) -> str:
+    """A self-contained HTML page (deterministic: no timestamps)."""
+    e = html.escape
+    body = [f"<h1>llmassert synth: {len(report.prompts)} prompts</h1>",
+            f"<p>Model: {e(report.model or 'none (offline rule library)')}. "
+            f"Output folder: <code>{e(str(report.out_dir))}</code>.</p>"]
+    for p in report.prompts:
+        m = p.manifest
+        body.append(f"<h2>{e(p.name)}</h2>")
+        body.append(
+            f"<p>{p.versions} versions, {p.criteria} criteria, {p.candidates} candidates, "
+            f"<b>{p.selected} selected</b>; selection split coverage {_num(p.coverage)}, "
+            f"FFR {_num(p.ffr)}; held-out coverage {_num(p.test_coverage)}, "
+            f"FFR {_num(p.test_ffr)}.</p>")
+        body += [f'<p class="warn">warning: {e(w)}</p>' for w in p.warnings]
+        if m is None:
+            continue
+        points = sweep(m)
+        if points:
+            body.append(f"<h3>Coverage / false-failure trade-off ({e(m.method)}, "
+                        f"tau = {m.tau:g})</h3>")
+            body.append('<div class="chart">' + _svg(points, m.tau) + "</div>")
+            body.append('<p class="legend"><span style="color:#1f77b4">■ coverage</span> '
+                        '<span style="color:#d62728">■ false-failure rate</span> '
+                        '(dashed: tau)</p>')
+            rows = "".join(
+                f"<tr><td>{pt.alpha:.1f}</td><td>{'infeasible' if pt.count is None else pt.count}"
+                f"</td><td>{_num(pt.coverage)}</td><td>{_num(pt.ffr)}</td>"
+                f"<td>{_num(pt.test_coverage)}</td><td>{_num(pt.test_ffr)}</td></tr>"
+                for pt in points)
+            body.append("<table><tr><th>alpha</th><th>selected</th><th>coverage</th><th>FFR</th>"
+                        f"<th>test cov</th><th>test FFR</th></tr>{rows}</table>")
+        body.append("<h3>Selected assertions</h3><table><tr><th>assertion</th><th>kind</th>"
+                    "<th>category</th><th>criterion</th></tr>")
+        for name in m.selection.selected:
+            cand = m.candidate(name)
+            crit = m.criterion(cand.criterion_id)
+            body.append(f"<tr><td><code>{e(name)}</code></td><td>{e(cand.kind)}</td>"
+                        f"<td>{e(crit.category.value if crit else '')}</td>"
+                        f"<td>{e(crit.text if crit else '')}</td></tr>")
+        body.append("</table>")
+        if p.needs_judge:
+            body.append("<h3>Criteria without an offline check (need an LLM judge)</h3><ul>")
+            body += [f"<li>{e(t)}</li>" for t in p.needs_judge]
+            body.append("</ul>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;"
+             "padding:3px 8px;text-align:left}.warn{color:#a15c00}code{font-size:90%}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>llmassert synth report</title><style>{style}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+__all__ = ["PromptReport", "SweepPoint", "SynthReport", "print_table", "render_html", "sweep"]

@@ -1,0 +1,194 @@
+"""Regression runs: an assertion set over recorded ``(input, response)`` pairs, and baselines.
+
+Input is JSONL, one object per line: ``{"input": {...}, "response": "..."}`` with an optional
+``id`` (and, so labeled-output files work as they are, an ignored ``label``).  The result is a
+pass rate per assertion; a baseline file stores those rates so a suite with known failures
+gates only on regressions (a rate dropping below the baseline's).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmassert.assertions import AssertionSet, CheckResult
+from llmassert.errors import InputError
+
+BASELINE_VERSION = 1
+
+
+class Record(BaseModel):
+    """One recorded response and the inputs that produced it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any] = Field(default_factory=dict)
+    response: str
+    id: str | int | None = None
+    label: str | int | bool | None = None  # accepted (labeled-output files), not used
+
+
+class Baseline(BaseModel):
+    """Pass rates a later run must not drop below."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = BASELINE_VERSION
+    module: str | None = None
+    records: int = Field(ge=0)
+    pass_rates: dict[str, float]
+    created: str | None = None
+
+
+@dataclass
+class AssertionStats:
+    name: str
+    kind: str
+    criterion: str
+    passed: int = 0
+    failed: int = 0  # returned False (or the judge said no)
+    errors: int = 0  # raised, timed out, or returned a non-bool
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.total if self.total else 1.0
+
+
+@dataclass
+class SuiteResult:
+    """Everything a run produced: per record results and per assertion stats."""
+
+    module: str | None
+    records: list[Record]
+    results: list[CheckResult]
+    stats: dict[str, AssertionStats] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return any(s.failed or s.errors for s in self.stats.values())
+
+    def record_id(self, index: int) -> str:
+        rid = self.records[index].id
+        return str(rid) if rid is not None else f"line-{index + 1}"
+
+
+@dataclass(frozen=True)
+class Regression:
+    name: str
+    baseline: float | None  # None: the assertion is new (held to 100 %)
+    now: float
+
+
+def load_records(path: str | Path) -> list[Record]:
+    """Parse a JSONL file of records; InputError naming the file and line on any bad line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("recorded responses file not found", file=p)
+    records: list[Record] = []
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read: {e}", file=p) from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as e:
+            raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
+        if not isinstance(data, dict):
+            raise InputError("expected a JSON object with input and response", file=p,
+                             field=f"line {n}")
+        try:
+            records.append(Record.model_validate(data))
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise InputError(f"{where}: {err['msg']}", file=p, field=f"line {n}") from None
+    if not records:
+        raise InputError("no records (expected JSONL lines with input and response)", file=p)
+    return records
+
+
+async def arun_suite(
+    assertions: AssertionSet,
+    records: list[Record],
+    *,
+    on_result: Callable[[int, CheckResult], None] | None = None,
+) -> SuiteResult:
+    """Check every record (judges concurrently, sandboxed checks in one batch)."""
+    import time
+
+    start = time.perf_counter()
+    results = await assertions.acheck_many([(r.input, r.response) for r in records],
+                                           on_result=on_result)
+    suite = SuiteResult(assertions.path, records, results, seconds=time.perf_counter() - start)
+    for a in assertions:
+        suite.stats[a.name] = AssertionStats(a.name, a.kind, a.criterion)
+    for result in results:
+        kinds = {f.name: f.kind for f in result.failures}
+        for name, ok in result.results.items():
+            stats = suite.stats[name]
+            if ok:
+                stats.passed += 1
+            elif kinds.get(name) == "failed":
+                stats.failed += 1
+            else:
+                stats.errors += 1
+    return suite
+
+
+# -- baselines -----------------------------------------------------------------------------------
+
+
+def make_baseline(suite: SuiteResult) -> Baseline:
+    return Baseline(
+        module=suite.module,
+        records=len(suite.records),
+        pass_rates={name: round(s.pass_rate, 6) for name, s in suite.stats.items()},
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("baseline not found (create it with --write-baseline)", file=p)
+    try:
+        return Baseline.model_validate_json(p.read_text(encoding="utf-8"))
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "baseline"
+        raise InputError(err["msg"], file=p, field=where) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read: {e}", file=p) from None
+
+
+def write_baseline(path: str | Path, baseline: Baseline) -> None:
+    from llmassert.synth.writer import atomic_write
+
+    atomic_write(Path(path), baseline.model_dump_json(indent=2) + "\n")
+
+
+def regressions(suite: SuiteResult, baseline: Baseline, *, tolerance: float = 0.0) -> list[
+    Regression
+]:
+    """Assertions whose pass rate fell below the baseline's (new ones must pass everywhere)."""
+    out = []
+    for name, stats in suite.stats.items():
+        before = baseline.pass_rates.get(name)
+        floor = 1.0 if before is None else before
+        if stats.pass_rate < floor - tolerance - 1e-9:
+            out.append(Regression(name, before, stats.pass_rate))
+    return out
