@@ -45,7 +45,7 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
     modes[np.arange(len(b_idx)), rng.integers(0, n_modes, len(b_idx))] = True
     second = rng.random(len(b_idx)) < 0.25
     modes[np.flatnonzero(second), rng.integers(0, n_modes, int(second.sum()))] = True
-    borderline = rng.choice(g_idx, size=max(1, len(g_idx) // 10), replace=False)
+    borderline = rng.choice(g_idx, size=max(1, len(g_idx) * 2 // 5), replace=False)
 
     fail = np.zeros((r, n), dtype=bool)
     target = rng.integers(0, n_modes, n)
@@ -60,7 +60,7 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
         fail[b_idx, j] = np.where(modes[:, target[j]], rng.random(len(b_idx)) < hit,
                                   rng.random(len(b_idx)) < stray)
         if rng.random() < 0.5:  # half the sound checks trip over some borderline good responses
-            fail[borderline, j] = rng.random(len(borderline)) < rng.uniform(0.05, 0.5)
+            fail[borderline, j] = rng.random(len(borderline)) < rng.uniform(0.02, 0.3)
 
     subsumes = np.zeros((n, n), dtype=bool)
     sound = np.flatnonzero(~noisy)

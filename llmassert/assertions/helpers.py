@@ -72,6 +72,7 @@ __all__ = [
     "sentence_count",
     "sentences",
     "split_units",
+    "split_units_with_kinds",
     "starts_with_phrase",
     "stem",
     "unfilled_placeholders",
@@ -208,24 +209,41 @@ def split_units(text: str) -> list[str]:
     Lines are joined when a sentence is hard-wrapped (the previous line has no closing
     punctuation and the next starts in lowercase); list markers are stripped.
     """
+    return [unit for unit, _kind in split_units_with_kinds(text)]
+
+
+def split_units_with_kinds(text: str) -> list[tuple[str, str]]:
+    """Like :func:`split_units`, each unit with where it came from.
+
+    Kinds: ``"header"`` (markdown ``#``), ``"item"`` (a list item), ``"line"`` (a line or
+    paragraph that is one sentence), ``"sentence"`` (one of several sentences of a paragraph).
+    """
     if not isinstance(text, str):
         return []
-    blocks: list[str] = []
+    blocks: list[list[str]] = []  # [text, kind]
     joinable = False
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             joinable = False
             continue
-        is_item = bool(_MARKER.match(raw)) or bool(_ATX.match(raw))
-        if joinable and not is_item and line[0].islower():
-            blocks[-1] = f"{blocks[-1]} {line}"
+        header = _ATX.match(raw)
+        item = _MARKER.match(raw)
+        if joinable and not (header or item) and line[0].islower():
+            blocks[-1][0] = f"{blocks[-1][0]} {line}"
+        elif header:
+            blocks.append([header.group(2), "header"])
+        elif item:
+            blocks.append([_MARKER.sub("", raw, count=1).strip(), "item"])
         else:
-            blocks.append(_MARKER.sub("", raw, count=1).strip() if is_item else line)
-        joinable = not blocks[-1].endswith((".", "!", "?", ":", ";"))
-    units: list[str] = []
-    for block in blocks:
-        units.extend(_split_line(block))
+            blocks.append([line, "line"])
+        joinable = not blocks[-1][0].endswith((".", "!", "?", ":", ";"))
+    units: list[tuple[str, str]] = []
+    for block, kind in blocks:
+        parts = _split_line(block)
+        if len(parts) > 1 and kind == "line":
+            kind = "sentence"
+        units.extend((part, kind) for part in parts)
     return units
 
 

@@ -58,14 +58,19 @@ class CheckResult:
                 lines.append(f"      criterion: {f.criterion}")
         return "\n".join(lines)
 
-    def feedback(self) -> str:
-        """The failures phrased as instructions for a re-ask."""
+    def feedback(self, *, attempt: int | None = None) -> str:
+        """The failures phrased as instructions for a re-ask.
+
+        ``attempt`` (1-based, of the failed answer) makes every re-ask a distinct request, so a
+        cached or deterministic model is not asked the identical question again.
+        """
         items = "\n".join(
             f"- {f.criterion or f.name}" + (f" ({f.message})" if f.message else "")
             for f in self.failures
         )
+        which = f" (attempt {attempt})" if attempt is not None else ""
         return (
-            "Your previous answer did not meet these requirements:\n"
+            f"Your previous answer{which} did not meet these requirements:\n"
             f"{items}\n"
             "Answer again, meeting every requirement."
         )

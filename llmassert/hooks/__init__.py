@@ -7,6 +7,7 @@ from llmassert.hooks.litellm_hooks import (
     guarded_completion,
     install,
     litellm_callback,
+    remove_litellm_callback,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "guarded_completion",
     "install",
     "litellm_callback",
+    "remove_litellm_callback",
 ]

@@ -50,7 +50,8 @@ log = logging.getLogger("llmassert.hooks")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # An attempt: given feedback (None on the first call) and the previous response text, call the
-# model again and return its raw response.
+# model again and return its raw response.  Feedback names the attempt, so each re-ask is a
+# distinct request (a cache or a deterministic model would otherwise repeat the failed answer).
 Attempt = Callable[[str | None, str | None], Any]
 AsyncAttempt = Callable[[str | None, str | None], Awaitable[Any]]
 
@@ -124,7 +125,7 @@ class Guard:
             action = self._decide(result, n)
             if action == "reask":
                 self._count(reasks=1)
-                response = attempt(result.feedback(), text)
+                response = attempt(result.feedback(attempt=n + 1), text)
                 continue
             return self._finish(action, result, response, text, example, n)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -139,7 +140,7 @@ class Guard:
             action = self._decide(result, n)
             if action == "reask":
                 self._count(reasks=1)
-                response = await attempt(result.feedback(), text)
+                response = await attempt(result.feedback(attempt=n + 1), text)
                 continue
             return self._finish(action, result, response, text, example, n)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -289,8 +290,9 @@ def guard(
             if feedback is None:
                 return bound
             again = sig.bind_partial(*bound.args, **bound.kwargs)
-            if feed == "feedback":
-                again.arguments["feedback"] = feedback
+            if feed == "feedback":  # the model does not see its answer otherwise: quote it
+                quoted = f"Your previous answer was:\n{previous}\n\n" if previous else ""
+                again.arguments["feedback"] = quoted + feedback
             else:
                 again.arguments["messages"] = [
                     *(again.arguments.get("messages") or []),

@@ -36,9 +36,13 @@ EXAMPLE_KEY = "llmassert_example"
 
 def _example(kwargs: dict[str, Any], explicit: dict[str, Any] | None = None) -> dict[str, Any]:
     example: dict[str, Any] = {"messages": kwargs.get("messages") or []}
-    metadata = kwargs.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get(EXAMPLE_KEY), dict):
-        example.update(metadata[EXAMPLE_KEY])
+    # Call kwargs carry `metadata`; litellm hands callbacks the call's details, where the
+    # caller's metadata sits under `litellm_params`.
+    params = kwargs.get("litellm_params")
+    for metadata in (kwargs.get("metadata"),
+                     params.get("metadata") if isinstance(params, dict) else None):
+        if isinstance(metadata, dict) and isinstance(metadata.get(EXAMPLE_KEY), dict):
+            example.update(metadata[EXAMPLE_KEY])
     if explicit:
         example.update(explicit)
     return example
@@ -227,6 +231,20 @@ def litellm_callback(
                 await engine.aobserve(response_obj, _example(kwargs))
 
     return AssertionCallback()
+
+
+_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+                   "_async_failure_callback", "input_callback", "service_callback")
+
+
+def remove_litellm_callback(callback: Any) -> None:
+    """Unregister a callback everywhere: litellm copies ``litellm.callbacks`` entries into its
+    internal success/failure lists on the first call, so clearing ``callbacks`` is not enough."""
+    lib = _litellm()
+    for name in _CALLBACK_LISTS:
+        entries = getattr(lib, name, None)
+        if isinstance(entries, list):
+            entries[:] = [e for e in entries if e is not callback]
 
 
 def _is_chat(response: Any) -> bool:

@@ -196,7 +196,6 @@ class Client(LLMClient):
                         cassette: str | None) -> LLMResult:
         model, transport = request.model, self._transport(request.model)
         messages = list(request.messages)
-        problems: list[str] = []
         while True:
             mode: structured.Mode = "json_schema" if model in self._no_tools else "tools"
             body = structured.chat_body(request, messages, mode)
@@ -225,7 +224,6 @@ class Client(LLMClient):
             try:
                 parsed = structured.parse(raw, request, mode)
             except structured.InvalidOutput as e:
-                problems.append(e.reason)
                 if call.reasks >= self.settings.max_reasks or not e.followup:
                     raise LLMOutputError(
                         f"{model}: output for {request.schema_name!r} still invalid after "

@@ -289,25 +289,38 @@ def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
     import vcr  # lazy: only record/replay runs pay for it
 
     scrub = Scrubber(secret_values(settings))
+    # Record into a fresh side file, then replace the cassette: the result holds exactly this
+    # run's requests (also when it made none, or stopped on an error), never half a file.
+    is_record = settings.mode == "record"
+    target = path.with_name(f".{path.name}.recording") if is_record else path
+    if is_record:
+        target.unlink(missing_ok=True)
     recorder = vcr.VCR(
-        record_mode="all" if settings.mode == "record" else "none",
+        record_mode="all" if is_record else "none",
         match_on=["method", "llm_path", "llm_body"],
         before_record_request=_before_record_request(scrub),
         before_record_response=_before_record_response(scrub),
         decode_compressed_response=True,
-        drop_unused_requests=True,
     )
     recorder.register_matcher("llm_path", llm_path)
     recorder.register_matcher("llm_body", llm_body)
     recorder.register_serializer("llmassert-yaml", ReadableYaml)
     recorder.register_persister(AtomicPersister)
     info = ActiveCassette(name=name, path=path, mode=settings.mode)
-    with recorder.use_cassette(str(path), serializer="llmassert-yaml",
-                               allow_playback_repeats=True):
-        with _active_lock:
-            _active.append(info)
-        try:
-            yield info
-        finally:
+    try:
+        with recorder.use_cassette(str(target), serializer="llmassert-yaml",
+                                   allow_playback_repeats=True):
             with _active_lock:
-                _active.remove(info)
+                _active.append(info)
+            try:
+                yield info
+            finally:
+                with _active_lock:
+                    _active.remove(info)
+    finally:
+        if is_record:
+            if target.is_file():
+                os.replace(target, path)
+            else:  # no calls: an empty cassette, so replaying this run works too
+                AtomicPersister.save_cassette(path, {"requests": [], "responses": []},
+                                              ReadableYaml)

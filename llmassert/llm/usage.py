@@ -50,6 +50,11 @@ def set_price(model: str, input_per_token: float, output_per_token: float = 0.0)
     _overrides[model] = (input_per_token, output_per_token)
 
 
+def price_overrides() -> dict[str, tuple[float, float]]:
+    """Prices set with :func:`set_price` (to hand to worker processes)."""
+    return dict(_overrides)
+
+
 def model_price(model: str) -> tuple[float, float]:
     """(input, output) USD per token for a litellm model string; (0, 0) when unknown."""
     if model in _overrides:

@@ -49,37 +49,35 @@ def default_root(pipeline_path: Path, cwd: Path | None = None) -> Path:
 class Journal:
     """Append-only JSONL map ``key → JSON value`` of one operation's finished units."""
 
-    def __init__(self, path: Path, fingerprint: str, *, resume: bool) -> None:
+    def __init__(self, path: Path, fingerprint: str, *, resume: bool,
+                 also_read: tuple[Path, ...] = ()) -> None:
         self.path = path
         self.fingerprint = fingerprint
         self.entries: dict[str, Any] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        if resume and path.exists():
-            self._load()
-        fresh = not self.entries and not (resume and self._header_ok())
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if fresh else 0)
+        keep = False
+        if resume:
+            for p in (*also_read, path):
+                ok = self._load(p)
+                keep = keep or (ok and p == path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if keep else os.O_TRUNC)
         self._fd: int | None = os.open(path, flags, 0o644)
-        if fresh:
-            self._write({"journal": JOURNAL_VERSION, "fingerprint": fingerprint})
         self._last_sync = time.monotonic()
+        if keep and not _ends_with_newline(path):
+            os.write(self._fd, b"\n")  # seal a line torn by a kill; it is skipped on load
+        if not keep:
+            self._write({"journal": JOURNAL_VERSION, "fingerprint": fingerprint})
 
-    def _header_ok(self) -> bool:
+    def _load(self, path: Path) -> bool:
+        """Read the entries of ``path``; False if it is missing or of another fingerprint."""
         try:
-            with self.path.open("rb") as f:
-                head = json.loads(f.readline() or b"{}")
-        except (OSError, ValueError):
-            return False
-        return bool(head.get("fingerprint") == self.fingerprint)
-
-    def _load(self) -> None:
-        with self.path.open("rb") as f:
-            lines = f.read().split(b"\n")
-        try:
+            with path.open("rb") as f:
+                lines = f.read().split(b"\n")
             head = json.loads(lines[0])
-        except (ValueError, IndexError):
-            return
-        if head.get("fingerprint") != self.fingerprint:
-            return  # the operation changed: its old journal is void
+        except (OSError, ValueError, IndexError):
+            return False
+        if not isinstance(head, dict) or head.get("fingerprint") != self.fingerprint:
+            return False  # the operation changed: its old journal is void
         for line in lines[1:]:
             if not line.strip():
                 continue
@@ -88,6 +86,7 @@ class Journal:
             except ValueError:
                 continue  # a line torn by a kill
             self.entries[entry["k"]] = entry["v"]
+        return True
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -118,6 +117,15 @@ class Journal:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return True
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 @dataclass
@@ -168,8 +176,17 @@ class CheckpointStore:
     def _dir(self, step: str) -> Path:
         return self.root / step
 
-    def journal(self, step: str, op: str, fingerprint: str) -> Journal:
-        j = Journal(self._dir(step) / f"{op}.journal.jsonl", fingerprint, resume=self.resuming)
+    def journal(self, step: str, op: str, fingerprint: str, *,
+                shard: str | None = None) -> Journal:
+        """The journal of an operation; workers of a distributed executor pass a ``shard``.
+
+        Every shard's entries are read on resume, whichever worker wrote them.
+        """
+        d = self._dir(step)
+        name = f"{op}.journal.{shard}.jsonl" if shard else f"{op}.journal.jsonl"
+        others = tuple(p for p in sorted(d.glob(f"{op}.journal*.jsonl")) if p.name != name) \
+            if d.exists() else ()
+        j = Journal(d / name, fingerprint, resume=self.resuming, also_read=others)
         self._journals.append(j)
         return j
 

@@ -291,7 +291,9 @@ def _remote_class() -> Any:
         import ray
 
         # num_cpus=0: the actor is tiny and must never wait for a CPU held by the workers.
-        _actor_class = ray.remote(num_cpus=0, max_concurrency=1)(_RateLimitActorImpl)
+        # Restarted if its process dies (with a full bucket: at most one extra burst).
+        _actor_class = ray.remote(num_cpus=0, max_restarts=3, max_task_retries=3)(
+            _RateLimitActorImpl)
     return _actor_class
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,13 +24,14 @@ from llmassert.errors import InfeasibleError, SelectionError
 from llmassert.select.arrays import Arrays, IntArray
 from llmassert.select.matrix import Matrix
 from llmassert.select.metrics import allowed_false
-from llmassert.select.milp import build_cover_model, build_criteria_model
+from llmassert.select.milp import Model, build_cover_model, build_criteria_model
 from llmassert.select.presolve import reduce
 from llmassert.select.selection import Method, PresolveStats, Selection, Status
 from llmassert.select.solvers import Solution, SolverName, resolve_solver, solve
 
 METHODS: tuple[Method, ...] = ("cov", "sub", "base", "criteria")
 GRID_STEP = 0.05  # tau grid for the nearest feasible targets
+TIE_BREAK_NODES = 2000  # search bound of the tie-break solve: deterministic, unlike time
 
 
 def select(
@@ -79,11 +80,11 @@ def run_arrays(
     if used == "criteria":
         if arrays.groups is None:
             notes.append("no criterion groups: every assertion counts as its own criterion")
-        sol, cols = _criteria(arrays, solver, time_limit_s)
-        return _finish(arrays, _chosen(sol, cols), ctx, sol=sol)
+        sol = _minimal(_criteria_model(arrays), arrays.rank, solver, time_limit_s, notes)
+        return _finish(arrays, _chosen(sol, np.arange(arrays.n)), ctx, sol=sol)
     reduced = reduce(arrays, method=used, tau=tau, alpha=alpha, presolve=presolve)
-    sol = solve(build_cover_model(reduced, sub=used == "sub"), solver=solver,
-                time_limit_s=time_limit_s)
+    model = build_cover_model(reduced, sub=used == "sub")
+    sol = _minimal(model, reduced.rank, solver, time_limit_s, notes)
     if sol.outcome == "infeasible":
         raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s)
     chosen = _chosen(sol, reduced.cols, time_limit_s=time_limit_s)
@@ -119,7 +120,7 @@ def _base(arrays: Arrays, tau: float) -> IntArray:
     return np.flatnonzero(fail_good.sum(axis=0) <= allowed_false(tau, len(fail_good)))
 
 
-def _criteria(arrays: Arrays, solver: SolverName, time_limit_s: float) -> tuple[Solution, IntArray]:
+def _criteria_model(arrays: Arrays) -> Model:
     n = arrays.n
     groups = arrays.groups if arrays.groups is not None else [str(j) for j in range(n)]
     names = sorted(set(groups))
@@ -128,10 +129,33 @@ def _criteria(arrays: Arrays, solver: SolverName, time_limit_s: float) -> tuple[
     if arrays.subsumes is not None:
         # j covers group g when it subsumes some member of g
         covers |= (member.astype(np.int64) @ arrays.subsumes.T.astype(np.int64)) > 0
-    sol = solve(build_criteria_model(covers, arrays.rank), solver=solver, time_limit_s=time_limit_s)
-    if sol.outcome == "infeasible":  # cannot happen: every group has a member
-        raise SelectionError("criteria selection is infeasible")
-    return sol, np.arange(n, dtype=np.int64)
+    return build_criteria_model(covers)
+
+
+def _minimal(
+    model: Model, rank: IntArray, solver: SolverName, time_limit_s: float, notes: list[str]
+) -> Solution:
+    """Fewest assertions, then the most preferred set of that size (see milp.py for why two
+    solves). The count's proof decides ``optimal``; an unproven tie-break only adds a note."""
+    start = time.perf_counter()
+    first = solve(model, solver=solver, time_limit_s=time_limit_s)
+    if first.outcome != "optimal" or first.values is None:
+        return first
+    count = round(float(first.values[: model.n_select].sum()))
+    if count == 0:
+        return first
+    remaining = time_limit_s - (time.perf_counter() - start)
+    second = solve(
+        model.ranked(rank, count), solver=solver, time_limit_s=max(remaining, 1.0),
+        warm_start=first.values, node_limit=TIE_BREAK_NODES,
+    )
+    seconds = time.perf_counter() - start
+    if second.values is None:
+        notes.append("tie-break among minimal sets not finished: kept the first minimal set")
+        return replace(first, seconds=seconds)
+    if second.outcome != "optimal":
+        notes.append("tie-break among minimal sets not proven: the best found is kept")
+    return replace(second, outcome="optimal", seconds=seconds)
 
 
 def _chosen(sol: Solution, cols: IntArray, *, time_limit_s: float | None = None) -> IntArray:

@@ -5,9 +5,11 @@ Only the assertion variables ``x`` are integer. The per-response indicators are 
 only when row ``i`` is caught, and ``z_i >= x_j`` forces ``z_i = 1`` whenever good row ``i`` is failed
 (``sub`` adds ``z_i <= sum x`` so that ``z`` is exactly "failed", which its exemption reads).
 
-Tie-breaking rides on integer objective coefficients ``L + rank`` with ``L`` larger than any sum of
-ranks: one more assertion always costs more than any reordering of preferences, the objective stays
-integral (solvers prune on that), and the count is ``objective // L``.
+Minimal sets are found lexicographically, in two solves: first the fewest assertions (an integral
+objective, which solvers prune on well), then, with the count fixed, the most preferred set of that
+size (objective: the preference ranks). One objective with weights ``1 + eps * rank`` says the same
+in theory, but proving its tie-break took 20-60x longer than proving the count on synthetic
+``cov`` instances (bench/select_scale.py), so the second solve is bounded separately.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Model:
     blocks: list[tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]] = field(
         default_factory=list
     )
-    scale: int = 1  # objective units per selected assertion (L)
+    n_select: int = 0  # the first n_select variables are the assertions' x
 
     @property
     def n_vars(self) -> int:
@@ -98,13 +100,20 @@ class Model:
             np.concatenate([b[4] for b in self.blocks]).astype(np.float64),
         )
 
+    def ranked(self, rank: IntArray, count: int) -> Model:
+        """The tie-break stage: exactly ``count`` assertions, the lowest total rank among them."""
+        x = np.arange(self.n_select, dtype=np.int64)
+        cost = [0.0] * self.n_vars
+        cost[: self.n_select] = [float(r) for r in rank]
+        out = Model(list(cost), list(self.lower), list(self.upper), list(self.integer),
+                    list(self.blocks), self.n_select)
+        out.add_row(x, 1.0, lo=float(count), hi=float(count))
+        return out
 
-def _selection_vars(model: Model, rank: IntArray, *, minimize_count: bool) -> IntArray:
-    nc = len(rank)
-    if not minimize_count:
-        return model.add_vars(nc, integer=True)
-    model.scale = max(1, nc * nc)
-    return model.add_vars(nc, cost=[model.scale + int(r) for r in rank], integer=True)
+
+def _selection_vars(model: Model, count: int, *, minimize_count: bool) -> IntArray:
+    model.n_select = count
+    return model.add_vars(count, cost=1.0 if minimize_count else 0.0, integer=True)
 
 
 def _indicators(
@@ -114,7 +123,7 @@ def _indicators(
     ind = model.add_vars(len(rows))
     if caught:
         _at_most_sum(model, ind, x, rows)
-    if not caught:  # z_i - x_j >= 0 for each failing j: the strong form, a tight LP bound
+    else:  # z_i - x_j >= 0 for each failing j: the strong form, a tight LP bound
         i, j = np.nonzero(rows)
         model.add_pair_rows(ind[i], x[j], lo=0.0)
     return ind
@@ -130,11 +139,10 @@ def _at_most_sum(model: Model, ind: IntArray, x: IntArray, rows: np.ndarray) -> 
     vals = np.full(int(starts[-1]), -1.0)
     cols[starts[:-1]] = ind
     vals[starts[:-1]] = 1.0
-    i, j = np.nonzero(rows)  # row-major: each row's columns come together, in order
+    _, j = np.nonzero(rows)  # row-major: each row's columns come together, in order
     slots = np.ones(int(starts[-1]), dtype=bool)
     slots[starts[:-1]] = False
     cols[slots] = x[j]
-    del i
     count = len(rows)
     model.blocks.append((starts, cols, vals, np.full(count, -INF), np.zeros(count)))
 
@@ -143,7 +151,7 @@ def build_cover_model(problem: Reduced, *, sub: bool, maximize_coverage: bool = 
     """``cov`` / ``sub``; with ``maximize_coverage`` the largest catch under the same side
     constraints (used to find the nearest feasible targets)."""
     model = Model()
-    x = _selection_vars(model, problem.rank, minimize_count=not maximize_coverage)
+    x = _selection_vars(model, problem.nc, minimize_count=not maximize_coverage)
     u = _indicators(model, x, problem.bad, caught=True)
     w_bad = problem.bad_w.astype(np.float64)
     if maximize_coverage:
@@ -190,10 +198,10 @@ def _requirements(
         model.add_row(np.array(sorted(set(cols)), dtype=np.int64), 1.0, lo=1.0)
 
 
-def build_criteria_model(covers: np.ndarray, rank: IntArray) -> Model:
+def build_criteria_model(covers: np.ndarray) -> Model:
     """Smallest set covering every criterion: ``covers[g, j]`` = assertion j covers group g."""
     model = Model()
-    x = _selection_vars(model, rank, minimize_count=True)
+    x = _selection_vars(model, covers.shape[1], minimize_count=True)
     for row in covers:
         model.add_row(x[np.flatnonzero(row)], 1.0, lo=1.0)
     return model

@@ -3,6 +3,7 @@
 Both report honestly whether optimality was proven: after a time limit PuLP's ``LpStatus`` still
 reads "Optimal", so CBC's answer is judged by ``prob.sol_status``; HiGHS by its model status.
 Objectives are integral (see milp.py), so an absolute gap below 1 is a proof of optimality.
+Both run single-threaded with fixed seeds: the same model gives the same answer every time.
 """
 
 from __future__ import annotations
@@ -53,16 +54,25 @@ def resolve_solver(name: SolverName) -> Literal["cbc", "highs"]:
     return name
 
 
-def solve(model: Model, *, solver: SolverName = "auto", time_limit_s: float = 60.0) -> Solution:
+def solve(
+    model: Model,
+    *,
+    solver: SolverName = "auto",
+    time_limit_s: float = 60.0,
+    warm_start: npt.NDArray[np.float64] | None = None,
+    node_limit: int | None = None,
+) -> Solution:
+    """Solve ``model``; ``warm_start`` is a feasible point, ``node_limit`` bounds the search
+    deterministically (unlike a time limit)."""
     chosen = resolve_solver(solver)
-    start = time.perf_counter()
+    began = time.perf_counter()
     if _trivially_infeasible(model):
-        return Solution("infeasible", None, None, time.perf_counter() - start, chosen)
+        return Solution("infeasible", None, None, time.perf_counter() - began, chosen)
     if model.n_vars == 0:
-        return Solution("optimal", np.zeros(0), 0.0, time.perf_counter() - start, chosen)
+        return Solution("optimal", np.zeros(0), 0.0, time.perf_counter() - began, chosen)
     run = _solve_highs if chosen == "highs" else _solve_cbc
-    outcome, values, objective = run(model, max(time_limit_s, 0.01))
-    return Solution(outcome, values, objective, time.perf_counter() - start, chosen)
+    outcome, values, objective = run(model, max(time_limit_s, 0.01), warm_start, node_limit)
+    return Solution(outcome, values, objective, time.perf_counter() - began, chosen)
 
 
 def _trivially_infeasible(model: Model) -> bool:
@@ -74,7 +84,9 @@ def _trivially_infeasible(model: Model) -> bool:
     return False
 
 
-def _solve_cbc(model: Model, time_limit_s: float) -> tuple[Outcome, np.ndarray | None, float | None]:
+def _solve_cbc(
+    model: Model, time_limit_s: float, start: np.ndarray | None, node_limit: int | None
+) -> tuple[Outcome, np.ndarray | None, float | None]:
     import pulp
 
     prob = pulp.LpProblem("llmassert_select", pulp.LpMinimize)
@@ -87,6 +99,11 @@ def _solve_cbc(model: Model, time_limit_s: float) -> tuple[Outcome, np.ndarray |
         )
         for k in range(model.n_vars)
     ]
+    if start is not None:
+        # solver output carries 1e-17 noise; PuLP refuses initial values outside the bounds
+        clipped = np.clip(start, model.lower, model.upper)
+        for k, (var, value) in enumerate(zip(variables, clipped.tolist(), strict=True)):
+            var.setInitialValue(round(value) if model.integer[k] else value)
     prob.setObjective(
         pulp.LpAffineExpression([(variables[k], c) for k, c in enumerate(model.cost) if c])
     )
@@ -113,7 +130,7 @@ def _solve_cbc(model: Model, time_limit_s: float) -> tuple[Outcome, np.ndarray |
     # "Optimal" on SPADE's codereviews matrix; our presolve does the sound reductions instead.
     cmd = pulp.PULP_CBC_CMD(
         msg=False, timeLimit=time_limit_s, gapAbs=_GAP_ABS, gapRel=0.0,
-        options=["preprocess off"],
+        warmStart=start is not None, maxNodes=node_limit, options=["preprocess off"],
     )
     prob.solve(cmd)
     sol_status = prob.sol_status
@@ -152,7 +169,7 @@ def _new_highs() -> Any:
 
 
 def _solve_highs(
-    model: Model, time_limit_s: float
+    model: Model, time_limit_s: float, start: np.ndarray | None, node_limit: int | None
 ) -> tuple[Outcome, np.ndarray | None, float | None]:
     import highspy
 
@@ -166,6 +183,8 @@ def _solve_highs(
         ("threads", 1),
     ):
         h.setOptionValue(option, value)
+    if node_limit is not None:
+        h.setOptionValue("mip_max_nodes", int(node_limit))
     starts, cols, vals, lo, hi = model.csr()
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = model.n_vars, len(lo)
@@ -184,6 +203,11 @@ def _solve_highs(
     ]
     if h.passModel(lp) == highspy.HighsStatus.kError:
         raise SelectionError("HiGHS rejected the model")
+    if start is not None:
+        warm = highspy.HighsSolution()
+        warm.col_value = start.tolist()
+        warm.value_valid = True
+        h.setSolution(warm)
     h.run()
     status = h.getModelStatus()
     if status in (highspy.HighsModelStatus.kInfeasible,):

@@ -32,7 +32,7 @@ from llmassert.synth.models import Candidate
 
 ProgressFn = Callable[[int, int], None]  # (candidates done, total)
 
-SANDBOX_CHUNK = 16  # rows per sandbox batch: the unit after which a looping candidate is cut off
+SANDBOX_CHUNK = 64  # most rows per sandbox batch (batches start small and double)
 MAX_TIMEOUTS = 2  # timeouts after which a candidate's remaining rows fail without running
 
 
@@ -174,9 +174,11 @@ def _run_sandboxed(
         return [0] * len(examples)
     column: list[int] = []
     timeouts = 0
+    size = MAX_TIMEOUTS  # small first batch: a looping candidate is caught after a few calls
     try:
-        for start in range(0, len(examples), SANDBOX_CHUNK):
-            chunk = examples[start:start + SANDBOX_CHUNK]
+        while len(column) < len(examples):
+            chunk = examples[len(column):len(column) + size]
+            size = min(size * 2, SANDBOX_CHUNK)
             if timeouts >= MAX_TIMEOUTS:
                 for _ in chunk:
                     _note_error(stats, cand.name, "skipped after repeated timeouts")

@@ -5,7 +5,7 @@ and pass the sandbox's AST allowlist (:func:`llmassert.synth.sandbox.validate_so
 later *run* only inside :class:`~llmassert.synth.sandbox.ProcessSandbox`.  A variant that fails any
 step is dropped and counted under its reason — a bad answer never crashes the run.  Judge
 candidates carry one yes/no question; their code is the fixed
-``return llm_judge(QUESTION, example, response)``, so no model-written code runs for them at all.
+``return llm_judge("<question>", example, response)``, so no model-written code runs for them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,6 +35,8 @@ from llmassert.synth.llm_prompts import (
     subsume_messages,
 )
 from llmassert.synth.models import Candidate, Criterion
+
+_M = TypeVar("_M", bound=BaseModel)
 
 MAX_CODE_CHARS = 6000
 MAX_QUESTION_CHARS = 300
@@ -69,7 +72,7 @@ class NameRegistry:
         return name
 
 
-def _parse_answer(result: LLMResult | LLMOutputError, model: type[BaseModel]) -> BaseModel | str:
+def _parse_answer(result: LLMResult | LLMOutputError, model: type[_M]) -> _M | str:
     """The validated answer, or the reason it is unusable."""
     if isinstance(result, LLMOutputError):
         return "off-schema answer"
@@ -192,7 +195,7 @@ def vet_check(
     seen.add(fingerprint)
     return Candidate(
         name=name, criterion_id=crit.id, kind="deterministic", code=code + "\n",
-        description=" ".join(variant.description.split())[:200], source="llm",
+        description=" ".join(variant.description.split())[:200], source="llm", cost=1.0,
     )
 
 
@@ -213,12 +216,15 @@ def vet_judge(
 
 
 def judge_code(name: str, question: str) -> str:
-    """The fixed source of a judge candidate; the question is a Python literal (``repr``)."""
+    """The fixed source of a judge candidate.
+
+    The question is an inline Python literal (``repr``): no module-level constant to collide with
+    another judge's, and the assertion loader reads it back to batch judge calls.
+    """
     return (
         "from llmassert.assertions.judge import llm_judge\n\n\n"
         f"def {name}(example: dict, response: str) -> bool:\n"
-        f"    QUESTION = {question!r}\n"
-        "    return llm_judge(QUESTION, example, response)\n"
+        f"    return llm_judge({question!r}, example, response)\n"
     )
 
 

@@ -58,8 +58,8 @@ class JudgeVariant(_Answer):
 
 
 class GeneratedCandidates(_Answer):
-    checks: list[CheckVariant] = Field(default_factory=list, max_length=6)
-    judges: list[JudgeVariant] = Field(default_factory=list, max_length=3)
+    checks: list[CheckVariant] = Field(max_length=6)
+    judges: list[JudgeVariant] = Field(max_length=3)
 
 
 class SubsumptionPair(_Answer):
@@ -68,7 +68,7 @@ class SubsumptionPair(_Answer):
 
 
 class SubsumptionAnswer(_Answer):
-    pairs: list[SubsumptionPair] = Field(default_factory=list)
+    pairs: list[SubsumptionPair]
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:

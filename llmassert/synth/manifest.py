@@ -84,7 +84,7 @@ class ExampleRef(_Strict):
 class Manifest(_Strict):
     """``assertions/<name>.json``."""
 
-    format: Literal["llmassert.manifest"] = MANIFEST_FORMAT
+    format: Literal["llmassert.manifest"] = "llmassert.manifest"
     format_version: int = MANIFEST_VERSION
     prompt: str
     versions: int

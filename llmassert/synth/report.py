@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmassert.synth.manifest import Manifest
+from llmassert.synth.writer import PendingFile
 
 SWEEP_ALPHAS = tuple(round(k / 10, 1) for k in range(11))
 
@@ -63,6 +64,8 @@ class SynthReport:
     model: str | None = None
     cost: float | None = None
     written: bool = True
+    # Rendered, validated outputs not yet on disk (``synthesize(write=False)``).
+    pending: list[PendingFile] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:

@@ -50,11 +50,10 @@ def build_junit(suite: SuiteResult, *, known_failures: frozenset[str] = frozense
                     child.text = text
                 counts[key] += 1
             cases.append(case)
-        element = ET.SubElement(
-            root, "testsuite", name=f"{module}.{name}", timestamp=timestamp,
-            hostname=socket.gethostname(), time=f"{suite_time:.6f}",
-            **{k: str(v) for k, v in counts.items()},
-        )
+        attrs = {"name": f"{module}.{name}", **{k: str(v) for k, v in counts.items()},
+                 "time": f"{suite_time:.6f}", "timestamp": timestamp,
+                 "hostname": socket.gethostname()}
+        element = ET.SubElement(root, "testsuite", attrs)
         props = ET.SubElement(element, "properties")
         ET.SubElement(props, "property", name="criterion", value=stats.criterion)
         ET.SubElement(props, "property", name="kind", value=stats.kind)

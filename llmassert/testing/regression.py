@@ -1,7 +1,8 @@
 """Regression runs: an assertion set over recorded ``(input, response)`` pairs, and baselines.
 
 Input is JSONL, one object per line: ``{"input": {...}, "response": "..."}`` with an optional
-``id`` (and, so labeled-output files work as they are, an ignored ``label``).  The result is a
+``id`` (and, so labeled-output files work as they are, an ignored ``label``), or the output rows
+of a pipeline run (normally replayed from cassettes).  The result is a
 pass rate per assertion; a baseline file stores those rates so a suite with known failures
 gates only on regressions (a rate dropping below the baseline's).
 """
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmassert.assertions import AssertionSet, CheckResult
+from llmassert.config import Settings
 from llmassert.errors import InputError
 
 BASELINE_VERSION = 1
@@ -105,7 +107,7 @@ def load_records(path: str | Path) -> list[Record]:
             continue
         try:
             data = json.loads(line)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
         if not isinstance(data, dict):
             raise InputError("expected a JSON object with input and response", file=p,
@@ -149,6 +151,42 @@ async def arun_suite(
     return suite
 
 
+async def apipeline_records(
+    pipeline: str | Path, settings: Settings, response_key: str
+) -> tuple[list[Record], str]:
+    """Run a pipeline (normally in replay mode) and turn its output rows into records.
+
+    Each output row is the example; ``row[response_key]`` is the response (JSON text when it is
+    not a string).  Outputs go to a temporary folder, never over the pipeline's own output.
+    Returns the records and a one-line note on rows the pipeline itself quarantined or failed.
+    """
+    import tempfile
+
+    from llmassert.pipeline.datasets import load_dataset
+    from llmassert.pipeline.runner import Runner, RunOptions
+    from llmassert.pipeline.spec import load_pipeline
+
+    loaded = load_pipeline(pipeline)
+    with tempfile.TemporaryDirectory(prefix="llmassert-test-") as tmp:
+        runner = Runner(loaded, settings, RunOptions(resume=False, lineage=False,
+                                                     checkpoint_dir=Path(tmp) / "checkpoints"))
+        runner.output_path = Path(tmp) / "output.json"
+        report = await runner.arun()
+        rows, _digest = load_dataset(runner.output_path, "json")
+    records = []
+    for i, row in enumerate(rows):
+        if response_key not in row:
+            raise InputError(f"output row {i + 1} has no key {response_key!r} (keys: "
+                             f"{', '.join(sorted(row)) or 'none'})", file=pipeline,
+                             field="--response-key")
+        value = row[response_key]
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        records.append(Record(input=dict(row), response=text, id=f"row-{i + 1}"))
+    note = (f"pipeline produced {report.rows_out} rows from {report.rows_in}; "
+            f"{report.quarantined} quarantined and {report.errored} errored rows are not checked")
+    return records, note
+
+
 # -- baselines -----------------------------------------------------------------------------------
 
 
@@ -156,7 +194,7 @@ def make_baseline(suite: SuiteResult) -> Baseline:
     return Baseline(
         module=suite.module,
         records=len(suite.records),
-        pass_rates={name: round(s.pass_rate, 6) for name, s in suite.stats.items()},
+        pass_rates={name: s.pass_rate for name, s in suite.stats.items()},
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 

@@ -86,9 +86,9 @@ def test_changed_prompt_fails_loudly_and_never_goes_live(
 
 def test_missing_cassette_in_replay_mode(llm_settings: Settings, tmp_path: Path) -> None:
     settings = llm_settings.replace(mode="replay", cassette_dir=tmp_path / "none")
-    with pytest.raises(CassetteMissError, match=r"cassette .*nope\.yaml not found"):
-        with session(settings, "nope"):
-            pass
+    with (pytest.raises(CassetteMissError, match=r"cassette .*nope\.yaml not found"),
+          session(settings, "nope")):
+        pass
 
 
 def test_replay_mode_without_an_active_cassette_is_refused(
@@ -147,3 +147,18 @@ def test_session_client_is_shared_with_get_client(llm_settings: Settings, tmp_pa
         assert get_client(settings) is client and get_client() is client
         assert get_client(llm_settings) is not client
     assert get_client(settings) is not client
+
+
+def test_a_run_without_calls_records_an_empty_cassette_that_replays(
+    llm_settings: Settings, tmp_path: Path, llm_server: FakeLLMServer
+) -> None:
+    settings = llm_settings.replace(cassette_dir=tmp_path / "c")
+    with session(settings.replace(mode="record"), "quiet") as client:
+        client.complete(plain("old"))
+    with session(settings.replace(mode="record"), "quiet"):
+        pass  # re-recorded: this run made no calls
+    doc = yaml.safe_load((tmp_path / "c" / "quiet.yaml").read_text())
+    assert doc["interactions"] == []
+    with (session(settings.replace(mode="replay"), "quiet") as client,
+          pytest.raises(CassetteMissError)):
+        client.complete(plain("old"))

@@ -41,6 +41,7 @@ class FilterOperator(MapOperator):
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = super().estimate_calls(rows)
         note = "; ".join(filter(None, [est.note, "rows out ≤ rows in"]))
+        rows = [{k: v for k, v in r.items() if k != self.flag_field} for r in est.rows]
         return CallEstimate(calls=est.calls, rows=rows, note=note, upper_bound=True)
 
     def make(self, row: Row, output: dict[str, Any]) -> Outcome:

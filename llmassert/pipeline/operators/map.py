@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
+    UNKNOWN,
     CallEstimate,
     LLMOperationSpec,
     Outcome,
@@ -88,8 +89,11 @@ class MapOperator(RowOperator[MapSpec]):
         return keys | out.keys
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        rows = [self._drop(r) for r in rows]
         if self.step is None:
             return CallEstimate(calls=0, rows=rows)
+        unknown = dict.fromkeys(self.output_fields(), UNKNOWN)
+        rows = [{**r, **unknown} for r in rows]
         n = len(rows)
         calls = -(-n // self.batch_size) if self.batch_step else n
         most = calls + n * (self.step.max_calls_per_unit() - 1)

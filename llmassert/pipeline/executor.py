@@ -1,0 +1,406 @@
+"""The executor seam: how the runner runs operators over rows.
+
+The runner cuts each step into *stages* and hands every stage to an :class:`Executor`:
+
+- ``run_rows(ops, rows, lineage, stage)`` — a chain of row operators (map, filter, split,
+  unnest...).  Rows **stream** through the chain: a row finished by the first operator enters the
+  second at once, without waiting for the rest of the dataset.  Returns one :class:`OpResult`
+  per operator (its output in input order, so intermediate files and resumes are stable).
+- ``run_groups(op, rows, lineage, stage)`` — a group operator (reduce): rows grouped by
+  ``op.group_key`` in order of first appearance, groups run concurrently.
+- ``run_global(op, rows, lineage, stage)`` / ``run_join(op, left, right, stage)`` — operators that
+  need their whole input (resolve) or two inputs (equijoin).
+
+Operators are pure functions of (spec, rows, ctx) (see ``operators/base.py``), so an executor only
+decides *where* units run.  :class:`LocalExecutor` (the default) runs every unit on one asyncio
+loop: all units of a stage are fanned out at once (a bounded window of in-flight units) and the
+LLM client's global bound (``Settings.max_concurrency``) shapes the traffic.  It journals each
+finished unit (``"r:<row digest>"`` / ``"g:<group digest>"`` keys) so a killed run resumes
+without repeating calls, and de-duplicates identical rows in flight.
+
+A second executor (Ray, ``--executor ray``) plugs in by implementing the same four methods:
+
+- **row chains**: partition ``rows`` (keep partition order), run ``LocalExecutor().run_rows`` on
+  each partition inside a worker with its own client (``StageEnv.worker_copy()`` is picklable:
+  settings, env, checkpoint root, fingerprints — rebuild the client with
+  ``llmassert.llm.get_client(settings)``), then concatenate the per-partition ``OpResult``s in
+  partition order with :func:`concat_results` — output order equals the local executor's.
+- **groups**: shard by ``op.group_key`` and run ``LocalExecutor().run_groups`` per shard; fold
+  batches stay inside a group (they are sequential by nature), order groups by first appearance.
+- **global / join**: run on the driver (or split the operator's own parallel part).
+- **checkpoints**: workers open their journal with ``shard=<worker id>``; a resumed run reads every
+  shard of an operation's journal, so units finished by any worker are not repeated.
+- **usage**: each ``OpResult.stats`` carries the calls, tokens and cost of its units; the driver
+  sums them with :meth:`OpStats.add`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from llmassert.errors import ConfigError
+from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
+from llmassert.pipeline.operators.base import (
+    FLAG_KEY,
+    GlobalOperator,
+    GroupOperator,
+    Issue,
+    JoinOperator,
+    Operator,
+    OpStats,
+    Outcome,
+    Row,
+    RowOperator,
+    row_digest,
+)
+
+if TYPE_CHECKING:
+    from llmassert.config import Settings
+    from llmassert.llm.client import LLMClient
+    from llmassert.pipeline.checkpoint import CheckpointStore, Journal
+
+Lineage = dict[str, Any]
+
+
+@dataclass
+class OpResult:
+    """What one operator produced over its whole input."""
+
+    name: str
+    rows: list[Row] = field(default_factory=list)
+    lineage: list[Lineage] = field(default_factory=list)  # aligned with rows
+    quarantined: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    stats: OpStats = field(default_factory=OpStats)
+
+
+def concat_results(parts: Sequence[OpResult]) -> OpResult:
+    """Results of partitions of one operator, in partition order, as one result."""
+    out = OpResult(parts[0].name if parts else "")
+    for p in parts:
+        out.rows.extend(p.rows)
+        out.lineage.extend(p.lineage)
+        out.quarantined.extend(p.quarantined)
+        out.errors.extend(p.errors)
+        out.stats.add(p.stats)
+    return out
+
+
+@dataclass
+class StageEnv:
+    """Everything an executor needs to run a stage of one step."""
+
+    settings: Settings
+    env: PipelineEnv
+    step: str
+    fingerprints: dict[str, str]
+    checkpoints: CheckpointStore | None = None
+    client: LLMClient | None = None
+    progress: Progress = field(default_factory=NullProgress)
+    shard: str | None = None
+
+    def worker_copy(self) -> StageEnv:
+        """A picklable copy for another process: no client, no progress display."""
+        return replace(self, client=None, progress=NullProgress())
+
+    def journal(self, op: Operator[Any]) -> Journal | None:
+        if self.checkpoints is None or not op.uses_llm:
+            return None
+        return self.checkpoints.journal(self.step, op.name, self.fingerprints[op.name],
+                                        shard=self.shard)
+
+    def context(self, op: Operator[Any]) -> OpContext:
+        def embed_client() -> LLMClient:
+            from llmassert.llm import get_client
+
+            return get_client(self.settings.replace(api_base=self.env.embedding_api_base))
+
+        return OpContext(op.name, env=self.env, settings=self.settings, client=self.client,
+                         journal=self.journal(op), progress=self.progress,
+                         embed_client_factory=embed_client)
+
+
+class Executor(ABC):
+    """Runs stages of operators; see the module docstring."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def run_rows(self, ops: Sequence[RowOperator[Any]], rows: list[Row],
+                       lineage: list[Lineage], stage: StageEnv) -> list[OpResult]:
+        """A chain of row operators, streamed; one result per operator."""
+
+    @abstractmethod
+    async def run_groups(self, op: GroupOperator[Any], rows: list[Row],
+                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+        """A group operator."""
+
+    @abstractmethod
+    async def run_global(self, op: GlobalOperator[Any], rows: list[Row],
+                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+        """An operator that needs its whole input."""
+
+    @abstractmethod
+    async def run_join(self, op: JoinOperator[Any], left: list[Row], right: list[Row],
+                       stage: StageEnv) -> OpResult:
+        """An operator over two inputs."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release workers."""
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {}
+
+
+def get_executor(name: str, **options: Any) -> Executor:
+    """The executor registered under ``name`` (``local``; ``ray`` when its module is present).
+
+    ``options`` go to its constructor (``ray``: ``address``, ``workers``).
+    """
+    if name not in EXECUTORS and name != "local":
+        import importlib
+
+        try:
+            importlib.import_module(f"llmassert.pipeline.executor_{name}")
+        except ModuleNotFoundError as e:
+            if e.name and e.name.endswith(f"executor_{name}"):
+                known = ", ".join(sorted({"local", *EXECUTORS}))
+                raise ConfigError(f"unknown executor {name!r} (known: {known})",
+                                  field="--executor") from None
+            raise
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}", field="--executor")
+    return EXECUTORS[name](**options)
+
+
+# -- the local executor --------------------------------------------------------------------------
+
+
+class _Unit:
+    """Runs one unit of an operator with journaling, in-flight de-duplication and accounting."""
+
+    def __init__(self, op: Operator[Any], ctx: OpContext) -> None:
+        self.op = op
+        self.ctx = ctx
+        self.journal = ctx.journal
+        self.pending: dict[str, asyncio.Future[Outcome]] = {}
+        self.first_start: float | None = None
+        self.last_end = 0.0
+
+    async def __call__(self, key: str, rows_in: int,
+                       work: Callable[[], Awaitable[Outcome]]) -> Outcome:
+        if self.first_start is None:
+            self.first_start = time.perf_counter()
+        stats = self.ctx.stats
+        hit = self.journal.get(key) if self.journal is not None else None
+        if hit is not None:
+            outcome = Outcome.from_json(hit)
+            stats.resumed += 1
+        elif key in self.pending:
+            outcome = await self.pending[key]
+        else:
+            fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            self.pending[key] = fut
+            try:
+                outcome = await work()
+            except BaseException as e:
+                fut.set_exception(e)
+                fut.exception()  # retrieved: no "never retrieved" warning for lone units
+                raise
+            finally:
+                self.pending.pop(key, None)
+            fut.set_result(outcome)
+            if self.journal is not None and not outcome.errors:
+                self.journal.put(key, outcome.to_json())
+        stats.rows_in += rows_in
+        stats.rows_out += len(outcome.rows)
+        stats.filtered += outcome.filtered
+        stats.quarantined += len(outcome.quarantined)
+        stats.errored += len(outcome.errors)
+        stats.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
+        self.last_end = time.perf_counter()
+        self.ctx.advance()
+        return outcome
+
+    def finish(self) -> OpStats:
+        if self.first_start is not None:
+            self.ctx.stats.seconds = self.last_end - self.first_start
+        return self.ctx.stats
+
+
+async def run_pool(n: int, width: int, work: Callable[[int], Awaitable[None]]) -> None:
+    """Run ``work(0..n-1)`` with at most ``width`` in flight; the first error cancels the rest."""
+    if n == 0:
+        return
+    indexes = iter(range(n))
+
+    async def worker() -> None:
+        for i in indexes:
+            await work(i)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(min(width, n))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _merge_lineage(parent: Lineage, op: str, meta: dict[str, Any]) -> Lineage:
+    return {**parent, op: meta} if meta else parent
+
+
+class LocalExecutor(Executor):
+    """Everything on one asyncio loop; the LLM client's bound limits requests in flight."""
+
+    name = "local"
+
+    def __init__(self, window: int | None = None) -> None:
+        self.window = window
+
+    def _width(self, stage: StageEnv) -> int:
+        return self.window or max(64, 4 * stage.settings.max_concurrency)
+
+    async def run_rows(self, ops: Sequence[RowOperator[Any]], rows: list[Row],
+                       lineage: list[Lineage], stage: StageEnv) -> list[OpResult]:
+        units = [_Unit(op, stage.context(op)) for op in ops]
+        # per operator: (path, outcome, output lineages); sorted by path = input order
+        done: list[list[tuple[tuple[int, ...], Outcome, list[Lineage]]]] = [[] for _ in ops]
+        stage.progress.add_total(ops[0].name, len(rows))
+
+        async def through(level: int, path: tuple[int, ...], row: Row, lin: Lineage) -> None:
+            op, unit = ops[level], units[level]
+            outcome = await unit("r:" + row_digest(row), 1,
+                                 lambda: op.process_row(row, unit.ctx))
+            child = _merge_lineage(lin, op.name, outcome.meta)
+            done[level].append((path, outcome, [child] * len(outcome.rows)))
+            if level + 1 < len(ops) and outcome.rows:
+                stage.progress.add_total(ops[level + 1].name, len(outcome.rows))
+                await asyncio.gather(*(through(level + 1, (*path, i), r, child)
+                                       for i, r in enumerate(outcome.rows)))
+
+        async def batched(i: int) -> None:
+            op, unit, size = ops[0], units[0], ops[0].batch_size
+            chunk = rows[i * size:(i + 1) * size]
+            keys = ["r:" + row_digest(r) for r in chunk]
+            journal = unit.journal
+            if journal is not None and all(journal.get(k) is not None for k in keys):
+                outcomes = [await unit(k, 1, _never) for k in keys]
+            else:
+                fresh = await op.process_batch(chunk, unit.ctx)
+                outcomes = [await unit(k, 1, _const(o)) for k, o in zip(keys, fresh,
+                                                                       strict=True)]
+            for j, o in enumerate(outcomes):
+                lin = _merge_lineage(lineage[i * size + j], op.name, o.meta)
+                done[0].append(((i * size + j,), o, [lin] * len(o.rows)))
+
+        try:
+            if len(ops) == 1 and ops[0].batch_size > 1:
+                size = ops[0].batch_size
+                await run_pool(-(-len(rows) // size), self._width(stage) // size + 1, batched)
+            else:
+                await run_pool(len(rows), self._width(stage),
+                               lambda i: through(0, (i,), rows[i], lineage[i]))
+        finally:
+            stats = [u.finish() for u in units]
+        return [_collect(op.name, entries, s) for op, entries, s in zip(ops, done, stats,
+                                                                        strict=True)]
+
+    async def run_groups(self, op: GroupOperator[Any], rows: list[Row],
+                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+        groups: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
+        for row in rows:
+            key = op.group_key(row)
+            slot = json.dumps(key, sort_keys=True, default=str)
+            groups.setdefault(slot, (key, []))[1].append(row)
+        ordered = list(groups.values())
+        unit = _Unit(op, stage.context(op))
+        results: list[tuple[tuple[int, ...], Outcome, list[Lineage]]] = []
+        stage.progress.add_total(op.name, len(ordered))
+
+        async def one(i: int) -> None:
+            key, members = ordered[i]
+            outcome = await unit("g:" + row_digest([list(key), members]), len(members),
+                                 lambda: op.process_group(key, members, unit.ctx))
+            lin = _merge_lineage({}, op.name, outcome.meta)
+            results.append(((i,), outcome, [lin] * len(outcome.rows)))
+
+        try:
+            await run_pool(len(ordered), self._width(stage), one)
+        finally:
+            stats = unit.finish()
+        return _collect(op.name, results, stats)
+
+    async def run_global(self, op: GlobalOperator[Any], rows: list[Row],
+                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+        ctx = stage.context(op)
+        stage.progress.add_total(op.name, 1)
+        started = time.perf_counter()
+        outcome = await op.run(rows, ctx)
+        ctx.advance()
+        same = len(outcome.rows) == len(rows)
+        lins = [_merge_lineage(lineage[i] if same else {}, op.name, outcome.meta)
+                for i in range(len(outcome.rows))]
+        return _single(op.name, ctx, outcome, lins, len(rows), started)
+
+    async def run_join(self, op: JoinOperator[Any], left: list[Row], right: list[Row],
+                       stage: StageEnv) -> OpResult:
+        ctx = stage.context(op)
+        stage.progress.add_total(op.name, 1)
+        started = time.perf_counter()
+        outcome = await op.run_join(left, right, ctx)
+        ctx.advance()
+        lins = [_merge_lineage({}, op.name, outcome.meta)] * len(outcome.rows)
+        return _single(op.name, ctx, outcome, lins, len(left) + len(right), started)
+
+
+EXECUTORS["local"] = LocalExecutor
+
+
+async def _never() -> Outcome:
+    raise AssertionError("journaled unit recomputed")
+
+
+def _const(outcome: Outcome) -> Callable[[], Awaitable[Outcome]]:
+    async def value() -> Outcome:
+        return outcome
+
+    return value
+
+
+def _collect(name: str, entries: list[tuple[tuple[int, ...], Outcome, list[Lineage]]],
+             stats: OpStats) -> OpResult:
+    entries.sort(key=lambda e: e[0])
+    result = OpResult(name, stats=stats)
+    for _, outcome, lins in entries:
+        result.rows.extend(outcome.rows)
+        result.lineage.extend(lins)
+        result.quarantined.extend(outcome.quarantined)
+        result.errors.extend(outcome.errors)
+    return result
+
+
+def _single(name: str, ctx: OpContext, outcome: Outcome, lins: list[Lineage], rows_in: int,
+            started: float) -> OpResult:
+    s = ctx.stats
+    s.rows_in += rows_in
+    s.rows_out += len(outcome.rows)
+    s.filtered += outcome.filtered
+    s.quarantined += len(outcome.quarantined)
+    s.errored += len(outcome.errors)
+    s.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
+    s.seconds = time.perf_counter() - started
+    return OpResult(name, rows=outcome.rows, lineage=lins, quarantined=outcome.quarantined,
+                    errors=outcome.errors, stats=s)
+
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "OpResult", "StageEnv", "concat_results",
+           "get_executor", "run_pool"]

@@ -1,0 +1,215 @@
+"""``equijoin``: join two inputs on an LLM-judged condition (DocETL's experimental operator).
+
+A step names the inputs: ``- join_op: {left: dataset_or_step, right: ...}``.  Each candidate
+pair is judged by ``comparison_prompt`` (``{{ left }}``, ``{{ right }}``; the model answers
+``is_match``); every matching pair becomes one output row holding both rows' fields, a key
+present on both sides suffixed ``_left`` / ``_right`` (DocETL's naming).  ``validate``
+expressions (over ``output``, the joined row) send failing pairs to the quarantine file.
+
+Blocking is resolve's: ``blocking_conditions`` (over ``left`` and ``right``) or an embedding
+cosine ``blocking_threshold`` over ``blocking_keys: {left: [...], right: [...]}`` make a pair a
+candidate; with neither, every pair is compared (DocETL would first tune a threshold on a sample;
+``blocking_target_recall`` is accepted and ignored).  Candidates go most similar first;
+``limits: {left: n, right: m}`` caps matches per row (pairs of a row at its cap are not
+compared), ``limit_comparisons`` caps comparisons.  Rows of either side that match nothing are
+counted as filtered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.operators.base import (
+    UNKNOWN,
+    CallEstimate,
+    Issue,
+    JoinOperator,
+    LLMOperationSpec,
+    Outcome,
+    Row,
+    StrictModel,
+    register,
+)
+from llmassert.pipeline.operators.common import LLMStep
+from llmassert.pipeline.operators.resolve import (
+    MATCH_SCHEMA,
+    PAIR_NAMES,
+    PairJudge,
+    cosine,
+    embed_texts,
+)
+from llmassert.pipeline.templates import KeySet
+from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
+
+
+class SideKeys(StrictModel):
+    left: list[str] | None = None
+    right: list[str] | None = None
+
+
+class SideLimits(StrictModel):
+    left: int | None = Field(default=None, ge=1)
+    right: int | None = Field(default=None, ge=1)
+
+
+class EquijoinSpec(LLMOperationSpec):
+    """``type: equijoin``."""
+
+    type: Literal["equijoin"] = "equijoin"
+    comparison_prompt: str = Field(description="Jinja2 over left and right: do they match?")
+    comparison_model: str | None = None
+    embedding_model: str | None = None
+    blocking_keys: SideKeys | None = Field(None, description="Keys embedded per side "
+                                           "(default: all keys).")
+    blocking_threshold: float | None = Field(None, ge=0, le=1)
+    blocking_conditions: list[str] | None = Field(None, description="Expressions over left and "
+                                                  "right; any true makes a candidate pair.")
+    blocking_target_recall: float | None = Field(None, ge=0, le=1, description="DocETL's "
+                                                 "threshold tuning (accepted, not used).")
+    limits: SideLimits | None = Field(None, description="Most matches per left / right row.")
+    limit_comparisons: int | None = Field(None, ge=1)
+    compare_batch_size: int | None = Field(None, ge=1)
+    embedding_batch_size: int | None = Field(None, ge=1)
+
+    @field_validator("blocking_conditions")
+    @classmethod
+    def _safe_conditions(cls, v: list[str] | None) -> list[str] | None:
+        for i, expr in enumerate(v or []):
+            try:
+                SafeExpr(expr, PAIR_NAMES)
+            except UnsafeExpressionError as e:
+                raise ValueError(f"[{i}] {e}: {expr!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _join_keys(self) -> EquijoinSpec:
+        for key in ("prompt", "output", "gleaning", "assertions"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"equijoin has no {key} (it only asks comparison_prompt)")
+        return self
+
+
+@register
+class EquijoinOperator(JoinOperator[EquijoinSpec]):
+    """Pairs of (left, right) rows the model says match, merged into one row each."""
+
+    type_name = "equijoin"
+    spec_model = EquijoinSpec
+
+    def __init__(self, spec: EquijoinSpec, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        self.step = LLMStep(spec, env, op_type="equijoin", prompt=spec.comparison_prompt,
+                            prompt_field="comparison_prompt", schema=MATCH_SCHEMA)
+        self.judge = PairJudge(self.step, self.step.prompt,
+                               spec.comparison_model or self.step.model, ("left", "right"),
+                               skip_on_error=spec.skip_on_error)
+        self.conditions = [SafeExpr(c, PAIR_NAMES) for c in spec.blocking_conditions or []]
+
+    @property
+    def uses_llm(self) -> bool:
+        return True
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        self.step.prompt.check({"left": keys, "right": keys})
+        # Keys on both sides are renamed <key>_left / <key>_right: only the data knows which.
+        return KeySet(keys.keys, open=True)
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        return CallEstimate(calls=len(rows), rows=[{k: UNKNOWN for k in r} for r in rows],
+                            note="equijoin: up to one comparison per candidate pair",
+                            upper_bound=True)
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def _candidates(self, left: list[Row], right: list[Row],
+                          ctx: OpContext) -> list[tuple[int, int]]:
+        spec = self.spec
+        sim = None
+        if spec.blocking_threshold is not None:
+            keys = spec.blocking_keys or SideKeys()
+
+            def texts(rows: list[Row], chosen: list[str] | None) -> list[str]:
+                return [" ".join(str(r[k]) for k in (chosen or list(r)) if k in r) for r in rows]
+
+            model, batch = spec.embedding_model, spec.embedding_batch_size
+            lv = await embed_texts(ctx, texts(left, keys.left), model, batch, self.name)
+            rv = await embed_texts(ctx, texts(right, keys.right), model, batch, self.name)
+            sim = cosine(lv, rv)
+        elif not self.conditions and len(left) * len(right) > 1000:
+            ctx.warn(f"no blocking: comparing all {len(left) * len(right)} pairs")
+        blocking = bool(self.conditions) or sim is not None
+        scored: list[tuple[float, int, int]] = []
+        for i, a in enumerate(left):
+            for j, b in enumerate(right):
+                score = sim(i, j) if sim is not None else 0.0
+                if (not blocking or (sim is not None and score >= (spec.blocking_threshold or 0))
+                        or any(c.holds(left=a, right=b, input1=a, input2=b)[0]
+                               for c in self.conditions)):
+                    scored.append((-score, i, j))
+        scored.sort()
+        pairs = [(i, j) for _, i, j in scored]
+        return pairs[: spec.limit_comparisons] if spec.limit_comparisons else pairs
+
+    async def run_join(self, left: list[Row], right: list[Row], ctx: OpContext) -> Outcome:
+        pairs = await self._candidates(left, right, ctx)
+        caps = self.spec.limits or SideLimits()
+        wave = self.spec.compare_batch_size or (
+            ctx.settings.max_concurrency if caps.left or caps.right else max(1, len(pairs)))
+        hits_l: dict[int, int] = {}
+        hits_r: dict[int, int] = {}
+        matches: list[tuple[int, int]] = []
+        counts = {"candidate_pairs": len(pairs), "comparisons": 0, "skipped_at_limit": 0,
+                  "comparison_errors": 0}
+        ctx.progress.add_total(self.name, len(pairs))
+        pending = pairs
+        while pending:
+            batch: list[tuple[int, int]] = []
+            later: list[tuple[int, int]] = []
+            for i, j in pending:
+                if (caps.left and hits_l.get(i, 0) >= caps.left) or \
+                        (caps.right and hits_r.get(j, 0) >= caps.right):
+                    counts["skipped_at_limit"] += 1
+                    ctx.advance()
+                else:
+                    (batch if len(batch) < wave else later).append((i, j))
+            results = await asyncio.gather(*(self.judge(ctx, left[i], right[j])
+                                             for i, j in batch))
+            for (i, j), match in zip(batch, results, strict=True):
+                counts["comparisons"] += 1
+                counts["comparison_errors"] += match is None
+                full = (caps.left and hits_l.get(i, 0) >= caps.left) or \
+                    (caps.right and hits_r.get(j, 0) >= caps.right)
+                if match and not full:
+                    matches.append((i, j))
+                    hits_l[i] = hits_l.get(i, 0) + 1
+                    hits_r[j] = hits_r.get(j, 0) + 1
+            ctx.advance(len(batch))
+            pending = later
+        out = self._emit(left, right, matches)
+        out.filtered = (len(left) - len(hits_l)) + (len(right) - len(hits_r))
+        out.meta = {k: v for k, v in counts.items() if v or k == "comparisons"}
+        return out
+
+    def _emit(self, left: list[Row], right: list[Row], matches: list[tuple[int, int]]) -> Outcome:
+        out = Outcome()
+        for i, j in sorted(matches):
+            joined = join_rows(left[i], right[j])
+            failed = [v.source for v in self.step.validators
+                      if not v.holds(output=joined, input=joined)[0]]
+            if failed:
+                out.quarantined.append(Issue(self.name, joined, "failed checks: " +
+                                             "; ".join(failed)))
+            else:
+                out.rows.append(joined)
+        return out
+
+
+def join_rows(left: Row, right: Row) -> dict[str, Any]:
+    """One row from a matching pair; keys on both sides become ``<key>_left`` / ``_right``."""
+    joined = {(f"{k}_left" if k in right else k): v for k, v in left.items()}
+    joined.update({(f"{k}_right" if k in left else k): v for k, v in right.items()})
+    return joined

@@ -1,0 +1,407 @@
+"""Synthesis end to end: prompt histories in, reviewed assertion modules and manifests out.
+
+For every prompt found under ``path``::
+
+    history -> deltas -> criteria (rules; the model re-categorizes with --model)
+            -> candidates (rule library always; LLM checks and judges with --model)
+            -> evaluation on the labeled responses (M), subsumption verified on the data (K)
+            -> selection (ILP; criteria coverage when there are no labels)
+            -> assertions/<name>.py + assertions/<name>.json
+
+``holdout`` splits the labeled responses *by input* (responses to the same input dict stay
+together; stable hashing with ``seed``): selection sees one part, the other gives held-out
+coverage / FFR.  Infeasible targets do not stop the run: the nearest feasible (alpha, tau) is used
+and the report says so (``strict`` turns that into an error).  Every output is rendered and
+validated before the first byte is written, so an error leaves ``out_dir`` untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from llmassert.config import Settings
+from llmassert.errors import HistoryError, InfeasibleError, SynthesisError
+from llmassert.synth.evaluate import (
+    EvalStats,
+    aevaluate,
+    derive_subsumption,
+    k_matrix,
+    verify_subsumption,
+)
+from llmassert.synth.manifest import (
+    ExampleRef,
+    Manifest,
+    Method,
+    Metrics,
+    SelectionRecord,
+    split_metrics,
+    stable_id,
+)
+from llmassert.synth.models import Candidate, Criterion
+from llmassert.synth.report import PromptReport, SynthReport
+from llmassert.synth.writer import PendingFile, commit_outputs, module_stem, prepare_outputs
+
+if TYPE_CHECKING:
+    from llmassert.history.models import LabeledExample, PromptHistory
+    from llmassert.llm.client import LLMClient
+    from llmassert.select import Selection
+    from llmassert.synth.llm_candidates import LLMStats
+
+
+class Progress(Protocol):
+    """Where the engine reports what it is doing (the CLI draws it with rich on stderr)."""
+
+    def stage(self, prompt: str, text: str) -> None: ...
+
+    def evaluating(self, prompt: str, done: int, total: int) -> None: ...
+
+    def finished(self, prompt: str) -> None: ...
+
+
+class _Silent:
+    def stage(self, prompt: str, text: str) -> None:
+        pass
+
+    def evaluating(self, prompt: str, done: int, total: int) -> None:
+        pass
+
+    def finished(self, prompt: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    alpha: float = 0.6
+    tau: float = 0.25
+    method: Method = "sub"
+    holdout: float = 0.0
+    seed: int = 0
+    strict: bool = False
+    timeout_s: float = 1.0  # per sandboxed call
+    memory_mb: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "tau"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SynthesisError(f"must be between 0 and 1, got {getattr(self, name)}",
+                                     field=f"--{name}")
+        if not 0 <= self.holdout < 1:
+            raise SynthesisError(f"must be in [0, 1), got {self.holdout}", field="--holdout")
+        if self.method not in ("sub", "cov", "base"):
+            raise SynthesisError(f"must be sub, cov or base, got {self.method!r}",
+                                 field="--method")
+
+
+@dataclass
+class _Outcome:
+    report: PromptReport
+    files: list[PendingFile]
+    relaxed: str | None = None  # the infeasibility message when targets were relaxed
+
+
+def synthesize(
+    path: str | Path,
+    *,
+    out_dir: str | Path = "assertions",
+    alpha: float = 0.6,
+    tau: float = 0.25,
+    method: Method = "sub",
+    settings: Settings | None = None,
+    client: LLMClient | None = None,
+    holdout: float = 0.0,
+    seed: int = 0,
+    labels: str | Path | None = None,
+    git: bool | None = None,
+    strict: bool = False,
+    write: bool = True,
+    progress: Progress | None = None,
+    sandbox_timeout_s: float = 1.0,
+) -> SynthReport:
+    """Synthesize assertions for every prompt under ``path``; see the module docstring.
+
+    Offline unless ``settings.model`` is set (or ``client`` is given). ``write=False`` renders and
+    validates everything but writes nothing (:func:`commit` writes it later).
+    ``sandbox_timeout_s`` limits each call of LLM-written code.
+    """
+    from llmassert.history import load_histories
+
+    options = SynthOptions(alpha=alpha, tau=tau, method=method, holdout=holdout, seed=seed,
+                           strict=strict, timeout_s=sandbox_timeout_s)
+    histories = load_histories(Path(path), git=git, labels=Path(labels) if labels else None)
+    if not histories:
+        raise HistoryError("no prompt histories found (expected version folders, "
+                           "<name>.yaml/.json with versions:, or a git-tracked prompt file)",
+                           file=path)
+    _check_histories(histories)
+    model = settings.model if settings is not None else None
+    if client is None and model:
+        from llmassert.llm import get_client
+
+        assert settings is not None
+        client = get_client(settings)
+    if client is not None and not model:
+        model = client.settings.model
+    outcomes = asyncio.run(_synthesize_all(histories, Path(out_dir), options, client, model,
+                                           progress or _Silent()))
+    relaxed = [o.relaxed for o in outcomes if o.relaxed]
+    if strict and relaxed:
+        raise InfeasibleError(relaxed[0] + " (--strict: nothing written)")
+    report = SynthReport(prompts=[o.report for o in outcomes], out_dir=Path(out_dir),
+                         model=model, written=False,
+                         pending=[f for o in outcomes for f in o.files])
+    if client is not None and model:
+        report.cost = client.usage.cost
+    if write:
+        commit(report)
+    return report
+
+
+def commit(report: SynthReport, extra: Sequence[PendingFile] = ()) -> None:
+    """Write a report's validated outputs (and ``extra`` files, e.g. the HTML report)."""
+    commit_outputs([*report.pending, *extra])
+    report.pending = []
+    report.written = True
+
+
+def _check_histories(histories: Sequence[PromptHistory]) -> None:
+    stems: dict[str, str] = {}
+    for h in histories:
+        if len(h.versions) < 2:
+            raise HistoryError(
+                f"prompt {h.name!r} has only one version; synthesis needs at least two "
+                "to see which instructions were added", file=h.origin)
+        stem = module_stem(h.name)
+        if stem in stems:
+            raise HistoryError(f"prompts {stems[stem]!r} and {h.name!r} would both be written "
+                               f"as {stem}.py; rename one", file=h.origin)
+        stems[stem] = h.name
+
+
+async def _synthesize_all(
+    histories: Sequence[PromptHistory], out_dir: Path, options: SynthOptions,
+    client: LLMClient | None, model: str | None, progress: Progress,
+) -> list[_Outcome]:
+    outcomes = []
+    for history in histories:
+        outcomes.append(await _synthesize_one(history, out_dir, options, client, model, progress))
+        progress.finished(history.name)
+    return outcomes
+
+
+# -- one prompt -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidates:
+    criteria: list[Criterion]
+    candidates: list[Candidate]
+    needs_judge: list[str]
+    sources: Counter[str] = field(default_factory=Counter)
+    llm_stats: LLMStats | None = None
+    offline_judges: int = 0
+
+
+async def _criteria_and_candidates(
+    history: PromptHistory, client: LLMClient | None, model: str | None, progress: Progress,
+) -> _Candidates:
+    from llmassert.history import deltas
+    from llmassert.synth.rules import candidates_for, recognizes
+    from llmassert.synth.taxonomy import criteria as categorize_offline
+
+    progress.stage(history.name, "diffing versions")
+    criteria = categorize_offline(deltas(history))
+    llm_stats = None
+    if client is not None and model:
+        from llmassert.synth.llm_candidates import LLMStats
+        from llmassert.synth.llm_candidates import categorize as llm_categorize
+
+        llm_stats = LLMStats()
+        progress.stage(history.name, f"categorizing {len(criteria)} criteria with {model}")
+        criteria = await llm_categorize(client, model, criteria, llm_stats)
+    candidates: list[Candidate] = []
+    offline_judges = 0
+    for crit in criteria:
+        if not crit.category.yields_assertions:
+            continue
+        for cand in candidates_for(crit):
+            if cand.kind == "llm_judge" and not model:
+                offline_judges += 1  # no model to ask: cannot be evaluated offline
+                continue
+            candidates.append(cand)
+    needs_judge = [c.text for c in criteria if c.category.yields_assertions and not recognizes(c)]
+    if client is not None and model:
+        from llmassert.synth.llm_candidates import NameRegistry, generate
+
+        assert llm_stats is not None
+        progress.stage(history.name, f"generating candidates with {model}")
+        names = NameRegistry(c.name for c in candidates)
+        candidates += await generate(client, model, criteria, history.latest.text, names,
+                                     llm_stats, existing=candidates)
+    sources: Counter[str] = Counter(
+        "judge" if c.kind == "llm_judge" else c.source for c in candidates)
+    return _Candidates(criteria, candidates, needs_judge, sources, llm_stats, offline_judges)
+
+
+def split_by_input(
+    examples: Sequence[LabeledExample], holdout: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """(selection rows, held-out rows): whole input groups, chosen by a seeded stable hash.
+
+    The number of held-out groups is ``round(holdout * groups)``, kept within [1, groups - 1]
+    when there are at least two groups, so both sides are non-empty.
+    """
+    if holdout <= 0 or not examples:
+        return list(range(len(examples))), []
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(stable_id(ex.input), []).append(i)
+    if len(groups) < 2:
+        return list(range(len(examples))), []
+    order = sorted(groups, key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
+    n_test = min(max(round(holdout * len(order)), 1), len(order) - 1)
+    test = sorted(i for g in order[:n_test] for i in groups[g])
+    chosen = set(test)
+    return [i for i in range(len(examples)) if i not in chosen], test
+
+
+async def _synthesize_one(
+    history: PromptHistory, out_dir: Path, options: SynthOptions, client: LLMClient | None,
+    model: str | None, progress: Progress,
+) -> _Outcome:
+    found = await _criteria_and_candidates(history, client, model, progress)
+    candidates, criteria = found.candidates, found.criteria
+    warnings: list[str] = []
+    examples = list(history.labeled)
+    train, test = split_by_input(examples, options.holdout, options.seed)
+    if options.holdout and not test:
+        warnings.append("--holdout ignored: fewer than two distinct labeled inputs")
+
+    progress.stage(history.name, f"evaluating {len(candidates)} candidates on "
+                                 f"{len(examples)} labeled responses")
+    evaluation = await aevaluate(
+        candidates, examples, client=client, model=model, timeout_s=options.timeout_s,
+        memory_mb=options.memory_mb,
+        progress=lambda done, total: progress.evaluating(history.name, done, total))
+    warnings += _eval_warnings(evaluation.stats)
+    M_train = [evaluation.M[i] for i in train]
+    y_train = [examples[i].label for i in train]
+
+    pairs = derive_subsumption(candidates, M_train)
+    if client is not None and model and candidates:
+        from llmassert.synth.llm_candidates import claim_subsumptions
+
+        assert found.llm_stats is not None
+        progress.stage(history.name, "asking the model for subsumptions")
+        claims = await claim_subsumptions(client, model, history.name, candidates, criteria,
+                                          found.llm_stats)
+        verified, rejected = verify_subsumption(claims, [c.name for c in candidates], M_train)
+        pairs |= verified
+        if rejected:
+            warnings.append(f"{rejected} subsumption claims of the model contradicted by the "
+                            "labeled data were dropped")
+    if found.llm_stats is not None:
+        warnings += _llm_warnings(found.llm_stats)
+
+    refs = [_ref(examples[i], "train") for i in train] + [_ref(examples[i], "test") for i in test]
+    manifest = Manifest(
+        prompt=history.name, versions=len(history.versions), model=model,
+        alpha=options.alpha, tau=options.tau, method=options.method,
+        criteria=criteria, candidates=candidates, assertions=[c.name for c in candidates],
+        groups=[c.criterion_id for c in candidates], M=M_train, y=y_train,
+        K=k_matrix(len(candidates), pairs),
+        test_M=[evaluation.M[i] for i in test], test_y=[examples[i].label for i in test],
+        selection=SelectionRecord(method=options.method, alpha=options.alpha, tau=options.tau,
+                                  selected=[], count=0, coverage=None, ffr=None,
+                                  status="pending"),
+        metrics=Metrics(train=split_metrics(M_train, y_train, []), holdout=options.holdout,
+                        seed=options.seed),
+        examples=refs,
+    )
+    progress.stage(history.name, "selecting")
+    manifest, relaxed = _select(manifest, options, warnings)
+    if not candidates:
+        warnings.append("no checkable criteria: nothing to select")
+    files = prepare_outputs(manifest, out_dir)
+    train_m, test_m = manifest.metrics.train, manifest.metrics.test
+    report = PromptReport(
+        name=history.name, versions=len(history.versions), criteria=len(criteria),
+        candidates=len(candidates), selected=manifest.selection.count,
+        coverage=train_m.coverage, ffr=train_m.ffr,
+        test_coverage=test_m.coverage if test_m else None,
+        test_ffr=test_m.ffr if test_m else None, labeled=len(examples),
+        status=manifest.selection.status, sources=found.sources,
+        needs_judge=found.needs_judge, warnings=warnings, files=[f.path for f in files],
+        manifest=manifest,
+    )
+    return _Outcome(report, files, relaxed)
+
+
+def _ref(ex: LabeledExample, split: str) -> ExampleRef:
+    return ExampleRef(id=stable_id({"input": ex.input, "response": ex.response}),
+                      input_id=stable_id(ex.input), label=ex.label, split=split,  # type: ignore[arg-type]
+                      model=ex.model)
+
+
+def _select(
+    manifest: Manifest, options: SynthOptions, warnings: list[str]
+) -> tuple[Manifest, str | None]:
+    """Solve; on infeasible targets, solve at the nearest feasible ones and say so."""
+    from llmassert.select import Matrix, select
+
+    if not manifest.candidates:
+        return manifest.with_selection([], method=options.method, alpha=options.alpha,
+                                       tau=options.tau, status="empty"), None
+    matrix = Matrix(
+        assertions=manifest.assertions, M=manifest.M, y=manifest.y or None, K=manifest.K,
+        groups=manifest.groups, kinds=[c.kind for c in manifest.candidates],
+        costs=[c.cost for c in manifest.candidates],
+    )
+    try:
+        sel = select(matrix, options.method, options.alpha, options.tau)
+        return _apply(manifest, sel, options.alpha, options.tau, relaxed=False), None
+    except InfeasibleError as e:
+        if e.nearest is None:
+            warnings.append(f"{e.message}; nothing selected")
+            return manifest.with_selection([], method=options.method, alpha=options.alpha,
+                                           tau=options.tau, status="infeasible"), e.message
+        a, t = e.nearest
+        sel = select(matrix, options.method, a, t)
+        warnings.append(f"alpha={options.alpha:g}, tau={options.tau:g} cannot be met; selected "
+                        f"at the nearest feasible alpha={a:g}, tau={t:g}")
+        return _apply(manifest, sel, a, t, relaxed=True), e.message
+
+
+def _apply(manifest: Manifest, sel: Selection, alpha: float, tau: float, *,
+           relaxed: bool) -> Manifest:
+    return manifest.with_selection(sel.selected, method=sel.method, alpha=alpha, tau=tau,
+                                   status=sel.status, proven_optimal=sel.proven_optimal,
+                                   relaxed=relaxed)
+
+
+def _eval_warnings(stats: EvalStats) -> list[str]:
+    out = []
+    if stats.timed_out:
+        out.append(f"{len(stats.timed_out)} candidates kept timing out and count as failing: "
+                   + ", ".join(sorted(stats.timed_out)))
+    broken = sorted(n for n in stats.errors if n not in stats.timed_out)
+    if broken:
+        first = broken[0]
+        out.append(f"{len(broken)} candidates raised errors on some responses (counted as "
+                   f"failures), e.g. {first}: {stats.first_error.get(first, '')}")
+    return out
+
+
+def _llm_warnings(stats: LLMStats) -> list[str]:
+    if not stats.dropped:
+        return []
+    detail = ", ".join(f"{reason} ({n})" for reason, n in sorted(stats.dropped.items()))
+    return [f"dropped {sum(stats.dropped.values())} model outputs: {detail}"]
+
+
+__all__ = ["Progress", "SynthOptions", "commit", "split_by_input", "synthesize"]

@@ -1,0 +1,178 @@
+"""The building blocks of rule families: a check spec, its rendering, and criterion-text parsing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from llmassert.synth.models import Candidate, Criterion
+
+HELPERS_MODULE = "llmassert.assertions.helpers"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One deterministic check before rendering: ``def <name>(example, response) -> bool``.
+
+    ``body`` is the function body (4-space indented lines joined by newlines, no docstring);
+    ``helpers`` are names it imports from :mod:`llmassert.assertions.helpers`.
+    """
+
+    name: str
+    summary: str  # one line: what it checks (docstring first line and description)
+    body: str
+    helpers: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()  # stdlib modules: re, json, math, string
+
+
+def _docstring_text(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def render(check: Check, criterion: Criterion) -> str:
+    """The full source of the check: imports, then one documented function."""
+    lines = [f"import {m}" for m in sorted(set(check.modules))]
+    if check.helpers:
+        lines.append(f"from {HELPERS_MODULE} import {', '.join(sorted(set(check.helpers)))}")
+    header = "\n".join(lines)
+    doc = (
+        f'    """{_docstring_text(check.summary, 200)}\n\n'
+        f"    Criterion (v{criterion.version}, {criterion.category.value}): "
+        f'"{_docstring_text(criterion.text)}"\n    """\n'
+    )
+    body = "\n".join("    " + line if line else "" for line in check.body.splitlines())
+    function = f"def {check.name}(example: dict, response: str) -> bool:\n{doc}{body}\n"
+    return f"{header}\n\n\n{function}" if header else function
+
+
+def to_candidate(check: Check, criterion: Criterion) -> Candidate:
+    return Candidate(
+        name=check.name,
+        criterion_id=criterion.id,
+        kind="deterministic",
+        code=render(check, criterion),
+        description=check.summary,
+        source="rules",
+    )
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+_SYMBOLS = {"@": "at", "#": "hash", "$": "dollar", "%": "percent", "&": "and", "+": "plus", "!": "bang", "?": "question"}
+
+
+def slug(text: str, max_words: int = 4, max_len: int = 40) -> str:
+    """A lowercase identifier fragment: ``"Call To Action!"`` -> ``call_to_action``."""
+    if not re.search(r"[A-Za-z0-9]", text):  # "@" -> "at": symbols need a name too
+        for symbol, word in _SYMBOLS.items():
+            text = text.replace(symbol, f" {word} ")
+    words = re.findall(r"[a-z0-9]+", text.casefold().replace("'", ""))[:max_words]
+    out = "_".join(words)[:max_len].strip("_")
+    return out or "x"
+
+
+def number_slug(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value).replace(".", "_")
+
+
+# --- reading criterion text --------------------------------------------------------------------
+
+_DOUBLE_QUOTED = re.compile(r"[\"“”]([^\"“”\n]{1,80})[\"“”]")
+_SINGLE_QUOTED = re.compile(r"(?:(?<=^)|(?<=[\s:(,\[]))['‘]([^'‘’\n]{1,60})['’](?=[\s.,;:!?)\]]|$)")
+_BACKTICKED = re.compile(r"`([^`\n]{1,60})`")
+
+
+def quoted(text: str, *, max_words: int = 6) -> list[str]:
+    """Phrases in quotes or backticks, in order, without duplicates (case-insensitive)."""
+    found: list[str] = []
+    for pattern in (_DOUBLE_QUOTED, _SINGLE_QUOTED, _BACKTICKED):
+        for m in pattern.finditer(text):
+            phrase = m.group(1).strip().strip(".,;:")
+            if phrase and len(phrase.split()) <= max_words and "{" not in phrase:
+                found.append(phrase)
+    return unique(found)
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(item.casefold(), item)
+    return list(seen.values())
+
+
+_LIST_INTRO = re.compile(
+    r"\b(?:words?|terms?|phrases?|expressions?)\s*(?:like|such as|including|:)\s*:?\s*(.+)$"
+    r"|\bthe (?:words?|terms?|phrases?)\s+(.+)$",
+    re.I,
+)
+
+
+def listed_terms(text: str, *, max_words: int = 3) -> list[str]:
+    """Terms after "words like ..." / "the word ..." (quoted terms win when present)."""
+    found = quoted(text, max_words=max_words)
+    if found:
+        return found
+    m = _LIST_INTRO.search(text)
+    if not m:
+        return []
+    tail = re.split(r"[.;!?()]|\s+(?:in|when|because|unless|if|as|to|for)\s+", m.group(1) or m.group(2))[0]
+    terms = [t.strip(" ,:'\"") for t in re.split(r",|\bor\b|\band\b|/", tail)]
+    terms = [t for t in terms if t and len(t.split()) <= max_words and not t.casefold().startswith(("etc", "the like"))]
+    return unique(terms)
+
+
+NUMBER_WORDS = {
+    "zero": 0, "one": 1, "a single": 1, "single": 1, "two": 2, "a couple of": 2,
+    "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "hundred": 100, "a hundred": 100, "one hundred": 100,
+}  # fmt: skip
+NUMBER_WORD_PATTERN = "|".join(sorted((re.escape(k) for k in NUMBER_WORDS), key=len, reverse=True))
+
+
+def parse_number(token: str) -> float | None:
+    token = token.strip().casefold().replace(",", "")
+    if token in NUMBER_WORDS:
+        return float(NUMBER_WORDS[token])
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+_VAR_REF = re.compile(r"\{\{\s*(?:input\.)?([A-Za-z_]\w*)\s*\}\}|\{([A-Za-z_]\w*)\}|\[([A-Za-z_]\w*)\]")
+
+
+def variable_refs(text: str) -> list[str]:
+    """Variables a criterion names explicitly: ``{var}``, ``{{ var }}`` or ``[var]``."""
+    names = [m.group(1) or m.group(2) or m.group(3) for m in _VAR_REF.finditer(text)]
+    return unique(n for n in names if n)
+
+
+_NEGATION = re.compile(
+    r"\b(?:never|not|no|don'?t|doesn'?t|avoid|avoiding|without|refrain|exclude|excluding|omit|"
+    r"eliminate|stop|nor|cannot|can'?t|mustn'?t|shouldn'?t|free of|instead of)\b",
+    re.I,
+)
+
+
+def negated(text: str, position: int, window: int = 8) -> bool:
+    """True when the clause before ``position`` negates what is there ("do not use X")."""
+    before = re.split(r"[.;!?]|\bbut\b|\bhowever\b|,\s*(?:and|then)\b", text[:position])[-1]
+    words = before.split()[-window:]
+    return bool(_NEGATION.search(" ".join(words)))
+
+
+def literal(value: object) -> str:
+    """A Python literal for generated code (strings, numbers, tuples of strings)."""
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)

@@ -1,0 +1,294 @@
+"""Length and count limits: words, sentences, characters, lines, paragraphs, list items, questions.
+
+Recognized shapes (number may be digits, a number word, or an example variable such as
+``[word_count]`` / ``{word_count}``, read from ``example`` at run time):
+
+- maximum: "no more than 150 words", "at most 3 sentences", "under 200 characters",
+  "fewer than 5 bullets", "150 words or less", "do not write more than 2 paragraphs";
+- minimum: "at least 100 words", "more than 3 items", "5 bullet points or more";
+- range: "between 50 and 100 words", "3-5 sentences";
+- approximate: "in about 200 words", "roughly 10 lines";
+- exact / bare: "exactly 3 bullets", "in one sentence", "a 100-word summary";
+- brevity without a number ("be concise", "answer in short form"): heuristic word ceilings and a
+  ceiling relative to the longest input text.
+
+Variants: ``strict`` (the letter of the rule) and lenient ones with slack (``slack10`` = +10 %,
+``slack25``; ``plus1`` for small counts; ``within20``/``within35`` for approximate limits).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from llmassert.synth.models import Criterion
+from llmassert.synth.rules.base import NUMBER_WORD_PATTERN, Check, negated, number_slug, parse_number
+
+# unit name -> (pattern, expression measuring the response, helpers it needs, large unit?)
+UNITS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
+    "words": (r"words?", "word_count(response)", ("word_count",), True),
+    "sentences": (r"sentences?", "sentence_count(response)", ("sentence_count",), False),
+    "chars": (r"characters?|chars?|letters?", "len(response)", (), True),
+    "lines": (r"lines?", "line_count(response)", ("line_count",), False),
+    "paragraphs": (r"paragraphs?", "len(paragraphs(response))", ("paragraphs",), False),
+    "items": (
+        r"bullet[- ]points?|bullets?|bulleted items?|list items?|items?|points?",
+        "len(list_items(response))",
+        ("list_items",),
+        False,
+    ),
+    "questions": (r"questions?", "len(questions(response))", ("questions",), False),
+    "emojis": (r"emojis?|emoticons?", "len(emojis(response))", ("emojis",), False),
+}
+_UNIT = "|".join(f"(?P<u_{name}>{spec[0]})" for name, spec in UNITS.items())
+_NUM = rf"(?:\d+(?:,\d{{3}})*(?:\.\d+)?|{NUMBER_WORD_PATTERN}|\[\w+\]|\{{\{{?\s*\w+\s*\}}?\}})"
+_ADJ = r"(?:[a-z][\w-]*\s+){0,2}"
+
+_MAX_Q = (
+    r"no more than|not more than|not exceed(?:ing)?|not to exceed|does not exceed|doesn'?t exceed|"
+    r"no longer than|at most|up to|a maximum of|maximum of|maximum|max\.?|within|capped at|"
+    r"limit(?:ed)? (?:\w+ ){0,2}to|under|below|fewer than|less than|shorter than"
+)
+_MIN_Q = r"at least|no less than|no fewer than|a minimum of|minimum of|minimum|min\.?|more than|over|longer than|upwards of"
+_ABOUT_Q = r"about|around|approximately|approx\.?|roughly|circa|close to|~"
+_EXACT_Q = r"exactly|precisely|just|only"
+_EXCLUSIVE = ("fewer than", "less than", "under", "below", "shorter than", "more than", "over", "longer than")
+
+_RANGE = re.compile(rf"\bbetween\s+(?P<a>{_NUM})\s+and\s+(?P<b>{_NUM})\s+{_ADJ}(?:{_UNIT})\b|(?P<a2>\d+)\s*(?:-|–|to)\s*(?P<b2>\d+)[\s-]+{_ADJ}(?:{_UNIT})\b", re.I)
+_QUALIFIED = re.compile(rf"(?P<q>{_MAX_Q}|{_MIN_Q}|{_ABOUT_Q}|{_EXACT_Q})\s+(?:a\s+)?(?P<n>{_NUM})[\s-]*{_ADJ}(?:{_UNIT})\b", re.I)
+_TRAILING = re.compile(rf"(?P<n>{_NUM})[\s-]*{_ADJ}(?:{_UNIT})\s*(?P<t>or (?:less|fewer|under|below)|or more|max(?:imum)?|min(?:imum)?|at most|at least|\+)", re.I)
+_BARE = re.compile(rf"\b(?:in|with|using|of|into|write|give|provide|list|use|answer in|respond in)\s+(?:a\s+|an\s+)?(?P<n>\d+|{NUMBER_WORD_PATTERN})[\s-]+{_ADJ}(?:{_UNIT})\b", re.I)
+_HYPHEN = re.compile(rf"\b(?P<n>\d+|{NUMBER_WORD_PATTERN})-(?:{_UNIT})\b", re.I)
+
+_BREVITY = re.compile(
+    r"\b(?:concise(?:ly)?|short|brief(?:ly)?|succinct(?:ly)?|terse|to the point|verbos\w*|"
+    r"short ?hand|quick speech)\b",
+    re.I,
+)
+_DETAIL = re.compile(r"\b(?:detailed|in detail|comprehensive|thorough|in-depth|elaborate)\b", re.I)
+BREVITY_CEILINGS = (150, 250, 400)
+DETAIL_FLOORS = (100, 250)
+
+
+@dataclass(frozen=True)
+class Limit:
+    kind: str  # max | min | range | about | exact
+    unit: str
+    low: float | str | None = None  # a number, or the example variable holding it
+    high: float | str | None = None
+    exclusive: bool = False
+
+
+def _unit(m: re.Match[str]) -> str:
+    return next(name for name in UNITS if m.group(f"u_{name}"))
+
+
+def _value(token: str) -> float | str | None:
+    token = token.strip()
+    var = re.fullmatch(r"\[(\w+)\]|\{\{?\s*(\w+)\s*\}?\}", token)
+    if var:
+        return var.group(1) or var.group(2)
+    return parse_number(token)
+
+
+def find_limits(text: str) -> list[Limit]:
+    """Every length limit stated in ``text`` (see the module docstring)."""
+    limits: list[Limit] = []
+    spans: list[tuple[int, int]] = []
+
+    def free(m: re.Match[str]) -> bool:
+        return all(m.end() <= a or m.start() >= b for a, b in spans)
+
+    for m in _RANGE.finditer(text):
+        low, high = _value(m.group("a") or m.group("a2")), _value(m.group("b") or m.group("b2"))
+        if low is not None and high is not None:
+            limits.append(Limit("range", _unit(m), low, high))
+            spans.append(m.span())
+    for m in _QUALIFIED.finditer(text):
+        if not free(m):
+            continue
+        q, n = m.group("q").casefold(), _value(m.group("n"))
+        if n is None:
+            continue
+        if re.fullmatch(_MAX_Q, q, re.I):
+            kind = "max"
+        elif re.fullmatch(_MIN_Q, q, re.I):
+            kind = "min"
+        elif re.fullmatch(_ABOUT_Q, q, re.I):
+            kind = "about"
+        else:
+            kind = "exact"
+        exclusive = q in _EXCLUSIVE
+        if kind in ("max", "min") and negated(text, m.start()):
+            # "do not write more than 3" is a maximum of 3; "not fewer than 3" a minimum of 3.
+            kind, exclusive = ("max" if kind == "min" else "min"), not exclusive
+        limits.append(Limit(kind, _unit(m), n, None, exclusive))
+        spans.append(m.span())
+    for m in _TRAILING.finditer(text):
+        n = _value(m.group("n"))
+        if not free(m) or n is None:
+            continue
+        t = m.group("t").casefold()
+        kind = "min" if t in ("or more", "+") or t.startswith("min") or t == "at least" else "max"
+        limits.append(Limit(kind, _unit(m), n))
+        spans.append(m.span())
+    for pattern in (_BARE, _HYPHEN):
+        for m in pattern.finditer(text):
+            n = _value(m.group("n"))
+            if free(m) and n is not None and not negated(text, m.start()):
+                limits.append(Limit("about" if UNITS[_unit(m)][3] else "exact", _unit(m), n))
+                spans.append(m.span())
+    return limits
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    return number_slug(value)
+
+
+def _checks_for(limit: Limit) -> list[Check]:
+    expr, helpers, large = UNITS[limit.unit][1], UNITS[limit.unit][2], UNITS[limit.unit][3]
+    unit = limit.unit
+    if isinstance(limit.low, str) or isinstance(limit.high, str):
+        return _variable_checks(limit, expr, helpers, large)
+    low = float(limit.low) if limit.low is not None else 0.0
+    high = float(limit.high) if limit.high is not None else low
+    out: list[Check] = []
+
+    def add(name: str, summary: str, condition: str) -> None:
+        out.append(Check(name, summary, f"return {condition}", helpers))
+
+    n = _num(low)
+    if limit.kind == "max":
+        op = "<" if limit.exclusive else "<="
+        add(f"max_{unit}_{n}_strict", f"At most {n} {unit} ({'fewer than' if limit.exclusive else 'strict'}).", f"{expr} {op} {n}")
+        if large:
+            for pct in (10, 25):
+                bound = math.floor(low * (1 + pct / 100))
+                add(f"max_{unit}_{n}_slack{pct}", f"At most {n} {unit}, with {pct}% slack ({bound}).", f"{expr} <= {bound}")
+        else:
+            add(f"max_{unit}_{n}_plus1", f"At most {n} {unit}, one more tolerated.", f"{expr} <= {_num(low + 1)}")
+    elif limit.kind == "min":
+        op = ">" if limit.exclusive else ">="
+        add(f"min_{unit}_{n}_strict", f"At least {n} {unit} ({'more than' if limit.exclusive else 'strict'}).", f"{expr} {op} {n}")
+        lenient = math.ceil(low * 0.9) if large else low - 1
+        if lenient >= 1:
+            add(f"min_{unit}_{n}_lenient", f"At least {n} {unit}, with slack ({_num(lenient)}).", f"{expr} >= {_num(lenient)}")
+    elif limit.kind == "range":
+        h = _num(high)
+        add(f"range_{unit}_{n}_{h}_strict", f"Between {n} and {h} {unit}.", f"{n} <= {expr} <= {h}")
+        lo, hi = (math.ceil(low * 0.9), math.floor(high * 1.1)) if large else (max(0, low - 1), high + 1)
+        add(f"range_{unit}_{n}_{h}_lenient", f"Between {n} and {h} {unit}, with slack ({_num(lo)}-{_num(hi)}).", f"{_num(lo)} <= {expr} <= {_num(hi)}")
+    elif limit.kind == "about":
+        for pct in (20, 35):
+            lo, hi = math.ceil(low * (1 - pct / 100)), math.floor(low * (1 + pct / 100))
+            add(f"about_{unit}_{n}_within{pct}", f"About {n} {unit} (within {pct}%: {lo}-{hi}).", f"{lo} <= {expr} <= {hi}")
+        add(f"about_{unit}_{n}_ceiling", f"About {n} {unit}: no more than 1.5x ({math.floor(low * 1.5)}).", f"{expr} <= {math.floor(low * 1.5)}")
+    else:  # exact
+        add(f"exact_{unit}_{n}_strict", f"Exactly {n} {unit}.", f"{expr} == {n}")
+        if large:
+            lo, hi = math.ceil(low * 0.9), math.floor(low * 1.1)
+            add(f"exact_{unit}_{n}_within10", f"About exactly {n} {unit} (within 10%: {lo}-{hi}).", f"{lo} <= {expr} <= {hi}")
+        else:
+            add(f"max_{unit}_{n}_strict", f"At most {n} {unit}.", f"{expr} <= {n}")
+    return out
+
+
+def _variable_checks(limit: Limit, expr: str, helpers: tuple[str, ...], large: bool) -> list[Check]:
+    unit = limit.unit
+    helpers = (*helpers, "as_int")
+    variants: list[tuple[str, str, str]] = []  # name suffix, summary, condition (uses low/high)
+    if limit.kind in ("max", "exact", "about"):
+        var = str(limit.low)
+        op = "<" if limit.exclusive else "<="
+        variants.append((f"max_{unit}_{var}_strict", f"At most example[{var!r}] {unit}.", f"{expr} {op} low"))
+        if large:
+            variants += [
+                (f"max_{unit}_{var}_slack10", f"At most example[{var!r}] {unit}, +10% slack.", f"{expr} <= low * 1.1"),
+                (f"max_{unit}_{var}_slack25", f"At most example[{var!r}] {unit}, +25% slack.", f"{expr} <= low * 1.25"),
+            ]
+        else:
+            variants.append((f"max_{unit}_{var}_plus1", f"At most example[{var!r}] {unit}, one more tolerated.", f"{expr} <= low + 1"))
+        if limit.kind == "exact":
+            variants.append((f"exact_{unit}_{var}_strict", f"Exactly example[{var!r}] {unit}.", f"{expr} == low"))
+    elif limit.kind == "min":
+        var = str(limit.low)
+        op = ">" if limit.exclusive else ">="
+        variants.append((f"min_{unit}_{var}_strict", f"At least example[{var!r}] {unit}.", f"{expr} {op} low"))
+        if large:
+            variants.append((f"min_{unit}_{var}_lenient", f"At least example[{var!r}] {unit}, -10% slack.", f"{expr} >= low * 0.9"))
+    else:  # range with at least one variable end
+        variants.append((f"range_{unit}_{limit.low}_{limit.high}_strict", f"Between the example's limits in {unit}.", f"low <= {expr} <= high"))
+    out = []
+    for name, summary, condition in variants:
+        lines = [_read("low", limit.low)]
+        if "high" in condition:
+            lines.append(_read("high", limit.high))
+        lines += [
+            "if low is None" + (" or high is None" if "high" in condition else "") + ":",
+            "    return True  # the example does not say: nothing to check",
+            f"return {condition}",
+        ]
+        out.append(Check(name, summary, "\n".join(lines), helpers))
+    return out
+
+
+def _read(name: str, value: float | str | None) -> str:
+    if isinstance(value, str):
+        return f"{name} = as_int(example.get({value!r}))"
+    return f"{name} = {_num(float(value or 0))}"
+
+
+# --- brevity without numbers -------------------------------------------------------------------
+
+
+def _brevity_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
+    out: list[Check] = []
+    m = _BREVITY.search(text)
+    if m and not negated(text, m.start(), window=3):
+        for ceiling in BREVITY_CEILINGS:
+            out.append(
+                Check(
+                    f"brief_max_words_{ceiling}",
+                    f"Brief: at most {ceiling} words (a heuristic ceiling for '{m.group(0)}').",
+                    f"return word_count(response) <= {ceiling}",
+                    ("word_count",),
+                )
+            )
+        if criterion.variables:
+            for pct in (25, 50):
+                out.append(
+                    Check(
+                        f"brief_vs_input_{pct}pct",
+                        f"Brief: at most {pct}% of the words of the longest input text.",
+                        "source = max((word_count(v) for v in example.values() if isinstance(v, str)), default=0)\n"
+                        "if source == 0:\n"
+                        "    return True  # no input text to compare with\n"
+                        f"return word_count(response) <= source * {pct / 100}",
+                        ("word_count",),
+                    )
+                )
+    m = _DETAIL.search(text)
+    if m and not negated(text, m.start(), window=3):
+        for floor in DETAIL_FLOORS:
+            out.append(
+                Check(
+                    f"detailed_min_words_{floor}",
+                    f"Detailed: at least {floor} words (a heuristic floor for '{m.group(0)}').",
+                    f"return word_count(response) >= {floor}",
+                    ("word_count",),
+                )
+            )
+    return out
+
+
+def checks(criterion: Criterion) -> list[Check]:
+    limits = find_limits(criterion.text)
+    out = [c for limit in limits for c in _checks_for(limit)]
+    if not limits:
+        out += _brevity_checks(criterion)
+    return out

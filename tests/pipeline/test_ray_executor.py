@@ -1,0 +1,342 @@
+"""``--executor ray`` against the loopback server: same output as local, shared rate limit, resume.
+
+All Ray tests share one local Ray (``ray.init(num_cpus=2)``, module-scoped); they are skipped with
+the reason when Ray is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipeline_kit import chat_requests, read_json, write_pipeline
+
+from llmassert.config import Settings
+from llmassert.errors import ConfigError
+from llmassert.pipeline.executor import Executor, get_executor
+from llmassert.pipeline.executor_ray import import_ray, partition, shard_groups
+from llmassert.pipeline.ray_ratelimit import BucketSpec, max_window_excess
+from llmassert.pipeline.runner import RunOptions, Runner, RunReport
+from llmassert.pipeline.spec import load_pipeline
+from llmassert.testing.fake_server import FakeLLMServer
+
+DOCS = """\
+default_model: openai/fake-model
+datasets:
+  reports: {type: file, path: data.json}
+operations:
+  - name: chunks
+    type: split
+    split_key: text
+    method: delimiter
+    method_kwargs: {delimiter: "\\n\\n"}
+  - name: context
+    type: gather
+    content_key: text_chunk
+    doc_id_key: chunks_id
+    order_key: chunks_chunk_num
+    peripheral_chunks: {previous: {tail: {count: 1}}, next: {head: {count: 1}}}
+  - name: facts
+    type: map
+    prompt: "Facts of {{ input.title }}: {{ input.text_chunk_rendered }}"
+    output: {schema: {summary: string, topics: "list[string]", risk: "enum[low, high]"}}
+    validate: ["len(output['summary']) % 5 != 0"]
+  - name: risky
+    type: filter
+    prompt: "Risky? {{ input.summary }}"
+    output: {schema: {keep: boolean}}
+  - name: topics
+    type: unnest
+    unnest_key: topics
+  - name: per_report
+    type: reduce
+    reduce_key: title
+    fold_batch_size: 2
+    prompt: "Sum up{% for i in inputs %} {{ i.summary }}{% endfor %}"
+    fold_prompt: "Fold {{ output.digest }} with{% for i in inputs %} {{ i.topics }}{% endfor %}"
+    output: {schema: {digest: string}}
+pipeline:
+  steps:
+    - {name: read, input: reports, operations: [chunks, context, facts, risky, topics]}
+    - {name: digest, input: read, operations: [per_report]}
+  output: {type: file, path: out.json}
+"""
+
+ENTITIES = """\
+default_model: openai/fake-model
+default_embedding_model: openai/fake-embed
+datasets:
+  tickets: {type: file, path: data.json}
+  owners: {type: file, path: owners.json}
+operations:
+  - name: product
+    type: map
+    prompt: "Product of {{ input.text }}"
+    max_batch_size: 4
+    batch_prompt: "Products of:{% for i in inputs %} [{{ i.text }}]{% endfor %}"
+    output: {schema: {name: string}}
+  - name: same
+    type: resolve
+    blocking_keys: [text]
+    blocking_threshold: 0.6
+    comparison_prompt: "Same? {{ input1.text }} / {{ input2.text }}"
+    resolution_prompt: "Name{% for i in inputs %} {{ i.name }}{% endfor %}"
+    output: {schema: {name: string}}
+  - name: owner
+    type: equijoin
+    comparison_prompt: "Owner? {{ left.name }} / {{ right.team }}"
+pipeline:
+  steps:
+    - {name: resolved, input: tickets, operations: [product, same]}
+    - name: joined
+      operations:
+        - owner: {left: resolved, right: owners}
+  output: {type: file, path: out.json}
+"""
+
+
+def reports(n: int) -> list[dict[str, Any]]:
+    words = "revenue risk contract claim policy invoice status review".split()
+    return [{"title": f"report {i}",
+             "text": "\n\n".join(f"Part {k} of {i}: {words[(i + k) % 8]} {words[k % 8]}"
+                                 for k in range(1 + i % 4))}
+            for i in range(n)]
+
+
+TICKETS = [{"id": i, "text": t} for i, t in enumerate(
+    ["router acme down", "acme router down again", "phone zen broken", "zen phone broken",
+     "backup cloud slow", "cloud backup slow", "bulb smart dead", "router acme reset",
+     "zen phone cracked", "invoice wrong"])]
+OWNERS = [{"team": "network"}, {"team": "mobile"}]
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    try:
+        import ray
+    except ImportError:
+        pytest.skip("ray is not installed (pip install 'llmassert[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+
+
+def run(path: Path, settings: Settings, executor: Executor | None, tag: str,
+        **options: Any) -> RunReport:
+    options.setdefault("checkpoint_dir", path.parent / f".ck-{tag}")
+    runner = Runner(load_pipeline(path), settings.replace(cache_dir=path.parent / f"cache-{tag}"),
+                    RunOptions(**options), executor=executor)
+    try:
+        return runner.run()
+    finally:
+        if executor is not None:
+            asyncio.run(executor.aclose())
+
+
+def outputs(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(folder.glob("out*.json*"))}
+
+
+TIMING_DEPENDENT = ("seconds", "cached", "requests", "prompt_tokens", "completion_tokens",
+                    "cost", "retries")
+
+
+def comparable(report: RunReport) -> list[dict[str, Any]]:
+    """Per-operation counters that do not depend on timing.
+
+    Two different rows can send the same request (equal summaries); whether the second is a cache
+    hit depends on whether the first finished in time — locally as on Ray — so cache hits, HTTP
+    requests, tokens and cost may differ.  Logical calls and every row count must not.
+    """
+    return [{"name": op.name, **{k: v for k, v in op.stats.to_json().items()
+                                 if k not in TIMING_DEPENDENT}} for op in report.ops]
+
+
+@pytest.mark.parametrize("pipeline", ["documents", "entities"])
+def test_ray_output_equals_local_for_every_operator(
+        pipeline: str, ray_address: str, tmp_path: Path, llm_server: FakeLLMServer,
+        llm_settings: Settings) -> None:
+    """split, gather, map, filter, unnest, reduce (folds), batched map, resolve, equijoin."""
+    reports_by_executor: dict[str, RunReport] = {}
+    files: dict[str, dict[str, str]] = {}
+    for name in ("local", "ray"):
+        folder = tmp_path / name
+        folder.mkdir()
+        if pipeline == "documents":
+            path = write_pipeline(folder, DOCS, reports(24))
+        else:
+            path = write_pipeline(folder, ENTITIES, TICKETS)
+            (folder / "owners.json").write_text(json.dumps(OWNERS))
+        before = len(llm_server.requests)
+        executor = get_executor("ray") if name == "ray" else None
+        reports_by_executor[name] = run(path, llm_settings, executor, name)
+        assert len(llm_server.requests) > before  # fresh caches: both really called the model
+        files[name] = outputs(folder)
+    local, ray_ = reports_by_executor["local"], reports_by_executor["ray"]
+    assert files["ray"] == files["local"]
+    assert json.loads(files["local"]["out.json"])  # not vacuous
+    assert comparable(ray_) == comparable(local)
+    assert ray_.totals.calls > 0 and ray_.totals.tokens > 0  # usage came back from the workers
+    if pipeline == "documents":
+        assert local.quarantined > 0  # the validate rule sends some chunks to quarantine
+        assert {op.name for op in ray_.ops} == {"chunks", "context", "facts", "risky", "topics",
+                                                 "per_report"}
+
+
+def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
+        ray_address: str, tmp_path: Path, llm_server: FakeLLMServer,
+        llm_settings: Settings) -> None:
+    """Two workers, 20 % 429/500 answers: every row arrives, and the server-observed arrivals
+    fit the shared bucket's envelope (capacity + rate × (window + lag)) for every window."""
+    rpm = 600
+    llm_server.error_rate = 0.2
+    rows = [{"id": i, "text": f"note {i}"} for i in range(45)]
+    path = write_pipeline(tmp_path, """\
+        default_model: openai/fake-model
+        datasets:
+          notes: {type: file, path: data.json}
+        operations:
+          - name: tag
+            type: map
+            prompt: "Tag {{ input.id }}: {{ input.text }}"
+            output: {schema: {tag: string}}
+        pipeline:
+          steps: [{name: s, input: notes, operations: [tag]}]
+          output: {type: file, path: out.json}
+        """, rows)
+    settings = llm_settings.replace(rpm=rpm, max_retries=10, max_retry_seconds=60)
+    report = run(path, settings, get_executor("ray", workers=2), "ray")
+    out = read_json(tmp_path / "out.json")
+    assert [r["id"] for r in out] == list(range(45))
+    assert report.errored == 0 and report.quarantined == 0
+    statuses = [r.status for r in llm_server.requests]
+    assert statuses.count(429) + statuses.count(500) >= 3  # the faults really happened
+    assert report.totals.requests == len(llm_server.requests)  # retries summed across workers
+    starts = [r.started for r in chat_requests(llm_server)]
+    spec = BucketSpec.for_limit(rpm)
+    assert max_window_excess(starts, spec) <= 0
+    # Not vacuous: the traffic pressed against the limit (half the rate would be exceeded).
+    assert max_window_excess(starts, BucketSpec(rpm, spec.rate / 2, spec.capacity, 0.0)) > 0
+
+
+def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
+                                           llm_settings: Settings) -> None:
+    """SIGKILL the `llmassert run --executor ray` process mid-run, rerun: same output as an
+    uninterrupted local run, and no request that had finished before the kill is made again."""
+    server = FakeLLMServer(latency_s=0.15).start()
+    try:
+        rows = [{"id": i, "text": f"entry {i}"} for i in range(80)]
+        text = textwrap.dedent(f"""\
+            default_model: openai/fake-model
+            default_lm_api_base: {server.base_url}
+            datasets:
+              notes: {{type: file, path: data.json}}
+            operations:
+              - name: tag
+                type: map
+                prompt: "Tag {{{{ input.id }}}}: {{{{ input.text }}}}"
+                output: {{schema: {{tag: string}}}}
+              - name: sure
+                type: filter
+                prompt: "Keep {{{{ input.tag }}}}?"
+                output: {{schema: {{keep: boolean}}}}
+            pipeline:
+              steps: [{{name: s, input: notes, operations: [tag, sure]}}]
+              output: {{type: file, path: out.json}}
+            """)
+        ray_dir, local_dir = tmp_path / "ray", tmp_path / "local"
+        for d in (ray_dir, local_dir):
+            d.mkdir()
+            write_pipeline(d, text, rows)
+        cmd = [sys.executable, "/tmp/runcli.py", "run", "pipeline.yaml", "--quiet",
+               "--executor", "ray", "--ray-address", ray_address, "--max-concurrency", "6",
+               "--cache-dir", str(ray_dir / "cache")]
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-fake-key-0123456789"}
+        proc = subprocess.Popen(cmd, cwd=ray_dir, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while sum(r.status == 200 for r in server.requests) < 40:
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_at = time.monotonic()
+        _wait_quiet(server)
+        first = len(server.requests)
+        done_before = {json.dumps(r.body, sort_keys=True) for r in server.requests[:first]
+                       if r.status == 200 and r.finished < killed_at - 0.5}
+        assert not (ray_dir / "out.json").exists()
+
+        rerun = subprocess.run(cmd, cwd=ray_dir, env=env, capture_output=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
+        again = [json.dumps(r.body, sort_keys=True) for r in server.requests[first:]]
+        assert again, "the rerun had work left"
+        assert not done_before.intersection(again)
+        assert len(again) < 2 * len(rows) - len(done_before) + 1
+
+        settings = llm_settings.replace(api_base=server.base_url)
+        run(local_dir / "pipeline.yaml", settings, None, "local")
+        assert (ray_dir / "out.json").read_text() == (local_dir / "out.json").read_text()
+    finally:
+        server.stop()
+
+
+def _wait_quiet(server: FakeLLMServer, quiet_s: float = 1.0, limit_s: float = 15.0) -> None:
+    """Until the killed run's workers stop sending (Ray reaps actors whose owner died)."""
+    end = time.monotonic() + limit_s
+    seen, since = len(server.requests), time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.1)
+        if len(server.requests) != seen:
+            seen, since = len(server.requests), time.monotonic()
+        elif time.monotonic() - since >= quiet_s and server.stats.in_flight == 0:
+            return
+
+
+def test_without_ray_the_error_is_one_line_with_the_install_command(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray sees
+    with pytest.raises(ConfigError) as e:
+        import_ray()
+    assert "pip install 'llmassert[ray]'" in str(e.value)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"llmassert\[ray\]"):
+        get_executor("ray")
+
+
+def test_ray_flags_without_the_ray_executor_are_refused(tmp_path: Path) -> None:
+    from llmassert.commands.run import _executor_options
+
+    with pytest.raises(ConfigError, match="need --executor ray"):
+        _executor_options("local", "auto", None)
+
+
+def test_partitions_cover_rows_in_order_on_batch_boundaries() -> None:
+    assert partition(10, 3) == [(0, 4), (4, 8), (8, 10)]
+    parts = partition(23, 4, multiple=5)
+    assert [a for a, _ in parts] == [0, 10, 20] and parts[-1][1] == 23
+    assert all(a % 5 == 0 for a, _ in parts)
+    assert partition(0, 4) == []
+    assert partition(3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_group_shards_keep_groups_whole_and_in_order() -> None:
+    sizes = [5, 1, 1, 1, 8, 2, 2]
+    shards = shard_groups(sizes, 3)
+    assert shards[0][0] == 0 and shards[-1][1] == len(sizes)
+    assert all(a < b for a, b in shards)
+    assert all(shards[i][1] == shards[i + 1][0] for i in range(len(shards) - 1))
+    assert shard_groups([100], 4) == [(0, 1)]  # one huge group stays on one worker

@@ -1,0 +1,154 @@
+"""Offline synthesis end to end on the shipped examples: importable modules, valid manifests,
+byte-identical reruns, holdout split by input, infeasible targets, nothing written on error."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from llmassert.errors import HistoryError, InfeasibleError, LabelsError
+from llmassert.history import LabeledExample, load_histories
+from llmassert.select import Matrix
+from llmassert.synth.engine import split_by_input, synthesize
+from llmassert.synth.manifest import load_manifest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
+NAMES = ["code_review_commenter", "product_update_email", "ticket_summarizer"]
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(EXAMPLES, tmp_path / "prompts"))
+
+
+def import_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_examples_synthesize_offline_into_working_modules(prompts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "assertions"
+    report = synthesize(prompts, out_dir=out)
+    assert [p.name for p in report.prompts] == NAMES
+    assert sorted(f.name for f in out.iterdir()) == sorted(
+        f"{n}.{ext}" for n in NAMES for ext in ("py", "json"))
+    histories = {h.name: h for h in load_histories(prompts)}
+    for p in report.prompts:
+        manifest = load_manifest(out / f"{p.name}.json")
+        assert manifest.model is None and manifest.prompt == p.name
+        assert manifest.versions == len(histories[p.name].versions)
+        assert Matrix.load(out / f"{p.name}.json").assertions == manifest.assertions
+        # A meaningful selection: some bad responses caught, within the FFR ceiling.
+        assert 0 < p.selected < p.candidates
+        assert p.coverage is not None and p.coverage > 0
+        assert p.ffr is not None and p.ffr <= 0.25
+        # The module imports alone, lists the selected functions, and they run on real data.
+        module = import_module(out / f"{p.name}.py")
+        assert list(module.ASSERTIONS) == manifest.selection.selected
+        labeled = histories[p.name].labeled
+        column = {name: j for j, name in enumerate(manifest.assertions)}
+        for i, ex in enumerate(labeled):
+            for name in module.ASSERTIONS:
+                verdict = getattr(module, name)(dict(ex.input), ex.response)
+                assert verdict is True or verdict is False
+                assert int(verdict) == manifest.M[i][column[name]]  # M is what the code does
+
+
+def test_rerun_is_byte_identical(prompts: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    synthesize(prompts, out_dir=first, holdout=0.5, seed=7)
+    synthesize(prompts, out_dir=second, holdout=0.5, seed=7)
+    files = sorted(p.name for p in first.iterdir())
+    assert files == sorted(p.name for p in second.iterdir())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_holdout_reports_test_metrics_on_unseen_inputs(prompts: Path, tmp_path: Path) -> None:
+    report = synthesize(prompts / "product_update_email", out_dir=tmp_path / "o", holdout=0.5,
+                        seed=1)
+    (p,) = report.prompts
+    assert p.test_coverage is not None and p.test_ffr is not None
+    manifest = load_manifest(tmp_path / "o" / "product_update_email.json")
+    train = {e.input_id for e in manifest.examples if e.split == "train"}
+    test = {e.input_id for e in manifest.examples if e.split == "test"}
+    assert train and test and not train & test
+    assert len(manifest.M) + len(manifest.test_M) == p.labeled
+    assert manifest.metrics.holdout == 0.5 and manifest.metrics.seed == 1
+
+
+def ex(inp: dict[str, int], label: int = 1) -> LabeledExample:
+    return LabeledExample(input=inp, response=f"r{label}", label=label)
+
+
+def test_split_by_input_keeps_inputs_together_and_is_seeded() -> None:
+    examples = [ex({"k": i % 10}, label=i % 2) for i in range(40)]  # 10 inputs x 4 responses
+    train, test = split_by_input(examples, 0.5, seed=3)
+    assert sorted(train + test) == list(range(40))
+    test_inputs = {examples[i].input["k"] for i in test}
+    assert len(test_inputs) == 5
+    assert not test_inputs & {examples[i].input["k"] for i in train}
+    assert split_by_input(examples, 0.5, seed=3) == (train, test)
+    others = {tuple(split_by_input(examples, 0.5, seed=s)[1]) for s in range(6)}
+    assert len(others) > 1
+    assert split_by_input(examples, 0.0, seed=3) == (list(range(40)), [])
+    # at least one input group on each side, even for extreme fractions
+    assert len({examples[i].input["k"] for i in split_by_input(examples, 0.01, 0)[1]}) == 1
+    assert split_by_input([ex({"k": 1}), ex({"k": 1})], 0.5, 0) == ([0, 1], [])
+
+
+def test_unreachable_targets_relax_to_the_nearest_feasible(prompts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    report = synthesize(prompts / "code_review_commenter", out_dir=out, alpha=1.0, tau=0.0)
+    (p,) = report.prompts
+    assert any("nearest feasible" in w for w in p.warnings)
+    manifest = load_manifest(out / "code_review_commenter.json")
+    assert manifest.selection.relaxed
+    assert (manifest.alpha, manifest.tau) == (1.0, 0.0)  # what was asked stays on record
+    assert (manifest.selection.alpha, manifest.selection.tau) != (1.0, 0.0)
+    assert "nearest feasible alpha" in (out / "code_review_commenter.py").read_text()
+
+
+def test_strict_infeasible_writes_nothing(prompts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    with pytest.raises(InfeasibleError, match="nothing written"):
+        synthesize(prompts, out_dir=out, alpha=1.0, tau=0.0, strict=True)
+    assert not out.exists()
+
+
+def test_without_labels_every_checkable_criterion_gets_an_assertion(
+    prompts: Path, tmp_path: Path
+) -> None:
+    (prompts / "product_update_email" / "labeled.jsonl").unlink()
+    out = tmp_path / "o"
+    report = synthesize(prompts / "product_update_email", out_dir=out, holdout=0.5)
+    (p,) = report.prompts
+    manifest = load_manifest(out / "product_update_email.json")
+    assert manifest.y == [] and manifest.selection.basis == "criteria"
+    assert p.selected == len(set(manifest.groups))  # one per criterion that has candidates
+    assert p.coverage is None and p.test_coverage is None
+    assert any("--holdout ignored" in w for w in p.warnings)
+
+
+def test_one_bad_prompt_means_nothing_is_written(prompts: Path, tmp_path: Path) -> None:
+    (prompts / "ticket_summarizer.labeled.jsonl").write_text('{"input": {}, "response": 3}\n')
+    out = tmp_path / "o"
+    with pytest.raises(LabelsError, match="ticket_summarizer.labeled.jsonl"):
+        synthesize(prompts, out_dir=out)
+    assert not out.exists()
+
+
+def test_a_prompt_with_one_version_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "solo"
+    folder.mkdir()
+    (folder / "v1.txt").write_text("Answer in one sentence.")
+    with pytest.raises(HistoryError, match="only one version"):
+        synthesize(folder, out_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
