@@ -43,13 +43,14 @@ def _spade(results: dict[str, Any], method: str) -> str:
 
 
 def run_pipeline(folder: Path, seeds: int, holdout: float, method: str, alpha: float,
-                 tau: float) -> tuple[list[PromptReport], float]:
+                 tau: float, confidence: float | None) -> tuple[list[PromptReport], float]:
     reports = []
     start = time.perf_counter()
     for seed in range(seeds):
         with tempfile.TemporaryDirectory() as out:
             report = synthesize(folder / "prompts", out_dir=out, alpha=alpha, tau=tau,
-                                method=method, holdout=holdout, seed=seed)  # type: ignore[arg-type]
+                                method=method, holdout=holdout, seed=seed,  # type: ignore[arg-type]
+                                ffr_confidence=confidence)
         reports.append(report.prompts[0])
     return reports, (time.perf_counter() - start) / seeds
 
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", choices=["sub", "cov", "base"], default="sub")
     ap.add_argument("--alpha", type=float, default=0.6)
     ap.add_argument("--tau", type=float, default=0.25)
+    ap.add_argument("--ffr-confidence", type=float, default=None,
+                    help="select for FFR <= tau at this confidence (default: in-sample)")
     ap.add_argument("--pipelines", nargs="*", help="only these pipelines")
     args = ap.parse_args(argv)
 
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     judges: dict[str, list[str]] = {}
     for folder in pipelines:
         reports, seconds = run_pipeline(folder, args.seeds, args.holdout, args.method,
-                                        args.alpha, args.tau)
+                                        args.alpha, args.tau, args.ffr_confidence)
         results_file = folder / "spade_results.json"
         spade = json.loads(results_file.read_text()) if results_file.is_file() else {}
         first = reports[0]

@@ -356,14 +356,22 @@ def section_titles(text: str) -> tuple[str, ...]:
 
     Markdown emphasis and trailing colons are stripped: ``**Body:**`` gives ``Body``.
     """
-    if not isinstance(text, str):
-        return ()
+    return _section_titles(text) if isinstance(text, str) else ()
+
+
+@lru_cache(maxsize=64)
+def _section_titles(text: str) -> tuple[str, ...]:
     out = list(headers(text))
     for line in lines(text):
         m = _LABEL.match(line)
         if m and len(m.group(1).split()) <= 6:
             out.append(m.group(1).strip("*_ #"))
     return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _section_keys(text: str) -> tuple[str, ...]:
+    return tuple(normalize(found).strip(" :*_#") for found in _section_titles(text))
 
 
 def has_section(text: str, title: str, *, exact: bool = False) -> bool:
@@ -373,13 +381,9 @@ def has_section(text: str, title: str, *, exact: bool = False) -> bool:
     with it (``## Executive Summary of Q3`` has section ``Executive Summary``).
     """
     want = normalize(title).strip(" :")
-    if not want:
+    if not want or not isinstance(text, str):
         return False
-    for found in section_titles(text):
-        got = normalize(found).strip(" :*_#")
-        if got == want or (not exact and got.startswith(want)):
-            return True
-    return False
+    return any(got == want or (not exact and got.startswith(want)) for got in _section_keys(text))
 
 
 def has_markdown_table(text: str) -> bool:
@@ -499,8 +503,23 @@ def _straight(text: str) -> str:
     return text.translate(_QUOTES)
 
 
-def _text(text: str) -> str:
-    return _straight(text) if isinstance(text, str) else ""
+@lru_cache(maxsize=64)
+def _lowered(text: str) -> str:
+    return _straight(text).lower()
+
+
+@lru_cache(maxsize=1024)
+def _first_word(phrase: str) -> str:
+    parts = phrase.translate(_QUOTES).split()
+    return parts[0] if parts else ""
+
+
+def _may_contain(text: str, phrase: str, case: bool) -> bool:
+    # A substring test on the phrase's first word rules most phrases out before any regex runs.
+    first = _first_word(phrase)
+    if not first:
+        return False
+    return first in _straight(text) if case else first.lower() in _lowered(text)
 
 
 def contains_phrase(text: str, phrase: str, *, case: bool = False, whole_word: bool = True) -> bool:
@@ -509,16 +528,24 @@ def contains_phrase(text: str, phrase: str, *, case: bool = False, whole_word: b
     ``case`` makes the match case-sensitive; ``whole_word`` refuses matches inside longer words
     (``"cat"`` is not in ``"concatenate"``).
     """
-    if not isinstance(phrase, str) or not phrase.strip():
+    if (
+        not isinstance(phrase, str)
+        or not isinstance(text, str)
+        or not _may_contain(text, phrase, case)
+    ):
         return False
-    return _phrase_pattern(phrase, case, whole_word).search(_text(text)) is not None
+    return _phrase_pattern(phrase, case, whole_word).search(_straight(text)) is not None
 
 
 def count_phrase(text: str, phrase: str, *, case: bool = False, whole_word: bool = True) -> int:
     """How many times ``phrase`` occurs in ``text`` (see :func:`contains_phrase`)."""
-    if not isinstance(phrase, str) or not phrase.strip():
+    if (
+        not isinstance(phrase, str)
+        or not isinstance(text, str)
+        or not _may_contain(text, phrase, case)
+    ):
         return 0
-    return len(_phrase_pattern(phrase, case, whole_word).findall(_text(text)))
+    return len(_phrase_pattern(phrase, case, whole_word).findall(_straight(text)))
 
 
 def contains_any(
@@ -571,22 +598,26 @@ def contains_stem(text: str, phrase: str) -> bool:
     return any(have[i] == first and have[i : i + n] == want for i in range(len(have) - n + 1))
 
 
+_LEAD = " \t\r\n#>*_\"'`-"
+_TRAIL = " \t\r\n.!?,;:*_\"'`)"
+
+
 def starts_with_phrase(text: str, phrase: str, *, case: bool = False) -> bool:
     """True when ``text`` starts with ``phrase``, ignoring leading space, markdown and quotes."""
     if not isinstance(text, str) or not isinstance(phrase, str) or not phrase.strip():
         return False
-    head = re.sub(r"^[\s#>*_\"'“‘`-]+", "", _text(text))
+    head = _straight(text[:2000]).lstrip(_LEAD)
     return _phrase_pattern(phrase, case, True).match(head) is not None
 
 
 def ends_with_phrase(text: str, phrase: str, *, case: bool = False) -> bool:
     """True when ``text`` ends with ``phrase``, ignoring trailing space, punctuation and markdown."""
-    if not isinstance(text, str) or not isinstance(phrase, str) or not phrase.strip():
+    if not isinstance(text, str) or not isinstance(phrase, str):
         return False
-    tail = re.sub(r"[\s.!?,;:*_\"'”’`)]+$", "", _text(text))
-    want = re.sub(r"[\s.!?,;:*_\"'”’`)]+$", "", phrase.translate(_QUOTES))
+    want = phrase.translate(_QUOTES).rstrip(_TRAIL)
     if not want:
         return False
+    tail = _straight(text[-2000:]).rstrip(_TRAIL)
     return tail.endswith(want) if case else tail.casefold().endswith(want.casefold())
 
 
@@ -606,14 +637,27 @@ def mentions_value(text: str, value: Any, *, min_overlap: float = 0.5) -> bool:
     value = str(value).strip()
     if not value:
         return False
-    value_words = words(value)
-    if len(value_words) <= 4:
+    content = _content_stems(value)
+    if content is None:
         return contains_phrase(text, value) or contains_stem(text, value)
-    content = {stem(w) for w in value_words if len(w) >= 4}
     if not content:
         return contains_phrase(text, value)
-    have = set(_stems(text))
+    have = _stem_set(text)
     return len(content & have) / len(content) >= min_overlap
+
+
+@lru_cache(maxsize=64)
+def _content_stems(value: str) -> frozenset[str] | None:
+    # None: a short value (<= 4 words), matched as a phrase rather than by overlap.
+    value_words = words(value)
+    if len(value_words) <= 4:
+        return None
+    return frozenset(stem(w) for w in value_words if len(w) >= 4)
+
+
+@lru_cache(maxsize=64)
+def _stem_set(text: str) -> frozenset[str]:
+    return frozenset(_stems(text))
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -657,7 +701,12 @@ def as_float(value: Any, default: float | None = None) -> float | None:
 
 def numbers(text: str) -> tuple[str, ...]:
     """Numeric tokens (``42``, ``3.5``, ``$1,200``, ``15%``)."""
-    return tuple(_NUMBER.findall(text)) if isinstance(text, str) else ()
+    return _numbers(text) if isinstance(text, str) else ()
+
+
+@lru_cache(maxsize=64)
+def _numbers(text: str) -> tuple[str, ...]:
+    return tuple(_NUMBER.findall(text))
 
 
 # --- questions, links, emoji ------------------------------------------------------------------
@@ -668,12 +717,21 @@ def questions(text: str) -> tuple[str, ...]:
     return tuple(s for s in sentences(text) if s.rstrip("\"'”’)*_ ").endswith("?"))
 
 
-_URL = re.compile(r"\bhttps?://[^\s<>()\"']+|\bwww\.[^\s<>()\"']+\.[a-z]{2,}[^\s<>()\"']*", re.I)
+# Trailing sentence punctuation is not part of a link: "see https://x.org/a."
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"'`]*[^\s<>()\"'`.,;:!?*]", re.I)
 
 
 def urls(text: str) -> tuple[str, ...]:
     """Links (``http(s)://...`` or ``www.``...)."""
-    return tuple(_URL.findall(text)) if isinstance(text, str) else ()
+    return _urls(text) if isinstance(text, str) else ()
+
+
+@lru_cache(maxsize=64)
+def _urls(text: str) -> tuple[str, ...]:
+    folded = _lowered(text)
+    if "http" not in folded and "www." not in folded:
+        return ()
+    return tuple(_URL.findall(text))
 
 
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2728\u2705\u274c]")

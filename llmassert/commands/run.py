@@ -94,7 +94,7 @@ def run(
         max_concurrency=max_concurrency, rpm=rpm, tpm=tpm, record=record, replay=replay,
         max_cost=max_cost, max_tokens=max_tokens, cache_dir=cache_dir, no_cache=no_cache,
         base=base)
-    executor_options = _executor_options(executor, ray_address, ray_workers)
+    executor_options = _executor_options(executor, ray_address, ray_workers, record)
     options = RunOptions(resume=resume, dry_run=dry_run, executor=executor,
                          executor_options=executor_options, model=model,
                          lineage=lineage)
@@ -127,8 +127,8 @@ def run(
     return EXIT_ASSERTIONS_FAILED if strict and bad else EXIT_OK
 
 
-def _executor_options(executor: str, ray_address: str | None,
-                      ray_workers: int | None) -> dict[str, Any]:
+def _executor_options(executor: str, ray_address: str | None, ray_workers: int | None,
+                      record: Path | None = None) -> dict[str, Any]:
     """Checked before anything runs: a missing Ray or a misplaced flag is a one-line error."""
     ray_flags = {"address": ray_address, "workers": ray_workers}
     if executor != "ray":
@@ -136,6 +136,9 @@ def _executor_options(executor: str, ray_address: str | None,
             raise ConfigError("--ray-address / --ray-workers need --executor ray",
                               field="--executor")
         return {}
+    if record is not None:
+        raise ConfigError("--record needs the local executor (one process writes the "
+                          "cassette); --replay works with --executor ray", field="--executor")
     from llmassert.pipeline.executor_ray import import_ray
 
     import_ray()

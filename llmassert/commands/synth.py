@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
+from enum import Enum
+
 import typer
 
 from llmassert.commands._options import llm_options, llm_session
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
 
 PATH_HELP = ("A folder of prompts (version folders, <name>.yaml/.json with versions:, "
              "git-tracked prompt files) or one prompt.")
+
+
+class SelectMethod(str, Enum):
+    sub = "sub"
+    cov = "cov"
+    base = "base"
 
 
 class RichProgress:
@@ -70,15 +77,16 @@ def register(app: typer.Typer) -> None:
         tau: Annotated[float, typer.Option(
             min=0.0, max=1.0, help="False-failure ceiling: share of good responses failed.")
         ] = 0.25,
-        method: Annotated[str, typer.Option(
-            click_type=click.Choice(["sub", "cov", "base"]),
-            help="SPADE selection: sub (coverage + subsumption), cov, or base.")] = "sub",
+        method: Annotated[SelectMethod, typer.Option(
+            help="SPADE selection: sub (coverage + subsumption), cov, or base.")
+        ] = SelectMethod.sub,
         holdout: Annotated[float, typer.Option(
             min=0.0, max=0.95, help="Share of labeled inputs held out to report test "
             "coverage / FFR (split by input).")] = 0.0,
         seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
         labels: Annotated[Path | None, typer.Option(
-            help="Labeled responses (JSONL: input, response, label) for every prompt.")] = None,
+            help="Labeled responses (JSONL: input, response, label) for the one prompt "
+            "at PATH.")] = None,
         git: Annotated[bool | None, typer.Option(
             "--git/--no-git", help="Read prompt files' versions from git history "
             "(default: auto-detect).")] = None,
@@ -87,6 +95,10 @@ def register(app: typer.Typer) -> None:
         html: Annotated[Path | None, typer.Option(
             "--html", metavar="FILE", help="Also write an HTML report with the coverage/FFR "
             "trade-off.")] = None,
+        ffr_confidence: Annotated[float | None, typer.Option(
+            "--ffr-confidence", min=0.5, max=0.999, help="Select so that FFR <= tau holds at "
+            "this confidence (e.g. 0.9) rather than only on the labeled sample; recommended "
+            "with few labels.")] = None,
         strict: Annotated[bool, typer.Option(
             help="Fail (exit 2, nothing written) when alpha/tau cannot be met instead of "
             "relaxing them to the nearest feasible targets.")] = False,
@@ -101,8 +113,9 @@ def register(app: typer.Typer) -> None:
         err = Console(stderr=True)
         progress = RichProgress(err) if err.is_terminal else None
         kwargs: dict[str, Any] = dict(
-            out_dir=out, alpha=alpha, tau=tau, method=method, holdout=holdout, seed=seed,
-            labels=labels, git=git, strict=strict, write=False, progress=progress)
+            out_dir=out, alpha=alpha, tau=tau, method=method.value, holdout=holdout, seed=seed,
+            labels=labels, git=git, strict=strict, write=False, progress=progress,
+            ffr_confidence=ffr_confidence)
 
         def run(client: Any = None) -> Any:
             if progress is None:

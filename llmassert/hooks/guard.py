@@ -47,6 +47,8 @@ from llmassert.llm.client import Usage
 OnFail = Literal["exception", "raise", "reask", "fix", "filter", "noop"]
 POLICIES: tuple[str, ...] = get_args(OnFail)
 log = logging.getLogger("llmassert.hooks")
+# A library stays silent unless the app configures logging; the failure log is the record.
+log.addHandler(logging.NullHandler())
 F = TypeVar("F", bound=Callable[..., Any])
 
 # An attempt: given feedback (None on the first call) and the previous response text, call the
@@ -244,9 +246,10 @@ class Guard:
             )
 
     def _count(self, **deltas: int) -> None:
+        stats = self.stats
         with self._stats_lock:
             for key, value in deltas.items():
-                setattr(self.stats, key, getattr(self.stats, key) + value)
+                setattr(stats, key, getattr(stats, key) + value)
 
 
 # -- the decorator ---------------------------------------------------------------------------
@@ -284,47 +287,45 @@ def guard(
             engine.prompt_name = fn.__qualname__
         make_example = _example_maker(sig, example_from)
 
-        def call_args(
-            bound: inspect.BoundArguments, feedback: str | None, previous: str | None
-        ) -> inspect.BoundArguments:
-            if feedback is None:
-                return bound
-            again = sig.bind_partial(*bound.args, **bound.kwargs)
+        def again(args: tuple[Any, ...], kwargs: dict[str, Any], feedback: str,
+                  previous: str | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            """The arguments of a re-ask (binding is left to this cold path)."""
+            bound = sig.bind(*args, **kwargs)
             if feed == "feedback":  # the model does not see its answer otherwise: quote it
                 quoted = f"Your previous answer was:\n{previous}\n\n" if previous else ""
-                again.arguments["feedback"] = quoted + feedback
+                bound.arguments["feedback"] = quoted + feedback
             else:
-                again.arguments["messages"] = [
-                    *(again.arguments.get("messages") or []),
+                bound.arguments["messages"] = [
+                    *(bound.arguments.get("messages") or []),
                     {"role": "assistant", "content": previous or ""},
                     {"role": "user", "content": feedback},
                 ]
-            return again
+            return bound.args, bound.kwargs
 
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                bound = sig.bind(*args, **kwargs)
-
                 async def attempt(feedback: str | None, previous: str | None) -> Any:
-                    b = call_args(bound, feedback, previous)
-                    return await fn(*b.args, **b.kwargs)
+                    if feedback is None:
+                        return await fn(*args, **kwargs)
+                    a, kw = again(args, kwargs, feedback, previous)
+                    return await fn(*a, **kw)
 
-                return await engine.arun(attempt, make_example(bound))
+                return await engine.arun(attempt, make_example(args, kwargs))
 
             wrapper: Any = awrapper
         else:
 
             @functools.wraps(fn)
             def swrapper(*args: Any, **kwargs: Any) -> Any:
-                bound = sig.bind(*args, **kwargs)
-
                 def attempt(feedback: str | None, previous: str | None) -> Any:
-                    b = call_args(bound, feedback, previous)
-                    return fn(*b.args, **b.kwargs)
+                    if feedback is None:
+                        return fn(*args, **kwargs)
+                    a, kw = again(args, kwargs, feedback, previous)
+                    return fn(*a, **kw)
 
-                return engine.run(attempt, make_example(bound))
+                return engine.run(attempt, make_example(args, kwargs))
 
             wrapper = swrapper
         wrapper.guard = engine
@@ -342,35 +343,48 @@ def _feedback_channel(sig: inspect.Signature) -> str | None:
     return None
 
 
+ExampleMaker = Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]
+_NOT_EXAMPLE = frozenset({"self", "cls", "feedback"})
+
+
 def _example_maker(
     sig: inspect.Signature, example_from: str | Callable[..., dict[str, Any]] | None
-) -> Callable[[inspect.BoundArguments], dict[str, Any]]:
+) -> ExampleMaker:
+    """How a call's arguments become the assertions' example (on every call: keep it cheap)."""
     if callable(example_from):
         chooser = example_from
+        return lambda args, kwargs: dict(chooser(*args, **kwargs))
+    params = list(sig.parameters.values())
+    if isinstance(example_from, str) and example_from not in sig.parameters:
+        raise ConfigError(f"example_from={example_from!r} is not an argument of the function",
+                          field="example_from")
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    defaults = {p.name: p.default for p in params
+                if p.default is not p.empty and p.name not in _NOT_EXAMPLE}
+    var_args = any(p.kind is p.VAR_POSITIONAL for p in params)
 
-        def from_callable(bound: inspect.BoundArguments) -> dict[str, Any]:
-            return dict(chooser(*bound.args, **bound.kwargs))
+    def arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        # Arguments by name with defaults filled, **kwargs flattened in; `inspect.bind` only
+        # for *args signatures (it costs more than the checks of a small set).
+        if var_args:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            found = dict(bound.arguments)
+            for p in params:
+                if p.kind is p.VAR_KEYWORD:
+                    found.update(found.pop(p.name, None) or {})
+        else:
+            found = {**defaults, **dict(zip(positional, args, strict=False)), **kwargs}
+        for name in _NOT_EXAMPLE.intersection(found):
+            del found[name]
+        return found
 
-        return from_callable
     if isinstance(example_from, str):
-        if example_from not in sig.parameters:
-            raise ConfigError(f"example_from={example_from!r} is not an argument of the function",
-                              field="example_from")
         name = example_from
 
-        def from_argument(bound: inspect.BoundArguments) -> dict[str, Any]:
-            value = bound.arguments.get(name)
+        def from_argument(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+            value = arguments(args, kwargs).get(name)
             return dict(value) if isinstance(value, dict) else {name: value}
 
         return from_argument
-
-    var_kw = next((p.name for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD), None)
-
-    def from_arguments(bound: inspect.BoundArguments) -> dict[str, Any]:
-        example = {k: v for k, v in bound.arguments.items()
-                   if k not in ("self", "cls", "feedback") and k != var_kw}
-        if var_kw:
-            example.update(bound.arguments.get(var_kw) or {})
-        return example
-
-    return from_arguments
+    return arguments

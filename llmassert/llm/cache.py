@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class DiskCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._shards: set[Path] = set()
 
     def _file(self, key: str) -> Path:
         return self.path / key[:2] / f"{key}.json"
@@ -74,12 +75,27 @@ class DiskCache:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store ``value`` atomically (last writer wins; equal keys mean equal answers)."""
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         target = self._file(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        if target.parent not in self._shards:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._shards.add(target.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(value, f, ensure_ascii=False, separators=(",", ":"))
+            self._write(target, data)
+        except FileNotFoundError:  # the folder was cleared meanwhile
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._write(target, data)
+
+    @staticmethod
+    def _write(target: Path, data: bytes) -> None:
+        # Unique per process and thread: concurrent writers never share a temp file.
+        tmp = target.with_name(f".tmp-{target.stem[:16]}-{os.getpid()}-{threading.get_ident()}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -105,6 +121,7 @@ class DiskCache:
                         tmp.unlink()
                 with contextlib.suppress(OSError):
                     shard.rmdir()
+        self._shards.clear()
         return removed
 
     def stats(self) -> tuple[int, int]:

@@ -55,10 +55,11 @@ class ConcurrencyLimiter:
         with self._lock:
             while self._waiters:
                 loop, fut = self._waiters.popleft()
-                if loop.is_closed():
+                try:
+                    # The slot moves to the waiter without ever being free (no barging).
+                    loop.call_soon_threadsafe(self._grant, fut)
+                except RuntimeError:  # the waiter's loop is closed: it will never take it
                     continue
-                # The slot moves to the waiter without ever being free (no barging).
-                loop.call_soon_threadsafe(self._grant, fut)
                 return
             self._active -= 1
 

@@ -60,6 +60,7 @@ class Client(LLMClient):
         self._checked: set[str] = set()
         # Models that rejected tool calling: their structured output goes via response_format.
         self._no_tools: set[str] = set()
+        self._cache_warned = False
         self._lock = threading.Lock()
 
     # -- accounting ------------------------------------------------------------------------------
@@ -188,9 +189,19 @@ class Client(LLMClient):
         self._tracker.finish_call(retries=call.retries, reasks=call.reasks)
         if cache:
             # Only validated successes reach here: errors are never cached.
-            cache.put(key, {"model": model, "text": result.text, "data": result.data,
-                            "reasks": result.reasks, "usage": result.usage.model_dump()})
+            self._store(cache, key, {"model": model, "text": result.text, "data": result.data,
+                                     "reasks": result.reasks,
+                                     "usage": result.usage.model_dump()})
         return result
+
+    def _store(self, cache: DiskCache, key: str, value: dict[str, Any]) -> None:
+        # A full or read-only disk must not fail a call that succeeded: warn once and go on.
+        try:
+            cache.put(key, value)
+        except OSError as e:
+            if not self._cache_warned:
+                self._cache_warned = True
+                log.warning("cannot write the LLM cache in %s: %s", cache.path, e)
 
     async def _complete(self, request: LLMRequest, call: _CallState,
                         cassette: str | None) -> LLMResult:
@@ -275,7 +286,8 @@ class Client(LLMClient):
                 for text, vec in zip(batch, vectors, strict=True):
                     found[text] = vec
                     if cache:
-                        cache.put(embedding_key(model, text), {"model": model, "embedding": vec})
+                        self._store(cache, embedding_key(model, text),
+                                    {"model": model, "embedding": vec})
         except BaseException:
             self._tracker.finish_call(retries=call.retries, failed=True)
             raise

@@ -9,7 +9,6 @@ it is pending").  Running every litellm call on this one long-lived loop avoids 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -33,9 +32,11 @@ class LoopThread:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` to completion from synchronous code."""
         if self._running() is self.loop:
-            # A sync call made from code already running on this loop would deadlock it.
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                return pool.submit(asyncio.run, coro).result()
+            # Blocking this loop while the call needs it to make progress would deadlock.
+            coro.close()
+            raise RuntimeError(
+                "a synchronous LLM call was made from code running on llmassert's LLM loop "
+                "(e.g. an async litellm callback); use `await client.acomplete(...)` there")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     async def await_(self, coro: Coroutine[Any, Any, T]) -> T:

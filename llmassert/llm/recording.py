@@ -1,9 +1,10 @@
 """Record / replay of LLM HTTP traffic with vcrpy cassettes.
 
-``with cassette(settings, "name"):`` patches HTTP (httpx sync/async, aiohttp) for its duration:
+``with cassette(settings, "name"):`` patches HTTP (aiohttp, httpx) for its duration:
 
 - ``mode="record"``: every successful exchange is written to ``<cassette_dir>/<name>.yaml`` when
-  the block ends (a fresh recording; 429/5xx answers are not kept, so replays do not sleep).
+  the block ends, also when it ends with an error (a fresh recording that replaces the old one;
+  429/5xx answers are not kept, so replays do not sleep).
 - ``mode="replay"``: answers come from the cassette only.  A request that is not in it raises
   :class:`~llmassert.errors.CassetteMissError` and never reaches the network.
 
@@ -11,8 +12,9 @@ Requests match on method, URL *path* (host and port change between runs: test se
 ports) and the canonical JSON body, so a changed prompt, model or schema is a miss, never a stale
 answer.  Secrets are removed before anything is stored: only a whitelist of request headers is kept
 (no ``authorization``/``api-key``/``x-api-key``/``openai-organization``/cookies), ``set-cookie``
-is dropped from responses, and key-like strings (the configured key, ``*_API_KEY`` environment
-values, ``sk-…`` tokens, ``?key=`` query values) are replaced in URLs and bodies.  Bodies are
+is dropped from responses, and key-like strings (the configured key, the values of environment
+variables named ``*KEY``/``*TOKEN``/``*SECRET``/``*PASSWORD``, ``sk-…``/``AIza…``/bearer tokens,
+``?key=`` query values) are replaced in URLs and bodies, identically when matching.  Bodies are
 stored as YAML structures, so cassettes read and diff well.
 """
 

@@ -24,10 +24,12 @@ failed with an error are not journaled: a resumed run retries them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +65,8 @@ class Journal:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if keep else os.O_TRUNC)
         self._fd: int | None = os.open(path, flags, 0o644)
         self._last_sync = time.monotonic()
+        self._syncing = False
+        self._fd_lock = threading.Lock()
         if keep and not _ends_with_newline(path):
             os.write(self._fd, b"\n")  # seal a line torn by a kill; it is skipped on load
         if not keep:
@@ -108,15 +112,27 @@ class Journal:
             n = os.write(self._fd, view)
             view = view[n:]
         now = time.monotonic()
-        if now - self._last_sync >= FSYNC_EVERY_S:
-            os.fsync(self._fd)
+        if now - self._last_sync >= FSYNC_EVERY_S and not self._syncing:
+            # fsync takes milliseconds: off the event loop, at most one at a time.
             self._last_sync = now
+            self._syncing = True
+            threading.Thread(target=self._fsync, daemon=True).start()
+
+    def _fsync(self) -> None:
+        with self._fd_lock:
+            try:
+                if self._fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.fsync(self._fd)
+            finally:
+                self._syncing = False
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        with self._fd_lock:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.fsync(fd)
+                os.close(fd)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -156,13 +172,16 @@ class CheckpointStore:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def begin(self) -> None:
-        """Mark the run as running (after the previous state was judged)."""
+    def begin(self, steps: list[str]) -> None:
+        """Mark the run as running; a fresh run first clears its steps' old checkpoints.
+
+        Only ``<root>/<step>/`` folders of this pipeline's steps are removed: an
+        ``intermediate_dir`` may be a folder the user keeps other things in.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.resuming:
-            for child in self.root.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
+            for step in steps:
+                shutil.rmtree(self._dir(step), ignore_errors=True)
         self._set_status("running")
 
     def complete(self) -> None:

@@ -194,13 +194,15 @@ class _Unit:
         self.last_end = 0.0
 
     async def __call__(self, key: str, rows_in: int,
-                       work: Callable[[], Awaitable[Outcome]]) -> Outcome:
+                       work: Callable[[], Awaitable[Outcome]],
+                       source: Row | None = None) -> Outcome:
+        """Run (or replay) one unit; ``source`` is the input row of a row unit."""
         if self.first_start is None:
             self.first_start = time.perf_counter()
         stats = self.ctx.stats
         hit = self.journal.get(key) if self.journal is not None else None
         if hit is not None:
-            outcome = Outcome.from_json(hit)
+            outcome = _decode(hit, source)
             stats.resumed += 1
         elif key in self.pending:
             outcome = await self.pending[key]
@@ -217,7 +219,7 @@ class _Unit:
                 self.pending.pop(key, None)
             fut.set_result(outcome)
             if self.journal is not None and not outcome.errors:
-                self.journal.put(key, outcome.to_json())
+                self.journal.put(key, _encode(outcome, source))
         stats.rows_in += rows_in
         stats.rows_out += len(outcome.rows)
         stats.filtered += outcome.filtered
@@ -279,7 +281,7 @@ class LocalExecutor(Executor):
         async def through(level: int, path: tuple[int, ...], row: Row, lin: Lineage) -> None:
             op, unit = ops[level], units[level]
             outcome = await unit("r:" + row_digest(row), 1,
-                                 lambda: op.process_row(row, unit.ctx))
+                                 lambda: op.process_row(row, unit.ctx), row)
             child = _merge_lineage(lin, op.name, outcome.meta)
             done[level].append((path, outcome, [child] * len(outcome.rows)))
             if level + 1 < len(ops) and outcome.rows:
@@ -293,11 +295,11 @@ class LocalExecutor(Executor):
             keys = ["r:" + row_digest(r) for r in chunk]
             journal = unit.journal
             if journal is not None and all(journal.get(k) is not None for k in keys):
-                outcomes = [await unit(k, 1, _never) for k in keys]
+                outcomes = [await unit(k, 1, _never, r) for k, r in zip(keys, chunk, strict=True)]
             else:
                 fresh = await op.process_batch(chunk, unit.ctx)
-                outcomes = [await unit(k, 1, _const(o)) for k, o in zip(keys, fresh,
-                                                                       strict=True)]
+                outcomes = [await unit(k, 1, _const(o), r) for k, o, r in zip(keys, fresh, chunk,
+                                                                             strict=True)]
             for j, o in enumerate(outcomes):
                 lin = _merge_lineage(lineage[i * size + j], op.name, o.meta)
                 done[0].append(((i * size + j,), o, [lin] * len(o.rows)))
@@ -363,6 +365,42 @@ class LocalExecutor(Executor):
 
 
 EXECUTORS["local"] = LocalExecutor
+
+
+_GONE = "-"
+
+
+def _encode(outcome: Outcome, source: Row | None) -> dict[str, Any]:
+    """Journal form of an outcome: output rows as deltas against the input row.
+
+    A map adds a few fields to a large row; journaling only what changed keeps journal lines
+    small (the row itself is in the operation's input, which a resumed run has again).
+    """
+    data = outcome.to_json()
+    if source is not None and outcome.rows:
+        deltas = []
+        for r in outcome.rows:
+            delta = {"+": {k: v for k, v in r.items() if k not in source or source[k] != v},
+                     _GONE: [k for k in source if k not in r]}
+            if list(_apply(source, delta)) != list(r):
+                return data  # key order would change: journal the rows whole
+            deltas.append(delta)
+        data["rows"], data["delta"] = deltas, True
+    return data
+
+
+def _apply(source: Row, delta: dict[str, Any]) -> Row:
+    gone = delta[_GONE]
+    return {**({k: v for k, v in source.items() if k not in gone} if gone else source),
+            **delta["+"]}
+
+
+def _decode(data: dict[str, Any], source: Row | None) -> Outcome:
+    outcome = Outcome.from_json(data)
+    if data.get("delta"):
+        assert source is not None
+        outcome.rows = [_apply(source, d) for d in data["rows"]]
+    return outcome
 
 
 async def _never() -> Outcome:

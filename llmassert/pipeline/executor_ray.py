@@ -87,6 +87,7 @@ log = logging.getLogger("llmassert.pipeline")
 INSTALL_HINT = "pip install 'llmassert[ray]'"
 IN_FLIGHT_PER_WORKER = 3
 PARTITIONS_PER_WORKER = 4
+START_TIMEOUT_S = 300.0
 # Environment a worker on another node needs to reach the provider (values are sent inside the
 # actor's constructor arguments, never in its runtime_env, which Ray shows in its dashboard).
 FORWARDED_ENV = re.compile(
@@ -103,8 +104,8 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ConfigError("--executor ray needs Ray, which is not installed",
-                          field="executor", hint=INSTALL_HINT) from None
+        raise ConfigError("Ray is not installed",
+                          field="--executor", hint=INSTALL_HINT) from None
     return ray
 
 
@@ -151,6 +152,11 @@ class _WorkerStore(CheckpointStore):
             self._open[key] = super().journal(step, op, fingerprint, shard=shard)
         return self._open[key]
 
+    def close_ops(self, step: str, ops: set[str]) -> None:
+        """fsync and close the journals of a finished stage (they stay readable for a resume)."""
+        for key in [k for k in self._open if k[0] == step and k[1] in ops]:
+            self._open.pop(key).close()
+
 
 @dataclass
 class _Stage:
@@ -186,6 +192,7 @@ class RayWorker:
         self.client = get_client(init.settings, rate_limiter=limiter)
         self.stages: dict[str, _Stage] = {}
         self.stores: dict[CheckpointRef, _WorkerStore] = {}
+        self._embed_lock = asyncio.Lock()
 
     async def ready(self) -> str:
         return self.where
@@ -219,25 +226,23 @@ class RayWorker:
         return await LocalExecutor().run_groups(op, rows, lineage, st.env)
 
     async def finish(self, stage_id: str) -> None:
-        """Forget a stage; fsync its journals (they stay readable for a resume)."""
+        """Forget a stage and close its journals."""
         st = self.stages.pop(stage_id, None)
-        if st is None or st.env.checkpoints is None:
-            return
-        store = st.env.checkpoints
-        assert isinstance(store, _WorkerStore)
-        for key in [k for k in store._open if k[0] == st.env.step
-                    and k[1] in {op.name for op in st.ops}]:
-            store._open.pop(key).close()
+        if st is not None and isinstance(st.env.checkpoints, _WorkerStore):
+            st.env.checkpoints.close_ops(st.env.step, {op.name for op in st.ops})
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         return await self.client.acomplete(request)
 
     async def embed(self, texts: list[str], model: str | None) -> tuple[list[list[float]], Usage]:
-        before = self.client.usage
-        vectors = await self.client.aembed(texts, model)
-        after = self.client.usage
         from llmassert.llm.client import Usage
 
+        # The client reports usage only as a running total: one embedding at a time per worker
+        # keeps the difference this call's own (resolve embeds before it compares).
+        async with self._embed_lock:
+            before = self.client.usage
+            vectors = await self.client.aembed(texts, model)
+            after = self.client.usage
         return vectors, Usage(
             prompt_tokens=after.prompt_tokens - before.prompt_tokens,
             completion_tokens=after.completion_tokens - before.completion_tokens,
@@ -334,13 +339,23 @@ class _Pool:
 
     async def map(self, n: int, call: Callable[[Any, int], Any],
                   done: Callable[[int, Any], None]) -> list[Any]:
-        """``call(worker, i)`` for i in range(n), at most IN_FLIGHT_PER_WORKER per worker."""
+        """``call(worker, i)`` for i in range(n), at most IN_FLIGHT_PER_WORKER per worker.
+
+        The first error stops the stage: partitions still running on workers are cancelled, so
+        a spent budget or a cassette miss does not leave the other workers calling on.
+        """
         results: list[Any] = [None] * n
         todo = iter(range(n))
+        running: set[Any] = set()
 
         async def lane(worker: Any) -> None:
             for i in todo:
-                results[i] = await _await(call(worker, i))
+                ref = call(worker, i)
+                running.add(ref)
+                try:
+                    results[i] = await _await(ref)
+                finally:
+                    running.discard(ref)
                 done(i, results[i])
 
         lanes = [asyncio.ensure_future(lane(w)) for w in self.workers
@@ -348,6 +363,10 @@ class _Pool:
         try:
             await asyncio.gather(*lanes)
         except BaseException:
+            ray = import_ray()
+            for ref in list(running):
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
             for t in lanes:
                 t.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
@@ -405,7 +424,7 @@ class RayExecutor(Executor):
         self._ray = import_ray()
         self.address = address
         if workers is not None and workers < 1:
-            raise ConfigError(f"must be >= 1, got {workers}", field="ray workers")
+            raise ConfigError(f"must be >= 1, got {workers}", field="--ray-workers")
         self.workers = workers
         self._pool: _Pool | None = None
         self._owns_ray = False
@@ -428,11 +447,12 @@ class RayExecutor(Executor):
                     configure_logging=True)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ConfigError(f"cannot start or reach Ray at {self.address or 'local'}: "
-                                  f"{_first_line(e)}", field="ray-address",
+                                  f"{_first_line(e)}", field="--ray-address",
                                   hint="`ray start --head` on the head node, then "
                                   "--ray-address auto (or ray://HOST:10001)") from None
             self._owns_ray = True
-        count = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        count = self.workers or max(1, int(cpus))
         self._settings = stage.settings
         settings = self._worker_settings(stage.settings, count)
         cassette = self._cassette(settings)
@@ -443,14 +463,21 @@ class RayExecutor(Executor):
         limiter = start_rate_limiter(settings.rpm, settings.tpm)
         env = {k: v for k, v in os.environ.items() if FORWARDED_ENV.match(k)}
         run = uuid.uuid4().hex[:8]
-        cls = _remote_worker()
+        # More workers than CPUs share them: a worker waits on the provider, not on a core.
+        cls = _remote_worker().options(num_cpus=min(1.0, cpus / count))
         workers = [cls.remote(WorkerInit(settings=settings, shard=f"ray{i}-{run}",
                                          limiter=limiter, cassette=cassette, env=env,
                                          prices=dict(_overrides), probe=probe))
                    for i in range(count)]
         self._pool = pool = _Pool(workers, limiter)
         try:
-            where = await pool.each(lambda w: w.ready.remote())
+            where = await asyncio.wait_for(pool.each(lambda w: w.ready.remote()),
+                                           START_TIMEOUT_S)
+        except TimeoutError:
+            raise PipelineError(f"{count} Ray workers did not start within "
+                                f"{START_TIMEOUT_S:.0f} s",
+                                hint="check `ray status` for free CPUs, or pass fewer "
+                                "--ray-workers") from None
         finally:
             if probe is not None:
                 probe.unlink(missing_ok=True)
@@ -479,7 +506,7 @@ class RayExecutor(Executor):
             return None
         if settings.mode == "record":
             raise ConfigError("--record needs the local executor (one process writes the "
-                              "cassette); replay works with --executor ray", field="executor")
+                              "cassette); replay works with --executor ray", field="--executor")
         from llmassert.llm import recording
 
         active = recording.active()

@@ -193,7 +193,7 @@ class Runner:
         store = CheckpointStore(self.checkpoint_root, resume=self.options.resume,
                                 pipeline=str(self.loaded.path))
         report.resumed = store.resuming
-        store.begin()
+        store.begin([step.name for step in self.spec.pipeline.steps])
         executor = self.executor or get_executor(self.options.executor,
                                                    **self.options.executor_options)
         if self.client is None:

@@ -15,7 +15,9 @@ where you run from).
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,6 +297,11 @@ def _spec_error(e: ValidationError, path: Path, prefix: str = "",
 
 def pipeline_json_schema() -> dict[str, Any]:
     """JSON Schema of the pipeline YAML (operations as a union on ``type``), for editors."""
+    return copy.deepcopy(_json_schema())
+
+
+@functools.cache
+def _json_schema() -> dict[str, Any]:
     import llmassert.pipeline.operators  # noqa: F401 - fills the registry
 
     specs = tuple(cls.spec_model for _, cls in sorted(OPERATORS.items()))

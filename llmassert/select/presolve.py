@@ -116,7 +116,10 @@ def reduce(
             if key in seen:
                 continue
             seen.add(key)
-            room = None if room_total is None else room_total + 1 - int(good_w[rows].sum())
+            # An assertion that fails no good response can never break the ceiling: no exemption.
+            room = None if room_total is None or len(rows) == 0 else (
+                room_total + 1 - int(good_w[rows].sum())
+            )
             requirements.append(Requirement(own, by, rows, room))
     rank = np.argsort(np.argsort(arrays.rank[cols], kind="stable"), kind="stable")
     return Reduced(
@@ -153,9 +156,8 @@ def _unreduced(
     if sub:
         for b in range(n):
             rows = np.flatnonzero(fail_good[:, b])
-            requirements.append(
-                Requirement(b, np.flatnonzero(subsumes[:, b]), rows, budget + 1 - len(rows))
-            )
+            room = budget + 1 - len(rows) if len(rows) else None
+            requirements.append(Requirement(b, np.flatnonzero(subsumes[:, b]), rows, room))
     return Reduced(
         cols=np.arange(n, dtype=np.int64),
         rank=arrays.rank.copy(),

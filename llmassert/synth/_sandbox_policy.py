@@ -279,6 +279,13 @@ class _Validator:
                 raise _Refused(node, f"name {alias.asname!r} is not allowed")
             self.imported[alias.asname or alias.name] = module
 
+    def _function_list(self, value: ast.AST) -> bool:
+        """``ASSERTIONS = [check_a, check_b]``: a list of the module's own functions."""
+        defined = {s.name for s in self.tree.body if isinstance(s, ast.FunctionDef)}
+        return isinstance(value, (ast.List, ast.Tuple)) and all(
+            isinstance(e, ast.Name) and e.id in defined for e in value.elts
+        )
+
     def _module_statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef)):
             return
@@ -301,10 +308,13 @@ class _Validator:
                     )
                 ):
                     return
-                if _module_value_ok(value, self.modules, self.imported):
+                if _module_value_ok(value, self.modules, self.imported) or self._function_list(
+                    value
+                ):
                     return
             raise _Refused(
-                stmt, "module level may only assign constants (literals, re.compile(...))"
+                stmt,
+                "module level may only assign constants (literals, re.compile(...), lists of its functions)",
             )
         raise _Refused(
             stmt, "module level may only hold imports, functions, constants and docstrings"
@@ -396,14 +406,19 @@ def _format_fields_safe(template: str) -> bool:
     return True
 
 
-def validate(source: str, filename: str) -> ast.Module:
-    """Check ``source`` against the allowlist; return its AST or raise :class:`UnsafeCodeError`."""
+def _validated(source: str, filename: str) -> _Validator:
     tree = parse(source, filename)
+    validator = _Validator(tree)
     try:
-        _Validator(tree).run()
+        validator.run()
     except _Refused as refused:
         raise _raise(filename, refused) from None
-    return tree
+    return validator
+
+
+def validate(source: str, filename: str) -> ast.Module:
+    """Check ``source`` against the allowlist; return its AST or raise :class:`UnsafeCodeError`."""
+    return _validated(source, filename).tree
 
 
 # --- inline safety --------------------------------------------------------------------------------
@@ -488,16 +503,16 @@ def _format_spec_ok(spec: str) -> bool:
 
 
 class _InlineChecker:
-    def __init__(self, tree: ast.Module, modules: dict[str, str], imported: dict[str, str]) -> None:
-        self.tree = tree
-        self.modules = modules
-        self.imported = imported
-        self.parents = _parents(tree)
+    def __init__(self, validated: _Validator) -> None:
+        self.tree = validated.tree
+        self.modules = validated.modules
+        self.imported = validated.imported
+        self.parents = validated.parents
         # Every value each name is assigned anywhere; names bound otherwise (arguments, loop
         # targets, augmented assignment) can hold anything and are never trusted as patterns.
         self.assigned: dict[str, list[ast.AST]] = {}
         self.rebound: set[str] = set()
-        for node in ast.walk(tree):
+        for node in ast.walk(self.tree):
             if (
                 isinstance(node, ast.Assign)
                 and len(node.targets) == 1
@@ -525,9 +540,22 @@ class _InlineChecker:
 
     def _no_recursion(self) -> None:
         functions = {s.name: s for s in self.tree.body if isinstance(s, ast.FunctionDef)}
+        # A module-level list of functions (ASSERTIONS = [...]) reaches every function in it.
+        reaches: dict[str, set[str]] = {name: {name} for name in functions}
+        for stmt in self.tree.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(
+                stmt.value, (ast.List, ast.Tuple)
+            ):
+                members = {
+                    e.id for e in stmt.value.elts if isinstance(e, ast.Name) and e.id in functions
+                }
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and members:
+                        reaches[target.id] = members
         edges: dict[str, set[str]] = {}
         for name, fn in functions.items():
-            refs = set()
+            refs: set[str] = set()
             for node in ast.walk(fn):
                 if (
                     node is not fn
@@ -537,10 +565,10 @@ class _InlineChecker:
                     raise _Refused(node, "nested functions and named lambdas are not inline-safe")
                 if (
                     isinstance(node, ast.Name)
-                    and node.id in functions
+                    and node.id in reaches
                     and isinstance(node.ctx, ast.Load)
                 ):
-                    refs.add(node.id)
+                    refs |= reaches[node.id]
             edges[name] = refs
         state: dict[str, int] = {}
 
@@ -725,13 +753,9 @@ class _InlineChecker:
 
 def check_inline_safe(source: str, filename: str) -> None:
     """Raise :class:`UnsafeCodeError` unless ``source`` passes :func:`validate` *and* the inline rules."""
-    tree = validate(source, filename)
-    validator = _Validator(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            validator._import(node)
+    validator = _validated(source, filename)
     try:
-        _InlineChecker(tree, validator.modules, validator.imported).run()
+        _InlineChecker(validator).run()
     except _Refused as refused:
         raise _raise(filename, refused, hint="run it in the process sandbox") from None
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -50,7 +51,7 @@ from llmassert.synth.writer import PendingFile, commit_outputs, module_stem, pre
 if TYPE_CHECKING:
     from llmassert.history.models import LabeledExample, PromptHistory
     from llmassert.llm.client import LLMClient
-    from llmassert.select import Selection
+    from llmassert.select import Matrix, Selection
     from llmassert.synth.llm_candidates import LLMStats
 
 
@@ -85,12 +86,18 @@ class SynthOptions:
     strict: bool = False
     timeout_s: float = 1.0  # per sandboxed call
     memory_mb: int = 512
+    # Select so that FFR <= tau holds with this one-sided confidence on the selection split
+    # (None: in-sample, as SPADE does). See conservative_tau().
+    ffr_confidence: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("alpha", "tau"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SynthesisError(f"must be between 0 and 1, got {getattr(self, name)}",
                                      field=f"--{name}")
+        if self.ffr_confidence is not None and not 0 < self.ffr_confidence < 1:
+            raise SynthesisError(f"must be in (0, 1), got {self.ffr_confidence}",
+                                 field="--ffr-confidence")
         if not 0 <= self.holdout < 1:
             raise SynthesisError(f"must be in [0, 1), got {self.holdout}", field="--holdout")
         if self.method not in ("sub", "cov", "base"):
@@ -122,17 +129,20 @@ def synthesize(
     write: bool = True,
     progress: Progress | None = None,
     sandbox_timeout_s: float = 1.0,
+    ffr_confidence: float | None = None,
 ) -> SynthReport:
     """Synthesize assertions for every prompt under ``path``; see the module docstring.
 
     Offline unless ``settings.model`` is set (or ``client`` is given). ``write=False`` renders and
     validates everything but writes nothing (:func:`commit` writes it later).
-    ``sandbox_timeout_s`` limits each call of LLM-written code.
+    ``sandbox_timeout_s`` limits each call of LLM-written code. ``ffr_confidence`` (e.g. 0.9)
+    selects for FFR <= tau at that confidence instead of in-sample (:func:`conservative_tau`).
     """
     from llmassert.history import load_histories
 
     options = SynthOptions(alpha=alpha, tau=tau, method=method, holdout=holdout, seed=seed,
-                           strict=strict, timeout_s=sandbox_timeout_s)
+                           strict=strict, timeout_s=sandbox_timeout_s,
+                           ffr_confidence=ffr_confidence)
     histories = load_histories(Path(path), git=git, labels=Path(labels) if labels else None)
     if not histories:
         raise HistoryError("no prompt histories found (expected version folders, "
@@ -211,6 +221,7 @@ async def _criteria_and_candidates(
     history: PromptHistory, client: LLMClient | None, model: str | None, progress: Progress,
 ) -> _Candidates:
     from llmassert.history import deltas
+    from llmassert.synth.llm_candidates import reserved_names
     from llmassert.synth.rules import candidates_for, recognizes
     from llmassert.synth.taxonomy import criteria as categorize_offline
 
@@ -226,10 +237,12 @@ async def _criteria_and_candidates(
         criteria = await llm_categorize(client, model, criteria, llm_stats)
     candidates: list[Candidate] = []
     offline_judges = 0
+    # Names stay unique within the prompt (and stable across reruns), and never shadow a helper.
+    taken = reserved_names()
     for crit in criteria:
         if not crit.category.yields_assertions:
             continue
-        for cand in candidates_for(crit):
+        for cand in candidates_for(crit, taken=taken):
             if cand.kind == "llm_judge" and not model:
                 offline_judges += 1  # no model to ask: cannot be evaluated offline
                 continue
@@ -240,7 +253,7 @@ async def _criteria_and_candidates(
 
         assert llm_stats is not None
         progress.stage(history.name, f"generating candidates with {model}")
-        names = NameRegistry(c.name for c in candidates)
+        names = NameRegistry(taken)
         candidates += await generate(client, model, criteria, history.latest.text, names,
                                      llm_stats, existing=candidates)
     sources: Counter[str] = Counter(
@@ -348,10 +361,46 @@ def _ref(ex: LabeledExample, split: str) -> ExampleRef:
                       model=ex.model)
 
 
+def conservative_tau(tau: float, good: int, confidence: float) -> float:
+    """The largest k / good such that k false failures among ``good`` responses still bound the
+    true FFR by ``tau`` at ``confidence`` (one-sided Clopper-Pearson upper bound).
+
+    With few labels this is much stricter than tau: after 12 good responses, even 1 false failure
+    leaves a 90 % upper bound of 0.28, so selecting at tau = 0.25 in-sample (3 false failures
+    allowed) generalizes poorly. 0.0 means "fail none of them".
+    """
+    if good <= 0:
+        return tau
+    best = 0
+    for k in range(good + 1):
+        if _upper_bound(k, good, confidence) > tau + 1e-12:
+            break
+        best = k
+    return best / good
+
+
+def _upper_bound(k: int, n: int, confidence: float) -> float:
+    """p with P(X <= k | n, p) = 1 - confidence (bisection; the CDF falls as p grows)."""
+    if k >= n:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        p = (lo + hi) / 2
+        cdf = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+        lo, hi = (p, hi) if cdf > 1 - confidence else (lo, p)
+    return hi
+
+
 def _select(
     manifest: Manifest, options: SynthOptions, warnings: list[str]
 ) -> tuple[Manifest, str | None]:
-    """Solve; on infeasible targets, solve at the nearest feasible ones and say so."""
+    """Solve; when the targets cannot be met, relax them and say so.
+
+    The false-failure ceiling tau is kept whenever possible — an assertion that fails good
+    responses blocks the pipeline for nothing — and alpha is lowered to the best coverage
+    reachable at that tau. Only when nothing is feasible at tau does the solver's nearest
+    feasible (alpha, tau) apply, raising tau.
+    """
     from llmassert.select import Matrix, select
 
     if not manifest.candidates:
@@ -362,26 +411,66 @@ def _select(
         groups=manifest.groups, kinds=[c.kind for c in manifest.candidates],
         costs=[c.cost for c in manifest.candidates],
     )
+    tau = options.tau
+    good = sum(manifest.y)
+    if options.ffr_confidence is not None and manifest.y:
+        tau = conservative_tau(options.tau, good, options.ffr_confidence)
+        if tau < options.tau:
+            warnings.append(
+                f"FFR <= {options.tau:g} at {options.ffr_confidence:.0%} confidence with "
+                f"{good} good responses allows {round(tau * good)} false failures: selecting "
+                f"at tau={tau:.3g}")
+    options = replace(options, tau=tau)
     try:
-        sel = select(matrix, options.method, options.alpha, options.tau)
-        return _apply(manifest, sel, options.alpha, options.tau, relaxed=False), None
+        sel = select(matrix, options.method, options.alpha, tau)
+        return _apply(manifest, sel, options.alpha, tau, options, relaxed=False), None
     except InfeasibleError as e:
-        if e.nearest is None:
-            warnings.append(f"{e.message}; nothing selected")
-            return manifest.with_selection([], method=options.method, alpha=options.alpha,
-                                           tau=options.tau, status="infeasible"), e.message
-        a, t = e.nearest
-        sel = select(matrix, options.method, a, t)
-        warnings.append(f"alpha={options.alpha:g}, tau={options.tau:g} cannot be met; selected "
-                        f"at the nearest feasible alpha={a:g}, tau={t:g}")
-        return _apply(manifest, sel, a, t, relaxed=True), e.message
+        infeasible = e
+    found = _best_coverage_at_tau(matrix, options)
+    if found is not None:
+        a, sel = found
+        warnings.append(f"coverage >= {options.alpha:g} is out of reach at FFR <= "
+                        f"{tau:.3g}; selected for the best reachable coverage: "
+                        f"alpha={a:.3g}, tau={tau:.3g}")
+        return _apply(manifest, sel, a, tau, options, relaxed=True), infeasible.message
+    if infeasible.nearest is None:
+        warnings.append(f"{infeasible.message}; nothing selected")
+        return manifest.with_selection([], method=options.method, alpha=options.alpha,
+                                       tau=tau, status="infeasible"), infeasible.message
+    a, t = infeasible.nearest
+    sel = select(matrix, options.method, a, t)
+    warnings.append(f"alpha={options.alpha:g}, tau={tau:.3g} cannot be met; selected at "
+                    f"the nearest feasible alpha={a:g}, tau={t:g}")
+    return _apply(manifest, sel, a, t, options, relaxed=True), infeasible.message
 
 
-def _apply(manifest: Manifest, sel: Selection, alpha: float, tau: float, *,
-           relaxed: bool) -> Manifest:
+def _best_coverage_at_tau(matrix: Matrix, options: SynthOptions) -> tuple[float, Selection] | None:
+    """The highest alpha = k / bad responses that is feasible at ``options.tau`` (bisection on k;
+    feasibility is monotone in k), with its selection; None when even alpha = 0 is not."""
+    from llmassert.select import select
+    from llmassert.select.metrics import required_caught
+
+    bad = sum(1 for v in matrix.y or [] if v == 0)
+    if bad == 0:
+        return None
+    lo, hi = -1, required_caught(options.alpha, bad) - 1  # lo: best feasible k so far
+    best: tuple[float, Selection] | None = None
+    while lo < hi:
+        k = (lo + hi + 1) // 2
+        try:
+            sel = select(matrix, options.method, k / bad, options.tau)
+        except InfeasibleError:
+            hi = k - 1
+        else:
+            lo, best = k, (k / bad, sel)
+    return best
+
+
+def _apply(manifest: Manifest, sel: Selection, alpha: float, tau: float, options: SynthOptions,
+           *, relaxed: bool) -> Manifest:
     return manifest.with_selection(sel.selected, method=sel.method, alpha=alpha, tau=tau,
                                    status=sel.status, proven_optimal=sel.proven_optimal,
-                                   relaxed=relaxed)
+                                   relaxed=relaxed, ffr_confidence=options.ffr_confidence)
 
 
 def _eval_warnings(stats: EvalStats) -> list[str]:

@@ -13,12 +13,13 @@ Where each candidate runs:
 
 Subsumption (``K[a][b] = 1``: ``a`` subsumes ``b``, i.e. passing ``a`` implies passing ``b``) is
 accepted only where the labeled data agrees, as in SPADE: ``a`` must fail every response that ``b``
-fails.  Offline, K is derived from the data alone, and only between variants of the same criterion
-(a stricter reading subsumes a lenient one); with a model, its claims are verified the same way.
+fails.  Offline, K links identical checks and, from the data, variants of the same criterion (a
+stricter reading subsumes a lenient one); with a model, its claims are verified the same way.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import copy
 from collections.abc import Callable, Sequence
@@ -247,17 +248,44 @@ def data_allows(M: Sequence[Sequence[int]], a: int, b: int) -> bool:
 def derive_subsumption(
     candidates: Sequence[Candidate], M: Sequence[Sequence[int]]
 ) -> set[tuple[int, int]]:
-    """Offline K: within one criterion, ``a`` subsumes ``b`` when ``a`` fails on every labeled
-    response ``b`` fails on, and ``b`` fails on at least one (the data must show something)."""
-    if not M:
-        return set()
-    fails = [failing_rows(M, j) for j in range(len(candidates))]
+    """Offline K, from what is known without a model.
+
+    - Two candidates with the same code (up to names, docstrings and comments) subsume each
+      other: the rule library offers the same check for sentences of different versions.
+    - Within one criterion, ``a`` subsumes ``b`` when ``a`` fails on every labeled response
+      ``b`` fails on (SPADE's check; a variant that never fails is subsumed by every sibling,
+      which is what lets ``sub`` drop it instead of selecting checks that catch nothing).
+    """
+    keys = [code_fingerprint(c.code, c.name) for c in candidates]
+    fails = [failing_rows(M, j) for j in range(len(candidates))] if M else None
     pairs: set[tuple[int, int]] = set()
     for a, ca in enumerate(candidates):
         for b, cb in enumerate(candidates):
-            if a != b and ca.criterion_id == cb.criterion_id and fails[b] and fails[b] <= fails[a]:
+            if a == b:
+                continue
+            if keys[a] == keys[b] or (
+                fails is not None and ca.criterion_id == cb.criterion_id and fails[b] <= fails[a]
+            ):
                 pairs.add((a, b))
     return pairs
+
+
+def code_fingerprint(code: str, name: str) -> str:
+    """Equal for codes that differ only in formatting, comments, docstrings and the function's
+    name."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            if node.name == name:
+                node.name = "_"
+            if (node.body and isinstance(node.body[0], ast.Expr)
+                    and isinstance(node.body[0].value, ast.Constant)
+                    and isinstance(node.body[0].value.value, str)):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def verify_subsumption(
@@ -289,6 +317,7 @@ __all__ = [
     "Evaluation",
     "Example",
     "aevaluate",
+    "code_fingerprint",
     "data_allows",
     "derive_subsumption",
     "evaluate",

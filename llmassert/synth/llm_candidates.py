@@ -22,8 +22,10 @@ from pydantic import BaseModel, ValidationError
 
 from llmassert.errors import LLMOutputError, UnsafeCodeError
 from llmassert.llm.client import LLMClient, LLMRequest, LLMResult
+from llmassert.synth.evaluate import code_fingerprint
 from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.llm_prompts import (
+    ALLOWED_IMPORTS,
     CategoryAnswer,
     CheckVariant,
     GeneratedCandidates,
@@ -54,11 +56,18 @@ class LLMStats:
     subsumption_claims: int = 0
 
 
+def reserved_names() -> set[str]:
+    """Names a candidate function must not take: it would shadow what generated code imports."""
+    from llmassert.assertions import helpers
+
+    return {*helpers.__all__, *ALLOWED_IMPORTS, "llm_judge", "ASSERTIONS"}
+
+
 class NameRegistry:
     """Hands out unique, valid Python identifiers for candidate functions within one prompt."""
 
     def __init__(self, taken: Iterable[str] = ()) -> None:
-        self.taken = set(taken) | {"ASSERTIONS", "QUESTION", "llm_judge"}
+        self.taken = set(taken) | reserved_names()
 
     def claim(self, wanted: str, fallback: str = "check") -> str:
         base = re.sub(r"[^0-9a-zA-Z_]+", "_", wanted).strip("_").lower()[:48].rstrip("_")
@@ -131,7 +140,7 @@ async def generate(
                  "synth.generate")
         for c in targets
     ]
-    seen_code = {_fingerprint(c.code, c.name) for c in existing if c.kind == "deterministic"}
+    seen_code = {code_fingerprint(c.code, c.name) for c in existing if c.kind == "deterministic"}
     seen_questions = {_norm_q(c.judge_question) for c in existing if c.judge_question}
     out: list[Candidate] = []
     for crit, result in zip(targets, await gather_answers(client, requests), strict=True):
@@ -188,7 +197,7 @@ def vet_check(
     except SyntaxError:
         names.taken.discard(name)
         return "syntax error"
-    fingerprint = _fingerprint(code, name)
+    fingerprint = code_fingerprint(code, name)
     if fingerprint in seen:
         names.taken.discard(name)
         return "duplicate"
@@ -233,21 +242,6 @@ def _rename_def(code: str, fn: ast.FunctionDef, name: str) -> str:
     i = fn.lineno - 1
     lines[i] = re.sub(rf"\bdef\s+{re.escape(fn.name)}\s*\(", f"def {name}(", lines[i], count=1)
     return "\n".join(lines)
-
-
-def _fingerprint(code: str, name: str) -> str:
-    """Equal for codes that differ only in formatting, comments and the function's name."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return code
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            node.name = "_"
-            if (node.body and isinstance(node.body[0], ast.Expr)
-                    and isinstance(node.body[0].value, ast.Constant)):
-                node.body = node.body[1:] or [ast.Pass()]
-    return ast.dump(tree)
 
 
 def _norm_q(question: str | None) -> str:
@@ -298,6 +292,7 @@ __all__ = [
     "claim_subsumptions",
     "generate",
     "judge_code",
+    "reserved_names",
     "vet_check",
     "vet_judge",
 ]

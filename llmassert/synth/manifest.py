@@ -50,6 +50,8 @@ class SelectionRecord(_Strict):
     status: str
     proven_optimal: bool | None = None
     relaxed: bool = False
+    # Set when tau was tightened so that FFR <= the requested tau holds at this confidence.
+    ffr_confidence: float | None = None
     # criteria: chosen without labels, one assertion per checkable criterion.
     basis: Literal["labels", "criteria"] = "labels"
 
@@ -154,6 +156,7 @@ class Manifest(_Strict):
         status: str = "optimal",
         proven_optimal: bool | None = None,
         relaxed: bool = False,
+        ffr_confidence: float | None = None,
     ) -> Manifest:
         """A copy with a new selection; coverage/FFR recomputed on both splits from the matrices."""
         names = [n for n in self.assertions if n in set(selected)]  # column order: deterministic
@@ -162,7 +165,7 @@ class Manifest(_Strict):
         record = SelectionRecord(
             method=method, alpha=alpha, tau=tau, selected=names, count=len(names),
             coverage=train.coverage, ffr=train.ffr, status=status,
-            proven_optimal=proven_optimal, relaxed=relaxed,
+            proven_optimal=proven_optimal, relaxed=relaxed, ffr_confidence=ffr_confidence,
             basis="labels" if self.y else "criteria",
         )
         metrics = self.metrics.model_copy(update={

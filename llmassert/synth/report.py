@@ -87,11 +87,12 @@ def print_table(report: SynthReport, console: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"llmassert synth → {report.out_dir}", title_justify="left")
-    for col, just in (("prompt", "left"), ("versions", "right"), ("criteria", "right"),
-                      ("candidates", "right"), ("selected", "right"), ("coverage", "right"),
-                      ("FFR", "right"), ("test cov", "right"), ("test FFR", "right")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("prompt", no_wrap=True)
+    for col in ("vers", "crit", "cand", "sel", "cov", "FFR", "test cov", "test FFR"):
+        table.add_column(col, justify="right")
     for p in report.prompts:
         table.add_row(p.name, str(p.versions), str(p.criteria), str(p.candidates),
                       str(p.selected), _num(p.coverage), _num(p.ffr), _num(p.test_coverage),
@@ -104,8 +105,9 @@ def print_table(report: SynthReport, console: Any) -> None:
     for line in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     if report.written:
-        files = [str(f) for p in report.prompts for f in p.files]
-        console.print(escape(f"wrote {len(files)} files: {', '.join(files)}"), highlight=False)
+        n = len(report.prompts)
+        console.print(escape(f"wrote {n} modules and {n} manifests to {report.out_dir}"),
+                      highlight=False)
     if report.cost:
         console.print(f"LLM cost: ${report.cost:.4f}")
 

@@ -2,10 +2,11 @@
 
 Ordered keyword/pattern rules; the first that matches wins:
 
+0. PresentationFormat — the sentence is one template slot of the output (``[Your Name]``).
 1. DataPlaceholders — the sentence is only placeholders (``{docs}``, ``[topic]: {topic}``), or a
    changed sentence differs from its previous form only around placeholders.
-2. PromptRephrasing — a changed sentence that is near-identical to the one it replaced and adds
-   no number, quoted text or constraint word.
+2. PromptRephrasing — a changed sentence that is near-identical to the one it replaced (or
+   loosely similar but adding one word) and adds no number, quoted text or constraint word.
 3. ExampleDemonstration — starts like an example ("Example:", "For example", "Here is a sample").
 4. Count — a number or number word with a unit (words, sentences, bullets, ...), or a limit
    phrase ("no more than [word_count]").
@@ -28,7 +29,7 @@ import difflib
 import hashlib
 import re
 
-from llmassert.history.diff import Delta
+from llmassert.history.diff import CHANGED_SIMILARITY, Delta
 from llmassert.history.models import placeholders
 from llmassert.synth.models import Category, Criterion
 
@@ -95,14 +96,76 @@ _QUALITY = re.compile(
 _PERSONA = re.compile(r"^(?:you are|you're|act as|as an?|imagine you|pretend|your role)\b", re.I)
 # Words whose arrival turns a rewording into a new requirement.
 _CONSTRAINT_WORDS = frozenset(
-    "must only always never not no don't dont avoid include includes exclude exactly json "
-    "markdown bullet bullets words sentences characters lines limit maximum minimum most least "
-    "required require mandatory all every each".split()
+    [
+        "must",
+        "only",
+        "always",
+        "never",
+        "not",
+        "no",
+        "don't",
+        "dont",
+        "avoid",
+        "include",
+        "includes",
+        "exclude",
+        "exactly",
+        "json",
+        "markdown",
+        "bullet",
+        "bullets",
+        "words",
+        "sentences",
+        "characters",
+        "lines",
+        "limit",
+        "maximum",
+        "minimum",
+        "most",
+        "least",
+        "required",
+        "require",
+        "mandatory",
+        "all",
+        "every",
+        "each",
+    ]
 )
 _QUOTED = re.compile(r"[\"“”'‘’]([^\"“”'‘’]{1,80})[\"“”'‘’]")
 _STOP = frozenset(
-    "a an the and or of to in on for with at by from as is are be it this that these those you your "
-    "we our us i me my".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "at",
+        "by",
+        "from",
+        "as",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "you",
+        "your",
+        "we",
+        "our",
+        "us",
+        "i",
+        "me",
+        "my",
+    ]
 )
 
 REPHRASE_SIMILARITY = 0.8
@@ -132,7 +195,9 @@ def _placeholder_change(delta: Delta) -> bool:
         return False
     # Everything that changed sits around the placeholders: at most a few linking words.
     added = _added_words(delta) - set(_content_words(" ".join(placeholders(delta.text))))
-    return len(added) <= 3 and not _QUOTED.search(delta.text) and not re.search(r"\d", " ".join(added))
+    return (
+        len(added) <= 3 and not _QUOTED.search(delta.text) and not re.search(r"\d", " ".join(added))
+    )
 
 
 def _rephrasing(delta: Delta) -> bool:
@@ -140,9 +205,10 @@ def _rephrasing(delta: Delta) -> bool:
         return False
     old, new = delta.previous.casefold(), delta.text.casefold()
     ratio = difflib.SequenceMatcher(None, old, new, autojunk=False).ratio()
-    if ratio < REPHRASE_SIMILARITY:
-        return False
     added = _added_words(delta)
+    # Near-identical, or a looser match that adds at most one word ("... that you receive").
+    if ratio < REPHRASE_SIMILARITY and not (ratio >= CHANGED_SIMILARITY and len(added) <= 1):
+        return False
     new_quotes = set(_QUOTED.findall(delta.text)) - set(_QUOTED.findall(delta.previous))
     new_numbers = set(re.findall(r"\d+", delta.text)) - set(re.findall(r"\d+", delta.previous))
     if new_quotes or new_numbers or len(added) > 3:
@@ -188,7 +254,9 @@ def criterion_id(prompt: str, version: int, text: str) -> str:
     return f"c{digest[:12]}"
 
 
-def to_criterion(delta: Delta, category: Category, variables: tuple[str, ...] | None = None) -> Criterion:
+def to_criterion(
+    delta: Delta, category: Category, variables: tuple[str, ...] | None = None
+) -> Criterion:
     """The criterion for a delta. ``variables`` defaults to the placeholders of its version."""
     return Criterion(
         id=criterion_id(delta.prompt, delta.version, delta.text),

@@ -55,11 +55,17 @@ def render_module(manifest: Manifest) -> str:
         for module, names in parts.imports.items():
             imports.setdefault(module, set()).update(names)
         bodies.append(_with_docstring(parts.body, cand, manifest))
-    blocks = [_header(manifest)]
+    bound = {n.split(" as ")[-1] for names in imports.values() for n in names if n}
+    bound |= {m for m, names in imports.items() if "" in names}
+    shadowed = sorted(bound & {c.name for c in chosen})
+    if shadowed:  # one module namespace: the function would replace the import for everyone
+        raise SynthesisError(f"assertion {shadowed[0]!r} has the name of an imported helper",
+                             field=shadowed[0], hint="rename the candidate")
+    head = _header(manifest)
     import_lines = _import_lines(imports)
     if import_lines:
-        blocks.append("\n".join(import_lines))
-    blocks += [body.strip("\n") for body in bodies]
+        head += "\n\n" + "\n".join(import_lines)
+    blocks = [head, *(body.strip("\n") for body in bodies)]
     # Names, not the functions: the sandbox allows only literal constants at module level.
     listing = ["# The assertion functions of this module, in order (read by llmassert's loader).",
                "ASSERTIONS = ["]
@@ -92,9 +98,12 @@ def _header(manifest: Manifest) -> str:
         f"at alpha = {manifest.alpha:g} (coverage target) and tau = {manifest.tau:g} "
         "(false-failure ceiling).",
     ]
+    if sel.ffr_confidence is not None and sel.tau < manifest.tau:
+        lines.append(f"Selected at tau = {sel.tau:.3g} so that FFR <= {manifest.tau:g} holds at "
+                     f"{sel.ffr_confidence:.0%} confidence.")
     if sel.relaxed:
-        lines.append(f"The targets were infeasible; solved at the nearest feasible alpha = "
-                     f"{sel.alpha:g}, tau = {sel.tau:g}.")
+        lines.append(f"The targets could not be met; solved at the nearest feasible alpha = "
+                     f"{sel.alpha:.3g}, tau = {sel.tau:.3g}.")
     if sel.basis == "criteria":
         lines.append("No labeled responses: one assertion per checkable criterion.")
     else:
@@ -122,7 +131,12 @@ def _import_lines(imports: dict[str, set[str]]) -> list[str]:
     froms = sorted((m, sorted(n for n in names if n)) for m, names in imports.items())
     lines = [f"import {m}" for m in plain]
     # stdlib before llmassert, like isort would: the allowlist's stdlib modules have no dots.
-    lines += [f"from {m} import {', '.join(names)}" for m, names in froms if names]
+    for module, names in froms:
+        line = f"from {module} import {', '.join(names)}"
+        if len(line) > 99:  # wrap long imports like ruff format would
+            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+        if names:
+            lines.append(line)
     return lines
 
 

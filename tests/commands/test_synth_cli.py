@@ -42,8 +42,8 @@ def test_table_and_html_report(prompts: Path, tmp_path: Path,
     code = main(["synth", str(prompts), "--out", str(tmp_path / "out"), "--html", str(html)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "product_update_email" in captured.out and "coverage" in captured.out
-    assert "wrote 6 files" in captured.out
+    assert "product_update_email" in captured.out and "FFR" in captured.out
+    assert "wrote 3 modules and 3 manifests" in captured.out
     page = html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert page.count("<h2>") == 3 and "Coverage / false-failure trade-off" in page

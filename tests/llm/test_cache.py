@@ -119,3 +119,15 @@ def test_cached_entries_hold_results_not_requests(client: Client) -> None:
     files = list(Path(client.settings.cache_dir).rglob("*.json"))  # type: ignore[arg-type]
     stored = json.loads(files[0].read_text())
     assert set(stored) == {"model", "text", "data", "reasks", "usage"}
+
+
+def test_unwritable_cache_warns_and_the_call_still_succeeds(
+    llm_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    client = build_client(llm_settings.replace(cache_dir=blocker))
+    assert client.complete(req("one")).text
+    assert client.complete(req("two")).text
+    warnings = [r for r in caplog.records if "cannot write the LLM cache" in r.getMessage()]
+    assert len(warnings) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from llmassert.config import Settings
 from llmassert.llm import LLMRequest
 from llmassert.llm.limits import ConcurrencyLimiter, RateBucket
@@ -91,3 +93,20 @@ def test_rpm_limit_delays_requests_beyond_the_burst(
     starts = sorted(r.started for r in llm_server.requests)
     assert len(starts) == 61
     assert starts[-1] - starts[0] >= 0.9
+
+
+def test_sync_call_from_the_llm_loop_is_refused_not_deadlocked(
+    llm_settings: Settings, llm_server: FakeLLMServer
+) -> None:
+    from llmassert.llm.loop import background
+
+    client = build_client(llm_settings)
+
+    async def nested() -> str:
+        client.complete(LLMRequest(model="openai/fake-model", messages=user("x")))
+        return "unreachable"
+
+    future = asyncio.run_coroutine_threadsafe(nested(), background().loop)
+    with pytest.raises(RuntimeError, match="acomplete"):
+        future.result(10)
+    assert llm_server.stats.requests == 0

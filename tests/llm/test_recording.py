@@ -125,7 +125,7 @@ def test_cassettes_are_readable_yaml(llm_settings: Settings, tmp_path: Path) -> 
     assert request["body"]["json"]["messages"][0]["content"] == "line one\nline two"
     assert request["body"]["json"]["tools"][0]["function"]["name"] == "output"
     assert doc["interactions"][0]["response"]["body"]["json"]["choices"]
-    assert not list((tmp_path / "c").glob(".*tmp"))
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["readable.yaml"]  # no leftovers
 
 
 def test_record_mode_bypasses_a_warm_cache(
@@ -162,3 +162,16 @@ def test_a_run_without_calls_records_an_empty_cassette_that_replays(
     with (session(settings.replace(mode="replay"), "quiet") as client,
           pytest.raises(CassetteMissError)):
         client.complete(plain("old"))
+
+
+def test_a_run_stopped_by_an_error_keeps_what_it_recorded(
+    llm_settings: Settings, tmp_path: Path, llm_server: FakeLLMServer
+) -> None:
+    settings = llm_settings.replace(cassette_dir=tmp_path / "c")
+    with (pytest.raises(RuntimeError, match="stop"),
+          session(settings.replace(mode="record"), "partial") as client):
+        client.complete(plain("done before the error"))
+        raise RuntimeError("stop")
+    llm_server.stop()
+    with session(settings.replace(mode="replay"), "partial") as client:
+        assert client.complete(plain("done before the error")).text

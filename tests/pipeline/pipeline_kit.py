@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmassert.config import Settings
-from llmassert.pipeline.runner import RunOptions, Runner, RunReport
+from llmassert.pipeline.runner import Runner, RunOptions, RunReport
 from llmassert.pipeline.spec import load_pipeline
 
 

@@ -129,8 +129,9 @@ def test_journal_survives_a_torn_last_line_and_rejects_other_fingerprints(
 
 
 def test_shards_written_by_several_workers_are_all_read(tmp_path: Path) -> None:
+    (tmp_path / "keep_me").mkdir()
     store = CheckpointStore(tmp_path, resume=False)
-    store.begin()
+    store.begin(["step"])
     for shard in ("w1", "w2"):
         store.journal("step", "op", "fp", shard=shard).put(f"k-{shard}", shard)
     store.close()  # killed: status stays "running"
@@ -140,3 +141,6 @@ def test_shards_written_by_several_workers_are_all_read(tmp_path: Path) -> None:
     assert merged.entries == {"k-w1": "w1", "k-w2": "w2"}
     store.complete()
     assert not CheckpointStore(tmp_path, resume=True).resuming  # a finished run starts fresh
+    CheckpointStore(tmp_path, resume=False).begin(["step"])
+    assert (tmp_path / "keep_me").is_dir()  # only this pipeline's step folders are cleared
+    assert not (tmp_path / "step").exists()

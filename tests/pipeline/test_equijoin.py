@@ -33,7 +33,8 @@ def answer(body: dict[str, Any]) -> Reply:
     return Reply(tool_args={"is_match": skill == needs})
 
 
-def join(settings: Settings, tmp_path: Path, **extra: Any) -> Outcome:
+def join(settings: Settings, tmp_path: Path, left: list[dict[str, Any]] = PEOPLE,
+         **extra: Any) -> Outcome:
     env = PipelineEnv(spec_file="p.yaml", base_dir=tmp_path, default_model=settings.model)
     op = EquijoinOperator(EquijoinSpec.model_validate({**SPEC, **extra}), env)
 
@@ -41,7 +42,7 @@ def join(settings: Settings, tmp_path: Path, **extra: Any) -> Outcome:
         client = get_client(settings)
         try:
             ctx = OpContext(op.name, env=env, settings=settings, client=client)
-            return await op.run_join(PEOPLE, JOBS, ctx)
+            return await op.run_join(left, JOBS, ctx)
         finally:
             await client.aclose()
 
@@ -73,6 +74,16 @@ def test_blocking_conditions_and_limits_cut_comparisons(
         ("Ana", "Backend"), ("Bo", "Systems")]
     # Once Backend and Systems have their one match, their other pairs are never asked.
     assert limited.meta["skipped_at_limit"] == 5 and limited.meta["comparisons"] == 7
+
+
+def test_rows_the_prompt_cannot_read_are_errors(
+        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server.handler = answer
+    out = join(llm_settings, tmp_path, left=[*PEOPLE[:2], {"name": "Ed"}])  # Ed: no skill
+    assert [(r["name_left"], r["name_right"]) for r in out.rows] == [("Ana", "Backend"),
+                                                                    ("Bo", "Systems")]
+    assert [e.row for e in out.errors] == [{"name": "Ed"}]
+    assert len(llm_server.requests) == 6  # Ed was never compared
 
 
 def test_validate_quarantines_joined_rows(

@@ -87,8 +87,8 @@ def test_head_middle_tail_summaries_and_skipped_characters(tmp_path: Path) -> No
 
 
 def test_no_peripheral_chunks_renders_the_chunk_itself(tmp_path: Path) -> None:
-    out = rendered(make(tmp_path), doc("a", 2))
-    assert out == {("a", 1): "a-1", ("a", 2): "a-2"}
+    for op in (make(tmp_path), make(tmp_path, peripheral_chunks={})):
+        assert rendered(op, doc("a", 2)) == {("a", 1): "a-1", ("a", 2): "a-2"}
 
 
 def test_custom_main_markers_and_header_path(tmp_path: Path) -> None:

@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline_kit import chat_requests, read_json, read_jsonl, run_pipeline, tool_name, write_pipeline
+from pipeline_kit import (
+    chat_requests,
+    read_json,
+    read_jsonl,
+    run_pipeline,
+    tool_name,
+    write_pipeline,
+)
 
 from llmassert.config import Settings
 from llmassert.testing.fake_server import FakeLLMServer, Reply

@@ -22,11 +22,11 @@ import pytest
 from pipeline_kit import chat_requests, read_json, write_pipeline
 
 from llmassert.config import Settings
-from llmassert.errors import ConfigError
+from llmassert.errors import BudgetExceededError, ConfigError
 from llmassert.pipeline.executor import Executor, get_executor
 from llmassert.pipeline.executor_ray import import_ray, partition, shard_groups
 from llmassert.pipeline.ray_ratelimit import BucketSpec, max_window_excess
-from llmassert.pipeline.runner import RunOptions, Runner, RunReport
+from llmassert.pipeline.runner import Runner, RunOptions, RunReport
 from llmassert.pipeline.spec import load_pipeline
 from llmassert.testing.fake_server import FakeLLMServer
 
@@ -106,7 +106,7 @@ pipeline:
 
 
 def reports(n: int) -> list[dict[str, Any]]:
-    words = "revenue risk contract claim policy invoice status review".split()
+    words = ["revenue", "risk", "contract", "claim", "policy", "invoice", "status", "review"]
     return [{"title": f"report {i}",
              "text": "\n\n".join(f"Part {k} of {i}: {words[(i + k) % 8]} {words[k % 8]}"
                                  for k in range(1 + i % 4))}
@@ -202,7 +202,7 @@ def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
     fit the shared bucket's envelope (capacity + rate × (window + lag)) for every window."""
     rpm = 600
     llm_server.error_rate = 0.2
-    rows = [{"id": i, "text": f"note {i}"} for i in range(45)]
+    rows = [{"id": i, "text": f"note {i}"} for i in range(36)]
     path = write_pipeline(tmp_path, """\
         default_model: openai/fake-model
         datasets:
@@ -219,7 +219,7 @@ def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
     settings = llm_settings.replace(rpm=rpm, max_retries=10, max_retry_seconds=60)
     report = run(path, settings, get_executor("ray", workers=2), "ray")
     out = read_json(tmp_path / "out.json")
-    assert [r["id"] for r in out] == list(range(45))
+    assert [r["id"] for r in out] == list(range(36))
     assert report.errored == 0 and report.quarantined == 0
     statuses = [r.status for r in llm_server.requests]
     assert statuses.count(429) + statuses.count(500) >= 3  # the faults really happened
@@ -231,13 +231,42 @@ def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
     assert max_window_excess(starts, BucketSpec(rpm, spec.rate / 2, spec.capacity, 0.0)) > 0
 
 
+def test_a_spent_budget_stops_the_cluster_with_the_budget_error(
+        ray_address: str, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--max-cost is a cluster total (split over workers); the worker's error reaches the driver
+    as itself (exit code 3), and prices set on the driver are the workers' prices too."""
+    from llmassert.llm import usage
+
+    monkeypatch.setitem(usage._overrides, "openai/fake-model", (1e-3, 1e-3))
+    rows = [{"id": i, "text": f"note {i}"} for i in range(60)]
+    path = write_pipeline(tmp_path, """\
+        default_model: openai/fake-model
+        datasets:
+          notes: {type: file, path: data.json}
+        operations:
+          - name: tag
+            type: map
+            prompt: "Tag {{ input.id }}: {{ input.text }}"
+            output: {schema: {tag: string}}
+        pipeline:
+          steps: [{name: s, input: notes, operations: [tag]}]
+          output: {type: file, path: out.json}
+        """, rows)
+    settings = llm_settings.replace(max_cost=0.2, max_concurrency=4)
+    with pytest.raises(BudgetExceededError):
+        run(path, settings, get_executor("ray", workers=2), "ray")
+    assert len(chat_requests(llm_server)) < len(rows)
+    assert not (tmp_path / "out.json").exists()
+
+
 def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
                                            llm_settings: Settings) -> None:
     """SIGKILL the `llmassert run --executor ray` process mid-run, rerun: same output as an
     uninterrupted local run, and no request that had finished before the kill is made again."""
-    server = FakeLLMServer(latency_s=0.15).start()
+    server = FakeLLMServer(latency_s=0.1).start()
     try:
-        rows = [{"id": i, "text": f"entry {i}"} for i in range(80)]
+        rows = [{"id": i, "text": f"entry {i}"} for i in range(48)]
         text = textwrap.dedent(f"""\
             default_model: openai/fake-model
             default_lm_api_base: {server.base_url}
@@ -260,14 +289,14 @@ def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
         for d in (ray_dir, local_dir):
             d.mkdir()
             write_pipeline(d, text, rows)
-        cmd = [sys.executable, "/tmp/runcli.py", "run", "pipeline.yaml", "--quiet",
-               "--executor", "ray", "--ray-address", ray_address, "--max-concurrency", "6",
+        cmd = [sys.executable, "-m", "llmassert.cli", "run", "pipeline.yaml", "--quiet",
+               "--executor", "ray", "--ray-address", ray_address, "--max-concurrency", "8",
                "--cache-dir", str(ray_dir / "cache")]
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-fake-key-0123456789"}
         proc = subprocess.Popen(cmd, cwd=ray_dir, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while sum(r.status == 200 for r in server.requests) < 40:
+        while sum(r.status == 200 for r in server.requests) < 30:
             assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
             assert time.monotonic() < deadline, "the run never got going"
             time.sleep(0.05)
@@ -292,6 +321,37 @@ def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
         assert (ray_dir / "out.json").read_text() == (local_dir / "out.json").read_text()
     finally:
         server.stop()
+
+
+def test_replay_runs_on_ray_workers_without_a_request(
+        ray_address: str, tmp_path: Path, llm_server: FakeLLMServer,
+        llm_settings: Settings) -> None:
+    """Record with the local executor; replay the cassette on Ray: same output, zero requests."""
+    from llmassert.llm import recording
+
+    path = write_pipeline(tmp_path, DOCS, reports(3))
+    cassettes = tmp_path / "cassettes"
+    recorded = llm_settings.replace(mode="record", cassette_dir=cassettes)
+    with recording.cassette(recorded, "run-docs"):
+        run(path, recorded, None, "record")
+    expected = outputs(tmp_path)
+    (tmp_path / "out.json").unlink()
+    sent = len(llm_server.requests)
+    replayed = llm_settings.replace(mode="replay", cassette_dir=cassettes)
+    with recording.cassette(replayed, "run-docs"):
+        run(path, replayed, get_executor("ray"), "replay")
+    assert len(llm_server.requests) == sent
+    assert outputs(tmp_path) == expected
+
+
+def test_record_mode_needs_the_local_executor(ray_address: str, tmp_path: Path,
+                                              llm_settings: Settings) -> None:
+    from llmassert.llm import recording
+
+    path = write_pipeline(tmp_path, DOCS, reports(2))
+    recorded = llm_settings.replace(mode="record", cassette_dir=tmp_path / "cassettes")
+    with recording.cassette(recorded, "x"), pytest.raises(ConfigError, match="--record needs"):
+        run(path, recorded, get_executor("ray"), "record")
 
 
 def _wait_quiet(server: FakeLLMServer, quiet_s: float = 1.0, limit_s: float = 15.0) -> None:
@@ -322,6 +382,9 @@ def test_ray_flags_without_the_ray_executor_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="need --executor ray"):
         _executor_options("local", "auto", None)
+    # Checked before the cassette opens: a failed record run must not replace a cassette.
+    with pytest.raises(ConfigError, match="--record needs the local executor"):
+        _executor_options("ray", None, None, tmp_path)
 
 
 def test_partitions_cover_rows_in_order_on_batch_boundaries() -> None:

@@ -80,7 +80,7 @@ def compare_requests(server: FakeLLMServer) -> int:
 def test_clusters_resolve_every_row_and_keep_the_row_count(
         llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
     llm_server.handler = answer
-    out = resolve(llm_settings, tmp_path, ROWS)
+    out = resolve(llm_settings, tmp_path, ROWS, compare_batch_size=5)
     assert [r["ticket"] for r in out.rows] == list(range(len(ROWS)))  # same rows, same order
     assert [r["product"] for r in out.rows] == [canon(p) for p in PRODUCTS]
     assert out.rows[2]["_kv_pairs_preresolve_resolve_products"] == {
@@ -146,6 +146,20 @@ def test_equal_values_are_one_entity_without_a_call(
     out = resolve(llm_settings, tmp_path, rows)
     assert compare_requests(llm_server) == 0 and out.meta["distinct"] == 1
     assert [r["product"] for r in out.rows] == ["Smart Bulb"] * 3
+
+
+def test_rows_without_the_compared_key_are_errors_not_one_entity(
+        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server.handler = answer
+    rows = [{"ticket": 1}, {"ticket": 2, "product": "Smart Bulb"}, {"ticket": 3}]
+    out = resolve(llm_settings, tmp_path, rows)
+    assert [r["ticket"] for r in out.rows] == [2]
+    assert sorted(e.row["ticket"] for e in out.errors) == [1, 3]
+    assert "product" in out.errors[0].reason
+    # Empty values are not 'equal' either: without blocking they are compared like any other.
+    llm_server.handler = lambda body: Reply(tool_args={"is_match": False})
+    blank = resolve(llm_settings, tmp_path, [{"product": ""}, {"product": ""}])
+    assert blank.meta["distinct"] == 2 and blank.meta["comparisons"] == 1
 
 
 def test_failed_resolution_is_quarantined_row_by_row(

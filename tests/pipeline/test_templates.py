@@ -22,7 +22,7 @@ def test_missing_variable_is_an_error_not_an_empty_string() -> None:
 
 def test_sandbox_refuses_dunder_access() -> None:
     p = Prompt("{{ input.__class__.__mro__ }}", where="p")
-    with pytest.raises(TemplateError, match="unsafe|missing"):
+    with pytest.raises(TemplateError, match=r"unsafe|missing"):
         p.render(input={})
 
 

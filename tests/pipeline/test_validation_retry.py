@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_kit import chat_requests, last_user, read_json, read_jsonl, run_pipeline, write_pipeline
+from pipeline_kit import (
+    chat_requests,
+    last_user,
+    read_json,
+    read_jsonl,
+    run_pipeline,
+    write_pipeline,
+)
 
 from llmassert.config import Settings
 from llmassert.errors import AssertionsFailedError
@@ -41,8 +48,8 @@ def at_most_three_words(example, response):
 def wordy_until_told(body: dict[str, Any]) -> Reply:
     """Too long at first; short once told a check failed — except for the stubborn row."""
     prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    if "stubborn" in prompt or "failed these checks" not in last_user(body) and \
-            "Improve your previous answer" not in last_user(body):
+    told = "failed these checks" in last_user(body) or "Improve your previous" in last_user(body)
+    if "stubborn" in prompt or not told:
         return Reply(tool_args={"summary": "a very long summary of many words"})
     return Reply(tool_args={"summary": "short summary"})
 

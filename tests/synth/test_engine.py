@@ -132,7 +132,13 @@ def test_without_labels_every_checkable_criterion_gets_an_assertion(
     (p,) = report.prompts
     manifest = load_manifest(out / "product_update_email.json")
     assert manifest.y == [] and manifest.selection.basis == "criteria"
-    assert p.selected == len(set(manifest.groups))  # one per criterion that has candidates
+    # Every criterion with candidates is covered by a selected check of its own or by a selected
+    # check that subsumes one of its checks (the same code offered for two sentences).
+    K, chosen = manifest.K or [], manifest.selected_indices
+    for group in set(manifest.groups):
+        members = [j for j, g in enumerate(manifest.groups) if g == group]
+        assert any(a in members or any(K[a][b] for b in members) for a in chosen), group
+    assert 0 < p.selected <= len(set(manifest.groups))
     assert p.coverage is None and p.test_coverage is None
     assert any("--holdout ignored" in w for w in p.warnings)
 

@@ -122,18 +122,20 @@ def test_unusable_judge_answers_fail_their_cell_only(
     assert result.stats.errors == {"is_warm": 3}
 
 
-def test_offline_subsumption_needs_the_same_criterion_and_data_support() -> None:
-    strict = det("strict", "return True")
-    lenient = det("lenient", "return True")
-    other = det("other", "return True", criterion="c2")
-    never = det("never_fails", "return True")
-    M = [[0, 0, 0, 1], [0, 1, 1, 1], [1, 1, 1, 1]]
-    pairs = derive_subsumption([strict, lenient, other, never], M)
-    # strict fails wherever lenient fails; `other` is another criterion; nothing subsumes a
-    # candidate the data never saw fail... and strict subsumes `never_fails` only vacuously: no.
-    assert pairs == {(0, 1)}
-    assert k_matrix(4, pairs)[0] == [0, 1, 0, 0]
-    assert derive_subsumption([strict, lenient], []) == set()
+def test_offline_subsumption_from_criteria_data_and_identical_code() -> None:
+    strict = det("strict", "return len(response) < 5")
+    lenient = det("lenient", "return len(response) < 50")
+    other = det("other", "return len(response) < 9", criterion="c2")
+    never = det("never_fails", "return len(response) >= 0")
+    twin = det("twin", "# same check, another sentence\nreturn len(response) < 5", criterion="c3")
+    M = [[0, 0, 0, 1, 0], [0, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+    pairs = derive_subsumption([strict, lenient, other, never, twin], M)
+    # strict fails wherever lenient fails (same criterion); `other` is another criterion; the
+    # never-failing variant is subsumed by its siblings; identical code subsumes both ways.
+    assert pairs == {(0, 1), (0, 3), (1, 3), (0, 4), (4, 0)}
+    assert k_matrix(5, pairs)[0] == [0, 1, 0, 1, 1]
+    # Without labels only identical code is known.
+    assert derive_subsumption([strict, lenient, twin], []) == {(0, 2), (2, 0)}
 
 
 def test_llm_subsumption_claims_are_verified_against_the_labels() -> None:

@@ -113,6 +113,9 @@ def test_validation_accepts_ordinary_assertion_code() -> None:
     validate_source(
         "from __future__ import annotations\n__all__ = ['f']\ndef f(example, response):\n    return '{} {x}'.format(1, x=2) != ''\n"
     )
+    validate_source("def f(example, response):\n    return True\n\n\nASSERTIONS: list = [f]\n")
+    with pytest.raises(UnsafeCodeError, match="line 1: module level may only assign"):
+        validate_source("ASSERTIONS = [len]\n")
 
 
 # --- in-process loading --------------------------------------------------------------------------
@@ -153,6 +156,7 @@ NOT_INLINE = {
     "while": "def f(example, response):\n    while True:\n        pass\n",
     "self recursion": "def f(example, response):\n    return f(example, response)\n",
     "mutual recursion": "def f(example, response):\n    return g(example, response)\n\n\ndef g(example, response):\n    return f(example, response)\n",
+    "recursion via a list": "def f(example, response):\n    return CHECKS[0](example, response) or CHECKS[0](example, response)\n\n\nCHECKS = [f]\n",
     "nested def": "def f(example, response):\n    def g():\n        return 1\n    return g() == 1\n",
     "named lambda": "def f(example, response):\n    g = lambda: 1\n    return g() == 1\n",
     "unbounded range": "def f(example, response):\n    return len(range(int(example['n']))) > 0\n",

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import socket
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmassert.testing.fake_server import FakeLLMServer, Reply
+
+# Loaded here so pytester's in-process runs find them loaded: it restores sys.modules after each
+# run, so what a run imports is imported again by the next (seconds each), and objects kept by
+# modules loaded out here would meet fresh copies of classes (aiohttp's, vcrpy's).
+for _module in ("aiohttp", "jsonschema", "vcr", "vcr.persisters.filesystem", "vcr.serialize",
+                "llmassert.assertions.judge", "llmassert.hooks.response",
+                "llmassert.llm.litellm_client", "llmassert.llm.session", "llmassert.synth.sandbox"):
+    importlib.import_module(_module)
+
 
 pytest_plugins = ["pytester"]
 
@@ -50,7 +59,10 @@ def summarize(client, text):
 @pytest.fixture
 def project(pytester: pytest.Pytester, llm_server: FakeLLMServer) -> pytest.Pytester:
     """A user's project: conftest pointing at the loopback server, an app, assertions."""
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    # Unrelated plugins of this environment stay out of the inner runs (hypothesis alone costs
+    # seconds per run).
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest "
+                     "-p no:anyio\n")
     pytester.makeconftest(CONFTEST.format(base=llm_server.base_url))
     pytester.makepyfile(app=APP.format())
     (pytester.path / "assertions").mkdir()
@@ -143,6 +155,7 @@ def local_listener() -> Iterator[int]:
 
 
 NETWORK_TESTS = '''
+import importlib
 import socket
 import pytest
 
@@ -249,4 +262,4 @@ def test_cassette_dir_can_be_configured(project: pytest.Pytester, llm_server: Fa
     project.runpytest("--llmassert-record", f"--llmassert-cassette-dir={folder}"
                       ).assert_outcomes(passed=1)
     assert (folder / "summary.yaml").is_file()
-    assert textwrap.dedent("interactions") in (folder / "summary.yaml").read_text()
+    assert "interactions" in (folder / "summary.yaml").read_text()

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from llmassert.errors import TemplateError
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -36,6 +37,7 @@ from llmassert.pipeline.operators.base import (
 )
 from llmassert.pipeline.operators.common import LLMStep
 from llmassert.pipeline.operators.resolve import (
+    COMPARE_BATCH,
     MATCH_SCHEMA,
     PAIR_NAMES,
     PairJudge,
@@ -154,11 +156,39 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
         pairs = [(i, j) for _, i, j in scored]
         return pairs[: spec.limit_comparisons] if spec.limit_comparisons else pairs
 
+    def _readable(self, left: list[Row], right: list[Row]) -> tuple[list[Row], list[Row],
+                                                                    list[Issue]]:
+        """Rows the comparison prompt can read; the others become errors (not a crash)."""
+        prompt, errors = self.step.prompt, []
+
+        def ok(a: Row, b: Row) -> bool:
+            try:
+                prompt.render(left=a, right=b)
+            except TemplateError:
+                return False
+            return True
+
+        # A readable pair to test each row against (looking at the first rows is enough).
+        first = next(((a, b) for a in left[:20] for b in right[:20] if ok(a, b)), None)
+        if first is None:
+            if left and right:
+                prompt.render(left=left[0], right=right[0])  # raises the TemplateError
+            return left, right, []
+        kept_l = [a for a in left if ok(a, first[1])]
+        kept_r = [b for b in right if ok(first[0], b)]
+        for side, rows, kept in (("left", left, kept_l), ("right", right, kept_r)):
+            ids = {id(k) for k in kept}
+            errors += [Issue(self.name, r, f"comparison_prompt cannot read this {side} row")
+                       for r in rows if id(r) not in ids]
+        return kept_l, kept_r, errors
+
     async def run_join(self, left: list[Row], right: list[Row], ctx: OpContext) -> Outcome:
+        left, right, errors = self._readable(left, right)
         pairs = await self._candidates(left, right, ctx)
         caps = self.spec.limits or SideLimits()
+        # With limits, later waves skip rows already at their limit; without, one wave.
         wave = self.spec.compare_batch_size or (
-            ctx.settings.max_concurrency if caps.left or caps.right else max(1, len(pairs)))
+            COMPARE_BATCH if caps.left or caps.right else max(1, len(pairs)))
         hits_l: dict[int, int] = {}
         hits_r: dict[int, int] = {}
         matches: list[tuple[int, int]] = []
@@ -190,6 +220,7 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
             ctx.advance(len(batch))
             pending = later
         out = self._emit(left, right, matches)
+        out.errors = errors
         out.filtered = (len(left) - len(hits_l)) + (len(right) - len(hits_r))
         out.meta = {k: v for k, v in counts.items() if v or k == "comparisons"}
         return out

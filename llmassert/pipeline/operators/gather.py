@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from llmassert.pipeline.operators.base import (
+    UNKNOWN,
     GroupOperator,
     Issue,
     OperationSpec,
@@ -161,8 +162,8 @@ def render_chunk(chunks: list[Row], index: int, spec: GatherSpec) -> str:
     """``<content_key>_rendered`` for ``chunks[index]`` (``chunks``: one document, in order)."""
     ck, ok, windows = spec.content_key, spec.order_key, spec.peripheral_chunks
     main = chunks[index]
-    if windows is None:
-        return str(main[ck])
+    if windows is None or (windows.previous is None and windows.next is None):
+        return str(main[ck])  # DocETL: no (or an empty) peripheral_chunks, no markers
     parts = [PREVIOUS_START, *render_side(chunks[:index], windows.previous, ck, ok),
              PREVIOUS_END + "\n"]
     if spec.doc_header_key and (headers := header_path(chunks, index, spec.doc_header_key)):
@@ -207,6 +208,10 @@ class GatherOperator(GroupOperator[GatherSpec]):
                                         "(needed by gather)"))
             else:
                 good.append(row)
+        if any(v is UNKNOWN for row in good for v in row.values()):
+            # --dry-run: some values come from LLM calls not made.
+            out.rows += [{**row, self.rendered_key: UNKNOWN} for row in good]
+            return out
         # One chunk per order value: a duplicate of a chunk is not its own neighbour.
         chunks: dict[Any, Row] = {}
         for row in good:

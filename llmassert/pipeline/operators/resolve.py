@@ -12,7 +12,7 @@ DocETL's operator, made cheaper and deterministic:
    ``blocking_threshold``.  With neither, every pair is a candidate.  Candidates are taken most
    similar first, so likely matches merge early.
 3. **Comparison.**  Union-find over the rows.  Candidates are compared in waves of
-   ``compare_batch_size`` concurrent ``comparison_prompt`` calls (``{{ input1 }}``,
+   ``compare_batch_size`` (default 100) concurrent ``comparison_prompt`` calls (``{{ input1 }}``,
    ``{{ input2 }}``; the model answers ``is_match``).  A pair is skipped when its rows are
    already in one cluster, or when their two clusters were already compared and neither has
    changed since: comparisons only ever happen between current cluster roots.  Results are
@@ -38,7 +38,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError, OperationError
+from llmassert.errors import (
+    BudgetExceededError,
+    CassetteMissError,
+    LLMError,
+    OperationError,
+    TemplateError,
+)
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -61,6 +67,9 @@ MATCH_SCHEMA: dict[str, Any] = {
     "required": ["is_match"], "additionalProperties": False,
 }
 PAIR_NAMES = ("input1", "input2", "left", "right")
+# Comparisons per wave (DocETL's default).  Fixed, not tied to --max-concurrency: which pairs
+# get compared must not depend on how many requests may run at once (caches, cassettes).
+COMPARE_BATCH = 100
 
 
 class InputSchema(StrictModel):
@@ -89,7 +98,7 @@ class ResolveSpec(LLMOperationSpec):
     embedding_batch_size: int | None = Field(None, ge=1, description="Texts per embedding "
                                              "request (default 1000).")
     compare_batch_size: int | None = Field(None, ge=1, description="Comparisons per wave "
-                                           "(default: max_concurrency).")
+                                           f"(default {COMPARE_BATCH}).")
     limit_comparisons: int | None = Field(None, ge=1, description="Stop comparing after this "
                                           "many comparisons (most similar pairs first).")
 
@@ -142,11 +151,14 @@ class UnionFind:
         return out
 
 
-def identity(row: Row, keys: Sequence[str]) -> str:
-    """What makes two rows the same entity without asking: their blocking-key values."""
-    def norm(v: Any) -> Any:
-        return " ".join(v.split()).casefold() if isinstance(v, str) else v
-    return json.dumps([norm(row.get(k)) for k in keys], sort_keys=True, default=str)
+def identity(row: Row, keys: Sequence[str]) -> str | None:
+    """What makes two rows the same entity without asking: equal blocking-key values (case and
+    spacing ignored).  None when a value is missing or empty: such rows are never equal."""
+    values = [row.get(k) for k in keys]
+    if any(v is None or v == "" for v in values):
+        return None
+    return json.dumps([" ".join(v.split()).casefold() if isinstance(v, str) else v
+                       for v in values], sort_keys=True, default=str)
 
 
 def cosine(left: list[list[float]], right: list[list[float]]) -> Callable[[int, int], float]:
@@ -317,13 +329,28 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
     def _representatives(rows: list[Row], keys: list[str]) -> tuple[list[int], list[int]]:
         """Index of the first row of each identity, and each row's representative."""
         first: dict[str, int] = {}
-        rep = [first.setdefault(identity(r, keys), i) for i, r in enumerate(rows)]
-        return list(first.values()), rep
+        rep = []
+        for i, row in enumerate(rows):
+            ident = identity(row, keys)
+            rep.append(i if ident is None else first.setdefault(ident, i))
+        return sorted(set(rep)), rep
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        errors: list[Issue] = []
+        kept: list[Row] = []
+        for row in rows:  # a row the comparison prompt cannot read is an error, not a crash
+            try:
+                self.compare_prompt.render(input1=row, input2=row)
+            except TemplateError as e:
+                errors.append(Issue(self.name, row, e.message))
+            else:
+                kept.append(row)
+        out = await self._run(kept, ctx) if kept else Outcome()
+        out.errors += errors
+        return out
+
+    async def _run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         n = len(rows)
-        if n == 0:
-            return Outcome()
         keys = self._blocking_keys(rows)
         reps, rep_of = self._representatives(rows, keys)
         uf = UnionFind(n)
@@ -352,7 +379,7 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
 
     async def _compare_all(self, rows: list[Row], pairs: list[tuple[int, int]], uf: UnionFind,
                            ctx: OpContext) -> dict[str, int]:
-        wave_size = self.spec.compare_batch_size or ctx.settings.max_concurrency
+        wave_size = self.spec.compare_batch_size or COMPARE_BATCH
         limit = self.spec.limit_comparisons
         done: set[tuple[int, int, int, int]] = set()  # cluster pairs judged different
         counts = {"comparisons": 0, "skipped_same_cluster": 0, "skipped_already_compared": 0,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from llmassert.pipeline.operators.base import (
+    UNKNOWN,
     Issue,
     OperationSpec,
     Outcome,
@@ -121,6 +122,9 @@ class SplitOperator(RowOperator[SplitSpec]):
     async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
         key = self.spec.split_key
         text: Any = row.get(key)
+        if text is UNKNOWN:  # --dry-run: the text comes from an LLM call not made
+            return Outcome(rows=[{**row, self.chunk_key: UNKNOWN, self.id_key: UNKNOWN,
+                                  self.num_key: 1}])
         if not isinstance(text, str):
             got = "missing" if key not in row else f"{type(text).__name__}, not a string"
             return Outcome(errors=[Issue(self.name, row, f"split_key {key!r} is {got}")])

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from llmassert.pipeline.operators.base import (
+    UNKNOWN,
     Issue,
     OperationSpec,
     Outcome,
@@ -93,6 +94,8 @@ class UnnestOperator(RowOperator[UnnestSpec]):
         if key not in row:
             return Outcome(errors=[Issue(self.name, row, f"unnest_key {key!r} is missing")])
         value = row[key]
+        if value is UNKNOWN:  # --dry-run: the list comes from an LLM call not made
+            return Outcome(rows=[{**row, **dict.fromkeys(self.spec.expand_fields or [], UNKNOWN)}])
         if value is not None and not isinstance(value, list | tuple | dict):
             return Outcome(errors=[Issue(self.name, row, f"unnest_key {key!r} is "
                                          f"{type(value).__name__}, not a list or dict")])

@@ -57,13 +57,23 @@ def to_candidate(check: Check, criterion: Criterion) -> Candidate:
         code=render(check, criterion),
         description=check.summary,
         source="rules",
+        cost=1.0,
     )
 
 
 # --- names ------------------------------------------------------------------------------------
 
 
-_SYMBOLS = {"@": "at", "#": "hash", "$": "dollar", "%": "percent", "&": "and", "+": "plus", "!": "bang", "?": "question"}
+_SYMBOLS = {
+    "@": "at",
+    "#": "hash",
+    "$": "dollar",
+    "%": "percent",
+    "&": "and",
+    "+": "plus",
+    "!": "bang",
+    "?": "question",
+}
 
 
 def slug(text: str, max_words: int = 4, max_len: int = 40) -> str:
@@ -72,7 +82,12 @@ def slug(text: str, max_words: int = 4, max_len: int = 40) -> str:
         for symbol, word in _SYMBOLS.items():
             text = text.replace(symbol, f" {word} ")
     words = re.findall(r"[a-z0-9]+", text.casefold().replace("'", ""))[:max_words]
-    out = "_".join(words)[:max_len].strip("_")
+    out = ""
+    for word in words:  # whole words only, within max_len
+        candidate = f"{out}_{word}" if out else word[:max_len]
+        if len(candidate) > max_len:
+            break
+        out = candidate
     return out or "x"
 
 
@@ -89,13 +104,13 @@ _BACKTICKED = re.compile(r"`([^`\n]{1,60})`")
 
 def quoted(text: str, *, max_words: int = 6) -> list[str]:
     """Phrases in quotes or backticks, in order, without duplicates (case-insensitive)."""
-    found: list[str] = []
+    found: list[tuple[int, str]] = []
     for pattern in (_DOUBLE_QUOTED, _SINGLE_QUOTED, _BACKTICKED):
         for m in pattern.finditer(text):
             phrase = m.group(1).strip().strip(".,;:")
             if phrase and len(phrase.split()) <= max_words and "{" not in phrase:
-                found.append(phrase)
-    return unique(found)
+                found.append((m.start(), phrase))
+    return unique(phrase for _pos, phrase in sorted(found))
 
 
 def unique(items: Iterable[str]) -> list[str]:
@@ -120,9 +135,15 @@ def listed_terms(text: str, *, max_words: int = 3) -> list[str]:
     m = _LIST_INTRO.search(text)
     if not m:
         return []
-    tail = re.split(r"[.;!?()]|\s+(?:in|when|because|unless|if|as|to|for)\s+", m.group(1) or m.group(2))[0]
+    tail = re.split(
+        r"[.;!?()]|\s+(?:in|when|because|unless|if|as|to|for)\s+", m.group(1) or m.group(2)
+    )[0]
     terms = [t.strip(" ,:'\"") for t in re.split(r",|\bor\b|\band\b|/", tail)]
-    terms = [t for t in terms if t and len(t.split()) <= max_words and not t.casefold().startswith(("etc", "the like"))]
+    terms = [
+        t
+        for t in terms
+        if t and len(t.split()) <= max_words and not t.casefold().startswith(("etc", "the like"))
+    ]
     return unique(terms)
 
 
@@ -145,7 +166,9 @@ def parse_number(token: str) -> float | None:
         return None
 
 
-_VAR_REF = re.compile(r"\{\{\s*(?:input\.)?([A-Za-z_]\w*)\s*\}\}|\{([A-Za-z_]\w*)\}|\[([A-Za-z_]\w*)\]")
+_VAR_REF = re.compile(
+    r"\{\{\s*(?:input\.)?([A-Za-z_]\w*)\s*\}\}|\{([A-Za-z_]\w*)\}|\[([A-Za-z_]\w*)\]"
+)
 
 
 def variable_refs(text: str) -> list[str]:

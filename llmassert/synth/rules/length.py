@@ -23,7 +23,13 @@ import re
 from dataclasses import dataclass
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import NUMBER_WORD_PATTERN, Check, negated, number_slug, parse_number
+from llmassert.synth.rules.base import (
+    NUMBER_WORD_PATTERN,
+    Check,
+    negated,
+    number_slug,
+    parse_number,
+)
 
 # unit name -> (pattern, expression measuring the response, helpers it needs, large unit?)
 UNITS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
@@ -41,7 +47,7 @@ UNITS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
     "questions": (r"questions?", "len(questions(response))", ("questions",), False),
     "emojis": (r"emojis?|emoticons?", "len(emojis(response))", ("emojis",), False),
 }
-_UNIT = "|".join(f"(?P<u_{name}>{spec[0]})" for name, spec in UNITS.items())
+_UNIT = "(?P<unit>" + "|".join(spec[0] for spec in UNITS.values()) + ")"
 _NUM = rf"(?:\d+(?:,\d{{3}})*(?:\.\d+)?|{NUMBER_WORD_PATTERN}|\[\w+\]|\{{\{{?\s*\w+\s*\}}?\}})"
 _ADJ = r"(?:[a-z][\w-]*\s+){0,2}"
 
@@ -53,13 +59,34 @@ _MAX_Q = (
 _MIN_Q = r"at least|no less than|no fewer than|a minimum of|minimum of|minimum|min\.?|more than|over|longer than|upwards of"
 _ABOUT_Q = r"about|around|approximately|approx\.?|roughly|circa|close to|~"
 _EXACT_Q = r"exactly|precisely|just|only"
-_EXCLUSIVE = ("fewer than", "less than", "under", "below", "shorter than", "more than", "over", "longer than")
+_EXCLUSIVE = (
+    "fewer than",
+    "less than",
+    "under",
+    "below",
+    "shorter than",
+    "more than",
+    "over",
+    "longer than",
+)
 
-_RANGE = re.compile(rf"\bbetween\s+(?P<a>{_NUM})\s+and\s+(?P<b>{_NUM})\s+{_ADJ}(?:{_UNIT})\b|(?P<a2>\d+)\s*(?:-|–|to)\s*(?P<b2>\d+)[\s-]+{_ADJ}(?:{_UNIT})\b", re.I)
-_QUALIFIED = re.compile(rf"(?P<q>{_MAX_Q}|{_MIN_Q}|{_ABOUT_Q}|{_EXACT_Q})\s+(?:a\s+)?(?P<n>{_NUM})[\s-]*{_ADJ}(?:{_UNIT})\b", re.I)
-_TRAILING = re.compile(rf"(?P<n>{_NUM})[\s-]*{_ADJ}(?:{_UNIT})\s*(?P<t>or (?:less|fewer|under|below)|or more|max(?:imum)?|min(?:imum)?|at most|at least|\+)", re.I)
-_BARE = re.compile(rf"\b(?:in|with|using|of|into|write|give|provide|list|use|answer in|respond in)\s+(?:a\s+|an\s+)?(?P<n>\d+|{NUMBER_WORD_PATTERN})[\s-]+{_ADJ}(?:{_UNIT})\b", re.I)
-_HYPHEN = re.compile(rf"\b(?P<n>\d+|{NUMBER_WORD_PATTERN})-(?:{_UNIT})\b", re.I)
+_RANGES = (
+    re.compile(rf"\bbetween\s+(?P<a>{_NUM})\s+and\s+(?P<b>{_NUM})\s+{_ADJ}{_UNIT}\b", re.I),
+    re.compile(rf"\b(?P<a>\d+)\s*(?:-|–|to)\s*(?P<b>\d+)[\s-]+{_ADJ}{_UNIT}\b", re.I),
+)
+_QUALIFIED = re.compile(
+    rf"(?P<q>{_MAX_Q}|{_MIN_Q}|{_ABOUT_Q}|{_EXACT_Q})\s+(?:a\s+)?(?P<n>{_NUM})[\s-]*{_ADJ}{_UNIT}\b",
+    re.I,
+)
+_TRAILING = re.compile(
+    rf"(?P<n>{_NUM})[\s-]*{_ADJ}{_UNIT}\s*(?P<t>or (?:less|fewer|under|below)|or more|max(?:imum)?|min(?:imum)?|at most|at least|\+)",
+    re.I,
+)
+_BARE = re.compile(
+    rf"\b(?:in|with|using|of|into|write|give|provide|list|use|answer in|respond in)\s+(?:a\s+|an\s+)?(?P<n>\d+|{NUMBER_WORD_PATTERN})[\s-]+{_ADJ}{_UNIT}\b",
+    re.I,
+)
+_HYPHEN = re.compile(rf"\b(?P<n>\d+|{NUMBER_WORD_PATTERN})-{_UNIT}\b", re.I)
 
 _BREVITY = re.compile(
     r"\b(?:concise(?:ly)?|short|brief(?:ly)?|succinct(?:ly)?|terse|to the point|verbos\w*|"
@@ -81,7 +108,8 @@ class Limit:
 
 
 def _unit(m: re.Match[str]) -> str:
-    return next(name for name in UNITS if m.group(f"u_{name}"))
+    found = m.group("unit")
+    return next(name for name, spec in UNITS.items() if re.fullmatch(spec[0], found, re.I))
 
 
 def _value(token: str) -> float | str | None:
@@ -100,11 +128,12 @@ def find_limits(text: str) -> list[Limit]:
     def free(m: re.Match[str]) -> bool:
         return all(m.end() <= a or m.start() >= b for a, b in spans)
 
-    for m in _RANGE.finditer(text):
-        low, high = _value(m.group("a") or m.group("a2")), _value(m.group("b") or m.group("b2"))
-        if low is not None and high is not None:
-            limits.append(Limit("range", _unit(m), low, high))
-            spans.append(m.span())
+    for pattern in _RANGES:
+        for m in pattern.finditer(text):
+            low, high = _value(m.group("a")), _value(m.group("b"))
+            if free(m) and low is not None and high is not None:
+                limits.append(Limit("range", _unit(m), low, high))
+                spans.append(m.span())
     for m in _QUALIFIED.finditer(text):
         if not free(m):
             continue
@@ -164,34 +193,72 @@ def _checks_for(limit: Limit) -> list[Check]:
     n = _num(low)
     if limit.kind == "max":
         op = "<" if limit.exclusive else "<="
-        add(f"max_{unit}_{n}_strict", f"At most {n} {unit} ({'fewer than' if limit.exclusive else 'strict'}).", f"{expr} {op} {n}")
+        add(
+            f"max_{unit}_{n}_strict",
+            f"At most {n} {unit} ({'fewer than' if limit.exclusive else 'strict'}).",
+            f"{expr} {op} {n}",
+        )
         if large:
             for pct in (10, 25):
                 bound = math.floor(low * (1 + pct / 100))
-                add(f"max_{unit}_{n}_slack{pct}", f"At most {n} {unit}, with {pct}% slack ({bound}).", f"{expr} <= {bound}")
+                add(
+                    f"max_{unit}_{n}_slack{pct}",
+                    f"At most {n} {unit}, with {pct}% slack ({bound}).",
+                    f"{expr} <= {bound}",
+                )
         else:
-            add(f"max_{unit}_{n}_plus1", f"At most {n} {unit}, one more tolerated.", f"{expr} <= {_num(low + 1)}")
+            add(
+                f"max_{unit}_{n}_plus1",
+                f"At most {n} {unit}, one more tolerated.",
+                f"{expr} <= {_num(low + 1)}",
+            )
     elif limit.kind == "min":
         op = ">" if limit.exclusive else ">="
-        add(f"min_{unit}_{n}_strict", f"At least {n} {unit} ({'more than' if limit.exclusive else 'strict'}).", f"{expr} {op} {n}")
+        add(
+            f"min_{unit}_{n}_strict",
+            f"At least {n} {unit} ({'more than' if limit.exclusive else 'strict'}).",
+            f"{expr} {op} {n}",
+        )
         lenient = math.ceil(low * 0.9) if large else low - 1
         if lenient >= 1:
-            add(f"min_{unit}_{n}_lenient", f"At least {n} {unit}, with slack ({_num(lenient)}).", f"{expr} >= {_num(lenient)}")
+            add(
+                f"min_{unit}_{n}_lenient",
+                f"At least {n} {unit}, with slack ({_num(lenient)}).",
+                f"{expr} >= {_num(lenient)}",
+            )
     elif limit.kind == "range":
         h = _num(high)
         add(f"range_{unit}_{n}_{h}_strict", f"Between {n} and {h} {unit}.", f"{n} <= {expr} <= {h}")
-        lo, hi = (math.ceil(low * 0.9), math.floor(high * 1.1)) if large else (max(0, low - 1), high + 1)
-        add(f"range_{unit}_{n}_{h}_lenient", f"Between {n} and {h} {unit}, with slack ({_num(lo)}-{_num(hi)}).", f"{_num(lo)} <= {expr} <= {_num(hi)}")
+        lo, hi = (
+            (math.ceil(low * 0.9), math.floor(high * 1.1)) if large else (max(0, low - 1), high + 1)
+        )
+        add(
+            f"range_{unit}_{n}_{h}_lenient",
+            f"Between {n} and {h} {unit}, with slack ({_num(lo)}-{_num(hi)}).",
+            f"{_num(lo)} <= {expr} <= {_num(hi)}",
+        )
     elif limit.kind == "about":
         for pct in (20, 35):
             lo, hi = math.ceil(low * (1 - pct / 100)), math.floor(low * (1 + pct / 100))
-            add(f"about_{unit}_{n}_within{pct}", f"About {n} {unit} (within {pct}%: {lo}-{hi}).", f"{lo} <= {expr} <= {hi}")
-        add(f"about_{unit}_{n}_ceiling", f"About {n} {unit}: no more than 1.5x ({math.floor(low * 1.5)}).", f"{expr} <= {math.floor(low * 1.5)}")
+            add(
+                f"about_{unit}_{n}_within{pct}",
+                f"About {n} {unit} (within {pct}%: {lo}-{hi}).",
+                f"{lo} <= {expr} <= {hi}",
+            )
+        add(
+            f"about_{unit}_{n}_ceiling",
+            f"About {n} {unit}: no more than 1.5x ({math.floor(low * 1.5)}).",
+            f"{expr} <= {math.floor(low * 1.5)}",
+        )
     else:  # exact
         add(f"exact_{unit}_{n}_strict", f"Exactly {n} {unit}.", f"{expr} == {n}")
         if large:
             lo, hi = math.ceil(low * 0.9), math.floor(low * 1.1)
-            add(f"exact_{unit}_{n}_within10", f"About exactly {n} {unit} (within 10%: {lo}-{hi}).", f"{lo} <= {expr} <= {hi}")
+            add(
+                f"exact_{unit}_{n}_within10",
+                f"About exactly {n} {unit} (within 10%: {lo}-{hi}).",
+                f"{lo} <= {expr} <= {hi}",
+            )
         else:
             add(f"max_{unit}_{n}_strict", f"At most {n} {unit}.", f"{expr} <= {n}")
     return out
@@ -204,24 +271,60 @@ def _variable_checks(limit: Limit, expr: str, helpers: tuple[str, ...], large: b
     if limit.kind in ("max", "exact", "about"):
         var = str(limit.low)
         op = "<" if limit.exclusive else "<="
-        variants.append((f"max_{unit}_{var}_strict", f"At most example[{var!r}] {unit}.", f"{expr} {op} low"))
+        variants.append(
+            (f"max_{unit}_{var}_strict", f"At most example[{var!r}] {unit}.", f"{expr} {op} low")
+        )
         if large:
             variants += [
-                (f"max_{unit}_{var}_slack10", f"At most example[{var!r}] {unit}, +10% slack.", f"{expr} <= low * 1.1"),
-                (f"max_{unit}_{var}_slack25", f"At most example[{var!r}] {unit}, +25% slack.", f"{expr} <= low * 1.25"),
+                (
+                    f"max_{unit}_{var}_slack10",
+                    f"At most example[{var!r}] {unit}, +10% slack.",
+                    f"{expr} <= low * 1.1",
+                ),
+                (
+                    f"max_{unit}_{var}_slack25",
+                    f"At most example[{var!r}] {unit}, +25% slack.",
+                    f"{expr} <= low * 1.25",
+                ),
             ]
         else:
-            variants.append((f"max_{unit}_{var}_plus1", f"At most example[{var!r}] {unit}, one more tolerated.", f"{expr} <= low + 1"))
+            variants.append(
+                (
+                    f"max_{unit}_{var}_plus1",
+                    f"At most example[{var!r}] {unit}, one more tolerated.",
+                    f"{expr} <= low + 1",
+                )
+            )
         if limit.kind == "exact":
-            variants.append((f"exact_{unit}_{var}_strict", f"Exactly example[{var!r}] {unit}.", f"{expr} == low"))
+            variants.append(
+                (
+                    f"exact_{unit}_{var}_strict",
+                    f"Exactly example[{var!r}] {unit}.",
+                    f"{expr} == low",
+                )
+            )
     elif limit.kind == "min":
         var = str(limit.low)
         op = ">" if limit.exclusive else ">="
-        variants.append((f"min_{unit}_{var}_strict", f"At least example[{var!r}] {unit}.", f"{expr} {op} low"))
+        variants.append(
+            (f"min_{unit}_{var}_strict", f"At least example[{var!r}] {unit}.", f"{expr} {op} low")
+        )
         if large:
-            variants.append((f"min_{unit}_{var}_lenient", f"At least example[{var!r}] {unit}, -10% slack.", f"{expr} >= low * 0.9"))
+            variants.append(
+                (
+                    f"min_{unit}_{var}_lenient",
+                    f"At least example[{var!r}] {unit}, -10% slack.",
+                    f"{expr} >= low * 0.9",
+                )
+            )
     else:  # range with at least one variable end
-        variants.append((f"range_{unit}_{limit.low}_{limit.high}_strict", f"Between the example's limits in {unit}.", f"low <= {expr} <= high"))
+        variants.append(
+            (
+                f"range_{unit}_{limit.low}_{limit.high}_strict",
+                f"Between the example's limits in {unit}.",
+                f"low <= {expr} <= high",
+            )
+        )
     out = []
     for name, summary, condition in variants:
         lines = [_read("low", limit.low)]
@@ -286,9 +389,19 @@ def _brevity_checks(criterion: Criterion) -> list[Check]:
     return out
 
 
+_PERSONA = re.compile(r"^\W*(?:you are|you're|act as|imagine you)\b", re.I)
+_SECTION_ITEM = re.compile(r"^[\"“']?[A-Z][\w&/'’ -]{1,50}?:\s+\S")
+
+
 def checks(criterion: Criterion) -> list[Check]:
     limits = find_limits(criterion.text)
     out = [c for limit in limits for c in _checks_for(limit)]
-    if not limits:
+    # Adjectives in a persona ("a detailed analyst") or in one section's description
+    # ("Executive Summary: a brief summary") do not bound the whole response.
+    if (
+        not limits
+        and not _PERSONA.match(criterion.text)
+        and not _SECTION_ITEM.match(criterion.text)
+    ):
         out += _brevity_checks(criterion)
     return out

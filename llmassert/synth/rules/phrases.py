@@ -21,14 +21,17 @@ import re
 from dataclasses import dataclass
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, listed_terms, literal, negated, quoted, slug
+from llmassert.synth.rules.base import Check, listed_terms, literal, negated, slug
 
 _REQUIRE_TRIGGER = re.compile(
     r"\b(?:include[sd]?|including|use|using|mention|mentions|say|write|contain|containing|add|"
     r"insert|tag|tagging|keywords?|words?|phrases?|terms?|cite|reference)\b",
     re.I,
 )
-_POSITION_VERBS = re.compile(r"\b(?:start|begin|open|end|close|finish|conclude|sign off)\w*\s+(?:\w+\s+){0,3}$", re.I)
+_SECTION_WORDS = re.compile(r"\b(?:headers?|headings?|sections?|titles?)\b", re.I)
+_POSITION_VERBS = re.compile(
+    r"\b(?:start|begin|open|end|close|finish|conclude|sign off)\w*\s+(?:\w+\s+){0,3}$", re.I
+)
 
 
 def _literal_checks(criterion: Criterion) -> list[Check]:
@@ -38,33 +41,75 @@ def _literal_checks(criterion: Criterion) -> list[Check]:
         return []
     first = min((text.find(t) for t in terms if t in text), default=0)
     before = text[:first]
-    if _POSITION_VERBS.search(before):
-        return []  # "start with 'Dear'": the style family checks positions
+    if _POSITION_VERBS.search(before) or _SECTION_WORDS.search(before):
+        return []  # positions ("start with 'Dear'") and section titles have their own families
     name = slug(" ".join(terms))
     words = tuple(terms)
     stems = tuple(t for t in terms if re.search(r"[A-Za-z]{3}", t))
     out: list[Check] = []
     if negated(text, first):
-        out.append(Check(f"forbid_{name}_exact", f"Never uses {_show(terms)} (case-sensitive, whole words).",
-                         f"return not any(contains_phrase(response, w, case=True) for w in {literal(words)})", ("contains_phrase",)))
-        out.append(Check(f"forbid_{name}_ci", f"Never uses {_show(terms)} (any case, whole words).",
-                         f"return not contains_any(response, {literal(words)})", ("contains_any",)))
+        out.append(
+            Check(
+                f"forbid_{name}_exact",
+                f"Never uses {_show(terms)} (case-sensitive, whole words).",
+                f"return not any(contains_phrase(response, w, case=True) for w in {literal(words)})",
+                ("contains_phrase",),
+            )
+        )
+        out.append(
+            Check(
+                f"forbid_{name}_ci",
+                f"Never uses {_show(terms)} (any case, whole words).",
+                f"return not contains_any(response, {literal(words)})",
+                ("contains_any",),
+            )
+        )
         if stems:
-            out.append(Check(f"forbid_{name}_stem", f"Never uses {_show(stems)} or their inflections.",
-                             f"return not any(contains_stem(response, w) for w in {literal(stems)})", ("contains_stem",)))
+            out.append(
+                Check(
+                    f"forbid_{name}_stem",
+                    f"Never uses {_show(stems)} or their inflections.",
+                    f"return not any(contains_stem(response, w) for w in {literal(stems)})",
+                    ("contains_stem",),
+                )
+            )
         return out
     if not _REQUIRE_TRIGGER.search(before):
         return []
-    out.append(Check(f"require_{name}_exact", f"Uses {_show(terms)} verbatim (case-sensitive).",
-                     f"return all(contains_phrase(response, w, case=True) for w in {literal(words)})", ("contains_phrase",)))
-    out.append(Check(f"require_{name}_ci", f"Uses {_show(terms)} (any case).",
-                     f"return contains_all(response, {literal(words)})", ("contains_all",)))
+    out.append(
+        Check(
+            f"require_{name}_exact",
+            f"Uses {_show(terms)} verbatim (case-sensitive).",
+            f"return all(contains_phrase(response, w, case=True) for w in {literal(words)})",
+            ("contains_phrase",),
+        )
+    )
+    out.append(
+        Check(
+            f"require_{name}_ci",
+            f"Uses {_show(terms)} (any case).",
+            f"return contains_all(response, {literal(words)})",
+            ("contains_all",),
+        )
+    )
     if stems:
-        out.append(Check(f"require_{name}_stem", f"Uses {_show(stems)}, inflections allowed.",
-                         f"return all(contains_stem(response, w) for w in {literal(stems)})", ("contains_stem",)))
+        out.append(
+            Check(
+                f"require_{name}_stem",
+                f"Uses {_show(stems)}, inflections allowed.",
+                f"return all(contains_stem(response, w) for w in {literal(stems)})",
+                ("contains_stem",),
+            )
+        )
     if len(terms) > 1:
-        out.append(Check(f"require_{name}_any", f"Uses at least one of {_show(terms)}.",
-                         f"return contains_any(response, {literal(words)})", ("contains_any",)))
+        out.append(
+            Check(
+                f"require_{name}_any",
+                f"Uses at least one of {_show(terms)}.",
+                f"return contains_any(response, {literal(words)})",
+                ("contains_any",),
+            )
+        )
     return out
 
 
@@ -83,7 +128,9 @@ class Concept:
     broad: str  # expression: the concept may be present
     helpers: tuple[str, ...]
     modules: tuple[str, ...] = ()
-    exclusion_only: bool = False  # a positive mention is not a requirement ("As an AI analyst, ...")
+    exclusion_only: bool = (
+        False  # a positive mention is not a requirement ("As an AI analyst, ...")
+    )
 
 
 def _c(
@@ -100,69 +147,180 @@ def _c(
 
 
 _TAIL = "' '.join(paragraphs(response)[-3:])"
-_GREETINGS = ("Dear", "Hi", "Hello", "Hey", "Greetings", "Good morning", "Good afternoon", "Good evening")
-_SIGN_OFFS = ("regards", "sincerely", "best", "cheers", "thanks", "thank you", "warmly", "yours", "respectfully")
-_CONCLUSION = ("in conclusion", "to conclude", "in summary", "to summarize", "to sum up", "all in all")
-_HEDGES = ("speculate", "speculation", "presumably", "probably", "possibly", "perhaps", "it is likely", "might", "could potentially")
+_GREETINGS = (
+    "Dear",
+    "Hi",
+    "Hello",
+    "Hey",
+    "Greetings",
+    "Good morning",
+    "Good afternoon",
+    "Good evening",
+)
+_SIGN_OFFS = (
+    "regards",
+    "sincerely",
+    "best",
+    "cheers",
+    "thanks",
+    "thank you",
+    "warmly",
+    "yours",
+    "respectfully",
+)
+_CONCLUSION = (
+    "in conclusion",
+    "to conclude",
+    "in summary",
+    "to summarize",
+    "to sum up",
+    "all in all",
+)
+_HEDGES = (
+    "speculate",
+    "speculation",
+    "presumably",
+    "probably",
+    "possibly",
+    "perhaps",
+    "it is likely",
+    "might",
+    "could potentially",
+)
 
 CONCEPTS: tuple[Concept, ...] = (
-    _c("gratitude", r"\b(?:gratitude|grateful|thank\w*|appreciat\w*)\b",
-       "contains_any(response, ('thank you', 'thanks'))",
-       "contains_any(response, GRATITUDE_PHRASES) or contains_stem(response, 'appreciate')",
-       ("contains_any", "contains_stem", "GRATITUDE_PHRASES")),
-    _c("call_to_action", r"\bcall[- ]to[- ]action\b|\bCTA\b",
-       f"contains_any({_TAIL}, CALL_TO_ACTION_PHRASES)",
-       "contains_any(response, CALL_TO_ACTION_PHRASES)",
-       ("contains_any", "paragraphs", "CALL_TO_ACTION_PHRASES")),
-    _c("contact_offer", r"\bcontact\b|\breach out\b|\bget in touch\b",
-       "contains_any(response, ('contact us', 'reach out', 'get in touch'))",
-       "contains_any(response, ('contact', 'reach out', 'get in touch', 'questions', 'reply', 'help'))",
-       ("contains_any",)),
-    _c("links", r"\b(?:links?|urls?|hyperlinks?|sources?|references?|citations?|cite)\b",
-       "bool(urls(response))",
-       "bool(urls(response)) or contains_any(response, ('source', 'sources', 'reference', 'references', 'according to'))",
-       ("urls", "contains_any")),
-    _c("numbers", r"\b(?:quantitative|numbers|figures|statistics|metrics|numerical|data points?|percentages?)\b",
-       "len(numbers(response)) >= 5", "len(numbers(response)) >= 1", ("numbers",)),
-    _c("code", r"\bcode (?:snippets?|blocks?|examples?|samples?)\b|\b(?:in|with|sample|example) code\b|\bsnippets?\b",
-       "bool(code_blocks(response))", "bool(code_blocks(response)) or '`' in response", ("code_blocks",)),
-    _c("apology", r"\bapologi[sz]\w*|\bapolog(?:y|ies)\b|\bsorry\b", "apologizes(response)",
-       "apologizes(response) or contains_any(response, ('sorry', 'unfortunately'))", ("apologizes", "contains_any")),
-    _c("ai_self_reference", r"\bas an ai\b|\blanguage model\b|\b(?:you are|you're|being) an? (?:ai|bot|chatbot|language model)\b|\brefer(?:ring)? to yourself\b",
-       "contains_any(response, ('as an AI', 'as a language model', 'AI language model'))", "ai_self_reference(response)",
-       ("contains_any", "ai_self_reference"), exclusion_only=True),
-    _c("conclusion", r"\bconclu\w+|\boverall assessment\b|\bwrap[- ]?up\b|\bclosing summary\b",
-       f"contains_any(' '.join(paragraphs(response)[-1:]), {literal(_CONCLUSION)})",
-       f"contains_any(response, {literal((*_CONCLUSION, 'overall', 'conclusion'))})",
-       ("contains_any", "paragraphs")),
-    _c("speculation", r"\bspeculat\w*|\bconjectur\w*|\bguess\w*",
-       "contains_any(response, ('speculate', 'speculation', 'presumably', 'I guess'))",
-       f"contains_any(response, {literal(_HEDGES)})", ("contains_any",), exclusion_only=True),
-    _c("emojis", r"\bemojis?\b|\bemoticons?\b", "len(emojis(response)) >= 2", "bool(emojis(response))", ("emojis",)),
-    _c("hashtags", r"\bhashtags?\b", r"len(re.findall(r'(?<![\w#])#[A-Za-z]\w*', response)) >= 2",
-       r"re.search(r'(?<![\w#])#[A-Za-z]\w*', response) is not None", (), ("re",)),
+    _c(
+        "gratitude",
+        r"\b(?:gratitude|grateful|thank\w*|appreciat\w*)\b",
+        "contains_any(response, ('thank you', 'thanks'))",
+        "contains_any(response, GRATITUDE_PHRASES) or contains_stem(response, 'appreciate')",
+        ("contains_any", "contains_stem", "GRATITUDE_PHRASES"),
+    ),
+    _c(
+        "call_to_action",
+        r"\bcall[- ]to[- ]action\b|\bCTA\b",
+        f"contains_any({_TAIL}, CALL_TO_ACTION_PHRASES)",
+        "contains_any(response, CALL_TO_ACTION_PHRASES)",
+        ("contains_any", "paragraphs", "CALL_TO_ACTION_PHRASES"),
+    ),
+    _c(
+        "contact_offer",
+        r"\bcontact\b|\breach out\b|\bget in touch\b",
+        "contains_any(response, ('contact us', 'reach out', 'get in touch'))",
+        "contains_any(response, ('contact', 'reach out', 'get in touch', 'questions', 'reply', 'help'))",
+        ("contains_any",),
+    ),
+    _c(
+        "links",
+        r"\b(?:links?|urls?|hyperlinks?|sources?|references?|citations?|cite)\b",
+        "bool(urls(response))",
+        "bool(urls(response)) or contains_any(response, ('source', 'sources', 'reference', 'references', 'according to'))",
+        ("urls", "contains_any"),
+    ),
+    _c(
+        "numbers",
+        r"\b(?:quantitative|numbers|figures|metrics|numerical|data points?|percentages?)\b",
+        "len(numbers(response)) >= 5",
+        "len(numbers(response)) >= 1",
+        ("numbers",),
+    ),
+    _c(
+        "code",
+        r"\bcode (?:snippets?|blocks?|examples?|samples?)\b|\b(?:in|with|sample|example) code\b|\bsnippets?\b",
+        "bool(code_blocks(response))",
+        "bool(code_blocks(response)) or '`' in response",
+        ("code_blocks",),
+    ),
+    _c(
+        "apology",
+        r"\bapologi[sz]\w*|\bapolog(?:y|ies)\b|\bsorry\b",
+        "apologizes(response)",
+        "apologizes(response) or contains_any(response, ('sorry', 'unfortunately'))",
+        ("apologizes", "contains_any"),
+    ),
+    _c(
+        "ai_self_reference",
+        r"\bas an ai\b|\blanguage model\b|\b(?:you are|you're|being) an? (?:ai|bot|chatbot|language model)\b|\brefer(?:ring)? to yourself\b",
+        "contains_any(response, ('as an AI', 'as a language model', 'AI language model'))",
+        "ai_self_reference(response)",
+        ("contains_any", "ai_self_reference"),
+        exclusion_only=True,
+    ),
+    _c(
+        "conclusion",
+        r"\bconclu\w+|\boverall assessment\b|\bwrap[- ]?up\b|\bclosing summary\b",
+        f"contains_any(' '.join(paragraphs(response)[-1:]), {literal(_CONCLUSION)})",
+        f"contains_any(response, {literal((*_CONCLUSION, 'overall', 'conclusion'))})",
+        ("contains_any", "paragraphs"),
+    ),
+    _c(
+        "speculation",
+        r"\bspeculat\w*|\bconjectur\w*|\bguess\w*",
+        "contains_any(response, ('speculate', 'speculation', 'presumably', 'I guess'))",
+        f"contains_any(response, {literal(_HEDGES)})",
+        ("contains_any",),
+        exclusion_only=True,
+    ),
+    _c(
+        "emojis",
+        r"\bemojis?\b|\bemoticons?\b",
+        "len(emojis(response)) >= 2",
+        "bool(emojis(response))",
+        ("emojis",),
+    ),
+    _c(
+        "hashtags",
+        r"\bhashtags?\b",
+        r"len(re.findall(r'(?<![\w#])#[A-Za-z]\w*', response)) >= 2",
+        r"re.search(r'(?<![\w#])#[A-Za-z]\w*', response) is not None",
+        (),
+        ("re",),
+    ),
     _c("exclamations", r"\bexclamation\w*", "response.count('!') >= 2", "'!' in response", ()),
-    _c("greeting", r"\bgreet\w*|\bsalutation\b(?! format)|\baddress (?:the|them|him|her) by name\b",
-       f"any(starts_with_phrase(response, g) for g in {literal(_GREETINGS)})",
-       f"contains_any(' '.join(lines(response)[:3]), {literal(_GREETINGS)})",
-       ("starts_with_phrase", "contains_any", "lines")),
-    _c("sign_off", r"\bsign[- ]?off\b|\bsignature\b|\bsign (?:it|your name)\b|\bvaledictions?\b|\bsalutation format\b|\bregards\b",
-       f"contains_any(' '.join(lines(response)[-4:]), {literal(_SIGN_OFFS)})",
-       f"contains_any(response, {literal(_SIGN_OFFS)}) or bool(bracket_placeholders(response))",
-       ("contains_any", "lines", "bracket_placeholders")),
-    _c("subject_line", r"\bsubject line\b|\bsubject:|\bemail subject\b",
-       "starts_with_phrase(response, 'Subject')",
-       "has_section(response, 'Subject') or has_section(response, 'Subject Line')",
-       ("starts_with_phrase", "has_section")),
-    _c("examples", r"\b(?:give|provide|include|add|use|with)\w* (?:an? |some |concrete |specific |real )?examples?\b",
-       "contains_any(response, ('for example', 'for instance'))",
-       "contains_any(response, ('for example', 'e.g.', 'for instance', 'such as', 'example'))", ("contains_any",)),
-    _c("handle", r"(?:\"@\"|'@'|\B@\B|\btag(?:ging)? (?:the )?(?:author|user|person|them)\b)",
-       r"re.search(r'(?<![\w.])@[A-Za-z0-9_-]+', response) is not None", "'@' in response", (), ("re",)),
-    _c("repetition", r"\brepeat\w*|\brepetit\w*|\bredundan\w*",
-       "len({normalize(s) for s in sentences(response)}) < len(sentences(response)) - 1",
-       "len({normalize(s) for s in sentences(response)}) < len(sentences(response))",
-       ("normalize", "sentences"), exclusion_only=True),
+    _c(
+        "greeting",
+        r"\bgreet\w*|\bsalutation\b(?! format)|\baddress (?:the|them|him|her) by name\b",
+        f"any(starts_with_phrase(response, g) for g in {literal(_GREETINGS)})",
+        f"contains_any(' '.join(lines(response)[:3]), {literal(_GREETINGS)})",
+        ("starts_with_phrase", "contains_any", "lines"),
+    ),
+    _c(
+        "sign_off",
+        r"\bsign[- ]?off\b|\bsignature\b|\bsign (?:it|your name)\b|\bvaledictions?\b|\bsalutation format\b|\bregards\b",
+        f"contains_any(' '.join(lines(response)[-4:]), {literal(_SIGN_OFFS)})",
+        f"contains_any(response, {literal(_SIGN_OFFS)}) or bool(bracket_placeholders(response))",
+        ("contains_any", "lines", "bracket_placeholders"),
+    ),
+    _c(
+        "subject_line",
+        r"\bsubject line\b|\bsubject:|\bemail subject\b",
+        "starts_with_phrase(response, 'Subject')",
+        "has_section(response, 'Subject') or has_section(response, 'Subject Line')",
+        ("starts_with_phrase", "has_section"),
+    ),
+    _c(
+        "examples",
+        r"\b(?:give|provide|include|add|use|with)\w* (?:an? |some |concrete |specific |real )?examples?\b",
+        "contains_any(response, ('for example', 'for instance'))",
+        "contains_any(response, ('for example', 'e.g.', 'for instance', 'such as', 'example'))",
+        ("contains_any",),
+    ),
+    _c(
+        "handle",
+        r"(?:\"@\"|'@'|\B@\B|\btag(?:ging)? (?:the )?(?:author|user|person|them)\b)",
+        r"re.search(r'(?<![\w.])@[A-Za-z0-9_-]+', response) is not None",
+        "'@' in response",
+        (),
+        ("re",),
+    ),
+    _c(
+        "repetition",
+        r"\brepeat\w*|\brepetit\w*|\bredundan\w*",
+        "len({normalize(s) for s in sentences(response)}) < len(sentences(response)) - 1",
+        "len({normalize(s) for s in sentences(response)}) < len(sentences(response))",
+        ("normalize", "sentences"),
+        exclusion_only=True,
+    ),
 )
 
 
@@ -178,15 +336,43 @@ def _concept_checks(criterion: Criterion) -> list[Check]:
             continue
         label = concept.name.replace("_", " ")
         if is_negated:
-            out.append(Check(f"no_{concept.name}_strict", f"No {label} at all (broad detector).",
-                             f"return not ({concept.broad})", concept.helpers, concept.modules))
-            out.append(Check(f"no_{concept.name}_lenient", f"No clear {label} (narrow detector).",
-                             f"return not ({concept.narrow})", concept.helpers, concept.modules))
+            out.append(
+                Check(
+                    f"no_{concept.name}_strict",
+                    f"No {label} at all (broad detector).",
+                    f"return not ({concept.broad})",
+                    concept.helpers,
+                    concept.modules,
+                )
+            )
+            out.append(
+                Check(
+                    f"no_{concept.name}_lenient",
+                    f"No clear {label} (narrow detector).",
+                    f"return not ({concept.narrow})",
+                    concept.helpers,
+                    concept.modules,
+                )
+            )
         else:
-            out.append(Check(f"has_{concept.name}_strict", f"Clearly has {label} (narrow detector).",
-                             f"return {concept.narrow}", concept.helpers, concept.modules))
-            out.append(Check(f"has_{concept.name}_lenient", f"Has some {label} (broad detector).",
-                             f"return {concept.broad}", concept.helpers, concept.modules))
+            out.append(
+                Check(
+                    f"has_{concept.name}_strict",
+                    f"Clearly has {label} (narrow detector).",
+                    f"return {concept.narrow}",
+                    concept.helpers,
+                    concept.modules,
+                )
+            )
+            out.append(
+                Check(
+                    f"has_{concept.name}_lenient",
+                    f"Has some {label} (broad detector).",
+                    f"return {concept.broad}",
+                    concept.helpers,
+                    concept.modules,
+                )
+            )
     return out
 
 

@@ -19,7 +19,10 @@ import re
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, quoted, slug, unique
 
-_BULLETS = re.compile(r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b", re.I)
+_BULLETS = re.compile(
+    r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b",
+    re.I,
+)
 _NUMBERED = re.compile(r"\bnumbered (?:list|steps|items|points)\b|\bnumber each\b", re.I)
 _MARKDOWN = re.compile(r"\bmarkdown\b", re.I)
 _PLAIN = re.compile(r"\bplain text\b|\bno formatting\b|\bwithout (?:any )?formatting\b", re.I)
@@ -47,8 +50,18 @@ def _bullet_checks(text: str) -> list[Check]:
         return []
     if negated(text, m.start()):
         return [
-            Check("no_list_items_strict", "No bullet or numbered items.", "return not list_items(response)", ("list_items",)),
-            Check("no_bullets_lenient", "No bullet items (numbered lists allowed).", "return not bullets(response)", ("bullets",)),
+            Check(
+                "no_list_items_strict",
+                "No bullet or numbered items.",
+                "return not list_items(response)",
+                ("list_items",),
+            ),
+            Check(
+                "no_bullets_lenient",
+                "No bullet items (numbered lists allowed).",
+                "return not bullets(response)",
+                ("bullets",),
+            ),
         ]
     return [
         Check(
@@ -58,7 +71,12 @@ def _bullet_checks(text: str) -> list[Check]:
             "return items >= 2 and items * 2 >= line_count(response) - len(headers(response))",
             ("list_items", "line_count", "headers"),
         ),
-        Check("has_bullets_lenient", "Has at least one bullet or numbered item.", "return bool(list_items(response))", ("list_items",)),
+        Check(
+            "has_bullets_lenient",
+            "Has at least one bullet or numbered item.",
+            "return bool(list_items(response))",
+            ("list_items",),
+        ),
     ]
 
 
@@ -67,8 +85,18 @@ def _numbered_checks(text: str) -> list[Check]:
     if not m or negated(text, m.start()):
         return []
     return [
-        Check("numbered_list_strict", "A numbered list (2+ items).", "return len(numbered_items(response)) >= 2", ("numbered_items",)),
-        Check("numbered_list_lenient", "At least one numbered item.", "return bool(numbered_items(response))", ("numbered_items",)),
+        Check(
+            "numbered_list_strict",
+            "A numbered list (2+ items).",
+            "return len(numbered_items(response)) >= 2",
+            ("numbered_items",),
+        ),
+        Check(
+            "numbered_list_lenient",
+            "At least one numbered item.",
+            "return bool(numbered_items(response))",
+            ("numbered_items",),
+        ),
     ]
 
 
@@ -77,7 +105,12 @@ def _markdown_checks(text: str) -> list[Check]:
     plain = _PLAIN.search(text)
     if (m and negated(text, m.start())) or (plain and not negated(text, plain.start())):
         return [
-            Check("plain_text_strict", "Plain text: no markdown syntax at all.", "return not is_markdown(response)", ("is_markdown",)),
+            Check(
+                "plain_text_strict",
+                "Plain text: no markdown syntax at all.",
+                "return not is_markdown(response)",
+                ("is_markdown",),
+            ),
             Check(
                 "plain_text_lenient",
                 "Plain text: no markdown headers or bold.",
@@ -87,8 +120,18 @@ def _markdown_checks(text: str) -> list[Check]:
         ]
     if m:
         return [
-            Check("markdown_headers_strict", "Markdown with at least one # header.", "return bool(markdown_headers(response))", ("markdown_headers",)),
-            Check("markdown_lenient", "Uses some markdown syntax.", "return is_markdown(response)", ("is_markdown",)),
+            Check(
+                "markdown_headers_strict",
+                "Markdown with at least one # header.",
+                "return bool(markdown_headers(response))",
+                ("markdown_headers",),
+            ),
+            Check(
+                "markdown_lenient",
+                "Uses some markdown syntax.",
+                "return is_markdown(response)",
+                ("is_markdown",),
+            ),
         ]
     return []
 
@@ -100,8 +143,10 @@ def section_names(criterion: Criterion) -> list[str]:
     if m:
         names = quoted(m.group("names"), max_words=6)
         if not names:
-            parts = re.split(r",|;|\band\b", re.split(r"[.!?]", m.group("names"))[0])
-            names = [p.strip(" \"'“”") for p in parts]
+            parts = re.split(r"[,;]", re.split(r"[.!?]", m.group("names"))[0])
+            if len(parts) > 1:  # "A, B and C": only the last item can hide an "and"
+                parts[-1:] = re.split(r"\s+and\s+", parts[-1].strip(), maxsplit=1)
+            names = [re.sub(r"^and\s+", "", p.strip(" \"'“”")) for p in parts]
         return unique(n for n in names if n and len(n.split()) <= 6 and n[0].isupper())
     label = _LABEL.match(text)
     if label and (_SECTIONS_WORD.search(text) or _SECTIONS_WORD.search(criterion.context)):
@@ -140,8 +185,18 @@ def _section_checks(criterion: Criterion) -> list[Check]:
     m = _USE_SECTIONS.search(text)
     if m and not negated(text, m.start()):
         return [
-            Check("has_headers_strict", "At least two markdown # headers.", "return len(markdown_headers(response)) >= 2", ("markdown_headers",)),
-            Check("has_sections_lenient", "At least two section titles of any kind.", "return len(section_titles(response)) >= 2", ("section_titles",)),
+            Check(
+                "has_headers_strict",
+                "At least two markdown # headers.",
+                "return len(markdown_headers(response)) >= 2",
+                ("markdown_headers",),
+            ),
+            Check(
+                "has_sections_lenient",
+                "At least two section titles of any kind.",
+                "return len(section_titles(response)) >= 2",
+                ("section_titles",),
+            ),
         ]
     return []
 
@@ -151,7 +206,14 @@ def _code_block_checks(text: str) -> list[Check]:
     if not m:
         return []
     if negated(text, m.start()):
-        return [Check("no_code_block", "No fenced code block.", "return not code_blocks(response)", ("code_blocks",))]
+        return [
+            Check(
+                "no_code_block",
+                "No fenced code block.",
+                "return not code_blocks(response)",
+                ("code_blocks",),
+            )
+        ]
     return [
         Check(
             "code_block_only_strict",
@@ -159,7 +221,12 @@ def _code_block_checks(text: str) -> list[Check]:
             "stripped = response.strip()\nreturn stripped.startswith(('```', '~~~')) and stripped.endswith(('```', '~~~')) and len(code_blocks(response)) == 1",
             ("code_blocks",),
         ),
-        Check("has_code_block_lenient", "Contains a fenced code block.", "return bool(code_blocks(response))", ("code_blocks",)),
+        Check(
+            "has_code_block_lenient",
+            "Contains a fenced code block.",
+            "return bool(code_blocks(response))",
+            ("code_blocks",),
+        ),
     ]
 
 
@@ -168,9 +235,21 @@ def _table_checks(text: str) -> list[Check]:
     if not m:
         return []
     if negated(text, m.start()):
-        return [Check("no_table", "No markdown table.", "return not has_markdown_table(response)", ("has_markdown_table",))]
+        return [
+            Check(
+                "no_table",
+                "No markdown table.",
+                "return not has_markdown_table(response)",
+                ("has_markdown_table",),
+            )
+        ]
     return [
-        Check("markdown_table_strict", "Contains a markdown table (header and --- separator).", "return has_markdown_table(response)", ("has_markdown_table",)),
+        Check(
+            "markdown_table_strict",
+            "Contains a markdown table (header and --- separator).",
+            "return has_markdown_table(response)",
+            ("has_markdown_table",),
+        ),
         Check(
             "table_rows_lenient",
             "Has at least two table-like rows (two or more '|').",
@@ -196,23 +275,66 @@ def _json_checks(text: str) -> list[Check]:
     if not m:
         return []
     if negated(text, m.start()):
-        return [Check("not_json", "Not JSON (not even inside a code fence).", "return not is_json(response, lenient=True)", ("is_json",))]
+        return [
+            Check(
+                "not_json",
+                "Not JSON (not even inside a code fence).",
+                "return not is_json(response, lenient=True)",
+                ("is_json",),
+            )
+        ]
     out = [
-        Check("json_strict", "The whole response is valid JSON.", "return is_json(response)", ("is_json",)),
-        Check("json_lenient", "Contains valid JSON (possibly fenced or with prose around it).", "return is_json(response, lenient=True)", ("is_json",)),
+        Check(
+            "json_strict",
+            "The whole response is valid JSON.",
+            "return is_json(response)",
+            ("is_json",),
+        ),
+        Check(
+            "json_lenient",
+            "Contains valid JSON (possibly fenced or with prose around it).",
+            "return is_json(response, lenient=True)",
+            ("is_json",),
+        ),
     ]
     if re.search(r"\bjson (?:array|list)\b|\barray\b", text, re.I):
-        out.append(Check("json_array", "A JSON array.", "return isinstance(parse_json(response, lenient=True), list)", ("parse_json",)))
+        out.append(
+            Check(
+                "is_json_array",
+                "A JSON array.",
+                "return isinstance(parse_json(response, lenient=True), list)",
+                ("parse_json",),
+            )
+        )
     elif re.search(r"\bobject\b|\bdict", text, re.I):
-        out.append(Check("json_object", "A JSON object.", "return json_object(response, lenient=True) is not None", ("json_object",)))
+        out.append(
+            Check(
+                "is_json_object",
+                "A JSON object.",
+                "return json_object(response, lenient=True) is not None",
+                ("json_object",),
+            )
+        )
     keys = _json_keys(text)
     if keys:
         key = slug(" ".join(keys), max_words=5)
         names = literal(tuple(keys))
-        out.append(Check(f"json_keys_{key}_strict", f"Valid JSON object with keys {', '.join(keys)}.",
-                         f"return has_json_keys(response, {names})", ("has_json_keys",)))
-        out.append(Check(f"json_keys_{key}_lenient", f"JSON (possibly fenced) with keys {', '.join(keys)}, any case.",
-                         f"return has_json_keys(response, {names}, lenient=True, case=False)", ("has_json_keys",)))
+        out.append(
+            Check(
+                f"json_keys_{key}_strict",
+                f"Valid JSON object with keys {', '.join(keys)}.",
+                f"return has_json_keys(response, {names})",
+                ("has_json_keys",),
+            )
+        )
+        out.append(
+            Check(
+                f"json_keys_{key}_lenient",
+                f"JSON (possibly fenced) with keys {', '.join(keys)}, any case.",
+                f"return has_json_keys(response, {names}, lenient=True, case=False)",
+                ("has_json_keys",),
+            )
+        )
     return out
 
 

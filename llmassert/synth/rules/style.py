@@ -24,7 +24,9 @@ _LANGUAGE = re.compile(
     re.I,
 )
 _LOWER = re.compile(r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", re.I)
-_UPPER = re.compile(r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b", re.I)
+_UPPER = re.compile(
+    r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b", re.I
+)
 _TITLE = re.compile(r"\btitle[- ]case\b", re.I)
 _TARGET = r"(?:(?:your|the|each|every|my) )?(?:response|answer|reply|email|message|letter|output|text|summary|review|report|post)?\s*"
 _START = re.compile(rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)", re.I)
@@ -37,7 +39,9 @@ _ASK = re.compile(
     r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|to|whether|if)\b.*)",
     re.I,
 )
-_ASKED_FOR = re.compile(r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I)
+_ASKED_FOR = re.compile(
+    r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I
+)
 _PLAIN_LANGUAGE = re.compile(
     r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+",
     re.I,
@@ -56,39 +60,81 @@ def _language_checks(text: str) -> list[Check]:
     lang = (m.group("a") or m.group("b")).casefold()
     if lang == "english":
         return [
-            Check("english_strict", "In English: common English words and plain ASCII letters.",
-                  "scores = language_scores(response)\n"
-                  "return scores.get('english', 0) >= 0.2 and english_ratio(response) >= 0.97",
-                  ("language_scores", "english_ratio")),
-            Check("english_lenient", "Mostly Latin ASCII letters (no other script).",
-                  "return english_ratio(response) >= 0.9", ("english_ratio",)),
+            Check(
+                "english_strict",
+                "In English: common English words and plain ASCII letters.",
+                "scores = language_scores(response)\n"
+                "return scores.get('english', 0) >= 0.2 and english_ratio(response) >= 0.97",
+                ("language_scores", "english_ratio"),
+            ),
+            Check(
+                "english_lenient",
+                "Mostly Latin ASCII letters (no other script).",
+                "return english_ratio(response) >= 0.9",
+                ("english_ratio",),
+            ),
         ]
     return [
-        Check(f"{lang}_strict", f"In {lang.title()}: its common words dominate.",
-              f"scores = language_scores(response)\n"
-              f"return scores.get({lang!r}, 0) >= 0.12 and scores.get({lang!r}, 0) > scores.get('english', 0)",
-              ("language_scores",)),
-        Check(f"{lang}_lenient", f"More {lang.title()} than English common words.",
-              f"scores = language_scores(response)\nreturn scores.get({lang!r}, 0) > scores.get('english', 0)",
-              ("language_scores",)),
+        Check(
+            f"{lang}_strict",
+            f"In {lang.title()}: its common words dominate.",
+            f"scores = language_scores(response)\n"
+            f"return scores.get({lang!r}, 0) >= 0.12 and scores.get({lang!r}, 0) > scores.get('english', 0)",
+            ("language_scores",),
+        ),
+        Check(
+            f"{lang}_lenient",
+            f"More {lang.title()} than English common words.",
+            f"scores = language_scores(response)\nreturn scores.get({lang!r}, 0) > scores.get('english', 0)",
+            ("language_scores",),
+        ),
     ]
 
 
 def _case_checks(text: str) -> list[Check]:
     out: list[Check] = []
-    for pattern, name, helper in ((_LOWER, "lowercase", "is_lowercase"), (_UPPER, "uppercase", "is_uppercase")):
+    for pattern, name, helper in (
+        (_LOWER, "lowercase", "is_lowercase"),
+        (_UPPER, "uppercase", "is_uppercase"),
+    ):
         m = pattern.search(text)
         if m:
             if negated(text, m.start()):
-                out.append(Check(f"not_{name}", f"Not entirely {name}.", f"return not {helper}(response)", (helper,)))
+                out.append(
+                    Check(
+                        f"not_{name}",
+                        f"Not entirely {name}.",
+                        f"return not {helper}(response)",
+                        (helper,),
+                    )
+                )
             else:
-                out.append(Check(f"{name}_strict", f"Entirely {name} (prose letters).", f"return {helper}(response)", (helper,)))
+                out.append(
+                    Check(
+                        f"{name}_strict",
+                        f"Entirely {name} (prose letters).",
+                        f"return {helper}(response)",
+                        (helper,),
+                    )
+                )
     m = _TITLE.search(text)
     if m and not negated(text, m.start()):
-        out.append(Check("title_case_first_line", "The first line is in title case.", "return is_title_case(first_line(response))", ("is_title_case", "first_line")))
-        out.append(Check("title_case_headers", "Every header is in title case.",
-                         "found = headers(response)\nreturn bool(found) and all(is_title_case(h) for h in found)",
-                         ("headers", "is_title_case")))
+        out.append(
+            Check(
+                "title_case_first_line",
+                "The first line is in title case.",
+                "return is_title_case(first_line(response))",
+                ("is_title_case", "first_line"),
+            )
+        )
+        out.append(
+            Check(
+                "title_case_headers",
+                "Every header is in title case.",
+                "found = headers(response)\nreturn bool(found) and all(is_title_case(h) for h in found)",
+                ("headers", "is_title_case"),
+            )
+        )
     return out
 
 
@@ -109,7 +155,15 @@ def _phrase_target(what: str) -> tuple[list[str], str]:
         if re.search(pattern, w):
             return [], concept
     words = what.strip().split()
-    if 1 <= len(words) <= 4 and words[0].casefold() not in ("a", "an", "the", "your", "some", "one", "this"):
+    if 1 <= len(words) <= 4 and words[0].casefold() not in (
+        "a",
+        "an",
+        "the",
+        "your",
+        "some",
+        "one",
+        "this",
+    ):
         return [what.strip().strip("\"'")], ""
     return [], ""
 
@@ -123,20 +177,49 @@ def _start_checks(text: str) -> list[Check]:
         p = phrases[0]
         key = slug(p)
         return [
-            Check(f"starts_with_{key}_exact", f"Starts with '{p}' (case-sensitive).", f"return starts_with_phrase(response, {literal(p)}, case=True)", ("starts_with_phrase",)),
-            Check(f"starts_with_{key}_ci", f"Starts with '{p}' (any case).", f"return starts_with_phrase(response, {literal(p)})", ("starts_with_phrase",)),
-            Check(f"first_line_has_{key}", f"The first line contains '{p}'.", f"return contains_phrase(first_line(response), {literal(p)})", ("contains_phrase", "first_line")),
+            Check(
+                f"starts_with_{key}_exact",
+                f"Starts with '{p}' (case-sensitive).",
+                f"return starts_with_phrase(response, {literal(p)}, case=True)",
+                ("starts_with_phrase",),
+            ),
+            Check(
+                f"starts_with_{key}_ci",
+                f"Starts with '{p}' (any case).",
+                f"return starts_with_phrase(response, {literal(p)})",
+                ("starts_with_phrase",),
+            ),
+            Check(
+                f"first_line_has_{key}",
+                f"The first line contains '{p}'.",
+                f"return contains_phrase(first_line(response), {literal(p)})",
+                ("contains_phrase", "first_line"),
+            ),
         ]
     if concept == "greeting":
         return [
-            Check("starts_with_greeting_strict", "Starts with a greeting (Dear/Hi/Hello/...).",
-                  f"return any(starts_with_phrase(response, g) for g in {literal(_GREETING_WORDS)})", ("starts_with_phrase",)),
-            Check("starts_with_greeting_lenient", "A greeting in the first three lines.",
-                  f"return contains_any(' '.join(lines(response)[:3]), {literal(_GREETING_WORDS)})", ("contains_any", "lines")),
+            Check(
+                "starts_with_greeting_strict",
+                "Starts with a greeting (Dear/Hi/Hello/...).",
+                f"return any(starts_with_phrase(response, g) for g in {literal(_GREETING_WORDS)})",
+                ("starts_with_phrase",),
+            ),
+            Check(
+                "starts_with_greeting_lenient",
+                "A greeting in the first three lines.",
+                f"return contains_any(' '.join(lines(response)[:3]), {literal(_GREETING_WORDS)})",
+                ("contains_any", "lines"),
+            ),
         ]
     if concept == "question":
-        return [Check("starts_with_question", "The first sentence is a question.",
-                      "first = sentences(response)[:1]\nreturn bool(first) and first[0].rstrip(' *_\"').endswith('?')", ("sentences",))]
+        return [
+            Check(
+                "starts_with_question",
+                "The first sentence is a question.",
+                "first = sentences(response)[:1]\nreturn bool(first) and first[0].rstrip(' *_\"').endswith('?')",
+                ("sentences",),
+            )
+        ]
     return []
 
 
@@ -149,26 +232,58 @@ def _end_checks(text: str) -> list[Check]:
         p = phrases[0]
         key = slug(p)
         return [
-            Check(f"ends_with_{key}_exact", f"Ends with '{p}' (case-sensitive).", f"return ends_with_phrase(response, {literal(p)}, case=True)", ("ends_with_phrase",)),
-            Check(f"ends_with_{key}_ci", f"Ends with '{p}' (any case).", f"return ends_with_phrase(response, {literal(p)})", ("ends_with_phrase",)),
-            Check(f"last_lines_have_{key}", f"'{p}' appears in the last three lines.",
-                  f"return contains_phrase(' '.join(lines(response)[-3:]), {literal(p)})", ("contains_phrase", "lines")),
+            Check(
+                f"ends_with_{key}_exact",
+                f"Ends with '{p}' (case-sensitive).",
+                f"return ends_with_phrase(response, {literal(p)}, case=True)",
+                ("ends_with_phrase",),
+            ),
+            Check(
+                f"ends_with_{key}_ci",
+                f"Ends with '{p}' (any case).",
+                f"return ends_with_phrase(response, {literal(p)})",
+                ("ends_with_phrase",),
+            ),
+            Check(
+                f"last_lines_have_{key}",
+                f"'{p}' appears in the last three lines.",
+                f"return contains_phrase(' '.join(lines(response)[-3:]), {literal(p)})",
+                ("contains_phrase", "lines"),
+            ),
         ]
     if concept == "question":
         return [
-            Check("ends_with_question_strict", "The last sentence is a question.",
-                  "last = sentences(response)[-1:]\nreturn bool(last) and last[0].rstrip(' *_\"').endswith('?')", ("sentences",)),
-            Check("ends_with_question_lenient", "A question in the last paragraph.",
-                  "return '?' in ' '.join(paragraphs(response)[-1:])", ("paragraphs",)),
+            Check(
+                "ends_with_question_strict",
+                "The last sentence is a question.",
+                "last = sentences(response)[-1:]\nreturn bool(last) and last[0].rstrip(' *_\"').endswith('?')",
+                ("sentences",),
+            ),
+            Check(
+                "ends_with_question_lenient",
+                "A question in the last paragraph.",
+                "return '?' in ' '.join(paragraphs(response)[-1:])",
+                ("paragraphs",),
+            ),
         ]
     if concept == "gratitude":
-        return [Check("ends_with_thanks", "Thanks in the last paragraph.",
-                      "return contains_any(' '.join(paragraphs(response)[-1:]), GRATITUDE_PHRASES)",
-                      ("contains_any", "paragraphs", "GRATITUDE_PHRASES"))]
+        return [
+            Check(
+                "ends_with_thanks",
+                "Thanks in the last paragraph.",
+                "return contains_any(' '.join(paragraphs(response)[-1:]), GRATITUDE_PHRASES)",
+                ("contains_any", "paragraphs", "GRATITUDE_PHRASES"),
+            )
+        ]
     if concept == "summary":
-        return [Check("ends_with_summary", "A summary opener in the last paragraph.",
-                      "return contains_any(' '.join(paragraphs(response)[-1:]), ('in summary', 'to summarize', 'overall', 'in conclusion', 'to sum up'))",
-                      ("contains_any", "paragraphs"))]
+        return [
+            Check(
+                "ends_with_summary",
+                "A summary opener in the last paragraph.",
+                "return contains_any(' '.join(paragraphs(response)[-1:]), ('in summary', 'to summarize', 'overall', 'in conclusion', 'to sum up'))",
+                ("contains_any", "paragraphs"),
+            )
+        ]
     return []  # calls to action and sign-offs: the concept checks in phrases.py
 
 
@@ -178,20 +293,41 @@ def _ask_checks(text: str) -> list[Check]:
         return []
     if negated(text, m.start()):
         return [
-            Check("no_questions_strict", "No question mark anywhere.", "return '?' not in response"),
-            Check("no_questions_lenient", "No sentence ending with a question mark.", "return not questions(response)", ("questions",)),
+            Check(
+                "no_questions_strict", "No question mark anywhere.", "return '?' not in response"
+            ),
+            Check(
+                "no_questions_lenient",
+                "No sentence ending with a question mark.",
+                "return not questions(response)",
+                ("questions",),
+            ),
         ]
     out = [
-        Check("asks_question_strict", "Asks something: a sentence ending with '?'.", "return bool(questions(response))", ("questions",)),
-        Check("asks_question_lenient", "Asks something: a question or a request ('please provide', 'could you', ...).",
-              f"return bool(questions(response)) or contains_any(response, {literal(REQUEST_PHRASES)})", ("questions", "contains_any")),
+        Check(
+            "asks_question_strict",
+            "Asks something: a sentence ending with '?'.",
+            "return bool(questions(response))",
+            ("questions",),
+        ),
+        Check(
+            "asks_question_lenient",
+            "Asks something: a question or a request ('please provide', 'could you', ...).",
+            f"return bool(questions(response)) or contains_any(response, {literal(REQUEST_PHRASES)})",
+            ("questions", "contains_any"),
+        ),
     ]
     wanted = _ASKED_FOR.search(m.group("rest"))
     if wanted and wanted.group("noun").casefold() not in ("help", "more", "each", "example"):
         noun = wanted.group("noun").casefold()
-        out.append(Check(f"asks_for_{slug(noun)}", f"Asks for a {noun}: a request plus the word '{noun}' (or a word starting like it).",
-                         f"return (bool(questions(response)) or contains_any(response, {literal(REQUEST_PHRASES)})) and {literal(noun[:6])} in normalize(response)",
-                         ("questions", "contains_any", "normalize")))
+        out.append(
+            Check(
+                f"asks_for_{slug(noun)}",
+                f"Asks for a {noun}: a request plus the word '{noun}' (or a word starting like it).",
+                f"return (bool(questions(response)) or contains_any(response, {literal(REQUEST_PHRASES)})) and {literal(noun[:6])} in normalize(response)",
+                ("questions", "contains_any", "normalize"),
+            )
+        )
     return out
 
 
@@ -199,10 +335,20 @@ def _plain_language_checks(text: str) -> list[Check]:
     m = _PLAIN_LANGUAGE.search(text)
     if not m:
         return []
-    body = "n = sentence_count(response)\nreturn n > 0 and word_count(response) <= n * {limit}"
+    body = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
     return [
-        Check("plain_language_strict", "Plain language: at most 20 words per sentence on average.", body.format(limit=20), ("sentence_count", "word_count")),
-        Check("plain_language_lenient", "Plain language: at most 28 words per sentence on average.", body.format(limit=28), ("sentence_count", "word_count")),
+        Check(
+            "plain_language_strict",
+            "Plain language: at most 20 words per sentence on average.",
+            body.format(limit=20),
+            ("sentence_count", "word_count"),
+        ),
+        Check(
+            "plain_language_lenient",
+            "Plain language: at most 28 words per sentence on average.",
+            body.format(limit=28),
+            ("sentence_count", "word_count"),
+        ),
     ]
 
 

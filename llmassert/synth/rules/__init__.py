@@ -1,0 +1,85 @@
+"""The offline rule library: deterministic candidate assertions for criteria it recognizes.
+
+One module per family (see each module's docstring for what it recognizes):
+
+- :mod:`.length` — word/sentence/character/line/paragraph/item/question limits, brevity;
+- :mod:`.phrases` — required/forbidden words and phrases, content concepts;
+- :mod:`.structure` — bullets, numbered lists, sections/headers, markdown, code blocks, tables, JSON;
+- :mod:`.style` — language, case, start/end phrases, questions, plain language;
+- :mod:`.placeholders` — example values echoed back, unfilled placeholders, template slots.
+
+Every candidate is a standalone function ``def <name>(example: dict, response: str) -> bool``
+with a docstring, importing only :mod:`llmassert.assertions.helpers` (and ``re``), and passes
+the sandbox's :func:`~llmassert.synth.sandbox.validate_source` and
+:func:`~llmassert.synth.sandbox.is_inline_safe`. Criteria nothing recognizes get no candidates:
+they need an LLM judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from llmassert.assertions import helpers
+from llmassert.synth.models import Candidate, Category, Criterion
+from llmassert.synth.rules import length, phrases, placeholders, structure, style
+from llmassert.synth.rules.base import Check, to_candidate
+
+__all__ = ["FAMILIES", "candidates_for", "candidates_for_all", "recognizes"]
+
+_RESERVED = frozenset(helpers.__all__) | {"re", "json", "math", "string", "example", "response"}
+
+FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
+    "length": length.checks,
+    "phrases": phrases.checks,
+    "structure": structure.checks,
+    "style": style.checks,
+    "placeholders": placeholders.checks,
+}
+
+
+def _checks(criterion: Criterion) -> list[Check]:
+    if criterion.category is Category.PROMPT_REPHRASING:
+        return []  # a rewording adds no requirement; its original sentence was checked already
+    if criterion.category is Category.DATA_PLACEHOLDERS:
+        return placeholders.checks(criterion)
+    found: dict[str, Check] = {}
+    for family in FAMILIES.values():
+        for check in family(criterion):
+            found.setdefault(check.name, check)
+    return list(found.values())
+
+
+def candidates_for(criterion: Criterion, *, taken: set[str] | None = None) -> list[Candidate]:
+    """Deterministic candidates for one criterion (several variants each); [] if unrecognized.
+
+    ``taken``: names already used in this prompt. A clashing name gets a ``_2``, ``_3``...
+    suffix, and the names used are added to ``taken`` (pass the same set for every criterion
+    of a prompt to keep names unique and stable).
+    """
+    out: list[Candidate] = []
+    for check in _checks(criterion):
+        if check.name in _RESERVED:  # a check named like a helper it calls would call itself
+            check = Check(
+                f"check_{check.name}", check.summary, check.body, check.helpers, check.modules
+            )
+        if taken is not None:
+            name, n = check.name, 1
+            while name in taken:
+                n += 1
+                name = f"{check.name}_{n}"
+            taken.add(name)
+            if name != check.name:
+                check = Check(name, check.summary, check.body, check.helpers, check.modules)
+        out.append(to_candidate(check, criterion))
+    return out
+
+
+def candidates_for_all(criteria: Iterable[Criterion]) -> list[Candidate]:
+    """Candidates for every criterion of one prompt, with unique names (in criteria order)."""
+    taken: set[str] = set()
+    return [c for criterion in criteria for c in candidates_for(criterion, taken=taken)]
+
+
+def recognizes(criterion: Criterion) -> bool:
+    """True when the rule library has deterministic candidates for ``criterion``."""
+    return bool(_checks(criterion))

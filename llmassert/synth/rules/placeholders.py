@@ -1,0 +1,144 @@
+"""Placeholders: the response uses the example's values, leaves no template slots unfilled.
+
+- echo: a criterion that names an input (``{topic}``, ``{{ topic }}``, ``[topic]``, or the
+  variable's words, "the target price reduction"; or "the topic"/"the question" when the prompt
+  has a single variable) gets checks that the response mentions ``example[var]`` at run time
+  (``mentions_value``: short values as a phrase, long ones by content-word overlap). Variables
+  used as numbers ("no more than [word_count] words") are left to the length rules.
+- unfilled placeholders: a placeholder-only criterion, or one that talks about placeholders or
+  templates, gets "no ``{var}`` left in the output" checks.
+- template slots: a criterion that is only a slot such as ``[Your Name]`` gets checks that the
+  response keeps that slot (or some bracketed slot) for the user to fill.
+"""
+
+from __future__ import annotations
+
+import re
+
+from llmassert.assertions.helpers import contains_stem
+from llmassert.synth.models import Category, Criterion
+from llmassert.synth.rules.base import Check, literal, slug, variable_refs
+
+_NUMERIC_VAR = re.compile(r"count|number|num\b|limit|max|min|length|size|_n\b", re.I)
+_INPUT_NOUNS = re.compile(
+    r"\b(?:the|a|this|that|my|our|given|provided) (?:topic|subject|question|input|text|document|article|passage|transcript|request|query|message)\b",
+    re.I,
+)
+_TEMPLATE_TALK = re.compile(
+    r"\bplaceholders?\b|\btemplates?\b|\bfill(?:ed)? in\b|\bbrackets?\b", re.I
+)
+_SLOT = re.compile(r"^\[(?P<slot>[^\]\n]{1,60})\]$")
+
+
+def echoed_variables(criterion: Criterion) -> list[str]:
+    """Variables whose value the response should mention, for this criterion."""
+    text = criterion.text
+    names = [
+        n
+        for n in variable_refs(text)
+        if n in criterion.variables or re.fullmatch(r"[a-z][a-z0-9_]*", n)
+    ]
+    for var in criterion.variables:
+        if var not in names and _names_variable(text, var):
+            names.append(var)
+    if not names and len(criterion.variables) == 1 and _INPUT_NOUNS.search(text):
+        names = list(criterion.variables)
+    return [n for n in names if not _NUMERIC_VAR.search(n) and not _is_number_slot(text, n)]
+
+
+def _names_variable(text: str, var: str) -> bool:
+    """The criterion talks about the variable in words: "the target price reduction", "each supplier"."""
+    words = var.replace("_", " ").strip()
+    if len(words.split()) >= 2:
+        return len(words) >= 8 and contains_stem(text, words)
+    # A single common word ("supplier") counts only as "the/each/our ... supplier".
+    return len(words) >= 4 and any(
+        contains_stem(text, f"{det} {words}")
+        for det in ("the", "each", "every", "our", "your", "their", "this", "given")
+    )
+
+
+def _is_number_slot(text: str, var: str) -> bool:
+    # "[word_count] words", "{n} bullets": the variable is a count, not content.
+    return (
+        re.search(
+            rf"[\[{{]\s*{re.escape(var)}\s*[\]}}]\}}?\s+(?:\w+\s+)?(?:words?|sentences?|bullets?|items?|lines?|characters?)",
+            text,
+            re.I,
+        )
+        is not None
+    )
+
+
+def _echo_checks(criterion: Criterion) -> list[Check]:
+    out: list[Check] = []
+    for var in echoed_variables(criterion):
+        read = (
+            f"value = example.get({var!r})\n"
+            "if value is None or value == '':\n"
+            "    return True  # the example does not provide it\n"
+        )
+        key = slug(var.replace("_", " "), max_words=5)
+        out.append(
+            Check(
+                f"mentions_{key}_strict",
+                f"Mentions example[{var!r}] (75% of its content words, or the exact phrase).",
+                read + "return mentions_value(response, value, min_overlap=0.75)",
+                ("mentions_value",),
+            )
+        )
+        out.append(
+            Check(
+                f"mentions_{key}_lenient",
+                f"Mentions example[{var!r}] (40% of its content words, or the phrase).",
+                read + "return mentions_value(response, value, min_overlap=0.4)",
+                ("mentions_value",),
+            )
+        )
+    return out
+
+
+def _unfilled_checks(criterion: Criterion) -> list[Check]:
+    placeholder_only = criterion.category is Category.DATA_PLACEHOLDERS
+    if not (placeholder_only or _TEMPLATE_TALK.search(criterion.text)):
+        return []
+    return [
+        Check(
+            "no_unfilled_placeholders_strict",
+            "No {var} / {{ var }} and no [Bracketed Slot] left in the output.",
+            "return not unfilled_placeholders(response) and not bracket_placeholders(response)",
+            ("unfilled_placeholders", "bracket_placeholders"),
+        ),
+        Check(
+            "no_unfilled_placeholders_lenient",
+            "No {var} / {{ var }} template placeholder left in the output.",
+            "return not unfilled_placeholders(response)",
+            ("unfilled_placeholders",),
+        ),
+    ]
+
+
+def _slot_checks(criterion: Criterion) -> list[Check]:
+    m = _SLOT.match(criterion.text.strip())
+    if not m or m.group("slot") in criterion.variables:
+        return []
+    slot = f"[{m.group('slot')}]"
+    key = slug(m.group("slot"))
+    return [
+        Check(
+            f"keeps_slot_{key}_strict",
+            f"Keeps the template slot {slot} for the user to fill.",
+            f"return contains_phrase(response, {literal(slot)})",
+            ("contains_phrase",),
+        ),
+        Check(
+            f"keeps_slot_{key}_lenient",
+            "Keeps some [Bracketed Slot] for the user to fill.",
+            "return bool(bracket_placeholders(response))",
+            ("bracket_placeholders",),
+        ),
+    ]
+
+
+def checks(criterion: Criterion) -> list[Check]:
+    return _echo_checks(criterion) + _unfilled_checks(criterion) + _slot_checks(criterion)
