@@ -145,6 +145,9 @@ def main() -> None:
                 "input1['product'].replace(' ', '')[:4].lower() == "
                 "input2['product'].replace(' ', '')[:4].lower()"]},
             "embedding >= 0.5": {"blocking_threshold": 0.5},
+            "none, compare_batch_size 10": {"compare_batch_size": 10},
+            "embedding >= 0.5, compare_batch_size 10": {"blocking_threshold": 0.5,
+                                                        "compare_batch_size": 10},
         }
         for label, extra in cases.items():
             out = asyncio.run(resolve(settings, extra, args.copies))

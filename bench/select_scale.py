@@ -34,7 +34,11 @@ class Synthetic:
     subsumes: np.ndarray  # (assertions, assertions) bool
 
 
-def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
+def synthetic(n_assertions: int, n_responses: int, seed: int = 0,
+              good_failures: str = "clustered") -> Synthetic:
+    """A structured matrix; ``good_failures`` says how sound checks trip over good responses:
+    "clustered" (each failure mode has its own borderline good responses, as a word limit trips
+    over long-but-fine answers) or "random" (any of a shared pool: a harder stress case)."""
     rng = np.random.default_rng(seed)
     n, r = n_assertions, n_responses
     good = rng.random(r) >= 0.4
@@ -45,7 +49,11 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
     modes[np.arange(len(b_idx)), rng.integers(0, n_modes, len(b_idx))] = True
     second = rng.random(len(b_idx)) < 0.25
     modes[np.flatnonzero(second), rng.integers(0, n_modes, int(second.sum()))] = True
-    borderline = rng.choice(g_idx, size=max(1, len(g_idx) * 2 // 5), replace=False)
+    pool = rng.choice(g_idx, size=max(1, len(g_idx) * 2 // 5), replace=False)
+    # clustered: mode m's borderline good responses are a slice of the pool (slices overlap)
+    width = max(1, 3 * len(pool) // n_modes)
+    starts = rng.integers(0, len(pool), n_modes)
+    borderline = [pool[(starts[m] + np.arange(width)) % len(pool)] for m in range(n_modes)]
 
     fail = np.zeros((r, n), dtype=bool)
     target = rng.integers(0, n_modes, n)
@@ -60,7 +68,9 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
         fail[b_idx, j] = np.where(modes[:, target[j]], rng.random(len(b_idx)) < hit,
                                   rng.random(len(b_idx)) < stray)
         if rng.random() < 0.5:  # half the sound checks trip over some borderline good responses
-            fail[borderline, j] = rng.random(len(borderline)) < rng.uniform(0.02, 0.3)
+            near = borderline[target[j]] if good_failures == "clustered" else pool
+            rate = rng.uniform(0.3, 1.0) if good_failures == "clustered" else rng.uniform(0.02, 0.3)
+            fail[near, j] = rng.random(len(near)) < rate
 
     subsumes = np.zeros((n, n), dtype=bool)
     sound = np.flatnonzero(~noisy)
@@ -75,7 +85,8 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0) -> Synthetic:
             if u >= 0.15:  # weaker: misses some bad responses, trips over a few more good ones
                 caught = np.flatnonzero(fail[b_idx, j])
                 fail[b_idx[caught[rng.random(len(caught)) < 0.3]], j] = False
-                fail[borderline[rng.random(len(borderline)) < 0.05], j] = True
+                near = borderline[target[j]]
+                fail[near[rng.random(len(near)) < 0.1], j] = True
             if rng.random() < 0.5:
                 subsumes[o, j] = True
     # a few more subsumption links between checks of the same failure mode

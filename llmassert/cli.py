@@ -13,8 +13,8 @@ Each subcommand lives in ``llmassert.commands.<name>`` and must import cheaply: 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-import click
 import typer
 
 from llmassert.errors import EXIT_ERROR, LlmAssertError
@@ -41,20 +41,42 @@ def _register() -> None:
 _register()
 
 
+def _click_error_types() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...]]:
+    """Usage-error and abort classes of whichever click typer runs on.
+
+    typer >= 0.20 vendors click as ``typer._click``; older releases use ``click`` itself.
+    """
+    errors: list[type[Any]] = []
+    aborts: list[type[Any]] = [typer.Abort]
+    try:
+        from typer._click import exceptions as vendored
+
+        errors.append(vendored.ClickException)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        errors.append(click.ClickException)
+        aborts.append(click.Abort)
+    except ImportError:
+        pass
+    return tuple(errors), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script passes it to sys.exit)."""
     command = typer.main.get_command(app)
+    usage_errors, aborts = _click_error_types()
     try:
         result = command.main(args=argv, prog_name="llmassert", standalone_mode=False)
     except LlmAssertError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.ClickException as e:
+    except usage_errors as e:
         e.show()
-        return e.exit_code
-    except (click.Abort, KeyboardInterrupt):
+        return int(e.exit_code)
+    except (*aborts, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0

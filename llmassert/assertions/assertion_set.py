@@ -146,6 +146,7 @@ class AssertionSet:
                 path=filename,
             )
         sandbox = _Sandboxed(source, filename, timeout_s=timeout_s, memory_mb=memory_mb)
+        sandbox.start()
         return cls(info.assertions, fixes=sandbox.fixes(info.fixes), sandbox=sandbox,
                    path=filename)
 
@@ -476,15 +477,27 @@ class _Sandboxed:
             self._box = ProcessSandbox(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
         return self._box
 
+    def start(self) -> None:
+        """Start the worker and load the module now, so a broken module fails at load time."""
+        try:
+            self._loaded()
+        except SandboxError as e:
+            raise AssertionModuleError(e.message, file=self.filename, field=e.field) from None
+
+    def _loaded(self) -> tuple[Any, str]:
+        with self._lock:
+            box = self._sandbox()
+            if self._id is None:
+                self._id = box.load(self.source, filename=self.filename)
+            return box, self._id
+
     def run(self, names: list[str], items: list[tuple[dict[str, Any], str]]) -> list[
         dict[str, _Outcome]
     ]:
         start = time.perf_counter()
+        box, source_id = self._loaded()
         with self._lock:  # one worker: calls are serialized
-            box = self._sandbox()
-            if self._id is None:
-                self._id = box.load(self.source, filename=self.filename)
-            table = box.call_many_detailed(self._id, names, items)
+            table = box.call_many_detailed(source_id, names, items)
         share = (time.perf_counter() - start) / max(1, len(names) * len(items))
         out: list[dict[str, _Outcome]] = []
         for row in table:

@@ -44,6 +44,7 @@ __all__ = [
     "emojis",
     "ends_with_phrase",
     "english_ratio",
+    "fill_placeholders",
     "first_line",
     "has_json_keys",
     "has_markdown_table",
@@ -746,6 +747,26 @@ def emojis(text: str) -> tuple[str, ...]:
 
 _CURLY = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\{[A-Za-z_]\w*\}")
 _BRACKET = re.compile(r"\[(?:[A-Z][\w'’]*|[a-z]+_[a-z_]+)(?:[ /_-][\w'’]+)*\](?!\()")
+
+
+_FILL = re.compile(r"\{\{\s*(?:input\.)?([A-Za-z_]\w*)\s*\}\}|\{([A-Za-z_]\w*)\}")
+
+
+def fill_placeholders(template: str, example: Any) -> str:
+    """``template`` with ``{var}`` / ``{{ var }}`` replaced by the example's values.
+
+    Placeholders the example does not provide stay as they are.
+    """
+    if not isinstance(template, str):
+        return ""
+    if not isinstance(example, dict):
+        return template
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        return str(example[name]) if name in example and example[name] is not None else m.group(0)
+
+    return _FILL.sub(value, template)
 
 
 def unfilled_placeholders(text: str) -> tuple[str, ...]:

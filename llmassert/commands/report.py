@@ -40,7 +40,7 @@ def report(
     rate = f"{summary.failures / summary.checks:.2%}" if summary.checks else "n/a"
     out.print(f"{log}: {summary.failures} failed responses out of "
               f"{summary.checks or 'an unknown number of'} checked (rate {rate})",
-              highlight=False)
+              highlight=False, soft_wrap=True)
     out.print(_table("By prompt version", summary.by_prompt, ("prompt", "version")))
     out.print(_table("By assertion", summary.by_assertion, ("prompt", "version", "assertion")))
     out.print(_table("By day", summary.by_day, ("day", "prompt", "version")))

@@ -9,10 +9,9 @@ and 2 on bad input, or with ``--strict`` when the targets cannot be met (nothing
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-
-from enum import Enum
 
 import typer
 
@@ -26,7 +25,7 @@ PATH_HELP = ("A folder of prompts (version folders, <name>.yaml/.json with versi
              "git-tracked prompt files) or one prompt.")
 
 
-class SelectMethod(str, Enum):
+class SelectMethod(StrEnum):
     sub = "sub"
     cov = "cov"
     base = "base"

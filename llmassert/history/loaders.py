@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,11 @@ class _PromptFile(BaseModel):
 
 def _is_labels(path: Path) -> bool:
     return path.name == LABELS_FILE or path.name.endswith(".labeled.jsonl")
+
+
+def _is_notes(path: Path) -> bool:
+    # A README beside the versions would otherwise sort in as "version 1".
+    return path.stem.upper() in {"README", "LICENSE", "CHANGELOG", "NOTES"}
 
 
 def _visible(path: Path) -> bool:
@@ -113,7 +119,11 @@ def _load_folder(folder: Path) -> list[PromptHistory]:
 
 def _load_prompt_folder(folder: Path) -> PromptHistory:
     files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and _visible(p) and not _is_labels(p)),
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file() and _visible(p) and not _is_labels(p) and not _is_notes(p)
+        ),
         key=lambda p: natural_key(p.name),
     )
     if not files:
@@ -139,6 +149,12 @@ def _load_file(path: Path, git: bool | None) -> PromptHistory:
             "a single prompt file has one version",
             file=path,
             hint="use a folder of versions, a .yaml with versions:, or --git",
+        )
+    if git is None and shutil.which("git") is None:
+        raise HistoryError(
+            "is a single prompt file, and git is not installed to read its history",
+            file=path,
+            hint="install git, or use a folder of versions or a .yaml with versions:",
         )
     if git is None and repo_root(path) is None:
         raise HistoryError(

@@ -21,8 +21,8 @@ Policies (named as in Guardrails):
 
 Every check is counted and every failure appended to the failure log (see
 :mod:`llmassert.hooks.failure_log`) and logged through :mod:`logging` (logger
-``llmassert.hooks``).  The example the assertions see is, by default, the function's bound
-arguments by name; pass ``example_from`` (an argument name, or a callable taking the same
+``llmassert.hooks``).  The example the assertions see is, by default, the call's arguments by
+name, defaults included; pass ``example_from`` (an argument name, or a callable taking the same
 arguments) to choose it.
 """
 
@@ -116,64 +116,67 @@ class Guard:
         self._stats_lock = threading.Lock()
 
     # -- the loop, sync and async ----------------------------------------------------------------
+    # Each call tallies locally and commits to `stats` once, under one lock: the guard sits on
+    # every LLM call, and its own cost is measured against a cached call (bench/hook_overhead.py).
 
     def run(self, attempt: Attempt, example: dict[str, Any]) -> Any:
-        self._count(calls=1)
-        response = attempt(None, None)
-        for n in range(self.max_reasks + 1):
-            text = self._seen(response)
-            result = self.assertions.check(text, example)
-            self._record(result, text, example, n)
-            action = self._decide(result, n)
-            if action == "reask":
-                self._count(reasks=1)
-                response = attempt(result.feedback(attempt=n + 1), text)
-                continue
-            return self._finish(action, result, response, text, example, n)
-        raise AssertionError("unreachable")  # pragma: no cover
+        tally = _Tally()
+        try:
+            response = attempt(None, None)
+            for n in range(self.max_reasks + 1):
+                text = tally.seen(response)
+                result = self.assertions.check(text, example)
+                self._record(result, text, example, n)
+                action = self._decide(result, n)
+                if action == "reask":
+                    tally.reasks += 1
+                    response = attempt(result.feedback(attempt=n + 1), text)
+                    continue
+                return self._finish(action, result, response, text, example, n, tally)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._commit(tally)
 
     async def arun(self, attempt: AsyncAttempt, example: dict[str, Any]) -> Any:
-        self._count(calls=1)
-        response = await attempt(None, None)
-        for n in range(self.max_reasks + 1):
-            text = self._seen(response)
-            result = await self.assertions.acheck(text, example)
-            self._record(result, text, example, n)
-            action = self._decide(result, n)
-            if action == "reask":
-                self._count(reasks=1)
-                response = await attempt(result.feedback(attempt=n + 1), text)
-                continue
-            return self._finish(action, result, response, text, example, n)
-        raise AssertionError("unreachable")  # pragma: no cover
+        tally = _Tally()
+        try:
+            response = await attempt(None, None)
+            for n in range(self.max_reasks + 1):
+                text = tally.seen(response)
+                result = await self.assertions.acheck(text, example)
+                self._record(result, text, example, n)
+                action = self._decide(result, n)
+                if action == "reask":
+                    tally.reasks += 1
+                    response = await attempt(result.feedback(attempt=n + 1), text)
+                    continue
+                return self._finish(action, result, response, text, example, n, tally)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._commit(tally)
 
     def observe(self, response: Any, example: dict[str, Any]) -> CheckResult:
         """Check and log a response without acting on it (callbacks, which cannot change it)."""
-        self._count(calls=1)
-        text = self._seen(response)
+        tally = _Tally()
+        text = tally.seen(response)
         result = self.assertions.check(text, example)
-        self._record(result, text, example, 0)
-        self._count(passed=int(result.passed), failed=int(not result.passed))
-        return result
+        return self._observed(tally, result, text, example)
 
     async def aobserve(self, response: Any, example: dict[str, Any]) -> CheckResult:
         """Async :meth:`observe`."""
-        self._count(calls=1)
-        text = self._seen(response)
+        tally = _Tally()
+        text = tally.seen(response)
         result = await self.assertions.acheck(text, example)
-        self._record(result, text, example, 0)
-        self._count(passed=int(result.passed), failed=int(not result.passed))
-        return result
+        return self._observed(tally, result, text, example)
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _seen(self, response: Any) -> str:
-        usage = extract_usage(response)
-        with self._stats_lock:
-            self.stats.attempts += 1
-            if usage is not None:
-                self.stats.usage = self.stats.usage + usage
-        return extract_text(response)
+    def _observed(self, tally: _Tally, result: CheckResult, text: str,
+                  example: dict[str, Any]) -> CheckResult:
+        self._record(result, text, example, 0)
+        tally.outcome = "passed" if result.passed else "failed"
+        self._commit(tally)
+        return result
 
     def _decide(self, result: CheckResult, attempt: int) -> str:
         """What to do next: "pass", "reask" or the final policy."""
@@ -185,51 +188,66 @@ class Guard:
 
     def _finish(
         self, action: str, result: CheckResult, response: Any, text: str,
-        example: dict[str, Any], attempt: int,
+        example: dict[str, Any], attempt: int, tally: _Tally,
     ) -> Any:
         if action == "pass":
-            self._count(passed=1)
+            tally.outcome = "passed"
             return response
-        self._count(failed=1)
+        tally.outcome = "failed"
         if action == "noop":
             return response
         if action == "filter":
-            self._count(filtered=1)
+            tally.extra = "filtered"
             return None
         if action == "fix":
-            return self._fix(result, response, text, example, attempt)
+            fixed = self._fix(result, response, text, example, attempt, tally)
+            tally.extra = "fixed"
+            return fixed
         why = f"after {attempt} re-ask(s)" if action == "reask_final" else None
-        self._raise(result.failures, why)
+        self._raise(result.failures, why, tally)
 
     def _fix(
         self, result: CheckResult, response: Any, text: str, example: dict[str, Any],
-        attempt: int,
+        attempt: int, tally: _Tally,
     ) -> Any:
         unfixable = [f for f in result.failures if not self.assertions.has_fix(f.name)]
         if unfixable:
             self._raise(result.failures, "no fix_<name> for " + ", ".join(
-                f.name for f in unfixable))
+                f.name for f in unfixable), tally)
         fixed = text
         for failure in result.failures:
             try:
                 fixed = self.assertions.fix(failure.name, fixed, example)
             except Exception as e:
-                self._raise(result.failures, f"fix_{failure.name} raised {type(e).__name__}: {e}")
+                self._raise(result.failures,
+                            f"fix_{failure.name} raised {type(e).__name__}: {e}", tally)
         recheck = self.assertions.check(fixed, example)
         if not recheck.passed:
             self._record(recheck, fixed, example, attempt + 1)
-            self._raise(recheck.failures, "still failing after fixes")
-        self._count(fixed=1)
+            self._raise(recheck.failures, "still failing after fixes", tally)
         return replace_text(response, fixed)
 
-    def _raise(self, failures: tuple[Failure, ...], why: str | None) -> NoReturn:
-        self._count(raised=1)
+    def _raise(self, failures: tuple[Failure, ...], why: str | None, tally: _Tally) -> NoReturn:
+        tally.extra = "raised"
         where = f" ({self.prompt_name})" if self.prompt_name else ""
         names = ", ".join(f.name for f in failures)
         tail = f"; {why}" if why else ""
         raise AssertionsFailedError(
             f"{len(failures)} assertion(s) failed{where}: {names}{tail}", failures=list(failures)
         )
+
+    def _commit(self, tally: _Tally) -> None:
+        stats = self.stats
+        with self._stats_lock:
+            stats.calls += 1
+            stats.attempts += tally.attempts
+            stats.reasks += tally.reasks
+            if tally.usage is not None:
+                stats.usage = stats.usage + tally.usage
+            if tally.outcome is not None:
+                setattr(stats, tally.outcome, getattr(stats, tally.outcome) + 1)
+            if tally.extra is not None:
+                setattr(stats, tally.extra, getattr(stats, tally.extra) + 1)
 
     def _record(
         self, result: CheckResult, text: str, example: dict[str, Any], attempt: int
@@ -245,11 +263,28 @@ class Guard:
                 policy=self.on_fail, attempt=attempt, log_raw=self.log_raw,
             )
 
-    def _count(self, **deltas: int) -> None:
-        stats = self.stats
-        with self._stats_lock:
-            for key, value in deltas.items():
-                setattr(stats, key, getattr(stats, key) + value)
+
+
+class _Tally:
+    """One call's counts, committed to :class:`GuardStats` at once."""
+
+    __slots__ = ("attempts", "extra", "outcome", "reasks", "usage")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.reasks = 0
+        self.usage: Usage | None = None
+        self.outcome: str | None = None  # "passed" | "failed"
+        self.extra: str | None = None  # "fixed" | "filtered" | "raised"
+
+    def seen(self, response: Any) -> str:
+        """Count an attempt and its usage; the response's text."""
+        self.attempts += 1
+        if not isinstance(response, str):
+            usage = extract_usage(response)
+            if usage is not None:
+                self.usage = usage if self.usage is None else self.usage + usage
+        return extract_text(response)
 
 
 # -- the decorator ---------------------------------------------------------------------------

@@ -70,9 +70,20 @@ class PipelineEnv:
         return " ".join(parts) if parts else None
 
     def fingerprint_extra(self, spec: OperationSpec) -> str:
-        """Inputs to an operation's fingerprint that live outside its spec."""
+        """Inputs to an operation's fingerprint that live outside its spec.
+
+        The model, the system prompt, and the content of its assertion module: editing the
+        module must not let a resumed run reuse rows checked by the old one.
+        """
         model = getattr(spec, "model", None) or self.default_model or ""
-        blob = json.dumps([model, self.persona, self.dataset_description])
+        module = ""
+        assertions = getattr(spec, "assertions", None)
+        if assertions is not None:
+            try:
+                module = hashlib.sha256(self.path(assertions.module).read_bytes()).hexdigest()
+            except OSError:
+                module = "missing"
+        blob = json.dumps([model, self.persona, self.dataset_description, module])
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

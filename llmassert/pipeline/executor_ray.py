@@ -430,6 +430,8 @@ class RayExecutor(Executor):
         self._owns_ray = False
         self._settings: Settings | None = None
         self._local = LocalExecutor()
+        # The shared limiter's counters, read when the pool closes (None: no rpm/tpm).
+        self.rate_stats: dict[str, Any] | None = None
 
     # -- start-up ------------------------------------------------------------------------------
 
@@ -532,6 +534,8 @@ class RayExecutor(Executor):
                 with contextlib.suppress(Exception):
                     self._ray.kill(w)
             if pool.limiter is not None:
+                with contextlib.suppress(Exception):
+                    self.rate_stats = await asyncio.wait_for(pool.limiter.astats(), 10)
                 pool.limiter.kill()
         if self._owns_ray:
             self._owns_ray = False

@@ -313,10 +313,9 @@ class RateLimitHandle:
 
         return SharedRateLimiter(reserve, lag_s=self.lag_s)
 
-    def stats(self) -> dict[str, Any]:
-        import ray
-
-        result: dict[str, Any] = ray.get(self.actor.stats.remote())
+    async def astats(self) -> dict[str, Any]:
+        """Reservation calls, requests scheduled, tokens, the longest wait handed out."""
+        result: dict[str, Any] = await self.actor.stats.remote()
         return result
 
     def kill(self) -> None:

@@ -196,10 +196,14 @@ class Runner:
         store.begin([step.name for step in self.spec.pipeline.steps])
         executor = self.executor or get_executor(self.options.executor,
                                                    **self.options.executor_options)
+        own_client = False
         if self.client is None:
             from llmassert.llm import get_client
+            from llmassert.llm.session import current
 
-            self.client = get_client(self.settings)
+            shared = current(self.settings)
+            own_client = shared is None
+            self.client = shared or get_client(self.settings)
         quarantined: list[Issue] = []
         errors: list[Issue] = []
         outputs: dict[str, _Data] = dict(self.datasets)
@@ -215,6 +219,10 @@ class Runner:
             store.close()
             if self.executor is None:
                 await executor.aclose()
+            if own_client and self.client is not None:
+                # its connections belong to this event loop: a later run builds a new one
+                await self.client.aclose()
+                self.client = None
             report.wall_s = time.perf_counter() - started
         store.complete()
         return report

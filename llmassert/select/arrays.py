@@ -44,6 +44,11 @@ class Arrays:
         )
 
 
+def rows_hit(fail: BoolArray, selected: BoolArray) -> BoolArray:
+    """Rows failed by at least one selected column."""
+    return np.asarray(fail[:, selected].any(axis=1), dtype=np.bool_)
+
+
 def preference_rank(
     names: Sequence[str], kinds: Sequence[str] | None, costs: Sequence[float] | None
 ) -> IntArray:
@@ -60,4 +65,4 @@ def preference_rank(
     return rank
 
 
-__all__ = ["Arrays", "BoolArray", "IntArray", "preference_rank"]
+__all__ = ["Arrays", "BoolArray", "IntArray", "preference_rank", "rows_hit"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from llmassert.errors import InfeasibleError, SelectionError
-from llmassert.select.arrays import Arrays, IntArray
+from llmassert.select.arrays import Arrays, BoolArray, IntArray
+from llmassert.select.heuristic import greedy
 from llmassert.select.matrix import Matrix
 from llmassert.select.metrics import allowed_false
 from llmassert.select.milp import Model, build_cover_model, build_criteria_model
@@ -84,7 +85,8 @@ def run_arrays(
         return _finish(arrays, _chosen(sol, np.arange(arrays.n)), ctx, sol=sol)
     reduced = reduce(arrays, method=used, tau=tau, alpha=alpha, presolve=presolve)
     model = build_cover_model(reduced, sub=used == "sub")
-    sol = _minimal(model, reduced.rank, solver, time_limit_s, notes)
+    initial = greedy(reduced, sub=used == "sub")
+    sol = _minimal(model, reduced.rank, solver, time_limit_s, notes, initial)
     if sol.outcome == "infeasible":
         raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s)
     chosen = _chosen(sol, reduced.cols, time_limit_s=time_limit_s)
@@ -133,21 +135,34 @@ def _criteria_model(arrays: Arrays) -> Model:
 
 
 def _minimal(
-    model: Model, rank: IntArray, solver: SolverName, time_limit_s: float, notes: list[str]
+    model: Model,
+    rank: IntArray,
+    solver: SolverName,
+    time_limit_s: float,
+    notes: list[str],
+    initial: BoolArray | None = None,
 ) -> Solution:
     """Fewest assertions, then the most preferred set of that size (see milp.py for why two
-    solves). The count's proof decides ``optimal``; an unproven tie-break only adds a note."""
+    solves). The count's proof decides ``optimal``; an unproven tie-break only adds a note.
+    ``initial`` (a feasible selection) warm-starts the solver and is the answer of last resort
+    when the time limit passes before the solver has one of its own."""
     start = time.perf_counter()
-    first = solve(model, solver=solver, time_limit_s=time_limit_s)
+    warm = model.start_from(initial) if initial is not None else None
+    first = solve(model, solver=solver, time_limit_s=time_limit_s, warm_start=warm)
+    if warm is not None and initial is not None and first.outcome in ("feasible", "no_solution"):
+        found = first.values is not None and (first.values[: model.n_select] > 0.5).sum()
+        if first.values is None or found > initial.sum():
+            first = replace(first, outcome="feasible", values=warm)
     if first.outcome != "optimal" or first.values is None:
         return first
-    count = round(float(first.values[: model.n_select].sum()))
+    selected = first.values[: model.n_select] > 0.5
+    count = int(selected.sum())
     if count == 0:
         return first
     remaining = time_limit_s - (time.perf_counter() - start)
     second = solve(
         model.ranked(rank, count), solver=solver, time_limit_s=max(remaining, 1.0),
-        warm_start=first.values, node_limit=TIE_BREAK_NODES,
+        warm_start=model.start_from(selected), node_limit=TIE_BREAK_NODES,
     )
     seconds = time.perf_counter() - start
     if second.values is None:

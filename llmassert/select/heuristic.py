@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llmassert.select.arrays import BoolArray
+from llmassert.select.arrays import BoolArray, rows_hit
 from llmassert.select.presolve import Reduced
 
 
@@ -30,17 +30,20 @@ class Checker:
             self.req_good[k, r.good_rows] = True
 
     def caught(self, sel: BoolArray) -> int:
-        return int(self.p.bad_w[self.p.bad[:, sel].any(axis=1)].sum())
+        return int(self.p.bad_w[rows_hit(self.p.bad, sel)].sum())
 
     def failed(self, sel: BoolArray) -> BoolArray:
-        out: BoolArray = self.p.good[:, sel].any(axis=1)
-        return out
+        return rows_hit(self.p.good, sel)
+
+    def count(self, sel: BoolArray) -> int:
+        """Weighted good rows the selection fails."""
+        return int(self.p.good_w[self.failed(sel)].sum())
 
     def unmet(self, sel: BoolArray) -> BoolArray:
         """Requirements (sub) that the selection leaves unmet."""
         if len(self.req_own) == 0:
             return np.zeros(0, dtype=bool)
-        own = np.where(self.req_own >= 0, sel[np.maximum(self.req_own, 0)], False)
+        own: BoolArray = (self.req_own >= 0) & sel[np.maximum(self.req_own, 0)]
         subsumed = (self.req_by & sel[None, :]).any(axis=1)
         met = own | subsumed
         if self.p.budget is not None:
@@ -54,9 +57,8 @@ class Checker:
     def feasible(self, sel: BoolArray) -> bool:
         if self.caught(sel) < self.p.need:
             return False
-        if self.p.budget is not None:
-            if int(self.p.good_w[self.failed(sel)].sum()) > self.p.budget:
-                return False
+        if self.p.budget is not None and self.count(sel) > self.p.budget:
+            return False
         return not self.unmet(sel).any()
 
 
@@ -98,7 +100,7 @@ def greedy(problem: Reduced, *, sub: bool) -> BoolArray | None:
                 return None
             sel[fix] = True
             failed |= p.good[:, fix]
-    for j in sorted(np.flatnonzero(sel), key=lambda j: -int(p.rank[j])):
+    for j in sorted(np.flatnonzero(sel).tolist(), key=lambda j: -int(p.rank[j])):
         sel[j] = False
         if not check.feasible(sel):
             sel[j] = True

@@ -1,37 +1,47 @@
 """The selection ILPs, written once as a solver-neutral sparse model.
 
-Only the assertion variables ``x`` are integer. The per-response indicators are continuous in
-[0, 1] and still exact at integer ``x``: ``u_i <= sum of x failing bad row i`` lets ``u_i`` reach 1
-only when row ``i`` is caught, and ``z_i >= x_j`` forces ``z_i = 1`` whenever good row ``i`` is failed
-(``sub`` adds ``z_i <= sum x`` so that ``z`` is exactly "failed", which its exemption reads).
+Variables: ``x_j`` (assertion j selected, binary), ``u_i`` (bad row i caught, continuous: it can
+only reach 1 when ``sum of x failing i >= 1``), ``z_i`` (good row i failed). ``z`` must be at least
+"failed" for the FFR ceiling and, under ``sub``, at most "failed" too (``z_i <= sum x``), because
+the exemption reads it. Two ways to force ``z_i >= x_j`` for every j failing row i:
+
+- ``pairs``: one row per (i, j) with ``z`` continuous, the textbook strong form;
+- ``aggregated``: ``|F_i| z_i >= sum of x over F_i`` with ``z`` binary, one row per good response.
+
+``aggregated`` is the default: on bench/select_scale.py it is 5-15x smaller, HiGHS solves
+it faster, and the LP weakness is made up by the solver's cuts.
 
 Minimal sets are found lexicographically, in two solves: first the fewest assertions (an integral
 objective, which solvers prune on well), then, with the count fixed, the most preferred set of that
 size (objective: the preference ranks). One objective with weights ``1 + eps * rank`` says the same
 in theory, but proving its tie-break took 20-60x longer than proving the count on synthetic
-``cov`` instances (bench/select_scale.py), so the second solve is bounded separately.
+``cov`` instances, so the second solve is bounded separately.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from llmassert.select.arrays import BoolArray, rows_hit
 from llmassert.select.presolve import Reduced
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 INF = float("inf")
+FfrRows = Literal["pairs", "aggregated"]
 
 
 @dataclass
 class Model:
     """Minimize ``cost @ v`` subject to ``lo <= A v <= hi`` and bounds; ``integer`` marks ints.
 
-    Rows are stored in CSR blocks so that thousands of them can be added in one numpy call.
+    Rows are stored in CSR blocks so that thousands of them can be added in one numpy call. The
+    first ``n_select`` variables are the assertions' ``x``.
     """
 
     cost: list[float] = field(default_factory=list)
@@ -41,7 +51,8 @@ class Model:
     blocks: list[tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]] = field(
         default_factory=list
     )
-    n_select: int = 0  # the first n_select variables are the assertions' x
+    n_select: int = 0
+    layout: CoverLayout | None = None
 
     @property
     def n_vars(self) -> int:
@@ -71,16 +82,17 @@ class Model:
         starts = np.array([0, len(cols)], dtype=np.int64)
         self.blocks.append((starts, cols, values, np.array([lo]), np.array([hi])))
 
-    def add_pair_rows(self, first: IntArray, second: IntArray, lo: float) -> None:
-        """Rows ``v[first[k]] - v[second[k]] >= lo``, all at once."""
-        count = len(first)
-        if count == 0:
+    def add_rows(
+        self, lengths: IntArray, cols: IntArray, vals: FloatArray, lo: float, hi: float
+    ) -> None:
+        """Many rows at once: row k holds the next ``lengths[k]`` entries of ``cols``/``vals``."""
+        if len(lengths) == 0:
             return
-        cols = np.stack([first, second], axis=1).reshape(-1).astype(np.int64)
-        vals = np.tile(np.array([1.0, -1.0]), count)
-        starts = np.arange(0, 2 * count + 1, 2, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        count = len(lengths)
         self.blocks.append(
-            (starts, cols, vals, np.full(count, lo), np.full(count, INF))
+            (starts, cols.astype(np.int64), vals.astype(np.float64),
+             np.full(count, lo), np.full(count, hi))
         )
 
     def csr(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
@@ -102,13 +114,47 @@ class Model:
 
     def ranked(self, rank: IntArray, count: int) -> Model:
         """The tie-break stage: exactly ``count`` assertions, the lowest total rank among them."""
-        x = np.arange(self.n_select, dtype=np.int64)
         cost = [0.0] * self.n_vars
         cost[: self.n_select] = [float(r) for r in rank]
-        out = Model(list(cost), list(self.lower), list(self.upper), list(self.integer),
-                    list(self.blocks), self.n_select)
-        out.add_row(x, 1.0, lo=float(count), hi=float(count))
+        out = Model(cost, list(self.lower), list(self.upper), list(self.integer),
+                    list(self.blocks), self.n_select, self.layout)
+        out.add_row(np.arange(self.n_select, dtype=np.int64), 1.0, lo=float(count), hi=float(count))
         return out
+
+    def start_from(self, selected: BoolArray) -> FloatArray:
+        """A full start vector for a feasible selection (MIP starts must be consistent)."""
+        values = np.zeros(self.n_vars)
+        values[: self.n_select] = selected
+        if self.layout is not None:
+            self.layout.fill(values, selected)
+        return values
+
+
+@dataclass
+class CoverLayout:
+    """Where the indicator variables of a cover model live, to complete a start vector."""
+
+    problem: Reduced
+    u: IntArray
+    z: IntArray | None = None
+    total: int | None = None
+    exempt: list[tuple[int, int]] = field(default_factory=list)  # (variable, requirement)
+
+    def fill(self, values: FloatArray, selected: BoolArray) -> None:
+        p = self.problem
+        values[self.u] = rows_hit(p.bad, selected)
+        if self.z is None:
+            return
+        failed = rows_hit(p.good, selected)
+        values[self.z] = failed
+        count = int(p.good_w[failed].sum())
+        if self.total is not None:
+            values[self.total] = count
+        for var, k in self.exempt:
+            req = p.requirements[k]
+            covered = bool(req.own >= 0 and selected[req.own]) or bool(selected[req.by].any())
+            fresh = int(p.good_w[req.good_rows][~failed[req.good_rows]].sum())
+            values[var] = 0.0 if covered else float(count + fresh >= (p.budget or 0) + 1)
 
 
 def _selection_vars(model: Model, count: int, *, minimize_count: bool) -> IntArray:
@@ -116,21 +162,11 @@ def _selection_vars(model: Model, count: int, *, minimize_count: bool) -> IntArr
     return model.add_vars(count, cost=1.0 if minimize_count else 0.0, integer=True)
 
 
-def _indicators(
-    model: Model, x: IntArray, rows: np.ndarray, *, caught: bool
-) -> IntArray:
-    """One continuous indicator per row: ``caught`` (bad rows) or ``failed`` (good rows)."""
-    ind = model.add_vars(len(rows))
-    if caught:
-        _at_most_sum(model, ind, x, rows)
-    else:  # z_i - x_j >= 0 for each failing j: the strong form, a tight LP bound
-        i, j = np.nonzero(rows)
-        model.add_pair_rows(ind[i], x[j], lo=0.0)
-    return ind
-
-
-def _at_most_sum(model: Model, ind: IntArray, x: IntArray, rows: np.ndarray) -> None:
-    """Rows ``ind_i - sum of x_j over the columns failing row i <= 0``, as one block."""
+def _row_sums(
+    model: Model, ind: IntArray, x: IntArray, rows: np.ndarray, *, coef: FloatArray,
+    lo: float, hi: float,
+) -> None:
+    """Rows ``coef_i * ind_i - sum of x_j over the columns failing row i`` in [lo, hi]."""
     if len(rows) == 0:
         return
     lengths = rows.sum(axis=1).astype(np.int64) + 1
@@ -138,21 +174,39 @@ def _at_most_sum(model: Model, ind: IntArray, x: IntArray, rows: np.ndarray) -> 
     cols = np.empty(int(starts[-1]), dtype=np.int64)
     vals = np.full(int(starts[-1]), -1.0)
     cols[starts[:-1]] = ind
-    vals[starts[:-1]] = 1.0
+    vals[starts[:-1]] = coef
     _, j = np.nonzero(rows)  # row-major: each row's columns come together, in order
     slots = np.ones(int(starts[-1]), dtype=bool)
     slots[starts[:-1]] = False
     cols[slots] = x[j]
-    count = len(rows)
-    model.blocks.append((starts, cols, vals, np.full(count, -INF), np.zeros(count)))
+    model.add_rows(lengths, cols, vals, lo, hi)
 
 
-def build_cover_model(problem: Reduced, *, sub: bool, maximize_coverage: bool = False) -> Model:
+def _failed_vars(model: Model, x: IntArray, rows: np.ndarray, form: FfrRows) -> IntArray:
+    """``z_i`` >= "good row i is failed" (see the module docstring for the two forms)."""
+    if form == "pairs":
+        z = model.add_vars(len(rows))
+        i, j = np.nonzero(rows)
+        lengths = np.full(len(i), 2, dtype=np.int64)
+        cols = np.stack([z[i], x[j]], axis=1).reshape(-1)
+        model.add_rows(lengths, cols, np.tile([1.0, -1.0], len(i)), 0.0, INF)
+        return z
+    z = model.add_vars(len(rows), integer=True)
+    _row_sums(model, z, x, rows, coef=rows.sum(axis=1).astype(np.float64), lo=0.0, hi=INF)
+    return z
+
+
+def build_cover_model(
+    problem: Reduced, *, sub: bool, maximize_coverage: bool = False,
+    ffr_rows: FfrRows = "aggregated",
+) -> Model:
     """``cov`` / ``sub``; with ``maximize_coverage`` the largest catch under the same side
     constraints (used to find the nearest feasible targets)."""
     model = Model()
     x = _selection_vars(model, problem.nc, minimize_count=not maximize_coverage)
-    u = _indicators(model, x, problem.bad, caught=True)
+    u = model.add_vars(len(problem.bad_w))
+    _row_sums(model, u, x, problem.bad, coef=np.ones(len(u)), lo=-INF, hi=0.0)
+    layout = model.layout = CoverLayout(problem, u)
     w_bad = problem.bad_w.astype(np.float64)
     if maximize_coverage:
         for k, var in enumerate(u):
@@ -161,37 +215,38 @@ def build_cover_model(problem: Reduced, *, sub: bool, maximize_coverage: bool = 
         model.add_row(u, w_bad, lo=float(problem.need))
     if problem.budget is None:
         if sub:
-            _requirements(model, x, problem, z=None, total=None)
+            _requirements(model, x, problem)
         return model
-    z = _indicators(model, x, problem.good, caught=False)
+    z = layout.z = _failed_vars(model, x, problem.good, ffr_rows)
     w_good = problem.good_w.astype(np.float64)
     if not sub:
         model.add_row(z, w_good, hi=float(problem.budget))
         return model
-    _at_most_sum(model, z, x, problem.good)  # z exact: z_i <= sum of x failing it
+    _row_sums(model, z, x, problem.good, coef=np.ones(len(z)), lo=-INF, hi=0.0)  # z exact
     (total,) = model.add_vars(1, hi=float(problem.budget))  # weighted failed good rows
+    layout.total = int(total)
     model.add_row(np.concatenate([[total], z]), np.concatenate([[1.0], -w_good]), lo=0.0, hi=0.0)
-    _requirements(model, x, problem, z=z, total=int(total))
+    _requirements(model, x, problem)
     return model
 
 
-def _requirements(
-    model: Model, x: IntArray, problem: Reduced, *, z: IntArray | None, total: int | None
-) -> None:
+def _requirements(model: Model, x: IntArray, problem: Reduced) -> None:
     """x_b + sum of x subsuming b + e_b >= 1, where e_b = 1 needs adding b to break the ceiling."""
-    for req in problem.requirements:
+    layout = model.layout
+    assert layout is not None
+    for k, req in enumerate(problem.requirements):
         if req.room is not None and req.room <= 0:
             continue  # b alone breaks the ceiling: always exempt
         cols = [int(x[a]) for a in req.by]
         if req.own >= 0:
             cols.append(int(x[req.own]))
-        if req.room is not None and z is not None and total is not None:
+        if req.room is not None and layout.z is not None and layout.total is not None:
             (e,) = model.add_vars(1)
+            layout.exempt.append((int(e), k))
             cols.append(int(e))
             # failures of (selection + b) = total - (z on b's rows) + W_b >= budget + 1
-            rows = z[req.good_rows]
             model.add_row(
-                np.concatenate([[total], rows, [e]]).astype(np.int64),
+                np.concatenate([[layout.total], layout.z[req.good_rows], [e]]),
                 np.concatenate([[1.0], -problem.good_w[req.good_rows].astype(float), [-req.room]]),
                 lo=0.0,
             )
@@ -207,4 +262,4 @@ def build_criteria_model(covers: np.ndarray) -> Model:
     return model
 
 
-__all__ = ["Model", "build_cover_model", "build_criteria_model"]
+__all__ = ["CoverLayout", "FfrRows", "Model", "build_cover_model", "build_criteria_model"]

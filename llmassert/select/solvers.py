@@ -62,8 +62,8 @@ def solve(
     warm_start: npt.NDArray[np.float64] | None = None,
     node_limit: int | None = None,
 ) -> Solution:
-    """Solve ``model``; ``warm_start`` is a feasible point, ``node_limit`` bounds the search
-    deterministically (unlike a time limit)."""
+    """Solve ``model``. ``warm_start`` is a feasible point (``Model.start_from``);
+    ``node_limit`` bounds the search deterministically, unlike a time limit."""
     chosen = resolve_solver(solver)
     began = time.perf_counter()
     if _trivially_infeasible(model):
@@ -100,10 +100,8 @@ def _solve_cbc(
         for k in range(model.n_vars)
     ]
     if start is not None:
-        # solver output carries 1e-17 noise; PuLP refuses initial values outside the bounds
-        clipped = np.clip(start, model.lower, model.upper)
-        for k, (var, value) in enumerate(zip(variables, clipped.tolist(), strict=True)):
-            var.setInitialValue(round(value) if model.integer[k] else value)
+        for var, value in zip(variables, start.tolist(), strict=True):
+            var.setInitialValue(value)
     prob.setObjective(
         pulp.LpAffineExpression([(variables[k], c) for k, c in enumerate(model.cost) if c])
     )
@@ -218,8 +216,17 @@ def _solve_highs(
             return "optimal", np.zeros(model.n_vars), 0.0
         return "no_solution", None, None
     values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    objective = float(np.dot(model.cost, values))
     outcome: Outcome = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
-    return outcome, values, float(np.dot(model.cost, values))
+    if abs(objective - h.getInfo().objective_function_value) > 0.5:
+        # HiGHS 1.16 can map a MIP start through presolve, improve on it in the reduced space,
+        # report the better objective and still return the start's values: those values are
+        # feasible, the claim about them is not. Solve again from scratch when time is left.
+        remaining = time_limit_s - h.getRunTime()
+        if start is not None and remaining > 0.5:
+            return _solve_highs(model, remaining, None, node_limit)
+        outcome = "feasible"
+    return outcome, values, objective
 
 
 __all__ = ["Solution", "SolverName", "highs_available", "resolve_solver", "solve"]

@@ -11,8 +11,9 @@ Protocol (one JSON document per line; requests on stdin, replies on stdout):
 - ``{"op": "load", "id": ID, "source": SRC, "filename": F}`` ->
   ``{"ok": true, "functions": [...]}`` or ``{"ok": false, "error": "..."}``
 - ``{"op": "call", "id": ID, "fns": [...], "items": [[example, response], ...], "start": K,
-  "timeout": T}`` -> one line ``[value, error]`` per call, item-major, beginning at call ``K``.
-  ``value`` is true/false, or null with ``error`` set. Each line is flushed as soon as its
+  "timeout": T}`` -> one line ``[value, error, kind]`` per call, item-major, beginning at call
+  ``K``. ``value`` is true/false, or null with ``error`` set and ``kind`` "error" (the code
+  raised) or "limit" (time or memory limit). Each line is flushed as soon as its
   call ends, so the parent knows exactly which call was running if it must kill the worker.
 - ``{"op": "unload", "id": ID}`` -> ``{"ok": true}``
 """
@@ -275,7 +276,7 @@ def _run_calls(
         example, response = items[k // len(fns)]
         fn = functions.get(fns[k % len(fns)])
         if fn is None:
-            send([None, f"no function {fns[k % len(fns)]!r} in this source"])
+            send([None, f"no function {fns[k % len(fns)]!r} in this source", "error"])
             continue
         try:
             signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -284,13 +285,13 @@ def _run_calls(
                 value = fn(dict(example) if isinstance(example, dict) else example, response)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            send([bool(value), None])
+            send([bool(value), None, None])
         except _CallTimeout:
-            send([None, f"timed out after {timeout:g} s"])
+            send([None, f"timed out after {timeout:g} s", "limit"])
         except MemoryError:
-            send([None, "MemoryError: over the sandbox memory limit"])
+            send([None, "MemoryError: over the sandbox memory limit", "limit"])
         except BaseException as e:
-            send([None, f"{type(e).__name__}: {e}"[:300]])
+            send([None, f"{type(e).__name__}: {e}"[:300], "error"])
 
 
 if __name__ == "__main__":

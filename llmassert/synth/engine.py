@@ -302,6 +302,9 @@ async def _synthesize_one(
         memory_mb=options.memory_mb,
         progress=lambda done, total: progress.evaluating(history.name, done, total))
     warnings += _eval_warnings(evaluation.stats)
+    if found.offline_judges:
+        warnings.append(f"{found.offline_judges} LLM-judge candidates of the rule library were "
+                        "skipped: no model configured")
     M_train = [evaluation.M[i] for i in train]
     y_train = [examples[i].label for i in train]
 
@@ -366,17 +369,18 @@ def conservative_tau(tau: float, good: int, confidence: float) -> float:
     true FFR by ``tau`` at ``confidence`` (one-sided Clopper-Pearson upper bound).
 
     With few labels this is much stricter than tau: after 12 good responses, even 1 false failure
-    leaves a 90 % upper bound of 0.28, so selecting at tau = 0.25 in-sample (3 false failures
+    leaves a 90 % upper bound of 0.29, so selecting at tau = 0.25 in-sample (3 false failures
     allowed) generalizes poorly. 0.0 means "fail none of them".
     """
     if good <= 0:
         return tau
-    best = 0
-    for k in range(good + 1):
-        if _upper_bound(k, good, confidence) > tau + 1e-12:
-            break
-        best = k
-    return best / good
+    lo, hi = 0, good  # the bound grows with k: bisect for the last k within tau
+    if _upper_bound(0, good, confidence) > tau:
+        return 0.0
+    while lo < hi:
+        k = (lo + hi + 1) // 2
+        lo, hi = (k, hi) if _upper_bound(k, good, confidence) <= tau + 1e-12 else (lo, k - 1)
+    return lo / good
 
 
 def _upper_bound(k: int, n: int, confidence: float) -> float:
@@ -384,11 +388,18 @@ def _upper_bound(k: int, n: int, confidence: float) -> float:
     if k >= n:
         return 1.0
     lo, hi = 0.0, 1.0
-    for _ in range(60):
+    for _ in range(50):
         p = (lo + hi) / 2
-        cdf = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
-        lo, hi = (p, hi) if cdf > 1 - confidence else (lo, p)
+        lo, hi = (p, hi) if _binomial_cdf(k, n, p) > 1 - confidence else (lo, p)
     return hi
+
+
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    # In log space: (1 - p) ** n underflows long before the tail that matters does.
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+    return sum(math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p
+                        + (n - i) * log_q) for i in range(k + 1))
 
 
 def _select(
@@ -422,13 +433,14 @@ def _select(
                 f"at tau={tau:.3g}")
     options = replace(options, tau=tau)
     try:
-        sel = select(matrix, options.method, options.alpha, tau)
+        sel = fewer_false_failures(matrix, select(matrix, options.method, options.alpha, tau))
         return _apply(manifest, sel, options.alpha, tau, options, relaxed=False), None
     except InfeasibleError as e:
         infeasible = e
-    found = _best_coverage_at_tau(matrix, options)
+    found = best_coverage(matrix, options.method, options.alpha, tau)
     if found is not None:
         a, sel = found
+        sel = fewer_false_failures(matrix, sel)
         warnings.append(f"coverage >= {options.alpha:g} is out of reach at FFR <= "
                         f"{tau:.3g}; selected for the best reachable coverage: "
                         f"alpha={a:.3g}, tau={tau:.3g}")
@@ -438,27 +450,60 @@ def _select(
         return manifest.with_selection([], method=options.method, alpha=options.alpha,
                                        tau=tau, status="infeasible"), infeasible.message
     a, t = infeasible.nearest
-    sel = select(matrix, options.method, a, t)
+    sel = fewer_false_failures(matrix, select(matrix, options.method, a, t))
     warnings.append(f"alpha={options.alpha:g}, tau={tau:.3g} cannot be met; selected at "
                     f"the nearest feasible alpha={a:g}, tau={t:g}")
     return _apply(manifest, sel, a, t, options, relaxed=True), infeasible.message
 
 
-def _best_coverage_at_tau(matrix: Matrix, options: SynthOptions) -> tuple[float, Selection] | None:
-    """The highest alpha = k / bad responses that is feasible at ``options.tau`` (bisection on k;
-    feasibility is monotone in k), with its selection; None when even alpha = 0 is not."""
+def fewer_false_failures(matrix: Matrix, sel: Selection) -> Selection:
+    """Among selections no larger than ``sel`` that catch at least as many bad responses, one
+    that fails the fewest good ones (bisection on the number of false failures allowed).
+
+    The ILP minimizes the count alone, so at tau = 0.25 it may return a set failing a quarter of
+    the good responses when a set of the same size and coverage fails none.
+    """
+    from llmassert.select import select
+
+    y = matrix.y or []
+    good, bad = sum(y), len(y) - sum(y)
+    if sel.method not in ("cov", "sub") or not good or not sel.ffr:
+        return sel
+    coverage = round((sel.coverage or 0.0) * bad) / bad if bad else 0.0
+    lo, hi = 0, round(sel.ffr * good)  # hi: false failures of the best selection so far
+    best = sel
+    while lo < hi:
+        k = (lo + hi) // 2
+        try:
+            found = select(matrix, sel.method, coverage, k / good)
+        except InfeasibleError:
+            lo = k + 1
+            continue
+        if found.count <= sel.count:
+            best, hi = found, round((found.ffr or 0.0) * good)
+        else:
+            lo = k + 1
+    return best
+
+
+def best_coverage(
+    matrix: Matrix, method: str, alpha: float, tau: float
+) -> tuple[float, Selection] | None:
+    """The highest alpha' = k / bad responses, up to ``alpha``, that is feasible at ``tau``
+    (bisection on k: feasibility is monotone in k), with its selection; None when not even
+    alpha' = 0 is feasible."""
     from llmassert.select import select
     from llmassert.select.metrics import required_caught
 
     bad = sum(1 for v in matrix.y or [] if v == 0)
     if bad == 0:
         return None
-    lo, hi = -1, required_caught(options.alpha, bad) - 1  # lo: best feasible k so far
+    lo, hi = -1, required_caught(alpha, bad)  # lo: best feasible k so far
     best: tuple[float, Selection] | None = None
     while lo < hi:
         k = (lo + hi + 1) // 2
         try:
-            sel = select(matrix, options.method, k / bad, options.tau)
+            sel = select(matrix, method, k / bad, tau)  # type: ignore[arg-type]
         except InfeasibleError:
             hi = k - 1
         else:
@@ -468,9 +513,11 @@ def _best_coverage_at_tau(matrix: Matrix, options: SynthOptions) -> tuple[float,
 
 def _apply(manifest: Manifest, sel: Selection, alpha: float, tau: float, options: SynthOptions,
            *, relaxed: bool) -> Manifest:
-    return manifest.with_selection(sel.selected, method=sel.method, alpha=alpha, tau=tau,
-                                   status=sel.status, proven_optimal=sel.proven_optimal,
-                                   relaxed=relaxed, ffr_confidence=options.ffr_confidence)
+    # sel.tau < tau when fewer_false_failures() found an equally small, stricter selection.
+    return manifest.with_selection(sel.selected, method=sel.method, alpha=alpha,
+                                   tau=min(tau, sel.tau), status=sel.status,
+                                   proven_optimal=sel.proven_optimal, relaxed=relaxed,
+                                   ffr_confidence=options.ffr_confidence)
 
 
 def _eval_warnings(stats: EvalStats) -> list[str]:
@@ -493,4 +540,13 @@ def _llm_warnings(stats: LLMStats) -> list[str]:
     return [f"dropped {sum(stats.dropped.values())} model outputs: {detail}"]
 
 
-__all__ = ["Progress", "SynthOptions", "commit", "split_by_input", "synthesize"]
+__all__ = [
+    "Progress",
+    "SynthOptions",
+    "best_coverage",
+    "commit",
+    "conservative_tau",
+    "fewer_false_failures",
+    "split_by_input",
+    "synthesize",
+]

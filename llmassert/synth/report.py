@@ -1,8 +1,8 @@
 """What a synthesis run tells the user: a rich table, a ``--json`` summary, and an HTML report.
 
-The HTML report shows, per prompt, the coverage / false-failure trade-off: the selection re-solved
-for a sweep of coverage targets alpha at the run's tau, drawn as an inline SVG (no JavaScript, no
-network), plus the selected assertions with their criteria.
+The HTML report shows, per prompt, the coverage / false-failure trade-off — for a sweep of
+coverage targets alpha, the fewest assertions reaching it and the FFR they cost — drawn as an
+inline SVG (no JavaScript, no network), plus the selected assertions with their criteria.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from llmassert.synth.manifest import Manifest
 from llmassert.synth.writer import PendingFile
 
-SWEEP_ALPHAS = tuple(round(k / 10, 1) for k in range(11))
+SWEEP_TAUS = tuple(round(k / 20, 2) for k in range(11))  # 0, 0.05, ..., 0.5
 
 
 @dataclass
@@ -84,10 +84,9 @@ def _num(v: float | None) -> str:
 
 def print_table(report: SynthReport, console: Any) -> None:
     """The terminal summary (a rich Table) followed by warnings and the files written."""
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
-
-    from rich import box
 
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("prompt", no_wrap=True)
@@ -99,9 +98,11 @@ def print_table(report: SynthReport, console: Any) -> None:
                       _num(p.test_ffr))
     console.print(table)
     for p in report.prompts:
-        if p.needs_judge:
-            console.print(f"[dim]{p.name}: {len(p.needs_judge)} criteria have no offline check "
-                          "(they need an LLM judge: rerun with --model)[/dim]")
+        if p.needs_judge and not report.model:
+            n = len(p.needs_judge)
+            what = "1 criterion has" if n == 1 else f"{n} criteria have"
+            console.print(f"[dim]{escape(p.name)}: {what} no offline check; --model adds LLM "
+                          "judges[/dim]", highlight=False)
     for line in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     if report.written:
@@ -117,45 +118,45 @@ def print_table(report: SynthReport, console: Any) -> None:
 
 @dataclass(frozen=True)
 class SweepPoint:
-    alpha: float
-    count: int | None  # None: infeasible at this alpha
+    tau: float
+    count: int | None  # None: nothing feasible at this tau
     coverage: float | None
     ffr: float | None
     test_coverage: float | None = None
     test_ffr: float | None = None
 
 
-def sweep(manifest: Manifest, alphas: tuple[float, ...] = SWEEP_ALPHAS) -> list[SweepPoint]:
-    """Re-solve the manifest's selection at each alpha (the run's tau and method)."""
-    from llmassert.errors import SelectionError
-    from llmassert.select import Matrix, select
+def sweep(manifest: Manifest, taus: tuple[float, ...] = SWEEP_TAUS) -> list[SweepPoint]:
+    """The trade-off: for each FFR ceiling tau, the best coverage reachable (the run's method)
+    and what that selection does on both splits."""
+    from llmassert.select import Matrix
+    from llmassert.synth.engine import best_coverage
 
     if not manifest.y or not manifest.candidates:
         return []
     matrix = Matrix.from_json_data(json.loads(manifest.dumps()))
     points = []
-    for a in alphas:
-        try:
-            sel = select(matrix, manifest.method, a, manifest.tau, time_limit_s=10)
-        except SelectionError:
-            points.append(SweepPoint(a, None, None, None))
+    for t in taus:
+        found = best_coverage(matrix, manifest.method, 1.0, t)
+        if found is None:
+            points.append(SweepPoint(t, None, None, None))
             continue
-        redone = manifest.with_selection(sel.selected, method=sel.method, alpha=a,
-                                         tau=manifest.tau)
+        a, sel = found
+        redone = manifest.with_selection(sel.selected, method=sel.method, alpha=a, tau=t)
         test = redone.metrics.test
         points.append(SweepPoint(
-            a, sel.count, redone.metrics.train.coverage, redone.metrics.train.ffr,
+            t, sel.count, redone.metrics.train.coverage, redone.metrics.train.ffr,
             test.coverage if test else None, test.ffr if test else None,
         ))
     return points
 
 
 def _svg(points: list[SweepPoint], tau: float) -> str:
-    """A small line chart: achieved coverage and FFR against the coverage target alpha."""
+    """A small line chart: best coverage and its FFR against the FFR ceiling tau."""
     w, h, pad = 420, 220, 36
 
-    def x(a: float) -> float:
-        return pad + a * (w - 2 * pad)
+    def x(t: float) -> float:
+        return pad + t / SWEEP_TAUS[-1] * (w - 2 * pad)
 
     def y(v: float) -> float:
         return h - pad - v * (h - 2 * pad)
@@ -167,14 +168,16 @@ def _svg(points: list[SweepPoint], tau: float) -> str:
     for v in (0.0, 0.5, 1.0):
         parts.append(f'<text x="{pad - 6}" y="{y(v) + 4:.1f}" font-size="10" '
                      f'text-anchor="end">{v:.1f}</text>')
-        parts.append(f'<text x="{x(v):.1f}" y="{h - pad + 14}" font-size="10" '
-                     f'text-anchor="middle">{v:.1f}</text>')
+    for t in (0.0, 0.25, 0.5):
+        parts.append(f'<text x="{x(t):.1f}" y="{h - pad + 14}" font-size="10" '
+                     f'text-anchor="middle">{t:g}</text>')
     parts.append(f'<text x="{w / 2}" y="{h - 4}" font-size="11" text-anchor="middle">'
-                 'coverage target alpha</text>')
-    parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{y(tau):.1f}" y2="{y(tau):.1f}" '
-                 'stroke="#d62728" stroke-dasharray="4 3"/>')
-    for key, color in (("coverage", "#1f77b4"), ("ffr", "#d62728")):
-        pts = [(p.alpha, getattr(p, key)) for p in points if getattr(p, key) is not None]
+                 'false-failure ceiling tau</text>')
+    parts.append(f'<line x1="{x(tau):.1f}" x2="{x(tau):.1f}" y1="{pad}" y2="{h - pad}" '
+                 'stroke="#888" stroke-dasharray="4 3"/>')
+    for key, color in (("coverage", "#1f77b4"), ("ffr", "#d62728"), ("test_coverage", "#9ecae1"),
+                       ("test_ffr", "#f4a6a6")):
+        pts = [(p.tau, getattr(p, key)) for p in points if getattr(p, key) is not None]
         if pts:
             path = " ".join(f"{x(a):.1f},{y(v):.1f}" for a, v in pts)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" '
@@ -204,18 +207,21 @@ def render_html(report: SynthReport) -> str:
             continue
         points = sweep(m)
         if points:
-            body.append(f"<h3>Coverage / false-failure trade-off ({e(m.method)}, "
-                        f"tau = {m.tau:g})</h3>")
+            body.append("<h3>Coverage / false-failure trade-off</h3><p>For each FFR ceiling "
+                        f"tau, the best coverage {e(m.method)} reaches on the selection split, "
+                        "and what that selection does on the held-out split; the dashed line "
+                        f"is this run's tau = {m.tau:g}.</p>")
             body.append('<div class="chart">' + _svg(points, m.tau) + "</div>")
             body.append('<p class="legend"><span style="color:#1f77b4">■ coverage</span> '
                         '<span style="color:#d62728">■ false-failure rate</span> '
-                        '(dashed: tau)</p>')
+                        '<span style="color:#9ecae1">■ held-out coverage</span> '
+                        '<span style="color:#f4a6a6">■ held-out FFR</span></p>')
             rows = "".join(
-                f"<tr><td>{pt.alpha:.1f}</td><td>{'infeasible' if pt.count is None else pt.count}"
+                f"<tr><td>{pt.tau:.2f}</td><td>{'infeasible' if pt.count is None else pt.count}"
                 f"</td><td>{_num(pt.coverage)}</td><td>{_num(pt.ffr)}</td>"
                 f"<td>{_num(pt.test_coverage)}</td><td>{_num(pt.test_ffr)}</td></tr>"
                 for pt in points)
-            body.append("<table><tr><th>alpha</th><th>selected</th><th>coverage</th><th>FFR</th>"
+            body.append("<table><tr><th>tau</th><th>selected</th><th>coverage</th><th>FFR</th>"
                         f"<th>test cov</th><th>test FFR</th></tr>{rows}</table>")
         body.append("<h3>Selected assertions</h3><table><tr><th>assertion</th><th>kind</th>"
                     "<th>category</th><th>criterion</th></tr>")

@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
 from llmassert.synth import _sandbox_policy as policy
@@ -118,10 +118,15 @@ def load_inline(
 
 @dataclass(frozen=True)
 class CallResult:
-    """One call's outcome: ``value`` True/False, or None with ``error`` (a failure)."""
+    """One call's outcome: ``value`` True/False, or None with ``error`` (a failure).
+
+    ``kind`` says why a call failed: ``"error"`` (the code raised), ``"limit"`` (time or memory
+    limit), ``"crash"`` (the worker died or was killed during the call).
+    """
 
     value: bool | None
     error: str | None = None
+    kind: Literal["error", "limit", "crash"] | None = None
 
     @property
     def passed(self) -> bool:
@@ -158,7 +163,8 @@ class _Worker:
     def send(self, obj: Any) -> None:
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps(obj).encode() + b"\n")
+            # default=str: an example value JSON cannot carry (a date) reaches the code as text.
+            self.proc.stdin.write(json.dumps(obj, default=str).encode() + b"\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise _WorkerGone from None
@@ -402,7 +408,7 @@ class ProcessSandbox:
             "start": start,
             "timeout": self.timeout_s,
         }
-        body = json.dumps(request).encode()
+        body = json.dumps(request, default=str).encode()
         out: list[CallResult] = []
         total = len(fns) * len(items)
         try:
@@ -414,16 +420,18 @@ class ProcessSandbox:
                 if line is None:
                     self._restart()
                     out.append(
-                        CallResult(None, f"killed after {self._deadline_s:g} s without an answer")
+                        CallResult(
+                            None, f"killed after {self._deadline_s:g} s without an answer", "limit"
+                        )
                     )
                     return out
-                value, error = json.loads(line)
-                out.append(CallResult(value, error))
+                value, error, kind = json.loads(line)
+                out.append(CallResult(value, error, kind))
                 deadline = time.monotonic() + self._deadline_s
         except _WorkerGone:
             reason = worker.death_reason()
             self._restart()
-            out.append(CallResult(None, reason))
+            out.append(CallResult(None, reason, "crash"))
         return out
 
     def call_many(
@@ -440,8 +448,6 @@ class ProcessSandbox:
         result = self.call_many_detailed(source_id, [fn_name], [(example, response)])[0][0]
         if result.value is not None:
             return result.value
-        error = result.error or "failed"
         _source, filename, _names = self._source(source_id)
-        if "timed out" in error or "killed" in error or "CPU" in error or "Memory" in error:
-            raise SandboxTimeoutError(f"{fn_name}: {error}", file=filename)
-        raise SandboxError(f"{fn_name}: {error}", file=filename)
+        error = SandboxError if result.kind == "error" else SandboxTimeoutError
+        raise error(f"{fn_name}: {result.error or 'failed'}", file=filename)

@@ -66,13 +66,12 @@ def render_module(manifest: Manifest) -> str:
     if import_lines:
         head += "\n\n" + "\n".join(import_lines)
     blocks = [head, *(body.strip("\n") for body in bodies)]
-    # Names, not the functions: the sandbox allows only literal constants at module level.
     listing = ["# The assertion functions of this module, in order (read by llmassert's loader).",
                "ASSERTIONS = ["]
-    listing += [f"    {c.name!r}," for c in chosen]
+    listing += [f"    {c.name}," for c in chosen]
     listing.append("]")
     if not chosen:
-        listing = ["# Nothing was selected; the manifest says why.", "ASSERTIONS: list[str] = []"]
+        listing = ["# Nothing was selected; the manifest says why.", "ASSERTIONS: list = []"]
     blocks.append("\n".join(listing))
     return "\n\n\n".join(blocks) + "\n"
 
@@ -98,8 +97,8 @@ def _header(manifest: Manifest) -> str:
         f"at alpha = {manifest.alpha:g} (coverage target) and tau = {manifest.tau:g} "
         "(false-failure ceiling).",
     ]
-    if sel.ffr_confidence is not None and sel.tau < manifest.tau:
-        lines.append(f"Selected at tau = {sel.tau:.3g} so that FFR <= {manifest.tau:g} holds at "
+    if sel.ffr_confidence is not None and sel.tau < manifest.tau and not sel.relaxed:
+        lines.append(f"Solved at tau = {sel.tau:.3g} so that FFR <= {manifest.tau:g} holds at "
                      f"{sel.ffr_confidence:.0%} confidence.")
     if sel.relaxed:
         lines.append(f"The targets could not be met; solved at the nearest feasible alpha = "

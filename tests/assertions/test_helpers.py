@@ -136,6 +136,17 @@ def test_start_end_mentions() -> None:
     )
 
 
+def test_fill_placeholders() -> None:
+    example = {"name": "Priya", "n": 3, "none": None}
+    assert h.fill_placeholders("Hi {name}, {{ n }} {{input.name}} {missing} {none}", example) == (
+        "Hi Priya, 3 Priya {missing} {none}"
+    )
+    assert (
+        h.fill_placeholders("Hi {name}", None) == "Hi {name}"
+        and h.fill_placeholders(None, {}) == ""
+    )  # type: ignore[arg-type]
+
+
 def test_numbers_and_as_int() -> None:
     assert h.as_int(" 150 words") == 150 and h.as_int("1,200") == 1200 and h.as_int(150.9) == 150
     assert h.as_int(None) is None and h.as_int("many", 5) == 5 and h.as_int(True) is None

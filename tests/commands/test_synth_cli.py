@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from llmassert.cli import main
+from llmassert.config import Settings
+from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
 
@@ -55,7 +59,7 @@ def test_relaxed_targets_warn_but_succeed_and_strict_fails(
     target = prompts / "code_review_commenter"
     out = tmp_path / "out"
     assert main(["synth", str(target), "--out", str(out), "--alpha", "1", "--tau", "0"]) == 0
-    assert "nearest feasible" in capsys.readouterr().out
+    assert "best reachable coverage" in capsys.readouterr().out
     strict = tmp_path / "strict"
     code = main(["synth", str(target), "--out", str(strict), "--alpha", "1", "--tau", "0",
                  "--strict"])
@@ -124,3 +128,36 @@ def test_bad_option_values_are_usage_errors(prompts: Path, tmp_path: Path) -> No
     for args in (["--alpha", "1.5"], ["--method", "magic"], ["--holdout", "-0.1"]):
         assert main(["synth", str(prompts), "--out", str(tmp_path / "o"), *args]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_model_flag_runs_the_llm_path_over_http(
+    prompts: Path, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    llm_server.handler = scripted
+    out = tmp_path / "out"
+    code = main(["synth", str(prompts / "product_update_email"), "--out", str(out), "--json",
+                 "--model", "openai/fake-model", "--api-base", llm_server.base_url,
+                 "--cache-dir", str(tmp_path / "cache")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (summary,) = json.loads(captured.out)["prompts"]
+    assert summary["candidates"] > 0
+    manifest = json.loads((out / "product_update_email.json").read_text())
+    assert manifest["model"] == "openai/fake-model"
+    assert any(c["source"] == "llm" for c in manifest["candidates"])
+    assert llm_server.requests  # real HTTP to the loopback server
+    key = os.environ["OPENAI_API_KEY"]  # the fixture's recognizable fake key
+    assert all(key not in f.read_text() for f in out.iterdir())
+
+
+def scripted(body: dict[str, Any]) -> Reply:
+    """A cooperative model: one check per criterion, no judges, no subsumption claims."""
+    tool = body["tools"][0]["function"]["name"]
+    if tool == "categorize":
+        return Reply(tool_args={"category": "Inclusion", "reason": "scripted"})
+    if tool == "candidates":
+        code = "def non_empty(example, response):\n    return len(response.strip()) > 0\n"
+        return Reply(tool_args={"checks": [{"name": "non_empty", "description": "says something",
+                                            "code": code}], "judges": []})
+    return Reply(tool_args={"pairs": []})

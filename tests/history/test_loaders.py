@@ -68,6 +68,7 @@ def test_folder_of_prompt_folders(tmp_path: Path) -> None:
 
 def test_single_prompt_folder(tmp_path: Path) -> None:
     folder = tmp_path / "summary"
+    write(folder / "README.md", "Notes about this prompt, not a version.")
     write(folder / "v1.txt", "One.")
     write(folder / "v2.txt", "One. Two.")
     write_labels(folder / "labeled.jsonl", LABELS[:2])
@@ -334,6 +335,8 @@ def test_git_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(HistoryError, match="git is not installed"):
         load_histories(path, git=True)
+    with pytest.raises(HistoryError, match="git is not installed to read its history"):
+        load_histories(path)
 
 
 def test_git_flag_on_a_folder(tmp_path: Path) -> None:

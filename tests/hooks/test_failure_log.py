@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -28,18 +29,35 @@ def _hammer(path: str, writer: int, n: int) -> None:
     log.flush()
 
 
+HAMMER = """
+import sys
+from llmassert.assertions.results import CheckResult, Failure
+from llmassert.hooks.failure_log import FailureLog
+FAILED = CheckResult(False, (Failure("no_sorry", "Never apologize.", "returned False"),
+                             Failure("max_words", "At most 10 words.", "returned False")),
+                     {}, {"no_sorry": False, "max_words": False})
+PASSED = CheckResult(True, (), {}, {"no_sorry": True, "max_words": True})
+log = FailureLog(sys.argv[1], flush_every=7)
+for i in range(int(sys.argv[3])):
+    log.record(FAILED if i % 2 else PASSED, example={"w": sys.argv[2], "i": i},
+               response="response %s-%d " % (sys.argv[2], i) + "x" * 2000, prompt="p",
+               prompt_version="1")
+log.flush()
+"""
+
+
 def test_concurrent_appends_from_threads_and_processes_stay_whole(tmp_path: Path) -> None:
     path = tmp_path / "failures.jsonl"
+    # Separate interpreters (not fork: forking a threaded test process can deadlock the child).
+    procs = [subprocess.Popen([sys.executable, "-c", HAMMER, str(path), str(10 + w), "60"])
+             for w in range(3)]
     threads = [threading.Thread(target=_hammer, args=(str(path), w, 60)) for w in range(4)]
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_hammer, args=(str(path), 10 + w, 60)) for w in range(3)]
-    for t in [*threads, *procs]:
+    for t in threads:
         t.start()
     for t in threads:
         t.join()
     for p in procs:
-        p.join()
-        assert p.exitcode == 0
+        assert p.wait(timeout=120) == 0
     lines = [json.loads(line) for line in path.read_text().splitlines()]  # all parse
     failures = [x for x in lines if x["event"] == "failure"]
     assert len(failures) == 7 * 30 * 2

@@ -13,7 +13,7 @@ import pytest
 from llmassert.errors import HistoryError, InfeasibleError, LabelsError
 from llmassert.history import LabeledExample, load_histories
 from llmassert.select import Matrix
-from llmassert.synth.engine import split_by_input, synthesize
+from llmassert.synth.engine import conservative_tau, split_by_input, synthesize
 from llmassert.synth.manifest import load_manifest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
@@ -38,7 +38,8 @@ def test_examples_synthesize_offline_into_working_modules(prompts: Path, tmp_pat
     report = synthesize(prompts, out_dir=out)
     assert [p.name for p in report.prompts] == NAMES
     assert sorted(f.name for f in out.iterdir()) == sorted(
-        f"{n}.{ext}" for n in NAMES for ext in ("py", "json"))
+        f"{n}.{ext}" for n in NAMES for ext in ("py", "json")
+    )
     histories = {h.name: h for h in load_histories(prompts)}
     for p in report.prompts:
         manifest = load_manifest(out / f"{p.name}.json")
@@ -51,14 +52,14 @@ def test_examples_synthesize_offline_into_working_modules(prompts: Path, tmp_pat
         assert p.ffr is not None and p.ffr <= 0.25
         # The module imports alone, lists the selected functions, and they run on real data.
         module = import_module(out / f"{p.name}.py")
-        assert list(module.ASSERTIONS) == manifest.selection.selected
+        assert [f.__name__ for f in module.ASSERTIONS] == manifest.selection.selected
         labeled = histories[p.name].labeled
         column = {name: j for j, name in enumerate(manifest.assertions)}
         for i, ex in enumerate(labeled):
-            for name in module.ASSERTIONS:
-                verdict = getattr(module, name)(dict(ex.input), ex.response)
+            for check in module.ASSERTIONS:
+                verdict = check(dict(ex.input), ex.response)
                 assert verdict is True or verdict is False
-                assert int(verdict) == manifest.M[i][column[name]]  # M is what the code does
+                assert int(verdict) == manifest.M[i][column[check.__name__]]  # M: what code does
 
 
 def test_rerun_is_byte_identical(prompts: Path, tmp_path: Path) -> None:
@@ -72,8 +73,9 @@ def test_rerun_is_byte_identical(prompts: Path, tmp_path: Path) -> None:
 
 
 def test_holdout_reports_test_metrics_on_unseen_inputs(prompts: Path, tmp_path: Path) -> None:
-    report = synthesize(prompts / "product_update_email", out_dir=tmp_path / "o", holdout=0.5,
-                        seed=1)
+    report = synthesize(
+        prompts / "product_update_email", out_dir=tmp_path / "o", holdout=0.5, seed=1
+    )
     (p,) = report.prompts
     assert p.test_coverage is not None and p.test_ffr is not None
     manifest = load_manifest(tmp_path / "o" / "product_update_email.json")
@@ -108,12 +110,34 @@ def test_unreachable_targets_relax_to_the_nearest_feasible(prompts: Path, tmp_pa
     out = tmp_path / "o"
     report = synthesize(prompts / "code_review_commenter", out_dir=out, alpha=1.0, tau=0.0)
     (p,) = report.prompts
-    assert any("nearest feasible" in w for w in p.warnings)
+    assert any("best reachable coverage" in w for w in p.warnings)
     manifest = load_manifest(out / "code_review_commenter.json")
     assert manifest.selection.relaxed
     assert (manifest.alpha, manifest.tau) == (1.0, 0.0)  # what was asked stays on record
-    assert (manifest.selection.alpha, manifest.selection.tau) != (1.0, 0.0)
+    # tau is kept (no good response may fail), alpha lowered to the best coverage reachable
+    assert manifest.selection.tau == 0.0 and 0 < manifest.selection.alpha < 1.0
+    assert p.ffr == 0.0 and p.coverage == pytest.approx(manifest.selection.alpha)
     assert "nearest feasible alpha" in (out / "code_review_commenter.py").read_text()
+
+
+def test_conservative_tau_bounds_the_true_ffr() -> None:
+    # 0 of 12 good failed: the 90 % upper bound is 1 - 0.1 ** (1 / 12) = 0.175; 1 failure: 0.28
+    assert conservative_tau(0.25, 12, 0.9) == 0.0
+    assert conservative_tau(0.25, 30, 0.9) == pytest.approx(4 / 30)
+    assert conservative_tau(0.25, 1000, 0.9) == pytest.approx(0.232)  # converges to tau
+    assert conservative_tau(0.25, 30, 0.5) >= conservative_tau(0.25, 30, 0.9)
+    assert conservative_tau(0.25, 0, 0.9) == 0.25
+
+
+def test_ffr_confidence_tightens_the_selection(prompts: Path, tmp_path: Path) -> None:
+    plain = synthesize(prompts / "product_update_email", out_dir=tmp_path / "a").prompts[0]
+    sure = synthesize(
+        prompts / "product_update_email", out_dir=tmp_path / "b", ffr_confidence=0.9
+    ).prompts[0]
+    assert sure.ffr is not None and plain.ffr is not None and sure.ffr <= plain.ffr
+    manifest = load_manifest(tmp_path / "b" / "product_update_email.json")
+    assert manifest.selection.ffr_confidence == 0.9 and manifest.selection.tau < 0.25
+    assert any("at 90% confidence" in w for w in sure.warnings)
 
 
 def test_strict_infeasible_writes_nothing(prompts: Path, tmp_path: Path) -> None:
@@ -146,7 +170,7 @@ def test_without_labels_every_checkable_criterion_gets_an_assertion(
 def test_one_bad_prompt_means_nothing_is_written(prompts: Path, tmp_path: Path) -> None:
     (prompts / "ticket_summarizer.labeled.jsonl").write_text('{"input": {}, "response": 3}\n')
     out = tmp_path / "o"
-    with pytest.raises(LabelsError, match="ticket_summarizer.labeled.jsonl"):
+    with pytest.raises(LabelsError, match=r"ticket_summarizer\.labeled\.jsonl"):
         synthesize(prompts, out_dir=out)
     assert not out.exists()
 

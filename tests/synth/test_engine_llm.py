@@ -20,16 +20,28 @@ from llmassert.testing.fake_server import FakeLLMServer, Reply
 EMAIL = Path(__file__).resolve().parents[2] / "examples" / "prompts" / "product_update_email"
 
 CHECKS = [
-    {"name": "has_greeting", "description": "opens with Hi and the customer's name",
-     "code": "def has_greeting(example, response):\n"
-             "    name = str(example.get('customer_name', ''))\n"
-             "    return response.strip().startswith('Hi ' + name + ',')\n"},
-    {"name": "reads_env", "description": "hostile: imports os",
-     "code": "import os\n\ndef reads_env(example, response):\n    return 'HOME' in os.environ\n"},
-    {"name": "spins", "description": "hostile: never returns",
-     "code": "def spins(example, response):\n    n = 0\n    while True:\n        n += 1\n"},
-    {"name": "hogs", "description": "hostile: allocates ~80 GB",
-     "code": "def hogs(example, response):\n    return len([0] * (10 ** 10)) > 0\n"},
+    {
+        "name": "has_greeting",
+        "description": "opens with Hi and the customer's name",
+        "code": "def has_greeting(example, response):\n"
+        "    name = str(example.get('customer_name', ''))\n"
+        "    return response.strip().startswith('Hi ' + name + ',')\n",
+    },
+    {
+        "name": "reads_env",
+        "description": "hostile: imports os",
+        "code": "import os\n\ndef reads_env(example, response):\n    return 'HOME' in os.environ\n",
+    },
+    {
+        "name": "spins",
+        "description": "hostile: never returns",
+        "code": "def spins(example, response):\n    n = 0\n    while True:\n        n += 1\n",
+    },
+    {
+        "name": "hogs",
+        "description": "hostile: allocates ~80 GB",
+        "code": "def hogs(example, response):\n    return len([0] * (10 ** 10)) > 0\n",
+    },
 ]
 
 
@@ -41,22 +53,35 @@ def scripted(body: dict[str, Any]) -> Reply:
         category = "Count" if "words." in user else "Inclusion"
         return Reply(tool_args={"category": category, "reason": "scripted"})
     if tool == "candidates":
-        return Reply(tool_args={"checks": CHECKS, "judges": [
-            {"name": "warm_tone", "question": "Is the email warm and personal in tone?"}]})
+        return Reply(
+            tool_args={
+                "checks": CHECKS,
+                "judges": [
+                    {"name": "warm_tone", "question": "Is the email warm and personal in tone?"}
+                ],
+            }
+        )
     if tool == "judge_verdict":
         response = user.rsplit("<response>", 1)[1]
-        cold = any(w in response.lower() for w in ("revolutionary", "game-changing", "synergy",
-                                                   "discount", "$"))
+        cold = any(
+            w in response.lower()
+            for w in ("revolutionary", "game-changing", "synergy", "discount", "$")
+        )
         return Reply(tool_args={"answer": "no" if cold else "yes", "reason": "scripted"})
     if tool == "subsumptions":
         names = [c["name"] for c in json.loads(user.split(":\n", 1)[1].rsplit("\n\n", 1)[0])]
         # one claim the data supports (the identical greeting check covers itself), one it
         # cannot (a never-failing check "subsuming" the judge)
-        return Reply(tool_args={"pairs": [
-            {"stronger": "has_greeting", "weaker": "has_greeting_2"} if "has_greeting_2" in names
-            else {"stronger": names[0], "weaker": names[1]},
-            {"stronger": names[0], "weaker": "warm_tone"},
-        ]})
+        return Reply(
+            tool_args={
+                "pairs": [
+                    {"stronger": "has_greeting", "weaker": "has_greeting_2"}
+                    if "has_greeting_2" in names
+                    else {"stronger": names[0], "weaker": names[1]},
+                    {"stronger": names[0], "weaker": "warm_tone"},
+                ]
+            }
+        )
     raise AssertionError(f"unexpected tool {tool}")
 
 
@@ -102,8 +127,7 @@ def test_llm_rerun_is_identical_and_served_from_the_cache(
     email: Path, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
 ) -> None:
     llm_server.handler = scripted
-    first = synthesize(email, out_dir=tmp_path / "a", settings=llm_settings,
-                       sandbox_timeout_s=0.3)
+    first = synthesize(email, out_dir=tmp_path / "a", settings=llm_settings, sandbox_timeout_s=0.3)
     sent = len(llm_server.requests)
     assert sent > 0
     synthesize(email, out_dir=tmp_path / "b", settings=llm_settings, sandbox_timeout_s=0.3)
@@ -114,10 +138,16 @@ def test_llm_rerun_is_identical_and_served_from_the_cache(
     checks = AssertionSet.load(tmp_path / "a" / "product_update_email.py")
     assert len(checks) == first.prompts[0].selected
     with judge.using(llm_settings):
-        result = checks.check("Hi Priya,\n\nOffline mode is here.\n\nBest regards,\nDana Kim",
-                              example={"customer_name": "Priya", "sender_name": "Dana Kim",
-                                       "product_name": "Trailhead Notes", "word_count": 100,
-                                       "feature_list": "offline mode"})
+        result = checks.check(
+            "Hi Priya,\n\nOffline mode is here.\n\nBest regards,\nDana Kim",
+            example={
+                "customer_name": "Priya",
+                "sender_name": "Dana Kim",
+                "product_name": "Trailhead Notes",
+                "word_count": 100,
+                "feature_list": "offline mode",
+            },
+        )
     assert result is not None
 
 

@@ -27,10 +27,13 @@ EXAMPLES = [
 
 
 def det(name: str, body: str, *, source: str = "rules", criterion: str = "c1") -> Candidate:
-    code = f"from llmassert.assertions.helpers import word_count\n\n\ndef {name}(example, response):\n"
+    code = (
+        f"from llmassert.assertions.helpers import word_count\n\n\ndef {name}(example, response):\n"
+    )
     code += "".join(f"    {line}\n" for line in body.splitlines())
-    return Candidate(name=name, criterion_id=criterion, kind="deterministic", code=code,
-                     source=source)  # type: ignore[arg-type]
+    return Candidate(
+        name=name, criterion_id=criterion, kind="deterministic", code=code, source=source
+    )  # type: ignore[arg-type]
 
 
 SHORT = det("short", 'return word_count(response) <= example["limit"]')
@@ -65,7 +68,10 @@ def test_mutating_the_example_does_not_leak_into_other_candidates() -> None:
     mutate = det("mutates", 'example["limit"] = 0\nreturn True')
     result = evaluate([mutate, SHORT], EXAMPLES)
     assert [row[1] for row in result.M] == [1, 0, 1]
-    boxed = [mutate.model_copy(update={"source": "llm"}), SHORT.model_copy(update={"source": "llm"})]
+    boxed = [
+        mutate.model_copy(update={"source": "llm"}),
+        SHORT.model_copy(update={"source": "llm"}),
+    ]
     assert evaluate(boxed, EXAMPLES).M == result.M
 
 
@@ -73,13 +79,14 @@ def test_hostile_candidates_fail_without_harming_the_run() -> None:
     loop = det("spins", "while True:\n    pass", source="llm")
     hog = det("hogs", "blob = [0] * (10 ** 10)\nreturn len(blob) > 0", source="llm")
     many = EXAMPLES * 12  # the looping candidate is cut short after MAX_TIMEOUTS calls
-    result = evaluate([loop, hog, SHORT.model_copy(update={"source": "llm"})], many,
-                      timeout_s=0.2, memory_mb=256)
+    result = evaluate(
+        [loop, hog, SHORT.model_copy(update={"source": "llm"})], many, timeout_s=0.2, memory_mb=256
+    )
     assert all(row[0] == 0 and row[1] == 0 for row in result.M)
     assert [row[2] for row in result.M] == [1, 0, 1] * 12
     assert result.stats.timed_out == ["spins"]
     assert result.stats.errors["spins"] == len(many)  # run MAX_TIMEOUTS times, skipped after
-    assert MAX_TIMEOUTS < len(many)
+    assert len(many) > MAX_TIMEOUTS
     assert result.stats.errors["hogs"] == len(many)
 
 
@@ -88,14 +95,24 @@ def test_judges_run_concurrently_through_the_client_and_are_cached(
 ) -> None:
     def answer(body: dict[str, object]) -> Reply:
         user = json.dumps(body["messages"])
-        return Reply(tool_args={"answer": "yes" if "warm" in user.split("<response>")[-1] else "no",
-                                "reason": "scripted"})
+        return Reply(
+            tool_args={
+                "answer": "yes" if "warm" in user.split("<response>")[-1] else "no",
+                "reason": "scripted",
+            }
+        )
 
     llm_server.handler = answer
     llm_server.latency_s = 0.05  # answers overlap only if they are in flight together
-    warm = Candidate(name="is_warm", criterion_id="c2", kind="llm_judge", source="llm",
-                     code=judge_code("is_warm", "Is the response warm?"),
-                     judge_question="Is the response warm?", cost=10.0)
+    warm = Candidate(
+        name="is_warm",
+        criterion_id="c2",
+        kind="llm_judge",
+        source="llm",
+        code=judge_code("is_warm", "Is the response warm?"),
+        judge_question="Is the response warm?",
+        cost=10.0,
+    )
     client = get_client(llm_settings)
     result = evaluate([SHORT, warm], EXAMPLES, client=client, model=llm_settings.model)
     assert result.M == [[1, 1], [0, 0], [1, 0]]
@@ -114,8 +131,14 @@ def test_unusable_judge_answers_fail_their_cell_only(
     llm_server: FakeLLMServer, llm_settings: Settings
 ) -> None:
     llm_server.handler = lambda body: Reply(tool_args={"answer": "maybe", "reason": "?"})
-    warm = Candidate(name="is_warm", criterion_id="c2", kind="llm_judge", source="llm",
-                     code=judge_code("is_warm", "Is it warm?"), judge_question="Is it warm?")
+    warm = Candidate(
+        name="is_warm",
+        criterion_id="c2",
+        kind="llm_judge",
+        source="llm",
+        code=judge_code("is_warm", "Is it warm?"),
+        judge_question="Is it warm?",
+    )
     settings = llm_settings.replace(max_reasks=0)
     result = evaluate([warm, SHORT], EXAMPLES, client=get_client(settings), model=settings.model)
     assert result.M == [[0, 1], [0, 0], [0, 1]]

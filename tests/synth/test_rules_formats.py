@@ -199,6 +199,48 @@ def test_start_and_end_phrases() -> None:
     )
 
 
+def test_positions_with_placeholders_use_the_examples_values() -> None:
+    start = criterion('Start the email with "Hi {customer_name},".', variables=("customer_name",))
+    assert [n for n in names(start) if n.startswith(("starts", "first"))] == [
+        "starts_with_hi_customer_name_exact", "starts_with_hi_customer_name_ci", "first_line_has_hi_customer_name",
+    ]  # fmt: skip
+    example = {"customer_name": "Priya"}
+    assert all(only(verdicts(start, "Hi Priya,\nNews.", example), "starts").values())
+    assert not any(only(verdicts(start, "Hi Sam,\nNews.", example), "starts").values())
+    end = criterion(
+        "End the email with the sender's name, {sender_name}.", variables=("sender_name",)
+    )
+    found = verdicts(end, "Thanks!\nDana Kim", {"sender_name": "Dana Kim"})
+    assert found["ends_with_sender_name_exact"] and found["last_lines_have_sender_name"]
+    assert not verdicts(end, "Dana Kim says hi.\nBye", {"sender_name": "Dana Kim"})[
+        "ends_with_sender_name_ci"
+    ]
+
+
+def test_json_field_values_and_counts() -> None:
+    enum = criterion(
+        'Set "priority" to one of "low", "medium", "high" or "urgent".',
+        context="Return a JSON object.",
+    )
+    assert names(enum) == ["json_priority_in_values_strict", "json_priority_in_values_lenient"]
+    assert all(verdicts(enum, '{"priority": "high"}').values())
+    assert verdicts(enum, '{"priority": "High"}') == {
+        "json_priority_in_values_strict": False,
+        "json_priority_in_values_lenient": True,
+    }
+    assert not any(verdicts(enum, '{"priority": "p1"}').values()) and not any(
+        verdicts(enum, "high").values()
+    )
+    count = 'List at most 3 items in "next_steps".'
+    assert "json_next_steps_count_max_3" in names(count)
+    assert verdicts(count, '{"next_steps": ["a", "b"]}')["json_next_steps_count_max_3"] is True
+    assert (
+        verdicts(count, '{"next_steps": ["a", "b", "c", "d"]}')["json_next_steps_count_max_3"]
+        is False
+    )
+    assert names(criterion('Set "tone" to "friendly" or "formal".')) == []  # no JSON in sight
+
+
 def test_end_with_a_question() -> None:
     text = "End your answer with a question."
     assert all(verdicts(text, "Here it is. Does that help?").values())

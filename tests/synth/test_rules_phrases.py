@@ -157,6 +157,17 @@ def test_inclusion_concepts(text: str, present: str, absent: str) -> None:
         ("Avoid hashtags.", "Launch day.", "Launch day #ai #ml"),
         ("Do not repeat yourself.", "One. Two. Three.", "Same thing. Same thing. Same thing."),
         ("Don't include links.", "Read the manual.", "Read https://x.org/m and www.y.com"),
+        (
+            "Do not mention prices, discounts or promo codes.",
+            "Offline mode is here.",
+            "Now $9 with 20% off, promo code X.",
+        ),
+        (
+            "Do not include email addresses from the ticket.",
+            "Customer reports an outage.",
+            "Write to jan.r@north.example now.",
+        ),
+        ("Never share phone numbers.", "Call the customer back.", "Call +1 415 555 0199 today."),
     ],
 )
 def test_exclusion_concepts(text: str, clean: str, dirty: str) -> None:
@@ -165,6 +176,12 @@ def test_exclusion_concepts(text: str, clean: str, dirty: str) -> None:
     assert concept, names(text)
     assert all(on_clean[k] for k in concept), on_clean
     assert not any(on_dirty[k] for k in concept), on_dirty
+
+
+def test_phone_numbers_are_not_quantitative_data() -> None:
+    assert not [
+        n for n in names("Do not include phone numbers.") if "numbers_" in n and "phone" not in n
+    ]
 
 
 def test_exclusion_only_concepts_need_a_negation() -> None:

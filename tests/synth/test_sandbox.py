@@ -278,7 +278,8 @@ def test_hostile_calls_fail_and_the_sandbox_serves_the_next_call(box: ProcessSan
         else:
             assert result.value is None and result.error, (name, result)
     by_name = dict(zip(names, rows[0], strict=True))
-    assert "timed out" in (by_name["spin"].error or "")
+    assert "timed out" in (by_name["spin"].error or "") and by_name["spin"].kind == "limit"
+    assert by_name["raises"].kind == "error" and by_name["string_bomb"].kind == "limit"
     assert "Memory" in (by_name["string_bomb"].error or "")
     assert "Recursion" in (by_name["recurse"].error or "")
     assert "ZeroDivision" in (by_name["raises"].error or "")
@@ -302,6 +303,13 @@ def test_single_call_api_raises(box: ProcessSandbox) -> None:
         box.call(sid, "raises", {}, "x")
     with pytest.raises(SandboxError, match="no function 'missing'"):
         box.call(sid, "missing", {}, "x")
+
+
+def test_example_values_json_cannot_carry_arrive_as_text(box: ProcessSandbox) -> None:
+    import datetime
+
+    sid = box.load("def f(example, response):\n    return example['d'] == '2024-01-02'\n")
+    assert box.call(sid, "f", {"d": datetime.date(2024, 1, 2)}, "") is True
 
 
 def test_source_text_is_accepted_in_place_of_an_id(box: ProcessSandbox) -> None:
@@ -336,6 +344,7 @@ def test_a_worker_that_stops_answering_is_killed_and_replaced() -> None:
         os.kill(first, signal.SIGSTOP)
         rows = sandbox.call_many_detailed(sid, ["ok", "ok"], [({}, "yes"), ({}, "no")])
         assert rows[0][0].value is None and "killed" in (rows[0][0].error or "")
+        assert rows[0][0].kind == "limit"
         assert [r.value for r in rows[0][1:]] + [r.value for r in rows[1]] == [True, False, False]
         assert sandbox.restarts == 1 and _worker_pid(sandbox) != first
 
@@ -344,8 +353,9 @@ def test_a_worker_that_dies_is_replaced() -> None:
     with ProcessSandbox(timeout_s=0.5) as sandbox:
         sid = sandbox.load(RUNTIME_HOSTILE)
         os.kill(_worker_pid(sandbox), signal.SIGKILL)
-        rows = sandbox.call_many(sid, ["ok"], [({}, "yes"), ({}, "yes")])
-        assert rows == [[None], [True]]
+        rows = sandbox.call_many_detailed(sid, ["ok"], [({}, "yes"), ({}, "yes")])
+        assert [r.value for row in rows for r in row] == [None, True]
+        assert rows[0][0].kind == "crash" and "SIGKILL" in (rows[0][0].error or "")
         assert sandbox.call(sid, "ok", {}, "yes") is True
 
 

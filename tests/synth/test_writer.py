@@ -11,21 +11,45 @@ import pytest
 from llmassert.errors import MatrixError, SynthesisError, UnsafeCodeError
 from llmassert.select import Matrix
 from llmassert.synth.llm_candidates import judge_code
-from llmassert.synth.manifest import Manifest, Metrics, SelectionRecord, load_manifest, split_metrics
+from llmassert.synth.manifest import (
+    Manifest,
+    Metrics,
+    SelectionRecord,
+    load_manifest,
+    split_metrics,
+)
 from llmassert.synth.models import Candidate, Category, Criterion
 from llmassert.synth.sandbox import load_inline, validate_source
 from llmassert.synth.writer import module_stem, render_module, write_outputs
 
-WORDS = Criterion(id="c-words", prompt="product-update", version=2,
-                  text="Keep the email under {word_count} words.", category=Category.COUNT,
-                  variables=("word_count",))
-BANNED = Criterion(id="c-banned", prompt="product-update", version=3,
-                   text='Never use the words "synergy" or "revolutionary".',
-                   category=Category.EXCLUSION)
-TONE = Criterion(id="c-tone", prompt="product-update", version=4,
-                 text="Keep the tone warm.", category=Category.QUALITATIVE_ASSESSMENT)
+WORDS = Criterion(
+    id="c-words",
+    prompt="product-update",
+    version=2,
+    text="Keep the email under {word_count} words.",
+    category=Category.COUNT,
+    variables=("word_count",),
+)
+BANNED = Criterion(
+    id="c-banned",
+    prompt="product-update",
+    version=3,
+    text='Never use the words "synergy" or "revolutionary".',
+    category=Category.EXCLUSION,
+)
+TONE = Criterion(
+    id="c-tone",
+    prompt="product-update",
+    version=4,
+    text="Keep the tone warm.",
+    category=Category.QUALITATIVE_ASSESSMENT,
+)
 
-UNDER = Candidate(name="under_word_count", criterion_id="c-words", kind="deterministic", code='''\
+UNDER = Candidate(
+    name="under_word_count",
+    criterion_id="c-words",
+    kind="deterministic",
+    code="""\
 from llmassert.assertions.helpers import as_int, word_count
 
 SLACK = 0
@@ -35,9 +59,14 @@ def under_word_count(example: dict, response: str) -> bool:
     # the limit is the example's own variable
     limit = as_int(example.get("word_count"))
     return limit is not None and word_count(response) < limit + SLACK
-''', description="fewer words than the example's word_count")
-NO_BANNED = Candidate(name="no_banned_words", criterion_id="c-banned", kind="deterministic",
-                      code='''\
+""",
+    description="fewer words than the example's word_count",
+)
+NO_BANNED = Candidate(
+    name="no_banned_words",
+    criterion_id="c-banned",
+    kind="deterministic",
+    code='''\
 import re
 
 SLACK = 1
@@ -46,12 +75,24 @@ SLACK = 1
 def no_banned_words(example, response):
     """An old docstring that the writer replaces."""
     return re.search(r"synergy|revolutionary", response, re.I) is None and SLACK == 1
-''')
-WARM = Candidate(name="warm_tone", criterion_id="c-tone", kind="llm_judge", source="llm",
-                 code=judge_code("warm_tone", 'Is the tone "warm" and friendly?'),
-                 judge_question='Is the tone "warm" and friendly?', cost=10.0)
-UNSAFE = Candidate(name="sneaky", criterion_id="c-words", kind="deterministic", source="llm",
-                   code="import os\n\n\ndef sneaky(example, response):\n    return True\n")
+''',
+)
+WARM = Candidate(
+    name="warm_tone",
+    criterion_id="c-tone",
+    kind="llm_judge",
+    source="llm",
+    code=judge_code("warm_tone", 'Is the tone "warm" and friendly?'),
+    judge_question='Is the tone "warm" and friendly?',
+    cost=10.0,
+)
+UNSAFE = Candidate(
+    name="sneaky",
+    criterion_id="c-words",
+    kind="deterministic",
+    source="llm",
+    code="import os\n\n\ndef sneaky(example, response):\n    return True\n",
+)
 
 M = [[1, 1, 1, 1], [0, 1, 1, 1], [1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 1]]
 Y = [1, 0, 0, 0, 1]
@@ -60,12 +101,31 @@ Y = [1, 0, 0, 0, 1]
 def make_manifest(selected: list[str], candidates: list[Candidate] | None = None) -> Manifest:
     cands = candidates or [UNDER, NO_BANNED, WARM, UNSAFE]
     m = Manifest(
-        prompt="product-update", versions=4, model=None, alpha=0.6, tau=0.25, method="sub",
-        criteria=[WORDS, BANNED, TONE], candidates=cands, assertions=[c.name for c in cands],
-        groups=[c.criterion_id for c in cands], M=[r[:len(cands)] for r in M], y=Y,
-        K=[[0] * len(cands) for _ in cands], test_M=[[0] * len(cands)], test_y=[0],
-        selection=SelectionRecord(method="sub", alpha=0.6, tau=0.25, selected=[], count=0,
-                                  coverage=None, ffr=None, status="pending"),
+        prompt="product-update",
+        versions=4,
+        model=None,
+        alpha=0.6,
+        tau=0.25,
+        method="sub",
+        criteria=[WORDS, BANNED, TONE],
+        candidates=cands,
+        assertions=[c.name for c in cands],
+        groups=[c.criterion_id for c in cands],
+        M=[r[: len(cands)] for r in M],
+        y=Y,
+        K=[[0] * len(cands) for _ in cands],
+        test_M=[[0] * len(cands)],
+        test_y=[0],
+        selection=SelectionRecord(
+            method="sub",
+            alpha=0.6,
+            tau=0.25,
+            selected=[],
+            count=0,
+            coverage=None,
+            ffr=None,
+            status="pending",
+        ),
         metrics=Metrics(train=split_metrics(M, Y, []), holdout=0.5, seed=3),
     )
     return m.with_selection(selected, method="sub", alpha=0.6, tau=0.25)
@@ -80,8 +140,8 @@ def test_module_is_readable_valid_and_runs() -> None:
     assert fns["under_word_count"]({"word_count": 2}, "one two three") is False
     assert fns["no_banned_words"]({}, "Pure Synergy!") is False
     assert fns["no_banned_words"]({}, "Plain words.") is True
-    # Column order, not selection order; the list holds names (the sandbox allows literals only).
-    assert "ASSERTIONS = [\n    'under_word_count',\n    'no_banned_words',\n    'warm_tone',\n]" in source
+    # Column order, not selection order.
+    assert "ASSERTIONS = [\n    under_word_count,\n    no_banned_words,\n    warm_tone,\n]" in source
     # Header: where it came from and how well it did.
     assert 'prompt "product-update" (4 versions)' in source
     assert "alpha = 0.6" in source and "tau = 0.25" in source
@@ -114,7 +174,8 @@ def test_written_module_imports_standalone(tmp_path: Path) -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    checks = [getattr(module, name) for name in module.ASSERTIONS]
+    checks = module.ASSERTIONS
+    assert [f.__name__ for f in checks] == ["under_word_count", "no_banned_words"]
     assert [f({"word_count": 3}, "a b") for f in checks] == [True, True]
     assert "Criterion (prompt version 2, Count)" in (checks[0].__doc__ or "")
 
@@ -124,8 +185,10 @@ def test_outputs_are_deterministic_and_atomic(tmp_path: Path) -> None:
     first = [p.read_bytes() for p in write_outputs(manifest, tmp_path)]
     second = [p.read_bytes() for p in write_outputs(manifest, tmp_path)]
     assert first == second
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["product_update.json",
-                                                          "product_update.py"]  # no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "product_update.json",
+        "product_update.py",
+    ]  # no temp files
     text = first[1].decode()
     assert text.endswith("\n") and '"M": [\n    [1, 1, 1, 1],' in text
     assert list(json.loads(text)) == sorted(json.loads(text))  # sorted keys
@@ -148,8 +211,9 @@ def test_with_selection_recomputes_both_splits() -> None:
     assert manifest.metrics.train.coverage == pytest.approx(1 / 3)
     assert manifest.metrics.train.ffr == 0.0
     assert manifest.metrics.test is not None and manifest.metrics.test.coverage == 1.0
-    both = manifest.with_selection(["no_banned_words", "under_word_count"], method="cov",
-                                   alpha=0.5, tau=0.1)
+    both = manifest.with_selection(
+        ["no_banned_words", "under_word_count"], method="cov", alpha=0.5, tau=0.1
+    )
     assert both.selection.selected == ["under_word_count", "no_banned_words"]
     assert both.metrics.train.coverage == pytest.approx(2 / 3)
     assert both.method == "cov" and both.alpha == 0.6  # the run's targets stay recorded
@@ -173,7 +237,7 @@ def test_candidate_without_its_function_is_a_synthesis_error(tmp_path: Path) -> 
 def test_empty_selection_still_renders_a_valid_module() -> None:
     source = render_module(make_manifest([]))
     validate_source(source)
-    assert "ASSERTIONS: list[str] = []" in source
+    assert "ASSERTIONS: list = []" in source
 
 
 def test_manifest_shape_errors_name_the_field(tmp_path: Path) -> None:
@@ -181,7 +245,7 @@ def test_manifest_shape_errors_name_the_field(tmp_path: Path) -> None:
     data = json.loads(make_manifest(["under_word_count"]).dumps())
     data["M"][1] = [1, 1]
     path.write_text(json.dumps(data))
-    with pytest.raises(MatrixError, match="m.json: .*M\\[1\\] has 2 columns, expected 4"):
+    with pytest.raises(MatrixError, match=r"m\.json: .*M\[1\] has 2 columns, expected 4"):
         load_manifest(path)
     data = json.loads(make_manifest([]).dumps())
     data["surprise"] = 1
@@ -190,8 +254,9 @@ def test_manifest_shape_errors_name_the_field(tmp_path: Path) -> None:
         load_manifest(path)
 
 
-@pytest.mark.parametrize(("prompt", "stem"), [("product-update", "product_update"),
-                                               ("2024 Emails", "p_2024_emails"),
-                                               ("!!!", "prompt")])
+@pytest.mark.parametrize(
+    ("prompt", "stem"),
+    [("product-update", "product_update"), ("2024 Emails", "p_2024_emails"), ("!!!", "prompt")],
+)
 def test_module_stem(prompt: str, stem: str) -> None:
     assert module_stem(prompt) == stem

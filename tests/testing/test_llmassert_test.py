@@ -177,7 +177,7 @@ def polite(example, response):
 
 def test_judge_assertions_record_then_replay_offline(
     tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
-    capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = tmp_path / "judged.py"
     module.write_text(JUDGED)
@@ -192,6 +192,7 @@ def test_judge_assertions_record_then_replay_offline(
     asked = len(llm_server.requests)
     assert asked == 2 and list(cassettes.glob("*.yaml"))
     capsys.readouterr()
+    monkeypatch.delenv("OPENAI_API_KEY")  # CI replays without a key
     assert main([*common, "--replay", str(cassettes)]) == 1
     assert "polite: judge answered no: ok" in capsys.readouterr().out
     assert len(llm_server.requests) == asked

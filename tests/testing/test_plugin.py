@@ -22,6 +22,7 @@ for _module in ("aiohttp", "jsonschema", "vcr", "vcr.persisters.filesystem", "vc
 
 pytest_plugins = ["pytester"]
 
+KEY = "sk-test-abcdefgh123456"
 CHECKS = '''
 from llmassert.assertions.judge import llm_judge
 
@@ -41,8 +42,8 @@ from llmassert.config import Settings
 
 @pytest.fixture
 def llmassert_settings():
-    return Settings(model="openai/fake-model", api_base="{base}", api_key="sk-test-abcdefgh123456",
-                    cache_dir=None, max_retries=0, timeout_s=5)
+    return Settings(model="openai/fake-model", api_base="{base}", cache_dir=None, max_retries=0,
+                    timeout_s=5)
 '''
 
 APP = '''
@@ -57,8 +58,10 @@ def summarize(client, text):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, llm_server: FakeLLMServer) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, llm_server: FakeLLMServer,
+            monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A user's project: conftest pointing at the loopback server, an app, assertions."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     # Unrelated plugins of this environment stay out of the inner runs (hypothesis alone costs
     # seconds per run).
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest "
@@ -92,18 +95,20 @@ def test_summary(llmassert_session):
 
 
 def test_record_then_replay_without_the_server(
-    project: pytest.Pytester, llm_server: FakeLLMServer
+    project: pytest.Pytester, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _judge_says(llm_server, "yes")
     project.makepyfile(test_summary=TEST_SUMMARY.format(doc="the annual report", limit=30))
     project.runpytest("--llmassert-record").assert_outcomes(passed=1)
     cassette = project.path / "tests" / "cassettes" / "summary.yaml"
     assert cassette.is_file()
-    assert "sk-test-abcdefgh123456" not in cassette.read_text()
+    assert KEY not in cassette.read_text()
     recorded = len(llm_server.requests)
     assert recorded == 2  # the app's call and the judge's
+    assert llm_server.requests[0].headers["authorization"] == f"Bearer {KEY}"
 
-    # Replay: the server now answers differently, but is never asked.
+    # Replay, as in CI: no key, and the server (now answering differently) is never asked.
+    monkeypatch.delenv("OPENAI_API_KEY")
     _judge_says(llm_server, "no")
     project.runpytest().assert_outcomes(passed=1)
     assert len(llm_server.requests) == recorded

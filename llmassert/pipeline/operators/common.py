@@ -19,6 +19,7 @@ applies the policy to what still fails: quarantine (default), flag, or raise —
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -125,6 +126,8 @@ class LLMStep:
             schema = spec.output.json_schema()
         self.schema = schema
         self.model = env.model_for(spec)
+        # Tool names must match ^[A-Za-z0-9_-]{1,64}$; operation names are freer.
+        self.schema_name = re.sub(r"[^A-Za-z0-9_-]", "_", self.op)[:64] or "output"
         self.system = env.system_message(op_type, spec.system_prompt)
         bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
         self.use_cache = not bypass
@@ -195,7 +198,7 @@ class LLMStep:
         req = LLMRequest(
             model=model or self.model, messages=tuple(messages),
             output_schema=schema if schema is not None else self.schema,
-            schema_name=self.op.replace("-", "_")[:60] or "output",
+            schema_name=self.schema_name,
             salt=salt, tag=tag or self.op, use_cache=self.use_cache,
             params=self.params, **self.request_args,
         )

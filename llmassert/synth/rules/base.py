@@ -108,7 +108,7 @@ def quoted(text: str, *, max_words: int = 6) -> list[str]:
     for pattern in (_DOUBLE_QUOTED, _SINGLE_QUOTED, _BACKTICKED):
         for m in pattern.finditer(text):
             phrase = m.group(1).strip().strip(".,;:")
-            if phrase and len(phrase.split()) <= max_words and "{" not in phrase:
+            if phrase and len(phrase.split()) <= max_words:
                 found.append((m.start(), phrase))
     return unique(phrase for _pos, phrase in sorted(found))
 
@@ -189,6 +189,20 @@ def negated(text: str, position: int, window: int = 8) -> bool:
     before = re.split(r"[.;!?]|\bbut\b|\bhowever\b|,\s*(?:and|then)\b", text[:position])[-1]
     words = before.split()[-window:]
     return bool(_NEGATION.search(" ".join(words)))
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")
+
+
+def has_placeholder(text: str) -> bool:
+    return _PLACEHOLDER.search(text) is not None
+
+
+def phrase_expr(phrase: str) -> tuple[str, tuple[str, ...]]:
+    """Code for a phrase: a literal, or one filled from the example ("Hi {customer_name},")."""
+    if has_placeholder(phrase):
+        return f"fill_placeholders({phrase!r}, example)", ("fill_placeholders",)
+    return repr(phrase), ()
 
 
 def literal(value: object) -> str:

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, listed_terms, literal, negated, slug
+from llmassert.synth.rules.base import Check, has_placeholder, listed_terms, literal, negated, slug
 
 _REQUIRE_TRIGGER = re.compile(
     r"\b(?:include[sd]?|including|use|using|mention|mentions|say|write|contain|containing|add|"
@@ -36,7 +36,8 @@ _POSITION_VERBS = re.compile(
 
 def _literal_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
-    terms = listed_terms(text)
+    # Placeholders in a phrase are the example's values: the placeholders family echoes those.
+    terms = [t for t in listed_terms(text) if not has_placeholder(t)]
     if not terms:
         return []
     first = min((text.find(t) for t in terms if t in text), default=0)
@@ -219,10 +220,35 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     _c(
         "numbers",
-        r"\b(?:quantitative|numbers|figures|metrics|numerical|data points?|percentages?)\b",
+        r"\b(?:quantitative|(?<!phone )(?<!account )(?<!card )numbers|figures|metrics|numerical|data points?|percentages?)\b",
         "len(numbers(response)) >= 5",
         "len(numbers(response)) >= 1",
         ("numbers",),
+    ),
+    _c(
+        "prices",
+        r"\b(?:prices?|pricing|costs?|discounts?|promo(?:tion(?:al)?)? codes?|coupons?|deals?)\b",
+        r"re.search(r'[$€£¥]\s?\d|\d\s?(?:USD|EUR|GBP|dollars|euros)\b', response) is not None",
+        r"re.search(r'[$€£¥]\s?\d|\d\s?(?:USD|EUR|GBP|dollars|euros)\b|\d+\s?% off', response) is not None"
+        " or contains_any(response, ('price', 'prices', 'pricing', 'discount', 'promo code', 'coupon'))",
+        ("contains_any",),
+        ("re",),
+    ),
+    _c(
+        "email_addresses",
+        r"\be-?mail addresses\b|\be-?mails?\b(?= or| and|,)",
+        r"re.search(r'\b[\w.+-]+@[\w-]+\.[\w.-]+\b', response) is not None",
+        r"re.search(r'\S@\S', response) is not None",
+        (),
+        ("re",),
+    ),
+    _c(
+        "phone_numbers",
+        r"\bphone(?: numbers?)?\b|\btelephone\b",
+        r"re.search(r'\+?\d[\d ().-]{8,}\d', response) is not None",
+        r"re.search(r'\d[\d ().-]{6,}\d', response) is not None",
+        (),
+        ("re",),
     ),
     _c(
         "code",

@@ -338,6 +338,64 @@ def _json_checks(text: str) -> list[Check]:
     return out
 
 
+_FIELD_ENUM = re.compile(
+    r"[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]\s+(?:to|must be|should be|is|as|=)\s+(?:(?:one|any) of\s*:?\s*)?(?P<values>[\"“'`].+)$",
+    re.I,
+)
+_FIELD_COUNT = re.compile(
+    r"\b(?P<q>at most|no more than|up to|at least|exactly)\s+(?P<n>\d+)\s+(?:\w+\s+)?(?:items?|entries|elements|values|steps)\s+(?:in|for|under)\s+(?:the\s+)?[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]",
+    re.I,
+)
+
+
+def _json_field_checks(criterion: Criterion) -> list[Check]:
+    """Rules about one field of a JSON answer: its allowed values, or how many items it holds."""
+    text = criterion.text
+    out: list[Check] = []
+    m = _FIELD_ENUM.search(text)
+    json_context = _JSON.search(text) or _JSON.search(criterion.context)
+    if m and json_context and not negated(text, m.start()):
+        values = quoted(m.group("values"), max_words=4)
+        if len(values) >= 2:
+            key, allowed = m.group("key"), tuple(values)
+            read = f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
+            out.append(
+                Check(
+                    f"json_{slug(key)}_in_values_strict",
+                    f"JSON field '{key}' is one of {', '.join(values)}.",
+                    read + f"return isinstance(value, str) and value in {literal(allowed)}",
+                    ("json_object",),
+                )
+            )
+            out.append(
+                Check(
+                    f"json_{slug(key)}_in_values_lenient",
+                    f"JSON field '{key}' is one of {', '.join(values)}, any case.",
+                    read
+                    + f"return str(value).strip().casefold() in {literal(tuple(v.casefold() for v in values))}",
+                    ("json_object",),
+                )
+            )
+    m = _FIELD_COUNT.search(text)  # a quoted field name is signal enough
+    if m:
+        key, n, q = m.group("key"), int(m.group("n")), m.group("q").casefold()
+        op = {"at least": ">=", "exactly": "=="}.get(q, "<=")
+        out.append(
+            Check(
+                f"json_{slug(key)}_count_{op_name(op)}_{n}",
+                f"JSON field '{key}' is a list with {q} {n} items.",
+                f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
+                f"return isinstance(value, list) and len(value) {op} {n}",
+                ("json_object",),
+            )
+        )
+    return out
+
+
+def op_name(op: str) -> str:
+    return {"<=": "max", ">=": "min", "==": "exact"}[op]
+
+
 def checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     return (
@@ -348,4 +406,5 @@ def checks(criterion: Criterion) -> list[Check]:
         + _code_block_checks(text)
         + _table_checks(text)
         + _json_checks(text)
+        + _json_field_checks(criterion)
     )

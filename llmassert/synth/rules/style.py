@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, literal, negated, quoted, slug
+from llmassert.synth.rules.base import Check, literal, negated, phrase_expr, quoted, slug
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
 _LANGUAGE = re.compile(
@@ -46,6 +46,7 @@ _PLAIN_LANGUAGE = re.compile(
     r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+",
     re.I,
 )
+_PLACEHOLDERS = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")
 REQUEST_PHRASES = (
     "please provide", "please share", "please tell", "please describe", "please explain",
     "please summarize", "could you", "can you", "would you", "let me know", "tell me",
@@ -143,6 +144,9 @@ def _phrase_target(what: str) -> tuple[list[str], str]:
     phrases = quoted(what)
     if phrases:
         return phrases, ""
+    slots = _PLACEHOLDERS.findall(what)
+    if slots:  # "End the email with the sender's name, {sender_name}."
+        return [" ".join(slots)], ""
     w = what.strip().casefold()
     for concept, pattern in (
         ("question", r"\bquestions?\b"),
@@ -168,34 +172,52 @@ def _phrase_target(what: str) -> tuple[list[str], str]:
     return [], ""
 
 
+def _placed(phrase: str, where: str) -> list[Check]:
+    """A phrase at the start or end: exact case, any case, or within the first/last lines."""
+    key = slug(phrase)
+    expr, extra = phrase_expr(phrase)
+    if where == "start":
+        test, near, region = "starts_with_phrase", f"first_line_has_{key}", "first_line(response)"
+        near_helpers: tuple[str, ...] = ("contains_phrase", "first_line")
+        verb, place = "Starts", "The first line contains"
+    else:
+        test, near, region = (
+            "ends_with_phrase",
+            f"last_lines_have_{key}",
+            "' '.join(lines(response)[-3:])",
+        )
+        near_helpers = ("contains_phrase", "lines")
+        verb, place = "Ends", "The last three lines contain"
+    prefix = "starts_with" if where == "start" else "ends_with"
+    return [
+        Check(
+            f"{prefix}_{key}_exact",
+            f"{verb} with '{phrase}' (case-sensitive).",
+            f"return {test}(response, {expr}, case=True)",
+            (test, *extra),
+        ),
+        Check(
+            f"{prefix}_{key}_ci",
+            f"{verb} with '{phrase}' (any case).",
+            f"return {test}(response, {expr})",
+            (test, *extra),
+        ),
+        Check(
+            near,
+            f"{place} '{phrase}'.",
+            f"return contains_phrase({region}, {expr})",
+            (*near_helpers, *extra),
+        ),
+    ]
+
+
 def _start_checks(text: str) -> list[Check]:
     m = _START.search(text)
     if not m or negated(text, m.start()):
         return []
     phrases, concept = _phrase_target(m.group("what"))
     if phrases:
-        p = phrases[0]
-        key = slug(p)
-        return [
-            Check(
-                f"starts_with_{key}_exact",
-                f"Starts with '{p}' (case-sensitive).",
-                f"return starts_with_phrase(response, {literal(p)}, case=True)",
-                ("starts_with_phrase",),
-            ),
-            Check(
-                f"starts_with_{key}_ci",
-                f"Starts with '{p}' (any case).",
-                f"return starts_with_phrase(response, {literal(p)})",
-                ("starts_with_phrase",),
-            ),
-            Check(
-                f"first_line_has_{key}",
-                f"The first line contains '{p}'.",
-                f"return contains_phrase(first_line(response), {literal(p)})",
-                ("contains_phrase", "first_line"),
-            ),
-        ]
+        return _placed(phrases[0], "start")
     if concept == "greeting":
         return [
             Check(
@@ -229,28 +251,7 @@ def _end_checks(text: str) -> list[Check]:
         return []
     phrases, concept = _phrase_target(m.group("what"))
     if phrases:
-        p = phrases[0]
-        key = slug(p)
-        return [
-            Check(
-                f"ends_with_{key}_exact",
-                f"Ends with '{p}' (case-sensitive).",
-                f"return ends_with_phrase(response, {literal(p)}, case=True)",
-                ("ends_with_phrase",),
-            ),
-            Check(
-                f"ends_with_{key}_ci",
-                f"Ends with '{p}' (any case).",
-                f"return ends_with_phrase(response, {literal(p)})",
-                ("ends_with_phrase",),
-            ),
-            Check(
-                f"last_lines_have_{key}",
-                f"'{p}' appears in the last three lines.",
-                f"return contains_phrase(' '.join(lines(response)[-3:]), {literal(p)})",
-                ("contains_phrase", "lines"),
-            ),
-        ]
+        return _placed(phrases[0], "end")
     if concept == "question":
         return [
             Check(
