@@ -13,7 +13,6 @@ Each subcommand lives in ``llmassert.commands.<name>`` and must import cheaply: 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import typer
 
@@ -41,13 +40,13 @@ def _register() -> None:
 _register()
 
 
-def _click_error_types() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...]]:
-    """Usage-error and abort classes of whichever click typer runs on.
+def _click_error_types() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...]]:
+    """Usage-error and abort classes of the click that typer runs on.
 
     typer >= 0.20 vendors click as ``typer._click``; older releases use ``click`` itself.
     """
-    errors: list[type[Any]] = []
-    aborts: list[type[Any]] = [typer.Abort]
+    errors: list[type[Exception]] = []
+    aborts: list[type[BaseException]] = [typer.Abort]
     try:
         from typer._click import exceptions as vendored
 
@@ -68,15 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script passes it to sys.exit)."""
     command = typer.main.get_command(app)
     usage_errors, aborts = _click_error_types()
+    interrupts = (*aborts, KeyboardInterrupt)
     try:
         result = command.main(args=argv, prog_name="llmassert", standalone_mode=False)
     except LlmAssertError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except usage_errors as e:
-        e.show()
-        return int(e.exit_code)
-    except (*aborts, KeyboardInterrupt):
+        e.show()  # type: ignore[attr-defined]
+        return int(e.exit_code)  # type: ignore[attr-defined]
+    except interrupts:
         print("aborted", file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0

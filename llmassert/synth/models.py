@@ -7,13 +7,13 @@ and the LLM generator turn criteria into ``Candidate``s; evaluation builds the m
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     """SPADE's taxonomy of prompt deltas."""
 
     PRESENTATION_FORMAT = "PresentationFormat"

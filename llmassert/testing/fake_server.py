@@ -33,10 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-WORDS = (
-    "alpha beta gamma delta report invoice contract summary claim risk revenue policy clause "
-    "customer order product review issue fix date amount total name city status note topic"
-).split()
+WORDS = ["alpha", "beta", "gamma", "delta", "report", "invoice", "contract", "summary", "claim", "risk", "revenue", "policy", "clause", "customer", "order", "product", "review", "issue", "fix", "date", "amount", "total", "name", "city", "status", "note", "topic"]
 
 
 @dataclass

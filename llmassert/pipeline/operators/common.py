@@ -168,8 +168,8 @@ class LLMStep:
 
     @property
     def judged(self) -> bool:
-        return self.judge_prompt is not None and (self.spec.gleaning.num_rounds  # type: ignore[union-attr]
-                                                  > 0)
+        g = self.spec.gleaning
+        return self.judge_prompt is not None and g is not None and g.num_rounds > 0
 
     def max_calls_per_unit(self) -> int:
         """Upper bound of requests per unit, for --dry-run."""
