@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script passes it to sys.exit)."""
     command = typer.main.get_command(app)
     usage_errors, aborts = _click_error_types()
-    interrupts = (*aborts, KeyboardInterrupt)
+    interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
     try:
         result = command.main(args=argv, prog_name="llmassert", standalone_mode=False)
     except LlmAssertError as e:
