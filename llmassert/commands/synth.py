@@ -94,10 +94,10 @@ def register(app: typer.Typer) -> None:
         html: Annotated[Path | None, typer.Option(
             "--html", metavar="FILE", help="Also write an HTML report with the coverage/FFR "
             "trade-off.")] = None,
-        ffr_confidence: Annotated[float | None, typer.Option(
-            "--ffr-confidence", min=0.5, max=0.999, help="Select so that FFR <= tau holds at "
-            "this confidence (e.g. 0.9) rather than only on the labeled sample; recommended "
-            "with few labels.")] = None,
+        ffr_confidence: Annotated[float, typer.Option(
+            "--ffr-confidence", min=0.0, max=0.999, help="Select so that the true FFR <= tau "
+            "holds at this confidence (one-sided Clopper-Pearson bound), not only on the labeled "
+            "sample; 0 = in-sample, as SPADE does.")] = 0.9,
         strict: Annotated[bool, typer.Option(
             help="Fail (exit 2, nothing written) when alpha/tau cannot be met instead of "
             "relaxing them to the nearest feasible targets.")] = False,
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         kwargs: dict[str, Any] = dict(
             out_dir=out, alpha=alpha, tau=tau, method=method.value, holdout=holdout, seed=seed,
             labels=labels, git=git, strict=strict, write=False, progress=progress,
-            ffr_confidence=ffr_confidence)
+            ffr_confidence=ffr_confidence or None)
 
         def run(client: Any = None) -> Any:
             if progress is None:
