@@ -13,6 +13,16 @@ from llmassert.testing.fake_server import FakeLLMServer
 FAKE_KEY = "sk-test-SECRET-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def _scratch_cwd(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in its own empty folder.
+
+    Defaults such as ``.llmassert/cache``, checkpoints and failure logs are relative to the working
+    directory; without this, tests would share state through the repository checkout.
+    """
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture
 def llm_server() -> Iterator[FakeLLMServer]:
     """A fresh server on 127.0.0.1 (random port), stopped after the test."""

@@ -32,7 +32,11 @@ from llmassert.select.solvers import Solution, SolverName, resolve_solver, solve
 
 METHODS: tuple[Method, ...] = ("cov", "sub", "base", "criteria")
 GRID_STEP = 0.05  # tau grid for the nearest feasible targets
-TIE_BREAK_NODES = 2000  # search bound of the tie-break solve: deterministic, unlike time
+# The tie-break solve is bounded: by nodes (deterministic), and by time relative to the count's
+# proof, so that a preference among equally small sets never costs more than half the solve.
+TIE_BREAK_NODES = 2000
+TIE_BREAK_SHARE = 0.5
+TIE_BREAK_MIN_S = 1.0
 
 
 def select(
@@ -89,7 +93,7 @@ def run_arrays(
     sol = _minimal(model, reduced.rank, solver, time_limit_s, notes, initial)
     if sol.outcome == "infeasible":
         raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s)
-    chosen = _chosen(sol, reduced.cols, time_limit_s=time_limit_s)
+    chosen = np.sort(np.concatenate([reduced.forced, _chosen(sol, reduced.cols, time_limit_s=time_limit_s)]))
     result = _finish(arrays, chosen, ctx, sol=sol, presolve=reduced.stats)
     _verify(result, alpha, tau)
     return result
@@ -160,8 +164,9 @@ def _minimal(
     if count == 0:
         return first
     remaining = time_limit_s - (time.perf_counter() - start)
+    budget = min(remaining, max(TIE_BREAK_MIN_S, TIE_BREAK_SHARE * first.seconds))
     second = solve(
-        model.ranked(rank, count), solver=solver, time_limit_s=max(remaining, 1.0),
+        model.ranked(rank, count), solver=solver, time_limit_s=max(budget, 0.1),
         warm_start=model.start_from(selected), node_limit=TIE_BREAK_NODES,
     )
     seconds = time.perf_counter() - start
@@ -202,7 +207,7 @@ def _max_coverage(
     n_bad = int((~arrays.good).sum())
     if n_bad == 0:
         return 1.0
-    chosen = reduced.cols[sol.values[: reduced.nc] > 0.5]
+    chosen = np.concatenate([reduced.forced, reduced.cols[sol.values[: reduced.nc] > 0.5]])
     caught = arrays.fail[~arrays.good][:, chosen].any(axis=1).sum()
     return float(caught) / n_bad
 

@@ -39,27 +39,14 @@ class Checker:
         """Weighted good rows the selection fails."""
         return int(self.p.good_w[self.failed(sel)].sum())
 
-    def unmet(self, sel: BoolArray) -> BoolArray:
-        """Requirements (sub) that the selection leaves unmet."""
-        if len(self.req_own) == 0:
-            return np.zeros(0, dtype=bool)
-        own: BoolArray = (self.req_own >= 0) & sel[np.maximum(self.req_own, 0)]
-        subsumed = (self.req_by & sel[None, :]).any(axis=1)
-        met = own | subsumed
-        if self.p.budget is not None:
-            failed = self.failed(sel)
-            count = int(self.p.good_w[failed].sum())
-            fresh = self.req_good.astype(np.int64) @ (self.p.good_w * ~failed)
-            met |= self.req_exemptable & (count + fresh >= self.p.budget + 1)
-        out: BoolArray = ~met
-        return out
-
     def feasible(self, sel: BoolArray) -> bool:
         if self.caught(sel) < self.p.need:
             return False
         if self.p.budget is not None and self.count(sel) > self.p.budget:
             return False
-        return not self.unmet(sel).any()
+        if len(self.req_own) == 0:
+            return True
+        return _requirements_met(self, sel, self.failed(sel), self.req_by[:, sel].sum(axis=1))
 
 
 def greedy(problem: Reduced, *, sub: bool) -> BoolArray | None:
@@ -70,7 +57,6 @@ def greedy(problem: Reduced, *, sub: bool) -> BoolArray | None:
     an unmet assertion is by definition one whose addition does not break the ceiling); last,
     selected assertions are dropped again, least preferred first, while the set stays feasible.
     """
-    check = Checker(problem, sub=sub)
     p = problem
     budget = p.budget
     sel = np.zeros(p.nc, dtype=bool)
@@ -89,22 +75,60 @@ def greedy(problem: Reduced, *, sub: bool) -> BoolArray | None:
         caught |= p.bad[:, j]
         failed |= p.good[:, j]
     if sub:
-        while True:
-            unmet = np.flatnonzero(check.unmet(sel))
-            if len(unmet) == 0:
-                break
-            req = p.requirements[int(unmet[0])]
+        # One pass suffices: a met requirement stays met as the selection grows (it only gains
+        # members, and its failures only grow, which makes exemptions easier).
+        count = int(p.good_w[failed].sum())
+        for req in p.requirements:
+            if (req.own >= 0 and sel[req.own]) or sel[req.by].any():
+                continue
+            if req.room is not None and budget is not None:
+                fresh = int(p.good_w[req.good_rows][~failed[req.good_rows]].sum())
+                if count + fresh >= budget + 1:
+                    continue
             options = ([req.own] if req.own >= 0 else []) + [int(a) for a in req.by]
             fix = next((a for a in options if _fits(p, failed, a)), None)
             if fix is None:
                 return None
             sel[fix] = True
             failed |= p.good[:, fix]
-    for j in sorted(np.flatnonzero(sel).tolist(), key=lambda j: -int(p.rank[j])):
-        sel[j] = False
-        if not check.feasible(sel):
-            sel[j] = True
+            count = int(p.good_w[failed].sum())
+    _prune(Checker(problem, sub=sub), sel)
     return sel
+
+
+def _prune(check: Checker, sel: BoolArray) -> None:
+    """Drop selected columns, least preferred first, while the selection stays feasible.
+
+    Hit counts per row are kept up to date instead of recomputing ``any`` over the selection.
+    Removing a column never raises the FFR, so only coverage and requirements are rechecked.
+    """
+    p = check.p
+    bad_hits = p.bad[:, sel].sum(axis=1)
+    good_hits = p.good[:, sel].sum(axis=1)
+    by_hits = check.req_by[:, sel].sum(axis=1)
+    for j in sorted(np.flatnonzero(sel).tolist(), key=lambda j: -int(p.rank[j])):
+        bad_after = bad_hits - p.bad[:, j]
+        if int(p.bad_w[bad_after > 0].sum()) < p.need:
+            continue
+        good_after = good_hits - p.good[:, j]
+        by_after = by_hits - check.req_by[:, j]
+        sel[j] = False
+        if len(check.req_own) and not _requirements_met(check, sel, good_after > 0, by_after):
+            sel[j] = True
+            continue
+        bad_hits, good_hits, by_hits = bad_after, good_after, by_after
+
+
+def _requirements_met(
+    check: Checker, sel: BoolArray, failed: BoolArray, by_hits: np.ndarray
+) -> bool:
+    p = check.p
+    met = ((check.req_own >= 0) & sel[np.maximum(check.req_own, 0)]) | (by_hits > 0)
+    if p.budget is not None and not met.all():
+        count = int(p.good_w[failed].sum())
+        fresh = check.req_good.astype(np.int64) @ (p.good_w * ~failed)
+        met |= check.req_exemptable & (count + fresh >= p.budget + 1)
+    return bool(met.all())
 
 
 def _fits(problem: Reduced, failed: BoolArray, j: int) -> bool:

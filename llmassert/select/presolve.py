@@ -21,7 +21,7 @@ Every reduction here keeps the optimal count *and* the tie-break among optimal s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class Reduced:
     budget: int | None  # weighted good rows the selection may fail; None: cannot bind
     requirements: list[Requirement]
     stats: PresolveStats
+    forced: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # always selected
 
     @property
     def nc(self) -> int:
@@ -121,10 +122,9 @@ def reduce(
                 room_total + 1 - int(good_w[rows].sum())
             )
             requirements.append(Requirement(own, by, rows, room))
-    rank = np.argsort(np.argsort(arrays.rank[cols], kind="stable"), kind="stable")
-    return Reduced(
+    reduced = Reduced(
         cols=cols.astype(np.int64),
-        rank=rank.astype(np.int64),
+        rank=_ranks(arrays.rank[cols]),
         bad=bad,
         bad_w=bad_w,
         need=need,
@@ -139,6 +139,95 @@ def reduce(
             responses_after=len(bad_w) + len(good_w),
         ),
     )
+    return _fix_forced(reduced, arrays.rank) if sub else reduced
+
+
+def _ranks(values: IntArray) -> IntArray:
+    """0..n-1 in the order of ``values``."""
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(np.int64)
+
+
+def _fix_forced(problem: Reduced, rank: IntArray) -> Reduced:
+    """``sub``: select what every feasible selection must contain, and simplify around it.
+
+    A requirement that cannot be exempt (its assertion fails no good response, or the ceiling
+    cannot bind) and has exactly one way to be met forces that column. Forced columns leave the
+    model: the bad rows they catch are caught, the good rows they fail are spent from the FFR
+    budget, the requirements they meet are met. Repeats until nothing new is forced.
+    """
+    while True:
+        forced = sorted({
+            int(req.own) if req.own >= 0 else int(req.by[0])
+            for req in problem.requirements
+            if req.room is None and len(req.by) + (req.own >= 0) == 1
+        })
+        if not forced:
+            return problem
+        problem = _apply_forced(problem, np.array(forced, dtype=np.int64), rank)
+
+
+def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
+    sel = np.zeros(p.nc, dtype=bool)
+    sel[forced] = True
+    keep = ~sel
+    caught = p.bad[:, sel].any(axis=1)
+    bad, bad_w = _merge_weighted(p.bad[~caught][:, keep], p.bad_w[~caught])
+    need = max(0, p.need - int(p.bad_w[caught].sum()))
+    failed = p.good[:, sel].any(axis=1)
+    good, good_w = p.good[~failed][:, keep], p.good_w[~failed]
+    budget = None if p.budget is None else p.budget - int(p.good_w[failed].sum())
+    if budget is not None and budget >= 0 and int(good_w.sum()) <= budget:
+        budget = None  # what is left can never break the ceiling
+    new_col = np.cumsum(keep) - 1
+    new_row = np.where(failed, -1, np.cumsum(~failed) - 1)
+    requirements = []
+    for req in p.requirements:
+        if (req.own >= 0 and sel[req.own]) or sel[req.by].any():
+            continue
+        rows = new_row[req.good_rows]
+        rows = rows[rows >= 0]
+        if budget is None:
+            good_rows, room = np.zeros(0, np.int64), None
+        else:
+            good_rows = rows
+            room = None if len(rows) == 0 else budget + 1 - int(good_w[rows].sum())
+            if room is not None and room <= 0:
+                continue  # adding it alone now breaks the ceiling: always exempt
+        own = int(new_col[req.own]) if req.own >= 0 else -1
+        requirements.append(Requirement(own, new_col[req.by], good_rows, room))
+    cols = p.cols[keep]
+    return replace(
+        p,
+        cols=cols,
+        rank=_ranks(rank[cols]),
+        bad=bad,
+        bad_w=bad_w,
+        need=need,
+        good=good if budget is not None else good[:0],
+        good_w=good_w if budget is not None else good_w[:0],
+        budget=budget,
+        requirements=requirements,
+        forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
+        stats=p.stats.model_copy(update={
+            "assertions_after": len(cols),
+            "responses_after": len(bad_w) + (len(good_w) if budget is not None else 0),
+            "fixed": p.stats.fixed + len(forced),
+        }),
+    )
+
+
+def _merge_weighted(rows: BoolArray, weights: IntArray) -> tuple[BoolArray, IntArray]:
+    """Drop rows no column fails and merge identical ones, summing their weights."""
+    live = rows.any(axis=1)
+    rows, weights = rows[live], weights[live]
+    if len(rows) == 0:
+        return rows, weights
+    _, first, inverse = np.unique(
+        np.packbits(rows, axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    summed = np.bincount(inverse.reshape(-1), weights=weights).astype(np.int64)
+    order = np.argsort(first)
+    return rows[first[order]], summed[order]
 
 
 def _unreduced(

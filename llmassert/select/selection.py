@@ -17,8 +17,9 @@ class PresolveStats(BaseModel):
 
     assertions: int
     responses: int
-    assertions_after: int
+    assertions_after: int  # assertions left as decisions for the solver
     responses_after: int
+    fixed: int = 0  # assertions every feasible selection contains (selected by presolve)
 
 
 class Selection(BaseModel):

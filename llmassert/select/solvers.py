@@ -76,7 +76,10 @@ def solve(
 
 
 def _trivially_infeasible(model: Model) -> bool:
-    """A row without variables that its bounds exclude (e.g. nothing can cover a requirement)."""
+    """Crossed variable bounds, or a row without variables that its bounds exclude (nothing can
+    meet a requirement, presolve's forced selections alone break the FFR ceiling)."""
+    if any(lo > hi for lo, hi in zip(model.lower, model.upper, strict=True)):
+        return True
     for starts, _, _, lo, hi in model.blocks:
         empty = starts[1:] == starts[:-1]
         if np.any(empty & ((lo > 0) | (hi < 0))):

@@ -352,10 +352,18 @@ def test_a_worker_that_stops_answering_is_killed_and_replaced() -> None:
 def test_a_worker_that_dies_is_replaced() -> None:
     with ProcessSandbox(timeout_s=0.5) as sandbox:
         sid = sandbox.load(RUNTIME_HOSTILE)
-        os.kill(_worker_pid(sandbox), signal.SIGKILL)
+        dead = _worker_pid(sandbox)
+        os.kill(dead, signal.SIGKILL)
         rows = sandbox.call_many_detailed(sid, ["ok"], [({}, "yes"), ({}, "yes")])
-        assert [r.value for row in rows for r in row] == [None, True]
-        assert rows[0][0].kind == "crash" and "SIGKILL" in (rows[0][0].error or "")
+        # Whether the first call meets the dead worker depends on when the kill lands relative
+        # to the write; either it is reported as a crash or it is answered by the replacement.
+        first = rows[0][0]
+        if first.value is None:
+            assert first.kind == "crash" and "SIGKILL" in (first.error or "")
+        else:
+            assert first.value is True
+        assert rows[1][0].value is True
+        assert _worker_pid(sandbox) != dead
         assert sandbox.call(sid, "ok", {}, "yes") is True
 
 

@@ -174,10 +174,6 @@ def find_limits(text: str) -> list[Limit]:
 # --- rendering ----------------------------------------------------------------------------------
 
 
-def _num(value: float) -> str:
-    return number_slug(value)
-
-
 def _checks_for(limit: Limit) -> list[Check]:
     expr, helpers, large = UNITS[limit.unit][1], UNITS[limit.unit][2], UNITS[limit.unit][3]
     unit = limit.unit
@@ -190,7 +186,7 @@ def _checks_for(limit: Limit) -> list[Check]:
     def add(name: str, summary: str, condition: str) -> None:
         out.append(Check(name, summary, f"return {condition}", helpers))
 
-    n = _num(low)
+    n = number_slug(low)
     if limit.kind == "max":
         op = "<" if limit.exclusive else "<="
         add(
@@ -210,7 +206,7 @@ def _checks_for(limit: Limit) -> list[Check]:
             add(
                 f"max_{unit}_{n}_plus1",
                 f"At most {n} {unit}, one more tolerated.",
-                f"{expr} <= {_num(low + 1)}",
+                f"{expr} <= {number_slug(low + 1)}",
             )
     elif limit.kind == "min":
         op = ">" if limit.exclusive else ">="
@@ -223,19 +219,19 @@ def _checks_for(limit: Limit) -> list[Check]:
         if lenient >= 1:
             add(
                 f"min_{unit}_{n}_lenient",
-                f"At least {n} {unit}, with slack ({_num(lenient)}).",
-                f"{expr} >= {_num(lenient)}",
+                f"At least {n} {unit}, with slack ({number_slug(lenient)}).",
+                f"{expr} >= {number_slug(lenient)}",
             )
     elif limit.kind == "range":
-        h = _num(high)
+        h = number_slug(high)
         add(f"range_{unit}_{n}_{h}_strict", f"Between {n} and {h} {unit}.", f"{n} <= {expr} <= {h}")
         lo, hi = (
             (math.ceil(low * 0.9), math.floor(high * 1.1)) if large else (max(0, low - 1), high + 1)
         )
         add(
             f"range_{unit}_{n}_{h}_lenient",
-            f"Between {n} and {h} {unit}, with slack ({_num(lo)}-{_num(hi)}).",
-            f"{_num(lo)} <= {expr} <= {_num(hi)}",
+            f"Between {n} and {h} {unit}, with slack ({number_slug(lo)}-{number_slug(hi)}).",
+            f"{number_slug(lo)} <= {expr} <= {number_slug(hi)}",
         )
     elif limit.kind == "about":
         for pct in (20, 35):
@@ -342,7 +338,7 @@ def _variable_checks(limit: Limit, expr: str, helpers: tuple[str, ...], large: b
 def _read(name: str, value: float | str | None) -> str:
     if isinstance(value, str):
         return f"{name} = as_int(example.get({value!r}))"
-    return f"{name} = {_num(float(value or 0))}"
+    return f"{name} = {number_slug(float(value or 0))}"
 
 
 # --- brevity without numbers -------------------------------------------------------------------
