@@ -1,9 +1,182 @@
-"""`llmassert select`: not built yet."""
+"""`llmassert select FILE`: choose assertions from a matrix or re-select from a synth manifest.
+
+FILE is a plain matrix JSON (``assertions``, ``M``, ``y``, ``K``) or a manifest written by
+``llmassert synth`` (it has ``candidates``). For a manifest the new selection is written back —
+``<name>.json`` and ``<name>.py`` beside it, or into ``--out`` — without any LLM call.
+Exit codes: 0 selected, 2 bad input or infeasible targets (the message names the nearest feasible
+``--alpha``/``--tau``).
+"""
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from llmassert.select import Matrix, Selection
+    from llmassert.synth.manifest import Manifest
+
+
+class Method(StrEnum):
+    sub = "sub"
+    cov = "cov"
+    base = "base"
+    criteria = "criteria"
+
+
+class Solver(StrEnum):
+    auto = "auto"
+    highs = "highs"
+    cbc = "cbc"
+
+
+JSON_KEYS = ("method", "selected", "count", "coverage", "ffr", "status", "seconds")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("select")
+    def select_command(
+        file: Annotated[Path, typer.Argument(
+            help="A matrix JSON (assertions, M, y, K) or a manifest written by `synth`.")],
+        method: Annotated[Method | None, typer.Option(
+            help="sub: coverage + subsumption (SPADE_sub); cov: coverage only; base: every "
+                 "assertion with FFR <= tau; criteria: one per criterion, no labels needed. "
+                 "Default: the manifest's method, else sub.")] = None,
+        alpha: Annotated[float | None, typer.Option(
+            min=0.0, max=1.0,
+            help="Coverage target: share of bad responses to catch. Default: manifest's, else 0.6.",
+        )] = None,
+        tau: Annotated[float | None, typer.Option(
+            min=0.0, max=1.0,
+            help="False-failure ceiling: share of good responses that may fail. "
+                 "Default: manifest's, else 0.25.")] = None,
+        time_limit: Annotated[float, typer.Option(
+            "--time-limit", min=0.1,
+            help="Seconds for the solver; past it the best selection found is returned, "
+                 "marked not proven optimal.")] = 60.0,
+        solver: Annotated[Solver, typer.Option(
+            help="ILP solver; auto = HiGHS when installed, else CBC.")] = Solver.auto,
+        presolve: Annotated[bool, typer.Option(
+            help="Shrink the problem before the ILP (same optimum, faster).")] = True,
+        as_json: Annotated[bool, typer.Option(
+            "--json", help="Print the selection as one JSON object.")] = False,
+        out: Annotated[Path | None, typer.Option(
+            help="Manifest only: folder for the rewritten <name>.py and <name>.json "
+                 "(default: the manifest's folder).")] = None,
+    ) -> None:
+        """Choose the fewest assertions that meet coverage >= alpha and FFR <= tau."""
+        from llmassert.errors import InfeasibleError
+        from llmassert.select import select
+
+        matrix, manifest = _load(file)
+        chosen_method = method.value if method else (manifest.method if manifest else "sub")
+        a = alpha if alpha is not None else (manifest.alpha if manifest else 0.6)
+        t = tau if tau is not None else (manifest.tau if manifest else 0.25)
+        try:
+            result = select(
+                matrix, chosen_method, a, t,  # type: ignore[arg-type]
+                time_limit_s=time_limit, presolve=presolve, solver=solver.value,
+            )
+        except InfeasibleError as e:
+            raise InfeasibleError(e.message, nearest=e.nearest, file=file) from None
+        written = _rewrite(manifest, result, a, t, out or file.parent) if manifest else []
+        if as_json:
+            typer.echo(json.dumps(_as_json(result, written)))
+        else:
+            _print(result, matrix, written)
+
+
+def _load(path: Path) -> tuple[Matrix, Manifest | None]:
+    from llmassert.errors import MatrixError
+    from llmassert.select import Matrix
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MatrixError("file not found", file=path) from None
+    except OSError as e:
+        raise MatrixError(f"cannot read file: {e.strerror or e}", file=path) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MatrixError(f"not valid JSON: {e}", file=path) from None
+    if not (isinstance(raw, dict) and "candidates" in raw):
+        return Matrix.from_json_data(raw, file=path), None
+    from llmassert.synth.manifest import load_manifest
+
+    manifest = load_manifest(path)
+    matrix = Matrix(
+        assertions=manifest.assertions,
+        M=manifest.M,
+        y=manifest.y or None,
+        K=manifest.K,
+        groups=manifest.groups,
+        kinds=[c.kind for c in manifest.candidates],
+        costs=[c.cost for c in manifest.candidates],
+    )
+    return matrix, manifest
+
+
+def _rewrite(
+    manifest: Manifest, result: Selection, alpha: float, tau: float, out: Path
+) -> list[Path]:
+    """The manifest with the new selection, and its module: written atomically, no LLM."""
+    from llmassert.synth.writer import write_outputs
+
+    updated = manifest.model_copy(update={"alpha": alpha, "tau": tau}).with_selection(
+        result.selected, method=result.method, alpha=alpha, tau=tau, status=result.status,
+        proven_optimal=result.proven_optimal,
+    )
+    return write_outputs(updated, out)
+
+
+def _as_json(result: Selection, written: list[Path]) -> dict[str, Any]:
+    data = result.model_dump(mode="json")
+    ordered = {key: data.pop(key) for key in JSON_KEYS}
+    return {**ordered, **data, "written": [str(p) for p in written]}
+
+
+def _print(result: Selection, matrix: Matrix, written: list[Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{result.method}: {result.count} of {matrix.n_assertions} assertions",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("assertion")
+    if matrix.kinds is not None:
+        table.add_column("kind")
+    if matrix.groups is not None:
+        table.add_column("criterion")
+    for k, j in enumerate(result.indices, start=1):
+        row = [str(k), matrix.assertions[j]]
+        if matrix.kinds is not None:
+            row.append(matrix.kinds[j])
+        if matrix.groups is not None:
+            row.append(matrix.groups[j])
+        table.add_row(*row)
+    console.print(table)
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    proof = "proven minimal" if result.proven_optimal else "NOT proven minimal"
+    console.print(
+        f"coverage {pct(result.coverage)} (alpha {result.alpha:g}) · FFR {pct(result.ffr)} "
+        f"(tau {result.tau:g}) · {result.status}, {proof} · {result.solver} "
+        f"{result.seconds:.2f} s"
+    )
+    if result.presolve is not None:
+        p = result.presolve
+        fixed = f", {p.fixed} fixed" if p.fixed else ""
+        console.print(
+            f"presolve: {p.assertions} x {p.responses} -> {p.assertions_after} x "
+            f"{p.responses_after}{fixed}", style="dim",
+        )
+    for note in result.notes:
+        console.print(f"note: {note}", style="yellow")
+    for path in written:
+        console.print(f"wrote {path}")

@@ -19,6 +19,7 @@ import copy
 import difflib
 import functools
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -132,7 +133,8 @@ class LoadedPipeline:
 
     def resolve(self, p: str) -> Path:
         path = Path(p).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        # Normalized (no "pipelines/../out") so messages and reports show the path a user types.
+        return Path(os.path.normpath(path if path.is_absolute() else self.base_dir / path))
 
 
 # -- loading -------------------------------------------------------------------------------------

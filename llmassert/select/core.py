@@ -47,14 +47,21 @@ def select(
     *,
     time_limit_s: float = 60.0,
     presolve: bool = True,
-    solver: SolverName = "cbc",
+    solver: SolverName = "auto",
+    find_nearest: bool = True,
 ) -> Selection:
-    """Choose assertions from ``matrix``; raises :class:`InfeasibleError` when the targets
-    cannot be met (its ``nearest`` holds the closest feasible ``(alpha, tau)``)."""
+    """Choose assertions from ``matrix``.
+
+    Raises :class:`InfeasibleError` when the targets cannot be met; its ``nearest`` holds the
+    closest feasible ``(alpha, tau)`` — a few more solves, which ``find_nearest=False`` skips
+    (for callers that search the targets themselves). ``solver="auto"`` is HiGHS when highspy
+    is installed, else CBC.
+    """
     start = time.perf_counter()
     return run_arrays(
         Arrays.from_matrix(matrix), matrix.assertions, method, alpha, tau,
         time_limit_s=time_limit_s, presolve=presolve, solver=solver, start=start,
+        find_nearest=find_nearest,
     )
 
 
@@ -67,8 +74,9 @@ def run_arrays(
     *,
     time_limit_s: float = 60.0,
     presolve: bool = True,
-    solver: SolverName = "cbc",
+    solver: SolverName = "auto",
     start: float | None = None,
+    find_nearest: bool = True,
 ) -> Selection:
     """:func:`select` on a matrix already in array form (benchmarks skip the list-of-lists)."""
     _check_targets(method, alpha, tau, time_limit_s)
@@ -92,7 +100,7 @@ def run_arrays(
     initial = greedy(reduced, sub=used == "sub")
     sol = _minimal(model, reduced.rank, solver, time_limit_s, notes, initial)
     if sol.outcome == "infeasible":
-        raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s)
+        raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s, find_nearest)
     chosen = np.sort(np.concatenate([reduced.forced, _chosen(sol, reduced.cols, time_limit_s=time_limit_s)]))
     result = _finish(arrays, chosen, ctx, sol=sol, presolve=reduced.stats)
     _verify(result, alpha, tau)
@@ -105,7 +113,7 @@ def nearest_feasible(
     alpha: float,
     tau: float,
     *,
-    solver: SolverName = "cbc",
+    solver: SolverName = "auto",
     time_limit_s: float = 60.0,
 ) -> tuple[float, float] | None:
     """The feasible ``(alpha, tau)`` closest to the given one: tau on a 0.05 grid at or above
@@ -240,8 +248,12 @@ def _nearest(
 
 def _infeasible(
     arrays: Arrays, method: Method, alpha: float, tau: float, solver: SolverName,
-    time_limit_s: float,
+    time_limit_s: float, find_nearest: bool,
 ) -> InfeasibleError:
+    if not find_nearest:
+        return InfeasibleError(
+            f"{method}: cannot reach coverage >= {alpha:g} with FFR <= {tau:g}"
+        )
     nearest, cap = _nearest(arrays, method, alpha, tau, solver, time_limit_s)
     reach = f"; the best coverage at FFR <= {tau:g} is {cap:.2f}" if cap is not None else ""
     if nearest is None:

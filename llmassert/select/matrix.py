@@ -72,8 +72,8 @@ class Matrix(BaseModel):
         """Build from parsed JSON; errors name ``file`` and the offending field."""
         if not isinstance(raw, dict):
             raise MatrixError("must be a JSON object with assertions, M, y and K", file=file)
-        data = _manifest_fields(raw) if "candidates" in raw else _plain_fields(raw)
         try:
+            data = _manifest_fields(raw) if "candidates" in raw else _plain_fields(raw)
             return cls.model_validate(data)
         except MatrixError as e:
             raise MatrixError(e.message, file=file, field=e.field) from None

@@ -50,7 +50,9 @@ class Requirement:
 @dataclass(frozen=True)
 class Reduced:
     cols: IntArray  # original column of each reduced column
-    rank: IntArray  # tie-break rank among reduced columns, 0..nc-1
+    # Tie-break rank of each reduced column: the original ranks, never renumbered, because the
+    # tie-break minimizes their sum and sums do not survive renumbering.
+    rank: IntArray
     bad: BoolArray  # (bad rows, nc): True where the column fails the row
     bad_w: IntArray  # responses merged into each bad row
     need: int  # weighted bad rows the selection must catch
@@ -124,7 +126,7 @@ def reduce(
             requirements.append(Requirement(own, by, rows, room))
     reduced = Reduced(
         cols=cols.astype(np.int64),
-        rank=_ranks(arrays.rank[cols]),
+        rank=arrays.rank[cols].astype(np.int64),
         bad=bad,
         bad_w=bad_w,
         need=need,
@@ -140,11 +142,6 @@ def reduce(
         ),
     )
     return _fix_forced(reduced, arrays.rank) if sub else reduced
-
-
-def _ranks(values: IntArray) -> IntArray:
-    """0..n-1 in the order of ``values``."""
-    return np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(np.int64)
 
 
 def _fix_forced(problem: Reduced, rank: IntArray) -> Reduced:
@@ -199,7 +196,7 @@ def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
     return replace(
         p,
         cols=cols,
-        rank=_ranks(rank[cols]),
+        rank=rank[cols],
         bad=bad,
         bad_w=bad_w,
         need=need,
