@@ -122,17 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solvers", default="cbc,highs" if highs_available() else "cbc")
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the runs without presolve")
+    parser.add_argument("--good-failures", choices=["clustered", "random"], default="clustered",
+                        help="how sound checks trip over good responses (random: a stress case)")
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
     if args.large:
         sizes.append((5000, 20000))
-    print(f"cores: {os.cpu_count()}, time limit {args.time_limit:g} s, alpha 0.6, tau 0.25\n")
+    print(f"cores: {os.cpu_count()}, time limit {args.time_limit:g} s, alpha 0.6, tau 0.25, "
+          f"good failures {args.good_failures}\n")
     print("| assertions x responses | method | solver | presolve s | no presolve s | ratio | "
           "count | after presolve (assertions x rows) |")
     print("|---|---|---|---|---|---|---|---|")
     for n, r in sizes:
         start = time.perf_counter()
-        s = synthetic(n, r)
+        s = synthetic(n, r, good_failures=args.good_failures)
         built = time.perf_counter() - start
         print(f"<!-- {n}x{r}: generated in {built:.1f} s -->", file=sys.stderr)
         for method in args.methods.split(","):

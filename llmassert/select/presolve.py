@@ -100,30 +100,11 @@ def reduce(
     if int(good_w.sum()) <= budget:
         good, good_w, good_rep = good[:0], good_w[:0], good_rep[:0]
         room_total = None
-    requirements: list[Requirement] = []
-    if sub:
-        col_pos = {int(c): k for k, c in enumerate(cols)}
-        # The good rows each candidate fails, read on one original response per merged row.
-        cand_good = fail_good[np.ix_(good_rep, cand)] if len(good_rep) else None
-        seen: set[tuple[int, bytes, bytes]] = set()
-        for k, b in enumerate(cand):
-            rows = (
-                np.flatnonzero(cand_good[:, k]) if cand_good is not None else np.zeros(0, np.int64)
-            )
-            by = np.array(
-                [col_pos[int(a)] for a in cand[cand_subsumes[:, k]] if int(a) in col_pos],
-                dtype=np.int64,
-            )
-            own = col_pos.get(int(b), -1)
-            key = (own, by.tobytes(), rows.tobytes())
-            if key in seen:
-                continue
-            seen.add(key)
-            # An assertion that fails no good response can never break the ceiling: no exemption.
-            room = None if room_total is None or len(rows) == 0 else (
-                room_total + 1 - int(good_w[rows].sum())
-            )
-            requirements.append(Requirement(own, by, rows, room))
+    requirements = (
+        _requirements(cand, cols, cand_subsumes, fail_good[np.ix_(good_rep, cand)], good_w,
+                      room_total)
+        if sub else []
+    )
     reduced = Reduced(
         cols=cols.astype(np.int64),
         rank=arrays.rank[cols].astype(np.int64),
@@ -142,6 +123,36 @@ def reduce(
         ),
     )
     return _fix_forced(reduced, arrays.rank) if sub else reduced
+
+
+def _requirements(
+    cand: IntArray,
+    cols: IntArray,
+    subsumes: BoolArray,
+    cand_good: BoolArray,
+    good_w: IntArray,
+    budget: int | None,
+) -> list[Requirement]:
+    """One requirement per candidate (duplicates merged), in reduced indices.
+
+    ``cand_good[r, k]``: candidate k fails merged good row r (read on one response of the row).
+    """
+    col_pos = {int(c): k for k, c in enumerate(cols)}
+    out: list[Requirement] = []
+    seen: set[tuple[int, bytes, bytes]] = set()
+    for k, b in enumerate(cand):
+        rows = np.flatnonzero(cand_good[:, k]) if budget is not None else np.zeros(0, np.int64)
+        by = np.array([col_pos[int(a)] for a in cand[subsumes[:, k]] if int(a) in col_pos],
+                      dtype=np.int64)
+        own = col_pos.get(int(b), -1)
+        key = (own, by.tobytes(), rows.tobytes())
+        if key in seen:
+            continue
+        seen.add(key)
+        # An assertion that fails no good response can never break the ceiling: no exemption.
+        room = None if budget is None or len(rows) == 0 else budget + 1 - int(good_w[rows].sum())
+        out.append(Requirement(own, by, rows, room))
+    return out
 
 
 def _fix_forced(problem: Reduced, rank: IntArray) -> Reduced:

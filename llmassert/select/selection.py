@@ -41,7 +41,9 @@ class Selection(BaseModel):
     proven_optimal: bool
     seconds: float
     solver: str  # "cbc", "highs", or "none" when no ILP was needed
-    nearest: tuple[float, float] | None = None  # set when the targets had to be relaxed
+    # Infeasible targets raise InfeasibleError (its .nearest); select() never returns an
+    # "infeasible" Selection. Kept for callers that relax targets and record where they landed.
+    nearest: tuple[float, float] | None = None
     notes: list[str] = []
     presolve: PresolveStats | None = None
 

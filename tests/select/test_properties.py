@@ -19,7 +19,7 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 @st.composite
 def matrices(draw: Any, *, labels: bool = True, max_assertions: int = 6) -> Matrix:
     n = draw(st.integers(1, max_assertions))
-    r = draw(st.integers(1, 30))
+    r = draw(st.integers(1, 10))
     bits = st.integers(0, 1)
     # Mostly passing, like real assertions; duplicates and dominated columns come for free.
     cell = st.sampled_from([1, 1, 1, 0])

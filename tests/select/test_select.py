@@ -8,6 +8,8 @@ from select_reference import optimum, violations
 
 from llmassert.errors import InfeasibleError, SelectionError
 from llmassert.select import Matrix, nearest_feasible, select
+from llmassert.select.arrays import Arrays
+from llmassert.select.check import violations as check_violations
 
 SOLVERS = ["cbc", "highs"]
 
@@ -209,3 +211,13 @@ def test_a_time_limit_returns_a_sound_selection_marked_unproven() -> None:
     assert any("not proven minimal" in note for note in s.notes)
     assert s.coverage is not None and s.coverage >= 0.9
     assert s.ffr is not None
+
+
+def test_the_final_check_flags_broken_selections() -> None:
+    arrays = Arrays.from_matrix(SUB)
+    assert check_violations(arrays, [0, 2, 3], "sub", 0.5, 0.25) == []
+    assert check_violations(arrays, [0, 2], "sub", 0.5, 0.25) == [
+        "2 assertion(s) not selected, subsumed or exempt"  # u and w
+    ]
+    assert check_violations(arrays, [2], "cov", 0.5, 0.25) == ["coverage below 0.5"]
+    assert check_violations(arrays, [0, 3, 5], "cov", 0.5, 0.25) == ["FFR above 0.25"]
