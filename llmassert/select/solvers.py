@@ -11,7 +11,9 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -127,13 +129,8 @@ def _solve_cbc(
             prob.addConstraint(
                 pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, rhs=hi[r])
             )
-    # CBC's own preprocessing (CglPreProcess) was seen to return a worse tie-break while reporting
-    # "Optimal" on SPADE's codereviews matrix; our presolve does the sound reductions instead.
-    cmd = pulp.PULP_CBC_CMD(
-        msg=False, timeLimit=time_limit_s, gapAbs=_GAP_ABS, gapRel=0.0,
-        warmStart=start is not None, maxNodes=node_limit, options=["preprocess off"],
-    )
-    prob.solve(cmd)
+    if not _run_cbc(prob, time_limit_s, warm=start is not None, node_limit=node_limit):
+        return "no_solution", None, None
     sol_status = prob.sol_status
     if sol_status == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
         return "infeasible", None, None
@@ -142,6 +139,51 @@ def _solve_cbc(
     values = np.array([v.varValue or 0.0 for v in variables], dtype=np.float64)
     outcome: Outcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
     return outcome, values, float(np.dot(model.cost, values))
+
+
+def _run_cbc(prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | None) -> bool:
+    """Run PuLP's bundled CBC on ``prob`` with a hard wall-clock bound; False when it was killed.
+
+    CBC checks its ``-sec`` limit only between nodes and cut passes: on large models its root node
+    ran for minutes past a 120 s limit (bench/select_scale.py, 5,000 x 20,000). So CBC is run
+    here rather than through ``prob.solve`` — same command line as PuLP's, plus a timeout.
+    """
+    import pulp
+
+    solver = pulp.PULP_CBC_CMD(msg=False)
+    with tempfile.TemporaryDirectory(prefix="llmassert-cbc-") as tmp:
+        mps, sol, mst = (os.path.join(tmp, f"model.{ext}") for ext in ("mps", "sol", "mst"))
+        variables, var_names, con_names, _ = prob.writeMPS(mps, rename=1)
+        args = [solver.path, mps]
+        if warm:
+            solver.writesol(mst, prob, variables, var_names, con_names)
+            args += ["-mips", mst]
+        # CBC's own preprocessing (CglPreProcess) returned a worse tie-break while reporting
+        # "Optimal" on SPADE's codereviews matrix; our presolve does the sound reductions.
+        args += ["-sec", f"{time_limit_s:g}", "-timeMode", "elapsed", "-preprocess", "off",
+                 "-ratio", "0", "-allow", f"{_GAP_ABS:g}"]
+        if node_limit is not None:
+            args += ["-maxNodes", str(node_limit)]
+        args += ["-solve", "-printingOptions", "all", "-solution", sol]
+        try:
+            subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=_hard_limit(time_limit_s),
+                           check=False)
+        except subprocess.TimeoutExpired:
+            return False
+        if not os.path.exists(sol):
+            raise SelectionError("CBC wrote no solution file")
+        status, values, _, _, _, sol_status = solver.readsol_MPS(
+            sol, prob, variables, var_names, con_names
+        )
+    prob.assignVarsVals(values)
+    prob.assignStatus(status, sol_status)
+    return True
+
+
+def _hard_limit(time_limit_s: float) -> float:
+    """When a solver that overran its own limit is stopped: some grace, then a kill."""
+    return time_limit_s * 1.25 + 5.0
 
 
 _highs_banner_shown = False
