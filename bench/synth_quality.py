@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", choices=["sub", "cov", "base"], default="sub")
     ap.add_argument("--alpha", type=float, default=0.6)
     ap.add_argument("--tau", type=float, default=0.25)
-    ap.add_argument("--ffr-confidence", type=float, default=None,
-                    help="select for FFR <= tau at this confidence (default: in-sample)")
+    ap.add_argument("--ffr-confidence", type=float, default=0.9,
+                    help="select for FFR <= tau at this confidence, as `synth` does by default "
+                         "(0: in-sample, as SPADE does)")
     ap.add_argument("--pipelines", nargs="*", help="only these pipelines")
     args = ap.parse_args(argv)
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pipelines:
         pipelines = [p for p in pipelines if p.name in args.pipelines]
     print(f"offline synthesis, --method {args.method} --alpha {args.alpha:g} --tau {args.tau:g} "
+          f"--ffr-confidence {args.ffr_confidence:g} "
           f"--holdout {args.holdout:g}, {args.seeds} seeds (mean ± sd); "
           "SPADE: selected / FFR / coverage at alpha 0.6, tau 0.25 (in-sample, GPT-4 candidates)\n")
     header = ("| pipeline | versions | criteria | candidates | selected | test coverage | "
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     judges: dict[str, list[str]] = {}
     for folder in pipelines:
         reports, seconds = run_pipeline(folder, args.seeds, args.holdout, args.method,
-                                        args.alpha, args.tau, args.ffr_confidence)
+                                        args.alpha, args.tau, args.ffr_confidence or None)
         results_file = folder / "spade_results.json"
         spade = json.loads(results_file.read_text()) if results_file.is_file() else {}
         first = reports[0]
