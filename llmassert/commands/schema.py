@@ -23,7 +23,7 @@ def schema(
     """Print the JSON Schema of pipeline YAML (operations as a union on `type`)."""
     import json
 
-    from llmassert.pipeline.datasets import atomic_write_text
+    from llmassert.fileio import atomic_write_text
     from llmassert.pipeline.spec import pipeline_json_schema
 
     text = json.dumps(pipeline_json_schema(), indent=2) + "\n"

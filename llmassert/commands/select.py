@@ -76,11 +76,18 @@ def register(app: typer.Typer) -> None:
         chosen_method = method.value if method else (manifest.method if manifest else "sub")
         a = alpha if alpha is not None else (manifest.alpha if manifest else 0.6)
         t = tau if tau is not None else (manifest.tau if manifest else 0.25)
+        from rich.console import Console
+
+        status = Console(stderr=True).status(  # a spinner on a terminal, silent otherwise
+            f"selecting ({chosen_method}, {matrix.n_assertions} assertions x "
+            f"{matrix.n_responses} responses)"
+        )
         try:
-            result = select(
-                matrix, chosen_method, a, t,  # type: ignore[arg-type]
-                time_limit_s=time_limit, presolve=presolve, solver=solver.value,
-            )
+            with status:
+                result = select(
+                    matrix, chosen_method, a, t,  # type: ignore[arg-type]
+                    time_limit_s=time_limit, presolve=presolve, solver=solver.value,
+                )
         except InfeasibleError as e:
             raise InfeasibleError(e.message, nearest=e.nearest, file=file) from None
         written = _rewrite(manifest, result, a, t, out or file.parent) if manifest else []

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from llmassert.errors import PipelineError
-from llmassert.pipeline.datasets import atomic_write_text
+from llmassert.fileio import atomic_write_text
 from llmassert.pipeline.operators.base import Issue, OpStats, Row
 
 FSYNC_EVERY_S = 0.25

@@ -9,18 +9,16 @@ run never leaves a half-written output.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from llmassert.errors import InputError
+from llmassert.fileio import atomic_write_text
 
 Row = dict[str, Any]
 FORMATS = ("json", "jsonl", "csv", "text")
@@ -123,22 +121,6 @@ def _load_folder(path: Path) -> tuple[list[Row], str]:
 
 
 # -- writing -------------------------------------------------------------------------------------
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file + rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def dumps_rows(rows: list[Row], fmt: str) -> str:

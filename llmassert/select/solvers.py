@@ -1,7 +1,8 @@
-"""Run a :class:`~llmassert.select.milp.Model` on CBC (through PuLP) or HiGHS (through highspy).
+"""Run a :class:`~llmassert.select.milp.Model` on CBC (PuLP's bundled binary) or HiGHS (highspy).
 
 Both report honestly whether optimality was proven: after a time limit PuLP's ``LpStatus`` still
 reads "Optimal", so CBC's answer is judged by ``prob.sol_status``; HiGHS by its model status.
+Time limits are hard: CBC runs under a wall-clock timeout (see ``_run_cbc``).
 Objectives are integral (see milp.py), so an absolute gap below 1 is a proof of optimality.
 Both run single-threaded with fixed seeds: the same model gives the same answer every time.
 """

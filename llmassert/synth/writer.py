@@ -11,15 +11,13 @@ an error never leaves half an output behind.  Bytes are deterministic: reruns ar
 from __future__ import annotations
 
 import ast
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmassert.errors import SynthesisError
+from llmassert.fileio import atomic_write_text
 from llmassert.synth.manifest import Manifest, SplitMetrics
 from llmassert.synth.models import Candidate
 
@@ -297,7 +295,7 @@ def commit_outputs(files: Sequence[PendingFile]) -> list[Path]:
     """Write every file atomically; the directory is created only now."""
     written: list[Path] = []
     for f in files:
-        atomic_write(f.path, f.text)
+        atomic_write_text(f.path, f.text)
         written.append(f.path)
     return written
 
@@ -307,25 +305,8 @@ def write_outputs(manifest: Manifest, out_dir: str | Path) -> list[Path]:
     return commit_outputs(prepare_outputs(manifest, out_dir))
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 __all__ = [
     "PendingFile",
-    "atomic_write",
     "check_module",
     "commit_outputs",
     "docstring_for",

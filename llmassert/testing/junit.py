@@ -71,9 +71,9 @@ def build_junit(suite: SuiteResult, *, known_failures: frozenset[str] = frozense
 def write_junit(path: str | Path, suite: SuiteResult, *,
                 known_failures: frozenset[str] = frozenset()) -> None:
     """Write the report atomically (a CI step never reads half a file)."""
-    from llmassert.synth.writer import atomic_write
+    from llmassert.fileio import atomic_write_text
 
     root = build_junit(suite, known_failures=known_failures)
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode", xml_declaration=False)
-    atomic_write(Path(path), '<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n")
+    atomic_write_text(Path(path), '<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n")

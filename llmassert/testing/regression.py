@@ -214,9 +214,9 @@ def load_baseline(path: str | Path) -> Baseline:
 
 
 def write_baseline(path: str | Path, baseline: Baseline) -> None:
-    from llmassert.synth.writer import atomic_write
+    from llmassert.fileio import atomic_write_text
 
-    atomic_write(Path(path), baseline.model_dump_json(indent=2) + "\n")
+    atomic_write_text(Path(path), baseline.model_dump_json(indent=2) + "\n")
 
 
 def regressions(suite: SuiteResult, baseline: Baseline, *, tolerance: float = 0.0) -> list[
