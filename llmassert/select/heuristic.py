@@ -18,7 +18,6 @@ class Checker:
 
     def __init__(self, problem: Reduced, *, sub: bool) -> None:
         self.p = problem
-        self.sub = sub
         reqs = problem.requirements if sub else []
         nc, ng = problem.nc, len(problem.good_w)
         self.req_own = np.array([r.own for r in reqs], dtype=np.int64)
