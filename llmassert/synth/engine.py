@@ -473,7 +473,7 @@ def fewer_false_failures(matrix: Matrix, sel: Selection) -> Selection:
     while lo < hi:
         k = (lo + hi) // 2
         try:
-            found = select(matrix, sel.method, coverage, k / good)
+            found = select(matrix, sel.method, coverage, k / good, find_nearest=False)
         except InfeasibleError:
             lo = k + 1
             continue
@@ -501,7 +501,8 @@ def best_coverage(
     while lo < hi:
         k = (lo + hi + 1) // 2
         try:
-            sel = select(matrix, method, k / bad, tau)  # type: ignore[arg-type]
+            sel = select(matrix, method, k / bad, tau,  # type: ignore[arg-type]
+                         find_nearest=False)
         except InfeasibleError:
             hi = k - 1
         else:
