@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 from llmassert.config import Settings
 from llmassert.pipeline.runner import Runner, RunOptions, RunReport
 from llmassert.pipeline.spec import load_pipeline
+from llmassert.testing.fake_server import ServerProcess
 
 PIPELINE = """\
 default_model: openai/fake-model
@@ -67,26 +67,7 @@ def documents(n: int, sections: int) -> list[dict[str, Any]]:
     return docs
 
 
-class Server:
-    def __init__(self, latency_ms: float) -> None:
-        self.port_file = Path(tempfile.mkdtemp()) / "port"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llmassert.testing.fake_server", "--port", "0",
-             "--latency-ms", str(latency_ms), "--port-file", str(self.port_file)],
-            stdout=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while not (self.port_file.exists() and self.port_file.read_text()):
-            if time.time() > deadline:
-                raise RuntimeError("fake server did not start")
-            time.sleep(0.05)
-        self.base_url = f"http://127.0.0.1:{self.port_file.read_text()}/v1"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def run_once(folder: Path, server: Server, docs: int, sections: int, concurrency: int,
+def run_once(folder: Path, server: ServerProcess, docs: int, sections: int, concurrency: int,
              executor: str, workers: int | None) -> tuple[float, RunReport]:
     folder.mkdir(parents=True)
     (folder / "docs.json").write_text(json.dumps(documents(docs, sections)))
@@ -128,7 +109,7 @@ def main() -> None:
     ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     ray_init = time.perf_counter() - t0
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    server = Server(args.latency_ms)
+    server = ServerProcess(args.latency_ms)
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,29 +22,11 @@ from pathlib import Path
 from llmassert.config import Settings
 from llmassert.llm import LLMRequest
 from llmassert.llm.litellm_client import build_client
+from llmassert.testing.fake_server import ServerProcess
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"},
                                            "score": {"type": "integer"}},
           "required": ["label", "score"]}
-
-
-class Server:
-    def __init__(self, latency_ms: float) -> None:
-        self.port_file = Path(tempfile.mkdtemp()) / "port"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llmassert.testing.fake_server", "--port", "0",
-             "--latency-ms", str(latency_ms), "--port-file", str(self.port_file)],
-            stdout=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while not (self.port_file.exists() and self.port_file.read_text()):
-            if time.time() > deadline:
-                raise RuntimeError("fake server did not start")
-            time.sleep(0.05)
-        self.base_url = f"http://127.0.0.1:{self.port_file.read_text()}/v1"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def requests(n: int, structured: bool, tag: str) -> list[LLMRequest]:
@@ -98,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key-000")
 
-    fast = Server(0)
+    fast = ServerProcess(0)
     try:
         print(f"{'transport':<10}{'output':<12}{'cache':<7}{'calls':>7}{'CPU µs/call':>13}"
               f"{'calls/s':>10}")
@@ -113,7 +93,7 @@ def main() -> None:
     finally:
         fast.stop()
 
-    slow = Server(args.latency_ms)
+    slow = ServerProcess(args.latency_ms)
     try:
         ideal = args.fanout_calls / args.concurrency * args.latency_ms / 1000
         print(f"\nfan-out: {args.fanout_calls} structured calls, {args.latency_ms:.0f} ms latency, "

@@ -396,6 +396,33 @@ def _embedding(text: str, dim: int) -> list[float]:
     return [v / norm for v in vec]
 
 
+class ServerProcess:
+    """The server in its own process, for benchmarks: it must not share the client's GIL/CPU."""
+
+    def __init__(self, latency_ms: float = 0.0, *, start_timeout_s: float = 20.0) -> None:
+        import subprocess
+        import sys
+        import tempfile
+        from pathlib import Path
+
+        port_file = Path(tempfile.mkdtemp()) / "port"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "llmassert.testing.fake_server", "--port", "0",
+             "--latency-ms", str(latency_ms), "--port-file", str(port_file)],
+            stdout=subprocess.DEVNULL)
+        deadline = time.time() + start_timeout_s
+        while not (port_file.exists() and port_file.read_text()):
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("fake LLM server process did not start")
+            time.sleep(0.05)
+        self.base_url = f"http://127.0.0.1:{port_file.read_text()}/v1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 def main() -> None:
     """``python -m llmassert.testing.fake_server --port 8765 --latency-ms 200``."""
     import argparse

@@ -41,11 +41,12 @@ from llmassert.pipeline.operators.resolve import (
     MATCH_SCHEMA,
     PAIR_NAMES,
     PairJudge,
+    check_pair_conditions,
     cosine,
     embed_texts,
 )
 from llmassert.pipeline.templates import KeySet
-from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
+from llmassert.pipeline.validation import SafeExpr
 
 
 class SideKeys(StrictModel):
@@ -80,12 +81,7 @@ class EquijoinSpec(LLMOperationSpec):
     @field_validator("blocking_conditions")
     @classmethod
     def _safe_conditions(cls, v: list[str] | None) -> list[str] | None:
-        for i, expr in enumerate(v or []):
-            try:
-                SafeExpr(expr, PAIR_NAMES)
-            except UnsafeExpressionError as e:
-                raise ValueError(f"[{i}] {e}: {expr!r}") from None
-        return v
+        return check_pair_conditions(v)
 
     @model_validator(mode="after")
     def _join_keys(self) -> EquijoinSpec:

@@ -78,6 +78,16 @@ class InputSchema(StrictModel):
     schema_: dict[str, Any] = Field(alias="schema")
 
 
+
+def check_pair_conditions(conditions: list[str] | None) -> list[str] | None:
+    """Validate ``blocking_conditions`` (safe expressions over input1/input2) at spec load."""
+    for i, expr in enumerate(conditions or []):
+        try:
+            SafeExpr(expr, PAIR_NAMES)
+        except UnsafeExpressionError as e:
+            raise ValueError(f"[{i}] {e}: {expr!r}") from None
+    return conditions
+
 class ResolveSpec(LLMOperationSpec):
     """``type: resolve``."""
 
@@ -105,12 +115,7 @@ class ResolveSpec(LLMOperationSpec):
     @field_validator("blocking_conditions")
     @classmethod
     def _safe_conditions(cls, v: list[str] | None) -> list[str] | None:
-        for i, expr in enumerate(v or []):
-            try:
-                SafeExpr(expr, PAIR_NAMES)
-            except UnsafeExpressionError as e:
-                raise ValueError(f"[{i}] {e}: {expr!r}") from None
-        return v
+        return check_pair_conditions(v)
 
     @model_validator(mode="after")
     def _resolve_keys(self) -> ResolveSpec:
