@@ -76,6 +76,9 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=200)
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
+    for name in ("calls", "litellm_calls", "fanout_calls", "latency_ms", "concurrency"):
+        if getattr(args, name) <= 0:  # per-call and x-ideal figures divide by these
+            ap.error(f"--{name.replace('_', '-')} must be > 0")
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key-000")
 
     fast = ServerProcess(0)
