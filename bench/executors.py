@@ -55,33 +55,70 @@ pipeline:
   output: {{type: file, path: out.json}}
 """
 
-WORDS = ["revenue", "risk", "contract", "claim", "policy", "invoice", "customer", "outage", "latency", "deploy", "rollback", "alert", "database", "timeout", "retry", "queue", "backlog", "incident", "owner", "action"]
+WORDS = [
+    "revenue",
+    "risk",
+    "contract",
+    "claim",
+    "policy",
+    "invoice",
+    "customer",
+    "outage",
+    "latency",
+    "deploy",
+    "rollback",
+    "alert",
+    "database",
+    "timeout",
+    "retry",
+    "queue",
+    "backlog",
+    "incident",
+    "owner",
+    "action",
+]
 
 
 def documents(n: int, sections: int) -> list[dict[str, Any]]:
     docs = []
     for i in range(n):
-        parts = [" ".join(WORDS[(i * 7 + k * 3 + j) % len(WORDS)] for j in range(40))
-                 for k in range(sections)]
+        parts = [
+            " ".join(WORDS[(i * 7 + k * 3 + j) % len(WORDS)] for j in range(40))
+            for k in range(sections)
+        ]
         docs.append({"title": f"report {i}", "text": "\n\n".join(parts)})
     return docs
 
 
-def run_once(folder: Path, server: ServerProcess, docs: int, sections: int, concurrency: int,
-             executor: str, workers: int | None) -> tuple[float, RunReport]:
+def run_once(
+    folder: Path,
+    server: ServerProcess,
+    docs: int,
+    sections: int,
+    concurrency: int,
+    executor: str,
+    workers: int | None,
+) -> tuple[float, RunReport]:
     folder.mkdir(parents=True)
     (folder / "docs.json").write_text(json.dumps(documents(docs, sections)))
     (folder / "pipeline.yaml").write_text(PIPELINE.format(api_base=server.base_url))
-    settings = Settings(model="openai/fake-model", api_base=server.base_url,
-                        cache_dir=folder / "cache", max_concurrency=concurrency)
+    settings = Settings(
+        model="openai/fake-model",
+        api_base=server.base_url,
+        cache_dir=folder / "cache",
+        max_concurrency=concurrency,
+    )
     ex = None
     if executor == "ray":
         from llmassert.pipeline.executor_ray import RayExecutor
 
         ex = RayExecutor(workers=workers)
-    runner = Runner(load_pipeline(folder / "pipeline.yaml"), settings,
-                    RunOptions(checkpoint_dir=folder / "ck", resume=False, lineage=False),
-                    executor=ex)
+    runner = Runner(
+        load_pipeline(folder / "pipeline.yaml"),
+        settings,
+        RunOptions(checkpoint_dir=folder / "ck", resume=False, lineage=False),
+        executor=ex,
+    )
     runner.prepare()
     started = time.perf_counter()
     try:
@@ -93,8 +130,9 @@ def run_once(folder: Path, server: ServerProcess, docs: int, sections: int, conc
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--docs", type=int, nargs="+", default=[200, 2000])
     ap.add_argument("--sections", type=int, default=3, help="chunks per document")
     ap.add_argument("--latency-ms", type=float, default=200.0)
@@ -115,27 +153,43 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for n in args.docs:
                 for executor in ("local", "ray"):
-                    wall, report = run_once(Path(tmp) / f"{executor}-{n}", server, n,
-                                            args.sections, args.concurrency, executor,
-                                            args.workers)
+                    wall, report = run_once(
+                        Path(tmp) / f"{executor}-{n}",
+                        server,
+                        n,
+                        args.sections,
+                        args.concurrency,
+                        executor,
+                        args.workers,
+                    )
                     calls = report.totals.requests
                     ideal = calls * args.latency_ms / 1000 / args.concurrency
                     rows.append((n, executor, calls, wall, ideal))
-                    print(f"  {executor:5} {n:>6} docs: {calls} calls, {wall:.2f} s "
-                          f"(ideal {ideal:.2f} s)", file=sys.stderr, flush=True)
+                    print(
+                        f"  {executor:5} {n:>6} docs: {calls} calls, {wall:.2f} s "
+                        f"(ideal {ideal:.2f} s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         server.stop()
         ray.shutdown()
 
-    print(f"\nsplit+gather+map, {args.sections} chunks/doc, latency {args.latency_ms:.0f} ms, "
-          f"concurrency {args.concurrency} (total), Ray: {args.workers or cpus} workers on "
-          f"{cpus} CPUs; ray.init {ray_init:.1f} s (not in the times below)\n")
-    print(f"| {'docs':>6} | {'executor':8} | {'calls':>6} | {'wall s':>7} | {'ideal s':>7} "
-          f"| {'wall/ideal':>10} |")
+    print(
+        f"\nsplit+gather+map, {args.sections} chunks/doc, latency {args.latency_ms:.0f} ms, "
+        f"concurrency {args.concurrency} (total), Ray: {args.workers or cpus} workers on "
+        f"{cpus} CPUs; ray.init {ray_init:.1f} s (not in the times below)\n"
+    )
+    print(
+        f"| {'docs':>6} | {'executor':8} | {'calls':>6} | {'wall s':>7} | {'ideal s':>7} "
+        f"| {'wall/ideal':>10} |"
+    )
     print(f"|{'-' * 8}|{'-' * 10}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 12}|")
     for n, executor, calls, wall, ideal in rows:
-        print(f"| {n:>6} | {executor:8} | {calls:>6} | {wall:>7.2f} | {ideal:>7.2f} "
-              f"| {wall / ideal:>10.2f} |")
+        print(
+            f"| {n:>6} | {executor:8} | {calls:>6} | {wall:>7.2f} | {ideal:>7.2f} "
+            f"| {wall / ideal:>10.2f} |"
+        )
 
 
 if __name__ == "__main__":

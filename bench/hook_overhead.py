@@ -92,14 +92,42 @@ MODULE = textwrap.dedent('''
         return "http://" not in response and "https://" not in response
 ''')
 
-WORDS = ["revenue", "growth", "quarter", "margin", "customers", "product", "launch", "team",
-         "market", "risk", "cost", "pipeline", "forecast", "region", "sales", "support", "churn",
-         "retention", "pricing", "contract", "renewal", "partner", "roadmap", "hiring", "budget",
-         "outlook", "demand", "supply", "inventory"]
+WORDS = [
+    "revenue",
+    "growth",
+    "quarter",
+    "margin",
+    "customers",
+    "product",
+    "launch",
+    "team",
+    "market",
+    "risk",
+    "cost",
+    "pipeline",
+    "forecast",
+    "region",
+    "sales",
+    "support",
+    "churn",
+    "retention",
+    "pricing",
+    "contract",
+    "renewal",
+    "partner",
+    "roadmap",
+    "hiring",
+    "budget",
+    "outlook",
+    "demand",
+    "supply",
+    "inventory",
+]
 
 
 def make_response(rng: random.Random) -> str:
     """A summary-like answer: a header, prose sentences, a few bullets, 80-400 words."""
+
     def sentence() -> str:
         words = [rng.choice(WORDS) for _ in range(rng.randint(8, 22))]
         return " ".join(words).capitalize() + "."
@@ -139,15 +167,23 @@ def bench_guard(checks: AssertionSet, calls: int, log: Path) -> dict[str, float]
     rng = random.Random(2)
     answers = [make_response(rng) for _ in range(calls)]
     with FakeLLMServer() as server:
-        server.handler = lambda body: Reply(content=answers[int(
-            body["messages"][0]["content"].rsplit(" ", 1)[1])])
-        settings = Settings(model="openai/fake-model", api_base=server.base_url,
-                            api_key="sk-bench-0000000000", cache_dir=Path(tempfile.mkdtemp()))
+        server.handler = lambda body: Reply(
+            content=answers[int(body["messages"][0]["content"].rsplit(" ", 1)[1])]
+        )
+        settings = Settings(
+            model="openai/fake-model",
+            api_base=server.base_url,
+            api_key="sk-bench-0000000000",
+            cache_dir=Path(tempfile.mkdtemp()),
+        )
         client = build_client(settings)
 
         def plain(question: str, word_count: int = 250, company: str = "Acme") -> str:
-            return client.complete(LLMRequest(
-                model="openai/fake-model", messages=({"role": "user", "content": question},))).text
+            return client.complete(
+                LLMRequest(
+                    model="openai/fake-model", messages=({"role": "user", "content": question},)
+                )
+            ).text
 
         guarded = guard(checks, on_fail="noop", failure_log=log, prompt_name="bench")(plain)
         questions = [f"Summarize the quarter, request {i}" for i in range(calls)]
@@ -165,8 +201,12 @@ def bench_guard(checks: AssertionSet, calls: int, log: Path) -> dict[str, float]
         assert len(server.requests) == calls  # no call left the cache
     base = statistics.median(timings["plain"])
     with_guard = statistics.median(timings["guarded"])
-    return {"plain_us": base * 1e6, "guarded_us": with_guard * 1e6,
-            "overhead_us": (with_guard - base) * 1e6, "ratio": (with_guard - base) / base}
+    return {
+        "plain_us": base * 1e6,
+        "guarded_us": with_guard * 1e6,
+        "overhead_us": (with_guard - base) * 1e6,
+        "ratio": (with_guard - base) / base,
+    }
 
 
 def bench_machinery(checks: AssertionSet, log: Path, calls: int = 20000) -> dict[str, float]:
@@ -182,13 +222,17 @@ def bench_machinery(checks: AssertionSet, log: Path, calls: int = 20000) -> dict
     best = {}
     for name, fn in (("plain", plain), ("guarded", guarded)):
         best[name] = min(timeit.repeat(lambda f=fn: f("q"), number=calls, repeat=5)) / calls
-    return {"plain_us": best["plain"] * 1e6, "guarded_us": best["guarded"] * 1e6,
-            "machinery_us": (best["guarded"] - best["plain"]) * 1e6}
+    return {
+        "plain_us": best["plain"] * 1e6,
+        "guarded_us": best["guarded"] * 1e6,
+        "machinery_us": (best["guarded"] - best["plain"]) * 1e6,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--responses", type=int, default=3000)
     ap.add_argument("--calls", type=int, default=2000)
     args = ap.parse_args()
@@ -199,25 +243,35 @@ def main() -> None:
         checks.check(make_response(random.Random(0)), {"word_count": 250, "company": "Acme"})
 
     res = bench_checks(checks, args.responses)
-    print(f"\n## Deterministic checks ({len(checks)} assertions, {res['responses']} distinct "
-          f"responses, median {res['words']:.0f} words)\n")
+    print(
+        f"\n## Deterministic checks ({len(checks)} assertions, {res['responses']} distinct "
+        f"responses, median {res['words']:.0f} words)\n"
+    )
     print("| assertion | median µs |\n|---|---:|")
     for name, us in res["per_assertion_us"].items():
         print(f"| {name} | {us:.1f} |")
-    print(f"\nmedian per assertion per response: {res['per_check_us']:.1f} µs "
-          f"(p90 {res['per_check_p90_us']:.1f} µs; target ≤ 50 µs)")
+    print(
+        f"\nmedian per assertion per response: {res['per_check_us']:.1f} µs "
+        f"(p90 {res['per_check_p90_us']:.1f} µs; target ≤ 50 µs)"
+    )
 
     print(f"\n## Guard overhead on a cached LLM call ({args.calls} calls, policy noop)\n")
     print("| assertion set | cached call µs | guarded µs | overhead µs | overhead |")
     print("|---|---:|---:|---:|---:|")
-    for label, subset in (("10 deterministic", checks), ("1 deterministic",
-                                                         checks.select(["no_urls"]))):
+    for label, subset in (
+        ("10 deterministic", checks),
+        ("1 deterministic", checks.select(["no_urls"])),
+    ):
         g = bench_guard(subset, args.calls, folder / f"failures-{len(subset)}.jsonl")
-        print(f"| {label} | {g['plain_us']:.0f} | {g['guarded_us']:.0f} | "
-              f"{g['overhead_us']:.0f} | {g['ratio']:.1%} |")
+        print(
+            f"| {label} | {g['plain_us']:.0f} | {g['guarded_us']:.0f} | "
+            f"{g['overhead_us']:.0f} | {g['ratio']:.1%} |"
+        )
     machinery = bench_machinery(checks.select(["no_urls"]), folder / "failures-m.jsonl")
-    print(f"\nguard machinery alone (1 trivial assertion, function returning at once, best of 5): "
-          f"{machinery['machinery_us']:.1f} µs per call")
+    print(
+        f"\nguard machinery alone (1 trivial assertion, function returning at once, best of 5): "
+        f"{machinery['machinery_us']:.1f} µs per call"
+    )
     print("\n(target: guard overhead ≤ 5 % of the cached call path)")
 
 

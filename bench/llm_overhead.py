@@ -24,21 +24,34 @@ from llmassert.llm import LLMRequest
 from llmassert.llm.litellm_client import build_client
 from llmassert.testing.fake_server import ServerProcess
 
-SCHEMA = {"type": "object", "properties": {"label": {"type": "string"},
-                                           "score": {"type": "integer"}},
-          "required": ["label", "score"]}
+SCHEMA = {
+    "type": "object",
+    "properties": {"label": {"type": "string"}, "score": {"type": "integer"}},
+    "required": ["label", "score"],
+}
 
 
 def requests(n: int, structured: bool, tag: str) -> list[LLMRequest]:
-    return [LLMRequest(model="openai/fake-model", output_schema=SCHEMA if structured else None,
-                       messages=({"role": "user", "content": f"{tag} document {i}: " + "x " * 200},))
-            for i in range(n)]
+    return [
+        LLMRequest(
+            model="openai/fake-model",
+            output_schema=SCHEMA if structured else None,
+            messages=({"role": "user", "content": f"{tag} document {i}: " + "x " * 200},),
+        )
+        for i in range(n)
+    ]
 
 
-def cpu_per_call(base_url: str, transport: str, n: int, structured: bool,
-                 cache_dir: Path | None) -> tuple[float, float]:
-    settings = Settings(model="openai/fake-model", api_base=base_url, transport=transport,
-                        max_concurrency=32, cache_dir=cache_dir)
+def cpu_per_call(
+    base_url: str, transport: str, n: int, structured: bool, cache_dir: Path | None
+) -> tuple[float, float]:
+    settings = Settings(
+        model="openai/fake-model",
+        api_base=base_url,
+        transport=transport,
+        max_concurrency=32,
+        cache_dir=cache_dir,
+    )
     client = build_client(settings)
     asyncio.run(client.agather(requests(20, structured, "warm")))  # imports, pools, validators
     batch = requests(n, structured, f"{transport}{structured}")
@@ -49,8 +62,7 @@ def cpu_per_call(base_url: str, transport: str, n: int, structured: bool,
 
 def cached_hit_us(base_url: str, n: int) -> float:
     folder = Path(tempfile.mkdtemp())
-    client = build_client(Settings(model="openai/fake-model", api_base=base_url,
-                                   cache_dir=folder))
+    client = build_client(Settings(model="openai/fake-model", api_base=base_url, cache_dir=folder))
     batch = requests(n, True, "hit")
     asyncio.run(client.agather(batch))
     cpu = time.process_time()
@@ -59,8 +71,13 @@ def cached_hit_us(base_url: str, n: int) -> float:
 
 
 def fanout(base_url: str, transport: str, n: int, concurrency: int) -> float:
-    settings = Settings(model="openai/fake-model", api_base=base_url, transport=transport,
-                        max_concurrency=concurrency, cache_dir=None)
+    settings = Settings(
+        model="openai/fake-model",
+        api_base=base_url,
+        transport=transport,
+        max_concurrency=concurrency,
+        cache_dir=None,
+    )
     client = build_client(settings)
     asyncio.run(client.agather(requests(4, True, "warm")))
     wall = time.perf_counter()
@@ -83,15 +100,19 @@ def main() -> None:
 
     fast = ServerProcess(0)
     try:
-        print(f"{'transport':<10}{'output':<12}{'cache':<7}{'calls':>7}{'CPU µs/call':>13}"
-              f"{'calls/s':>10}")
+        print(
+            f"{'transport':<10}{'output':<12}{'cache':<7}{'calls':>7}{'CPU µs/call':>13}"
+            f"{'calls/s':>10}"
+        )
         for transport, n in (("http", args.calls), ("litellm", args.litellm_calls)):
             for structured in (False, True):
                 for cache in (False, True):
                     folder = Path(tempfile.mkdtemp()) if cache else None
                     us, wall = cpu_per_call(fast.base_url, transport, n, structured, folder)
-                    print(f"{transport:<10}{'structured' if structured else 'text':<12}"
-                          f"{'on' if cache else 'off':<7}{n:>7}{us:>13.0f}{n / wall:>10.0f}")
+                    print(
+                        f"{transport:<10}{'structured' if structured else 'text':<12}"
+                        f"{'on' if cache else 'off':<7}{n:>7}{us:>13.0f}{n / wall:>10.0f}"
+                    )
         print(f"cache hit (structured): {cached_hit_us(fast.base_url, args.calls):.0f} µs/call")
     finally:
         fast.stop()
@@ -99,8 +120,10 @@ def main() -> None:
     slow = ServerProcess(args.latency_ms)
     try:
         ideal = args.fanout_calls / args.concurrency * args.latency_ms / 1000
-        print(f"\nfan-out: {args.fanout_calls} structured calls, {args.latency_ms:.0f} ms latency, "
-              f"concurrency {args.concurrency}, ideal {ideal:.2f} s")
+        print(
+            f"\nfan-out: {args.fanout_calls} structured calls, {args.latency_ms:.0f} ms latency, "
+            f"concurrency {args.concurrency}, ideal {ideal:.2f} s"
+        )
         for transport in ("http", "litellm"):
             seconds = fanout(slow.base_url, transport, args.fanout_calls, args.concurrency)
             print(f"  {transport:<8} {seconds:6.2f} s  ({seconds / ideal:.2f}x ideal)")

@@ -32,16 +32,44 @@ from llmassert.pipeline.tokens import ApproxTokenizer, get_tokenizer
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = ["revenue", "risk", "policy", "customer", "order", "product", "review", "issue", "fix",
-         "date", "amount", "total", "name", "city", "status", "note", "topic", "contract",
-         "claim", "invoice", "summary", "team", "plan"]
+WORDS = [
+    "revenue",
+    "risk",
+    "policy",
+    "customer",
+    "order",
+    "product",
+    "review",
+    "issue",
+    "fix",
+    "date",
+    "amount",
+    "total",
+    "name",
+    "city",
+    "status",
+    "note",
+    "topic",
+    "contract",
+    "claim",
+    "invoice",
+    "summary",
+    "team",
+    "plan",
+]
 
 
 def docs(n: int) -> list[dict[str, Any]]:
     rng = random.Random(7)
-    return [{"title": f"memo {i}", "text": " ".join(
-        " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "."
-        for _ in range(42))} for i in range(n)]
+    return [
+        {
+            "title": f"memo {i}",
+            "text": " ".join(
+                " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "." for _ in range(42)
+            ),
+        }
+        for i in range(n)
+    ]
 
 
 def env() -> PipelineEnv:
@@ -49,13 +77,29 @@ def env() -> PipelineEnv:
 
 
 async def split_and_gather(rows: list[dict[str, Any]]) -> tuple[int, float, float]:
-    split = SplitOperator(SplitSpec.model_validate({
-        "name": "split_text", "split_key": "text", "method": "token_count",
-        "method_kwargs": {"num_tokens": 150}}), env())
-    gather = GatherOperator(GatherSpec.model_validate({
-        "name": "ctx", "content_key": "text_chunk", "doc_id_key": "split_text_id",
-        "order_key": "split_text_chunk_num",
-        "peripheral_chunks": {"previous": {"tail": {"count": 1}}}}), env())
+    split = SplitOperator(
+        SplitSpec.model_validate(
+            {
+                "name": "split_text",
+                "split_key": "text",
+                "method": "token_count",
+                "method_kwargs": {"num_tokens": 150},
+            }
+        ),
+        env(),
+    )
+    gather = GatherOperator(
+        GatherSpec.model_validate(
+            {
+                "name": "ctx",
+                "content_key": "text_chunk",
+                "doc_id_key": "split_text_id",
+                "order_key": "split_text_chunk_num",
+                "peripheral_chunks": {"previous": {"tail": {"count": 1}}},
+            }
+        ),
+        env(),
+    )
     ctx = OpContext("bench", env=env(), settings=Settings(), client=None)
     _ = split.tokenizer  # load the encoding outside the timing (reported separately)
     t0 = time.perf_counter()
@@ -70,10 +114,24 @@ async def split_and_gather(rows: list[dict[str, Any]]) -> tuple[int, float, floa
     return len(chunks), t1 - t0, t2 - t1
 
 
-PRODUCTS = ["Acme Router X2", "X2 router", "AcmeRouter X-2", "acme x2 router", "ZenPhone 5",
-            "Zen Phone 5", "zenphone5", "CloudVault Backup", "Cloud Vault backup service",
-            "CloudVault", "Lumio Smart Bulb", "smart bulb from Lumio", "Lumio bulb",
-            "StreamBox 4K player", "StreamBox 4K", "Streambox"]
+PRODUCTS = [
+    "Acme Router X2",
+    "X2 router",
+    "AcmeRouter X-2",
+    "acme x2 router",
+    "ZenPhone 5",
+    "Zen Phone 5",
+    "zenphone5",
+    "CloudVault Backup",
+    "Cloud Vault backup service",
+    "CloudVault",
+    "Lumio Smart Bulb",
+    "smart bulb from Lumio",
+    "Lumio bulb",
+    "StreamBox 4K player",
+    "StreamBox 4K",
+    "Streambox",
+]
 
 
 def canon(name: str) -> str:
@@ -95,12 +153,20 @@ def answer(body: dict[str, Any]) -> Reply | None:
 
 
 async def resolve(settings: Settings, extra: dict[str, Any], copies: int) -> Outcome:
-    spec = {"name": "resolve_products", "blocking_keys": ["product"],
-            "comparison_prompt": "Same?\nA: {{ input1.product }}\nB: {{ input2.product }}",
-            "resolution_prompt": "Name:\n{% for i in inputs %}- {{ i.product }}\n{% endfor %}",
-            "output": {"schema": {"product": "string"}}, **extra}
-    e = PipelineEnv(spec_file="bench", base_dir=ROOT, default_model="openai/fake-model",
-                    embedding_model="openai/fake-embed")
+    spec = {
+        "name": "resolve_products",
+        "blocking_keys": ["product"],
+        "comparison_prompt": "Same?\nA: {{ input1.product }}\nB: {{ input2.product }}",
+        "resolution_prompt": "Name:\n{% for i in inputs %}- {{ i.product }}\n{% endfor %}",
+        "output": {"schema": {"product": "string"}},
+        **extra,
+    }
+    e = PipelineEnv(
+        spec_file="bench",
+        base_dir=ROOT,
+        default_model="openai/fake-model",
+        embedding_model="openai/fake-embed",
+    )
     op = ResolveOperator(ResolveSpec.model_validate(spec), e)
     rows = [{"product": f"{p} v{i}" if i else p} for i in range(copies) for p in PRODUCTS]
     client = get_client(settings)
@@ -126,34 +192,47 @@ def main() -> None:
     approx_s = time.perf_counter() - t0
     print(f"| documents | chunks | {tok.name} load | split | approx tokenizer | gather |")
     print("|---|---|---|---|---|---|")
-    print(f"| {args.docs} | {n} | {load * 1000:.0f} ms | {split_s * 1000:.0f} ms "
-          f"| {approx_s * 1000:.0f} ms | {gather_s * 1000:.0f} ms |")
+    print(
+        f"| {args.docs} | {n} | {load * 1000:.0f} ms | {split_s * 1000:.0f} ms "
+        f"| {approx_s * 1000:.0f} ms | {gather_s * 1000:.0f} ms |"
+    )
 
     import os
 
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench-fake-key-0000")
     with FakeLLMServer() as server:
         server.handler = answer
-        settings = Settings(model="openai/fake-model", embedding_model="openai/fake-embed",
-                            api_base=server.base_url, cache_dir=None)
+        settings = Settings(
+            model="openai/fake-model",
+            embedding_model="openai/fake-embed",
+            api_base=server.base_url,
+            cache_dir=None,
+        )
         print()
         print("| resolve blocking | rows | candidate pairs | comparisons | clusters |")
         print("|---|---|---|---|---|")
         cases = {
             "none": {},
-            "condition (first 4 letters)": {"blocking_conditions": [
-                "input1['product'].replace(' ', '')[:4].lower() == "
-                "input2['product'].replace(' ', '')[:4].lower()"]},
+            "condition (first 4 letters)": {
+                "blocking_conditions": [
+                    "input1['product'].replace(' ', '')[:4].lower() == "
+                    "input2['product'].replace(' ', '')[:4].lower()"
+                ]
+            },
             "embedding >= 0.5": {"blocking_threshold": 0.5},
             "none, compare_batch_size 10": {"compare_batch_size": 10},
-            "embedding >= 0.5, compare_batch_size 10": {"blocking_threshold": 0.5,
-                                                        "compare_batch_size": 10},
+            "embedding >= 0.5, compare_batch_size 10": {
+                "blocking_threshold": 0.5,
+                "compare_batch_size": 10,
+            },
         }
         for label, extra in cases.items():
             out = asyncio.run(resolve(settings, extra, args.copies))
             m = out.meta
-            print(f"| {label} | {m['rows']} | {m['candidate_pairs']} of {m['possible_pairs']} "
-                  f"| {m['comparisons']} | {m['clusters']} |")
+            print(
+                f"| {label} | {m['rows']} | {m['candidate_pairs']} of {m['possible_pairs']} "
+                f"| {m['comparisons']} | {m['clusters']} |"
+            )
     sys.stdout.flush()
 
 

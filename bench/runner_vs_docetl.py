@@ -48,9 +48,20 @@ def start_server(latency_ms: float, workdir: Path) -> tuple[subprocess.Popen[byt
     port_file = workdir / "port"
     port_file.unlink(missing_ok=True)
     log = (workdir / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(SHARED / "fake_llm_server.py"), "--port", "0",
-                             "--port-file", str(port_file), "--latency-ms", str(latency_ms)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(SHARED / "fake_llm_server.py"),
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     for _ in range(200):
         if port_file.exists() and port_file.read_text().strip():
             return proc, int(port_file.read_text())
@@ -61,64 +72,100 @@ def start_server(latency_ms: float, workdir: Path) -> tuple[subprocess.Popen[byt
 
 def render(pipeline: str, d: Path, data: Path, port: int) -> Path:
     text = (SHARED / "docetl" / f"{pipeline}.yaml.tmpl").read_text()
-    for k, v in {"__DATA__": str(data), "__OUT__": str(d / "out.json"),
-                 "__INTER__": str(d / "inter"), "__MODEL__": "openai/fake-model",
-                 "__API_BASE__": f"http://127.0.0.1:{port}/v1"}.items():
+    for k, v in {
+        "__DATA__": str(data),
+        "__OUT__": str(d / "out.json"),
+        "__INTER__": str(d / "inter"),
+        "__MODEL__": "openai/fake-model",
+        "__API_BASE__": f"http://127.0.0.1:{port}/v1",
+    }.items():
         text = text.replace(k, v)
     path = d / "pipeline.yaml"
     path.write_text(text)
     return path
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path,
-          port: int) -> dict[str, Any]:
+def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path, port: int) -> dict[str, Any]:
     http(f"http://127.0.0.1:{port}/stats/reset", b"")
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with log.open("w") as f:
-        rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
-                            timeout=1800).returncode
+        rc = subprocess.run(
+            cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=1800
+        ).returncode
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats = http(f"http://127.0.0.1:{port}/stats")
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    return {"rc": rc, "wall_s": wall, "cpu_s": cpu, "requests": stats["requests"],
-            "span_s": stats["active_span_s"], "max_concurrency": stats["max_concurrency"]}
+    return {
+        "rc": rc,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "requests": stats["requests"],
+        "span_s": stats["active_span_s"],
+        "max_concurrency": stats["max_concurrency"],
+    }
 
 
 def our_env(d: Path) -> dict[str, str]:
-    return {**os.environ, "OPENAI_API_KEY": "sk-fake", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "LLMASSERT_CACHE_DIR": str(d / "cache"), "COLUMNS": "120", "NO_COLOR": "1"}
+    return {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-fake",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LLMASSERT_CACHE_DIR": str(d / "cache"),
+        "COLUMNS": "120",
+        "NO_COLOR": "1",
+    }
 
 
 def run_ours(yaml_path: Path, d: Path, a: argparse.Namespace, port: int) -> dict[str, Any]:
     shutil.rmtree(d / "inter", ignore_errors=True)
-    cmd = [sys.executable, "-m", "llmassert.cli", "run", str(yaml_path), "--max-concurrency",
-           str(a.concurrency), "--no-cache", "--no-resume", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmassert.cli",
+        "run",
+        str(yaml_path),
+        "--max-concurrency",
+        str(a.concurrency),
+        "--no-cache",
+        "--no-resume",
+        "--quiet",
+    ]
     return timed(cmd, our_env(d), d, d / "llmassert.log", port)
 
 
 def docetl_env(venv: Path, d: Path) -> dict[str, str]:
-    site = subprocess.check_output([str(venv / "bin" / "python"), "-c", "import sysconfig; "
-                                    "print(sysconfig.get_paths()['purelib'])"], text=True).strip()
-    return {**os.environ, "OPENAI_API_KEY": "sk-fake", "DOCETL_HOME_DIR": str(d / "home"),
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "TIKTOKEN_CACHE_DIR": os.path.join(site, "litellm", "litellm_core_utils",
-                                               "tokenizers"),
-            "COLUMNS": "100", "NO_COLOR": "1"}
+    site = subprocess.check_output(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        text=True,
+    ).strip()
+    return {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-fake",
+        "DOCETL_HOME_DIR": str(d / "home"),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "TIKTOKEN_CACHE_DIR": os.path.join(site, "litellm", "litellm_core_utils", "tokenizers"),
+        "COLUMNS": "100",
+        "NO_COLOR": "1",
+    }
 
 
 def run_docetl(yaml_path: Path, d: Path, a: argparse.Namespace, port: int) -> dict[str, Any]:
     shutil.rmtree(d / "inter", ignore_errors=True)
     shutil.rmtree(d / "home", ignore_errors=True)
     venv = Path(a.docetl_venv)
-    cmd = [str(venv / "bin" / "docetl"), "run", str(yaml_path), "--max-threads",
-           str(a.concurrency)]
+    cmd = [str(venv / "bin" / "docetl"), "run", str(yaml_path), "--max-threads", str(a.concurrency)]
     return timed(cmd, docetl_env(venv, d), d, d / "docetl.log", port)
 
 
-def ideal(pipeline: str, data: Path, out_rows: int, a: argparse.Namespace) -> tuple[float,
-                                                                                     list[int]]:
+def ideal(
+    pipeline: str, data: Path, out_rows: int, a: argparse.Namespace
+) -> tuple[float, list[int]]:
     if pipeline == "map_reduce":
         docs = json.loads(data.read_text())
         stages = [len(docs), len({doc["category"] for doc in docs})]
@@ -130,6 +177,7 @@ def ideal(pipeline: str, data: Path, out_rows: int, a: argparse.Namespace) -> tu
 
 def startup(a: argparse.Namespace, yaml_path: Path, d: Path) -> dict[str, tuple[float, float]]:
     """(wall s, CPU s) of start-up commands, best of 3."""
+
     def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
         best = (math.inf, math.inf)
         for _ in range(3):
@@ -145,17 +193,25 @@ def startup(a: argparse.Namespace, yaml_path: Path, d: Path) -> dict[str, tuple[
     env = our_env(d)
     out = {
         "llmassert --help": measure([sys.executable, "-m", "llmassert.cli", "--help"], env),
-        "import the run path": measure([sys.executable, "-c", "import llmassert.cli, "
-                                        "llmassert.pipeline.runner, llmassert.llm.litellm_client"],
-                                       env),
+        "import the run path": measure(
+            [
+                sys.executable,
+                "-c",
+                "import llmassert.cli, llmassert.pipeline.runner, llmassert.llm.litellm_client",
+            ],
+            env,
+        ),
         # imports + spec + datasets + the non-LLM operators (split, gather) for real
-        "llmassert run --dry-run": measure([sys.executable, "-m", "llmassert.cli", "run",
-                                            str(yaml_path), "--dry-run", "--quiet"], env),
+        "llmassert run --dry-run": measure(
+            [sys.executable, "-m", "llmassert.cli", "run", str(yaml_path), "--dry-run", "--quiet"],
+            env,
+        ),
     }
     if not a.skip_docetl and (Path(a.docetl_venv) / "bin" / "docetl").exists():
-        out["docetl version"] = measure([str(Path(a.docetl_venv) / "bin" / "docetl"),
-                                         "version"],
-                                        {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+        out["docetl version"] = measure(
+            [str(Path(a.docetl_venv) / "bin" / "docetl"), "version"],
+            {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        )
     return out
 
 
@@ -169,8 +225,9 @@ def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency-ms", type=float, default=200)
@@ -186,8 +243,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     docetl_ok = (Path(a.docetl_venv) / "bin" / "docetl").exists() and not a.skip_docetl
     if not docetl_ok and not a.skip_docetl:
-        print(f"DocETL not measured: no {a.docetl_venv}/bin/docetl (create it with "
-              f"VENV={a.docetl_venv} bash {SHARED}/docetl/run.sh)", file=sys.stderr)
+        print(
+            f"DocETL not measured: no {a.docetl_venv}/bin/docetl (create it with "
+            f"VENV={a.docetl_venv} bash {SHARED}/docetl/run.sh)",
+            file=sys.stderr,
+        )
     proc, port = start_server(a.latency_ms, out)
     rows: list[dict[str, Any]] = []
     starts: dict[str, tuple[float, float]] = {}
@@ -197,8 +257,10 @@ def main() -> None:
             base = out / f"{pipeline}_n{a.n}"
             data = base / "docs.json"
             base.mkdir(parents=True, exist_ok=True)
-            subprocess.run([sys.executable, str(SHARED / "docetl" / "make_docs.py"), str(a.n),
-                            str(data)], check=True)
+            subprocess.run(
+                [sys.executable, str(SHARED / "docetl" / "make_docs.py"), str(a.n), str(data)],
+                check=True,
+            )
             tools = [("llmassert", run_ours)] + ([("docetl", run_docetl)] if docetl_ok else [])
             chunks = 0
             for tool, runner in tools:
@@ -218,8 +280,9 @@ def main() -> None:
                 row.update(pipeline=pipeline, tool=tool, n_docs=a.n, output_rows=n_out)
                 if tool == "llmassert" and row["requests"]:
                     # CPU of the LLM part alone: minus imports, datasets, split/gather
-                    row["net_ms_per_call"] = 1000 * (row["cpu_s"] - dry_cpu[pipeline]) / \
-                        row["requests"]
+                    row["net_ms_per_call"] = (
+                        1000 * (row["cpu_s"] - dry_cpu[pipeline]) / row["requests"]
+                    )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             ideal_s, stages = ideal(pipeline, data, chunks, a)
@@ -232,14 +295,23 @@ def main() -> None:
     report(rows, starts, a, out, docetl_ok)
 
 
-def report(rows: list[dict[str, Any]], starts: dict[str, tuple[float, float]],
-           a: argparse.Namespace, out: Path, docetl_ok: bool) -> None:
-    lines = [f"latency {a.latency_ms:.0f} ms, concurrency {a.concurrency}, {a.n} documents, "
-             f"median of {a.repeat} runs; load average {os.getloadavg()[0]:.1f} on "
-             f"{os.cpu_count()} cores", "",
-             "| pipeline | tool | wall s | requests | max conc. | server span s | ideal s | "
-             "span / ideal | wall / ideal | client CPU s | CPU ms / call | net CPU ms / call | "
-             "rc |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def report(
+    rows: list[dict[str, Any]],
+    starts: dict[str, tuple[float, float]],
+    a: argparse.Namespace,
+    out: Path,
+    docetl_ok: bool,
+) -> None:
+    lines = [
+        f"latency {a.latency_ms:.0f} ms, concurrency {a.concurrency}, {a.n} documents, "
+        f"median of {a.repeat} runs; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores",
+        "",
+        "| pipeline | tool | wall s | requests | max conc. | server span s | ideal s | "
+        "span / ideal | wall / ideal | client CPU s | CPU ms / call | net CPU ms / call | "
+        "rc |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         per_call = 1000 * r["cpu_s"] / r["requests"] if r["requests"] else float("nan")
         net = f"{r['net_ms_per_call']:.2f}" if "net_ms_per_call" in r else "–"
@@ -247,7 +319,8 @@ def report(rows: list[dict[str, Any]], starts: dict[str, tuple[float, float]],
             f"| {r['pipeline']} | {r['tool']} | {r['wall_s']:.2f} | {r['requests']} | "
             f"{r['max_concurrency']} | {r['span_s']:.2f} | {r['ideal_s']:.2f} | "
             f"{r['span_s'] / r['ideal_s']:.2f} | {r['wall_s'] / r['ideal_s']:.2f} | "
-            f"{r['cpu_s']:.2f} | {per_call:.2f} | {net} | {r['rc']} |")
+            f"{r['cpu_s']:.2f} | {per_call:.2f} | {net} | {r['rc']} |"
+        )
     if docetl_ok:
         lines += ["", "| pipeline | DocETL wall / llmassert wall |", "|---|---|"]
         for p in a.pipelines:

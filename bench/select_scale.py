@@ -35,8 +35,9 @@ class Synthetic:
     subsumes: np.ndarray  # (assertions, assertions) bool
 
 
-def synthetic(n_assertions: int, n_responses: int, seed: int = 0,
-              good_failures: str = "clustered") -> Synthetic:
+def synthetic(
+    n_assertions: int, n_responses: int, seed: int = 0, good_failures: str = "clustered"
+) -> Synthetic:
     """A structured matrix; ``good_failures`` says how sound checks trip over good responses:
     "clustered" (each failure mode has its own borderline good responses, as a word limit trips
     over long-but-fine answers) or "random" (any of a shared pool: a harder stress case)."""
@@ -66,8 +67,9 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0,
             continue
         hit = rng.uniform(0.6, 1.0)
         stray = rng.uniform(0.0, 0.03)
-        fail[b_idx, j] = np.where(modes[:, target[j]], rng.random(len(b_idx)) < hit,
-                                  rng.random(len(b_idx)) < stray)
+        fail[b_idx, j] = np.where(
+            modes[:, target[j]], rng.random(len(b_idx)) < hit, rng.random(len(b_idx)) < stray
+        )
         if rng.random() < 0.5:  # half the sound checks trip over some borderline good responses
             near = borderline[target[j]] if good_failures == "clustered" else pool
             rate = rng.uniform(0.3, 1.0) if good_failures == "clustered" else rng.uniform(0.02, 0.3)
@@ -101,15 +103,30 @@ def synthetic(n_assertions: int, n_responses: int, seed: int = 0,
 
 def as_arrays(s: Synthetic) -> Arrays:
     n = s.fail.shape[1]
-    return Arrays(fail=s.fail, good=s.good, subsumes=s.subsumes,
-                  rank=np.arange(n, dtype=np.int64), groups=None)
+    return Arrays(
+        fail=s.fail,
+        good=s.good,
+        subsumes=s.subsumes,
+        rank=np.arange(n, dtype=np.int64),
+        groups=None,
+    )
 
 
-def timed(s: Synthetic, method: str, solver: str, presolve: bool, limit: float) -> tuple[float, bool, int]:
+def timed(
+    s: Synthetic, method: str, solver: str, presolve: bool, limit: float
+) -> tuple[float, bool, int]:
     """Wall-clock seconds of select(), whether the count was proven minimal, and the count."""
     start = time.perf_counter()
-    result = run_arrays(as_arrays(s), [f"a{j}" for j in range(s.fail.shape[1])], method,
-                        0.6, 0.25, solver=solver, presolve=presolve, time_limit_s=limit)
+    result = run_arrays(
+        as_arrays(s),
+        [f"a{j}" for j in range(s.fail.shape[1])],
+        method,
+        0.6,
+        0.25,
+        solver=solver,
+        presolve=presolve,
+        time_limit_s=limit,
+    )
     return time.perf_counter() - start, result.proven_optimal, result.count
 
 
@@ -125,22 +142,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solvers", default="highs,cbc" if highs_available() else "cbc")
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the runs without presolve")
-    parser.add_argument("--good-failures", choices=["clustered", "random"], default="clustered",
-                        help="how sound checks trip over good responses (random: a stress case)")
+    parser.add_argument(
+        "--good-failures",
+        choices=["clustered", "random"],
+        default="clustered",
+        help="how sound checks trip over good responses (random: a stress case)",
+    )
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
     if args.large:
         sizes.append((5000, 20000))
-    print(f"cores: {os.cpu_count()}, time limit {args.time_limit:g} s, alpha 0.6, tau 0.25, "
-          f"good failures {args.good_failures}\n")
-    print("| assertions x responses | method | solver | with presolve s | without s | ratio | "
-          "count | after presolve: assertions x rows (+ fixed) |")
+    print(
+        f"cores: {os.cpu_count()}, time limit {args.time_limit:g} s, alpha 0.6, tau 0.25, "
+        f"good failures {args.good_failures}\n"
+    )
+    print(
+        "| assertions x responses | method | solver | with presolve s | without s | ratio | "
+        "count | after presolve: assertions x rows (+ fixed) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for n, r in sizes:
         start = time.perf_counter()
         s = synthetic(n, r, good_failures=args.good_failures)
-        print(f"<!-- {n}x{r}: generated in {time.perf_counter() - start:.1f} s -->",
-              file=sys.stderr)
+        print(
+            f"<!-- {n}x{r}: generated in {time.perf_counter() - start:.1f} s -->", file=sys.stderr
+        )
         for method in args.methods.split(","):
             stats = select_stats(s, method)
             for solver in args.solvers.split(","):
@@ -153,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                         ratio = f"{sec0 / max(sec, 1e-3):.1f}x"
                     elif proven:
                         ratio = f"> {sec0 / max(sec, 1e-3):.0f}x"
-                print(f"| {n:,} x {r:,} | {method} | {solver} | {cell(sec, proven, count)} | "
-                      f"{without} | {ratio} | {count} | {stats} |", flush=True)
+                print(
+                    f"| {n:,} x {r:,} | {method} | {solver} | {cell(sec, proven, count)} | "
+                    f"{without} | {ratio} | {count} | {stats} |",
+                    flush=True,
+                )
     return 0
 
 

@@ -59,7 +59,8 @@ def broken(m: Matrix, chosen: list[int], method: str, alpha: float, tau: float) 
     if method == "sub":
         K = m.K or [[0] * m.n_assertions for _ in m.assertions]
         loose = [
-            b for b in range(m.n_assertions)
+            b
+            for b in range(m.n_assertions)
             if b not in chosen
             and not any(K[a][b] for a in chosen if a != b)
             and failing(m.M, good, [*chosen, b]) <= ceiling
@@ -94,27 +95,31 @@ def run(data: Path, repeats: int) -> list[dict[str, Any]]:
                 seconds[solver] = best
             assert result is not None
             ffr_ours, cov_ours = metrics(m, result.indices)
-            rows.append({
-                "pipeline": folder.name,
-                "method": method,
-                "spade": fmt(theirs["n_selected"], theirs["ffr"], theirs["coverage"]),
-                "spade_count": theirs["n_selected"],
-                "spade_checks": broken(m, their_idx, method, alpha, tau),
-                "ours": fmt(result.count, ffr_ours, cov_ours),
-                "count": result.count,
-                "ffr": ffr_ours,
-                "proven": result.proven_optimal,
-                "seconds": seconds,
-                "checks": broken(m, result.indices, method, alpha, tau),
-            })
+            rows.append(
+                {
+                    "pipeline": folder.name,
+                    "method": method,
+                    "spade": fmt(theirs["n_selected"], theirs["ffr"], theirs["coverage"]),
+                    "spade_count": theirs["n_selected"],
+                    "spade_checks": broken(m, their_idx, method, alpha, tau),
+                    "ours": fmt(result.count, ffr_ours, cov_ours),
+                    "count": result.count,
+                    "ffr": ffr_ours,
+                    "proven": result.proven_optimal,
+                    "seconds": seconds,
+                    "checks": broken(m, result.indices, method, alpha, tau),
+                }
+            )
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     solvers = list(rows[0]["seconds"]) if rows else []
-    head = ("| pipeline | method | SPADE n / FFR / cov | ours n / FFR / cov | proven min | "
-            + " | ".join(f"{s.upper()} s" for s in solvers)
-            + " | our constraints | SPADE's set under the same check |")
+    head = (
+        "| pipeline | method | SPADE n / FFR / cov | ours n / FFR / cov | proven min | "
+        + " | ".join(f"{s.upper()} s" for s in solvers)
+        + " | our constraints | SPADE's set under the same check |"
+    )
     lines = [head, "|" + "---|" * (7 + len(solvers))]
     for r in rows:
         mark = "yes" if r["proven"] else "no"
@@ -123,8 +128,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         times = " | ".join(f"{r['seconds'][s]:.3f}" for s in solvers)
         ok = "all met" if not r["checks"] else "; ".join(r["checks"])
         theirs = "all met" if not r["spade_checks"] else "; ".join(r["spade_checks"])
-        lines.append(f"| {r['pipeline']} | {r['method']} | {r['spade']} | {r['ours']} | {mark} | "
-                     f"{times} | {ok} | {theirs} |")
+        lines.append(
+            f"| {r['pipeline']} | {r['method']} | {r['spade']} | {r['ours']} | {mark} | "
+            f"{times} | {ok} | {theirs} |"
+        )
     return "\n".join(lines)
 
 
@@ -136,21 +143,29 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         ours = [by[p, method]["count"] for p in pipelines]
         spade = [by[p, method]["spade_count"] for p in pipelines]
         met = all(not by[p, method]["checks"] for p in pipelines)
-        out.append(f"- {method}: {sum(ours)} assertions in total vs SPADE's {sum(spade)}; "
-                   f"never more than SPADE on any pipeline: {all(o <= s for o, s in zip(ours, spade, strict=True))}; "
-                   f"all constraints met: {met}")
+        out.append(
+            f"- {method}: {sum(ours)} assertions in total vs SPADE's {sum(spade)}; "
+            f"never more than SPADE on any pipeline: {all(o <= s for o, s in zip(ours, spade, strict=True))}; "
+            f"all constraints met: {met}"
+        )
     sub = [by[p, "sub"] for p in pipelines]
     base = [by[p, "base"] for p in pipelines]
     fewer = [1 - s["count"] / b["count"] for s, b in zip(sub, base, strict=True)]
-    out.append(f"- our sub vs base: {100 * sum(fewer) / len(fewer):.0f}% fewer assertions on "
-               f"average (SPADE's paper: about 14%)")
+    out.append(
+        f"- our sub vs base: {100 * sum(fewer) / len(fewer):.0f}% fewer assertions on "
+        f"average (SPADE's paper: about 14%)"
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="folder with <pipeline>/matrix.json and spade_results.json")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="folder with <pipeline>/matrix.json and spade_results.json",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="best-of-N timing")
     args = parser.parse_args(argv)
     if not args.data.is_dir():

@@ -15,7 +15,11 @@ import subprocess
 import sys
 import time
 
-HELP = [sys.executable, "-c", "import sys; from llmassert.cli import main; sys.exit(main(['--help']))"]
+HELP = [
+    sys.executable,
+    "-c",
+    "import sys; from llmassert.cli import main; sys.exit(main(['--help']))",
+]
 BARE = [sys.executable, "-c", "pass"]
 LITELLM = [sys.executable, "-c", "import litellm"]
 
@@ -25,8 +29,9 @@ def median_seconds(cmd: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=env)
+        subprocess.run(
+            cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -40,8 +45,11 @@ def main() -> None:
     bare = median_seconds(BARE, args.runs)
     help_s = median_seconds(HELP, args.runs)
     litellm_s = median_seconds(LITELLM, args.runs)
-    rows = [("python -c pass", bare), ("llmassert --help", help_s),
-            ('python -c "import litellm"', litellm_s)]
+    rows = [
+        ("python -c pass", bare),
+        ("llmassert --help", help_s),
+        ('python -c "import litellm"', litellm_s),
+    ]
     print(f"{'command':<34}{'median s':>10}")
     for name, seconds in rows:
         print(f"{name:<34}{seconds:>10.3f}")

@@ -42,15 +42,29 @@ def _spade(results: dict[str, Any], method: str) -> str:
     return f"{r['n_selected']} / {r['ffr']:.2f} / {r['coverage']:.2f}"
 
 
-def run_pipeline(folder: Path, seeds: int, holdout: float, method: str, alpha: float,
-                 tau: float, confidence: float | None) -> tuple[list[PromptReport], float]:
+def run_pipeline(
+    folder: Path,
+    seeds: int,
+    holdout: float,
+    method: str,
+    alpha: float,
+    tau: float,
+    confidence: float | None,
+) -> tuple[list[PromptReport], float]:
     reports = []
     start = time.perf_counter()
     for seed in range(seeds):
         with tempfile.TemporaryDirectory() as out:
-            report = synthesize(folder / "prompts", out_dir=out, alpha=alpha, tau=tau,
-                                method=method, holdout=holdout, seed=seed,  # type: ignore[arg-type]
-                                ffr_confidence=confidence)
+            report = synthesize(
+                folder / "prompts",
+                out_dir=out,
+                alpha=alpha,
+                tau=tau,
+                method=method,
+                holdout=holdout,
+                seed=seed,  # type: ignore[arg-type]
+                ffr_confidence=confidence,
+            )
         reports.append(report.prompts[0])
     return reports, (time.perf_counter() - start) / seeds
 
@@ -63,9 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", choices=["sub", "cov", "base"], default="sub")
     ap.add_argument("--alpha", type=float, default=0.6)
     ap.add_argument("--tau", type=float, default=0.25)
-    ap.add_argument("--ffr-confidence", type=float, default=0.9,
-                    help="select for FFR <= tau at this confidence, as `synth` does by default "
-                         "(0: in-sample, as SPADE does)")
+    ap.add_argument(
+        "--ffr-confidence",
+        type=float,
+        default=0.9,
+        help="select for FFR <= tau at this confidence, as `synth` does by default "
+        "(0: in-sample, as SPADE does)",
+    )
     ap.add_argument("--pipelines", nargs="*", help="only these pipelines")
     args = ap.parse_args(argv)
 
@@ -75,28 +93,42 @@ def main(argv: list[str] | None = None) -> int:
     pipelines = sorted(p for p in args.data.iterdir() if (p / "prompts").is_dir())
     if args.pipelines:
         pipelines = [p for p in pipelines if p.name in args.pipelines]
-    print(f"offline synthesis, --method {args.method} --alpha {args.alpha:g} --tau {args.tau:g} "
-          f"--ffr-confidence {args.ffr_confidence:g} "
-          f"--holdout {args.holdout:g}, {args.seeds} seeds (mean ± sd); "
-          "SPADE: selected / FFR / coverage at alpha 0.6, tau 0.25 (in-sample, GPT-4 candidates)\n")
-    header = ("| pipeline | versions | criteria | candidates | selected | test coverage | "
-              "test FFR | train coverage | train FFR | s/run | SPADE sub | SPADE base |")
+    print(
+        f"offline synthesis, --method {args.method} --alpha {args.alpha:g} --tau {args.tau:g} "
+        f"--ffr-confidence {args.ffr_confidence:g} "
+        f"--holdout {args.holdout:g}, {args.seeds} seeds (mean ± sd); "
+        "SPADE: selected / FFR / coverage at alpha 0.6, tau 0.25 (in-sample, GPT-4 candidates)\n"
+    )
+    header = (
+        "| pipeline | versions | criteria | candidates | selected | test coverage | "
+        "test FFR | train coverage | train FFR | s/run | SPADE sub | SPADE base |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     judges: dict[str, list[str]] = {}
     for folder in pipelines:
-        reports, seconds = run_pipeline(folder, args.seeds, args.holdout, args.method,
-                                        args.alpha, args.tau, args.ffr_confidence or None)
+        reports, seconds = run_pipeline(
+            folder,
+            args.seeds,
+            args.holdout,
+            args.method,
+            args.alpha,
+            args.tau,
+            args.ffr_confidence or None,
+        )
         results_file = folder / "spade_results.json"
         spade = json.loads(results_file.read_text()) if results_file.is_file() else {}
         first = reports[0]
-        print(f"| {folder.name} | {first.versions} | {first.criteria} | {first.candidates} | "
-              f"{_mean_sd([float(r.selected) for r in reports])} | "
-              f"{_mean_sd([r.test_coverage for r in reports])} | "
-              f"{_mean_sd([r.test_ffr for r in reports])} | "
-              f"{_mean_sd([r.coverage for r in reports])} | "
-              f"{_mean_sd([r.ffr for r in reports])} | {seconds:.1f} | "
-              f"{_spade(spade, 'sub')} | {_spade(spade, 'base')} |", flush=True)
+        print(
+            f"| {folder.name} | {first.versions} | {first.criteria} | {first.candidates} | "
+            f"{_mean_sd([float(r.selected) for r in reports])} | "
+            f"{_mean_sd([r.test_coverage for r in reports])} | "
+            f"{_mean_sd([r.test_ffr for r in reports])} | "
+            f"{_mean_sd([r.coverage for r in reports])} | "
+            f"{_mean_sd([r.ffr for r in reports])} | {seconds:.1f} | "
+            f"{_spade(spade, 'sub')} | {_spade(spade, 'base')} |",
+            flush=True,
+        )
         judges[folder.name] = first.needs_judge
         for w in sorted({w for r in reports for w in r.warnings}):
             print(f"  warning ({folder.name}): {w}", file=sys.stderr)

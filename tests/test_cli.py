@@ -23,8 +23,9 @@ LLMASSERT = [sys.executable, "-m", "llmassert.cli"]
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([*LLMASSERT, *args], capture_output=True, text=True, env=full_env,
-                          timeout=120)
+    return subprocess.run(
+        [*LLMASSERT, *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
 
 
 def test_help_works_without_importing_litellm() -> None:
@@ -38,8 +39,9 @@ def test_help_works_without_importing_litellm() -> None:
         "assert 'litellm' not in sys.modules, 'litellm imported'\n"
         "assert 'vcr' not in sys.modules and 'aiohttp' not in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "Usage" in done.stdout and "cache" in done.stdout
 
@@ -70,8 +72,11 @@ def probe_command(tmp_path: Path) -> Iterator[str]:
     def probe(prompts: list[str], settings: Settings) -> None:
         with llm_session(settings, "probe") as client:
             for prompt in prompts:
-                result = client.complete(LLMRequest(
-                    model=settings.model or "", messages=({"role": "user", "content": prompt},)))
+                result = client.complete(
+                    LLMRequest(
+                        model=settings.model or "", messages=({"role": "user", "content": prompt},)
+                    )
+                )
                 typer.echo(result.text)
 
     cli.app.command("llm-probe")(probe)
@@ -81,18 +86,29 @@ def probe_command(tmp_path: Path) -> Iterator[str]:
         cli.app.registered_commands.pop()
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--model", "gpt 4o"], "error: model: malformed model string 'gpt 4o'"),
-    (["--model", "nonsense-model"], "error: model: unknown model 'nonsense-model'"),
-    (["--model", "openai/gpt-4o-mini"], "error: model: no API key for openai model"),
-    (["--model", "openai/x", "--api-base", "localhost:8000"], "error: api_base: "),
-    (["--model", "openai/x", "--api-base", "http://h:99999/v1"], "error: api_base: malformed"),
-    (["--model", "openai/x", "--record", "a", "--replay", "b"], "error: --replay: --record and"),
-    (["--model", "openai/x", "--api-base", "http://h/v1", "--replay", "nowhere"],
-     "error: replay: cassette nowhere/probe.yaml not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model", "gpt 4o"], "error: model: malformed model string 'gpt 4o'"),
+        (["--model", "nonsense-model"], "error: model: unknown model 'nonsense-model'"),
+        (["--model", "openai/gpt-4o-mini"], "error: model: no API key for openai model"),
+        (["--model", "openai/x", "--api-base", "localhost:8000"], "error: api_base: "),
+        (["--model", "openai/x", "--api-base", "http://h:99999/v1"], "error: api_base: malformed"),
+        (
+            ["--model", "openai/x", "--record", "a", "--replay", "b"],
+            "error: --replay: --record and",
+        ),
+        (
+            ["--model", "openai/x", "--api-base", "http://h/v1", "--replay", "nowhere"],
+            "error: replay: cassette nowhere/probe.yaml not found",
+        ),
+    ],
+)
 def test_bad_llm_config_exits_2_with_one_line(
-    probe_command: str, args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
+    probe_command: str,
+    args: list[str],
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for var in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "LLMASSERT_API_BASE"):
@@ -104,13 +120,22 @@ def test_bad_llm_config_exits_2_with_one_line(
 
 
 def test_session_reports_usage_and_budget_stops_with_exit_3(
-    probe_command: str, llm_server: FakeLLMServer, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    probe_command: str,
+    llm_server: FakeLLMServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cli-0123456789")
     llm_server.handler = lambda body: Reply(content="answer", usage=(40, 30))
-    common = ["--model", "openai/fake-model", "--api-base", llm_server.base_url,
-              "--cache-dir", str(tmp_path / "cache")]
+    common = [
+        "--model",
+        "openai/fake-model",
+        "--api-base",
+        llm_server.base_url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     assert cli.main([probe_command, "one", *common]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "answer"
@@ -131,8 +156,9 @@ def test_flags_win_over_base_settings_and_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("LLMASSERT_MAX_CONCURRENCY", "7")
     env = settings_from_options()
     assert env.model == "openai/from-env" and env.max_concurrency == 7
-    flags = settings_from_options(model="openai/flag", record=Path("c"), max_tokens=10,
-                                  no_cache=True)
+    flags = settings_from_options(
+        model="openai/flag", record=Path("c"), max_tokens=10, no_cache=True
+    )
     assert flags.model == "openai/flag" and flags.mode == "record"
     assert flags.cassette_dir == Path("c") and flags.max_tokens_total == 10
     assert flags.cache_dir is None

@@ -4,9 +4,17 @@ import llmassert
 
 
 def test_public_names_are_pinned() -> None:
-    assert sorted(llmassert.__all__) == sorted([
-        "AssertionSet", "AssertionsFailedError", "CheckResult", "Failure", "LlmAssertError",
-        "Settings", "__version__", "guard",
-    ])
+    assert sorted(llmassert.__all__) == sorted(
+        [
+            "AssertionSet",
+            "AssertionsFailedError",
+            "CheckResult",
+            "Failure",
+            "LlmAssertError",
+            "Settings",
+            "__version__",
+            "guard",
+        ]
+    )
     for name in llmassert.__all__:
         assert hasattr(llmassert, name), name

@@ -101,11 +101,11 @@ class AssertionSet:
         """
         text = str(path_or_source)
         if isinstance(path_or_source, str) and "\n" in path_or_source:
-            return cls.from_source(text, timeout_s=timeout_s, memory_mb=memory_mb,
-                                   trusted=trusted)
+            return cls.from_source(text, timeout_s=timeout_s, memory_mb=memory_mb, trusted=trusted)
         source, filename = read_source(path_or_source)
-        return cls.from_source(source, filename=filename, timeout_s=timeout_s,
-                               memory_mb=memory_mb, trusted=trusted)
+        return cls.from_source(
+            source, filename=filename, timeout_s=timeout_s, memory_mb=memory_mb, trusted=trusted
+        )
 
     @classmethod
     def from_source(
@@ -129,16 +129,18 @@ class AssertionSet:
             try:
                 sb.validate_source(source, filename=filename)
             except SandboxError as e:
-                raise AssertionModuleError(f"refused: {e.message}", file=filename,
-                                           field=e.field) from None
+                raise AssertionModuleError(
+                    f"refused: {e.message}", file=filename, field=e.field
+                ) from None
             inline = sb.is_inline_safe(source)
             namespace = _load_inline(source, filename) if inline else {}
         if inline:
             functions = {n: namespace[n] for n in wanted if callable(namespace.get(n))}
             missing = [a.name for a in info.assertions if a.name not in functions]
             if missing:
-                raise AssertionModuleError(f"not defined after loading: {', '.join(missing)}",
-                                           file=filename)
+                raise AssertionModuleError(
+                    f"not defined after loading: {', '.join(missing)}", file=filename
+                )
             return cls(
                 info.assertions,
                 functions={a.name: functions[a.name] for a in info.assertions},
@@ -147,8 +149,7 @@ class AssertionSet:
             )
         sandbox = _Sandboxed(source, filename, timeout_s=timeout_s, memory_mb=memory_mb)
         sandbox.start()
-        return cls(info.assertions, fixes=sandbox.fixes(info.fixes), sandbox=sandbox,
-                   path=filename)
+        return cls(info.assertions, fixes=sandbox.fixes(info.fixes), sandbox=sandbox, path=filename)
 
     @classmethod
     def from_functions(
@@ -324,12 +325,20 @@ class AssertionSet:
             elif value is False:
                 outcomes[assertion.name] = (False, "failed", "returned False", elapsed)
             elif value is None:
-                outcomes[assertion.name] = (False, "error", "returned None (expected a bool)",
-                                            elapsed)
+                outcomes[assertion.name] = (
+                    False,
+                    "error",
+                    "returned None (expected a bool)",
+                    elapsed,
+                )
             else:
                 ok = bool(value)
-                outcomes[assertion.name] = (ok, "" if ok else "failed",
-                                            "" if ok else f"returned {value!r}", elapsed)
+                outcomes[assertion.name] = (
+                    ok,
+                    "" if ok else "failed",
+                    "" if ok else f"returned {value!r}",
+                    elapsed,
+                )
         return outcomes
 
     def _run_remote(self, items: list[tuple[dict[str, Any], str]]) -> list[dict[str, _Outcome]]:
@@ -491,9 +500,9 @@ class _Sandboxed:
                 self._id = box.load(self.source, filename=self.filename)
             return box, self._id
 
-    def run(self, names: list[str], items: list[tuple[dict[str, Any], str]]) -> list[
-        dict[str, _Outcome]
-    ]:
+    def run(
+        self, names: list[str], items: list[tuple[dict[str, Any], str]]
+    ) -> list[dict[str, _Outcome]]:
         start = time.perf_counter()
         box, source_id = self._loaded()
         with self._lock:  # one worker: calls are serialized
@@ -516,8 +525,10 @@ class _Sandboxed:
 
     def _explain(self, error: str, kind: str) -> str:
         if kind == "timeout":
-            return (f"{error} (sandbox limits: {self.timeout_s:g} s per check, "
-                    f"{self.memory_mb} MB); the check was stopped")
+            return (
+                f"{error} (sandbox limits: {self.timeout_s:g} s per check, "
+                f"{self.memory_mb} MB); the check was stopped"
+            )
         return f"raised {error}" if ":" in error.split(" ", 1)[0] else error
 
     def fixes(self, names: Iterable[str]) -> dict[str, FixFn]:

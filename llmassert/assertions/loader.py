@@ -79,7 +79,8 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
         names = [
             name
             for name, fn in functions.items()
-            if not name.startswith(("_", "fix_")) and _param_names(fn)[:2] == ["example", "response"]
+            if not name.startswith(("_", "fix_"))
+            and _param_names(fn)[:2] == ["example", "response"]
         ]
     else:
         names = listed
@@ -105,8 +106,9 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
             )
         infos.append(_info(fn, constants))
     fixes = frozenset(
-        name for name in names if f"fix_{name}" in functions
-        and len(_param_names(functions[f"fix_{name}"])) >= 2
+        name
+        for name in names
+        if f"fix_{name}" in functions and len(_param_names(functions[f"fix_{name}"])) >= 2
     )
     return ModuleInfo(tuple(infos), fixes)
 
@@ -149,13 +151,13 @@ def _info(fn: ast.FunctionDef, constants: dict[str, str]) -> Assertion:
     meta = {k.lower(): v for k, v in _META_RE.findall(doc)}
     written = _WRITER_RE.search(doc)
     if written:
-        meta.update(version=written.group(1), category=written.group(2),
-                    criterion=written.group(3))
+        meta.update(version=written.group(1), category=written.group(2), criterion=written.group(3))
     criterion = meta.get("criterion") or _first_paragraph(doc) or fn.name
     version = meta.get("version", "").lstrip("vV")
     question = _judge_question(fn, constants)
     calls_judge = any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Name | ast.Attribute)
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Name | ast.Attribute)
         and (n.func.id if isinstance(n.func, ast.Name) else n.func.attr) in JUDGE_FUNCTIONS
         for n in ast.walk(fn)
     )

@@ -35,40 +35,98 @@ if TYPE_CHECKING:
 
 PANEL = "LLM options"
 
-ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help="litellm model string, e.g. openai/gpt-4o-mini (env LLMASSERT_MODEL).",
-    rich_help_panel=PANEL)]
-EmbeddingModelOpt = Annotated[str | None, typer.Option(
-    "--embedding-model", help="Embedding model, e.g. openai/text-embedding-3-small "
-    "(env LLMASSERT_EMBEDDING_MODEL).",
-    rich_help_panel=PANEL)]
-ApiBaseOpt = Annotated[str | None, typer.Option(
-    "--api-base", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
-    "(env LLMASSERT_API_BASE, OPENAI_API_BASE, OPENAI_BASE_URL).", rich_help_panel=PANEL)]
-MaxConcurrencyOpt = Annotated[int | None, typer.Option(
-    "--max-concurrency", min=1, help="Most LLM requests in flight at once (default 32).",
-    rich_help_panel=PANEL)]
-RpmOpt = Annotated[int | None, typer.Option(
-    "--rpm", min=1, help="Request limit per minute.", rich_help_panel=PANEL)]
-TpmOpt = Annotated[int | None, typer.Option(
-    "--tpm", min=1, help="Token limit per minute.", rich_help_panel=PANEL)]
-RecordOpt = Annotated[Path | None, typer.Option(
-    "--record", metavar="DIR", help="Record LLM HTTP traffic into cassettes in DIR.",
-    rich_help_panel=PANEL)]
-ReplayOpt = Annotated[Path | None, typer.Option(
-    "--replay", metavar="DIR", help="Answer LLM calls only from cassettes in DIR (offline; a "
-    "request not recorded is an error).", rich_help_panel=PANEL)]
-MaxCostOpt = Annotated[float | None, typer.Option(
-    "--max-cost", min=0, help="Stop starting LLM calls once this many USD are spent.",
-    rich_help_panel=PANEL)]
-MaxTokensOpt = Annotated[int | None, typer.Option(
-    "--max-tokens", min=1, help="Stop starting LLM calls once this many tokens are used.",
-    rich_help_panel=PANEL)]
-CacheDirOpt = Annotated[Path | None, typer.Option(
-    "--cache-dir", help="LLM response cache (default .llmassert/cache) (env LLMASSERT_CACHE_DIR).",
-    rich_help_panel=PANEL)]
-NoCacheOpt = Annotated[bool, typer.Option(
-    "--no-cache", help="Neither read nor write the LLM response cache.", rich_help_panel=PANEL)]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="litellm model string, e.g. openai/gpt-4o-mini (env LLMASSERT_MODEL).",
+        rich_help_panel=PANEL,
+    ),
+]
+EmbeddingModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embedding-model",
+        help="Embedding model, e.g. openai/text-embedding-3-small (env LLMASSERT_EMBEDDING_MODEL).",
+        rich_help_panel=PANEL,
+    ),
+]
+ApiBaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-base",
+        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
+        "(env LLMASSERT_API_BASE, OPENAI_API_BASE, OPENAI_BASE_URL).",
+        rich_help_panel=PANEL,
+    ),
+]
+MaxConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-concurrency",
+        min=1,
+        help="Most LLM requests in flight at once (default 32).",
+        rich_help_panel=PANEL,
+    ),
+]
+RpmOpt = Annotated[
+    int | None,
+    typer.Option("--rpm", min=1, help="Request limit per minute.", rich_help_panel=PANEL),
+]
+TpmOpt = Annotated[
+    int | None, typer.Option("--tpm", min=1, help="Token limit per minute.", rich_help_panel=PANEL)
+]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--record",
+        metavar="DIR",
+        help="Record LLM HTTP traffic into cassettes in DIR.",
+        rich_help_panel=PANEL,
+    ),
+]
+ReplayOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--replay",
+        metavar="DIR",
+        help="Answer LLM calls only from cassettes in DIR (offline; a "
+        "request not recorded is an error).",
+        rich_help_panel=PANEL,
+    ),
+]
+MaxCostOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        min=0,
+        help="Stop starting LLM calls once this many USD are spent.",
+        rich_help_panel=PANEL,
+    ),
+]
+MaxTokensOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-tokens",
+        min=1,
+        help="Stop starting LLM calls once this many tokens are used.",
+        rich_help_panel=PANEL,
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="LLM response cache (default .llmassert/cache) (env LLMASSERT_CACHE_DIR).",
+        rich_help_panel=PANEL,
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache", help="Neither read nor write the LLM response cache.", rich_help_panel=PANEL
+    ),
+]
 
 # name → (annotation, default) of every shared option, in --help order.
 OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -111,9 +169,15 @@ def settings_from_options(
     if record is not None and replay is not None:
         raise ConfigError("--record and --replay cannot be used together", field="--replay")
     overrides: dict[str, Any] = {
-        "model": model, "embedding_model": embedding_model, "api_base": api_base,
-        "max_concurrency": max_concurrency, "rpm": rpm, "tpm": tpm, "max_cost": max_cost,
-        "max_tokens_total": max_tokens, "cache_dir": cache_dir,
+        "model": model,
+        "embedding_model": embedding_model,
+        "api_base": api_base,
+        "max_concurrency": max_concurrency,
+        "rpm": rpm,
+        "tpm": tpm,
+        "max_cost": max_cost,
+        "max_tokens_total": max_tokens,
+        "cache_dir": cache_dir,
     }
     if record is not None:
         overrides |= {"mode": "record", "cassette_dir": record}
@@ -139,11 +203,17 @@ def llm_options(func: F) -> F:
         raise TypeError(f"{func.__name__} needs a `settings` parameter to use @llm_options")
     # Resolve string annotations (PEP 563) in the command's own module, where its names live.
     hints = typing.get_type_hints(func, include_extras=True)
-    own = [p.replace(annotation=hints.get(name, p.annotation))
-           for name, p in sig.parameters.items() if name != "settings"]
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                               annotation=annotation)
-             for name, (annotation, default) in OPTIONS.items()]
+    own = [
+        p.replace(annotation=hints.get(name, p.annotation))
+        for name, p in sig.parameters.items()
+        if name != "settings"
+    ]
+    extra = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
+        for name, (annotation, default) in OPTIONS.items()
+    ]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -159,9 +229,7 @@ def llm_options(func: F) -> F:
 
 
 @contextmanager
-def llm_session(
-    settings: Settings, name: str, *, quiet: bool = False
-) -> Iterator[LLMClient]:
+def llm_session(settings: Settings, name: str, *, quiet: bool = False) -> Iterator[LLMClient]:
     """Build the client, activate record/replay (cassette ``name``) and report usage on exit.
 
     Every ``llmassert.llm.get_client(settings)`` inside the block returns the same client, so the

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-cache_app = typer.Typer(help="Manage the content-addressed LLM response cache.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="Manage the content-addressed LLM response cache.", no_args_is_help=True
+)
 
 CacheDir = Annotated[
     Path | None, typer.Option("--cache-dir", help="Cache folder (default .llmassert/cache).")

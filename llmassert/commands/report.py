@@ -18,12 +18,15 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    log: Annotated[Path, typer.Argument(
-        help="Failure log written by guards (default location .llmassert/failures.jsonl).",
-        show_default=False)],
+    log: Annotated[
+        Path,
+        typer.Argument(
+            help="Failure log written by guards (default location .llmassert/failures.jsonl).",
+            show_default=False,
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    prompt: Annotated[str | None, typer.Option(
-        "--prompt", help="Only this prompt name.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", help="Only this prompt name.")] = None,
 ) -> None:
     """Failure counts and rates per assertion, prompt version and day."""
     from llmassert.hooks.failure_report import summarize
@@ -38,9 +41,12 @@ def report(
 
     out = Console()
     rate = f"{summary.failures / summary.checks:.2%}" if summary.checks else "n/a"
-    out.print(f"{log}: {summary.failures} failed responses out of "
-              f"{summary.checks or 'an unknown number of'} checked (rate {rate})",
-              highlight=False, soft_wrap=True)
+    out.print(
+        f"{log}: {summary.failures} failed responses out of "
+        f"{summary.checks or 'an unknown number of'} checked (rate {rate})",
+        highlight=False,
+        soft_wrap=True,
+    )
     out.print(_table("By prompt version", summary.by_prompt, ("prompt", "version")))
     out.print(_table("By assertion", summary.by_assertion, ("prompt", "version", "assertion")))
     out.print(_table("By day", summary.by_day, ("day", "prompt", "version")))
@@ -55,8 +61,12 @@ def _table(title: str, rows: list[Row], keys: tuple[str, ...]) -> Table:
     for col in ("failures", "checks", "rate"):
         table.add_column(col, justify="right", no_wrap=True)
     for row in rows:
-        values = {"prompt": row.prompt, "version": row.prompt_version,
-                  "assertion": row.assertion, "day": row.day}
+        values = {
+            "prompt": row.prompt,
+            "version": row.prompt_version,
+            "assertion": row.assertion,
+            "day": row.day,
+        }
         cells = [str(values[k]) if values[k] is not None else "-" for k in keys]
         rate = "n/a" if row.rate is None else f"{row.rate:.2%}"
         table.add_row(*cells, str(row.failures), str(row.checks or "-"), rate)

@@ -42,28 +42,53 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML (DocETL format).",
-                                             show_default=False)],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the pipeline and estimate "
-                                          "LLM calls per operation; call nothing.")] = False,
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue an "
-                                         "interrupted run from its checkpoints.")] = True,
-    executor: Annotated[str, typer.Option("--executor", help="local (asyncio) or ray.")]
-    = "local",
-    ray_address: Annotated[str | None, typer.Option(
-        "--ray-address", help="With --executor ray: auto (the cluster `ray start` made on this "
-        "node), ray://HOST:10001, or unset for RAY_ADDRESS / a local Ray.",
-        show_default=False)] = None,
-    ray_workers: Annotated[int | None, typer.Option(
-        "--ray-workers", min=1, help="With --executor ray: worker actors (default: the "
-        "cluster's CPUs).", show_default=False)] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any row was "
-                                         "quarantined, errored or flagged.")] = False,
-    lineage: Annotated[bool, typer.Option("--lineage/--no-lineage", help="Write "
-                                          "<output>.lineage.jsonl (calls, cost, gleaning per "
-                                          "row).")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
-    = False,
+    pipeline: Annotated[
+        Path, typer.Argument(help="Pipeline YAML (DocETL format).", show_default=False)
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check the pipeline and estimate LLM calls per operation; call nothing.",
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--no-resume", help="Continue an interrupted run from its checkpoints."
+        ),
+    ] = True,
+    executor: Annotated[str, typer.Option("--executor", help="local (asyncio) or ray.")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --executor ray: auto (the cluster `ray start` made on this "
+            "node), ray://HOST:10001, or unset for RAY_ADDRESS / a local Ray.",
+            show_default=False,
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--ray-workers",
+            min=1,
+            help="With --executor ray: worker actors (default: the cluster's CPUs).",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 1 if any row was quarantined, errored or flagged."),
+    ] = False,
+    lineage: Annotated[
+        bool,
+        typer.Option(
+            "--lineage/--no-lineage",
+            help="Write <output>.lineage.jsonl (calls, cost, gleaning per row).",
+        ),
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
     model: ModelOpt = None,
     embedding_model: EmbeddingModelOpt = None,
     api_base: ApiBaseOpt = None,
@@ -90,14 +115,29 @@ def run(
     # YAML's default_lm_api_base sits between the environment and the flags.
     base = Settings.from_env(api_base=loaded.spec.default_lm_api_base)
     settings = settings_from_options(
-        model=None, embedding_model=embedding_model, api_base=api_base,
-        max_concurrency=max_concurrency, rpm=rpm, tpm=tpm, record=record, replay=replay,
-        max_cost=max_cost, max_tokens=max_tokens, cache_dir=cache_dir, no_cache=no_cache,
-        base=base)
+        model=None,
+        embedding_model=embedding_model,
+        api_base=api_base,
+        max_concurrency=max_concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        record=record,
+        replay=replay,
+        max_cost=max_cost,
+        max_tokens=max_tokens,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        base=base,
+    )
     executor_options = _executor_options(executor, ray_address, ray_workers, record)
-    options = RunOptions(resume=resume, dry_run=dry_run, executor=executor,
-                         executor_options=executor_options, model=model,
-                         lineage=lineage)
+    options = RunOptions(
+        resume=resume,
+        dry_run=dry_run,
+        executor=executor,
+        executor_options=executor_options,
+        model=model,
+        lineage=lineage,
+    )
     runner = Runner(loaded, settings, options)
     runner.prepare()  # every spec / dataset / template error surfaces here, before any call
     if dry_run:
@@ -110,16 +150,21 @@ def run(
     from llmassert.pipeline.progress import RichProgress
 
     started = time.perf_counter()
-    with llm_session(settings, f"run-{pipeline.stem}", quiet=True) as client, \
-            RichProgress(console, enabled=not quiet) as progress:
+    with (
+        llm_session(settings, f"run-{pipeline.stem}", quiet=True) as client,
+        RichProgress(console, enabled=not quiet) as progress,
+    ):
         runner.client = client
         runner.progress = progress
         try:
             report = runner.run()
         except BaseException:
             if not quiet and runner.checkpoint_root.exists():
-                console.print(f"[yellow]interrupted: rerun the same command to resume from "
-                              f"{runner.checkpoint_root}[/]", soft_wrap=True)
+                console.print(
+                    f"[yellow]interrupted: rerun the same command to resume from "
+                    f"{runner.checkpoint_root}[/]",
+                    soft_wrap=True,
+                )
             raise
     if not quiet:
         _print_summary(console, report, time.perf_counter() - started)
@@ -127,18 +172,23 @@ def run(
     return EXIT_ASSERTIONS_FAILED if strict and bad else EXIT_OK
 
 
-def _executor_options(executor: str, ray_address: str | None, ray_workers: int | None,
-                      record: Path | None = None) -> dict[str, Any]:
+def _executor_options(
+    executor: str, ray_address: str | None, ray_workers: int | None, record: Path | None = None
+) -> dict[str, Any]:
     """Checked before anything runs: a missing Ray or a misplaced flag is a one-line error."""
     ray_flags = {"address": ray_address, "workers": ray_workers}
     if executor != "ray":
         if any(v is not None for v in ray_flags.values()):
-            raise ConfigError("--ray-address / --ray-workers need --executor ray",
-                              field="--executor")
+            raise ConfigError(
+                "--ray-address / --ray-workers need --executor ray", field="--executor"
+            )
         return {}
     if record is not None:
-        raise ConfigError("--record needs the local executor (one process writes the "
-                          "cassette); --replay works with --executor ray", field="--executor")
+        raise ConfigError(
+            "--record needs the local executor (one process writes the "
+            "cassette); --replay works with --executor ray",
+            field="--executor",
+        )
     from llmassert.pipeline.executor_ray import import_ray
 
     import_ray()
@@ -151,14 +201,20 @@ def _print_summary(console: Console, report: RunReport, wall: float) -> None:
     from llmassert.pipeline.operators.base import OpStats
 
     columns: list[tuple[str, Callable[[OpStats], str]]] = [
-        ("in", lambda s: str(s.rows_in)), ("out", lambda s: str(s.rows_out)),
-        ("filtered", lambda s: _n(s.filtered)), ("quarant.", lambda s: _n(s.quarantined)),
-        ("errors", lambda s: _n(s.errored)), ("flagged", lambda s: _n(s.flagged)),
-        ("calls", lambda s: _n(s.calls)), ("cached", lambda s: _n(s.cached)),
+        ("in", lambda s: str(s.rows_in)),
+        ("out", lambda s: str(s.rows_out)),
+        ("filtered", lambda s: _n(s.filtered)),
+        ("quarant.", lambda s: _n(s.quarantined)),
+        ("errors", lambda s: _n(s.errored)),
+        ("flagged", lambda s: _n(s.flagged)),
+        ("calls", lambda s: _n(s.calls)),
+        ("cached", lambda s: _n(s.cached)),
         ("tokens", lambda s: _n(s.tokens)),
         ("cost $", lambda s: f"{s.cost:.4f}" if s.cost else ""),
-        ("retries", lambda s: _n(s.retries)), ("check re.", lambda s: _n(s.check_retries)),
-        ("glean", lambda s: _n(s.gleaning_rounds)), ("resumed", lambda s: _n(s.resumed)),
+        ("retries", lambda s: _n(s.retries)),
+        ("check re.", lambda s: _n(s.check_retries)),
+        ("glean", lambda s: _n(s.gleaning_rounds)),
+        ("resumed", lambda s: _n(s.resumed)),
     ]
     total = report.totals
     total.rows_in, total.rows_out = report.rows_in, report.rows_out
@@ -169,24 +225,35 @@ def _print_summary(console: Console, report: RunReport, wall: float) -> None:
         table.add_column(name, justify="right")
     table.add_column("s", justify="right")
     for op in report.ops:
-        table.add_row(f"{op.name} [dim]{op.type}[/]", *(fn(op.stats) for _, fn in shown),
-                      f"{op.stats.seconds:.1f}")
+        table.add_row(
+            f"{op.name} [dim]{op.type}[/]",
+            *(fn(op.stats) for _, fn in shown),
+            f"{op.stats.seconds:.1f}",
+        )
     table.add_section()
     table.add_row("total", *(fn(total) for _, fn in shown), f"{wall:.1f}")
     console.print(table)
     console.print(f"output: {report.output} ({report.rows_out} rows)", soft_wrap=True)
     if report.resumed:
-        console.print(f"[dim]resumed an interrupted run ({total.resumed} units from "
-                      "checkpoints)[/]")
+        console.print(
+            f"[dim]resumed an interrupted run ({total.resumed} units from checkpoints)[/]"
+        )
     if report.quarantined:
-        console.print(f"[yellow]warning: {report.quarantined} rows failed their checks → "
-                      f"{report.quarantine_file}[/]", soft_wrap=True)
+        console.print(
+            f"[yellow]warning: {report.quarantined} rows failed their checks → "
+            f"{report.quarantine_file}[/]",
+            soft_wrap=True,
+        )
     if report.errored:
-        console.print(f"[yellow]warning: {report.errored} rows could not be processed → "
-                      f"{report.errors_file}[/]", soft_wrap=True)
+        console.print(
+            f"[yellow]warning: {report.errored} rows could not be processed → "
+            f"{report.errors_file}[/]",
+            soft_wrap=True,
+        )
     if report.flagged:
-        console.print(f"[yellow]warning: {report.flagged} output rows are flagged "
-                      "(_llmassert_failures)[/]")
+        console.print(
+            f"[yellow]warning: {report.flagged} output rows are flagged (_llmassert_failures)[/]"
+        )
 
 
 def _print_estimate(console: Console, report: RunReport) -> None:
@@ -201,8 +268,14 @@ def _print_estimate(console: Console, report: RunReport) -> None:
         calls = op.stats.calls
         total += calls
         out = f"≤{op.stats.rows_out}" if est and est.upper_bound else str(op.stats.rows_out)
-        table.add_row(op.step, f"{op.name} [dim]{op.type}[/]", str(op.stats.rows_in), out,
-                      str(calls), est.note if est else "")
+        table.add_row(
+            op.step,
+            f"{op.name} [dim]{op.type}[/]",
+            str(op.stats.rows_in),
+            out,
+            str(calls),
+            est.note if est else "",
+        )
     table.add_section()
     table.add_row("total", "", str(report.rows_in), "", str(total), "")
     console.print(table)

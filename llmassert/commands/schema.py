@@ -17,8 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file "
-                                                "instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of pipeline YAML (operations as a union on `type`)."""
     import json

@@ -40,33 +40,62 @@ JSON_KEYS = ("method", "selected", "count", "coverage", "ffr", "status", "second
 def register(app: typer.Typer) -> None:
     @app.command("select")
     def select_command(
-        file: Annotated[Path, typer.Argument(
-            help="A matrix JSON (assertions, M, y, K) or a manifest written by `synth`.")],
-        method: Annotated[Method | None, typer.Option(
-            help="sub: coverage + subsumption (SPADE_sub); cov: coverage only; base: every "
-                 "assertion with FFR <= tau; criteria: one per criterion, no labels needed. "
-                 "Default: the manifest's method, else sub.")] = None,
-        alpha: Annotated[float | None, typer.Option(
-            min=0.0, max=1.0,
-            help="Coverage target: share of bad responses to catch. Default: manifest's, else 0.6.",
-        )] = None,
-        tau: Annotated[float | None, typer.Option(
-            min=0.0, max=1.0,
-            help="False-failure ceiling: share of good responses that may fail. "
-                 "Default: manifest's, else 0.25.")] = None,
-        time_limit: Annotated[float, typer.Option(
-            "--time-limit", min=0.1,
-            help="Seconds for the solver; past it the best selection found is returned, "
-                 "marked not proven optimal.")] = 60.0,
-        solver: Annotated[Solver, typer.Option(
-            help="ILP solver; auto = HiGHS when installed, else CBC.")] = Solver.auto,
-        presolve: Annotated[bool, typer.Option(
-            help="Shrink the problem before the ILP (same optimum, faster).")] = True,
-        as_json: Annotated[bool, typer.Option(
-            "--json", help="Print the selection as one JSON object.")] = False,
-        out: Annotated[Path | None, typer.Option(
-            help="Manifest only: folder for the rewritten <name>.py and <name>.json "
-                 "(default: the manifest's folder).")] = None,
+        file: Annotated[
+            Path,
+            typer.Argument(
+                help="A matrix JSON (assertions, M, y, K) or a manifest written by `synth`."
+            ),
+        ],
+        method: Annotated[
+            Method | None,
+            typer.Option(
+                help="sub: coverage + subsumption (SPADE_sub); cov: coverage only; base: every "
+                "assertion with FFR <= tau; criteria: one per criterion, no labels needed. "
+                "Default: the manifest's method, else sub."
+            ),
+        ] = None,
+        alpha: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Coverage target: share of bad responses to catch. Default: manifest's, else 0.6.",
+            ),
+        ] = None,
+        tau: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="False-failure ceiling: share of good responses that may fail. "
+                "Default: manifest's, else 0.25.",
+            ),
+        ] = None,
+        time_limit: Annotated[
+            float,
+            typer.Option(
+                "--time-limit",
+                min=0.1,
+                help="Seconds for the solver; past it the best selection found is returned, "
+                "marked not proven optimal.",
+            ),
+        ] = 60.0,
+        solver: Annotated[
+            Solver, typer.Option(help="ILP solver; auto = HiGHS when installed, else CBC.")
+        ] = Solver.auto,
+        presolve: Annotated[
+            bool, typer.Option(help="Shrink the problem before the ILP (same optimum, faster).")
+        ] = True,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the selection as one JSON object.")
+        ] = False,
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                help="Manifest only: folder for the rewritten <name>.py and <name>.json "
+                "(default: the manifest's folder)."
+            ),
+        ] = None,
     ) -> None:
         """Choose the fewest assertions that meet coverage >= alpha and FFR <= tau."""
         from llmassert.errors import InfeasibleError
@@ -85,8 +114,13 @@ def register(app: typer.Typer) -> None:
         try:
             with status:
                 result = select(
-                    matrix, chosen_method, a, t,  # type: ignore[arg-type]
-                    time_limit_s=time_limit, presolve=presolve, solver=solver.value,
+                    matrix,
+                    chosen_method,
+                    a,
+                    t,  # type: ignore[arg-type]
+                    time_limit_s=time_limit,
+                    presolve=presolve,
+                    solver=solver.value,
                 )
         except InfeasibleError as e:
             raise InfeasibleError(e.message, nearest=e.nearest, file=file) from None
@@ -133,7 +167,11 @@ def _rewrite(
     from llmassert.synth.writer import write_outputs
 
     updated = manifest.model_copy(update={"alpha": alpha, "tau": tau}).with_selection(
-        result.selected, method=result.method, alpha=alpha, tau=tau, status=result.status,
+        result.selected,
+        method=result.method,
+        alpha=alpha,
+        tau=tau,
+        status=result.status,
         proven_optimal=result.proven_optimal,
     )
     return write_outputs(updated, out)
@@ -150,8 +188,10 @@ def _print(result: Selection, matrix: Matrix, written: list[Path]) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{result.method}: {result.count} of {matrix.n_assertions} assertions",
-                  title_justify="left")
+    table = Table(
+        title=f"{result.method}: {result.count} of {matrix.n_assertions} assertions",
+        title_justify="left",
+    )
     table.add_column("#", justify="right")
     table.add_column("assertion")
     if matrix.kinds is not None:
@@ -181,7 +221,8 @@ def _print(result: Selection, matrix: Matrix, written: list[Path]) -> None:
         fixed = f", {p.fixed} fixed" if p.fixed else ""
         console.print(
             f"presolve: {p.assertions} x {p.responses} -> {p.assertions_after} x "
-            f"{p.responses_after}{fixed}", style="dim",
+            f"{p.responses_after}{fixed}",
+            style="dim",
         )
     for note in result.notes:
         console.print(f"note: {note}", style="yellow")

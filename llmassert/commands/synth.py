@@ -21,8 +21,10 @@ from llmassert.config import Settings
 if TYPE_CHECKING:
     from rich.console import Console
 
-PATH_HELP = ("A folder of prompts (version folders, <name>.yaml/.json with versions:, "
-             "git-tracked prompt files) or one prompt.")
+PATH_HELP = (
+    "A folder of prompts (version folders, <name>.yaml/.json with versions:, "
+    "git-tracked prompt files) or one prompt."
+)
 
 
 class SelectMethod(StrEnum):
@@ -37,8 +39,13 @@ class RichProgress:
     def __init__(self, console: Console) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                            MofNCompleteColumn(), console=console, transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        )
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> RichProgress:
@@ -69,38 +76,78 @@ def register(app: typer.Typer) -> None:
     def synth(
         path: Annotated[Path, typer.Argument(help=PATH_HELP, show_default=False)],
         settings: Settings,
-        out: Annotated[Path, typer.Option(
-            "--out", help="Folder for <name>.py and <name>.json.")] = Path("assertions"),
-        alpha: Annotated[float, typer.Option(
-            min=0.0, max=1.0, help="Coverage target: share of bad responses to catch.")] = 0.6,
-        tau: Annotated[float, typer.Option(
-            min=0.0, max=1.0, help="False-failure ceiling: share of good responses failed.")
+        out: Annotated[
+            Path, typer.Option("--out", help="Folder for <name>.py and <name>.json.")
+        ] = Path("assertions"),
+        alpha: Annotated[
+            float,
+            typer.Option(
+                min=0.0, max=1.0, help="Coverage target: share of bad responses to catch."
+            ),
+        ] = 0.6,
+        tau: Annotated[
+            float,
+            typer.Option(
+                min=0.0, max=1.0, help="False-failure ceiling: share of good responses failed."
+            ),
         ] = 0.25,
-        method: Annotated[SelectMethod, typer.Option(
-            help="SPADE selection: sub (coverage + subsumption), cov, or base.")
+        method: Annotated[
+            SelectMethod,
+            typer.Option(help="SPADE selection: sub (coverage + subsumption), cov, or base."),
         ] = SelectMethod.sub,
-        holdout: Annotated[float, typer.Option(
-            min=0.0, max=0.95, help="Share of labeled inputs held out to report test "
-            "coverage / FFR (split by input).")] = 0.0,
+        holdout: Annotated[
+            float,
+            typer.Option(
+                min=0.0,
+                max=0.95,
+                help="Share of labeled inputs held out to report test "
+                "coverage / FFR (split by input).",
+            ),
+        ] = 0.0,
         seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
-        labels: Annotated[Path | None, typer.Option(
-            help="Labeled responses (JSONL: input, response, label) for the one prompt "
-            "at PATH.")] = None,
-        git: Annotated[bool | None, typer.Option(
-            "--git/--no-git", help="Read prompt files' versions from git history "
-            "(default: auto-detect).")] = None,
-        as_json: Annotated[bool, typer.Option(
-            "--json", help="Print a machine-readable summary instead of the table.")] = False,
-        html: Annotated[Path | None, typer.Option(
-            "--html", metavar="FILE", help="Also write an HTML report with the coverage/FFR "
-            "trade-off.")] = None,
-        ffr_confidence: Annotated[float, typer.Option(
-            "--ffr-confidence", min=0.0, max=0.999, help="Select so that the true FFR <= tau "
-            "holds at this confidence (one-sided Clopper-Pearson bound), not only on the labeled "
-            "sample; 0 = in-sample, as SPADE does.")] = 0.9,
-        strict: Annotated[bool, typer.Option(
-            help="Fail (exit 2, nothing written) when alpha/tau cannot be met instead of "
-            "relaxing them to the nearest feasible targets.")] = False,
+        labels: Annotated[
+            Path | None,
+            typer.Option(
+                help="Labeled responses (JSONL: input, response, label) for the one prompt at PATH."
+            ),
+        ] = None,
+        git: Annotated[
+            bool | None,
+            typer.Option(
+                "--git/--no-git",
+                help="Read prompt files' versions from git history (default: auto-detect).",
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool,
+            typer.Option("--json", help="Print a machine-readable summary instead of the table."),
+        ] = False,
+        html: Annotated[
+            Path | None,
+            typer.Option(
+                "--html",
+                metavar="FILE",
+                help="Also write an HTML report with the coverage/FFR trade-off.",
+            ),
+        ] = None,
+        ffr_confidence: Annotated[
+            float,
+            typer.Option(
+                "--ffr-confidence",
+                min=0.0,
+                max=0.999,
+                help="Select so that the true FFR <= tau "
+                "holds at this confidence (one-sided Clopper-Pearson bound), not only on the labeled "
+                "sample; 0 = in-sample, as SPADE does.",
+            ),
+        ] = 0.9,
+        strict: Annotated[
+            bool,
+            typer.Option(
+                help="Fail (exit 2, nothing written) when alpha/tau cannot be met instead of "
+                "relaxing them to the nearest feasible targets."
+            ),
+        ] = False,
     ) -> None:
         """Synthesize assertions from prompt version histories (offline unless --model)."""
         from rich.console import Console
@@ -112,9 +159,19 @@ def register(app: typer.Typer) -> None:
         err = Console(stderr=True)
         progress = RichProgress(err) if err.is_terminal else None
         kwargs: dict[str, Any] = dict(
-            out_dir=out, alpha=alpha, tau=tau, method=method.value, holdout=holdout, seed=seed,
-            labels=labels, git=git, strict=strict, write=False, progress=progress,
-            ffr_confidence=ffr_confidence or None)
+            out_dir=out,
+            alpha=alpha,
+            tau=tau,
+            method=method.value,
+            holdout=holdout,
+            seed=seed,
+            labels=labels,
+            git=git,
+            strict=strict,
+            write=False,
+            progress=progress,
+            ffr_confidence=ffr_confidence or None,
+        )
 
         def run(client: Any = None) -> Any:
             if progress is None:

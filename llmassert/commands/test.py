@@ -27,36 +27,74 @@ def register(app: typer.Typer) -> None:
 
 @llm_options
 def test(
-    assertions: Annotated[Path, typer.Option(
-        "--assertions", "-a", help="Assertion module (e.g. assertions/summary.py).",
-        show_default=False)],
+    assertions: Annotated[
+        Path,
+        typer.Option(
+            "--assertions",
+            "-a",
+            help="Assertion module (e.g. assertions/summary.py).",
+            show_default=False,
+        ),
+    ],
     settings: Settings,
-    recorded: Annotated[Path | None, typer.Argument(
-        help="JSONL of recorded responses: {\"input\": {...}, \"response\": \"...\", \"id\": ...} "
-        "per line.", show_default=False)] = None,
-    junit: Annotated[Path | None, typer.Option(
-        "--junit", metavar="FILE", help="Write a JUnit XML report.")] = None,
-    baseline: Annotated[Path | None, typer.Option(
-        "--baseline", metavar="FILE",
-        help="Fail only when a pass rate drops below this baseline's.")] = None,
-    write_baseline: Annotated[Path | None, typer.Option(
-        "--write-baseline", metavar="FILE", help="Save this run's pass rates as the baseline.")]
-    = None,
-    tolerance: Annotated[float, typer.Option(
-        "--tolerance", min=0.0, max=1.0,
-        help="With --baseline: allowed drop in pass rate (e.g. 0.02 for judge noise).")] = 0.0,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.01, help="Seconds per sandboxed check before it counts as failed.")]
-    = 2.0,
-    show: Annotated[int, typer.Option(
-        "--show", min=0, help="How many individual failures to list.")] = 10,
-    pipeline: Annotated[Path | None, typer.Option(
-        "--pipeline", metavar="YAML",
-        help="Check the output rows of this pipeline instead of a JSONL (run it with --replay "
-        "DIR to answer from the cassettes `llmassert run --record DIR` wrote).")] = None,
-    response_key: Annotated[str, typer.Option(
-        "--response-key", help="With --pipeline: the output field holding the response.")]
-    = "response",
+    recorded: Annotated[
+        Path | None,
+        typer.Argument(
+            help='JSONL of recorded responses: {"input": {...}, "response": "...", "id": ...} '
+            "per line.",
+            show_default=False,
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report.")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="Fail only when a pass rate drops below this baseline's.",
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-baseline", metavar="FILE", help="Save this run's pass rates as the baseline."
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance",
+            min=0.0,
+            max=1.0,
+            help="With --baseline: allowed drop in pass rate (e.g. 0.02 for judge noise).",
+        ),
+    ] = 0.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0.01, help="Seconds per sandboxed check before it counts as failed."
+        ),
+    ] = 2.0,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="How many individual failures to list.")
+    ] = 10,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(
+            "--pipeline",
+            metavar="YAML",
+            help="Check the output rows of this pipeline instead of a JSONL (run it with --replay "
+            "DIR to answer from the cassettes `llmassert run --record DIR` wrote).",
+        ),
+    ] = None,
+    response_key: Annotated[
+        str,
+        typer.Option(
+            "--response-key", help="With --pipeline: the output field holding the response."
+        ),
+    ] = "response",
 ) -> int:
     """Check recorded responses with an assertion module; exit 1 on failures or regressions."""
     import asyncio
@@ -69,8 +107,9 @@ def test(
     from llmassert.testing import regression as reg
 
     if (recorded is None) == (pipeline is None):
-        raise ConfigError("give either a RECORDED.jsonl file or --pipeline YAML (not both)",
-                          field="RECORDED")
+        raise ConfigError(
+            "give either a RECORDED.jsonl file or --pipeline YAML (not both)", field="RECORDED"
+        )
     err = Console(stderr=True)
     out = Console()
     known = reg.load_baseline(baseline) if baseline is not None else None
@@ -78,8 +117,7 @@ def test(
         if pipeline is not None:
             # The cassette name `llmassert run` records under, so its recordings replay here.
             with llm_session(settings, f"run-{pipeline.stem}"):
-                records, note = asyncio.run(reg.apipeline_records(pipeline, settings,
-                                                                  response_key))
+                records, note = asyncio.run(reg.apipeline_records(pipeline, settings, response_key))
                 err.print(note, highlight=False)
                 suite = asyncio.run(_run(checks, records, err))
         else:
@@ -96,7 +134,8 @@ def test(
         from llmassert.testing.junit import write_junit
 
         tolerated = frozenset(
-            name for name, s in suite.stats.items()
+            name
+            for name, s in suite.stats.items()
             if known is not None and s.passed < s.total and name not in {r.name for r in regressed}
         )
         write_junit(junit, suite, known_failures=tolerated)
@@ -118,15 +157,18 @@ async def _run(checks: AssertionSet, records: list[Record], err: Console) -> Sui
     # A bar only where it helps: many records or LLM judges (seconds per record).
     if len(records) < 200 and not checks.judge_names:
         return await arun_suite(checks, records)
-    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("checking"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
         task = progress.add_task("check", total=len(records))
-        return await arun_suite(checks, records,
-                                on_result=lambda _i, _r: progress.advance(task))
+        return await arun_suite(checks, records, on_result=lambda _i, _r: progress.advance(task))
 
 
 def _print(
-    out: Console, suite: SuiteResult, baseline: Baseline | None, regressed: list[Regression],
+    out: Console,
+    suite: SuiteResult,
+    baseline: Baseline | None,
+    regressed: list[Regression],
     show: int,
 ) -> None:
     from rich.table import Table
@@ -141,13 +183,24 @@ def _print(
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for name, s in suite.stats.items():
-        row = [name, "judge" if s.kind == "llm_judge" else "code", str(s.passed), str(s.failed),
-               str(s.errors), f"{s.pass_rate:.1%}"]
+        row = [
+            name,
+            "judge" if s.kind == "llm_judge" else "code",
+            str(s.passed),
+            str(s.failed),
+            str(s.errors),
+            f"{s.pass_rate:.1%}",
+        ]
         if baseline is not None:
             before = baseline.pass_rates.get(name)
             row.append("new" if before is None else f"{before:.1%}")
-            status = ("[red]REGRESSED[/]" if name in bad
-                      else "[yellow]known[/]" if s.passed < s.total else "[green]ok[/]")
+            status = (
+                "[red]REGRESSED[/]"
+                if name in bad
+                else "[yellow]known[/]"
+                if s.passed < s.total
+                else "[green]ok[/]"
+            )
         else:
             status = "[green]ok[/]" if s.passed == s.total else "[red]FAIL[/]"
         table.add_row(*row, status)
@@ -157,13 +210,19 @@ def _print(
         for f in result.failures:
             if listed >= show:
                 break
-            out.print(f"  [bold]{suite.record_id(i)}[/] {f.name}: {f.message}", markup=True,
-                      highlight=False)
+            out.print(
+                f"  [bold]{suite.record_id(i)}[/] {f.name}: {f.message}",
+                markup=True,
+                highlight=False,
+            )
             listed += 1
     hidden = sum(len(r.failures) for r in suite.results) - listed
     if hidden > 0:
         out.print(f"  ... and {hidden} more failures (--show N to list more)")
     if baseline is not None:
-        verdict = (f"{len(regressed)} assertion(s) regressed below the baseline" if regressed
-                   else "no regressions against the baseline")
+        verdict = (
+            f"{len(regressed)} assertion(s) regressed below the baseline"
+            if regressed
+            else "no regressions against the baseline"
+        )
         out.print(verdict)

@@ -49,8 +49,7 @@ def sha256_text(text: str) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str,
-                      separators=(",", ":"))
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 def now_iso() -> str:
@@ -71,8 +70,9 @@ class FailureLog:
         self.flush_interval_s = flush_interval_s
         self._lock = threading.Lock()
         # (day, prompt, version, module, assertion names) -> responses checked
-        self._counts: dict[tuple[int, str | None, str | None, str | None, tuple[str, ...]],
-                           int] = {}
+        self._counts: dict[
+            tuple[int, str | None, str | None, str | None, tuple[str, ...]], int
+        ] = {}
         self._pending = 0
         self._last_flush = time.monotonic()
         atexit.register(self.flush)
@@ -103,16 +103,28 @@ class FailureLog:
         log_raw: bool = False,
     ) -> None:
         """Count one checked response and append a line per failure."""
-        key = (int(time.time() // 86400), prompt, prompt_version, module,
-               tuple(result.results))
+        key = (int(time.time() // 86400), prompt, prompt_version, module, tuple(result.results))
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
             self._pending += 1
-            due = (self._pending >= self.flush_every
-                   or time.monotonic() - self._last_flush >= self.flush_interval_s)
+            due = (
+                self._pending >= self.flush_every
+                or time.monotonic() - self._last_flush >= self.flush_interval_s
+            )
         if result.failures:
-            self._append(self._failure_lines(result, example, response, prompt, prompt_version,
-                                             module, policy, attempt, log_raw))
+            self._append(
+                self._failure_lines(
+                    result,
+                    example,
+                    response,
+                    prompt,
+                    prompt_version,
+                    module,
+                    policy,
+                    attempt,
+                    log_raw,
+                )
+            )
         if due:
             self.flush()
 
@@ -126,30 +138,49 @@ class FailureLog:
             return
         ts = now_iso()
         lines = [
-            {"event": "checks", "ts": ts,
-             "day": datetime.fromtimestamp(day * 86400, UTC).date().isoformat(),
-             "prompt": prompt, "prompt_version": version, "module": module,
-             "assertions": list(names), "checks": n}
+            {
+                "event": "checks",
+                "ts": ts,
+                "day": datetime.fromtimestamp(day * 86400, UTC).date().isoformat(),
+                "prompt": prompt,
+                "prompt_version": version,
+                "module": module,
+                "assertions": list(names),
+                "checks": n,
+            }
             for (day, prompt, version, module, names), n in counts.items()
         ]
         self._append(lines)
 
     def _failure_lines(
-        self, result: CheckResult, example: dict[str, Any] | None, response: str,
-        prompt: str | None, version: str | None, module: str | None, policy: str | None,
-        attempt: int, log_raw: bool,
+        self,
+        result: CheckResult,
+        example: dict[str, Any] | None,
+        response: str,
+        prompt: str | None,
+        version: str | None,
+        module: str | None,
+        policy: str | None,
+        attempt: int,
+        log_raw: bool,
     ) -> list[dict[str, Any]]:
         ts = now_iso()
         input_json = canonical_json(example or {})
-        hashes = {"input_sha256": sha256_text(input_json),
-                  "response_sha256": sha256_text(response)}
+        hashes = {"input_sha256": sha256_text(input_json), "response_sha256": sha256_text(response)}
         lines = []
         for failure in result.failures:
             line: dict[str, Any] = {
-                "event": "failure", "ts": ts, "assertion": failure.name,
-                "criterion": failure.criterion, "kind": failure.kind, "prompt": prompt,
-                "prompt_version": version, "module": module, "policy": policy,
-                "attempt": attempt, **hashes,
+                "event": "failure",
+                "ts": ts,
+                "assertion": failure.name,
+                "criterion": failure.criterion,
+                "kind": failure.kind,
+                "prompt": prompt,
+                "prompt_version": version,
+                "module": module,
+                "policy": policy,
+                "attempt": attempt,
+                **hashes,
             }
             error = _ERROR_TYPE.match(failure.message)
             if error:
@@ -169,6 +200,6 @@ class FailureLog:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 view = memoryview(data)
                 while view:  # one write in practice; loop for short writes
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)  # also releases the flock

@@ -146,10 +146,12 @@ def summarize(path: str | Path, *, prompt: str | None = None) -> Summary:
         else:
             by_day.setdefault(key, Row(key[0], key[1], day=key[2])).failures = len(idents)
     for c in checks:
-        by_prompt.setdefault((c.prompt, c.prompt_version), Row(c.prompt, c.prompt_version)
-                             ).checks += c.checks
-        by_day.setdefault((c.prompt, c.prompt_version, c.day),
-                          Row(c.prompt, c.prompt_version, day=c.day)).checks += c.checks
+        by_prompt.setdefault(
+            (c.prompt, c.prompt_version), Row(c.prompt, c.prompt_version)
+        ).checks += c.checks
+        by_day.setdefault(
+            (c.prompt, c.prompt_version, c.day), Row(c.prompt, c.prompt_version, day=c.day)
+        ).checks += c.checks
 
     def order(row: Row) -> tuple[str, ...]:
         return (row.day or "", str(row.prompt), str(row.prompt_version), row.assertion or "")

@@ -88,8 +88,9 @@ class Guard:
         log_raw: bool = False,
     ) -> None:
         if on_fail not in POLICIES:
-            raise ConfigError(f"unknown policy {on_fail!r}; choose one of {', '.join(POLICIES)}",
-                              field="on_fail")
+            raise ConfigError(
+                f"unknown policy {on_fail!r}; choose one of {', '.join(POLICIES)}", field="on_fail"
+            )
         if max_reasks < 0:
             raise ConfigError("max_reasks must be >= 0", field="max_reasks")
         self.assertions = (
@@ -110,8 +111,10 @@ class Guard:
         if self.on_fail == "fix":
             missing = [n for n in self.assertions.names if not self.assertions.has_fix(n)]
             if missing:
-                log.info("on_fail='fix': no fix_<name> for %s; their failures will raise",
-                         ", ".join(missing))
+                log.info(
+                    "on_fail='fix': no fix_<name> for %s; their failures will raise",
+                    ", ".join(missing),
+                )
         self.stats = GuardStats()
         self._stats_lock = threading.Lock()
 
@@ -171,8 +174,9 @@ class Guard:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _observed(self, tally: _Tally, result: CheckResult, text: str,
-                  example: dict[str, Any]) -> CheckResult:
+    def _observed(
+        self, tally: _Tally, result: CheckResult, text: str, example: dict[str, Any]
+    ) -> CheckResult:
         self._record(result, text, example, 0)
         tally.outcome = "passed" if result.passed else "failed"
         self._commit(tally)
@@ -187,8 +191,14 @@ class Guard:
         return self.on_fail
 
     def _finish(
-        self, action: str, result: CheckResult, response: Any, text: str,
-        example: dict[str, Any], attempt: int, tally: _Tally,
+        self,
+        action: str,
+        result: CheckResult,
+        response: Any,
+        text: str,
+        example: dict[str, Any],
+        attempt: int,
+        tally: _Tally,
     ) -> Any:
         if action == "pass":
             tally.outcome = "passed"
@@ -207,20 +217,27 @@ class Guard:
         self._raise(result.failures, why, tally)
 
     def _fix(
-        self, result: CheckResult, response: Any, text: str, example: dict[str, Any],
-        attempt: int, tally: _Tally,
+        self,
+        result: CheckResult,
+        response: Any,
+        text: str,
+        example: dict[str, Any],
+        attempt: int,
+        tally: _Tally,
     ) -> Any:
         unfixable = [f for f in result.failures if not self.assertions.has_fix(f.name)]
         if unfixable:
-            self._raise(result.failures, "no fix_<name> for " + ", ".join(
-                f.name for f in unfixable), tally)
+            self._raise(
+                result.failures, "no fix_<name> for " + ", ".join(f.name for f in unfixable), tally
+            )
         fixed = text
         for failure in result.failures:
             try:
                 fixed = self.assertions.fix(failure.name, fixed, example)
             except Exception as e:
-                self._raise(result.failures,
-                            f"fix_{failure.name} raised {type(e).__name__}: {e}", tally)
+                self._raise(
+                    result.failures, f"fix_{failure.name} raised {type(e).__name__}: {e}", tally
+                )
         recheck = self.assertions.check(fixed, example)
         if not recheck.passed:
             self._record(recheck, fixed, example, attempt + 1)
@@ -253,16 +270,25 @@ class Guard:
         self, result: CheckResult, text: str, example: dict[str, Any], attempt: int
     ) -> None:
         if not result.passed:
-            log.warning("llmassert guard%s (policy %s, attempt %d): %s",
-                        f" {self.prompt_name}" if self.prompt_name else "", self.on_fail,
-                        attempt, "; ".join(str(f) for f in result.failures))
+            log.warning(
+                "llmassert guard%s (policy %s, attempt %d): %s",
+                f" {self.prompt_name}" if self.prompt_name else "",
+                self.on_fail,
+                attempt,
+                "; ".join(str(f) for f in result.failures),
+            )
         if self.failure_log is not None:
             self.failure_log.record(
-                result, example=example, response=text, prompt=self.prompt_name,
-                prompt_version=self.prompt_version, module=self.assertions.path,
-                policy=self.on_fail, attempt=attempt, log_raw=self.log_raw,
+                result,
+                example=example,
+                response=text,
+                prompt=self.prompt_name,
+                prompt_version=self.prompt_version,
+                module=self.assertions.path,
+                policy=self.on_fail,
+                attempt=attempt,
+                log_raw=self.log_raw,
             )
-
 
 
 class _Tally:
@@ -306,8 +332,15 @@ def guard(
     The wrapped function gains ``.guard`` (the :class:`Guard`) and ``.stats``
     (:class:`GuardStats`).
     """
-    engine = Guard(assertions, on_fail=on_fail, max_reasks=max_reasks, prompt_name=prompt_name,
-                   prompt_version=prompt_version, failure_log=failure_log, log_raw=log_raw)
+    engine = Guard(
+        assertions,
+        on_fail=on_fail,
+        max_reasks=max_reasks,
+        prompt_name=prompt_name,
+        prompt_version=prompt_version,
+        failure_log=failure_log,
+        log_raw=log_raw,
+    )
 
     def decorate(fn: F) -> F:
         sig = inspect.signature(fn)
@@ -322,8 +355,9 @@ def guard(
             engine.prompt_name = fn.__qualname__
         make_example = _example_maker(sig, example_from)
 
-        def again(args: tuple[Any, ...], kwargs: dict[str, Any], feedback: str,
-                  previous: str | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        def again(
+            args: tuple[Any, ...], kwargs: dict[str, Any], feedback: str, previous: str | None
+        ) -> tuple[tuple[Any, ...], dict[str, Any]]:
             """The arguments of a re-ask (binding is left to this cold path)."""
             bound = sig.bind(*args, **kwargs)
             if feed == "feedback":  # the model does not see its answer otherwise: quote it
@@ -391,11 +425,14 @@ def _example_maker(
         return lambda args, kwargs: dict(chooser(*args, **kwargs))
     params = list(sig.parameters.values())
     if isinstance(example_from, str) and example_from not in sig.parameters:
-        raise ConfigError(f"example_from={example_from!r} is not an argument of the function",
-                          field="example_from")
+        raise ConfigError(
+            f"example_from={example_from!r} is not an argument of the function",
+            field="example_from",
+        )
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    defaults = {p.name: p.default for p in params
-                if p.default is not p.empty and p.name not in _NOT_EXAMPLE}
+    defaults = {
+        p.name: p.default for p in params if p.default is not p.empty and p.name not in _NOT_EXAMPLE
+    }
     var_args = any(p.kind is p.VAR_POSITIONAL for p in params)
 
     def arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

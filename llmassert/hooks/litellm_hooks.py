@@ -39,8 +39,10 @@ def _example(kwargs: dict[str, Any], explicit: dict[str, Any] | None = None) -> 
     # Call kwargs carry `metadata`; litellm hands callbacks the call's details, where the
     # caller's metadata sits under `litellm_params`.
     params = kwargs.get("litellm_params")
-    for metadata in (kwargs.get("metadata"),
-                     params.get("metadata") if isinstance(params, dict) else None):
+    for metadata in (
+        kwargs.get("metadata"),
+        params.get("metadata") if isinstance(params, dict) else None,
+    ):
         if isinstance(metadata, dict) and isinstance(metadata.get(EXAMPLE_KEY), dict):
             example.update(metadata[EXAMPLE_KEY])
     if explicit:
@@ -48,14 +50,16 @@ def _example(kwargs: dict[str, Any], explicit: dict[str, Any] | None = None) -> 
     return example
 
 
-def _with_feedback(kwargs: dict[str, Any], feedback: str | None, previous: str | None) -> dict[
-    str, Any
-]:
+def _with_feedback(
+    kwargs: dict[str, Any], feedback: str | None, previous: str | None
+) -> dict[str, Any]:
     if feedback is None:
         return kwargs
-    messages = [*(kwargs.get("messages") or []),
-                {"role": "assistant", "content": previous or ""},
-                {"role": "user", "content": feedback}]
+    messages = [
+        *(kwargs.get("messages") or []),
+        {"role": "assistant", "content": previous or ""},
+        {"role": "user", "content": feedback},
+    ]
     return {**kwargs, "messages": messages}
 
 
@@ -80,9 +84,15 @@ class LiteLLMGuard:
         failure_log: FailureLog | str | Path | Literal[False] | None = None,
         log_raw: bool = False,
     ) -> None:
-        self.guard = Guard(assertions, on_fail=on_fail, max_reasks=max_reasks,
-                           prompt_name=prompt_name or "litellm", prompt_version=prompt_version,
-                           failure_log=failure_log, log_raw=log_raw)
+        self.guard = Guard(
+            assertions,
+            on_fail=on_fail,
+            max_reasks=max_reasks,
+            prompt_name=prompt_name or "litellm",
+            prompt_version=prompt_version,
+            failure_log=failure_log,
+            log_raw=log_raw,
+        )
         self._originals: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
@@ -170,14 +180,23 @@ def guarded_completion(
     **kwargs: Any,
 ) -> Any:
     """One guarded ``litellm.completion`` call (the guard is built once per set and policy)."""
-    key = (id(assertions) if isinstance(assertions, AssertionSet) else str(assertions),
-           on_fail, max_reasks, prompt_name, prompt_version)
+    key = (
+        id(assertions) if isinstance(assertions, AssertionSet) else str(assertions),
+        on_fail,
+        max_reasks,
+        prompt_name,
+        prompt_version,
+    )
     with _cached_lock:
         guarded = _cached.get(key)
         if guarded is None:
             guarded = _cached[key] = LiteLLMGuard(
-                assertions, on_fail=on_fail, max_reasks=max_reasks, prompt_name=prompt_name,
-                prompt_version=prompt_version)
+                assertions,
+                on_fail=on_fail,
+                max_reasks=max_reasks,
+                prompt_name=prompt_name,
+                prompt_version=prompt_version,
+            )
     return guarded.completion(**kwargs)
 
 
@@ -193,9 +212,15 @@ def install(
 ) -> LiteLLMGuard:
     """Guard every ``litellm.completion`` / ``acompletion`` call; returns the handle
     (``.uninstall()``, ``.stats``; also a context manager)."""
-    return LiteLLMGuard(assertions, on_fail=on_fail, max_reasks=max_reasks,
-                        prompt_name=prompt_name, prompt_version=prompt_version,
-                        failure_log=failure_log, log_raw=log_raw).install()
+    return LiteLLMGuard(
+        assertions,
+        on_fail=on_fail,
+        max_reasks=max_reasks,
+        prompt_name=prompt_name,
+        prompt_version=prompt_version,
+        failure_log=failure_log,
+        log_raw=log_raw,
+    ).install()
 
 
 def litellm_callback(
@@ -213,28 +238,43 @@ def litellm_callback(
     """
     from litellm.integrations.custom_logger import CustomLogger
 
-    engine = Guard(assertions, on_fail="noop", prompt_name=prompt_name or "litellm",
-                   prompt_version=prompt_version, failure_log=failure_log, log_raw=log_raw)
+    engine = Guard(
+        assertions,
+        on_fail="noop",
+        prompt_name=prompt_name or "litellm",
+        prompt_version=prompt_version,
+        failure_log=failure_log,
+        log_raw=log_raw,
+    )
 
     class AssertionCallback(CustomLogger):
         guard = engine
         stats = engine.stats
 
-        def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
-                              end_time: Any) -> None:
+        def log_success_event(
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
             if _is_chat(response_obj):
                 engine.observe(response_obj, _example(kwargs))
 
-        async def async_log_success_event(self, kwargs: Any, response_obj: Any,
-                                          start_time: Any, end_time: Any) -> None:
+        async def async_log_success_event(
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
             if _is_chat(response_obj):
                 await engine.aobserve(response_obj, _example(kwargs))
 
     return AssertionCallback()
 
 
-_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-                   "_async_failure_callback", "input_callback", "service_callback")
+_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "input_callback",
+    "service_callback",
+)
 
 
 def remove_litellm_callback(callback: Any) -> None:
@@ -250,5 +290,8 @@ def remove_litellm_callback(callback: Any) -> None:
 def _is_chat(response: Any) -> bool:
     # Embeddings, images and streaming chunks also reach callbacks: only whole chat answers count.
     choices = getattr(response, "choices", None)
-    return isinstance(choices, list) and bool(choices) and (
-        getattr(choices[0], "message", None) is not None)
+    return (
+        isinstance(choices, list)
+        and bool(choices)
+        and (getattr(choices[0], "message", None) is not None)
+    )

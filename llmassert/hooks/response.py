@@ -70,8 +70,9 @@ def extract_usage(obj: Any) -> Usage | None:
         from llmassert.llm.usage import cost_of
 
         cost = cost_of(str(_get(obj, "model") or ""), prompt, completion)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, cost=float(cost or 0.0),
-                 requests=1)
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, cost=float(cost or 0.0), requests=1
+    )
 
 
 def _first_choice(obj: Any) -> Any:

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 __all__ = ["LLMClient", "LLMRequest", "LLMResult", "Usage", "get_client"]
 
 
-def get_client(settings: Settings | None = None, *,
-               rate_limiter: RateLimiter | None = None) -> LLMClient:
+def get_client(
+    settings: Settings | None = None, *, rate_limiter: RateLimiter | None = None
+) -> LLMClient:
     """The configured client (cache, retries, rate limits, record/replay).
 
     Inside :func:`llmassert.llm.session.session` (what CLI commands run in) this is the session's

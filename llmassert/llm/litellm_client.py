@@ -42,20 +42,30 @@ def uses_http(settings: Settings, model: str) -> bool:
 class Client(LLMClient):
     """Cache, budget, rate limits, concurrency bound, retries, structured output, record/replay."""
 
-    def __init__(self, settings: Settings, *, cache: DiskCache | None = None,
-                 rate_limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache: DiskCache | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
         check_settings(settings)
         self.settings = settings
-        self._cache = cache if cache is not None else (
-            DiskCache(settings.cache_dir) if settings.cache_dir else None)
+        self._cache = (
+            cache
+            if cache is not None
+            else (DiskCache(settings.cache_dir) if settings.cache_dir else None)
+        )
         self._limiter = ConcurrencyLimiter(settings.max_concurrency)
         local = LocalRateLimiter(settings.rpm, settings.tpm)
         self._rpm, self._tpm = local.rpm, local.tpm
         # rate_limiter: a shared (cluster-wide) limiter replaces this process's rpm/tpm buckets.
         self._rate: RateLimiter | None = rate_limiter or (
-            local if settings.rpm or settings.tpm else None)
-        self._tracker = UsageTracker(max_cost=settings.max_cost,
-                                     max_tokens=settings.max_tokens_total)
+            local if settings.rpm or settings.tpm else None
+        )
+        self._tracker = UsageTracker(
+            max_cost=settings.max_cost, max_tokens=settings.max_tokens_total
+        )
         self._transports: dict[str, Transport] = {}
         self._checked: set[str] = set()
         # Models that rejected tool calling: their structured output goes via response_format.
@@ -97,8 +107,9 @@ class Client(LLMClient):
                 else:
                     from llmassert.llm.litellm_transport import LiteLLMTransport
 
-                    found = LiteLLMTransport(self.settings,
-                                             replaying=self.settings.mode == "replay")
+                    found = LiteLLMTransport(
+                        self.settings, replaying=self.settings.mode == "replay"
+                    )
                 self._transports[kind] = found
             return found
 
@@ -127,8 +138,13 @@ class Client(LLMClient):
         return self._cache
 
     async def _attempts(
-        self, model: str, tag: str, call: _CallState, cassette: str | None,
-        send: Any, estimate: int,
+        self,
+        model: str,
+        tag: str,
+        call: _CallState,
+        cassette: str | None,
+        send: Any,
+        estimate: int,
     ) -> Any:
         """One logical request with retries; each attempt rate-limited, bounded and counted."""
 
@@ -154,13 +170,18 @@ class Client(LLMClient):
             call.retries += 1
 
         return await with_retries(
-            attempt, model=model, max_retries=self.settings.max_retries,
-            max_seconds=self.settings.max_retry_seconds, cassette=cassette, on_retry=on_retry,
+            attempt,
+            model=model,
+            max_retries=self.settings.max_retries,
+            max_seconds=self.settings.max_retry_seconds,
+            cassette=cassette,
+            on_retry=on_retry,
         )
 
     def _count(self, model: str, tag: str, call: _CallState, pt: int, ct: int) -> None:
-        usage = Usage(prompt_tokens=pt, completion_tokens=ct, cost=cost_of(model, pt, ct),
-                      requests=1)
+        usage = Usage(
+            prompt_tokens=pt, completion_tokens=ct, cost=cost_of(model, pt, ct), requests=1
+        )
         call.usage = call.usage + usage
         self._tracker.add_attempt(tag, usage)
 
@@ -177,8 +198,14 @@ class Client(LLMClient):
             hit = cache.get(key)
             if hit is not None:
                 self._tracker.finish_call(cached=True)
-                return LLMResult(model=model, text=hit["text"], data=hit.get("data"),
-                                 cached=True, attempts=0, reasks=hit.get("reasks", 0))
+                return LLMResult(
+                    model=model,
+                    text=hit["text"],
+                    data=hit.get("data"),
+                    cached=True,
+                    attempts=0,
+                    reasks=hit.get("reasks", 0),
+                )
         self._tracker.check_budget()
         call = _CallState()
         try:
@@ -189,9 +216,17 @@ class Client(LLMClient):
         self._tracker.finish_call(retries=call.retries, reasks=call.reasks)
         if cache:
             # Only validated successes reach here: errors are never cached.
-            self._store(cache, key, {"model": model, "text": result.text, "data": result.data,
-                                     "reasks": result.reasks,
-                                     "usage": result.usage.model_dump()})
+            self._store(
+                cache,
+                key,
+                {
+                    "model": model,
+                    "text": result.text,
+                    "data": result.data,
+                    "reasks": result.reasks,
+                    "usage": result.usage.model_dump(),
+                },
+            )
         return result
 
     def _store(self, cache: DiskCache, key: str, value: dict[str, Any]) -> None:
@@ -203,8 +238,9 @@ class Client(LLMClient):
                 self._cache_warned = True
                 log.warning("cannot write the LLM cache in %s: %s", cache.path, e)
 
-    async def _complete(self, request: LLMRequest, call: _CallState,
-                        cassette: str | None) -> LLMResult:
+    async def _complete(
+        self, request: LLMRequest, call: _CallState, cassette: str | None
+    ) -> LLMResult:
         model, transport = request.model, self._transport(request.model)
         messages = list(request.messages)
         while True:
@@ -215,8 +251,11 @@ class Client(LLMClient):
             async def send(body: dict[str, Any] = body) -> tuple[dict[str, Any], int, int]:
                 raw = await transport.chat(model, body)
                 usage = raw.get("usage") or {}
-                return (raw, int(usage.get("prompt_tokens") or 0),
-                        int(usage.get("completion_tokens") or 0))
+                return (
+                    raw,
+                    int(usage.get("prompt_tokens") or 0),
+                    int(usage.get("completion_tokens") or 0),
+                )
 
             try:
                 raw = await self._attempts(model, request.tag, call, cassette, send, estimate)
@@ -230,7 +269,9 @@ class Client(LLMClient):
                 try:
                     text = structured.plain_text(raw)
                 except structured.InvalidOutput as e:
-                    raise LLMOutputError(f"{model}: {e.reason}", field=request.tag or None) from None
+                    raise LLMOutputError(
+                        f"{model}: {e.reason}", field=request.tag or None
+                    ) from None
                 return self._result(request, call, text, None)
             try:
                 parsed = structured.parse(raw, request, mode)
@@ -249,16 +290,25 @@ class Client(LLMClient):
 
     @staticmethod
     def _result(request: LLMRequest, call: _CallState, text: str, data: Any) -> LLMResult:
-        return LLMResult(model=request.model, text=text, data=data, usage=call.usage,
-                         attempts=call.usage.requests, reasks=call.reasks)
+        return LLMResult(
+            model=request.model,
+            text=text,
+            data=data,
+            usage=call.usage,
+            attempts=call.usage.requests,
+            reasks=call.reasks,
+        )
 
     # -- embeddings ------------------------------------------------------------------------------
 
     async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
         model = model or self.settings.embedding_model
         if not model:
-            raise ConfigError("no embedding model configured", field="embedding_model",
-                              hint="set embedding_model, e.g. openai/text-embedding-3-small")
+            raise ConfigError(
+                "no embedding model configured",
+                field="embedding_model",
+                hint="set embedding_model, e.g. openai/text-embedding-3-small",
+            )
         cassette = self._check_call(model)
         cache = self._use_cache(True)
         found: dict[str, list[float]] = {}
@@ -275,19 +325,21 @@ class Client(LLMClient):
         transport, call = self._transport(model), _CallState()
         try:
             for start in range(0, len(missing), EMBED_BATCH):
-                batch = missing[start:start + EMBED_BATCH]
+                batch = missing[start : start + EMBED_BATCH]
 
                 async def send(batch: list[str] = batch) -> tuple[list[list[float]], int, int]:
                     vectors, pt = await transport.embed(model, batch)
                     return vectors, pt, 0
 
-                vectors = await self._attempts(model, "embed", call, cassette, send,
-                                               sum(len(t) for t in batch) // 4)
+                vectors = await self._attempts(
+                    model, "embed", call, cassette, send, sum(len(t) for t in batch) // 4
+                )
                 for text, vec in zip(batch, vectors, strict=True):
                     found[text] = vec
                     if cache:
-                        self._store(cache, embedding_key(model, text),
-                                    {"model": model, "embedding": vec})
+                        self._store(
+                            cache, embedding_key(model, text), {"model": model, "embedding": vec}
+                        )
         except BaseException:
             self._tracker.finish_call(retries=call.retries, failed=True)
             raise

@@ -43,8 +43,11 @@ class LiteLLMTransport:
     def __init__(self, settings: Settings, *, replaying: bool = False) -> None:
         self.settings = settings
         self.replaying = replaying
-        self._common: dict[str, Any] = {"timeout": settings.timeout_s, "max_retries": 0,
-                                        "num_retries": 0}
+        self._common: dict[str, Any] = {
+            "timeout": settings.timeout_s,
+            "max_retries": 0,
+            "num_retries": 0,
+        }
         if settings.api_base:
             self._common["api_base"] = settings.api_base
         if settings.api_key is not None:
@@ -59,8 +62,9 @@ class LiteLLMTransport:
             # InternalServerError) and drops the cause; in replay mode nothing else can fail so.
             self.replaying and "connection error" in str(exc).lower()
         ):
-            return TransportFailure("litellm could not replay the request from the cassette",
-                                    cassette_miss=True)
+            return TransportFailure(
+                "litellm could not replay the request from the cassette", cassette_miss=True
+            )
         litellm = import_litellm()
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None
@@ -74,18 +78,24 @@ class LiteLLMTransport:
             return TransportFailure(f"connection error: {message}")
         if isinstance(exc, (litellm.RateLimitError,)):
             status = 429
-        if status is None and isinstance(exc, (litellm.BadRequestError,
-                                               litellm.UnsupportedParamsError)):
+        if status is None and isinstance(
+            exc, (litellm.BadRequestError, litellm.UnsupportedParamsError)
+        ):
             status = 400
         retryable = None if status is not None else False
-        return TransportFailure(message, status=status, retryable=retryable,
-                                retry_after=retry_after_from_headers(headers))
+        return TransportFailure(
+            message,
+            status=status,
+            retryable=retryable,
+            retry_after=retry_after_from_headers(headers),
+        )
 
     async def chat(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         litellm = import_litellm()
         try:
             response = await background().await_(
-                litellm.acompletion(model=model, **body, **self._common))
+                litellm.acompletion(model=model, **body, **self._common)
+            )
         except Exception as e:
             raise self._failure(e) from None
         data: dict[str, Any] = response.model_dump()
@@ -95,7 +105,8 @@ class LiteLLMTransport:
         litellm = import_litellm()
         try:
             response = await background().await_(
-                litellm.aembedding(model=model, input=texts, **self._common))
+                litellm.aembedding(model=model, input=texts, **self._common)
+            )
         except Exception as e:
             raise self._failure(e) from None
         rows = sorted(response.data, key=lambda r: r["index"] if isinstance(r, dict) else r.index)

@@ -19,8 +19,9 @@ T = TypeVar("T")
 class LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="llmassert-llm",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="llmassert-llm", daemon=True
+        )
         self._thread.start()
 
     def _running(self) -> asyncio.AbstractEventLoop | None:
@@ -36,7 +37,8 @@ class LoopThread:
             coro.close()
             raise RuntimeError(
                 "a synchronous LLM call was made from code running on llmassert's LLM loop "
-                "(e.g. an async litellm callback); use `await client.acomplete(...)` there")
+                "(e.g. an async litellm callback); use `await client.acomplete(...)` there"
+            )
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     async def await_(self, coro: Coroutine[Any, Any, T]) -> T:

@@ -41,11 +41,24 @@ from llmassert.llm.cache import canonical_json
 
 REDACTED = "<redacted>"
 KEEP_REQUEST_HEADERS = frozenset({"content-type", "accept"})
-DROP_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "content-encoding",
-                                   "transfer-encoding", "connection", "date", "keep-alive",
-                                   "openai-organization", "x-request-id", "cf-ray", "server"})
-SECRET_QUERY_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "token", "access_token",
-                                 "sig", "signature"})
+DROP_RESPONSE_HEADERS = frozenset(
+    {
+        "set-cookie",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "date",
+        "keep-alive",
+        "openai-organization",
+        "x-request-id",
+        "cf-ray",
+        "server",
+    }
+)
+SECRET_QUERY_PARAMS = frozenset(
+    {"key", "api_key", "api-key", "apikey", "token", "access_token", "sig", "signature"}
+)
 # Provider key shapes (OpenAI/Anthropic sk-…, Google AIza…, bearer tokens in text).
 KEY_PATTERNS = re.compile(
     r"\bsk-[A-Za-z0-9_\-]{12,}|\bAIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{12,}"
@@ -74,8 +87,11 @@ def active() -> ActiveCassette | None:
 
 def cassette_path(settings: Settings, name: str) -> Path:
     if settings.cassette_dir is None:
-        raise ConfigError(f"mode {settings.mode!r} needs a cassette folder",
-                          field="cassette_dir", hint="pass --record DIR or --replay DIR")
+        raise ConfigError(
+            f"mode {settings.mode!r} needs a cassette folder",
+            field="cassette_dir",
+            hint="pass --record DIR or --replay DIR",
+        )
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "cassette"
     return Path(settings.cassette_dir) / f"{safe}.yaml"
 
@@ -112,8 +128,12 @@ class Scrubber:
 
     def url(self, uri: str) -> str:
         parts = urlsplit(uri)
-        query = urlencode([(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v)
-                           for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+        query = urlencode(
+            [
+                (k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            ]
+        )
         return self.text(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
 
     def body(self, body: bytes | str | None) -> bytes | None:
@@ -134,8 +154,9 @@ class Scrubber:
 def _before_record_request(scrub: Scrubber) -> Any:
     def hook(request: Any) -> Any:
         request.uri = scrub.url(request.uri)
-        request.body = scrub.body(request.body_bytes if hasattr(request, "body_bytes")
-                                  else request.body)
+        request.body = scrub.body(
+            request.body_bytes if hasattr(request, "body_bytes") else request.body
+        )
         for name in list(request.headers):
             if name.lower() not in KEEP_REQUEST_HEADERS:
                 del request.headers[name]
@@ -149,10 +170,11 @@ def _before_record_response(scrub: Scrubber) -> Any:
         if (response.get("status") or {}).get("code") in NOT_RECORDED:
             return None
         headers = response.get("headers") or {}
-        response["headers"] = {k: [scrub.text(str(v)) for v in vs] if isinstance(vs, list)
-                               else scrub.text(str(vs))
-                               for k, vs in headers.items()
-                               if k.lower() not in DROP_RESPONSE_HEADERS}
+        response["headers"] = {
+            k: [scrub.text(str(v)) for v in vs] if isinstance(vs, list) else scrub.text(str(vs))
+            for k, vs in headers.items()
+            if k.lower() not in DROP_RESPONSE_HEADERS
+        }
         body = response.get("body") or {}
         if isinstance(body, dict) and body.get("string") is not None:
             body["string"] = scrub.body(body["string"])
@@ -286,8 +308,9 @@ def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
         return
     path = cassette_path(settings, name)
     if settings.mode == "replay" and not path.is_file():
-        raise CassetteMissError(f"cassette {path} not found", field="replay",
-                                hint="record it first with --record")
+        raise CassetteMissError(
+            f"cassette {path} not found", field="replay", hint="record it first with --record"
+        )
     import vcr  # lazy: only record/replay runs pay for it
 
     scrub = Scrubber(secret_values(settings))
@@ -310,8 +333,9 @@ def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
     recorder.register_persister(AtomicPersister)
     info = ActiveCassette(name=name, path=path, mode=settings.mode)
     try:
-        with recorder.use_cassette(str(target), serializer="llmassert-yaml",
-                                   allow_playback_repeats=True):
+        with recorder.use_cassette(
+            str(target), serializer="llmassert-yaml", allow_playback_repeats=True
+        ):
             with _active_lock:
                 _active.append(info)
             try:
@@ -324,5 +348,4 @@ def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
             if target.is_file():
                 os.replace(target, path)
             else:  # no calls: an empty cassette, so replaying this run works too
-                AtomicPersister.save_cassette(path, {"requests": [], "responses": []},
-                                              ReadableYaml)
+                AtomicPersister.save_cassette(path, {"requests": [], "responses": []}, ReadableYaml)

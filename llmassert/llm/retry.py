@@ -137,13 +137,22 @@ async def with_retries(
                 attempts += 1
                 return await attempt()
     except TransportFailure as failure:
-        raise public_error(failure, model=model, attempts=attempts,
-                           elapsed=time.monotonic() - started, cassette=cassette) from None
+        raise public_error(
+            failure,
+            model=model,
+            attempts=attempts,
+            elapsed=time.monotonic() - started,
+            cassette=cassette,
+        ) from None
     raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
 
 
 def public_error(
-    failure: TransportFailure, *, model: str, attempts: int, elapsed: float,
+    failure: TransportFailure,
+    *,
+    model: str,
+    attempts: int,
+    elapsed: float,
     cassette: str | None = None,
 ) -> LLMError:
     """The user-facing error for the final failure of a call."""
@@ -154,13 +163,15 @@ def public_error(
         )
     tries = f"after {attempts} attempt{'s' if attempts != 1 else ''} in {elapsed:.1f}s"
     if failure.status == 429:
-        return LLMRateLimitError(f"{model}: rate limited (HTTP 429) {tries}: {failure.message}",
-                                 status=429)
+        return LLMRateLimitError(
+            f"{model}: rate limited (HTTP 429) {tries}: {failure.message}", status=429
+        )
     where = f"HTTP {failure.status}" if failure.status else "transport error"
     hint = None
     if failure.status in (401, 403):
         hint = "check the API key for this provider"
     elif failure.status == 404:
         hint = "check the model name and api_base"
-    return LLMTransportError(f"{model}: {where} {tries}: {failure.message}",
-                             status=failure.status, hint=hint)
+    return LLMTransportError(
+        f"{model}: {where} {tries}: {failure.message}", status=failure.status, hint=hint
+    )

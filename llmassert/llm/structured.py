@@ -43,8 +43,11 @@ def tool_parameters(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Function parameters must be an object schema: wrap others as ``{"value": schema}``."""
     if schema.get("type") == "object" or ("properties" in schema and "type" not in schema):
         return schema, False
-    wrapped: dict[str, Any] = {"type": "object", "properties": {WRAP_KEY: schema},
-                               "required": [WRAP_KEY]}
+    wrapped: dict[str, Any] = {
+        "type": "object",
+        "properties": {WRAP_KEY: schema},
+        "required": [WRAP_KEY],
+    }
     if "$defs" in schema:
         inner = {k: v for k, v in schema.items() if k != "$defs"}
         wrapped = {**wrapped, "properties": {WRAP_KEY: inner}, "$defs": schema["$defs"]}
@@ -63,13 +66,22 @@ def chat_body(request: LLMRequest, messages: list[dict[str, Any]], mode: Mode) -
         params, _ = tool_parameters(schema)
         name = request.schema_name
         if mode == "tools":
-            body["tools"] = [{"type": "function", "function": {
-                "name": name, "description": f"Return the {name} as structured data.",
-                "parameters": params}}]
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "description": f"Return the {name} as structured data.",
+                        "parameters": params,
+                    },
+                }
+            ]
             body["tool_choice"] = {"type": "function", "function": {"name": name}}
         else:
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": name, "schema": params}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": params},
+            }
     body.update(request.params)
     return body
 
@@ -118,28 +130,43 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
     message = _first_choice(raw).get("message") or {}
     calls = message.get("tool_calls") or []
     content = message.get("content")
-    call = next((c for c in calls if (c.get("function") or {}).get("name") == name),
-                calls[0] if calls else None)
+    call = next(
+        (c for c in calls if (c.get("function") or {}).get("name") == name),
+        calls[0] if calls else None,
+    )
     if call is not None:
         text = (call.get("function") or {}).get("arguments") or ""
         assistant = {"role": "assistant", "content": content, "tool_calls": [call]}
 
         def followup(reason: str) -> list[dict[str, Any]]:
-            return [assistant, {"role": "tool", "tool_call_id": call.get("id") or "call_0",
-                                "content": f"Error: {reason}. Call `{name}` again with "
-                                           "arguments that match its JSON schema exactly."}]
+            return [
+                assistant,
+                {
+                    "role": "tool",
+                    "tool_call_id": call.get("id") or "call_0",
+                    "content": f"Error: {reason}. Call `{name}` again with "
+                    "arguments that match its JSON schema exactly.",
+                },
+            ]
     else:
         text = content or ""
         assistant = {"role": "assistant", "content": text}
 
         def followup(reason: str) -> list[dict[str, Any]]:
             what = f"call the function `{name}`" if mode == "tools" else "answer with JSON"
-            return [assistant, {"role": "user",
-                                "content": f"Error: {reason}. Please {what} with a value that "
-                                           "matches the JSON schema exactly."}]
+            return [
+                assistant,
+                {
+                    "role": "user",
+                    "content": f"Error: {reason}. Please {what} with a value that "
+                    "matches the JSON schema exactly.",
+                },
+            ]
+
     if not text.strip():
-        raise InvalidOutput("the answer is empty (no tool call and no content)",
-                            followup("the answer is empty"))
+        raise InvalidOutput(
+            "the answer is empty (no tool call and no content)", followup("the answer is empty")
+        )
     try:
         data = json.loads(_strip_fences(text))
     except ValueError as e:

@@ -43,8 +43,10 @@ def is_cassette_miss(exc: BaseException) -> bool:
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if type(cur).__name__ in ("CannotOverwriteExistingCassetteException",
-                                  "UnhandledHTTPRequestError"):
+        if type(cur).__name__ in (
+            "CannotOverwriteExistingCassetteException",
+            "UnhandledHTTPRequestError",
+        ):
             return True
         cur = cur.__cause__ or cur.__context__
     return False
@@ -83,7 +85,8 @@ async def _shared_session() -> Any:
 
         _session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-            json_serialize=json.dumps, raise_for_status=False,
+            json_serialize=json.dumps,
+            raise_for_status=False,
         )
         atexit.register(_close_session, _session)
     return _session
@@ -126,11 +129,14 @@ class HttpTransport:
         import aiohttp
 
         session = await _shared_session()
-        timeout = aiohttp.ClientTimeout(total=self._timeout_s,
-                                        connect=min(10.0, self._timeout_s))
+        timeout = aiohttp.ClientTimeout(total=self._timeout_s, connect=min(10.0, self._timeout_s))
         try:
-            async with session.post(self.base + path, data=json.dumps(payload).encode(),
-                                    headers=self._headers, timeout=timeout) as response:
+            async with session.post(
+                self.base + path,
+                data=json.dumps(payload).encode(),
+                headers=self._headers,
+                timeout=timeout,
+            ) as response:
                 status, content = response.status, await response.read()
                 headers = response.headers
         except TimeoutError:
@@ -142,19 +148,20 @@ class HttpTransport:
                 raise TransportFailure(f"connection error: {type(e).__name__}: {e}") from None
             raise
         if status != 200:
-            raise TransportFailure(error_message(content), status=status,
-                                   retry_after=retry_after_from_headers(headers))
+            raise TransportFailure(
+                error_message(content), status=status, retry_after=retry_after_from_headers(headers)
+            )
         try:
             data = json.loads(content)
         except ValueError:
             # A 200 with a broken body (proxy hiccup, truncated stream) is worth another try.
             raise TransportFailure(
                 f"unparseable response body: {error_message(content)[:80]}",
-                status=200, retryable=True,
+                status=200,
+                retryable=True,
             ) from None
         if not isinstance(data, dict):
-            raise TransportFailure("response body is not a JSON object", status=200,
-                                   retryable=True)
+            raise TransportFailure("response body is not a JSON object", status=200, retryable=True)
         return data
 
     async def chat(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -166,12 +173,15 @@ class HttpTransport:
             rows = sorted(data["data"], key=lambda r: r.get("index", 0))
             vectors = [list(map(float, r["embedding"])) for r in rows]
         except (KeyError, TypeError, ValueError) as e:
-            raise TransportFailure(f"malformed embeddings response: {e}", status=200,
-                                   retryable=False) from None
+            raise TransportFailure(
+                f"malformed embeddings response: {e}", status=200, retryable=False
+            ) from None
         if len(vectors) != len(texts):
             raise TransportFailure(
                 f"embeddings response has {len(vectors)} vectors for {len(texts)} inputs",
-                status=200, retryable=False)
+                status=200,
+                retryable=False,
+            )
         usage = data.get("usage") or {}
         return vectors, int(usage.get("prompt_tokens") or 0)
 

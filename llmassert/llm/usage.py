@@ -65,8 +65,10 @@ def model_price(model: str) -> tuple[float, float]:
         entry = table.get(name)
         # A bare name only counts when the table agrees on the provider (openai/x ≠ groq's x).
         if entry and (name == model or entry.get("litellm_provider") == provider):
-            return (float(entry.get("input_cost_per_token") or 0.0),
-                    float(entry.get("output_cost_per_token") or 0.0))
+            return (
+                float(entry.get("input_cost_per_token") or 0.0),
+                float(entry.get("output_cost_per_token") or 0.0),
+            )
     return 0.0, 0.0
 
 
@@ -90,10 +92,14 @@ class UsageSummary:
     def line(self) -> str:
         """One human line: ``LLM: 12 calls (3 cached), 4,512 tokens, $0.0123, 2 retries``."""
         u = self.usage
-        parts = [f"{self.calls} calls ({self.cache_hits} cached)",
-                 f"{u.requests} requests",
-                 f"{u.total_tokens:,} tokens ({u.prompt_tokens:,} in / {u.completion_tokens:,} out)",
-                 f"${u.cost:.4f}", f"{self.retries} retries", f"{self.reasks} re-asks"]
+        parts = [
+            f"{self.calls} calls ({self.cache_hits} cached)",
+            f"{u.requests} requests",
+            f"{u.total_tokens:,} tokens ({u.prompt_tokens:,} in / {u.completion_tokens:,} out)",
+            f"${u.cost:.4f}",
+            f"{self.retries} retries",
+            f"{self.reasks} re-asks",
+        ]
         if self.failed:
             parts.append(f"{self.failed} failed")
         return "LLM usage: " + ", ".join(parts)
@@ -136,8 +142,9 @@ class UsageTracker:
             self._total = self._total + usage
             self._by_tag[tag] = self._by_tag.get(tag, Usage()) + usage
 
-    def finish_call(self, *, cached: bool = False, retries: int = 0, reasks: int = 0,
-                    failed: bool = False) -> None:
+    def finish_call(
+        self, *, cached: bool = False, retries: int = 0, reasks: int = 0, failed: bool = False
+    ) -> None:
         with self._lock:
             self._calls += 1
             self._hits += cached
@@ -148,7 +155,11 @@ class UsageTracker:
     def summary(self) -> UsageSummary:
         with self._lock:
             return UsageSummary(
-                usage=self._total.model_copy(), calls=self._calls, cache_hits=self._hits,
-                retries=self._retries, reasks=self._reasks, failed=self._failed,
+                usage=self._total.model_copy(),
+                calls=self._calls,
+                cache_hits=self._hits,
+                retries=self._retries,
+                reasks=self._reasks,
+                failed=self._failed,
                 by_tag={k: v.model_copy() for k, v in self._by_tag.items()},
             )

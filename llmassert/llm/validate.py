@@ -33,17 +33,36 @@ KEY_ENV: dict[str, tuple[str, ...]] = {
     "cerebras": ("CEREBRAS_API_KEY",),
 }
 # Providers litellm supports that may be missing from the price table (self-hosted servers).
-EXTRA_PROVIDERS = frozenset({
-    "openai", "azure", "azure_ai", "anthropic", "ollama", "ollama_chat", "hosted_vllm", "vllm",
-    "lm_studio", "llamafile", "openai_like", "custom_openai", "huggingface", "bedrock",
-    "vertex_ai", "gemini", "litellm_proxy", "text-completion-openai", "sagemaker",
-})
+EXTRA_PROVIDERS = frozenset(
+    {
+        "openai",
+        "azure",
+        "azure_ai",
+        "anthropic",
+        "ollama",
+        "ollama_chat",
+        "hosted_vllm",
+        "vllm",
+        "lm_studio",
+        "llamafile",
+        "openai_like",
+        "custom_openai",
+        "huggingface",
+        "bedrock",
+        "vertex_ai",
+        "gemini",
+        "litellm_proxy",
+        "text-completion-openai",
+        "sagemaker",
+    }
+)
 MODEL_RE = re.compile(r"^[^\s/][^\s]*$")
 
 
 def _known_providers() -> set[str]:
-    names = {str(v.get("litellm_provider")) for v in price_table().values()
-             if v.get("litellm_provider")}
+    names = {
+        str(v.get("litellm_provider")) for v in price_table().values() if v.get("litellm_provider")
+    }
     return names | set(EXTRA_PROVIDERS)
 
 
@@ -65,25 +84,40 @@ def provider_of(model: str) -> str | None:
 def check_model(model: str | None, settings: Settings, *, field: str = "model") -> str:
     """Return the provider of ``model`` or raise ConfigError saying what is wrong."""
     if model is None or not model.strip():
-        raise ConfigError("no model configured", field=field,
-                          hint="pass --model or set LLMASSERT_MODEL, e.g. openai/gpt-4o-mini")
+        raise ConfigError(
+            "no model configured",
+            field=field,
+            hint="pass --model or set LLMASSERT_MODEL, e.g. openai/gpt-4o-mini",
+        )
     if not MODEL_RE.match(model) or model.endswith("/"):
-        raise ConfigError(f"malformed model string {model!r}", field=field,
-                          hint="use provider/model without spaces, e.g. openai/gpt-4o-mini")
+        raise ConfigError(
+            f"malformed model string {model!r}",
+            field=field,
+            hint="use provider/model without spaces, e.g. openai/gpt-4o-mini",
+        )
     provider = provider_of(model)
     if provider is None:
-        raise ConfigError(f"unknown model {model!r} without a provider prefix", field=field,
-                          hint=f"write it as provider/model, e.g. openai/{model}")
+        raise ConfigError(
+            f"unknown model {model!r} without a provider prefix",
+            field=field,
+            hint=f"write it as provider/model, e.g. openai/{model}",
+        )
     if provider not in _known_providers() and provider not in _litellm_providers():
-        raise ConfigError(f"unknown provider {provider!r} in model {model!r}", field=field,
-                          hint="see https://docs.litellm.ai/docs/providers")
+        raise ConfigError(
+            f"unknown provider {provider!r} in model {model!r}",
+            field=field,
+            hint="see https://docs.litellm.ai/docs/providers",
+        )
     # Replays never reach the provider, so CI needs no key.
     needs_key = settings.api_base is None and settings.api_key is None and settings.mode != "replay"
     if needs_key and provider in KEY_ENV:
         names = KEY_ENV[provider]
         if not any(os.environ.get(n) for n in names):
-            raise ConfigError(f"no API key for {provider} model {model!r}", field=field,
-                              hint=f"set {names[0]}, or --api-base for a local server")
+            raise ConfigError(
+                f"no API key for {provider} model {model!r}",
+                field=field,
+                hint=f"set {names[0]}, or --api-base for a local server",
+            )
     return provider
 
 
@@ -97,11 +131,13 @@ def check_api_base(settings: Settings) -> None:
     except ValueError as e:
         raise ConfigError(f"malformed api_base {base!r}: {e}", field="api_base") from None
     if not parts.hostname or not port_ok or any(c.isspace() for c in base):
-        raise ConfigError(f"malformed api_base {base!r}", field="api_base",
-                          hint="expected e.g. http://127.0.0.1:8000/v1")
+        raise ConfigError(
+            f"malformed api_base {base!r}",
+            field="api_base",
+            hint="expected e.g. http://127.0.0.1:8000/v1",
+        )
     if parts.query or parts.fragment:
-        raise ConfigError(f"api_base {base!r} must not have a query or fragment",
-                          field="api_base")
+        raise ConfigError(f"api_base {base!r} must not have a query or fragment", field="api_base")
 
 
 def check_settings(settings: Settings) -> None:
@@ -112,5 +148,8 @@ def check_settings(settings: Settings) -> None:
     if settings.embedding_model is not None:
         check_model(settings.embedding_model, settings, field="embedding_model")
     if settings.mode != "live" and settings.cassette_dir is None:
-        raise ConfigError(f"mode {settings.mode!r} needs a cassette folder", field="cassette_dir",
-                          hint="pass --record DIR or --replay DIR")
+        raise ConfigError(
+            f"mode {settings.mode!r} needs a cassette folder",
+            field="cassette_dir",
+            hint="pass --record DIR or --replay DIR",
+        )

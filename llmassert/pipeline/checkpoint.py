@@ -51,8 +51,9 @@ def default_root(pipeline_path: Path, cwd: Path | None = None) -> Path:
 class Journal:
     """Append-only JSONL map ``key → JSON value`` of one operation's finished units."""
 
-    def __init__(self, path: Path, fingerprint: str, *, resume: bool,
-                 also_read: tuple[Path, ...] = ()) -> None:
+    def __init__(
+        self, path: Path, fingerprint: str, *, resume: bool, also_read: tuple[Path, ...] = ()
+    ) -> None:
         self.path = path
         self.fingerprint = fingerprint
         self.entries: dict[str, Any] = {}
@@ -105,8 +106,9 @@ class Journal:
     def _write(self, obj: Any) -> None:
         if self._fd is None:
             raise PipelineError(f"journal closed: {self.path}")
-        data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
-                + "\n").encode()
+        data = (
+            json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        ).encode()
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)
@@ -189,22 +191,25 @@ class CheckpointStore:
         self._set_status("complete")
 
     def _set_status(self, status: str) -> None:
-        atomic_write_text(self.root / "run.json",
-                          json.dumps({"status": status, "pipeline": self.pipeline}))
+        atomic_write_text(
+            self.root / "run.json", json.dumps({"status": status, "pipeline": self.pipeline})
+        )
 
     def _dir(self, step: str) -> Path:
         return self.root / step
 
-    def journal(self, step: str, op: str, fingerprint: str, *,
-                shard: str | None = None) -> Journal:
+    def journal(self, step: str, op: str, fingerprint: str, *, shard: str | None = None) -> Journal:
         """The journal of an operation; workers of a distributed executor pass a ``shard``.
 
         Every shard's entries are read on resume, whichever worker wrote them.
         """
         d = self._dir(step)
         name = f"{op}.journal.{shard}.jsonl" if shard else f"{op}.journal.jsonl"
-        others = tuple(p for p in sorted(d.glob(f"{op}.journal*.jsonl")) if p.name != name) \
-            if d.exists() else ()
+        others = (
+            tuple(p for p in sorted(d.glob(f"{op}.journal*.jsonl")) if p.name != name)
+            if d.exists()
+            else ()
+        )
         j = Journal(d / name, fingerprint, resume=self.resuming, also_read=others)
         self._journals.append(j)
         return j
@@ -221,7 +226,9 @@ class CheckpointStore:
         except (OSError, ValueError):
             return None
         return OpState(
-            fingerprint=fingerprint, rows=rows, lineage=state.get("lineage") or [{}] * len(rows),
+            fingerprint=fingerprint,
+            rows=rows,
+            lineage=state.get("lineage") or [{}] * len(rows),
             quarantined=[Issue.from_json(i) for i in state.get("quarantined", [])],
             errors=[Issue.from_json(i) for i in state.get("errors", [])],
             stats=OpStats.from_json(state.get("stats", {})),
@@ -230,15 +237,21 @@ class CheckpointStore:
     def save(self, step: str, op: str, state: OpState) -> None:
         d = self._dir(step)
         d.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(d / f"{op}.json", json.dumps(state.rows, ensure_ascii=False,
-                                                         default=str))
-        atomic_write_text(d / f"{op}.state.json", json.dumps({
-            "fingerprint": state.fingerprint,
-            "lineage": state.lineage if any(state.lineage) else None,
-            "quarantined": [i.to_json() for i in state.quarantined],
-            "errors": [i.to_json() for i in state.errors],
-            "stats": state.stats.to_json(),
-        }, ensure_ascii=False, default=str))
+        atomic_write_text(d / f"{op}.json", json.dumps(state.rows, ensure_ascii=False, default=str))
+        atomic_write_text(
+            d / f"{op}.state.json",
+            json.dumps(
+                {
+                    "fingerprint": state.fingerprint,
+                    "lineage": state.lineage if any(state.lineage) else None,
+                    "quarantined": [i.to_json() for i in state.quarantined],
+                    "errors": [i.to_json() for i in state.errors],
+                    "stats": state.stats.to_json(),
+                },
+                ensure_ascii=False,
+                default=str,
+            ),
+        )
 
     def close(self) -> None:
         for j in self._journals:

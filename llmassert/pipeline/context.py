@@ -50,9 +50,12 @@ class PipelineEnv:
         chosen = model or getattr(spec, "model", None) or self.default_model
         if not chosen:
             where = self.op_where.get(spec.name, f"operations ({spec.name})")
-            raise SpecError("no model: set `model` on the operation, `default_model` in the "
-                            "pipeline, --model or LLMASSERT_MODEL",
-                            file=self.spec_file, field=f"{where}.model")
+            raise SpecError(
+                "no model: set `model` on the operation, `default_model` in the "
+                "pipeline, --model or LLMASSERT_MODEL",
+                file=self.spec_file,
+                field=f"{where}.model",
+            )
         return chosen
 
     def system_message(self, op_type: str, extra: str | None = None) -> str | None:
@@ -63,8 +66,10 @@ class PipelineEnv:
         if self.dataset_description:
             parts.append(f"The data you are working with: {self.dataset_description}.")
         if parts:
-            parts.append(f"You are performing a {op_type} operation on it; base every answer "
-                         "only on the data you are given.")
+            parts.append(
+                f"You are performing a {op_type} operation on it; base every answer "
+                "only on the data you are given."
+            )
         if extra:
             parts.append(extra.strip())
         return " ".join(parts) if parts else None

@@ -32,8 +32,11 @@ def detect_format(path: Path) -> str:
         return suffix
     if suffix == "ndjson":
         return "jsonl"
-    raise InputError(f"cannot tell the format of {path.name!r}: use .json, .jsonl, .csv or a "
-                     "folder (or set `format:`)", file=path)
+    raise InputError(
+        f"cannot tell the format of {path.name!r}: use .json, .jsonl, .csv or a "
+        "folder (or set `format:`)",
+        file=path,
+    )
 
 
 def load_dataset(path: Path, fmt: str | None = None) -> tuple[list[Row], str]:
@@ -61,14 +64,16 @@ def _load_json(text: str, path: Path) -> list[Row]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"invalid JSON: {e.msg}", file=path,
-                         field=f"line {e.lineno}, column {e.colno}") from None
+        raise InputError(
+            f"invalid JSON: {e.msg}", file=path, field=f"line {e.lineno}, column {e.colno}"
+        ) from None
     if not isinstance(data, list):
         raise InputError("expected a JSON list of objects", file=path)
     for i, row in enumerate(data):
         if not isinstance(row, dict):
-            raise InputError(f"expected an object, got {type(row).__name__}", file=path,
-                             field=f"[{i}]")
+            raise InputError(
+                f"expected an object, got {type(row).__name__}", file=path, field=f"[{i}]"
+            )
     return data
 
 
@@ -82,8 +87,9 @@ def _load_jsonl(text: str, path: Path) -> list[Row]:
         except json.JSONDecodeError as e:
             raise InputError(f"invalid JSON: {e.msg}", file=path, field=f"line {n}") from None
         if not isinstance(row, dict):
-            raise InputError(f"expected an object, got {type(row).__name__}", file=path,
-                             field=f"line {n}")
+            raise InputError(
+                f"expected an object, got {type(row).__name__}", file=path, field=f"line {n}"
+            )
         rows.append(row)
     return rows
 
@@ -95,8 +101,9 @@ def _load_csv(text: str, path: Path) -> list[Row]:
     rows: list[Row] = []
     for row in reader:
         if None in row:
-            raise InputError("more values than header columns", file=path,
-                             field=f"line {reader.line_num}")
+            raise InputError(
+                "more values than header columns", file=path, field=f"line {reader.line_num}"
+            )
         rows.append(dict(row))
     return rows
 
@@ -104,8 +111,11 @@ def _load_csv(text: str, path: Path) -> list[Row]:
 def _load_folder(path: Path) -> tuple[list[Row], str]:
     rows: list[Row] = []
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(path).parts))
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
     for p in files:
         rel = p.relative_to(path.parent).as_posix()
         data = p.read_bytes()
@@ -160,5 +170,6 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> None:
     if not records:
         path.unlink(missing_ok=True)
         return
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
-                                    for r in records))
+    atomic_write_text(
+        path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
+    )

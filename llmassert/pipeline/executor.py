@@ -112,8 +112,9 @@ class StageEnv:
     def journal(self, op: Operator[Any]) -> Journal | None:
         if self.checkpoints is None or not op.uses_llm:
             return None
-        return self.checkpoints.journal(self.step, op.name, self.fingerprints[op.name],
-                                        shard=self.shard)
+        return self.checkpoints.journal(
+            self.step, op.name, self.fingerprints[op.name], shard=self.shard
+        )
 
     def context(self, op: Operator[Any]) -> OpContext:
         def embed_client() -> LLMClient:
@@ -121,9 +122,15 @@ class StageEnv:
 
             return get_client(self.settings.replace(api_base=self.env.embedding_api_base))
 
-        return OpContext(op.name, env=self.env, settings=self.settings, client=self.client,
-                         journal=self.journal(op), progress=self.progress,
-                         embed_client_factory=embed_client)
+        return OpContext(
+            op.name,
+            env=self.env,
+            settings=self.settings,
+            client=self.client,
+            journal=self.journal(op),
+            progress=self.progress,
+            embed_client_factory=embed_client,
+        )
 
 
 class Executor(ABC):
@@ -132,23 +139,31 @@ class Executor(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    async def run_rows(self, ops: Sequence[RowOperator[Any]], rows: list[Row],
-                       lineage: list[Lineage], stage: StageEnv) -> list[OpResult]:
+    async def run_rows(
+        self,
+        ops: Sequence[RowOperator[Any]],
+        rows: list[Row],
+        lineage: list[Lineage],
+        stage: StageEnv,
+    ) -> list[OpResult]:
         """A chain of row operators, streamed; one result per operator."""
 
     @abstractmethod
-    async def run_groups(self, op: GroupOperator[Any], rows: list[Row],
-                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+    async def run_groups(
+        self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
+    ) -> OpResult:
         """A group operator."""
 
     @abstractmethod
-    async def run_global(self, op: GlobalOperator[Any], rows: list[Row],
-                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+    async def run_global(
+        self, op: GlobalOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
+    ) -> OpResult:
         """An operator that needs its whole input."""
 
     @abstractmethod
-    async def run_join(self, op: JoinOperator[Any], left: list[Row], right: list[Row],
-                       stage: StageEnv) -> OpResult:
+    async def run_join(
+        self, op: JoinOperator[Any], left: list[Row], right: list[Row], stage: StageEnv
+    ) -> OpResult:
         """An operator over two inputs."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
@@ -171,8 +186,9 @@ def get_executor(name: str, **options: Any) -> Executor:
         except ModuleNotFoundError as e:
             if e.name and e.name.endswith(f"executor_{name}"):
                 known = ", ".join(sorted({"local", *EXECUTORS}))
-                raise ConfigError(f"unknown executor {name!r} (known: {known})",
-                                  field="--executor") from None
+                raise ConfigError(
+                    f"unknown executor {name!r} (known: {known})", field="--executor"
+                ) from None
             raise
     if name not in EXECUTORS:
         raise ConfigError(f"unknown executor {name!r}", field="--executor")
@@ -193,9 +209,13 @@ class _Unit:
         self.first_start: float | None = None
         self.last_end = 0.0
 
-    async def __call__(self, key: str, rows_in: int,
-                       work: Callable[[], Awaitable[Outcome]],
-                       source: Row | None = None) -> Outcome:
+    async def __call__(
+        self,
+        key: str,
+        rows_in: int,
+        work: Callable[[], Awaitable[Outcome]],
+        source: Row | None = None,
+    ) -> Outcome:
         """Run (or replay) one unit; ``source`` is the input row of a row unit."""
         if self.first_start is None:
             self.first_start = time.perf_counter()
@@ -271,8 +291,13 @@ class LocalExecutor(Executor):
     def _width(self, stage: StageEnv) -> int:
         return self.window or max(64, 4 * stage.settings.max_concurrency)
 
-    async def run_rows(self, ops: Sequence[RowOperator[Any]], rows: list[Row],
-                       lineage: list[Lineage], stage: StageEnv) -> list[OpResult]:
+    async def run_rows(
+        self,
+        ops: Sequence[RowOperator[Any]],
+        rows: list[Row],
+        lineage: list[Lineage],
+        stage: StageEnv,
+    ) -> list[OpResult]:
         units = [_Unit(op, stage.context(op)) for op in ops]
         # per operator: (path, outcome, output lineages); sorted by path = input order
         done: list[list[tuple[tuple[int, ...], Outcome, list[Lineage]]]] = [[] for _ in ops]
@@ -280,26 +305,30 @@ class LocalExecutor(Executor):
 
         async def through(level: int, path: tuple[int, ...], row: Row, lin: Lineage) -> None:
             op, unit = ops[level], units[level]
-            outcome = await unit("r:" + row_digest(row), 1,
-                                 lambda: op.process_row(row, unit.ctx), row)
+            outcome = await unit(
+                "r:" + row_digest(row), 1, lambda: op.process_row(row, unit.ctx), row
+            )
             child = _merge_lineage(lin, op.name, outcome.meta)
             done[level].append((path, outcome, [child] * len(outcome.rows)))
             if level + 1 < len(ops) and outcome.rows:
                 stage.progress.add_total(ops[level + 1].name, len(outcome.rows))
-                await asyncio.gather(*(through(level + 1, (*path, i), r, child)
-                                       for i, r in enumerate(outcome.rows)))
+                await asyncio.gather(
+                    *(through(level + 1, (*path, i), r, child) for i, r in enumerate(outcome.rows))
+                )
 
         async def batched(i: int) -> None:
             op, unit, size = ops[0], units[0], ops[0].batch_size
-            chunk = rows[i * size:(i + 1) * size]
+            chunk = rows[i * size : (i + 1) * size]
             keys = ["r:" + row_digest(r) for r in chunk]
             journal = unit.journal
             if journal is not None and all(journal.get(k) is not None for k in keys):
                 outcomes = [await unit(k, 1, _never, r) for k, r in zip(keys, chunk, strict=True)]
             else:
                 fresh = await op.process_batch(chunk, unit.ctx)
-                outcomes = [await unit(k, 1, _const(o), r) for k, o, r in zip(keys, fresh, chunk,
-                                                                             strict=True)]
+                outcomes = [
+                    await unit(k, 1, _const(o), r)
+                    for k, o, r in zip(keys, fresh, chunk, strict=True)
+                ]
             for j, o in enumerate(outcomes):
                 lin = _merge_lineage(lineage[i * size + j], op.name, o.meta)
                 done[0].append(((i * size + j,), o, [lin] * len(o.rows)))
@@ -309,15 +338,18 @@ class LocalExecutor(Executor):
                 size = ops[0].batch_size
                 await run_pool(-(-len(rows) // size), self._width(stage) // size + 1, batched)
             else:
-                await run_pool(len(rows), self._width(stage),
-                               lambda i: through(0, (i,), rows[i], lineage[i]))
+                await run_pool(
+                    len(rows), self._width(stage), lambda i: through(0, (i,), rows[i], lineage[i])
+                )
         finally:
             stats = [u.finish() for u in units]
-        return [_collect(op.name, entries, s) for op, entries, s in zip(ops, done, stats,
-                                                                        strict=True)]
+        return [
+            _collect(op.name, entries, s) for op, entries, s in zip(ops, done, stats, strict=True)
+        ]
 
-    async def run_groups(self, op: GroupOperator[Any], rows: list[Row],
-                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+    async def run_groups(
+        self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
+    ) -> OpResult:
         groups: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
         for row in rows:
             key = op.group_key(row)
@@ -330,8 +362,11 @@ class LocalExecutor(Executor):
 
         async def one(i: int) -> None:
             key, members = ordered[i]
-            outcome = await unit("g:" + row_digest([list(key), members]), len(members),
-                                 lambda: op.process_group(key, members, unit.ctx))
+            outcome = await unit(
+                "g:" + row_digest([list(key), members]),
+                len(members),
+                lambda: op.process_group(key, members, unit.ctx),
+            )
             lin = _merge_lineage({}, op.name, outcome.meta)
             results.append(((i,), outcome, [lin] * len(outcome.rows)))
 
@@ -341,20 +376,24 @@ class LocalExecutor(Executor):
             stats = unit.finish()
         return _collect(op.name, results, stats)
 
-    async def run_global(self, op: GlobalOperator[Any], rows: list[Row],
-                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+    async def run_global(
+        self, op: GlobalOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
+    ) -> OpResult:
         ctx = stage.context(op)
         stage.progress.add_total(op.name, 1)
         started = time.perf_counter()
         outcome = await op.run(rows, ctx)
         ctx.advance()
         same = len(outcome.rows) == len(rows)
-        lins = [_merge_lineage(lineage[i] if same else {}, op.name, outcome.meta)
-                for i in range(len(outcome.rows))]
+        lins = [
+            _merge_lineage(lineage[i] if same else {}, op.name, outcome.meta)
+            for i in range(len(outcome.rows))
+        ]
         return _single(op.name, ctx, outcome, lins, len(rows), started)
 
-    async def run_join(self, op: JoinOperator[Any], left: list[Row], right: list[Row],
-                       stage: StageEnv) -> OpResult:
+    async def run_join(
+        self, op: JoinOperator[Any], left: list[Row], right: list[Row], stage: StageEnv
+    ) -> OpResult:
         ctx = stage.context(op)
         stage.progress.add_total(op.name, 1)
         started = time.perf_counter()
@@ -380,8 +419,10 @@ def _encode(outcome: Outcome, source: Row | None) -> dict[str, Any]:
     if source is not None and outcome.rows:
         deltas = []
         for r in outcome.rows:
-            delta = {"+": {k: v for k, v in r.items() if k not in source or source[k] != v},
-                     _GONE: [k for k in source if k not in r]}
+            delta = {
+                "+": {k: v for k, v in r.items() if k not in source or source[k] != v},
+                _GONE: [k for k in source if k not in r],
+            }
             if list(_apply(source, delta)) != list(r):
                 return data  # key order would change: journal the rows whole
             deltas.append(delta)
@@ -391,8 +432,10 @@ def _encode(outcome: Outcome, source: Row | None) -> dict[str, Any]:
 
 def _apply(source: Row, delta: dict[str, Any]) -> Row:
     gone = delta[_GONE]
-    return {**({k: v for k, v in source.items() if k not in gone} if gone else source),
-            **delta["+"]}
+    return {
+        **({k: v for k, v in source.items() if k not in gone} if gone else source),
+        **delta["+"],
+    }
 
 
 def _decode(data: dict[str, Any], source: Row | None) -> Outcome:
@@ -414,8 +457,9 @@ def _const(outcome: Outcome) -> Callable[[], Awaitable[Outcome]]:
     return value
 
 
-def _collect(name: str, entries: list[tuple[tuple[int, ...], Outcome, list[Lineage]]],
-             stats: OpStats) -> OpResult:
+def _collect(
+    name: str, entries: list[tuple[tuple[int, ...], Outcome, list[Lineage]]], stats: OpStats
+) -> OpResult:
     entries.sort(key=lambda e: e[0])
     result = OpResult(name, stats=stats)
     for _, outcome, lins in entries:
@@ -426,8 +470,9 @@ def _collect(name: str, entries: list[tuple[tuple[int, ...], Outcome, list[Linea
     return result
 
 
-def _single(name: str, ctx: OpContext, outcome: Outcome, lins: list[Lineage], rows_in: int,
-            started: float) -> OpResult:
+def _single(
+    name: str, ctx: OpContext, outcome: Outcome, lins: list[Lineage], rows_in: int, started: float
+) -> OpResult:
     s = ctx.stats
     s.rows_in += rows_in
     s.rows_out += len(outcome.rows)
@@ -436,9 +481,23 @@ def _single(name: str, ctx: OpContext, outcome: Outcome, lins: list[Lineage], ro
     s.errored += len(outcome.errors)
     s.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
     s.seconds = time.perf_counter() - started
-    return OpResult(name, rows=outcome.rows, lineage=lins, quarantined=outcome.quarantined,
-                    errors=outcome.errors, stats=s)
+    return OpResult(
+        name,
+        rows=outcome.rows,
+        lineage=lins,
+        quarantined=outcome.quarantined,
+        errors=outcome.errors,
+        stats=s,
+    )
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "OpResult", "StageEnv", "concat_results",
-           "get_executor", "run_pool"]
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "LocalExecutor",
+    "OpResult",
+    "StageEnv",
+    "concat_results",
+    "get_executor",
+    "run_pool",
+]

@@ -104,8 +104,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ConfigError("Ray is not installed",
-                          field="--executor", hint=INSTALL_HINT) from None
+        raise ConfigError("Ray is not installed", field="--executor", hint=INSTALL_HINT) from None
     return ray
 
 
@@ -145,8 +144,7 @@ class _WorkerStore(CheckpointStore):
         self.resuming = ref.resuming
         self._open: dict[tuple[str, str, str], Journal] = {}
 
-    def journal(self, step: str, op: str, fingerprint: str, *,
-                shard: str | None = None) -> Journal:
+    def journal(self, step: str, op: str, fingerprint: str, *, shard: str | None = None) -> Journal:
         key = (step, op, fingerprint)
         if key not in self._open:
             self._open[key] = super().journal(step, op, fingerprint, shard=shard)
@@ -179,8 +177,10 @@ class RayWorker:
         if init.probe is not None and not init.probe.exists():
             raise ConfigError(
                 f"the LLM cache {init.probe.parent} is not visible from Ray worker {self.where}",
-                field="cache_dir", hint="put --cache-dir on storage every node mounts at the "
-                "same path, or use --no-cache")
+                field="cache_dir",
+                hint="put --cache-dir on storage every node mounts at the "
+                "same path, or use --no-cache",
+            )
         self.shard = init.shard
         self._exit = contextlib.ExitStack()
         if init.cassette is not None:
@@ -197,30 +197,37 @@ class RayWorker:
     async def ready(self) -> str:
         return self.where
 
-    async def prepare(self, stage_id: str, ops: list[Operator[Any]], stage: StageEnv,
-                      checkpoints: CheckpointRef | None) -> None:
+    async def prepare(
+        self,
+        stage_id: str,
+        ops: list[Operator[Any]],
+        stage: StageEnv,
+        checkpoints: CheckpointRef | None,
+    ) -> None:
         store = None
         if checkpoints is not None:
             if not (checkpoints.root / "run.json").exists():
                 raise ConfigError(
                     f"checkpoint folder {checkpoints.root} is not visible from Ray worker "
-                    f"{self.where}", field="intermediate_dir",
+                    f"{self.where}",
+                    field="intermediate_dir",
                     hint="put pipeline.output.intermediate_dir on storage every node mounts "
-                    "at the same path")
+                    "at the same path",
+                )
             store = self.stores.get(checkpoints)
             if store is None:
                 store = self.stores[checkpoints] = _WorkerStore(checkpoints)
         env = replace(stage, client=self.client, checkpoints=store, shard=self.shard)
         self.stages[stage_id] = _Stage(ops, env)
 
-    async def run_rows(self, stage_id: str, rows: list[Row],
-                       lineage: list[Lineage]) -> list[OpResult]:
+    async def run_rows(
+        self, stage_id: str, rows: list[Row], lineage: list[Lineage]
+    ) -> list[OpResult]:
         st = self.stages[stage_id]
         ops: list[RowOperator[Any]] = st.ops  # type: ignore[assignment]
         return await LocalExecutor().run_rows(ops, rows, lineage, st.env)
 
-    async def run_groups(self, stage_id: str, rows: list[Row],
-                         lineage: list[Lineage]) -> OpResult:
+    async def run_groups(self, stage_id: str, rows: list[Row], lineage: list[Lineage]) -> OpResult:
         st = self.stages[stage_id]
         op: GroupOperator[Any] = st.ops[0]  # type: ignore[assignment]
         return await LocalExecutor().run_groups(op, rows, lineage, st.env)
@@ -246,7 +253,9 @@ class RayWorker:
         return vectors, Usage(
             prompt_tokens=after.prompt_tokens - before.prompt_tokens,
             completion_tokens=after.completion_tokens - before.completion_tokens,
-            cost=after.cost - before.cost, requests=after.requests - before.requests)
+            cost=after.cost - before.cost,
+            requests=after.requests - before.requests,
+        )
 
     async def close(self) -> None:
         for stage_id in list(self.stages):
@@ -286,8 +295,10 @@ async def _await(ref: Any) -> Any:
             raise cause from None
         raise PipelineError(f"Ray worker failed: {_first_line(e)}") from None
     except ray.exceptions.RayActorError as e:
-        raise PipelineError(f"Ray worker died and could not be restarted: {_first_line(e)}",
-                            hint="see the Ray logs (/tmp/ray/session_latest/logs)") from None
+        raise PipelineError(
+            f"Ray worker died and could not be restarted: {_first_line(e)}",
+            hint="see the Ray logs (/tmp/ray/session_latest/logs)",
+        ) from None
 
 
 def _first_line(e: BaseException) -> str:
@@ -337,8 +348,9 @@ class _Pool:
     async def each(self, call: Callable[[Any], Any]) -> list[Any]:
         return list(await asyncio.gather(*(_await(call(w)) for w in self.workers)))
 
-    async def map(self, n: int, call: Callable[[Any, int], Any],
-                  done: Callable[[int, Any], None]) -> list[Any]:
+    async def map(
+        self, n: int, call: Callable[[Any, int], Any], done: Callable[[int, Any], None]
+    ) -> list[Any]:
         """``call(worker, i)`` for i in range(n), at most IN_FLIGHT_PER_WORKER per worker.
 
         The first error stops the stage: partitions still running on workers are cancelled, so
@@ -358,8 +370,11 @@ class _Pool:
                     running.discard(ref)
                 done(i, results[i])
 
-        lanes = [asyncio.ensure_future(lane(w)) for w in self.workers
-                 for _ in range(IN_FLIGHT_PER_WORKER)]
+        lanes = [
+            asyncio.ensure_future(lane(w))
+            for w in self.workers
+            for _ in range(IN_FLIGHT_PER_WORKER)
+        ]
         try:
             await asyncio.gather(*lanes)
         except BaseException:
@@ -400,14 +415,14 @@ class RemoteClient(LLMClient):
     async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
         items = list(texts)
         parts = partition(len(items), len(self.pool.workers))
-        answers = await asyncio.gather(*(
-            _await(self.pool.pick().embed.remote(items[a:b], model)) for a, b in parts))
+        answers = await asyncio.gather(
+            *(_await(self.pool.pick().embed.remote(items[a:b], model)) for a, b in parts)
+        )
         vectors: list[list[float]] = []
         for part_vectors, usage in answers:
             vectors.extend(part_vectors)
             self._usage = self._usage + usage
         return vectors
-
 
 
 class RayExecutor(Executor):
@@ -444,14 +459,20 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             try:
                 await asyncio.to_thread(
-                    ray.init, address=self.address, include_dashboard=False,
-                    logging_level=logging.ERROR, log_to_driver=False,
-                    configure_logging=True)
+                    ray.init,
+                    address=self.address,
+                    include_dashboard=False,
+                    logging_level=logging.ERROR,
+                    log_to_driver=False,
+                    configure_logging=True,
+                )
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ConfigError(f"cannot start or reach Ray at {self.address or 'local'}: "
-                                  f"{_first_line(e)}", field="--ray-address",
-                                  hint="`ray start --head` on the head node, then "
-                                  "--ray-address auto (or ray://HOST:10001)") from None
+                raise ConfigError(
+                    f"cannot start or reach Ray at {self.address or 'local'}: {_first_line(e)}",
+                    field="--ray-address",
+                    hint="`ray start --head` on the head node, then "
+                    "--ray-address auto (or ray://HOST:10001)",
+                ) from None
             self._owns_ray = True
         cpus = float(ray.cluster_resources().get("CPU", 1))
         count = self.workers or max(1, int(cpus))
@@ -467,19 +488,28 @@ class RayExecutor(Executor):
         run = uuid.uuid4().hex[:8]
         # More workers than CPUs share them: a worker waits on the provider, not on a core.
         cls = _remote_worker().options(num_cpus=min(1.0, cpus / count))
-        workers = [cls.remote(WorkerInit(settings=settings, shard=f"ray{i}-{run}",
-                                         limiter=limiter, cassette=cassette, env=env,
-                                         prices=dict(_overrides), probe=probe))
-                   for i in range(count)]
+        workers = [
+            cls.remote(
+                WorkerInit(
+                    settings=settings,
+                    shard=f"ray{i}-{run}",
+                    limiter=limiter,
+                    cassette=cassette,
+                    env=env,
+                    prices=dict(_overrides),
+                    probe=probe,
+                )
+            )
+            for i in range(count)
+        ]
         self._pool = pool = _Pool(workers, limiter)
         try:
-            where = await asyncio.wait_for(pool.each(lambda w: w.ready.remote()),
-                                           START_TIMEOUT_S)
+            where = await asyncio.wait_for(pool.each(lambda w: w.ready.remote()), START_TIMEOUT_S)
         except TimeoutError:
-            raise PipelineError(f"{count} Ray workers did not start within "
-                                f"{START_TIMEOUT_S:.0f} s",
-                                hint="check `ray status` for free CPUs, or pass fewer "
-                                "--ray-workers") from None
+            raise PipelineError(
+                f"{count} Ray workers did not start within {START_TIMEOUT_S:.0f} s",
+                hint="check `ray status` for free CPUs, or pass fewer --ray-workers",
+            ) from None
         finally:
             if probe is not None:
                 probe.unlink(missing_ok=True)
@@ -507,8 +537,11 @@ class RayExecutor(Executor):
         if settings.mode == "live":
             return None
         if settings.mode == "record":
-            raise ConfigError("--record needs the local executor (one process writes the "
-                              "cassette); replay works with --executor ray", field="--executor")
+            raise ConfigError(
+                "--record needs the local executor (one process writes the "
+                "cassette); replay works with --executor ray",
+                field="--executor",
+            )
         from llmassert.llm import recording
 
         active = recording.active()
@@ -544,20 +577,26 @@ class RayExecutor(Executor):
 
     # -- stages --------------------------------------------------------------------------------
 
-    async def _prepare(self, pool: _Pool, ops: Sequence[Operator[Any]],
-                       stage: StageEnv) -> str:
+    async def _prepare(self, pool: _Pool, ops: Sequence[Operator[Any]], stage: StageEnv) -> str:
         stage_id = uuid.uuid4().hex
         store = stage.checkpoints
-        ref = (CheckpointRef(store.root.resolve(), store.resuming, store.pipeline)
-               if store is not None else None)
+        ref = (
+            CheckpointRef(store.root.resolve(), store.resuming, store.pipeline)
+            if store is not None
+            else None
+        )
         # The driver's store holds open journals: workers get where it lives, not the object.
         payload = replace(stage.worker_copy(), checkpoints=None)
         ops_ref = self._ray.put(list(ops))
         await pool.each(lambda w: w.prepare.remote(stage_id, ops_ref, payload, ref))
         return stage_id
 
-    async def _staged(self, ops: Sequence[Operator[Any]], stage: StageEnv,
-                      body: Callable[[_Pool, str], Awaitable[T]]) -> T:
+    async def _staged(
+        self,
+        ops: Sequence[Operator[Any]],
+        stage: StageEnv,
+        body: Callable[[_Pool, str], Awaitable[T]],
+    ) -> T:
         pool = await self._start(stage)
         stage_id = await self._prepare(pool, ops, stage)
         try:
@@ -566,8 +605,13 @@ class RayExecutor(Executor):
             with contextlib.suppress(Exception):
                 await pool.each(lambda w: w.finish.remote(stage_id))
 
-    async def run_rows(self, ops: Sequence[RowOperator[Any]], rows: list[Row],
-                       lineage: list[Lineage], stage: StageEnv) -> list[OpResult]:
+    async def run_rows(
+        self,
+        ops: Sequence[RowOperator[Any]],
+        rows: list[Row],
+        lineage: list[Lineage],
+        stage: StageEnv,
+    ) -> list[OpResult]:
         if not rows:
             return await self._local.run_rows(ops, rows, lineage, stage)
         await self._start(stage)  # the workers' start-up is not any operation's time
@@ -577,8 +621,9 @@ class RayExecutor(Executor):
         async def body(pool: _Pool, stage_id: str) -> list[list[OpResult]]:
             # A batched map must see the same batches as locally: cut on batch boundaries.
             multiple = ops[0].batch_size if len(ops) == 1 else 1
-            parts = partition(len(rows), PARTITIONS_PER_WORKER * len(pool.workers),
-                              multiple=multiple)
+            parts = partition(
+                len(rows), PARTITIONS_PER_WORKER * len(pool.workers), multiple=multiple
+            )
 
             def done(_: int, results: list[OpResult]) -> None:
                 for k, res in enumerate(results):
@@ -588,16 +633,19 @@ class RayExecutor(Executor):
 
             return await pool.map(
                 len(parts),
-                lambda w, i: w.run_rows.remote(stage_id, rows[parts[i][0]:parts[i][1]],
-                                               lineage[parts[i][0]:parts[i][1]]),
-                done)
+                lambda w, i: w.run_rows.remote(
+                    stage_id, rows[parts[i][0] : parts[i][1]], lineage[parts[i][0] : parts[i][1]]
+                ),
+                done,
+            )
 
         per_part = await self._staged(ops, stage, body)
         out = [concat_results([p[k] for p in per_part]) for k in range(len(ops))]
         return [_timed(r, started) for r in out]
 
-    async def run_groups(self, op: GroupOperator[Any], rows: list[Row],
-                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+    async def run_groups(
+        self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
+    ) -> OpResult:
         if not rows:
             return await self._local.run_groups(op, rows, lineage, stage)
         await self._start(stage)
@@ -613,8 +661,9 @@ class RayExecutor(Executor):
         stage.progress.add_total(op.name, len(members))
 
         async def body(pool: _Pool, stage_id: str) -> list[OpResult]:
-            shards = shard_groups([len(m) for m in members],
-                                  PARTITIONS_PER_WORKER * len(pool.workers))
+            shards = shard_groups(
+                [len(m) for m in members], PARTITIONS_PER_WORKER * len(pool.workers)
+            )
             picks = [[i for m in members[a:b] for i in m] for a, b in shards]
 
             def done(i: int, _: OpResult) -> None:
@@ -623,19 +672,23 @@ class RayExecutor(Executor):
 
             return await pool.map(
                 len(shards),
-                lambda w, i: w.run_groups.remote(stage_id, [rows[j] for j in picks[i]],
-                                                 [lineage[j] for j in picks[i]]),
-                done)
+                lambda w, i: w.run_groups.remote(
+                    stage_id, [rows[j] for j in picks[i]], [lineage[j] for j in picks[i]]
+                ),
+                done,
+            )
 
         parts = await self._staged([op], stage, body)
         return _timed(concat_results(parts), started)
 
-    async def run_global(self, op: GlobalOperator[Any], rows: list[Row],
-                         lineage: list[Lineage], stage: StageEnv) -> OpResult:
+    async def run_global(
+        self, op: GlobalOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
+    ) -> OpResult:
         return await self._local.run_global(op, rows, lineage, await self._remote(stage))
 
-    async def run_join(self, op: JoinOperator[Any], left: list[Row], right: list[Row],
-                       stage: StageEnv) -> OpResult:
+    async def run_join(
+        self, op: JoinOperator[Any], left: list[Row], right: list[Row], stage: StageEnv
+    ) -> OpResult:
         return await self._local.run_join(op, left, right, await self._remote(stage))
 
     async def _remote(self, stage: StageEnv) -> StageEnv:

@@ -63,7 +63,9 @@ class BucketSpec:
             raise ValueError("per_minute must be > 0")
         rate = per_minute / (60.0 + burst_s + lag_s)
         capacity = max(1.0, rate * burst_s)
-        rate = min(rate, (per_minute - capacity) / (60.0 + lag_s)) if per_minute > capacity else rate
+        rate = (
+            min(rate, (per_minute - capacity) / (60.0 + lag_s)) if per_minute > capacity else rate
+        )
         return cls(per_minute=per_minute, rate=rate, capacity=capacity, lag_s=lag_s)
 
     def envelope(self, window_s: float) -> float:
@@ -123,11 +125,13 @@ class RateSchedule:
         now = clock()
         self.requests = (
             _new_bucket(BucketSpec.for_limit(rpm, burst_s=burst_s, lag_s=lag_s), now)
-            if rpm else None
+            if rpm
+            else None
         )
         self.tokens = (
             _new_bucket(BucketSpec.for_limit(tpm, burst_s=burst_s, lag_s=lag_s), now)
-            if tpm else None
+            if tpm
+            else None
         )
         self.stats = ScheduleStats()
 
@@ -293,7 +297,8 @@ def _remote_class() -> Any:
         # num_cpus=0: the actor is tiny and must never wait for a CPU held by the workers.
         # Restarted if its process dies (with a full bucket: at most one extra burst).
         _actor_class = ray.remote(num_cpus=0, max_restarts=3, max_task_retries=3)(
-            _RateLimitActorImpl)
+            _RateLimitActorImpl
+        )
     return _actor_class
 
 

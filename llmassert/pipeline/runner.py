@@ -114,10 +114,16 @@ class _Data:
 class Runner:
     """One pipeline run; see the module docstring."""
 
-    def __init__(self, loaded: LoadedPipeline, settings: Settings,
-                 options: RunOptions | None = None, *, client: LLMClient | None = None,
-                 progress: Progress | None = None,
-                 executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedPipeline,
+        settings: Settings,
+        options: RunOptions | None = None,
+        *,
+        client: LLMClient | None = None,
+        progress: Progress | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
         self.settings = settings
@@ -130,9 +136,11 @@ class Runner:
         self.datasets: dict[str, _Data] = {}
         self.output_path = loaded.resolve(self.spec.pipeline.output.path)
         inter = self.spec.pipeline.output.intermediate_dir
-        self.checkpoint_root = (self.options.checkpoint_dir
-                                or (loaded.resolve(inter) if inter else None)
-                                or default_root(loaded.path))
+        self.checkpoint_root = (
+            self.options.checkpoint_dir
+            or (loaded.resolve(inter) if inter else None)
+            or default_root(loaded.path)
+        )
 
     # -- before any LLM call -------------------------------------------------------------------
 
@@ -141,10 +149,12 @@ class Runner:
         spec = self.spec
         sp = spec.system_prompt
         self.env = PipelineEnv(
-            spec_file=str(self.loaded.path), base_dir=self.loaded.base_dir,
+            spec_file=str(self.loaded.path),
+            base_dir=self.loaded.base_dir,
             default_model=self.options.model or spec.default_model or self.settings.model,
             dataset_description=sp.dataset_description if sp else None,
-            persona=sp.persona if sp else None, bypass_cache=spec.bypass_cache,
+            persona=sp.persona if sp else None,
+            bypass_cache=spec.bypass_cache,
             embedding_model=spec.default_embedding_model or self.settings.embedding_model,
             embedding_api_base=spec.default_embedding_api_base,
             op_where=dict(self.loaded.op_where),
@@ -174,7 +184,8 @@ class Runner:
                     name, sides = next(iter(entry.items()))
                     both = keys[sides.left].keys | keys[sides.right].keys
                     current = self.ops[name].output_keys(
-                        KeySet(both, keys[sides.left].open or keys[sides.right].open))
+                        KeySet(both, keys[sides.left].open or keys[sides.right].open)
+                    )
             keys[step.name] = current
 
     # -- running -------------------------------------------------------------------------------
@@ -190,12 +201,14 @@ class Runner:
         started = time.perf_counter()
         report = RunReport(output=self.output_path, checkpoint_dir=self.checkpoint_root)
         report.rows_in = sum(len(d.rows) for d in self.datasets.values())
-        store = CheckpointStore(self.checkpoint_root, resume=self.options.resume,
-                                pipeline=str(self.loaded.path))
+        store = CheckpointStore(
+            self.checkpoint_root, resume=self.options.resume, pipeline=str(self.loaded.path)
+        )
         report.resumed = store.resuming
         store.begin([step.name for step in self.spec.pipeline.steps])
-        executor = self.executor or get_executor(self.options.executor,
-                                                   **self.options.executor_options)
+        executor = self.executor or get_executor(
+            self.options.executor, **self.options.executor_options
+        )
         own_client = False
         if self.client is None:
             from llmassert.llm import get_client
@@ -210,8 +223,9 @@ class Runner:
         try:
             last: _Data | None = None
             for step in self.spec.pipeline.steps:
-                last = await self._run_step(step, outputs, executor, store, report,
-                                            quarantined, errors)
+                last = await self._run_step(
+                    step, outputs, executor, store, report, quarantined, errors
+                )
                 outputs[step.name] = last
             assert last is not None
             self._write_outputs(last, quarantined, errors, report)
@@ -227,16 +241,25 @@ class Runner:
         store.complete()
         return report
 
-    async def _run_step(self, step: Any, outputs: dict[str, _Data], executor: Executor,
-                        store: CheckpointStore, report: RunReport, quarantined: list[Issue],
-                        errors: list[Issue]) -> _Data:
+    async def _run_step(
+        self,
+        step: Any,
+        outputs: dict[str, _Data],
+        executor: Executor,
+        store: CheckpointStore,
+        report: RunReport,
+        quarantined: list[Issue],
+        errors: list[Issue],
+    ) -> _Data:
         assert self.env is not None
         data = outputs[step.input] if step.input else _Data([], [], "")
         stages = self._stages(step)
         for stage_ops in stages:
             first = stage_ops[0]
-            join = next((e[first.name] for e in step.operations
-                         if isinstance(e, dict) and first.name in e), None)
+            join = next(
+                (e[first.name] for e in step.operations if isinstance(e, dict) and first.name in e),
+                None,
+            )
             if join is not None:
                 left, right = outputs[join.left], outputs[join.right]
                 fp_in = _h(left.fingerprint, right.fingerprint)
@@ -248,35 +271,70 @@ class Runner:
             saved = [store.load(step.name, op.name, fps[op.name]) for op in stage_ops]
             if all(s is not None for s in saved):
                 # Reused from the interrupted run: rows count again, calls were not made now.
-                results = [OpResult(op.name, s.rows, s.lineage, s.quarantined, s.errors,
-                                    OpStats(rows_in=s.stats.rows_in, rows_out=s.stats.rows_out,
-                                            filtered=s.stats.filtered,
-                                            quarantined=s.stats.quarantined,
-                                            errored=s.stats.errored, flagged=s.stats.flagged,
-                                            resumed=s.stats.rows_in))
-                           for op, s in zip(stage_ops, saved, strict=True) if s is not None]
+                results = [
+                    OpResult(
+                        op.name,
+                        s.rows,
+                        s.lineage,
+                        s.quarantined,
+                        s.errors,
+                        OpStats(
+                            rows_in=s.stats.rows_in,
+                            rows_out=s.stats.rows_out,
+                            filtered=s.stats.filtered,
+                            quarantined=s.stats.quarantined,
+                            errored=s.stats.errored,
+                            flagged=s.stats.flagged,
+                            resumed=s.stats.rows_in,
+                        ),
+                    )
+                    for op, s in zip(stage_ops, saved, strict=True)
+                    if s is not None
+                ]
                 reused = True
             else:
-                env = StageEnv(settings=self.settings, env=self.env, step=step.name,
-                               fingerprints=fps, checkpoints=store, client=self.client,
-                               progress=self.progress)
+                env = StageEnv(
+                    settings=self.settings,
+                    env=self.env,
+                    step=step.name,
+                    fingerprints=fps,
+                    checkpoints=store,
+                    client=self.client,
+                    progress=self.progress,
+                )
                 results = await self._run_stage(executor, stage_ops, data, join, outputs, env)
                 for op, res in zip(stage_ops, results, strict=True):
-                    store.save(step.name, op.name, OpState(fps[op.name], res.rows, res.lineage,
-                                                           res.quarantined, res.errors,
-                                                           res.stats))
+                    store.save(
+                        step.name,
+                        op.name,
+                        OpState(
+                            fps[op.name],
+                            res.rows,
+                            res.lineage,
+                            res.quarantined,
+                            res.errors,
+                            res.stats,
+                        ),
+                    )
                 reused = False
             for op, res in zip(stage_ops, results, strict=True):
-                report.ops.append(OpReport(step.name, op.name, op.type_name, res.stats,
-                                           reused=reused))
+                report.ops.append(
+                    OpReport(step.name, op.name, op.type_name, res.stats, reused=reused)
+                )
                 quarantined.extend(res.quarantined)
                 errors.extend(res.errors)
             data = _Data(results[-1].rows, results[-1].lineage, fp_in)
         return data
 
-    async def _run_stage(self, executor: Executor, ops: list[Operator[Any]], data: _Data,
-                         join: JoinInputs | None, outputs: dict[str, _Data],
-                         env: StageEnv) -> list[OpResult]:
+    async def _run_stage(
+        self,
+        executor: Executor,
+        ops: list[Operator[Any]],
+        data: _Data,
+        join: JoinInputs | None,
+        outputs: dict[str, _Data],
+        env: StageEnv,
+    ) -> list[OpResult]:
         op = ops[0]
         if isinstance(op, RowOperator):
             return await executor.run_rows(ops, data.rows, data.lineage, env)  # type: ignore[arg-type]
@@ -286,8 +344,9 @@ class Runner:
             return [await executor.run_global(op, data.rows, data.lineage, env)]
         if isinstance(op, JoinOperator):
             assert join is not None
-            return [await executor.run_join(op, outputs[join.left].rows,
-                                            outputs[join.right].rows, env)]
+            return [
+                await executor.run_join(op, outputs[join.left].rows, outputs[join.right].rows, env)
+            ]
         raise SpecError(f"operator {op.type_name!r} has no known kind", field=op.name)
 
     def _stages(self, step: Any) -> list[list[Operator[Any]]]:
@@ -296,15 +355,15 @@ class Runner:
             op = self.ops[name]
             streams = isinstance(op, RowOperator) and op.batch_size == 1
             prev = stages[-1] if stages else None
-            if streams and prev and isinstance(prev[-1], RowOperator) and \
-                    prev[-1].batch_size == 1:
+            if streams and prev and isinstance(prev[-1], RowOperator) and prev[-1].batch_size == 1:
                 prev.append(op)
             else:
                 stages.append([op])
         return stages
 
-    def _write_outputs(self, last: _Data, quarantined: list[Issue], errors: list[Issue],
-                       report: RunReport) -> None:
+    def _write_outputs(
+        self, last: _Data, quarantined: list[Issue], errors: list[Issue], report: RunReport
+    ) -> None:
         out = self.output_path
         write_rows(out, last.rows)
         report.rows_out = len(last.rows)
@@ -315,8 +374,9 @@ class Runner:
         write_jsonl(report.errors_file, (i.to_json() for i in errors))
         lineage_file = stem.with_name(stem.name + ".lineage.jsonl")
         if self.options.lineage and any(last.lineage):
-            write_jsonl(lineage_file, ({"row": i, "operations": lin}
-                                       for i, lin in enumerate(last.lineage)))
+            write_jsonl(
+                lineage_file, ({"row": i, "operations": lin} for i, lin in enumerate(last.lineage))
+            )
         else:
             lineage_file.unlink(missing_ok=True)
 
@@ -343,13 +403,21 @@ class Runner:
                     rows = estimate.rows
                     stats.calls = estimate.calls
                 else:
-                    env = StageEnv(settings=self.settings, env=self.env, step=step.name,
-                                   fingerprints={})
+                    env = StageEnv(
+                        settings=self.settings, env=self.env, step=step.name, fingerprints={}
+                    )
                     join = entry[name] if isinstance(entry, dict) else None
                     data = _Data(rows, [{}] * len(rows), "")
-                    res = (await self._run_stage(executor, [op], data, join,
-                                                 {k: _Data(v, [{}] * len(v), "")
-                                                  for k, v in outputs.items()}, env))[-1]
+                    res = (
+                        await self._run_stage(
+                            executor,
+                            [op],
+                            data,
+                            join,
+                            {k: _Data(v, [{}] * len(v), "") for k, v in outputs.items()},
+                            env,
+                        )
+                    )[-1]
                     rows = res.rows
                     stats = res.stats
                 stats.rows_out = len(rows)

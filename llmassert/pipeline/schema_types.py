@@ -16,10 +16,17 @@ from __future__ import annotations
 from typing import Any
 
 SCALARS: dict[str, str] = {
-    "string": "string", "str": "string", "text": "string", "varchar": "string",
-    "integer": "integer", "int": "integer",
-    "number": "number", "float": "number", "decimal": "number",
-    "boolean": "boolean", "bool": "boolean",
+    "string": "string",
+    "str": "string",
+    "text": "string",
+    "varchar": "string",
+    "integer": "integer",
+    "int": "integer",
+    "number": "number",
+    "float": "number",
+    "decimal": "number",
+    "boolean": "boolean",
+    "bool": "boolean",
 }
 
 
@@ -30,8 +37,12 @@ class TypeSyntaxError(ValueError):
 def to_json_schema(fields: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of an ``output.schema`` mapping (every field required, no extras)."""
     props = {str(name): parse_type(t) for name, t in fields.items()}
-    return {"type": "object", "properties": props, "required": list(props),
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
 
 
 def parse_type(t: Any) -> dict[str, Any]:
@@ -44,7 +55,7 @@ def parse_type(t: Any) -> dict[str, Any]:
     schema = parser.type()
     parser.skip_ws()
     if parser.pos != len(t):
-        raise TypeSyntaxError(f"unexpected {t[parser.pos:]!r} in type {t!r}")
+        raise TypeSyntaxError(f"unexpected {t[parser.pos :]!r} in type {t!r}")
     return schema
 
 
@@ -63,7 +74,7 @@ class _Parser:
 
     def expect(self, ch: str) -> None:
         if self.peek() != ch:
-            found = self.text[self.pos:self.pos + 10] or "end of text"
+            found = self.text[self.pos : self.pos + 10] or "end of text"
             raise TypeSyntaxError(f"expected {ch!r} at {found!r} in type {self.text!r}")
         self.pos += 1
 
@@ -74,19 +85,20 @@ class _Parser:
             end = self.text.find(quote, self.pos + 1)
             if end < 0:
                 raise TypeSyntaxError(f"unclosed quote in type {self.text!r}")
-            value = self.text[self.pos + 1:end]
+            value = self.text[self.pos + 1 : end]
             self.pos = end + 1
             return value
         start = self.pos
-        while self.pos < len(self.text) and (self.text[self.pos].isalnum()
-                                             or self.text[self.pos] in "_-. "):
+        while self.pos < len(self.text) and (
+            self.text[self.pos].isalnum() or self.text[self.pos] in "_-. "
+        ):
             if self.text[self.pos] == " " and self._next_is_delim():
                 break
             self.pos += 1
-        return self.text[start:self.pos].strip()
+        return self.text[start : self.pos].strip()
 
     def _next_is_delim(self) -> bool:
-        rest = self.text[self.pos:].lstrip()
+        rest = self.text[self.pos :].lstrip()
         return not rest or rest[0] in ",:]}[{"
 
     def type(self) -> dict[str, Any]:
@@ -116,7 +128,7 @@ class _Parser:
         if low in ("object", "dict"):
             return {"type": "object"}
         known = ", ".join(sorted({*SCALARS, "list[T]", "enum[a, b]", "{field: T}", "object"}))
-        shown = name or self.text[self.pos:self.pos + 10] or "nothing"
+        shown = name or self.text[self.pos : self.pos + 10] or "nothing"
         raise TypeSyntaxError(f"unknown type {shown!r} in {self.text!r} (known: {known})")
 
     def obj(self) -> dict[str, Any]:
@@ -133,8 +145,12 @@ class _Parser:
                 continue
             self.expect("}")
             break
-        return {"type": "object", "properties": props, "required": list(props),
-                "additionalProperties": False}
+        return {
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
 
 
 def check_value(schema: dict[str, Any], value: Any, path: str = "output") -> tuple[Any, list[str]]:

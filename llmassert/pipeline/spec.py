@@ -47,15 +47,18 @@ class DatasetSpec(StrictModel):
     path: str = Field(description="File or folder, relative to the YAML's folder.")
     source: Literal["local"] | None = None
     format: Literal["json", "jsonl", "csv", "text"] | None = Field(
-        None, description="llmassert extension; default: from the suffix (a folder = text).")
+        None, description="llmassert extension; default: from the suffix (a folder = text)."
+    )
     parsing: list[Any] | None = Field(None, description="DocETL parsing tools: not supported.")
 
     @field_validator("parsing")
     @classmethod
     def _no_parsing(cls, v: list[Any] | None) -> list[Any] | None:
         if v:
-            raise ValueError("parsing tools are not supported by llmassert; convert the files "
-                             "to text or JSON first")
+            raise ValueError(
+                "parsing tools are not supported by llmassert; convert the files "
+                "to text or JSON first"
+            )
         return v
 
 
@@ -82,8 +85,9 @@ class OutputFileSpec(StrictModel):
 
     type: Literal["file"] = "file"
     path: str = Field(description="Output file (.json, .jsonl or .csv).")
-    intermediate_dir: str | None = Field(None, description="Each operation's output (and "
-                                         "llmassert's checkpoints) go here.")
+    intermediate_dir: str | None = Field(
+        None, description="Each operation's output (and llmassert's checkpoints) go here."
+    )
 
     @field_validator("path")
     @classmethod
@@ -111,8 +115,9 @@ class PipelineSpec(StrictModel):
     operations: list[OperationSpec] = Field(min_length=1)
     pipeline: PipelineSection
     optimizer_config: dict[str, Any] | None = Field(None, description="DocETL (ignored).")
-    rate_limits: dict[str, Any] | None = Field(None, description="DocETL (ignored: use "
-                                               "LLMASSERT_RPM / LLMASSERT_TPM).")
+    rate_limits: dict[str, Any] | None = Field(
+        None, description="DocETL (ignored: use LLMASSERT_RPM / LLMASSERT_TPM)."
+    )
 
     def operation(self, name: str) -> OperationSpec:
         return next(o for o in self.operations if o.name == name)
@@ -150,7 +155,8 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -187,17 +193,25 @@ def load_pipeline(path: str | Path) -> LoadedPipeline:
     except ValidationError as e:
         raise _spec_error(e, path) from None
     _cross_check(spec, path, op_where)
-    loaded = LoadedPipeline(spec=spec, path=path.resolve(), op_where=op_where,
-                            text_sha=hashlib.sha256(text.encode()).hexdigest())
+    loaded = LoadedPipeline(
+        spec=spec,
+        path=path.resolve(),
+        op_where=op_where,
+        text_sha=hashlib.sha256(text.encode()).hexdigest(),
+    )
     for name, ds in spec.datasets.items():
         if not loaded.resolve(ds.path).exists():
-            raise SpecError(f"dataset file not found: {loaded.resolve(ds.path)}", file=path,
-                            field=f"datasets.{name}.path")
+            raise SpecError(
+                f"dataset file not found: {loaded.resolve(ds.path)}",
+                file=path,
+                field=f"datasets.{name}.path",
+            )
     return loaded
 
 
-def _validate_operations(raw_ops: list[Any], path: Path) -> tuple[list[OperationSpec],
-                                                                   dict[str, str]]:
+def _validate_operations(
+    raw_ops: list[Any], path: Path
+) -> tuple[list[OperationSpec], dict[str, str]]:
     ops: list[OperationSpec] = []
     where: dict[str, str] = {}
     for i, op in enumerate(raw_ops):
@@ -210,16 +224,20 @@ def _validate_operations(raw_ops: list[Any], path: Path) -> tuple[list[Operation
             raise SpecError("missing required key 'type'", file=path, field=label)
         if kind not in OPERATORS:
             known = ", ".join(sorted(OPERATORS))
-            raise SpecError(f"unknown operator type {kind!r} (known: {known})", file=path,
-                            field=f"{label}.type")
+            raise SpecError(
+                f"unknown operator type {kind!r} (known: {known})", file=path, field=f"{label}.type"
+            )
         model = OPERATORS[kind].spec_model
         try:
             spec = model.model_validate(op)
         except ValidationError as e:
             raise _spec_error(e, path, prefix=label, model=model) from None
         if spec.name in where:
-            raise SpecError(f"duplicate operation name {spec.name!r} (first at "
-                            f"{where[spec.name]})", file=path, field=f"{label}.name")
+            raise SpecError(
+                f"duplicate operation name {spec.name!r} (first at {where[spec.name]})",
+                file=path,
+                field=f"{label}.name",
+            )
         where[spec.name] = label
         ops.append(spec)
     return ops, where
@@ -232,37 +250,53 @@ def _cross_check(spec: PipelineSpec, path: Path, where: dict[str, str]) -> None:
         if step.name in seen_steps:
             raise SpecError(f"duplicate step name {step.name!r}", file=path, field=label)
         if step.name in spec.datasets:
-            raise SpecError(f"step name {step.name!r} is also a dataset name", file=path,
-                            field=label)
+            raise SpecError(
+                f"step name {step.name!r} is also a dataset name", file=path, field=label
+            )
         sources = set(spec.datasets) | set(seen_steps)
         for j, entry in enumerate(step.operations):
             name = entry if isinstance(entry, str) else next(iter(entry))
             if isinstance(entry, dict) and len(entry) != 1:
-                raise SpecError("a join entry names one operation", file=path,
-                                field=f"{label}.operations[{j}]")
+                raise SpecError(
+                    "a join entry names one operation", file=path, field=f"{label}.operations[{j}]"
+                )
             if name not in where:
-                raise SpecError(_unknown("operation", name, list(where)), file=path,
-                                field=f"{label}.operations[{j}]")
+                raise SpecError(
+                    _unknown("operation", name, list(where)),
+                    file=path,
+                    field=f"{label}.operations[{j}]",
+                )
             is_join = issubclass(OPERATORS[spec.operation(name).type], JoinOperator)
             if is_join and isinstance(entry, str):
-                raise SpecError(f"{name!r} is a join: write it as `- {name}: {{left: ..., "
-                                "right: ...}`", file=path, field=f"{label}.operations[{j}]")
+                raise SpecError(
+                    f"{name!r} is a join: write it as `- {name}: {{left: ..., right: ...}}`",
+                    file=path,
+                    field=f"{label}.operations[{j}]",
+                )
             if not is_join and isinstance(entry, dict):
-                raise SpecError(f"{name!r} is not a join; list it by name", file=path,
-                                field=f"{label}.operations[{j}]")
+                raise SpecError(
+                    f"{name!r} is not a join; list it by name",
+                    file=path,
+                    field=f"{label}.operations[{j}]",
+                )
             if isinstance(entry, dict):
                 for side in ("left", "right"):
                     src = getattr(entry[name], side)
                     if src not in sources:
-                        raise SpecError(_unknown("input", src, sorted(sources)), file=path,
-                                        field=f"{label}.operations[{j}].{name}.{side}")
+                        raise SpecError(
+                            _unknown("input", src, sorted(sources)),
+                            file=path,
+                            field=f"{label}.operations[{j}].{name}.{side}",
+                        )
         first = step.operations[0]
         if step.input is None and isinstance(first, str):
-            raise SpecError("missing `input` (a dataset or an earlier step)", file=path,
-                            field=label)
+            raise SpecError(
+                "missing `input` (a dataset or an earlier step)", file=path, field=label
+            )
         if step.input is not None and step.input not in sources:
-            raise SpecError(_unknown("input", step.input, sorted(sources)), file=path,
-                            field=f"{label}.input")
+            raise SpecError(
+                _unknown("input", step.input, sorted(sources)), file=path, field=f"{label}.input"
+            )
         seen_steps.append(step.name)
 
 
@@ -272,11 +306,15 @@ def _unknown(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint} (known: {', '.join(known) or 'none'})"
 
 
-def _spec_error(e: ValidationError, path: Path, prefix: str = "",
-                model: type[StrictModel] | None = None) -> SpecError:
+def _spec_error(
+    e: ValidationError, path: Path, prefix: str = "", model: type[StrictModel] | None = None
+) -> SpecError:
     err = e.errors()[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-",
-                                                                             "str", "dict[")))]
+    loc = [
+        p
+        for p in err["loc"]
+        if not (isinstance(p, str) and p.startswith(("function-", "str", "dict[")))
+    ]
     field = prefix
     for part in loc:
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
@@ -293,7 +331,7 @@ def _spec_error(e: ValidationError, path: Path, prefix: str = "",
     elif kind == "literal_error" and loc and loc[-1] == "type":
         msg = f"unknown type: {msg}"
     elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     return SpecError(msg, file=path, field=field or None)
 
 
@@ -307,10 +345,14 @@ def _json_schema() -> dict[str, Any]:
     import llmassert.pipeline.operators  # noqa: F401 - fills the registry
 
     specs = tuple(cls.spec_model for _, cls in sorted(OPERATORS.items()))
-    op_type: Any = (Annotated[Union[specs], Field(discriminator="type")]  # noqa: UP007
-                    if len(specs) > 1 else specs[0])
-    model = create_model("Pipeline", __base__=PipelineSpec,
-                         operations=(list[op_type], Field(min_length=1)))
+    op_type: Any = (
+        Annotated[Union[specs], Field(discriminator="type")]  # noqa: UP007
+        if len(specs) > 1
+        else specs[0]
+    )
+    model = create_model(
+        "Pipeline", __base__=PipelineSpec, operations=(list[op_type], Field(min_length=1))
+    )
     schema: dict[str, Any] = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "llmassert pipeline (DocETL-compatible)"

@@ -21,8 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from llmassert.errors import SpecError, TemplateError
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                            keep_trailing_newline=True)
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,9 @@ class Prompt:
             tree = _ENV.parse(source)
             self._template = _ENV.from_string(source)
         except TemplateSyntaxError as e:
-            raise SpecError(f"template syntax error on line {e.lineno}: {e.message}",
-                            file=file, field=where) from None
+            raise SpecError(
+                f"template syntax error on line {e.lineno}: {e.message}", file=file, field=where
+            ) from None
         self.refs = _analyse(tree)
 
     def check(self, available: Mapping[str, KeySet | None]) -> None:
@@ -83,8 +83,11 @@ class Prompt:
         unknown = sorted(self.refs.names - set(available))
         if unknown:
             can = ", ".join(sorted(available)) or "nothing"
-            raise SpecError(f"unknown template variable {unknown[0]!r} (this prompt can use {can})",
-                            file=self.file, field=self.where)
+            raise SpecError(
+                f"unknown template variable {unknown[0]!r} (this prompt can use {can})",
+                file=self.file,
+                field=self.where,
+            )
         for var, keys in sorted(self.refs.keys.items()):
             known = available.get(var)
             if known is None:
@@ -94,20 +97,25 @@ class Prompt:
                 shown = ", ".join(sorted(known.keys)) or "none"
                 raise SpecError(
                     f"{var}.{missing[0]} is not a key of the rows here (keys: {shown})",
-                    file=self.file, field=self.where)
+                    file=self.file,
+                    field=self.where,
+                )
 
     def render(self, **variables: Any) -> str:
         try:
             return self._template.render(**variables)
         except UndefinedError as e:
-            raise TemplateError(f"template variable missing: {e.message}",
-                                file=self.file, field=self.where) from None
+            raise TemplateError(
+                f"template variable missing: {e.message}", file=self.file, field=self.where
+            ) from None
         except SecurityError as e:
-            raise TemplateError(f"unsafe template operation: {e}", file=self.file,
-                                field=self.where) from None
+            raise TemplateError(
+                f"unsafe template operation: {e}", file=self.file, field=self.where
+            ) from None
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-            raise TemplateError(f"template failed: {type(e).__name__}: {e}", file=self.file,
-                                field=self.where) from None
+            raise TemplateError(
+                f"template failed: {type(e).__name__}: {e}", file=self.file, field=self.where
+            ) from None
 
 
 def _analyse(tree: nodes.Template) -> References:
@@ -125,8 +133,12 @@ def _analyse(tree: nodes.Template) -> References:
         if key is None:
             continue
         base = getattr(node, "node", None)
-        if isinstance(base, nodes.Getitem) and isinstance(base.node, nodes.Name) and \
-                isinstance(base.arg, nodes.Const) and isinstance(base.arg.value, int):
+        if (
+            isinstance(base, nodes.Getitem)
+            and isinstance(base.node, nodes.Name)
+            and isinstance(base.arg, nodes.Const)
+            and isinstance(base.arg.value, int)
+        ):
             base = base.node  # inputs[0].key reads a row key of `inputs`
         if not isinstance(base, nodes.Name):
             continue
@@ -145,7 +157,10 @@ def _root_name(node: nodes.Node) -> str | None:
 def _key_of(node: nodes.Node) -> str | None:
     if isinstance(node, nodes.Getattr):
         return node.attr
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and \
-            isinstance(node.arg.value, str):
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+    ):
         return node.arg.value
     return None

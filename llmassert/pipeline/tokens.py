@@ -93,7 +93,9 @@ class TiktokenTokenizer(Tokenizer):
         decoder = codecs.getincrementaldecoder("utf-8")()
         out: list[str] = []
         for i in range(0, len(tokens), num_tokens):
-            piece = decoder.decode(b"".join(self._enc.decode_tokens_bytes(tokens[i : i + num_tokens])))
+            piece = decoder.decode(
+                b"".join(self._enc.decode_tokens_bytes(tokens[i : i + num_tokens]))
+            )
             if piece:
                 out.append(piece)
         tail = decoder.decode(b"", final=True)

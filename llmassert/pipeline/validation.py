@@ -27,41 +27,123 @@ class EvalError(ValueError):
 
 
 BUILTINS: dict[str, Callable[..., Any]] = {
-    "len": len, "all": all, "any": any, "min": min, "max": max, "sum": sum, "abs": abs,
-    "round": round, "sorted": sorted, "str": str, "int": int, "float": float, "bool": bool,
-    "list": list, "dict": dict, "set": set, "tuple": tuple, "isinstance": isinstance,
-    "range": range, "enumerate": enumerate, "zip": zip, "reversed": reversed,
+    "len": len,
+    "all": all,
+    "any": any,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "abs": abs,
+    "round": round,
+    "sorted": sorted,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "tuple": tuple,
+    "isinstance": isinstance,
+    "range": range,
+    "enumerate": enumerate,
+    "zip": zip,
+    "reversed": reversed,
 }
 CONSTS: dict[str, Any] = {"True": True, "False": False, "None": None}
 
-METHODS: frozenset[str] = frozenset({
-    # str
-    "split", "rsplit", "splitlines", "strip", "lstrip", "rstrip", "lower", "upper", "title",
-    "startswith", "endswith", "count", "find", "rfind", "index", "replace", "join", "isdigit",
-    "isalpha", "isalnum", "isspace", "islower", "isupper", "isnumeric", "casefold",
-    # dict
-    "get", "keys", "values", "items",
-})
+METHODS: frozenset[str] = frozenset(
+    {
+        # str
+        "split",
+        "rsplit",
+        "splitlines",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "lower",
+        "upper",
+        "title",
+        "startswith",
+        "endswith",
+        "count",
+        "find",
+        "rfind",
+        "index",
+        "replace",
+        "join",
+        "isdigit",
+        "isalpha",
+        "isalnum",
+        "isspace",
+        "islower",
+        "isupper",
+        "isnumeric",
+        "casefold",
+        # dict
+        "get",
+        "keys",
+        "values",
+        "items",
+    }
+)
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
 _CMPOPS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
-    ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos,
+    ast.Not: operator.not_,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
 }
 _ALLOWED = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call,
-    ast.Name, ast.Load, ast.Store, ast.Constant, ast.Subscript, ast.Slice, ast.List, ast.Tuple,
-    ast.Set, ast.Dict, ast.IfExp, ast.Attribute, ast.GeneratorExp, ast.ListComp, ast.SetComp,
-    ast.DictComp, ast.comprehension, ast.keyword,
-    *_BINOPS, *_CMPOPS, *_UNARY,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Store,
+    ast.Constant,
+    ast.Subscript,
+    ast.Slice,
+    ast.List,
+    ast.Tuple,
+    ast.Set,
+    ast.Dict,
+    ast.IfExp,
+    ast.Attribute,
+    ast.GeneratorExp,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.comprehension,
+    ast.keyword,
+    *_BINOPS,
+    *_CMPOPS,
+    *_UNARY,
 )
 
 
@@ -82,8 +164,9 @@ class SafeExpr:
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED):
                 raise UnsafeExpressionError(f"{type(node).__name__} is not allowed")
-            if isinstance(node, ast.Attribute) and (node.attr.startswith("_")
-                                                    or node.attr not in METHODS):
+            if isinstance(node, ast.Attribute) and (
+                node.attr.startswith("_") or node.attr not in METHODS
+            ):
                 raise UnsafeExpressionError(f"attribute .{node.attr} is not allowed")
             if isinstance(node, ast.Call):
                 fn = node.func
@@ -95,8 +178,11 @@ class SafeExpr:
             if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
                 raise UnsafeExpressionError("bytes literals are not allowed")
         comp_vars = {
-            t.id for n in ast.walk(tree) if isinstance(n, ast.comprehension)
-            for t in ast.walk(n.target) if isinstance(t, ast.Name)
+            t.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.comprehension)
+            for t in ast.walk(n.target)
+            if isinstance(t, ast.Name)
         }
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -181,8 +267,9 @@ class _Interpreter:
             target = self.eval(node.value)
             if isinstance(node.slice, ast.Slice):
                 s = node.slice
-                return target[slice(*(self.eval(p) if p else None
-                                      for p in (s.lower, s.upper, s.step)))]
+                return target[
+                    slice(*(self.eval(p) if p else None for p in (s.lower, s.upper, s.step)))
+                ]
             return target[self.eval(node.slice)]
         if isinstance(node, ast.List):
             return [self.eval(e) for e in node.elts]
@@ -191,8 +278,10 @@ class _Interpreter:
         if isinstance(node, ast.Set):
             return {self.eval(e) for e in node.elts}
         if isinstance(node, ast.Dict):
-            return {self.eval(k) if k else None: self.eval(v)
-                    for k, v in zip(node.keys, node.values, strict=True)}
+            return {
+                self.eval(k) if k else None: self.eval(v)
+                for k, v in zip(node.keys, node.values, strict=True)
+            }
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.GeneratorExp | ast.ListComp):
@@ -200,8 +289,9 @@ class _Interpreter:
         if isinstance(node, ast.SetComp):
             return {self.eval(node.elt) for _ in self.comprehend(node.generators)}
         if isinstance(node, ast.DictComp):
-            return {self.eval(node.key): self.eval(node.value)
-                    for _ in self.comprehend(node.generators)}
+            return {
+                self.eval(node.key): self.eval(node.value) for _ in self.comprehend(node.generators)
+            }
         raise EvalError(f"{type(node).__name__} is not supported")
 
     def call(self, node: ast.Call) -> Any:
@@ -257,11 +347,18 @@ def _bind(target: ast.AST, value: Any, scope: dict[str, Any]) -> None:
 def _guard_size(op: ast.operator, left: Any, right: Any) -> None:
     if isinstance(op, ast.Mult):
         for seq, n in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(n, int) and \
-                    len(seq) * max(n, 0) > MAX_SEQ:
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(n, int)
+                and len(seq) * max(n, 0) > MAX_SEQ
+            ):
                 raise EvalError("sequence repetition too large")
     elif isinstance(op, ast.Pow) and isinstance(right, int | float) and abs(right) > 1000:
         raise EvalError("exponent too large")
-    elif isinstance(op, ast.Add) and isinstance(left, str | list | tuple) and \
-            isinstance(right, str | list | tuple) and len(left) + len(right) > MAX_SEQ:
+    elif (
+        isinstance(op, ast.Add)
+        and isinstance(left, str | list | tuple)
+        and isinstance(right, str | list | tuple)
+        and len(left) + len(right) > MAX_SEQ
+    ):
         raise EvalError("result too large")

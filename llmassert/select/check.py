@@ -31,7 +31,8 @@ def violations(
     if method == "sub":
         subsumed = (
             np.asarray(arrays.subsumes[selected].any(axis=0), dtype=bool)
-            if arrays.subsumes is not None else np.zeros(arrays.n, dtype=bool)
+            if arrays.subsumes is not None
+            else np.zeros(arrays.n, dtype=bool)
         )
         # adding b fails the good rows already failed plus b's own new ones
         with_b = int(failed.sum()) + fail_good[~failed].sum(axis=0)

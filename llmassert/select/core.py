@@ -60,8 +60,15 @@ def select(
     """
     start = time.perf_counter()
     return run_arrays(
-        Arrays.from_matrix(matrix), matrix.assertions, method, alpha, tau,
-        time_limit_s=time_limit_s, presolve=presolve, solver=solver, start=start,
+        Arrays.from_matrix(matrix),
+        matrix.assertions,
+        method,
+        alpha,
+        tau,
+        time_limit_s=time_limit_s,
+        presolve=presolve,
+        solver=solver,
+        start=start,
         find_nearest=find_nearest,
     )
 
@@ -167,8 +174,11 @@ def _minimal(
     warm = model.start_from(initial) if initial is not None else None
     first = solve(model, solver=solver, time_limit_s=time_limit_s, warm_start=warm)
     unproven = first.outcome in ("feasible", "no_solution")
-    if warm is not None and initial is not None and unproven and (
-        first.values is None or _count(first.values, model) > int(initial.sum())
+    if (
+        warm is not None
+        and initial is not None
+        and unproven
+        and (first.values is None or _count(first.values, model) > int(initial.sum()))
     ):
         first = replace(first, outcome="feasible", values=warm)
     if first.outcome != "optimal" or first.values is None:
@@ -180,8 +190,11 @@ def _minimal(
     remaining = time_limit_s - (time.perf_counter() - start)
     budget = min(remaining, max(TIE_BREAK_MIN_S, TIE_BREAK_SHARE * first.seconds))
     second = solve(
-        model.ranked(rank, count), solver=solver, time_limit_s=max(budget, 0.1),
-        warm_start=model.start_from(selected), node_limit=TIE_BREAK_NODES,
+        model.ranked(rank, count),
+        solver=solver,
+        time_limit_s=max(budget, 0.1),
+        warm_start=model.start_from(selected),
+        node_limit=TIE_BREAK_NODES,
     )
     seconds = time.perf_counter() - start
     if second.values is None:
@@ -197,7 +210,10 @@ def _count(values: np.ndarray, model: Model) -> int:
 
 
 def _chosen(
-    sol: Solution, cols: IntArray, forced: IntArray | None = None, *,
+    sol: Solution,
+    cols: IntArray,
+    forced: IntArray | None = None,
+    *,
     time_limit_s: float | None = None,
 ) -> IntArray:
     """Original column indices of the answer, presolve's forced columns included."""
@@ -236,7 +252,11 @@ def _max_coverage(
 
 
 def _nearest(
-    arrays: Arrays, method: Method, alpha: float, tau: float, solver: SolverName,
+    arrays: Arrays,
+    method: Method,
+    alpha: float,
+    tau: float,
+    solver: SolverName,
     time_limit_s: float,
 ) -> tuple[tuple[float, float] | None, float | None]:
     """Nearest feasible targets and the best coverage at the requested tau."""
@@ -262,13 +282,16 @@ def _nearest(
 
 
 def _infeasible(
-    arrays: Arrays, method: Method, alpha: float, tau: float, solver: SolverName,
-    time_limit_s: float, find_nearest: bool,
+    arrays: Arrays,
+    method: Method,
+    alpha: float,
+    tau: float,
+    solver: SolverName,
+    time_limit_s: float,
+    find_nearest: bool,
 ) -> InfeasibleError:
     if not find_nearest:
-        return InfeasibleError(
-            f"{method}: cannot reach coverage >= {alpha:g} with FFR <= {tau:g}"
-        )
+        return InfeasibleError(f"{method}: cannot reach coverage >= {alpha:g} with FFR <= {tau:g}")
     nearest, cap = _nearest(arrays, method, alpha, tau, solver, time_limit_s)
     reach = f"; the best coverage at FFR <= {tau:g} is {cap:.2f}" if cap is not None else ""
     if nearest is None:
@@ -340,8 +363,9 @@ def _finish(
 
 def _check_targets(method: str, alpha: float, tau: float, time_limit_s: float) -> None:
     if method not in METHODS:
-        raise SelectionError(f"unknown method {method!r} (expected {', '.join(METHODS)})",
-                             field="method")
+        raise SelectionError(
+            f"unknown method {method!r} (expected {', '.join(METHODS)})", field="method"
+        )
     for name, value in (("alpha", alpha), ("tau", tau)):
         if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
             raise SelectionError(f"must be between 0 and 1, got {value!r}", field=name)

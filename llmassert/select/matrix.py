@@ -148,7 +148,9 @@ def check_structure(data: dict[str, Any]) -> None:
     if subsumes is not None:
         if not isinstance(subsumes, list) or len(subsumes) != n:
             got = len(subsumes) if isinstance(subsumes, list) else type(subsumes).__name__
-            raise MatrixError(f"must be {n}x{n} (assertions x assertions), got {got} rows", field="K")
+            raise MatrixError(
+                f"must be {n}x{n} (assertions x assertions), got {got} rows", field="K"
+            )
         for a, row in enumerate(subsumes):
             _check_binary_row(row, n, f"K[{a}]", "assertion")
     _check_per_assertion(data, "groups", n, lambda v: isinstance(v, str), "a criterion id (string)")
@@ -179,9 +181,7 @@ def _check_binary_row(row: Any, n: int, field: str, per: str) -> None:
             raise MatrixError(f"must be 0 or 1, got {v!r}", field=f"{field}[{k}]")
 
 
-def _check_per_assertion(
-    data: dict[str, Any], key: str, n: int, ok: Any, expected: str
-) -> None:
+def _check_per_assertion(data: dict[str, Any], key: str, n: int, ok: Any, expected: str) -> None:
     values = data.get(key)
     if values is None:
         return

@@ -19,7 +19,9 @@ def _fails(row: Sequence[int], indices: Sequence[int]) -> bool:
     return any(row[j] == 0 for j in indices)
 
 
-def _rate(M: Sequence[Sequence[int]], y: Sequence[int], indices: Iterable[int], label: int) -> float:
+def _rate(
+    M: Sequence[Sequence[int]], y: Sequence[int], indices: Iterable[int], label: int
+) -> float:
     idx = list(indices)
     rows = [row for row, v in zip(M, y, strict=True) if v == label]
     if not rows:

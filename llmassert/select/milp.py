@@ -63,8 +63,13 @@ class Model:
         return sum(len(b[3]) for b in self.blocks)
 
     def add_vars(
-        self, count: int, *, cost: Sequence[float] | float = 0.0, lo: float = 0.0,
-        hi: float = 1.0, integer: bool = False,
+        self,
+        count: int,
+        *,
+        cost: Sequence[float] | float = 0.0,
+        lo: float = 0.0,
+        hi: float = 1.0,
+        integer: bool = False,
     ) -> IntArray:
         start = len(self.cost)
         costs = [float(cost)] * count if isinstance(cost, int | float) else [float(c) for c in cost]
@@ -91,8 +96,13 @@ class Model:
         starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         count = len(lengths)
         self.blocks.append(
-            (starts, cols.astype(np.int64), vals.astype(np.float64),
-             np.full(count, lo), np.full(count, hi))
+            (
+                starts,
+                cols.astype(np.int64),
+                vals.astype(np.float64),
+                np.full(count, lo),
+                np.full(count, hi),
+            )
         )
 
     def csr(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
@@ -116,8 +126,15 @@ class Model:
         """The tie-break stage: exactly ``count`` assertions, the lowest total rank among them."""
         cost = [0.0] * self.n_vars
         cost[: self.n_select] = [float(r) for r in rank]
-        out = Model(cost, list(self.lower), list(self.upper), list(self.integer),
-                    list(self.blocks), self.n_select, self.layout)
+        out = Model(
+            cost,
+            list(self.lower),
+            list(self.upper),
+            list(self.integer),
+            list(self.blocks),
+            self.n_select,
+            self.layout,
+        )
         out.add_row(np.arange(self.n_select, dtype=np.int64), 1.0, lo=float(count), hi=float(count))
         return out
 
@@ -163,8 +180,14 @@ def _selection_vars(model: Model, count: int, *, minimize_count: bool) -> IntArr
 
 
 def _row_sums(
-    model: Model, ind: IntArray, x: IntArray, rows: np.ndarray, *, coef: FloatArray,
-    lo: float, hi: float,
+    model: Model,
+    ind: IntArray,
+    x: IntArray,
+    rows: np.ndarray,
+    *,
+    coef: FloatArray,
+    lo: float,
+    hi: float,
 ) -> None:
     """Rows ``coef_i * ind_i - sum of x_j over the columns failing row i`` in [lo, hi]."""
     if len(rows) == 0:
@@ -197,7 +220,10 @@ def _failed_vars(model: Model, x: IntArray, rows: np.ndarray, form: FfrRows) -> 
 
 
 def build_cover_model(
-    problem: Reduced, *, sub: bool, maximize_coverage: bool = False,
+    problem: Reduced,
+    *,
+    sub: bool,
+    maximize_coverage: bool = False,
     ffr_rows: FfrRows = "aggregated",
 ) -> Model:
     """``cov`` / ``sub``; with ``maximize_coverage`` the largest catch under the same side

@@ -101,9 +101,11 @@ def reduce(
         good, good_w, good_rep = good[:0], good_w[:0], good_rep[:0]
         room_total = None
     requirements = (
-        _requirements(cand, cols, cand_subsumes, fail_good[np.ix_(good_rep, cand)], good_w,
-                      room_total)
-        if sub else []
+        _requirements(
+            cand, cols, cand_subsumes, fail_good[np.ix_(good_rep, cand)], good_w, room_total
+        )
+        if sub
+        else []
     )
     reduced = Reduced(
         cols=cols.astype(np.int64),
@@ -142,8 +144,9 @@ def _requirements(
     seen: set[tuple[int, bytes, bytes]] = set()
     for k, b in enumerate(cand):
         rows = np.flatnonzero(cand_good[:, k]) if budget is not None else np.zeros(0, np.int64)
-        by = np.array([col_pos[int(a)] for a in cand[subsumes[:, k]] if int(a) in col_pos],
-                      dtype=np.int64)
+        by = np.array(
+            [col_pos[int(a)] for a in cand[subsumes[:, k]] if int(a) in col_pos], dtype=np.int64
+        )
         own = col_pos.get(int(b), -1)
         key = (own, by.tobytes(), rows.tobytes())
         if key in seen:
@@ -164,11 +167,13 @@ def _fix_forced(problem: Reduced, rank: IntArray) -> Reduced:
     budget, the requirements they meet are met. Repeats until nothing new is forced.
     """
     while True:
-        forced = sorted({
-            int(req.own) if req.own >= 0 else int(req.by[0])
-            for req in problem.requirements
-            if req.room is None and len(req.by) + (req.own >= 0) == 1
-        })
+        forced = sorted(
+            {
+                int(req.own) if req.own >= 0 else int(req.by[0])
+                for req in problem.requirements
+                if req.room is None and len(req.by) + (req.own >= 0) == 1
+            }
+        )
         if not forced:
             return problem
         problem = _apply_forced(problem, np.array(forced, dtype=np.int64), rank)
@@ -216,11 +221,13 @@ def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
         budget=budget,
         requirements=requirements,
         forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
-        stats=p.stats.model_copy(update={
-            "assertions_after": len(cols),
-            "responses_after": len(bad_w) + (len(good_w) if budget is not None else 0),
-            "fixed": p.stats.fixed + len(forced),
-        }),
+        stats=p.stats.model_copy(
+            update={
+                "assertions_after": len(cols),
+                "responses_after": len(bad_w) + (len(good_w) if budget is not None else 0),
+                "fixed": p.stats.fixed + len(forced),
+            }
+        ),
     )
 
 

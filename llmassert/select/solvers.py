@@ -50,7 +50,8 @@ def resolve_solver(name: SolverName) -> Literal["cbc", "highs"]:
         return "highs" if highs_available() else "cbc"
     if name == "highs" and not highs_available():
         raise SelectionError(
-            "solver 'highs' needs highspy", hint="pip install 'llmassert[highs]' or use --solver cbc"
+            "solver 'highs' needs highspy",
+            hint="pip install 'llmassert[highs]' or use --solver cbc",
         )
     if name not in ("cbc", "highs"):
         raise SelectionError(f"unknown solver {name!r} (expected cbc, highs or auto)")
@@ -116,7 +117,9 @@ def _solve_cbc(
         s, e = int(starts[r]), int(starts[r + 1])
         if s == e:
             continue  # empty and satisfiable (infeasible ones were caught before)
-        terms = [(variables[c], v) for c, v in zip(cols[s:e].tolist(), vals[s:e].tolist(), strict=True)]
+        terms = [
+            (variables[c], v) for c, v in zip(cols[s:e].tolist(), vals[s:e].tolist(), strict=True)
+        ]
         if lo[r] == hi[r]:
             prob.addConstraint(
                 pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ, rhs=lo[r])
@@ -161,15 +164,30 @@ def _run_cbc(prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | No
             args += ["-mips", mst]
         # CBC's own preprocessing (CglPreProcess) returned a worse tie-break while reporting
         # "Optimal" on SPADE's codereviews matrix; our presolve does the sound reductions.
-        args += ["-sec", f"{time_limit_s:g}", "-timeMode", "elapsed", "-preprocess", "off",
-                 "-ratio", "0", "-allow", f"{_GAP_ABS:g}"]
+        args += [
+            "-sec",
+            f"{time_limit_s:g}",
+            "-timeMode",
+            "elapsed",
+            "-preprocess",
+            "off",
+            "-ratio",
+            "0",
+            "-allow",
+            f"{_GAP_ABS:g}",
+        ]
         if node_limit is not None:
             args += ["-maxNodes", str(node_limit)]
         args += ["-solve", "-printingOptions", "all", "-solution", sol]
         try:
-            subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=_hard_limit(time_limit_s),
-                           check=False)
+            subprocess.run(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=_hard_limit(time_limit_s),
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return False
         if not os.path.exists(sol):

@@ -95,16 +95,17 @@ class SynthOptions:
     def __post_init__(self) -> None:
         for name in ("alpha", "tau"):
             if not 0 <= getattr(self, name) <= 1:
-                raise SynthesisError(f"must be between 0 and 1, got {getattr(self, name)}",
-                                     field=f"--{name}")
+                raise SynthesisError(
+                    f"must be between 0 and 1, got {getattr(self, name)}", field=f"--{name}"
+                )
         if self.ffr_confidence is not None and not 0 < self.ffr_confidence < 1:
-            raise SynthesisError(f"must be in (0, 1), got {self.ffr_confidence}",
-                                 field="--ffr-confidence")
+            raise SynthesisError(
+                f"must be in (0, 1), got {self.ffr_confidence}", field="--ffr-confidence"
+            )
         if not 0 <= self.holdout < 1:
             raise SynthesisError(f"must be in [0, 1), got {self.holdout}", field="--holdout")
         if self.method not in ("sub", "cov", "base"):
-            raise SynthesisError(f"must be sub, cov or base, got {self.method!r}",
-                                 field="--method")
+            raise SynthesisError(f"must be sub, cov or base, got {self.method!r}", field="--method")
 
 
 @dataclass
@@ -142,14 +143,23 @@ def synthesize(
     """
     from llmassert.history import load_histories
 
-    options = SynthOptions(alpha=alpha, tau=tau, method=method, holdout=holdout, seed=seed,
-                           strict=strict, timeout_s=sandbox_timeout_s,
-                           ffr_confidence=ffr_confidence)
+    options = SynthOptions(
+        alpha=alpha,
+        tau=tau,
+        method=method,
+        holdout=holdout,
+        seed=seed,
+        strict=strict,
+        timeout_s=sandbox_timeout_s,
+        ffr_confidence=ffr_confidence,
+    )
     histories = load_histories(Path(path), git=git, labels=Path(labels) if labels else None)
     if not histories:
-        raise HistoryError("no prompt histories found (expected version folders, "
-                           "<name>.yaml/.json with versions:, or a git-tracked prompt file)",
-                           file=path)
+        raise HistoryError(
+            "no prompt histories found (expected version folders, "
+            "<name>.yaml/.json with versions:, or a git-tracked prompt file)",
+            file=path,
+        )
     _check_histories(histories)
     model = settings.model if settings is not None else None
     if client is None and model:
@@ -159,14 +169,19 @@ def synthesize(
         client = get_client(settings)
     if client is not None and not model:
         model = client.settings.model
-    outcomes = asyncio.run(_synthesize_all(histories, Path(out_dir), options, client, model,
-                                           progress or _Silent()))
+    outcomes = asyncio.run(
+        _synthesize_all(histories, Path(out_dir), options, client, model, progress or _Silent())
+    )
     relaxed = [o.relaxed for o in outcomes if o.relaxed]
     if strict and relaxed:
         raise InfeasibleError(relaxed[0] + " (--strict: nothing written)")
-    report = SynthReport(prompts=[o.report for o in outcomes], out_dir=Path(out_dir),
-                         model=model, written=False,
-                         pending=[f for o in outcomes for f in o.files])
+    report = SynthReport(
+        prompts=[o.report for o in outcomes],
+        out_dir=Path(out_dir),
+        model=model,
+        written=False,
+        pending=[f for o in outcomes for f in o.files],
+    )
     if client is not None and model:
         report.cost = client.usage.cost
     if write:
@@ -187,17 +202,26 @@ def _check_histories(histories: Sequence[PromptHistory]) -> None:
         if len(h.versions) < 2:
             raise HistoryError(
                 f"prompt {h.name!r} has only one version; synthesis needs at least two "
-                "to see which instructions were added", file=h.origin)
+                "to see which instructions were added",
+                file=h.origin,
+            )
         stem = module_stem(h.name)
         if stem in stems:
-            raise HistoryError(f"prompts {stems[stem]!r} and {h.name!r} would both be written "
-                               f"as {stem}.py; rename one", file=h.origin)
+            raise HistoryError(
+                f"prompts {stems[stem]!r} and {h.name!r} would both be written "
+                f"as {stem}.py; rename one",
+                file=h.origin,
+            )
         stems[stem] = h.name
 
 
 async def _synthesize_all(
-    histories: Sequence[PromptHistory], out_dir: Path, options: SynthOptions,
-    client: LLMClient | None, model: str | None, progress: Progress,
+    histories: Sequence[PromptHistory],
+    out_dir: Path,
+    options: SynthOptions,
+    client: LLMClient | None,
+    model: str | None,
+    progress: Progress,
 ) -> list[_Outcome]:
     outcomes = []
     for history in histories:
@@ -220,7 +244,10 @@ class _Candidates:
 
 
 async def _criteria_and_candidates(
-    history: PromptHistory, client: LLMClient | None, model: str | None, progress: Progress,
+    history: PromptHistory,
+    client: LLMClient | None,
+    model: str | None,
+    progress: Progress,
 ) -> _Candidates:
     from llmassert.history import deltas
     from llmassert.synth.llm_candidates import reserved_names
@@ -256,10 +283,12 @@ async def _criteria_and_candidates(
         assert llm_stats is not None
         progress.stage(history.name, f"generating candidates with {model}")
         names = NameRegistry(taken)
-        candidates += await generate(client, model, criteria, history.latest.text, names,
-                                     llm_stats, existing=candidates)
+        candidates += await generate(
+            client, model, criteria, history.latest.text, names, llm_stats, existing=candidates
+        )
     sources: Counter[str] = Counter(
-        "judge" if c.kind == "llm_judge" else c.source for c in candidates)
+        "judge" if c.kind == "llm_judge" else c.source for c in candidates
+    )
     return _Candidates(criteria, candidates, needs_judge, sources, llm_stats, offline_judges)
 
 
@@ -286,8 +315,12 @@ def split_by_input(
 
 
 async def _synthesize_one(
-    history: PromptHistory, out_dir: Path, options: SynthOptions, client: LLMClient | None,
-    model: str | None, progress: Progress,
+    history: PromptHistory,
+    out_dir: Path,
+    options: SynthOptions,
+    client: LLMClient | None,
+    model: str | None,
+    progress: Progress,
 ) -> _Outcome:
     found = await _criteria_and_candidates(history, client, model, progress)
     candidates, criteria = found.candidates, found.criteria
@@ -297,16 +330,25 @@ async def _synthesize_one(
     if options.holdout and not test:
         warnings.append("--holdout ignored: fewer than two distinct labeled inputs")
 
-    progress.stage(history.name, f"evaluating {len(candidates)} candidates on "
-                                 f"{len(examples)} labeled responses")
+    progress.stage(
+        history.name,
+        f"evaluating {len(candidates)} candidates on {len(examples)} labeled responses",
+    )
     evaluation = await aevaluate(
-        candidates, examples, client=client, model=model, timeout_s=options.timeout_s,
+        candidates,
+        examples,
+        client=client,
+        model=model,
+        timeout_s=options.timeout_s,
         memory_mb=options.memory_mb,
-        progress=lambda done, total: progress.evaluating(history.name, done, total))
+        progress=lambda done, total: progress.evaluating(history.name, done, total),
+    )
     warnings += _eval_warnings(evaluation.stats)
     if found.offline_judges:
-        warnings.append(f"{found.offline_judges} LLM-judge candidates of the rule library were "
-                        "skipped: no model configured")
+        warnings.append(
+            f"{found.offline_judges} LLM-judge candidates of the rule library were "
+            "skipped: no model configured"
+        )
     M_train = [evaluation.M[i] for i in train]
     y_train = [examples[i].label for i in train]
 
@@ -316,29 +358,49 @@ async def _synthesize_one(
 
         assert found.llm_stats is not None
         progress.stage(history.name, "asking the model for subsumptions")
-        claims = await claim_subsumptions(client, model, history.name, candidates, criteria,
-                                          found.llm_stats)
+        claims = await claim_subsumptions(
+            client, model, history.name, candidates, criteria, found.llm_stats
+        )
         verified, rejected = verify_subsumption(claims, [c.name for c in candidates], M_train)
         pairs |= verified
         if rejected:
-            warnings.append(f"{rejected} subsumption claims of the model contradicted by the "
-                            "labeled data were dropped")
+            warnings.append(
+                f"{rejected} subsumption claims of the model contradicted by the "
+                "labeled data were dropped"
+            )
     if found.llm_stats is not None:
         warnings += _llm_warnings(found.llm_stats)
 
     refs = [_ref(examples[i], "train") for i in train] + [_ref(examples[i], "test") for i in test]
     manifest = Manifest(
-        prompt=history.name, versions=len(history.versions), model=model,
-        alpha=options.alpha, tau=options.tau, method=options.method,
-        criteria=criteria, candidates=candidates, assertions=[c.name for c in candidates],
-        groups=[c.criterion_id for c in candidates], M=M_train, y=y_train,
+        prompt=history.name,
+        versions=len(history.versions),
+        model=model,
+        alpha=options.alpha,
+        tau=options.tau,
+        method=options.method,
+        criteria=criteria,
+        candidates=candidates,
+        assertions=[c.name for c in candidates],
+        groups=[c.criterion_id for c in candidates],
+        M=M_train,
+        y=y_train,
         K=k_matrix(len(candidates), pairs),
-        test_M=[evaluation.M[i] for i in test], test_y=[examples[i].label for i in test],
-        selection=SelectionRecord(method=options.method, alpha=options.alpha, tau=options.tau,
-                                  selected=[], count=0, coverage=None, ffr=None,
-                                  status="pending"),
-        metrics=Metrics(train=split_metrics(M_train, y_train, []), holdout=options.holdout,
-                        seed=options.seed),
+        test_M=[evaluation.M[i] for i in test],
+        test_y=[examples[i].label for i in test],
+        selection=SelectionRecord(
+            method=options.method,
+            alpha=options.alpha,
+            tau=options.tau,
+            selected=[],
+            count=0,
+            coverage=None,
+            ffr=None,
+            status="pending",
+        ),
+        metrics=Metrics(
+            train=split_metrics(M_train, y_train, []), holdout=options.holdout, seed=options.seed
+        ),
         examples=refs,
     )
     progress.stage(history.name, "selecting")
@@ -348,22 +410,34 @@ async def _synthesize_one(
     files = prepare_outputs(manifest, out_dir)
     train_m, test_m = manifest.metrics.train, manifest.metrics.test
     report = PromptReport(
-        name=history.name, versions=len(history.versions), criteria=len(criteria),
-        candidates=len(candidates), selected=manifest.selection.count,
-        coverage=train_m.coverage, ffr=train_m.ffr,
+        name=history.name,
+        versions=len(history.versions),
+        criteria=len(criteria),
+        candidates=len(candidates),
+        selected=manifest.selection.count,
+        coverage=train_m.coverage,
+        ffr=train_m.ffr,
         test_coverage=test_m.coverage if test_m else None,
-        test_ffr=test_m.ffr if test_m else None, labeled=len(examples),
-        status=manifest.selection.status, sources=found.sources,
-        needs_judge=found.needs_judge, warnings=warnings, files=[f.path for f in files],
+        test_ffr=test_m.ffr if test_m else None,
+        labeled=len(examples),
+        status=manifest.selection.status,
+        sources=found.sources,
+        needs_judge=found.needs_judge,
+        warnings=warnings,
+        files=[f.path for f in files],
         manifest=manifest,
     )
     return _Outcome(report, files, relaxed)
 
 
 def _ref(ex: LabeledExample, split: str) -> ExampleRef:
-    return ExampleRef(id=stable_id({"input": ex.input, "response": ex.response}),
-                      input_id=stable_id(ex.input), label=ex.label, split=split,  # type: ignore[arg-type]
-                      model=ex.model)
+    return ExampleRef(
+        id=stable_id({"input": ex.input, "response": ex.response}),
+        input_id=stable_id(ex.input),
+        label=ex.label,
+        split=split,  # type: ignore[arg-type]
+        model=ex.model,
+    )
 
 
 def conservative_tau(tau: float, good: int, confidence: float) -> float:
@@ -400,8 +474,10 @@ def _binomial_cdf(k: int, n: int, p: float) -> float:
     # In log space: (1 - p) ** n underflows long before the tail that matters does.
     log_p, log_q = math.log(p), math.log1p(-p)
     log_n = math.lgamma(n + 1)
-    return sum(math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p
-                        + (n - i) * log_q) for i in range(k + 1))
+    return sum(
+        math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q)
+        for i in range(k + 1)
+    )
 
 
 def _select(
@@ -417,11 +493,16 @@ def _select(
     from llmassert.select import Matrix, select
 
     if not manifest.candidates:
-        return manifest.with_selection([], method=options.method, alpha=options.alpha,
-                                       tau=options.tau, status="empty"), None
+        return manifest.with_selection(
+            [], method=options.method, alpha=options.alpha, tau=options.tau, status="empty"
+        ), None
     matrix = Matrix(
-        assertions=manifest.assertions, M=manifest.M, y=manifest.y or None, K=manifest.K,
-        groups=manifest.groups, kinds=[c.kind for c in manifest.candidates],
+        assertions=manifest.assertions,
+        M=manifest.M,
+        y=manifest.y or None,
+        K=manifest.K,
+        groups=manifest.groups,
+        kinds=[c.kind for c in manifest.candidates],
         costs=[c.cost for c in manifest.candidates],
     )
     tau = options.tau
@@ -439,18 +520,23 @@ def _select(
     if found is not None:
         a, sel = found
         sel = fewer_false_failures(matrix, sel)
-        warnings.append(f"coverage >= {options.alpha:g} is out of reach at FFR <= "
-                        f"{tau:.3g}; selected for the best reachable coverage: "
-                        f"alpha={a:.3g}, tau={tau:.3g}")
+        warnings.append(
+            f"coverage >= {options.alpha:g} is out of reach at FFR <= "
+            f"{tau:.3g}; selected for the best reachable coverage: "
+            f"alpha={a:.3g}, tau={tau:.3g}"
+        )
         return _apply(manifest, sel, a, tau, options, relaxed=True), infeasible.message
     if infeasible.nearest is None:
         warnings.append(f"{infeasible.message}; nothing selected")
-        return manifest.with_selection([], method=options.method, alpha=options.alpha,
-                                       tau=tau, status="infeasible"), infeasible.message
+        return manifest.with_selection(
+            [], method=options.method, alpha=options.alpha, tau=tau, status="infeasible"
+        ), infeasible.message
     a, t = infeasible.nearest
     sel = fewer_false_failures(matrix, select(matrix, options.method, a, t))
-    warnings.append(f"alpha={options.alpha:g}, tau={tau:.3g} cannot be met; selected at "
-                    f"the nearest feasible alpha={a:g}, tau={t:g}")
+    warnings.append(
+        f"alpha={options.alpha:g}, tau={tau:.3g} cannot be met; selected at "
+        f"the nearest feasible alpha={a:g}, tau={t:g}"
+    )
     return _apply(manifest, sel, a, t, options, relaxed=True), infeasible.message
 
 
@@ -501,8 +587,13 @@ def best_coverage(
     while lo < hi:
         k = (lo + hi + 1) // 2
         try:
-            sel = select(matrix, method, k / bad, tau,  # type: ignore[arg-type]
-                         find_nearest=False)
+            sel = select(
+                matrix,
+                method,
+                k / bad,
+                tau,  # type: ignore[arg-type]
+                find_nearest=False,
+            )
         except InfeasibleError:
             hi = k - 1
         else:
@@ -510,25 +601,42 @@ def best_coverage(
     return best
 
 
-def _apply(manifest: Manifest, sel: Selection, alpha: float, tau: float, options: SynthOptions,
-           *, relaxed: bool) -> Manifest:
+def _apply(
+    manifest: Manifest,
+    sel: Selection,
+    alpha: float,
+    tau: float,
+    options: SynthOptions,
+    *,
+    relaxed: bool,
+) -> Manifest:
     # sel.tau < tau when fewer_false_failures() found an equally small, stricter selection.
-    return manifest.with_selection(sel.selected, method=sel.method, alpha=alpha,
-                                   tau=min(tau, sel.tau), status=sel.status,
-                                   proven_optimal=sel.proven_optimal, relaxed=relaxed,
-                                   ffr_confidence=options.ffr_confidence)
+    return manifest.with_selection(
+        sel.selected,
+        method=sel.method,
+        alpha=alpha,
+        tau=min(tau, sel.tau),
+        status=sel.status,
+        proven_optimal=sel.proven_optimal,
+        relaxed=relaxed,
+        ffr_confidence=options.ffr_confidence,
+    )
 
 
 def _eval_warnings(stats: EvalStats) -> list[str]:
     out = []
     if stats.timed_out:
-        out.append(f"{len(stats.timed_out)} candidates kept timing out and count as failing: "
-                   + ", ".join(sorted(stats.timed_out)))
+        out.append(
+            f"{len(stats.timed_out)} candidates kept timing out and count as failing: "
+            + ", ".join(sorted(stats.timed_out))
+        )
     broken = sorted(n for n in stats.errors if n not in stats.timed_out)
     if broken:
         first = broken[0]
-        out.append(f"{len(broken)} candidates raised errors on some responses (counted as "
-                   f"failures), e.g. {first}: {stats.first_error.get(first, '')}")
+        out.append(
+            f"{len(broken)} candidates raised errors on some responses (counted as "
+            f"failures), e.g. {first}: {stats.first_error.get(first, '')}"
+        )
     return out
 
 

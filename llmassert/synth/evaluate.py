@@ -69,8 +69,11 @@ def runs_inline(candidate: Candidate) -> bool:
     """Rule-library and user code that is provably bounded; never LLM-written code."""
     from llmassert.synth.sandbox import is_inline_safe
 
-    return (candidate.kind == "deterministic" and candidate.source != "llm"
-            and is_inline_safe(candidate.code))
+    return (
+        candidate.kind == "deterministic"
+        and candidate.source != "llm"
+        and is_inline_safe(candidate.code)
+    )
 
 
 def evaluate(
@@ -84,8 +87,17 @@ def evaluate(
     progress: ProgressFn | None = None,
 ) -> Evaluation:
     """The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``)."""
-    return asyncio.run(aevaluate(candidates, examples, client=client, model=model,
-                                 timeout_s=timeout_s, memory_mb=memory_mb, progress=progress))
+    return asyncio.run(
+        aevaluate(
+            candidates,
+            examples,
+            client=client,
+            model=model,
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            progress=progress,
+        )
+    )
 
 
 async def aevaluate(
@@ -129,8 +141,7 @@ async def aevaluate(
                 stats.sandboxed += 1
     if judges:
         assert client is not None and model is not None
-        results = await _run_judges(client, model, [candidates[j] for j in judges], examples,
-                                    stats)
+        results = await _run_judges(client, model, [candidates[j] for j in judges], examples, stats)
         for j, column in zip(judges, results, strict=True):
             finished(j, column)
             stats.judged += 1
@@ -147,8 +158,9 @@ def _run_inline(cand: Candidate, examples: Sequence[Example], stats: EvalStats) 
     from llmassert.synth.sandbox import load_inline
 
     try:
-        fn = load_inline(cand.code, filename=f"<candidate {cand.name}>",
-                         require_inline_safe=True)[cand.name]
+        fn = load_inline(cand.code, filename=f"<candidate {cand.name}>", require_inline_safe=True)[
+            cand.name
+        ]
     except (SandboxError, KeyError) as e:
         for _ in examples:
             _note_error(stats, cand.name, f"does not load: {e}")
@@ -178,15 +190,16 @@ def _run_sandboxed(
     size = MAX_TIMEOUTS  # small first batch: a looping candidate is caught after a few calls
     try:
         while len(column) < len(examples):
-            chunk = examples[len(column):len(column) + size]
+            chunk = examples[len(column) : len(column) + size]
             size = min(size * 2, SANDBOX_CHUNK)
             if timeouts >= MAX_TIMEOUTS:
                 for _ in chunk:
                     _note_error(stats, cand.name, "skipped after repeated timeouts")
                 column += [0] * len(chunk)
                 continue
-            rows = box.call_many_detailed(source_id, [cand.name],
-                                          [(ex.input, ex.response) for ex in chunk])
+            rows = box.call_many_detailed(
+                source_id, [cand.name], [(ex.input, ex.response) for ex in chunk]
+            )
             for row in rows:
                 result = row[0]
                 if result.value is None:
@@ -221,7 +234,7 @@ async def _run_judges(
     columns: list[list[int]] = []
     for k, cand in enumerate(judges):
         column = []
-        for answer in answers[k * len(examples):(k + 1) * len(examples)]:
+        for answer in answers[k * len(examples) : (k + 1) * len(examples)]:
             try:
                 if isinstance(answer, LLMOutputError):
                     raise answer
@@ -281,9 +294,12 @@ def code_fingerprint(code: str, name: str) -> str:
         if isinstance(node, ast.FunctionDef):
             if node.name == name:
                 node.name = "_"
-            if (node.body and isinstance(node.body[0], ast.Expr)
-                    and isinstance(node.body[0].value, ast.Constant)
-                    and isinstance(node.body[0].value.value, str)):
+            if (
+                node.body
+                and isinstance(node.body[0], ast.Expr)
+                and isinstance(node.body[0].value, ast.Constant)
+                and isinstance(node.body[0].value.value, str)
+            ):
                 node.body = node.body[1:] or [ast.Pass()]
     return ast.dump(tree)
 

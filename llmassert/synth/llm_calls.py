@@ -21,9 +21,7 @@ async def gather_answers(
     """Results in request order; off-schema answers come back as their error, others raise."""
     if not requests:
         return []
-    results = await asyncio.gather(
-        *(client.acomplete(r) for r in requests), return_exceptions=True
-    )
+    results = await asyncio.gather(*(client.acomplete(r) for r in requests), return_exceptions=True)
     out: list[LLMResult | LLMOutputError] = []
     for item in results:
         if isinstance(item, LLMOutputError | LLMResult):

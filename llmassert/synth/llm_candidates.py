@@ -91,10 +91,16 @@ def _parse_answer(result: LLMResult | LLMOutputError, model: type[_M]) -> _M | s
         return f"off-schema answer ({e.errors()[0]['msg']})"
 
 
-def _request(model: str, messages: tuple[dict[str, object], ...], answer: type[BaseModel],
-             name: str, tag: str) -> LLMRequest:
-    return LLMRequest(model=model, messages=messages, output_schema=schema_of(answer),
-                      schema_name=name, tag=tag)
+def _request(
+    model: str,
+    messages: tuple[dict[str, object], ...],
+    answer: type[BaseModel],
+    name: str,
+    tag: str,
+) -> LLMRequest:
+    return LLMRequest(
+        model=model, messages=messages, output_schema=schema_of(answer), schema_name=name, tag=tag
+    )
 
 
 # -- categorize -----------------------------------------------------------------------------------
@@ -136,8 +142,13 @@ async def generate(
     """Check variants and judge questions for every criterion that can yield assertions."""
     targets = [c for c in criteria if c.category.yields_assertions]
     requests = [
-        _request(model, generate_messages(c, final_prompt), GeneratedCandidates, "candidates",
-                 "synth.generate")
+        _request(
+            model,
+            generate_messages(c, final_prompt),
+            GeneratedCandidates,
+            "candidates",
+            "synth.generate",
+        )
         for c in targets
     ]
     seen_code = {code_fingerprint(c.code, c.name) for c in existing if c.kind == "deterministic"}
@@ -203,8 +214,13 @@ def vet_check(
         return "duplicate"
     seen.add(fingerprint)
     return Candidate(
-        name=name, criterion_id=crit.id, kind="deterministic", code=code + "\n",
-        description=" ".join(variant.description.split())[:200], source="llm", cost=1.0,
+        name=name,
+        criterion_id=crit.id,
+        kind="deterministic",
+        code=code + "\n",
+        description=" ".join(variant.description.split())[:200],
+        source="llm",
+        cost=1.0,
     )
 
 
@@ -219,8 +235,14 @@ def vet_judge(
     seen.add(_norm_q(question))
     name = names.claim(judge.name or "judge", fallback="judge")
     return Candidate(
-        name=name, criterion_id=crit.id, kind="llm_judge", code=judge_code(name, question),
-        description=question, source="llm", judge_question=question, cost=JUDGE_COST,
+        name=name,
+        criterion_id=crit.id,
+        kind="llm_judge",
+        code=judge_code(name, question),
+        description=question,
+        source="llm",
+        judge_question=question,
+        cost=JUDGE_COST,
     )
 
 
@@ -266,8 +288,13 @@ async def claim_subsumptions(
     """
     if len(candidates) < 2:
         return []
-    request = _request(model, subsume_messages(prompt, candidates, criteria), SubsumptionAnswer,
-                       "subsumptions", "synth.subsume")
+    request = _request(
+        model,
+        subsume_messages(prompt, candidates, criteria),
+        SubsumptionAnswer,
+        "subsumptions",
+        "synth.subsume",
+    )
     (result,) = await gather_answers(client, [request])
     answer = _parse_answer(result, SubsumptionAnswer)
     if not isinstance(answer, SubsumptionAnswer):

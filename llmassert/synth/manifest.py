@@ -163,15 +163,25 @@ class Manifest(_Strict):
         idx = [self.assertions.index(n) for n in names]
         train = split_metrics(self.M, self.y, idx)
         record = SelectionRecord(
-            method=method, alpha=alpha, tau=tau, selected=names, count=len(names),
-            coverage=train.coverage, ffr=train.ffr, status=status,
-            proven_optimal=proven_optimal, relaxed=relaxed, ffr_confidence=ffr_confidence,
+            method=method,
+            alpha=alpha,
+            tau=tau,
+            selected=names,
+            count=len(names),
+            coverage=train.coverage,
+            ffr=train.ffr,
+            status=status,
+            proven_optimal=proven_optimal,
+            relaxed=relaxed,
+            ffr_confidence=ffr_confidence,
             basis="labels" if self.y else "criteria",
         )
-        metrics = self.metrics.model_copy(update={
-            "train": train,
-            "test": split_metrics(self.test_M, self.test_y, idx) if self.test_y else None,
-        })
+        metrics = self.metrics.model_copy(
+            update={
+                "train": train,
+                "test": split_metrics(self.test_M, self.test_y, idx) if self.test_y else None,
+            }
+        )
         update: dict[str, Any] = {"selection": record, "metrics": metrics}
         if method in ("sub", "cov", "base"):
             update["method"] = method
@@ -192,7 +202,9 @@ def split_metrics(M: Sequence[Sequence[int]], y: Sequence[int], idx: Sequence[in
     caught = sum(1 for f, v in zip(fails, y, strict=True) if f and v == 0)
     false = sum(1 for f, v in zip(fails, y, strict=True) if f and v == 1)
     return SplitMetrics(
-        n=len(y), good=good, bad=bad,
+        n=len(y),
+        good=good,
+        bad=bad,
         coverage=round(caught / bad, 6) if bad else None,
         ffr=round(false / good, 6) if good else None,
     )
@@ -207,8 +219,9 @@ def dumps_json(data: Any) -> str:
     def render(value: Any, indent: int) -> str:
         pad, inner = " " * indent, " " * (indent + 2)
         if isinstance(value, dict) and value:
-            items = [f"{inner}{json.dumps(k)}: {render(value[k], indent + 2)}"
-                     for k in sorted(value)]
+            items = [
+                f"{inner}{json.dumps(k)}: {render(value[k], indent + 2)}" for k in sorted(value)
+            ]
             return "{\n" + ",\n".join(items) + "\n" + pad + "}"
         if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
             items = [inner + render(v, indent + 2) for v in value]

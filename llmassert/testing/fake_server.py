@@ -33,7 +33,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-WORDS = ["alpha", "beta", "gamma", "delta", "report", "invoice", "contract", "summary", "claim", "risk", "revenue", "policy", "clause", "customer", "order", "product", "review", "issue", "fix", "date", "amount", "total", "name", "city", "status", "note", "topic"]
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "report",
+    "invoice",
+    "contract",
+    "summary",
+    "claim",
+    "risk",
+    "revenue",
+    "policy",
+    "clause",
+    "customer",
+    "order",
+    "product",
+    "review",
+    "issue",
+    "fix",
+    "date",
+    "amount",
+    "total",
+    "name",
+    "city",
+    "status",
+    "note",
+    "topic",
+]
 
 
 @dataclass
@@ -112,8 +140,10 @@ def fill_schema(schema: Any, key: str, seed: int, root: Any | None = None, depth
     if kind == "array":
         lo, hi = schema.get("minItems", 1), schema.get("maxItems", 3)
         n = max(lo, min(hi, 1 + seed % 3))
-        return [fill_schema(schema.get("items", {}), key, _seed(seed, i), root, depth + 1)
-                for i in range(n)]
+        return [
+            fill_schema(schema.get("items", {}), key, _seed(seed, i), root, depth + 1)
+            for i in range(n)
+        ]
     if kind == "integer":
         lo = int(schema.get("minimum", 0))
         return lo + seed % (int(schema.get("maximum", lo + 99)) - lo + 1)
@@ -209,8 +239,9 @@ class FakeLLMServer:
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._server = loop.run_until_complete(
-            asyncio.start_server(self._serve_conn, "127.0.0.1", self.port, backlog=4096,
-                                 limit=2**24)
+            asyncio.start_server(
+                self._serve_conn, "127.0.0.1", self.port, backlog=4096, limit=2**24
+            )
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -245,8 +276,7 @@ class FakeLLMServer:
                 await self._handle(method, path, headers, body, writer)
                 if headers.get("connection", "").lower() == "close":
                     break
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError,
-                asyncio.CancelledError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
             pass
         finally:
             with contextlib.suppress(Exception):
@@ -264,15 +294,29 @@ class FakeLLMServer:
         return None
 
     async def _handle(
-        self, method: str, path: str, headers: dict[str, str], raw: bytes,
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
         writer: asyncio.StreamWriter,
     ) -> None:
         path = path.split("?")[0].rstrip("/")
-        kind = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
-                "/v1/embeddings": "embed", "/embeddings": "embed"}.get(path)
+        kind = {
+            "/v1/chat/completions": "chat",
+            "/chat/completions": "chat",
+            "/v1/embeddings": "embed",
+            "/embeddings": "embed",
+        }.get(path)
         if method == "GET" and path in ("/v1/models", "/models"):
-            return await self._respond(writer, 200, {"object": "list", "data": [
-                {"id": "fake-model", "object": "model", "owned_by": "llmassert"}]})
+            return await self._respond(
+                writer,
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": "fake-model", "object": "model", "owned_by": "llmassert"}],
+                },
+            )
         if method != "POST" or kind is None:
             return await self._respond(writer, 404, {"error": {"message": f"no route {path}"}})
         now = time.monotonic()
@@ -300,9 +344,13 @@ class FakeLLMServer:
             if reply.raw_body is not None:
                 return await self._respond(writer, reply.status, reply.raw_body, reply.headers)
             if reply.status != 200:
-                err = {"error": {"message": f"fake server error {reply.status}",
-                                 "type": "rate_limit_error" if reply.status == 429
-                                 else "server_error", "code": reply.status}}
+                err = {
+                    "error": {
+                        "message": f"fake server error {reply.status}",
+                        "type": "rate_limit_error" if reply.status == 429 else "server_error",
+                        "code": reply.status,
+                    }
+                }
                 return await self._respond(writer, reply.status, err, reply.headers)
             out = self._chat(body, reply) if kind == "chat" else self._embed(body)
             await self._respond(writer, 200, out, reply.headers)
@@ -323,22 +371,43 @@ class FakeLLMServer:
         if tools and choice != "none":
             fn = tools[0]["function"]
             if isinstance(choice, dict) and "function" in choice:
-                fn = next((t["function"] for t in tools
-                           if t["function"]["name"] == choice["function"]["name"]), fn)
+                fn = next(
+                    (
+                        t["function"]
+                        for t in tools
+                        if t["function"]["name"] == choice["function"]["name"]
+                    ),
+                    fn,
+                )
             if reply.tool_args is not None:
-                args = reply.tool_args if isinstance(reply.tool_args, str) else json.dumps(
-                    reply.tool_args)
+                args = (
+                    reply.tool_args
+                    if isinstance(reply.tool_args, str)
+                    else json.dumps(reply.tool_args)
+                )
             elif reply.content is not None:
                 args = reply.content
             else:
                 params = fn.get("parameters") or {"type": "object", "properties": {}}
                 args = json.dumps(fill_schema(params, fn["name"], seed))
-            msg["tool_calls"] = [{"id": f"call_{seed % 16**12:012x}", "type": "function",
-                                  "function": {"name": fn["name"], "arguments": args}}]
+            msg["tool_calls"] = [
+                {
+                    "id": f"call_{seed % 16**12:012x}",
+                    "type": "function",
+                    "function": {"name": fn["name"], "arguments": args},
+                }
+            ]
             finish, out = "tool_calls", args
         elif reply.content is not None or reply.tool_args is not None:
-            content = reply.content if reply.content is not None else (
-                reply.tool_args if isinstance(reply.tool_args, str) else json.dumps(reply.tool_args))
+            content = (
+                reply.content
+                if reply.content is not None
+                else (
+                    reply.tool_args
+                    if isinstance(reply.tool_args, str)
+                    else json.dumps(reply.tool_args)
+                )
+            )
             msg["content"] = out = content or ""
         elif rf.get("type") == "json_schema":
             schema = rf.get("json_schema", {}).get("schema", {})
@@ -353,12 +422,14 @@ class FakeLLMServer:
         else:
             pt = sum(_ntok(json.dumps(m.get("content", ""))) for m in messages)
             ct = _ntok(out)
-        return {"id": f"chatcmpl-{seed % 16**16:016x}", "object": "chat.completion",
-                "created": 1700000000, "model": req.get("model", "fake-model"),
-                "choices": [{"index": 0, "message": msg, "finish_reason": finish,
-                             "logprobs": None}],
-                "usage": {"prompt_tokens": pt, "completion_tokens": ct,
-                          "total_tokens": pt + ct}}
+        return {
+            "id": f"chatcmpl-{seed % 16**16:016x}",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": req.get("model", "fake-model"),
+            "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+        }
 
     def _embed(self, req: dict[str, Any]) -> dict[str, Any]:
         inputs = req.get("input", "")
@@ -368,19 +439,36 @@ class FakeLLMServer:
             vec = _embedding(str(text), self.embed_dim)
             data.append({"object": "embedding", "index": i, "embedding": vec})
             pt += _ntok(str(text))
-        return {"object": "list", "data": data, "model": req.get("model", "fake-embed"),
-                "usage": {"prompt_tokens": pt, "total_tokens": pt}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": req.get("model", "fake-embed"),
+            "usage": {"prompt_tokens": pt, "total_tokens": pt},
+        }
 
     async def _respond(
-        self, writer: asyncio.StreamWriter, status: int, body: Any,
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: Any,
         extra: dict[str, str] | None = None,
     ) -> None:
-        reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-                   500: "Internal Server Error", 503: "Service Unavailable"}
+        reasons = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+        }
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        head = [f"HTTP/1.1 {status} {reasons.get(status, 'Error')}",
-                "Content-Type: application/json", f"Content-Length: {len(payload)}",
-                "Connection: keep-alive", *(f"{k}: {v}" for k, v in (extra or {}).items())]
+        head = [
+            f"HTTP/1.1 {status} {reasons.get(status, 'Error')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(payload)}",
+            "Connection: keep-alive",
+            *(f"{k}: {v}" for k, v in (extra or {}).items()),
+        ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await writer.drain()
 
@@ -407,9 +495,19 @@ class ServerProcess:
 
         port_file = Path(tempfile.mkdtemp()) / "port"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llmassert.testing.fake_server", "--port", "0",
-             "--latency-ms", str(latency_ms), "--port-file", str(port_file)],
-            stdout=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "llmassert.testing.fake_server",
+                "--port",
+                "0",
+                "--latency-ms",
+                str(latency_ms),
+                "--port-file",
+                str(port_file),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         deadline = time.time() + start_timeout_s
         while not (port_file.exists() and port_file.read_text()):
             if time.time() > deadline or self.proc.poll() is not None:
@@ -433,8 +531,9 @@ def main() -> None:
     ap.add_argument("--error-rate", type=float, default=0.0)
     ap.add_argument("--port-file")
     args = ap.parse_args()
-    server = FakeLLMServer(port=args.port, latency_s=args.latency_ms / 1000,
-                           error_rate=args.error_rate).start()
+    server = FakeLLMServer(
+        port=args.port, latency_s=args.latency_ms / 1000, error_rate=args.error_rate
+    ).start()
     if args.port_file:
         with open(args.port_file, "w") as f:
             f.write(str(server.port))

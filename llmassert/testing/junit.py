@@ -31,8 +31,12 @@ def build_junit(suite: SuiteResult, *, known_failures: frozenset[str] = frozense
         for i, result in enumerate(suite.results):
             seconds = result.timings.get(name, 0.0)
             suite_time += seconds
-            case = ET.Element("testcase", classname=f"{module}.{name}",
-                              name=suite.record_id(i), time=f"{seconds:.6f}")
+            case = ET.Element(
+                "testcase",
+                classname=f"{module}.{name}",
+                name=suite.record_id(i),
+                time=f"{seconds:.6f}",
+            )
             counts["tests"] += 1
             failure = next((f for f in result.failures if f.name == name), None)
             if failure is not None:
@@ -50,9 +54,13 @@ def build_junit(suite: SuiteResult, *, known_failures: frozenset[str] = frozense
                     child.text = text
                 counts[key] += 1
             cases.append(case)
-        attrs = {"name": f"{module}.{name}", **{k: str(v) for k, v in counts.items()},
-                 "time": f"{suite_time:.6f}", "timestamp": timestamp,
-                 "hostname": socket.gethostname()}
+        attrs = {
+            "name": f"{module}.{name}",
+            **{k: str(v) for k, v in counts.items()},
+            "time": f"{suite_time:.6f}",
+            "timestamp": timestamp,
+            "hostname": socket.gethostname(),
+        }
         element = ET.SubElement(root, "testsuite", attrs)
         props = ET.SubElement(element, "properties")
         ET.SubElement(props, "property", name="criterion", value=stats.criterion)
@@ -68,8 +76,9 @@ def build_junit(suite: SuiteResult, *, known_failures: frozenset[str] = frozense
     return root
 
 
-def write_junit(path: str | Path, suite: SuiteResult, *,
-                known_failures: frozenset[str] = frozenset()) -> None:
+def write_junit(
+    path: str | Path, suite: SuiteResult, *, known_failures: frozenset[str] = frozenset()
+) -> None:
     """Write the report atomically (a CI step never reads half a file)."""
     from llmassert.fileio import atomic_write_text
 

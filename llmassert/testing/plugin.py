@@ -66,18 +66,40 @@ _SESSION = pytest.StashKey["LLMAssertSession"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmassert", "llmassert: LLM tests against recorded cassettes")
-    group.addoption("--llmassert-record", action="store_true", default=False,
-                    help="call the model for real and rewrite the cassettes of llmassert tests")
-    group.addoption("--llmassert-repeat", type=int, default=1, metavar="N",
-                    help="ask each LLM-judge assertion N times and report pass rates")
-    group.addoption("--llmassert-min-pass-rate", type=float, default=None, metavar="R",
-                    help="with --llmassert-repeat: fail tests whose judges pass less than R")
-    group.addoption("--llmassert-cassette-dir", default=None, metavar="DIR",
-                    help="cassette folder (default: ini llmassert_cassette_dir, tests/cassettes)")
-    parser.addini("llmassert_cassette_dir", "folder of llmassert cassettes, relative to rootdir",
-                  default="tests/cassettes")
-    parser.addini("llmassert_model", "model for LLM-judge assertions (else LLMASSERT_MODEL)",
-                  default="")
+    group.addoption(
+        "--llmassert-record",
+        action="store_true",
+        default=False,
+        help="call the model for real and rewrite the cassettes of llmassert tests",
+    )
+    group.addoption(
+        "--llmassert-repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="ask each LLM-judge assertion N times and report pass rates",
+    )
+    group.addoption(
+        "--llmassert-min-pass-rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="with --llmassert-repeat: fail tests whose judges pass less than R",
+    )
+    group.addoption(
+        "--llmassert-cassette-dir",
+        default=None,
+        metavar="DIR",
+        help="cassette folder (default: ini llmassert_cassette_dir, tests/cassettes)",
+    )
+    parser.addini(
+        "llmassert_cassette_dir",
+        "folder of llmassert cassettes, relative to rootdir",
+        default="tests/cassettes",
+    )
+    parser.addini(
+        "llmassert_model", "model for LLM-judge assertions (else LLMASSERT_MODEL)", default=""
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,8 +118,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A marker alone is enough: the test runs inside the session without naming the fixture.
     for item in items:
         fixturenames = getattr(item, "fixturenames", None)
-        if (item.get_closest_marker(MARKER) is not None and fixturenames is not None
-                and "llmassert_session" not in fixturenames):
+        if (
+            item.get_closest_marker(MARKER) is not None
+            and fixturenames is not None
+            and "llmassert_session" not in fixturenames
+        ):
             fixturenames.append("llmassert_session")
 
 
@@ -123,15 +148,15 @@ def llmassert_session(
     marker = request.node.get_closest_marker(MARKER)
     opts = dict(marker.kwargs) if marker is not None else {}
     mode = "record" if config.getoption("--llmassert-record") else "replay"
-    folder = config.getoption("--llmassert-cassette-dir") or config.getini(
-        "llmassert_cassette_dir")
+    folder = config.getoption("--llmassert-cassette-dir") or config.getini("llmassert_cassette_dir")
     cassette_dir = Path(folder) if Path(folder).is_absolute() else config.rootpath / folder
     name = str(opts.get("cassette") or _default_cassette(request.node))
     settings = llmassert_settings.replace(mode=mode, cassette_dir=cassette_dir, cache_dir=None)
     assertions = None
     if opts.get("assertions"):
-        assertions = _load_assertions(str(opts["assertions"]), config.rootpath,
-                                      Path(str(request.node.path)).parent)
+        assertions = _load_assertions(
+            str(opts["assertions"]), config.rootpath, Path(str(request.node.path)).parent
+        )
     blocker = _NetworkBlocker(settings.api_base) if mode == "replay" else None
     try:
         context = session(settings, name)
@@ -139,11 +164,16 @@ def llmassert_session(
     except LlmAssertError as e:
         pytest.fail(f"llmassert: {e} (record it with `pytest --llmassert-record`)", pytrace=False)
     state = LLMAssertSession(
-        settings=settings, client=client, mode=mode, cassette=cassette_dir / f"{name}.yaml",
-        assertions=assertions, nodeid=request.node.nodeid,
+        settings=settings,
+        client=client,
+        mode=mode,
+        cassette=cassette_dir / f"{name}.yaml",
+        assertions=assertions,
+        nodeid=request.node.nodeid,
         repeat=config.getoption("--llmassert-repeat"),
         min_pass_rate=config.getoption("--llmassert-min-pass-rate"),
-        flakiness=config.stash[_FLAKINESS], blocker=blocker,
+        flakiness=config.stash[_FLAKINESS],
+        blocker=blocker,
     )
     request.node.stash[_SESSION] = state
     try:
@@ -168,7 +198,8 @@ def pytest_runtest_makereport(
         # The code under test may have swallowed the error: the attempt alone fails the test.
         report.outcome = "failed"
         report.longrepr = "llmassert: network blocked in replay mode: " + "; ".join(
-            blocker.violations)
+            blocker.violations
+        )
     return report
 
 
@@ -228,7 +259,8 @@ class LLMAssertSession:
         if checks is None:
             raise pytest.UsageError(
                 "llmassert_session.check needs assertions: pass assertions=... to the "
-                "llmassert marker or to check()")
+                "llmassert marker or to check()"
+            )
         text = extract_text(response)
         result = checks.check(text, example)
         message = result.summary()
@@ -256,8 +288,10 @@ class LLMAssertSession:
         for name in judges:
             passes, runs = self.flakiness.runs[(self.nodeid, name)]
             if passes / runs < self.min_pass_rate:
-                low.append(f"{name}: passed {passes}/{runs} runs, below "
-                           f"--llmassert-min-pass-rate {self.min_pass_rate:g}")
+                low.append(
+                    f"{name}: passed {passes}/{runs} runs, below "
+                    f"--llmassert-min-pass-rate {self.min_pass_rate:g}"
+                )
         return low
 
 
@@ -302,15 +336,22 @@ class _NetworkBlocker:
 
     def _blocked(self, what: str) -> NetworkBlockedError:
         self.violations.append(what)
-        return NetworkBlockedError(f"llmassert: network blocked in replay mode: {what} "
-                                   "(record with `pytest --llmassert-record`)")
+        return NetworkBlockedError(
+            f"llmassert: network blocked in replay mode: {what} "
+            "(record with `pytest --llmassert-record`)"
+        )
 
     def _check_address(self, address: Any) -> None:
         if not isinstance(address, tuple) or len(address) < 2:
             return  # AF_UNIX paths and the like never leave the machine
         host, port = str(address[0]).lower(), address[1]
-        if self.endpoint and port == self.endpoint[1] and (
-                host == self.endpoint[0] or (_is_loopback(host) and _is_loopback(self.endpoint[0]))):
+        if (
+            self.endpoint
+            and port == self.endpoint[1]
+            and (
+                host == self.endpoint[0] or (_is_loopback(host) and _is_loopback(self.endpoint[0]))
+            )
+        ):
             raise self._blocked(f"connect to the LLM endpoint {host}:{port}")
         if not _is_loopback(host):
             raise self._blocked(f"connect to {host}:{port}")

@@ -110,8 +110,9 @@ def load_records(path: str | Path) -> list[Record]:
         except json.JSONDecodeError as e:
             raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
         if not isinstance(data, dict):
-            raise InputError("expected a JSON object with input and response", file=p,
-                             field=f"line {n}")
+            raise InputError(
+                "expected a JSON object with input and response", file=p, field=f"line {n}"
+            )
         try:
             records.append(Record.model_validate(data))
         except ValidationError as e:
@@ -133,8 +134,9 @@ async def arun_suite(
     import time
 
     start = time.perf_counter()
-    results = await assertions.acheck_many([(r.input, r.response) for r in records],
-                                           on_result=on_result)
+    results = await assertions.acheck_many(
+        [(r.input, r.response) for r in records], on_result=on_result
+    )
     suite = SuiteResult(assertions.path, records, results, seconds=time.perf_counter() - start)
     for a in assertions:
         suite.stats[a.name] = AssertionStats(a.name, a.kind, a.criterion)
@@ -168,22 +170,30 @@ async def apipeline_records(
 
     loaded = load_pipeline(pipeline)
     with tempfile.TemporaryDirectory(prefix="llmassert-test-") as tmp:
-        runner = Runner(loaded, settings, RunOptions(resume=False, lineage=False,
-                                                     checkpoint_dir=Path(tmp) / "checkpoints"))
+        runner = Runner(
+            loaded,
+            settings,
+            RunOptions(resume=False, lineage=False, checkpoint_dir=Path(tmp) / "checkpoints"),
+        )
         runner.output_path = Path(tmp) / "output.json"
         report = await runner.arun()
         rows, _digest = load_dataset(runner.output_path, "json")
     records = []
     for i, row in enumerate(rows):
         if response_key not in row:
-            raise InputError(f"output row {i + 1} has no key {response_key!r} (keys: "
-                             f"{', '.join(sorted(row)) or 'none'})", file=pipeline,
-                             field="--response-key")
+            raise InputError(
+                f"output row {i + 1} has no key {response_key!r} (keys: "
+                f"{', '.join(sorted(row)) or 'none'})",
+                file=pipeline,
+                field="--response-key",
+            )
         value = row[response_key]
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         records.append(Record(input=dict(row), response=text, id=f"row-{i + 1}"))
-    note = (f"pipeline produced {report.rows_out} rows from {report.rows_in}; "
-            f"{report.quarantined} quarantined and {report.errored} errored rows are not checked")
+    note = (
+        f"pipeline produced {report.rows_out} rows from {report.rows_in}; "
+        f"{report.quarantined} quarantined and {report.errored} errored rows are not checked"
+    )
     return records, note
 
 
@@ -219,9 +229,9 @@ def write_baseline(path: str | Path, baseline: Baseline) -> None:
     atomic_write_text(Path(path), baseline.model_dump_json(indent=2) + "\n")
 
 
-def regressions(suite: SuiteResult, baseline: Baseline, *, tolerance: float = 0.0) -> list[
-    Regression
-]:
+def regressions(
+    suite: SuiteResult, baseline: Baseline, *, tolerance: float = 0.0
+) -> list[Regression]:
     """Assertions whose pass rate fell below the baseline's (new ones must pass everywhere)."""
     out = []
     for name, stats in suite.stats.items():

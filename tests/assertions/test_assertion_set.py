@@ -65,7 +65,11 @@ def test_loads_a_generated_module_with_its_metadata(tmp_path: Path) -> None:
     assert checks.names == ["max_words", "no_feature"] and len(checks) == 2
     first = checks["max_words"]
     assert (first.criterion, first.category, first.version, first.kind) == (
-        "Answer in no more than {word_count} words.", "Count", 2, "deterministic")
+        "Answer in no more than {word_count} words.",
+        "Count",
+        2,
+        "deterministic",
+    )
     assert [a.name for a in checks] == checks.names and "no_feature" in checks
     assert checks.has_fix("no_feature") and not checks.has_fix("max_words")
 
@@ -84,7 +88,10 @@ def test_check_reports_each_failure_with_its_criterion(tmp_path: Path) -> None:
 
 
 def test_exceptions_and_non_bool_results_are_failures_not_crashes(tmp_path: Path) -> None:
-    checks = AssertionSet.load(_write(tmp_path, """
+    checks = AssertionSet.load(
+        _write(
+            tmp_path,
+            """
         def needs_key(example, response):
             return example["missing"] in response
 
@@ -93,7 +100,9 @@ def test_exceptions_and_non_bool_results_are_failures_not_crashes(tmp_path: Path
 
         def truthy(example, response):
             return response
-    """))
+    """,
+        )
+    )
     result = checks.check("text")
     by_name = {f.name: f for f in result.failures}
     assert set(by_name) == {"needs_key", "returns_none"}
@@ -106,7 +115,10 @@ def test_exceptions_and_non_bool_results_are_failures_not_crashes(tmp_path: Path
 def test_public_functions_with_the_assertion_signature_are_found_without_a_list(
     tmp_path: Path,
 ) -> None:
-    checks = AssertionSet.load(_write(tmp_path, """
+    checks = AssertionSet.load(
+        _write(
+            tmp_path,
+            """
         def polite(example, response):
             '''Be polite.'''
             return "please" in response
@@ -116,20 +128,29 @@ def test_public_functions_with_the_assertion_signature_are_found_without_a_list(
 
         def _private(example, response):
             return False
-    """))
+    """,
+        )
+    )
     assert checks.names == ["polite"] and checks["polite"].criterion == "Be polite."
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ("import os\n\ndef a(example, response):\n    return os.system('true') == 0\n",
-     "line 1.*import of 'os' is not allowed"),
-    ("def a(example, response):\n    return open('/etc/passwd').read() == ''\n", "line 2"),
-    ("def a(example, response):\n    return __import__('os') is None\n", "line 2"),
-    ("ASSERTIONS = [missing]\n\ndef a(example, response):\n    return True\n",
-     "line 1: ASSERTIONS lists 'missing'"),
-    ("def a(example, response):\n    return (\n", "syntax error"),
-    ("def helper(text):\n    return text\n", "no assertion functions"),
-])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "import os\n\ndef a(example, response):\n    return os.system('true') == 0\n",
+            "line 1.*import of 'os' is not allowed",
+        ),
+        ("def a(example, response):\n    return open('/etc/passwd').read() == ''\n", "line 2"),
+        ("def a(example, response):\n    return __import__('os') is None\n", "line 2"),
+        (
+            "ASSERTIONS = [missing]\n\ndef a(example, response):\n    return True\n",
+            "line 1: ASSERTIONS lists 'missing'",
+        ),
+        ("def a(example, response):\n    return (\n", "syntax error"),
+        ("def helper(text):\n    return text\n", "no assertion functions"),
+    ],
+)
 def test_unsafe_or_broken_modules_are_refused_naming_file_and_line(
     tmp_path: Path, source: str, message: str
 ) -> None:
@@ -146,7 +167,9 @@ def test_missing_module_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_an_infinite_loop_runs_in_the_sandbox_and_times_out_as_a_failure(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         def spins(example, response):
             while True:
                 pass
@@ -156,7 +179,9 @@ def test_an_infinite_loop_runs_in_the_sandbox_and_times_out_as_a_failure(tmp_pat
             while n < 3:
                 n += 1
             return n == 3
-    """, "loops.py")
+    """,
+        "loops.py",
+    )
     with AssertionSet.load(path, timeout_s=0.3) as checks:
         result = checks.check("anything")
         assert result.results == {"spins": False, "fine": True}
@@ -183,18 +208,22 @@ def test_from_functions_and_from_source_text() -> None:
         return len(response) < 10
 
     assert AssertionSet.from_functions([short]).check("x" * 20).failures[0].criterion == (
-        "Keep it short.")
+        "Keep it short."
+    )
     inline = AssertionSet.load("def a(example, response):\n    return response == 'ok'\n")
     assert inline.check("ok").passed and not inline.check("no").passed
 
 
 def test_trusted_modules_may_import_anything(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         import os
 
         def sep(example, response):
             return os.sep in response
-    """)
+    """,
+    )
     with pytest.raises(AssertionModuleError):
         AssertionSet.load(path)
     assert AssertionSet.load(path, trusted=True).check("a/b").passed
@@ -235,8 +264,7 @@ def test_judge_assertions_ask_the_llm_concurrently_in_acheck(
     assert checks["polite"].question == "Is the response polite?"
     assert checks["on_topic"].question is None  # not a constant: runs as code, judge inside
     llm_server.latency_s = 0.2
-    llm_server.script(Reply(tool_args={"answer": "no", "reason": "it is curt"}),
-                      match="polite")
+    llm_server.script(Reply(tool_args={"answer": "no", "reason": "it is curt"}), match="polite")
     llm_server.handler = lambda body: Reply(tool_args={"answer": "yes", "reason": "fine"})
     with judge.using(llm_settings):
         result = asyncio.run(checks.acheck("Go away.", {"topic": "tax"}))
@@ -255,6 +283,5 @@ def test_judge_infrastructure_errors_propagate(tmp_path: Path, llm_settings: Set
     (tmp_path / "cassettes" / "empty.yaml").write_text("interactions: []\nversion: 1\n")
     from llmassert.llm.session import session
 
-    with session(replay, "empty") as client, judge.using(client), pytest.raises(
-            CassetteMissError):
+    with session(replay, "empty") as client, judge.using(client), pytest.raises(CassetteMissError):
         checks.check("hello")

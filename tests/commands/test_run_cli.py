@@ -38,8 +38,12 @@ def reply(body: dict[str, Any]) -> Reply:
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
-             monkeypatch: pytest.MonkeyPatch) -> Path:
+def pipeline(
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMASSERT_CACHE_DIR", str(llm_settings.cache_dir))
     llm_server.handler = reply
@@ -50,17 +54,20 @@ def pipeline(tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
 
 
 def test_run_writes_output_and_warns_about_quarantined_rows(
-        pipeline: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", str(pipeline)]) == 0
     err = capsys.readouterr().err
     assert "1 rows failed their checks → " in err and "out.quarantine.jsonl" in err
     assert json.loads((pipeline.parent / "out.json").read_text()) == [
-        {"text": "short", "summary": "short"}]
+        {"text": "short", "summary": "short"}
+    ]
     assert main(["run", str(pipeline), "--strict", "--quiet"]) == 1
 
 
 def test_bad_yaml_is_one_line_exit_2_and_no_call(
-        pipeline: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     pipeline.write_text(pipeline.read_text().replace("input.text", "input.body"))
     assert main(["run", str(pipeline)]) == 2
     err = capsys.readouterr().err.strip()
@@ -69,8 +76,9 @@ def test_bad_yaml_is_one_line_exit_2_and_no_call(
     assert llm_server.requests == [] and not (pipeline.parent / "out.json").exists()
 
 
-def test_dry_run_estimates(pipeline: Path, llm_server: FakeLLMServer,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_estimates(
+    pipeline: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", str(pipeline), "--dry-run"]) == 0
     err = capsys.readouterr().err
     assert "dry run: no LLM call made" in err and "summarize" in err
@@ -78,29 +86,36 @@ def test_dry_run_estimates(pipeline: Path, llm_server: FakeLLMServer,
 
 
 def test_budget_exit_code(pipeline: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = pipeline.read_text().replace("pipeline:\n", """\
+    text = (
+        pipeline.read_text()
+        .replace(
+            "pipeline:\n",
+            """\
   - name: all
     type: reduce
     reduce_key: _all
     prompt: "Summarize: {% for i in inputs %}{{ i.text }}{% endfor %}"
     output: {schema: {summary: string}}
 pipeline:
-""").replace("[summarize]", "[summarize, all]")
+""",
+        )
+        .replace("[summarize]", "[summarize, all]")
+    )
     pipeline.write_text(text)
     assert main(["run", str(pipeline), "--max-tokens", "20"]) == 3
     err = capsys.readouterr().err
     assert "error: LLM budget exhausted" in err and "rerun the same command to resume" in err
 
 
-def test_record_then_replay_offline(pipeline: Path, llm_server: FakeLLMServer,
-                                    tmp_path: Path) -> None:
+def test_record_then_replay_offline(
+    pipeline: Path, llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
     cassettes = tmp_path / "cassettes"
     assert main(["run", str(pipeline), "--record", str(cassettes), "--quiet", "--no-cache"]) == 0
     recorded = (pipeline.parent / "out.json").read_text()
     (pipeline.parent / "out.json").unlink()
     llm_server.stop()
-    assert main(["run", str(pipeline), "--replay", str(cassettes), "--quiet",
-                 "--no-cache"]) == 0
+    assert main(["run", str(pipeline), "--replay", str(cassettes), "--quiet", "--no-cache"]) == 0
     assert (pipeline.parent / "out.json").read_text() == recorded
 
 
@@ -110,4 +125,3 @@ def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "operations" in schema["properties"]
     assert main(["schema", "-o", str(tmp_path / "s.json")]) == 0
     assert json.loads((tmp_path / "s.json").read_text()) == schema
-

@@ -16,8 +16,14 @@ from llmassert.synth.models import Candidate, Category, Criterion
 MATRIX: dict[str, Any] = {
     "assertions": ["a", "b", "c", "d"],
     "M": [
-        [0, 1, 0, 1], [0, 1, 0, 1], [1, 0, 0, 0], [1, 0, 0, 1],
-        [1, 0, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1], [1, 1, 1, 1],
+        [0, 1, 0, 1],
+        [0, 1, 0, 1],
+        [1, 0, 0, 0],
+        [1, 0, 0, 1],
+        [1, 0, 0, 1],
+        [1, 1, 0, 1],
+        [1, 1, 0, 1],
+        [1, 1, 1, 1],
     ],
     "y": [0, 0, 0, 0, 1, 1, 1, 1],
     "K": None,
@@ -32,8 +38,9 @@ def matrix_file(tmp_path: Path) -> Path:
 
 
 def test_json_output(matrix_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["select", str(matrix_file), "--method", "cov", "--alpha", "1", "--tau", "0.25",
-                 "--json"])
+    code = main(
+        ["select", str(matrix_file), "--method", "cov", "--alpha", "1", "--tau", "0.25", "--json"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)  # exactly one JSON document on stdout, nothing else
@@ -46,8 +53,20 @@ def test_json_output(matrix_file: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 @pytest.mark.parametrize("solver", ["cbc", "highs"])
 def test_table_output(matrix_file: Path, capsys: pytest.CaptureFixture[str], solver: str) -> None:
-    code = main(["select", str(matrix_file), "--method", "sub", "--alpha", "0.5", "--tau", "0.25",
-                 "--solver", solver])
+    code = main(
+        [
+            "select",
+            str(matrix_file),
+            "--method",
+            "sub",
+            "--alpha",
+            "0.5",
+            "--tau",
+            "0.25",
+            "--solver",
+            solver,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "sub:" in out and "proven minimal" in out and solver in out
@@ -57,8 +76,9 @@ def test_table_output(matrix_file: Path, capsys: pytest.CaptureFixture[str], sol
 def test_infeasible_targets_exit_2_with_the_nearest(
     matrix_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["select", str(matrix_file), "--method", "cov", "--alpha", "1", "--tau", "0",
-                 "--json"])
+    code = main(
+        ["select", str(matrix_file), "--method", "cov", "--alpha", "1", "--tau", "0", "--json"]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -67,7 +87,9 @@ def test_infeasible_targets_exit_2_with_the_nearest(
     assert lines[0].endswith("nearest feasible: --alpha 0.75 --tau 0")
 
 
-def test_malformed_matrix_exit_2_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_matrix_exit_2_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "m.json"
     path.write_text(json.dumps({**MATRIX, "y": [0, 1]}))
     assert main(["select", str(path)]) == 2
@@ -81,10 +103,10 @@ def test_out_of_range_alpha_is_a_usage_error(matrix_file: Path) -> None:
 
 # -- a synthesis manifest: re-select without any LLM ---------------------------------------------
 
-NO_FOO = Criterion(id="c-foo", prompt="demo", version=1, text="Never say foo.",
-                   category=Category.EXCLUSION)
-SHORT = Criterion(id="c-short", prompt="demo", version=2, text="Be brief.",
-                  category=Category.COUNT)
+NO_FOO = Criterion(
+    id="c-foo", prompt="demo", version=1, text="Never say foo.", category=Category.EXCLUSION
+)
+SHORT = Criterion(id="c-short", prompt="demo", version=2, text="Be brief.", category=Category.COUNT)
 
 
 def candidate(name: str, criterion: str, body: str) -> Candidate:
@@ -105,12 +127,29 @@ MANIFEST_Y = [0, 0, 0, 1, 1]
 @pytest.fixture
 def manifest_file(tmp_path: Path) -> Path:
     manifest = Manifest(
-        prompt="demo", versions=2, model=None, alpha=0.6, tau=0.25, method="sub",
-        criteria=[NO_FOO, SHORT], candidates=CANDIDATES,
-        assertions=[c.name for c in CANDIDATES], groups=[c.criterion_id for c in CANDIDATES],
-        M=MANIFEST_M, y=MANIFEST_Y, K=None,
-        selection=SelectionRecord(method="sub", alpha=0.6, tau=0.25, selected=["no_foo_ci"],
-                                  count=1, coverage=None, ffr=None, status="optimal"),
+        prompt="demo",
+        versions=2,
+        model=None,
+        alpha=0.6,
+        tau=0.25,
+        method="sub",
+        criteria=[NO_FOO, SHORT],
+        candidates=CANDIDATES,
+        assertions=[c.name for c in CANDIDATES],
+        groups=[c.criterion_id for c in CANDIDATES],
+        M=MANIFEST_M,
+        y=MANIFEST_Y,
+        K=None,
+        selection=SelectionRecord(
+            method="sub",
+            alpha=0.6,
+            tau=0.25,
+            selected=["no_foo_ci"],
+            count=1,
+            coverage=None,
+            ffr=None,
+            status="optimal",
+        ),
         metrics=Metrics(train=split_metrics(MANIFEST_M, MANIFEST_Y, [])),
     )
     path = tmp_path / "assertions" / "demo.json"
@@ -122,8 +161,9 @@ def manifest_file(tmp_path: Path) -> Path:
 def test_reselecting_a_manifest_rewrites_module_and_manifest(
     manifest_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["select", str(manifest_file), "--method", "cov", "--alpha", "1", "--tau", "0",
-                 "--json"])
+    code = main(
+        ["select", str(manifest_file), "--method", "cov", "--alpha", "1", "--tau", "0", "--json"]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["selected"] == ["no_foo_ci", "short"]

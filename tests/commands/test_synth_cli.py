@@ -26,22 +26,36 @@ def prompts(tmp_path: Path) -> Path:
 
 def test_json_summary(prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    code = main(["synth", str(prompts), "--out", str(out), "--json", "--holdout", "0.5",
-                 "--seed", "2"])
+    code = main(
+        ["synth", str(prompts), "--out", str(out), "--json", "--holdout", "0.5", "--seed", "2"]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     summary = json.loads(captured.out)
     assert [p["name"] for p in summary["prompts"]] == [
-        "code_review_commenter", "product_update_email", "ticket_summarizer"]
+        "code_review_commenter",
+        "product_update_email",
+        "ticket_summarizer",
+    ]
     for p in summary["prompts"]:
-        assert set(p) == {"name", "versions", "criteria", "candidates", "selected", "coverage",
-                          "ffr", "test_coverage", "test_ffr"}
+        assert set(p) == {
+            "name",
+            "versions",
+            "criteria",
+            "candidates",
+            "selected",
+            "coverage",
+            "ffr",
+            "test_coverage",
+            "test_ffr",
+        }
         assert p["selected"] >= 1 and p["test_coverage"] is not None
     assert (out / "ticket_summarizer.py").is_file()
 
 
-def test_table_and_html_report(prompts: Path, tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_and_html_report(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     html = tmp_path / "report.html"
     code = main(["synth", str(prompts), "--out", str(tmp_path / "out"), "--html", str(html)])
     captured = capsys.readouterr()
@@ -61,8 +75,9 @@ def test_relaxed_targets_warn_but_succeed_and_strict_fails(
     assert main(["synth", str(target), "--out", str(out), "--alpha", "1", "--tau", "0"]) == 0
     assert "best reachable coverage" in capsys.readouterr().out
     strict = tmp_path / "strict"
-    code = main(["synth", str(target), "--out", str(strict), "--alpha", "1", "--tau", "0",
-                 "--strict"])
+    code = main(
+        ["synth", str(target), "--out", str(strict), "--alpha", "1", "--tau", "0", "--strict"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert not strict.exists()
@@ -96,23 +111,27 @@ def make_bad_input(kind: str, tmp_path: Path, prompts: Path) -> list[str]:
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize(("kind", "needle"), [
-    ("empty folder", "empty"),
-    ("one version", "only one version"),
-    ("unreadable file", "v3.txt"),
-    ("bad labels", "labeled.jsonl"),
-    ("labels flag", "labels.jsonl"),
-    ("git outside repo", "lone.txt"),
-    ("missing path", "nope"),
-])
+@pytest.mark.parametrize(
+    ("kind", "needle"),
+    [
+        ("empty folder", "empty"),
+        ("one version", "only one version"),
+        ("unreadable file", "v3.txt"),
+        ("bad labels", "labeled.jsonl"),
+        ("labels flag", "labels.jsonl"),
+        ("git outside repo", "lone.txt"),
+        ("missing path", "nope"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_nothing_written(
     kind: str, needle: str, prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if kind == "git outside repo" and shutil.which("git") is None:
         pytest.skip("git not installed")
     if kind == "git outside repo":
-        probe = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=tmp_path,
-                               capture_output=True)
+        probe = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=tmp_path, capture_output=True
+        )
         if probe.returncode == 0:
             pytest.skip("tmp_path is inside a git repository")
     out = tmp_path / "out"
@@ -131,14 +150,29 @@ def test_bad_option_values_are_usage_errors(prompts: Path, tmp_path: Path) -> No
 
 
 def test_model_flag_runs_the_llm_path_over_http(
-    prompts: Path, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
+    prompts: Path,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     llm_server.handler = scripted
     out = tmp_path / "out"
-    code = main(["synth", str(prompts / "product_update_email"), "--out", str(out), "--json",
-                 "--model", "openai/fake-model", "--api-base", llm_server.base_url,
-                 "--cache-dir", str(tmp_path / "cache")])
+    code = main(
+        [
+            "synth",
+            str(prompts / "product_update_email"),
+            "--out",
+            str(out),
+            "--json",
+            "--model",
+            "openai/fake-model",
+            "--api-base",
+            llm_server.base_url,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     (summary,) = json.loads(captured.out)["prompts"]
@@ -158,6 +192,10 @@ def scripted(body: dict[str, Any]) -> Reply:
         return Reply(tool_args={"category": "Inclusion", "reason": "scripted"})
     if tool == "candidates":
         code = "def non_empty(example, response):\n    return len(response.strip()) > 0\n"
-        return Reply(tool_args={"checks": [{"name": "non_empty", "description": "says something",
-                                            "code": code}], "judges": []})
+        return Reply(
+            tool_args={
+                "checks": [{"name": "non_empty", "description": "says something", "code": code}],
+                "judges": [],
+            }
+        )
     return Reply(tool_args={"pairs": []})

@@ -14,18 +14,28 @@ from llmassert.assertions.results import CheckResult, Failure
 from llmassert.hooks.failure_log import FailureLog
 from llmassert.hooks.failure_report import summarize
 
-FAILED = CheckResult(False, (Failure("no_sorry", "Never apologize.", "returned False"),
-                             Failure("max_words", "At most 10 words.", "returned False")),
-                     {}, {"no_sorry": False, "max_words": False})
+FAILED = CheckResult(
+    False,
+    (
+        Failure("no_sorry", "Never apologize.", "returned False"),
+        Failure("max_words", "At most 10 words.", "returned False"),
+    ),
+    {},
+    {"no_sorry": False, "max_words": False},
+)
 PASSED = CheckResult(True, (), {}, {"no_sorry": True, "max_words": True})
 
 
 def _hammer(path: str, writer: int, n: int) -> None:
     log = FailureLog(path, flush_every=7)
     for i in range(n):
-        log.record(FAILED if i % 2 else PASSED, example={"w": writer, "i": i},
-                   response=f"response {writer}-{i} " + "x" * 2000, prompt="p",
-                   prompt_version="1")
+        log.record(
+            FAILED if i % 2 else PASSED,
+            example={"w": writer, "i": i},
+            response=f"response {writer}-{i} " + "x" * 2000,
+            prompt="p",
+            prompt_version="1",
+        )
     log.flush()
 
 
@@ -49,8 +59,10 @@ log.flush()
 def test_concurrent_appends_from_threads_and_processes_stay_whole(tmp_path: Path) -> None:
     path = tmp_path / "failures.jsonl"
     # Separate interpreters (not fork: forking a threaded test process can deadlock the child).
-    procs = [subprocess.Popen([sys.executable, "-c", HAMMER, str(path), str(10 + w), "60"])
-             for w in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HAMMER, str(path), str(10 + w), "60"])
+        for w in range(3)
+    ]
     threads = [threading.Thread(target=_hammer, args=(str(path), w, 60)) for w in range(4)]
     for t in threads:
         t.start()
@@ -69,8 +81,13 @@ def test_summary_counts_and_rates(tmp_path: Path) -> None:
     path = tmp_path / "failures.jsonl"
     log = FailureLog(path)
     for i in range(10):
-        log.record(FAILED if i < 3 else PASSED, example={"i": i}, response=f"r{i}",
-                   prompt="support", prompt_version="2")
+        log.record(
+            FAILED if i < 3 else PASSED,
+            example={"i": i},
+            response=f"r{i}",
+            prompt="support",
+            prompt_version="2",
+        )
     log.record(FAILED, example={}, response="other", prompt="billing", prompt_version="1")
     log.flush()
     summary = summarize(path)
@@ -78,7 +95,9 @@ def test_summary_counts_and_rates(tmp_path: Path) -> None:
     support = next(r for r in summary.by_prompt if r.prompt == "support")
     assert (support.failures, support.checks, support.rate) == (3, 10, pytest.approx(0.3))
     rows = {(r.prompt, r.assertion): r for r in summary.by_assertion}
-    assert rows[("support", "no_sorry")].failures == 3 and rows[("support", "no_sorry")].checks == 10
+    assert (
+        rows[("support", "no_sorry")].failures == 3 and rows[("support", "no_sorry")].checks == 10
+    )
     assert len(summary.by_day) == 2 and summary.by_day[0].day is not None
     only = summarize(path, prompt="billing")
     assert (only.failures, only.checks) == (1, 1)
@@ -100,8 +119,15 @@ def test_report_command_table_json_and_bad_lines(
     assert "no_sorry" in out and "By day" in out
     assert main(["report", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["by_prompt"][0] == {"prompt": "support", "prompt_version": "2", "assertion": None,
-                                    "day": None, "failures": 1, "checks": 2, "rate": 0.5}
+    assert data["by_prompt"][0] == {
+        "prompt": "support",
+        "prompt_version": "2",
+        "assertion": None,
+        "day": None,
+        "failures": 1,
+        "checks": 2,
+        "rate": 0.5,
+    }
     with path.open("a") as f:
         f.write("{broken\n")
     assert main(["report", str(path)]) == 2

@@ -37,8 +37,9 @@ def _app(settings: Settings, checks: Path, log: Path, **options: Any) -> Any:
     @guard(checks, failure_log=log, prompt_name="revenue", prompt_version=3, **options)
     def answer(question: str, max_words: int = 10, feedback: str | None = None) -> LLMResult:
         content = question if feedback is None else f"{question}\n\n{feedback}"
-        return client.complete(LLMRequest(
-            model=str(settings.model), messages=({"role": "user", "content": content},)))
+        return client.complete(
+            LLMRequest(model=str(settings.model), messages=({"role": "user", "content": content},))
+        )
 
     answer.client = client  # type: ignore[attr-defined]
     return answer
@@ -98,11 +99,14 @@ def test_reask_through_messages_appends_the_answer_and_the_feedback(
     client = get_client(llm_settings)
     llm_server.script(Reply(content=BAD), Reply(content=GOOD))
 
-    @guard(checks_path, on_fail="reask", failure_log=failure_log,
-           example_from=lambda messages, **_: {"max_words": 10})
+    @guard(
+        checks_path,
+        on_fail="reask",
+        failure_log=failure_log,
+        example_from=lambda messages, **_: {"max_words": 10},
+    )
     def chat(messages: list[dict[str, str]]) -> str:
-        return client.complete(LLMRequest(model="openai/fake-model",
-                                          messages=tuple(messages))).text
+        return client.complete(LLMRequest(model="openai/fake-model", messages=tuple(messages))).text
 
     assert chat([{"role": "user", "content": "Revenue?"}]) == GOOD
     sent = llm_server.requests[1].body["messages"]
@@ -118,8 +122,9 @@ def test_reask_needs_a_way_to_pass_feedback(checks_path: Path) -> None:
 def test_fix_policy_applies_the_modules_fix_and_rechecks(
     llm_server: FakeLLMServer, llm_settings: Settings, checks_path: Path, failure_log: Path
 ) -> None:
-    llm_server.script(Reply(content="Sorry, revenue grew."),
-                      Reply(content=BAD))  # BAD also breaks max_words, which has no fix
+    llm_server.script(
+        Reply(content="Sorry, revenue grew."), Reply(content=BAD)
+    )  # BAD also breaks max_words, which has no fix
     answer = _app(llm_settings, checks_path, failure_log, on_fail="fix")
     fixed = answer("Revenue?")
     assert isinstance(fixed, LLMResult) and fixed.text == "revenue grew."
@@ -162,8 +167,9 @@ def test_async_functions_are_guarded_with_async_checks(
     @guard(checks_path, on_fail="reask", failure_log=failure_log)
     async def answer(question: str, feedback: str | None = None) -> str:
         content = question + (f"\n{feedback}" if feedback else "")
-        result = await client.acomplete(LLMRequest(
-            model="openai/fake-model", messages=({"role": "user", "content": content},)))
+        result = await client.acomplete(
+            LLMRequest(model="openai/fake-model", messages=({"role": "user", "content": content},))
+        )
         return result.text
 
     assert asyncio.run(answer("Revenue?")) == GOOD
@@ -179,8 +185,9 @@ def test_openai_shaped_responses_are_read_and_fixed_without_mutating_the_origina
     @guard(checks_path, on_fail="fix", failure_log=failure_log)
     def raw_chat(question: str) -> dict[str, Any]:
         body = {"model": "fake-model", "messages": [{"role": "user", "content": question}]}
-        data: dict[str, Any] = httpx.post(f"{llm_server.base_url}/chat/completions",
-                                          json=body).json()
+        data: dict[str, Any] = httpx.post(
+            f"{llm_server.base_url}/chat/completions", json=body
+        ).json()
         seen.append(data)
         return data
 
@@ -197,16 +204,19 @@ def test_judge_assertions_in_a_guard_ask_the_llm_and_explain_the_no(
     path.write_text(
         "from llmassert.assertions.judge import llm_judge\n\n\n"
         "def polite(example, response):\n"
-        "    return llm_judge('Is the response polite?', example, response)\n")
+        "    return llm_judge('Is the response polite?', example, response)\n"
+    )
     client = get_client(llm_settings)
     llm_server.script(Reply(content="Go away."))
-    llm_server.script(Reply(tool_args={"answer": "no", "reason": "dismissive"}),
-                      match="Is the response polite?")
+    llm_server.script(
+        Reply(tool_args={"answer": "no", "reason": "dismissive"}), match="Is the response polite?"
+    )
 
     @guard(path, failure_log=failure_log)
     def reply(question: str) -> str:
-        return client.complete(LLMRequest(
-            model="openai/fake-model", messages=({"role": "user", "content": question},))).text
+        return client.complete(
+            LLMRequest(model="openai/fake-model", messages=({"role": "user", "content": question},))
+        ).text
 
     with judge.using(client), pytest.raises(AssertionsFailedError) as info:
         reply("Can you help?")

@@ -33,9 +33,13 @@ GOOD = "Revenue grew twelve percent."
 
 
 def _kwargs(server: FakeLLMServer, content: str = "How did revenue do?") -> dict[str, Any]:
-    return {"model": "openai/fake-model", "api_base": server.base_url, "api_key": "sk-fake-key",
-            "messages": [{"role": "user", "content": content}],
-            "llmassert_example": {"max_words": 10}}
+    return {
+        "model": "openai/fake-model",
+        "api_base": server.base_url,
+        "api_key": "sk-fake-key",
+        "messages": [{"role": "user", "content": content}],
+        "llmassert_example": {"max_words": 10},
+    }
 
 
 def _failures(path: Path, example: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -134,8 +138,10 @@ def test_callback_checks_and_logs_but_cannot_change_the_response(
     finally:
         remove_litellm_callback(callback)
         FailureLog.for_path(failure_log).flush()
-    assert all(callback not in getattr(litellm, name) for name in (
-        "callbacks", "success_callback", "_async_success_callback"))
+    assert all(
+        callback not in getattr(litellm, name)
+        for name in ("callbacks", "success_callback", "_async_success_callback")
+    )
 
 
 def test_guard_over_our_client_with_the_litellm_transport(
@@ -147,8 +153,9 @@ def test_guard_over_our_client_with_the_litellm_transport(
     @guard(checks_path, on_fail="reask", failure_log=failure_log)
     def answer(question: str, feedback: str | None = None) -> str:
         content = question + (f"\n{feedback}" if feedback else "")
-        return client.complete(LLMRequest(
-            model="openai/fake-model", messages=({"role": "user", "content": content},))).text
+        return client.complete(
+            LLMRequest(model="openai/fake-model", messages=({"role": "user", "content": content},))
+        ).text
 
     assert answer("Revenue?") == GOOD
     assert client.usage.requests == 2 and answer.stats.reasks == 1

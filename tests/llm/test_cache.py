@@ -45,7 +45,8 @@ def test_key_includes_salt_and_params_but_not_tag() -> None:
     assert request_key(base) != request_key(req(max_tokens=10))
     assert request_key(base) != request_key(req(output_schema=SCHEMA))
     assert request_key(req(output_schema=SCHEMA)) != request_key(
-        req(output_schema=SCHEMA, schema_name="other"))
+        req(output_schema=SCHEMA, schema_name="other")
+    )
 
 
 def test_salt_keeps_gleaning_rounds_apart(client: Client, llm_server: FakeLLMServer) -> None:

@@ -21,8 +21,9 @@ def test_200_concurrent_requests_respect_the_bound(
 ) -> None:
     llm_server.latency_s = 0.02
     client = build_client(llm_settings.replace(max_concurrency=8))
-    requests = [LLMRequest(model="openai/fake-model", messages=user(f"doc {i}"))
-                for i in range(200)]
+    requests = [
+        LLMRequest(model="openai/fake-model", messages=user(f"doc {i}")) for i in range(200)
+    ]
     results = asyncio.run(client.agather(requests))
     assert len(results) == 200 and len({r.text for r in results}) == 200
     assert llm_server.stats.requests == 200

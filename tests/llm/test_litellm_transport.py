@@ -41,8 +41,11 @@ def test_plain_completion(lclient: Client, llm_server: FakeLLMServer) -> None:
 
 def test_structured_output_via_tools(lclient: Client, llm_server: FakeLLMServer) -> None:
     llm_server.script(Reply(tool_args="{bad"), Reply(tool_args={"answer": "a", "score": 9}))
-    result = asyncio.run(lclient.acomplete(
-        LLMRequest(model="openai/fake-model", messages=user("rate"), output_schema=SCHEMA)))
+    result = asyncio.run(
+        lclient.acomplete(
+            LLMRequest(model="openai/fake-model", messages=user("rate"), output_schema=SCHEMA)
+        )
+    )
     assert result.data == {"answer": "a", "score": 9} and result.reasks == 1
     body = llm_server.requests[0].body
     assert body["tool_choice"]["function"]["name"] == "output"
@@ -78,8 +81,9 @@ def test_bad_request_not_retried(lclient: Client, llm_server: FakeLLMServer) -> 
 def test_reasks_exhausted(lclient: Client, llm_server: FakeLLMServer) -> None:
     llm_server.handler = lambda body: Reply(tool_args={"answer": 1})
     with pytest.raises(LLMOutputError, match="schema violation"):
-        lclient.complete(LLMRequest(model="openai/fake-model", messages=user("x"),
-                                    output_schema=SCHEMA))
+        lclient.complete(
+            LLMRequest(model="openai/fake-model", messages=user("x"), output_schema=SCHEMA)
+        )
 
 
 def test_embeddings(lclient: Client, llm_server: FakeLLMServer) -> None:

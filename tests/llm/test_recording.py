@@ -27,23 +27,28 @@ def plain(text: str) -> LLMRequest:
 
 def record_some(settings: Settings) -> list[object]:
     with session(settings.replace(mode="record"), "demo") as client:
-        return [client.complete(plain("Hello\nmulti-line prompt")),
-                client.complete(structured("rate this")).data,
-                asyncio.run(client.acomplete(structured("async call"))).data,
-                client.embed(["alpha beta", "gamma"])]
+        return [
+            client.complete(plain("Hello\nmulti-line prompt")),
+            client.complete(structured("rate this")).data,
+            asyncio.run(client.acomplete(structured("async call"))).data,
+            client.embed(["alpha beta", "gamma"]),
+        ]
 
 
 def replay_some(settings: Settings) -> list[object]:
     with session(settings.replace(mode="replay"), "demo") as client:
-        return [client.complete(plain("Hello\nmulti-line prompt")),
-                client.complete(structured("rate this")).data,
-                asyncio.run(client.acomplete(structured("async call"))).data,
-                client.embed(["alpha beta", "gamma"])]
+        return [
+            client.complete(plain("Hello\nmulti-line prompt")),
+            client.complete(structured("rate this")).data,
+            asyncio.run(client.acomplete(structured("async call"))).data,
+            client.embed(["alpha beta", "gamma"]),
+        ]
 
 
 @pytest.fixture(params=["http", "litellm"])
-def rec_settings(request: pytest.FixtureRequest, llm_settings: Settings,
-                 tmp_path: Path) -> Settings:
+def rec_settings(
+    request: pytest.FixtureRequest, llm_settings: Settings, tmp_path: Path
+) -> Settings:
     return llm_settings.replace(cassette_dir=tmp_path / "cassettes", transport=request.param)
 
 
@@ -86,8 +91,10 @@ def test_changed_prompt_fails_loudly_and_never_goes_live(
 
 def test_missing_cassette_in_replay_mode(llm_settings: Settings, tmp_path: Path) -> None:
     settings = llm_settings.replace(mode="replay", cassette_dir=tmp_path / "none")
-    with (pytest.raises(CassetteMissError, match=r"cassette .*nope\.yaml not found"),
-          session(settings, "nope")):
+    with (
+        pytest.raises(CassetteMissError, match=r"cassette .*nope\.yaml not found"),
+        session(settings, "nope"),
+    ):
         pass
 
 
@@ -159,8 +166,10 @@ def test_a_run_without_calls_records_an_empty_cassette_that_replays(
         pass  # re-recorded: this run made no calls
     doc = yaml.safe_load((tmp_path / "c" / "quiet.yaml").read_text())
     assert doc["interactions"] == []
-    with (session(settings.replace(mode="replay"), "quiet") as client,
-          pytest.raises(CassetteMissError)):
+    with (
+        session(settings.replace(mode="replay"), "quiet") as client,
+        pytest.raises(CassetteMissError),
+    ):
         client.complete(plain("old"))
 
 
@@ -168,8 +177,10 @@ def test_a_run_stopped_by_an_error_keeps_what_it_recorded(
     llm_settings: Settings, tmp_path: Path, llm_server: FakeLLMServer
 ) -> None:
     settings = llm_settings.replace(cassette_dir=tmp_path / "c")
-    with (pytest.raises(RuntimeError, match="stop"),
-          session(settings.replace(mode="record"), "partial") as client):
+    with (
+        pytest.raises(RuntimeError, match="stop"),
+        session(settings.replace(mode="record"), "partial") as client,
+    ):
         client.complete(plain("done before the error"))
         raise RuntimeError("stop")
     llm_server.stop()

@@ -20,19 +20,28 @@ from .conftest import SCHEMA, user
 
 @pytest.mark.parametrize("transport", ["http", "litellm"])
 def test_key_never_written_or_logged(
-    transport: str, llm_settings: Settings, llm_server: FakeLLMServer, tmp_path: Path,
-    secret: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
+    transport: str,
+    llm_settings: Settings,
+    llm_server: FakeLLMServer,
+    tmp_path: Path,
+    secret: str,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, third-party ones included
-    settings = llm_settings.replace(transport=transport, cassette_dir=tmp_path / "cassettes",
-                                    max_retries=1)
-    llm_server.script(Reply(status=429, headers={"Retry-After": "0"}),
-                      Reply(status=401, raw_body=b'{"error": {"message": "invalid key"}}'))
+    settings = llm_settings.replace(
+        transport=transport, cassette_dir=tmp_path / "cassettes", max_retries=1
+    )
+    llm_server.script(
+        Reply(status=429, headers={"Retry-After": "0"}),
+        Reply(status=401, raw_body=b'{"error": {"message": "invalid key"}}'),
+    )
     with session(settings.replace(mode="record"), "secret") as client:
         with pytest.raises(LLMTransportError) as info:
             client.complete(LLMRequest(model="openai/fake-model", messages=user("x")))
-        client.complete(LLMRequest(model="openai/fake-model", messages=user("s"),
-                                   output_schema=SCHEMA))
+        client.complete(
+            LLMRequest(model="openai/fake-model", messages=user("s"), output_schema=SCHEMA)
+        )
         asyncio.run(client.acomplete(LLMRequest(model="openai/fake-model", messages=user("y"))))
         client.embed(["some text"])
     with session(settings, "live") as client:  # live calls fill the cache
@@ -53,12 +62,18 @@ def test_key_never_written_or_logged(
 
 @pytest.mark.parametrize("transport", ["http", "litellm"])
 def test_key_pasted_into_a_prompt_is_scrubbed_from_cassettes(
-    transport: str, llm_settings: Settings, llm_server: FakeLLMServer, tmp_path: Path,
+    transport: str,
+    llm_settings: Settings,
+    llm_server: FakeLLMServer,
+    tmp_path: Path,
     secret: str,
 ) -> None:
     settings = llm_settings.replace(transport=transport, cassette_dir=tmp_path / "c")
-    leaky = LLMRequest(model="openai/fake-model", output_schema=SCHEMA,
-                       messages=user(f"my key is {secret}, and also sk-proj-abcdefghijklmnop1234"))
+    leaky = LLMRequest(
+        model="openai/fake-model",
+        output_schema=SCHEMA,
+        messages=user(f"my key is {secret}, and also sk-proj-abcdefghijklmnop1234"),
+    )
     with session(settings.replace(mode="record"), "leaky") as client:
         recorded = client.complete(leaky).data
     text = (tmp_path / "c" / "leaky.yaml").read_text()
@@ -73,7 +88,8 @@ def test_key_pasted_into_a_prompt_is_scrubbed_from_cassettes(
 def test_scrubber_covers_urls_bodies_and_patterns() -> None:
     scrub = Scrubber(["hunter2-long-secret"])
     assert scrub.url("https://x/v1/models/m:gen?key=AIzaSyA-1234567890abcdefghij&alt=sse") == (
-        "https://x/v1/models/m:gen?key=%3Credacted%3E&alt=sse")
+        "https://x/v1/models/m:gen?key=%3Credacted%3E&alt=sse"
+    )
     body = scrub.body(b'{"b": "Bearer abcdefghijklmnop", "a": "hunter2-long-secret"}')
     assert body == b'{"a":"<redacted>","b":"<redacted>"}'
     assert scrub.body(b"plain hunter2-long-secret text") == b"plain <redacted> text"

@@ -15,8 +15,13 @@ from .conftest import SCHEMA, user
 
 
 def ask(text: str = "Rate this", schema: dict | None = None, **kw: object) -> LLMRequest:
-    return LLMRequest(model="openai/fake-model", messages=user(text),
-                      output_schema=schema or SCHEMA, schema_name="rating", **kw)
+    return LLMRequest(
+        model="openai/fake-model",
+        messages=user(text),
+        output_schema=schema or SCHEMA,
+        schema_name="rating",
+        **kw,
+    )
 
 
 def test_structured_output_is_forced_tool_call_parsed_and_validated(
@@ -45,9 +50,12 @@ def test_plain_completion_returns_text(client: Client, llm_server: FakeLLMServer
     assert "tools" not in llm_server.requests[-1].body
 
 
-def test_malformed_json_is_reasked_with_the_error(client: Client, llm_server: FakeLLMServer) -> None:
-    llm_server.script(Reply(tool_args='{"answer": "ok", "score": '),
-                      Reply(tool_args={"answer": "ok", "score": 3}))
+def test_malformed_json_is_reasked_with_the_error(
+    client: Client, llm_server: FakeLLMServer
+) -> None:
+    llm_server.script(
+        Reply(tool_args='{"answer": "ok", "score": '), Reply(tool_args={"answer": "ok", "score": 3})
+    )
     result = client.complete(ask())
     assert result.data == {"answer": "ok", "score": 3}
     assert result.reasks == 1 and result.attempts == 2
@@ -59,8 +67,10 @@ def test_malformed_json_is_reasked_with_the_error(client: Client, llm_server: Fa
 
 
 def test_schema_violation_is_reasked(client: Client, llm_server: FakeLLMServer) -> None:
-    llm_server.script(Reply(tool_args={"answer": "ok", "score": -2}),
-                      Reply(tool_args={"answer": "ok", "score": 2}))
+    llm_server.script(
+        Reply(tool_args={"answer": "ok", "score": -2}),
+        Reply(tool_args={"answer": "ok", "score": 2}),
+    )
     result = client.complete(ask())
     assert result.data["score"] == 2 and result.reasks == 1
     assert "$.score" in llm_server.requests[1].body["messages"][-1]["content"]
@@ -86,8 +96,12 @@ def test_falls_back_to_response_format_when_tools_are_rejected(
 ) -> None:
     def no_tools(body: dict) -> Reply:
         if "tools" in body:
-            return Reply(status=400, raw_body=json.dumps({"error": {
-                "message": "this model does not support tools"}}).encode())
+            return Reply(
+                status=400,
+                raw_body=json.dumps(
+                    {"error": {"message": "this model does not support tools"}}
+                ).encode(),
+            )
         return Reply()
 
     llm_server.handler = no_tools

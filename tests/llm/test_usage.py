@@ -23,9 +23,11 @@ PRICED = "openai/gpt-4o-mini"  # priced in litellm's table; served by the loopba
 def test_prices_come_from_litellms_table_without_importing_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    probe = ("import sys; from llmassert.llm.usage import model_price; "
-             "assert model_price('openai/gpt-4o-mini')[0] > 0; "
-             "assert 'litellm' not in sys.modules")
+    probe = (
+        "import sys; from llmassert.llm.usage import model_price; "
+        "assert model_price('openai/gpt-4o-mini')[0] > 0; "
+        "assert 'litellm' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", probe], check=True)
     monkeypatch.setattr(usage, "_overrides", {})
     pin, pout = model_price(PRICED)
@@ -47,8 +49,9 @@ def test_cost_and_tokens_are_summed_over_retries_and_reasks(
         Reply(status=503),
         Reply(tool_args={"answer": "x", "score": 1}, usage=(130, 20)),
     )
-    result = client.complete(LLMRequest(model=PRICED, messages=user("q"), output_schema=SCHEMA,
-                                        tag="judge"))
+    result = client.complete(
+        LLMRequest(model=PRICED, messages=user("q"), output_schema=SCHEMA, tag="judge")
+    )
     assert result.reasks == 1 and result.attempts == 4
     u = result.usage
     assert (u.prompt_tokens, u.completion_tokens, u.requests) == (230, 70, 4)
@@ -63,8 +66,9 @@ def test_cost_and_tokens_are_summed_over_retries_and_reasks(
 def test_per_tag_breakdown(client_settings_priced: Settings) -> None:
     client = build_client(client_settings_priced)
     for tag in ("map", "map", "judge"):
-        client.complete(LLMRequest(model=PRICED, messages=user(f"{tag}?"), tag=tag,
-                                   use_cache=False))
+        client.complete(
+            LLMRequest(model=PRICED, messages=user(f"{tag}?"), tag=tag, use_cache=False)
+        )
     by_tag = client.summary().by_tag
     assert by_tag["map"].requests == 2 and by_tag["judge"].requests == 1
     assert by_tag["map"].cost + by_tag["judge"].cost == pytest.approx(client.usage.cost)
@@ -100,12 +104,15 @@ def test_cost_budget_lets_in_flight_calls_finish(
     llm_server.handler = lambda body: Reply(content="x", usage=(10, 10))  # $0.02 per call
 
     async def run() -> list[object]:
-        reqs = [LLMRequest(model="openai/fake-model", messages=user(f"d{i}"))
-                for i in range(4)]
+        reqs = [LLMRequest(model="openai/fake-model", messages=user(f"d{i}")) for i in range(4)]
         first = await client.agather(reqs)  # all four start before any spend is known
         rest = await asyncio.gather(
-            *(client.acomplete(LLMRequest(model="openai/fake-model", messages=user(f"e{i}")))
-              for i in range(3)), return_exceptions=True)
+            *(
+                client.acomplete(LLMRequest(model="openai/fake-model", messages=user(f"e{i}")))
+                for i in range(3)
+            ),
+            return_exceptions=True,
+        )
         return [*first, *rest]
 
     results = asyncio.run(run())

@@ -14,26 +14,42 @@ from .conftest import user
 
 @pytest.fixture(autouse=True)
 def no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL",
-                "LLMASSERT_API_BASE", "LLMASSERT_MODEL"):
+    for var in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_BASE",
+        "OPENAI_BASE_URL",
+        "LLMASSERT_API_BASE",
+        "LLMASSERT_MODEL",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.mark.parametrize(("settings", "expected"), [
-    (dict(model=""), "model: no model configured"),
-    (dict(model="gpt 4"), "model: malformed model string 'gpt 4'"),
-    (dict(model="openai/"), "model: malformed model string"),
-    (dict(model="made-up-model"), "model: unknown model 'made-up-model' without a provider"),
-    (dict(model="openai/gpt-4o-mini"), "no API key for openai model 'openai/gpt-4o-mini' "
-                                       "(set OPENAI_API_KEY"),
-    (dict(model="anthropic/claude-3-5-haiku-20241022"), "set ANTHROPIC_API_KEY"),
-    (dict(model="openai/x", api_base="http://:80/v1"), "api_base: malformed api_base"),
-    (dict(model="openai/x", api_base="http://host:99999/v1"), "api_base: malformed api_base"),
-    (dict(model="openai/x", api_base="http://h/v1?x=1"), "must not have a query"),
-    (dict(model="openai/x", api_base="http://h/v1", mode="replay"), "cassette_dir: mode 'replay'"),
-    (dict(model="openai/x", api_base="http://h/v1", embedding_model="bad model"),
-     "embedding_model: malformed"),
-])
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (dict(model=""), "model: no model configured"),
+        (dict(model="gpt 4"), "model: malformed model string 'gpt 4'"),
+        (dict(model="openai/"), "model: malformed model string"),
+        (dict(model="made-up-model"), "model: unknown model 'made-up-model' without a provider"),
+        (
+            dict(model="openai/gpt-4o-mini"),
+            "no API key for openai model 'openai/gpt-4o-mini' (set OPENAI_API_KEY",
+        ),
+        (dict(model="anthropic/claude-3-5-haiku-20241022"), "set ANTHROPIC_API_KEY"),
+        (dict(model="openai/x", api_base="http://:80/v1"), "api_base: malformed api_base"),
+        (dict(model="openai/x", api_base="http://host:99999/v1"), "api_base: malformed api_base"),
+        (dict(model="openai/x", api_base="http://h/v1?x=1"), "must not have a query"),
+        (
+            dict(model="openai/x", api_base="http://h/v1", mode="replay"),
+            "cassette_dir: mode 'replay'",
+        ),
+        (
+            dict(model="openai/x", api_base="http://h/v1", embedding_model="bad model"),
+            "embedding_model: malformed",
+        ),
+    ],
+)
 def test_bad_config_is_one_line(settings: dict[str, object], expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         build_client(Settings(**settings))  # type: ignore[arg-type]

@@ -12,8 +12,9 @@ from llmassert.pipeline.runner import Runner, RunOptions, RunReport
 from llmassert.pipeline.spec import load_pipeline
 
 
-def write_pipeline(tmp_path: Path, text: str, rows: list[dict[str, Any]] | None = None,
-                   name: str = "pipeline.yaml") -> Path:
+def write_pipeline(
+    tmp_path: Path, text: str, rows: list[dict[str, Any]] | None = None, name: str = "pipeline.yaml"
+) -> Path:
     """Write ``text`` (dedented) as the pipeline and ``rows`` as data.json beside it."""
     if rows is not None:
         (tmp_path / "data.json").write_text(json.dumps(rows))
@@ -39,8 +40,9 @@ def read_jsonl(path: Path) -> list[Any]:
 
 def user_text(body: dict[str, Any]) -> str:
     """All user/assistant message text of a chat request, joined."""
-    return "\n".join(str(m.get("content") or "") for m in body.get("messages", [])
-                     if m.get("role") != "system")
+    return "\n".join(
+        str(m.get("content") or "") for m in body.get("messages", []) if m.get("role") != "system"
+    )
 
 
 def last_user(body: dict[str, Any]) -> str:

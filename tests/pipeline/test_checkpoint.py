@@ -59,18 +59,31 @@ def answer(body: dict[str, Any]) -> Reply:
 def cli(path: Path, server: FakeLLMServer, cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "LLMASSERT_CACHE_DIR": str(cwd / "cache")}
     return subprocess.Popen(
-        [sys.executable, "-m", "llmassert.cli", "run", str(path), "--max-concurrency", "4",
-         "--quiet"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "llmassert.cli",
+            "run",
+            str(path),
+            "--max-concurrency",
+            "4",
+            "--quiet",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def setup(tmp: Path, server: FakeLLMServer) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
-    return write_pipeline(tmp, PIPE.replace("API_BASE", server.base_url),
-                          [{"id": i} for i in range(N)])
+    return write_pipeline(
+        tmp, PIPE.replace("API_BASE", server.base_url), [{"id": i} for i in range(N)]
+    )
 
 
-def test_sigkill_then_resume_gives_identical_output_without_repeating_calls(
-        tmp_path: Path) -> None:
+def test_sigkill_then_resume_gives_identical_output_without_repeating_calls(tmp_path: Path) -> None:
     server = FakeLLMServer(latency_s=0.02).start()
     server.handler = answer
     try:
@@ -111,8 +124,7 @@ def test_sigkill_then_resume_gives_identical_output_without_repeating_calls(
         server.stop()
 
 
-def test_journal_survives_a_torn_last_line_and_rejects_other_fingerprints(
-        tmp_path: Path) -> None:
+def test_journal_survives_a_torn_last_line_and_rejects_other_fingerprints(tmp_path: Path) -> None:
     path = tmp_path / "op.journal.jsonl"
     j = Journal(path, "fp1", resume=False)
     j.put("a", {"rows": [1]})

@@ -27,7 +27,8 @@ pipeline:
 
 
 def test_filter_keeps_true_rows_and_counts_the_rest(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     def handler(body: dict[str, Any]) -> Reply:
         n = int(body["messages"][-1]["content"].split()[1])
         return Reply(tool_args={"is_even": n % 2 == 0})
@@ -42,14 +43,21 @@ def test_filter_keeps_true_rows_and_counts_the_rest(
 
 
 def test_map_then_filter_stream_in_one_stage(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
-    text = FILTER.replace("operations:\n  - name: keep_even", """operations:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    text = (
+        FILTER.replace(
+            "operations:\n  - name: keep_even",
+            """operations:
   - name: label
     type: map
     prompt: "Label {{ input.n }}"
     output: {schema: {label: string}}
-  - name: keep_even""").replace("Is {{ input.n }} even?", "Is {{ input.n }} even ({{ input.label }})?"
-                                ).replace("[keep_even]", "[label, keep_even]")
+  - name: keep_even""",
+        )
+        .replace("Is {{ input.n }} even?", "Is {{ input.n }} even ({{ input.label }})?")
+        .replace("[keep_even]", "[label, keep_even]")
+    )
 
     def handler(body: dict[str, Any]) -> Reply:
         words = body["messages"][-1]["content"].split()
@@ -58,8 +66,9 @@ def test_map_then_filter_stream_in_one_stage(
         return Reply(tool_args={"is_even": int(words[1]) % 2 == 0})
 
     llm_server.handler = handler
-    report = run_pipeline(write_pipeline(tmp_path, text, [{"n": i} for i in range(6)]),
-                          llm_settings)
+    report = run_pipeline(
+        write_pipeline(tmp_path, text, [{"n": i} for i in range(6)]), llm_settings
+    )
     assert read_json(tmp_path / "out.json") == [{"n": i, "label": f"L{i}"} for i in (0, 2, 4)]
     assert [o.stats.filtered for o in report.ops] == [0, 3]
     # intermediate output of each operation is saved (DocETL's intermediate layout)

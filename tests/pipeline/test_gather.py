@@ -17,10 +17,16 @@ from llmassert.pipeline.operators.gather import GatherOperator, GatherSpec
 
 
 def make(tmp_path: Path, **extra: Any) -> GatherOperator:
-    spec = {"name": "ctx", "content_key": "text_chunk", "doc_id_key": "doc",
-            "order_key": "n", **extra}
-    return GatherOperator(GatherSpec.model_validate(spec),
-                          PipelineEnv(spec_file="p.yaml", base_dir=tmp_path))
+    spec = {
+        "name": "ctx",
+        "content_key": "text_chunk",
+        "doc_id_key": "doc",
+        "order_key": "n",
+        **extra,
+    }
+    return GatherOperator(
+        GatherSpec.model_validate(spec), PipelineEnv(spec_file="p.yaml", base_dir=tmp_path)
+    )
 
 
 def doc(name: str, n: int, **extra: Any) -> list[dict[str, Any]]:
@@ -51,7 +57,8 @@ def test_markers_and_layout_match_docetl(tmp_path: Path) -> None:
     assert out[("a", 2)] == (
         "--- Previous Context ---\n[Chunk 1]\na-1\n--- End Previous Context ---\n\n"
         "--- Begin Main Chunk ---\na-2\n--- End Main Chunk ---\n\n"
-        "--- Next Context ---\n[Chunk 3]\na-3\n--- End Next Context ---")
+        "--- Next Context ---\n[Chunk 3]\na-3\n--- End Next Context ---"
+    )
 
 
 def test_windows_stop_at_document_edges(tmp_path: Path) -> None:
@@ -65,25 +72,48 @@ def test_windows_stop_at_document_edges(tmp_path: Path) -> None:
     assert "[Chunk 2]\na-2\n--- End Previous Context ---" in last
     assert "b-" not in first + last and "a-" not in out[("b", 1)] + out[("b", 2)]
     # One output row per input row, each document's rows in their input order.
-    assert [(r["doc"], r["n"]) for r in gather(make(tmp_path), rows).rows] == \
-        [("b", 1), ("b", 2), ("a", 1), ("a", 3), ("a", 2)]
+    assert [(r["doc"], r["n"]) for r in gather(make(tmp_path), rows).rows] == [
+        ("b", 1),
+        ("b", 2),
+        ("a", 1),
+        ("a", 3),
+        ("a", 2),
+    ]
 
 
 def test_head_middle_tail_summaries_and_skipped_characters(tmp_path: Path) -> None:
     rows = [{**r, "summary": f"sum{r['n']}"} for r in doc("a", 8)]
-    windows = {"previous": {"head": {"count": 1}, "middle": {"content_key": "summary"},
-                            "tail": {"count": 2}},
-               "next": {"head": {"count": 1}}}
+    windows = {
+        "previous": {
+            "head": {"count": 1},
+            "middle": {"content_key": "summary"},
+            "tail": {"count": 2},
+        },
+        "next": {"head": {"count": 1}},
+    }
     out = rendered(make(tmp_path, peripheral_chunks=windows), rows)[("a", 6)]
     previous = out.split("--- End Previous Context ---")[0]
     assert previous.splitlines() == [
-        "--- Previous Context ---", "[Chunk 1]", "a-1",
-        "[Chunk 2 (Summary)]", "sum2", "[Chunk 3 (Summary)]", "sum3",
-        "[Chunk 4]", "a-4", "[Chunk 5]", "a-5"]
+        "--- Previous Context ---",
+        "[Chunk 1]",
+        "a-1",
+        "[Chunk 2 (Summary)]",
+        "sum2",
+        "[Chunk 3 (Summary)]",
+        "sum3",
+        "[Chunk 4]",
+        "a-4",
+        "[Chunk 5]",
+        "a-5",
+    ]
     nxt = out.split("--- Next Context ---")[1]
     # Chunk 7 shown, chunk 8 (3 characters) skipped: no middle configured on this side.
-    assert nxt.splitlines()[1:] == ["[Chunk 7]", "a-7", "[... 3 characters skipped ...]",
-                                    "--- End Next Context ---"]
+    assert nxt.splitlines()[1:] == [
+        "[Chunk 7]",
+        "a-7",
+        "[... 3 characters skipped ...]",
+        "--- End Next Context ---",
+    ]
 
 
 def test_no_peripheral_chunks_renders_the_chunk_itself(tmp_path: Path) -> None:
@@ -96,11 +126,18 @@ def test_custom_main_markers_and_header_path(tmp_path: Path) -> None:
     rows[0]["headers"] = [{"header": "Incident", "level": 1}, {"header": "Summary", "level": 2}]
     rows[1]["headers"] = [{"header": "Timeline", "level": 2}]
     rows[2]["headers"] = []
-    op = make(tmp_path, peripheral_chunks={"previous": {"tail": {"count": 1}}},
-              doc_header_key="headers", main_chunk_start="<<", main_chunk_end=">>")
+    op = make(
+        tmp_path,
+        peripheral_chunks={"previous": {"tail": {"count": 1}}},
+        doc_header_key="headers",
+        main_chunk_start="<<",
+        main_chunk_end=">>",
+    )
     out = rendered(op, rows)
-    assert "--- End Previous Context ---\n\n_Current Section:_ # Incident\n<<\na-2\n>>" in \
-        out[("a", 2)]
+    assert (
+        "--- End Previous Context ---\n\n_Current Section:_ # Incident\n<<\na-2\n>>"
+        in out[("a", 2)]
+    )
     # A chunk without headers of its own sits under the whole current path.
     assert "_Current Section:_ # Incident > ## Timeline\n<<\na-3" in out[("a", 3)]
 

@@ -58,11 +58,15 @@ def scripted(body: dict[str, Any]) -> Reply:
 
 
 def test_gleaning_refines_with_previous_answer_and_feedback(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = scripted
-    report = run_pipeline(write_pipeline(tmp_path, glean(), [{"text": "Alice met Bob."}]),
-                          llm_settings)
-    assert read_json(tmp_path / "out.json") == [{"text": "Alice met Bob.", "people": ["Alice", "Bob"]}]
+    report = run_pipeline(
+        write_pipeline(tmp_path, glean(), [{"text": "Alice met Bob."}]), llm_settings
+    )
+    assert read_json(tmp_path / "out.json") == [
+        {"text": "Alice met Bob.", "people": ["Alice", "Bob"]}
+    ]
     reqs = [r.body for r in chat_requests(llm_server)]
     # generate, judge (refine), refine, judge (stop)
     assert len(reqs) == 4
@@ -78,8 +82,9 @@ def test_gleaning_refines_with_previous_answer_and_feedback(
     assert lineage == [{"row": 0, "operations": {"extract": {"calls": 4, "gleaning_rounds": 1}}}]
 
 
-def test_rounds_are_capped_and_cached_apart(tmp_path: Path, llm_server: FakeLLMServer,
-                                            llm_settings: Settings) -> None:
+def test_rounds_are_capped_and_cached_apart(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     def never_happy(body: dict[str, Any]) -> Reply:
         if "should_refine" in json.dumps(body.get("tools")):
             return Reply(tool_args={"should_refine": True, "improvements": "More."})
@@ -95,11 +100,13 @@ def test_rounds_are_capped_and_cached_apart(tmp_path: Path, llm_server: FakeLLMS
     assert llm_server.requests == [] and again.ops[0].stats.cached == 7
 
 
-def test_if_condition_skips_gleaning(tmp_path: Path, llm_server: FakeLLMServer,
-                                     llm_settings: Settings) -> None:
+def test_if_condition_skips_gleaning(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = scripted
-    path = write_pipeline(tmp_path, glean(cond='len(output["people"]) > 5'),
-                          [{"text": "Alice met Bob."}])
+    path = write_pipeline(
+        tmp_path, glean(cond='len(output["people"]) > 5'), [{"text": "Alice met Bob."}]
+    )
     run_pipeline(path, llm_settings)
     assert len(chat_requests(llm_server)) == 1
     assert read_json(tmp_path / "out.json")[0]["people"] == ["Alice"]

@@ -40,13 +40,21 @@ def shout(body: dict[str, Any]) -> Reply:
     return Reply(tool_args={"upper": text.upper(), "length": len(text)})
 
 
-def test_map_merges_outputs_in_input_order(tmp_path: Path, llm_server: FakeLLMServer,
-                                           llm_settings: Settings) -> None:
+def test_map_merges_outputs_in_input_order(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = shout
     report = run_pipeline(write_pipeline(tmp_path, MAP, ROWS), llm_settings)
     out = read_json(tmp_path / "out.json")
-    assert out == [{"id": i, "text": f"note number {i}", "upper": f"NOTE NUMBER {i}",
-                    "length": len(f"note number {i}")} for i in range(12)]
+    assert out == [
+        {
+            "id": i,
+            "text": f"note number {i}",
+            "upper": f"NOTE NUMBER {i}",
+            "length": len(f"note number {i}"),
+        }
+        for i in range(12)
+    ]
     reqs = chat_requests(llm_server)
     assert len(reqs) == 12
     system = reqs[0].body["messages"][0]
@@ -58,8 +66,9 @@ def test_map_merges_outputs_in_input_order(tmp_path: Path, llm_server: FakeLLMSe
     assert op.stats.tokens > 0
 
 
-def test_rerun_is_answered_from_the_cache(tmp_path: Path, llm_server: FakeLLMServer,
-                                          llm_settings: Settings) -> None:
+def test_rerun_is_answered_from_the_cache(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = shout
     path = write_pipeline(tmp_path, MAP, ROWS)
     run_pipeline(path, llm_settings)
@@ -71,8 +80,9 @@ def test_rerun_is_answered_from_the_cache(tmp_path: Path, llm_server: FakeLLMSer
     assert report.ops[0].stats.cached == 12
 
 
-def test_bypass_cache_calls_again(tmp_path: Path, llm_server: FakeLLMServer,
-                                  llm_settings: Settings) -> None:
+def test_bypass_cache_calls_again(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = shout
     path = write_pipeline(tmp_path, "bypass_cache: true\n" + MAP, ROWS)
     run_pipeline(path, llm_settings)
@@ -82,22 +92,27 @@ def test_bypass_cache_calls_again(tmp_path: Path, llm_server: FakeLLMServer,
     assert len(chat_requests(llm_server)) == 12
 
 
-def test_batch_prompt_answers_several_rows_in_one_call(tmp_path: Path, llm_server: FakeLLMServer,
-                                                       llm_settings: Settings) -> None:
-    text = MAP.replace("    drop_keys: [secret]\n", """    drop_keys: [secret]
+def test_batch_prompt_answers_several_rows_in_one_call(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    text = MAP.replace(
+        "    drop_keys: [secret]\n",
+        """    drop_keys: [secret]
     max_batch_size: 5
     batch_prompt: |
       Upper-case each:
       {% for d in inputs %}- {{ d.text }}
       {% endfor %}
-""")
+""",
+    )
 
     def handler(body: dict[str, Any]) -> Reply:
         prompt = last_user(body)
         if prompt.startswith("Upper-case each"):
             items = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
-            return Reply(tool_args={"results": [{"upper": t.upper(), "length": len(t)}
-                                                for t in items]})
+            return Reply(
+                tool_args={"results": [{"upper": t.upper(), "length": len(t)} for t in items]}
+            )
         return shout(body)
 
     llm_server.handler = handler
@@ -108,11 +123,15 @@ def test_batch_prompt_answers_several_rows_in_one_call(tmp_path: Path, llm_serve
 
 
 def test_batch_answer_of_the_wrong_length_falls_back_to_one_prompt_per_row(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
-    text = MAP.replace("    drop_keys: [secret]\n", """    drop_keys: [secret]
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    text = MAP.replace(
+        "    drop_keys: [secret]\n",
+        """    drop_keys: [secret]
     max_batch_size: 4
     batch_prompt: "Upper-case each: {% for d in inputs %}{{ d.text }};{% endfor %}"
-""")
+""",
+    )
 
     def handler(body: dict[str, Any]) -> Reply:
         if last_user(body).startswith("Upper-case each"):
@@ -122,12 +141,14 @@ def test_batch_answer_of_the_wrong_length_falls_back_to_one_prompt_per_row(
     llm_server.handler = handler
     run_pipeline(write_pipeline(tmp_path, text, ROWS[:4]), llm_settings)
     assert [r["upper"] for r in read_json(tmp_path / "out.json")] == [
-        f"NOTE NUMBER {i}" for i in range(4)]
+        f"NOTE NUMBER {i}" for i in range(4)
+    ]
     assert len(chat_requests(llm_server)) == 1 + 4
 
 
 def test_a_row_missing_a_prompt_key_goes_to_the_errors_file(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = shout
     rows = [*ROWS[:3], {"id": 99}]
     report = run_pipeline(write_pipeline(tmp_path, MAP, rows), llm_settings)
@@ -137,10 +158,11 @@ def test_a_row_missing_a_prompt_key_goes_to_the_errors_file(
     assert report.errored == 1
 
 
-def test_csv_and_jsonl_datasets_and_outputs(tmp_path: Path, llm_server: FakeLLMServer,
-                                            llm_settings: Settings) -> None:
+def test_csv_and_jsonl_datasets_and_outputs(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = shout
-    (tmp_path / "data.csv").write_text("id,text\n1,alpha\n2,\"beta, gamma\"\n")
+    (tmp_path / "data.csv").write_text('id,text\n1,alpha\n2,"beta, gamma"\n')
     text = MAP.replace("path: data.json", "path: data.csv").replace("out.json", "out.csv")
     run_pipeline(write_pipeline(tmp_path, text), llm_settings)
     lines = (tmp_path / "out.csv").read_text().splitlines()
@@ -148,12 +170,15 @@ def test_csv_and_jsonl_datasets_and_outputs(tmp_path: Path, llm_server: FakeLLMS
     (tmp_path / "d.jsonl").write_text('{"text": "x"}\n\n{"text": "y"}\n')
     text = MAP.replace("path: data.json", "path: d.jsonl").replace("out.json", "o.jsonl")
     run_pipeline(write_pipeline(tmp_path, text, name="p2.yaml"), llm_settings)
-    assert [json.loads(x)["upper"] for x in (tmp_path / "o.jsonl").read_text().splitlines()] \
-        == ["X", "Y"]
+    assert [json.loads(x)["upper"] for x in (tmp_path / "o.jsonl").read_text().splitlines()] == [
+        "X",
+        "Y",
+    ]
 
 
-def test_folder_of_text_files(tmp_path: Path, llm_server: FakeLLMServer,
-                              llm_settings: Settings) -> None:
+def test_folder_of_text_files(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = shout
     docs = tmp_path / "notes"
     (docs / "sub").mkdir(parents=True)
@@ -164,4 +189,6 @@ def test_folder_of_text_files(tmp_path: Path, llm_server: FakeLLMServer,
     run_pipeline(write_pipeline(tmp_path, text), llm_settings)
     out = read_json(tmp_path / "out.json")
     assert [(r["path"], r["filename"], r["upper"]) for r in out] == [
-        ("notes/a.txt", "a.txt", "FIRST"), ("notes/sub/b.md", "b.md", "SECOND")]
+        ("notes/a.txt", "a.txt", "FIRST"),
+        ("notes/sub/b.md", "b.md", "SECOND"),
+    ]

@@ -107,16 +107,34 @@ pipeline:
 
 def reports(n: int) -> list[dict[str, Any]]:
     words = ["revenue", "risk", "contract", "claim", "policy", "invoice", "status", "review"]
-    return [{"title": f"report {i}",
-             "text": "\n\n".join(f"Part {k} of {i}: {words[(i + k) % 8]} {words[k % 8]}"
-                                 for k in range(1 + i % 4))}
-            for i in range(n)]
+    return [
+        {
+            "title": f"report {i}",
+            "text": "\n\n".join(
+                f"Part {k} of {i}: {words[(i + k) % 8]} {words[k % 8]}" for k in range(1 + i % 4)
+            ),
+        }
+        for i in range(n)
+    ]
 
 
-TICKETS = [{"id": i, "text": t} for i, t in enumerate(
-    ["router acme down", "acme router down again", "phone zen broken", "zen phone broken",
-     "backup cloud slow", "cloud backup slow", "bulb smart dead", "router acme reset",
-     "zen phone cracked", "invoice wrong"])]
+TICKETS = [
+    {"id": i, "text": t}
+    for i, t in enumerate(
+        [
+            "router acme down",
+            "acme router down again",
+            "phone zen broken",
+            "zen phone broken",
+            "backup cloud slow",
+            "cloud backup slow",
+            "bulb smart dead",
+            "router acme reset",
+            "zen phone cracked",
+            "invoice wrong",
+        ]
+    )
+]
 OWNERS = [{"team": "network"}, {"team": "mobile"}]
 
 
@@ -133,11 +151,16 @@ def ray_address() -> Iterator[str]:
         ray.shutdown()
 
 
-def run(path: Path, settings: Settings, executor: Executor | None, tag: str,
-        **options: Any) -> RunReport:
+def run(
+    path: Path, settings: Settings, executor: Executor | None, tag: str, **options: Any
+) -> RunReport:
     options.setdefault("checkpoint_dir", path.parent / f".ck-{tag}")
-    runner = Runner(load_pipeline(path), settings.replace(cache_dir=path.parent / f"cache-{tag}"),
-                    RunOptions(**options), executor=executor)
+    runner = Runner(
+        load_pipeline(path),
+        settings.replace(cache_dir=path.parent / f"cache-{tag}"),
+        RunOptions(**options),
+        executor=executor,
+    )
     try:
         return runner.run()
     finally:
@@ -150,8 +173,15 @@ def outputs(folder: Path) -> dict[str, str]:
 
 
 ARRIVAL_JITTER_S = 1.0
-TIMING_DEPENDENT = ("seconds", "cached", "requests", "prompt_tokens", "completion_tokens",
-                    "cost", "retries")
+TIMING_DEPENDENT = (
+    "seconds",
+    "cached",
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "retries",
+)
 
 
 def comparable(report: RunReport) -> list[dict[str, Any]]:
@@ -161,14 +191,23 @@ def comparable(report: RunReport) -> list[dict[str, Any]]:
     hit depends on whether the first finished in time — locally as on Ray — so cache hits, HTTP
     requests, tokens and cost may differ.  Logical calls and every row count must not.
     """
-    return [{"name": op.name, **{k: v for k, v in op.stats.to_json().items()
-                                 if k not in TIMING_DEPENDENT}} for op in report.ops]
+    return [
+        {
+            "name": op.name,
+            **{k: v for k, v in op.stats.to_json().items() if k not in TIMING_DEPENDENT},
+        }
+        for op in report.ops
+    ]
 
 
 @pytest.mark.parametrize("pipeline", ["documents", "entities"])
 def test_ray_output_equals_local_for_every_operator(
-        pipeline: str, ray_address: str, tmp_path: Path, llm_server: FakeLLMServer,
-        llm_settings: Settings) -> None:
+    pipeline: str,
+    ray_address: str,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+) -> None:
     """split, gather, map, filter, unnest, reduce (folds), batched map, resolve, equijoin."""
     reports_by_executor: dict[str, RunReport] = {}
     files: dict[str, dict[str, str]] = {}
@@ -192,19 +231,27 @@ def test_ray_output_equals_local_for_every_operator(
     assert ray_.totals.calls > 0 and ray_.totals.tokens > 0  # usage came back from the workers
     if pipeline == "documents":
         assert local.quarantined > 0  # the validate rule sends some chunks to quarantine
-        assert {op.name for op in ray_.ops} == {"chunks", "context", "facts", "risky", "topics",
-                                                 "per_report"}
+        assert {op.name for op in ray_.ops} == {
+            "chunks",
+            "context",
+            "facts",
+            "risky",
+            "topics",
+            "per_report",
+        }
 
 
 def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
-        ray_address: str, tmp_path: Path, llm_server: FakeLLMServer,
-        llm_settings: Settings) -> None:
+    ray_address: str, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     """Two workers, 20 % 429/500 answers: every row arrives, and the server-observed arrivals
     fit the shared bucket's envelope (capacity + rate × (window + lag)) for every window."""
     rpm = 600
     llm_server.error_rate = 0.2
     rows = [{"id": i, "text": f"note {i}"} for i in range(36)]
-    path = write_pipeline(tmp_path, """\
+    path = write_pipeline(
+        tmp_path,
+        """\
         default_model: openai/fake-model
         datasets:
           notes: {type: file, path: data.json}
@@ -216,7 +263,9 @@ def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
         pipeline:
           steps: [{name: s, input: notes, operations: [tag]}]
           output: {type: file, path: out.json}
-        """, rows)
+        """,
+        rows,
+    )
     settings = llm_settings.replace(rpm=rpm, max_retries=10, max_retry_seconds=60)
     executor = get_executor("ray", workers=2)
     report = run(path, settings, executor, "ray")
@@ -244,15 +293,21 @@ def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
 
 
 def test_a_spent_budget_stops_the_cluster_with_the_budget_error(
-        ray_address: str, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    ray_address: str,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """--max-cost is a cluster total (split over workers); the worker's error reaches the driver
     as itself (exit code 3), and prices set on the driver are the workers' prices too."""
     from llmassert.llm import usage
 
     monkeypatch.setitem(usage._overrides, "openai/fake-model", (1e-3, 1e-3))
     rows = [{"id": i, "text": f"note {i}"} for i in range(60)]
-    path = write_pipeline(tmp_path, """\
+    path = write_pipeline(
+        tmp_path,
+        """\
         default_model: openai/fake-model
         datasets:
           notes: {type: file, path: data.json}
@@ -264,7 +319,9 @@ def test_a_spent_budget_stops_the_cluster_with_the_budget_error(
         pipeline:
           steps: [{name: s, input: notes, operations: [tag]}]
           output: {type: file, path: out.json}
-        """, rows)
+        """,
+        rows,
+    )
     settings = llm_settings.replace(max_cost=0.2, max_concurrency=4)
     with pytest.raises(BudgetExceededError):
         run(path, settings, get_executor("ray", workers=2), "ray")
@@ -272,8 +329,9 @@ def test_a_spent_budget_stops_the_cluster_with_the_budget_error(
     assert not (tmp_path / "out.json").exists()
 
 
-def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
-                                           llm_settings: Settings) -> None:
+def test_resume_after_the_driver_is_killed(
+    ray_address: str, tmp_path: Path, llm_settings: Settings
+) -> None:
     """SIGKILL the `llmassert run --executor ray` process mid-run, rerun: same output as an
     uninterrupted local run, and no request that had finished before the kill is made again."""
     server = FakeLLMServer(latency_s=0.1).start()
@@ -301,12 +359,26 @@ def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
         for d in (ray_dir, local_dir):
             d.mkdir()
             write_pipeline(d, text, rows)
-        cmd = [sys.executable, "-m", "llmassert.cli", "run", "pipeline.yaml", "--quiet",
-               "--executor", "ray", "--ray-address", ray_address, "--max-concurrency", "8",
-               "--cache-dir", str(ray_dir / "cache")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "llmassert.cli",
+            "run",
+            "pipeline.yaml",
+            "--quiet",
+            "--executor",
+            "ray",
+            "--ray-address",
+            ray_address,
+            "--max-concurrency",
+            "8",
+            "--cache-dir",
+            str(ray_dir / "cache"),
+        ]
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-fake-key-0123456789"}
-        proc = subprocess.Popen(cmd, cwd=ray_dir, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, cwd=ray_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         while sum(r.status == 200 for r in server.requests) < 30:
             assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
@@ -317,8 +389,11 @@ def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
         killed_at = time.monotonic()
         _wait_quiet(server)
         first = len(server.requests)
-        done_before = {json.dumps(r.body, sort_keys=True) for r in server.requests[:first]
-                       if r.status == 200 and r.finished < killed_at - 0.5}
+        done_before = {
+            json.dumps(r.body, sort_keys=True)
+            for r in server.requests[:first]
+            if r.status == 200 and r.finished < killed_at - 0.5
+        }
         assert not (ray_dir / "out.json").exists()
 
         rerun = subprocess.run(cmd, cwd=ray_dir, env=env, capture_output=True, timeout=120)
@@ -336,8 +411,8 @@ def test_resume_after_the_driver_is_killed(ray_address: str, tmp_path: Path,
 
 
 def test_replay_runs_on_ray_workers_without_a_request(
-        ray_address: str, tmp_path: Path, llm_server: FakeLLMServer,
-        llm_settings: Settings) -> None:
+    ray_address: str, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     """Record with the local executor; replay the cassette on Ray: same output, zero requests."""
     from llmassert.llm import recording
 
@@ -356,8 +431,9 @@ def test_replay_runs_on_ray_workers_without_a_request(
     assert outputs(tmp_path) == expected
 
 
-def test_record_mode_needs_the_local_executor(ray_address: str, tmp_path: Path,
-                                              llm_settings: Settings) -> None:
+def test_record_mode_needs_the_local_executor(
+    ray_address: str, tmp_path: Path, llm_settings: Settings
+) -> None:
     from llmassert.llm import recording
 
     path = write_pipeline(tmp_path, DOCS, reports(2))
@@ -379,7 +455,8 @@ def _wait_quiet(server: FakeLLMServer, quiet_s: float = 1.0, limit_s: float = 15
 
 
 def test_without_ray_the_error_is_one_line_with_the_install_command(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray sees
     with pytest.raises(ConfigError) as e:
         import_ray()

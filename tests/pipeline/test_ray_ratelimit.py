@@ -151,8 +151,9 @@ def test_shared_limiter_surfaces_actor_failures_to_every_waiter() -> None:
     limiter = SharedRateLimiter(reserve)
 
     async def main() -> list[BaseException | None]:
-        return list(await asyncio.gather(*(limiter.acquire(1) for _ in range(3)),
-                                         return_exceptions=True))
+        return list(
+            await asyncio.gather(*(limiter.acquire(1) for _ in range(3)), return_exceptions=True)
+        )
 
     results = asyncio.run(main())
     assert all(isinstance(r, ConnectionError) for r in results)

@@ -30,8 +30,13 @@ pipeline:
     - {name: s, input: docs, operations: [combine]}
   output: {type: file, path: out.json}
 """
-ROWS = [{"g": "b", "v": 1, "note": "first b"}, {"g": "a", "v": 2}, {"g": "b", "v": 3},
-        {"g": "a", "v": 4}, {"g": "c", "v": 5}]
+ROWS = [
+    {"g": "b", "v": 1, "note": "first b"},
+    {"g": "a", "v": 2},
+    {"g": "b", "v": 3},
+    {"g": "a", "v": 4},
+    {"g": "c", "v": 5},
+]
 
 
 def reducer(body: dict[str, Any]) -> Reply:
@@ -43,38 +48,52 @@ def pipeline(key: str = "g", extra: str = "") -> str:
     return REDUCE.replace("KEY", key).replace("    EXTRA\n", extra)
 
 
-def test_groups_in_first_appearance_order(tmp_path: Path, llm_server: FakeLLMServer,
-                                          llm_settings: Settings) -> None:
+def test_groups_in_first_appearance_order(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = reducer
     report = run_pipeline(write_pipeline(tmp_path, pipeline(), ROWS), llm_settings)
     assert read_json(tmp_path / "out.json") == [
-        {"g": "b", "items": [1, 3]}, {"g": "a", "items": [2, 4]}, {"g": "c", "items": [5]}]
+        {"g": "b", "items": [1, 3]},
+        {"g": "a", "items": [2, 4]},
+        {"g": "c", "items": [5]},
+    ]
     s = report.ops[0].stats
     assert (s.rows_in, s.rows_out, s.calls) == (5, 3, 3)
 
 
-def test_all_and_key_lists(tmp_path: Path, llm_server: FakeLLMServer,
-                           llm_settings: Settings) -> None:
+def test_all_and_key_lists(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = reducer
     run_pipeline(write_pipeline(tmp_path, pipeline("_all"), ROWS), llm_settings)
     assert read_json(tmp_path / "out.json") == [{"items": [1, 2, 3, 4, 5]}]
     rows = [{"g": "a", "h": 1, "v": 1}, {"g": "a", "h": 2, "v": 2}, {"g": "a", "h": 1, "v": 3}]
     run_pipeline(write_pipeline(tmp_path, pipeline("[g, h]"), rows), llm_settings)
-    assert read_json(tmp_path / "out.json") == [{"g": "a", "h": 1, "items": [1, 3]},
-                                                {"g": "a", "h": 2, "items": [2]}]
+    assert read_json(tmp_path / "out.json") == [
+        {"g": "a", "h": 1, "items": [1, 3]},
+        {"g": "a", "h": 2, "items": [2]},
+    ]
 
 
 def test_pass_through_keeps_the_first_rows_other_keys(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = reducer
-    run_pipeline(write_pipeline(tmp_path, pipeline(extra="    pass_through: true\n"), ROWS),
-                 llm_settings)
-    assert read_json(tmp_path / "out.json")[0] == {"g": "b", "v": 1, "note": "first b",
-                                                   "items": [1, 3]}
+    run_pipeline(
+        write_pipeline(tmp_path, pipeline(extra="    pass_through: true\n"), ROWS), llm_settings
+    )
+    assert read_json(tmp_path / "out.json")[0] == {
+        "g": "b",
+        "v": 1,
+        "note": "first b",
+        "items": [1, 3],
+    }
 
 
-def test_fold_batches_carry_the_accumulator(tmp_path: Path, llm_server: FakeLLMServer,
-                                            llm_settings: Settings) -> None:
+def test_fold_batches_carry_the_accumulator(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     extra = """    fold_batch_size: 2
     fold_prompt: |
       Fold {{ output['items'] | join(' ') }} with:{% for i in inputs %} {{ i.v }}{% endfor %}
@@ -90,8 +109,9 @@ def test_fold_batches_carry_the_accumulator(tmp_path: Path, llm_server: FakeLLMS
     assert report.ops[0].stats.calls == 4
 
 
-def test_merge_prompt_reduces_batches_concurrently(tmp_path: Path, llm_server: FakeLLMServer,
-                                                   llm_settings: Settings) -> None:
+def test_merge_prompt_reduces_batches_concurrently(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     extra = """    fold_batch_size: 2
     merge_batch_size: 2
     merge_prompt: "Merge{% for o in outputs %} {{ o['items'] | join(' ') }}{% endfor %}"

@@ -19,19 +19,36 @@ from llmassert.pipeline.operators.resolve import ResolveOperator, ResolveSpec, U
 from llmassert.pipeline.spec import load_pipeline
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
-CANON = {"acme router x2": "Acme Router X2", "router x2 by acme": "Acme Router X2",
-         "acmerouter x-2": "Acme Router X2", "acme x2 router": "Acme Router X2",
-         "zenphone 5": "ZenPhone 5", "zen phone 5": "ZenPhone 5", "zenphone5": "ZenPhone 5",
-         "cloud backup": "Cloud Backup", "cloudbackup service": "Cloud Backup",
-         "smart bulb": "Smart Bulb"}
-PRODUCTS = ["Acme Router X2", "ZenPhone 5", "Router X2 by Acme", "Cloud Backup", "zen phone 5",
-            "AcmeRouter X-2", "Smart Bulb", "ZenPhone5", "CloudBackup service", "acme x2 router"]
+CANON = {
+    "acme router x2": "Acme Router X2",
+    "router x2 by acme": "Acme Router X2",
+    "acmerouter x-2": "Acme Router X2",
+    "acme x2 router": "Acme Router X2",
+    "zenphone 5": "ZenPhone 5",
+    "zen phone 5": "ZenPhone 5",
+    "zenphone5": "ZenPhone 5",
+    "cloud backup": "Cloud Backup",
+    "cloudbackup service": "Cloud Backup",
+    "smart bulb": "Smart Bulb",
+}
+PRODUCTS = [
+    "Acme Router X2",
+    "ZenPhone 5",
+    "Router X2 by Acme",
+    "Cloud Backup",
+    "zen phone 5",
+    "AcmeRouter X-2",
+    "Smart Bulb",
+    "ZenPhone5",
+    "CloudBackup service",
+    "acme x2 router",
+]
 ROWS = [{"ticket": i, "product": p} for i, p in enumerate(PRODUCTS)]
 SPEC = {
     "name": "resolve_products",
     "comparison_prompt": "Same product?\nA: {{ input1.product }}\nB: {{ input2.product }}",
     "resolution_prompt": "Canonical name for:\n{% for i in inputs %}- {{ i.product }}\n"
-                         "{% endfor %}",
+    "{% endfor %}",
     "output": {"schema": {"product": "string"}},
     "blocking_keys": ["product"],
 }
@@ -54,17 +71,21 @@ def answer(body: dict[str, Any]) -> Reply | None:
     return Reply(tool_args={"product": canon(names[0])})
 
 
-def resolve(settings: Settings, tmp_path: Path, rows: list[dict[str, Any]],
-            **extra: Any) -> Outcome:
-    env = PipelineEnv(spec_file="p.yaml", base_dir=tmp_path, default_model=settings.model,
-                      embedding_model=settings.embedding_model)
+def resolve(
+    settings: Settings, tmp_path: Path, rows: list[dict[str, Any]], **extra: Any
+) -> Outcome:
+    env = PipelineEnv(
+        spec_file="p.yaml",
+        base_dir=tmp_path,
+        default_model=settings.model,
+        embedding_model=settings.embedding_model,
+    )
     op = ResolveOperator(ResolveSpec.model_validate({**SPEC, **extra}), env)
 
     async def go() -> Outcome:
         client = get_client(settings)
         try:
-            return await op.run(rows, OpContext(op.name, env=env, settings=settings,
-                                                client=client))
+            return await op.run(rows, OpContext(op.name, env=env, settings=settings, client=client))
         finally:
             await client.aclose()
 
@@ -72,23 +93,30 @@ def resolve(settings: Settings, tmp_path: Path, rows: list[dict[str, Any]],
 
 
 def compare_requests(server: FakeLLMServer) -> int:
-    return sum(1 for r in server.requests
-               if r.path.endswith("chat/completions")
-               and r.body["tools"][0]["function"]["name"] == "compare")
+    return sum(
+        1
+        for r in server.requests
+        if r.path.endswith("chat/completions")
+        and r.body["tools"][0]["function"]["name"] == "compare"
+    )
 
 
 def test_clusters_resolve_every_row_and_keep_the_row_count(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
     out = resolve(llm_settings, tmp_path, ROWS, compare_batch_size=5)
     assert [r["ticket"] for r in out.rows] == list(range(len(ROWS)))  # same rows, same order
     assert [r["product"] for r in out.rows] == [canon(p) for p in PRODUCTS]
-    assert out.rows[2]["_kv_pairs_preresolve_resolve_products"] == {
-        "product": "Router X2 by Acme"}
+    assert out.rows[2]["_kv_pairs_preresolve_resolve_products"] == {"product": "Router X2 by Acme"}
     assert out.rows[6]["product"] == "Smart Bulb"  # a cluster of one keeps its value, no call
     assert out.meta["clusters"] == 4 and out.meta["resolved_clusters"] == 3
-    resolutions = [r for r in llm_server.requests if r.path.endswith("completions")
-                   and r.body["tools"][0]["function"]["name"] == "resolve_products"]
+    resolutions = [
+        r
+        for r in llm_server.requests
+        if r.path.endswith("completions")
+        and r.body["tools"][0]["function"]["name"] == "resolve_products"
+    ]
     assert len(resolutions) == 3
     assert out.meta["comparisons"] == compare_requests(llm_server)
     assert out.meta["comparisons"] < out.meta["candidate_pairs"] == 45
@@ -98,16 +126,30 @@ PREFIX = "input1['product'][:3].lower() == input2['product'][:3].lower()"
 
 
 def test_blocking_makes_fewer_comparisons_with_the_same_clusters(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
     unblocked = resolve(llm_settings, tmp_path, ROWS, compare_batch_size=4)
-    conditions = resolve(llm_settings, tmp_path, ROWS, compare_batch_size=4,
-                         blocking_conditions=[PREFIX, "'x2' in left['product'].lower() and "
-                                              "'x2' in right['product'].lower()"])
+    conditions = resolve(
+        llm_settings,
+        tmp_path,
+        ROWS,
+        compare_batch_size=4,
+        blocking_conditions=[
+            PREFIX,
+            "'x2' in left['product'].lower() and 'x2' in right['product'].lower()",
+        ],
+    )
     assert not any(r.path.endswith("embeddings") for r in llm_server.requests)
     # Either test admits a pair: the embedding threshold or the condition.
-    both = resolve(llm_settings, tmp_path, ROWS, compare_batch_size=4, blocking_threshold=0.3,
-                   blocking_conditions=[PREFIX])
+    both = resolve(
+        llm_settings,
+        tmp_path,
+        ROWS,
+        compare_batch_size=4,
+        blocking_threshold=0.3,
+        blocking_conditions=[PREFIX],
+    )
     assert any(r.path.endswith("embeddings") for r in llm_server.requests)
     for blocked in (conditions, both):
         assert [r["product"] for r in blocked.rows] == [r["product"] for r in unblocked.rows]
@@ -116,7 +158,8 @@ def test_blocking_makes_fewer_comparisons_with_the_same_clusters(
 
 
 def test_embedding_threshold_alone_compares_only_similar_pairs(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
     out = resolve(llm_settings, tmp_path, ROWS, blocking_threshold=0.8, compare_batch_size=1)
     # The server's embeddings are bags of words: only the word-for-word router variants
@@ -127,10 +170,13 @@ def test_embedding_threshold_alone_compares_only_similar_pairs(
 
 
 def test_only_current_cluster_roots_are_compared(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
-    rows = [{"product": p} for p in ("Acme Router X2", "Router X2 by Acme", "AcmeRouter X-2",
-                                     "Smart Bulb")]
+    rows = [
+        {"product": p}
+        for p in ("Acme Router X2", "Router X2 by Acme", "AcmeRouter X-2", "Smart Bulb")
+    ]
     out = resolve(llm_settings, tmp_path, rows, compare_batch_size=1)
     # (0,1) match; (0,2) match; (0,3) no; (1,2) same cluster; (1,3), (2,3): the clusters
     # {0,1,2} and {3} were already compared and have not changed since.
@@ -140,7 +186,8 @@ def test_only_current_cluster_roots_are_compared(
 
 
 def test_equal_values_are_one_entity_without_a_call(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
     rows = [{"product": "Smart Bulb"}, {"product": " smart  bulb"}, {"product": "SMART BULB"}]
     out = resolve(llm_settings, tmp_path, rows)
@@ -149,7 +196,8 @@ def test_equal_values_are_one_entity_without_a_call(
 
 
 def test_rows_without_the_compared_key_are_errors_not_one_entity(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
     rows = [{"ticket": 1}, {"ticket": 2, "product": "Smart Bulb"}, {"ticket": 3}]
     out = resolve(llm_settings, tmp_path, rows)
@@ -163,7 +211,8 @@ def test_rows_without_the_compared_key_are_errors_not_one_entity(
 
 
 def test_failed_resolution_is_quarantined_row_by_row(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     def empty_router(body: dict[str, Any]) -> Reply | None:
         reply = answer(body)
         if reply and reply.tool_args == {"product": "Acme Router X2"}:
@@ -196,9 +245,12 @@ def test_unsafe_blocking_condition_is_a_spec_error(tmp_path: Path) -> None:
         "  resolution_prompt: '{{ inputs }}'\n"
         "  output: {schema: {product: string}}\n"
         "  blocking_conditions: [\"__import__('os').system('true')\"]\n"
-        "pipeline: {steps: [{name: s, input: d, operations: [r]}], output: {path: o.json}}\n")
+        "pipeline: {steps: [{name: s, input: d, operations: [r]}], output: {path: o.json}}\n"
+    )
     with pytest.raises(SpecError) as e:
         load_pipeline(tmp_path / "p.yaml")
-    assert str(e.value) == (f"{tmp_path / 'p.yaml'}: operations[0] (r).blocking_conditions: "
-                            "[0] attribute .system is not allowed: "
-                            "\"__import__('os').system('true')\"")
+    assert str(e.value) == (
+        f"{tmp_path / 'p.yaml'}: operations[0] (r).blocking_conditions: "
+        "[0] attribute .system is not allowed: "
+        "\"__import__('os').system('true')\""
+    )

@@ -31,7 +31,8 @@ pipeline:
 
 
 def test_resume_reuses_journaled_comparisons(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     rows = [{"ticket": i, "product": p} for i, p in enumerate(PRODUCTS)]
     path = write_pipeline(tmp_path, PIPE, rows)
     settings = llm_settings.replace(max_retries=0, cache_dir=None)

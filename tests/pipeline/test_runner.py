@@ -72,17 +72,19 @@ def flaky(tmp_path: Path, llm_settings: Settings) -> Iterator[tuple[FakeLLMServe
     server = FakeLLMServer(error_rate=0.2, seed=7).start()
     server.handler = answer
     try:
-        yield server, llm_settings.replace(api_base=server.base_url, max_retries=8,
-                                           max_retry_seconds=30)
+        yield (
+            server,
+            llm_settings.replace(api_base=server.base_url, max_retries=8, max_retry_seconds=30),
+        )
     finally:
         server.stop()
 
 
-def test_twenty_percent_errors_lose_nothing(tmp_path: Path,
-                                           flaky: tuple[FakeLLMServer, Settings]) -> None:
+def test_twenty_percent_errors_lose_nothing(
+    tmp_path: Path, flaky: tuple[FakeLLMServer, Settings]
+) -> None:
     server, settings = flaky
-    report = run_pipeline(write_pipeline(tmp_path, PIPE.replace("    SKIP\n", ""), ROWS),
-                          settings)
+    report = run_pipeline(write_pipeline(tmp_path, PIPE.replace("    SKIP\n", ""), ROWS), settings)
     assert read_json(tmp_path / "out.json") == expected()
     statuses = [r.status for r in server.requests]
     assert statuses.count(429) + statuses.count(500) > 5  # errors really were injected
@@ -91,8 +93,9 @@ def test_twenty_percent_errors_lose_nothing(tmp_path: Path,
     assert tag.retries > 0 and report.errored == 0 and report.quarantined == 0
 
 
-def test_every_input_row_is_accounted_for(tmp_path: Path, llm_server: FakeLLMServer,
-                                          llm_settings: Settings) -> None:
+def test_every_input_row_is_accounted_for(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     def some_fail(body: dict[str, Any]) -> Reply:
         prompt = last_user(body)
         if prompt.startswith("Tag 7:") or prompt.startswith("Tag 8:"):
@@ -111,15 +114,15 @@ def test_every_input_row_is_accounted_for(tmp_path: Path, llm_server: FakeLLMSer
 
 
 def test_an_llm_error_without_skip_stops_and_the_rerun_resumes(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     broken = {"on": True}
 
     def handler(body: dict[str, Any]) -> Reply:
         if broken["on"] and last_user(body).startswith("Tag 13:"):
             # late, so every other row has finished (and been journaled) when the run stops;
             # generous, because on a loaded 2-core CI machine 39 fast rows can take over 0.5 s
-            return Reply(status=400, raw_body=b'{"error": {"message": "bad request"}}',
-                         delay_s=2.0)
+            return Reply(status=400, raw_body=b'{"error": {"message": "bad request"}}', delay_s=2.0)
         return answer(body)
 
     llm_server.handler = handler
@@ -127,8 +130,9 @@ def test_an_llm_error_without_skip_stops_and_the_rerun_resumes(
     with pytest.raises(OperationError, match=r"operations\[0\] \(tag\): LLM call failed"):
         run_pipeline(path, llm_settings)
     assert not (tmp_path / "out.json").exists()
-    done_before = {json.dumps(r.body["messages"]) for r in chat_requests(llm_server)
-                   if r.status == 200}
+    done_before = {
+        json.dumps(r.body["messages"]) for r in chat_requests(llm_server) if r.status == 200
+    }
     llm_server.reset()
     broken["on"] = False
     llm_server.handler = handler
@@ -140,7 +144,8 @@ def test_an_llm_error_without_skip_stops_and_the_rerun_resumes(
 
 
 def test_budget_stops_the_run_and_a_rerun_finishes_it(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = answer
     path = write_pipeline(tmp_path, PIPE.replace("    SKIP\n", ""), ROWS)
     with pytest.raises(BudgetExceededError):
@@ -158,8 +163,9 @@ def test_budget_stops_the_run_and_a_rerun_finishes_it(
     assert len(chat_requests(llm_server)) <= 40 + 40 + 3 - first + 2
 
 
-def test_completed_rerun_is_fully_cached(tmp_path: Path, llm_server: FakeLLMServer,
-                                         llm_settings: Settings) -> None:
+def test_completed_rerun_is_fully_cached(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = answer
     path = write_pipeline(tmp_path, PIPE.replace("    SKIP\n", ""), ROWS)
     run_pipeline(path, llm_settings)
@@ -170,10 +176,12 @@ def test_completed_rerun_is_fully_cached(tmp_path: Path, llm_server: FakeLLMServ
     assert report.totals.cached == report.totals.calls == 40 + 40 + 3
 
 
-def test_dry_run_estimates_without_calling(tmp_path: Path, llm_server: FakeLLMServer,
-                                           llm_settings: Settings) -> None:
-    report = run_pipeline(write_pipeline(tmp_path, PIPE.replace("    SKIP\n", ""), ROWS),
-                          llm_settings, dry_run=True)
+def test_dry_run_estimates_without_calling(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    report = run_pipeline(
+        write_pipeline(tmp_path, PIPE.replace("    SKIP\n", ""), ROWS), llm_settings, dry_run=True
+    )
     assert llm_server.requests == []
     assert [o.stats.calls for o in report.ops] == [40, 40, 40]  # groups unknown: ≤ 1 per row
     assert report.ops[2].estimate is not None and report.ops[2].estimate.upper_bound

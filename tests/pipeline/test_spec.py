@@ -18,8 +18,14 @@ from llmassert.pipeline.spec import load_pipeline, pipeline_json_schema
 from llmassert.testing.fake_server import FakeLLMServer
 
 # The shared benchmark's DocETL templates (outside the repo; the test skips without them).
-BENCH = Path(os.environ.get("LLMASSERT_SHARED_BENCH",
-                            Path(__file__).resolve().parents[3] / "shared" / "bench")) / "docetl"
+BENCH = (
+    Path(
+        os.environ.get(
+            "LLMASSERT_SHARED_BENCH", Path(__file__).resolve().parents[3] / "shared" / "bench"
+        )
+    )
+    / "docetl"
+)
 
 GOOD = """\
 default_model: openai/fake-model
@@ -122,8 +128,10 @@ def test_bad_output_type(tmp_path: Path) -> None:
 
 def test_unknown_operation_in_step(tmp_path: Path) -> None:
     msg = error_of(tmp_path, GOOD.replace("operations: [summarize]", "operations: [sumarize]"))
-    assert "pipeline.steps[0] (s1).operations[0]: unknown operation 'sumarize'; did you mean " \
-           "'summarize'?" in msg
+    assert (
+        "pipeline.steps[0] (s1).operations[0]: unknown operation 'sumarize'; did you mean "
+        "'summarize'?" in msg
+    )
 
 
 def test_unknown_step_input(tmp_path: Path) -> None:
@@ -132,33 +140,42 @@ def test_unknown_step_input(tmp_path: Path) -> None:
 
 
 def test_reduce_key_must_exist(tmp_path: Path) -> None:
-    text = GOOD.replace("""    type: map
+    text = GOOD.replace(
+        """    type: map
     prompt: "Summarize {{ input.text }}"
-""", """    type: reduce
+""",
+        """    type: reduce
     reduce_key: topic
     prompt: "Summarize {% for i in inputs %}{{ i.text }}{% endfor %}"
-""")
+""",
+    )
     msg = error_of(tmp_path, text)
     assert "(summarize).reduce_key: reduce_key 'topic' is not a key" in msg
 
 
 def test_loop_variable_keys_are_checked(tmp_path: Path) -> None:
-    text = GOOD.replace("""    type: map
+    text = GOOD.replace(
+        """    type: map
     prompt: "Summarize {{ input.text }}"
-""", """    type: reduce
+""",
+        """    type: reduce
     reduce_key: id
     prompt: "{% for i in inputs %}{{ i.body }}{% endfor %}"
-""")
+""",
+    )
     msg = error_of(tmp_path, text)
     assert "inputs.body is not a key" in msg
 
 
 def test_downstream_prompt_sees_upstream_output_fields(tmp_path: Path) -> None:
-    text = GOOD.replace("""pipeline:""", """  - name: judge
+    text = GOOD.replace(
+        """pipeline:""",
+        """  - name: judge
     type: filter
     prompt: "Is {{ input.summary }} about {{ input.topic }}?"
     output: {schema: {keep: boolean}}
-pipeline:""").replace("operations: [summarize]", "operations: [summarize, judge]")
+pipeline:""",
+    ).replace("operations: [summarize]", "operations: [summarize, judge]")
     msg = error_of(tmp_path, text)
     assert "operations[1] (judge).prompt: input.topic is not a key" in msg
     assert "summary" in msg  # the map's output field is listed as available
@@ -176,8 +193,7 @@ def test_filter_needs_one_boolean(tmp_path: Path) -> None:
 
 
 def test_no_model_anywhere(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, GOOD.replace("default_model: openai/fake-model\n", ""),
-                   Settings())
+    msg = error_of(tmp_path, GOOD.replace("default_model: openai/fake-model\n", ""), Settings())
     assert "(summarize).model: no model" in msg
 
 
@@ -187,8 +203,9 @@ def test_output_suffix(tmp_path: Path) -> None:
 
 
 def test_errors_come_before_any_llm_call(tmp_path: Path, llm_server: FakeLLMServer) -> None:
-    settings = Settings(model="openai/fake-model", api_base=llm_server.base_url,
-                        cache_dir=tmp_path / "cache")
+    settings = Settings(
+        model="openai/fake-model", api_base=llm_server.base_url, cache_dir=tmp_path / "cache"
+    )
     error_of(tmp_path, GOOD.replace("input.text", "input.txt"), settings)
     assert llm_server.requests == []
 
@@ -199,8 +216,13 @@ def test_benchmark_templates_load_unchanged(tmp_path: Path, template: str) -> No
     if not src.exists():
         pytest.skip("shared bench templates not present")
     text = src.read_text()
-    for k, v in {"__DATA__": "data.json", "__OUT__": "out.json", "__INTER__": "inter",
-                 "__MODEL__": "openai/fake-model", "__API_BASE__": "http://127.0.0.1:1/v1"}.items():
+    for k, v in {
+        "__DATA__": "data.json",
+        "__OUT__": "out.json",
+        "__INTER__": "inter",
+        "__MODEL__": "openai/fake-model",
+        "__API_BASE__": "http://127.0.0.1:1/v1",
+    }.items():
         text = text.replace(k, v)
     rows = [{"id": 1, "category": "a", "title": "t", "text": "some words here"}]
     path = write_pipeline(tmp_path, text, rows)

@@ -7,19 +7,28 @@ import pytest
 from llmassert.pipeline.schema_types import TypeSyntaxError, check_value, parse_type, to_json_schema
 
 
-@pytest.mark.parametrize("text, schema", [
-    ("string", {"type": "string"}),
-    ("str", {"type": "string"}),
-    ("int", {"type": "integer"}),
-    ("float", {"type": "number"}),
-    ("bool", {"type": "boolean"}),
-    ("list[string]", {"type": "array", "items": {"type": "string"}}),
-    ("list[object]", {"type": "array", "items": {"type": "object"}}),
-    ("enum[high, low]", {"type": "string", "enum": ["high", "low"]}),
-    ("{name: string, age: integer}", {"type": "object", "properties": {
-        "name": {"type": "string"}, "age": {"type": "integer"}}, "required": ["name", "age"],
-        "additionalProperties": False}),
-])
+@pytest.mark.parametrize(
+    "text, schema",
+    [
+        ("string", {"type": "string"}),
+        ("str", {"type": "string"}),
+        ("int", {"type": "integer"}),
+        ("float", {"type": "number"}),
+        ("bool", {"type": "boolean"}),
+        ("list[string]", {"type": "array", "items": {"type": "string"}}),
+        ("list[object]", {"type": "array", "items": {"type": "object"}}),
+        ("enum[high, low]", {"type": "string", "enum": ["high", "low"]}),
+        (
+            "{name: string, age: integer}",
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                "required": ["name", "age"],
+                "additionalProperties": False,
+            },
+        ),
+    ],
+)
 def test_parse(text: str, schema: dict[str, object]) -> None:
     assert parse_type(text) == schema
 
@@ -41,7 +50,10 @@ def test_check_value_coerces_and_reports_paths() -> None:
     value, errors = check_value(schema, {"n": 3.0, "tags": ["x"], "level": "a", "extra": 1})
     assert value == {"n": 3, "tags": ["x"], "level": "a"} and errors == []
     _, errors = check_value(schema, {"n": "3", "tags": ["x", 2], "level": "c"})
-    assert errors == ["output.n: expected integer, got str", "output.tags[1]: expected string, "
-                      "got int", "output.level: 'c' is not one of ['a', 'b']"]
+    assert errors == [
+        "output.n: expected integer, got str",
+        "output.tags[1]: expected string, got int",
+        "output.level: 'c' is not one of ['a', 'b']",
+    ]
     _, errors = check_value(schema, {"n": 1})
     assert "output: missing field 'tags'" in errors

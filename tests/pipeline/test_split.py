@@ -20,8 +20,9 @@ from llmassert.pipeline.operators.split import SplitOperator, SplitSpec, doc_id
 from llmassert.pipeline.spec import load_pipeline
 from llmassert.pipeline.tokens import get_tokenizer
 
-REPORT = " ".join(f"Sentence {i} of the post-mortem describes step {i} of the outage."
-                  for i in range(60))
+REPORT = " ".join(
+    f"Sentence {i} of the post-mortem describes step {i} of the outage." for i in range(60)
+)
 
 
 def make(tmp_path: Path, **spec: Any) -> SplitOperator:
@@ -56,22 +57,38 @@ def test_doc_ids_depend_on_content_not_position_or_run(tmp_path: Path) -> None:
     assert [doc_id(r) for r in reversed(rows)] == ids[::-1]
     assert doc_id({"text": "document number 0", "id": 0}) == ids[0]  # key order is irrelevant
     # Another interpreter (new hash seed, new process) computes the same ids.
-    code = ("import json,sys; from llmassert.pipeline.operators.split import doc_id; "
-            "print(json.dumps([doc_id(r) for r in json.loads(sys.argv[1])]))")
-    other = subprocess.run([sys.executable, "-c", code, json.dumps(rows)], check=True,
-                           capture_output=True, text=True, env={"PYTHONHASHSEED": "123"})
+    code = (
+        "import json,sys; from llmassert.pipeline.operators.split import doc_id; "
+        "print(json.dumps([doc_id(r) for r in json.loads(sys.argv[1])]))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(rows)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PYTHONHASHSEED": "123"},
+    )
     assert json.loads(other.stdout) == ids
 
 
 def test_delimiter_groups_pieces_and_drops_blank_ones(tmp_path: Path) -> None:
     text = "para one\n\npara two\n\n   \n\npara three\n\npara four\n\npara five"
-    op = make(tmp_path, split_key="body", method="delimiter",
-              method_kwargs={"delimiter": "\n\n", "num_splits_to_group": 2})
+    op = make(
+        tmp_path,
+        split_key="body",
+        method="delimiter",
+        method_kwargs={"delimiter": "\n\n", "num_splits_to_group": 2},
+    )
     chunks = [r["body_chunk"] for r in run(op, {"body": text}).rows]
     assert chunks == ["para one\n\npara two", "para three\n\npara four", "para five"]
     # DocETL's docs also show num_splits_to_group at the operation's top level.
-    top = make(tmp_path, split_key="body", method="delimiter", num_splits_to_group=3,
-               method_kwargs={"delimiter": "\n\n"})
+    top = make(
+        tmp_path,
+        split_key="body",
+        method="delimiter",
+        num_splits_to_group=3,
+        method_kwargs={"delimiter": "\n\n"},
+    )
     assert len(run(top, {"body": text}).rows) == 2
 
 
@@ -87,8 +104,10 @@ def test_rows_without_text_are_reported_never_dropped_silently(tmp_path: Path) -
 
 def test_spec_errors_name_the_operation_and_field(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_text('[{"text": "x"}]')
-    base = ("datasets: {d: {type: file, path: d.json}}\n"
-            "pipeline: {steps: [{name: s, input: d, operations: [sp]}], output: {path: o.json}}\n")
+    base = (
+        "datasets: {d: {type: file, path: d.json}}\n"
+        "pipeline: {steps: [{name: s, input: d, operations: [sp]}], output: {path: o.json}}\n"
+    )
     cases = {
         "method_kwargs: {}": "method token_count needs method_kwargs.num_tokens",
         "method_kwargs: {num_tokens: 0}": "greater than or equal to 1",
@@ -97,7 +116,8 @@ def test_spec_errors_name_the_operation_and_field(tmp_path: Path) -> None:
     for kwargs, message in cases.items():
         (tmp_path / "p.yaml").write_text(
             base + f"operations:\n- {{name: sp, type: split, split_key: text, "
-                   f"method: token_count, {kwargs}}}\n")
+            f"method: token_count, {kwargs}}}\n"
+        )
         with pytest.raises(SpecError) as e:
             load_pipeline(tmp_path / "p.yaml")
         assert str(e.value).startswith(f"{tmp_path / 'p.yaml'}: operations[0] (sp)")

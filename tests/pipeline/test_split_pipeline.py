@@ -54,19 +54,26 @@ pipeline:
       operations: [split_text, gather_ctx, chunk_facts]
   output: {type: file, path: out.json, intermediate_dir: inter}
 """
-DOCS = [{"title": f"memo {d}", "text": " ".join(f"Memo {d} sentence {i} mentions Team{i % 5}."
-                                                 for i in range(30))} for d in range(3)]
+DOCS = [
+    {
+        "title": f"memo {d}",
+        "text": " ".join(f"Memo {d} sentence {i} mentions Team{i % 5}." for i in range(30)),
+    }
+    for d in range(3)
+]
 
 
 def answer(body: dict[str, Any]) -> Reply:
     prompt = last_user(body)
     main = prompt.split("--- Begin Main Chunk ---\n")[1].split("\n--- End Main Chunk ---")[0]
-    return Reply(tool_args={"entities": sorted(set(re.findall(r"Team\d", main))),
-                            "fact": main.split(".")[0]})
+    return Reply(
+        tool_args={"entities": sorted(set(re.findall(r"Team\d", main))), "fact": main.split(".")[0]}
+    )
 
 
 def test_chunks_carry_their_neighbours_and_stable_ids(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
     llm_server.handler = answer
     path = write_pipeline(tmp_path, PIPE, DOCS)
     report = run_pipeline(path, llm_settings)
@@ -80,8 +87,11 @@ def test_chunks_carry_their_neighbours_and_stable_ids(
         assert [c["split_text_chunk_num"] for c in chunks] == list(range(1, len(chunks) + 1))
         assert "".join(c["text_chunk"] for c in chunks) == doc["text"]  # nothing lost
         for i, chunk in enumerate(chunks):
-            prompt = next(last_user(r.body) for r in chat_requests(llm_server)
-                          if f'Chunk {i + 1} of memo "{doc["title"]}"' in last_user(r.body))
+            prompt = next(
+                last_user(r.body)
+                for r in chat_requests(llm_server)
+                if f'Chunk {i + 1} of memo "{doc["title"]}"' in last_user(r.body)
+            )
             previous, rest = prompt.split("--- End Previous Context ---")
             if i > 0:
                 assert f"[Chunk {i}]\n{chunks[i - 1]['text_chunk']}" in previous
@@ -100,11 +110,15 @@ def test_chunks_carry_their_neighbours_and_stable_ids(
 
 
 def test_dry_run_runs_split_and_gather_and_estimates_the_map(
-        llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path) -> None:
-    pipe = PIPE.replace("      operations: [split_text, gather_ctx, chunk_facts]",
-                        "      operations: [split_text, gather_ctx, chunk_facts, per_entity, "
-                        "again]")
-    pipe = pipe.replace("pipeline:\n", """\
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    pipe = PIPE.replace(
+        "      operations: [split_text, gather_ctx, chunk_facts]",
+        "      operations: [split_text, gather_ctx, chunk_facts, per_entity, again]",
+    )
+    pipe = pipe.replace(
+        "pipeline:\n",
+        """\
   - name: per_entity
     type: unnest
     unnest_key: entities
@@ -114,11 +128,16 @@ def test_dry_run_runs_split_and_gather_and_estimates_the_map(
     method: delimiter
     method_kwargs: {delimiter: ". "}
 pipeline:
-""")
+""",
+    )
     report = run_pipeline(write_pipeline(tmp_path, pipe, DOCS), llm_settings, dry_run=True)
     assert llm_server.requests == []
     n = report.ops[0].stats.rows_out
     assert n > 9
     assert [(op.name, op.stats.calls, op.stats.rows_out) for op in report.ops] == [
-        ("split_text", 0, n), ("gather_ctx", 0, n), ("chunk_facts", n, n),
-        ("per_entity", 0, n), ("again", 0, n)]
+        ("split_text", 0, n),
+        ("gather_ctx", 0, n),
+        ("chunk_facts", n, n),
+        ("per_entity", 0, n),
+        ("again", 0, n),
+    ]

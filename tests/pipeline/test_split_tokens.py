@@ -21,8 +21,10 @@ from llmassert.pipeline.tokens import (
     load_tiktoken,
 )
 
-TEXT = ("Incident 42: the payment gateway returned HTTP 502 for 17 minutes. "
-        "Root cause — a certificate rotation 🔐 was applied to only one of two nodes. 東京 region. ")
+TEXT = (
+    "Incident 42: the payment gateway returned HTTP 502 for 17 minutes. "
+    "Root cause — a certificate rotation 🔐 was applied to only one of two nodes. 東京 region. "
+)
 
 
 def test_model_encodings_follow_tiktoken_and_default_to_o200k() -> None:
@@ -54,8 +56,9 @@ def test_loading_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_corrupt_or_missing_files_are_refused(tmp_path: Path) -> None:
     assert find_bpe_file("o200k_base", [tmp_path]) is None
-    key = hashlib.sha1(b"https://openaipublic.blob.core.windows.net/encodings/"
-                       b"o200k_base.tiktoken").hexdigest()
+    key = hashlib.sha1(
+        b"https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+    ).hexdigest()
     (tmp_path / key).write_bytes(b"not a bpe file")
     # tiktoken would delete a file failing its hash and download a new one: we never hand it one.
     assert find_bpe_file("o200k_base", [tmp_path]) is None

@@ -27,9 +27,12 @@ def test_sandbox_refuses_dunder_access() -> None:
 
 
 def test_references_are_collected() -> None:
-    p = Prompt("{{ input.a }} {{ input['b'] }} {{ inputs[0].c }} "
-               "{% for it in inputs | sort(attribute='d') %}{{ it.e }}{% endfor %} "
-               "{{ output.f }} {{ loop_free }}", where="p")
+    p = Prompt(
+        "{{ input.a }} {{ input['b'] }} {{ inputs[0].c }} "
+        "{% for it in inputs | sort(attribute='d') %}{{ it.e }}{% endfor %} "
+        "{{ output.f }} {{ loop_free }}",
+        where="p",
+    )
     assert p.refs.keys["input"] == {"a", "b"}
     assert p.refs.keys["inputs"] == {"c", "e"}
     assert p.refs.keys["output"] == {"f"}

@@ -15,8 +15,10 @@ from llmassert.pipeline.templates import KeySet
 
 
 def make(tmp_path: Path, **spec: Any) -> UnnestOperator:
-    return UnnestOperator(UnnestSpec.model_validate({"name": "un", "unnest_key": "v", **spec}),
-                          PipelineEnv(spec_file="p.yaml", base_dir=tmp_path))
+    return UnnestOperator(
+        UnnestSpec.model_validate({"name": "un", "unnest_key": "v", **spec}),
+        PipelineEnv(spec_file="p.yaml", base_dir=tmp_path),
+    )
 
 
 def run(op: UnnestOperator, row: dict[str, Any]) -> Outcome:
@@ -33,11 +35,15 @@ def test_list_of_scalars_gives_one_row_per_item_under_the_same_key(tmp_path: Pat
 
 def test_list_of_dicts_stays_nested_unless_fields_are_expanded(tmp_path: Path) -> None:
     row = {"id": 1, "v": [{"name": "x", "qty": 2}, {"name": "y"}]}
-    assert run(make(tmp_path), row).rows == [{"id": 1, "v": {"name": "x", "qty": 2}},
-                                             {"id": 1, "v": {"name": "y"}}]
+    assert run(make(tmp_path), row).rows == [
+        {"id": 1, "v": {"name": "x", "qty": 2}},
+        {"id": 1, "v": {"name": "y"}},
+    ]
     expanded = run(make(tmp_path, expand_fields=["name", "qty"]), row).rows
-    assert expanded == [{"id": 1, "v": {"name": "x", "qty": 2}, "name": "x", "qty": 2},
-                        {"id": 1, "v": {"name": "y"}, "name": "y", "qty": None}]
+    assert expanded == [
+        {"id": 1, "v": {"name": "x", "qty": 2}, "name": "x", "qty": 2},
+        {"id": 1, "v": {"name": "y"}, "name": "y", "qty": None},
+    ]
     # recursive: dict elements are expanded, all of their keys by default (DocETL).
     recursive = run(make(tmp_path, recursive=True), row).rows
     assert recursive[0] == {"id": 1, "v": {"name": "x", "qty": 2}, "name": "x", "qty": 2}
@@ -63,8 +69,11 @@ def test_recursive_flattens_nested_lists_down_to_depth(tmp_path: Path) -> None:
     row = {"v": [[1, [2, 3]], 4]}
     assert [r["v"] for r in run(make(tmp_path), row).rows] == [[1, [2, 3]], 4]
     assert [r["v"] for r in run(make(tmp_path, recursive=True), row).rows] == [1, 2, 3, 4]
-    assert [r["v"] for r in run(make(tmp_path, recursive=True, depth=2), row).rows] == \
-        [1, [2, 3], 4]
+    assert [r["v"] for r in run(make(tmp_path, recursive=True, depth=2), row).rows] == [
+        1,
+        [2, 3],
+        4,
+    ]
 
 
 def test_bad_values_are_errors_not_crashes(tmp_path: Path) -> None:

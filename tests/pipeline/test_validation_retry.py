@@ -59,16 +59,22 @@ def checks(text: str) -> str:
 
 
 def test_validate_retries_with_feedback_then_quarantines(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = wordy_until_told
-    path = write_pipeline(tmp_path, checks("""\
+    path = write_pipeline(
+        tmp_path,
+        checks("""\
     validate:
       - len(output["summary"].split()) <= 3
     num_retries_on_validate_failure: 2
-"""), ROWS)
+"""),
+        ROWS,
+    )
     report = run_pipeline(path, llm_settings)
-    assert read_json(tmp_path / "out.json") == [{"id": 1, "text": "short one",
-                                                "summary": "short summary"}]
+    assert read_json(tmp_path / "out.json") == [
+        {"id": 1, "text": "short one", "summary": "short summary"}
+    ]
     retry = [r.body for r in chat_requests(llm_server) if "short one" in str(r.body)][1]
     assert retry["messages"][-2]["content"] == '{"summary": "a very long summary of many words"}'
     assert 'len(output["summary"].split()) <= 3' in retry["messages"][-1]["content"]
@@ -92,10 +98,12 @@ def assertions(tmp_path: Path, on_fail: str, retries: int = 1) -> str:
 
 
 def test_assertion_failure_retry_then_quarantine(
-        tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings) -> None:
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = wordy_until_told
-    report = run_pipeline(write_pipeline(tmp_path, assertions(tmp_path, "retry"), ROWS),
-                          llm_settings)
+    report = run_pipeline(
+        write_pipeline(tmp_path, assertions(tmp_path, "retry"), ROWS), llm_settings
+    )
     assert [r["id"] for r in read_json(tmp_path / "out.json")] == [1]
     retry = [r.body for r in chat_requests(llm_server) if "short one" in str(r.body)][1]
     assert "at_most_three_words" in retry["messages"][-1]["content"]
@@ -105,30 +113,39 @@ def test_assertion_failure_retry_then_quarantine(
     assert report.quarantined == 1
 
 
-def test_assertion_glean_policy_refines(tmp_path: Path, llm_server: FakeLLMServer,
-                                        llm_settings: Settings) -> None:
+def test_assertion_glean_policy_refines(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = wordy_until_told
-    report = run_pipeline(write_pipeline(tmp_path, assertions(tmp_path, "glean"), ROWS[:1]),
-                          llm_settings)
+    report = run_pipeline(
+        write_pipeline(tmp_path, assertions(tmp_path, "glean"), ROWS[:1]), llm_settings
+    )
     assert read_json(tmp_path / "out.json")[0]["summary"] == "short summary"
     assert report.ops[0].stats.gleaning_rounds == 1
 
 
-def test_flag_keeps_the_row_with_its_failures(tmp_path: Path, llm_server: FakeLLMServer,
-                                              llm_settings: Settings) -> None:
+def test_flag_keeps_the_row_with_its_failures(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = wordy_until_told
-    report = run_pipeline(write_pipeline(tmp_path, assertions(tmp_path, "flag"), ROWS),
-                          llm_settings)
+    report = run_pipeline(
+        write_pipeline(tmp_path, assertions(tmp_path, "flag"), ROWS), llm_settings
+    )
     out = read_json(tmp_path / "out.json")
-    assert len(out) == 2 and all(r["_llmassert_failures"][0]["check"] == "at_most_three_words"
-                                 for r in out)
+    assert len(out) == 2 and all(
+        r["_llmassert_failures"][0]["check"] == "at_most_three_words" for r in out
+    )
     assert report.flagged == 2 and len(chat_requests(llm_server)) == 2
 
 
-def test_raise_stops_the_run_naming_the_row(tmp_path: Path, llm_server: FakeLLMServer,
-                                            llm_settings: Settings) -> None:
+def test_raise_stops_the_run_naming_the_row(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
     llm_server.handler = wordy_until_told
-    with pytest.raises(AssertionsFailedError, match=r"\(summarize\): row [0-9a-f]+ failed: "
-                                                    "at_most_three_words"):
+    with pytest.raises(
+        AssertionsFailedError,
+        match=r"\(summarize\): row [0-9a-f]+ failed: "
+        "at_most_three_words",
+    ):
         run_pipeline(write_pipeline(tmp_path, assertions(tmp_path, "raise"), ROWS), llm_settings)
     assert not (tmp_path / "out.json").exists()

@@ -76,9 +76,7 @@ def optimum(
     return None
 
 
-def criteria_optimum(
-    groups: Sequence[str], K: Sequence[Sequence[int]] | None
-) -> int:
+def criteria_optimum(groups: Sequence[str], K: Sequence[Sequence[int]] | None) -> int:
     """Fewest assertions such that every group has a member selected or subsumed by one."""
     n = len(groups)
     names = set(groups)

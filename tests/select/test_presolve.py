@@ -37,8 +37,9 @@ def test_identical_columns_keep_the_preferred_copy() -> None:
 def test_dominated_columns_go_only_when_the_dominator_is_preferred() -> None:
     strong = [0, 0, 0, 1, 1, 1, 1, 1]  # catches rows 0-2, fails no good row
     weak = [0, 1, 1, 1, 0, 1, 1, 1]  # catches row 0 only, and fails good row 4
-    m = Matrix(assertions=["a_strong", "b_weak"],
-               M=[list(r) for r in zip(strong, weak, strict=True)], y=Y)
+    m = Matrix(
+        assertions=["a_strong", "b_weak"], M=[list(r) for r in zip(strong, weak, strict=True)], y=Y
+    )
     assert kept(m, reduced(m, "cov")) == ["a_strong"]
     # the tie-break prefers the weak one by name: it must stay (it could tie on count)
     m2 = m.model_copy(update={"assertions": ["z_strong", "b_weak"]})
@@ -49,8 +50,11 @@ def test_columns_above_tau_and_columns_that_catch_nothing_go() -> None:
     noisy = [0, 0, 0, 0, 0, 0, 1, 1]  # fails half the good responses
     idle = [1, 1, 1, 1, 1, 1, 1, 1]  # catches nothing
     useful = [0, 1, 1, 1, 1, 1, 1, 1]
-    m = Matrix(assertions=["noisy", "idle", "useful"],
-               M=[list(r) for r in zip(noisy, idle, useful, strict=True)], y=Y)
+    m = Matrix(
+        assertions=["noisy", "idle", "useful"],
+        M=[list(r) for r in zip(noisy, idle, useful, strict=True)],
+        y=Y,
+    )
     assert kept(m, reduced(m, "cov")) == ["useful"]
     # under sub an idle assertion still has to be covered, so it stays (and is forced)
     r = reduced(m, "sub")
@@ -65,7 +69,9 @@ def test_sub_keeps_a_dominated_assertion_unless_its_dominator_subsumes_it() -> N
     assert kept(plain, reduced(plain, "cov")) == ["a"]
     r = reduced(plain, "sub")
     assert sorted(m for m in kept(plain, r) + [plain.assertions[int(j)] for j in r.forced]) == [
-        "a", "b"]
+        "a",
+        "b",
+    ]
     linked = plain.model_copy(update={"K": [[0, 1], [0, 0]]})  # a subsumes b
     r = reduced(linked, "sub")
     assert list(r.forced) == [0] and r.nc == 0  # a is forced; b is met through a

@@ -33,9 +33,7 @@ def matrices(draw: Any, *, labels: bool = True, max_assertions: int = 6) -> Matr
             K[a][a] = 0
     kinds = draw(st.lists(st.sampled_from(["deterministic", "llm_judge"]), min_size=n, max_size=n))
     groups = draw(st.lists(st.sampled_from(["c1", "c2", "c3"]), min_size=n, max_size=n))
-    return Matrix(
-        assertions=[f"a{j}" for j in range(n)], M=M, y=y, K=K, kinds=kinds, groups=groups
-    )
+    return Matrix(assertions=[f"a{j}" for j in range(n)], M=M, y=y, K=K, kinds=kinds, groups=groups)
 
 
 def check_method(m: Matrix, method: str, alpha: float, tau: float, solver: str) -> None:
@@ -61,8 +59,10 @@ def check_method(m: Matrix, method: str, alpha: float, tau: float, solver: str) 
 def rank_sum(m: Matrix, indices: list[int]) -> int:
     kinds = m.kinds or ["deterministic"] * m.n_assertions
     costs = m.costs or [1.0] * m.n_assertions
-    order = sorted(range(m.n_assertions),
-                   key=lambda j: (kinds[j] != "deterministic", costs[j], m.assertions[j]))
+    order = sorted(
+        range(m.n_assertions),
+        key=lambda j: (kinds[j] != "deterministic", costs[j], m.assertions[j]),
+    )
     return sum(order.index(j) for j in indices)
 
 

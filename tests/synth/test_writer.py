@@ -141,7 +141,9 @@ def test_module_is_readable_valid_and_runs() -> None:
     assert fns["no_banned_words"]({}, "Pure Synergy!") is False
     assert fns["no_banned_words"]({}, "Plain words.") is True
     # Column order, not selection order.
-    assert "ASSERTIONS = [\n    under_word_count,\n    no_banned_words,\n    warm_tone,\n]" in source
+    assert (
+        "ASSERTIONS = [\n    under_word_count,\n    no_banned_words,\n    warm_tone,\n]" in source
+    )
     # Header: where it came from and how well it did.
     assert 'prompt "product-update" (4 versions)' in source
     assert "alpha = 0.6" in source and "tau = 0.25" in source

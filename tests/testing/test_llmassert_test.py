@@ -28,8 +28,10 @@ def no_feature(example, response):
     return "feature" not in response.lower()
 '''
 
-GOOD = [{"id": "a", "input": {"max_words": 5}, "response": "Short and sweet."},
-        {"id": "b", "input": {"max_words": 5}, "response": "All good here."}]
+GOOD = [
+    {"id": "a", "input": {"max_words": 5}, "response": "Short and sweet."},
+    {"id": "b", "input": {"max_words": 5}, "response": "All good here."},
+]
 ONE_BAD = [*GOOD, {"input": {"max_words": 3}, "response": "A new feature that is long."}]
 
 
@@ -115,28 +117,41 @@ def test_baseline_gates_only_on_regressions(
     assert saved["records"] == 3 and saved["pass_rates"]["max_words"] == pytest.approx(2 / 3)
 
     junit = tmp_path / "junit.xml"
-    assert main(["test", str(known), "-a", str(checks), "--baseline", str(base),
-                 "--junit", str(junit)]) == 0
+    assert (
+        main(
+            ["test", str(known), "-a", str(checks), "--baseline", str(base), "--junit", str(junit)]
+        )
+        == 0
+    )
     assert "no regressions" in capsys.readouterr().out
     root = _junit_shape(junit)  # known failures are reported as skipped, not failures
     assert (root.get("failures"), root.get("skipped")) == ("0", "2")
 
-    worse = _write(tmp_path, [*ONE_BAD, {"input": {"max_words": 1}, "response": "two words"}],
-                   "worse.jsonl")
+    worse = _write(
+        tmp_path, [*ONE_BAD, {"input": {"max_words": 1}, "response": "two words"}], "worse.jsonl"
+    )
     assert main(["test", str(worse), "-a", str(checks), "--baseline", str(base)]) == 1
     out = capsys.readouterr().out
     assert "REGRESSED" in out and "1 assertion(s) regressed" in out
-    assert main(["test", str(worse), "-a", str(checks), "--baseline", str(base),
-                 "--tolerance", "0.2"]) == 0
+    assert (
+        main(["test", str(worse), "-a", str(checks), "--baseline", str(base), "--tolerance", "0.2"])
+        == 0
+    )
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda d: (d / "missing.jsonl", d / "checks.py"), "missing.jsonl: recorded responses file"),
-    (lambda d: (d / "bad.jsonl", d / "checks.py"), "bad.jsonl: line 2: not valid JSON"),
-    (lambda d: (d / "noresp.jsonl", d / "checks.py"), "noresp.jsonl: line 1: response: Field"),
-    (lambda d: (d / "rec.jsonl", d / "evil.py"), "evil.py: line 2: refused: import of 'os'"),
-    (lambda d: (d / "rec.jsonl", d / "none.py"), "none.py: assertion module not found"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda d: (d / "missing.jsonl", d / "checks.py"),
+            "missing.jsonl: recorded responses file",
+        ),
+        (lambda d: (d / "bad.jsonl", d / "checks.py"), "bad.jsonl: line 2: not valid JSON"),
+        (lambda d: (d / "noresp.jsonl", d / "checks.py"), "noresp.jsonl: line 1: response: Field"),
+        (lambda d: (d / "rec.jsonl", d / "evil.py"), "evil.py: line 2: refused: import of 'os'"),
+        (lambda d: (d / "rec.jsonl", d / "none.py"), "none.py: assertion module not found"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(
     tmp_path: Path, checks: Path, capsys: pytest.CaptureFixture[str], make: Any, message: str
 ) -> None:
@@ -156,38 +171,59 @@ def test_a_module_that_loops_forever_fails_its_check_instead_of_hanging(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = tmp_path / "loops.py"
-    module.write_text(textwrap.dedent('''
+    module.write_text(
+        textwrap.dedent("""
         def spins(example, response):
             while True:
                 pass
-    '''))
-    assert main(["test", str(_write(tmp_path, GOOD[:1])), "-a", str(module),
-                 "--timeout", "0.3"]) == 1
+    """)
+    )
+    assert (
+        main(["test", str(_write(tmp_path, GOOD[:1])), "-a", str(module), "--timeout", "0.3"]) == 1
+    )
     assert "timed out after 0.3 s" in capsys.readouterr().out
 
 
-JUDGED = '''
+JUDGED = """
 from llmassert.assertions.judge import llm_judge
 
 
 def polite(example, response):
     return llm_judge("Is the response polite?", example, response)
-'''
+"""
 
 
 def test_judge_assertions_record_then_replay_offline(
-    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     module = tmp_path / "judged.py"
     module.write_text(JUDGED)
     llm_server.handler = lambda body: Reply(
-        tool_args={"answer": "no" if "rude" in json.dumps(body) else "yes", "reason": "ok"})
-    recorded = _write(tmp_path, [{"input": {}, "response": "Thank you kindly."},
-                                 {"input": {}, "response": "That is rude."}])
+        tool_args={"answer": "no" if "rude" in json.dumps(body) else "yes", "reason": "ok"}
+    )
+    recorded = _write(
+        tmp_path,
+        [
+            {"input": {}, "response": "Thank you kindly."},
+            {"input": {}, "response": "That is rude."},
+        ],
+    )
     cassettes = tmp_path / "cassettes"
-    common = ["test", str(recorded), "-a", str(module), "--model", "openai/fake-model",
-              "--api-base", str(llm_settings.api_base), "--no-cache"]
+    common = [
+        "test",
+        str(recorded),
+        "-a",
+        str(module),
+        "--model",
+        "openai/fake-model",
+        "--api-base",
+        str(llm_settings.api_base),
+        "--no-cache",
+    ]
     assert main([*common, "--record", str(cassettes)]) == 1
     asked = len(llm_server.requests)
     assert asked == 2 and list(cassettes.glob("*.yaml"))
@@ -217,20 +253,41 @@ pipeline:
 
 
 def test_pipeline_outputs_can_be_checked_in_replay(
-    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings,
-    capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "data.json").write_text(json.dumps(
-        [{"text": "quarterly results", "max_words": 3}, {"text": "the new feature", "max_words": 3}]))
+    (tmp_path / "data.json").write_text(
+        json.dumps(
+            [
+                {"text": "quarterly results", "max_words": 3},
+                {"text": "the new feature", "max_words": 3},
+            ]
+        )
+    )
     pipeline = tmp_path / "pipe.yaml"
     pipeline.write_text(PIPELINE)
     module = tmp_path / "checks.py"
     module.write_text(CHECKS)
-    llm_server.handler = lambda body: Reply(tool_args={
-        "summary": "A feature recap." if "feature" in json.dumps(body) else "Results are up."})
+    llm_server.handler = lambda body: Reply(
+        tool_args={
+            "summary": "A feature recap." if "feature" in json.dumps(body) else "Results are up."
+        }
+    )
     cassettes = tmp_path / "cassettes"
-    common = ["test", "--pipeline", str(pipeline), "--response-key", "summary", "-a",
-              str(module), "--api-base", str(llm_settings.api_base), "--no-cache"]
+    common = [
+        "test",
+        "--pipeline",
+        str(pipeline),
+        "--response-key",
+        "summary",
+        "-a",
+        str(module),
+        "--api-base",
+        str(llm_settings.api_base),
+        "--no-cache",
+    ]
     assert main([*common, "--record", str(cassettes)]) == 1
     asked = len(llm_server.requests)
     out = capsys.readouterr().out

@@ -14,9 +14,18 @@ from llmassert.testing.fake_server import FakeLLMServer, Reply
 # Loaded here so pytester's in-process runs find them loaded: it restores sys.modules after each
 # run, so what a run imports is imported again by the next (seconds each), and objects kept by
 # modules loaded out here would meet fresh copies of classes (aiohttp's, vcrpy's).
-for _module in ("aiohttp", "jsonschema", "vcr", "vcr.persisters.filesystem", "vcr.serialize",
-                "llmassert.assertions.judge", "llmassert.hooks.response",
-                "llmassert.llm.litellm_client", "llmassert.llm.session", "llmassert.synth.sandbox"):
+for _module in (
+    "aiohttp",
+    "jsonschema",
+    "vcr",
+    "vcr.persisters.filesystem",
+    "vcr.serialize",
+    "llmassert.assertions.judge",
+    "llmassert.hooks.response",
+    "llmassert.llm.litellm_client",
+    "llmassert.llm.session",
+    "llmassert.synth.sandbox",
+):
     importlib.import_module(_module)
 
 
@@ -36,7 +45,7 @@ def polite(example, response):
     return llm_judge("Is the response polite?", example, response)
 '''
 
-CONFTEST = '''
+CONFTEST = """
 import pytest
 from llmassert.config import Settings
 
@@ -44,9 +53,9 @@ from llmassert.config import Settings
 def llmassert_settings():
     return Settings(model="openai/fake-model", api_base="{base}", cache_dir=None, max_retries=0,
                     timeout_s=5)
-'''
+"""
 
-APP = '''
+APP = """
 from llmassert.llm.client import LLMRequest
 
 
@@ -54,18 +63,18 @@ def summarize(client, text):
     request = LLMRequest(model="openai/fake-model",
                          messages=({{"role": "user", "content": "Summarize: " + text}},))
     return client.complete(request).text
-'''
+"""
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, llm_server: FakeLLMServer,
-            monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def project(
+    pytester: pytest.Pytester, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
     """A user's project: conftest pointing at the loopback server, an app, assertions."""
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     # Unrelated plugins of this environment stay out of the inner runs (hypothesis alone costs
     # seconds per run).
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest "
-                     "-p no:anyio\n")
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest -p no:anyio\n")
     pytester.makeconftest(CONFTEST.format(base=llm_server.base_url))
     pytester.makepyfile(app=APP.format())
     (pytester.path / "assertions").mkdir()
@@ -82,7 +91,7 @@ def _judge_says(server: FakeLLMServer, answer: str) -> None:
     server.handler = handler
 
 
-TEST_SUMMARY = '''
+TEST_SUMMARY = """
 import pytest
 from app import summarize
 
@@ -91,7 +100,7 @@ from app import summarize
 def test_summary(llmassert_session):
     text = summarize(llmassert_session.client, "{doc}")
     llmassert_session.check(text, example={{"max_words": {limit}}})
-'''
+"""
 
 
 def test_record_then_replay_without_the_server(
@@ -121,12 +130,14 @@ def test_a_failing_check_fails_the_test_with_a_readable_message(
     project.makepyfile(test_summary=TEST_SUMMARY.format(doc="the annual report", limit=2))
     result = project.runpytest("--llmassert-record")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*llmassert: 2 of 2 assertions failed:*",
-        "*short: returned False*",
-        "*criterion: At most {max_words} words.*",
-        "*polite: judge answered no: test*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*llmassert: 2 of 2 assertions failed:*",
+            "*short: returned False*",
+            "*criterion: At most {max_words} words.*",
+            "*polite: judge answered no: test*",
+        ]
+    )
 
 
 def test_missing_cassette_and_unrecorded_requests_are_hard_failures(
@@ -159,7 +170,7 @@ def local_listener() -> Iterator[int]:
         server.close()
 
 
-NETWORK_TESTS = '''
+NETWORK_TESTS = """
 import importlib
 import socket
 import pytest
@@ -196,40 +207,48 @@ def test_other_loopback_service():
 
 def test_unmarked_tests_are_untouched():
     assert _try(("127.0.0.1", {llm_port})) == "connected"
-'''
+"""
 
 
 def test_replay_blocks_the_network_but_not_other_loopback_services(
     project: pytest.Pytester, llm_server: FakeLLMServer, local_listener: int
 ) -> None:
-    project.makepyfile(test_net=NETWORK_TESTS.format(llm_port=llm_server.port,
-                                                     local_port=local_listener))
+    project.makepyfile(
+        test_net=NETWORK_TESTS.format(llm_port=llm_server.port, local_port=local_listener)
+    )
     (project.path / "tests" / "cassettes").mkdir(parents=True)
-    (project.path / "tests" / "cassettes" / "net.yaml").write_text(
-        "version: 1\ninteractions: []\n")
+    (project.path / "tests" / "cassettes" / "net.yaml").write_text("version: 1\ninteractions: []\n")
     result = project.runpytest("-rf")
     # Every attempt fails its test, even where the code caught the error.
     result.assert_outcomes(passed=2, failed=3)
-    result.stdout.fnmatch_lines([
-        "FAILED test_net.py::test_internet_swallowed - llmassert: network blocked*",
-        "FAILED test_net.py::test_dns - llmassert: network blocked*",
-        "FAILED test_net.py::test_llm_endpoint - llmassert: network blocked*",
-    ], consecutive=True)
-    result.stdout.fnmatch_lines(["*connect to 192.0.2.1:80*", "*DNS lookup of example.com*",
-                                 f"*connect to the LLM endpoint 127.0.0.1:{llm_server.port}*"])
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_net.py::test_internet_swallowed - llmassert: network blocked*",
+            "FAILED test_net.py::test_dns - llmassert: network blocked*",
+            "FAILED test_net.py::test_llm_endpoint - llmassert: network blocked*",
+        ],
+        consecutive=True,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*connect to 192.0.2.1:80*",
+            "*DNS lookup of example.com*",
+            f"*connect to the LLM endpoint 127.0.0.1:{llm_server.port}*",
+        ]
+    )
     # In record mode the same code may reach the LLM endpoint (it records from it).
     recorded = project.runpytest("--llmassert-record", "-k", "llm_endpoint or unmarked")
     recorded.assert_outcomes(passed=1, failed=1)
     recorded.stdout.fnmatch_lines(["*assert 'connected' == 'NetworkBlockedError'*"])
 
 
-TEST_FLAKY = '''
+TEST_FLAKY = """
 import pytest
 
 @pytest.mark.llmassert(cassette="flaky", assertions="assertions/checks.py")
 def test_judged(llmassert_session):
     llmassert_session.check("A short reply.", example={})
-'''
+"""
 
 
 def test_repeat_measures_judge_pass_rates_and_replays_them(
@@ -237,15 +256,20 @@ def test_repeat_measures_judge_pass_rates_and_replays_them(
 ) -> None:
     def handler(body: dict[str, object]) -> Reply:
         # A judge that says no on one sample in three.
-        return Reply(tool_args={"answer": "no" if body.get("seed") == 2 else "yes",
-                                "reason": f"seed {body.get('seed')}"})
+        return Reply(
+            tool_args={
+                "answer": "no" if body.get("seed") == 2 else "yes",
+                "reason": f"seed {body.get('seed')}",
+            }
+        )
 
     llm_server.handler = handler
     project.makepyfile(test_flaky=TEST_FLAKY)
     result = project.runpytest("--llmassert-record", "--llmassert-repeat", "3")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*LLM-judge pass rates*",
-                                 "*test_flaky.py::test_judged::polite  2/3 *67%  FLAKY*"])
+    result.stdout.fnmatch_lines(
+        ["*LLM-judge pass rates*", "*test_flaky.py::test_judged::polite  2/3 *67%  FLAKY*"]
+    )
     asked = len(llm_server.requests)
     assert asked == 3
     replayed = project.runpytest("--llmassert-repeat", "3", "--llmassert-min-pass-rate", "0.9")
@@ -259,12 +283,14 @@ def test_plugin_options_are_listed(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*--llmassert-record*", "*--llmassert-repeat=N*"])
 
 
-def test_cassette_dir_can_be_configured(project: pytest.Pytester, llm_server: FakeLLMServer,
-                                        tmp_path: Path) -> None:
+def test_cassette_dir_can_be_configured(
+    project: pytest.Pytester, llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
     _judge_says(llm_server, "yes")
     project.makepyfile(test_summary=TEST_SUMMARY.format(doc="x", limit=30))
     folder = tmp_path / "elsewhere"
-    project.runpytest("--llmassert-record", f"--llmassert-cassette-dir={folder}"
-                      ).assert_outcomes(passed=1)
+    project.runpytest("--llmassert-record", f"--llmassert-cassette-dir={folder}").assert_outcomes(
+        passed=1
+    )
     assert (folder / "summary.yaml").is_file()
     assert "interactions" in (folder / "summary.yaml").read_text()

@@ -105,12 +105,16 @@ class OperationSpec(StrictModel):
 class OutputSpec(StrictModel):
     """``output:`` of an LLM operation: fields in DocETL's type language."""
 
-    schema_: dict[str, Any] = Field(alias="schema", description="field: type, e.g. "
-                                    "summary: string, tags: list[string], score: enum[lo, hi]")
+    schema_: dict[str, Any] = Field(
+        alias="schema",
+        description="field: type, e.g. summary: string, tags: list[string], score: enum[lo, hi]",
+    )
     mode: Literal["tools", "structured_output"] | None = Field(
-        None, description="DocETL's enforcement mode (the LLM layer picks; accepted, ignored).")
-    lineage: list[str] | None = Field(None, description="reduce: input keys to collect "
-                                      "under <name>_lineage.")
+        None, description="DocETL's enforcement mode (the LLM layer picks; accepted, ignored)."
+    )
+    lineage: list[str] | None = Field(
+        None, description="reduce: input keys to collect under <name>_lineage."
+    )
 
     @field_validator("schema_")
     @classmethod
@@ -132,11 +136,14 @@ class GleaningSpec(StrictModel):
     """``gleaning:`` judge → refine loop after each answer."""
 
     num_rounds: int = Field(1, ge=0, le=10, description="At most this many refinements.")
-    validation_prompt: str = Field(description="What the judge checks; may use Jinja "
-                                   "({{ output }}, {{ input }} / {{ inputs }}).")
+    validation_prompt: str = Field(
+        description="What the judge checks; may use Jinja "
+        "({{ output }}, {{ input }} / {{ inputs }})."
+    )
     model: str | None = Field(None, description="Judge model (default: the operation's).")
-    if_: str | None = Field(None, alias="if", description="Python expression on `output`; "
-                            "glean only when it holds.")
+    if_: str | None = Field(
+        None, alias="if", description="Python expression on `output`; glean only when it holds."
+    )
 
 
 class AssertionsSpec(StrictModel):
@@ -145,8 +152,11 @@ class AssertionsSpec(StrictModel):
     module: Path = Field(description="assertions/<name>.py (relative to the YAML's folder).")
     on_fail: OnFail = Field("retry", description="retry | glean | flag | quarantine | raise")
     max_retries: int = Field(2, ge=0, le=10)
-    response_key: str | None = Field(None, description="Output field checked as the response "
-                                     "(default: the only string field, else the JSON output).")
+    response_key: str | None = Field(
+        None,
+        description="Output field checked as the response "
+        "(default: the only string field, else the JSON output).",
+    )
 
 
 class LLMOperationSpec(OperationSpec):
@@ -155,21 +165,29 @@ class LLMOperationSpec(OperationSpec):
     prompt: str | None = Field(None, description="Jinja2 prompt.")
     output: OutputSpec | None = None
     model: str | None = Field(None, description="litellm model (default: default_model).")
-    system_prompt: str | None = Field(None, description="llmassert extension: extra system "
-                                      "text for this operation.")
-    bypass_cache: bool | None = Field(None, description="Skip the LLM cache (default: the "
-                                      "pipeline's bypass_cache).")
-    skip_on_error: bool = Field(False, description="An LLM error moves the row to "
-                                "<output>.errors.jsonl instead of stopping the run.")
+    system_prompt: str | None = Field(
+        None, description="llmassert extension: extra system text for this operation."
+    )
+    bypass_cache: bool | None = Field(
+        None, description="Skip the LLM cache (default: the pipeline's bypass_cache)."
+    )
+    skip_on_error: bool = Field(
+        False,
+        description="An LLM error moves the row to "
+        "<output>.errors.jsonl instead of stopping the run.",
+    )
     gleaning: GleaningSpec | None = None
-    validate_: list[str] | None = Field(None, alias="validate", description="Python "
-                                        "expressions over `output` that must hold.")
+    validate_: list[str] | None = Field(
+        None, alias="validate", description="Python expressions over `output` that must hold."
+    )
     num_retries_on_validate_failure: int = Field(0, ge=0, le=10)
     assertions: AssertionsSpec | None = None
-    litellm_completion_kwargs: dict[str, Any] = Field(default_factory=dict,
-                                                      description="Extra request parameters.")
-    timeout: float | None = Field(None, description="DocETL per-call timeout (accepted; "
-                                  "the LLM layer's timeout applies).")
+    litellm_completion_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request parameters."
+    )
+    timeout: float | None = Field(
+        None, description="DocETL per-call timeout (accepted; the LLM layer's timeout applies)."
+    )
     max_retries_per_timeout: int | None = Field(None, description="DocETL (accepted, ignored).")
 
     @model_validator(mode="after")
@@ -202,8 +220,13 @@ class Issue:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Issue:
-        return cls(op=d["operation"], row=d["row"], reason=d["reason"],
-                   failures=d.get("failures", []), output=d.get("output"))
+        return cls(
+            op=d["operation"],
+            row=d["row"],
+            reason=d["reason"],
+            failures=d.get("failures", []),
+            output=d.get("output"),
+        )
 
 
 @dataclass
@@ -237,10 +260,13 @@ class Outcome:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Outcome:
-        return cls(rows=d.get("rows", []), filtered=d.get("filtered", 0),
-                   quarantined=[Issue.from_json(i) for i in d.get("quarantined", [])],
-                   errors=[Issue.from_json(i) for i in d.get("errors", [])],
-                   meta=d.get("meta", {}))
+        return cls(
+            rows=d.get("rows", []),
+            filtered=d.get("filtered", 0),
+            quarantined=[Issue.from_json(i) for i in d.get("quarantined", [])],
+            errors=[Issue.from_json(i) for i in d.get("errors", [])],
+            meta=d.get("meta", {}),
+        )
 
 
 @dataclass
@@ -253,16 +279,16 @@ class OpStats:
     quarantined: int = 0
     errored: int = 0
     flagged: int = 0
-    calls: int = 0          # logical LLM requests made by this run (cache hits included)
-    cached: int = 0         # ... of which answered from the disk cache
-    requests: int = 0       # HTTP attempts
-    retries: int = 0        # transport retries and re-asks (inside the LLM layer)
+    calls: int = 0  # logical LLM requests made by this run (cache hits included)
+    cached: int = 0  # ... of which answered from the disk cache
+    requests: int = 0  # HTTP attempts
+    retries: int = 0  # transport retries and re-asks (inside the LLM layer)
     check_retries: int = 0  # re-asks because validate/assertions failed
     gleaning_rounds: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
-    resumed: int = 0        # units replayed from a checkpoint journal (no call made)
+    resumed: int = 0  # units replayed from a checkpoint journal (no call made)
     seconds: float = 0.0
 
     def add(self, other: OpStats) -> None:
@@ -342,8 +368,9 @@ class Operator(ABC, Generic[SpecT]):
     def fail(self, message: str, field: str | None = None) -> SpecError:
         """A SpecError located at this operation (``operations[2] (name).field``)."""
         where = self.env.op_where.get(self.name, f"operations ({self.name})")
-        return SpecError(message, file=self.env.spec_file,
-                         field=f"{where}.{field}" if field else where)
+        return SpecError(
+            message, file=self.env.spec_file, field=f"{where}.{field}" if field else where
+        )
 
     def output_keys(self, keys: KeySet) -> KeySet:
         """Keys rows carry after this operator, given the keys they carry before.
@@ -398,8 +425,7 @@ class GroupOperator(Operator[SpecT]):
         """The group of ``row``: a tuple of JSON-able values (hashable)."""
 
     @abstractmethod
-    async def process_group(self, key: tuple[Any, ...], rows: list[Row],
-                            ctx: OpContext) -> Outcome:
+    async def process_group(self, key: tuple[Any, ...], rows: list[Row], ctx: OpContext) -> Outcome:
         """Process one group (rows in input order)."""
 
 

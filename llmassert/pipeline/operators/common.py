@@ -134,11 +134,19 @@ class LLMStep:
         kwargs = dict(spec.litellm_completion_kwargs)
         self.request_args = {k: kwargs.pop(k) for k in list(kwargs) if k in _REQUEST_KEYS}
         self.params = kwargs
-        self.validators = [self._compile(expr, f"validate[{i}]")
-                           for i, expr in enumerate(spec.validate_ or [])]
+        self.validators = [
+            self._compile(expr, f"validate[{i}]") for i, expr in enumerate(spec.validate_ or [])
+        ]
         g = spec.gleaning
-        self.judge_prompt = (Prompt(g.validation_prompt, where=f"{self.where}.gleaning."
-                                    "validation_prompt", file=env.spec_file) if g else None)
+        self.judge_prompt = (
+            Prompt(
+                g.validation_prompt,
+                where=f"{self.where}.gleaning.validation_prompt",
+                file=env.spec_file,
+            )
+            if g
+            else None
+        )
         self.glean_if = self._compile(g.if_, "gleaning.if", ("output",)) if g and g.if_ else None
         self.judge_model = (g.model or self.model) if g else self.model
         self.assertions: Any = None
@@ -150,8 +158,9 @@ class LLMStep:
     def _spec_error(self, message: str, fieldname: str) -> SpecError:
         return SpecError(message, file=self.env.spec_file, field=f"{self.where}.{fieldname}")
 
-    def _compile(self, expr: str, fieldname: str,
-                 variables: tuple[str, ...] = ("output", "input")) -> SafeExpr:
+    def _compile(
+        self, expr: str, fieldname: str, variables: tuple[str, ...] = ("output", "input")
+    ) -> SafeExpr:
         try:
             return SafeExpr(expr, variables)
         except UnsafeExpressionError as e:
@@ -177,7 +186,8 @@ class LLMStep:
         glean = 2 * g.num_rounds if g else 0
         a = self.spec.assertions
         retries = self.spec.num_retries_on_validate_failure + (
-            a.max_retries if a and a.on_fail in ("retry", "glean") else 0)
+            a.max_retries if a and a.on_fail in ("retry", "glean") else 0
+        )
         return (1 + glean) * (1 + retries)
 
     # -- running -------------------------------------------------------------------------------
@@ -189,18 +199,29 @@ class LLMStep:
         msgs.append({"role": "user", "content": prompt_text})
         return msgs
 
-    async def request(self, ctx: OpContext, messages: list[dict[str, Any]], *, salt: str,
-                      schema: dict[str, Any] | None = None, model: str | None = None,
-                      tag: str | None = None) -> LLMResult:
+    async def request(
+        self,
+        ctx: OpContext,
+        messages: list[dict[str, Any]],
+        *,
+        salt: str,
+        schema: dict[str, Any] | None = None,
+        model: str | None = None,
+        tag: str | None = None,
+    ) -> LLMResult:
         """One request (retries and caching inside the LLM layer)."""
         from llmassert.llm.client import LLMRequest
 
         req = LLMRequest(
-            model=model or self.model, messages=tuple(messages),
+            model=model or self.model,
+            messages=tuple(messages),
             output_schema=schema if schema is not None else self.schema,
             schema_name=self.schema_name,
-            salt=salt, tag=tag or self.op, use_cache=self.use_cache,
-            params=self.params, **self.request_args,
+            salt=salt,
+            tag=tag or self.op,
+            use_cache=self.use_cache,
+            params=self.params,
+            **self.request_args,
         )
         return await ctx.complete(req)
 
@@ -262,9 +283,14 @@ class LLMStep:
                     ctx.stats.check_retries += 1
                 template = REFINE_INSTRUCTIONS if glean_mode else RETRY_INSTRUCTIONS
                 feedback = "\n".join(f.line() for f in failures)
-                messages = [*base, _assistant(output),
-                            {"role": "user", "content": template.format(
-                                failures=feedback, feedback=feedback)}]
+                messages = [
+                    *base,
+                    _assistant(output),
+                    {
+                        "role": "user",
+                        "content": template.format(failures=feedback, feedback=feedback),
+                    },
+                ]
         except (BudgetExceededError, CassetteMissError):
             raise
         except LLMError as e:
@@ -272,18 +298,29 @@ class LLMStep:
                 return StepResult(error=f"{type(e).__name__}: {e}", meta=_nonzero(meta))
             raise OperationError(
                 f"LLM call failed: {e} (set skip_on_error: true to send such rows to the "
-                "errors file and go on)", file=self.env.spec_file, field=self.where) from e
+                "errors file and go on)",
+                file=self.env.spec_file,
+                field=self.where,
+            ) from e
 
     def _typecheck(self, data: Any) -> tuple[dict[str, Any], list[Failure]]:
         value, problems = check_value(self.schema, data)
         if not isinstance(value, dict):
             return {"_raw": value}, [Failure("schema", "output", "; ".join(problems))]
-        return value, [Failure("schema", p.split(":", 1)[0], p.split(":", 1)[-1].strip())
-                       for p in problems]
+        return value, [
+            Failure("schema", p.split(":", 1)[0], p.split(":", 1)[-1].strip()) for p in problems
+        ]
 
-    async def _glean(self, ctx: OpContext, base: list[dict[str, Any]], output: dict[str, Any],
-                     variables: dict[str, Any], unit: str, attempt: int,
-                     meta: dict[str, int]) -> dict[str, Any]:
+    async def _glean(
+        self,
+        ctx: OpContext,
+        base: list[dict[str, Any]],
+        output: dict[str, Any],
+        variables: dict[str, Any],
+        unit: str,
+        attempt: int,
+        meta: dict[str, int],
+    ) -> dict[str, Any]:
         assert self.judge_prompt is not None and self.spec.gleaning is not None
         for rnd in range(self.spec.gleaning.num_rounds):
             if self.glean_if is not None:
@@ -291,17 +328,31 @@ class LLMStep:
                 if not ok:
                     break
             criteria = self.judge_prompt.render(**variables, output=output)
-            judge_msgs = [*base, _assistant(output),
-                          {"role": "user", "content": JUDGE_INSTRUCTIONS.format(criteria=criteria)}]
-            verdict = await self.request(ctx, judge_msgs, salt=f"{unit}a{attempt}j{rnd}",
-                                         schema=JUDGE_SCHEMA, model=self.judge_model,
-                                         tag=f"{self.op}:judge")
+            judge_msgs = [
+                *base,
+                _assistant(output),
+                {"role": "user", "content": JUDGE_INSTRUCTIONS.format(criteria=criteria)},
+            ]
+            verdict = await self.request(
+                ctx,
+                judge_msgs,
+                salt=f"{unit}a{attempt}j{rnd}",
+                schema=JUDGE_SCHEMA,
+                model=self.judge_model,
+                tag=f"{self.op}:judge",
+            )
             meta["calls"] += 1
             data = verdict.data if isinstance(verdict.data, dict) else {}
             if not data.get("should_refine"):
                 break
-            refine_msgs = [*base, _assistant(output), {"role": "user", "content":
-                           REFINE_INSTRUCTIONS.format(feedback=data.get("improvements", ""))}]
+            refine_msgs = [
+                *base,
+                _assistant(output),
+                {
+                    "role": "user",
+                    "content": REFINE_INSTRUCTIONS.format(feedback=data.get("improvements", "")),
+                },
+            ]
             refined = await self.request(ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}")
             meta["calls"] += 1
             meta["gleaning_rounds"] += 1
@@ -322,24 +373,34 @@ class LLMStep:
             response = self._response_text(output)
             check = await self.assertions.acheck(response, example)
             if not check.passed:
-                failures.extend(Failure("assertion", _failure_name(f), _failure_message(f))
-                                for f in check.failures)
+                failures.extend(
+                    Failure("assertion", _failure_name(f), _failure_message(f))
+                    for f in check.failures
+                )
         return failures
 
     def _response_text(self, output: dict[str, Any]) -> str:
         a = self.spec.assertions
         key = a.response_key if a else None
         if key is None:
-            strings = [k for k, s in self.schema.get("properties", {}).items()
-                       if s.get("type") == "string" and "enum" not in s]
+            strings = [
+                k
+                for k, s in self.schema.get("properties", {}).items()
+                if s.get("type") == "string" and "enum" not in s
+            ]
             key = strings[0] if len(strings) == 1 else None
         if key is not None and key in output:
             value = output[key]
             return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         return json.dumps(output, ensure_ascii=False)
 
-    def finish(self, ctx: OpContext, result: StepResult, row: Any,
-               make: Callable[[dict[str, Any]], Outcome]) -> Outcome:
+    def finish(
+        self,
+        ctx: OpContext,
+        result: StepResult,
+        row: Any,
+        make: Callable[[dict[str, Any]], Outcome],
+    ) -> Outcome:
         """Turn a :class:`StepResult` into the unit's Outcome under the on-fail policy."""
         if result.error is not None:
             return Outcome(errors=[Issue(self.op, row, result.error)], meta=result.meta)
@@ -358,14 +419,20 @@ class LLMStep:
             return out
         if policy == "raise":
             raise AssertionsFailedError(
-                f"row {row_digest(row)[:12]} failed: {checks}", failures=failures,
-                file=self.env.spec_file, field=self.where)
-        return Outcome(quarantined=[Issue(self.op, row, f"failed checks: {checks}", failures,
-                                          result.output)], meta=result.meta)
+                f"row {row_digest(row)[:12]} failed: {checks}",
+                failures=failures,
+                file=self.env.spec_file,
+                field=self.where,
+            )
+        return Outcome(
+            quarantined=[Issue(self.op, row, f"failed checks: {checks}", failures, result.output)],
+            meta=result.meta,
+        )
 
 
-def render_or_error(ctx: OpContext, step: LLMStep, row: Any,
-                    **variables: Any) -> tuple[str | None, Outcome | None]:
+def render_or_error(
+    ctx: OpContext, step: LLMStep, row: Any, **variables: Any
+) -> tuple[str | None, Outcome | None]:
     """Render a prompt; a row that lacks a key becomes an errors-file entry, not a crash."""
     try:
         return step.prompt.render(**variables), None

@@ -66,13 +66,16 @@ class EquijoinSpec(LLMOperationSpec):
     comparison_prompt: str = Field(description="Jinja2 over left and right: do they match?")
     comparison_model: str | None = None
     embedding_model: str | None = None
-    blocking_keys: SideKeys | None = Field(None, description="Keys embedded per side "
-                                           "(default: all keys).")
+    blocking_keys: SideKeys | None = Field(
+        None, description="Keys embedded per side (default: all keys)."
+    )
     blocking_threshold: float | None = Field(None, ge=0, le=1)
-    blocking_conditions: list[str] | None = Field(None, description="Expressions over left and "
-                                                  "right; any true makes a candidate pair.")
-    blocking_target_recall: float | None = Field(None, ge=0, le=1, description="DocETL's "
-                                                 "threshold tuning (accepted, not used).")
+    blocking_conditions: list[str] | None = Field(
+        None, description="Expressions over left and right; any true makes a candidate pair."
+    )
+    blocking_target_recall: float | None = Field(
+        None, ge=0, le=1, description="DocETL's threshold tuning (accepted, not used)."
+    )
     limits: SideLimits | None = Field(None, description="Most matches per left / right row.")
     limit_comparisons: int | None = Field(None, ge=1)
     compare_batch_size: int | None = Field(None, ge=1)
@@ -100,11 +103,21 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
 
     def __init__(self, spec: EquijoinSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = LLMStep(spec, env, op_type="equijoin", prompt=spec.comparison_prompt,
-                            prompt_field="comparison_prompt", schema=MATCH_SCHEMA)
-        self.judge = PairJudge(self.step, self.step.prompt,
-                               spec.comparison_model or self.step.model, ("left", "right"),
-                               skip_on_error=spec.skip_on_error)
+        self.step = LLMStep(
+            spec,
+            env,
+            op_type="equijoin",
+            prompt=spec.comparison_prompt,
+            prompt_field="comparison_prompt",
+            schema=MATCH_SCHEMA,
+        )
+        self.judge = PairJudge(
+            self.step,
+            self.step.prompt,
+            spec.comparison_model or self.step.model,
+            ("left", "right"),
+            skip_on_error=spec.skip_on_error,
+        )
         self.conditions = [SafeExpr(c, PAIR_NAMES) for c in spec.blocking_conditions or []]
 
     @property
@@ -117,14 +130,18 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
         return KeySet(keys.keys, open=True)
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
-        return CallEstimate(calls=len(rows), rows=[{k: UNKNOWN for k in r} for r in rows],
-                            note="equijoin: up to one comparison per candidate pair",
-                            upper_bound=True)
+        return CallEstimate(
+            calls=len(rows),
+            rows=[{k: UNKNOWN for k in r} for r in rows],
+            note="equijoin: up to one comparison per candidate pair",
+            upper_bound=True,
+        )
 
     # -- running -------------------------------------------------------------------------------
 
-    async def _candidates(self, left: list[Row], right: list[Row],
-                          ctx: OpContext) -> list[tuple[int, int]]:
+    async def _candidates(
+        self, left: list[Row], right: list[Row], ctx: OpContext
+    ) -> list[tuple[int, int]]:
         spec = self.spec
         sim = None
         if spec.blocking_threshold is not None:
@@ -144,16 +161,19 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
         for i, a in enumerate(left):
             for j, b in enumerate(right):
                 score = sim(i, j) if sim is not None else 0.0
-                if (not blocking or (sim is not None and score >= (spec.blocking_threshold or 0))
-                        or any(c.holds(left=a, right=b, input1=a, input2=b)[0]
-                               for c in self.conditions)):
+                if (
+                    not blocking
+                    or (sim is not None and score >= (spec.blocking_threshold or 0))
+                    or any(c.holds(left=a, right=b, input1=a, input2=b)[0] for c in self.conditions)
+                ):
                     scored.append((-score, i, j))
         scored.sort()
         pairs = [(i, j) for _, i, j in scored]
         return pairs[: spec.limit_comparisons] if spec.limit_comparisons else pairs
 
-    def _readable(self, left: list[Row], right: list[Row]) -> tuple[list[Row], list[Row],
-                                                                    list[Issue]]:
+    def _readable(
+        self, left: list[Row], right: list[Row]
+    ) -> tuple[list[Row], list[Row], list[Issue]]:
         """Rows the comparison prompt can read; the others become errors (not a crash)."""
         prompt, errors = self.step.prompt, []
 
@@ -174,8 +194,11 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
         kept_r = [b for b in right if ok(first[0], b)]
         for side, rows, kept in (("left", left, kept_l), ("right", right, kept_r)):
             ids = {id(k) for k in kept}
-            errors += [Issue(self.name, r, f"comparison_prompt cannot read this {side} row")
-                       for r in rows if id(r) not in ids]
+            errors += [
+                Issue(self.name, r, f"comparison_prompt cannot read this {side} row")
+                for r in rows
+                if id(r) not in ids
+            ]
         return kept_l, kept_r, errors
 
     async def run_join(self, left: list[Row], right: list[Row], ctx: OpContext) -> Outcome:
@@ -184,31 +207,37 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
         caps = self.spec.limits or SideLimits()
         # With limits, later waves skip rows already at their limit; without, one wave.
         wave = self.spec.compare_batch_size or (
-            COMPARE_BATCH if caps.left or caps.right else max(1, len(pairs)))
+            COMPARE_BATCH if caps.left or caps.right else max(1, len(pairs))
+        )
         hits_l: dict[int, int] = {}
         hits_r: dict[int, int] = {}
         matches: list[tuple[int, int]] = []
-        counts = {"candidate_pairs": len(pairs), "comparisons": 0, "skipped_at_limit": 0,
-                  "comparison_errors": 0}
+        counts = {
+            "candidate_pairs": len(pairs),
+            "comparisons": 0,
+            "skipped_at_limit": 0,
+            "comparison_errors": 0,
+        }
         ctx.progress.add_total(self.name, len(pairs))
         pending = pairs
         while pending:
             batch: list[tuple[int, int]] = []
             later: list[tuple[int, int]] = []
             for i, j in pending:
-                if (caps.left and hits_l.get(i, 0) >= caps.left) or \
-                        (caps.right and hits_r.get(j, 0) >= caps.right):
+                if (caps.left and hits_l.get(i, 0) >= caps.left) or (
+                    caps.right and hits_r.get(j, 0) >= caps.right
+                ):
                     counts["skipped_at_limit"] += 1
                     ctx.advance()
                 else:
                     (batch if len(batch) < wave else later).append((i, j))
-            results = await asyncio.gather(*(self.judge(ctx, left[i], right[j])
-                                             for i, j in batch))
+            results = await asyncio.gather(*(self.judge(ctx, left[i], right[j]) for i, j in batch))
             for (i, j), match in zip(batch, results, strict=True):
                 counts["comparisons"] += 1
                 counts["comparison_errors"] += match is None
-                full = (caps.left and hits_l.get(i, 0) >= caps.left) or \
-                    (caps.right and hits_r.get(j, 0) >= caps.right)
+                full = (caps.left and hits_l.get(i, 0) >= caps.left) or (
+                    caps.right and hits_r.get(j, 0) >= caps.right
+                )
                 if match and not full:
                     matches.append((i, j))
                     hits_l[i] = hits_l.get(i, 0) + 1
@@ -225,11 +254,15 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
         out = Outcome()
         for i, j in sorted(matches):
             joined = join_rows(left[i], right[j])
-            failed = [v.source for v in self.step.validators
-                      if not v.holds(output=joined, input=joined)[0]]
+            failed = [
+                v.source
+                for v in self.step.validators
+                if not v.holds(output=joined, input=joined)[0]
+            ]
             if failed:
-                out.quarantined.append(Issue(self.name, joined, "failed checks: " +
-                                             "; ".join(failed)))
+                out.quarantined.append(
+                    Issue(self.name, joined, "failed checks: " + "; ".join(failed))
+                )
             else:
                 out.rows.append(joined)
         return out

@@ -19,10 +19,10 @@ class FilterSpec(MapSpec):
     @model_validator(mode="after")
     def _one_bool(self) -> FilterSpec:
         schema = self.output.schema_ if self.output else {}
-        if len(schema) != 1 or str(next(iter(schema.values()))).lower() not in ("bool",
-                                                                                 "boolean"):
-            raise ValueError("filter needs output.schema with exactly one boolean field, "
-                             "e.g. `keep: boolean`")
+        if len(schema) != 1 or str(next(iter(schema.values()))).lower() not in ("bool", "boolean"):
+            raise ValueError(
+                "filter needs output.schema with exactly one boolean field, e.g. `keep: boolean`"
+            )
         return self
 
 

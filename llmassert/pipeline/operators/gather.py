@@ -63,8 +63,11 @@ class WindowPart(StrictModel):
     """``head`` / ``middle`` / ``tail`` of one side."""
 
     count: int | None = Field(None, ge=0, description="Chunks in this part (head and tail).")
-    content_key: str | None = Field(None, description="Field shown for these chunks (default: "
-                                    "the gather's content_key; another key is labelled Summary).")
+    content_key: str | None = Field(
+        None,
+        description="Field shown for these chunks (default: "
+        "the gather's content_key; another key is labelled Summary).",
+    )
 
 
 class Side(StrictModel):
@@ -83,8 +86,11 @@ class Side(StrictModel):
         return self
 
     def keys(self) -> set[str]:
-        return {p.content_key for p in (self.head, self.middle, self.tail)
-                if p is not None and p.content_key}
+        return {
+            p.content_key
+            for p in (self.head, self.middle, self.tail)
+            if p is not None and p.content_key
+        }
 
 
 class PeripheralChunks(StrictModel):
@@ -100,13 +106,16 @@ class GatherSpec(OperationSpec):
     doc_id_key: str = Field(min_length=1, description="Field naming the chunk's document.")
     order_key: str = Field(min_length=1, description="Field ordering chunks in a document.")
     peripheral_chunks: PeripheralChunks | None = None
-    doc_header_key: str | None = Field(None, description="Field with the chunk's headers: "
-                                       "a list of {header, level}.")
+    doc_header_key: str | None = Field(
+        None, description="Field with the chunk's headers: a list of {header, level}."
+    )
     main_chunk_start: str | None = Field(None, description=f"Default {MAIN_START!r}.")
     main_chunk_end: str | None = Field(None, description=f"Default {MAIN_END!r}.")
 
 
-def render_side(chunks: list[Row], side: Side | None, content_key: str, order_key: str) -> list[str]:
+def render_side(
+    chunks: list[Row], side: Side | None, content_key: str, order_key: str
+) -> list[str]:
     """The lines for one side, ``chunks`` being that side's chunks in document order."""
     if side is None:
         return []
@@ -115,8 +124,7 @@ def render_side(chunks: list[Row], side: Side | None, content_key: str, order_ke
     lines: list[str] = []
     skipping, skipped = False, 0
     for i, chunk in enumerate(chunks):
-        part = (side.head if i < head_n else side.tail if i >= len(chunks) - tail_n
-                else side.middle)
+        part = side.head if i < head_n else side.tail if i >= len(chunks) - tail_n else side.middle
         if part is None:
             skipping, skipped = True, skipped + len(str(chunk[content_key]))
             continue
@@ -164,13 +172,21 @@ def render_chunk(chunks: list[Row], index: int, spec: GatherSpec) -> str:
     main = chunks[index]
     if windows is None or (windows.previous is None and windows.next is None):
         return str(main[ck])  # DocETL: no (or an empty) peripheral_chunks, no markers
-    parts = [PREVIOUS_START, *render_side(chunks[:index], windows.previous, ck, ok),
-             PREVIOUS_END + "\n"]
+    parts = [
+        PREVIOUS_START,
+        *render_side(chunks[:index], windows.previous, ck, ok),
+        PREVIOUS_END + "\n",
+    ]
     if spec.doc_header_key and (headers := header_path(chunks, index, spec.doc_header_key)):
         parts.append(headers)
-    parts += [spec.main_chunk_start or MAIN_START, str(main[ck]), spec.main_chunk_end or MAIN_END,
-              "\n" + NEXT_START, *render_side(chunks[index + 1 :], windows.next, ck, ok),
-              NEXT_END]
+    parts += [
+        spec.main_chunk_start or MAIN_START,
+        str(main[ck]),
+        spec.main_chunk_end or MAIN_END,
+        "\n" + NEXT_START,
+        *render_side(chunks[index + 1 :], windows.next, ck, ok),
+        NEXT_END,
+    ]
     return "\n".join(parts)
 
 
@@ -196,16 +212,16 @@ class GatherOperator(GroupOperator[GatherSpec]):
     def group_key(self, row: Row) -> tuple[Any, ...]:
         return (_hashable(row.get(self.spec.doc_id_key)),)
 
-    async def process_group(self, key: tuple[Any, ...], rows: list[Row],
-                            ctx: OpContext) -> Outcome:
+    async def process_group(self, key: tuple[Any, ...], rows: list[Row], ctx: OpContext) -> Outcome:
         needed = self.needed_keys()
         out = Outcome()
         good: list[Row] = []
         for row in rows:
             missing = [k for k in needed if k not in row]
             if missing:
-                out.errors.append(Issue(self.name, row, f"row has no {missing[0]!r} "
-                                        "(needed by gather)"))
+                out.errors.append(
+                    Issue(self.name, row, f"row has no {missing[0]!r} (needed by gather)")
+                )
             else:
                 good.append(row)
         if any(v is UNKNOWN for row in good for v in row.values()):
@@ -220,8 +236,14 @@ class GatherOperator(GroupOperator[GatherSpec]):
             ordered = sorted(chunks.items(), key=lambda kv: kv[0])
         except TypeError:
             for row in good:
-                out.errors.append(Issue(self.name, row, f"{self.spec.order_key!r} values of "
-                                        "this document cannot be ordered (mixed types)"))
+                out.errors.append(
+                    Issue(
+                        self.name,
+                        row,
+                        f"{self.spec.order_key!r} values of "
+                        "this document cannot be ordered (mixed types)",
+                    )
+                )
             return out
         position = {k: i for i, (k, _) in enumerate(ordered)}
         doc = [row for _, row in ordered]
@@ -235,8 +257,11 @@ class GatherOperator(GroupOperator[GatherSpec]):
 
     def output_keys(self, keys: KeySet) -> KeySet:
         spec = self.spec
-        fields = {spec.content_key: "content_key", spec.doc_id_key: "doc_id_key",
-                  spec.order_key: "order_key"}
+        fields = {
+            spec.content_key: "content_key",
+            spec.doc_id_key: "doc_id_key",
+            spec.order_key: "order_key",
+        }
         for key, field in fields.items():
             if keys.missing([key]):
                 shown = ", ".join(sorted(keys.keys)) or "none"

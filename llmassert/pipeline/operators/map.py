@@ -24,10 +24,13 @@ class MapSpec(LLMOperationSpec):
     """DocETL's map."""
 
     type: Literal["map"] = "map"
-    drop_keys: list[str] | None = Field(None, description="Keys removed from each row before "
-                                        "the prompt sees it (and from the output).")
-    batch_prompt: str | None = Field(None, description="Prompt over `inputs` (a batch of rows) "
-                                     "answered with one output per row.")
+    drop_keys: list[str] | None = Field(
+        None,
+        description="Keys removed from each row before the prompt sees it (and from the output).",
+    )
+    batch_prompt: str | None = Field(
+        None, description="Prompt over `inputs` (a batch of rows) answered with one output per row."
+    )
     max_batch_size: int | None = Field(None, ge=1, description="Rows per batch_prompt call.")
 
     @model_validator(mode="after")
@@ -37,15 +40,20 @@ class MapSpec(LLMOperationSpec):
         if self.prompt is not None and self.output is None:
             raise ValueError("a prompt needs `output.schema`")
         if self.batch_prompt is not None and self.prompt is None:
-            raise ValueError("batch_prompt needs `prompt` too (used when a batch answer cannot "
-                             "be split per row)")
+            raise ValueError(
+                "batch_prompt needs `prompt` too (used when a batch answer cannot be split per row)"
+            )
         return self
 
 
 def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
     """Schema of a batched answer: one item per input row, in order."""
-    return {"type": "object", "properties": {"results": {"type": "array", "items": item}},
-            "required": ["results"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {"results": {"type": "array", "items": item}},
+        "required": ["results"],
+        "additionalProperties": False,
+    }
 
 
 @register
@@ -55,13 +63,21 @@ class MapOperator(RowOperator[MapSpec]):
 
     def __init__(self, spec: MapSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = (LLMStep(spec, env, op_type=self.type_name, schema=self._schema())
-                     if spec.prompt is not None else None)
+        self.step = (
+            LLMStep(spec, env, op_type=self.type_name, schema=self._schema())
+            if spec.prompt is not None
+            else None
+        )
         self.batch_step = None
         if self.step is not None and spec.batch_prompt and (spec.max_batch_size or 1) > 1:
-            self.batch_step = LLMStep(spec, env, op_type=self.type_name,
-                                      prompt=spec.batch_prompt, prompt_field="batch_prompt",
-                                      schema=batch_schema(self.step.schema))
+            self.batch_step = LLMStep(
+                spec,
+                env,
+                op_type=self.type_name,
+                prompt=spec.batch_prompt,
+                prompt_field="batch_prompt",
+                schema=batch_schema(self.step.schema),
+            )
 
     def _schema(self) -> dict[str, Any] | None:
         return None  # the spec's output.schema
@@ -129,8 +145,9 @@ class MapOperator(RowOperator[MapSpec]):
         answers: list[Any] = []
         text, failed = render_or_error(ctx, self.batch_step, rows, inputs=rows)
         if failed is None and text is not None:
-            result = await self.batch_step.run(ctx, text, example={"inputs": rows},
-                                               variables={"inputs": rows}, unit="batch")
+            result = await self.batch_step.run(
+                ctx, text, example={"inputs": rows}, variables={"inputs": rows}, unit="batch"
+            )
             if result.output is not None and not result.failures:
                 answers = result.output.get("results") or []
         if len(answers) != len(rows):
@@ -143,9 +160,9 @@ class MapOperator(RowOperator[MapSpec]):
             if failed is not None:
                 return failed
             assert text is not None
-            result = await self.step.run(ctx, text, example=row, variables={"input": row},
-                                         first_answer=answer)
+            result = await self.step.run(
+                ctx, text, example=row, variables={"input": row}, first_answer=answer
+            )
             return self.step.finish(ctx, result, row, lambda out: self.make(row, out))
 
-        return list(await asyncio.gather(*(one(r, a) for r, a in zip(rows, answers,
-                                                                       strict=True))))
+        return list(await asyncio.gather(*(one(r, a) for r, a in zip(rows, answers, strict=True))))

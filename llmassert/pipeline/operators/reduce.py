@@ -51,16 +51,18 @@ class ReduceSpec(LLMOperationSpec):
     reduce_key: str | list[str] = Field(description="Key(s) to group by; `_all`: one group.")
     prompt: str = Field(description="Jinja prompt over `inputs` (the group's rows).")
     output: OutputSpec
-    fold_prompt: str | None = Field(None, description="Folds the next batch (`inputs`) into "
-                                    "the accumulator (`output`).")
+    fold_prompt: str | None = Field(
+        None, description="Folds the next batch (`inputs`) into the accumulator (`output`)."
+    )
     fold_batch_size: int | None = Field(None, ge=1)
     merge_prompt: str | None = Field(None, description="Merges batch outputs (`outputs`).")
     merge_batch_size: int | None = Field(None, ge=2)
     pass_through: bool = Field(False, description="Keep the first row's other keys.")
     associative: bool = True
     input: ReduceInputSpec | None = None
-    persist_intermediates: bool = Field(False, description="Keep fold/merge outputs under "
-                                        "`_<name>_intermediates`.")
+    persist_intermediates: bool = Field(
+        False, description="Keep fold/merge outputs under `_<name>_intermediates`."
+    )
     synthesize_resolve: bool | None = Field(None, description="DocETL optimizer (ignored).")
 
     @model_validator(mode="after")
@@ -87,10 +89,20 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         super().__init__(spec, env)
         self.keys = [k for k in spec.keys if k != ALL]
         self.step = LLMStep(spec, env, op_type="reduce")
-        self.fold = (LLMStep(spec, env, op_type="reduce", prompt=spec.fold_prompt,
-                             prompt_field="fold_prompt") if spec.fold_prompt else None)
-        self.merge = (LLMStep(spec, env, op_type="reduce", prompt=spec.merge_prompt,
-                              prompt_field="merge_prompt") if spec.merge_prompt else None)
+        self.fold = (
+            LLMStep(
+                spec, env, op_type="reduce", prompt=spec.fold_prompt, prompt_field="fold_prompt"
+            )
+            if spec.fold_prompt
+            else None
+        )
+        self.merge = (
+            LLMStep(
+                spec, env, op_type="reduce", prompt=spec.merge_prompt, prompt_field="merge_prompt"
+            )
+            if spec.merge_prompt
+            else None
+        )
         self.subselect = list(spec.input.schema_) if spec.input else None
 
     @property
@@ -103,8 +115,11 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing(self.keys)
         if missing:
-            raise self.fail(f"reduce_key {missing[0]!r} is not a key of the rows here (keys: "
-                            f"{', '.join(sorted(keys.keys)) or 'none'})", "reduce_key")
+            raise self.fail(
+                f"reduce_key {missing[0]!r} is not a key of the rows here (keys: "
+                f"{', '.join(sorted(keys.keys)) or 'none'})",
+                "reduce_key",
+            )
         rows = KeySet.of(self.subselect, keys.open) if self.subselect else keys
         out = KeySet.of(self.step.schema["properties"])
         common: dict[str, KeySet | None] = {"inputs": rows, "reduce_key": None}
@@ -133,8 +148,11 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                 groups[key] = groups.get(key, 0) + 1
         sizes = list(groups.values()) + [1] * unknown
         calls = sum(self._calls_for(n) for n in sizes)
-        out = [dict(zip(self.keys, k, strict=True)) | {f: UNKNOWN for f in self.step.schema[
-            "properties"]} for k in groups] + [{k: UNKNOWN for k in self.keys}] * unknown
+        out = [
+            dict(zip(self.keys, k, strict=True))
+            | {f: UNKNOWN for f in self.step.schema["properties"]}
+            for k in groups
+        ] + [{k: UNKNOWN for k in self.keys}] * unknown
         note = "groups unknown before the LLM runs: at most one per row" if unknown else ""
         most = sum(self._calls_for(n) * self.step.max_calls_per_unit() for n in sizes)
         if most > calls:
@@ -157,10 +175,8 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
 
     # -- running -------------------------------------------------------------------------------
 
-    async def process_group(self, key: tuple[Any, ...], rows: list[Row],
-                            ctx: OpContext) -> Outcome:
-        inputs = ([{k: r.get(k) for k in self.subselect} for r in rows] if self.subselect
-                  else rows)
+    async def process_group(self, key: tuple[Any, ...], rows: list[Row], ctx: OpContext) -> Outcome:
+        inputs = [{k: r.get(k) for k in self.subselect} for r in rows] if self.subselect else rows
         key_vals = dict(zip(self.keys, key, strict=True))
         example: Row = {**key_vals, "inputs": inputs}
         gid = row_digest([list(key), rows])
@@ -171,13 +187,17 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             return Outcome(errors=[Issue(self.name, {**key_vals, "rows": len(rows)}, e.message)])
 
         def make(output: dict[str, Any]) -> Outcome:
-            row: Row = {k: v for k, v in rows[0].items() if k not in output} \
-                if self.spec.pass_through else {}
+            row: Row = (
+                {k: v for k, v in rows[0].items() if k not in output}
+                if self.spec.pass_through
+                else {}
+            )
             row.update(key_vals)
             row.update(output)
             if self.spec.output.lineage:
-                row[f"{self.name}_lineage"] = [{k: r.get(k) for k in self.spec.output.lineage}
-                                               for r in rows]
+                row[f"{self.name}_lineage"] = [
+                    {k: r.get(k) for k in self.spec.output.lineage} for r in rows
+                ]
             if self.spec.persist_intermediates:
                 row[f"_{self.name}_intermediates"] = intermediates
             return Outcome(rows=[row])
@@ -185,35 +205,64 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         group_row = {**key_vals, "group_size": len(rows)}
         return self.step.finish(ctx, result, group_row, make)
 
-    async def _reduce(self, ctx: OpContext, gid: str, inputs: list[Row], key_vals: Row,
-                      example: Row, intermediates: list[dict[str, Any]]) -> StepResult:
+    async def _reduce(
+        self,
+        ctx: OpContext,
+        gid: str,
+        inputs: list[Row],
+        key_vals: Row,
+        example: Row,
+        intermediates: list[dict[str, Any]],
+    ) -> StepResult:
         size = self.spec.fold_batch_size
         if not size or len(inputs) <= size or not (self.fold or self.merge):
             text = self.step.prompt.render(inputs=inputs, reduce_key=key_vals)
-            return await self.step.run(ctx, text, example=example, variables={
-                "inputs": inputs, "reduce_key": key_vals}, unit=gid[:8])
-        batches = [inputs[i:i + size] for i in range(0, len(inputs), size)]
+            return await self.step.run(
+                ctx,
+                text,
+                example=example,
+                variables={"inputs": inputs, "reduce_key": key_vals},
+                unit=gid[:8],
+            )
+        batches = [inputs[i : i + size] for i in range(0, len(inputs), size)]
         if self.merge and self.spec.associative:
             return await self._merge_tree(ctx, gid, batches, key_vals, example, intermediates)
-        acc = await self._sub(ctx, self.step, f"{gid}:b0", example,
-                              inputs=batches[0], reduce_key=key_vals)
+        acc = await self._sub(
+            ctx, self.step, f"{gid}:b0", example, inputs=batches[0], reduce_key=key_vals
+        )
         for i, batch in enumerate(batches[1:], start=1):
             if acc.output is None or acc.error or acc.failures:
                 return acc
             intermediates.append(acc.output)
             assert self.fold is not None
-            acc = await self._sub(ctx, self.fold, f"{gid}:f{i}", example,
-                                  final=i == len(batches) - 1, inputs=batch, output=acc.output,
-                                  reduce_key=key_vals)
+            acc = await self._sub(
+                ctx,
+                self.fold,
+                f"{gid}:f{i}",
+                example,
+                final=i == len(batches) - 1,
+                inputs=batch,
+                output=acc.output,
+                reduce_key=key_vals,
+            )
         return acc
 
-    async def _merge_tree(self, ctx: OpContext, gid: str, batches: list[list[Row]],
-                          key_vals: Row, example: Row,
-                          intermediates: list[dict[str, Any]]) -> StepResult:
+    async def _merge_tree(
+        self,
+        ctx: OpContext,
+        gid: str,
+        batches: list[list[Row]],
+        key_vals: Row,
+        example: Row,
+        intermediates: list[dict[str, Any]],
+    ) -> StepResult:
         assert self.merge is not None
-        parts = await asyncio.gather(*(self._sub(ctx, self.step, f"{gid}:b{i}", example,
-                                                 inputs=b, reduce_key=key_vals)
-                                       for i, b in enumerate(batches)))
+        parts = await asyncio.gather(
+            *(
+                self._sub(ctx, self.step, f"{gid}:b{i}", example, inputs=b, reduce_key=key_vals)
+                for i, b in enumerate(batches)
+            )
+        )
         level = 0
         while True:
             bad = next((p for p in parts if p.output is None or p.error or p.failures), None)
@@ -222,32 +271,61 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             outputs = [p.output for p in parts if p.output is not None]
             intermediates.extend(outputs)
             width = self.spec.merge_batch_size or len(outputs)
-            chunks = [outputs[i:i + width] for i in range(0, len(outputs), width)]
+            chunks = [outputs[i : i + width] for i in range(0, len(outputs), width)]
             final = len(chunks) == 1
             level += 1
-            parts = list(await asyncio.gather(*(
-                self._sub(ctx, self.merge, f"{gid}:m{level}.{i}", example, final=final,
-                          outputs=c, reduce_key=key_vals) for i, c in enumerate(chunks))))
+            parts = list(
+                await asyncio.gather(
+                    *(
+                        self._sub(
+                            ctx,
+                            self.merge,
+                            f"{gid}:m{level}.{i}",
+                            example,
+                            final=final,
+                            outputs=c,
+                            reduce_key=key_vals,
+                        )
+                        for i, c in enumerate(chunks)
+                    )
+                )
+            )
             if final:
                 return parts[0]
 
-    async def _sub(self, ctx: OpContext, step: LLMStep, unit: str, example: Row, *,
-                   final: bool = False, **variables: Any) -> StepResult:
+    async def _sub(
+        self,
+        ctx: OpContext,
+        step: LLMStep,
+        unit: str,
+        example: Row,
+        *,
+        final: bool = False,
+        **variables: Any,
+    ) -> StepResult:
         """One fold/merge call, journaled so a resumed run does not repeat it."""
         text = step.prompt.render(**variables)
         if final:
-            return await step.run(ctx, text, example=example, variables=variables,
-                                  unit=unit)
+            return await step.run(ctx, text, example=example, variables=variables, unit=unit)
 
         async def call() -> dict[str, Any]:
-            r = await step.run(ctx, text, example=example, variables=variables,
-                               unit=unit, check=False)
-            return {"output": r.output, "error": r.error, "meta": r.meta,
-                    "failures": [f.to_json() for f in r.failures]}
+            r = await step.run(
+                ctx, text, example=example, variables=variables, unit=unit, check=False
+            )
+            return {
+                "output": r.output,
+                "error": r.error,
+                "meta": r.meta,
+                "failures": [f.to_json() for f in r.failures],
+            }
 
         digest = hashlib.sha256(json.dumps([unit, text]).encode()).hexdigest()[:24]
         got = await ctx.checkpointed(digest, call)
         if got.get("failures"):
-            return StepResult(output=got["output"], error=got["error"], meta=got["meta"],
-                              failures=[Failure(**f) for f in got["failures"]])
+            return StepResult(
+                output=got["output"],
+                error=got["error"],
+                meta=got["meta"],
+                failures=[Failure(**f) for f in got["failures"]],
+            )
         return StepResult(output=got["output"], error=got["error"], meta=got["meta"])

@@ -63,8 +63,10 @@ from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
 MATCH_SCHEMA: dict[str, Any] = {
-    "type": "object", "properties": {"is_match": {"type": "boolean"}},
-    "required": ["is_match"], "additionalProperties": False,
+    "type": "object",
+    "properties": {"is_match": {"type": "boolean"}},
+    "required": ["is_match"],
+    "additionalProperties": False,
 }
 PAIR_NAMES = ("input1", "input2", "left", "right")
 # Comparisons per wave (DocETL's default).  Fixed, not tied to --max-concurrency: which pairs
@@ -78,7 +80,6 @@ class InputSchema(StrictModel):
     schema_: dict[str, Any] = Field(alias="schema")
 
 
-
 def check_pair_conditions(conditions: list[str] | None) -> list[str] | None:
     """Validate ``blocking_conditions`` (safe expressions over input1/input2) at spec load."""
     for i, expr in enumerate(conditions or []):
@@ -88,6 +89,7 @@ def check_pair_conditions(conditions: list[str] | None) -> list[str] | None:
             raise ValueError(f"[{i}] {e}: {expr!r}") from None
     return conditions
 
+
 class ResolveSpec(LLMOperationSpec):
     """``type: resolve``."""
 
@@ -96,21 +98,31 @@ class ResolveSpec(LLMOperationSpec):
     resolution_prompt: str = Field(description="Jinja2 over inputs (one cluster's rows).")
     comparison_model: str | None = None
     resolution_model: str | None = None
-    embedding_model: str | None = Field(None, description="Model for blocking_threshold "
-                                        "(default: the pipeline's embedding model).")
-    blocking_keys: list[str] | None = Field(None, description="Keys compared for identity and "
-                                            "embedded for blocking (default: all keys).")
-    blocking_threshold: float | None = Field(None, ge=0, le=1, description="Cosine similarity "
-                                             "making a pair a candidate.")
-    blocking_conditions: list[str] | None = Field(None, description="Expressions over input1 "
-                                                  "and input2; any true makes a candidate.")
+    embedding_model: str | None = Field(
+        None, description="Model for blocking_threshold (default: the pipeline's embedding model)."
+    )
+    blocking_keys: list[str] | None = Field(
+        None,
+        description="Keys compared for identity and embedded for blocking (default: all keys).",
+    )
+    blocking_threshold: float | None = Field(
+        None, ge=0, le=1, description="Cosine similarity making a pair a candidate."
+    )
+    blocking_conditions: list[str] | None = Field(
+        None, description="Expressions over input1 and input2; any true makes a candidate."
+    )
     input: InputSchema | None = None
-    embedding_batch_size: int | None = Field(None, ge=1, description="Texts per embedding "
-                                             "request (default 1000).")
-    compare_batch_size: int | None = Field(None, ge=1, description="Comparisons per wave "
-                                           f"(default {COMPARE_BATCH}).")
-    limit_comparisons: int | None = Field(None, ge=1, description="Stop comparing after this "
-                                          "many comparisons (most similar pairs first).")
+    embedding_batch_size: int | None = Field(
+        None, ge=1, description="Texts per embedding request (default 1000)."
+    )
+    compare_batch_size: int | None = Field(
+        None, ge=1, description=f"Comparisons per wave (default {COMPARE_BATCH})."
+    )
+    limit_comparisons: int | None = Field(
+        None,
+        ge=1,
+        description="Stop comparing after this many comparisons (most similar pairs first).",
+    )
 
     @field_validator("blocking_conditions")
     @classmethod
@@ -162,12 +174,16 @@ def identity(row: Row, keys: Sequence[str]) -> str | None:
     values = [row.get(k) for k in keys]
     if any(v is None or v == "" for v in values):
         return None
-    return json.dumps([" ".join(v.split()).casefold() if isinstance(v, str) else v
-                       for v in values], sort_keys=True, default=str)
+    return json.dumps(
+        [" ".join(v.split()).casefold() if isinstance(v, str) else v for v in values],
+        sort_keys=True,
+        default=str,
+    )
 
 
 def cosine(left: list[list[float]], right: list[list[float]]) -> Callable[[int, int], float]:
     """``sim(i, j)``: cosine similarity of ``left[i]`` and ``right[j]`` (numpy when installed)."""
+
     def units(vectors: list[list[float]]) -> list[list[float]]:
         out = []
         for v in vectors:
@@ -185,18 +201,21 @@ def cosine(left: list[list[float]], right: list[list[float]]) -> Callable[[int, 
     return lambda i, j: float(sims[i, j])
 
 
-async def embed_texts(ctx: OpContext, texts: list[str], model: str | None, batch: int | None,
-                      where: str) -> list[list[float]]:
+async def embed_texts(
+    ctx: OpContext, texts: list[str], model: str | None, batch: int | None, where: str
+) -> list[list[float]]:
     """Embeddings through the LLM layer (cached there), ``batch`` texts per request."""
     size = batch or 1000
     try:
-        vectors = await asyncio.gather(*(ctx.embed(texts[i : i + size], model)
-                                         for i in range(0, len(texts), size)))
+        vectors = await asyncio.gather(
+            *(ctx.embed(texts[i : i + size], model) for i in range(0, len(texts), size))
+        )
     except (BudgetExceededError, CassetteMissError):
         raise
     except LLMError as e:
-        raise OperationError(f"embedding for blocking_threshold failed: {e}",
-                             file=ctx.env.spec_file, field=where) from e
+        raise OperationError(
+            f"embedding for blocking_threshold failed: {e}", file=ctx.env.spec_file, field=where
+        ) from e
     return [v for chunk in vectors for v in chunk]
 
 
@@ -207,8 +226,15 @@ class PairJudge:
     ``names`` are the template variables the two rows are bound to.
     """
 
-    def __init__(self, step: LLMStep, prompt: Prompt, model: str, names: tuple[str, str],
-                 *, skip_on_error: bool) -> None:
+    def __init__(
+        self,
+        step: LLMStep,
+        prompt: Prompt,
+        model: str,
+        names: tuple[str, str],
+        *,
+        skip_on_error: bool,
+    ) -> None:
         self.step, self.prompt, self.model, self.names = step, prompt, model, names
         self.skip_on_error = skip_on_error
 
@@ -218,10 +244,16 @@ class PairJudge:
 
         text = self.prompt.render(**{self.names[0]: a, self.names[1]: b})
         step = self.step
-        request = LLMRequest(model=self.model, messages=tuple(step.messages(text)),
-                             output_schema=MATCH_SCHEMA, schema_name="compare",
-                             tag=f"{ctx.op_name}:compare", use_cache=step.use_cache,
-                             params=step.params, **step.request_args)
+        request = LLMRequest(
+            model=self.model,
+            messages=tuple(step.messages(text)),
+            output_schema=MATCH_SCHEMA,
+            schema_name="compare",
+            tag=f"{ctx.op_name}:compare",
+            use_cache=step.use_cache,
+            params=step.params,
+            **step.request_args,
+        )
 
         async def call() -> bool:
             result = await ctx.complete(request)
@@ -234,9 +266,12 @@ class PairJudge:
         except LLMError as e:
             if self.skip_on_error:
                 return None
-            raise OperationError(f"comparison call failed: {e} (set skip_on_error: true to "
-                                 "count failed comparisons as no match)",
-                                 file=step.env.spec_file, field=step.where) from e
+            raise OperationError(
+                f"comparison call failed: {e} (set skip_on_error: true to "
+                "count failed comparisons as no match)",
+                file=step.env.spec_file,
+                field=step.where,
+            ) from e
         return match
 
 
@@ -252,9 +287,14 @@ def candidate_pairs(
     for i in range(len(rows)):
         for j in range(i + 1, len(rows)):
             score = sim(i, j) if sim is not None else 0.0
-            keep = not blocking or (threshold is not None and score >= threshold) or any(
-                c.holds(input1=rows[i], input2=rows[j], left=rows[i], right=rows[j])[0]
-                for c in conditions)
+            keep = (
+                not blocking
+                or (threshold is not None and score >= threshold)
+                or any(
+                    c.holds(input1=rows[i], input2=rows[j], left=rows[i], right=rows[j])[0]
+                    for c in conditions
+                )
+            )
             if keep:
                 scored.append((-score, i, j))
     scored.sort()
@@ -273,14 +313,24 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
 
     def __init__(self, spec: ResolveSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = LLMStep(spec, env, op_type="resolve", prompt=spec.resolution_prompt,
-                            prompt_field="resolution_prompt")
+        self.step = LLMStep(
+            spec,
+            env,
+            op_type="resolve",
+            prompt=spec.resolution_prompt,
+            prompt_field="resolution_prompt",
+        )
         self.step.model = spec.resolution_model or self.step.model
-        self.compare_prompt = Prompt(spec.comparison_prompt, file=env.spec_file,
-                                     where=f"{self.step.where}.comparison_prompt")
-        self.judge = PairJudge(self.step, self.compare_prompt,
-                               spec.comparison_model or env.model_for(spec), ("input1", "input2"),
-                               skip_on_error=spec.skip_on_error)
+        self.compare_prompt = Prompt(
+            spec.comparison_prompt, file=env.spec_file, where=f"{self.step.where}.comparison_prompt"
+        )
+        self.judge = PairJudge(
+            self.step,
+            self.compare_prompt,
+            spec.comparison_model or env.model_for(spec),
+            ("input1", "input2"),
+            skip_on_error=spec.skip_on_error,
+        )
         self.conditions = [SafeExpr(c, PAIR_NAMES) for c in spec.blocking_conditions or []]
 
     @property
@@ -301,14 +351,16 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         missing = keys.missing(spec.blocking_keys or [])
         if missing:
             shown = ", ".join(sorted(keys.keys)) or "none"
-            raise self.fail(f"{missing[0]!r} is not a key of the rows here (keys: {shown})",
-                            "blocking_keys")
+            raise self.fail(
+                f"{missing[0]!r} is not a key of the rows here (keys: {shown})", "blocking_keys"
+            )
         self.compare_prompt.check({"input1": keys, "input2": keys})
         seen = KeySet.of(spec.input.schema_, keys.open) if spec.input else keys
         self.step.prompt.check({"inputs": seen})
         if self.step.judge_prompt is not None:
-            self.step.judge_prompt.check({"inputs": seen, "output": KeySet.of(
-                self.output_fields())})
+            self.step.judge_prompt.check(
+                {"inputs": seen, "output": KeySet.of(self.output_fields())}
+            )
         return keys | (*self.output_fields(), self.kv_key)
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
@@ -320,8 +372,11 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         else:
             pairs = n * (n - 1) // 2
         out = [{**r, **{f: UNKNOWN for f in self.output_fields()}} for r in rows]
-        return CallEstimate(calls=pairs + n // 2, rows=out,
-                            note=f"at most {pairs} comparisons and {n // 2} resolutions")
+        return CallEstimate(
+            calls=pairs + n // 2,
+            rows=out,
+            note=f"at most {pairs} comparisons and {n // 2} resolutions",
+        )
 
     # -- running -------------------------------------------------------------------------------
 
@@ -364,17 +419,25 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         sim = None
         if self.spec.blocking_threshold is not None and len(reps) > 1:
             texts = [" ".join(str(rows[i][k]) for k in keys if k in rows[i]) for i in reps]
-            vectors = await embed_texts(ctx, texts, self.spec.embedding_model,
-                                        self.spec.embedding_batch_size, self.name)
+            vectors = await embed_texts(
+                ctx, texts, self.spec.embedding_model, self.spec.embedding_batch_size, self.name
+            )
             sim = cosine(vectors, vectors)
         elif not self.conditions and len(reps) > 50:
-            ctx.warn(f"no blocking_threshold or blocking_conditions: up to "
-                     f"{len(reps) * (len(reps) - 1) // 2} comparisons")
-        local = candidate_pairs([rows[i] for i in reps], self.conditions, sim,
-                                self.spec.blocking_threshold)
+            ctx.warn(
+                f"no blocking_threshold or blocking_conditions: up to "
+                f"{len(reps) * (len(reps) - 1) // 2} comparisons"
+            )
+        local = candidate_pairs(
+            [rows[i] for i in reps], self.conditions, sim, self.spec.blocking_threshold
+        )
         pairs = [(reps[a], reps[b]) for a, b in local]
-        meta = {"rows": n, "distinct": len(reps), "possible_pairs": n * (n - 1) // 2,
-                "candidate_pairs": len(pairs)}
+        meta = {
+            "rows": n,
+            "distinct": len(reps),
+            "possible_pairs": n * (n - 1) // 2,
+            "candidate_pairs": len(pairs),
+        }
         meta |= await self._compare_all(rows, pairs, uf, ctx)
         out = await self._resolve_clusters(rows, uf, ctx)
         meta["clusters"] = len(uf.clusters())
@@ -382,13 +445,19 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         out.meta = {**meta, **out.meta}
         return out
 
-    async def _compare_all(self, rows: list[Row], pairs: list[tuple[int, int]], uf: UnionFind,
-                           ctx: OpContext) -> dict[str, int]:
+    async def _compare_all(
+        self, rows: list[Row], pairs: list[tuple[int, int]], uf: UnionFind, ctx: OpContext
+    ) -> dict[str, int]:
         wave_size = self.spec.compare_batch_size or COMPARE_BATCH
         limit = self.spec.limit_comparisons
         done: set[tuple[int, int, int, int]] = set()  # cluster pairs judged different
-        counts = {"comparisons": 0, "skipped_same_cluster": 0, "skipped_already_compared": 0,
-                  "comparison_errors": 0, "not_compared_limit": 0}
+        counts = {
+            "comparisons": 0,
+            "skipped_same_cluster": 0,
+            "skipped_already_compared": 0,
+            "comparison_errors": 0,
+            "not_compared_limit": 0,
+        }
         ctx.progress.add_total(self.name, len(pairs))
         pending = pairs
         while pending:
@@ -409,8 +478,7 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
                 else:
                     in_wave.add((a, b))
                     wave.append((i, j, state))
-            results = await asyncio.gather(*(self.judge(ctx, rows[i], rows[j])
-                                             for i, j, _ in wave))
+            results = await asyncio.gather(*(self.judge(ctx, rows[i], rows[j]) for i, j, _ in wave))
             for (i, j, state), match in zip(wave, results, strict=True):
                 counts["comparisons"] += 1
                 counts["comparison_errors"] += match is None
@@ -421,12 +489,13 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
             ctx.advance(len(wave))
             pending = later
         if counts["comparison_errors"]:
-            ctx.warn(f"{counts['comparison_errors']} comparisons failed and counted as no "
-                     "match (skip_on_error)")
+            ctx.warn(
+                f"{counts['comparison_errors']} comparisons failed and counted as no "
+                "match (skip_on_error)"
+            )
         return {k: v for k, v in counts.items() if v or k == "comparisons"}
 
-    async def _resolve_clusters(self, rows: list[Row], uf: UnionFind,
-                                ctx: OpContext) -> Outcome:
+    async def _resolve_clusters(self, rows: list[Row], uf: UnionFind, ctx: OpContext) -> Outcome:
         clusters = sorted(uf.clusters().values())
         groups = [c for c in clusters if len(c) > 1]
         results = await asyncio.gather(*(self._resolve(rows, c, ctx) for c in groups))
@@ -464,10 +533,15 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
             if failed is not None:
                 return failed.to_json()
             assert text is not None
-            result = await self.step.run(ctx, text, example={"inputs": inputs},
-                                         variables={"inputs": inputs})
-            outcome = self.step.finish(ctx, result, cluster, lambda output: Outcome(
-                rows=[self._resolved(r, output) for r in cluster]))
+            result = await self.step.run(
+                ctx, text, example={"inputs": inputs}, variables={"inputs": inputs}
+            )
+            outcome = self.step.finish(
+                ctx,
+                result,
+                cluster,
+                lambda output: Outcome(rows=[self._resolved(r, output) for r in cluster]),
+            )
             return outcome.to_json()
 
         key = hashlib.sha256("|".join(row_digest(r) for r in cluster).encode()).hexdigest()[:24]

@@ -42,10 +42,14 @@ class SplitKwargs(StrictModel):
 
     num_tokens: int | None = Field(None, ge=1, description="token_count: tokens per chunk.")
     delimiter: str | None = Field(None, min_length=1, description="delimiter: text to split on.")
-    num_splits_to_group: int | None = Field(None, ge=1, description="delimiter: pieces per "
-                                            "chunk (default 1).")
-    model: str | None = Field(None, description="token_count: tokenizer of this model "
-                              "(default: the operation's model, else default_model).")
+    num_splits_to_group: int | None = Field(
+        None, ge=1, description="delimiter: pieces per chunk (default 1)."
+    )
+    model: str | None = Field(
+        None,
+        description="token_count: tokenizer of this model "
+        "(default: the operation's model, else default_model).",
+    )
 
 
 class SplitSpec(OperationSpec):
@@ -56,8 +60,9 @@ class SplitSpec(OperationSpec):
     method: Literal["token_count", "delimiter"]
     method_kwargs: SplitKwargs
     # DocETL's docs show it both inside method_kwargs and at the top level; accept both.
-    num_splits_to_group: int | None = Field(None, ge=1, description="Same as method_kwargs."
-                                            "num_splits_to_group.")
+    num_splits_to_group: int | None = Field(
+        None, ge=1, description="Same as method_kwargs.num_splits_to_group."
+    )
     model: str | None = Field(None, description="Tokenizer model (see method_kwargs.model).")
 
     @model_validator(mode="after")
@@ -123,8 +128,9 @@ class SplitOperator(RowOperator[SplitSpec]):
         key = self.spec.split_key
         text: Any = row.get(key)
         if text is UNKNOWN:  # --dry-run: the text comes from an LLM call not made
-            return Outcome(rows=[{**row, self.chunk_key: UNKNOWN, self.id_key: UNKNOWN,
-                                  self.num_key: 1}])
+            return Outcome(
+                rows=[{**row, self.chunk_key: UNKNOWN, self.id_key: UNKNOWN, self.num_key: 1}]
+            )
         if not isinstance(text, str):
             got = "missing" if key not in row else f"{type(text).__name__}, not a string"
             return Outcome(errors=[Issue(self.name, row, f"split_key {key!r} is {got}")])
@@ -132,13 +138,17 @@ class SplitOperator(RowOperator[SplitSpec]):
         if not pieces:
             return Outcome(filtered=1, meta={"chunks": 0})
         ident = doc_id(row)
-        rows = [{**row, self.chunk_key: piece, self.id_key: ident, self.num_key: i}
-                for i, piece in enumerate(pieces, start=1)]
+        rows = [
+            {**row, self.chunk_key: piece, self.id_key: ident, self.num_key: i}
+            for i, piece in enumerate(pieces, start=1)
+        ]
         return Outcome(rows=rows, meta={"chunks": len(rows)})
 
     def output_keys(self, keys: KeySet) -> KeySet:
         if keys.missing([self.spec.split_key]):
             shown = ", ".join(sorted(keys.keys)) or "none"
-            raise self.fail(f"{self.spec.split_key!r} is not a key of the rows here "
-                            f"(keys: {shown})", "split_key")
+            raise self.fail(
+                f"{self.spec.split_key!r} is not a key of the rows here (keys: {shown})",
+                "split_key",
+            )
         return keys | (self.chunk_key, self.id_key, self.num_key)

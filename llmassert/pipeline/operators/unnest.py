@@ -42,12 +42,14 @@ class UnnestSpec(OperationSpec):
 
     type: Literal["unnest"] = "unnest"
     unnest_key: str = Field(min_length=1, description="Field holding a list or a dict.")
-    keep_empty: bool | None = Field(None, description="Keep rows whose list is empty "
-                                    "(value None). Default false.")
+    keep_empty: bool | None = Field(
+        None, description="Keep rows whose list is empty (value None). Default false."
+    )
     expand_fields: list[str] | None = Field(None, description="Dict keys copied into the row.")
     recursive: bool | None = Field(None, description="Unnest nested lists/dicts too.")
-    depth: int | None = Field(None, ge=1, description="Levels to unnest (default 1, or "
-                              "unlimited when recursive).")
+    depth: int | None = Field(
+        None, ge=1, description="Levels to unnest (default 1, or unlimited when recursive)."
+    )
 
 
 def unnest_row(row: Row, spec: UnnestSpec) -> list[Row]:
@@ -97,8 +99,15 @@ class UnnestOperator(RowOperator[UnnestSpec]):
         if value is UNKNOWN:  # --dry-run: the list comes from an LLM call not made
             return Outcome(rows=[{**row, **dict.fromkeys(self.spec.expand_fields or [], UNKNOWN)}])
         if value is not None and not isinstance(value, list | tuple | dict):
-            return Outcome(errors=[Issue(self.name, row, f"unnest_key {key!r} is "
-                                         f"{type(value).__name__}, not a list or dict")])
+            return Outcome(
+                errors=[
+                    Issue(
+                        self.name,
+                        row,
+                        f"unnest_key {key!r} is {type(value).__name__}, not a list or dict",
+                    )
+                ]
+            )
         rows = unnest_row(row, self.spec)
         return Outcome(rows=rows, filtered=0 if rows else 1)
 
@@ -106,8 +115,9 @@ class UnnestOperator(RowOperator[UnnestSpec]):
         spec = self.spec
         if keys.missing([spec.unnest_key]):
             shown = ", ".join(sorted(keys.keys)) or "none"
-            raise self.fail(f"{spec.unnest_key!r} is not a key of the rows here (keys: {shown})",
-                            "unnest_key")
+            raise self.fail(
+                f"{spec.unnest_key!r} is not a key of the rows here (keys: {shown})", "unnest_key"
+            )
         if spec.expand_fields is not None:
             return keys | spec.expand_fields
         # Expanding a dict without expand_fields adds keys that only the data knows.
