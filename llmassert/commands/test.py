@@ -1,7 +1,8 @@
 """`llmassert test`: run an assertion set over recorded responses, for CI.
 
-Exit codes: 0 all assertions pass (or, with ``--baseline``, no pass rate dropped below the
-baseline's); 1 a failure / regression; 2 bad input (missing file, bad JSONL line, unsafe module).
+Exit codes: 0 all assertions pass (or, with ``--baseline``, no (record, assertion) that passed in
+the baseline fails now); 1 a failure / regression; 2 bad input (missing file, bad JSONL line,
+unsafe module, an old baseline).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from llmassert.assertions import AssertionSet
-    from llmassert.testing.regression import Baseline, Record, Regression, SuiteResult
+    from llmassert.testing.baseline import Comparison
+    from llmassert.testing.regression import Record, RowIssue, SuiteResult
 
 
 def register(app: typer.Typer) -> None:
@@ -53,13 +55,16 @@ def test(
         typer.Option(
             "--baseline",
             metavar="FILE",
-            help="Fail only when a pass rate drops below this baseline's.",
+            help="Fail only on regressions: a (record, assertion) that passed in this baseline "
+            "and fails now.",
         ),
     ] = None,
     write_baseline: Annotated[
         Path | None,
         typer.Option(
-            "--write-baseline", metavar="FILE", help="Save this run's pass rates as the baseline."
+            "--write-baseline",
+            metavar="FILE",
+            help="Save this run's failures per record as the baseline.",
         ),
     ] = None,
     tolerance: Annotated[
@@ -68,7 +73,8 @@ def test(
             "--tolerance",
             min=0.0,
             max=1.0,
-            help="With --baseline: allowed drop in pass rate (e.g. 0.02 for judge noise).",
+            help="With --baseline, for judge noise: the fraction of records per assertion "
+            "allowed to flip from pass to fail (0.02 of 100 records = 2 per assertion).",
         ),
     ] = 0.0,
     timeout: Annotated[
@@ -99,112 +105,169 @@ def test(
     """Check recorded responses with an assertion module; exit 1 on failures or regressions."""
     import asyncio
 
-    from rich.console import Console
-
     from llmassert.assertions import AssertionSet
+    from llmassert.commands._console import console
     from llmassert.commands._options import llm_session
     from llmassert.errors import ConfigError
+    from llmassert.testing import baseline as bl
     from llmassert.testing import regression as reg
 
     if (recorded is None) == (pipeline is None):
         raise ConfigError(
             "give either a RECORDED.jsonl file or --pipeline YAML (not both)", field="RECORDED"
         )
-    err = Console(stderr=True)
-    out = Console()
-    known = reg.load_baseline(baseline) if baseline is not None else None
+    err = console(stderr=True)
+    out = console()
+    known = bl.load_baseline(baseline) if baseline is not None else None
+    issues: dict[int, reg.RowIssue] = {}
     with AssertionSet.load(assertions, timeout_s=timeout) as checks:
         if pipeline is not None:
             # The cassette name `llmassert run` records under, so its recordings replay here.
             with llm_session(settings, f"run-{pipeline.stem}"):
-                records, note = asyncio.run(reg.apipeline_records(pipeline, settings, response_key))
-                err.print(note, highlight=False)
-                suite = asyncio.run(_run(checks, records, err))
+                piped = asyncio.run(reg.apipeline_records(pipeline, settings, response_key))
+                err.print(piped.note, highlight=False)
+                records, issues = piped.records, piped.issues
+                suite = asyncio.run(_run(checks, records, issues, err, piped.labels))
         else:
             assert recorded is not None
             records = reg.load_records(recorded)
             if checks.judge_names:
                 with llm_session(settings, f"test-{recorded.stem}"):
-                    suite = asyncio.run(_run(checks, records, err))
+                    suite = asyncio.run(_run(checks, records, issues, err))
             else:
-                suite = asyncio.run(_run(checks, records, err))
-    regressed = reg.regressions(suite, known, tolerance=tolerance) if known is not None else []
-    _print(out, suite, known, regressed, show)
+                suite = asyncio.run(_run(checks, records, issues, err))
+    comparison = bl.compare(suite, known, tolerance=tolerance) if known is not None else None
+    _print(out, suite, comparison, show)
     if junit is not None:
         from llmassert.testing.junit import write_junit
 
-        tolerated = frozenset(
-            name
-            for name, s in suite.stats.items()
-            if known is not None and s.passed < s.total and name not in {r.name for r in regressed}
-        )
-        write_junit(junit, suite, known_failures=tolerated)
-        err.print(f"JUnit report written to {junit}")
+        write_junit(junit, suite, comparison=comparison)
+        err.print(f"JUnit report written to {junit}", highlight=False)
     if write_baseline is not None:
-        reg.write_baseline(write_baseline, reg.make_baseline(suite))
-        err.print(f"baseline written to {write_baseline}")
+        bl.write_baseline(write_baseline, bl.make_baseline(suite))
+        err.print(f"baseline written to {write_baseline}", highlight=False)
         return 0
-    if known is not None:
-        return 1 if regressed else 0
+    if comparison is not None:
+        return 1 if comparison.failed else 0
     return 1 if suite.failed else 0
 
 
-async def _run(checks: AssertionSet, records: list[Record], err: Console) -> SuiteResult:
+async def _run(
+    checks: AssertionSet,
+    records: list[Record],
+    issues: dict[int, RowIssue],
+    err: Console,
+    labels: list[str] | None = None,
+) -> SuiteResult:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from llmassert.testing.regression import arun_suite
 
     # A bar only where it helps: many records or LLM judges (seconds per record).
     if len(records) < 200 and not checks.judge_names:
-        return await arun_suite(checks, records)
+        return await arun_suite(checks, records, issues=issues, labels=labels)
     with Progress(
         TextColumn("checking"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
     ) as progress:
         task = progress.add_task("check", total=len(records))
-        return await arun_suite(checks, records, on_result=lambda _i, _r: progress.advance(task))
+        return await arun_suite(
+            checks,
+            records,
+            issues=issues,
+            labels=labels,
+            on_result=lambda _i, _r: progress.advance(task),
+        )
 
 
-def _print(
-    out: Console,
-    suite: SuiteResult,
-    baseline: Baseline | None,
-    regressed: list[Regression],
-    show: int,
-) -> None:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show: int) -> None:
     from rich.table import Table
 
-    bad = {r.name for r in regressed}
-    title = f"{Path(suite.module).name if suite.module else 'assertions'} on {len(suite.records)} "
-    title += f"recorded responses ({suite.seconds:.2f} s)"
+    bad = comparison.regressed_names() if comparison is not None else set()
+    fixed: dict[str, int] = {}
+    for flip in comparison.fixed if comparison is not None else []:
+        fixed[flip.assertion] = fixed.get(flip.assertion, 0) + 1
+    title = f"{Path(suite.module).name if suite.module else 'assertions'} on "
+    title += f"{_plural(len(suite.records), 'recorded response')} ({suite.seconds:.2f} s)"
     table = Table(title=title, title_justify="left")
     table.add_column("assertion", overflow="fold", min_width=16)
     table.add_column("kind", no_wrap=True)
-    for col in ("pass", "fail", "error", "rate", *(("baseline",) if baseline else ())):
+    for col in ("pass", "fail", "error", "rate"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
+    kinds = {"llm_judge": "judge", "pipeline": "pipeline"}
     for name, s in suite.stats.items():
         row = [
             name,
-            "judge" if s.kind == "llm_judge" else "code",
+            kinds.get(s.kind, "code"),
             str(s.passed),
             str(s.failed),
             str(s.errors),
             f"{s.pass_rate:.1%}",
         ]
-        if baseline is not None:
-            before = baseline.pass_rates.get(name)
-            row.append("new" if before is None else f"{before:.1%}")
-            status = (
-                "[red]REGRESSED[/]"
-                if name in bad
-                else "[yellow]known[/]"
-                if s.passed < s.total
-                else "[green]ok[/]"
-            )
+        if comparison is not None:
+            n_bad = sum(1 for f in comparison.regressed if f.assertion == name)
+            parts = []
+            if name in bad:
+                parts.append(f"[red]REGRESSED {n_bad}[/]")
+            elif s.passed < s.total:
+                parts.append("[yellow]known[/]")
+            else:
+                parts.append("[green]ok[/]")
+            if fixed.get(name):
+                parts.append(f"[green]fixed {fixed[name]}[/]")
+            status = " ".join(parts)
         else:
             status = "[green]ok[/]" if s.passed == s.total else "[red]FAIL[/]"
         table.add_row(*row, status)
     out.print(table)
+    if comparison is None:
+        _list_failures(out, suite, show)
+        return
+    for flip in comparison.regressed[: max(show, 1)]:
+        out.print(
+            f"  [red]REGRESSED[/] [bold]{flip.label}[/] {flip.assertion}: {flip.message} "
+            f"({flip.why})",
+            highlight=False,
+        )
+    if len(comparison.regressed) > max(show, 1):
+        out.print(f"  ... and {len(comparison.regressed) - max(show, 1)} more (--show N)")
+    for flip in comparison.tolerated[:show]:
+        out.print(
+            f"  tolerated {flip.label} {flip.assertion}: {flip.message} (within --tolerance)",
+            highlight=False,
+        )
+    for flip in comparison.fixed[:show]:
+        out.print(f"  [green]fixed[/] {flip.label} {flip.assertion}", highlight=False)
+    if comparison.missing:
+        out.print(
+            f"  note: {_plural(len(comparison.missing), 'baseline record')} not in this run: "
+            + ", ".join(comparison.missing[:5])
+            + (" ..." if len(comparison.missing) > 5 else ""),
+            highlight=False,
+        )
+    extra = [
+        _plural(len(comparison.fixed), "fixed check"),
+        _plural(len(comparison.known), "known failure"),
+    ]
+    if comparison.tolerated:
+        extra.append(f"{len(comparison.tolerated)} tolerated")
+    if comparison.regressed:
+        records = sorted({f.label for f in comparison.regressed})
+        verdict = (
+            f"{_plural(len(comparison.regressed), 'regression')} against the baseline "
+            f"(in {', '.join(records[:10])}{' ...' if len(records) > 10 else ''}); "
+            + ", ".join(extra)
+        )
+    else:
+        verdict = "no regressions against the baseline; " + ", ".join(extra)
+    out.print(verdict, highlight=False)
+
+
+def _list_failures(out: Console, suite: SuiteResult, show: int) -> None:
     listed = 0
     for i, result in enumerate(suite.results):
         for f in result.failures:
@@ -218,11 +281,4 @@ def _print(
             listed += 1
     hidden = sum(len(r.failures) for r in suite.results) - listed
     if hidden > 0:
-        out.print(f"  ... and {hidden} more failures (--show N to list more)")
-    if baseline is not None:
-        verdict = (
-            f"{len(regressed)} assertion(s) regressed below the baseline"
-            if regressed
-            else "no regressions against the baseline"
-        )
-        out.print(verdict)
+        out.print(f"  ... and {_plural(hidden, 'more failure')} (--show N to list more)")

@@ -1,28 +1,36 @@
-"""Regression runs: an assertion set over recorded ``(input, response)`` pairs, and baselines.
+"""Regression runs: an assertion set over recorded ``(input, response)`` pairs.
 
 Input is JSONL, one object per line: ``{"input": {...}, "response": "..."}`` with an optional
 ``id`` (and, so labeled-output files work as they are, an ignored ``label``), or the output rows
-of a pipeline run (normally replayed from cassettes).  The result is a
-pass rate per assertion; a baseline file stores those rates so a suite with known failures
-gates only on regressions (a rate dropping below the baseline's).
+of a pipeline run (normally replayed from cassettes), quarantined and errored rows included.
+
+Every record gets a stable *key* so that a later run can be compared with a baseline record by
+record (:mod:`llmassert.testing.baseline`): its ``id`` when it has one, otherwise a hash of its
+input (``input-<12 hex>``), so reordering the file keeps records matched.  Records whose inputs
+repeat get ``#2``, ``#3``... in file order; give such records ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmassert.assertions import AssertionSet, CheckResult
+from llmassert.assertions.results import Failure
 from llmassert.config import Settings
 from llmassert.errors import InputError
 
-BASELINE_VERSION = 1
+# The pseudo-assertion a pipeline row fails when the pipeline quarantined or failed it: such a
+# row is never left out of the table, the JUnit file or the gate.
+PIPELINE_CHECK = "(pipeline)"
+PIPELINE_CRITERION = "the pipeline delivers the row (not quarantined, no error)"
 
 
 class Record(BaseModel):
@@ -36,16 +44,12 @@ class Record(BaseModel):
     label: str | int | bool | None = None  # accepted (labeled-output files), not used
 
 
-class Baseline(BaseModel):
-    """Pass rates a later run must not drop below."""
+@dataclass(frozen=True)
+class RowIssue:
+    """Why a pipeline row did not reach the output; ``checked`` when it still has a response."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    version: int = BASELINE_VERSION
-    module: str | None = None
-    records: int = Field(ge=0)
-    pass_rates: dict[str, float]
-    created: str | None = None
+    reason: str
+    checked: bool
 
 
 @dataclass
@@ -68,11 +72,17 @@ class AssertionStats:
 
 @dataclass
 class SuiteResult:
-    """Everything a run produced: per record results and per assertion stats."""
+    """Everything a run produced: per record results and per assertion stats.
+
+    ``keys[i]`` is record i's stable key (see the module docstring), ``labels[i]`` how it is shown
+    (its id, or ``line-N``).
+    """
 
     module: str | None
     records: list[Record]
     results: list[CheckResult]
+    keys: list[str]
+    labels: list[str]
     stats: dict[str, AssertionStats] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -81,15 +91,38 @@ class SuiteResult:
         return any(s.failed or s.errors for s in self.stats.values())
 
     def record_id(self, index: int) -> str:
-        rid = self.records[index].id
-        return str(rid) if rid is not None else f"line-{index + 1}"
+        return self.labels[index]
+
+    def outcomes(self) -> dict[str, dict[str, Failure | None]]:
+        """``{record key: {assertion: its Failure, or None when it passed}}``."""
+        out: dict[str, dict[str, Failure | None]] = {}
+        for key, result in zip(self.keys, self.results, strict=True):
+            failures = {f.name: f for f in result.failures}
+            out[key] = {name: failures.get(name) for name in result.results}
+        return out
 
 
-@dataclass(frozen=True)
-class Regression:
-    name: str
-    baseline: float | None  # None: the assertion is new (held to 100 %)
-    now: float
+def input_hash(data: Any) -> str:
+    """A short, stable hash of JSON-able data (key order does not matter)."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def record_keys(records: Iterable[Record]) -> tuple[list[str], list[str]]:
+    """Stable keys and display labels for records (see the module docstring)."""
+    keys: list[str] = []
+    labels: list[str] = []
+    seen: dict[str, int] = {}
+    for n, record in enumerate(records, 1):
+        if record.id is not None:
+            base, label = str(record.id), str(record.id)
+        else:
+            base, label = f"input-{input_hash(record.input)}", f"line-{n}"
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        keys.append(base if count == 1 else f"{base}#{count}")
+        labels.append(label)
+    return keys, labels
 
 
 def load_records(path: str | Path) -> list[Record]:
@@ -128,16 +161,58 @@ async def arun_suite(
     assertions: AssertionSet,
     records: list[Record],
     *,
+    issues: dict[int, RowIssue] | None = None,
+    labels: list[str] | None = None,
     on_result: Callable[[int, CheckResult], None] | None = None,
 ) -> SuiteResult:
-    """Check every record (judges concurrently, sandboxed checks in one batch)."""
-    import time
+    """Check every record (judges concurrently, sandboxed checks in one batch).
 
+    ``labels`` replaces how records are shown (default: their id, or ``line-N``).
+    ``issues`` marks pipeline rows that were quarantined or errored: each fails
+    :data:`PIPELINE_CHECK`; those without a response (``checked=False``) are not run through the
+    assertions at all.
+    """
+    issues = issues or {}
     start = time.perf_counter()
-    results = await assertions.acheck_many(
-        [(r.input, r.response) for r in records], on_result=on_result
+    todo = [i for i in range(len(records)) if issues.get(i, RowIssue("", True)).checked]
+    checked = await assertions.acheck_many(
+        [(records[i].input, records[i].response) for i in todo],
+        on_result=None if on_result is None else (lambda j, r: on_result(todo[j], r)),
     )
-    suite = SuiteResult(assertions.path, records, results, seconds=time.perf_counter() - start)
+    by_index = dict(zip(todo, checked, strict=True))
+    results: list[CheckResult] = []
+    for i in range(len(records)):
+        result = by_index.get(i, CheckResult(passed=True))
+        issue = issues.get(i)
+        if issue is not None:
+            failure = Failure(PIPELINE_CHECK, PIPELINE_CRITERION, issue.reason)
+            result = CheckResult(
+                passed=False,
+                failures=(failure, *result.failures),
+                timings=result.timings,
+                results={PIPELINE_CHECK: False, **result.results},
+            )
+            if on_result is not None and not issue.checked:
+                on_result(i, result)
+        elif issues:
+            result = CheckResult(
+                passed=result.passed,
+                failures=result.failures,
+                timings=result.timings,
+                results={PIPELINE_CHECK: True, **result.results},
+            )
+        results.append(result)
+    keys, default_labels = record_keys(records)
+    suite = SuiteResult(
+        assertions.path,
+        records,
+        results,
+        keys,
+        labels or default_labels,
+        seconds=time.perf_counter() - start,
+    )
+    if issues:
+        suite.stats[PIPELINE_CHECK] = AssertionStats(PIPELINE_CHECK, "pipeline", PIPELINE_CRITERION)
     for a in assertions:
         suite.stats[a.name] = AssertionStats(a.name, a.kind, a.criterion)
     for result in results:
@@ -153,14 +228,27 @@ async def arun_suite(
     return suite
 
 
+@dataclass
+class PipelineRecords:
+    """A pipeline run turned into records: output rows, then quarantined, then errored rows."""
+
+    records: list[Record]
+    issues: dict[int, RowIssue]
+    labels: list[str]  # row-N, quarantined-N, error-N (or the row's id)
+    note: str
+
+
 async def apipeline_records(
     pipeline: str | Path, settings: Settings, response_key: str
-) -> tuple[list[Record], str]:
-    """Run a pipeline (normally in replay mode) and turn its output rows into records.
+) -> PipelineRecords:
+    """Run a pipeline (normally in replay mode) and turn every row it saw into a record.
 
     Each output row is the example; ``row[response_key]`` is the response (JSON text when it is
-    not a string).  Outputs go to a temporary folder, never over the pipeline's own output.
-    Returns the records and a one-line note on rows the pipeline itself quarantined or failed.
+    not a string).  Rows the pipeline quarantined or failed become records too, failing
+    :data:`PIPELINE_CHECK` (and checked when the quarantined output has the response).  A row's
+    key is its ``id`` field when it has one, else a hash of its dataset fields (the LLM's fields
+    left out, so a changed answer is still the same record).  Outputs go to a temporary folder,
+    never over the pipeline's own output.
     """
     import tempfile
 
@@ -178,7 +266,26 @@ async def apipeline_records(
         runner.output_path = Path(tmp) / "output.json"
         report = await runner.arun()
         rows, _digest = load_dataset(runner.output_path, "json")
-    records = []
+        issue_rows: list[tuple[str, dict[str, Any]]] = []
+        for kind, path in (("quarantined", report.quarantine_file), ("error", report.errors_file)):
+            if path is not None and path.is_file():
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        issue_rows.append((kind, json.loads(line)))
+        dataset_keys = {k for d in runner.datasets.values() for row in d.rows for k in row}
+
+    def key_of(row: dict[str, Any]) -> str | None:
+        rid = row.get("id")
+        if isinstance(rid, str | int) and not isinstance(rid, bool):
+            return str(rid)
+        own = {k: v for k, v in row.items() if k in dataset_keys and k != response_key}
+        return f"input-{input_hash(own or row)}"
+
+    def text_of(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    records: list[Record] = []
+    labels: list[str] = []
     for i, row in enumerate(rows):
         if response_key not in row:
             raise InputError(
@@ -187,56 +294,31 @@ async def apipeline_records(
                 file=pipeline,
                 field="--response-key",
             )
-        value = row[response_key]
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        records.append(Record(input=dict(row), response=text, id=f"row-{i + 1}"))
+        records.append(Record(input=dict(row), response=text_of(row[response_key]), id=key_of(row)))
+        labels.append(str(row["id"]) if "id" in row else f"row-{i + 1}")
+    issues: dict[int, RowIssue] = {}
+    counters: dict[str, int] = {}
+    for kind, item in issue_rows:
+        counters[kind] = counters.get(kind, 0) + 1
+        row = item.get("row") if isinstance(item.get("row"), dict) else {}
+        assert isinstance(row, dict)
+        output = item.get("output")
+        merged = {**row, **output} if isinstance(output, dict) else dict(row)
+        has_response = response_key in merged
+        reason = f"{kind} by {item.get('operation', '?')}: {item.get('reason', '')}".strip()
+        issues[len(records)] = RowIssue(reason, checked=has_response)
+        labels.append(str(row["id"]) if "id" in row else f"{kind}-{counters[kind]}")
+        records.append(
+            Record(
+                input=merged,
+                response=text_of(merged[response_key]) if has_response else "",
+                id=key_of(row),
+            )
+        )
     note = (
         f"pipeline produced {report.rows_out} rows from {report.rows_in}; "
-        f"{report.quarantined} quarantined and {report.errored} errored rows are not checked"
+        f"{report.quarantined} quarantined and {report.errored} errored "
+        f"{'row is' if report.quarantined + report.errored == 1 else 'rows are'} "
+        f"reported as failing {PIPELINE_CHECK}"
     )
-    return records, note
-
-
-# -- baselines -----------------------------------------------------------------------------------
-
-
-def make_baseline(suite: SuiteResult) -> Baseline:
-    return Baseline(
-        module=suite.module,
-        records=len(suite.records),
-        pass_rates={name: s.pass_rate for name, s in suite.stats.items()},
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-
-
-def load_baseline(path: str | Path) -> Baseline:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("baseline not found (create it with --write-baseline)", file=p)
-    try:
-        return Baseline.model_validate_json(p.read_text(encoding="utf-8"))
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "baseline"
-        raise InputError(err["msg"], file=p, field=where) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {e}", file=p) from None
-
-
-def write_baseline(path: str | Path, baseline: Baseline) -> None:
-    from llmassert.fileio import atomic_write_text
-
-    atomic_write_text(Path(path), baseline.model_dump_json(indent=2) + "\n")
-
-
-def regressions(
-    suite: SuiteResult, baseline: Baseline, *, tolerance: float = 0.0
-) -> list[Regression]:
-    """Assertions whose pass rate fell below the baseline's (new ones must pass everywhere)."""
-    out = []
-    for name, stats in suite.stats.items():
-        before = baseline.pass_rates.get(name)
-        floor = 1.0 if before is None else before
-        if stats.pass_rate < floor - tolerance - 1e-9:
-            out.append(Regression(name, before, stats.pass_rate))
-    return out
+    return PipelineRecords(records, issues, labels, note)

@@ -78,6 +78,17 @@ def _junit_shape(path: Path) -> ET.Element:
     return root
 
 
+def _outcomes(root: ET.Element) -> dict[str, tuple[str, str]]:
+    """``{testcase name: (outcome tag or "passed", message)}``."""
+    out = {}
+    for case in root.iter("testcase"):
+        child = next((c for c in case if c.tag != "system-out"), None)
+        out[case.get("name", "")] = (
+            ("passed", "") if child is None else (child.tag, child.get("message", ""))
+        )
+    return out
+
+
 def test_all_passing_exits_0_and_writes_junit(
     tmp_path: Path, checks: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -87,12 +98,14 @@ def test_all_passing_exits_0_and_writes_junit(
     out = capsys.readouterr().out
     assert "max_words" in out and "100.0%" in out
     root = _junit_shape(junit)
-    assert root.get("tests") == "4" and root.get("failures") == "0"
-    assert [s.get("name") for s in root] == ["checks.max_words", "checks.no_feature"]
+    assert root.get("tests") == "2" and root.get("failures") == "0"
+    assert [s.get("name") for s in root] == ["checks"]
     assert [c.get("name") for c in root[0].findall("testcase")] == ["a", "b"]
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["no_feature.criterion"] == "Never use the word 'feature'."
 
 
-def test_a_failing_assertion_exits_1_with_failure_elements(
+def test_a_failing_assertion_exits_1_with_one_failure_per_record(
     tmp_path: Path, checks: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     junit = tmp_path / "junit.xml"
@@ -101,42 +114,100 @@ def test_a_failing_assertion_exits_1_with_failure_elements(
     out = capsys.readouterr().out
     assert "line-3 max_words: returned False" in out and "FAIL" in out
     root = _junit_shape(junit)
-    assert root.get("failures") == "2" and root.get("tests") == "6"
-    failure = root.find("./testsuite[@name='checks.no_feature']/testcase[@name='line-3']/failure")
+    assert root.get("failures") == "1" and root.get("tests") == "3"
+    # The record has no id: it is keyed by a hash of its input.
+    key = next(c.get("name") for c in root.iter("testcase") if c.find("failure") is not None)
+    assert key is not None and key.startswith("input-")
+    failure = root.find(f"./testsuite/testcase[@name='{key}']/failure")
     assert failure is not None and failure.get("type") == "failed"
+    assert failure.get("message") == "max_words: returned False; no_feature: returned False"
     assert "criterion: Never use the word 'feature'." in (failure.text or "")
 
 
-def test_baseline_gates_only_on_regressions(
+SWAP_BEFORE = [
+    {"id": f"r{i}", "input": {"max_words": 5}, "response": "fine" if i != 5 else "a feature"}
+    for i in range(1, 7)
+]
+
+
+def _swapped() -> list[dict[str, Any]]:
+    """r5 fixed, r2 newly fails the same check: the per-assertion pass rate is unchanged."""
+    now = [dict(r) for r in SWAP_BEFORE]
+    now[4]["response"] = "fine"
+    now[1]["response"] = "another feature"
+    return now
+
+
+def test_the_gate_catches_a_swapped_failure(
+    tmp_path: Path, checks: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "base.json"
+    before = _write(tmp_path, SWAP_BEFORE, "before.jsonl")
+    assert main(["test", str(before), "-a", str(checks), "--write-baseline", str(base)]) == 0
+    saved = json.loads(base.read_text())
+    assert saved["version"] == 2 and saved["failures"]["r5"] == ["no_feature"]
+    assert saved["failures"]["r2"] == []
+    capsys.readouterr()
+
+    now = _write(tmp_path, _swapped(), "now.jsonl")
+    junit = tmp_path / "junit.xml"
+    code = main(["test", str(now), "-a", str(checks), "--baseline", str(base), "--junit", str(junit)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "REGRESSED r2 no_feature: returned False (passed in the baseline)" in out
+    assert "fixed r5 no_feature" in out
+    assert "1 regression against the baseline (in r2); 1 fixed check, 0 known failures" in out
+    outcomes = _outcomes(_junit_shape(junit))
+    assert outcomes["r2"] == ("failure", "no_feature: returned False")
+    assert outcomes["r5"] == ("passed", "")
+    assert {k for k, v in outcomes.items() if v[0] != "passed"} == {"r2"}
+
+    # One flip of six records is tolerated at 1/6 and not below.
+    args = ["test", str(now), "-a", str(checks), "--baseline", str(base), "--tolerance"]
+    assert main([*args, "0.16"]) == 1
+    capsys.readouterr()
+    assert main([*args, str(1 / 6)]) == 0
+    out = capsys.readouterr().out
+    assert "tolerated r2 no_feature" in out and "no regressions against the baseline" in out
+
+
+def test_known_failures_pass_the_gate_and_are_skipped_in_junit(
     tmp_path: Path, checks: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = tmp_path / "baseline.json"
     known = _write(tmp_path, ONE_BAD)
     assert main(["test", str(known), "-a", str(checks), "--write-baseline", str(base)]) == 0
-    saved = json.loads(base.read_text())
-    assert saved["records"] == 3 and saved["pass_rates"]["max_words"] == pytest.approx(2 / 3)
-
     junit = tmp_path / "junit.xml"
-    assert (
-        main(
-            ["test", str(known), "-a", str(checks), "--baseline", str(base), "--junit", str(junit)]
-        )
-        == 0
+    args = ["test", str(known), "-a", str(checks), "--baseline", str(base), "--junit", str(junit)]
+    assert main(args) == 0
+    assert "no regressions against the baseline; 0 fixed checks, 2 known failures" in (
+        capsys.readouterr().out
     )
-    assert "no regressions" in capsys.readouterr().out
-    root = _junit_shape(junit)  # known failures are reported as skipped, not failures
-    assert (root.get("failures"), root.get("skipped")) == ("0", "2")
+    root = _junit_shape(junit)
+    assert (root.get("failures"), root.get("skipped"), root.get("tests")) == ("0", "1", "3")
 
+    # A record the baseline never saw must pass; reordering the file keeps records matched.
     worse = _write(
-        tmp_path, [*ONE_BAD, {"input": {"max_words": 1}, "response": "two words"}], "worse.jsonl"
+        tmp_path,
+        [{"input": {"max_words": 1}, "response": "two words"}, *reversed(ONE_BAD)],
+        "worse.jsonl",
     )
     assert main(["test", str(worse), "-a", str(checks), "--baseline", str(base)]) == 1
     out = capsys.readouterr().out
-    assert "REGRESSED" in out and "1 assertion(s) regressed" in out
-    assert (
-        main(["test", str(worse), "-a", str(checks), "--baseline", str(base), "--tolerance", "0.2"])
-        == 0
-    )
+    assert "REGRESSED line-1 max_words: returned False (new record)" in out
+    assert "1 regression against the baseline (in line-1)" in out
+
+
+def test_an_old_baseline_is_one_line_telling_how_to_regenerate(
+    tmp_path: Path, checks: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"version": 1, "records": 2, "pass_rates": {"max_words": 1.0}}))
+    assert main(["test", str(_write(tmp_path, GOOD)), "-a", str(checks), "--baseline", str(old)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "old.json: an old baseline (pass rates only) cannot gate per record; regenerate it " \
+        "with `llmassert test ... --write-baseline" in err[0]
 
 
 @pytest.mark.parametrize(
@@ -245,6 +316,7 @@ operations:
     output:
       schema:
         summary: string
+    assertions: {module: checks.py, response_key: summary, on_fail: quarantine}
 pipeline:
   steps:
     - {name: s, input: docs, operations: [summarize]}
@@ -252,7 +324,7 @@ pipeline:
 """
 
 
-def test_pipeline_outputs_can_be_checked_in_replay(
+def test_pipeline_rows_quarantined_are_reported_failing_in_table_and_junit(
     tmp_path: Path,
     llm_server: FakeLLMServer,
     llm_settings: Settings,
@@ -276,6 +348,7 @@ def test_pipeline_outputs_can_be_checked_in_replay(
         }
     )
     cassettes = tmp_path / "cassettes"
+    junit = tmp_path / "junit.xml"
     common = [
         "test",
         "--pipeline",
@@ -287,11 +360,23 @@ def test_pipeline_outputs_can_be_checked_in_replay(
         "--api-base",
         str(llm_settings.api_base),
         "--no-cache",
+        "--junit",
+        str(junit),
     ]
     assert main([*common, "--record", str(cassettes)]) == 1
     asked = len(llm_server.requests)
-    out = capsys.readouterr().out
-    assert "row-2 no_feature: returned False" in out
+    captured = capsys.readouterr()
+    assert "1 quarantined and 0 errored row is reported as failing (pipeline)" in captured.err
+    out = captured.out
+    assert "quarantined-1 (pipeline): quarantined by summarize: failed checks" in out
+    assert "quarantined-1 no_feature: returned False" in out
+    assert "50.0%" in out  # (pipeline): 1 of 2 rows delivered
+    outcomes = _outcomes(_junit_shape(junit))
+    assert sorted(v[0] for v in outcomes.values()) == ["failure", "passed"]
+    failed = next(v for v in outcomes.values() if v[0] == "failure")
+    assert failed[1].startswith("(pipeline): quarantined by summarize")
+    assert "no_feature: returned False" in failed[1]
+
     assert main([*common, "--replay", str(cassettes)]) == 1
     assert len(llm_server.requests) == asked
     assert not (tmp_path / "out.json").exists()  # the pipeline's own output is left alone
