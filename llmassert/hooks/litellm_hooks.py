@@ -30,6 +30,7 @@ from typing import Any, Literal
 from llmassert.assertions.assertion_set import AssertionSet
 from llmassert.hooks.failure_log import FailureLog
 from llmassert.hooks.guard import Guard, OnFail
+from llmassert.llm.recording import replay_miss, replay_miss_count
 
 EXAMPLE_KEY = "llmassert_example"
 
@@ -61,6 +62,14 @@ def _with_feedback(
         {"role": "user", "content": feedback},
     ]
     return {**kwargs, "messages": messages}
+
+
+def _raise_replay_miss(exc: Exception, before: int) -> None:
+    """Inside a replay cassette, a request it does not hold reaches litellm as a 404
+    (``llm/recording.py``): raise the :class:`CassetteMissError` it stands for."""
+    miss = replay_miss(exc, since=before)
+    if miss is not None:
+        raise miss from exc
 
 
 def _litellm() -> Any:
@@ -112,7 +121,12 @@ class LiteLLMGuard:
         complete = self._functions()[0]
 
         def attempt(feedback: str | None, previous: str | None) -> Any:
-            return complete(**_with_feedback(kwargs, feedback, previous))
+            before = replay_miss_count()
+            try:
+                return complete(**_with_feedback(kwargs, feedback, previous))
+            except Exception as e:
+                _raise_replay_miss(e, before)
+                raise
 
         return self.guard.run(attempt, _example(kwargs, explicit))
 
@@ -122,7 +136,12 @@ class LiteLLMGuard:
         acomplete = self._functions()[1]
 
         async def attempt(feedback: str | None, previous: str | None) -> Any:
-            return await acomplete(**_with_feedback(kwargs, feedback, previous))
+            before = replay_miss_count()
+            try:
+                return await acomplete(**_with_feedback(kwargs, feedback, previous))
+            except Exception as e:
+                _raise_replay_miss(e, before)
+                raise
 
         return await self.guard.arun(attempt, _example(kwargs, explicit))
 

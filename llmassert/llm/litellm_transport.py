@@ -13,6 +13,7 @@ from typing import Any
 
 from llmassert.config import Settings
 from llmassert.llm.loop import background
+from llmassert.llm.recording import miss_detail, replay_miss
 from llmassert.llm.retry import TransportFailure, retry_after_from_headers
 from llmassert.llm.transport import is_cassette_miss
 
@@ -57,14 +58,12 @@ class LiteLLMTransport:
             self._common["api_key"] = "llmassert-replay"
 
     def _failure(self, exc: Exception) -> TransportFailure:
-        if is_cassette_miss(exc) or (
-            # With vcrpy refusing a request, litellm reports "Connection error" (sometimes as an
-            # InternalServerError) and drops the cause; in replay mode nothing else can fail so.
-            self.replaying and "connection error" in str(exc).lower()
-        ):
-            return TransportFailure(
-                "litellm could not replay the request from the cassette", cassette_miss=True
-            )
+        miss = replay_miss(exc)
+        if miss is not None or is_cassette_miss(exc):
+            # A replay miss is answered with a synthetic 404 (llm/recording.py), so litellm
+            # reports it as NotFoundError carrying our message; never retried.
+            detail = miss_detail(str(exc)) or "request not in the cassette"
+            return TransportFailure(detail, cassette_miss=True)
         litellm = import_litellm()
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None

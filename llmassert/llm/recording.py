@@ -5,8 +5,14 @@
 - ``mode="record"``: every successful exchange is written to ``<cassette_dir>/<name>.yaml`` when
   the block ends, also when it ends with an error (a fresh recording that replaces the old one;
   429/5xx answers are not kept, so replays do not sleep).
-- ``mode="replay"``: answers come from the cassette only.  A request that is not in it raises
-  :class:`~llmassert.errors.CassetteMissError` and never reaches the network.
+- ``mode="replay"``: answers come from the cassette only.  A request that is not in it never
+  reaches the network: it is answered with a synthetic ``HTTP 404`` carrying the header
+  ``x-llmassert-cassette-miss`` and a one-line message, and noted on the active cassette.  An
+  HTTP error, not a connection failure, because every client would *retry* a connection failure
+  (the OpenAI SDK twice, with back-off) and litellm would report it as ``InternalServerError:
+  Connection error``; no client retries a 404.  Our transports and the guards turn it into
+  :class:`~llmassert.errors.CassetteMissError` (:func:`replay_miss`); the pytest plugin fails the
+  test with it even when the code under test swallowed the error.
 
 Requests match on method, URL *path* (host and port change between runs: test servers bind random
 ports) and the canonical JSON body, so a changed prompt, model or schema is a miss, never a stale
@@ -28,7 +34,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -68,11 +74,66 @@ SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 NOT_RECORDED = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
 
+MISS_HEADER = "x-llmassert-cassette-miss"
+MISS_MARKER = "llmassert: request not in cassette"
+MISS_HINT = "re-record the cassette, or check that the prompt, model or schema did not change"
+
+
 @dataclass(frozen=True)
 class ActiveCassette:
     name: str
     path: Path
     mode: str
+    # Replay misses, one line each, in order (appended to from HTTP client threads).
+    misses: list[str] = field(default_factory=list, compare=False)
+
+    def miss_error(self, since: int = 0) -> CassetteMissError | None:
+        """The error for the first miss after the first ``since`` ones, if any."""
+        if len(self.misses) <= since:
+            return None
+        return CassetteMissError(
+            f"request not in cassette {self.path}: {self.misses[since]}",
+            hint=MISS_HINT,
+        )
+
+
+def miss_detail(text: str) -> str | None:
+    """The one-line description in a synthetic miss answer (or error text quoting it)."""
+    if MISS_MARKER not in text:
+        return None
+    tail = text.split(MISS_MARKER, 1)[1]
+    return " ".join(tail.split("(replay mode):", 1)[-1].split()).rstrip("\"'}").strip()
+
+
+def replay_miss(exc: BaseException | None = None, *, since: int | None = None) -> CassetteMissError | None:
+    """A :class:`CassetteMissError` when ``exc`` comes from a replay miss, or (with ``since``)
+    when the active replay cassette missed a request after its first ``since`` misses.
+
+    For code that calls a client we do not own (litellm, the OpenAI SDK) inside a cassette::
+
+        before = replay_miss_count()
+        try: litellm.completion(...)
+        except Exception as e:
+            if (miss := replay_miss(e, since=before)) is not None: raise miss from e
+            raise
+    """
+    info = active()
+    if exc is not None:
+        detail = miss_detail(str(exc))
+        if detail is not None:
+            where = info.path if info is not None else "(cassette)"
+            return CassetteMissError(
+                f"request not in cassette {where}: {detail}", hint=MISS_HINT
+            )
+    if since is not None and info is not None and info.mode == "replay":
+        return info.miss_error(since)
+    return None
+
+
+def replay_miss_count() -> int:
+    """How many misses the active cassette has seen (0 outside a replay)."""
+    info = active()
+    return len(info.misses) if info is not None else 0
 
 
 _active: list[ActiveCassette] = []
@@ -297,19 +358,69 @@ class AtomicPersister:
             raise
 
 
+# -- replay misses ---------------------------------------------------------------------------
+
+
+def _describe(request: Any, recorded: int) -> str:
+    """One line naming a request that is not in the cassette (no secrets: bodies are scrubbed)."""
+    what = f"{request.method} {urlsplit(request.uri).path}"
+    try:
+        body = json.loads(request.body or b"")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("model"):
+        what += f" (model {body['model']})"
+    return f"{what}: no recorded request has this body ({recorded} recorded)"
+
+
+def _answer_misses(recorded: Any, info: ActiveCassette) -> None:
+    """Make a vcrpy cassette answer requests it does not hold with a synthetic 404 (see the
+    module docstring) instead of raising inside the HTTP client.
+
+    vcrpy's stubs ask ``can_play_response_for`` then ``play_response`` on the cassette object;
+    both are wrapped on this instance only.
+    """
+    can_play, play = recorded.can_play_response_for, recorded.play_response
+
+    def can_play_any(request: Any) -> bool:
+        return True
+
+    def play_or_miss(request: Any) -> dict[str, Any]:
+        if can_play(request):
+            return play(request)  # type: ignore[no-any-return]
+        line = _describe(recorded._before_record_request(request), len(recorded.data))
+        info.misses.append(line)
+        message = f"{MISS_MARKER} {info.path} (replay mode): {line}"
+        body = json.dumps({"error": {"message": message, "type": "cassette_miss"}}).encode()
+        return {
+            "status": {"code": 404, "message": "Not Found"},
+            "headers": {"content-type": ["application/json"], MISS_HEADER: ["1"]},
+            "body": {"string": body},
+        }
+
+    recorded.can_play_response_for = can_play_any
+    recorded.play_response = play_or_miss
+
+
 # -- the context manager -----------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
-    """Activate record/replay for ``settings.mode`` (a no-op in live mode)."""
+def cassette(
+    settings: Settings, name: str, *, record_hint: str = "record it first with --record DIR"
+) -> Iterator[ActiveCassette | None]:
+    """Activate record/replay for ``settings.mode`` (a no-op in live mode).
+
+    ``record_hint`` is how the caller's user records (the CLI's ``--record DIR``, pytest's
+    ``--llmassert-record``): the one hint a missing cassette prints.
+    """
     if settings.mode == "live":
         yield None
         return
     path = cassette_path(settings, name)
     if settings.mode == "replay" and not path.is_file():
         raise CassetteMissError(
-            f"cassette {path} not found", field="replay", hint="record it first with --record"
+            f"cassette {path} not found", field="replay", hint=record_hint
         )
     import vcr  # lazy: only record/replay runs pay for it
 
@@ -335,7 +446,9 @@ def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
     try:
         with recorder.use_cassette(
             str(target), serializer="llmassert-yaml", allow_playback_repeats=True
-        ):
+        ) as recorded:
+            if not is_record:
+                _answer_misses(recorded, info)
             with _active_lock:
                 _active.append(info)
             try:

@@ -159,7 +159,8 @@ def public_error(
     if failure.cassette_miss:
         return CassetteMissError(
             f"request not in cassette {cassette or '(none)'}: {failure.message}",
-            hint="re-record with --record, or check that the prompt/model did not change",
+            hint="re-record with --record DIR, or check that the prompt, model or schema did not "
+            "change",
         )
     tries = f"after {attempts} attempt{'s' if attempts != 1 else ''} in {elapsed:.1f}s"
     if failure.status == 429:

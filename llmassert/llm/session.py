@@ -29,12 +29,16 @@ def current(settings: Settings | None = None) -> LLMClient | None:
 
 
 @contextmanager
-def session(settings: Settings, name: str) -> Iterator[LLMClient]:
-    """Build a client for ``settings`` and activate record/replay under cassette ``name``."""
+def session(
+    settings: Settings, name: str, *, record_hint: str | None = None
+) -> Iterator[LLMClient]:
+    """Build a client for ``settings`` and activate record/replay under cassette ``name``
+    (``record_hint``: see :func:`llmassert.llm.recording.cassette`)."""
     from llmassert.llm.litellm_client import build_client
 
     client = build_client(settings)
-    with recording.cassette(settings, name):
+    hint = {} if record_hint is None else {"record_hint": record_hint}
+    with recording.cassette(settings, name, **hint):
         entry = (settings, client)
         with _lock:
             _stack.append(entry)

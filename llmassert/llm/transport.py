@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from llmassert.config import Settings
 from llmassert.llm.loop import background
+from llmassert.llm.recording import MISS_HEADER, miss_detail
 from llmassert.llm.retry import TransportFailure, retry_after_from_headers
 
 
@@ -147,6 +148,9 @@ class HttpTransport:
             if isinstance(e, (aiohttp.ClientError, OSError)):
                 raise TransportFailure(f"connection error: {type(e).__name__}: {e}") from None
             raise
+        if status != 200 and headers.get(MISS_HEADER):
+            detail = miss_detail(content.decode("utf-8", "replace")) or error_message(content)
+            raise TransportFailure(detail, cassette_miss=True)
         if status != 200:
             raise TransportFailure(
                 error_message(content), status=status, retry_after=retry_after_from_headers(headers)

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from llmassert.assertions import AssertionSet, CheckResult
     from llmassert.config import Settings
     from llmassert.llm.client import LLMClient
+    from llmassert.llm.recording import ActiveCassette
+
+RECORD_HINT = "record it with `pytest --llmassert-record`"
 
 MARKER = "llmassert"
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -142,6 +145,7 @@ def llmassert_session(
     """The test's record/replay session: ``.client``, ``.settings``, ``.assertions``, ``.check``."""
     from llmassert.assertions import judge
     from llmassert.errors import LlmAssertError
+    from llmassert.llm import recording
     from llmassert.llm.session import session
 
     config = request.config
@@ -158,11 +162,14 @@ def llmassert_session(
             str(opts["assertions"]), config.rootpath, Path(str(request.node.path)).parent
         )
     blocker = _NetworkBlocker(settings.api_base) if mode == "replay" else None
+    context = session(settings, name, record_hint=RECORD_HINT)
+    setup_error = None
     try:
-        context = session(settings, name)
         client = context.__enter__()
     except LlmAssertError as e:
-        pytest.fail(f"llmassert: {e} (record it with `pytest --llmassert-record`)", pytrace=False)
+        setup_error = str(e)
+    if setup_error is not None:  # outside the except: one message, not a chained pair
+        pytest.fail(f"llmassert: {setup_error}", pytrace=False)
     state = LLMAssertSession(
         settings=settings,
         client=client,
@@ -174,6 +181,7 @@ def llmassert_session(
         min_pass_rate=config.getoption("--llmassert-min-pass-rate"),
         flakiness=config.stash[_FLAKINESS],
         blocker=blocker,
+        replay=recording.active() if mode == "replay" else None,
     )
     request.node.stash[_SESSION] = state
     try:
@@ -193,6 +201,20 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     state = item.stash.get(_SESSION, None)
+    replay = state.replay if state is not None else None
+    if call.when == "call" and replay is not None and replay.misses:
+        # A request the cassette does not hold: say so plainly (the client under test saw a
+        # 404 and may have reported it as anything, or swallowed it).
+        miss = replay.miss_error()
+        text = f"llmassert: CassetteMissError: {miss.message if miss else ''} "
+        text += f"({RECORD_HINT}, or check that the prompt, model or schema did not change)"
+        if len(replay.misses) > 1:
+            text += f"; {len(replay.misses) - 1} more missed"
+        if report.failed:
+            text += f"\n\n{report.longrepr}"
+        report.outcome = "failed"
+        report.longrepr = text
+        return report
     blocker = state.blocker if state is not None else None
     if call.when == "call" and blocker is not None and blocker.violations and report.passed:
         # The code under test may have swallowed the error: the attempt alone fails the test.
@@ -233,6 +255,7 @@ class LLMAssertSession:
     min_pass_rate: float | None = None
     flakiness: _Flakiness | None = None
     blocker: _NetworkBlocker | None = None
+    replay: ActiveCassette | None = None  # the replay cassette (misses are noted on it)
 
     def load(self, path: str | Path) -> AssertionSet:
         """Load another assertion module for this test."""

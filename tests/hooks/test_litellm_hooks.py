@@ -159,3 +159,27 @@ def test_guard_over_our_client_with_the_litellm_transport(
 
     assert answer("Revenue?") == GOOD
     assert client.usage.requests == 2 and answer.stats.reasks == 1
+
+
+def test_a_replay_miss_through_the_guard_is_a_cassette_miss_error(
+    llm_server: FakeLLMServer, llm_settings: Settings, checks_path: Path, tmp_path: Path
+) -> None:
+    from llmassert.errors import CassetteMissError
+    from llmassert.llm import recording
+
+    llm_server.script(Reply(content=GOOD))
+    guarded = LiteLLMGuard(checks_path, failure_log=False)
+    record = llm_settings.replace(mode="record", cassette_dir=tmp_path / "cassettes")
+    with recording.cassette(record, "guarded"):
+        guarded.completion(**_kwargs(llm_server))
+    asked = len(llm_server.requests)
+    replay = record.replace(mode="replay")
+    with recording.cassette(replay, "guarded"):
+        assert guarded.completion(**_kwargs(llm_server)).choices[0].message.content == GOOD
+        with pytest.raises(CassetteMissError) as info:
+            guarded.completion(**_kwargs(llm_server, "A question never recorded?"))
+    message = str(info.value)
+    assert message.startswith("request not in cassette ") and "guarded.yaml" in message
+    assert "/chat/completions (model fake-model): no recorded request has this body" in message
+    assert "Connection error" not in message and "\n" not in message
+    assert len(llm_server.requests) == asked  # replay never reached the server

@@ -25,6 +25,7 @@ for _module in (
     "llmassert.llm.litellm_client",
     "llmassert.llm.session",
     "llmassert.synth.sandbox",
+    "litellm",
 ):
     importlib.import_module(_module)
 
@@ -148,6 +149,9 @@ def test_missing_cassette_and_unrecorded_requests_are_hard_failures(
     result = project.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cassette*summary.yaml not found*--llmassert-record*"])
+    line = next(x for x in result.stdout.lines if "summary.yaml not found" in x)
+    assert line.count("--llmassert-record") == 1 and "--record" not in line  # one hint
+    assert "During handling" not in result.stdout.str()
     assert llm_server.requests == []
 
     project.runpytest("--llmassert-record").assert_outcomes(passed=1)
@@ -294,3 +298,47 @@ def test_cassette_dir_can_be_configured(
     )
     assert (folder / "summary.yaml").is_file()
     assert "interactions" in (folder / "summary.yaml").read_text()
+
+
+LITELLM_APP_TEST = """
+import litellm
+import pytest
+
+
+@pytest.mark.llmassert(cassette="direct")
+def test_direct(llmassert_session):
+    settings = llmassert_session.settings
+    reply = litellm.completion(
+        model="openai/fake-model",
+        messages=[{{"role": "user", "content": "{prompt}"}}],
+        api_base=settings.api_base,
+        api_key="sk-unused-in-replay-0000",
+    )
+    assert reply.choices[0].message.content
+"""
+
+
+def test_a_replay_miss_through_litellm_is_a_cassette_miss_not_a_server_error(
+    project: pytest.Pytester, llm_server: FakeLLMServer
+) -> None:
+    """App code calling litellm itself: a request not in the cassette reads as CassetteMissError
+    (not litellm's "InternalServerError: Connection error") and is asked exactly once."""
+    llm_server.handler = lambda body: Reply(content="An answer.")
+    project.makepyfile(test_direct=LITELLM_APP_TEST.format(prompt="Say hi."))
+    project.runpytest("--llmassert-record").assert_outcomes(passed=1)
+    assert len(llm_server.requests) == 1
+    project.runpytest().assert_outcomes(passed=1)  # replayed
+
+    project.makepyfile(test_direct=LITELLM_APP_TEST.format(prompt="Say hello instead."))
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*llmassert: CassetteMissError: request not in cassette *direct.yaml: POST *"
+            "/chat/completions (model fake-model): no recorded request has this body (1 recorded)"
+            " (record it with `pytest --llmassert-record`*",
+        ]
+    )
+    assert "Connection error" not in result.stdout.str()
+    assert "1 more missed" not in result.stdout.str()  # asked once: nobody retried the miss
+    assert len(llm_server.requests) == 1
