@@ -96,12 +96,23 @@ def register(app: typer.Typer) -> None:
                 "(default: the manifest's folder)."
             ),
         ] = None,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force", help="Overwrite <name>.py even if it was edited since it was written."
+            ),
+        ] = False,
     ) -> None:
         """Choose the fewest assertions that meet coverage >= alpha and FFR <= tau."""
         from llmassert.errors import InfeasibleError
         from llmassert.select import select
 
         matrix, manifest = _load(file)
+        if manifest is not None:  # refuse before solving, not after
+            from llmassert.synth.writer import check_not_edited, module_stem
+
+            target = (out or file.parent) / f"{module_stem(manifest.prompt)}.py"
+            check_not_edited([target], force=force)
         chosen_method = method.value if method else (manifest.method if manifest else "sub")
         a = alpha if alpha is not None else (manifest.alpha if manifest else 0.6)
         t = tau if tau is not None else (manifest.tau if manifest else 0.25)
@@ -124,7 +135,9 @@ def register(app: typer.Typer) -> None:
                 )
         except InfeasibleError as e:
             raise InfeasibleError(e.message, nearest=e.nearest, file=file) from None
-        written = _rewrite(manifest, result, a, t, out or file.parent) if manifest else []
+        written = (
+            _rewrite(manifest, result, a, t, out or file.parent, force=force) if manifest else []
+        )
         if as_json:
             typer.echo(json.dumps(_as_json(result, written)))
         else:
@@ -161,7 +174,13 @@ def _load(path: Path) -> tuple[Matrix, Manifest | None]:
 
 
 def _rewrite(
-    manifest: Manifest, result: Selection, alpha: float, tau: float, out: Path
+    manifest: Manifest,
+    result: Selection,
+    alpha: float,
+    tau: float,
+    out: Path,
+    *,
+    force: bool = False,
 ) -> list[Path]:
     """The manifest with the new selection, and its module: written atomically, no LLM."""
     from llmassert.synth.writer import write_outputs
@@ -174,7 +193,7 @@ def _rewrite(
         status=result.status,
         proven_optimal=result.proven_optimal,
     )
-    return write_outputs(updated, out)
+    return write_outputs(updated, out, force=force)
 
 
 def _as_json(result: Selection, written: list[Path]) -> dict[str, Any]:

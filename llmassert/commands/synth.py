@@ -148,6 +148,12 @@ def register(app: typer.Typer) -> None:
                 "relaxing them to the nearest feasible targets."
             ),
         ] = False,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force", help="Overwrite <name>.py even if it was edited since it was written."
+            ),
+        ] = False,
     ) -> None:
         """Synthesize assertions from prompt version histories (offline unless --model)."""
         from rich.console import Console
@@ -171,6 +177,7 @@ def register(app: typer.Typer) -> None:
             write=False,
             progress=progress,
             ffr_confidence=ffr_confidence or None,
+            force=force,
         )
 
         def run(client: Any = None) -> Any:
@@ -185,7 +192,7 @@ def register(app: typer.Typer) -> None:
         else:
             report = run()
         extra = [PendingFile(html, render_html(report))] if html is not None else []
-        commit(report, extra)
+        commit(report, extra, force=force)
         if as_json:
             sys.stdout.write(report.dumps_json())
             for line in report.warnings:

@@ -46,7 +46,13 @@ from llmassert.synth.manifest import (
 )
 from llmassert.synth.models import Candidate, Criterion
 from llmassert.synth.report import PromptReport, SynthReport
-from llmassert.synth.writer import PendingFile, commit_outputs, module_stem, prepare_outputs
+from llmassert.synth.writer import (
+    PendingFile,
+    check_not_edited,
+    commit_outputs,
+    module_stem,
+    prepare_outputs,
+)
 
 if TYPE_CHECKING:
     from llmassert.history.models import LabeledExample, PromptHistory
@@ -133,6 +139,7 @@ def synthesize(
     progress: Progress | None = None,
     sandbox_timeout_s: float = 1.0,
     ffr_confidence: float | None = 0.9,
+    force: bool = False,
 ) -> SynthReport:
     """Synthesize assertions for every prompt under ``path``; see the module docstring.
 
@@ -140,6 +147,8 @@ def synthesize(
     validates everything but writes nothing (:func:`commit` writes it later).
     ``sandbox_timeout_s`` limits each call of LLM-written code. ``ffr_confidence`` (default 0.9)
     selects for FFR <= tau at that confidence; None selects in-sample (:func:`conservative_tau`).
+    An edited ``<out_dir>/<name>.py`` is refused before any work (and again before writing)
+    unless ``force``.
     """
     from llmassert.history import load_histories
 
@@ -161,6 +170,10 @@ def synthesize(
             file=path,
         )
     _check_histories(histories)
+    # Before any LLM call (commit() checks again): refusing after paying for them wastes them.
+    check_not_edited(
+        (Path(out_dir) / f"{module_stem(h.name)}.py" for h in histories), force=force
+    )
     model = settings.model if settings is not None else None
     if client is None and model:
         from llmassert.llm import get_client
@@ -185,13 +198,15 @@ def synthesize(
     if client is not None and model:
         report.cost = client.usage.cost
     if write:
-        commit(report)
+        commit(report, force=force)
     return report
 
 
-def commit(report: SynthReport, extra: Sequence[PendingFile] = ()) -> None:
+def commit(
+    report: SynthReport, extra: Sequence[PendingFile] = (), *, force: bool = False
+) -> None:
     """Write a report's validated outputs (and ``extra`` files, e.g. the HTML report)."""
-    commit_outputs([*report.pending, *extra])
+    commit_outputs([*report.pending, *extra], force=force)
     report.pending = []
     report.written = True
 

@@ -195,3 +195,41 @@ def test_infeasible_manifest_writes_nothing(
     assert main(["select", str(manifest_file), "--method", "cov", "--alpha", "1"]) == 2
     assert "nearest feasible" in capsys.readouterr().err
     assert not manifest_file.with_suffix(".py").exists()
+
+
+def test_an_edited_module_is_not_overwritten_without_force(
+    manifest_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["select", str(manifest_file), "--json"]
+    assert main(args) == 0
+    module = manifest_file.with_suffix(".py")
+    # An unedited module is ours to rewrite: re-selecting twice works.
+    assert main([*args, "--method", "cov", "--alpha", "1", "--tau", "0"]) == 0
+    capsys.readouterr()
+    edited = module.read_text().replace("return 'foo' not in", "return 'bar' not in")
+    module.write_text(edited)
+    manifest_before = manifest_file.read_text()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "demo.py: not overwritten: it was edited since llmassert wrote it" in err[0]
+    assert "--force" in err[0]
+    assert module.read_text() == edited and manifest_file.read_text() == manifest_before
+
+    # A module written by hand (no hash line) is protected too.
+    module.write_text("def mine(example, response):\n    return True\n")
+    assert main(args) == 2
+    assert "no llmassert hash line" in capsys.readouterr().err
+
+    assert main([*args, "--force"]) == 0
+    assert module.read_text().startswith("# llmassert-generated sha256:")
+
+
+def test_the_module_header_names_the_manifest_written_with_out(
+    manifest_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "build" / "checks"
+    assert main(["select", str(manifest_file), "--json", "--out", str(out)]) == 0
+    source = (out / "demo.py").read_text()
+    assert f"llmassert select {(out / 'demo.json').as_posix()} --alpha" in source
+    assert "assertions/demo.json" not in source

@@ -199,3 +199,30 @@ def scripted(body: dict[str, Any]) -> Reply:
             }
         )
     return Reply(tool_args={"pairs": []})
+
+
+def test_synth_refuses_to_overwrite_an_edited_module_before_any_llm_call(
+    prompts: Path,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    source = prompts / "product_update_email"
+    assert main(["synth", str(source), "--out", str(out), "--json"]) == 0
+    assert main(["synth", str(source), "--out", str(out), "--json"]) == 0  # unedited: rewritten
+    module = out / "product_update_email.py"
+    module.write_text(module.read_text() + "\n# my note\n")
+    edited = module.read_text()
+    capsys.readouterr()
+    llm_server.handler = scripted
+    args = ["synth", str(source), "--out", str(out), "--model", "openai/fake-model"]
+    args += ["--api-base", llm_server.base_url, "--no-cache"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "product_update_email.py: not overwritten: it was edited" in err[0]
+    assert llm_server.requests == []  # refused before paying for any call
+    assert module.read_text() == edited
+    assert main([*args, "--force"]) == 0
+    assert "# my note" not in module.read_text()
