@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -270,7 +271,7 @@ async def _criteria_and_candidates(
     from llmassert.synth.taxonomy import criteria as categorize_offline
 
     progress.stage(history.name, "diffing versions")
-    criteria = categorize_offline(deltas(history))
+    criteria = offline = categorize_offline(deltas(history))
     llm_stats = None
     if client is not None and model:
         from llmassert.synth.llm_candidates import LLMStats
@@ -283,15 +284,29 @@ async def _criteria_and_candidates(
     offline_judges = 0
     # Names stay unique within the prompt (and stable across reruns), and never shadow a helper.
     taken = reserved_names()
-    for crit in criteria:
-        if not crit.category.yields_assertions:
-            continue
-        for cand in candidates_for(crit, taken=taken):
-            if cand.kind == "llm_judge" and not model:
-                offline_judges += 1  # no model to ask: cannot be evaluated offline
+    for crit, rule_crit in zip(criteria, offline, strict=True):
+        # The model's category adds to the rules' reading, never replaces it: a criterion the
+        # rules check offline keeps those candidates whatever category the model picked.
+        readings = [rule_crit] if crit.category == rule_crit.category else [rule_crit, crit]
+        codes: set[str] = set()
+        for reading in readings:
+            if not reading.category.yields_assertions:
                 continue
-            candidates.append(cand)
-    needs_judge = [c.text for c in criteria if c.category.yields_assertions and not recognizes(c)]
+            for cand in candidates_for(reading, taken=taken):
+                # The same check from both readings differs only in its (suffixed) name.
+                body = re.sub(rf"\b{re.escape(cand.name)}\b", "_", cand.code)
+                if body in codes:
+                    continue
+                codes.add(body)
+                if cand.kind == "llm_judge" and not model:
+                    offline_judges += 1  # no model to ask: cannot be evaluated offline
+                    continue
+                candidates.append(cand)
+    needs_judge = [
+        c.text
+        for c, r in zip(criteria, offline, strict=True)
+        if c.category.yields_assertions and not recognizes(c) and not recognizes(r)
+    ]
     if client is not None and model:
         from llmassert.synth.llm_candidates import NameRegistry, generate
 

@@ -132,8 +132,12 @@ def test_llm_rerun_is_identical_and_served_from_the_cache(
     assert sent > 0
     synthesize(email, out_dir=tmp_path / "b", settings=llm_settings, sandbox_timeout_s=0.3)
     assert len(llm_server.requests) == sent  # every call answered from the disk cache
-    for name in ("product_update_email.py", "product_update_email.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    a_json, b_json = ((tmp_path / d / "product_update_email.json").read_bytes() for d in "ab")
+    assert a_json == b_json
+    # The modules differ only in the manifest path their header names (and so in the hash).
+    a_py, b_py = ((tmp_path / d / "product_update_email.py").read_text() for d in "ab")
+    a_body = a_py.split("\n", 1)[1].replace(str(tmp_path / "a"), "OUT")
+    assert a_body == b_py.split("\n", 1)[1].replace(str(tmp_path / "b"), "OUT")
     # The module loads as an AssertionSet and its judges ask the configured model.
     checks = AssertionSet.load(tmp_path / "a" / "product_update_email.py")
     assert len(checks) == first.prompts[0].selected
@@ -160,3 +164,37 @@ def test_model_unreachable_stops_the_run_and_writes_nothing(
     with pytest.raises(LLMTransportError):
         synthesize(email, out_dir=tmp_path / "o", settings=llm_settings.replace(max_retries=0))
     assert not (tmp_path / "o").exists()
+
+
+def test_the_models_category_adds_to_the_rule_candidates_never_removes_them(
+    email: Path, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    """A model that files every criterion under PromptRephrasing must not delete the
+    offline checks (a bullet-count criterion once lost its rule candidates that way)."""
+    offline = synthesize(email, out_dir=tmp_path / "offline", write=False)
+    (offline_prompt,) = offline.prompts
+    offline_manifest = load_manifest_from(offline)
+    rule_names = {c.name for c in offline_manifest.candidates if c.source == "rules"}
+    assert rule_names
+
+    def recategorizing(body: dict[str, Any]) -> Reply:
+        if body["tools"][0]["function"]["name"] == "categorize":
+            return Reply(tool_args={"category": "PromptRephrasing", "reason": "scripted"})
+        if body["tools"][0]["function"]["name"] == "candidates":
+            return Reply(tool_args={"checks": [], "judges": []})
+        return scripted(body)
+
+    llm_server.handler = recategorizing
+    report = synthesize(email, out_dir=tmp_path / "model", settings=llm_settings, write=False)
+    manifest = load_manifest_from(report)
+    assert rule_names <= {c.name for c in manifest.candidates if c.source == "rules"}
+    assert all(c.category.value == "PromptRephrasing" for c in manifest.criteria)
+    (p,) = report.prompts
+    assert p.coverage == offline_prompt.coverage  # nothing the rules caught was lost
+
+
+def load_manifest_from(report: Any) -> Any:
+    from llmassert.synth.manifest import Manifest
+
+    text = next(f.text for f in report.pending if f.path.suffix == ".json")
+    return Manifest.model_validate_json(text)
