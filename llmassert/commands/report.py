@@ -37,9 +37,9 @@ def report(
 
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
-    from rich.console import Console
+    from llmassert.commands._console import console as make_console
 
-    out = Console()
+    out = make_console()
     rate = f"{summary.failures / summary.checks:.2%}" if summary.checks else "n/a"
     out.print(
         f"{log}: {summary.failures} failed responses out of "

@@ -30,6 +30,7 @@ from llmassert.commands._options import (
     TpmOpt,
 )
 from llmassert.errors import EXIT_ASSERTIONS_FAILED, EXIT_OK, ConfigError
+from llmassert.text import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -103,14 +104,13 @@ def run(
     no_cache: NoCacheOpt = False,
 ) -> int:
     """Run a pipeline: map / filter / reduce / split / gather / resolve ... with assertions."""
-    from rich.console import Console
-
+    from llmassert.commands._console import console as make_console
     from llmassert.commands._options import settings_from_options
     from llmassert.config import Settings
     from llmassert.pipeline.runner import Runner, RunOptions
     from llmassert.pipeline.spec import load_pipeline
 
-    console = Console(stderr=True, highlight=False)
+    console = make_console(stderr=True, highlight=False)
     loaded = load_pipeline(pipeline)
     # YAML's default_lm_api_base sits between the environment and the flags.
     base = Settings.from_env(api_base=loaded.spec.default_lm_api_base)
@@ -233,26 +233,27 @@ def _print_summary(console: Console, report: RunReport, wall: float) -> None:
     table.add_section()
     table.add_row("total", *(fn(total) for _, fn in shown), f"{wall:.1f}")
     console.print(table)
-    console.print(f"output: {report.output} ({report.rows_out} rows)", soft_wrap=True)
+    console.print(f"output: {report.output} ({plural(report.rows_out, 'row')})", soft_wrap=True)
     if report.resumed:
         console.print(
             f"[dim]resumed an interrupted run ({total.resumed} units from checkpoints)[/]"
         )
     if report.quarantined:
         console.print(
-            f"[yellow]warning: {report.quarantined} rows failed their checks → "
+            f"[yellow]warning: {plural(report.quarantined, 'row')} failed their checks → "
             f"{report.quarantine_file}[/]",
             soft_wrap=True,
         )
     if report.errored:
         console.print(
-            f"[yellow]warning: {report.errored} rows could not be processed → "
+            f"[yellow]warning: {plural(report.errored, 'row')} could not be processed → "
             f"{report.errors_file}[/]",
             soft_wrap=True,
         )
     if report.flagged:
         console.print(
-            f"[yellow]warning: {report.flagged} output rows are flagged (_llmassert_failures)[/]"
+            f"[yellow]warning: {plural(report.flagged, 'output row')} flagged "
+            "(_llmassert_failures)[/]"
         )
 
 

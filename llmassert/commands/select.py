@@ -203,10 +203,11 @@ def _as_json(result: Selection, written: list[Path]) -> dict[str, Any]:
 
 
 def _print(result: Selection, matrix: Matrix, written: list[Path]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from llmassert.commands._console import console as make_console
+
+    console = make_console()
     table = Table(
         title=f"{result.method}: {result.count} of {matrix.n_assertions} assertions",
         title_justify="left",

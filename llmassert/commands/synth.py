@@ -158,6 +158,7 @@ def register(app: typer.Typer) -> None:
         """Synthesize assertions from prompt version histories (offline unless --model)."""
         from rich.console import Console
 
+        from llmassert.commands._console import console as make_console
         from llmassert.synth.engine import commit, synthesize
         from llmassert.synth.report import print_table, render_html
         from llmassert.synth.writer import PendingFile
@@ -198,6 +199,7 @@ def register(app: typer.Typer) -> None:
             for line in report.warnings:
                 print(f"warning: {line}", file=sys.stderr)
         else:
-            print_table(report, Console())
+            out_console = make_console()
+            print_table(report, out_console)
             if html is not None:
-                Console().print(f"HTML report: {html}", highlight=False)
+                out_console.print(f"HTML report: {html}", highlight=False)

@@ -14,6 +14,7 @@ import typer
 
 from llmassert.commands._options import llm_options
 from llmassert.config import Settings
+from llmassert.text import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -179,10 +180,6 @@ async def _run(
         )
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show: int) -> None:
     from rich.table import Table
 
@@ -191,7 +188,7 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
     for flip in comparison.fixed if comparison is not None else []:
         fixed[flip.assertion] = fixed.get(flip.assertion, 0) + 1
     title = f"{Path(suite.module).name if suite.module else 'assertions'} on "
-    title += f"{_plural(len(suite.records), 'recorded response')} ({suite.seconds:.2f} s)"
+    title += f"{plural(len(suite.records), 'recorded response')} ({suite.seconds:.2f} s)"
     table = Table(title=title, title_justify="left")
     table.add_column("assertion", overflow="fold", min_width=16)
     table.add_column("kind", no_wrap=True)
@@ -244,21 +241,21 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
         out.print(f"  [green]fixed[/] {flip.label} {flip.assertion}", highlight=False)
     if comparison.missing:
         out.print(
-            f"  note: {_plural(len(comparison.missing), 'baseline record')} not in this run: "
+            f"  note: {plural(len(comparison.missing), 'baseline record')} not in this run: "
             + ", ".join(comparison.missing[:5])
             + (" ..." if len(comparison.missing) > 5 else ""),
             highlight=False,
         )
     extra = [
-        _plural(len(comparison.fixed), "fixed check"),
-        _plural(len(comparison.known), "known failure"),
+        plural(len(comparison.fixed), "fixed check"),
+        plural(len(comparison.known), "known failure"),
     ]
     if comparison.tolerated:
         extra.append(f"{len(comparison.tolerated)} tolerated")
     if comparison.regressed:
         records = sorted({f.label for f in comparison.regressed})
         verdict = (
-            f"{_plural(len(comparison.regressed), 'regression')} against the baseline "
+            f"{plural(len(comparison.regressed), 'regression')} against the baseline "
             f"(in {', '.join(records[:10])}{' ...' if len(records) > 10 else ''}); "
             + ", ".join(extra)
         )
@@ -281,4 +278,4 @@ def _list_failures(out: Console, suite: SuiteResult, show: int) -> None:
             listed += 1
     hidden = sum(len(r.failures) for r in suite.results) - listed
     if hidden > 0:
-        out.print(f"  ... and {_plural(hidden, 'more failure')} (--show N to list more)")
+        out.print(f"  ... and {plural(hidden, 'more failure')} (--show N to list more)")

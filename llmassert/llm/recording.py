@@ -105,7 +105,9 @@ def miss_detail(text: str) -> str | None:
     return " ".join(tail.split("(replay mode):", 1)[-1].split()).rstrip("\"'}").strip()
 
 
-def replay_miss(exc: BaseException | None = None, *, since: int | None = None) -> CassetteMissError | None:
+def replay_miss(
+    exc: BaseException | None = None, *, since: int | None = None
+) -> CassetteMissError | None:
     """A :class:`CassetteMissError` when ``exc`` comes from a replay miss, or (with ``since``)
     when the active replay cassette missed a request after its first ``since`` misses.
 
@@ -122,9 +124,7 @@ def replay_miss(exc: BaseException | None = None, *, since: int | None = None) -
         detail = miss_detail(str(exc))
         if detail is not None:
             where = info.path if info is not None else "(cassette)"
-            return CassetteMissError(
-                f"request not in cassette {where}: {detail}", hint=MISS_HINT
-            )
+            return CassetteMissError(f"request not in cassette {where}: {detail}", hint=MISS_HINT)
     if since is not None and info is not None and info.mode == "replay":
         return info.miss_error(since)
     return None
@@ -419,9 +419,7 @@ def cassette(
         return
     path = cassette_path(settings, name)
     if settings.mode == "replay" and not path.is_file():
-        raise CassetteMissError(
-            f"cassette {path} not found", field="replay", hint=record_hint
-        )
+        raise CassetteMissError(f"cassette {path} not found", field="replay", hint=record_hint)
     import vcr  # lazy: only record/replay runs pay for it
 
     scrub = Scrubber(secret_values(settings))

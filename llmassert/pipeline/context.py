@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -93,11 +94,21 @@ class PipelineEnv:
 
 
 class Progress(Protocol):
-    """Where executors report progress (the runner's rich display, or nothing)."""
+    """Where executors report progress (the runner's rich display, or nothing).
+
+    A unit (row, group) in progress gets fractional ``credit`` as its LLM calls complete (see
+    :class:`UnitCredit`), so a bar moves with the requests, not only when whole rows finish;
+    ``advance`` reports ``n`` units finished, of which ``credited`` was already shown.
+    ``llm_call`` reports each completed call's tokens and cost.
+    """
 
     def add_total(self, op: str, n: int) -> None: ...
 
-    def advance(self, op: str, n: int = 1) -> None: ...
+    def advance(self, op: str, n: int = 1, credited: float = 0.0) -> None: ...
+
+    def credit(self, op: str, amount: float) -> None: ...
+
+    def llm_call(self, op: str, tokens: int, cost: float) -> None: ...
 
     def warn(self, message: str) -> None: ...
 
@@ -108,7 +119,13 @@ class NullProgress:
     def add_total(self, op: str, n: int) -> None:
         pass
 
-    def advance(self, op: str, n: int = 1) -> None:
+    def advance(self, op: str, n: int = 1, credited: float = 0.0) -> None:
+        pass
+
+    def credit(self, op: str, amount: float) -> None:
+        pass
+
+    def llm_call(self, op: str, tokens: int, cost: float) -> None:
         pass
 
     def warn(self, message: str) -> None:
@@ -116,6 +133,22 @@ class NullProgress:
 
 
 _MISSING = object()
+
+
+@dataclass
+class UnitCredit:
+    """Progress credited so far to the unit (row, group) running in this task.
+
+    Each LLM call the unit completes moves it halfway from its credit to done (1/2, 3/4, ...:
+    monotone, never a whole unit before the unit ends, no guess of how many calls it needs); the
+    executor adds the rest when the unit finishes.  A ContextVar, because one operation context
+    serves many concurrent units; tasks a unit spawns copy the context and share the object.
+    """
+
+    given: float = 0.0
+
+
+CURRENT_UNIT: ContextVar[UnitCredit | None] = ContextVar("llmassert_unit_credit", default=None)
 
 
 class OpContext:
@@ -160,6 +193,12 @@ class OpContext:
         s.prompt_tokens += u.prompt_tokens
         s.completion_tokens += u.completion_tokens
         s.cost += u.cost
+        self.progress.llm_call(self.op_name, u.prompt_tokens + u.completion_tokens, u.cost)
+        credit = CURRENT_UNIT.get()
+        if credit is not None:
+            step = (1.0 - credit.given) / 2
+            credit.given += step
+            self.progress.credit(self.op_name, step)
         return result
 
     async def embed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
@@ -194,8 +233,8 @@ class OpContext:
         self.journal.put(jkey, value)
         return value
 
-    def advance(self, n: int = 1) -> None:
-        self.progress.advance(self.op_name, n)
+    def advance(self, n: int = 1, credited: float = 0.0) -> None:
+        self.progress.advance(self.op_name, n, credited)
 
     def warn(self, message: str) -> None:
         self.progress.warn(f"{self.op_name}: {message}")

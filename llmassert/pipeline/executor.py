@@ -45,7 +45,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmassert.errors import ConfigError
-from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
+from llmassert.pipeline.context import (
+    CURRENT_UNIT,
+    NullProgress,
+    OpContext,
+    PipelineEnv,
+    Progress,
+    UnitCredit,
+)
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
     GlobalOperator,
@@ -220,6 +227,7 @@ class _Unit:
         if self.first_start is None:
             self.first_start = time.perf_counter()
         stats = self.ctx.stats
+        credit: UnitCredit | None = None  # set when this call runs the work itself
         hit = self.journal.get(key) if self.journal is not None else None
         if hit is not None:
             outcome = _decode(hit, source)
@@ -229,6 +237,8 @@ class _Unit:
         else:
             fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
             self.pending[key] = fut
+            credit = UnitCredit()
+            token = CURRENT_UNIT.set(credit)
             try:
                 outcome = await work()
             except BaseException as e:
@@ -237,6 +247,7 @@ class _Unit:
                 raise
             finally:
                 self.pending.pop(key, None)
+                CURRENT_UNIT.reset(token)
             fut.set_result(outcome)
             if self.journal is not None and not outcome.errors:
                 self.journal.put(key, _encode(outcome, source))
@@ -247,7 +258,8 @@ class _Unit:
         stats.errored += len(outcome.errors)
         stats.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
         self.last_end = time.perf_counter()
-        self.ctx.advance()
+        # What its LLM calls already credited (0 for journal hits and shared futures).
+        self.ctx.advance(1, credit.given if credit is not None else 0.0)
         return outcome
 
     def finish(self) -> OpStats:

@@ -172,9 +172,7 @@ def synthesize(
         )
     _check_histories(histories)
     # Before any LLM call (commit() checks again): refusing after paying for them wastes them.
-    check_not_edited(
-        (Path(out_dir) / f"{module_stem(h.name)}.py" for h in histories), force=force
-    )
+    check_not_edited((Path(out_dir) / f"{module_stem(h.name)}.py" for h in histories), force=force)
     model = settings.model if settings is not None else None
     if client is None and model:
         from llmassert.llm import get_client
@@ -203,9 +201,7 @@ def synthesize(
     return report
 
 
-def commit(
-    report: SynthReport, extra: Sequence[PendingFile] = (), *, force: bool = False
-) -> None:
+def commit(report: SynthReport, extra: Sequence[PendingFile] = (), *, force: bool = False) -> None:
     """Write a report's validated outputs (and ``extra`` files, e.g. the HTML report)."""
     commit_outputs([*report.pending, *extra], force=force)
     report.pending = []

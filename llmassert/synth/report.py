@@ -16,6 +16,7 @@ from typing import Any
 
 from llmassert.synth.manifest import Manifest
 from llmassert.synth.writer import PendingFile
+from llmassert.text import plural
 
 SWEEP_TAUS = tuple(round(k / 20, 2) for k in range(11))  # 0, 0.05, ..., 0.5
 
@@ -118,7 +119,8 @@ def print_table(report: SynthReport, console: Any) -> None:
     if report.written:
         n = len(report.prompts)
         console.print(
-            escape(f"wrote {n} modules and {n} manifests to {report.out_dir}"), highlight=False
+            escape(f"wrote {plural(n, 'module')} and {plural(n, 'manifest')} to {report.out_dir}"),
+            highlight=False,
         )
     if report.cost:
         console.print(f"LLM cost: ${report.cost:.4f}")
@@ -233,7 +235,8 @@ def render_html(report: SynthReport) -> str:
         m = p.manifest
         body.append(f"<h2>{e(p.name)}</h2>")
         body.append(
-            f"<p>{p.versions} versions, {p.criteria} criteria, {p.candidates} candidates, "
+            f"<p>{plural(p.versions, 'version')}, {plural(p.criteria, 'criterion', 'criteria')}, "
+            f"{plural(p.candidates, 'candidate')}, "
             f"<b>{p.selected} selected</b>; selection split coverage {_num(p.coverage)}, "
             f"FFR {_num(p.ffr)}; held-out coverage {_num(p.test_coverage)}, "
             f"FFR {_num(p.test_ffr)}.</p>"

@@ -21,6 +21,7 @@ from llmassert.errors import SynthesisError
 from llmassert.fileio import atomic_write_text
 from llmassert.synth.manifest import Manifest, SplitMetrics
 from llmassert.synth.models import Candidate
+from llmassert.text import plural
 
 JUDGE_IMPORT = "from llmassert.assertions.judge import llm_judge"
 _METHOD_NAMES = {"sub": "SPADE_sub", "cov": "SPADE_cov", "base": "SPADE_base"}
@@ -100,10 +101,11 @@ def _header(manifest: Manifest, manifest_path: str | Path | None = None) -> str:
     origin = f"model {manifest.model}" if manifest.model else "offline rule library"
     method = _METHOD_NAMES.get(sel.method, sel.method)
     lines = [
-        f'Assertions for the prompt "{manifest.prompt}" ({manifest.versions} versions), '
+        f'Assertions for the prompt "{manifest.prompt}" ({plural(manifest.versions, "version")}), '
         "synthesized by llmassert.",
         "",
-        f"Selected {sel.count} of {len(manifest.candidates)} candidates ({origin}) with {method}",
+        f"Selected {sel.count} of {plural(len(manifest.candidates), 'candidate')} ({origin}) "
+        f"with {method}",
         f"at alpha = {manifest.alpha:g} (coverage target) and tau = {manifest.tau:g} "
         "(false-failure ceiling).",
     ]

@@ -300,19 +300,19 @@ async def apipeline_records(
     counters: dict[str, int] = {}
     for kind, item in issue_rows:
         counters[kind] = counters.get(kind, 0) + 1
-        row = item.get("row") if isinstance(item.get("row"), dict) else {}
-        assert isinstance(row, dict)
+        found = item.get("row")
+        source: dict[str, Any] = found if isinstance(found, dict) else {}
         output = item.get("output")
-        merged = {**row, **output} if isinstance(output, dict) else dict(row)
+        merged = {**source, **output} if isinstance(output, dict) else dict(source)
         has_response = response_key in merged
         reason = f"{kind} by {item.get('operation', '?')}: {item.get('reason', '')}".strip()
         issues[len(records)] = RowIssue(reason, checked=has_response)
-        labels.append(str(row["id"]) if "id" in row else f"{kind}-{counters[kind]}")
+        labels.append(str(source["id"]) if "id" in source else f"{kind}-{counters[kind]}")
         records.append(
             Record(
                 input=merged,
                 response=text_of(merged[response_key]) if has_response else "",
-                id=key_of(row),
+                id=key_of(source),
             )
         )
     note = (

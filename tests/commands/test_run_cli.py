@@ -58,7 +58,7 @@ def test_run_writes_output_and_warns_about_quarantined_rows(
 ) -> None:
     assert main(["run", str(pipeline)]) == 0
     err = capsys.readouterr().err
-    assert "1 rows failed their checks → " in err and "out.quarantine.jsonl" in err
+    assert "1 row failed their checks → " in err and "out.quarantine.jsonl" in err
     assert json.loads((pipeline.parent / "out.json").read_text()) == [
         {"text": "short", "summary": "short"}
     ]
@@ -125,3 +125,16 @@ def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "operations" in schema["properties"]
     assert main(["schema", "-o", str(tmp_path / "s.json")]) == 0
     assert json.loads((tmp_path / "s.json").read_text()) == schema
+
+
+def test_tables_in_a_log_without_a_terminal_are_not_cut_at_80_columns(
+    pipeline: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    long_name = "summarize_every_quarterly_report_for_the_board"
+    pipeline.write_text(pipeline.read_text().replace("summarize", long_name))
+    assert main(["run", str(pipeline)]) == 0
+    err = capsys.readouterr().err
+    row = next(line for line in err.splitlines() if long_name in line)
+    assert f"{long_name} map" in row and "…" not in err
+    assert len(row) > 80 and row.rstrip().endswith(tuple("0123456789"))  # the seconds column

@@ -151,7 +151,9 @@ def test_the_gate_catches_a_swapped_failure(
 
     now = _write(tmp_path, _swapped(), "now.jsonl")
     junit = tmp_path / "junit.xml"
-    code = main(["test", str(now), "-a", str(checks), "--baseline", str(base), "--junit", str(junit)])
+    code = main(
+        ["test", str(now), "-a", str(checks), "--baseline", str(base), "--junit", str(junit)]
+    )
     assert code == 1
     out = capsys.readouterr().out
     assert "REGRESSED r2 no_feature: returned False (passed in the baseline)" in out
@@ -206,8 +208,10 @@ def test_an_old_baseline_is_one_line_telling_how_to_regenerate(
     assert main(["test", str(_write(tmp_path, GOOD)), "-a", str(checks), "--baseline", str(old)])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "old.json: an old baseline (pass rates only) cannot gate per record; regenerate it " \
+    assert (
+        "old.json: an old baseline (pass rates only) cannot gate per record; regenerate it "
         "with `llmassert test ... --write-baseline" in err[0]
+    )
 
 
 @pytest.mark.parametrize(
