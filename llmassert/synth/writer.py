@@ -341,7 +341,7 @@ def check_not_edited(paths: Iterable[Path], *, force: bool = False) -> None:
 
 def check_module(source: str, *, filename: str, expected: Sequence[str]) -> None:
     """Refuse to write a module the sandbox would refuse, or that does not load as promised."""
-    from llmassert.synth.sandbox import load_inline, validate_source
+    from llmassert.sandbox import load_inline, validate_source
 
     validate_source(source, filename=filename)
     try:
