@@ -260,26 +260,70 @@ def _print_summary(console: Console, report: RunReport, wall: float) -> None:
 def _print_estimate(console: Console, report: RunReport) -> None:
     from rich.table import Table
 
+    from llmassert.pipeline.estimate import ASSUMPTION
+
     table = Table(title="dry run: no LLM call made", title_justify="left", show_edge=False)
-    for col in ("step", "operation", "rows in", "rows out", "LLM calls", "note"):
-        table.add_column(col, justify="right" if col.startswith(("rows", "LLM")) else "left")
-    total = 0
+    columns = ("step", "operation", "rows in", "rows out", "LLM calls", "prompt tok", "output tok")
+    for col in (*columns, "cost $", "note"):
+        left = col in ("step", "operation", "note")
+        table.add_column(col, justify="left" if left else "right")
+    total = prompt_total = output_total = 0
+    cost_total: float | None = 0.0
+    unknown_price: list[str] = []
+    undercounted = False
     for op in report.ops:
-        est = op.estimate
+        est, tok = op.estimate, op.tokens
         calls = op.stats.calls
         total += calls
         out = f"≤{op.stats.rows_out}" if est and est.upper_bound else str(op.stats.rows_out)
+        if tok is not None:
+            prompt_total += tok.prompt_tokens
+            output_total += tok.output_tokens
+            undercounted |= tok.reads_unknown
+            if tok.cost is None:
+                cost_total = None
+                unknown_price.append(tok.model)
+            elif cost_total is not None:
+                cost_total += tok.cost
+        elif calls:
+            cost_total = None
+        cost = "" if tok is None else ("unknown price" if tok.cost is None else f"{tok.cost:.4f}")
         table.add_row(
             op.step,
             f"{op.name} [dim]{op.type}[/]",
             str(op.stats.rows_in),
             out,
             str(calls),
+            f"{tok.prompt_tokens:,}" if tok else "",
+            f"~{tok.output_tokens:,}" if tok else "",
+            cost,
             est.note if est else "",
         )
     table.add_section()
-    table.add_row("total", "", str(report.rows_in), "", str(total), "")
+    table.add_row(
+        "total",
+        "",
+        str(report.rows_in),
+        "",
+        str(total),
+        f"{prompt_total:,}",
+        f"~{output_total:,}",
+        "unknown price" if cost_total is None and total else f"{cost_total or 0.0:.4f}",
+        "",
+    )
     console.print(table)
+    if total:
+        console.print(f"[dim]{ASSUMPTION}; retries and gleaning rounds not included[/]")
+        if undercounted:
+            console.print(
+                "[dim]prompts that read fields an earlier LLM operation writes are undercounted"
+                " (those values are unknown in a dry run)[/]"
+            )
+        for model in dict.fromkeys(unknown_price):
+            console.print(
+                f"[yellow]unknown price for {model}: litellm's price map does not list it "
+                "(set one with llmassert.llm.usage.set_price)[/]"
+            )
 
 
 def _n(v: float) -> str:

@@ -57,6 +57,12 @@ def price_overrides() -> dict[str, tuple[float, float]]:
 
 def model_price(model: str) -> tuple[float, float]:
     """(input, output) USD per token for a litellm model string; (0, 0) when unknown."""
+    return known_price(model) or (0.0, 0.0)
+
+
+def known_price(model: str) -> tuple[float, float] | None:
+    """(input, output) USD per token, or None when neither :func:`set_price` nor litellm's table
+    prices ``model`` (estimates say "unknown price" rather than $0)."""
     if model in _overrides:
         return _overrides[model]
     table = price_table()
@@ -69,7 +75,7 @@ def model_price(model: str) -> tuple[float, float]:
                 float(entry.get("input_cost_per_token") or 0.0),
                 float(entry.get("output_cost_per_token") or 0.0),
             )
-    return 0.0, 0.0
+    return None
 
 
 def cost_of(model: str, prompt_tokens: int, completion_tokens: int) -> float:

@@ -27,9 +27,11 @@ from llmassert.errors import SpecError
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
 from llmassert.pipeline.context import NullProgress, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
+from llmassert.pipeline.estimate import TokenEstimate, estimate_op
 from llmassert.pipeline.executor import Executor, Lineage, OpResult, StageEnv, get_executor
 from llmassert.pipeline.operators.base import (
     OPERATORS,
+    UNKNOWN,
     CallEstimate,
     GlobalOperator,
     GroupOperator,
@@ -66,6 +68,7 @@ class OpReport:
     type: str
     stats: OpStats
     estimate: CallEstimate | None = None
+    tokens: TokenEstimate | None = None  # --dry-run: prompt / output tokens and cost
     reused: bool = False  # loaded from a checkpoint of an interrupted run
 
 
@@ -398,8 +401,10 @@ class Runner:
                 op = self.ops[name]
                 stats = OpStats(rows_in=len(rows))
                 estimate: CallEstimate | None = None
+                tokens: TokenEstimate | None = None
                 if op.uses_llm:
                     estimate = op.estimate_calls(rows)
+                    tokens = estimate_op(op, rows, estimate.calls, UNKNOWN)
                     rows = estimate.rows
                     stats.calls = estimate.calls
                 else:
@@ -421,7 +426,9 @@ class Runner:
                     rows = res.rows
                     stats = res.stats
                 stats.rows_out = len(rows)
-                report.ops.append(OpReport(step.name, name, op.type_name, stats, estimate))
+                report.ops.append(
+                    OpReport(step.name, name, op.type_name, stats, estimate, tokens=tokens)
+                )
             outputs[step.name] = rows
         report.rows_out = len(outputs[self.spec.pipeline.steps[-1].name])
         return report
