@@ -101,8 +101,9 @@ def miss_detail(text: str) -> str | None:
     """The one-line description in a synthetic miss answer (or error text quoting it)."""
     if MISS_MARKER not in text:
         return None
-    tail = text.split(MISS_MARKER, 1)[1]
-    return " ".join(tail.split("(replay mode):", 1)[-1].split()).rstrip("\"'}").strip()
+    tail = text.split(MISS_MARKER, 1)[1].split("(replay mode):", 1)[-1]
+    # Quoted inside JSON or a repr, the detail ends at the closing quote.
+    return " ".join(re.split(r"[\"']", tail, maxsplit=1)[0].split())
 
 
 def replay_miss(

@@ -149,7 +149,7 @@ class HttpTransport:
                 raise TransportFailure(f"connection error: {type(e).__name__}: {e}") from None
             raise
         if status != 200 and headers.get(MISS_HEADER):
-            detail = miss_detail(content.decode("utf-8", "replace")) or error_message(content)
+            detail = miss_detail(error_message(content)) or error_message(content)
             raise TransportFailure(detail, cassette_miss=True)
         if status != 200:
             raise TransportFailure(
