@@ -163,7 +163,7 @@ def synthesize(
     _check_histories(histories)
     model = settings.model if settings is not None else None
     if client is None and model:
-        from llmassert.llm import get_client
+        from llmassert.llm.session import get_client
 
         assert settings is not None
         client = get_client(settings)
@@ -589,9 +589,9 @@ def best_coverage(
         try:
             sel = select(
                 matrix,
-                method,
+                method,  # type: ignore[arg-type]
                 k / bad,
-                tau,  # type: ignore[arg-type]
+                tau,
                 find_nearest=False,
             )
         except InfeasibleError:
