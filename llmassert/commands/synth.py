@@ -160,7 +160,8 @@ def register(app: typer.Typer) -> None:
 
         from llmassert.commands._console import console as make_console
         from llmassert.synth.engine import commit, synthesize
-        from llmassert.synth.report import print_table, render_html
+        from llmassert.synth.report import print_table
+        from llmassert.synth.report_html import render_html
         from llmassert.synth.writer import PendingFile
 
         err = Console(stderr=True)
