@@ -217,6 +217,45 @@ class AssertionSet:
         )
 
     @property
+    def warn_names(self) -> frozenset[str]:
+        """Assertions of severity ``warn``: reported, never enforced (see ``loader``)."""
+        return frozenset(a.name for a in self._assertions if a.severity == "warn")
+
+    def with_severity(self, overrides: Mapping[str, str]) -> AssertionSet:
+        """The same set with some severities changed (``{"name": "warn" | "block"}``); unknown
+        names or levels raise ConfigError naming them (a pipeline's or guard's ``severity``)."""
+        from dataclasses import replace
+
+        unknown = [n for n in overrides if n not in self]
+        if unknown:
+            raise ConfigError(
+                f"severity names {unknown[0]!r}, not an assertion of the module "
+                f"(known: {', '.join(self.names)})",
+                field="severity",
+            )
+        bad = [v for v in overrides.values() if v not in ("block", "warn")]
+        if bad:
+            raise ConfigError(f"severity must be block or warn, got {bad[0]!r}", field="severity")
+        return AssertionSet(
+            [replace(a, severity=overrides.get(a.name, a.severity)) for a in self._assertions],
+            functions=self._functions,
+            fixes=self._fixes,
+            sandbox=self._sandbox,
+            path=self.path,
+        )
+
+    def blocking(self, result: CheckResult) -> CheckResult:
+        """``result`` without the failures of ``warn`` assertions: what policies and gates act
+        on (the warnings stay in the full result for logs and reports)."""
+        warn = self.warn_names
+        if not warn or not any(f.name in warn for f in result.failures):
+            return result
+        kept = tuple(f for f in result.failures if f.name not in warn)
+        return CheckResult(
+            passed=not kept, failures=kept, timings=result.timings, results=result.results
+        )
+
+    @property
     def judge_names(self) -> list[str]:
         """LLM-judge assertions (the ones whose verdicts can be flaky)."""
         return [a.name for a in self._assertions if a.kind == "llm_judge"]

@@ -7,7 +7,13 @@ public top-level function whose first two parameters are ``(example, response)``
 Metadata comes from each docstring.  Generated modules (``llmassert.synth.writer``) write
 ``Criterion (prompt version N, Category):`` followed by the indented criterion and a ``Kind:`` line;
 plain ``Criterion:`` / ``Category:`` / ``Version:`` / ``Kind:`` lines work too, and otherwise the
-docstring's first paragraph is the criterion.  An LLM-judge assertion whose body is ``return llm_judge(QUESTION, example, response)``
+docstring's first paragraph is the criterion.
+
+**Severity** (``block``, the default, or ``warn``): a ``Severity: warn`` line in the docstring
+(generated modules write ``Severity: block``), or a module-level ``SEVERITY = {"name": "warn"}``
+literal, which wins.  A ``warn`` assertion's failures are reported (failure logs, ``llmassert
+test`` tables and JUnit ``system-out``) but never trigger an on-fail policy or fail a gate.
+An LLM-judge assertion whose body is ``return llm_judge(QUESTION, example, response)``
 with a constant question is recognised, so async checks can ask it concurrently.
 """
 
@@ -15,14 +21,15 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmassert.errors import AssertionModuleError
 
 JUDGE_FUNCTIONS = frozenset({"llm_judge", "allm_judge", "judge_verdict", "ajudge_verdict"})
 _META_RE = re.compile(
-    r"^\s*(criterion|category|version|kind|prompt)\s*:[ \t]*(.+?)\s*$", re.IGNORECASE | re.MULTILINE
+    r"^\s*(criterion|category|version|kind|prompt|severity)\s*:[ \t]*(.+?)\s*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 # The writer's form: "Criterion (prompt version 3, Count):" then the text, indented, on the next line.
 _WRITER_RE = re.compile(
@@ -43,6 +50,7 @@ class Assertion:
     # The constant question of a plain `return llm_judge(QUESTION, example, response)` body.
     question: str | None = None
     lineno: int = 0
+    severity: str = "block"  # or "warn": reported, never enforced (see the module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,7 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
     constants: dict[str, str] = {}
     listed: list[str] | None = None
     listed_line = 0
+    severities: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             functions[node.name] = node
@@ -72,6 +81,8 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
                 continue
             if target.id == "ASSERTIONS":
                 listed, listed_line = _listed_names(node.value, filename), node.lineno
+            elif target.id == "SEVERITY":
+                severities = _severity_map(node.value, filename)
             elif isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
                 constants[target.id] = node.value.value
 
@@ -104,7 +115,17 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
             raise AssertionModuleError(
                 f"line {fn.lineno}: {name} must take (example, response)", file=filename
             )
-        infos.append(_info(fn, constants))
+        info = _info(fn, constants, filename)
+        if name in severities:
+            info = replace(info, severity=severities[name])
+        infos.append(info)
+    unknown = sorted(set(severities) - set(names))
+    if unknown:
+        raise AssertionModuleError(
+            f"SEVERITY names {unknown[0]!r}, which is not an assertion of the module",
+            file=filename,
+            field="SEVERITY",
+        )
     fixes = frozenset(
         name
         for name in names
@@ -146,7 +167,39 @@ def _param_names(fn: ast.FunctionDef) -> list[str]:
     return [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
 
 
-def _info(fn: ast.FunctionDef, constants: dict[str, str]) -> Assertion:
+SEVERITIES = ("block", "warn")
+
+
+def _severity(value: str, where: str, filename: str) -> str:
+    words = value.split()
+    level = words[0].rstrip(".,;:").lower() if words else ""  # "warn", "block (edit me)"
+    if level not in SEVERITIES:
+        raise AssertionModuleError(
+            f"{where}: severity must be block or warn, got {value.strip()!r}", file=filename
+        )
+    return level
+
+
+def _severity_map(value: ast.expr, filename: str) -> dict[str, str]:
+    if not isinstance(value, ast.Dict) or not all(
+        isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
+    ):
+        raise AssertionModuleError(
+            f"line {value.lineno}: SEVERITY must be a dict literal of names to 'block' or 'warn'",
+            file=filename,
+        )
+    out: dict[str, str] = {}
+    for k, v in zip(value.keys, value.values, strict=True):
+        assert isinstance(k, ast.Constant)
+        if not (isinstance(v, ast.Constant) and isinstance(v.value, str)):
+            raise AssertionModuleError(
+                f"line {v.lineno}: SEVERITY[{k.value!r}] must be 'block' or 'warn'", file=filename
+            )
+        out[str(k.value)] = _severity(v.value, f"line {v.lineno}", filename)
+    return out
+
+
+def _info(fn: ast.FunctionDef, constants: dict[str, str], filename: str) -> Assertion:
     doc = ast.get_docstring(fn) or ""
     meta = {k.lower(): v for k, v in _META_RE.findall(doc)}
     written = _WRITER_RE.search(doc)
@@ -172,6 +225,9 @@ def _info(fn: ast.FunctionDef, constants: dict[str, str]) -> Assertion:
         kind=kind,
         question=question,
         lineno=fn.lineno,
+        severity=_severity(meta["severity"], f"line {fn.lineno}: {fn.name}", filename)
+        if "severity" in meta
+        else "block",
     )
 
 

@@ -137,12 +137,15 @@ def test(
                     suite = asyncio.run(_run(checks, records, issues, err))
             else:
                 suite = asyncio.run(_run(checks, records, issues, err))
-    comparison = bl.compare(suite, known, tolerance=tolerance) if known is not None else None
+    gating = frozenset(suite.stats) - suite.warn_names
+    comparison = (
+        bl.compare(suite, known, tolerance=tolerance, gating=gating) if known is not None else None
+    )
     _print(out, suite, comparison, show)
     if junit is not None:
         from llmassert.testing.junit import write_junit
 
-        write_junit(junit, suite, comparison=comparison)
+        write_junit(junit, suite, comparison=comparison, warn=suite.warn_names)
         err.print(f"JUnit report written to {junit}", highlight=False)
     if write_baseline is not None:
         bl.write_baseline(write_baseline, bl.make_baseline(suite))
@@ -205,7 +208,9 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
             str(s.errors),
             f"{s.pass_rate:.1%}",
         ]
-        if comparison is not None:
+        if s.severity == "warn":
+            status = "[yellow]warn[/]" if s.passed < s.total else "[green]ok[/] [dim]warn[/]"
+        elif comparison is not None:
             n_bad = sum(1 for f in comparison.regressed if f.assertion == name)
             parts = []
             if name in bad:
@@ -232,9 +237,11 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
         )
     if len(comparison.regressed) > max(show, 1):
         out.print(f"  ... and {len(comparison.regressed) - max(show, 1)} more (--show N)")
+    warn = suite.warn_names
     for flip in comparison.tolerated[:show]:
+        why = "severity warn" if flip.assertion in warn else "within --tolerance"
         out.print(
-            f"  tolerated {flip.label} {flip.assertion}: {flip.message} (within --tolerance)",
+            f"  tolerated {flip.label} {flip.assertion}: {flip.message} ({why})",
             highlight=False,
         )
     for flip in comparison.fixed[:show]:
@@ -266,12 +273,14 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
 
 def _list_failures(out: Console, suite: SuiteResult, show: int) -> None:
     listed = 0
+    warn = suite.warn_names
     for i, result in enumerate(suite.results):
         for f in result.failures:
             if listed >= show:
                 break
+            tag = "[yellow]warning[/] " if f.name in warn else ""
             out.print(
-                f"  [bold]{suite.record_id(i)}[/] {f.name}: {f.message}",
+                f"  {tag}[bold]{suite.record_id(i)}[/] {f.name}: {f.message}",
                 markup=True,
                 highlight=False,
             )

@@ -256,6 +256,7 @@ def docstring_for(cand: Candidate, manifest: Manifest) -> str:
         "user": "written by the user",
     }[cand.source]
     lines.append(f"Kind: {kind} ({origin}).")
+    lines.append("Severity: block (warn: report failures without enforcing them).")
     if cand.judge_question:
         lines.append(f"Question asked: {cand.judge_question}")
     return "\n".join(lines)

@@ -57,6 +57,7 @@ class AssertionStats:
     name: str
     kind: str
     criterion: str
+    severity: str = "block"  # "warn": reported, does not fail the run
     passed: int = 0
     failed: int = 0  # returned False (or the judge said no)
     errors: int = 0  # raised, timed out, or returned a non-bool
@@ -88,7 +89,12 @@ class SuiteResult:
 
     @property
     def failed(self) -> bool:
-        return any(s.failed or s.errors for s in self.stats.values())
+        """A ``block`` assertion failed somewhere (``warn`` ones never fail a run)."""
+        return any((s.failed or s.errors) and s.severity != "warn" for s in self.stats.values())
+
+    @property
+    def warn_names(self) -> frozenset[str]:
+        return frozenset(n for n, s in self.stats.items() if s.severity == "warn")
 
     def record_id(self, index: int) -> str:
         return self.labels[index]
@@ -214,7 +220,7 @@ async def arun_suite(
     if issues:
         suite.stats[PIPELINE_CHECK] = AssertionStats(PIPELINE_CHECK, "pipeline", PIPELINE_CRITERION)
     for a in assertions:
-        suite.stats[a.name] = AssertionStats(a.name, a.kind, a.criterion)
+        suite.stats[a.name] = AssertionStats(a.name, a.kind, a.criterion, a.severity)
     for result in results:
         kinds = {f.name: f.kind for f in result.failures}
         for name, ok in result.results.items():

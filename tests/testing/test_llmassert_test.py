@@ -389,3 +389,52 @@ def test_pipeline_rows_quarantined_are_reported_failing_in_table_and_junit(
 def test_either_recorded_or_pipeline(checks: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test", "-a", str(checks)]) == 2
     assert "either a RECORDED.jsonl file or --pipeline" in capsys.readouterr().err
+
+
+WARNED = CHECKS.replace(
+    '"""Never use the word \'feature\'."""',
+    '"""Never use the word \'feature\'.\n\n    Severity: warn\n    """',
+)
+
+
+def test_warn_assertions_are_reported_but_do_not_fail_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "warned.py"
+    module.write_text(WARNED)
+    feature = [{"id": "a", "input": {"max_words": 5}, "response": "A feature."}]
+    junit = tmp_path / "junit.xml"
+    args = ["test", str(_write(tmp_path, feature)), "-a", str(module), "--junit", str(junit)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "warning a no_feature: returned False" in out and "warn" in out and "FAIL" not in out
+    root = _junit_shape(junit)
+    assert root.get("failures") == "0"
+    system_out = root.find(".//testcase[@name='a']/system-out")
+    assert system_out is not None and "no_feature: returned False" in (system_out.text or "")
+
+    # A block assertion failing alongside still fails the run.
+    both = [{"id": "b", "input": {"max_words": 1}, "response": "A long feature."}]
+    assert main(["test", str(_write(tmp_path, both, "b.jsonl")), "-a", str(module)]) == 1
+
+    # The module-level SEVERITY dict wins over the docstring; bad levels are one-line errors.
+    module.write_text(WARNED + '\nSEVERITY = {"no_feature": "block"}\n')
+    assert main(args) == 1
+    capsys.readouterr()
+    module.write_text(WARNED + '\nSEVERITY = {"no_feature": "loud"}\n')
+    assert main(args) == 2
+    assert "severity must be block or warn, got 'loud'" in capsys.readouterr().err
+
+
+def test_a_warn_regression_is_tolerated_by_the_baseline_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "warned.py"
+    module.write_text(WARNED)
+    base = tmp_path / "base.json"
+    before = _write(tmp_path, SWAP_BEFORE, "before.jsonl")
+    assert main(["test", str(before), "-a", str(module), "--write-baseline", str(base)]) == 0
+    now = _write(tmp_path, _swapped(), "now.jsonl")
+    assert main(["test", str(now), "-a", str(module), "--baseline", str(base)]) == 0
+    out = capsys.readouterr().out
+    assert "tolerated r2 no_feature: returned False (severity warn)" in out
