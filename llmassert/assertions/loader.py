@@ -13,6 +13,12 @@ docstring's first paragraph is the criterion.
 (generated modules write ``Severity: block``), or a module-level ``SEVERITY = {"name": "warn"}``
 literal, which wins.  A ``warn`` assertion's failures are reported (failure logs, ``llmassert
 test`` tables and JUnit ``system-out``) but never trigger an on-fail policy or fail a gate.
+**Monotone on prefixes** (``Monotone: yes`` in the docstring): the author's promise that a
+response failing the check still fails it with any text appended (an excluded word or phrase,
+a maximum length or count).  Only such checks may stop a stream early (``hooks/streaming.py``);
+nothing is inferred from the code, except that generated modules declare it for the exclusion
+shapes the writer proves monotone.
+
 An LLM-judge assertion whose body is ``return llm_judge(QUESTION, example, response)``
 with a constant question is recognised, so async checks can ask it concurrently.
 """
@@ -28,7 +34,7 @@ from llmassert.errors import AssertionModuleError
 
 JUDGE_FUNCTIONS = frozenset({"llm_judge", "allm_judge", "judge_verdict", "ajudge_verdict"})
 _META_RE = re.compile(
-    r"^\s*(criterion|category|version|kind|prompt|severity)\s*:[ \t]*(.+?)\s*$",
+    r"^\s*(criterion|category|version|kind|prompt|severity|monotone)\s*:[ \t]*(.+?)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 # The writer's form: "Criterion (prompt version 3, Count):" then the text, indented, on the next line.
@@ -51,6 +57,7 @@ class Assertion:
     question: str | None = None
     lineno: int = 0
     severity: str = "block"  # or "warn": reported, never enforced (see the module docstring)
+    monotone: bool = False  # declared: fails on a prefix => fails on every extension
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +235,7 @@ def _info(fn: ast.FunctionDef, constants: dict[str, str], filename: str) -> Asse
         severity=_severity(meta["severity"], f"line {fn.lineno}: {fn.name}", filename)
         if "severity" in meta
         else "block",
+        monotone=meta.get("monotone", "").split()[:1] in (["yes"], ["yes."], ["true"]),
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from llmassert.assertions.assertion_set import AssertionSet
 from llmassert.hooks.failure_log import FailureLog
 from llmassert.hooks.guard import Guard, OnFail
+from llmassert.hooks.streaming import AsyncGuardedStream, GuardedStream, check_stream_policy
 from llmassert.llm.recording import replay_miss, replay_miss_count
 
 EXAMPLE_KEY = "llmassert_example"
@@ -116,9 +117,26 @@ class LiteLLMGuard:
         return lib.completion, lib.acompletion
 
     def completion(self, **kwargs: Any) -> Any:
-        """``litellm.completion(**kwargs)``, checked; returns what the policy decides."""
+        """``litellm.completion(**kwargs)``, checked; returns what the policy decides.
+
+        With ``stream=True``: a :class:`~llmassert.hooks.streaming.GuardedStream` yielding
+        litellm's chunks (see that module for what a failure does to a stream)."""
         explicit = kwargs.pop(EXAMPLE_KEY, None)
         complete = self._functions()[0]
+        if kwargs.get("stream"):
+            check_stream_policy(self.guard.on_fail)
+            before = replay_miss_count()
+            try:
+                stream = complete(**kwargs)
+            except Exception as e:
+                _raise_replay_miss(e, before)
+                raise
+            return GuardedStream(
+                stream,
+                self.guard.assertions,
+                _example(kwargs, explicit),
+                **self._stream_hooks(aio=False),
+            )
 
         def attempt(feedback: str | None, previous: str | None) -> Any:
             before = replay_miss_count()
@@ -131,9 +149,24 @@ class LiteLLMGuard:
         return self.guard.run(attempt, _example(kwargs, explicit))
 
     async def acompletion(self, **kwargs: Any) -> Any:
-        """``litellm.acompletion(**kwargs)``, checked."""
+        """``litellm.acompletion(**kwargs)``, checked (``stream=True``: an
+        :class:`~llmassert.hooks.streaming.AsyncGuardedStream`)."""
         explicit = kwargs.pop(EXAMPLE_KEY, None)
         acomplete = self._functions()[1]
+        if kwargs.get("stream"):
+            check_stream_policy(self.guard.on_fail)
+            before = replay_miss_count()
+            try:
+                stream = await acomplete(**kwargs)
+            except Exception as e:
+                _raise_replay_miss(e, before)
+                raise
+            return AsyncGuardedStream(
+                stream,
+                self.guard.assertions,
+                _example(kwargs, explicit),
+                **self._stream_hooks(aio=True),
+            )
 
         async def attempt(feedback: str | None, previous: str | None) -> Any:
             before = replay_miss_count()
@@ -144,6 +177,20 @@ class LiteLLMGuard:
                 raise
 
         return await self.guard.arun(attempt, _example(kwargs, explicit))
+
+    def _stream_hooks(self, *, aio: bool) -> dict[str, Any]:
+        """How a guarded stream logs through this guard (failure log, stats, policy name)."""
+        g = self.guard
+
+        def record(result: Any, text: str, example: dict[str, Any]) -> None:
+            g._record(result, text, example, 0)  # the prefix check that stopped the stream
+
+        return {
+            "on_fail": g.on_fail,
+            "record": record,
+            "observe": g.aobserve if aio else g.observe,
+            "name": g.prompt_name,
+        }
 
     # -- patching --------------------------------------------------------------------------------
 

@@ -257,9 +257,60 @@ def docstring_for(cand: Candidate, manifest: Manifest) -> str:
     }[cand.source]
     lines.append(f"Kind: {kind} ({origin}).")
     lines.append("Severity: block (warn: report failures without enforcing them).")
+    if is_prefix_monotone(cand.code, cand.name):
+        lines.append("Monotone: yes (a failing prefix fails the whole response: streams stop early).")
     if cand.judge_question:
         lines.append(f"Question asked: {cand.judge_question}")
     return "\n".join(lines)
+
+
+# Exclusion shapes that are provably monotone on prefixes: once an excluded phrase appears in a
+# prefix (streaming checks cut the prefix at its last whitespace, so a whole-word match is
+# complete), it appears in every extension.
+_MONOTONE_CALLS = frozenset({"contains_any", "contains_any_ci", "contains_phrase"})
+
+
+def is_prefix_monotone(code: str, name: str) -> bool:
+    """True only for ``return not contains_any(response, <constant>[, case=..., whole_word=...])``
+    (or ``contains_any_ci`` / ``contains_phrase``) shaped checks.  Regular expressions are not
+    recognized: an anchor or a lookahead (``foo$``) can match a prefix and not its extension."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if fn is None or len(fn.args.args) < 2:
+        return False
+    body = [
+        s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return False
+    value = body[0].value
+    if not (isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not)):
+        return False
+    call = value.operand
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id in _MONOTONE_CALLS
+        and len(call.args) == 2
+    ):
+        return False
+
+    def constant(node: ast.expr) -> bool:
+        return all(
+            isinstance(n, ast.Constant | ast.Tuple | ast.List | ast.Load) for n in ast.walk(node)
+        )
+
+    response = fn.args.args[1].arg
+    first = call.args[0]
+    return (
+        isinstance(first, ast.Name)
+        and first.id == response
+        and constant(call.args[1])
+        and all(constant(k.value) for k in call.keywords)
+    )
 
 
 def _with_docstring(body: str, cand: Candidate, manifest: Manifest) -> str:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import struct
 import threading
 import time
@@ -75,6 +76,8 @@ class Reply:
     raw_body: bytes | None = None  # sent verbatim (malformed JSON, HTML error pages...)
     delay_s: float | None = None  # overrides the server latency (use > client timeout to time out)
     usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens)
+    # With "stream": true in the request: seconds between streamed chunks (one word each).
+    chunk_delay_s: float = 0.0
 
 
 @dataclass
@@ -85,6 +88,9 @@ class RecordedRequest:
     started: float
     finished: float = 0.0
     status: int = 0
+    # Streamed requests: chunks written, and whether the client read to the end ([DONE]).
+    chunks_sent: int = 0
+    stream_completed: bool = False
 
 
 @dataclass
@@ -353,6 +359,9 @@ class FakeLLMServer:
                 }
                 return await self._respond(writer, reply.status, err, reply.headers)
             out = self._chat(body, reply) if kind == "chat" else self._embed(body)
+            if kind == "chat" and body.get("stream"):
+                await self._stream(writer, body, out, reply, rec)
+                return
             await self._respond(writer, 200, out, reply.headers)
         finally:
             end = time.monotonic()
@@ -430,6 +439,59 @@ class FakeLLMServer:
             "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}],
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
         }
+
+    async def _stream(
+        self,
+        writer: asyncio.StreamWriter,
+        req: dict[str, Any],
+        out: dict[str, Any],
+        reply: Reply,
+        rec: RecordedRequest,
+    ) -> None:
+        """The answer as server-sent events (OpenAI's ``chat.completion.chunk``s), one word per
+        chunk, ``reply.chunk_delay_s`` apart, in HTTP chunked encoding; then ``[DONE]``.  A
+        client that closes the connection early leaves ``rec.stream_completed`` False."""
+        choice = out["choices"][0]
+        message = choice["message"]
+        base = {k: out[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            data = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            text = f"data: {json.dumps(data)}\n\n".encode()
+            return f"{len(text):x}\r\n".encode() + text + b"\r\n"
+
+        head = [
+            "HTTP/1.1 200 OK",
+            "Content-Type: text/event-stream",
+            "Cache-Control: no-cache",
+            "Transfer-Encoding: chunked",
+            "Connection: keep-alive",
+            *(f"{k}: {v}" for k, v in reply.headers.items()),
+        ]
+        try:
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+            writer.write(event({"role": "assistant", "content": ""}))
+            if message.get("tool_calls"):
+                call = message["tool_calls"][0]
+                writer.write(event({"tool_calls": [{"index": 0, **call}]}))
+                rec.chunks_sent += 1
+            for piece in re.findall(r"\S+\s*|\s+", message.get("content") or ""):
+                if reply.chunk_delay_s:
+                    await asyncio.sleep(reply.chunk_delay_s)
+                writer.write(event({"content": piece}))
+                await writer.drain()
+                rec.chunks_sent += 1
+            writer.write(event({}, choice["finish_reason"]))
+            if (req.get("stream_options") or {}).get("include_usage"):
+                data = {**base, "choices": [], "usage": out["usage"]}
+                text = f"data: {json.dumps(data)}\n\n".encode()
+                writer.write(f"{len(text):x}\r\n".encode() + text + b"\r\n")
+            done = b"data: [DONE]\n\n"
+            writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
+            await writer.drain()
+            rec.stream_completed = True
+        except (ConnectionError, RuntimeError):
+            pass  # the client stopped reading: the stream ends here
 
     def _embed(self, req: dict[str, Any]) -> dict[str, Any]:
         inputs = req.get("input", "")

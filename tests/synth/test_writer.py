@@ -262,3 +262,46 @@ def test_manifest_shape_errors_name_the_field(tmp_path: Path) -> None:
 )
 def test_module_stem(prompt: str, stem: str) -> None:
     assert module_stem(prompt) == stem
+
+
+@pytest.mark.parametrize(
+    ("code", "monotone"),
+    [
+        ("def f(example, response):\n    return not contains_any(response, ('a', 'b'))\n", True),
+        (
+            "def f(example, response):\n"
+            "    return not contains_any(response, ['a'], case=True, whole_word=False)\n",
+            True,
+        ),
+        ("def f(example, response):\n    return contains_any(response, ('a',))\n", False),
+        ("def f(example, response):\n    return not re.search('a$', response)\n", False),
+        ("def f(example, response):\n    return not contains_any(response, example['w'])\n", False),
+        (
+            "def f(example, response):\n    x = 1\n    return not contains_any(response, ('a',))\n",
+            False,
+        ),
+    ],
+)
+def test_only_provably_prefix_monotone_exclusions_are_declared(code: str, monotone: bool) -> None:
+    from llmassert.synth.writer import is_prefix_monotone
+
+    assert is_prefix_monotone(code, "f") is monotone
+
+
+def test_generated_exclusion_checks_declare_monotone_and_severity(tmp_path: Path) -> None:
+    import shutil
+
+    from llmassert.assertions import AssertionSet
+    from llmassert.synth.engine import synthesize
+
+    examples = (
+        Path(__file__).resolve().parents[2] / "examples" / "prompts" / "code_review_commenter"
+    )
+    synthesize(
+        shutil.copytree(examples, tmp_path / "p" / "code_review_commenter"), out_dir=tmp_path
+    )
+    with AssertionSet.load(tmp_path / "code_review_commenter.py") as checks:
+        assert all(a.severity == "block" for a in checks)
+        monotone = {a.name for a in checks if a.monotone}
+        assert "forbid_obviously_simply_just_ci" in monotone
+        assert "ends_with_question_lenient" not in monotone
