@@ -226,3 +226,13 @@ def test_synth_refuses_to_overwrite_an_edited_module_before_any_llm_call(
     assert module.read_text() == edited
     assert main([*args, "--force"]) == 0
     assert "# my note" not in module.read_text()
+
+
+def test_counts_of_one_are_singular(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["synth", str(prompts / "product_update_email"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote 1 module and 1 manifest to {out}" in " ".join(printed.split())
+    assert "1 modules" not in printed and "1 manifests" not in printed
