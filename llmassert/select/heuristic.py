@@ -136,4 +136,84 @@ def _fits(problem: Reduced, failed: BoolArray, j: int) -> bool:
     return int(problem.good_w[failed | problem.good[:, j]].sum()) <= problem.budget
 
 
-__all__ = ["Checker", "greedy"]
+def greedy_lexicographic(problem: Reduced) -> BoolArray | None:
+    """A feasible selection for lexicographic ``sub``, or None when the greedy rules find none.
+
+    Hard rows first (each by its member failing the fewest new good responses), then coverage
+    (as :func:`greedy`), then representation: the column representing the most unrepresented
+    weight per new good failure, while the FFR allows. Last, selected columns are dropped again,
+    least preferred first, when coverage, the hard rows and the represented weight all hold.
+    """
+    p, t = problem, problem.targets
+    assert t is not None
+    sel = np.zeros(p.nc, dtype=bool)
+    failed = np.zeros(len(p.good_w), dtype=bool)
+    soft = np.zeros((len(t.soft), p.nc), dtype=bool)
+    for k, members in enumerate(t.soft):
+        soft[k, members] = True
+
+    def new_failures() -> np.ndarray:
+        return p.good_w[~failed] @ p.good[~failed].astype(np.int64)
+
+    def room() -> float:
+        return np.inf if p.budget is None else p.budget - int(p.good_w[failed].sum())
+
+    for members in t.hard:
+        if sel[members].any():
+            continue
+        cost = new_failures()[members]
+        best = int(np.argmin(cost * (p.nc + 1) + p.rank[members]))
+        if cost[best] > room():
+            return None
+        sel[members[best]] = True
+        failed |= p.good[:, members[best]]
+    caught = rows_hit(p.bad, sel)
+    while int(p.bad_w[caught].sum()) < p.need:
+        gain = p.bad_w[~caught] @ p.bad[~caught].astype(np.int64)
+        cost = new_failures()
+        ok = ~sel & (gain > 0) & (cost <= room())
+        if not ok.any():
+            return None
+        j = int(np.argmax(np.where(ok, gain / (1.0 + cost), -1.0)))
+        sel[j] = True
+        caught |= p.bad[:, j]
+        failed |= p.good[:, j]
+    if len(t.soft):
+        while True:
+            open_rows = ~(soft[:, sel].any(axis=1))
+            gain = t.weight[open_rows] @ soft[open_rows].astype(np.int64)
+            cost = new_failures()
+            ok = ~sel & (gain > 0) & (cost <= room())
+            if not ok.any():
+                break
+            j = int(np.argmax(np.where(ok, gain / (1.0 + cost), -1.0)))
+            sel[j] = True
+            failed |= p.good[:, j]
+    _prune_lexicographic(p, soft, sel)
+    return sel
+
+
+def _prune_lexicographic(p: Reduced, soft: BoolArray, sel: BoolArray) -> None:
+    t = p.targets
+    assert t is not None
+    bad_hits = p.bad[:, sel].sum(axis=1)
+    soft_hits = soft[:, sel].sum(axis=1)
+    hard = np.zeros((len(t.hard), p.nc), dtype=bool)
+    for k, members in enumerate(t.hard):
+        hard[k, members] = True
+    hard_hits = hard[:, sel].sum(axis=1)
+    for j in sorted(np.flatnonzero(sel).tolist(), key=lambda j: -int(p.rank[j])):
+        bad_after = bad_hits - p.bad[:, j]
+        soft_after = soft_hits - soft[:, j]
+        hard_after = hard_hits - hard[:, j]
+        if (
+            int(p.bad_w[bad_after > 0].sum()) < p.need
+            or (hard_after == 0).any()
+            or ((soft_after == 0) & (soft_hits > 0)).any()
+        ):
+            continue
+        sel[j] = False
+        bad_hits, soft_hits, hard_hits = bad_after, soft_after, hard_after
+
+
+__all__ = ["Checker", "greedy", "greedy_lexicographic"]
