@@ -342,7 +342,7 @@ def _finish(
     )
     status: Status = "optimal" if sol is None or sol.outcome == "optimal" else "feasible"
     if status == "feasible":
-        ctx.notes.append("time limit reached: the best selection found, not proven minimal")
+        ctx.notes.append("time limit reached: the best selection found, not proven optimal")
     return Selection(
         method=ctx.used,
         requested_method=ctx.requested,

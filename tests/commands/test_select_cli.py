@@ -69,7 +69,7 @@ def test_table_output(matrix_file: Path, capsys: pytest.CaptureFixture[str], sol
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "sub:" in out and "proven minimal" in out and solver in out
+    assert "sub:" in out and "proven optimal" in out and solver in out
     assert "presolve: 4 x 8 ->" in out
 
 
