@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 def select_stats(s: Synthetic, method: str) -> str:
     from llmassert.select.presolve import reduce
 
-    red = reduce(as_arrays(s), method=method, tau=0.25, alpha=0.6)
+    red = reduce(as_arrays(s), method=method, tau=0.25, alpha=0.6, sub_rule="lexicographic")
     fixed = f" (+ {red.stats.fixed:,})" if red.stats.fixed else ""
     return f"{red.stats.assertions_after:,} x {red.stats.responses_after:,}{fixed}"
 

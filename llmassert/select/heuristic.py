@@ -152,8 +152,16 @@ def greedy_lexicographic(problem: Reduced) -> BoolArray | None:
     for k, members in enumerate(t.soft):
         soft[k, members] = True
 
-    def new_failures() -> np.ndarray:
-        return p.good_w[~failed] @ p.good[~failed].astype(np.int64)
+    # weighted good rows each column would newly fail; kept up to date as rows get failed
+    fresh = p.good_w @ p.good.astype(np.int64)
+
+    def add(j: int) -> None:
+        nonlocal fresh
+        rows = p.good[:, j] & ~failed
+        if rows.any():
+            fresh = fresh - p.good_w[rows] @ p.good[rows].astype(np.int64)
+            failed[rows] = True
+        sel[j] = True
 
     def room() -> float:
         return np.inf if p.budget is None else p.budget - int(p.good_w[failed].sum())
@@ -161,34 +169,30 @@ def greedy_lexicographic(problem: Reduced) -> BoolArray | None:
     for members in t.hard:
         if sel[members].any():
             continue
-        cost = new_failures()[members]
+        cost = fresh[members]
         best = int(np.argmin(cost * (p.nc + 1) + p.rank[members]))
         if cost[best] > room():
             return None
-        sel[members[best]] = True
-        failed |= p.good[:, members[best]]
+        add(int(members[best]))
     caught = rows_hit(p.bad, sel)
     while int(p.bad_w[caught].sum()) < p.need:
         gain = p.bad_w[~caught] @ p.bad[~caught].astype(np.int64)
-        cost = new_failures()
-        ok = ~sel & (gain > 0) & (cost <= room())
+        ok = ~sel & (gain > 0) & (fresh <= room())
         if not ok.any():
             return None
-        j = int(np.argmax(np.where(ok, gain / (1.0 + cost), -1.0)))
-        sel[j] = True
+        j = int(np.argmax(np.where(ok, gain / (1.0 + fresh), -1.0)))
+        add(j)
         caught |= p.bad[:, j]
-        failed |= p.good[:, j]
     if len(t.soft):
+        open_rows = ~(soft[:, sel].any(axis=1))
         while True:
-            open_rows = ~(soft[:, sel].any(axis=1))
             gain = t.weight[open_rows] @ soft[open_rows].astype(np.int64)
-            cost = new_failures()
-            ok = ~sel & (gain > 0) & (cost <= room())
+            ok = ~sel & (gain > 0) & (fresh <= room())
             if not ok.any():
                 break
-            j = int(np.argmax(np.where(ok, gain / (1.0 + cost), -1.0)))
-            sel[j] = True
-            failed |= p.good[:, j]
+            j = int(np.argmax(np.where(ok, gain / (1.0 + fresh), -1.0)))
+            add(j)
+            open_rows &= ~soft[:, j]
     _prune_lexicographic(p, soft, sel)
     return sel
 

@@ -11,10 +11,12 @@ then the smallest sum of preference ranks (deterministic before ``llm_judge``, t
 by name). ``llmassert synth`` and ``llmassert select`` both end here, so re-selecting a manifest
 at the targets synth used gives synth's selection back.
 
-Each objective is integral at integral points, so its optimum ``v`` is fixed as the row
-``cost @ v <= v + 0.5``. The main objectives decide ``proven``; tie-break solves are bounded
-(by nodes, deterministic, and by a share of the main solves' time) and an unfinished one only
-adds a note — the set it keeps is still optimal for every main objective.
+Each stage is one solve of a weighted objective proven equal to its objectives in order
+(:class:`Stage`). Each objective is integral at integral points, so a stage's optimum ``v`` is
+fixed as the row ``cost @ x <= v + 0.5`` before the next stage. The main stage decides
+``proven``; the tie-break solve is bounded (by nodes, deterministic, and by a share of the main
+solve's time) and an unfinished one only adds a note — the set it keeps is still optimal for
+every main objective.
 """
 
 from __future__ import annotations
@@ -33,35 +35,56 @@ from llmassert.select.solvers import Solution, SolverName, solve
 TIE_BREAK_NODES = 2000
 TIE_BREAK_SHARE = 0.25
 TIE_BREAK_MIN_S = 1.0
-
-TIE_BREAK = ("false_failures", "preference")
+# Objectives of one stage are combined with exact integer weights (see Stage) while the combined
+# objective stays below this; beyond it they are solved one after the other.
+MAX_COMBINED = 1e9
 
 
 @dataclass(frozen=True)
 class Stage:
-    name: str  # unrepresented, count, false_failures or preference
-    cost: FloatArray
+    """Objectives solved together, lexicographically: ``parts`` in order of priority.
 
-    @property
-    def tie_break(self) -> bool:
-        return self.name in TIE_BREAK
+    All costs are integral and every variable lies in [0, 1], so part k ranges over at most
+    ``sum |cost_k|``; weighting part k by one more than the weighted range of the parts after it
+    makes any improvement of part k outweigh every change of the later parts: the weighted
+    optimum is the lexicographic optimum (one solve instead of one per part, the same answer).
+    """
+
+    parts: tuple[tuple[str, FloatArray], ...]
+    tie_break: bool
+
+    def weighted(self) -> list[tuple[tuple[str, ...], FloatArray]]:
+        """(names, cost) per solve: one combined cost, or one per part when it would be huge."""
+        weight, total = 1.0, 0.0
+        cost = np.zeros(len(self.parts[0][1]))
+        for _, part in reversed(self.parts):
+            cost += weight * part
+            total += weight * float(np.abs(part).sum())
+            weight = total + 1.0
+        if total <= MAX_COMBINED:
+            return [(tuple(name for name, _ in self.parts), cost)]
+        return [((name,), part) for name, part in self.parts]
 
 
 @dataclass
 class Outcome:
-    solution: Solution  # outcome "optimal" when every main stage was proven
+    solution: Solution  # outcome "optimal" when every main objective was proven
     values: dict[str, float] = field(default_factory=dict)  # each objective at the answer
     notes: list[str] = field(default_factory=list)
+    bound: float | None = None  # the solver's lower bound on a lone first objective, if unproven
 
 
 def stages(objectives: dict[str, FloatArray], rank: IntArray, n_select: int) -> list[Stage]:
-    """The objectives of a model in order, the tie-break stage last."""
-    order = [name for name in ("unrepresented", "count", "false_failures") if name in objectives]
-    out = [Stage(name, objectives[name]) for name in order]
+    """The main objectives of a model, then the tie-break stage."""
+    main = tuple(
+        (name, objectives[name]) for name in ("unrepresented", "count") if name in objectives
+    )
     preference = np.zeros(len(objectives["count"]))
     preference[:n_select] = rank
-    out.append(Stage("preference", preference))
-    return out
+    tie: tuple[tuple[str, FloatArray], ...] = (("preference", preference),)
+    if "false_failures" in objectives:
+        tie = (("false_failures", objectives["false_failures"]), *tie)
+    return [Stage(main, tie_break=False), Stage(tie, tie_break=True)]
 
 
 def solve_in_order(
@@ -80,11 +103,13 @@ def solve_in_order(
     main_seconds = 0.0
     notes: list[str] = []
     values: dict[str, float] = {}
+    bound: float | None = None
     used = ""
     step = model
     fixed: tuple[FloatArray, float] | None = None
-    for k, stage in enumerate(plan):
-        step = step.with_cost(stage.cost, at_most=fixed)
+    solves = [(stage, names, cost) for stage in plan for names, cost in stage.weighted()]
+    for k, (stage, names, cost) in enumerate(solves):
+        step = step.with_cost(cost, at_most=fixed)
         remaining = time_limit_s - (time.perf_counter() - began)
         if stage.tie_break:
             budget = min(remaining, max(TIE_BREAK_MIN_S, TIE_BREAK_SHARE * main_seconds))
@@ -101,7 +126,7 @@ def solve_in_order(
                 warm_start=current,
                 node_limit=nodes,
             )
-        used = sol.solver
+        used = sol.solver or used
         if not stage.tie_break:
             main_seconds += sol.seconds
         if sol.outcome == "infeasible" and k == 0:
@@ -109,39 +134,41 @@ def solve_in_order(
         chosen, optimal = current, False
         if sol.values is not None:
             found = model.start_from(sol.values[: model.n_select] > 0.5)
-            if current is None or _value(stage, found) <= _value(stage, current) + 0.5:
+            if current is None or _value(cost, found) <= _value(cost, current) + 0.5:
                 chosen = found
             # the solver's optimum proves whatever is kept when it is no worse
             optimal = sol.outcome == "optimal" and (
-                _value(stage, chosen) <= _value(stage, found) + 0.5
+                _value(cost, chosen) <= _value(cost, found) + 0.5
             )
         if chosen is None:  # nothing feasible within the time limit
             return Outcome(Solution("no_solution", None, None, _since(began), used), values, notes)
         if not optimal:
             if stage.tie_break:
+                what = " and ".join(name.replace("_", " ") for name in names)
                 notes.append(
-                    f"tie-break ({stage.name.replace('_', ' ')}) among equally good sets not "
-                    "proven: the best found is kept"
+                    f"tie-break ({what}) among equally good sets not proven: the best found is kept"
                 )
             else:
                 proven = False
+                if k == 0 and len(names) == 1 and sol.bound is not None:
+                    bound = sol.bound
         current = chosen
-        value = round(_value(stage, current))
-        values[stage.name] = float(value)
-        fixed = (stage.cost, value + 0.5)
+        for name, part in stage.parts:
+            if name in names:
+                values[name] = float(round(_value(part, current)))
+        fixed = (cost, round(_value(cost, current)) + 0.5)
     assert current is not None
     outcome = "optimal" if proven else "feasible"
-    return Outcome(
-        Solution(outcome, current, values.get("count"), _since(began), used), values, notes
-    )
+    solution = Solution(outcome, current, values.get("count"), _since(began), used)
+    return Outcome(solution, values, notes, bound)
 
 
-def _value(stage: Stage, values: FloatArray) -> float:
-    return float(np.dot(stage.cost, values))
+def _value(cost: FloatArray, values: FloatArray) -> float:
+    return float(np.dot(cost, values))
 
 
 def _since(began: float) -> float:
     return time.perf_counter() - began
 
 
-__all__ = ["TIE_BREAK", "Outcome", "Stage", "solve_in_order", "stages"]
+__all__ = ["MAX_COMBINED", "Outcome", "Stage", "solve_in_order", "stages"]

@@ -336,25 +336,40 @@ def _undominated(
     idx = np.flatnonzero(keep)
     if len(idx) < 2:
         return keep
-    fb = fail_bad[:, idx].astype(np.float32)
-    fg = fail_good[:, idx].astype(np.float32)
+    # rows no column fails decide nothing; dropping them shortens the products below
+    fb = fail_bad[:, idx]
+    fg = fail_good[:, idx]
+    fb = fb[fb.any(axis=1)]
+    fg = fg[fg.any(axis=1)]
     r = rank[idx]
     dropped = np.zeros(len(idx), dtype=bool)
-    sub = None if subsumes is None else subsumes[idx]
-    sub_f = None if sub is None else sub.astype(np.float32)
-    at = (np.arange(nc) if own is None else own)[idx]
+    if subsumes is not None:
+        # Under sub the dominator must subsume b: few pairs (K is sparse), checked one by one.
+        sub = subsumes[idx]
+        at = (np.arange(nc) if own is None else own)[idx]
+        a_all, b_all = np.nonzero(sub[:, at])
+        keep_pair = r[a_all] < r[b_all]
+        a_all, b_all = a_all[keep_pair], b_all[keep_pair]
+        for start in range(0, len(a_all), _BLOCK):
+            a, b = a_all[start : start + _BLOCK], b_all[start : start + _BLOCK]
+            ok = ~(fb[:, b] & ~fb[:, a]).any(axis=0)  # a catches every bad response b catches
+            ok &= ~(fg[:, a] & ~fg[:, b]).any(axis=0)  # a fails no good response b passes
+            if exact_good:
+                ok &= ~(fg[:, b] & ~fg[:, a]).any(axis=0)
+            missing = sub[b] & ~sub[a]  # assertions b subsumes and a does not ...
+            missing[np.arange(len(a)), at[a]] = False  # ... other than a itself
+            ok &= ~missing.any(axis=1)
+            dropped[b[ok]] = True
+        keep[idx[dropped]] = False
+        return keep
+    fbf = fb.astype(np.float32)
+    fgf = fg.astype(np.float32)
     for start in range(0, len(idx), _BLOCK):
         blk = slice(start, min(start + _BLOCK, len(idx)))
         # [a, b]: bad responses b catches and a misses; good responses a fails and b passes.
-        b_not_a = ((1.0 - fb).T @ fb[:, blk]) == 0
-        a_not_b = (fg.T @ (1.0 - fg[:, blk])) == 0
+        b_not_a = ((1.0 - fbf).T @ fbf[:, blk]) == 0
+        a_not_b = (fgf.T @ (1.0 - fgf[:, blk])) == 0
         dom = b_not_a & a_not_b & (r[:, None] < r[None, blk])
-        if sub is not None and sub_f is not None:
-            if exact_good:
-                dom &= ((1.0 - fg).T @ fg[:, blk]) == 0  # same good failures both ways
-            # [a, b]: assertions c != a that b subsumes and a does not.
-            missing = ((1.0 - sub_f) @ sub_f[blk].T) - sub[blk][:, at].T.astype(np.float32)
-            dom &= sub[:, at[blk]] & (missing == 0)
         dropped[blk] = dom.any(axis=0)
     keep[idx[dropped]] = False
     return keep

@@ -53,6 +53,9 @@ class Selection(BaseModel):
     # Assertions neither selected nor subsumed by a selected one (K[a][b] = 1); lexicographic
     # sub minimizes this first. None when unknown.
     unsubsumed: int | None = None
+    # Proven lower bound on the count (cov, criteria, sub with the exemption rule): the count
+    # itself when proven optimal; below it when the time limit stopped the solver (None: unknown).
+    bound: float | None = None
 
 
 __all__ = ["Method", "PresolveStats", "Selection", "Status", "SubRule"]
