@@ -28,7 +28,7 @@ import numpy as np
 from llmassert.errors import InfeasibleError, SelectionError
 from llmassert.select.arrays import Arrays, BoolArray, IntArray
 from llmassert.select.check import violations
-from llmassert.select.heuristic import greedy, greedy_lexicographic
+from llmassert.select.heuristic import best_cov, greedy, greedy_lexicographic
 from llmassert.select.lexicographic import solve_in_order, stages
 from llmassert.select.matrix import Matrix
 from llmassert.select.metrics import allowed_false
@@ -119,8 +119,10 @@ def run_arrays(
     model = build_cover_model(reduced, sub=used == "sub", ffr_rows=form)
     if reduced.targets is not None:
         initial = greedy_lexicographic(reduced)
+    elif used == "cov":
+        initial = best_cov(reduced, seconds=min(2.0, 0.05 * time_limit_s))
     else:
-        initial = greedy(reduced, sub=used == "sub")
+        initial = greedy(reduced, sub=True)
     sol = _lexicographic(model, reduced.rank, solver, time_limit_s, notes, initial)
     if sol.outcome == "infeasible":
         raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s, find_nearest, sub_rule)
@@ -351,6 +353,8 @@ def _finish(
     if status == "optimal" and count_first:
         bound = float(len(indices))
     if status == "feasible":
+        # the tie-break cannot have run to a proof either: one note says it all
+        ctx.notes[:] = [n for n in ctx.notes if not n.startswith("tie-break")]
         ctx.notes.append("time limit reached: the best selection found, not proven optimal")
         if sol is not None and sol.bound is not None and count_first:
             # the solver's bound on the reduced count, plus presolve's forced columns
@@ -358,8 +362,8 @@ def _finish(
             bound = float(math.ceil(sol.bound - 1e-6) + forced)
             gap = (len(indices) - bound) / len(indices) if indices else 0.0
             ctx.notes.append(
-                f"the solver proved at least {bound:g} assertions are needed: within "
-                f"{100 * gap:.1f}% of the minimum"
+                f"the solver proved at least {bound:g} assertions are needed "
+                f"(gap {100 * gap:.1f}%)"
             )
     return Selection(
         method=ctx.used,
