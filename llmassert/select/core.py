@@ -32,7 +32,13 @@ from llmassert.select.heuristic import best_cov, greedy, greedy_lexicographic
 from llmassert.select.lexicographic import solve_in_order, stages
 from llmassert.select.matrix import Matrix
 from llmassert.select.metrics import allowed_false
-from llmassert.select.milp import Model, build_cover_model, build_criteria_model, objectives
+from llmassert.select.milp import (
+    FfrRows,
+    Model,
+    build_cover_model,
+    build_criteria_model,
+    objectives,
+)
 from llmassert.select.presolve import reduce
 from llmassert.select.selection import Method, PresolveStats, Selection, Status, SubRule
 from llmassert.select.solvers import Solution, SolverName, resolve_solver, solve
@@ -115,7 +121,7 @@ def run_arrays(
     )
     # Lexicographic sub: the pairs form's tight LP is its optimum on bench/select_scale.py
     # (HiGHS proves 1,000 x 5,000 at the root); aggregated rows suit cov and the exemption rule.
-    form = "pairs" if reduced.targets is not None else "aggregated"
+    form: FfrRows = "pairs" if reduced.targets is not None else "aggregated"
     model = build_cover_model(reduced, sub=used == "sub", ffr_rows=form)
     if reduced.targets is not None:
         initial = greedy_lexicographic(reduced)
@@ -362,8 +368,7 @@ def _finish(
             bound = float(math.ceil(sol.bound - 1e-6) + forced)
             gap = (len(indices) - bound) / len(indices) if indices else 0.0
             ctx.notes.append(
-                f"the solver proved at least {bound:g} assertions are needed "
-                f"(gap {100 * gap:.1f}%)"
+                f"the solver proved at least {bound:g} assertions are needed (gap {100 * gap:.1f}%)"
             )
     return Selection(
         method=ctx.used,

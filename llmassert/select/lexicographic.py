@@ -28,6 +28,7 @@ import numpy as np
 
 from llmassert.select.arrays import BoolArray, IntArray
 from llmassert.select.milp import FloatArray, Model
+from llmassert.select.solvers import Outcome as SolveOutcome
 from llmassert.select.solvers import Solution, SolverName, solve
 
 # The tie-break solves are bounded: by nodes (deterministic), and in time by a quarter of the main
@@ -117,7 +118,7 @@ def solve_in_order(
         else:
             budget, nodes = remaining, None
         if budget < 0.05 and current is not None:
-            sol = Solution("no_solution", None, None, 0.0, "none")
+            sol = Solution("no_solution", None, None, 0.0, used)
         else:
             sol = solve(
                 step,
@@ -137,8 +138,10 @@ def solve_in_order(
             if current is None or _value(cost, found) <= _value(cost, current) + 0.5:
                 chosen = found
             # the solver's optimum proves whatever is kept when it is no worse
-            optimal = sol.outcome == "optimal" and (
-                _value(cost, chosen) <= _value(cost, found) + 0.5
+            optimal = (
+                sol.outcome == "optimal"
+                and chosen is not None
+                and _value(cost, chosen) <= _value(cost, found) + 0.5
             )
         if chosen is None:  # nothing feasible within the time limit
             return Outcome(Solution("no_solution", None, None, _since(began), used), values, notes)
@@ -158,7 +161,7 @@ def solve_in_order(
                 values[name] = float(round(_value(part, current)))
         fixed = (cost, round(_value(cost, current)) + 0.5)
     assert current is not None
-    outcome = "optimal" if proven else "feasible"
+    outcome: SolveOutcome = "optimal" if proven else "feasible"
     solution = Solution(outcome, current, values.get("count"), _since(began), used)
     return Outcome(solution, values, notes, bound)
 

@@ -471,7 +471,7 @@ def _reduce_lexicographic(
             break
         for c in np.flatnonzero(single):
             forced[np.flatnonzero(represent[:, c] & ~forced)] = True
-        spent = fail_good[:, cols[forced]].any(axis=1)
+        spent = np.asarray(fail_good[:, cols[forced]].any(axis=1), dtype=bool)
     done = represent[forced].any(axis=0)
     free_rows = free & ~done
     hard_sets = _distinct(
@@ -487,8 +487,8 @@ def _reduce_lexicographic(
     open_reps = open_reps[:, reachable]
     if len(hard_sets) and open_reps.shape[1]:
         # a hard row whose members all represent the assertion already represents it
-        outside = hard_mask.astype(np.float32) @ (~open_reps).astype(np.float32)
-        covered = (outside == 0).any(axis=0)
+        strays = hard_mask.astype(np.float32) @ (~open_reps).astype(np.float32)
+        covered = (strays == 0).any(axis=0)
     else:
         covered = np.zeros(open_reps.shape[1], dtype=bool)
     represented = int(done.sum()) + int(free_rows.sum()) + int(covered.sum())

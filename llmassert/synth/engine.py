@@ -558,9 +558,9 @@ def best_coverage(
         try:
             sel = select(
                 matrix,
-                method,
+                method,  # type: ignore[arg-type]
                 k / bad,
-                tau,  # type: ignore[arg-type]
+                tau,
                 find_nearest=False,
             )
         except InfeasibleError:
