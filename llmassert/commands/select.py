@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 help="What sub optimizes. lexicographic: fewest assertions left out and not "
                 "subsumed by a selected one (SPADE's objective), then the fewest assertions. "
                 "exemption: the fewest assertions such that each one left out is subsumed or "
-                "would push the FFR above tau (the rule of llmassert before 0.3; it lets a "
+                "would push the FFR above tau (the earlier reading of sub; it lets a "
                 "selection near tau exempt almost everything).",
             ),
         ] = SubRule.lexicographic,
