@@ -96,8 +96,8 @@ def solve_in_order(
     time_limit_s: float,
     initial: BoolArray | None = None,
 ) -> Outcome:
-    """Solve ``model`` for each stage in turn. ``initial`` (a feasible selection) warm-starts the
-    first solve and is kept when the solver finds nothing better within the time limit."""
+    """Solve ``model`` for each stage in turn. ``initial`` (a feasible selection) is kept when the
+    solver finds nothing better within the time limit, and warm-starts CBC's first solve."""
     began = time.perf_counter()
     current = model.start_from(initial) if initial is not None else None
     proven = True
