@@ -15,8 +15,6 @@ import html
 import json
 from dataclasses import dataclass
 
-# Synthesis's own tie-break among equally small sets (until select() applies it itself).
-from llmassert.synth.engine import fewer_false_failures
 from llmassert.synth.manifest import Manifest
 from llmassert.synth.report import PromptReport, SynthReport
 from llmassert.text import plural
@@ -57,7 +55,6 @@ def sweep(manifest: Manifest, taus: tuple[float, ...] = SWEEP_TAUS) -> list[Swee
             points.append(SweepPoint(t, None, None, None))
             continue
         a, sel = found
-        sel = fewer_false_failures(matrix, sel)
         redone = manifest.with_selection(sel.selected, method=sel.method, alpha=a, tau=t)
         test = redone.metrics.test
         points.append(

@@ -258,7 +258,9 @@ def docstring_for(cand: Candidate, manifest: Manifest) -> str:
     lines.append(f"Kind: {kind} ({origin}).")
     lines.append("Severity: block (warn: report failures without enforcing them).")
     if is_prefix_monotone(cand.code, cand.name):
-        lines.append("Monotone: yes (a failing prefix fails the whole response: streams stop early).")
+        lines.append(
+            "Monotone: yes (a failing prefix fails the whole response: streams stop early)."
+        )
     if cand.judge_question:
         lines.append(f"Question asked: {cand.judge_question}")
     return "\n".join(lines)
