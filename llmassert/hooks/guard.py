@@ -32,7 +32,7 @@ import functools
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar, cast, get_args
@@ -86,6 +86,7 @@ class Guard:
         prompt_version: str | int | None = None,
         failure_log: FailureLog | str | Path | Literal[False] | None = None,
         log_raw: bool = False,
+        severity: Mapping[str, str] | None = None,
     ) -> None:
         if on_fail not in POLICIES:
             raise ConfigError(
@@ -96,6 +97,8 @@ class Guard:
         self.assertions = (
             assertions if isinstance(assertions, AssertionSet) else AssertionSet.load(assertions)
         )
+        if severity:  # per-assertion overrides of the module's severities
+            self.assertions = self.assertions.with_severity(severity)
         self.on_fail = "exception" if on_fail == "raise" else on_fail
         self.max_reasks = max_reasks
         self.prompt_name = prompt_name
@@ -130,6 +133,7 @@ class Guard:
                 text = tally.seen(response)
                 result = self.assertions.check(text, example)
                 self._record(result, text, example, n)
+                result = self.assertions.blocking(result)  # warn failures: logged, not enforced
                 action = self._decide(result, n)
                 if action == "reask":
                     tally.reasks += 1
@@ -148,6 +152,7 @@ class Guard:
                 text = tally.seen(response)
                 result = await self.assertions.acheck(text, example)
                 self._record(result, text, example, n)
+                result = self.assertions.blocking(result)  # warn failures: logged, not enforced
                 action = self._decide(result, n)
                 if action == "reask":
                     tally.reasks += 1
@@ -326,6 +331,7 @@ def guard(
     prompt_version: str | int | None = None,
     failure_log: FailureLog | str | Path | Literal[False] | None = None,
     log_raw: bool = False,
+    severity: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Decorate a sync or async function returning an LLM response (see the module doc).
 
@@ -340,6 +346,7 @@ def guard(
         prompt_version=prompt_version,
         failure_log=failure_log,
         log_raw=log_raw,
+        severity=severity,
     )
 
     def decorate(fn: F) -> F:

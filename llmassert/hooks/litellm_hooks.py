@@ -24,6 +24,7 @@ litellm calls: llmassert's own model calls (judges) still go through the LLM lay
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,6 +94,7 @@ class LiteLLMGuard:
         prompt_version: str | int | None = None,
         failure_log: FailureLog | str | Path | Literal[False] | None = None,
         log_raw: bool = False,
+        severity: Mapping[str, str] | None = None,
     ) -> None:
         self.guard = Guard(
             assertions,
@@ -102,6 +104,7 @@ class LiteLLMGuard:
             prompt_version=prompt_version,
             failure_log=failure_log,
             log_raw=log_raw,
+            severity=severity,
         )
         self._originals: tuple[Any, Any] | None = None
         self._lock = threading.Lock()

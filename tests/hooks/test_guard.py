@@ -236,3 +236,21 @@ def test_log_raw_keeps_text_when_allowed(
 def test_unknown_policy_is_a_config_error(checks_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown policy 'retry'"):
         guard(checks_path, on_fail="retry")  # type: ignore[arg-type]
+
+
+def test_warn_severity_logs_but_never_enforces(
+    llm_settings: Settings, llm_server: FakeLLMServer, checks_path: Path, failure_log: Path
+) -> None:
+    short_sorry = "Sorry, revenue grew twelve percent."  # within 10 words, but apologizes
+    llm_server.handler = lambda body: Reply(content=short_sorry)
+    answer = _app(llm_settings, checks_path, failure_log, severity={"no_sorry": "warn"})
+    assert answer("How did revenue do?").text == short_sorry  # not raised, not re-asked
+    assert [f["assertion"] for f in _failures(failure_log)] == ["no_sorry"]
+    assert len(llm_server.requests) == 1
+
+    blocking = _app(llm_settings, checks_path, failure_log)  # the module's own severity: block
+    with pytest.raises(AssertionsFailedError, match="no_sorry"):
+        blocking("How did revenue do?")
+
+    with pytest.raises(ConfigError, match="severity names 'nope'"):
+        _app(llm_settings, checks_path, failure_log, severity={"nope": "warn"})

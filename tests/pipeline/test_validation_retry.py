@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,52 @@ def test_raise_stops_the_run_naming_the_row(
     ):
         run_pipeline(write_pipeline(tmp_path, assertions(tmp_path, "raise"), ROWS), llm_settings)
     assert not (tmp_path / "out.json").exists()
+
+
+def test_warn_assertions_keep_the_row_with_its_warnings(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    from llmassert.cli import main
+
+    (tmp_path / "checks.py").write_text(
+        "def no_feature(example, response):\n"
+        '    """Never use the word feature."""\n'
+        "    return 'feature' not in response.lower()\n"
+    )
+    pipeline = write_pipeline(
+        tmp_path,
+        f"""
+        default_model: openai/fake-model
+        default_lm_api_base: {llm_settings.api_base}
+        datasets:
+          docs: {{type: file, path: data.json}}
+        operations:
+          - name: summarize
+            type: map
+            prompt: "Summarize: {{{{ input.text }}}}"
+            output: {{schema: {{summary: string}}}}
+            assertions:
+              module: checks.py
+              on_fail: quarantine
+              severity: {{no_feature: warn}}
+        pipeline:
+          steps:
+            - {{name: s, input: docs, operations: [summarize]}}
+          output: {{type: file, path: out.json}}
+        """,
+        [{"text": "a new feature"}, {"text": "results"}],
+    )
+    llm_server.handler = lambda body: Reply(
+        tool_args={"summary": "A feature." if "feature" in json.dumps(body) else "Results."}
+    )
+    report = run_pipeline(pipeline, llm_settings)
+    assert report.quarantined == 0 and report.rows_out == 2
+    rows = read_json(tmp_path / "out.json")
+    warned = [r for r in rows if "_llmassert_warnings" in r]
+    assert len(warned) == 1 and warned[0]["summary"] == "A feature."
+    assert warned[0]["_llmassert_warnings"][0]["check"] == "no_feature"
+    assert len(llm_server.requests) == 2  # a warning is never re-asked
+
+    bad = pipeline.read_text().replace("no_feature: warn", "no_such: warn")
+    pipeline.write_text(bad)
+    assert main(["run", str(pipeline)]) == 2

@@ -163,6 +163,11 @@ class AssertionsSpec(StrictModel):
         description="Output field checked as the response "
         "(default: the only string field, else the JSON output).",
     )
+    severity: dict[str, Literal["block", "warn"]] = Field(
+        default_factory=dict,
+        description="Per-assertion severity overriding the module's: warn failures never "
+        "trigger on_fail; the row keeps them under _llmassert_warnings.",
+    )
 
 
 class LLMOperationSpec(OperationSpec):

@@ -28,6 +28,7 @@ from llmassert.errors import (
     AssertionsFailedError,
     BudgetExceededError,
     CassetteMissError,
+    ConfigError,
     LLMError,
     OperationError,
     SpecError,
@@ -87,6 +88,10 @@ class Failure:
 
     def line(self) -> str:
         return f"- {self.check}" + (f": {self.message}" if self.message else "")
+
+
+# Failures of `severity: warn` assertions, kept on the output row (never enforced).
+WARN_KEY = "_llmassert_warnings"
 
 
 @dataclass
@@ -173,7 +178,11 @@ class LLMStep:
         path = self.env.path(self.spec.assertions.module)
         if not path.exists():
             raise self._spec_error(f"assertion module not found: {path}", "assertions.module")
-        return AssertionSet.load(path)
+        checks = AssertionSet.load(path)
+        try:
+            return checks.with_severity(self.spec.assertions.severity)
+        except ConfigError as e:
+            raise self._spec_error(e.message, "assertions.severity") from None
 
     @property
     def judged(self) -> bool:
@@ -263,7 +272,7 @@ class LLMStep:
                 if check and not failures and self.judged:
                     output = await self._glean(ctx, base, output, variables, unit, attempt, meta)
                 if check and not failures:
-                    failures = await self._check(output, example)
+                    failures = await self._check(output, example, meta)
                 if not failures:
                     return StepResult(output=output, meta=_nonzero(meta))
                 v_fail = any(f.kind != "assertion" for f in failures)
@@ -363,7 +372,11 @@ class LLMStep:
             output = new_output
         return output
 
-    async def _check(self, output: dict[str, Any], example: Row) -> list[Failure]:
+    async def _check(
+        self, output: dict[str, Any], example: Row, meta: dict[str, Any] | None = None
+    ) -> list[Failure]:
+        """The failures that enforce the policy; ``warn`` assertions' failures of this answer go
+        to ``meta["warnings"]`` instead (kept on the row, never re-asked)."""
         failures: list[Failure] = []
         for v in self.validators:
             ok, why = v.holds(output=output, input=example)
@@ -371,7 +384,15 @@ class LLMStep:
                 failures.append(Failure("validate", v.source, why or "does not hold"))
         if self.assertions is not None:
             response = self._response_text(output)
-            check = await self.assertions.acheck(response, example)
+            full = await self.assertions.acheck(response, example)
+            check = self.assertions.blocking(full)
+            if meta is not None:
+                warn = self.assertions.warn_names
+                meta["warnings"] = [
+                    Failure("assertion", _failure_name(f), _failure_message(f)).to_json()
+                    for f in full.failures
+                    if f.name in warn
+                ]
             if not check.passed:
                 failures.extend(
                     Failure("assertion", _failure_name(f), _failure_message(f))
@@ -405,8 +426,11 @@ class LLMStep:
         if result.error is not None:
             return Outcome(errors=[Issue(self.op, row, result.error)], meta=result.meta)
         assert result.output is not None
+        warned = result.meta.get("warnings")
         if not result.failures:
             out = make(result.output)
+            if warned:
+                out.rows = [{**r, WARN_KEY: warned} for r in out.rows]
             out.meta = {**result.meta, **out.meta}
             return out
         policy = self.spec.assertions.on_fail if self.spec.assertions else "quarantine"
@@ -414,7 +438,8 @@ class LLMStep:
         checks = "; ".join(f.check for f in result.failures)
         if policy == "flag":
             out = make(result.output)
-            out.rows = [{**r, FLAG_KEY: failures} for r in out.rows]
+            extra = {WARN_KEY: warned} if warned else {}
+            out.rows = [{**r, FLAG_KEY: failures, **extra} for r in out.rows]
             out.meta = {**result.meta, **out.meta}
             return out
         if policy == "raise":
