@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from llmassert import secrets
 from llmassert.errors import ConfigError
 
 # litellm otherwise fetches its model cost map from the internet at import time.
@@ -53,6 +54,11 @@ class Settings(BaseModel):
     # "auto": plain HTTP for OpenAI-compatible endpoints (api_base set, openai/ model),
     # litellm for every other provider. "litellm" forces litellm everywhere.
     transport: Literal["auto", "litellm", "http"] = "auto"
+
+    def model_post_init(self, __context: Any) -> None:
+        # A key given by flag or file (not the environment) is scrubbed like one from the env.
+        if self.api_key is not None:
+            secrets.register(self.api_key.get_secret_value())
 
     @field_validator("api_base")
     @classmethod

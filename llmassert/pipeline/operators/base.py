@@ -65,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from llmassert.errors import SpecError
 from llmassert.pipeline.schema_types import TypeSyntaxError, to_json_schema
 from llmassert.pipeline.templates import KeySet
+from llmassert.secrets import scrub, scrub_data
 
 if TYPE_CHECKING:
     from llmassert.pipeline.context import OpContext, PipelineEnv
@@ -211,9 +212,10 @@ class Issue:
     output: Any = None
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"operation": self.op, "reason": self.reason, "row": self.row}
+        # Reasons quote exceptions and provider error bodies, which can echo credentials.
+        d: dict[str, Any] = {"operation": self.op, "reason": scrub(self.reason), "row": self.row}
         if self.failures:
-            d["failures"] = self.failures
+            d["failures"] = scrub_data(self.failures)
         if self.output is not None:
             d["output"] = self.output
         return d
@@ -364,6 +366,10 @@ class Operator(ABC, Generic[SpecT]):
     def uses_llm(self) -> bool:
         """True if the operator calls the LLM (its units are journaled for resume)."""
         return False
+
+    # Each row unit ends in exactly one place (output row, filtered, quarantined, errored): a
+    # replayed journal entry of such an operator must account for exactly its input row.
+    one_row_per_row: ClassVar[bool] = False
 
     def fail(self, message: str, field: str | None = None) -> SpecError:
         """A SpecError located at this operation (``operations[2] (name).field``)."""
