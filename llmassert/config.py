@@ -67,6 +67,13 @@ class Settings(BaseModel):
             return v
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"api_base must start with http:// or https://, got {v!r}")
+        if "@" in v.split("://", 1)[1].split("/", 1)[0]:
+            # Credentials in the URL would travel in every error line and log; the key belongs
+            # in OPENAI_API_KEY (or the provider's variable).
+            raise ValueError(
+                f"api_base must not contain a user or password ({v!r}): put the key in "
+                "OPENAI_API_KEY or the provider's key variable"
+            )
         return v.rstrip("/")
 
     @classmethod
@@ -97,7 +104,7 @@ class Settings(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            raise ConfigError(err["msg"], field=field) from None
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, "), field=field) from None
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated."""
@@ -106,4 +113,4 @@ class Settings(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            raise ConfigError(err["msg"], field=field) from None
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, "), field=field) from None

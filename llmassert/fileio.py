@@ -75,8 +75,11 @@ def parse_json(
     except UnicodeDecodeError as e:
         message = f"not UTF-8 text (byte {e.start})"
         at = line
-    except ValueError as e:  # e.g. an integer past sys.get_int_max_str_digits()
-        message = f"invalid JSON: {' '.join(str(e).split())}"
+    except ValueError as e:
+        if "digits" in str(e):  # an integer past sys.get_int_max_str_digits()
+            message = f"a number has more than {sys.get_int_max_str_digits()} digits"
+        else:
+            message = f"invalid JSON: {' '.join(str(e).split())}"
         at = line
     raise error(message, file=file, field=_where(at, None)) from None
 

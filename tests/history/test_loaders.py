@@ -120,7 +120,7 @@ def test_label_spellings() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", r"l\.jsonl: line 2: not valid JSON"),
+        ("{not json", r"l\.jsonl: line 2: invalid JSON"),
         ("[1, 2]", r"l\.jsonl: line 2: expected a JSON object"),
         ('{"input": {}, "response": "r", "label": "meh"}', r"line 2: label: must be good\|bad"),
         ('{"input": {}, "response": "r"}', r"line 2: label: Field required"),

@@ -674,6 +674,15 @@ def api_base_with_credentials(tmp: Path) -> Outcome:
     return contained(res, _no_secret(tmp, res, URL_PW, URL_KEY, KEY))
 
 
+def api_base_credentials_connection_error(tmp: Path) -> Outcome:
+    """User and password in the endpoint (aiohttp raised a traceback on them): refused up
+    front, the line names the problem without the password."""
+    write_pipeline(tmp, None, skip_on_error=True)
+    base = f"http://alice:{URL_PW}@127.0.0.1:9/v1"
+    res = cli(tmp, "run", "pipeline.yaml", "-q", "--api-base", base, "--no-cache")
+    return refused(res, "api_base", "password") if _no_secret(tmp, res, URL_PW) else "escaped"
+
+
 def api_base_bad_scheme_with_credentials(tmp: Path) -> Outcome:
     write_pipeline(tmp, None)
     base = f"ftp://alice:{URL_PW}@example.invalid/v1?token={URL_KEY}"
@@ -960,6 +969,7 @@ def _cases() -> list[Case]:
         "secrets-in-errors": [
             (provider_error_fails_synth, "contained"),
             (api_base_with_credentials, "contained"),
+            (api_base_credentials_connection_error, "refused"),
             (api_base_bad_scheme_with_credentials, "refused"),
         ],
         "malformed-input": [
