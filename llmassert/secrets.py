@@ -108,8 +108,7 @@ def scrub_url(uri: str) -> str:
             pairs = parse_qsl(query, keep_blank_values=True)
             if any(k.lower() in SECRET_QUERY_PARAMS for k, _ in pairs):
                 query = urlencode(
-                    [(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs],
-                    safe="<>",
+                    [(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs]
                 )
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:  # not parseable as a URL: drop it rather than risk its credentials

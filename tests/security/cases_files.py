@@ -364,7 +364,11 @@ def output_inside_folder_dataset(tmp: Path) -> Outcome:
         (docs / f"d{i}.txt").write_text(f"document {i}")
     with fake_server() as server:
         path = write_pipeline(tmp, server, data="docs", out="docs/out.json", write_data=False)
-        path.write_text(path.read_text().replace("type: file, path: docs}", "type: file, path: docs, format: text}"))
+        path.write_text(
+            path.read_text().replace(
+                "type: file, path: docs}", "type: file, path: docs, format: text}"
+            )
+        )
         before = snapshot(docs)
         res = cli(tmp, "run", "pipeline.yaml", "-q")
         calls = chat_calls(server)
@@ -583,7 +587,7 @@ def second_concurrent_run(tmp: Path) -> Outcome:
                 time.sleep(0.05)
             res = cli(tmp, "run", "pipeline.yaml", "-q", "--max-concurrency", "1")
         finally:
-            _, first_err = first.communicate(timeout=120)
+            first.communicate(timeout=120)
     out = json.loads((tmp / "out.json").read_text()) if (tmp / "out.json").exists() else []
     intact = first.returncode == 0 and len(out) == 12 and chat_calls(server) == 12
     return refused(res, "locked", str(first.pid), socket.gethostname(), intact=intact)
@@ -601,7 +605,9 @@ def lock_held_by_live_process(tmp: Path) -> Outcome:
     finally:
         holder.kill()
         holder.wait()
-    return refused(res, "locked", str(holder.pid), intact=not (tmp / "out.json").exists(), calls=calls)
+    return refused(
+        res, "locked", str(holder.pid), intact=not (tmp / "out.json").exists(), calls=calls
+    )
 
 
 def stale_lock_is_taken_over(tmp: Path) -> Outcome:
@@ -770,7 +776,9 @@ def model_answers_nan(tmp: Path) -> Outcome:
     with fake_server(lambda _b: Reply(tool_args='{"summary": "s", "score": NaN}')) as server:
         write_pipeline(tmp, server)
         path = tmp / "pipeline.yaml"
-        path.write_text(path.read_text().replace("{summary: string}", "{summary: string, score: float}"))
+        path.write_text(
+            path.read_text().replace("{summary: string}", "{summary: string, score: float}")
+        )
         res = cli(tmp, "run", "pipeline.yaml", "-q")
     try:
         text = (tmp / "out.json").read_text()
@@ -803,7 +811,9 @@ def deep_baseline_file(tmp: Path) -> Outcome:
     write_records(tmp)
     write_module(tmp)
     (tmp / "b.json").write_bytes(DEEP)
-    return refused(cli(tmp, "test", "rec.jsonl", "-a", "checks.py", "--baseline", "b.json"), "b.json")
+    return refused(
+        cli(tmp, "test", "rec.jsonl", "-a", "checks.py", "--baseline", "b.json"), "b.json"
+    )
 
 
 def deep_history_file(tmp: Path) -> Outcome:
@@ -818,7 +828,9 @@ def output_under_a_file(tmp: Path) -> Outcome:
         write_pipeline(tmp, server, out="results/out.json")
         res = cli(tmp, "run", "pipeline.yaml", "-q")
         calls = chat_calls(server)
-    return refused(res, "results", intact=(tmp / "results").read_text() == "not a folder", calls=calls)
+    return refused(
+        res, "results", intact=(tmp / "results").read_text() == "not a folder", calls=calls
+    )
 
 
 def unwritable_output_folder(tmp: Path) -> Outcome:
@@ -874,7 +886,11 @@ def run_record_at_file(tmp: Path) -> Outcome:
         res = cli(tmp, "run", "pipeline.yaml", "-q", "--record", "cassettes")
         calls = chat_calls(server)
     return refused(
-        res, "cassettes", "not a folder", intact=(tmp / "cassettes").read_text() == "mine", calls=calls
+        res,
+        "cassettes",
+        "not a folder",
+        intact=(tmp / "cassettes").read_text() == "mine",
+        calls=calls,
     )
 
 
