@@ -45,7 +45,7 @@ from typing import Any
 
 from llmassert.errors import InputError, OutputError, PipelineError
 from llmassert.fileio import atomic_write_text, parse_json, read_bytes, read_json
-from llmassert.pipeline.operators.base import Issue, OpStats, Row
+from llmassert.pipeline.types import Issue, OpStats, Row
 from llmassert.secrets import scrub_values
 
 FSYNC_EVERY_S = 0.25

@@ -25,8 +25,8 @@ from llmassert.fileio import (
     read_bytes,
     read_jsonl,
 )
+from llmassert.pipeline.types import Row
 
-Row = dict[str, Any]
 FORMATS = ("json", "jsonl", "csv", "text")
 
 
