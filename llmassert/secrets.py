@@ -79,13 +79,36 @@ def _looks_like_token(value: str) -> bool:
     )
 
 
+_env_cache: tuple[Any, frozenset[str], list[str]] | None = None
+
+
+def _env_secrets() -> list[str]:
+    """Secret-looking environment values, recomputed only when the environment changed.
+
+    Decoding and matching every variable costs far more than comparing a snapshot, and this
+    runs for every error, journal line and written file.
+    """
+    global _env_cache
+    raw = getattr(os.environ, "_data", None)  # CPython: the bytes mapping behind os.environ
+    snapshot = tuple(raw.items()) if isinstance(raw, dict) else None
+    with _lock:
+        registered = frozenset(_registered)
+        cached = _env_cache
+    if cached is not None and snapshot is not None and cached[0] == snapshot:
+        if cached[1] == registered:
+            return cached[2]
+    values = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and _looks_like_token(v)}
+    result = sorted(values | registered, key=len, reverse=True)
+    with _lock:
+        _env_cache = (snapshot, registered, result)
+    return result
+
+
 def secret_values(extra: tuple[str, ...] = ()) -> list[str]:
     """Every known secret value, longest first (so a key containing another is replaced whole)."""
-    values = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and _looks_like_token(v)}
-    with _lock:
-        values |= _registered
-    values |= {v for v in extra if v and len(v) >= MIN_SECRET}
-    return sorted(values, key=len, reverse=True)
+    values = _env_secrets()
+    more = [v for v in extra if v and len(v) >= MIN_SECRET and v not in values]
+    return sorted([*values, *more], key=len, reverse=True) if more else values
 
 
 def scrub_values(text: str, secrets: list[str] | None = None) -> str:
