@@ -118,7 +118,7 @@ class AssertionSet:
         trusted: bool = False,
     ) -> AssertionSet:
         """Load assertions from module source (see :meth:`load`)."""
-        from llmassert.synth import sandbox as sb
+        from llmassert import sandbox as sb
 
         info = parse_module(source, filename)
         wanted = [a.name for a in info.assertions] + [f"fix_{n}" for n in info.fixes]
@@ -448,7 +448,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _load_inline(source: str, filename: str) -> dict[str, Any]:
-    from llmassert.synth.sandbox import load_inline
+    from llmassert.sandbox import load_inline
 
     try:
         return dict(load_inline(source, filename=filename))
@@ -481,7 +481,7 @@ class _Sandboxed:
 
     def _sandbox(self) -> Any:
         if self._box is None:
-            from llmassert.synth.sandbox import ProcessSandbox
+            from llmassert.sandbox import ProcessSandbox
 
             self._box = ProcessSandbox(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
         return self._box

@@ -24,7 +24,7 @@ for _module in (
     "llmassert.hooks.response",
     "llmassert.llm.litellm_client",
     "llmassert.llm.session",
-    "llmassert.synth.sandbox",
+    "llmassert.sandbox",
 ):
     importlib.import_module(_module)
 

@@ -10,8 +10,8 @@ One module per family (see each module's docstring for what it recognizes):
 
 Every candidate is a standalone function ``def <name>(example: dict, response: str) -> bool``
 with a docstring, importing only :mod:`llmassert.assertions.helpers` (and ``re``), and passes
-the sandbox's :func:`~llmassert.synth.sandbox.validate_source` and
-:func:`~llmassert.synth.sandbox.is_inline_safe`. Criteria nothing recognizes get no candidates:
+the sandbox's :func:`~llmassert.sandbox.validate_source` and
+:func:`~llmassert.sandbox.is_inline_safe`. Criteria nothing recognizes get no candidates:
 they need an LLM judge.
 """
 

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
-from llmassert.synth import _sandbox_policy as policy
-from llmassert.synth._sandbox_worker import (
+from llmassert.sandbox import policy
+from llmassert.sandbox._worker import (
     exec_source,
     make_importer,
     public_functions,
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 AssertionFn = Callable[[dict[str, Any], str], Any]
-_WORKER = Path(__file__).with_name("_sandbox_worker.py")
+_WORKER = Path(__file__).with_name("_worker.py")
 
 
 def validate_source(source: str, *, filename: str = "<generated>") -> None:

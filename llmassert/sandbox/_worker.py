@@ -1,9 +1,9 @@
 """Restricted runtime for assertion code, and the sandbox worker process that uses it.
 
-This file is stdlib-only on purpose: :class:`llmassert.synth.sandbox.ProcessSandbox` runs it as a
-script (``python -I .../_sandbox_worker.py``) so that a worker starts in ~30 ms without importing
+This file is stdlib-only on purpose: :class:`llmassert.sandbox.ProcessSandbox` runs it as a
+script (``python -I .../sandbox/_worker.py``) so that a worker starts in ~30 ms without importing
 the ``llmassert`` package (pydantic, config) or litellm. The in-process loader
-(:func:`llmassert.synth.sandbox.load_inline`) imports the same runtime from here.
+(:func:`llmassert.sandbox.load_inline`) imports the same runtime from here.
 
 Protocol (one JSON document per line; requests on stdin, replies on stdout):
 
@@ -36,6 +36,8 @@ HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
 ALLOWED_MODULES = ("re", "json", "math", "string", HELPERS, JUDGE)
 MAX_RANGE = 10_000_000
+# The worker loads helpers.py by path (it never imports the llmassert package).
+HELPERS_PATH = Path(__file__).resolve().parent.parent / "assertions" / "helpers.py"
 
 
 def _bounded_range(*args: int) -> range:
@@ -171,7 +173,7 @@ class _CallTimeout(BaseException):
 
 def _load_helpers_by_path() -> types.ModuleType:
     # Load helpers.py without importing the llmassert package (pydantic, config): fast start.
-    path = Path(__file__).resolve().parent.parent / "assertions" / "helpers.py"
+    path = HELPERS_PATH
     spec = importlib.util.spec_from_file_location(HELPERS, path)
     if spec is None or spec.loader is None:  # pragma: no cover - broken install
         raise ImportError(f"cannot load {path}")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
-from llmassert.synth.sandbox import (
+from llmassert.sandbox import (
     ProcessSandbox,
     check_inline_safe,
     is_inline_safe,

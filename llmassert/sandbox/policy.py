@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmassert.errors import UnsafeCodeError
+from llmassert.sandbox._worker import HELPERS_PATH
 
 MAX_SOURCE_CHARS = 200_000
 HELPERS = "llmassert.assertions.helpers"
@@ -27,9 +28,21 @@ JUDGE = "llmassert.assertions.judge"
 
 
 def _helper_names() -> frozenset[str]:
-    from llmassert.assertions import helpers
-
-    return frozenset(helpers.__all__)
+    # Read helpers.py's literal __all__ rather than importing it: the sandbox sits below
+    # assertions/ and must not import that package (whose __init__ imports the sandbox's users).
+    tree = ast.parse(HELPERS_PATH.read_text(encoding="utf-8"))
+    for stmt in tree.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets)
+            and isinstance(stmt.value, (ast.List, ast.Tuple))
+        ):
+            return frozenset(
+                e.value
+                for e in stmt.value.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
+    raise ImportError(f"{HELPERS_PATH} has no literal __all__")  # pragma: no cover
 
 
 MODULE_ATTRS: dict[str, frozenset[str]] = {
