@@ -158,7 +158,10 @@ def classify(doc: Any) -> str | None:
 
 
 def wrap_operator(doc: Any) -> dict[str, Any]:
-    ops = doc if isinstance(doc, list) else doc.get("operations", [doc]) if "operations" in doc else [doc]
+    if isinstance(doc, list):
+        ops = doc
+    else:
+        ops = doc["operations"] if "operations" in doc else [doc]
     steps_ops: list[Any] = []
     datasets = {"docs": {"type": "file", "path": "docs.json"}}
     for op in ops:
@@ -170,12 +173,20 @@ def wrap_operator(doc: Any) -> dict[str, Any]:
     step: dict[str, Any] = {"name": "example_step", "operations": steps_ops}
     if isinstance(steps_ops[0], str):
         step["input"] = "docs"
-    return {
+    wrapped: dict[str, Any] = {
         "default_model": "gpt-4o-mini",
         "datasets": datasets,
         "operations": ops,
         "pipeline": {"steps": [step], "output": {"type": "file", "path": "output.json"}},
     }
+    if isinstance(doc, dict) and "operations" in doc:
+        # A fragment with its own top level (retrievers, datasets, models): keep it.
+        for key, value in doc.items():
+            if key == "datasets" and isinstance(value, dict):
+                wrapped["datasets"] = {**value, **datasets}
+            elif key not in ("operations", "pipeline"):
+                wrapped[key] = value
+    return wrapped
 
 
 # -- dataset generation --------------------------------------------------------------------------

@@ -93,6 +93,12 @@ class OperationSpec(StrictModel):
     optimize: bool | None = Field(None, description="DocETL optimizer flag (ignored).")
     recursively_optimize: bool | None = Field(None, description="DocETL optimizer flag (ignored).")
     verbose: bool | None = Field(None, description="DocETL logging flag (ignored).")
+    sample: int | None = Field(
+        None,
+        ge=1,
+        description="DocETL: run on the first N input rows only (debugging); "
+        "the rest are counted as filtered.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -189,6 +195,15 @@ class LLMOperationSpec(OperationSpec):
         None, description="DocETL per-call timeout (accepted; the LLM layer's timeout applies)."
     )
     max_retries_per_timeout: int | None = Field(None, description="DocETL (accepted, ignored).")
+    enable_observability: bool = Field(
+        False, description="DocETL: keep the prompt sent under `_observability_<name>`."
+    )
+    retriever: str | None = Field(
+        None, description="A top-level `retrievers` name: `{{ retrieval_context }}` per row."
+    )
+    save_retriever_output: bool = Field(
+        False, description="Keep the retrieved context under `_<name>_retrieved_context`."
+    )
 
     @model_validator(mode="after")
     def _assert_module_suffix(self) -> LLMOperationSpec:
@@ -289,6 +304,7 @@ class OpStats:
     completion_tokens: int = 0
     cost: float = 0.0
     resumed: int = 0  # units replayed from a checkpoint journal (no call made)
+    fallbacks: int = 0  # requests re-sent to a fallback model after the previous one failed
     seconds: float = 0.0
 
     def add(self, other: OpStats) -> None:

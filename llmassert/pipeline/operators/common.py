@@ -212,18 +212,30 @@ class LLMStep:
         """One request (retries and caching inside the LLM layer)."""
         from llmassert.llm.client import LLMRequest
 
-        req = LLMRequest(
-            model=model or self.model,
-            messages=tuple(messages),
-            output_schema=schema if schema is not None else self.schema,
-            schema_name=self.schema_name,
-            salt=salt,
-            tag=tag or self.op,
-            use_cache=self.use_cache,
-            params=self.params,
-            **self.request_args,
-        )
-        return await ctx.complete(req)
+        primary = model or self.model
+        models = [primary, *(m for m in self.env.fallback_models if m != primary)]
+        for i, chosen in enumerate(models):
+            req = LLMRequest(
+                model=chosen,
+                messages=tuple(messages),
+                output_schema=schema if schema is not None else self.schema,
+                schema_name=self.schema_name,
+                salt=salt,
+                tag=tag or self.op,
+                use_cache=self.use_cache,
+                params=self.params,
+                **self.request_args,
+            )
+            try:
+                return await ctx.complete(req)
+            except (CassetteMissError, BudgetExceededError):
+                raise
+            except LLMError:
+                # DocETL's fallback_models: the next model gets the same request.
+                if i == len(models) - 1:
+                    raise
+                ctx.stats.fallbacks += 1
+        raise AssertionError("unreachable")
 
     async def run(
         self,
