@@ -231,7 +231,7 @@ def infer_fields(config: dict[str, Any]) -> tuple[set[str], set[str]]:
                 fields.add(fm.group(1))
     _param_keys(config.get("operations", []), fields, list_keys)
     _param_keys(config.get("retrievers", {}), fields, list_keys)
-    return fields - SKIP_KEYS, list_keys
+    return (fields | list_keys) - SKIP_KEYS, list_keys
 
 
 WORDS = (
