@@ -121,6 +121,9 @@ class OutputSpec(StrictModel):
     lineage: list[str] | None = Field(
         None, description="reduce: input keys to collect under <name>_lineage."
     )
+    n: int | None = Field(
+        None, ge=1, le=100, description="map: DocETL's n outputs per row (n checked answers)."
+    )
 
     @field_validator("schema_")
     @classmethod

@@ -115,6 +115,7 @@ class LLMStep:
         self.spec = spec
         self.env = env
         self.op = spec.name
+        self.op_type = op_type
         self.where = env.op_where.get(spec.name, f"operations ({spec.name})")
         source = prompt if prompt is not None else spec.prompt
         if source is None:
@@ -377,8 +378,10 @@ class LLMStep:
 
     async def _check(self, output: dict[str, Any], example: Row) -> list[Failure]:
         failures: list[Failure] = []
+        # DocETL: a map's (and filter's) `output` holds the input row's fields too.
+        seen = {**example, **output} if self.op_type in ("map", "filter") else output
         for v in self.validators:
-            ok, why = v.holds(output=output, input=example)
+            ok, why = v.holds(output=seen, input=example)
             if not ok:
                 failures.append(Failure("validate", v.source, why or "does not hold"))
         if self.assertions is not None:

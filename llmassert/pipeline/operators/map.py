@@ -164,6 +164,7 @@ class MapOperator(RowOperator[MapSpec]):
         rows = [{**r, **unknown} for r in rows]
         n = len(rows)
         calls = -(-n // self.batch_size) if self.batch_step else n
+        calls *= (self.spec.output.n or 1) if self.spec.output else 1
         most = calls + n * (self.step.max_calls_per_unit() - 1)
         note = f"up to {most} with gleaning/retries" if most > calls else ""
         return CallEstimate(calls=calls, rows=rows, note=note)
@@ -184,6 +185,24 @@ class MapOperator(RowOperator[MapSpec]):
         if failed is not None:
             return failed
         assert text is not None
+        n = self.spec.output.n if self.spec.output else None
+        if n and n > 1:
+            # DocETL's output.n: n answers per row, each its own checked request (cache salts
+            # differ per answer), each a row of its own.
+            import asyncio
+
+            results = await asyncio.gather(
+                *(
+                    self.step.run(ctx, text, example=row, variables={"input": row}, unit=f"n{i}")
+                    for i in range(n)
+                )
+            )
+            outcome = Outcome()
+            for result in results:
+                outcome.extend(
+                    self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
+                )
+            return outcome
         result = await self.step.run(ctx, text, example=row, variables={"input": row})
         return self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
 
