@@ -41,6 +41,15 @@ class SystemPromptSpec(StrictModel):
     persona: str | None = None
 
 
+# DocETL parsing tools that call a cloud service or a model (cannot run offline).
+_PARSING_SERVICES = {
+    "azure_di_read": "needs Azure Document Intelligence (a cloud service)",
+    "whisper_speech_to_text": "needs a speech-to-text model service",
+    "paddleocr_pdf_to_string": "needs an OCR model",
+    "gptpdf_to_string": "needs an LLM vision service",
+}
+
+
 class DatasetSpec(StrictModel):
     """``datasets.<name>``: a JSON list, JSONL, CSV, or a folder of text files."""
 
@@ -56,9 +65,10 @@ class DatasetSpec(StrictModel):
     @classmethod
     def _no_parsing(cls, v: list[Any] | None) -> list[Any] | None:
         if v:
+            first = v[0].get("function") if isinstance(v[0], dict) else None
+            why = _PARSING_SERVICES.get(str(first), "not supported by llmassert")
             raise ValueError(
-                "parsing tools are not supported by llmassert; convert the files "
-                "to text or JSON first"
+                f"parsing tool {first!r}: {why}; convert the files to text or JSON first"
             )
         return v
 
