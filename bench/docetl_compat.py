@@ -158,10 +158,7 @@ def classify(doc: Any) -> str | None:
 
 
 def wrap_operator(doc: Any) -> dict[str, Any]:
-    if isinstance(doc, list):
-        ops = doc
-    else:
-        ops = doc["operations"] if "operations" in doc else [doc]
+    ops = doc if isinstance(doc, list) else doc.get("operations", [doc])
     steps_ops: list[Any] = []
     datasets = {"docs": {"type": "file", "path": "docs.json"}}
     for op in ops:
@@ -234,10 +231,31 @@ def infer_fields(config: dict[str, Any]) -> tuple[set[str], set[str]]:
     return (fields | list_keys) - SKIP_KEYS, list_keys
 
 
-WORDS = (
-    "the contract requires annual review of safety data while the committee debates "
-    "funding for rural clinics and new privacy rules for customer records"
-).split()
+WORDS = [
+    "the",
+    "contract",
+    "requires",
+    "annual",
+    "review",
+    "of",
+    "safety",
+    "data",
+    "while",
+    "the",
+    "committee",
+    "debates",
+    "funding",
+    "for",
+    "rural",
+    "clinics",
+    "and",
+    "new",
+    "privacy",
+    "rules",
+    "for",
+    "customer",
+    "records",
+]
 
 
 def value_for(name: str, i: int, list_keys: set[str], group_keys: set[str]) -> Any:
@@ -293,7 +311,9 @@ def materialize(item: Item, work: Path) -> Path:
                 w = csv.DictWriter(f, fieldnames=list(rows[0]))
                 w.writeheader()
                 for r in rows:
-                    w.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()})
+                    w.writerow(
+                        {k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()}
+                    )
         elif target.suffix == ".jsonl":
             target.write_text("".join(json.dumps(r) + "\n" for r in rows))
         elif target.suffix in (".json", ""):
@@ -322,7 +342,9 @@ def materialize(item: Item, work: Path) -> Path:
 def first_error_line(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for ln in lines:
-        if ln.lower().startswith(("error", "llmassert: error")) or ": " in ln and "Traceback" not in ln:
+        if ln.lower().startswith(("error", "llmassert: error")) or (
+            ": " in ln and "Traceback" not in ln
+        ):
             if "warning" in ln.lower() and "error" not in ln.lower():
                 continue
             return ln[:300]
@@ -360,7 +382,11 @@ def run_item(item: Item, root: Path, api_base: str, timeout: float) -> None:
     started = time.perf_counter()
     try:
         dry = subprocess.run(
-            [*base, "--dry-run", *llm], cwd=work, env=env, capture_output=True, text=True,
+            [*base, "--dry-run", *llm],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         if dry.returncode != 0:
@@ -419,7 +445,9 @@ def main() -> None:
         )
     if args.json:
         args.json.write_text(
-            json.dumps([{k: v for k, v in asdict(i).items() if k != "config"} for i in items], indent=1)
+            json.dumps(
+                [{k: v for k, v in asdict(i).items() if k != "config"} for i in items], indent=1
+            )
         )
 
 

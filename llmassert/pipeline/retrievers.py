@@ -20,7 +20,6 @@ import asyncio
 import json
 import re
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -63,7 +62,7 @@ class RetrieverSpec(StrictModel):
     build_index: Literal["if_missing", "always", "never"] = "if_missing"
     fts: FtsSpec | None = None
     embedding: EmbeddingSpec | None = None
-    query: QuerySpec = Field(default_factory=QuerySpec)
+    query: QuerySpec = Field(default_factory=lambda: QuerySpec.model_validate({}))
 
     @model_validator(mode="after")
     def _sections(self) -> RetrieverSpec:
@@ -158,8 +157,7 @@ class Retriever:
         if policy == "never" or (policy == "if_missing" and exists):
             if not exists:
                 raise SpecError(
-                    f"build_index is never but {self.index_dir} has no index "
-                    f"{self.table_name!r}",
+                    f"build_index is never but {self.index_dir} has no index {self.table_name!r}",
                     file=self.env.spec_file,
                     field=f"retrievers.{self.name}.build_index",
                 )

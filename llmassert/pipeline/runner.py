@@ -479,10 +479,10 @@ class Runner:
 
 def _cap(op: Operator[Any]) -> int | None:
     """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take."""
-    caps = [getattr(op.spec, "sample", None)]
+    found = [getattr(op.spec, "sample", None)]
     if op.type_name in ("map", "filter"):
-        caps.append(getattr(op.spec, "limit", None))
-    caps = [c for c in caps if c]
+        found.append(getattr(op.spec, "limit", None))
+    caps = [int(c) for c in found if c]
     return min(caps) if caps else None
 
 

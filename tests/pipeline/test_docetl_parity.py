@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_kit import chat_requests, last_user, read_json, read_jsonl, run_pipeline, write_pipeline
+from pipeline_kit import (
+    chat_requests,
+    last_user,
+    read_json,
+    read_jsonl,
+    run_pipeline,
+    write_pipeline,
+)
 
 from llmassert.config import Settings
 from llmassert.errors import SpecError
@@ -280,7 +287,9 @@ pipeline:
 """
     run_pipeline(write_pipeline(tmp_path, text, ROWS), llm_settings)
     assert len(read_json(tmp_path / "out.json")) == len(ROWS)
-    related = [last_user(r.body) for r in chat_requests(llm_server) if "Related" in last_user(r.body)]
+    related = [
+        last_user(r.body) for r in chat_requests(llm_server) if "Related" in last_user(r.body)
+    ]
     assert len(related) == len(ROWS) and all("- [1] " in p for p in related)
 
 
@@ -290,8 +299,10 @@ def test_retriever_errors_are_load_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="unknown retriever 'kbb'; did you mean 'kb'"):
         load_pipeline(path)
     path = retriever_pipeline(tmp_path, "[embedding]", "{{ input.question }}")
-    path.write_text(path.read_text().replace("    query:\n      top_k: 1\n", "    query: {mode: fts}\n"))
-    with pytest.raises(SpecError, match="query.mode fts needs an fts index"):
+    path.write_text(
+        path.read_text().replace("    query:\n      top_k: 1\n", "    query: {mode: fts}\n")
+    )
+    with pytest.raises(SpecError, match=r"query\.mode fts needs an fts index"):
         load_pipeline(path)
 
 
@@ -372,7 +383,9 @@ def test_fallback_models_answer_when_the_primary_fails(
     output: {schema: {tag: string}}
 """
     extra = "fallback_models:\n  - model_name: openai/fake-model\n    litellm_params: {}\n"
-    text = one_step(ops, "tag", extra).replace("default_model: openai/fake-model", "model: openai/down")
+    text = one_step(ops, "tag", extra).replace(
+        "default_model: openai/fake-model", "model: openai/down"
+    )
     llm_server.handler = lambda body: (
         Reply(status=400, content="model down") if body["model"] == "down" else None
     )
@@ -431,7 +444,9 @@ def test_rank_likert_then_windows_with_docetl_call_counts(
         return Reply(tool_args={"top_documents": [1]})
 
     llm_server.handler = handler
-    report = run_pipeline(write_pipeline(tmp_path, one_step(ops, "by_severity"), ROWS), llm_settings)
+    report = run_pipeline(
+        write_pipeline(tmp_path, one_step(ops, "by_severity"), ROWS), llm_settings
+    )
     out = read_json(tmp_path / "out.json")
     assert [r["_rank"] for r in out] == list(range(1, 7))
     assert out[0]["id"] == 1  # rated 7: first after the initial order and every window
@@ -474,9 +489,7 @@ def test_topk_fts_embedding_and_llm_compare(
     assert [r["_rank"] for r in read_json(tmp_path / "out.json")] == [1, 2]
 
 
-def test_gather_count_fraction_and_top_level_model(
-    tmp_path: Path, llm_settings: Settings
-) -> None:
+def test_gather_count_fraction_and_top_level_model(tmp_path: Path, llm_settings: Settings) -> None:
     ops = """\
   - name: chunks
     type: split
@@ -496,6 +509,7 @@ def test_gather_count_fraction_and_top_level_model(
     )
     run_pipeline(write_pipeline(tmp_path, text, ROWS[:1]), llm_settings)
     out = read_json(tmp_path / "out.json")
-    assert "aspirin" in out[1]["text_chunk_rendered"] and "headache" not in out[2][
-        "text_chunk_rendered"
-    ].split("--- Begin Main")[0]
+    assert (
+        "aspirin" in out[1]["text_chunk_rendered"]
+        and "headache" not in out[2]["text_chunk_rendered"].split("--- Begin Main")[0]
+    )

@@ -235,9 +235,7 @@ class MapOperator(RowOperator[MapSpec]):
             result = await self.step.run(
                 ctx, text, example=row, variables={"input": row}, first_answer=answer
             )
-            return self.step.finish(
-                ctx, result, row, lambda out: self.make(row, {**out, **extra})
-            )
+            return self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
 
         return list(await asyncio.gather(*(one(r, a) for r, a in zip(rows, answers, strict=True))))
 

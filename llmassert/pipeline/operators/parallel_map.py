@@ -79,15 +79,17 @@ class ParallelMapOperator(RowOperator[ParallelMapSpec]):
         super().__init__(spec, env)
         self.steps: list[LLMStep] = []
         for i, p in enumerate(spec.prompts):
-            sub = MapSpec(
-                name=f"{spec.name}.{p.name or i}",
-                type="map",
-                prompt=p.prompt,
-                output=OutputSpec(schema={k: spec.output.schema_[k] for k in p.output_keys}),
-                model=p.model or spec.model,
-                gleaning=p.gleaning,
-                litellm_completion_kwargs=dict(spec.litellm_completion_kwargs),
-                bypass_cache=spec.bypass_cache,
+            sub = MapSpec.model_validate(
+                {
+                    "name": f"{spec.name}.{p.name or i}",
+                    "type": "map",
+                    "prompt": p.prompt,
+                    "output": {"schema": {k: spec.output.schema_[k] for k in p.output_keys}},
+                    "model": p.model or spec.model,
+                    "gleaning": p.gleaning,
+                    "litellm_completion_kwargs": dict(spec.litellm_completion_kwargs),
+                    "bypass_cache": spec.bypass_cache,
+                }
             )
             self.steps.append(LLMStep(sub, env, op_type="map"))
 
@@ -104,7 +106,9 @@ class ParallelMapOperator(RowOperator[ParallelMapSpec]):
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         unknown = dict.fromkeys(self.spec.output.schema_, UNKNOWN)
-        return CallEstimate(calls=len(rows) * len(self.steps), rows=[{**r, **unknown} for r in rows])
+        return CallEstimate(
+            calls=len(rows) * len(self.steps), rows=[{**r, **unknown} for r in rows]
+        )
 
     async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
         drop = self.spec.drop_keys

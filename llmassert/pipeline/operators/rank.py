@@ -131,7 +131,9 @@ class Ranker:
         if k <= 1:
             return []
         step = max(1, int(k / (self.budget - 1 or 1)))
-        size = min(k, max(self.picks, int(step / (1 - self.overlap))) if self.overlap < 1 else 2 * step)
+        size = min(
+            k, max(self.picks, int(step / (1 - self.overlap))) if self.overlap < 1 else 2 * step
+        )
         out: list[tuple[int, int]] = []
         for end in range(k - 1, 0, -step):
             start = max(0, end - size)
@@ -204,8 +206,10 @@ class Ranker:
             salt = row_digest([b, [row_digest(r) for r in batch]])
             out = await self._ask(ctx, prompt, LIKERT_SCHEMA, salt)
             got = out.get("ratings") if out else None
-            if isinstance(got, list) and len(got) == len(batch) and all(
-                isinstance(x, int) for x in got
+            if (
+                isinstance(got, list)
+                and len(got) == len(batch)
+                and all(isinstance(x, int) for x in got)
             ):
                 ratings.extend(min(7, max(1, x)) for x in got)
                 continue

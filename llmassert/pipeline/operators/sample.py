@@ -56,9 +56,8 @@ class SampleSpec(OperationSpec):
     def _method_needs(self) -> SampleSpec:
         kw = self.method_kwargs
         m = self.method
-        if isinstance(self.samples, (int, float)) and not isinstance(self.samples, bool):
-            if self.samples <= 0:
-                raise ValueError("samples must be positive")
+        if isinstance(self.samples, (int, float)) and self.samples <= 0:
+            raise ValueError("samples must be positive")
         if m in ("uniform", "first", "top_embedding", "top_fts", "custom") and self.samples is None:
             raise ValueError(f"method {m} needs `samples`")
         if m == "custom":
@@ -70,7 +69,9 @@ class SampleSpec(OperationSpec):
             raise ValueError(f"method {m} needs `samples` as a count or a fraction")
         if m == "outliers":
             if ("std" in kw) == ("samples" in kw):
-                raise ValueError("method outliers needs exactly one of method_kwargs.std / .samples")
+                raise ValueError(
+                    "method outliers needs exactly one of method_kwargs.std / .samples"
+                )
             keys = kw.get("embedding_keys")
             if not isinstance(keys, list) or not keys:
                 raise ValueError("method outliers needs method_kwargs.embedding_keys (a list)")
@@ -160,7 +161,9 @@ class SampleOperator(GlobalOperator[SampleSpec]):
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing(self.spec.strata)
         if missing:
-            raise self.fail(f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key")
+            raise self.fail(
+                f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key"
+            )
         return keys
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:

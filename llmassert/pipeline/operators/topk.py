@@ -54,7 +54,9 @@ class TopKSpec(OperationSpec):
             raise ValueError("k must be positive")
         if self.method == "llm_compare":
             if "{{" in self.query or "{%" in self.query:
-                raise ValueError("llm_compare needs a plain query (no Jinja): one criterion for all")
+                raise ValueError(
+                    "llm_compare needs a plain query (no Jinja): one criterion for all"
+                )
             if self.stratify_key is not None:
                 raise ValueError("stratify_key is not supported with llm_compare")
         return self
@@ -84,7 +86,9 @@ class TopKOperator(GlobalOperator[TopKSpec]):
         super().__init__(spec, env)
         where = env.op_where.get(spec.name, spec.name)
         self.query = Prompt(spec.query, where=f"{where}.query", file=env.spec_file)
-        self.embedding_model = spec.embedding_model or env.embedding_model or DEFAULT_EMBEDDING_MODEL
+        self.embedding_model = (
+            spec.embedding_model or env.embedding_model or DEFAULT_EMBEDDING_MODEL
+        )
         self.ranker: Ranker | None = None
         if spec.method == "llm_compare":
             bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
@@ -114,7 +118,9 @@ class TopKOperator(GlobalOperator[TopKSpec]):
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing(self.spec.strata)
         if missing:
-            raise self.fail(f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key")
+            raise self.fail(
+                f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key"
+            )
         self.query.check({"input": keys})
         return keys | [RANK_KEY]
 
