@@ -22,11 +22,11 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmassert.errors import SpecError
-from llmassert.pipeline.operators.base import Row, StrictModel
 from llmassert.pipeline.templates import KeySet, Prompt
+from llmassert.pipeline.types import Row
 
 if TYPE_CHECKING:
     from llmassert.pipeline.context import OpContext, PipelineEnv
@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 NO_CONTEXT = "No extra context available."
 SNIPPET_CHARS = 1000
 EMBED_BATCH = 256
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors (as operators.base.StrictModel; this module sits below it)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class FtsSpec(StrictModel):
