@@ -117,6 +117,15 @@ def test(
         raise ConfigError(
             "give either a RECORDED.jsonl file or --pipeline YAML (not both)", field="RECORDED"
         )
+    _check_outputs(
+        {"--junit": junit, "--write-baseline": write_baseline},
+        {
+            "RECORDED": recorded,
+            "--assertions": assertions,
+            "--baseline": baseline,
+            "--pipeline": pipeline,
+        },
+    )
     err = console(stderr=True)
     out = console()
     known = bl.load_baseline(baseline) if baseline is not None else None
@@ -156,6 +165,16 @@ def test(
     return 1 if suite.failed else 0
 
 
+def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Before any check or judge call: reports can be written and overwrite no input."""
+    from llmassert.fileio import check_output_file, ensure_distinct
+
+    given = [(flag, p) for flag, p in outputs.items() if p is not None]
+    ensure_distinct(given, [(flag, p) for flag, p in inputs.items() if p is not None])
+    for flag, p in given:
+        check_output_file(p, field=flag)
+
+
 async def _run(
     checks: AssertionSet,
     records: list[Record],
@@ -184,7 +203,10 @@ async def _run(
 
 
 def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show: int) -> None:
+    from rich.markup import escape
     from rich.table import Table
+
+    from llmassert.secrets import scrub
 
     bad = comparison.regressed_names() if comparison is not None else set()
     fixed: dict[str, int] = {}
@@ -231,7 +253,8 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
         return
     for flip in comparison.regressed[: max(show, 1)]:
         out.print(
-            f"  [red]REGRESSED[/] [bold]{flip.label}[/] {flip.assertion}: {flip.message} "
+            f"  [red]REGRESSED[/] [bold]{flip.label}[/] {flip.assertion}: "
+            f"{escape(scrub(flip.message))} "
             f"({flip.why})",
             highlight=False,
         )
@@ -241,7 +264,7 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
     for flip in comparison.tolerated[:show]:
         why = "severity warn" if flip.assertion in warn else "within --tolerance"
         out.print(
-            f"  tolerated {flip.label} {flip.assertion}: {flip.message} ({why})",
+            f"  tolerated {flip.label} {flip.assertion}: {escape(scrub(flip.message))} ({why})",
             highlight=False,
         )
     for flip in comparison.fixed[:show]:
@@ -272,6 +295,10 @@ def _print(out: Console, suite: SuiteResult, comparison: Comparison | None, show
 
 
 def _list_failures(out: Console, suite: SuiteResult, show: int) -> None:
+    from rich.markup import escape
+
+    from llmassert.secrets import scrub
+
     listed = 0
     warn = suite.warn_names
     for i, result in enumerate(suite.results):
@@ -280,7 +307,7 @@ def _list_failures(out: Console, suite: SuiteResult, show: int) -> None:
                 break
             tag = "[yellow]warning[/] " if f.name in warn else ""
             out.print(
-                f"  {tag}[bold]{suite.record_id(i)}[/] {f.name}: {f.message}",
+                f"  {tag}[bold]{suite.record_id(i)}[/] {f.name}: {escape(scrub(f.message))}",
                 markup=True,
                 highlight=False,
             )

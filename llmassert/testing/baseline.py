@@ -19,15 +19,15 @@ never offset regressions: a record fixed does not pay for another that broke.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmassert.errors import InputError
+from llmassert.fileio import atomic_write_text, read_json, validated
 from llmassert.testing.regression import SuiteResult
 
 BASELINE_VERSION = 2
@@ -89,26 +89,16 @@ def make_baseline(suite: SuiteResult) -> Baseline:
 
 def load_baseline(path: str | Path) -> Baseline:
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError("baseline not found (create it with --write-baseline)", file=p)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {e}", file=p) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg}", file=p) from None
+    data = read_json(p)
     if isinstance(data, dict) and "pass_rates" in data and "failures" not in data:
         raise InputError(
             "an old baseline (pass rates only) cannot gate per record; "
             + REGENERATE.format(path=p),
             file=p,
         )
-    try:
-        baseline = Baseline.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "baseline"
-        raise InputError(err["msg"], file=p, field=where) from None
+    baseline: Baseline = validated(Baseline, data, file=p)
     if baseline.version != BASELINE_VERSION:
         raise InputError(
             f"baseline version {baseline.version} is not supported; " + REGENERATE.format(path=p),
@@ -119,8 +109,6 @@ def load_baseline(path: str | Path) -> Baseline:
 
 
 def write_baseline(path: str | Path, baseline: Baseline) -> None:
-    from llmassert.fileio import atomic_write_text
-
     atomic_write_text(Path(path), baseline.model_dump_json(indent=2) + "\n")
 
 

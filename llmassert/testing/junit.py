@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from llmassert.assertions.results import Failure
+from llmassert.secrets import scrub
 from llmassert.testing.baseline import Comparison
 from llmassert.testing.regression import SuiteResult
 
@@ -24,7 +25,7 @@ from llmassert.testing.regression import SuiteResult
 def _lines(label: str, failures: list[Failure]) -> str:
     out = []
     for f in failures:
-        out.append(f"{label} {f.name}: {f.message}")
+        out.append(f"{label} {f.name}: {scrub(f.message)}")
         if f.criterion:
             out.append(f"  criterion: {f.criterion}")
     return "\n".join(out)
@@ -62,7 +63,8 @@ def build_junit(
         if gating:
             errors_only = all(f.kind != "failed" for f in gating)
             tag, count = ("error", "errors") if errors_only else ("failure", "failures")
-            message = "; ".join(f"{f.name}: {f.message}" for f in gating)
+            # Check messages quote exceptions, which can quote credentials.
+            message = "; ".join(f"{f.name}: {scrub(f.message)}" for f in gating)
             child = ET.SubElement(case, tag, message=message[:1000])
             child.set("type", "error" if errors_only else "failed")
             child.text = _lines(label, gating)

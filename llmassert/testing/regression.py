@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmassert.assertions import AssertionSet, CheckResult
 from llmassert.assertions.results import Failure
 from llmassert.config import Settings
 from llmassert.errors import InputError
+from llmassert.fileio import read_jsonl, validated
 
 # The pseudo-assertion a pipeline row fails when the pipeline quarantined or failed it: such a
 # row is never left out of the table, the JUnit file or the gate.
@@ -134,30 +135,9 @@ def record_keys(records: Iterable[Record]) -> tuple[list[str], list[str]]:
 def load_records(path: str | Path) -> list[Record]:
     """Parse a JSONL file of records; InputError naming the file and line on any bad line."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError("recorded responses file not found", file=p)
-    records: list[Record] = []
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {e}", file=p) from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
-        if not isinstance(data, dict):
-            raise InputError(
-                "expected a JSON object with input and response", file=p, field=f"line {n}"
-            )
-        try:
-            records.append(Record.model_validate(data))
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise InputError(f"{where}: {err['msg']}", file=p, field=f"line {n}") from None
+    records: list[Record] = [
+        validated(Record, data, file=p, line=n) for n, data in read_jsonl(p, InputError)
+    ]
     if not records:
         raise InputError("no records (expected JSONL lines with input and response)", file=p)
     return records
@@ -275,9 +255,7 @@ async def apipeline_records(
         issue_rows: list[tuple[str, dict[str, Any]]] = []
         for kind, path in (("quarantined", report.quarantine_file), ("error", report.errors_file)):
             if path is not None and path.is_file():
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        issue_rows.append((kind, json.loads(line)))
+                issue_rows += [(kind, item) for _n, item in read_jsonl(path)]
         dataset_keys = {k for d in runner.datasets.values() for row in d.rows for k in row}
 
     def key_of(row: dict[str, Any]) -> str | None:
