@@ -13,10 +13,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmassert.enforce import feedback
 from llmassert.errors import ConfigError
 from llmassert.llm.cache import canonical_json
 from llmassert.llm.client import LLMRequest
 
+# How structured output is requested (not config.Mode, the live/record/replay mode).
 Mode = Literal["tools", "json_schema"]
 WRAP_KEY = "value"
 
@@ -144,8 +146,9 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
                 {
                     "role": "tool",
                     "tool_call_id": call.get("id") or "call_0",
-                    "content": f"Error: {reason}. Call `{name}` again with "
-                    "arguments that match its JSON schema exactly.",
+                    "content": feedback.schema_error(
+                        reason, name=name, tool_call=True, json_mode=False
+                    ),
                 },
             ]
     else:
@@ -153,13 +156,13 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
         assistant = {"role": "assistant", "content": text}
 
         def followup(reason: str) -> list[dict[str, Any]]:
-            what = f"call the function `{name}`" if mode == "tools" else "answer with JSON"
             return [
                 assistant,
                 {
                     "role": "user",
-                    "content": f"Error: {reason}. Please {what} with a value that "
-                    "matches the JSON schema exactly.",
+                    "content": feedback.schema_error(
+                        reason, name=name, tool_call=False, json_mode=mode == "json_schema"
+                    ),
                 },
             ]
 
