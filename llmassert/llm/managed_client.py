@@ -227,10 +227,10 @@ class Client(LLMClient):
         model, transport = request.model, self._transport(request.model)
         messages = list(request.messages)
 
-        async def send() -> tuple[dict[str, Any], structured.Mode]:
+        async def send() -> tuple[dict[str, Any], structured.OutputMode]:
             """One answer (with transport retries); a model that refuses tools gets json_schema."""
             while True:
-                mode: structured.Mode = "json_schema" if model in self._no_tools else "tools"
+                mode: structured.OutputMode = "json_schema" if model in self._no_tools else "tools"
                 body = structured.chat_body(request, messages, mode)
                 estimate = len(canonical_json(body)) // 4 + (request.max_tokens or 0)
 

@@ -18,8 +18,8 @@ from llmassert.errors import ConfigError
 from llmassert.llm.cache import canonical_json
 from llmassert.llm.client import LLMRequest
 
-# How structured output is requested (not config.Mode, the live/record/replay mode).
-Mode = Literal["tools", "json_schema"]
+# How structured output is requested (config.Mode is the live/record/replay mode).
+OutputMode = Literal["tools", "json_schema"]
 WRAP_KEY = "value"
 
 _validators: dict[str, Any] = {}
@@ -56,7 +56,9 @@ def tool_parameters(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return wrapped, True
 
 
-def chat_body(request: LLMRequest, messages: list[dict[str, Any]], mode: Mode) -> dict[str, Any]:
+def chat_body(
+    request: LLMRequest, messages: list[dict[str, Any]], mode: OutputMode
+) -> dict[str, Any]:
     """The OpenAI-shaped body (without ``model``) for one attempt of ``request``."""
     body: dict[str, Any] = {"messages": messages}
     if request.temperature is not None:
@@ -124,7 +126,7 @@ def plain_text(raw: dict[str, Any]) -> str:
     return message.get("content") or ""
 
 
-def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
+def parse(raw: dict[str, Any], request: LLMRequest, mode: OutputMode) -> Parsed:
     """Text and validated data of a structured answer, or InvalidOutput with re-ask messages."""
     assert request.output_schema is not None
     params, wrapped = tool_parameters(request.output_schema)

@@ -21,8 +21,6 @@ from llmassert.errors import InputError
 from llmassert.fileio import atomic_write_text
 from llmassert.pipeline.types import Row
 
-FORMATS = ("json", "jsonl", "csv", "text")
-
 
 def detect_format(path: Path) -> str:
     if path.is_dir():

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from llmassert.synth.llm_candidates import LLMStats
 
 
-class Progress(Protocol):
+class SynthProgress(Protocol):
     """Where the engine reports what it is doing (the CLI draws it with rich on stderr)."""
 
     def stage(self, prompt: str, text: str) -> None: ...
@@ -131,7 +131,7 @@ def synthesize(
     git: bool | None = None,
     strict: bool = False,
     write: bool = True,
-    progress: Progress | None = None,
+    progress: SynthProgress | None = None,
     sandbox_timeout_s: float = 1.0,
     ffr_confidence: float | None = 0.9,
 ) -> SynthReport:
@@ -222,7 +222,7 @@ async def _synthesize_all(
     options: SynthOptions,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> list[_Outcome]:
     outcomes = []
     for history in histories:
@@ -248,7 +248,7 @@ async def _criteria_and_candidates(
     history: PromptHistory,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> _Candidates:
     from llmassert.history import deltas
     from llmassert.synth.llm_candidates import reserved_names
@@ -321,7 +321,7 @@ async def _synthesize_one(
     options: SynthOptions,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> _Outcome:
     found = await _criteria_and_candidates(history, client, model, progress)
     candidates, criteria = found.candidates, found.criteria
@@ -618,8 +618,8 @@ def _llm_warnings(stats: LLMStats) -> list[str]:
 
 
 __all__ = [
-    "Progress",
     "SynthOptions",
+    "SynthProgress",
     "best_coverage",
     "commit",
     "conservative_tau",
