@@ -35,7 +35,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar, cast, get_args
+from typing import Any, Literal, NoReturn, TypedDict, TypeVar, Unpack, cast, get_args
 
 from llmassert.assertions.assertion_set import AssertionSet
 from llmassert.assertions.results import CheckResult
@@ -73,6 +73,18 @@ class GuardStats:
     filtered: int = 0
     raised: int = 0
     usage: Usage = field(default_factory=Usage)
+
+
+class GuardOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Guard` after the assertions, shared by every way in
+    (``@guard``, :class:`~llmassert.hooks.litellm_hooks.LiteLLMGuard`, ``install``...)."""
+
+    on_fail: OnFail
+    max_reasks: int
+    prompt_name: str | None
+    prompt_version: str | int | None
+    failure_log: FailureLog | str | Path | Literal[False] | None
+    log_raw: bool
 
 
 class Guard:
@@ -308,28 +320,16 @@ class _Call:
 def guard(
     assertions: AssertionSet | str | Path,
     *,
-    on_fail: OnFail = "exception",
-    max_reasks: int = 2,
     example_from: str | Callable[..., dict[str, Any]] | None = None,
-    prompt_name: str | None = None,
-    prompt_version: str | int | None = None,
-    failure_log: FailureLog | str | Path | Literal[False] | None = None,
-    log_raw: bool = False,
+    **options: Unpack[GuardOptions],
 ) -> Callable[[F], F]:
     """Decorate a sync or async function returning an LLM response (see the module doc).
 
-    The wrapped function gains ``.guard`` (the :class:`Guard`) and ``.stats``
-    (:class:`GuardStats`).
+    ``options`` are :class:`Guard`'s (``on_fail="exception"``, ``max_reasks=2``, ``prompt_name``,
+    ``prompt_version``, ``failure_log``, ``log_raw``).  The wrapped function gains ``.guard``
+    (the :class:`Guard`) and ``.stats`` (:class:`GuardStats`).
     """
-    engine = Guard(
-        assertions,
-        on_fail=on_fail,
-        max_reasks=max_reasks,
-        prompt_name=prompt_name,
-        prompt_version=prompt_version,
-        failure_log=failure_log,
-        log_raw=log_raw,
-    )
+    engine = Guard(assertions, **options)
 
     def decorate(fn: F) -> F:
         sig = inspect.signature(fn)
