@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, get_args
 
+from llmassert.assertions import AssertionSet
 from llmassert.enforce import Decision, Enforcer, Failure, aenforce, feedback, parse_policy
 from llmassert.errors import (
     AssertionsFailedError,
@@ -34,6 +35,7 @@ from llmassert.errors import (
     SpecError,
     TemplateError,
 )
+from llmassert.llm.client import LLMRequest, LLMResult
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
     Issue,
@@ -48,7 +50,6 @@ from llmassert.pipeline.templates import Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
 if TYPE_CHECKING:
-    from llmassert.llm.client import LLMResult
     from llmassert.pipeline.context import OpContext, PipelineEnv
 
 JUDGE_SCHEMA: dict[str, Any] = {
@@ -168,8 +169,6 @@ class LLMStep:
             raise self._spec_error(f"{e}: {expr!r}", fieldname) from None
 
     def _load_assertions(self) -> Any:
-        from llmassert.assertions import AssertionSet
-
         assert self.spec.assertions is not None
         path = self.env.path(self.spec.assertions.module)
         if not path.exists():
@@ -207,8 +206,6 @@ class LLMStep:
         tag: str | None = None,
     ) -> LLMResult:
         """One request (retries and caching inside the LLM layer)."""
-        from llmassert.llm.client import LLMRequest
-
         req = LLMRequest(
             model=model or self.model,
             messages=tuple(messages),
