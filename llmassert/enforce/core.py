@@ -15,8 +15,7 @@ validation decides on the assembled text like any other answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from llmassert.enforce.failure import Failure
 from llmassert.enforce.policy import FeedbackStyle, Policy
@@ -24,46 +23,40 @@ from llmassert.enforce.policy import FeedbackStyle, Policy
 Verdict = Literal["accept", "reask", "fix", "filter", "flag", "quarantine", "raise"]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to do with one answer, and why."""
+class Decision(NamedTuple):
+    """What to do with one answer, and why.  (A NamedTuple: one is made per guarded call.)"""
 
     verdict: Verdict
     failures: tuple[Failure, ...] = ()
     attempt: int = 0  # 0-based index of the answer decided on
     reasks: int = 0  # re-asks made before this answer
-    # For "reask": which budgets it spends and how the feedback is worded.
+    # For "reask": how the feedback is worded.
     style: FeedbackStyle = "retry"
     # The policy re-asks and its budget is spent (the answer failed after `reasks` re-asks).
     exhausted: bool = False
-    reason: str = ""
+    reason: str = "passed"
 
     @property
     def final(self) -> bool:
         return self.verdict != "reask"
 
 
-@dataclass
 class Enforcer:
     """The state of one enforcement (one call, row or unit): budgets left and decisions made."""
 
-    policy: Policy
-    reasks_left: int = field(init=False)
-    repairs_left: int = field(init=False)
-    trail: list[Decision] = field(default_factory=list)
+    __slots__ = ("policy", "reasks", "reasks_left", "repairs_left", "trail")
 
-    def __post_init__(self) -> None:
-        self.reasks_left = self.policy.max_reasks
-        self.repairs_left = self.policy.max_repairs
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.reasks_left = policy.max_reasks
+        self.repairs_left = policy.max_repairs
+        self.reasks = 0  # re-ask decisions made
+        self.trail: list[Decision] = []
 
     @property
     def attempt(self) -> int:
         """Index of the next answer to decide on."""
         return len(self.trail)
-
-    @property
-    def reasks(self) -> int:
-        return sum(1 for d in self.trail if d.verdict == "reask")
 
     def decide(self, failures: Sequence[Failure], *, can_reask: bool = True) -> Decision:
         """The decision on the next answer, given what it fails (nothing: accept).
@@ -71,41 +64,47 @@ class Enforcer:
         ``can_reask=False``: the driver cannot re-ask this answer (e.g. an answer with no
         choices), so the final action applies at once.
         """
+        attempt, reasks = len(self.trail), self.reasks
+        if not failures:
+            # The common case on every guarded call: a first answer that passes.
+            decision = _FIRST_PASSED if attempt == 0 else Decision("accept", (), attempt, reasks)
+            self.trail.append(decision)
+            return decision
         found = tuple(failures)
-        attempt, reasks = self.attempt, self.reasks
-        if not found:
-            decision = Decision("accept", (), attempt, reasks, reason="passed")
+        assertion = any(f.source == "assertion" for f in found)
+        repairable = any(f.source != "assertion" for f in found)
+        spend_reask = assertion and self.reasks_left > 0
+        spend_repair = repairable and self.repairs_left > 0
+        if can_reask and (spend_reask or spend_repair):
+            self.reasks_left -= int(spend_reask)
+            self.repairs_left -= int(spend_repair)
+            self.reasks += 1
+            # Refine-style (gleaning) feedback whenever assertions fail under `glean`.
+            style = self.policy.feedback if assertion else "retry"
+            decision = Decision(
+                "reask",
+                found,
+                attempt,
+                reasks,
+                style=style,
+                reason=f"re-ask {reasks + 1}: {_names(found)}",
+            )
         else:
-            assertion = any(f.source == "assertion" for f in found)
-            repairable = any(f.source != "assertion" for f in found)
-            spend_reask = assertion and self.reasks_left > 0
-            spend_repair = repairable and self.repairs_left > 0
-            if can_reask and (spend_reask or spend_repair):
-                self.reasks_left -= int(spend_reask)
-                self.repairs_left -= int(spend_repair)
-                # Refine-style (gleaning) feedback whenever assertions fail under `glean`.
-                style = self.policy.feedback if assertion else "retry"
-                decision = Decision(
-                    "reask",
-                    found,
-                    attempt,
-                    reasks,
-                    style=style,
-                    reason=f"re-ask {reasks + 1}: {_names(found)}",
-                )
-            else:
-                exhausted = self.policy.reask and assertion
-                why = f"after {reasks} re-ask(s)" if exhausted else f"policy {self.policy.name}"
-                decision = Decision(
-                    self.policy.action,
-                    found,
-                    attempt,
-                    reasks,
-                    exhausted=exhausted,
-                    reason=f"{self.policy.action}: {_names(found)} ({why})",
-                )
+            exhausted = self.policy.reask and assertion
+            why = f"after {reasks} re-ask(s)" if exhausted else f"policy {self.policy.name}"
+            decision = Decision(
+                self.policy.action,
+                found,
+                attempt,
+                reasks,
+                exhausted=exhausted,
+                reason=f"{self.policy.action}: {_names(found)} ({why})",
+            )
         self.trail.append(decision)
         return decision
+
+
+_FIRST_PASSED = Decision("accept")
 
 
 def _names(failures: tuple[Failure, ...]) -> str:

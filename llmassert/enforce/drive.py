@@ -29,7 +29,7 @@ def enforce(
         decision = enforcer.decide(
             check(answer), can_reask=can_reask(answer) if can_reask else True
         )
-        if decision.final:
+        if decision.verdict != "reask":  # final (not .final: this is the hot path)
             return answer, decision
         answer = ask(decision)
 
@@ -46,6 +46,6 @@ async def aenforce(
         decision = enforcer.decide(
             await check(answer), can_reask=can_reask(answer) if can_reask else True
         )
-        if decision.final:
+        if decision.verdict != "reask":  # final (not .final: this is the hot path)
             return answer, decision
         answer = await ask(decision)

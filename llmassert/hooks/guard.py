@@ -141,12 +141,18 @@ class Guard:
 
     def run(self, attempt: Attempt, example: dict[str, Any]) -> Any:
         call = _Call(self, example)
+        check = self.assertions.check
+
+        def ask(reask: Decision | None) -> Any:
+            return attempt(None, None) if reask is None else attempt(*call.reask(reask))
+
+        def checked(response: Any) -> tuple[Failure, ...]:
+            result = check(call.text_of(response), example)
+            self._record(result, call.text, example, call.attempts - 1)
+            return result.failures
+
         try:
-            response, decision = enforce(
-                Enforcer(self.policy),
-                lambda d: attempt(*call.reask(d)),
-                lambda r: call.checked(r, self.assertions.check(call.text_of(r), example)),
-            )
+            response, decision = enforce(Enforcer(self.policy), ask, checked)
             return self._finish(decision, response, call)
         finally:
             self._commit(call)
