@@ -44,19 +44,15 @@ class Decision(NamedTuple):
 class Enforcer:
     """The state of one enforcement (one call, row or unit): budgets left and decisions made."""
 
-    __slots__ = ("policy", "reasks", "reasks_left", "repairs_left", "trail")
+    __slots__ = ("attempt", "policy", "reasks", "reasks_left", "repairs_left", "trail")
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.reasks_left = policy.max_reasks
         self.repairs_left = policy.max_repairs
         self.reasks = 0  # re-ask decisions made
+        self.attempt = 0  # index of the next answer to decide on
         self.trail: list[Decision] = []
-
-    @property
-    def attempt(self) -> int:
-        """Index of the next answer to decide on."""
-        return len(self.trail)
 
     def decide(self, failures: Sequence[Failure], *, can_reask: bool = True) -> Decision:
         """The decision on the next answer, given what it fails (nothing: accept).
@@ -64,7 +60,8 @@ class Enforcer:
         ``can_reask=False``: the driver cannot re-ask this answer (e.g. an answer with no
         choices), so the final action applies at once.
         """
-        attempt, reasks = len(self.trail), self.reasks
+        attempt, reasks = self.attempt, self.reasks
+        self.attempt += 1
         if not failures:
             # The common case on every guarded call: a first answer that passes.
             decision = _FIRST_PASSED if attempt == 0 else Decision("accept", (), attempt, reasks)
