@@ -28,7 +28,7 @@ from llmassert.fileio import OutputLock, check_output_dir, check_output_file, en
 from llmassert.llm.scope import current
 from llmassert.llm.session import get_client
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
-from llmassert.pipeline.context import NullProgress, PipelineEnv, Progress
+from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
 from llmassert.pipeline.executor import Executor, Lineage, OpResult, StageEnv, get_executor
 from llmassert.pipeline.operators.base import (
@@ -43,6 +43,7 @@ from llmassert.pipeline.operators.base import (
     Row,
     RowOperator,
 )
+from llmassert.pipeline.retrievers import Retriever
 from llmassert.pipeline.spec import JoinInputs, LoadedPipeline
 from llmassert.pipeline.templates import KeySet
 
@@ -136,6 +137,8 @@ class Runner:
         self.executor = executor
         self.env: PipelineEnv | None = None
         self.ops: dict[str, Operator[Any]] = {}
+        self.retrievers: dict[str, Retriever] = {}
+        self._built: set[str] = set()
         self.datasets: dict[str, _Data] = {}
         self.output_path = loaded.resolve(self.spec.pipeline.output.path)
         inter = self.spec.pipeline.output.intermediate_dir
@@ -154,18 +157,27 @@ class Runner:
         self.env = PipelineEnv(
             spec_file=str(self.loaded.path),
             base_dir=self.loaded.base_dir,
-            default_model=self.options.model or spec.default_model or self.settings.model,
+            default_model=self.options.model
+            or spec.default_model
+            or spec.model
+            or self.settings.model,
             dataset_description=sp.dataset_description if sp else None,
             persona=sp.persona if sp else None,
             bypass_cache=spec.bypass_cache,
             embedding_model=spec.default_embedding_model or self.settings.embedding_model,
             embedding_api_base=spec.default_embedding_api_base,
+            retrievers=dict(spec.retrievers or {}),
+            fallback_models=tuple(spec.fallback_model_names()),
+            fallback_embedding_models=tuple(spec.fallback_embedding_model_names()),
             op_where=dict(self.loaded.op_where),
         )
         used = {n for step in spec.pipeline.steps for n in step.op_names()}
         for op_spec in spec.operations:
             if op_spec.name in used:
                 self.ops[op_spec.name] = OPERATORS[op_spec.type](op_spec, self.env)
+        self.retrievers = {
+            name: Retriever(name, r, self.env) for name, r in (spec.retrievers or {}).items()
+        }
         for name, ds in spec.datasets.items():
             rows, digest = load_dataset(self.loaded.resolve(ds.path), ds.format)
             self.datasets[name] = _Data(rows, [{}] * len(rows), digest)
@@ -217,6 +229,7 @@ class Runner:
                 seen.update(dict.fromkeys(row))
             keys[name] = KeySet.of(seen)
         for step in self.spec.pipeline.steps:
+            self._check_retriever_keys(step, keys)
             current = keys[step.input] if step.input else KeySet()
             for entry in step.operations:
                 if isinstance(entry, str):
@@ -228,6 +241,38 @@ class Runner:
                         KeySet(both, keys[sides.left].open or keys[sides.right].open)
                     )
             keys[step.name] = current
+
+    def _check_retriever_keys(self, step: Any, keys: dict[str, KeySet]) -> None:
+        for name in step.op_names():
+            r = getattr(self.spec.operation(name), "retriever", None)
+            if r is not None and r in self.retrievers:
+                source = self.retrievers[r].spec.dataset
+                if source not in keys:
+                    raise SpecError(
+                        f"retriever {r!r} indexes {source!r}, which is neither a dataset nor a "
+                        f"step before {step.name!r}",
+                        file=self.loaded.path,
+                        field=f"retrievers.{r}.dataset",
+                    )
+                self.retrievers[r].check_index(keys[source])
+
+    async def _build_retrievers(
+        self, step: Any, outputs: dict[str, _Data], report: RunReport
+    ) -> None:
+        """Index what the step's operations retrieve from (once per run, before the step)."""
+        assert self.env is not None
+        for name in step.op_names():
+            r = getattr(self.spec.operation(name), "retriever", None)
+            if r is None or r in self._built:
+                continue
+            retriever = self.retrievers[r]
+            ctx = OpContext(
+                f"retriever {r}", env=self.env, settings=self.settings, client=self.client
+            )
+            note = await retriever.build(outputs[retriever.spec.dataset].rows, ctx)
+            self._built.add(r)
+            report.ops.append(OpReport(step.name, f"retriever:{r}", "retriever", ctx.stats))
+            self.progress.warn(f"retriever {r}: {note}")
 
     # -- running -------------------------------------------------------------------------------
 
@@ -267,6 +312,7 @@ class Runner:
         try:
             last: _Data | None = None
             for step in self.spec.pipeline.steps:
+                await self._build_retrievers(step, outputs, report)
                 last = await self._run_step(
                     step, outputs, executor, store, report, quarantined, errors
                 )
@@ -346,7 +392,11 @@ class Runner:
                     client=self.client,
                     progress=self.progress,
                 )
+                data, cut = _truncate(first, data)
                 results = await self._run_stage(executor, stage_ops, data, join, outputs, env)
+                if cut:
+                    results[0].stats.rows_in += cut
+                    results[0].stats.filtered += cut
                 for op, res in zip(stage_ops, results, strict=True):
                     store.save(
                         step.name,
@@ -397,7 +447,7 @@ class Runner:
         stages: list[list[Operator[Any]]] = []
         for name in step.op_names():
             op = self.ops[name]
-            streams = isinstance(op, RowOperator) and op.batch_size == 1
+            streams = isinstance(op, RowOperator) and op.batch_size == 1 and not _cap(op)
             prev = stages[-1] if stages else None
             if streams and prev and isinstance(prev[-1], RowOperator) and prev[-1].batch_size == 1:
                 prev.append(op)
@@ -468,6 +518,22 @@ class Runner:
             outputs[step.name] = rows
         report.rows_out = len(outputs[self.spec.pipeline.steps[-1].name])
         return report
+
+
+def _cap(op: Operator[Any]) -> int | None:
+    """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take."""
+    found = [getattr(op.spec, "sample", None)]
+    if op.type_name in ("map", "filter"):
+        found.append(getattr(op.spec, "limit", None))
+    caps = [int(c) for c in found if c]
+    return min(caps) if caps else None
+
+
+def _truncate(op: Operator[Any], data: _Data) -> tuple[_Data, int]:
+    cap = _cap(op)
+    if cap is None or len(data.rows) <= cap:
+        return data, 0
+    return _Data(data.rows[:cap], data.lineage[:cap], data.fingerprint), len(data.rows) - cap
 
 
 def _h(*parts: str) -> str:

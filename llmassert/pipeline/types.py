@@ -108,6 +108,7 @@ class OpStats:
     completion_tokens: int = 0
     cost: float = 0.0
     resumed: int = 0  # units replayed from a checkpoint journal (no call made)
+    fallbacks: int = 0  # requests re-sent to a fallback model after the previous one failed
     seconds: float = 0.0
 
     def add(self, other: OpStats) -> None:
