@@ -76,6 +76,8 @@ class PromptResult:
     caught: int = 0
     # response file -> names of the checks it failed
     failed: dict[str, list[str]] = field(default_factory=dict)
+    # broken response file -> the instruction it breaks (index.yaml)
+    breaks: dict[str, str] = field(default_factory=dict)
     # check name -> (criterion id, criterion text)
     check_criteria: dict[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
@@ -307,6 +309,23 @@ def load_responses(folder: Path) -> tuple[dict[str, Any], list[tuple[str, bool, 
     return example, rows
 
 
+def load_index(folder: Path) -> dict[str, str]:
+    """Broken response file -> the instruction it breaks (from ``index.yaml``), all listed."""
+    path = folder / "index.yaml"
+    if not path.exists():
+        raise BenchError(f"{path}: missing (each broken response must say what it breaks)")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    breaks = {
+        str(row.get("file")): str(row.get("breaks", ""))
+        for row in data.get("broken", [])
+        if isinstance(row, dict)
+    }
+    for f in folder.glob("broken_*"):
+        if not breaks.get(f.name):
+            raise BenchError(f"{path}: broken: {f.name} is not listed with what it breaks")
+    return breaks
+
+
 # -- one prompt ---------------------------------------------------------------------------------
 
 
@@ -342,6 +361,9 @@ def run_prompt(spec: PromptSpec, git_dir: Path, work: Path, responses: Path) -> 
 
     start = time.perf_counter()
     result = PromptResult(spec.id, spec.repo, 0)
+    # The hand-written side is checked first: a bad response folder costs no synthesis run.
+    example, rows = load_responses(responses / spec.id)
+    result.breaks = load_index(responses / spec.id)
     folder = work / "prompts" / spec.id
     result.versions = replay(spec, git_dir, folder)
     out = work / "out"
@@ -349,7 +371,7 @@ def run_prompt(spec: PromptSpec, git_dir: Path, work: Path, responses: Path) -> 
     manifest = json.loads((out / f"{spec.id}.json").read_text(encoding="utf-8"))
     result.criteria = len(manifest.get("criteria", []))
     result.check_criteria = _criteria_of(manifest)
-    example, rows = load_responses(responses / spec.id)
+
     with AssertionSet.load(out / f"{spec.id}.py") as checks:
         result.selected = list(checks.names)
         for name, compliant, text in rows:
@@ -404,6 +426,16 @@ def print_table(results: list[PromptResult]) -> None:
         print(f"{len(errors)} prompt(s) failed to run (see above)")
 
 
+def _false_failing(r: PromptResult) -> dict[str, int]:
+    """Check name -> how many compliant responses it failed."""
+    counts: dict[str, int] = {}
+    for f, names in r.failed.items():
+        if f.startswith("compliant_"):
+            for n in names:
+                counts[n] = counts.get(n, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def to_json(results: list[PromptResult]) -> dict[str, Any]:
     ok = [r for r in results if not r.error]
     comp = sum(r.compliant for r in ok)
@@ -423,6 +455,12 @@ def to_json(results: list[PromptResult]) -> dict[str, Any]:
                 "caught": r.caught,
                 "coverage": r.coverage,
                 "failed": r.failed,
+                "missed": {
+                    f: r.breaks.get(f, "")
+                    for f, names in r.failed.items()
+                    if f.startswith("broken_") and not names
+                },
+                "false_failing_checks": _false_failing(r),
                 "error": r.error,
                 "seconds": round(r.seconds, 2),
             }
@@ -503,6 +541,14 @@ def main(argv: list[str] | None = None) -> int:
                 + (f" ERROR {r.error}" if r.error else ""),
                 file=sys.stderr,
             )
+            if not r.error:
+                ff = _false_failing(r)
+                if ff:
+                    shown = ", ".join(f"{k} ({v})" for k, v in ff.items())
+                    print(f"  failing compliant responses: {shown}", file=sys.stderr)
+                for f, names in r.failed.items():
+                    if f.startswith("broken_") and not names:
+                        print(f"  missed {f}: {r.breaks.get(f, '')}", file=sys.stderr)
             results.append(r)
     print_table(results)
     if args.json:
