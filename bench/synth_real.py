@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import importlib.util
 import json
 import os
 import random
@@ -42,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -494,9 +496,41 @@ def sample_pairs(results: list[PromptResult], n: int, seed: int) -> list[dict[st
     return rng.sample(pairs, min(n, len(pairs)))
 
 
+def _load_oracle() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("synth_real_oracle", HERE / "oracle.py")
+    if spec is None or spec.loader is None:
+        raise BenchError(f"{HERE / 'oracle.py'}: cannot load")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_oracle(prompts: Path, responses: Path) -> int:
+    """Check the hand-written responses against ``oracle.py``; 0 when they all agree."""
+    try:
+        oracle = _load_oracle()
+        loaded = {s.id: load_responses(responses / s.id) for s in load_specs(prompts)}
+    except (BenchError, OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"synth_real: {exc}", file=sys.stderr)
+        return 2
+    problems: list[str] = oracle.validate(loaded)
+    n_comp = sum(c for _, rows in loaded.values() for _, c, _ in rows)
+    n_brok = sum(not c for _, rows in loaded.values() for _, c, _ in rows)
+    print(f"oracle: {len(loaded)} prompts, {n_comp} compliant, {n_brok} broken responses")
+    for p in problems:
+        print(f"  {p}")
+    print("oracle: all agree" if not problems else f"oracle: {len(problems)} disagreement(s)")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("git_dirs", nargs="+", type=Path, help="git directories (mirrors or checkouts)")
+    ap.add_argument("git_dirs", nargs="*", type=Path, help="git directories (mirrors or checkouts)")
+    ap.add_argument(
+        "--oracle",
+        action="store_true",
+        help="only check the hand-written responses against the reference checks (no git, no synth)",
+    )
     ap.add_argument("--prompts", type=Path, default=HERE / "prompts.yaml")
     ap.add_argument("--responses", type=Path, default=HERE / "responses")
     ap.add_argument("--only", nargs="*", default=None, help="prompt ids to run")
@@ -505,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--keep", type=Path, default=None, help="keep the replayed prompts and outputs")
     args = ap.parse_args(argv)
+    if args.oracle:
+        return run_oracle(args.prompts, args.responses)
+    if not args.git_dirs:
+        print("synth_real: give at least one git directory (or --oracle)", file=sys.stderr)
+        return 2
     try:
         specs = load_specs(args.prompts)
         git_dirs = [resolve_git_dir(p) for p in args.git_dirs]
