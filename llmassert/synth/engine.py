@@ -471,6 +471,12 @@ def _upper_bound(k: int, n: int, confidence: float) -> float:
     return hi
 
 
+def ffr_upper_bound(false_failures: int, good: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound on the true FFR after ``false_failures`` of ``good``
+    labeled good responses failed: the bound :func:`conservative_tau` keeps within tau."""
+    return _upper_bound(false_failures, good, confidence)
+
+
 def _binomial_cdf(k: int, n: int, p: float) -> float:
     # In log space: (1 - p) ** n underflows long before the tail that matters does.
     log_p, log_q = math.log(p), math.log1p(-p)
@@ -593,6 +599,7 @@ __all__ = [
     "best_coverage",
     "commit",
     "conservative_tau",
+    "ffr_upper_bound",
     "split_by_input",
     "synthesize",
 ]
