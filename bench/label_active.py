@@ -33,7 +33,6 @@ from llmassert.label.session import Check, Item, LabelSession
 from llmassert.select.metrics import coverage, ffr
 from llmassert.synth.engine import split_by_input
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "spade"
 CHECKPOINTS = (10, 20)
 
 
@@ -116,7 +115,8 @@ def pipeline(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         "full_cov_ffr": _metrics(Mp, yp, full.indices),
     }
     runs: dict[str, list[tuple[int, dict[int, tuple[float, float]]]]] = {}
-    plan = [("active", 0), ("order", 0)] + [("random", s) for s in range(args.seeds)]
+    plan = [(s, 0) for s in args.extra] + [("active", 0), ("order", 0)]
+    plan += [("random", s) for s in range(args.seeds)]
     for strategy, seed in plan:
         start = time.perf_counter()
         trail = run(strategy, seed, rows, pool_y, checks, targets)
@@ -172,11 +172,12 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, required=True, help="the spade folder")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--tol", type=float, default=0.05)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--extra", nargs="*", default=[])
     args = parser.parse_args()
     folders = sorted(p for p in args.data.iterdir() if (p / "matrix.json").is_file())
     if args.only:

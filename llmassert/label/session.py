@@ -122,6 +122,10 @@ class LabelSession:
             self._chosen = None
         return action
 
+    def keys(self) -> list[str]:
+        """Every distinct response's key, in file order."""
+        return list(self._by_key)
+
     def pending(self) -> list[str]:
         """Keys neither graded nor skipped, in file order."""
         return [

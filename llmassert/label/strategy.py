@@ -1,20 +1,21 @@
-"""Which response to grade next: ``active``, ``random`` or ``order`` (file order).
+"""Which response to grade next: ``active``, ``random``, ``order`` (file order), ``uncertainty``.
 
-``active`` asks for the grade most likely to change the selection, in two stages:
+The selection constrains *rates* over the graded sample (coverage, FFR), so which responses get
+graded shapes the selection as much as their labels do. ``active`` therefore does two things:
 
-1. A cheap score for every pending response, no solver call: the chance its grade contradicts
-   the current selection (a good response the selection fails, or a bad one it passes), weighted
-   by how close that contradiction pushes the selection to its FFR / coverage boundary (where it
-   must change), plus a small term for candidate checks disagreeing on it (which also drives the
-   start, when there is no selection yet). The chance is the selection's own error rate on the
-   labels so far (Laplace-smoothed), falling back to the share of checks failing the response.
-2. An exact look-ahead for the ``LOOKAHEAD`` best of them: the selection re-solved with the
-   response graded good and graded bad; the one whose expected change (selected-set difference,
-   weighted by the chance of each grade) is largest wins, the cheap score breaking ties.
+1. Representativeness (herding): it shortlists the ``SHORTLIST`` pending responses that bring
+   the graded sample's per-check failure rates closest to the whole pool's — no solver call,
+   one vector operation over the verdict matrix.
+2. Where it matters: among those, it takes the one with the highest boundary score
+   (:func:`scores`): the chance its grade contradicts the current selection (a good response
+   the selection fails, a bad one it passes), weighted by how close that pushes the selection to
+   its FFR / coverage boundary, plus a small term for candidate checks disagreeing on it.
 
-Stage 2 costs 2 x ``LOOKAHEAD`` solves per grade (tens of milliseconds each on SPADE's matrices
-with HiGHS), which keeps the loop interactive; capping the look-ahead, not the candidates, keeps
-every check in play.
+``uncertainty`` is the boundary score alone, refined by an exact look-ahead (the selection
+re-solved with the response graded good and graded bad, for the ``LOOKAHEAD`` best; 2 x
+``LOOKAHEAD`` solves per grade, tens of milliseconds each with HiGHS). It was the first design
+and is kept for comparison: it grades hard cases first, which skews the sample's rates, and
+needed *more* grades than random on SPADE's pipelines (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from llmassert.select.metrics import allowed_false, required_caught
 from llmassert.synth.engine import conservative_tau
 
 if TYPE_CHECKING:
     from llmassert.label.session import LabelSession
 
-Strategy = Literal["active", "random", "order"]
-STRATEGIES: tuple[Strategy, ...] = ("active", "random", "order")
-LOOKAHEAD = 3
+Strategy = Literal["active", "random", "order", "uncertainty"]
+STRATEGIES: tuple[Strategy, ...] = ("active", "random", "order", "uncertainty")
+SHORTLIST = 5  # active: how many most-representative responses compete on the boundary score
+LOOKAHEAD = 3  # uncertainty: exact look-ahead solves (2 each) per grade
 DISAGREEMENT_WEIGHT = 0.1  # a tie-break and a cold start, never above a likely contradiction
 
 
@@ -43,8 +47,35 @@ def pick(session: LabelSession, strategy: str, rng: random.Random) -> str | None
     if strategy == "random":
         return rng.choice(pending)
     if strategy == "active":
-        return _active(session, pending, LOOKAHEAD)
+        return _representative(session, pending, SHORTLIST)
+    if strategy == "uncertainty":
+        return _uncertain(session, pending, LOOKAHEAD)
     raise ValueError(f"unknown strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
+
+
+def _representative(session: LabelSession, pending: list[str], shortlist: int) -> str:
+    """Keep the graded sample representative of the pool on every check's failure rate, and
+    among the ``shortlist`` responses that do it best, take the one where it matters most.
+
+    Herding: the response that brings the graded sample's per-check failure rates closest to
+    the whole pool's. Coverage and FFR are rates over the graded sample, so a sample skewed
+    toward some checks' failures skews the selection; herding removes the luck of the draw
+    that random order leaves in.
+    """
+    keys = session.keys()
+    fails = np.array([[1 - v for v in session.item(k).passes] for k in keys], dtype=float)
+    if fails.size == 0:
+        return pending[0]
+    target = fails.mean(axis=0)
+    index = {k: i for i, k in enumerate(keys)}
+    labeled = [index[k] for k in keys if k in session.labels]
+    total = fails[labeled].sum(axis=0) if labeled else np.zeros(fails.shape[1])
+    rows = np.array([index[k] for k in pending])
+    distance = (((total + fails[rows]) / (len(labeled) + 1) - target) ** 2).sum(axis=1)
+    order = np.argsort(distance, kind="stable")[:shortlist]
+    near = [pending[int(i)] for i in order]
+    scored = scores(session, near)
+    return max(near, key=lambda k: scored[k][0])  # max keeps the closest among equal scores
 
 
 def _fails(passes: tuple[int, ...], indices: tuple[int, ...]) -> bool:
@@ -97,7 +128,11 @@ def scores(session: LabelSession, pending: list[str]) -> dict[str, tuple[float, 
     return out
 
 
-def _active(session: LabelSession, pending: list[str], lookahead: int) -> str:
+def _uncertain(session: LabelSession, pending: list[str], lookahead: int) -> str:
+    """The response most likely to contradict the current selection near its boundary (cheap
+    score), refined by an exact look-ahead of the ``lookahead`` best: kept as ``uncertainty``
+    for comparison — it skews the graded sample toward hard cases and needs more grades than
+    random on SPADE's pipelines (docs/benchmarks.md, "Labeling (issue 14)")."""
     scored = scores(session, pending)
     # Stable order: highest score first, file order among equals (reproducible runs).
     ranked = sorted(pending, key=lambda k: -scored[k][0])
@@ -115,4 +150,4 @@ def _active(session: LabelSession, pending: list[str], lookahead: int) -> str:
     return best
 
 
-__all__ = ["LOOKAHEAD", "STRATEGIES", "Strategy", "pick", "scores"]
+__all__ = ["LOOKAHEAD", "SHORTLIST", "STRATEGIES", "Strategy", "pick", "scores"]

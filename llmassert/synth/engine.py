@@ -255,8 +255,11 @@ async def _criteria_and_candidates(
     from llmassert.synth.rules import candidates_for, recognizes
     from llmassert.synth.taxonomy import criteria as categorize_offline
 
+    from llmassert.history.notes import note_deltas
+
     progress.stage(history.name, "diffing versions")
-    criteria = categorize_offline(deltas(history))
+    # Graders' criterion notes (`llmassert label`, notes.jsonl) count as latest-version edits.
+    criteria = categorize_offline([*deltas(history), *note_deltas(history)])
     llm_stats = None
     if client is not None and model:
         from llmassert.synth.llm_candidates import LLMStats
@@ -291,6 +294,13 @@ async def _criteria_and_candidates(
         "judge" if c.kind == "llm_judge" else c.source for c in candidates
     )
     return _Candidates(criteria, candidates, needs_judge, sources, llm_stats, offline_judges)
+
+
+def offline_candidates(history: PromptHistory) -> tuple[list[Criterion], list[Candidate]]:
+    """The criteria and candidates synthesis builds without a model (rule library; judges left
+    out), for callers that evaluate them on responses of their own (``llmassert label``)."""
+    found = asyncio.run(_criteria_and_candidates(history, None, None, _Silent()))
+    return found.criteria, found.candidates
 
 
 def split_by_input(
@@ -600,6 +610,7 @@ __all__ = [
     "commit",
     "conservative_tau",
     "ffr_upper_bound",
+    "offline_candidates",
     "split_by_input",
     "synthesize",
 ]

@@ -1,0 +1,110 @@
+"""Where the responses to grade come from: a JSONL of responses, or a raw failure log.
+
+Both are checked in full before the first response is shown: a bad line is a one-line error
+naming the file, the line and the field (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from llmassert.errors import InputError
+from llmassert.history.labels import read_text
+
+
+class ResponsesError(InputError):
+    """A responses file (``--responses`` / ``--from-log``) is missing or malformed."""
+
+
+class ResponseLine(BaseModel):
+    """One line of ``--responses``: the labels format without ``label`` (a label is allowed and
+    ignored, so a labels file can be re-graded)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: dict[str, Any]
+    response: str
+    model: str | None = None
+    id: str | None = None
+    label: Any = None
+
+
+@dataclass(frozen=True)
+class Response:
+    input: dict[str, Any]
+    response: str
+    model: str | None = None
+    id: str | None = None
+
+
+def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    for number, line in enumerate(read_text(path, ResponsesError).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ResponsesError(
+                f"not valid JSON ({e.msg})", file=path, field=f"line {number}"
+            ) from None
+        if not isinstance(record, dict):
+            raise ResponsesError("expected a JSON object", file=path, field=f"line {number}")
+        out.append((number, record))
+    return out
+
+
+def read_responses(path: Path) -> list[Response]:
+    out = []
+    for number, record in _lines(path):
+        try:
+            line = ResponseLine.model_validate(record)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "record"
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (expected input, response, model, id, label)"
+            raise ResponsesError(message, file=path, field=f"line {number}: {where}") from None
+        out.append(Response(line.input, line.response, line.model, line.id))
+    if not out:
+        raise ResponsesError("no responses to grade", file=path)
+    return out
+
+
+def read_failure_log(path: Path) -> list[Response]:
+    """The distinct (input, response) pairs of a failure log's ``failure`` lines.
+
+    The log stores SHA-256 hashes unless it was written with ``log_raw=True``; hashes cannot be
+    graded, so such a log is refused with what to change.
+    """
+    seen: dict[str, Response] = {}
+    for number, record in _lines(path):
+        if record.get("event") != "failure":
+            continue  # "checks" lines: counts, no responses
+        if "response" not in record or "input" not in record:
+            raise ResponsesError(
+                "this failure log stores hashes only (input_sha256/response_sha256), and "
+                "grading needs the text: write it with guard(..., log_raw=True), or grade a "
+                "JSONL of responses with --responses",
+                file=path,
+                field=f"line {number}",
+            )
+        example, response = record["input"], record["response"]
+        if not isinstance(example, dict) or not isinstance(response, str):
+            raise ResponsesError(
+                "expected input (object) and response (string)", file=path, field=f"line {number}"
+            )
+        key = json.dumps([example, response], sort_keys=True, default=str)
+        seen.setdefault(key, Response(example, response))
+    if not seen:
+        raise ResponsesError("no failure lines to grade", file=path)
+    return list(seen.values())
+
+
+__all__ = ["Response", "ResponsesError", "read_failure_log", "read_responses"]
