@@ -27,6 +27,7 @@ from llmassert.label.session import Status
 from llmassert.label.store import add_note
 
 KeyReader = Callable[[], str]
+KEYS_HELP = "keys: g good · b bad · n note · s skip · u undo · q quit"
 MAX_CHECKS_SHOWN = 30  # the rest summarized: a screen, not a report
 
 
@@ -204,10 +205,9 @@ class LabelUI:
             )
         )
         if self.message:
-            c.print(f"[yellow]{escape(self.message)}[/]")
+            c.print(self.message, style="yellow", markup=False)
             self.message = ""
-        c.print("[bold]g[/] good · [bold]b[/] bad · [bold]n[/] note · [bold]s[/] skip · "
-                "[bold]u[/] undo · [bold]q[/] quit")
+        c.print(KEYS_HELP, style="bold")
 
 
 def is_terminal() -> bool:

@@ -1,0 +1,77 @@
+"""`llmassert label PROMPT`: grade responses in the terminal; every grade saved at once.
+
+Grades go to the prompt's labels file (``labeled.jsonl`` in a prompt folder, else
+``<name>.labeled.jsonl`` beside it: where ``synth`` reads them). Exit codes: 0 done or quit
+(everything graded is saved), 2 bad input (one line naming file and field), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmassert.errors import InputError
+
+
+class StrategyName(StrEnum):
+    active = "active"
+    random = "random"
+    order = "order"
+    uncertainty = "uncertainty"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("label")
+    def label(
+        prompt: Annotated[
+            Path, typer.Argument(help="One prompt: a version folder, <name>.yaml, or a git file.")
+        ],
+        responses: Annotated[
+            Path | None,
+            typer.Option(help="JSONL of responses to grade: {input: {...}, response: '...'}."),
+        ] = None,
+        from_log: Annotated[
+            Path | None,
+            typer.Option(
+                "--from-log",
+                help="Grade the responses of a failure log (needs guard(..., log_raw=True)).",
+            ),
+        ] = None,
+        strategy: Annotated[
+            StrategyName, typer.Option(help="Which response next (see docs/labeling.md).")
+        ] = StrategyName.active,
+        assertions: Annotated[
+            Path,
+            typer.Option(help="Where synth wrote <prompt>.json: its candidates are the checks."),
+        ] = Path("assertions"),
+        alpha: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.6,
+        tau: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.25,
+        ffr_confidence: Annotated[float, typer.Option(min=0.0, max=0.999)] = 0.9,
+        seed: Annotated[int, typer.Option(help="Seed of --strategy random.")] = 0,
+    ) -> int:
+        """Grade responses with g/b, n note, s skip, u undo, q quit; the next one chosen where
+        it matters most to the selection."""
+        from llmassert.label.prepare import prepare
+        from llmassert.label.selection import Targets
+        from llmassert.label.sources import read_failure_log, read_responses
+        from llmassert.label.tui import LabelUI, is_terminal
+
+        if (responses is None) == (from_log is None):
+            raise InputError(
+                "give exactly one of --responses FILE.jsonl or --from-log FAILURE_LOG",
+                field="--responses",
+            )
+        # Every input is checked before the terminal is taken over.
+        items = read_responses(responses) if responses else read_failure_log(from_log)  # type: ignore[arg-type]
+        if not is_terminal():
+            raise InputError("needs a terminal to read keys from", field="stdin")
+        prepared = prepare(
+            prompt,
+            items,
+            assertions=assertions,
+            targets=Targets(alpha=alpha, tau=tau, ffr_confidence=ffr_confidence or None),
+        )
+        return LabelUI(prepared, strategy.value, seed=seed).run()
