@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from llmassert.history.labels import load_labels
+from llmassert.label import strategy as strategy_module
 from llmassert.label.selection import Chosen, Targets, choose
 from llmassert.label.session import Check, Item, LabelSession
 from llmassert.select.metrics import coverage, ffr
@@ -63,13 +64,15 @@ def reached(
     full: Chosen,
     M: list[list[int]],
     y: list[int],
-    tol: float,
+    tol: float | None,
 ) -> int:
     full_cov, full_ffr = _metrics(M, y, full.indices)
 
     def close(idx: tuple[int, ...]) -> bool:
         if set(idx) == set(full.indices):
             return True
+        if tol is None:
+            return False
         cov, f = _metrics(M, y, idx)
         return abs(cov - full_cov) <= tol and abs(f - full_ffr) <= tol
 
@@ -114,17 +117,18 @@ def pipeline(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         "full": len(full.indices),
         "full_cov_ffr": _metrics(Mp, yp, full.indices),
     }
-    runs: dict[str, list[tuple[int, dict[int, tuple[float, float]]]]] = {}
+    runs: dict[str, list[tuple[int, dict[int, tuple[float, float]], int]]] = {}
     plan = [(s, 0) for s in args.extra] + [("active", 0), ("order", 0)]
     plan += [("random", s) for s in range(args.seeds)]
-    for strategy, seed in plan:
+    for name_, seed in plan:
         start = time.perf_counter()
-        trail = run(strategy, seed, rows, pool_y, checks, targets)
+        trail = run(name_, seed, rows, pool_y, checks, targets)
         k = reached(trail, full, Mp, yp, args.tol)
+        exact = reached(trail, full, Mp, yp, None)
         held = {c: _metrics(Mt, yt, trail[c - 1]) for c in CHECKPOINTS if c <= len(trail)}
-        runs.setdefault(strategy, []).append((k, held))
+        runs.setdefault(name_, []).append((k, held, exact))
         print(
-            f"  {name} {strategy} seed={seed}: reached at {k} "
+            f"  {name} {name_} seed={seed}: reached at {k} (same set at {exact}) "
             f"({time.perf_counter() - start:.1f}s)",
             file=sys.stderr,
         )
@@ -142,15 +146,18 @@ def _fmt_held(held: dict[int, tuple[float, float]], c: int) -> str:
 def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"| pipeline | pool (held out) | all-labels sel. (cov / FFR) | active | random median "
-        f"[range, {args.seeds} seeds] | file order | held-out cov / FFR @10: active · random "
+        f"[range, {args.seeds} seeds] | file order | same set: active · random median · "
+        "order | held-out cov / FFR @10: active · random "
         "seed 0 · order | @20: active · random seed 0 · order |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     wins = 0
     for r in results:
         runs = r["runs"]
         a = runs["active"][0][0]
-        rnd = [k for k, _ in runs["random"]]
+        rnd = [k for k, _, _ in runs["random"]]
+        same = [runs["active"][0][2], statistics.median(r[2] for r in runs["random"])]
+        same.append(runs["order"][0][2])
         med = statistics.median(rnd)
         wins += a < med
         o = runs["order"][0][0]
@@ -163,7 +170,9 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         ]
         lines.append(
             f"| {r['pipeline']} | {r['pool']} ({r['test']}) | {r['full']} ({cov:.2f} / {f:.2f}) "
-            f"| {a} | {med:g} [{min(rnd)}–{max(rnd)}] | {o} | {held[0]} | {held[1]} |"
+            f"| {a} | {med:g} [{min(rnd)}–{max(rnd)}] | {o} | "
+            + " · ".join(f"{v:g}" for v in same)
+            + f" | {held[0]} | {held[1]} |"
         )
     lines.append("")
     lines.append(f"active below the random median on {wins} of {len(results)} pipelines")
@@ -177,8 +186,11 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--tol", type=float, default=0.05)
     parser.add_argument("--only", nargs="*", default=None)
-    parser.add_argument("--extra", nargs="*", default=[])
+    parser.add_argument("--extra", nargs="*", default=[], help="more strategies to run")
+    parser.add_argument("--shortlist", type=int, default=None, help="override active's")
     args = parser.parse_args()
+    if args.shortlist is not None:
+        strategy_module.SHORTLIST = args.shortlist
     folders = sorted(p for p in args.data.iterdir() if (p / "matrix.json").is_file())
     if args.only:
         folders = [p for p in folders if p.name in args.only]

@@ -1,17 +1,14 @@
 """Which response to grade next: ``active``, ``random``, ``order`` (file order), ``uncertainty``.
 
 The selection constrains *rates* over the graded sample (coverage, FFR), so which responses get
-graded shapes the selection as much as their labels do. ``active`` therefore does two things:
+graded shapes the selection as much as their labels do. ``active`` is herding on the candidate
+checks' verdicts: the next response is the one that brings the graded sample's per-check failure
+rates closest to the whole pool's (one vector operation over the verdict matrix, no solver call),
+so the rates the selection is solved on track the pool's from the first grades on. Exact ties go
+to the highest boundary score (:func:`scores`: the chance the grade contradicts the current
+selection near its FFR / coverage boundary, plus candidate checks disagreeing).
 
-1. Representativeness (herding): it shortlists the ``SHORTLIST`` pending responses that bring
-   the graded sample's per-check failure rates closest to the whole pool's — no solver call,
-   one vector operation over the verdict matrix.
-2. Where it matters: among those, it takes the one with the highest boundary score
-   (:func:`scores`): the chance its grade contradicts the current selection (a good response
-   the selection fails, a bad one it passes), weighted by how close that pushes the selection to
-   its FFR / coverage boundary, plus a small term for candidate checks disagreeing on it.
-
-``uncertainty`` is the boundary score alone, refined by an exact look-ahead (the selection
+``uncertainty`` is the boundary score on its own, refined by an exact look-ahead (the selection
 re-solved with the response graded good and graded bad, for the ``LOOKAHEAD`` best; 2 x
 ``LOOKAHEAD`` solves per grade, tens of milliseconds each with HiGHS). It was the first design
 and is kept for comparison: it grades hard cases first, which skews the sample's rates, and
@@ -33,7 +30,10 @@ if TYPE_CHECKING:
 
 Strategy = Literal["active", "random", "order", "uncertainty"]
 STRATEGIES: tuple[Strategy, ...] = ("active", "random", "order", "uncertainty")
-SHORTLIST = 5  # active: how many most-representative responses compete on the boundary score
+# active: how many of the most representative responses compete on the boundary score. 1 (ties
+# only) measured best: a shortlist of 5 gave up representativeness for boundary cases and
+# needed more grades than random on finance and negotiation (docs/benchmarks.md).
+SHORTLIST = 1
 LOOKAHEAD = 3  # uncertainty: exact look-ahead solves (2 each) per grade
 DISAGREEMENT_WEIGHT = 0.1  # a tie-break and a cold start, never above a likely contradiction
 
@@ -54,8 +54,9 @@ def pick(session: LabelSession, strategy: str, rng: random.Random) -> str | None
 
 
 def _representative(session: LabelSession, pending: list[str], shortlist: int) -> str:
-    """Keep the graded sample representative of the pool on every check's failure rate, and
-    among the ``shortlist`` responses that do it best, take the one where it matters most.
+    """Keep the graded sample representative of the pool on every check's failure rate; among
+    the ``shortlist`` responses that do it best (and any tied with the best), take the one where
+    it matters most to the selection.
 
     Herding: the response that brings the graded sample's per-check failure rates closest to
     the whole pool's. Coverage and FFR are rates over the graded sample, so a sample skewed
@@ -72,8 +73,9 @@ def _representative(session: LabelSession, pending: list[str], shortlist: int) -
     total = fails[labeled].sum(axis=0) if labeled else np.zeros(fails.shape[1])
     rows = np.array([index[k] for k in pending])
     distance = (((total + fails[rows]) / (len(labeled) + 1) - target) ** 2).sum(axis=1)
-    order = np.argsort(distance, kind="stable")[:shortlist]
-    near = [pending[int(i)] for i in order]
+    order = np.argsort(distance, kind="stable")
+    cut = max(shortlist, int(np.sum(distance <= distance[order[0]] + 1e-12)))
+    near = [pending[int(i)] for i in order[:cut]]
     scored = scores(session, near)
     return max(near, key=lambda k: scored[k][0])  # max keeps the closest among equal scores
 
