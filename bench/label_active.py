@@ -163,9 +163,7 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         o = runs["order"][0][0]
         cov, f = r["full_cov_ffr"]
         held = [
-            " · ".join(
-                _fmt_held(runs[s][0][1], c) for s in ("active", "random", "order")
-            )
+            " · ".join(_fmt_held(runs[s][0][1], c) for s in ("active", "random", "order"))
             for c in CHECKPOINTS
         ]
         lines.append(

@@ -49,7 +49,9 @@ def load_notes(path: Path) -> list[Note]:
         try:
             notes.append(Note.model_validate(json.loads(line)))
         except json.JSONDecodeError as e:
-            raise LabelsError(f"not valid JSON ({e.msg})", file=path, field=f"line {number}") from None
+            raise LabelsError(
+                f"not valid JSON ({e.msg})", file=path, field=f"line {number}"
+            ) from None
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "record"

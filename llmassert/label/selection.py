@@ -85,9 +85,7 @@ def choose(
         else:
             return Chosen((), _cov(M, y, ()), _ffr(M, y, ()), tau, alpha, relaxed=True)
     idx = tuple(sel.indices)
-    return Chosen(
-        idx, _cov(M, y, idx), _ffr(M, y, idx), tau, alpha, relaxed, sel.proven_optimal
-    )
+    return Chosen(idx, _cov(M, y, idx), _ffr(M, y, idx), tau, alpha, relaxed, sel.proven_optimal)
 
 
 def _cov(M: Sequence[Sequence[int]], y: Sequence[int], idx: Sequence[int]) -> float | None:

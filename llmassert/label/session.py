@@ -122,17 +122,13 @@ class LabelSession:
             self._chosen = None
         return action
 
-    def keys(self) -> list[str]:
+    def all_keys(self) -> list[str]:
         """Every distinct response's key, in file order."""
         return list(self._by_key)
 
     def pending(self) -> list[str]:
         """Keys neither graded nor skipped, in file order."""
-        return [
-            key
-            for key in self._by_key
-            if key not in self.labels and key not in self.skipped
-        ]
+        return [key for key in self._by_key if key not in self.labels and key not in self.skipped]
 
     # -- the selection the labels imply ----------------------------------------------------------
 
@@ -144,15 +140,15 @@ class LabelSession:
         """The current selection (cached until the labels change)."""
         if self._chosen is None:
             M, y = self.labeled_rows()
-            self._chosen = (
-                choose(M, y, self.names, self.groups, self.targets) if M else EMPTY
-            )
+            self._chosen = choose(M, y, self.names, self.groups, self.targets) if M else EMPTY
         return self._chosen
 
     def chosen_with(self, key: str, label: int) -> Chosen:
         """The selection if ``key`` were graded ``label`` (a look-ahead; nothing is recorded)."""
         M, y = self.labeled_rows()
-        return choose([*M, self.item(key).passes], [*y, label], self.names, self.groups, self.targets)
+        return choose(
+            [*M, self.item(key).passes], [*y, label], self.names, self.groups, self.targets
+        )
 
     @property
     def names(self) -> list[str]:

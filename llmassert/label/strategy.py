@@ -63,7 +63,7 @@ def _representative(session: LabelSession, pending: list[str], shortlist: int) -
     toward some checks' failures skews the selection; herding removes the luck of the draw
     that random order leaves in.
     """
-    keys = session.keys()
+    keys = session.all_keys()
     fails = np.array([[1 - v for v in session.item(k).passes] for k in keys], dtype=float)
     if fails.size == 0:
         return pending[0]
@@ -104,9 +104,7 @@ def scores(session: LabelSession, pending: list[str]) -> dict[str, tuple[float, 
     false = sum(1 for f, v in zip(fails, y, strict=True) if f and v)
     caught = sum(1 for f, v in zip(fails, y, strict=True) if f and not v)
     t = session.targets
-    tau_next = (
-        conservative_tau(t.tau, good + 1, t.ffr_confidence) if t.ffr_confidence else t.tau
-    )
+    tau_next = conservative_tau(t.tau, good + 1, t.ffr_confidence) if t.ffr_confidence else t.tau
     # Slack left after one more contradiction; below zero the selection has to change.
     ffr_slack = allowed_false(tau_next, good + 1) - (false + 1)
     cov_slack = caught - required_caught(chosen.alpha_used or t.alpha, bad + 1)

@@ -108,9 +108,7 @@ class LabelUI:
                 self.message = f"unknown key {pressed!r}: g b n s u q"
                 forced = key
         self.console.print(status_line(session.status()))
-        self.console.print(
-            f"{self.graded_now} graded this session; labels in {self.p.store.path}"
-        )
+        self.console.print(f"{self.graded_now} graded this session; labels in {self.p.store.path}")
         return 0
 
     def save(self, key: str, label: int) -> None:

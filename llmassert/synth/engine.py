@@ -251,11 +251,10 @@ async def _criteria_and_candidates(
     progress: Progress,
 ) -> _Candidates:
     from llmassert.history import deltas
+    from llmassert.history.notes import note_deltas
     from llmassert.synth.llm_candidates import reserved_names
     from llmassert.synth.rules import candidates_for, recognizes
     from llmassert.synth.taxonomy import criteria as categorize_offline
-
-    from llmassert.history.notes import note_deltas
 
     progress.stage(history.name, "diffing versions")
     # Graders' criterion notes (`llmassert label`, notes.jsonl) count as latest-version edits.

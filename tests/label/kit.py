@@ -31,7 +31,5 @@ def write_prompt(root: Path) -> Path:
 
 
 def write_responses(path: Path) -> Path:
-    path.write_text(
-        "".join(json.dumps({"input": i, "response": r}) + "\n" for i, r in RESPONSES)
-    )
+    path.write_text("".join(json.dumps({"input": i, "response": r}) + "\n" for i, r in RESPONSES))
     return path

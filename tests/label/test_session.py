@@ -22,7 +22,7 @@ ROWS = [(1, 1), (0, 1), (1, 0), (0, 0), (1, 1), (0, 1)]
 
 def test_grade_undo_and_pending() -> None:
     s = _session(ROWS)
-    keys = s.keys()
+    keys = s.all_keys()
     s.grade(keys[0], 1)
     s.skip(keys[1])
     assert s.pending() == keys[2:]
@@ -37,7 +37,7 @@ def test_grade_undo_and_pending() -> None:
 
 def test_status_matches_the_selection_on_the_labels() -> None:
     s = _session(ROWS)
-    keys = s.keys()
+    keys = s.all_keys()
     for k, label in zip(keys, (1, 0, 1, 0, 1, 0), strict=True):
         s.grade(k, label)
     st = s.status()
@@ -50,7 +50,7 @@ def test_status_matches_the_selection_on_the_labels() -> None:
 def test_ffr_confidence_bound_shown_with_the_synth_rule() -> None:
     items = [Item({"q": i}, str(i), (1,)) for i in range(4)]
     s = LabelSession(items, [Check("c")], Targets(ffr_confidence=0.9))
-    for k in s.keys():
+    for k in s.all_keys():
         s.grade(k, 1)
     st = s.status()
     assert st.ffr == 0.0
@@ -60,7 +60,7 @@ def test_ffr_confidence_bound_shown_with_the_synth_rule() -> None:
 
 def test_resumed_labels_are_never_asked_again() -> None:
     first = _session(ROWS)
-    done = {k: 1 for k in first.keys()[:4]}
+    done = {k: 1 for k in first.all_keys()[:4]}
     s = _session(ROWS, labels=dict(done))
     rng = random.Random(1)
     seen = set()
@@ -70,13 +70,13 @@ def test_resumed_labels_are_never_asked_again() -> None:
             assert k not in done
             seen.add(k)
             s2.grade(k, 0)
-    assert seen == set(s.keys()[4:])
+    assert seen == set(s.all_keys()[4:])
 
 
 def test_duplicate_responses_are_one_item() -> None:
     items = [Item({"q": 1}, "same", (1,)), Item({"q": 1}, "same", (1,))]
     s = LabelSession(items, [Check("c")])
-    assert len(s.keys()) == 1
+    assert len(s.all_keys()) == 1
 
 
 def test_active_prefers_the_response_the_selection_gets_wrong() -> None:
@@ -84,7 +84,7 @@ def test_active_prefers_the_response_the_selection_gets_wrong() -> None:
     # fails them: grading one that c0 fails could show it is good and break FFR = 0.
     rows = [(0, 1), (0, 1), (1, 1), (1, 1)] + [(1, 1)] * 3 + [(0, 1)]
     s = _session(rows)
-    keys = s.keys()
+    keys = s.all_keys()
     for k, label in zip(keys[:4], (0, 0, 1, 1), strict=True):
         s.grade(k, label)
     assert 0 in s.chosen().indices
@@ -96,7 +96,7 @@ def test_active_keeps_the_sample_representative() -> None:
     # a row c0 fails.
     rows = [(1,), (1,), (0,), (0,), (1,), (0,)]
     s = _session(rows)
-    keys = s.keys()
+    keys = s.all_keys()
     s.grade(keys[0], 1)
     s.grade(keys[1], 1)
     assert s.item(s.next("active") or "").passes == (0,)  # type: ignore[arg-type]

@@ -43,8 +43,6 @@ def _labels(tmp_path: Path) -> list[tuple[str, int]]:
     return [(e.response, e.label) for e in load_labels(path)] if path.exists() else []
 
 
-
-
 def test_grade_undo_quit_then_resume_never_asks_twice(workspace: Path) -> None:
     child = _spawn(workspace, "--responses", "responses.jsonl", "--strategy", "order")
     child.expect(KEYS)
@@ -143,9 +141,7 @@ def test_checks_shown_with_their_verdicts(workspace: Path) -> None:
         ("not json\n", "responses.jsonl: line 1: not valid JSON"),
     ],
 )
-def test_bad_responses_file_is_one_line_exit_2(
-    workspace: Path, content: str, message: str
-) -> None:
+def test_bad_responses_file_is_one_line_exit_2(workspace: Path, content: str, message: str) -> None:
     (workspace / "responses.jsonl").write_text(content)
     child = _spawn(workspace, "--responses", "responses.jsonl")
     child.expect(pexpect.EOF)
