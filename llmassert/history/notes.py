@@ -8,14 +8,13 @@ criteria drift). ``synth`` reads it as an instruction added in the latest versio
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from llmassert.errors import LabelsError
+from llmassert.fileio import read_jsonl, validated
 from llmassert.history.diff import Delta
-from llmassert.history.labels import read_text
 from llmassert.history.models import PromptHistory
 
 
@@ -42,21 +41,10 @@ def load_notes(path: Path) -> list[Note]:
     """Notes of ``path`` (none when absent); a bad line raises naming file, line and field."""
     if not path.exists():
         return []
-    notes = []
-    for number, line in enumerate(read_text(path, LabelsError).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            notes.append(Note.model_validate(json.loads(line)))
-        except json.JSONDecodeError as e:
-            raise LabelsError(
-                f"not valid JSON ({e.msg})", file=path, field=f"line {number}"
-            ) from None
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "record"
-            raise LabelsError(err["msg"], file=path, field=f"line {number}: {where}") from None
-    return notes
+    return [
+        validated(Note, record, file=path, line=number, error=LabelsError)
+        for number, record in read_jsonl(path, LabelsError)
+    ]
 
 
 def note_deltas(history: PromptHistory) -> list[Delta]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from llmassert.errors import InputError
-from llmassert.history.labels import read_text
+from llmassert.fileio import read_jsonl, validated
 
 
 class ResponsesError(InputError):
@@ -42,35 +42,17 @@ class Response:
     id: str | None = None
 
 
-def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    for number, line in enumerate(read_text(path, ResponsesError).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ResponsesError(
-                f"not valid JSON ({e.msg})", file=path, field=f"line {number}"
-            ) from None
-        if not isinstance(record, dict):
-            raise ResponsesError("expected a JSON object", file=path, field=f"line {number}")
-        out.append((number, record))
-    return out
-
-
 def read_responses(path: Path) -> list[Response]:
     out = []
-    for number, record in _lines(path):
-        try:
-            line = ResponseLine.model_validate(record)
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "record"
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown field (expected input, response, model, id, label)"
-            raise ResponsesError(message, file=path, field=f"line {number}: {where}") from None
+    for number, record in read_jsonl(path, ResponsesError):
+        line = validated(
+            ResponseLine,
+            record,
+            file=path,
+            line=number,
+            error=ResponsesError,
+            unknown="unknown field (expected input, response, model, id, label)",
+        )
         out.append(Response(line.input, line.response, line.model, line.id))
     if not out:
         raise ResponsesError("no responses to grade", file=path)
@@ -84,7 +66,7 @@ def read_failure_log(path: Path) -> list[Response]:
     graded, so such a log is refused with what to change.
     """
     seen: dict[str, Response] = {}
-    for number, record in _lines(path):
+    for number, record in read_jsonl(path, ResponsesError):
         if record.get("event") != "failure":
             continue  # "checks" lines: counts, no responses
         if "response" not in record or "input" not in record:

@@ -38,7 +38,7 @@ class LabelStore:
     def open(cls, path: Path) -> LabelStore:
         """Read what an earlier session saved (nothing when the file is absent or empty)."""
         store = cls(path, created=not path.exists())
-        if path.exists() and read_text(path, LabelsError).strip():
+        if path.exists() and read_text(path, LabelsError).strip():  # an empty file: no labels
             for ex in load_labels(path):
                 store.records[item_key(ex.input, ex.response)] = ex
         return store

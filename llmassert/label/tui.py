@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from llmassert.errors import OutputError
 from llmassert.history.notes import Note, notes_path
 from llmassert.label.prepare import Prepared
 from llmassert.label.session import Status
@@ -41,6 +42,13 @@ def read_key() -> str:
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
     return data.decode("utf-8", "replace")
+
+
+def _reason(e: Exception) -> str:
+    # The shared writer raises OutputError("<file>: cannot write: <why>"); the path is on screen.
+    if isinstance(e, OutputError):
+        return e.message
+    return str(getattr(e, "strerror", None) or e)
 
 
 def _pct(value: float | None) -> str:
@@ -114,9 +122,9 @@ class LabelUI:
     def save(self, key: str, label: int) -> None:
         try:
             self.p.store.set(self.p.session.item(key), label)
-        except OSError as e:
+        except (OSError, OutputError) as e:
             # Full disk, read-only folder: the grade is not recorded, the earlier ones are safe.
-            self.message = f"could not save: {e.strerror or e}; not recorded"
+            self.message = f"could not save: {_reason(e)}; not recorded"
             return
         self.p.session.grade(key, label)
         self.graded_now += 1
@@ -131,9 +139,9 @@ class LabelUI:
         if what == "grade":
             try:
                 self.p.store.set(self.p.session.item(key), before)
-            except OSError as e:
+            except (OSError, OutputError) as e:
                 self.p.session.grade(key, self.p.store.records[key].label)  # keep them in step
-                self.message = f"could not undo: {e.strerror or e}"
+                self.message = f"could not undo: {_reason(e)}"
                 return key
             self.graded_now -= 1
         self.message = f"undid the {what}"
@@ -149,8 +157,8 @@ class LabelUI:
         path = notes_path(self.p.store.path)
         try:
             add_note(path, Note(text=text, criterion=criterion, response=key))
-        except OSError as e:
-            self.message = f"could not save the note: {e.strerror or e}"
+        except (OSError, OutputError) as e:
+            self.message = f"could not save the note: {_reason(e)}"
             return
         self.message = f"note saved to {path}" + (" as a criterion" if criterion else "")
 

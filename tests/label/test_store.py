@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmassert.errors import LabelsError
+from llmassert.errors import LabelsError, OutputError
 from llmassert.history import load_histories, load_labels
 from llmassert.history.notes import Note, load_notes, note_deltas, notes_path
 from llmassert.label.session import Item
@@ -59,7 +59,7 @@ def test_full_disk_keeps_the_file_and_memory(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match="No space"):
         store.set(_item("b", "2"), 0)
     monkeypatch.undo()
     assert path.read_bytes() == before

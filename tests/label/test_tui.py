@@ -138,7 +138,7 @@ def test_checks_shown_with_their_verdicts(workspace: Path) -> None:
     [
         ('{"input": {}, "respons": "x"}\n', "responses.jsonl: line 1: respons"),
         ('{"input": "a", "response": "x"}\n', "responses.jsonl: line 1: input"),
-        ("not json\n", "responses.jsonl: line 1: not valid JSON"),
+        ("not json\n", "responses.jsonl: line 1: invalid JSON"),
     ],
 )
 def test_bad_responses_file_is_one_line_exit_2(workspace: Path, content: str, message: str) -> None:
