@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
         ffr_confidence: Annotated[float, typer.Option(min=0.0, max=0.999)] = 0.9,
         seed: Annotated[int, typer.Option(help="Seed of --strategy random.")] = 0,
     ) -> int:
-        """Grade responses with g/b, n note, s skip, u undo, q quit; the next one chosen where
-        it matters most to the selection."""
+        """Grade responses: g good, b bad, n note, s skip, u undo, q quit. Every grade is saved
+        at once to the prompt's labels file; rerun to resume."""
         from llmassert.label.prepare import prepare
         from llmassert.label.selection import Targets
         from llmassert.label.sources import read_failure_log, read_responses
