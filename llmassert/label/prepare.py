@@ -3,8 +3,8 @@
 The candidate checks are the ones ``synth`` would evaluate: the manifest's candidates when
 ``<assertions>/<prompt>.json`` exists (LLM-written ones included, run in the sandbox), else the
 rule library's offline candidates for the prompt's history. They run through synth's own
-evaluation path (:func:`llmassert.synth.evaluate.evaluate`). LLM-judge candidates need a model
-and are left out here (the session says how many).
+evaluation path (:func:`llmassert.synth.evaluate.evaluate`). LLM-judge candidates need a model:
+without one they are left out (the screen says how many).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from llmassert.label.selection import Targets
 from llmassert.label.session import Check, Item, LabelSession
 from llmassert.label.sources import Response
 from llmassert.label.store import LabelStore
+from llmassert.llm.client import LLMClient
 from llmassert.synth.engine import offline_candidates
 from llmassert.synth.evaluate import evaluate
 from llmassert.synth.manifest import load_manifest
@@ -56,14 +57,18 @@ def load_history(path: Path) -> PromptHistory:
 
 
 def prepare(
-    prompt: Path,
+    prompt: Path | PromptHistory,
     responses: list[Response],
     *,
     assertions: Path,
     targets: Targets,
     timeout_s: float = 1.0,
+    client: LLMClient | None = None,
+    model: str | None = None,
 ) -> Prepared:
-    history = load_history(prompt)
+    """Load the checks, run them on ``responses``, open the labels file. With ``client`` and
+    ``model``, LLM-judge candidates are run too (cached, like synth's)."""
+    history = prompt if isinstance(prompt, PromptHistory) else load_history(prompt)
     manifest_path = assertions / f"{module_stem(history.name)}.json"
     criteria: dict[str, str] = {}
     candidates: list[Candidate]
@@ -76,9 +81,15 @@ def prepare(
         found, candidates = offline_candidates(history)
         criteria = {c.id: c.text for c in found}
         source = "rule library"
-    judges = [c for c in candidates if c.kind == "llm_judge"]
-    candidates = [c for c in candidates if c.kind != "llm_judge"]
-    M = evaluate(candidates, responses, timeout_s=timeout_s).M if candidates else []
+    judges: list[Candidate] = []
+    if client is None or not model:
+        judges = [c for c in candidates if c.kind == "llm_judge"]
+        candidates = [c for c in candidates if c.kind != "llm_judge"]
+    M = (
+        evaluate(candidates, responses, client=client, model=model, timeout_s=timeout_s).M
+        if candidates
+        else []
+    )
     items = [
         Item(r.input, r.response, tuple(M[i]) if candidates else (), r.model, r.id)
         for i, r in enumerate(responses)

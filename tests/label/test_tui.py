@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _spawn(tmp_path: Path, *args: str) -> pexpect.spawn:
     env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "dumb", "NO_COLOR": "1"}
+    env.pop("LLMASSERT_MODEL", None)  # offline: no model from the environment
     return pexpect.spawn(
         sys.executable,
         ["-m", "llmassert.cli", "label", "tickets", *args],
@@ -161,3 +162,12 @@ def test_hash_only_failure_log_is_refused_with_what_is_needed(workspace: Path) -
     child.close()
     assert child.exitstatus == 2
     assert "log_raw=True" in child.before and len(child.before.strip().splitlines()) == 1
+
+
+def test_inputs_without_a_model_is_refused(workspace: Path) -> None:
+    (workspace / "inputs.jsonl").write_text(json.dumps({"ticket": "x"}) + "\n")
+    child = _spawn(workspace, "--inputs", "inputs.jsonl")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "--model" in child.before and len(child.before.strip().splitlines()) == 1
