@@ -52,3 +52,20 @@ def test_input_missing_a_placeholder_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"tiket": "typo"}) + "\n")
     with pytest.raises(ResponsesError, match=r"inputs.jsonl: line 1: ticket: missing"):
         read_inputs(path, history)
+
+
+def test_recorded_responses_replay_offline(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    history = load_history(write_prompt(tmp_path))
+    inputs = [{"ticket": "Broken export"}]
+    llm_server.script(Reply(content="- Export fails"))
+    recording = llm_settings.replace(cassette_dir=tmp_path / "cassettes", mode="record")
+    assert recording.model is not None
+    with session(recording, "label") as client:
+        generate(history, inputs, client, recording.model)
+    llm_server.stop()  # replay must not need the server (nor the cache)
+    replaying = recording.replace(mode="replay", cache_dir=tmp_path / "empty-cache")
+    with session(replaying, "label") as client:
+        out = generate(history, inputs, client, recording.model)
+    assert [r.response for r in out] == ["- Export fails"]
