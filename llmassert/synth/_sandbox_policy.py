@@ -26,10 +26,14 @@ HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
 
 
-def _helper_names() -> frozenset[str]:
-    from llmassert.assertions import helpers
+PARSE = "llmassert.assertions.parse"
+FORMATS = "llmassert.assertions.formats"
 
-    return frozenset(helpers.__all__)
+
+def _helper_names(module: str = HELPERS) -> frozenset[str]:
+    import importlib
+
+    return frozenset(importlib.import_module(module).__all__)
 
 
 MODULE_ATTRS: dict[str, frozenset[str]] = {
@@ -81,6 +85,8 @@ MODULE_ATTRS: dict[str, frozenset[str]] = {
         ]
     ),
     HELPERS: _helper_names(),
+    PARSE: _helper_names(PARSE),
+    FORMATS: _helper_names(FORMATS),
     JUDGE: frozenset({"llm_judge"}),
 }
 assert all(hasattr(string, n) for n in MODULE_ATTRS["string"])
@@ -259,7 +265,7 @@ class _Validator:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name not in ("re", "json", "math", "string"):
-                    hint = " (use 'from ... import name')" if alias.name in (HELPERS, JUDGE) else ""
+                    hint = " (use 'from ... import name')" if alias.name in (HELPERS, PARSE, FORMATS, JUDGE) else ""
                     raise _Refused(node, f"import of {alias.name!r} is not allowed{hint}")
                 self.modules[alias.asname or alias.name] = alias.name
             return

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from llmassert.assertions import helpers
+from llmassert.assertions import formats, helpers, parse
 from llmassert.synth.models import Candidate, Category, Criterion
 from llmassert.synth.rules import length, phrases, placeholders, structure, style
 from llmassert.synth.rules.base import Check, to_candidate
 
-__all__ = ["FAMILIES", "candidates_for", "candidates_for_all", "recognizes"]
+__all__ = ["FAMILIES", "candidates_for", "candidates_from_checks", "candidates_for_all", "recognizes"]
 
-_RESERVED = frozenset(helpers.__all__) | {"re", "json", "math", "string", "example", "response"}
+_RESERVED = frozenset(helpers.__all__) | frozenset(parse.__all__) | frozenset(formats.__all__) | {"re", "json", "math", "string", "example", "response"}
 
 FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "length": length.checks,
@@ -56,8 +56,15 @@ def candidates_for(criterion: Criterion, *, taken: set[str] | None = None) -> li
     suffix, and the names used are added to ``taken`` (pass the same set for every criterion
     of a prompt to keep names unique and stable).
     """
+    return candidates_from_checks(_checks(criterion), criterion, taken=taken)
+
+
+def candidates_from_checks(
+    checks: Iterable[Check], criterion: Criterion, *, taken: set[str] | None = None
+) -> list[Candidate]:
+    """Render ``checks`` of one criterion as candidates with unique names (see candidates_for)."""
     out: list[Candidate] = []
-    for check in _checks(criterion):
+    for check in checks:
         if check.name in _RESERVED:  # a check named like a helper it calls would call itself
             check = Check(
                 f"check_{check.name}", check.summary, check.body, check.helpers, check.modules
