@@ -295,7 +295,8 @@ async def _criteria_and_candidates(
     needs_judge = [
         c.text
         for c in criteria
-        if c.category.yields_assertions and c.id not in found.scoped and not recognizes(c)
+        if c.category.yields_assertions
+        and (c.id in found.conditional or (c.id not in found.scoped and not recognizes(c)))
     ]
     progress.stage(history.name, "self-testing candidates on the output template")
     checked, test_record = await _self_test(found, candidates, criteria, bool(history.labeled))

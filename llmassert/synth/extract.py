@@ -10,6 +10,7 @@ sentence states, and scopes every limit to the section, item or field its senten
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from llmassert.history.current import CurrentView, current_view, version_sha
@@ -20,7 +21,30 @@ from llmassert.synth import template as template_mod
 from llmassert.synth.models import Candidate, Category, Criterion
 from llmassert.synth.rules import candidates_from_checks, candidates_for
 from llmassert.synth.rules import template as template_rules
+from llmassert.synth.rules.base import _docstring_text
 from llmassert.synth.taxonomy import categorize, criterion_id
+
+
+CONDITIONAL = re.compile(
+    r"^\W*(?:(?:but|and|so|also|however|then|otherwise|only)\s*,?\s+)?(?:if|when|whenever|unless|in case|once|where|while|before|after|for any)\b"
+    r"|\b(?:if any|if needed|if necessary|if applicable|if appropriate|if relevant|if possible|"
+    r"when (?:needed|necessary|applicable|appropriate|relevant|possible|required)|"
+    r"where (?:needed|necessary|applicable|appropriate|relevant|possible)|as needed|"
+    r"when asked|if asked|if the user|when the user|as required|as appropriate|when required)\b"
+    # "Start each hunk with ...": a rule for every part of a kind the template does not name.
+    # "citations to documents referenced": only for what exists.
+    r"|\b(?:referenced|mentioned|cited|consulted|retrieved|used)\W*$"
+    r"|\b(?:each|every)\s+(?!(?:response|answer|reply|output|message)\b)[a-z]+"
+    r"|^\W*(?:\w+\s+)?(?:them|it|these|those|this)\s+(?:inline|in|as|with|to|into)\b",
+    re.I,
+)
+
+
+_MARKUP = re.compile(r"^\s*(?:```|~~~|\{%|\{#|<[/!?]?[A-Za-z][\w:-]*[\s>/])")
+
+
+# Per-item wording the template family scopes ("Each bullet must be 8 words or less").
+_TEMPLATE_SCOPE = re.compile(r"^\W*(?:each|every)\b", re.I)
 
 
 @dataclass
@@ -31,6 +55,9 @@ class Extraction:
     origins: dict[str, tuple[int, str | None]]  # unit key -> (origin version, sha)
     template: template_mod.OutputTemplate
     scoped: dict[str, list[template_rules.Check]] = field(default_factory=dict)
+    # Criteria that hold only under a condition ("If the request is ambiguous, ask questions")
+    # or point back at another sentence ("Add them inline"): no unconditional check; a judge.
+    conditional: set[str] = field(default_factory=set)
 
 
 def extract(history: PromptHistory, version: str | int | None = None) -> Extraction:
@@ -47,13 +74,17 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
         s = role_of.get(_key(unit.text))
         if s is not None and s.role != "output":
             continue
+        if s is None and _MARKUP.match(unit.text):
+            continue  # a fence line or a template directive ("{% include ... %}")
+        # previous=None: under current semantics a reworded sentence is the instruction as
+        # it stands now, not a rephrasing of one that is checked elsewhere.
         delta = Delta(
             prompt=history.name,
             version=unit.origin,
             kind=unit.change,
             text=unit.text,
             context=_context(units, unit.index),
-            previous=unit.previous,
+            previous=None,
             variables=history.variables,
         )
         crit = Criterion(
@@ -86,13 +117,19 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
                 sha=version_sha(history.versions[origin - 1]),
             ),
         )
+    conditional: set[str] = set()
     for crit in out:
         if not crit.category.yields_assertions:
+            continue
+        if CONDITIONAL.search(crit.text) and not _TEMPLATE_SCOPE.search(crit.text):
+            conditional.add(crit.id)
             continue
         found = template_rules.checks(crit, tpl, text)
         if found is not None:
             scoped[crit.id] = found
-    return Extraction(view, out, sentences, origins, tpl, scoped)
+        elif CONDITIONAL.search(crit.text):
+            conditional.add(crit.id)
+    return Extraction(view, out, sentences, origins, tpl, scoped, conditional)
 
 
 def _template_origin(history: PromptHistory, view: CurrentView, line: str) -> int:
@@ -108,6 +145,37 @@ def _template_origin(history: PromptHistory, view: CurrentView, line: str) -> in
 def candidates(ex: Extraction, criterion: Criterion, taken: set[str]) -> list[Candidate]:
     """The offline candidates of one criterion: scoped by the template when its sentence names
     a section, an item or a field; the generic rule families otherwise."""
+    if criterion.id in ex.conditional:
+        return []
     if criterion.id in ex.scoped:
         return candidates_from_checks(ex.scoped[criterion.id], criterion, taken=taken)
+    core = core_text(criterion.text)
+    if core != criterion.text:
+        # The rules read the main clause; the docstring keeps the whole sentence.
+        found = candidates_for(criterion.model_copy(update={"text": core}), taken=taken)
+        return [_restore(c, core, criterion.text) for c in found]
     return candidates_for(criterion, taken=taken)
+
+
+_ASIDES = (
+    re.compile(r"\s*\((?:e\.?g\.?|i\.e\.|for example|for instance|such as)[^)]*\)", re.I),
+    re.compile(r",?\s*\b(?:even if|even when|unless|except when|except if)\b.*$", re.I),
+    re.compile(r"^\W*(?:important|note|remember|reminder)\W*:?\s*(?:remember,?\s*)?", re.I),
+)
+
+
+def core_text(text: str) -> str:
+    """The main clause: examples in parentheses, "even if ..." / "unless ..." tails and
+    "**IMPORTANT**: Remember," openers removed (they hold words the rules would misread)."""
+    out = text
+    for pattern in _ASIDES:
+        out = pattern.sub("", out).strip()
+    return out if len(out.split()) >= 2 else text
+
+
+def _restore(cand: Candidate, core: str, text: str) -> Candidate:
+    return cand.model_copy(update={"code": cand.code.replace(_doc(core), _doc(text), 1)})
+
+
+def _doc(text: str) -> str:
+    return _docstring_text(text)

@@ -74,7 +74,10 @@ _INPUT = re.compile(
     r"^(?:the (?:input|text|article|document|transcript|essay|data|content|code|email|user "
     r"(?:input|message)|message|query|question)s? (?:is|are|will|you (?:will )?receive|"
     r"provided|given|below|above)|you (?:will|'ll) (?:be given|receive|get|be provided|be "
-    r"shown|see)|you are given|you receive|the user will|input\s*:|here is|here are|below "
+    r"shown|see)|you are given|you receive|the user will|the user is|the user's|the user has|"
+    r"(?:each|every|the) (?:\w+ )?(?:of the )?(?:context|input|document|transcript|files?|"
+    r"code ?base|repository|conversation|chat history)\b(?! (?:must|should))|"
+    r"input\s*:|here is|here are|below "
     r"is|below are|the following is|given (?:a|an|the)\b|this is the|attached is)",
     re.I,
 )
@@ -102,6 +105,17 @@ _TEMPLATE_INTRO = re.compile(
 _DEFINES_PLACEHOLDER = re.compile(
     r"^(?:the\s+)?(?:\[[A-Za-z_][\w ]{0,30}\]|\{\{?\s*[\w.]+\s*\}?\}|<[A-Za-z_][\w ]{0,30}>)"
     r"\s+(?:is|are|means|refers to|will be|contains?|stands for)\b",
+    re.I,
+)
+_HAS_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+[^{}]*\}\}|\{[A-Za-z_]\w*\}")
+_USE_VALUE = re.compile(
+    r"\b(?:mention|include|use|refer to|address|cite|quote|repeat|state|name|greet|sign|"
+    r"respond in|reply in|write in|answer in|translate)\b",
+    re.I,
+)
+_CAPABILITY = re.compile(
+    r"^(?:you (?:can|could|may|have access|have the ability|are able|are allowed)|"
+    r"the (?:assistant|model|ai) (?:can|has))\b",
     re.I,
 )
 PASTED_MIN_WORDS = 80  # a paragraph at least this long and (nearly) instruction-free is pasted
@@ -239,9 +253,25 @@ def classify(text: str) -> list[Sentence]:
     return out
 
 
+_JINJA = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)
+
+
+def _only_markup(unit: str) -> bool:
+    """Jinja tags, ``~~SECTION~~`` delimiters and bold labels carry no instruction."""
+    rest = _JINJA.sub(" ", unit)
+    if len(re.findall(r"[A-Za-z]{2,}", rest)) < 2 and _JINJA.search(unit):
+        return True
+    stripped = unit.strip()
+    if re.fullmatch(r"[~=*_#<>\[\]-]{2,}\s*[\w .-]{1,60}?\s*[~=*_#<>\[\]-]{2,}", stripped):
+        return True
+    return False
+
+
 def _role(
     unit: str, kind: str, block: Block, pasted_block: bool, in_example: bool
 ) -> tuple[Role, str]:
+    if _only_markup(unit):
+        return "input", "a template directive or delimiter"
     if block.template:
         return "example", "a line of the output template"
     if pasted_block:
@@ -254,6 +284,12 @@ def _role(
         return "persona", "persona phrase"
     if _INPUT.match(unit) or _DEFINES_PLACEHOLDER.match(unit):
         return "input", "describes the input"
+    if _HAS_PLACEHOLDER.search(unit) and not (
+        _OUTPUT_VERBS.match(unit) or _USE_VALUE.search(unit)
+    ):
+        return "input", "states an input value"
+    if _CAPABILITY.match(unit):
+        return "persona", "what the model can do"
     output_words = bool(OUTPUT_NOUNS.search(unit))
     if _NAMES_OUTPUT_PART.search(unit):
         return "output", "names a part of the output"

@@ -99,9 +99,12 @@ def self_test(
             result.contradictions.append((winner.name, loser.name))
     if not labeled:
         best: dict[str, tuple[int, int, str]] = {}
+        explicit = {c.id for c in criteria if re.search(r"\d", c.text)}
         for c in det:
             if c.name in dropped:
                 continue
+            if c.criterion_id in explicit and "_slack" in c.name:
+                continue  # strict where the prompt is explicit: "at most 72 characters"
             # Ties: a case-insensitive reading of a word list is what a user means by "the
             # word X" (the exact-case variant misses "Delve" at a sentence start).
             score = (sum(passes[c.name]), int("_ci" in c.name))

@@ -6,7 +6,12 @@ One module per family (see each module's docstring for what it recognizes):
 - :mod:`.phrases` — required/forbidden words and phrases, content concepts;
 - :mod:`.structure` — bullets, numbered lists, sections/headers, markdown, code blocks, tables, JSON;
 - :mod:`.style` — language, case, start/end phrases, questions, plain language;
-- :mod:`.placeholders` — example values echoed back, unfilled placeholders, template slots.
+- :mod:`.placeholders` — example values echoed back, unfilled placeholders, template slots;
+- :mod:`.kinds` — exact output, regex and inline templates, HTML/XML/SQL, JSON Schema, tool
+  calls, refusals, similarity to an input, reading level, ASCII, same language, overall grade.
+
+:mod:`.template` (sections, per-section and per-item limits, labels, scales) needs the whole
+prompt's parsed output template, so the engine calls it directly (``synth/extract.py``).
 
 Every candidate is a standalone function ``def <name>(example: dict, response: str) -> bool``
 with a docstring, importing only :mod:`llmassert.assertions.helpers` (and ``re``), and passes
@@ -21,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from llmassert.assertions import formats, helpers, parse
 from llmassert.synth.models import Candidate, Category, Criterion
-from llmassert.synth.rules import length, phrases, placeholders, structure, style
+from llmassert.synth.rules import kinds, length, phrases, placeholders, structure, style
 from llmassert.synth.rules.base import Check, to_candidate
 
 __all__ = ["FAMILIES", "candidates_for", "candidates_from_checks", "candidates_for_all", "recognizes"]
@@ -34,6 +39,7 @@ FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "structure": structure.checks,
     "style": style.checks,
     "placeholders": placeholders.checks,
+    "kinds": kinds.checks,
 }
 
 

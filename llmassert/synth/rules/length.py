@@ -344,11 +344,23 @@ def _read(name: str, value: float | str | None) -> str:
 # --- brevity without numbers -------------------------------------------------------------------
 
 
+# Brevity bounds the whole response only when the response is what must be brief ("Be
+# concise", "Keep your answer short"), not one part of it ("Keep SEARCH/REPLACE blocks concise").
+_ABOUT_RESPONSE = re.compile(
+    r"^\W*(?:please\s+)?(?:always\s+)?(?:be|stay|remain|respond|answer|reply|write|"
+    r"keep (?:it|things|(?:your |the |all )?(?:responses?|answers?|replies|reply|output|messages?)\b)|"
+    r"make (?:it|(?:your |the )?(?:responses?|answers?|reply|output)\b)|"
+    r"(?:your |the )?(?:responses?|answers?|replies|reply|output|messages?) (?:should|must|need to|has to|have to) be)\b"
+    r"|^\W*(?:concise|short|brief)\b",
+    re.I,
+)
+
+
 def _brevity_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     out: list[Check] = []
     m = _BREVITY.search(text)
-    if m and not negated(text, m.start(), window=3):
+    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
         for ceiling in BREVITY_CEILINGS:
             out.append(
                 Check(
@@ -372,7 +384,7 @@ def _brevity_checks(criterion: Criterion) -> list[Check]:
                     )
                 )
     m = _DETAIL.search(text)
-    if m and not negated(text, m.start(), window=3):
+    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
         for floor in DETAIL_FLOORS:
             out.append(
                 Check(

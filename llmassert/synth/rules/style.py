@@ -36,7 +36,7 @@ _END = re.compile(
 )
 _ASK = re.compile(
     r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
-    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|to|whether|if)\b.*)",
+    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)",
     re.I,
 )
 _ASKED_FOR = re.compile(
