@@ -29,6 +29,7 @@ __all__ = [
     "find_sections",
     "has_all_sections",
     "item_count",
+    "list_length",
     "items",
     "rating_values",
     "section_text",
@@ -191,6 +192,25 @@ def all_items_within(
         if max_sentences is not None and len(sentences(item)) > max_sentences:
             return False
     return True
+
+
+def list_length(text: str) -> int:
+    """How many items the response lists: a JSON array's length (or the first array inside a
+    JSON object), else its bullet and numbered items; 0 when it lists nothing."""
+    if not isinstance(text, str):
+        return 0
+    from llmassert.assertions.helpers import is_json, list_items, parse_json
+
+    if is_json(text, lenient=True):
+        value = parse_json(text, lenient=True)
+        if isinstance(value, list):
+            return len(value)
+        if isinstance(value, dict):
+            for v in value.values():
+                if isinstance(v, list):
+                    return len(v)
+        return 0
+    return len(list_items(text))
 
 
 def field_value(text: str, name: str) -> Any:

@@ -68,7 +68,9 @@ _PERSONA = re.compile(
     re.I,
 )
 _PERSONA_OUTPUT = re.compile(
-    r"^you (?:are|'re) (?:to|required to|expected to|only allowed to|not allowed to)\b", re.I
+    r"^you (?:are|'re) (?:to|required to|expected to|only allowed to|not allowed to|tasked with|"
+    r"asked to|supposed to)\b",
+    re.I,
 )
 _INPUT = re.compile(
     r"^(?:the (?:input|text|article|document|transcript|essay|data|content|code|email|user "
@@ -118,7 +120,13 @@ _CAPABILITY = re.compile(
     r"the (?:assistant|model|ai) (?:can|has))\b",
     re.I,
 )
-PASTED_MIN_WORDS = 80  # a paragraph at least this long and (nearly) instruction-free is pasted
+_BACK_TO_TASK = re.compile(
+    r"^\s*(?:now\b|it'?s your turn|your turn|remember\b|always\b|never\b|do not\b|don'?t\b|"
+    r"provide\b|respond\b|reply\b|output\b|return\b|answer\b)",
+    re.I,
+)
+PASTED_MIN_WORDS = 80
+PASTED_MIN_LINE_WORDS = 20  # pasted documents are paragraphs; instruction lists are short lines  # a paragraph at least this long and (nearly) instruction-free is pasted
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,7 @@ def blocks(text: str) -> list[Block]:
             current.clear()
 
     template_fence = False
+    soft = False  # the example section was opened by a "Label:" line, not a Markdown header
     for line in text.splitlines():
         if _FENCE.match(line):
             if fenced:
@@ -197,14 +206,19 @@ def blocks(text: str) -> list[Block]:
             flush(False, False)
             continue
         title = title_of(line)
+        if title is not None and section_kind(title) == "example" and current:
+            flush(False, False)  # "Example 1:" after a paragraph opens an example
         if title is not None and _ATX.match(line) or (title is not None and not current):
             flush(False, False)
             kind = section_kind(title or "")
             if _ATX.match(line) or kind != "none" or title.isupper():
                 section, heading = kind, title or ""
+                soft = not _ATX.match(line)
             out.append(Block(line, section, heading, False, False))
             template_next = bool(_TEMPLATE_INTRO.search(line))
             continue
+        if not current and section == "example" and soft and _BACK_TO_TASK.match(line):
+            section, heading = "none", ""  # "Now it's your turn ...": the examples are over
         current.append(line)
         template_next = bool(_TEMPLATE_INTRO.search(line))
     flush(fenced, fenced and template_fence)
@@ -242,10 +256,21 @@ def classify(text: str) -> list[Sentence]:
         n_words = len(block.text.split())
         instructive = sum(1 for u, _k in units if _instruction_like(u))
         pasted_block = block.fenced and not block.template
-        if not block.fenced and n_words >= PASTED_MIN_WORDS and instructive <= len(units) * 0.2:
+        n_lines = max(1, len([x for x in block.text.splitlines() if x.strip()]))
+        if (
+            not block.fenced
+            and n_words >= PASTED_MIN_WORDS
+            and n_words / n_lines >= PASTED_MIN_LINE_WORDS
+            and instructive <= len(units) * 0.15
+        ):
             pasted_block = True
         in_example = False
+        format_list = False  # the items after "must use this format:" describe the output
         for unit, kind in units:
+            if format_list and kind == "item":
+                out.append(Sentence(unit, kind, "example", block.heading, "a line of the output format"))
+                continue
+            format_list = bool(_TEMPLATE_INTRO.search(unit)) and unit.rstrip().endswith(":")
             role, reason = _role(unit, kind, block, pasted_block, in_example)
             if _EXAMPLE_START.match(unit):
                 in_example = True
@@ -274,18 +299,24 @@ def _role(
         return "input", "a template directive or delimiter"
     if block.template:
         return "example", "a line of the output template"
+    if block.section == "example":
+        return "example", f"in the {block.heading} section"
     if pasted_block:
         return "pasted", "fenced text" if block.fenced else "a long paragraph without instructions"
     if block.section == "example":
         return "example", f"in the {block.heading} section"
     if in_example or _EXAMPLE_START.match(unit):
         return "example", "example text"
-    if _PERSONA.match(unit) and not _PERSONA_OUTPUT.match(unit):
+    if _PERSONA_OUTPUT.match(unit):
+        return "output", "the task assigned"
+    if _PERSONA.match(unit):
         return "persona", "persona phrase"
     if _INPUT.match(unit) or _DEFINES_PLACEHOLDER.match(unit):
         return "input", "describes the input"
     if _HAS_PLACEHOLDER.search(unit) and not (
-        _OUTPUT_VERBS.match(unit) or _USE_VALUE.search(unit)
+        _OUTPUT_VERBS.match(unit)
+        or _USE_VALUE.search(unit)
+        or re.search(r"\b(?:should|must|shall|needs? to|has to|have to)\b", unit, re.I)
     ):
         return "input", "states an input value"
     if _CAPABILITY.match(unit):

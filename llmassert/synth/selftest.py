@@ -30,6 +30,7 @@ PROBES: tuple[str, ...] = (
     "1. The team reviewed the proposal.\n2. The budget stays the same.\n3. The launch moves to May.\n",
     '{"summary": "The team reviewed the proposal.", "launch": "May"}',
     "**Summary:** The team reviewed the proposal.\n\n**Next steps:** The launch moves to May.\n",
+    "Here is the change:\n\n```python\ndef launch_month():\n    return 'May'\n```\n",
 )
 _FORMAT_WORDS = re.compile(
     r"\b(?:markdown|headers?|headings?|#|json|bullets?|bullet points?|lists?|numbered|plain text|"
@@ -39,9 +40,17 @@ _FORMAT_WORDS = re.compile(
 
 
 
+# Two shapes in one response (a header above code, bullets above JSON): two checks that each
+# pass a different probe contradict only if no such combination passes both either.
+COMBOS: tuple[str, ...] = tuple(
+    a.rstrip() + "\n\n" + b for i, a in enumerate(PROBES) for j, b in enumerate(PROBES) if i != j
+)
+
+
 def responses(template_response: str | None) -> list[str]:
-    """What every deterministic candidate is run on: the probes, then the filled template."""
-    return list(PROBES) + ([template_response] if template_response else [])
+    """What every deterministic candidate is run on: the probes, their pairwise combinations,
+    then the filled template."""
+    return [*PROBES, *COMBOS] + ([template_response] if template_response else [])
 
 
 @dataclass
@@ -81,10 +90,13 @@ def self_test(
                 dropped.add(c.name)
                 result.failed_template.append(c.name)
     by_id = {c.id: c for c in criteria}
-    probe_range = range(len(PROBES))
+    base = range(len(PROBES))
+    every = range(len(PROBES) + len(COMBOS))
     live = [c for c in det if c.name not in dropped]
-    sets = {c.name: {i for i in probe_range if passes[c.name][i]} for c in live}
-    discriminating = [c for c in live if 0 < len(sets[c.name]) < len(PROBES)]
+    sets = {c.name: {i for i in every if passes[c.name][i]} for c in live}
+    discriminating = [
+        c for c in live if 0 < len(sets[c.name] & set(base)) < len(PROBES)
+    ]
     for a_i, a in enumerate(discriminating):
         for b in discriminating[a_i + 1 :]:
             if a.name in dropped or b.name in dropped or a.criterion_id == b.criterion_id:
@@ -98,23 +110,66 @@ def self_test(
             dropped.add(loser.name)
             result.contradictions.append((winner.name, loser.name))
     if not labeled:
-        best: dict[str, tuple[int, int, str]] = {}
-        explicit = {c.id for c in criteria if re.search(r"\d", c.text)}
-        for c in det:
-            if c.name in dropped:
-                continue
-            if c.criterion_id in explicit and "_slack" in c.name:
-                continue  # strict where the prompt is explicit: "at most 72 characters"
-            # Ties: a case-insensitive reading of a word list is what a user means by "the
-            # word X" (the exact-case variant misses "Delve" at a sentence start).
-            score = (sum(passes[c.name]), int("_ci" in c.name))
-            current = best.get(c.criterion_id)
-            if current is None or score > current[:2]:
-                best[c.criterion_id] = (*score, c.name)
-        keep = {name for _s, _t, name in best.values()}
+        keep = _one_per_criterion(det, dropped, passes, criteria)
         for c in det:
             if c.name not in dropped and c.name not in keep:
                 dropped.add(c.name)
                 result.loosened.append(c.name)
     result.kept = [c for c in candidates if c.name not in dropped]
     return result
+
+
+_VARIANT = re.compile(r"(?:_(?:strict|lenient|ci|exact|stem|any|slack\d*|\d+))+$")
+
+
+def reading(name: str) -> str:
+    """The reading a candidate implements, without its strictness variant:
+    ``forbid_delve_ci`` and ``forbid_delve_exact`` are one reading, ``code_block_python`` another."""
+    return _VARIANT.sub("", name)
+
+
+def _one_per_criterion(
+    det: Sequence[Candidate],
+    dropped: set[str],
+    passes: dict[str, list[int]],
+    criteria: Sequence[Criterion],
+) -> set[str]:
+    """Without labels, one candidate per criterion: within a reading the most lenient variant
+    (passes the most probes; a case-insensitive word list on ties); across readings the one whose
+    name the sentence supports best ("Python code in ```python blocks": ``code_block_python``
+    over ``markdown_lenient``), then the most lenient. Explicit numbers keep their strict
+    variant."""
+    explicit = {c.id for c in criteria if re.search(r"\d", c.text)}
+    groups: dict[tuple[str, str], list[Candidate]] = {}
+    for c in det:
+        if c.name in dropped:
+            continue
+        if c.criterion_id in explicit and "_slack" in c.name:
+            continue  # strict where the prompt is explicit: "at most 72 characters"
+        groups.setdefault((c.criterion_id, reading(c.name)), []).append(c)
+    text = {c.id: c.text for c in criteria}
+    best: dict[str, tuple[int, int, int, str]] = {}
+    for order, ((crit, name), members) in enumerate(groups.items()):
+        lenient = max(members, key=lambda c: (sum(passes[c.name]), int("_ci" in c.name)))
+        score = (_support(name, text.get(crit, "")), sum(passes[lenient.name]), -order)
+        if crit not in best or score > best[crit][:3]:
+            best[crit] = (*score, lenient.name)
+    return {name for _e, _p, _o, name in best.values()}
+
+
+_GENERIC = frozenset(
+    "has is no not forbid require mentions check uses use any all max min at most least the of "
+    "and or with in on to".split()
+)
+
+
+def _support(reading_name: str, sentence: str) -> int:
+    """How many words of a reading's name the sentence uses (prefixes of 5 letters)."""
+    words = re.findall(r"[a-z]+", sentence.casefold())
+    count = 0
+    for token in reading_name.casefold().split("_"):
+        if token in _GENERIC or len(token) < 3 or token.isdigit():
+            continue
+        if any(w.startswith(token[:5]) for w in words):
+            count += 1
+    return count

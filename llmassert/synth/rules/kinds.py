@@ -409,6 +409,86 @@ def _overall_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
+_NOTHING_ELSE = re.compile(
+    r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
+    r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
+    r"additional|extra) text\b",
+    re.I,
+)
+_FENCE_LANG = re.compile(r"```\s*([A-Za-z][\w+#-]{0,15})")
+_UP_TO = re.compile(
+    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,?\s*\w+\s*(?:\*\*)?\s*,?\s*)?(?:[\w-]+\s+){0,3}?"
+    r"(?P<noun>[a-z][\w-]*s)\b",
+    re.I,
+)
+_TEXT_UNITS = re.compile(
+    r"^(?:words|sentences|characters|chars|letters|tokens|lines|paragraphs|pages|minutes|seconds|"
+    r"times|bullets|items|points|steps|sections|headers|headings|emojis|hashtags|questions)$",
+    re.I,
+)
+
+
+def _nothing_else_checks(criterion: Criterion) -> list[Check]:
+    if not _NOTHING_ELSE.search(criterion.text):
+        return []
+    if re.search(r"\bjson\b", criterion.context, re.I):
+        return [
+            Check(
+                "only_json",
+                "The whole response is JSON, nothing around it.",
+                "return is_json(response.strip())",
+                ("is_json",),
+            )
+        ]
+    return []
+
+
+def _fence_language_checks(text: str) -> list[Check]:
+    m = _FENCE_LANG.search(text)
+    if not m or not re.search(r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b", text, re.I):
+        return []
+    if negated(text, m.start()):
+        return []
+    lang = m.group(1)
+    opener = r"^[ \t]*```[ \t]*" + re.escape(lang) + r"\b"
+    return [
+        Check(
+            f"code_block_{lang.casefold()}",
+            f"Has a code block opened with ```{lang}.",
+            f"return matches_regex(response, {opener!r}, flags=re.I | re.M)",
+            ("matches_regex",),
+            ("re",),
+        )
+    ]
+
+
+def _list_length_checks(criterion: Criterion) -> list[Check]:
+    m = _UP_TO.search(criterion.text)
+    if not m or _TEXT_UNITS.match(m.group("noun")) or negated(criterion.text, m.start()):
+        return []
+    noun = m.group("noun")
+    if m.group(1):
+        limit, setup = m.group(1), ""
+    else:
+        var = m.group(2)
+        if var not in criterion.variables:
+            return []
+        setup = (
+            f"limit = as_int(example.get({var!r}))\nif limit is None:\n"
+            "    return True  # the example does not say\n"
+        )
+        limit = "limit"
+    return [
+        Check(
+            f"at_most_{noun.replace('-', '_')}",
+            f"Lists at most {limit} {noun} (JSON array or list items).",
+            f"{setup}return list_length(response) <= {limit}",
+            ("list_length", "as_int"),
+        )
+    ]
+
+
 def checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     return (
@@ -425,4 +505,7 @@ def checks(criterion: Criterion) -> list[Check]:
         + _ascii_checks(text)
         + _language_checks(criterion)
         + _overall_checks(criterion)
+        + _nothing_else_checks(criterion)
+        + _fence_language_checks(text)
+        + _list_length_checks(criterion)
     )
