@@ -418,8 +418,8 @@ _NOTHING_ELSE = re.compile(
 _FENCE_LANG = re.compile(r"```\s*([A-Za-z][\w+#-]{0,15})")
 _UP_TO = re.compile(
     r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
-    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,?\s*\w+\s*(?:\*\*)?\s*,?\s*)?(?:[\w-]+\s+){0,3}?"
-    r"(?P<noun>[a-z][\w-]*s)\b",
+    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
+    r"\b(?P<noun>[a-z][\w-]*s)\b",
     re.I,
 )
 _TEXT_UNITS = re.compile(

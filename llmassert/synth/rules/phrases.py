@@ -55,7 +55,8 @@ def _literal_checks(criterion: Criterion) -> list[Check]:
     first = min((text.find(t) for t in terms if t in text), default=0)
     before = text[:first]
     last = max((text.find(t) + len(t) for t in terms if t in text), default=len(text))
-    if _QUALIFIED.match(text[last:]):
+    is_ban = negated(text, first) or bool(_STARTS_NEGATED.match(text))
+    if is_ban and _QUALIFIED.match(text[last:]):
         return []  # "Never use `x` to ask ...": a ban for one purpose only, not on the word
     if _POSITION_VERBS.search(before) or _SECTION_WORDS.search(before):
         return []  # positions ("start with 'Dear'") and section titles have their own families
@@ -63,7 +64,7 @@ def _literal_checks(criterion: Criterion) -> list[Check]:
     words = tuple(terms)
     stems = tuple(t for t in terms if re.search(r"[A-Za-z]{3}", t))
     out: list[Check] = []
-    if negated(text, first) or _STARTS_NEGATED.match(text):
+    if is_ban:
         out.append(
             Check(
                 f"forbid_{name}_exact",
