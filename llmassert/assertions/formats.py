@@ -283,8 +283,14 @@ def is_sql(text: str) -> bool:
     for statement in statements:
         if not _SQL_START.match(statement):
             return False
-        verb = statement.split(None, 1)[0].lower()
-        shape = _SQL_SHAPE.get(verb)
+        verb = statement.split(None, 1)[0]
+        # "Select the best option from the list." is prose: SQL has an upper-case verb, or
+        # operators/terminators prose lacks, and never ends like a sentence.
+        if re.search(r"[.!?]\s*$", statement) or not (
+            verb.isupper() or re.search(r"[;*=(]|\n", statement)
+        ):
+            return False
+        shape = _SQL_SHAPE.get(verb.lower())
         if shape is not None and not shape.search(statement):
             return False
     return True

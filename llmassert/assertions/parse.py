@@ -65,6 +65,9 @@ def _header(line: str) -> tuple[str, str, bool] | None:
         return m.group(1).strip().rstrip(":").strip(), m.group(2).strip(), True
     stripped = line.strip()
     letters = re.sub(r"[^A-Za-z]", "", stripped.rstrip(":"))
+    m = _LABEL.match(line)
+    if m and m.group(2).strip():
+        letters = ""  # "RATING: HIGH" is a label with content, handled below
     if (
         letters
         and letters.isupper()
@@ -225,6 +228,11 @@ def field_value(text: str, name: str) -> Any:
             if title_key(str(k)) == key:
                 return v
         return None
+    key = title_key(name)
+    for line in text.splitlines():
+        m = _LABEL.match(line.replace("**", ""))
+        if m and title_key(m.group(1)) == key and m.group(2).strip():
+            return m.group(2).strip()
     return section_text(text, name)
 
 

@@ -150,11 +150,19 @@ def _one_per_criterion(
     text = {c.id: c.text for c in criteria}
     best: dict[str, tuple[int, int, int, str]] = {}
     for order, ((crit, name), members) in enumerate(groups.items()):
-        lenient = max(members, key=lambda c: (sum(passes[c.name]), int("_ci" in c.name)))
+        lenient = max(members, key=lambda c: (sum(passes[c.name]), _tie(c.name)))
         score = (_support(name, text.get(crit, "")), sum(passes[lenient.name]), -order)
         if crit not in best or score > best[crit][:3]:
             best[crit] = (*score, lenient.name)
     return {name for _e, _p, _o, name in best.values()}
+
+
+def _tie(name: str) -> int:
+    """Among equally lenient variants: a banned word is banned in every inflection ("delves"),
+    a required word is matched in any case."""
+    if name.startswith("forbid_"):
+        return 2 if "_stem" in name else int("_ci" in name)
+    return int("_ci" in name)
 
 
 _GENERIC = frozenset(

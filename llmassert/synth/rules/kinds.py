@@ -371,7 +371,7 @@ def _ascii_checks(text: str) -> list[Check]:
 
 
 def _language_checks(criterion: Criterion) -> list[Check]:
-    if not _SAME_LANGUAGE.search(criterion.text) or not criterion.variables:
+    if not _SAME_LANGUAGE.search(criterion.text):
         return []
     return [
         Check(
