@@ -78,7 +78,8 @@ _INPUT = re.compile(
     r"provided|given|below|above)|you (?:will|'ll) (?:be given|receive|get|be provided|be "
     r"shown|see)|you are given|you receive|the user will|the user is|the user's|the user has|"
     r"(?:each|every|the) (?:\w+ )?(?:of the )?(?:context|input|document|transcript|files?|"
-    r"code ?base|repository|conversation|chat history)\b(?! (?:must|should))|"
+    r"code ?base|repository|conversation|chat history)\s+(?:is|are|was|contains?|starts?|has|"
+    r"have|includes?|consists?|comes?|will (?:be|contain|include|start)|you (?:receive|get|see))\b|"
     r"input\s*:|here is|here are|below "
     r"is|below are|the following is|given (?:a|an|the)\b|this is the|attached is)",
     re.I,
