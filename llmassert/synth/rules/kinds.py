@@ -29,7 +29,7 @@ from llmassert.synth.rules.base import Check, literal, negated, variable_refs
 
 _EQUALS = re.compile(
     r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
-    r"(?:exactly|only|just|the (?:single )?word)\s*:?\s*[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
+    r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
     re.I,
 )
 _REGEX = re.compile(
@@ -384,7 +384,10 @@ def _language_checks(criterion: Criterion) -> list[Check]:
             "mine = language_scores(response)\n"
             "if not source or not mine:\n"
             "    return True\n"
-            "return max(mine, key=mine.get) == max(source, key=source.get)",
+            "top = max(source, key=source.get)\n"
+            "# Short texts of related languages score alike: the input's language need only be\n"
+            "# among the response's best (at least half of its top score).\n"
+            "return mine.get(top, 0) >= 0.5 * max(mine.values()) and mine.get(top, 0) > 0",
             ("language_scores", "word_count"),
         )
     ]

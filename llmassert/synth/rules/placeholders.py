@@ -74,7 +74,8 @@ def _is_number_slot(text: str, var: str) -> bool:
 # something the response must repeat.
 _WORKS_ON = re.compile(
     r"\b(?:take|break|analy[sz]e|read|review|consider|process|parse|split|convert|look at|"
-    r"go through|study|examine|evaluate|based on|using)\b",
+    r"go through|study|examine|evaluate|based on|using|fix|correct|rewrite|rephrase|paraphrase|"
+    r"translate|proofread|edit)\b",
     re.I,
 )
 
