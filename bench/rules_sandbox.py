@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from llmassert.history import LabeledExample, deltas, load_histories
+from llmassert.sandbox import ProcessSandbox, check_inline_safe, load_inline, validate_source
 from llmassert.synth.rules import candidates_for_all
-from llmassert.synth.sandbox import ProcessSandbox, check_inline_safe, load_inline, validate_source
 from llmassert.synth.taxonomy import criteria
 
 PIPELINES = ("codereviews", "emails", "finance", "negotiation", "statsbot")

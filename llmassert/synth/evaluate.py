@@ -4,9 +4,9 @@
 Where each candidate runs:
 
 - deterministic code from the rule library (or the user) that passes
-  :func:`~llmassert.synth.sandbox.is_inline_safe` runs in this process: fast, and provably bounded;
+  :func:`~llmassert.sandbox.is_inline_safe` runs in this process: fast, and provably bounded;
 - everything else — above all LLM-written code — runs in a
-  :class:`~llmassert.synth.sandbox.ProcessSandbox` (time and memory limits, separate process);
+  :class:`~llmassert.sandbox.ProcessSandbox` (time and memory limits, separate process);
   a candidate that keeps timing out is cut short after a few calls and fails the remaining rows;
 - LLM judges go through the LLM client, concurrently and cached, one request per (question,
   response) built by :func:`~llmassert.assertions.judge.build_judge_request`.
@@ -67,7 +67,7 @@ class Evaluation:
 
 def runs_inline(candidate: Candidate) -> bool:
     """Rule-library and user code that is provably bounded; never LLM-written code."""
-    from llmassert.synth.sandbox import is_inline_safe
+    from llmassert.sandbox import is_inline_safe
 
     return (
         candidate.kind == "deterministic"
@@ -133,7 +133,7 @@ async def aevaluate(
         finished(j, _run_inline(candidates[j], examples, stats))
         stats.inline += 1
     if boxed:
-        from llmassert.synth.sandbox import ProcessSandbox
+        from llmassert.sandbox import ProcessSandbox
 
         with ProcessSandbox(timeout_s=timeout_s, memory_mb=memory_mb) as box:
             for j in boxed:
@@ -155,7 +155,7 @@ def _note_error(stats: EvalStats, name: str, reason: str) -> None:
 
 
 def _run_inline(cand: Candidate, examples: Sequence[Example], stats: EvalStats) -> list[int]:
-    from llmassert.synth.sandbox import load_inline
+    from llmassert.sandbox import load_inline
 
     try:
         fn = load_inline(cand.code, filename=f"<candidate {cand.name}>", require_inline_safe=True)[

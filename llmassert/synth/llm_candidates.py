@@ -1,8 +1,8 @@
 """LLM-written candidates (only with ``--model``): categories, check variants, judge questions, K claims.
 
 Everything a model writes is untrusted.  Python checks must parse, define one two-argument function
-and pass the sandbox's AST allowlist (:func:`llmassert.synth.sandbox.validate_source`); they are
-later *run* only inside :class:`~llmassert.synth.sandbox.ProcessSandbox`.  A variant that fails any
+and pass the sandbox's AST allowlist (:func:`llmassert.sandbox.validate_source`); they are
+later *run* only inside :class:`~llmassert.sandbox.ProcessSandbox`.  A variant that fails any
 step is dropped and counted under its reason — a bad answer never crashes the run.  Judge
 candidates carry one yes/no question; their code is the fixed
 ``return llm_judge("<question>", example, response)``, so no model-written code runs for them.
@@ -187,7 +187,7 @@ def vet_check(
     variant: CheckVariant, crit: Criterion, names: NameRegistry, seen: set[str]
 ) -> Candidate | str:
     """A sandbox-approved candidate from a model-written check, or the reason it was dropped."""
-    from llmassert.synth.sandbox import validate_source
+    from llmassert.sandbox import validate_source
 
     code = variant.code.strip("\n")
     if len(code) > MAX_CODE_CHARS:

@@ -284,7 +284,7 @@ def _with_docstring(body: str, cand: Candidate, manifest: Manifest) -> str:
 
 def check_module(source: str, *, filename: str, expected: Sequence[str]) -> None:
     """Refuse to write a module the sandbox would refuse, or that does not load as promised."""
-    from llmassert.synth.sandbox import load_inline, validate_source
+    from llmassert.sandbox import load_inline, validate_source
 
     validate_source(source, filename=filename)
     try:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from llmassert.sandbox import check_inline_safe, load_inline, validate_source
 from llmassert.synth.models import Candidate, Category, Criterion
 from llmassert.synth.rules import candidates_for
-from llmassert.synth.sandbox import check_inline_safe, load_inline, validate_source
 from llmassert.synth.taxonomy import criterion_id
 
 

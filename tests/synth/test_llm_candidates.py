@@ -10,6 +10,7 @@ import pytest
 from llmassert.config import Settings
 from llmassert.errors import LLMTransportError
 from llmassert.llm import get_client
+from llmassert.sandbox import validate_source
 from llmassert.synth.llm_candidates import (
     LLMStats,
     NameRegistry,
@@ -18,7 +19,6 @@ from llmassert.synth.llm_candidates import (
     generate,
 )
 from llmassert.synth.models import Candidate, Category, Criterion
-from llmassert.synth.sandbox import validate_source
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 LIMIT = Criterion(

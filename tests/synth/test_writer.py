@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmassert.errors import MatrixError, SynthesisError, UnsafeCodeError
+from llmassert.sandbox import load_inline, validate_source
 from llmassert.select import Matrix
 from llmassert.synth.llm_candidates import judge_code
 from llmassert.synth.manifest import (
@@ -19,7 +20,6 @@ from llmassert.synth.manifest import (
     split_metrics,
 )
 from llmassert.synth.models import Candidate, Category, Criterion
-from llmassert.synth.sandbox import load_inline, validate_source
 from llmassert.synth.writer import module_stem, render_module, write_outputs
 
 WORDS = Criterion(

@@ -22,9 +22,9 @@ for _module in (
     "vcr.serialize",
     "llmassert.assertions.judge",
     "llmassert.hooks.response",
-    "llmassert.llm.litellm_client",
+    "llmassert.llm.managed_client",
     "llmassert.llm.session",
-    "llmassert.synth.sandbox",
+    "llmassert.sandbox",
 ):
     importlib.import_module(_module)
 

@@ -15,8 +15,8 @@ prompt's parsed output template, so the engine calls it directly (``synth/extrac
 
 Every candidate is a standalone function ``def <name>(example: dict, response: str) -> bool``
 with a docstring, importing only :mod:`llmassert.assertions.helpers` (and ``re``), and passes
-the sandbox's :func:`~llmassert.synth.sandbox.validate_source` and
-:func:`~llmassert.synth.sandbox.is_inline_safe`. Criteria nothing recognizes get no candidates:
+the sandbox's :func:`~llmassert.sandbox.validate_source` and
+:func:`~llmassert.sandbox.is_inline_safe`. Criteria nothing recognizes get no candidates:
 they need an LLM judge.
 """
 

@@ -1,0 +1,73 @@
+"""The process's background event loop (the LLM layer and litellm run on it) and `run_sync`.
+
+:func:`run_sync` is the one way sync code runs a coroutine (``Client.complete``,
+``AssertionSet.check_many``): on this loop, with the caller's context variables (the current
+client, the judge's repeat index), also when the caller is itself inside an event loop.
+The sync API runs calls here so connection pools stay warm between calls.
+litellm caches HTTP sessions and starts a logging worker bound to the loop it first runs on; when
+callers use ``asyncio.run`` per call, those go stale ("event loop changed", "Task was destroyed but
+it is pending").  Running every litellm call on this one long-lived loop avoids all of that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="llmassert-llm", daemon=True
+        )
+        self._thread.start()
+
+    def _running(self) -> asyncio.AbstractEventLoop | None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion from synchronous code.
+
+        ``run_coroutine_threadsafe`` schedules the task in a copy of the caller's context, so
+        ContextVars set by the caller are seen by the coroutine.
+        """
+        if self._running() is self.loop:
+            # Blocking this loop while the call needs it to make progress would deadlock.
+            coro.close()
+            raise RuntimeError(
+                "a synchronous LLM call was made from code running on llmassert's LLM loop "
+                "(e.g. an async litellm callback); use `await client.acomplete(...)` there"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def await_(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on this loop from any loop (cancellation propagates)."""
+        if self._running() is self.loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+
+_instance: LoopThread | None = None
+_lock = threading.Lock()
+
+
+def background() -> LoopThread:
+    """The process-wide background loop (started on first use)."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            _instance = LoopThread()
+        return _instance
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` from sync code on the background loop (see the module doc)."""
+    return background().run(coro)

@@ -1,0 +1,453 @@
+"""Running untrusted assertion code: validation, in-process loading, and a process sandbox.
+
+The model, in three layers (docs/synthesis.md has the user-facing version):
+
+1. :func:`validate_source` — an AST allowlist. Imports only ``re``, ``json``, ``math``,
+   ``string`` and ``from llmassert.assertions.helpers|judge import name``; no dunder names, no
+   ``_``-attributes or frame/code attributes, no ``exec``/``eval``/``open``/``getattr``/...,
+   no classes, ``global``, ``with``, decorators; module level holds only imports, functions,
+   literal constants (and ``re.compile`` of literals) and docstrings. Violations raise
+   :class:`~llmassert.errors.UnsafeCodeError` naming the file and line.
+2. :func:`load_inline` — validated code executed in this process with restricted builtins (a
+   guarded ``__import__``, a bounded ``range``, no ``type()`` of classes). Fast, but no timer:
+   meant for code that also passes :func:`is_inline_safe` (see its rules) or that a human reviewed.
+3. :class:`ProcessSandbox` — a persistent worker process with an address-space limit
+   (RLIMIT_AS), a CPU backstop (RLIMIT_CPU), a per-call SIGALRM timer, a watchdog in the parent
+   that kills a worker stuck in C code, and an empty environment. A call that errors, times out
+   or kills the worker is reported as a failure (``None`` plus a reason); the worker is restarted
+   and the batch continues. LLM-written code is always evaluated here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
+from llmassert.sandbox import policy
+from llmassert.sandbox._worker import (
+    exec_source,
+    make_importer,
+    public_functions,
+    safe_builtins,
+)
+
+__all__ = [
+    "CallResult",
+    "ProcessSandbox",
+    "UnsafeCodeError",
+    "check_inline_safe",
+    "is_inline_safe",
+    "load_inline",
+    "validate_source",
+]
+
+AssertionFn = Callable[[dict[str, Any], str], Any]
+_WORKER = Path(__file__).with_name("_worker.py")
+
+
+def validate_source(source: str, *, filename: str = "<generated>") -> None:
+    """Raise :class:`UnsafeCodeError` (file, line, reason) unless ``source`` passes the allowlist."""
+    policy.validate(source, filename)
+
+
+def check_inline_safe(source: str, *, filename: str = "<generated>") -> None:
+    """Raise :class:`UnsafeCodeError` unless ``source`` may run in-process without a timer.
+
+    On top of :func:`validate_source`: no ``while`` loops; no recursion (no cycle in the call
+    graph of module functions, no nested functions or named lambdas); ``range()`` arguments are
+    literals up to 1e6, ``len(...)`` or sums/min of those; ``*`` needs a float or small int
+    literal factor (no unbounded sequence repetition); ``**``/``<<`` only on small literals;
+    format widths (f-strings, ``%``, ``.ljust``...) at most 1000; regex patterns are literals
+    without nested unbounded quantifiers, ``re.escape(...)``, or joins of those; loops nest at
+    most 2 deep (comprehension generators count); no ``math.factorial``/``comb``/``perm`` on
+    non-literals; ``json.dumps(indent=)`` small. Cost then stays polynomial in the response size.
+    """
+    policy.check_inline_safe(source, filename)
+
+
+def is_inline_safe(source: str) -> bool:
+    """True when :func:`check_inline_safe` accepts ``source``."""
+    try:
+        policy.check_inline_safe(source, "<inline>")
+    except UnsafeCodeError:
+        return False
+    return True
+
+
+def _resolve_module(name: str) -> Any:
+    return importlib.import_module(name)
+
+
+_INLINE_BUILTINS = safe_builtins(make_importer(_resolve_module))
+
+
+def load_inline(
+    source: str, *, filename: str = "<generated>", require_inline_safe: bool = False
+) -> dict[str, AssertionFn]:
+    """Validate ``source`` and execute it in-process with restricted builtins.
+
+    Returns the public functions it defines, by name. ``require_inline_safe`` applies
+    :func:`check_inline_safe` instead of :func:`validate_source`. A module level that raises
+    gives :class:`SandboxError`.
+    """
+    if require_inline_safe:
+        policy.check_inline_safe(source, filename)
+    else:
+        policy.validate(source, filename)
+    try:
+        namespace = exec_source(source, filename, _INLINE_BUILTINS)
+    except Exception as e:
+        raise SandboxError(f"module level failed: {type(e).__name__}: {e}", file=filename) from None
+    return public_functions(namespace)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call's outcome: ``value`` True/False, or None with ``error`` (a failure).
+
+    ``kind`` says why a call failed: ``"error"`` (the code raised), ``"limit"`` (time or memory
+    limit), ``"crash"`` (the worker died or was killed during the call).
+    """
+
+    value: bool | None
+    error: str | None = None
+    kind: Literal["error", "limit", "crash"] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.value is True
+
+
+class _WorkerGone(Exception):
+    pass
+
+
+class _Worker:
+    """One worker process and its line-oriented pipe."""
+
+    def __init__(self, memory_mb: int, start_timeout_s: float) -> None:
+        env = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"}
+        self.proc = subprocess.Popen(
+            # -I: no user site, no PYTHON* variables, no cwd on sys.path; -S: no site-packages
+            # (the worker needs only the stdlib and loads helpers.py by path): fast start.
+            [sys.executable, "-I", "-S", str(_WORKER), str(memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=tempfile.gettempdir(),
+            env=env,
+            start_new_session=True,
+        )
+        self.loaded: set[str] = set()
+        self._buf = b""
+        line = self.read_line(time.monotonic() + start_timeout_s)
+        if line is None or not json.loads(line).get("ready"):
+            self.kill()
+            raise SandboxError("the sandbox worker did not start")
+
+    def send(self, obj: Any) -> None:
+        assert self.proc.stdin is not None
+        try:
+            # default=str: an example value JSON cannot carry (a date) reaches the code as text.
+            self.proc.stdin.write(json.dumps(obj, default=str).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise _WorkerGone from None
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """The next line, None at the deadline; raises _WorkerGone at EOF."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise _WorkerGone
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def death_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.returncode
+        if code is not None and code < 0:
+            import signal
+
+            name = signal.Signals(-code).name
+            why = {"SIGXCPU": " (CPU limit)", "SIGSEGV": " (crash)", "SIGKILL": " (killed)"}.get(
+                name, ""
+            )
+            return f"worker died on {name}{why}"
+        return f"worker exited with code {code}"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+def _kill_worker(holder: list[_Worker | None]) -> None:
+    if holder[0] is not None:
+        holder[0].kill()
+        holder[0] = None
+
+
+class ProcessSandbox:
+    """A persistent, restartable worker process that evaluates validated assertion code.
+
+    ::
+
+        with ProcessSandbox(timeout_s=1.0, memory_mb=512) as box:
+            sid = box.load(code, filename="candidates.py")
+            rows = box.call_many(sid, ["max_words_150", "no_apology"], [(example, response)])
+            # rows[i][j]: item i, function j -> True / False / None (error or timeout)
+
+    Thread-safe (calls are serialized); use one sandbox per worker thread for parallelism.
+    """
+
+    def __init__(
+        self, timeout_s: float = 1.0, memory_mb: int = 512, *, start_timeout_s: float = 20.0
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        if memory_mb < 64:
+            raise ValueError("memory_mb must be at least 64")
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.start_timeout_s = start_timeout_s
+        self.restarts = 0
+        self._sources: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        self._holder: list[_Worker | None] = [None]
+        self._lock = threading.RLock()
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _kill_worker, self._holder)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> ProcessSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the worker now instead of on first use."""
+        with self._lock:
+            self._worker()
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id, or None."""
+        worker = self._holder[0]
+        return worker.proc.pid if worker is not None and worker.proc.poll() is None else None
+
+    def close(self) -> None:
+        """Stop the worker. The sandbox cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            _kill_worker(self._holder)
+
+    def _worker(self) -> _Worker:
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        worker = self._holder[0]
+        if worker is None or worker.proc.poll() is not None:
+            if worker is not None:
+                worker.kill()
+            worker = _Worker(self.memory_mb, self.start_timeout_s)
+            self._holder[0] = worker
+        return worker
+
+    def _restart(self) -> None:
+        _kill_worker(self._holder)
+        self.restarts += 1
+
+    @property
+    def _deadline_s(self) -> float:
+        # The worker's own SIGALRM fires at timeout_s; the parent kills only if that fails
+        # (code stuck inside a C call such as a huge regex or allocation).
+        return self.timeout_s + max(0.5, self.timeout_s)
+
+    # --- sources -----------------------------------------------------------------------------
+
+    def load(self, source: str, *, filename: str = "<generated>") -> str:
+        """Validate ``source`` and load it in the worker; return its id (a content hash).
+
+        Raises :class:`UnsafeCodeError` if validation refuses it, :class:`SandboxError` if its
+        module level fails, :class:`SandboxTimeoutError` if loading hangs.
+        """
+        tree = policy.validate(source, filename)
+        source_id = hashlib.sha256(f"{filename}\0{source}".encode()).hexdigest()[:20]
+        with self._lock:
+            if source_id not in self._sources:
+                self._sources[source_id] = (
+                    source,
+                    filename,
+                    tuple(policy.iter_function_names(tree)),
+                )
+                try:
+                    self._ensure_loaded(source_id)
+                except BaseException:
+                    del self._sources[source_id]
+                    raise
+        return source_id
+
+    def functions(self, source_id: str) -> tuple[str, ...]:
+        """Public function names of a loaded source."""
+        return self._source(source_id)[2]
+
+    def unload(self, source_id: str) -> None:
+        """Forget a source (frees the worker's memory for it)."""
+        with self._lock:
+            self._sources.pop(source_id, None)
+            worker = self._holder[0]
+            if worker is not None and source_id in worker.loaded:
+                worker.loaded.discard(source_id)
+                try:
+                    worker.send({"op": "unload", "id": source_id})
+                    worker.read_line(time.monotonic() + self._deadline_s)
+                except _WorkerGone:
+                    self._restart()
+
+    def _source(self, source_id: str) -> tuple[str, str, tuple[str, ...]]:
+        try:
+            return self._sources[source_id]
+        except KeyError:
+            raise SandboxError(f"unknown source id {source_id[:40]!r} (load it first)") from None
+
+    def _resolve(self, source_or_id: str) -> str:
+        # Callers may pass the source text itself instead of an id from load().
+        if source_or_id in self._sources:
+            return source_or_id
+        if "\n" in source_or_id or "def " in source_or_id:
+            return self.load(source_or_id)
+        self._source(source_or_id)  # raises: unknown id
+        return source_or_id
+
+    def _ensure_loaded(self, source_id: str) -> _Worker:
+        worker = self._worker()
+        if source_id in worker.loaded:
+            return worker
+        source, filename, _names = self._source(source_id)
+        try:
+            worker.send({"op": "load", "id": source_id, "source": source, "filename": filename})
+            line = worker.read_line(time.monotonic() + self._deadline_s + self.start_timeout_s)
+        except _WorkerGone:
+            reason = worker.death_reason()
+            self._restart()
+            raise SandboxError(f"loading failed: {reason}", file=filename) from None
+        if line is None:
+            self._restart()
+            raise SandboxTimeoutError(f"loading took over {self._deadline_s:g} s", file=filename)
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise SandboxError(f"module level failed: {reply.get('error')}", file=filename)
+        worker.loaded.add(source_id)
+        return worker
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def call_many_detailed(
+        self, source_id: str, fn_names: Sequence[str], items: Sequence[tuple[dict[str, Any], str]]
+    ) -> list[list[CallResult]]:
+        """Run every function on every ``(example, response)``; ``result[i][j]`` is item i, fn j.
+
+        ``source_id`` is an id from :meth:`load` or the source text itself (loaded on first use).
+
+        Never raises for what the code does: errors, timeouts and worker deaths become
+        ``CallResult(None, reason)`` for the call concerned and the rest of the batch continues.
+        """
+        fns = list(fn_names)
+        source_id = self._resolve(source_id)
+        payload_items = [[example, response] for example, response in items]
+        total = len(fns) * len(payload_items)
+        flat: list[CallResult] = []
+        with self._lock:
+            while len(flat) < total:
+                flat.extend(self._run_from(source_id, fns, payload_items, start=len(flat)))
+        return [flat[i * len(fns) : (i + 1) * len(fns)] for i in range(len(payload_items))]
+
+    def _run_from(
+        self, source_id: str, fns: list[str], items: list[list[Any]], start: int
+    ) -> list[CallResult]:
+        """Run calls from ``start`` until the batch ends or one call kills the worker."""
+        worker = self._ensure_loaded(source_id)
+        request = {
+            "op": "call",
+            "id": source_id,
+            "fns": fns,
+            "items": items,
+            "start": start,
+            "timeout": self.timeout_s,
+        }
+        body = json.dumps(request, default=str).encode()
+        out: list[CallResult] = []
+        total = len(fns) * len(items)
+        try:
+            worker.send(request)
+            # Parsing a large request takes time before the first call starts.
+            deadline = time.monotonic() + self._deadline_s + len(body) / 20e6
+            while start + len(out) < total:
+                line = worker.read_line(deadline)
+                if line is None:
+                    self._restart()
+                    out.append(
+                        CallResult(
+                            None, f"killed after {self._deadline_s:g} s without an answer", "limit"
+                        )
+                    )
+                    return out
+                value, error, kind = json.loads(line)
+                out.append(CallResult(value, error, kind))
+                deadline = time.monotonic() + self._deadline_s
+        except _WorkerGone:
+            reason = worker.death_reason()
+            self._restart()
+            out.append(CallResult(None, reason, "crash"))
+        return out
+
+    def call_many(
+        self, source_id: str, fn_names: Sequence[str], items: Sequence[tuple[dict[str, Any], str]]
+    ) -> list[list[bool | None]]:
+        """Like :meth:`call_many_detailed`, values only (None = the call failed)."""
+        return [
+            [r.value for r in row] for row in self.call_many_detailed(source_id, fn_names, items)
+        ]
+
+    def call(self, source_id: str, fn_name: str, example: dict[str, Any], response: str) -> bool:
+        """One call. Raises :class:`SandboxTimeoutError` on timeout/limit, :class:`SandboxError` on error."""
+        source_id = self._resolve(source_id)
+        result = self.call_many_detailed(source_id, [fn_name], [(example, response)])[0][0]
+        if result.value is not None:
+            return result.value
+        _source, filename, _names = self._source(source_id)
+        error = SandboxError if result.kind == "error" else SandboxTimeoutError
+        raise error(f"{fn_name}: {result.error or 'failed'}", file=filename)
