@@ -85,8 +85,10 @@ _TYPES: dict[str, Any] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)
-    or (isinstance(v, float) and v.is_integer()),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
@@ -125,11 +127,11 @@ def _valid(value: Any, schema: Any, depth: int = 0) -> bool:
             if k in props:
                 if not _valid(v, props[k], depth + 1):
                     return False
-            elif schema.get("additionalProperties") is False:
+            elif schema.get("additionalProperties") is False or (
+                isinstance(schema.get("additionalProperties"), dict)
+                and not _valid(v, schema["additionalProperties"], depth + 1)
+            ):
                 return False
-            elif isinstance(schema.get("additionalProperties"), dict):
-                if not _valid(v, schema["additionalProperties"], depth + 1):
-                    return False
     if isinstance(value, list):
         if "minItems" in schema and len(value) < schema["minItems"]:
             return False
@@ -171,7 +173,22 @@ def matches_schema(text: str, schema: dict[str, Any], *, lenient: bool = True) -
 # --- HTML, XML, SQL ----------------------------------------------------------------------------
 
 _VOID = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
 )
 
 
@@ -215,17 +232,74 @@ def is_html(text: str) -> bool:
     try:
         parser.feed(text)
         parser.close()
-    except Exception:  # noqa: BLE001 - HTMLParser raises assorted errors on odd input
+    except Exception:
         return False
     implicit = {"p", "li", "td", "tr", "th", "html", "body", "head", "option"}
     return parser.tags > 0 and not parser.broken and set(parser.stack) <= implicit
 
 
 _HTML_NAMES = frozenset(
-    "a abbr article aside b blockquote body br button caption code div dl dt dd em footer form h1 "
-    "h2 h3 h4 h5 h6 head header hr html i img input label li link meta nav ol option p pre script "
-    "section select small span strong style sub sup table tbody td textarea th thead title tr u "
-    "ul".split()
+    [
+        "a",
+        "abbr",
+        "article",
+        "aside",
+        "b",
+        "blockquote",
+        "body",
+        "br",
+        "button",
+        "caption",
+        "code",
+        "div",
+        "dl",
+        "dt",
+        "dd",
+        "em",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "head",
+        "header",
+        "hr",
+        "html",
+        "i",
+        "img",
+        "input",
+        "label",
+        "li",
+        "link",
+        "meta",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "script",
+        "section",
+        "select",
+        "small",
+        "span",
+        "strong",
+        "style",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "textarea",
+        "th",
+        "thead",
+        "title",
+        "tr",
+        "u",
+        "ul",
+    ]
 )
 
 
@@ -258,7 +332,9 @@ _SQL_START = re.compile(
 )
 _SQL_SHAPE = {
     "select": re.compile(r"\bSELECT\b.+?(?:\bFROM\b|$)", re.I | re.S),
-    "insert": re.compile(r"\bINSERT\s+INTO\s+\S+.*\bVALUES\b|\bINSERT\s+INTO\s+\S+.*\bSELECT\b", re.I | re.S),
+    "insert": re.compile(
+        r"\bINSERT\s+INTO\s+\S+.*\bVALUES\b|\bINSERT\s+INTO\s+\S+.*\bSELECT\b", re.I | re.S
+    ),
     "update": re.compile(r"\bUPDATE\s+\S+\s+SET\s+\S+\s*=", re.I | re.S),
     "delete": re.compile(r"\bDELETE\s+FROM\s+\S+", re.I),
 }
@@ -377,9 +453,10 @@ def is_valid_tool_call(
             args = json_object(args) if args.strip() else {}
         if not isinstance(args, dict):
             return False
-        if tools is not None:
-            if spec["name"] not in known or not _valid(args, known[spec["name"]]):
-                return False
+        if tools is not None and (
+            spec["name"] not in known or not _valid(args, known[spec["name"]])
+        ):
+            return False
     return True
 
 
@@ -522,7 +599,9 @@ def overall_is_lowest(
         return False
     rank = {normalize(g): i for i, g in enumerate(scale)}
     pattern = re.compile(
-        r"(?<![\w+-])(" + "|".join(re.escape(g) for g in sorted(scale, key=len, reverse=True)) + r")(?![\w+])",
+        r"(?<![\w+-])("
+        + "|".join(re.escape(g) for g in sorted(scale, key=len, reverse=True))
+        + r")(?![\w+])",
         re.I,
     )
     final: int | None = None

@@ -29,8 +29,8 @@ __all__ = [
     "find_sections",
     "has_all_sections",
     "item_count",
-    "list_length",
     "items",
+    "list_length",
     "rating_values",
     "section_text",
     "sections_in_order",
@@ -115,7 +115,9 @@ def _opens_known(key: str, wanted: set[str]) -> bool:
     return stripped in wanted or any(stripped.startswith(w + " ") for w in wanted if w)
 
 
-def find_sections(text: str, names: tuple[str, ...] | list[str] = ()) -> tuple[tuple[str, str], ...]:
+def find_sections(
+    text: str, names: tuple[str, ...] | list[str] = ()
+) -> tuple[tuple[str, str], ...]:
     """``(title, body)`` of each section, in order; text before the first title has title ``""``.
 
     With ``names``, only those titles (and strong titles starting with one of them) open a
@@ -126,9 +128,7 @@ def find_sections(text: str, names: tuple[str, ...] | list[str] = ()) -> tuple[t
     return _sections(text, tuple(names))
 
 
-def section_text(
-    text: str, name: str, names: tuple[str, ...] | list[str] = ()
-) -> str | None:
+def section_text(text: str, name: str, names: tuple[str, ...] | list[str] = ()) -> str | None:
     """The body of the section titled ``name`` (case and styling ignored), or None when absent.
 
     ``names``: every section title of the expected output, so the section ends where the next

@@ -96,8 +96,8 @@ def current_view(history: PromptHistory, which: str | int | None = None) -> Curr
         if key in seen or _is_label(unit, kind) or _is_noise(unit):
             continue
         seen.add(key)
-        d = origin.get(key)
-        version = d.version if d is not None else checked.index
+        added = origin.get(key)
+        version = added.version if added is not None else checked.index
         out.append(
             CurrentUnit(
                 index=i,
@@ -105,8 +105,8 @@ def current_view(history: PromptHistory, which: str | int | None = None) -> Curr
                 kind=kind,
                 origin=version,
                 origin_sha=version_sha(by_version[version]),
-                change=d.kind if d is not None else "added",
-                previous=d.previous if d is not None else None,
+                change=added.kind if added is not None else "added",
+                previous=added.previous if added is not None else None,
             )
         )
     retired: dict[str, Delta] = {}

@@ -280,7 +280,11 @@ class _Validator:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name not in ("re", "json", "math", "string"):
-                    hint = " (use 'from ... import name')" if alias.name in (HELPERS, PARSE, FORMATS, JUDGE) else ""
+                    hint = (
+                        " (use 'from ... import name')"
+                        if alias.name in (HELPERS, PARSE, FORMATS, JUDGE)
+                        else ""
+                    )
                     raise _Refused(node, f"import of {alias.name!r} is not allowed{hint}")
                 self.modules[alias.asname or alias.name] = alias.name
             return

@@ -39,14 +39,14 @@ from llmassert.synth.evaluate import (
 from llmassert.synth.manifest import (
     ExampleRef,
     HistoryRecord,
-    RetiredRecord,
-    SelfTestRecord,
-    SentenceRecord,
-    VersionRecord,
     Manifest,
     Method,
     Metrics,
+    RetiredRecord,
     SelectionRecord,
+    SelfTestRecord,
+    SentenceRecord,
+    VersionRecord,
     split_metrics,
     stable_id,
 )
@@ -56,9 +56,9 @@ from llmassert.synth.writer import PendingFile, commit_outputs, module_stem, pre
 
 if TYPE_CHECKING:
     from llmassert.history.models import LabeledExample, PromptHistory
-    from llmassert.synth.extract import Extraction
     from llmassert.llm.client import LLMClient
     from llmassert.select import Matrix, Selection
+    from llmassert.synth.extract import Extraction
     from llmassert.synth.llm_candidates import LLMStats
 
 

@@ -19,11 +19,10 @@ from llmassert.history.models import PromptHistory
 from llmassert.synth import roles as roles_mod
 from llmassert.synth import template as template_mod
 from llmassert.synth.models import Candidate, Category, Criterion
-from llmassert.synth.rules import candidates_from_checks, candidates_for
+from llmassert.synth.rules import candidates_for, candidates_from_checks
 from llmassert.synth.rules import template as template_rules
-from llmassert.synth.rules.base import _docstring_text
+from llmassert.synth.rules.base import Check, _docstring_text
 from llmassert.synth.taxonomy import categorize, criterion_id
-
 
 CONDITIONAL = re.compile(
     r"^\W*(?:(?:but|and|so|also|however|then|otherwise|only)\s*,?\s+)?(?:if|when|whenever|unless|in case|once|where|while|before|after|for any)\b"
@@ -54,7 +53,7 @@ class Extraction:
     sentences: list[roles_mod.Sentence]  # every unit of the checked version with its role
     origins: dict[str, tuple[int, str | None]]  # unit key -> (origin version, sha)
     template: template_mod.OutputTemplate
-    scoped: dict[str, list[template_rules.Check]] = field(default_factory=dict)
+    scoped: dict[str, list[Check]] = field(default_factory=dict)
     # Criteria that hold only under a condition ("If the request is ambiguous, ask questions")
     # or point back at another sentence ("Add them inline"): no unconditional check; a judge.
     conditional: set[str] = field(default_factory=set)
@@ -69,7 +68,7 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
     origins = {_key(u.text): (u.origin, u.origin_sha) for u in view.units}
     units = list(view.all_units)
     out: list[Criterion] = []
-    scoped: dict[str, list[template_rules.Check]] = {}
+    scoped: dict[str, list[Check]] = {}
     for unit in view.units:
         s = role_of.get(_key(unit.text))
         if s is not None and s.role != "output":

@@ -167,9 +167,14 @@ def title_of(line: str) -> str | None:
         return m.group(1).strip("*_ :")
     stripped = line.strip().strip("*_").strip()
     letters = re.sub(r"[^A-Za-z]", "", stripped)
-    if letters and letters.isupper() and len(letters) >= 3 and len(stripped.split()) <= 6:
-        if not re.search(r"[.!?]$", stripped):
-            return stripped.rstrip(":").strip()
+    if (
+        letters
+        and letters.isupper()
+        and len(letters) >= 3
+        and len(stripped.split()) <= 6
+        and not re.search(r"[.!?]$", stripped)
+    ):
+        return stripped.rstrip(":").strip()
     if stripped.endswith(":") and len(stripped.split()) <= 5 and not re.search(r"[.!?]", stripped):
         return stripped.rstrip(":").strip()
     return None
@@ -209,7 +214,7 @@ def blocks(text: str) -> list[Block]:
         title = title_of(line)
         if title is not None and section_kind(title) == "example" and current:
             flush(False, False)  # "Example 1:" after a paragraph opens an example
-        if title is not None and _ATX.match(line) or (title is not None and not current):
+        if (title is not None and _ATX.match(line)) or (title is not None and not current):
             flush(False, False)
             kind = section_kind(title or "")
             if _ATX.match(line) or kind != "none" or title.isupper():
@@ -252,7 +257,9 @@ def classify(text: str) -> list[Sentence]:
     out: list[Sentence] = []
     for block in blocks(text):
         units = split_units_with_kinds(block.text)
-        if not units or (not block.fenced and title_of(block.text) is not None and "\n" not in block.text):
+        if not units or (
+            not block.fenced and title_of(block.text) is not None and "\n" not in block.text
+        ):
             continue  # a heading of the prompt, not a sentence
         n_words = len(block.text.split())
         instructive = sum(1 for u, _k in units if _instruction_like(u))
@@ -269,7 +276,9 @@ def classify(text: str) -> list[Sentence]:
         format_list = False  # the items after "must use this format:" describe the output
         for unit, kind in units:
             if format_list and kind == "item":
-                out.append(Sentence(unit, kind, "example", block.heading, "a line of the output format"))
+                out.append(
+                    Sentence(unit, kind, "example", block.heading, "a line of the output format")
+                )
                 continue
             format_list = bool(_TEMPLATE_INTRO.search(unit)) and unit.rstrip().endswith(":")
             role, reason = _role(unit, kind, block, pasted_block, in_example)
@@ -288,9 +297,7 @@ def _only_markup(unit: str) -> bool:
     if len(re.findall(r"[A-Za-z]{2,}", rest)) < 2 and _JINJA.search(unit):
         return True
     stripped = unit.strip()
-    if re.fullmatch(r"[~=*_#<>\[\]-]{2,}\s*[\w .-]{1,60}?\s*[~=*_#<>\[\]-]{2,}", stripped):
-        return True
-    return False
+    return bool(re.fullmatch(r"[~=*_#<>\[\]-]{2,}\s*[\w .-]{1,60}?\s*[~=*_#<>\[\]-]{2,}", stripped))
 
 
 def _role(
@@ -325,13 +332,17 @@ def _role(
     output_words = bool(OUTPUT_NOUNS.search(unit))
     if _NAMES_OUTPUT_PART.search(unit):
         return "output", "names a part of the output"
-    if _PROCESS.search(unit) and not (output_words and _OUTPUT_VERBS.search(unit)):
-        if not re.search(r"\b(?:output|response|answer|reply)\b", unit, re.I):
-            return "process", "a process step"
+    if (
+        _PROCESS.search(unit)
+        and not (output_words and _OUTPUT_VERBS.search(unit))
+        and not re.search(r"\b(?:output|response|answer|reply)\b", unit, re.I)
+    ):
+        return "process", "a process step"
     if block.section == "input":
         return "input", f"in the {block.heading} section"
     if block.section == "persona" and (
-        not _instruction_like(unit) or re.match(r"^(?:you|we|i)\s+(?!must|should|will|shall)", unit, re.I)
+        not _instruction_like(unit)
+        or re.match(r"^(?:you|we|i)\s+(?!must|should|will|shall)", unit, re.I)
     ):
         return "persona", f"in the {block.heading} section"
     if block.section == "process" and not (output_words and _instruction_like(unit)):

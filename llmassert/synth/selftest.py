@@ -39,7 +39,6 @@ _FORMAT_WORDS = re.compile(
 )
 
 
-
 # Two shapes in one response (a header above code, bullets above JSON): two checks that each
 # pass a different probe contradict only if no such combination passes both either.
 COMBOS: tuple[str, ...] = tuple(
@@ -94,9 +93,7 @@ def self_test(
     every = range(len(PROBES) + len(COMBOS))
     live = [c for c in det if c.name not in dropped]
     sets = {c.name: {i for i in every if passes[c.name][i]} for c in live}
-    discriminating = [
-        c for c in live if 0 < len(sets[c.name] & set(base)) < len(PROBES)
-    ]
+    discriminating = [c for c in live if 0 < len(sets[c.name] & set(base)) < len(PROBES)]
     for a_i, a in enumerate(discriminating):
         for b in discriminating[a_i + 1 :]:
             if a.name in dropped or b.name in dropped or a.criterion_id == b.criterion_id:
@@ -166,8 +163,33 @@ def _tie(name: str) -> int:
 
 
 _GENERIC = frozenset(
-    "has is no not forbid require mentions check uses use any all max min at most least the of "
-    "and or with in on to".split()
+    [
+        "has",
+        "is",
+        "no",
+        "not",
+        "forbid",
+        "require",
+        "mentions",
+        "check",
+        "uses",
+        "use",
+        "any",
+        "all",
+        "max",
+        "min",
+        "at",
+        "most",
+        "least",
+        "the",
+        "of",
+        "and",
+        "or",
+        "with",
+        "in",
+        "on",
+        "to",
+    ]
 )
 
 

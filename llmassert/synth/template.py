@@ -102,7 +102,9 @@ _NUMERIC_SCALE = re.compile(
     r"|\bout of\s+(\d+)\b",
     re.I,
 )
-_RATING_WORDS = re.compile(r"\b(?:rat(?:e|ing|ings)|scores?|grades?|levels?|scale|severity)\b", re.I)
+_RATING_WORDS = re.compile(
+    r"\b(?:rat(?:e|ing|ings)|scores?|grades?|levels?|scale|severity)\b", re.I
+)
 
 
 @dataclass
@@ -191,7 +193,7 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
     # 2. "Create the following output sections:" + a list.
     for i, line in enumerate(lines):
         if _FOLLOWING_SECTIONS.search(line) and line.rstrip().endswith(":"):
-            names = []
+            names: list[str] = []
             for nxt in lines[i + 1 :]:
                 if not nxt.strip():
                     if names:
@@ -210,9 +212,11 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
             if names and not tpl.sections_by:
                 tpl.sections_by = line.strip()
     # 3. "in a section called X" anywhere in an output instruction.
-    sentences = [s for s in (roles or []) if s.role == "output"] if roles is not None else [
-        _plain(u) for u, _k in split_units_with_kinds(text)
-    ]
+    sentences = (
+        [s for s in (roles or []) if s.role == "output"]
+        if roles is not None
+        else [_plain(u) for u, _k in split_units_with_kinds(text)]
+    )
     for s in sentences:
         for m in _SECTION_NAMED.finditer(s.text):
             name = _clean_name(m.group(1) or m.group(2) or "")
@@ -220,7 +224,9 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
                 tpl.sections.append(SectionSpec(name))
                 tpl.sections_by = tpl.sections_by or "sentences"
     for s in sentences:
-        if _IN_ORDER.search(s.text) and re.search(r"\bsections?\b|\babove\b|\bheaders?\b", s.text, re.I):
+        if _IN_ORDER.search(s.text) and re.search(
+            r"\bsections?\b|\babove\b|\bheaders?\b", s.text, re.I
+        ):
             tpl.ordered, tpl.ordered_by = True, s.text
     # 4. Per-section limits from the sentences naming a section.
     for s in sentences:
@@ -285,8 +291,7 @@ def scope_of(sentence: str, tpl: OutputTemplate) -> tuple[str, str | None]:
         for s in tpl.sections
         if re.search(r"(?<![\w])" + re.escape(s.name) + r"(?![\w])", sentence)
         or re.search(
-            r"(?:section|heading|header)\s+(?:called|named|titled)\s+[\"'`*]*"
-            + re.escape(s.name),
+            r"(?:section|heading|header)\s+(?:called|named|titled)\s+[\"'`*]*" + re.escape(s.name),
             sentence,
             re.I,
         )
@@ -296,7 +301,10 @@ def scope_of(sentence: str, tpl: OutputTemplate) -> tuple[str, str | None]:
     if _EACH.search(sentence):
         return "item", None
     for key in tpl.json_keys:
-        if re.search(r"[\"'`]" + re.escape(key) + r"[\"'`]|\bthe " + re.escape(key) + r" (?:field|key)", sentence):
+        if re.search(
+            r"[\"'`]" + re.escape(key) + r"[\"'`]|\bthe " + re.escape(key) + r" (?:field|key)",
+            sentence,
+        ):
             return "field", key
     return "response", None
 
@@ -336,7 +344,11 @@ def _limits(sentence: str, spec: SectionSpec | None) -> None:
             spec.max_sentences_per_item = hi
         elif "more" in tail or qual == "at least":
             spec.sentences = (n, 10_000)
-        elif qual in ("no more than", "not more than", "at most", "up to") or "less" in tail or "fewer" in tail:
+        elif (
+            qual in ("no more than", "not more than", "at most", "up to")
+            or "less" in tail
+            or "fewer" in tail
+        ):
             spec.sentences = (1, hi)
         else:
             spec.sentences = (n, hi)
@@ -379,7 +391,9 @@ def allowed_labels(sentence: str, text: str, tpl: OutputTemplate) -> tuple[str, 
             line = lines[i]
             m = re.match(r"^\s*(?:[-*•+]|\d+[.)])\s+(.*)$", line)
             if m:
-                run.append(_clean_name(re.split(r"\s*(?::|\s-\s|\s–\s)\s*", m.group(1), maxsplit=1)[0]))
+                run.append(
+                    _clean_name(re.split(r"\s*(?::|\s-\s|\s–\s)\s*", m.group(1), maxsplit=1)[0])
+                )
             elif run and (not line.strip() or True):
                 break
         if above:

@@ -11,7 +11,9 @@ def test_equals_and_regex() -> None:
     assert f.equals(" OK\n", "OK") and not f.equals("ok", "OK")
     assert f.equals("ok", "OK", case=False)
     assert f.matches_regex("id: 2024-01", r"\d{4}-\d{2}")
-    assert f.matches_regex("2024", r"\d{4}", full=True) and not f.matches_regex("x2024", r"\d{4}", full=True)
+    assert f.matches_regex("2024", r"\d{4}", full=True) and not f.matches_regex(
+        "x2024", r"\d{4}", full=True
+    )
     assert not f.matches_regex("x", "(")  # a broken pattern fails, never raises
 
 
@@ -71,7 +73,9 @@ def test_tool_calls() -> None:
     ]
     good = '{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}'
     assert f.is_valid_tool_call(good) and f.is_valid_tool_call(good, tools)
-    assert f.is_valid_tool_call('{"tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "x"}}}]}', tools)
+    assert f.is_valid_tool_call(
+        '{"tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "x"}}}]}', tools
+    )
     assert not f.is_valid_tool_call('{"name": "get_weather", "arguments": {}}', tools)  # required
     assert not f.is_valid_tool_call('{"name": "other", "arguments": {}}', tools)
     assert not f.is_valid_tool_call("call get_weather(Paris)")

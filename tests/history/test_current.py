@@ -74,7 +74,11 @@ def test_git_versions_carry_their_commit_sha(tmp_path: Path) -> None:
     _git(repo, "init", "-q")
     prompt = repo / "p.txt"
     shas = []
-    for text in ("Respond in JSON.\n", "Respond in JSON.\nNever use emojis.\n", "Never use emojis.\n"):
+    for text in (
+        "Respond in JSON.\n",
+        "Respond in JSON.\nNever use emojis.\n",
+        "Never use emojis.\n",
+    ):
         prompt.write_text(text)
         _git(repo, "add", "p.txt")
         _git(repo, "commit", "-qm", "edit")

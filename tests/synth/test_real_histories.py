@@ -106,11 +106,14 @@ BROKEN = {
         "- Most meetings can become a short written update.",
         "- Most meetings can become a short written update that everyone reads before lunch.",
     ),
-    "too few ideas": GOOD.replace("- Most meetings can become a short written update.\n", "")
-    .replace("- Code review works best when reviewers own the outcome.\n", ""),
+    "too few ideas": GOOD.replace(
+        "- Most meetings can become a short written update.\n", ""
+    ).replace("- Code review works best when reviewers own the outcome.\n", ""),
     "rating off the scale": _swap(GOOD, "HIGH\n", "Pretty good overall\n"),
-    "sections out of order": GOOD.split("# QUOTES")[0].replace("# SUMMARY", "# RATING\n\nHIGH\n\n# SUMMARY")
-    + "# QUOTES\n\n- \"Trust.\"\n",
+    "sections out of order": GOOD.split("# QUOTES")[0].replace(
+        "# SUMMARY", "# RATING\n\nHIGH\n\n# SUMMARY"
+    )
+    + '# QUOTES\n\n- "Trust."\n',
     "fenced output": "```markdown\n" + GOOD + "```\n",
     "uses delve": _swap(GOOD, "argues that", "delves into how"),
 }
@@ -149,11 +152,15 @@ def test_limits_are_checked_at_the_scope_the_sentence_names(tmp_path: Path) -> N
     code = {c["name"]: (by_text[c["criterion_id"]], c["code"]) for c in manifest["candidates"]}
     selected = manifest["selection"]["selected"]
     bullet = [n for n in selected if code[n][0].startswith("Each bullet")]
-    assert bullet and "all_items_within" in code[bullet[0]][1] and "max_words=12" in code[bullet[0]][1]
+    assert (
+        bullet and "all_items_within" in code[bullet[0]][1] and "max_words=12" in code[bullet[0]][1]
+    )
     summary = [n for n in selected if "section called SUMMARY" in code[n][0]]
     assert summary and "section_text(response, 'SUMMARY'" in code[summary[0]][1]
     # Many sentences and bullets in the whole response are fine: nothing bounds the total.
-    long_good = GOOD.replace("HIGH\n", "HIGH\n\nThat rating reflects the depth. It also reflects clarity.\n")
+    long_good = GOOD.replace(
+        "HIGH\n", "HIGH\n\nThat rating reflects the depth. It also reflects clarity.\n"
+    )
     assert not any(
         "word_count(response)" in code[n][1] or "sentence_count(response)" in code[n][1]
         for n in selected
@@ -242,9 +249,10 @@ def test_contradicting_checks_are_not_both_selected(tmp_path: Path) -> None:
     for _kept, dropped in pairs:
         assert dropped not in selected
     # Some response passes every selected check.
-    assert checks.check("# Meeting\n\nWe agreed to ship on Friday.", {}).passed or checks.check(
-        "We agreed to ship on Friday.", {}
-    ).passed
+    assert (
+        checks.check("# Meeting\n\nWe agreed to ship on Friday.", {}).passed
+        or checks.check("We agreed to ship on Friday.", {}).passed
+    )
 
 
 CONDITIONAL = """You are a coding assistant.

@@ -74,7 +74,7 @@ def test_a_pasted_essay_is_pasted_but_an_instruction_list_is_not() -> None:
 
 
 def test_examples_end_when_the_task_resumes() -> None:
-    text = "Here are some examples:\nQ: hi\nA: {\"x\": 1}\n\nNow answer the question. Respond only in JSON.\n"
+    text = 'Here are some examples:\nQ: hi\nA: {"x": 1}\n\nNow answer the question. Respond only in JSON.\n'
     roles = {s.text: s.role for s in classify(text)}
     assert roles["Q: hi"] == "example"
     assert roles["Respond only in JSON."] == "output"

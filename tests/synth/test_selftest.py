@@ -20,7 +20,10 @@ def _run(crits: list, template: str | None, labeled: bool = False) -> selftest.S
 
 
 def test_contradicting_formats_keep_the_better_founded_one() -> None:
-    header = criterion("Start with a markdown header and use markdown headers for sections.", Category.PRESENTATION_FORMAT)
+    header = criterion(
+        "Start with a markdown header and use markdown headers for sections.",
+        Category.PRESENTATION_FORMAT,
+    )
     plain = criterion("Respond in plain text.", Category.PRESENTATION_FORMAT)
     result = _run([header, plain], None)
     assert result.contradictions

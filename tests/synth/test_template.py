@@ -47,14 +47,23 @@ def test_template_block_titles_in_order() -> None:
 
 def test_scope_of_a_sentence() -> None:
     tpl = parse(SECTIONS, classify(SECTIONS))
-    assert scope_of("In a section called SUMMARY, write a single sentence.", tpl) == ("section", "SUMMARY")
+    assert scope_of("In a section called SUMMARY, write a single sentence.", tpl) == (
+        "section",
+        "SUMMARY",
+    )
     assert scope_of("Each bullet must be 8 words or less.", tpl) == ("item", None)
     assert scope_of("Never use emojis.", tpl) == ("response", None)
 
 
 def test_scales() -> None:
     caps = scale_of("Rate it NONE DETECTED, LOW, MEDIUM, HIGH, or CRITICAL.")
-    assert caps is not None and caps.labels == ("NONE DETECTED", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+    assert caps is not None and caps.labels == (
+        "NONE DETECTED",
+        "LOW",
+        "MEDIUM",
+        "HIGH",
+        "CRITICAL",
+    )
     num = scale_of("Give a score from 1 - 10, in .1 intervals.")
     assert num is not None and (num.low, num.high, num.decimals) == (1, 10, 1)
     assert scale_of("Write 3 - 5 bullets.") is None  # not a rating

@@ -29,9 +29,20 @@ from llmassert.synth.models import Candidate, Category, Criterion
 from llmassert.synth.rules import kinds, length, phrases, placeholders, structure, style
 from llmassert.synth.rules.base import Check, to_candidate
 
-__all__ = ["FAMILIES", "candidates_for", "candidates_from_checks", "candidates_for_all", "recognizes"]
+__all__ = [
+    "FAMILIES",
+    "candidates_for",
+    "candidates_for_all",
+    "candidates_from_checks",
+    "recognizes",
+]
 
-_RESERVED = frozenset(helpers.__all__) | frozenset(parse.__all__) | frozenset(formats.__all__) | {"re", "json", "math", "string", "example", "response"}
+_RESERVED = (
+    frozenset(helpers.__all__)
+    | frozenset(parse.__all__)
+    | frozenset(formats.__all__)
+    | {"re", "json", "math", "string", "example", "response"}
+)
 
 FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "length": length.checks,

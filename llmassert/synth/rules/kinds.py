@@ -42,11 +42,17 @@ _SLOT_TEMPLATE = re.compile(
     r"(?:form|format))\s*:?\s*(.*<[\w -]{1,30}>.*)$",
     re.I,
 )
-_SLOT_VALUES = re.compile(r"\buse (?:these|one of these|only these) for\s+<([\w -]{1,30})>\s*:\s*(.+)$", re.I)
-_HTML = re.compile(r"\b(?:in|as|using|with|valid)\s+html\b|\bhtml (?:format|document|markup|only)\b", re.I)
+_SLOT_VALUES = re.compile(
+    r"\buse (?:these|one of these|only these) for\s+<([\w -]{1,30})>\s*:\s*(.+)$", re.I
+)
+_HTML = re.compile(
+    r"\b(?:in|as|using|with|valid)\s+html\b|\bhtml (?:format|document|markup|only)\b", re.I
+)
 _HTML_NEG = re.compile(r"\bhtml(?: tags| markup)?\b", re.I)
 _XML = re.compile(r"\b(?:in|as|using|valid)\s+xml\b|\bxml (?:format|document|only)\b", re.I)
-_XML_TAGS = re.compile(r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?", re.I)
+_XML_TAGS = re.compile(
+    r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?", re.I
+)
 _SQL = re.compile(
     r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
     r"write (?:a|the) (?:\w+ )?sql\b)",
@@ -68,7 +74,8 @@ _SIMILAR = re.compile(
     re.I,
 )
 _CORRECT = re.compile(
-    r"\b(?:fix|correct)\s+(?:the\s+|only\s+the\s+|any\s+)?(?:spelling|typos?|grammar|punctuation)\b", re.I
+    r"\b(?:fix|correct)\s+(?:the\s+|only\s+the\s+|any\s+)?(?:spelling|typos?|grammar|punctuation)\b",
+    re.I,
 )
 _READING = re.compile(
     r"\b(?:(\d{1,2})(?:st|nd|rd|th)?[- ]grade(?:rs?)?|grade (\d{1,2}))\b[^.]{0,30}\b(?:reading|level|readab)"
@@ -141,7 +148,11 @@ def slot_pattern(template: str, values: dict[str, tuple[str, ...]] | None = None
     out, pos = [], 0
     for m in re.finditer(r"<([\w -]{1,30})>", template):
         literal_part = template[pos : m.start()]
-        out.append(r"\s*".join(re.escape(p) for p in literal_part.split()) if literal_part.strip() else (r"\s*" if literal_part else ""))
+        out.append(
+            r"\s*".join(re.escape(p) for p in literal_part.split())
+            if literal_part.strip()
+            else (r"\s*" if literal_part else "")
+        )
         allowed = values.get(m.group(1).strip().casefold())
         out.append("(?:" + "|".join(re.escape(v) for v in allowed) + ")" if allowed else r".+?")
         pos = m.end()
@@ -157,11 +168,13 @@ def _slot_checks(criterion: Criterion) -> list[Check]:
         return []
     template = m.group(1).strip().strip("`\"'")
     values: dict[str, tuple[str, ...]] = {}
-    for line in criterion.context.split(". ") + [criterion.context]:
+    for line in [*criterion.context.split(". "), criterion.context]:
         v = _SLOT_VALUES.search(line)
         if v:
             items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
-            values[v.group(1).strip().casefold()] = tuple(x for x in items if x and len(x.split()) <= 3)
+            values[v.group(1).strip().casefold()] = tuple(
+                x for x in items if x and len(x.split()) <= 3
+            )
     try:
         plain = slot_pattern(template)
         strict = slot_pattern(template, values)
@@ -191,7 +204,7 @@ def _slot_checks(criterion: Criterion) -> list[Check]:
 
 
 def _slot_value_checks(criterion: Criterion) -> list[Check]:
-    """"Use these for <type>: fix, feat, ..." alone: the template is in its context."""
+    """ "Use these for <type>: fix, feat, ..." alone: the template is in its context."""
     v = _SLOT_VALUES.search(criterion.text)
     if not v:
         return []
@@ -222,16 +235,40 @@ def _markup_checks(text: str) -> list[Check]:
     neg = _HTML_NEG.search(text)
     if m and not negated(text, m.start()):
         out += [
-            Check("is_html_strict", "The response is an HTML fragment.", "return is_html(response)", ("is_html",)),
-            Check("has_html_lenient", "The response contains HTML tags.", "return contains_html(response)", ("contains_html",)),
+            Check(
+                "is_html_strict",
+                "The response is an HTML fragment.",
+                "return is_html(response)",
+                ("is_html",),
+            ),
+            Check(
+                "has_html_lenient",
+                "The response contains HTML tags.",
+                "return contains_html(response)",
+                ("contains_html",),
+            ),
         ]
     elif neg and negated(text, neg.start()):
-        out.append(Check("no_html", "No HTML tags.", "return not contains_html(response)", ("contains_html",)))
+        out.append(
+            Check(
+                "no_html", "No HTML tags.", "return not contains_html(response)", ("contains_html",)
+            )
+        )
     m = _XML.search(text)
     if m and not negated(text, m.start()):
         out += [
-            Check("is_xml_strict", "The response is well-formed XML.", "return is_xml(response)", ("is_xml",)),
-            Check("has_xml_lenient", "The response contains an XML element.", "return contains_xml(response)", ("contains_xml",)),
+            Check(
+                "is_xml_strict",
+                "The response is well-formed XML.",
+                "return is_xml(response)",
+                ("is_xml",),
+            ),
+            Check(
+                "has_xml_lenient",
+                "The response contains an XML element.",
+                "return contains_xml(response)",
+                ("contains_xml",),
+            ),
         ]
     m = _XML_TAGS.search(text)
     if m and not negated(text, m.start()):
@@ -249,11 +286,28 @@ def _markup_checks(text: str) -> list[Check]:
     m = _SQL.search(text)
     if m:
         if negated(text, m.start()):
-            out.append(Check("no_sql", "No SQL statement.", "return not contains_sql(response)", ("contains_sql",)))
+            out.append(
+                Check(
+                    "no_sql",
+                    "No SQL statement.",
+                    "return not contains_sql(response)",
+                    ("contains_sql",),
+                )
+            )
         else:
             out += [
-                Check("is_sql_strict", "The response (or its one code block) is SQL.", "return is_sql(response)", ("is_sql",)),
-                Check("has_sql_lenient", "The response contains a SQL statement.", "return contains_sql(response)", ("contains_sql",)),
+                Check(
+                    "is_sql_strict",
+                    "The response (or its one code block) is SQL.",
+                    "return is_sql(response)",
+                    ("is_sql",),
+                ),
+                Check(
+                    "has_sql_lenient",
+                    "The response contains a SQL statement.",
+                    "return contains_sql(response)",
+                    ("contains_sql",),
+                ),
             ]
     return out
 
@@ -300,7 +354,12 @@ def _refusal_checks(text: str) -> list[Check]:
     if not _REFUSAL.search(text):
         return []
     return [
-        Check("no_refusal", "Does not refuse (no refusal phrase at the start).", "return not is_refusal(response)", ("is_refusal",))
+        Check(
+            "no_refusal",
+            "Does not refuse (no refusal phrase at the start).",
+            "return not is_refusal(response)",
+            ("is_refusal",),
+        )
     ]
 
 
@@ -367,7 +426,9 @@ def _reading_checks(text: str) -> list[Check]:
 def _ascii_checks(text: str) -> list[Check]:
     if not _ASCII.search(text):
         return []
-    return [Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))]
+    return [
+        Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))
+    ]
 
 
 def _language_checks(criterion: Criterion) -> list[Check]:

@@ -15,11 +15,10 @@ import re
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, slug
 from llmassert.synth.template import (
-    OutputTemplate,
-    Scale,
     _FOLLOWING_SECTIONS,
     _IN_ORDER,
-    _SECTION_NAMED,
+    OutputTemplate,
+    Scale,
     allowed_labels,
     item_limits,
     scale_of,
@@ -65,18 +64,22 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
                 ("has_all_sections",),
             )
         )
-    if names and _IN_ORDER.search(text) and (scope[0] != "section" or len(names) > 1):
-        if re.search(r"\bsections?\b|\babove\b|\bheaders?\b", text, re.I):
-            out.append(
-                Check(
-                    "sections_in_order",
-                    f"Sections appear in the order {', '.join(names)}.",
-                    f"return has_all_sections(response, {literal(names)}) and "
-                    f"sections_in_order(response, {literal(names)})",
-                    ("has_all_sections", "sections_in_order"),
-                )
+    if (
+        names
+        and _IN_ORDER.search(text)
+        and (scope[0] != "section" or len(names) > 1)
+        and re.search(r"\bsections?\b|\babove\b|\bheaders?\b", text, re.I)
+    ):
+        out.append(
+            Check(
+                "sections_in_order",
+                f"Sections appear in the order {', '.join(names)}.",
+                f"return has_all_sections(response, {literal(names)}) and "
+                f"sections_in_order(response, {literal(names)})",
+                ("has_all_sections", "sections_in_order"),
             )
-            return out
+        )
+        return out
     labels = allowed_labels(text, prompt_text, tpl)
     scale = scale_of(text)
     if scope[0] == "section":
@@ -103,7 +106,9 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
         if spec.sentences is not None:
             lo, hi = spec.sentences
             conds.append(
-                f"{lo} <= sentence_count(part) <= {hi}" if hi < 10_000 else f"sentence_count(part) >= {lo}"
+                f"{lo} <= sentence_count(part) <= {hi}"
+                if hi < 10_000
+                else f"sentence_count(part) >= {lo}"
             )
             what.append(f"{lo}..{hi if hi < 10_000 else 'any'} sentences")
         if spec.max_words is not None:
@@ -195,10 +200,12 @@ def _scale_cond(scale: Scale) -> str:
     if scale.labels:
         return f"bool(rating_values(part, {literal(scale.labels)}))"
     low, high = scale.low, scale.high
-    decimals = "" if scale.decimals is None else f" and len(v.split('.')[1] if '.' in v else '') <= {scale.decimals}"
-    return (
-        f"any({low:g} <= float(v) <= {high:g}{decimals} for v in rating_values(part))"
+    decimals = (
+        ""
+        if scale.decimals is None
+        else f" and len(v.split('.')[1] if '.' in v else '') <= {scale.decimals}"
     )
+    return f"any({low:g} <= float(v) <= {high:g}{decimals} for v in rating_values(part))"
 
 
 def _helpers_of(conds: list[str]) -> tuple[str, ...]:
