@@ -29,7 +29,9 @@ CONDITIONAL = re.compile(
     r"|\b(?:if any|if needed|if necessary|if applicable|if appropriate|if relevant|if possible|"
     r"when (?:needed|necessary|applicable|appropriate|relevant|possible|required)|"
     r"where (?:needed|necessary|applicable|appropriate|relevant|possible)|as needed|"
-    r"when asked|if asked|if the user|when the user|as required|as appropriate|when required)\b"
+    r"when asked|if asked|if the user|when the user|if a user|when a user|as required|as appropriate|"
+    r"when required|when available|if available|unless told|when told|if told)\b"
+    r"|\bunless\b"
     # "Start each hunk with ...": a rule for every part of a kind the template does not name.
     # "citations to documents referenced": only for what exists.
     r"|\b(?:referenced|mentioned|cited|consulted|retrieved|used)\W*$"
@@ -69,6 +71,7 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
     units = list(view.all_units)
     out: list[Criterion] = []
     scoped: dict[str, list[Check]] = {}
+    under_condition: set[str] = set()
     for unit in view.units:
         s = role_of.get(_key(unit.text))
         if s is not None and s.role != "output":
@@ -97,6 +100,8 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
             sha=unit.origin_sha,
         )
         out.append(crit)
+        if s is not None and s.conditional:
+            under_condition.add(crit.id)
     if tpl.sections_by == "template" and tpl.sections:
         # The template block itself is the instruction: one criterion for its sections.
         first = tpl.sections[0].name
@@ -116,9 +121,11 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
                 sha=version_sha(history.versions[origin - 1]),
             ),
         )
-    conditional: set[str] = set()
+    conditional: set[str] = set(under_condition)
     for crit in out:
         if not crit.category.yields_assertions:
+            continue
+        if crit.id in conditional:
             continue
         if CONDITIONAL.search(crit.text) and not _TEMPLATE_SCOPE.search(crit.text):
             conditional.add(crit.id)

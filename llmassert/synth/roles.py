@@ -126,6 +126,11 @@ _BACK_TO_TASK = re.compile(
     r"provide\b|respond\b|reply\b|output\b|return\b|answer\b)",
     re.I,
 )
+_CONDITIONAL_HEADING = re.compile(
+    r"[\w)]-specific\b|\bspecific to\b|^(?:if|when|for)\b|\boptional\b|\balternatives?\b|"
+    r"\bvariants?\b|\bdepending on\b",
+    re.I,
+)
 PASTED_MIN_WORDS = 80
 PASTED_MIN_LINE_WORDS = 20  # pasted documents are paragraphs; instruction lists are short lines  # a paragraph at least this long and (nearly) instruction-free is pasted
 
@@ -139,6 +144,9 @@ class Block:
     heading: str  # the enclosing section's title ("" when none)
     fenced: bool
     template: bool  # inside what the prompt presents as the output's format
+    # Under a heading that makes its instructions alternatives or conditional ("Stack-specific
+    # instructions" > "## React"): they hold only in some cases.
+    conditional: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,7 @@ class Sentence:
     role: Role
     heading: str
     reason: str  # why: "in an EXAMPLES section", "persona phrase", ...
+    conditional: bool = False  # see Block.conditional
 
 
 def section_kind(title: str) -> str:
@@ -188,9 +197,16 @@ def blocks(text: str) -> list[Block]:
     fenced = False
     template_next = False  # the previous line introduced an output format
 
+    stack: list[tuple[int, str]] = []  # enclosing Markdown headings: (level, title)
+
+    def conditional() -> bool:
+        return any(_CONDITIONAL_HEADING.search(t) for _level, t in stack)
+
     def flush(is_fenced: bool, is_template: bool) -> None:
         if current:
-            out.append(Block("\n".join(current), section, heading, is_fenced, is_template))
+            out.append(
+                Block("\n".join(current), section, heading, is_fenced, is_template, conditional())
+            )
             current.clear()
 
     template_fence = False
@@ -216,6 +232,11 @@ def blocks(text: str) -> list[Block]:
             flush(False, False)  # "Example 1:" after a paragraph opens an example
         if (title is not None and _ATX.match(line)) or (title is not None and not current):
             flush(False, False)
+            if _ATX.match(line):
+                level = len(line.lstrip()) - len(line.lstrip().lstrip("#"))
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, title or ""))
             kind = section_kind(title or "")
             if _ATX.match(line) or kind != "none" or title.isupper():
                 section, heading = kind, title or ""
@@ -284,7 +305,7 @@ def classify(text: str) -> list[Sentence]:
             role, reason = _role(unit, kind, block, pasted_block, in_example)
             if _EXAMPLE_START.match(unit):
                 in_example = True
-            out.append(Sentence(unit, kind, role, block.heading, reason))
+            out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
     return out
 
 
@@ -297,6 +318,8 @@ def _only_markup(unit: str) -> bool:
     if len(re.findall(r"[A-Za-z]{2,}", rest)) < 2 and _JINJA.search(unit):
         return True
     stripped = unit.strip()
+    if re.match(r"^</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>", stripped):
+        return True  # a line of HTML/XML pasted into the prompt
     return bool(re.fullmatch(r"[~=*_#<>\[\]-]{2,}\s*[\w .-]{1,60}?\s*[~=*_#<>\[\]-]{2,}", stripped))
 
 

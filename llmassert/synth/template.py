@@ -411,7 +411,9 @@ def allowed_labels(sentence: str, text: str, tpl: OutputTemplate) -> tuple[str, 
 def scale_of(sentence: str) -> Scale | None:
     """A rating scale a sentence defines: ALL-CAPS labels or a numeric range."""
     m = _CAPS_SCALE.search(sentence)
-    if m:
+    if m and (
+        _RATING_WORDS.search(sentence) or re.search(r"\b(?:as|one of|either)\b", sentence, re.I)
+    ):
         labels = [x.strip() for x in re.split(r",|\bor\b|\band\b", m.group(0)) if x.strip()]
         if len(labels) >= 3:
             return Scale(labels=tuple(labels))

@@ -85,3 +85,17 @@ def test_template_directives_and_task_statements() -> None:
     roles = {s.text: s.role for s in classify(text)}
     assert roles['{% include "partials/rules.prompt" %}'] == "input"
     assert roles["You are tasked with writing up to {n} queries."] == "output"
+
+
+def test_instructions_under_an_alternatives_heading_are_conditional() -> None:
+    text = (
+        "# Rules\n\n- Never use emojis.\n\n# Stack-specific instructions\n\n## React\n\n"
+        "- Use React 18.\n\n## Vue\n\n- Use Vue 3.\n\n# Output\n\n- Be brief.\n"
+    )
+    cond = {s.text: s.conditional for s in classify(text)}
+    assert cond == {
+        "Never use emojis.": False,
+        "Use React 18.": True,
+        "Use Vue 3.": True,
+        "Be brief.": False,
+    }

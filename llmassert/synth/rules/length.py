@@ -120,8 +120,15 @@ def _value(token: str) -> float | str | None:
     return parse_number(token)
 
 
+_EITHER = re.compile(rf"\b({NUMBER_WORD_PATTERN}|\d+)\s+or\s+({NUMBER_WORD_PATTERN}|\d+)\b", re.I)
+
+
 def find_limits(text: str) -> list[Limit]:
     """Every length limit stated in ``text`` (see the module docstring)."""
+    # "a one or two sentence summary" is the range 1 to 2.
+    text = _EITHER.sub(
+        lambda m: f"{parse_number(m.group(1)):g} to {parse_number(m.group(2)):g}", text
+    )
     limits: list[Limit] = []
     spans: list[tuple[int, int]] = []
 
