@@ -34,7 +34,7 @@ CONDITIONAL = re.compile(
     r"|\bunless\b"
     # "Start each hunk with ...": a rule for every part of a kind the template does not name.
     # "citations to documents referenced": only for what exists.
-    r"|\b(?:referenced|mentioned|cited|consulted|retrieved|used)\W*$"
+    r"|(?<!they )(?<!you )\b(?:referenced|cited|consulted|retrieved)\W*$"
     r"|\b(?:each|every)\s+(?!(?:response|answer|reply|output|message)\b)[a-z]+"
     r"|^\W*(?:\w+\s+)?(?:them|it|these|those|this)\s+(?:inline|in|as|with|to|into)\b",
     re.I,
@@ -166,6 +166,7 @@ def candidates(ex: Extraction, criterion: Criterion, taken: set[str]) -> list[Ca
 _ASIDES = (
     re.compile(r"\s*\((?:e\.?g\.?|i\.e\.|for example|for instance|such as)[^)]*\)", re.I),
     re.compile(r",?\s*\b(?:even if|even when|unless|except when|except if)\b.*$", re.I),
+    re.compile(r"\s*[-–—,;:]\s*(?:for example|for instance|e\.g\.|such as)\b.*$", re.I),
     re.compile(r"^\W*(?:important|note|remember|reminder)\W*:?\s*(?:remember,?\s*)?", re.I),
 )
 

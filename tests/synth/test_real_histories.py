@@ -311,3 +311,21 @@ def test_cli_synth_on_a_git_history_is_offline_and_deterministic(tmp_path: Path)
     assert all(r["sha"] == shas[0] for r in manifest["history"]["retired"])
     checks = AssertionSet.load(tmp_path / "a" / "talk.py")
     assert checks.check(GOOD, {}).passed
+
+
+MISREADINGS = """You write commit-free diffs.
+Don't include line numbers like `diff -U0` does.
+Our prompts are in English, but the user may write in another language and you should respond in that language.
+Also, you must not create tasks without an endpoint - for example, "update" tasks.
+Always respond to the user in the language that they used.
+"""
+
+
+def test_comparisons_examples_and_the_users_language_are_not_misread(tmp_path: Path) -> None:
+    _checks, manifest = _synth(tmp_path, "You write diffs.\n", MISREADINGS)
+    code = " ".join(c["code"] for c in manifest["candidates"])
+    assert "'diff -U0'" not in code  # "like `diff -U0` does" compares, it is not a phrase
+    assert "no_numbers" not in code  # "line numbers" are not numbers in the response
+    assert "english" not in code  # "in English, but respond in that language"
+    assert "'update'" not in code  # the example after "- for example," is not the rule
+    assert "same_language_as_input" in manifest["selection"]["selected"]

@@ -91,7 +91,8 @@ _ASCII = re.compile(
 _SAME_LANGUAGE = re.compile(
     r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
     r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
-    r"(?:are |is )?(?:using|used|write|wrote|speak)",
+    r"(?:are |is )?(?:using|used|write|wrote|speak)"
+    r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)",
     re.I,
 )
 _OVERALL_LOWEST = re.compile(

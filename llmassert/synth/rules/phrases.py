@@ -58,6 +58,8 @@ def _literal_checks(criterion: Criterion) -> list[Check]:
     is_ban = negated(text, first) or bool(_STARTS_NEGATED.match(text))
     if is_ban and _QUALIFIED.match(text[last:]):
         return []  # "Never use `x` to ask ...": a ban for one purpose only, not on the word
+    if re.match(r"^[\W_]*\s+(?:does|do|did|would|will)\b", text[last:]):
+        return []  # "line numbers like `diff -U0` does": a comparison, not the phrase
     if _POSITION_VERBS.search(before) or _SECTION_WORDS.search(before):
         return []  # positions ("start with 'Dear'") and section titles have their own families
     name = slug(" ".join(terms))
@@ -236,7 +238,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     _c(
         "numbers",
-        r"\b(?:quantitative|(?<!phone )(?<!account )(?<!card )numbers|figures|metrics|numerical|data points?|percentages?)\b",
+        r"\b(?:quantitative|(?<!phone )(?<!account )(?<!card )(?<!line )(?<!page )(?<!version )(?<!port )numbers|figures|metrics|numerical|data points?|percentages?)\b",
         "len(numbers(response)) >= 5",
         "len(numbers(response)) >= 1",
         ("numbers",),

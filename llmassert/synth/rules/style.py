@@ -58,6 +58,8 @@ def _language_checks(text: str) -> list[Check]:
     m = _LANGUAGE.search(text)
     if not m or negated(text, m.start()):
         return []
+    if re.search(r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", text, re.I):
+        return []  # "... are in English, but respond in that language": the user's language
     lang = (m.group("a") or m.group("b")).casefold()
     if lang == "english":
         return [
