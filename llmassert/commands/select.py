@@ -153,16 +153,10 @@ def register(app: typer.Typer) -> None:
 
 def _load(path: Path) -> tuple[Matrix, Manifest | None]:
     from llmassert.errors import MatrixError
+    from llmassert.fileio import read_json
     from llmassert.select import Matrix
 
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MatrixError("file not found", file=path) from None
-    except OSError as e:
-        raise MatrixError(f"cannot read file: {e.strerror or e}", file=path) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MatrixError(f"not valid JSON: {e}", file=path) from None
+    raw = read_json(path, MatrixError)
     if not (isinstance(raw, dict) and "candidates" in raw):
         return Matrix.from_json_data(raw, file=path), None
     from llmassert.synth.manifest import load_manifest

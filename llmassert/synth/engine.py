@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from llmassert.synth.llm_candidates import LLMStats
 
 
-class Progress(Protocol):
+class SynthProgress(Protocol):
     """Where the engine reports what it is doing (the CLI draws it with rich on stderr)."""
 
     def stage(self, prompt: str, text: str) -> None: ...
@@ -139,7 +139,7 @@ def synthesize(
     git: bool | None = None,
     strict: bool = False,
     write: bool = True,
-    progress: Progress | None = None,
+    progress: SynthProgress | None = None,
     sandbox_timeout_s: float = 1.0,
     ffr_confidence: float | None = 0.9,
     version: str | None = None,
@@ -233,7 +233,7 @@ async def _synthesize_all(
     options: SynthOptions,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> list[_Outcome]:
     outcomes = []
     for history in histories:
@@ -261,18 +261,21 @@ async def _criteria_and_candidates(
     history: PromptHistory,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
     options: SynthOptions | None = None,
 ) -> _Candidates:
+    from llmassert.history.notes import note_deltas
     from llmassert.synth.extract import candidates as offline_candidates
     from llmassert.synth.extract import extract
     from llmassert.synth.llm_candidates import reserved_names
     from llmassert.synth.rules import recognizes
+    from llmassert.synth.taxonomy import criteria as categorize_offline
 
     options = options or SynthOptions()
     progress.stage(history.name, "diffing versions")
     found = extract(history, options.version)
-    criteria = found.criteria
+    # Graders' criterion notes (`llmassert label`, notes.jsonl) count as latest-version edits.
+    criteria = [*found.criteria, *categorize_offline(note_deltas(history))]
     llm_stats = None
     if client is not None and model:
         from llmassert.synth.llm_candidates import LLMStats
@@ -393,6 +396,13 @@ def _history_record(history: PromptHistory, found: Extraction) -> HistoryRecord:
     )
 
 
+def offline_candidates(history: PromptHistory) -> tuple[list[Criterion], list[Candidate]]:
+    """The criteria and candidates synthesis builds without a model (rule library; judges left
+    out), for callers that evaluate them on responses of their own (``llmassert label``)."""
+    found = asyncio.run(_criteria_and_candidates(history, None, None, _Silent()))
+    return found.criteria, found.candidates
+
+
 def split_by_input(
     examples: Sequence[LabeledExample], holdout: float, seed: int
 ) -> tuple[list[int], list[int]]:
@@ -421,7 +431,7 @@ async def _synthesize_one(
     options: SynthOptions,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> _Outcome:
     found = await _criteria_and_candidates(history, client, model, progress, options)
     candidates, criteria = found.candidates, found.criteria
@@ -585,6 +595,12 @@ def _upper_bound(k: int, n: int, confidence: float) -> float:
     return hi
 
 
+def ffr_upper_bound(false_failures: int, good: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound on the true FFR after ``false_failures`` of ``good``
+    labeled good responses failed: the bound :func:`conservative_tau` keeps within tau."""
+    return _upper_bound(false_failures, good, confidence)
+
+
 def _binomial_cdf(k: int, n: int, p: float) -> float:
     # In log space: (1 - p) ** n underflows long before the tail that matters does.
     log_p, log_q = math.log(p), math.log1p(-p)
@@ -702,11 +718,13 @@ def _llm_warnings(stats: LLMStats) -> list[str]:
 
 
 __all__ = [
-    "Progress",
     "SynthOptions",
+    "SynthProgress",
     "best_coverage",
     "commit",
     "conservative_tau",
+    "ffr_upper_bound",
+    "offline_candidates",
     "split_by_input",
     "synthesize",
 ]
