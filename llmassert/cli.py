@@ -1,6 +1,6 @@
 """Command-line entry point: parse, call the library, map errors to exit codes.
 
-Exit codes (documented in docs/cli.md):
+Exit codes (documented in README.md, "Exit codes"):
   0  success
   1  assertions failed / regression detected
   2  error (bad input, config, LLM, pipeline) — one line on stderr naming file and field
@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema")
+COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema", "label")
 
 
 def _register() -> None:

@@ -94,9 +94,13 @@ def _env_secrets() -> list[str]:
     with _lock:
         registered = frozenset(_registered)
         cached = _env_cache
-    if cached is not None and snapshot is not None and cached[0] == snapshot:
-        if cached[1] == registered:
-            return cached[2]
+    if (
+        cached is not None
+        and snapshot is not None
+        and cached[0] == snapshot
+        and cached[1] == registered
+    ):
+        return cached[2]
     values = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and _looks_like_token(v)}
     result = sorted(values | registered, key=len, reverse=True)
     with _lock:

@@ -52,7 +52,7 @@ class ChecksLine(BaseModel):
 
 
 @dataclass
-class Row:
+class ReportRow:
     """One summary row; ``rate`` is None when the log has no check counts for it."""
 
     prompt: str | None
@@ -72,9 +72,9 @@ class Row:
 
 @dataclass
 class Summary:
-    by_assertion: list[Row]
-    by_prompt: list[Row]
-    by_day: list[Row]
+    by_assertion: list[ReportRow]
+    by_prompt: list[ReportRow]
+    by_day: list[ReportRow]
     failures: int
     checks: int
 
@@ -107,10 +107,10 @@ def summarize(path: str | Path, *, prompt: str | None = None) -> Summary:
         failures = [f for f in failures if f.prompt == prompt]
         checks = [c for c in checks if c.prompt == prompt]
 
-    by_assertion: dict[tuple[Any, ...], Row] = {}
+    by_assertion: dict[tuple[Any, ...], ReportRow] = {}
     for f in failures:
         key = (f.prompt, f.prompt_version, f.assertion)
-        by_assertion.setdefault(key, Row(*key)).failures += 1
+        by_assertion.setdefault(key, ReportRow(*key)).failures += 1
     for c in checks:
         for name in c.assertions:
             key = (c.prompt, c.prompt_version, name)
@@ -124,22 +124,22 @@ def summarize(path: str | Path, *, prompt: str | None = None) -> Summary:
         ident = (f.ts, f.response_sha256, f.attempt)
         failed_responses[(f.prompt, f.prompt_version)].add(ident)
         failed_responses[(f.prompt, f.prompt_version, f.ts[:10])].add(ident)
-    by_prompt: dict[tuple[Any, ...], Row] = {}
-    by_day: dict[tuple[Any, ...], Row] = {}
+    by_prompt: dict[tuple[Any, ...], ReportRow] = {}
+    by_day: dict[tuple[Any, ...], ReportRow] = {}
     for key, idents in failed_responses.items():
         if len(key) == 2:
-            by_prompt.setdefault(key, Row(*key)).failures = len(idents)
+            by_prompt.setdefault(key, ReportRow(*key)).failures = len(idents)
         else:
-            by_day.setdefault(key, Row(key[0], key[1], day=key[2])).failures = len(idents)
+            by_day.setdefault(key, ReportRow(key[0], key[1], day=key[2])).failures = len(idents)
     for c in checks:
         by_prompt.setdefault(
-            (c.prompt, c.prompt_version), Row(c.prompt, c.prompt_version)
+            (c.prompt, c.prompt_version), ReportRow(c.prompt, c.prompt_version)
         ).checks += c.checks
         by_day.setdefault(
-            (c.prompt, c.prompt_version, c.day), Row(c.prompt, c.prompt_version, day=c.day)
+            (c.prompt, c.prompt_version, c.day), ReportRow(c.prompt, c.prompt_version, day=c.day)
         ).checks += c.checks
 
-    def order(row: Row) -> tuple[str, ...]:
+    def order(row: ReportRow) -> tuple[str, ...]:
         return (row.day or "", str(row.prompt), str(row.prompt_version), row.assertion or "")
 
     return Summary(

@@ -24,13 +24,12 @@ litellm calls: llmassert's own model calls (judges) still go through the LLM lay
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from llmassert.assertions.assertion_set import AssertionSet
 from llmassert.hooks.failure_log import FailureLog
-from llmassert.hooks.guard import Guard, OnFail
+from llmassert.hooks.guard import Guard, GuardOptions, OnFail
 from llmassert.hooks.streaming import AsyncGuardedStream, GuardedStream, check_stream_policy
 from llmassert.llm.recording import replay_miss, replay_miss_count
 
@@ -85,27 +84,10 @@ class LiteLLMGuard:
     """litellm's ``completion`` / ``acompletion`` behind a :class:`Guard`."""
 
     def __init__(
-        self,
-        assertions: AssertionSet | str | Path,
-        *,
-        on_fail: OnFail = "exception",
-        max_reasks: int = 2,
-        prompt_name: str | None = None,
-        prompt_version: str | int | None = None,
-        failure_log: FailureLog | str | Path | Literal[False] | None = None,
-        log_raw: bool = False,
-        severity: Mapping[str, str] | None = None,
+        self, assertions: AssertionSet | str | Path, **options: Unpack[GuardOptions]
     ) -> None:
-        self.guard = Guard(
-            assertions,
-            on_fail=on_fail,
-            max_reasks=max_reasks,
-            prompt_name=prompt_name or "litellm",
-            prompt_version=prompt_version,
-            failure_log=failure_log,
-            log_raw=log_raw,
-            severity=severity,
-        )
+        options["prompt_name"] = options.get("prompt_name") or "litellm"
+        self.guard = Guard(assertions, **options)
         self._originals: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
@@ -182,18 +164,10 @@ class LiteLLMGuard:
         return await self.guard.arun(attempt, _example(kwargs, explicit))
 
     def _stream_hooks(self, *, aio: bool) -> dict[str, Any]:
-        """How a guarded stream logs through this guard (failure log, stats, policy name)."""
+        """How a guarded stream reaches this guard: the core decides on what the stream
+        assembled (:meth:`Guard.settle`), which also logs and counts it."""
         g = self.guard
-
-        def record(result: Any, text: str, example: dict[str, Any]) -> None:
-            g._record(result, text, example, 0)  # the prefix check that stopped the stream
-
-        return {
-            "on_fail": g.on_fail,
-            "record": record,
-            "observe": g.aobserve if aio else g.observe,
-            "name": g.prompt_name,
-        }
+        return {"on_fail": g.on_fail, "settle": g.settle, "name": g.prompt_name}
 
     # -- patching --------------------------------------------------------------------------------
 
@@ -246,7 +220,7 @@ def guarded_completion(
     max_reasks: int = 2,
     prompt_name: str | None = None,
     prompt_version: str | int | None = None,
-    **kwargs: Any,
+    **kwargs: Any,  # litellm's
 ) -> Any:
     """One guarded ``litellm.completion`` call (the guard is built once per set and policy)."""
     key = (
@@ -269,27 +243,10 @@ def guarded_completion(
     return guarded.completion(**kwargs)
 
 
-def install(
-    assertions: AssertionSet | str | Path,
-    *,
-    on_fail: OnFail = "exception",
-    max_reasks: int = 2,
-    prompt_name: str | None = None,
-    prompt_version: str | int | None = None,
-    failure_log: FailureLog | str | Path | Literal[False] | None = None,
-    log_raw: bool = False,
-) -> LiteLLMGuard:
+def install(assertions: AssertionSet | str | Path, **options: Unpack[GuardOptions]) -> LiteLLMGuard:
     """Guard every ``litellm.completion`` / ``acompletion`` call; returns the handle
-    (``.uninstall()``, ``.stats``; also a context manager)."""
-    return LiteLLMGuard(
-        assertions,
-        on_fail=on_fail,
-        max_reasks=max_reasks,
-        prompt_name=prompt_name,
-        prompt_version=prompt_version,
-        failure_log=failure_log,
-        log_raw=log_raw,
-    ).install()
+    (``.uninstall()``, ``.stats``; also a context manager).  ``options``: :class:`Guard`'s."""
+    return LiteLLMGuard(assertions, **options).install()
 
 
 def litellm_callback(

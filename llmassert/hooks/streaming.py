@@ -16,8 +16,9 @@ Two layers, in the sans-IO style of the rest of ``hooks``:
 Policies on a stream: the caller has already received the chunks, so nothing can be re-asked,
 fixed or filtered.  ``exception`` raises :class:`~llmassert.errors.AssertionsFailedError` —
 early (and the HTTP stream is closed) when a monotone check fails on a prefix, else after the
-last chunk; ``noop`` only checks and logs.  Other policies are refused with one line.  Failures of
-``warn`` assertions are logged, never raised.
+last chunk; ``noop`` only checks and logs.  Other policies are refused with one line.  What to do
+is the enforcement core's decision (:meth:`~llmassert.hooks.guard.Guard.settle`, which also logs
+and counts): failures of ``warn`` assertions are logged, never raised.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from llmassert.assertions.assertion_set import AssertionSet
 from llmassert.assertions.results import CheckResult
+from llmassert.enforce import Decision
 from llmassert.errors import AssertionsFailedError, ConfigError
 
 STREAM_POLICIES = ("exception", "raise", "noop")
@@ -122,8 +124,7 @@ class _Base:
         example: dict[str, Any],
         *,
         on_fail: str,
-        record: Callable[[CheckResult, str, dict[str, Any]], None],
-        observe: Callable[[str, dict[str, Any]], Any],
+        settle: Callable[[str, dict[str, Any], CheckResult], Decision],
         name: str | None,
     ) -> None:
         check_stream_policy(on_fail)
@@ -131,8 +132,8 @@ class _Base:
         self.assertions = assertions
         self.example = example
         self.raises = on_fail in ("exception", "raise")
-        self._record = record  # logs a result (the failing prefix check)
-        self._observe = observe  # checks and logs the whole text: a CheckResult (or awaitable)
+        # The core's decision on a checked text (no re-ask possible); it logs and counts too.
+        self._settle = settle
         self._name = name
         self.state = StreamCheck(assertions, example, stop_early=self.raises)
         self.result: CheckResult | None = None  # the whole-text result, once the stream ends
@@ -141,22 +142,23 @@ class _Base:
     def _early(self, failing: CheckResult) -> AssertionsFailedError:
         self.stopped_early = True
         text = self.state.text
-        self._record(failing, text, self.example)
         self.result = failing
-        return self._error(failing, f"stream stopped early after {len(text)} characters")
+        decision = self._settle(text, self.example, failing)
+        return self._error(decision, f"stream stopped early after {len(text)} characters")
 
     def _final(self, result: CheckResult) -> None:
         self.result = result
-        blocking = self.assertions.blocking(result)
-        if self.raises and not blocking.passed:
-            raise self._error(blocking, "checked on the assembled stream")
+        decision = self._settle(self.state.text, self.example, result)
+        if decision.verdict == "raise":
+            raise self._error(decision, "checked on the assembled stream")
 
-    def _error(self, result: CheckResult, why: str) -> AssertionsFailedError:
+    def _error(self, decision: Decision, why: str) -> AssertionsFailedError:
         where = f" ({self._name})" if self._name else ""
-        names = ", ".join(f.name for f in result.failures)
+        failures = decision.failures
+        names = ", ".join(f.name for f in failures)
         return AssertionsFailedError(
-            f"{len(result.failures)} assertion(s) failed{where}: {names}; {why}",
-            failures=list(result.failures),
+            f"{len(failures)} assertion(s) failed{where}: {names}; {why}",
+            failures=list(failures),
         )
 
 
@@ -174,7 +176,7 @@ class GuardedStream(_Base):
         except GeneratorExit:
             _close(self._stream)
             raise
-        self._final(self._observe(self.state.text, self.example))
+        self._final(self.assertions.check(self.state.text, self.example))
 
 
 class AsyncGuardedStream(_Base):
@@ -194,4 +196,4 @@ class AsyncGuardedStream(_Base):
         except GeneratorExit:
             await _aclose(self._stream)
             raise
-        self._final(await self._observe(self.state.text, self.example))
+        self._final(await self.assertions.acheck(self.state.text, self.example))

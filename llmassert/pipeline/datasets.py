@@ -27,8 +27,6 @@ from llmassert.fileio import (
 )
 from llmassert.pipeline.types import Row
 
-FORMATS = ("json", "jsonl", "csv", "text")
-
 
 def detect_format(path: Path) -> str:
     if path.is_dir():

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmassert.errors import ConfigError
+from llmassert.llm.session import get_client
 from llmassert.pipeline.context import (
     CURRENT_UNIT,
     NullProgress,
@@ -126,8 +127,6 @@ class StageEnv:
 
     def context(self, op: Operator[Any]) -> OpContext:
         def embed_client() -> LLMClient:
-            from llmassert.llm.session import get_client
-
             return get_client(self.settings.replace(api_base=self.env.embedding_api_base))
 
         return OpContext(

@@ -31,7 +31,14 @@ from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
 from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
 from llmassert.pipeline.estimate import TokenEstimate, estimate_op
-from llmassert.pipeline.executor import Executor, Lineage, OpResult, StageEnv, get_executor
+from llmassert.pipeline.executor import (
+    Executor,
+    Lineage,
+    LocalExecutor,
+    OpResult,
+    StageEnv,
+    get_executor,
+)
 from llmassert.pipeline.operators.base import (
     OPERATORS,
     UNKNOWN,
@@ -481,8 +488,6 @@ class Runner:
     async def _dry_run(self) -> RunReport:
         """Estimate calls per operation; operators without LLM calls run for real (cheap)."""
         assert self.env is not None
-        from llmassert.pipeline.executor import LocalExecutor
-
         report = RunReport(dry_run=True, output=self.output_path)
         report.rows_in = sum(len(d.rows) for d in self.datasets.values())
         outputs: dict[str, list[Row]] = {n: d.rows for n, d in self.datasets.items()}

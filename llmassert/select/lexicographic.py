@@ -28,8 +28,7 @@ import numpy as np
 
 from llmassert.select.arrays import BoolArray, IntArray
 from llmassert.select.milp import FloatArray, Model
-from llmassert.select.solvers import Outcome as SolveOutcome
-from llmassert.select.solvers import Solution, SolverName, resolve_solver, solve
+from llmassert.select.solvers import Solution, SolveOutcome, SolverName, resolve_solver, solve
 
 # The tie-break solves are bounded: by nodes (deterministic), and in time by a quarter of the main
 # solves' time, at least 1 s with HiGHS and 3 s with CBC (a process start and a file round trip

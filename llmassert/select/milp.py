@@ -61,10 +61,6 @@ class Model:
     def n_vars(self) -> int:
         return len(self.cost)
 
-    @property
-    def n_rows(self) -> int:
-        return sum(len(b[3]) for b in self.blocks)
-
     def add_vars(
         self,
         count: int,

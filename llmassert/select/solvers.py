@@ -26,14 +26,14 @@ from llmassert.errors import SelectionError
 from llmassert.select.milp import INF, Model
 
 SolverName = Literal["cbc", "highs", "auto"]
-Outcome = Literal["optimal", "feasible", "infeasible", "no_solution"]
+SolveOutcome = Literal["optimal", "feasible", "infeasible", "no_solution"]
 
 _GAP_ABS = 0.99  # integral objective: a gap below 1 proves optimality
 
 
 @dataclass(frozen=True)
 class Solution:
-    outcome: Outcome  # no_solution: the time limit passed before any feasible answer
+    outcome: SolveOutcome  # no_solution: the time limit passed before any feasible answer
     values: npt.NDArray[np.float64] | None
     objective: float | None
     seconds: float
@@ -94,7 +94,7 @@ def _trivially_infeasible(model: Model) -> bool:
 
 def _solve_cbc(
     model: Model, time_limit_s: float, start: np.ndarray | None, node_limit: int | None
-) -> tuple[Outcome, np.ndarray | None, float | None, float | None]:
+) -> tuple[SolveOutcome, np.ndarray | None, float | None, float | None]:
     import pulp
 
     prob = pulp.LpProblem("llmassert_select", pulp.LpMinimize)
@@ -142,7 +142,7 @@ def _solve_cbc(
     if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         return "no_solution", None, None, None
     values = np.array([v.varValue or 0.0 for v in variables], dtype=np.float64)
-    outcome: Outcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
+    outcome: SolveOutcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
     return outcome, values, float(np.dot(model.cost, values)), None  # CBC: no bound via PuLP
 
 
@@ -233,7 +233,7 @@ def _new_highs() -> Any:
 
 def _solve_highs(
     model: Model, time_limit_s: float, start: np.ndarray | None, node_limit: int | None
-) -> tuple[Outcome, np.ndarray | None, float | None, float | None]:
+) -> tuple[SolveOutcome, np.ndarray | None, float | None, float | None]:
     import highspy
 
     h = _new_highs()
@@ -283,7 +283,7 @@ def _solve_highs(
     values = np.asarray(h.getSolution().col_value, dtype=np.float64)
     objective = float(np.dot(model.cost, values))
     bound = float(h.getInfo().mip_dual_bound)
-    outcome: Outcome = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
+    outcome: SolveOutcome = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
     if abs(objective - h.getInfo().objective_function_value) > 0.5:
         # HiGHS 1.16 can map a MIP start through presolve, improve on it in the reduced space,
         # report the better objective and still return the start's values: those values are

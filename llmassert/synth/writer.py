@@ -23,7 +23,6 @@ from llmassert.synth.manifest import Manifest, SplitMetrics
 from llmassert.synth.models import Candidate
 from llmassert.text import plural
 
-JUDGE_IMPORT = "from llmassert.assertions.judge import llm_judge"
 _METHOD_NAMES = {"sub": "SPADE_sub", "cov": "SPADE_cov", "base": "SPADE_base"}
 
 

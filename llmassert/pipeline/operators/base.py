@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from llmassert.pipeline.context import OpContext, PipelineEnv
 
 OpKind = Literal["row", "group", "global", "join"]
-OnFail = Literal["retry", "glean", "flag", "quarantine", "raise"]
+# DocETL's names; the guard's reask / exception / noop are accepted too (llmassert.enforce.policy).
+StepOnFail = Literal["retry", "glean", "flag", "quarantine", "raise", "reask", "exception", "noop"]
 
 
 # -- spec models ---------------------------------------------------------------------------------
@@ -165,7 +166,11 @@ class AssertionsSpec(StrictModel):
     """``assertions:`` a synthesized assertion module applied to every answer."""
 
     module: Path = Field(description="assertions/<name>.py (relative to the YAML's folder).")
-    on_fail: OnFail = Field("retry", description="retry | glean | flag | quarantine | raise")
+    on_fail: StepOnFail = Field(
+        "retry",
+        description="retry | glean | flag | quarantine | raise (also reask = retry, "
+        "exception = raise, noop = flag)",
+    )
     max_retries: int = Field(2, ge=0, le=10)
     response_key: str | None = Field(
         None,
@@ -367,7 +372,6 @@ __all__ = [
     "Issue",
     "JoinOperator",
     "LLMOperationSpec",
-    "OnFail",
     "OpKind",
     "OpStats",
     "OperationSpec",
@@ -376,6 +380,7 @@ __all__ = [
     "OutputSpec",
     "Row",
     "RowOperator",
+    "StepOnFail",
     "StrictModel",
     "register",
     "row_digest",
