@@ -141,6 +141,26 @@ def test_the_decision_records_why() -> None:
     assert final.reason == "flag: short (policy noop)"
 
 
+def test_warn_assertions_never_block_and_ride_along_on_the_decision() -> None:
+    tone = Failure("polite", message="returned False")
+    # A warn-only failure is accepted at once, under a policy that would re-ask or raise.
+    enforcer = Enforcer(parse_policy("reask", max_reasks=2), warn=frozenset({"polite"}))
+    decision = enforcer.decide((tone,))
+    assert decision.verdict == "accept" and decision.warnings == (tone,)
+    assert decision.failures == () and enforcer.reasks_left == 2
+    # With a blocking failure beside it, only the blocking one is enforced.
+    enforcer = Enforcer(parse_policy("exception"), warn=frozenset({"polite"}))
+    decision = enforcer.decide((tone, *BAD))
+    assert decision.verdict == "raise" and decision.failures == BAD
+    assert decision.warnings == (tone,)
+    # The name alone is not enough: a `validate:` expression of that name still blocks.
+    same_name = Failure("polite", message="does not hold", source="validate")
+    enforcer = Enforcer(parse_policy("quarantine"), warn=frozenset({"polite"}))
+    assert enforcer.decide((same_name,)).verdict == "quarantine"
+    # Without warn names the same failure blocks.
+    assert Enforcer(parse_policy("exception")).decide((tone,)).verdict == "raise"
+
+
 # -- the loop, sync and async --------------------------------------------------------------------
 
 
