@@ -295,10 +295,13 @@ def test_cli_synth_on_a_git_history_is_offline_and_deterministic(tmp_path: Path)
         shas.append(git("rev-parse", "HEAD"))
     outs = []
     for run in ("a", "b"):
-        out = tmp_path / run
+        # The same command twice, from two folders: the module's header names the manifest by
+        # the --out path given (here relative), so the files must match byte for byte.
+        (tmp_path / run).mkdir()
+        out = tmp_path / run / "out"
         done = subprocess.run(
-            [sys.executable, "-m", "llmassert.cli", "synth", str(repo / "talk.md"), "--out", str(out)],
-            capture_output=True, text=True, cwd=tmp_path, check=False,
+            [sys.executable, "-m", "llmassert.cli", "synth", str(repo / "talk.md"), "--out", "out"],
+            capture_output=True, text=True, cwd=tmp_path / run, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "not checked:" in done.stdout and "pasted" in done.stdout
@@ -309,7 +312,7 @@ def test_cli_synth_on_a_git_history_is_offline_and_deterministic(tmp_path: Path)
     origin = {c["text"]: (c["version"], c["sha"]) for c in manifest["criteria"]}
     assert origin["Only output Markdown."] == (2, shas[1])
     assert all(r["sha"] == shas[0] for r in manifest["history"]["retired"])
-    checks = AssertionSet.load(tmp_path / "a" / "talk.py")
+    checks = AssertionSet.load(tmp_path / "a" / "out" / "talk.py")
     assert checks.check(GOOD, {}).passed
 
 
