@@ -99,4 +99,10 @@ def bounded(
         except RecursionError:
             raise SandboxError(f"{name}: RecursionError (nested too deeply)") from None
 
+    call.__dict__["llmassert_bounded"] = True
     return call
+
+
+def is_bounded(fn: Any) -> bool:
+    """True for functions wrapped by :func:`bounded` (they take frozen examples)."""
+    return bool(getattr(fn, "llmassert_bounded", False))

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
-from llmassert.sandbox import policy
 from llmassert.sandbox import _worker as wire
+from llmassert.sandbox import policy
 from llmassert.sandbox._worker import (
     exec_source,
     make_importer,

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
+from llmassert.sandbox.inline import frozen_example
 from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.models import Candidate
 
@@ -129,8 +129,10 @@ async def aevaluate(
     if judges and (client is None or not model):
         raise ValueError("LLM-judge candidates need a client and a model")
 
+    # Frozen once for every inline candidate (load_inline's wrapper takes them as they are).
+    inputs = [frozen_example(ex.input) for ex in examples] if inline else []
     for j in inline:
-        finished(j, _run_inline(candidates[j], examples, stats))
+        finished(j, _run_inline(candidates[j], examples, inputs, stats))
         stats.inline += 1
     if boxed:
         from llmassert.sandbox import ProcessSandbox
@@ -154,7 +156,9 @@ def _note_error(stats: EvalStats, name: str, reason: str) -> None:
     stats.first_error.setdefault(name, reason[:200])
 
 
-def _run_inline(cand: Candidate, examples: Sequence[Example], stats: EvalStats) -> list[int]:
+def _run_inline(
+    cand: Candidate, examples: Sequence[Example], inputs: Sequence[Any], stats: EvalStats
+) -> list[int]:
     from llmassert.sandbox import load_inline
 
     try:
@@ -166,10 +170,10 @@ def _run_inline(cand: Candidate, examples: Sequence[Example], stats: EvalStats) 
             _note_error(stats, cand.name, f"does not load: {e}")
         return [0] * len(examples)
     column = []
-    for ex in examples:
+    for ex, frozen in zip(examples, inputs, strict=True):
         try:
-            # A deep copy: a candidate that mutates its example must not change the next one's.
-            column.append(1 if fn(copy.deepcopy(ex.input), ex.response) else 0)
+            # Frozen inputs: no candidate can change what the next one sees.
+            column.append(1 if fn(frozen, ex.response) else 0)
         except Exception as e:  # the candidate's own bug: a failure of that candidate only
             _note_error(stats, cand.name, f"{type(e).__name__}: {e}")
             column.append(0)
