@@ -166,7 +166,7 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
             raise SecurityError(str(e)) from None
         return _size_ok(super().call_binop(context, operator, left, right))
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _tick()
         return _size_ok(super().call(__context, __obj, *args, **kwargs))
 
