@@ -247,6 +247,8 @@ class Prompt:
             raise SpecError(
                 f"template syntax error on line {e.lineno}: {e.message}", file=file, field=where
             ) from None
+        except (RecursionError, MemoryError):
+            raise SpecError("template nests too deeply to compile", file=file, field=where) from None
         self.refs = _analyse(tree)
 
     def check(self, available: Mapping[str, KeySet | None]) -> None:

@@ -19,6 +19,8 @@ MAX_SEQ = 1_000_000  # longest str/list a validate expression may build
 MAX_STEPS = 200_000  # interpreter steps per evaluation (comprehensions over huge lists)
 MAX_INT_BITS = 8_192  # largest integer result (~2,466 digits): 10**1000**1000 is refused
 MAX_SECONDS = 1.0  # wall-clock bound per evaluation, checked every few hundred steps
+MAX_SOURCE = 10_000  # characters of one expression
+MAX_DEPTH = 100  # AST nesting (the interpreter recurses once per level)
 
 
 class UnsafeExpressionError(ValueError):
@@ -194,10 +196,16 @@ class SafeExpr:
     def __init__(self, source: str, variables: tuple[str, ...] = ("output", "input")) -> None:
         self.source = source.strip()
         self.variables = variables
+        if len(self.source) > MAX_SOURCE:
+            raise UnsafeExpressionError(f"expression over {MAX_SOURCE} characters")
         try:
             tree = ast.parse(self.source, mode="eval")
         except SyntaxError as e:
             raise UnsafeExpressionError(f"invalid expression: {e.msg}") from None
+        except (MemoryError, RecursionError, ValueError):  # the parser's own nesting limits
+            raise UnsafeExpressionError("expression nests too deeply") from None
+        if _depth(tree) > MAX_DEPTH:
+            raise UnsafeExpressionError(f"expression nests more than {MAX_DEPTH} deep")
         self._check(tree, set(variables))
         self._tree = tree.body
 
@@ -255,6 +263,16 @@ class SafeExpr:
             return bool(self.evaluate(**variables)), None
         except EvalError as e:
             return False, str(e)
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 class _Interpreter:
