@@ -111,8 +111,10 @@ def _check_format(template: Any) -> None:
         return
     for spec in _FORMAT_FIELD.findall(template):
         numbers = re.findall(r"\d+", spec)
-        if (spec.startswith("%") and "*" in spec) or any(len(n) > 6 for n in numbers) or any(
-            int(n) > MAX_VALUE for n in numbers
+        if (
+            (spec.startswith("%") and "*" in spec)
+            or any(len(n) > 6 for n in numbers)
+            or any(int(n) > MAX_VALUE for n in numbers)
         ):
             raise SecurityError(f"format field {spec[:40]!r} is too wide")
 
@@ -129,7 +131,9 @@ def _bounded_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in ("join", "replace") and values:
             rest = [values[0]] if name == "join" else values[1:3]
             try:
-                target = (str(values[1]) if len(values) > 1 else "") if name == "join" else values[0]
+                target = (
+                    (str(values[1]) if len(values) > 1 else "") if name == "join" else values[0]
+                )
                 if name == "join":
                     parts = list(values[0])
                     guard_method(target, "join", [parts])
@@ -139,7 +143,9 @@ def _bounded_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise SecurityError(f"|{name}: {e}") from None
         return _size_ok(fn(*args, **kwargs))
 
-    call.__dict__.update(getattr(fn, "__dict__", {}))  # keep jinja's pass_context/eval_context marks
+    call.__dict__.update(
+        getattr(fn, "__dict__", {})
+    )  # keep jinja's pass_context/eval_context marks
     return call
 
 
@@ -248,7 +254,9 @@ class Prompt:
                 f"template syntax error on line {e.lineno}: {e.message}", file=file, field=where
             ) from None
         except (RecursionError, MemoryError):
-            raise SpecError("template nests too deeply to compile", file=file, field=where) from None
+            raise SpecError(
+                "template nests too deeply to compile", file=file, field=where
+            ) from None
         self.refs = _analyse(tree)
 
     def check(self, available: Mapping[str, KeySet | None]) -> None:
@@ -288,7 +296,9 @@ class Prompt:
             for chunk in self._template.generate(**variables):
                 size += len(chunk)
                 if size > MAX_RENDER_CHARS:
-                    raise SecurityError(f"the rendered prompt is over {MAX_RENDER_CHARS} characters")
+                    raise SecurityError(
+                        f"the rendered prompt is over {MAX_RENDER_CHARS} characters"
+                    )
                 _tick()
                 chunks.append(chunk)
             return "".join(chunks)

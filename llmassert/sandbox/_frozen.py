@@ -13,7 +13,7 @@ without importing the ``llmassert`` package.
 from __future__ import annotations
 
 import copy
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 
 def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
@@ -90,7 +90,7 @@ def freeze(value: Any) -> Any:
         return frozenset(freeze(v) for v in value)
     for scalar in (str, bytes, int, float, complex):
         if isinstance(value, scalar):  # a subclass (str enum, IntEnum): its plain value
-            return scalar(value)
+            return cast(Any, scalar)(value)
     try:
         return copy.deepcopy(value)
     except Exception:

@@ -43,21 +43,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-try:
-    from llmassert.sandbox._frozen import FrozenDict, FrozenList, Sealed, freeze
-except ImportError:  # run as the worker script: no package on sys.path, load the sibling by path
-    _spec = importlib.util.spec_from_file_location(
+
+def _register_frozen_by_path() -> None:
+    # Run as the worker script there is no package on sys.path: load the sibling by path and
+    # register it under its package name, where helpers.py (and the import below) find it.
+    spec = importlib.util.spec_from_file_location(
         "llmassert.sandbox._frozen", Path(__file__).with_name("_frozen.py")
     )
-    assert _spec is not None and _spec.loader is not None
-    _frozen_module = importlib.util.module_from_spec(_spec)
-    # helpers.py imports it under its package name: register it so that import finds it.
-    sys.modules["llmassert.sandbox._frozen"] = _frozen_module
-    _spec.loader.exec_module(_frozen_module)
-    FrozenDict = _frozen_module.FrozenDict
-    FrozenList = _frozen_module.FrozenList
-    Sealed = _frozen_module.Sealed
-    freeze = _frozen_module.freeze
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["llmassert.sandbox._frozen"] = module
+    spec.loader.exec_module(module)
+
+
+if "llmassert.sandbox._frozen" not in sys.modules and __name__ == "__main__":
+    _register_frozen_by_path()
+from llmassert.sandbox._frozen import Sealed, freeze  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
@@ -348,7 +349,9 @@ def serve(memory_mb: int) -> None:
 
     signal.signal(signal.SIGALRM, on_alarm)
 
-    def run_one(fn: Callable[..., Any], example: Any, response: str, timeout: float) -> tuple[int, str]:
+    def run_one(
+        fn: Callable[..., Any], example: Any, response: str, timeout: float
+    ) -> tuple[int, str]:
         try:
             try:
                 armed[0] = True

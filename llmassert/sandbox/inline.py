@@ -70,9 +70,7 @@ def _disarm(deadline: _Deadline, previous: Any) -> None:
             continue
 
 
-def bounded(
-    fn: Callable[..., Any], *, timeout_s: float, name: str
-) -> Callable[[Any, str], Any]:
+def bounded(fn: Callable[..., Any], *, timeout_s: float, name: str) -> Callable[[Any, str], Any]:
     """``fn(example, response)`` with a frozen example, a deadline, and one-line failures."""
 
     @functools.wraps(fn)

@@ -403,7 +403,8 @@ class _Validator:
             )
         if root.id not in local:
             raise _Refused(
-                node, f"{verb} an item of {root.id!r}, which the function did not create, is not allowed"
+                node,
+                f"{verb} an item of {root.id!r}, which the function did not create, is not allowed",
             )
 
     def _scope_names(self, node: ast.AST) -> tuple[set[str], set[str]]:
@@ -416,7 +417,13 @@ class _Validator:
                 args = parent.args
                 params |= {
                     a.arg
-                    for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+                    for a in [
+                        *args.posonlyargs,
+                        *args.args,
+                        *args.kwonlyargs,
+                        args.vararg,
+                        args.kwarg,
+                    ]
                     if a is not None
                 }
                 for sub in ast.walk(parent):
@@ -451,7 +458,9 @@ class _Validator:
             and attr != "fromkeys"
         ):
             # dict.update(x, ...) would bypass the read-only inputs' overrides.
-            raise _Refused(node, f"'{receiver.id}.{attr}' is not allowed (call the method on a value)")
+            raise _Refused(
+                node, f"'{receiver.id}.{attr}' is not allowed (call the method on a value)"
+            )
         if attr.startswith(_FORBIDDEN_ATTR_PREFIXES) or attr in _FORBIDDEN_ATTRS:
             raise _Refused(node, f"attribute {attr!r} is not allowed")
         if attr in ("format", "format_map"):

@@ -400,9 +400,7 @@ class ProcessSandbox:
                 worker.loaded.discard(source_id)
                 try:
                     worker.send({"op": "unload", "id": source_id})
-                    frame = worker.read_frame(
-                        time.monotonic() + self._deadline_s, wire.UNLOADED, 0
-                    )
+                    frame = worker.read_frame(time.monotonic() + self._deadline_s, wire.UNLOADED, 0)
                     if frame is None:
                         self._restart()
                 except (_WorkerGone, _ProtocolViolation):
