@@ -719,6 +719,8 @@ class _InlineChecker:
     def _node(self, node: ast.AST) -> None:
         if isinstance(node, ast.While):
             raise _Refused(node, "'while' loops are not inline-safe")
+        if self._self_doubling(node):
+            raise _Refused(node, "'x = x + x' grows geometrically in a loop: not inline-safe")
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             left = node.left if isinstance(node, ast.BinOp) else node.target
             right = node.right if isinstance(node, ast.BinOp) else node.value
@@ -737,6 +739,31 @@ class _InlineChecker:
                 raise _Refused(
                     node, "f-string format specs must be literal and narrow to be inline-safe"
                 )
+
+    def _self_doubling(self, node: ast.AST) -> bool:
+        """``x = x + x`` / ``x += x`` (any number of operands naming x twice) inside a loop."""
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            extra = 0
+        elif isinstance(node, ast.AugAssign):
+            target, value = node.target, node.value
+            extra = 1  # x += x: the target itself is one operand
+        else:
+            return False
+        if not isinstance(target, ast.Name):
+            return False
+        uses = sum(
+            isinstance(n, ast.Name) and n.id == target.id and isinstance(n.ctx, ast.Load)
+            for n in ast.walk(value)
+        )
+        if uses + extra < 2:
+            return False
+        parent = self.parents.get(id(node))
+        while parent is not None:
+            if isinstance(parent, (ast.For, ast.comprehension)):
+                return True
+            parent = self.parents.get(id(parent))
+        return False
 
     def _binop(self, node: ast.AST, op: ast.operator, left: ast.AST, right: ast.AST) -> None:
         if isinstance(op, (ast.Pow, ast.LShift)):
