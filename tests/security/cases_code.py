@@ -473,7 +473,7 @@ CASES: list[Case] = [
     code(
         UT,
         "polynomial regex inline (deadline)",
-        "import re\ndef f(e, r):\n    return re.search(r'\\s*\\s*\\s*\\s*\\s*\\s*x', ' ' * 3000) is not None",
+        "import re\ndef f(e, r):\n    return re.search(r'a*a*a*a*b', 'a' * 200) is not None",
         C,
     ),
     code(
