@@ -32,7 +32,7 @@ from llmassert.assertions import AssertionSet
 from llmassert.config import Settings
 from llmassert.hooks import guard
 from llmassert.llm import LLMRequest
-from llmassert.llm.litellm_client import build_client
+from llmassert.llm.managed_client import build_client
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 MODULE = textwrap.dedent('''

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from llmassert.config import Settings
 from llmassert.llm import LLMRequest
-from llmassert.llm.litellm_client import build_client
+from llmassert.llm.managed_client import build_client
 from llmassert.testing.fake_server import ServerProcess
 
 SCHEMA = {

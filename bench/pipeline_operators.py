@@ -22,7 +22,7 @@ from typing import Any
 
 import llmassert.pipeline.operators  # noqa: F401 - fills the registry
 from llmassert.config import Settings
-from llmassert.llm import get_client
+from llmassert.llm.session import get_client
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import Outcome
 from llmassert.pipeline.operators.gather import GatherOperator, GatherSpec

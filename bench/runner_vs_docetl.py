@@ -197,7 +197,7 @@ def startup(a: argparse.Namespace, yaml_path: Path, d: Path) -> dict[str, tuple[
             [
                 sys.executable,
                 "-c",
-                "import llmassert.cli, llmassert.pipeline.runner, llmassert.llm.litellm_client",
+                "import llmassert.cli, llmassert.pipeline.runner, llmassert.llm.managed_client",
             ],
             env,
         ),

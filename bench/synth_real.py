@@ -312,11 +312,14 @@ def load_responses(folder: Path) -> tuple[dict[str, Any], list[tuple[str, bool, 
 
 def _synth(folder: Path, out: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LLMASSERT_MODEL"}
+    # `python -m` puts the working directory first on sys.path: run in the scratch folder so the
+    # llmassert imported is the one PYTHONPATH names (the one this process loads), not the cwd's.
     proc = subprocess.run(
         [sys.executable, "-m", "llmassert.cli", "synth", str(folder), "--out", str(out), "--json"],
         capture_output=True,
         text=True,
         env=env,
+        cwd=folder.parent,
         check=False,
     )
     if proc.returncode != 0:
@@ -472,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.only:
         specs = [s for s in specs if s.id in set(args.only)]
+    import llmassert
+
+    print(f"llmassert from {Path(llmassert.__file__).parent}", file=sys.stderr)
     results: list[PromptResult] = []
     with tempfile.TemporaryDirectory(prefix="synth_real_") as tmp:
         for i, spec in enumerate(specs, 1):

@@ -17,7 +17,7 @@ from llmassert.errors import AssertionsFailedError, LlmAssertError
 if TYPE_CHECKING:
     from llmassert.assertions import AssertionSet, CheckResult, Failure
     from llmassert.config import Settings
-    from llmassert.hooks import guard
+    from llmassert.hooks.guard import guard
 
 __version__ = "0.1.0"
 

@@ -50,9 +50,10 @@ class Settings(BaseModel):
     cassette_dir: Path | None = None
     max_cost: float | None = Field(None, ge=0)
     max_tokens_total: int | None = Field(None, ge=1)
-    # "auto": plain HTTP for OpenAI-compatible endpoints (api_base set, openai/ model),
-    # litellm for every other provider. "litellm" forces litellm everywhere.
-    transport: Literal["auto", "litellm", "http"] = "auto"
+    # A name in llmassert.llm.transports.TRANSPORTS ("http", "litellm", or registered), or
+    # "auto": plain HTTP for OpenAI-compatible endpoints (api_base set, openai/ model), litellm
+    # for every other provider.  Checked against the registry when a client is built.
+    transport: str = "auto"
 
     @field_validator("api_base")
     @classmethod

@@ -27,10 +27,11 @@ import contextvars
 import re
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from llmassert.aio import run_sync
 from llmassert.assertions.loader import Assertion, parse_module, read_source
 from llmassert.assertions.results import CheckResult, Failure
 from llmassert.errors import (
@@ -408,22 +409,6 @@ class AssertionSet:
 # (passed, failure kind, message, seconds)
 _Outcome = tuple[bool, str, str, float]
 _TIMEOUT = re.compile(r"timed out|killed after|CPU limit|SIGXCPU|SIGKILL")
-T = TypeVar("T")
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code, also when called inside a running event loop.
-
-    Unlike a bare thread hand-off this keeps the caller's context variables (the judge client
-    chosen with ``judge.using``, the plugin's cassette session) in the coroutine.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    ctx = contextvars.copy_context()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(ctx.run, asyncio.run, coro).result()
 
 
 def _verdict_outcome(verdict: Any, seconds: float) -> _Outcome:

@@ -25,6 +25,7 @@ from typing import Any
 from llmassert.config import Settings
 from llmassert.errors import ConfigError, LLMOutputError
 from llmassert.llm.client import LLMClient, LLMRequest, LLMResult
+from llmassert.llm.scope import current, use_client
 
 JUDGE_SYSTEM = (
     "You are a strict evaluator of text produced by another AI system. You answer exactly one "
@@ -138,7 +139,6 @@ def parse_judge(result: LLMResult) -> bool:
 
 # -- which client answers ------------------------------------------------------------------------
 
-_context_client: ContextVar[LLMClient | None] = ContextVar("llmassert_judge_client", default=None)
 # `--llmassert-repeat`: the k-th repeat (k >= 1) asks with seed k, past the cache.
 _context_repeat: ContextVar[int] = ContextVar("llmassert_judge_repeat", default=0)
 _default_client: LLMClient | None = None
@@ -147,14 +147,16 @@ _default_lock = threading.Lock()
 
 def _client_from(settings_or_client: Settings | LLMClient) -> LLMClient:
     if isinstance(settings_or_client, Settings):
-        from llmassert.llm import get_client
+        # Lazy: building a client pulls in aiohttp, vcrpy and the transports (~80 ms), which a
+        # module that only declares judges (and runs offline, or under a session) never needs.
+        from llmassert.llm.session import get_client
 
         return get_client(settings_or_client)
     return settings_or_client
 
 
 def configure(settings_or_client: Settings | LLMClient | None) -> None:
-    """Set the process-wide client judges use (``None`` resets to ``Settings.from_env()``)."""
+    """Set the client judges use when no client is current (``None``: ``Settings.from_env()``)."""
     global _default_client
     with _default_lock:
         _default_client = None if settings_or_client is None else _client_from(settings_or_client)
@@ -162,13 +164,9 @@ def configure(settings_or_client: Settings | LLMClient | None) -> None:
 
 @contextlib.contextmanager
 def using(settings_or_client: Settings | LLMClient) -> Iterator[LLMClient]:
-    """Judges inside this block (this task/thread context) use the given client."""
-    client = _client_from(settings_or_client)
-    token = _context_client.set(client)
-    try:
+    """Judges (and ``get_client``) inside this block (this task/thread context) use the client."""
+    with use_client(_client_from(settings_or_client)) as client:
         yield client
-    finally:
-        _context_client.reset(token)
 
 
 @contextlib.contextmanager
@@ -184,15 +182,11 @@ def repeat(index: int) -> Iterator[None]:
 def current_client() -> LLMClient:
     """The client a judge called now would use; raises ConfigError when no model is set.
 
-    In order: the innermost :func:`using` block, the CLI command's LLM session, :func:`configure`,
-    and finally a client built from ``Settings.from_env()``.
+    The current client (:mod:`llmassert.llm.scope`: the innermost :func:`using` block or CLI
+    session), else the one given to :func:`configure`, else one built from ``Settings.from_env()``.
     """
     global _default_client
-    client = _context_client.get()
-    if client is None:
-        from llmassert.llm.session import current
-
-        client = current() or _default_client
+    client = current() or _default_client
     if client is None:
         with _default_lock:
             if _default_client is None:

@@ -115,9 +115,9 @@ def register(app: typer.Typer) -> None:
             with status:
                 result = select(
                     matrix,
-                    chosen_method,
+                    chosen_method,  # type: ignore[arg-type]
                     a,
-                    t,  # type: ignore[arg-type]
+                    t,
                     time_limit_s=time_limit,
                     presolve=presolve,
                     solver=solver.value,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmassert.aio import run_sync
 from llmassert.config import Settings
 
 
@@ -97,10 +98,10 @@ class LLMClient(ABC):
 
     def complete(self, request: LLMRequest) -> LLMResult:
         """Synchronous :meth:`acomplete` for code that is not async."""
-        return _run_sync(self.acomplete(request))
+        return run_sync(self.acomplete(request))
 
     def embed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
-        return _run_sync(self.aembed(texts, model))
+        return run_sync(self.aembed(texts, model))
 
     async def agather(self, requests: Sequence[LLMRequest]) -> list[LLMResult]:
         """Fan out; the client's own bound limits how many run at once."""
@@ -108,18 +109,3 @@ class LLMClient(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
-
-
-T = TypeVar("T")
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Called from inside a running loop (e.g. a sync hook in an async app): run on a thread.
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()

@@ -11,8 +11,8 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from llmassert.aio import background
 from llmassert.config import Settings
-from llmassert.llm.loop import background
 from llmassert.llm.retry import TransportFailure, retry_after_from_headers
 from llmassert.llm.transport import is_cassette_miss
 

@@ -18,8 +18,8 @@ import json
 import os
 from typing import Any, Protocol
 
+from llmassert.aio import background
 from llmassert.config import Settings
-from llmassert.llm.loop import background
 from llmassert.llm.retry import TransportFailure, retry_after_from_headers
 
 
@@ -104,7 +104,7 @@ class HttpTransport:
 
     aiohttp rather than httpx: httpcore's pool costs ~4 ms of CPU per request at 32-64 requests in
     flight (its request/connection matching is quadratic), aiohttp ~0.2 ms.  Requests run on the
-    process's background loop (:mod:`llmassert.llm.loop`), so one warm pool serves every caller,
+    process's background loop (:mod:`llmassert.aio`), so one warm pool serves every caller,
     including code that calls ``asyncio.run`` per call.
     """
 

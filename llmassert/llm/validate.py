@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from llmassert.config import Settings
 from llmassert.errors import ConfigError
+from llmassert.llm.litellm_transport import import_litellm
+from llmassert.llm.transports import TRANSPORTS
 from llmassert.llm.usage import price_table
 
 # provider → environment variables litellm reads the key from (any one suffices).
@@ -67,8 +69,6 @@ def _known_providers() -> set[str]:
 
 
 def _litellm_providers() -> set[str]:
-    from llmassert.llm.litellm_transport import import_litellm
-
     return {str(getattr(p, "value", p)) for p in import_litellm().provider_list}
 
 
@@ -143,6 +143,12 @@ def check_api_base(settings: Settings) -> None:
 def check_settings(settings: Settings) -> None:
     """Validate the endpoint and configured models (a missing model is fine: offline use)."""
     check_api_base(settings)
+    if settings.transport != "auto" and settings.transport not in TRANSPORTS:
+        raise ConfigError(
+            f"unknown transport {settings.transport!r}; choose auto, "
+            + ", ".join(sorted(TRANSPORTS)),
+            field="transport",
+        )
     if settings.model is not None:
         check_model(settings.model, settings)
     if settings.embedding_model is not None:

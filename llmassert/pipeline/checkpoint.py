@@ -37,7 +37,7 @@ from typing import Any
 
 from llmassert.errors import PipelineError
 from llmassert.fileio import atomic_write_text
-from llmassert.pipeline.operators.base import Issue, OpStats, Row
+from llmassert.pipeline.types import Issue, OpStats, Row
 
 FSYNC_EVERY_S = 0.25
 JOURNAL_VERSION = 1

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmassert.errors import SpecError
-from llmassert.pipeline.operators.base import OperationSpec, OpStats
+from llmassert.pipeline.types import OpStats
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
     from llmassert.llm.client import LLMClient, LLMRequest, LLMResult
     from llmassert.pipeline.checkpoint import Journal
+    from llmassert.pipeline.operators.base import OperationSpec
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Any
 
 from llmassert.errors import InputError
 from llmassert.fileio import atomic_write_text
+from llmassert.pipeline.types import Row
 
-Row = dict[str, Any]
 FORMATS = ("json", "jsonl", "csv", "text")
 
 

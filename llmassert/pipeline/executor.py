@@ -118,7 +118,7 @@ class StageEnv:
 
     def context(self, op: Operator[Any]) -> OpContext:
         def embed_client() -> LLMClient:
-            from llmassert.llm import get_client
+            from llmassert.llm.session import get_client
 
             return get_client(self.settings.replace(api_base=self.env.embedding_api_base))
 

@@ -168,7 +168,7 @@ class RayWorker:
     def __init__(self, init: WorkerInit) -> None:
         for name, value in init.env.items():
             os.environ.setdefault(name, value)
-        from llmassert.llm import get_client
+        from llmassert.llm.session import get_client
         from llmassert.llm.usage import set_price
 
         for model, (pin, pout) in init.prices.items():

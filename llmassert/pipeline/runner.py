@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmassert.errors import SpecError
+from llmassert.llm.scope import current
+from llmassert.llm.session import get_client
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
 from llmassert.pipeline.context import NullProgress, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
@@ -211,9 +213,6 @@ class Runner:
         )
         own_client = False
         if self.client is None:
-            from llmassert.llm import get_client
-            from llmassert.llm.session import current
-
             shared = current(self.settings)
             own_client = shared is None
             self.client = shared or get_client(self.settings)

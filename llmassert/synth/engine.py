@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from llmassert.config import Settings
 from llmassert.errors import HistoryError, InfeasibleError, SynthesisError
+from llmassert.select.tradeoff import best_coverage
 from llmassert.synth.evaluate import (
     EvalStats,
     aevaluate,
@@ -163,7 +164,7 @@ def synthesize(
     _check_histories(histories)
     model = settings.model if settings is not None else None
     if client is None and model:
-        from llmassert.llm import get_client
+        from llmassert.llm.session import get_client
 
         assert settings is not None
         client = get_client(settings)
@@ -567,37 +568,6 @@ def fewer_false_failures(matrix: Matrix, sel: Selection) -> Selection:
             best, hi = found, round((found.ffr or 0.0) * good)
         else:
             lo = k + 1
-    return best
-
-
-def best_coverage(
-    matrix: Matrix, method: str, alpha: float, tau: float
-) -> tuple[float, Selection] | None:
-    """The highest alpha' = k / bad responses, up to ``alpha``, that is feasible at ``tau``
-    (bisection on k: feasibility is monotone in k), with its selection; None when not even
-    alpha' = 0 is feasible."""
-    from llmassert.select import select
-    from llmassert.select.metrics import required_caught
-
-    bad = sum(1 for v in matrix.y or [] if v == 0)
-    if bad == 0:
-        return None
-    lo, hi = -1, required_caught(alpha, bad)  # lo: best feasible k so far
-    best: tuple[float, Selection] | None = None
-    while lo < hi:
-        k = (lo + hi + 1) // 2
-        try:
-            sel = select(
-                matrix,
-                method,
-                k / bad,
-                tau,  # type: ignore[arg-type]
-                find_nearest=False,
-            )
-        except InfeasibleError:
-            hi = k - 1
-        else:
-            lo, best = k, (k / bad, sel)
     return best
 
 

@@ -141,7 +141,7 @@ def sweep(manifest: Manifest, taus: tuple[float, ...] = SWEEP_TAUS) -> list[Swee
     """The trade-off: for each FFR ceiling tau, the best coverage reachable (the run's method)
     and what that selection does on both splits."""
     from llmassert.select import Matrix
-    from llmassert.synth.engine import best_coverage
+    from llmassert.select.tradeoff import best_coverage
 
     if not manifest.y or not manifest.candidates:
         return []

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from llmassert.config import Settings
-from llmassert.llm.litellm_client import Client, build_client
+from llmassert.llm.managed_client import Client, build_client
 
 SCHEMA = {
     "type": "object",

@@ -12,7 +12,7 @@ from llmassert.config import Settings
 from llmassert.errors import LLMOutputError, LLMTransportError
 from llmassert.llm import LLMRequest
 from llmassert.llm.cache import DiskCache, request_key
-from llmassert.llm.litellm_client import Client, build_client
+from llmassert.llm.managed_client import Client, build_client
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 from .conftest import SCHEMA, user

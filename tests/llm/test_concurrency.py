@@ -10,7 +10,7 @@ import pytest
 from llmassert.config import Settings
 from llmassert.llm import LLMRequest
 from llmassert.llm.limits import ConcurrencyLimiter, RateBucket
-from llmassert.llm.litellm_client import build_client
+from llmassert.llm.managed_client import build_client
 from llmassert.testing.fake_server import FakeLLMServer
 
 from .conftest import user
@@ -99,7 +99,7 @@ def test_rpm_limit_delays_requests_beyond_the_burst(
 def test_sync_call_from_the_llm_loop_is_refused_not_deadlocked(
     llm_settings: Settings, llm_server: FakeLLMServer
 ) -> None:
-    from llmassert.llm.loop import background
+    from llmassert.aio import background
 
     client = build_client(llm_settings)
 

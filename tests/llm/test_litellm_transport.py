@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from llmassert.config import Settings
-from llmassert.errors import LLMOutputError, LLMTransportError
+from llmassert.errors import ConfigError, LLMOutputError, LLMTransportError
 from llmassert.llm import LLMRequest
-from llmassert.llm.litellm_client import Client, build_client, uses_http
+from llmassert.llm.managed_client import Client, build_client
+from llmassert.llm.transports import transport_name
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 from .conftest import SCHEMA, user
@@ -24,11 +25,19 @@ def lclient(llm_settings: Settings) -> Iterator[Client]:
 
 
 def test_transport_choice(llm_settings: Settings) -> None:
-    assert uses_http(llm_settings, "openai/fake-model")
-    assert not uses_http(llm_settings, "anthropic/claude-3-haiku")
-    assert not uses_http(llm_settings.replace(api_base=None), "openai/gpt-4o-mini")
-    assert not uses_http(llm_settings.replace(transport="litellm"), "openai/fake-model")
-    assert uses_http(llm_settings.replace(transport="http"), "openai/fake-model")
+    assert transport_name(llm_settings, "openai/fake-model") == "http"
+    assert transport_name(llm_settings, "anthropic/claude-3-haiku") == "litellm"
+    assert transport_name(llm_settings.replace(api_base=None), "openai/gpt-4o-mini") == "litellm"
+    assert (
+        transport_name(llm_settings.replace(transport="litellm"), "openai/fake-model") == "litellm"
+    )
+    assert transport_name(llm_settings.replace(transport="http"), "openai/fake-model") == "http"
+
+
+def test_unknown_transport_is_a_config_error(llm_settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="unknown transport 'carrier-pigeon'") as info:
+        build_client(llm_settings.replace(transport="carrier-pigeon"))
+    assert info.value.field == "transport"
 
 
 def test_plain_completion(lclient: Client, llm_server: FakeLLMServer) -> None:

@@ -10,7 +10,7 @@ import pytest
 from llmassert.config import Settings
 from llmassert.errors import LLMRateLimitError, LLMTransportError
 from llmassert.llm import LLMRequest
-from llmassert.llm.litellm_client import Client, build_client
+from llmassert.llm.managed_client import Client, build_client
 from llmassert.llm.retry import parse_retry_after
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 

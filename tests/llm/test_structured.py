@@ -8,7 +8,7 @@ import pytest
 
 from llmassert.errors import ConfigError, LLMOutputError
 from llmassert.llm import LLMRequest
-from llmassert.llm.litellm_client import Client
+from llmassert.llm.managed_client import Client
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 from .conftest import SCHEMA, user

@@ -11,7 +11,7 @@ import pytest
 from llmassert.config import Settings
 from llmassert.errors import EXIT_BUDGET, BudgetExceededError
 from llmassert.llm import LLMRequest, usage
-from llmassert.llm.litellm_client import build_client
+from llmassert.llm.managed_client import build_client
 from llmassert.llm.usage import cost_of, model_price, set_price
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 

@@ -7,7 +7,7 @@ import pytest
 from llmassert.config import Settings
 from llmassert.errors import ConfigError
 from llmassert.llm import LLMRequest
-from llmassert.llm.litellm_client import build_client
+from llmassert.llm.managed_client import build_client
 
 from .conftest import user
 

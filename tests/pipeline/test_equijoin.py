@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import llmassert.pipeline.operators  # noqa: F401 - registry first (import order)
 from llmassert.config import Settings
 from llmassert.llm import get_client
 from llmassert.pipeline.context import OpContext, PipelineEnv

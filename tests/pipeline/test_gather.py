@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-import llmassert.pipeline.operators  # noqa: F401 - registry first (import order)
 from llmassert.config import Settings
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import Outcome

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import llmassert.pipeline.operators  # noqa: F401 - registry first (import order)
 from llmassert.config import Settings
 from llmassert.errors import SpecError
 from llmassert.pipeline.context import OpContext, PipelineEnv

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import llmassert.pipeline.operators  # noqa: F401 - registry first (import order)
 from llmassert.config import Settings
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import Outcome

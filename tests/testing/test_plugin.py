@@ -22,7 +22,7 @@ for _module in (
     "vcr.serialize",
     "llmassert.assertions.judge",
     "llmassert.hooks.response",
-    "llmassert.llm.litellm_client",
+    "llmassert.llm.managed_client",
     "llmassert.llm.session",
     "llmassert.sandbox",
 ):

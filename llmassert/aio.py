@@ -1,6 +1,9 @@
-"""One background event loop per process, for the sync API and for litellm.
+"""The process's background event loop (the LLM layer and litellm run on it) and `run_sync`.
 
-The sync API (``Client.complete``) runs calls here so connection pools stay warm between calls.
+:func:`run_sync` is the one way sync code runs a coroutine (``Client.complete``,
+``AssertionSet.check_many``): on this loop, with the caller's context variables (the current
+client, the judge's repeat index), also when the caller is itself inside an event loop.
+The sync API runs calls here so connection pools stay warm between calls.
 litellm caches HTTP sessions and starts a logging worker bound to the loop it first runs on; when
 callers use ``asyncio.run`` per call, those go stale ("event loop changed", "Task was destroyed but
 it is pending").  Running every litellm call on this one long-lived loop avoids all of that.
@@ -31,7 +34,11 @@ class LoopThread:
             return None
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` to completion from synchronous code."""
+        """Run ``coro`` to completion from synchronous code.
+
+        ``run_coroutine_threadsafe`` schedules the task in a copy of the caller's context, so
+        ContextVars set by the caller are seen by the coroutine.
+        """
         if self._running() is self.loop:
             # Blocking this loop while the call needs it to make progress would deadlock.
             coro.close()
@@ -59,3 +66,8 @@ def background() -> LoopThread:
         if _instance is None:
             _instance = LoopThread()
         return _instance
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` from sync code on the background loop (see the module doc)."""
+    return background().run(coro)

@@ -1,4 +1,4 @@
-"""The real :class:`~llmassert.llm.client.LLMClient`: cache → budget → rate limits → concurrency
+"""The managed :class:`~llmassert.llm.client.LLMClient`, transport-agnostic: cache → budget → rate limits → concurrency
 bound → transport with retries → structured-output validation and re-asks → accounting.
 
 One call (:meth:`Client.acomplete`) may make several HTTP attempts: retries of transient failures
@@ -13,30 +13,22 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from llmassert.aio import run_sync
 from llmassert.config import Settings
 from llmassert.errors import ConfigError, LLMOutputError, LLMTransportError
-from llmassert.llm import recording, structured
+from llmassert.llm import recording, structured  # modules, not the package API
 from llmassert.llm.cache import DiskCache, canonical_json, embedding_key, request_key
 from llmassert.llm.client import LLMClient, LLMRequest, LLMResult, Usage
 from llmassert.llm.limits import ConcurrencyLimiter, LocalRateLimiter, RateLimiter
-from llmassert.llm.loop import background
 from llmassert.llm.retry import TransportFailure, with_retries
-from llmassert.llm.transport import HttpTransport, Transport
+from llmassert.llm.transport import Transport
+from llmassert.llm.transports import build_transport, transport_name
 from llmassert.llm.usage import UsageSummary, UsageTracker, cost_of
 from llmassert.llm.validate import check_model, check_settings
 
 log = logging.getLogger("llmassert.llm")
 
 EMBED_BATCH = 256
-
-
-def uses_http(settings: Settings, model: str) -> bool:
-    """Whether ``model`` goes through the plain-HTTP transport under ``settings``."""
-    if settings.transport == "http":
-        return True
-    if settings.transport == "litellm":
-        return False
-    return settings.api_base is not None and model.startswith("openai/")
 
 
 class Client(LLMClient):
@@ -83,34 +75,22 @@ class Client(LLMClient):
         """Totals plus calls, cache hits, retries, re-asks and a per-tag breakdown."""
         return self._tracker.summary()
 
-    @property
-    def usage_by_tag(self) -> dict[str, Usage]:
-        return self._tracker.summary().by_tag
-
-    # -- sync API on a shared background loop --------------------------------------------------
+    # -- sync API on the shared background loop (warm connection pools) --------------------------------------------------
 
     def complete(self, request: LLMRequest) -> LLMResult:
-        return background().run(self.acomplete(request))
+        return run_sync(self.acomplete(request))
 
     def embed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
-        return background().run(self.aembed(texts, model))
+        return run_sync(self.aembed(texts, model))
 
     # -- plumbing --------------------------------------------------------------------------------
 
     def _transport(self, model: str) -> Transport:
-        kind = "http" if uses_http(self.settings, model) else "litellm"
+        kind = transport_name(self.settings, model)
         with self._lock:
             found = self._transports.get(kind)
             if found is None:
-                if kind == "http":
-                    found = HttpTransport(self.settings)
-                else:
-                    from llmassert.llm.litellm_transport import LiteLLMTransport
-
-                    found = LiteLLMTransport(
-                        self.settings, replaying=self.settings.mode == "replay"
-                    )
-                self._transports[kind] = found
+                found = self._transports[kind] = build_transport(kind, self.settings)
             return found
 
     def _check_call(self, model: str) -> str | None:
