@@ -44,7 +44,8 @@ from llmassert.errors import (
     SandboxTimeoutError,
 )
 from llmassert.sandbox import load_inline
-from llmassert.sandbox.inline import frozen_example, is_bounded
+from llmassert.sandbox.inline import bounded_timeout, frozen_example, is_bounded
+from llmassert.sandbox.inline import scope as inline_scope
 
 AssertionFn = Callable[[dict[str, Any], str], Any]
 FixFn = Callable[[dict[str, Any], str], str]
@@ -81,6 +82,7 @@ class AssertionSet:
             if a.question is None and a.name in self._functions
         )
         self._frozen_inputs = any(is_bounded(fn) for _, fn in self._local)
+        self._timeout_s = min((bounded_timeout(fn) for _, fn in self._local), default=1.0)
         self._remote = tuple(
             a for a in self._assertions if a.question is None and a.name not in self._functions
         )
@@ -313,11 +315,16 @@ class AssertionSet:
     # -- internals -------------------------------------------------------------------------------
 
     def _run_local(self, example: dict[str, Any], response: str) -> dict[str, _Outcome]:
+        if self._local and self._frozen_inputs:
+            # Once for all checks: sandboxed functions take the frozen value as it is, and
+            # share one installed timer (each still held to its own timeout).
+            with inline_scope(self._timeout_s):
+                return self._run_checks(frozen_example(example), response)
+        return self._run_checks(example, response)
+
+    def _run_checks(self, example: dict[str, Any], response: str) -> dict[str, _Outcome]:
         outcomes: dict[str, _Outcome] = {}
         clock = time.perf_counter
-        if self._local and self._frozen_inputs:
-            # Once for all checks: sandboxed functions take the frozen value as it is.
-            example = frozen_example(example)
         for assertion, fn in self._local:
             start = clock()
             try:

@@ -15,10 +15,12 @@ In-process code is either reviewed, or passed :func:`llmassert.sandbox.check_inl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmassert.errors import SandboxError, SandboxTimeoutError
@@ -32,24 +34,83 @@ class _InlineTimeout(BaseException):
 
 
 class _Deadline:
-    """One SIGALRM deadline at a time, for the main thread only."""
+    """The SIGALRM deadline of the main thread: at most one call is timed at a time.
+
+    ``armed`` is True only while a bounded function runs; the handler then raises once the
+    call has run ``timeout`` seconds since ``started`` (re-arming itself for the rest of the
+    time if it fired early, as it does inside a :func:`scope` shared by several calls).
+    """
 
     def __init__(self) -> None:
         self.armed = False
+        self.scoped = False
+        self.started = 0.0
+        self.timeout = 0.0
 
     def handler(self, _signum: int, _frame: Any) -> None:
-        if self.armed:
-            raise _InlineTimeout
+        if not self.armed:
+            return
+        left = self.started + self.timeout - time.monotonic()
+        if left > 0.001:
+            signal.setitimer(signal.ITIMER_REAL, left, REFIRE_S)
+            return
+        raise _InlineTimeout
 
     def usable(self) -> bool:
-        if threading.current_thread() is not threading.main_thread() or self.armed:
+        if self.armed or self.scoped or threading.current_thread() is not threading.main_thread():
             return False
         current = signal.getsignal(signal.SIGALRM)
         # Never take over a handler the application installed.
         return current in (signal.SIG_DFL, signal.SIG_IGN, None) or current == self.handler
 
+    def start(self, timeout_s: float) -> Any:
+        previous = signal.signal(signal.SIGALRM, self.handler)
+        signal.setitimer(signal.ITIMER_REAL, timeout_s, REFIRE_S)
+        return previous
+
+    def release(self) -> None:
+        # An alarm may land before `armed = False` runs: catch it and try again, so no
+        # _InlineTimeout ever escapes the call it was meant for.
+        while True:
+            try:
+                self.armed = False
+                return
+            except _InlineTimeout:
+                continue
+
+    def stop(self, previous: Any) -> None:
+        while True:
+            try:
+                self.armed = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+                return
+            except _InlineTimeout:
+                continue
+
 
 _DEADLINE = _Deadline()
+
+
+@contextlib.contextmanager
+def scope(timeout_s: float) -> Iterator[None]:
+    """Time every bounded call inside with one installed timer instead of one per call.
+
+    Several checks on one response pay for the handler and the timer once; each call is still
+    held to its own ``timeout_s`` from its own start. A no-op off the main thread (or when the
+    application owns SIGALRM, or inside another scope).
+    """
+    deadline = _DEADLINE
+    if not deadline.usable():
+        yield
+        return
+    previous = deadline.start(timeout_s)
+    deadline.scoped = True
+    try:
+        yield
+    finally:
+        deadline.scoped = False
+        deadline.stop(previous)
 
 
 def frozen_example(example: Any) -> Any:
@@ -57,39 +118,34 @@ def frozen_example(example: Any) -> Any:
     return example if type(example) is FrozenDict else freeze(example)
 
 
-def _disarm(deadline: _Deadline, previous: Any) -> None:
-    # A last alarm may land before `armed = False` runs: catch it and try again, so no
-    # _InlineTimeout ever escapes and the host's SIGALRM disposition is always restored.
-    while True:
-        try:
-            deadline.armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
-            return
-        except _InlineTimeout:
-            continue
-
-
 def bounded(fn: Callable[..., Any], *, timeout_s: float, name: str) -> Callable[[Any, str], Any]:
     """``fn(example, response)`` with a frozen example, a deadline, and one-line failures."""
 
     @functools.wraps(fn)
-    def call(example: Any, response: str) -> Any:
+    def call(example: Any, response: Any) -> Any:
         example = frozen_example(example)
         if type(response) is not str:
             response = str(response)
         deadline = _DEADLINE
-        timed = deadline.usable()
         try:
-            if not timed:
+            if deadline.scoped and not deadline.armed:
+                try:
+                    deadline.timeout = timeout_s
+                    deadline.started = time.monotonic()
+                    deadline.armed = True
+                    return fn(example, response)
+                finally:
+                    deadline.release()
+            if not deadline.usable():
                 return fn(example, response)
-            previous = signal.signal(signal.SIGALRM, deadline.handler)
+            previous = deadline.start(timeout_s)
             try:
+                deadline.timeout = timeout_s
+                deadline.started = time.monotonic()
                 deadline.armed = True
-                signal.setitimer(signal.ITIMER_REAL, timeout_s, REFIRE_S)
                 return fn(example, response)
             finally:
-                _disarm(deadline, previous)
+                deadline.stop(previous)
         except _InlineTimeout:
             raise SandboxTimeoutError(f"{name}: timed out after {timeout_s:g} s") from None
         except MemoryError:
@@ -98,9 +154,15 @@ def bounded(fn: Callable[..., Any], *, timeout_s: float, name: str) -> Callable[
             raise SandboxError(f"{name}: RecursionError (nested too deeply)") from None
 
     call.__dict__["llmassert_bounded"] = True
+    call.__dict__["llmassert_timeout"] = timeout_s
     return call
 
 
 def is_bounded(fn: Any) -> bool:
     """True for functions wrapped by :func:`bounded` (they take frozen examples)."""
     return bool(getattr(fn, "llmassert_bounded", False))
+
+
+def bounded_timeout(fn: Any) -> float:
+    """The timeout of a :func:`bounded` function (a large value for any other callable)."""
+    return float(getattr(fn, "llmassert_timeout", 3600.0))

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
 from llmassert.sandbox.inline import frozen_example
+from llmassert.sandbox.inline import scope as inline_scope
 from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.models import Candidate
 
@@ -131,9 +132,10 @@ async def aevaluate(
 
     # Frozen once for every inline candidate (load_inline's wrapper takes them as they are).
     inputs = [frozen_example(ex.input) for ex in examples] if inline else []
-    for j in inline:
-        finished(j, _run_inline(candidates[j], examples, inputs, stats))
-        stats.inline += 1
+    with inline_scope(timeout_s):  # one timer for every inline call, each held to timeout_s
+        for j in inline:
+            finished(j, _run_inline(candidates[j], examples, inputs, stats, timeout_s))
+            stats.inline += 1
     if boxed:
         from llmassert.sandbox import ProcessSandbox
 
@@ -157,14 +159,21 @@ def _note_error(stats: EvalStats, name: str, reason: str) -> None:
 
 
 def _run_inline(
-    cand: Candidate, examples: Sequence[Example], inputs: Sequence[Any], stats: EvalStats
+    cand: Candidate,
+    examples: Sequence[Example],
+    inputs: Sequence[Any],
+    stats: EvalStats,
+    timeout_s: float,
 ) -> list[int]:
     from llmassert.sandbox import load_inline
 
     try:
-        fn = load_inline(cand.code, filename=f"<candidate {cand.name}>", require_inline_safe=True)[
-            cand.name
-        ]
+        fn = load_inline(
+            cand.code,
+            filename=f"<candidate {cand.name}>",
+            require_inline_safe=True,
+            timeout_s=timeout_s,
+        )[cand.name]
     except (SandboxError, KeyError) as e:
         for _ in examples:
             _note_error(stats, cand.name, f"does not load: {e}")
