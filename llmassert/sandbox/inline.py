@@ -6,7 +6,8 @@ In-process code is either reviewed, or passed :func:`llmassert.sandbox.check_inl
 - receives a deep-frozen example (``_frozen.freeze``; already-frozen examples are passed as they
   are, so a caller running many checks freezes once);
 - runs under a ``timeout_s`` deadline when the caller is on the main thread and SIGALRM is free
-  (no other handler installed): an uncatchable ``BaseException`` raised at the deadline (and
+  (no other handler installed; llmassert's own handler, once installed, stays in place and does
+  nothing unless a call is running): an uncatchable ``BaseException`` raised at the deadline (and
   every 50 ms after, until the call returns) stops Python loops and the ``re`` engine alike,
   and becomes :class:`~llmassert.errors.SandboxTimeoutError`. Off the main thread no signal can
   be delivered, and only the static bound holds;
@@ -15,6 +16,7 @@ In-process code is either reviewed, or passed :func:`llmassert.sandbox.check_inl
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import functools
 import signal
@@ -27,6 +29,10 @@ from llmassert.errors import SandboxError, SandboxTimeoutError
 from llmassert.sandbox._frozen import FrozenDict, freeze
 
 REFIRE_S = 0.05
+# signal.getsignal wraps its answer in an enum (~10 us); the C function it wraps does not.
+_raw_getsignal = _signal.getsignal
+_SIGALRM = int(signal.SIGALRM)
+_SIG_DFL, _SIG_IGN = int(signal.SIG_DFL), int(signal.SIG_IGN)
 
 
 class _InlineTimeout(BaseException):
@@ -46,6 +52,7 @@ class _Deadline:
         self.scoped = False
         self.started = 0.0
         self.timeout = 0.0
+        self.installed: Any = None  # our bound handler, once installed
 
     def handler(self, _signum: int, _frame: Any) -> None:
         if not self.armed:
@@ -59,14 +66,21 @@ class _Deadline:
     def usable(self) -> bool:
         if self.armed or self.scoped or threading.current_thread() is not threading.main_thread():
             return False
-        current = signal.getsignal(signal.SIGALRM)
+        current = _raw_getsignal(_SIGALRM)
+        if current is self.installed:
+            return True
         # Never take over a handler the application installed.
-        return current in (signal.SIG_DFL, signal.SIG_IGN, None) or current == self.handler
+        return current in (_SIG_DFL, _SIG_IGN, None)
 
-    def start(self, timeout_s: float) -> Any:
-        previous = signal.signal(signal.SIGALRM, self.handler)
+    def start(self, timeout_s: float) -> None:
+        # Installed once and then left in place (inactive unless a call is armed): installing
+        # a handler costs tens of microseconds, more than a typical check.
+        if self.installed is None:
+            self.installed = self.handler
+            signal.signal(signal.SIGALRM, self.installed)
+        elif _raw_getsignal(_SIGALRM) is not self.installed:
+            signal.signal(signal.SIGALRM, self.installed)
         signal.setitimer(signal.ITIMER_REAL, timeout_s, REFIRE_S)
-        return previous
 
     def release(self) -> None:
         # An alarm may land before `armed = False` runs: catch it and try again, so no
@@ -78,12 +92,11 @@ class _Deadline:
             except _InlineTimeout:
                 continue
 
-    def stop(self, previous: Any) -> None:
+    def stop(self) -> None:
         while True:
             try:
                 self.armed = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
                 return
             except _InlineTimeout:
                 continue
@@ -104,13 +117,13 @@ def scope(timeout_s: float) -> Iterator[None]:
     if not deadline.usable():
         yield
         return
-    previous = deadline.start(timeout_s)
+    deadline.start(timeout_s)
     deadline.scoped = True
     try:
         yield
     finally:
         deadline.scoped = False
-        deadline.stop(previous)
+        deadline.stop()
 
 
 def frozen_example(example: Any) -> Any:
@@ -138,14 +151,14 @@ def bounded(fn: Callable[..., Any], *, timeout_s: float, name: str) -> Callable[
                     deadline.release()
             if not deadline.usable():
                 return fn(example, response)
-            previous = deadline.start(timeout_s)
+            deadline.start(timeout_s)
             try:
                 deadline.timeout = timeout_s
                 deadline.started = time.monotonic()
                 deadline.armed = True
                 return fn(example, response)
             finally:
-                deadline.stop(previous)
+                deadline.stop()
         except _InlineTimeout:
             raise SandboxTimeoutError(f"{name}: timed out after {timeout_s:g} s") from None
         except MemoryError:
