@@ -13,10 +13,12 @@ Each subcommand lives in ``llmassert.commands.<name>`` and must import cheaply: 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
 from llmassert.errors import EXIT_ERROR, LlmAssertError
+from llmassert.secrets import scrub
 
 app = typer.Typer(
     name="llmassert",
@@ -79,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except interrupts:
         print("aborted", file=sys.stderr)
         return 130
+    except Exception:
+        # A bug: shown with its traceback (exit 1, as Python would), but through the scrubber,
+        # since frames and messages can quote a key or a URL with credentials.
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+        return 1
     return result if isinstance(result, int) else 0
 
 

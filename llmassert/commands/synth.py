@@ -70,6 +70,18 @@ class RichProgress:
         self.bar.update(self._task(prompt), description=f"{prompt}: done", visible=False)
 
 
+def _check_outputs(out: Path, html: Path | None, inputs: dict[str, Path | None]) -> None:
+    """Before any work (and any LLM call): the module folder and the HTML report can be
+    written, and neither overwrites an input (nothing is written when one cannot be)."""
+    from llmassert.fileio import check_output_dir, check_output_file, ensure_distinct
+
+    given = [(flag, p) for flag, p in inputs.items() if p is not None]
+    check_output_dir(out, field="--out")
+    if html is not None:
+        ensure_distinct([("--html", html)], given)
+        check_output_file(html, field="--html")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("synth")
     @llm_options
@@ -156,6 +168,7 @@ def register(app: typer.Typer) -> None:
         from llmassert.synth.report import print_table, render_html
         from llmassert.synth.writer import PendingFile
 
+        _check_outputs(out, html, {"PATH": path, "--labels": labels})
         err = Console(stderr=True)
         progress = RichProgress(err) if err.is_terminal else None
         kwargs: dict[str, Any] = dict(

@@ -6,15 +6,15 @@ that only appended failures still summarizes, with counts and no rates.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from llmassert.errors import InputError
+from llmassert.fileio import read_jsonl, validated
 
 
 class FailureLine(BaseModel):
@@ -94,24 +94,10 @@ def read_log(path: str | Path) -> tuple[list[FailureLine], list[ChecksLine]]:
         raise InputError("failure log not found", file=p)
     failures: list[FailureLine] = []
     checks: list[ChecksLine] = []
-    with open(p, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
-            if not isinstance(data, dict):
-                raise InputError("expected a JSON object", file=p, field=f"line {n}")
-            model = ChecksLine if data.get("event") == "checks" else FailureLine
-            try:
-                parsed = model.model_validate(data)
-            except ValidationError as e:
-                err = e.errors()[0]
-                where = ".".join(str(x) for x in err["loc"])
-                raise InputError(f"{where}: {err['msg']}", file=p, field=f"line {n}") from None
-            (checks if isinstance(parsed, ChecksLine) else failures).append(parsed)  # type: ignore[arg-type]
+    for n, data in read_jsonl(p, InputError):
+        model = ChecksLine if data.get("event") == "checks" else FailureLine
+        parsed = validated(model, data, file=p, line=n)
+        (checks if isinstance(parsed, ChecksLine) else failures).append(parsed)
     return failures, checks
 
 

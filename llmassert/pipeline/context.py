@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmassert.errors import SpecError
+from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError, SpecError
 from llmassert.pipeline.types import OpStats
 
 if TYPE_CHECKING:
@@ -38,6 +38,11 @@ class PipelineEnv:
     bypass_cache: bool = False
     embedding_model: str | None = None
     embedding_api_base: str | None = None
+    # top-level `retrievers`: name -> RetrieverSpec (plain data: pickles to Ray workers)
+    retrievers: dict[str, Any] = field(default_factory=dict)
+    # DocETL's fallback_models / fallback_embedding_models (tried in order after a failure)
+    fallback_models: tuple[str, ...] = ()
+    fallback_embedding_models: tuple[str, ...] = ()
     # operation name -> "operations[2] (name)", for errors that point into the YAML
     op_where: dict[str, str] = field(default_factory=dict)
 
@@ -117,6 +122,8 @@ class NullProgress:
 
 
 _MISSING = object()
+# DocETL's default embedding model (resolve blocking, sample, rank with no model named).
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
 
 class OpContext:
@@ -171,7 +178,17 @@ class OpContext:
                 self._embed_client = self._embed_client_factory()
             client = self._embed_client or client
         before = client.usage
-        vectors = await client.aembed(texts, model or self.env.embedding_model)
+        primary = model or self.env.embedding_model or DEFAULT_EMBEDDING_MODEL
+        models = [primary, *(m for m in self.env.fallback_embedding_models if m != primary)]
+        for i, chosen in enumerate(models):
+            try:
+                vectors = await client.aembed(texts, chosen)
+                break
+            except LLMError as e:
+                # DocETL's fallback_embedding_models; a replay miss or budget stop is final.
+                if i == len(models) - 1 or isinstance(e, (CassetteMissError, BudgetExceededError)):
+                    raise
+                self.stats.fallbacks += 1
         after = client.usage
         self.stats.calls += 1
         self.stats.prompt_tokens += max(0, after.prompt_tokens - before.prompt_tokens)

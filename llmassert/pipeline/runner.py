@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmassert.errors import SpecError
+from llmassert.fileio import OutputLock, check_output_dir, check_output_file, ensure_distinct
 from llmassert.llm.scope import current
 from llmassert.llm.session import get_client
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
-from llmassert.pipeline.context import NullProgress, PipelineEnv, Progress
+from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
 from llmassert.pipeline.executor import Executor, Lineage, OpResult, StageEnv, get_executor
 from llmassert.pipeline.operators.base import (
@@ -42,6 +43,7 @@ from llmassert.pipeline.operators.base import (
     Row,
     RowOperator,
 )
+from llmassert.pipeline.retrievers import Retriever
 from llmassert.pipeline.spec import JoinInputs, LoadedPipeline
 from llmassert.pipeline.templates import KeySet
 
@@ -135,6 +137,8 @@ class Runner:
         self.executor = executor
         self.env: PipelineEnv | None = None
         self.ops: dict[str, Operator[Any]] = {}
+        self.retrievers: dict[str, Retriever] = {}
+        self._built: set[str] = set()
         self.datasets: dict[str, _Data] = {}
         self.output_path = loaded.resolve(self.spec.pipeline.output.path)
         inter = self.spec.pipeline.output.intermediate_dir
@@ -153,22 +157,69 @@ class Runner:
         self.env = PipelineEnv(
             spec_file=str(self.loaded.path),
             base_dir=self.loaded.base_dir,
-            default_model=self.options.model or spec.default_model or self.settings.model,
+            default_model=self.options.model
+            or spec.default_model
+            or spec.model
+            or self.settings.model,
             dataset_description=sp.dataset_description if sp else None,
             persona=sp.persona if sp else None,
             bypass_cache=spec.bypass_cache,
             embedding_model=spec.default_embedding_model or self.settings.embedding_model,
             embedding_api_base=spec.default_embedding_api_base,
+            retrievers=dict(spec.retrievers or {}),
+            fallback_models=tuple(spec.fallback_model_names()),
+            fallback_embedding_models=tuple(spec.fallback_embedding_model_names()),
             op_where=dict(self.loaded.op_where),
         )
         used = {n for step in spec.pipeline.steps for n in step.op_names()}
         for op_spec in spec.operations:
             if op_spec.name in used:
                 self.ops[op_spec.name] = OPERATORS[op_spec.type](op_spec, self.env)
+        self.retrievers = {
+            name: Retriever(name, r, self.env) for name, r in (spec.retrievers or {}).items()
+        }
         for name, ds in spec.datasets.items():
             rows, digest = load_dataset(self.loaded.resolve(ds.path), ds.format)
             self.datasets[name] = _Data(rows, [{}] * len(rows), digest)
         self._check_keys()
+        if not self.options.dry_run:
+            self._check_outputs()
+
+    def output_files(self) -> dict[str, Path]:
+        """Every file a run writes beside its output (label → path)."""
+        out = self.output_path
+        stem = out.with_suffix("")
+        return {
+            "pipeline.output.path": out,
+            "quarantine file": stem.with_name(stem.name + ".quarantine.jsonl"),
+            "errors file": stem.with_name(stem.name + ".errors.jsonl"),
+            "lineage file": stem.with_name(stem.name + ".lineage.jsonl"),
+            "lock file": out.with_name(out.name + ".lock"),
+        }
+
+    def _check_outputs(self) -> None:
+        """Before any LLM call: outputs can be written there and none of them is an input.
+
+        A run whose output is its dataset would replace the input with the output; an output
+        under a file, at a folder or in an unwritable folder would fail only after every call
+        was paid for.
+        """
+        inputs: list[tuple[str, Path]] = [("pipeline YAML", self.loaded.path)]
+        for name, ds in self.spec.datasets.items():
+            inputs.append((f"datasets.{name}.path", self.loaded.resolve(ds.path)))
+        for op in self.spec.operations:
+            module = getattr(getattr(op, "assertions", None), "module", None)
+            if module is not None:
+                inputs.append((f"{op.name}.assertions.module", self.loaded.resolve(str(module))))
+        outputs = list(self.output_files().items())
+        ensure_distinct(outputs, inputs)
+        for label, path in outputs:
+            check_output_file(path, field=label)
+        check_output_dir(self.checkpoint_root, field="pipeline.output.intermediate_dir")
+        ensure_distinct([("pipeline.output.intermediate_dir", self.checkpoint_root)], inputs)
+        CheckpointStore(self.checkpoint_root, resume=False).check(
+            [step.name for step in self.spec.pipeline.steps]
+        )
 
     def _check_keys(self) -> None:
         keys: dict[str, KeySet] = {}
@@ -178,6 +229,7 @@ class Runner:
                 seen.update(dict.fromkeys(row))
             keys[name] = KeySet.of(seen)
         for step in self.spec.pipeline.steps:
+            self._check_retriever_keys(step, keys)
             current = keys[step.input] if step.input else KeySet()
             for entry in step.operations:
                 if isinstance(entry, str):
@@ -190,6 +242,38 @@ class Runner:
                     )
             keys[step.name] = current
 
+    def _check_retriever_keys(self, step: Any, keys: dict[str, KeySet]) -> None:
+        for name in step.op_names():
+            r = getattr(self.spec.operation(name), "retriever", None)
+            if r is not None and r in self.retrievers:
+                source = self.retrievers[r].spec.dataset
+                if source not in keys:
+                    raise SpecError(
+                        f"retriever {r!r} indexes {source!r}, which is neither a dataset nor a "
+                        f"step before {step.name!r}",
+                        file=self.loaded.path,
+                        field=f"retrievers.{r}.dataset",
+                    )
+                self.retrievers[r].check_index(keys[source])
+
+    async def _build_retrievers(
+        self, step: Any, outputs: dict[str, _Data], report: RunReport
+    ) -> None:
+        """Index what the step's operations retrieve from (once per run, before the step)."""
+        assert self.env is not None
+        for name in step.op_names():
+            r = getattr(self.spec.operation(name), "retriever", None)
+            if r is None or r in self._built:
+                continue
+            retriever = self.retrievers[r]
+            ctx = OpContext(
+                f"retriever {r}", env=self.env, settings=self.settings, client=self.client
+            )
+            note = await retriever.build(outputs[retriever.spec.dataset].rows, ctx)
+            self._built.add(r)
+            report.ops.append(OpReport(step.name, f"retriever:{r}", "retriever", ctx.stats))
+            self.progress.warn(f"retriever {r}: {note}")
+
     # -- running -------------------------------------------------------------------------------
 
     def run(self) -> RunReport:
@@ -200,6 +284,12 @@ class Runner:
             self.prepare()
         if self.options.dry_run:
             return await self._dry_run()
+        # One run per output at a time: a second one would pay for every call again and
+        # interleave its checkpoints with ours.
+        with OutputLock(self.output_path):
+            return await self._arun()
+
+    async def _arun(self) -> RunReport:
         started = time.perf_counter()
         report = RunReport(output=self.output_path, checkpoint_dir=self.checkpoint_root)
         report.rows_in = sum(len(d.rows) for d in self.datasets.values())
@@ -222,6 +312,7 @@ class Runner:
         try:
             last: _Data | None = None
             for step in self.spec.pipeline.steps:
+                await self._build_retrievers(step, outputs, report)
                 last = await self._run_step(
                     step, outputs, executor, store, report, quarantined, errors
                 )
@@ -301,7 +392,11 @@ class Runner:
                     client=self.client,
                     progress=self.progress,
                 )
+                data, cut = _truncate(first, data)
                 results = await self._run_stage(executor, stage_ops, data, join, outputs, env)
+                if cut:
+                    results[0].stats.rows_in += cut
+                    results[0].stats.filtered += cut
                 for op, res in zip(stage_ops, results, strict=True):
                     store.save(
                         step.name,
@@ -352,7 +447,7 @@ class Runner:
         stages: list[list[Operator[Any]]] = []
         for name in step.op_names():
             op = self.ops[name]
-            streams = isinstance(op, RowOperator) and op.batch_size == 1
+            streams = isinstance(op, RowOperator) and op.batch_size == 1 and not _cap(op)
             prev = stages[-1] if stages else None
             if streams and prev and isinstance(prev[-1], RowOperator) and prev[-1].batch_size == 1:
                 prev.append(op)
@@ -363,15 +458,14 @@ class Runner:
     def _write_outputs(
         self, last: _Data, quarantined: list[Issue], errors: list[Issue], report: RunReport
     ) -> None:
-        out = self.output_path
-        write_rows(out, last.rows)
+        files = self.output_files()
+        write_rows(self.output_path, last.rows)
         report.rows_out = len(last.rows)
-        stem = out.with_suffix("")
-        report.quarantine_file = stem.with_name(stem.name + ".quarantine.jsonl")
-        report.errors_file = stem.with_name(stem.name + ".errors.jsonl")
+        report.quarantine_file = files["quarantine file"]
+        report.errors_file = files["errors file"]
         write_jsonl(report.quarantine_file, (i.to_json() for i in quarantined))
         write_jsonl(report.errors_file, (i.to_json() for i in errors))
-        lineage_file = stem.with_name(stem.name + ".lineage.jsonl")
+        lineage_file = files["lineage file"]
         if self.options.lineage and any(last.lineage):
             write_jsonl(
                 lineage_file, ({"row": i, "operations": lin} for i, lin in enumerate(last.lineage))
@@ -424,6 +518,22 @@ class Runner:
             outputs[step.name] = rows
         report.rows_out = len(outputs[self.spec.pipeline.steps[-1].name])
         return report
+
+
+def _cap(op: Operator[Any]) -> int | None:
+    """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take."""
+    found = [getattr(op.spec, "sample", None)]
+    if op.type_name in ("map", "filter"):
+        found.append(getattr(op.spec, "limit", None))
+    caps = [int(c) for c in found if c]
+    return min(caps) if caps else None
+
+
+def _truncate(op: Operator[Any], data: _Data) -> tuple[_Data, int]:
+    cap = _cap(op)
+    if cap is None or len(data.rows) <= cap:
+        return data, 0
+    return _Data(data.rows[:cap], data.lineage[:cap], data.fingerprint), len(data.rows) - cap
 
 
 def _h(*parts: str) -> str:

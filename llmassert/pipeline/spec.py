@@ -29,6 +29,7 @@ from pydantic import Field, ValidationError, create_model, field_validator
 
 from llmassert.errors import SpecError
 from llmassert.pipeline.operators.base import OPERATORS, JoinOperator, OperationSpec, StrictModel
+from llmassert.pipeline.retrievers import RetrieverSpec
 
 OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv")
 
@@ -38,6 +39,15 @@ class SystemPromptSpec(StrictModel):
 
     dataset_description: str | None = None
     persona: str | None = None
+
+
+# DocETL parsing tools that call a cloud service or a model (cannot run offline).
+_PARSING_SERVICES = {
+    "azure_di_read": "needs Azure Document Intelligence (a cloud service)",
+    "whisper_speech_to_text": "needs a speech-to-text model service",
+    "paddleocr_pdf_to_string": "needs an OCR model",
+    "gptpdf_to_string": "needs an LLM vision service",
+}
 
 
 class DatasetSpec(StrictModel):
@@ -55,9 +65,10 @@ class DatasetSpec(StrictModel):
     @classmethod
     def _no_parsing(cls, v: list[Any] | None) -> list[Any] | None:
         if v:
+            first = v[0].get("function") if isinstance(v[0], dict) else None
+            why = _PARSING_SERVICES.get(str(first), "not supported by llmassert")
             raise ValueError(
-                "parsing tools are not supported by llmassert; convert the files "
-                "to text or JSON first"
+                f"parsing tool {first!r}: {why}; convert the files to text or JSON first"
             )
         return v
 
@@ -102,10 +113,30 @@ class PipelineSection(StrictModel):
     output: OutputFileSpec
 
 
+class FallbackModelSpec(StrictModel):
+    """One entry of DocETL's ``fallback_models`` in its long form."""
+
+    model_name: str = Field(min_length=1)
+    litellm_params: dict[str, Any] = Field(default_factory=dict)
+
+
+FallbackModels = list[Union[str, FallbackModelSpec]]  # noqa: UP007
+
+
 class PipelineSpec(StrictModel):
     """A whole pipeline file."""
 
     default_model: str | None = None
+    model: str | None = Field(None, description="DocETL: the default model (as default_model).")
+    fallback_models: FallbackModels | None = Field(
+        None, description="DocETL: models tried in order when a request fails."
+    )
+    fallback_embedding_models: FallbackModels | None = Field(
+        None, description="DocETL: embedding models tried in order when a request fails."
+    )
+    retrievers: dict[str, RetrieverSpec] | None = Field(
+        None, description="DocETL: LanceDB indexes operations search with `retriever:`."
+    )
     default_lm_api_base: str | None = None
     default_embedding_api_base: str | None = None
     default_embedding_model: str | None = Field(None, description="llmassert extension.")
@@ -118,6 +149,14 @@ class PipelineSpec(StrictModel):
     rate_limits: dict[str, Any] | None = Field(
         None, description="DocETL (ignored: use LLMASSERT_RPM / LLMASSERT_TPM)."
     )
+
+    def fallback_model_names(self) -> list[str]:
+        return [m if isinstance(m, str) else m.model_name for m in self.fallback_models or []]
+
+    def fallback_embedding_model_names(self) -> list[str]:
+        return [
+            m if isinstance(m, str) else m.model_name for m in self.fallback_embedding_models or []
+        ]
 
     def operation(self, name: str) -> OperationSpec:
         return next(o for o in self.operations if o.name == name)
@@ -244,6 +283,23 @@ def _validate_operations(
 
 
 def _cross_check(spec: PipelineSpec, path: Path, where: dict[str, str]) -> None:
+    retrievers = spec.retrievers or {}
+    for op in spec.operations:
+        r = getattr(op, "retriever", None)
+        if r is not None and r not in retrievers:
+            raise SpecError(
+                _unknown("retriever", r, sorted(retrievers)),
+                file=path,
+                field=f"{where[op.name]}.retriever",
+            )
+    steps = [s.name for s in spec.pipeline.steps]
+    for name, r in retrievers.items():
+        if r.dataset not in spec.datasets and r.dataset not in steps:
+            raise SpecError(
+                _unknown("dataset or step", r.dataset, sorted(spec.datasets) + steps),
+                file=path,
+                field=f"retrievers.{name}.dataset",
+            )
     seen_steps: list[str] = []
     for i, step in enumerate(spec.pipeline.steps):
         label = f"pipeline.steps[{i}] ({step.name})"

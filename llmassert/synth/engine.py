@@ -52,7 +52,7 @@ from llmassert.synth.writer import PendingFile, commit_outputs, module_stem, pre
 if TYPE_CHECKING:
     from llmassert.history.models import LabeledExample, PromptHistory
     from llmassert.llm.client import LLMClient
-    from llmassert.select import Matrix, Selection
+    from llmassert.select import Selection
     from llmassert.synth.llm_candidates import LLMStats
 
 
@@ -513,14 +513,13 @@ def _select(
         tau = conservative_tau(options.tau, good, options.ffr_confidence)
     options = replace(options, tau=tau)
     try:
-        sel = fewer_false_failures(matrix, select(matrix, options.method, options.alpha, tau))
+        sel = select(matrix, options.method, options.alpha, tau)
         return _apply(manifest, sel, options.alpha, tau, options, relaxed=False), None
     except InfeasibleError as e:
         infeasible = e
     found = best_coverage(matrix, options.method, options.alpha, tau)
     if found is not None:
         a, sel = found
-        sel = fewer_false_failures(matrix, sel)
         warnings.append(
             f"coverage >= {options.alpha:g} is out of reach at FFR <= "
             f"{tau:.3g}; selected for the best reachable coverage: "
@@ -533,42 +532,12 @@ def _select(
             [], method=options.method, alpha=options.alpha, tau=tau, status="infeasible"
         ), infeasible.message
     a, t = infeasible.nearest
-    sel = fewer_false_failures(matrix, select(matrix, options.method, a, t))
+    sel = select(matrix, options.method, a, t)
     warnings.append(
         f"alpha={options.alpha:g}, tau={tau:.3g} cannot be met; selected at "
         f"the nearest feasible alpha={a:g}, tau={t:g}"
     )
     return _apply(manifest, sel, a, t, options, relaxed=True), infeasible.message
-
-
-def fewer_false_failures(matrix: Matrix, sel: Selection) -> Selection:
-    """Among selections no larger than ``sel`` that catch at least as many bad responses, one
-    that fails the fewest good ones (bisection on the number of false failures allowed).
-
-    The ILP minimizes the count alone, so at tau = 0.25 it may return a set failing a quarter of
-    the good responses when a set of the same size and coverage fails none.
-    """
-    from llmassert.select import select
-
-    y = matrix.y or []
-    good, bad = sum(y), len(y) - sum(y)
-    if sel.method not in ("cov", "sub") or not good or not sel.ffr:
-        return sel
-    coverage = round((sel.coverage or 0.0) * bad) / bad if bad else 0.0
-    lo, hi = 0, round(sel.ffr * good)  # hi: false failures of the best selection so far
-    best = sel
-    while lo < hi:
-        k = (lo + hi) // 2
-        try:
-            found = select(matrix, sel.method, coverage, k / good, find_nearest=False)
-        except InfeasibleError:
-            lo = k + 1
-            continue
-        if found.count <= sel.count:
-            best, hi = found, round((found.ffr or 0.0) * good)
-        else:
-            lo = k + 1
-    return best
 
 
 def _apply(
@@ -580,12 +549,13 @@ def _apply(
     *,
     relaxed: bool,
 ) -> Manifest:
-    # sel.tau < tau when fewer_false_failures() found an equally small, stricter selection.
+    # The tie-break (fewest false failures, then preference) is select()'s own last stage, so
+    # `llmassert select` on this manifest at these targets returns this selection.
     return manifest.with_selection(
         sel.selected,
         method=sel.method,
         alpha=alpha,
-        tau=min(tau, sel.tau),
+        tau=tau,
         status=sel.status,
         proven_optimal=sel.proven_optimal,
         relaxed=relaxed,
@@ -623,7 +593,6 @@ __all__ = [
     "best_coverage",
     "commit",
     "conservative_tau",
-    "fewer_false_failures",
     "split_by_input",
     "synthesize",
 ]

@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmassert.errors import MatrixError
+from llmassert.fileio import read_json, validated
 from llmassert.synth.models import Candidate, Criterion
 
 MANIFEST_FORMAT = "llmassert.manifest"
@@ -240,18 +241,10 @@ def stable_id(value: Any, *, length: int = 16) -> str:
 def load_manifest(path: str | Path) -> Manifest:
     """Read and validate a manifest; errors name the file and the offending field."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise MatrixError(f"cannot read manifest: {e.strerror or e}", file=path) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MatrixError(f"not valid JSON: {e}", file=path) from None
-    try:
-        return Manifest.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "manifest"
-        raise MatrixError(err["msg"], file=path, field=field) from None
+    manifest: Manifest = validated(
+        Manifest, read_json(path, MatrixError), file=path, error=MatrixError
+    )
+    return manifest
 
 
 __all__ = [

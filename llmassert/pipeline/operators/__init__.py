@@ -10,13 +10,18 @@ written out, not discovered, so the import graph is visible to tools and readers
 from __future__ import annotations
 
 from llmassert.pipeline.operators import (  # noqa: F401 - imported to register
+    code,
     equijoin,
     filter,
     gather,
     map,
+    parallel_map,
+    rank,
     reduce,
     resolve,
+    sample,
     split,
+    topk,
     unnest,
 )
 from llmassert.pipeline.operators.base import OPERATORS, Operator, register

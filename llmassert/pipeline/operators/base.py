@@ -99,6 +99,12 @@ class OperationSpec(StrictModel):
     optimize: bool | None = Field(None, description="DocETL optimizer flag (ignored).")
     recursively_optimize: bool | None = Field(None, description="DocETL optimizer flag (ignored).")
     verbose: bool | None = Field(None, description="DocETL logging flag (ignored).")
+    sample: int | None = Field(
+        None,
+        ge=1,
+        description="DocETL: run on the first N input rows only (debugging); "
+        "the rest are counted as filtered.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -120,6 +126,9 @@ class OutputSpec(StrictModel):
     )
     lineage: list[str] | None = Field(
         None, description="reduce: input keys to collect under <name>_lineage."
+    )
+    n: int | None = Field(
+        None, ge=1, le=100, description="map: DocETL's n outputs per row (n checked answers)."
     )
 
     @field_validator("schema_")
@@ -195,6 +204,15 @@ class LLMOperationSpec(OperationSpec):
         None, description="DocETL per-call timeout (accepted; the LLM layer's timeout applies)."
     )
     max_retries_per_timeout: int | None = Field(None, description="DocETL (accepted, ignored).")
+    enable_observability: bool = Field(
+        False, description="DocETL: keep the prompt sent under `_observability_<name>`."
+    )
+    retriever: str | None = Field(
+        None, description="A top-level `retrievers` name: `{{ retrieval_context }}` per row."
+    )
+    save_retriever_output: bool = Field(
+        False, description="Keep the retrieved context under `_<name>_retrieved_context`."
+    )
 
     @model_validator(mode="after")
     def _assert_module_suffix(self) -> LLMOperationSpec:
@@ -231,6 +249,10 @@ class Operator(ABC, Generic[SpecT]):
     def uses_llm(self) -> bool:
         """True if the operator calls the LLM (its units are journaled for resume)."""
         return False
+
+    # Each row unit ends in exactly one place (output row, filtered, quarantined, errored): a
+    # replayed journal entry of such an operator must account for exactly its input row.
+    one_row_per_row: ClassVar[bool] = False
 
     def fail(self, message: str, field: str | None = None) -> SpecError:
         """A SpecError located at this operation (``operations[2] (name).field``)."""

@@ -115,6 +115,7 @@ class LLMStep:
         self.spec = spec
         self.env = env
         self.op = spec.name
+        self.op_type = op_type
         self.where = env.op_where.get(spec.name, f"operations ({spec.name})")
         source = prompt if prompt is not None else spec.prompt
         if source is None:
@@ -212,18 +213,30 @@ class LLMStep:
         """One request (retries and caching inside the LLM layer)."""
         from llmassert.llm.client import LLMRequest
 
-        req = LLMRequest(
-            model=model or self.model,
-            messages=tuple(messages),
-            output_schema=schema if schema is not None else self.schema,
-            schema_name=self.schema_name,
-            salt=salt,
-            tag=tag or self.op,
-            use_cache=self.use_cache,
-            params=self.params,
-            **self.request_args,
-        )
-        return await ctx.complete(req)
+        primary = model or self.model
+        models = [primary, *(m for m in self.env.fallback_models if m != primary)]
+        for i, chosen in enumerate(models):
+            req = LLMRequest(
+                model=chosen,
+                messages=tuple(messages),
+                output_schema=schema if schema is not None else self.schema,
+                schema_name=self.schema_name,
+                salt=salt,
+                tag=tag or self.op,
+                use_cache=self.use_cache,
+                params=self.params,
+                **self.request_args,
+            )
+            try:
+                return await ctx.complete(req)
+            except (CassetteMissError, BudgetExceededError):
+                raise
+            except LLMError:
+                # DocETL's fallback_models: the next model gets the same request.
+                if i == len(models) - 1:
+                    raise
+                ctx.stats.fallbacks += 1
+        raise AssertionError("unreachable")
 
     async def run(
         self,
@@ -365,8 +378,10 @@ class LLMStep:
 
     async def _check(self, output: dict[str, Any], example: Row) -> list[Failure]:
         failures: list[Failure] = []
+        # DocETL: a map's (and filter's) `output` holds the input row's fields too.
+        seen = {**example, **output} if self.op_type in ("map", "filter") else output
         for v in self.validators:
-            ok, why = v.holds(output=output, input=example)
+            ok, why = v.holds(output=seen, input=example)
             if not ok:
                 failures.append(Failure("validate", v.source, why or "does not hold"))
         if self.assertions is not None:

@@ -62,7 +62,11 @@ NEXT_END = "--- End Next Context ---"
 class WindowPart(StrictModel):
     """``head`` / ``middle`` / ``tail`` of one side."""
 
-    count: int | None = Field(None, ge=0, description="Chunks in this part (head and tail).")
+    count: int | float | None = Field(
+        None,
+        ge=0,
+        description="Chunks in this part (head and tail); a fraction is truncated (DocETL: 1.5 → 1).",
+    )
     content_key: str | None = Field(
         None,
         description="Field shown for these chunks (default: "
@@ -119,8 +123,8 @@ def render_side(
     """The lines for one side, ``chunks`` being that side's chunks in document order."""
     if side is None:
         return []
-    head_n = (side.head.count or 0) if side.head else 0
-    tail_n = (side.tail.count or 0) if side.tail else 0
+    head_n = int(side.head.count or 0) if side.head else 0
+    tail_n = int(side.tail.count or 0) if side.tail else 0
     lines: list[str] = []
     skipping, skipped = False, 0
     for i, chunk in enumerate(chunks):

@@ -17,6 +17,7 @@ from llmassert.pipeline.operators.base import (
     register,
 )
 from llmassert.pipeline.operators.common import LLMStep, render_or_error
+from llmassert.pipeline.retrievers import Retriever, prompt_with_context
 from llmassert.pipeline.templates import KeySet
 
 
@@ -32,6 +33,12 @@ class MapSpec(LLMOperationSpec):
         None, description="Prompt over `inputs` (a batch of rows) answered with one output per row."
     )
     max_batch_size: int | None = Field(None, ge=1, description="Rows per batch_prompt call.")
+    input: list[str] | None = Field(
+        None, description="DocETL: the only row keys the prompt sees (`input.<key>`)."
+    )
+    limit: int | None = Field(
+        None, gt=0, description="DocETL: process the first N rows; the rest are counted filtered."
+    )
 
     @model_validator(mode="after")
     def _prompt_or_drop(self) -> MapSpec:
@@ -59,6 +66,7 @@ def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
 @register
 class MapOperator(RowOperator[MapSpec]):
     type_name = "map"
+    one_row_per_row = True
     spec_model = MapSpec
 
     def __init__(self, spec: MapSpec, env: PipelineEnv) -> None:
@@ -79,6 +87,8 @@ class MapOperator(RowOperator[MapSpec]):
                 schema=batch_schema(self.step.schema),
             )
 
+        self.retriever = retriever_for(self)
+
     def _schema(self) -> dict[str, Any] | None:
         return None  # the spec's output.schema
 
@@ -88,6 +98,8 @@ class MapOperator(RowOperator[MapSpec]):
 
     @property
     def batch_size(self) -> int:
+        if self.retriever is not None:
+            return 1  # context is retrieved per row
         return (self.spec.max_batch_size or 1) if self.batch_step is not None else 1
 
     def output_fields(self) -> list[str]:
@@ -96,13 +108,54 @@ class MapOperator(RowOperator[MapSpec]):
     def output_keys(self, keys: KeySet) -> KeySet:
         keys = keys.without(self.spec.drop_keys or [])
         out = KeySet.of(self.output_fields())
+        seen = KeySet.of(self.spec.input) if self.spec.input else keys
+        if self.spec.input:
+            missing = keys.missing(self.spec.input)
+            if missing:
+                raise self.fail(f"{missing[0]!r} is not a key of the rows here", "input")
+        if self.retriever is not None:
+            self.retriever.check_query({"input": keys})
         if self.step is not None:
-            self.step.prompt.check({"input": keys})
+            extra = {"retrieval_context": None} if self.retriever is not None else {}
+            self.step.prompt.check({"input": seen, **extra})
             if self.step.judge_prompt is not None:
                 self.step.judge_prompt.check({"input": keys, "output": out})
         if self.batch_step is not None:
             self.batch_step.prompt.check({"inputs": keys})
-        return keys | out.keys
+        return keys | out.keys | self.extra_keys()
+
+    def extra_keys(self) -> list[str]:
+        """Bookkeeping keys DocETL adds (observability, saved retrieval context)."""
+        extra = []
+        if self.spec.enable_observability:
+            extra.append(f"_observability_{self.name}")
+        if self.retriever is not None and self.spec.save_retriever_output:
+            extra.append(f"_{self.name}_retrieved_context")
+        return extra
+
+    def prompt_row(self, row: Row) -> Row:
+        """What the prompt sees as ``input`` (``input:`` restricts it to those keys)."""
+        keys = self.spec.input
+        return {k: row[k] for k in keys if k in row} if keys else row
+
+    async def render_row(self, row: Row, ctx: OpContext) -> tuple[str | None, Outcome | None, Row]:
+        """The prompt of one row, its error outcome, and the extra keys its output row gets."""
+        assert self.step is not None
+        seen = self.prompt_row(row)
+        extra: Row = {}
+        context = None
+        variables: dict[str, Any] = {"input": seen}
+        if self.retriever is not None:
+            context = await self.retriever.retrieve({"input": row}, ctx)
+            variables["retrieval_context"] = context
+            if self.spec.save_retriever_output:
+                extra[f"_{self.name}_retrieved_context"] = context
+        text, failed = render_or_error(ctx, self.step, row, **variables)
+        if text is not None and self.spec.prompt is not None:
+            text = prompt_with_context(self.spec.prompt, text, context)
+        if text is not None and self.spec.enable_observability:
+            extra[f"_observability_{self.name}"] = {"prompt": text}
+        return text, failed, extra
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         rows = [self._drop(r) for r in rows]
@@ -112,6 +165,7 @@ class MapOperator(RowOperator[MapSpec]):
         rows = [{**r, **unknown} for r in rows]
         n = len(rows)
         calls = -(-n // self.batch_size) if self.batch_step else n
+        calls *= (self.spec.output.n or 1) if self.spec.output else 1
         most = calls + n * (self.step.max_calls_per_unit() - 1)
         note = f"up to {most} with gleaning/retries" if most > calls else ""
         return CallEstimate(calls=calls, rows=rows, note=note)
@@ -128,12 +182,30 @@ class MapOperator(RowOperator[MapSpec]):
         row = self._drop(row)
         if self.step is None:
             return Outcome(rows=[row])
-        text, failed = render_or_error(ctx, self.step, row, input=row)
+        text, failed, extra = await self.render_row(row, ctx)
         if failed is not None:
             return failed
         assert text is not None
+        n = self.spec.output.n if self.spec.output else None
+        if n and n > 1:
+            # DocETL's output.n: n answers per row, each its own checked request (cache salts
+            # differ per answer), each a row of its own.
+            import asyncio
+
+            results = await asyncio.gather(
+                *(
+                    self.step.run(ctx, text, example=row, variables={"input": row}, unit=f"n{i}")
+                    for i in range(n)
+                )
+            )
+            outcome = Outcome()
+            for result in results:
+                outcome.extend(
+                    self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
+                )
+            return outcome
         result = await self.step.run(ctx, text, example=row, variables={"input": row})
-        return self.step.finish(ctx, result, row, lambda out: self.make(row, out))
+        return self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
 
     async def process_batch(self, rows: list[Row], ctx: OpContext) -> list[Outcome]:
         import asyncio
@@ -143,7 +215,8 @@ class MapOperator(RowOperator[MapSpec]):
         assert self.step is not None
         rows = [self._drop(r) for r in rows]
         answers: list[Any] = []
-        text, failed = render_or_error(ctx, self.batch_step, rows, inputs=rows)
+        shown = [self.prompt_row(r) for r in rows]
+        text, failed = render_or_error(ctx, self.batch_step, rows, inputs=shown)
         if failed is None and text is not None:
             result = await self.batch_step.run(
                 ctx, text, example={"inputs": rows}, variables={"inputs": rows}, unit="batch"
@@ -156,13 +229,25 @@ class MapOperator(RowOperator[MapSpec]):
 
         async def one(row: Row, answer: Any) -> Outcome:
             assert self.step is not None
-            text, failed = render_or_error(ctx, self.step, row, input=row)
+            text, failed, extra = await self.render_row(row, ctx)
             if failed is not None:
                 return failed
             assert text is not None
             result = await self.step.run(
                 ctx, text, example=row, variables={"input": row}, first_answer=answer
             )
-            return self.step.finish(ctx, result, row, lambda out: self.make(row, out))
+            return self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
 
         return list(await asyncio.gather(*(one(r, a) for r, a in zip(rows, answers, strict=True))))
+
+
+def retriever_for(op: Any) -> Retriever | None:
+    """The operation's ``retriever`` (a top-level ``retrievers`` name), or None."""
+    name = op.spec.retriever
+    if name is None:
+        return None
+    spec = op.env.retrievers.get(name)
+    if spec is None:
+        known = ", ".join(sorted(op.env.retrievers)) or "none"
+        raise op.fail(f"unknown retriever {name!r} (known: {known})", "retriever")
+    return Retriever(name, spec, op.env)

@@ -1,0 +1,199 @@
+"""``code_map``, ``code_filter``, ``code_reduce``: user Python in the YAML, no LLM call.
+
+DocETL's semantics: ``code`` defines ``transform``; code_map's ``transform(doc) -> dict`` is
+merged into the row, code_filter's ``transform(doc) -> bool`` keeps or drops the row,
+code_reduce's ``transform(items) -> dict`` aggregates each ``reduce_key`` group (``_all``: one
+group) and its result carries the group's key values (``pass_through``: also the first row's
+other keys).  ``limit``: code_map processes the first N rows, code_filter stops after N rows
+passed, code_reduce reduces the N smallest groups.
+
+Containment is the assertion code's (``llmassert.sandbox``): the source is checked against the
+same AST allowlist (imports ``re``, ``json``, ``math``, ``string`` only; no dunders, no
+``open``/``exec``/...) before any row is read, and runs with the same restricted builtins, on
+a deep copy of each row (the code cannot change the input another operator sees).  A
+``transform`` that raises, or returns the wrong type, sends that row (or group) to the error
+report: never a silent drop.  Rows beyond ``limit`` are counted as filtered.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from llmassert.errors import SandboxError, UnsafeCodeError
+from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.operators.base import (
+    GlobalOperator,
+    Issue,
+    OperationSpec,
+    Outcome,
+    Row,
+    register,
+)
+from llmassert.pipeline.templates import KeySet
+from llmassert.sandbox import load_inline
+
+ALL = "_all"
+
+
+class CodeSpec(OperationSpec):
+    """Keys shared by the code operations."""
+
+    code: str = Field(min_length=1, description="Python source defining `transform`.")
+    limit: int | None = Field(None, gt=0, description="See the module docstring.")
+    concurrent_thread_count: int | None = Field(
+        None, ge=1, description="DocETL's thread count (accepted; rows run in order here)."
+    )
+
+
+class CodeMapSpec(CodeSpec):
+    type: Literal["code_map"] = "code_map"
+    drop_keys: list[str] | None = Field(None, description="Keys removed from each output row.")
+
+
+class CodeFilterSpec(CodeSpec):
+    type: Literal["code_filter"] = "code_filter"
+
+
+class CodeReduceSpec(CodeSpec):
+    type: Literal["code_reduce"] = "code_reduce"
+    reduce_key: str | list[str] = Field(ALL, description="Key(s) to group by; `_all`: one group.")
+    pass_through: bool = Field(False, description="Keep the first row's other keys.")
+
+    @field_validator("reduce_key")
+    @classmethod
+    def _nonempty(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list) and not v:
+            raise ValueError("needs at least one key")
+        return v
+
+    @property
+    def keys(self) -> list[str]:
+        keys = [self.reduce_key] if isinstance(self.reduce_key, str) else list(self.reduce_key)
+        return [k for k in keys if k != ALL]
+
+
+class _CodeOperator(GlobalOperator[Any]):
+    """Loads ``transform`` once (every policy error is a SpecError before any row is read)."""
+
+    def __init__(self, spec: CodeSpec, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        filename = f"{env.spec_file}:{env.op_where.get(spec.name, spec.name)}.code"
+        try:
+            functions = load_inline(spec.code, filename=filename)
+        except (UnsafeCodeError, SandboxError) as e:
+            raise self.fail(f"code refused: {e}", "code") from None
+        fn = functions.get("transform")
+        if fn is None:
+            raise self.fail("code must define `def transform(...)`", "code")
+        self.transform: Callable[..., Any] = fn
+
+    def call(self, arg: Any) -> tuple[Any, str | None]:
+        try:
+            return self.transform(copy.deepcopy(arg)), None
+        except Exception as e:  # the user's code: any exception is that row's error
+            return None, f"transform raised {type(e).__name__}: {e}"[:500]
+
+
+@register
+class CodeMapOperator(_CodeOperator):
+    type_name = "code_map"
+    spec_model = CodeMapSpec
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return KeySet(keys.keys, open=True)
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        limit = self.spec.limit
+        todo = rows if limit is None else rows[:limit]
+        out = Outcome(filtered=len(rows) - len(todo))
+        drop = set(self.spec.drop_keys or [])
+        for row in todo:
+            result, error = self.call(row)
+            if error is None and not isinstance(result, dict):
+                error = f"transform must return a dict, got {type(result).__name__}"
+            if error is not None:
+                out.errors.append(Issue(self.name, row, error))
+            else:
+                out.rows.append({k: v for k, v in {**row, **result}.items() if k not in drop})
+            ctx.advance()
+        return out
+
+
+@register
+class CodeFilterOperator(_CodeOperator):
+    type_name = "code_filter"
+    spec_model = CodeFilterSpec
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return keys
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        out = Outcome()
+        limit = self.spec.limit
+        for row in rows:
+            if limit is not None and len(out.rows) >= limit:
+                out.filtered += 1
+                continue
+            result, error = self.call(row)
+            if error is None and not isinstance(result, bool):
+                error = f"transform must return a bool, got {type(result).__name__}"
+            if error is not None:
+                out.errors.append(Issue(self.name, row, error))
+            elif result:
+                out.rows.append(row)
+            else:
+                out.filtered += 1
+            ctx.advance()
+        return out
+
+
+@register
+class CodeReduceOperator(_CodeOperator):
+    type_name = "code_reduce"
+    spec_model = CodeReduceSpec
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        missing = keys.missing(self.spec.keys)
+        if missing:
+            raise self.fail(
+                f"reduce_key {missing[0]!r} is not a key of the rows here (keys: "
+                f"{', '.join(sorted(keys.keys)) or 'none'})",
+                "reduce_key",
+            )
+        return KeySet(frozenset(self.spec.keys), open=True)
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        keys = self.spec.keys
+        groups: dict[tuple[Any, ...], list[Row]] = {}
+        for row in rows:
+            groups.setdefault(tuple(_hashable(row.get(k)) for k in keys), []).append(row)
+        ordered = list(groups.values())
+        out = Outcome()
+        if self.spec.limit is not None:
+            # DocETL: the smallest groups first (stable for equal sizes).
+            ordered.sort(key=len)
+            out.filtered = sum(len(g) for g in ordered[self.spec.limit :])
+            ordered = ordered[: self.spec.limit]
+        for group in ordered:
+            result, error = self.call(group)
+            if error is None and not isinstance(result, dict):
+                error = f"transform must return a dict, got {type(result).__name__}"
+            if error is not None:
+                out.errors.extend(Issue(self.name, r, error) for r in group)
+                continue
+            base = dict(group[0]) if self.spec.pass_through else {}
+            out.rows.append({**base, **result, **{k: group[0].get(k) for k in keys}})
+            ctx.advance()
+        return out
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v

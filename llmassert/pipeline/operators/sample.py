@@ -1,0 +1,255 @@
+"""``sample``: keep a subset of the rows (DocETL's debugging operator).
+
+Methods, as DocETL defines them:
+
+- ``first``: the first N rows; ``uniform``: N rows at random (``random_state`` seeds it);
+- ``custom``: the rows matching each listed ``{key: value}`` (in the listed order);
+- ``outliers``: distance of each row's embedding (``method_kwargs.embedding_keys``) from the
+  centre (their mean, or the embedding of ``center``); cut-off ``std`` x the spread, or the
+  distance of the ``samples``-th nearest; ``keep: false`` (default) keeps the inliers;
+- ``top_embedding``: the N rows most cosine-similar to ``query``; ``top_fts``: the N best by
+  BM25 over ``keys``.  A templated ``query`` is rendered with the first row as ``input``.
+
+``samples`` is a count (int) or a fraction (float) of the rows.  ``stratify_key`` samples each
+group proportionally, or N per group with ``samples_per_group``.  Rows not sampled are counted as
+filtered (reported, not silently gone).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.operators.base import (
+    CallEstimate,
+    GlobalOperator,
+    OperationSpec,
+    Outcome,
+    Row,
+    register,
+)
+from llmassert.pipeline.templates import KeySet, Prompt
+
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"  # DocETL's default
+
+
+class SampleSpec(OperationSpec):
+    """DocETL's sample."""
+
+    type: Literal["sample"] = "sample"
+    method: Literal["uniform", "first", "outliers", "custom", "top_embedding", "top_fts"]
+    samples: int | float | list[dict[str, Any]] | None = Field(
+        None, description="A count, a fraction, or (custom) a list of {key: value}."
+    )
+    random_state: int | None = None
+    stratify_key: str | list[str] | None = None
+    samples_per_group: bool = False
+    method_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> SampleSpec:
+        kw = self.method_kwargs
+        m = self.method
+        if isinstance(self.samples, (int, float)) and self.samples <= 0:
+            raise ValueError("samples must be positive")
+        if m in ("uniform", "first", "top_embedding", "top_fts", "custom") and self.samples is None:
+            raise ValueError(f"method {m} needs `samples`")
+        if m == "custom":
+            if not isinstance(self.samples, list) or not self.samples:
+                raise ValueError("method custom needs `samples` as a list of {key: value}")
+            if self.stratify_key is not None:
+                raise ValueError("stratify_key is not supported with method custom")
+        elif isinstance(self.samples, list):
+            raise ValueError(f"method {m} needs `samples` as a count or a fraction")
+        if m == "outliers":
+            if ("std" in kw) == ("samples" in kw):
+                raise ValueError(
+                    "method outliers needs exactly one of method_kwargs.std / .samples"
+                )
+            keys = kw.get("embedding_keys")
+            if not isinstance(keys, list) or not keys:
+                raise ValueError("method outliers needs method_kwargs.embedding_keys (a list)")
+            if "std" in kw and (not isinstance(kw["std"], (int, float)) or kw["std"] <= 0):
+                raise ValueError("method_kwargs.std must be a positive number")
+            if "center" in kw and not isinstance(kw["center"], dict):
+                raise ValueError("method_kwargs.center must be a mapping")
+        if m in ("top_embedding", "top_fts"):
+            if not isinstance(kw.get("keys"), list) or not kw["keys"]:
+                raise ValueError(f"method {m} needs method_kwargs.keys (a list)")
+            if not isinstance(kw.get("query"), str):
+                raise ValueError(f"method {m} needs method_kwargs.query")
+        allowed = {
+            "outliers": {"embedding_keys", "std", "samples", "keep", "center", "embedding_model"},
+            "top_embedding": {"keys", "query", "embedding_model"},
+            "top_fts": {"keys", "query"},
+        }.get(m, set())
+        unknown = sorted(set(kw) - allowed)
+        if unknown:
+            raise ValueError(f"method_kwargs: unknown key {unknown[0]!r} for method {m}")
+        return self
+
+    @property
+    def strata(self) -> list[str]:
+        s = self.stratify_key
+        return [] if s is None else [s] if isinstance(s, str) else list(s)
+
+
+def _count(samples: int | float, n: int) -> int:
+    if isinstance(samples, float) and samples <= 1.0:
+        return min(n, int(samples * n))
+    return min(n, int(samples))
+
+
+def _text(row: Row, keys: list[str]) -> str:
+    return " ".join(f"{k}: {row.get(k, '')}" for k in keys)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def bm25_scores(docs: list[str], query: str, k1: float = 1.5, b: float = 0.75) -> list[float]:
+    """Okapi BM25 of ``query`` against each document (lower-cased word tokens)."""
+    toks = [_WORD.findall(d.lower()) for d in docs]
+    n = len(toks) or 1
+    avg = sum(len(t) for t in toks) / n or 1.0
+    df: Counter[str] = Counter(w for t in toks for w in set(t))
+    q = _WORD.findall(query.lower())
+    scores = []
+    for t in toks:
+        tf = Counter(t)
+        s = 0.0
+        for w in q:
+            if w not in tf:
+                continue
+            idf = math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5))
+            s += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(t) / avg))
+        scores.append(s)
+    return scores
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    na = math.sqrt(sum(x * x for x in a)) or 1.0
+    nb = math.sqrt(sum(x * x for x in b)) or 1.0
+    return sum(x * y for x, y in zip(a, b, strict=False)) / (na * nb)
+
+
+@register
+class SampleOperator(GlobalOperator[SampleSpec]):
+    type_name = "sample"
+    spec_model = SampleSpec
+
+    def __init__(self, spec: SampleSpec, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        q = spec.method_kwargs.get("query")
+        where = env.op_where.get(spec.name, spec.name)
+        self.query = (
+            Prompt(q, where=f"{where}.method_kwargs.query", file=env.spec_file)
+            if isinstance(q, str) and "{" in q
+            else None
+        )
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.spec.method in ("outliers", "top_embedding")
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        missing = keys.missing(self.spec.strata)
+        if missing:
+            raise self.fail(
+                f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key"
+            )
+        return keys
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        return CallEstimate(calls=1 if rows else 0, rows=rows, upper_bound=True)
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        if not rows:
+            return Outcome()
+        strata = self.spec.strata
+        if not strata:
+            kept = await self._sample(rows, ctx, self.spec.samples)
+        else:
+            groups: dict[str, list[int]] = {}
+            for i, r in enumerate(rows):
+                groups.setdefault(repr([r.get(k) for k in strata]), []).append(i)
+            kept_idx: list[int] = []
+            for idx in groups.values():
+                samples = self.spec.samples
+                if not self.spec.samples_per_group and isinstance(samples, (int, float)):
+                    # Proportional: this group's share of the overall sample size.
+                    total = _count(samples, len(rows))
+                    samples = max(1, round(total * len(idx) / len(rows))) if total else 0
+                group_rows = [rows[i] for i in idx]
+                picked = await self._sample(group_rows, ctx, samples) if samples else []
+                kept_idx.extend(idx[j] for j in picked)
+            kept = sorted(kept_idx) if self.spec.method in ("first", "uniform") else kept_idx
+        out = [rows[i] for i in kept]
+        ctx.advance(len(rows))
+        return Outcome(rows=out, filtered=len(rows) - len(out))
+
+    async def _sample(self, rows: list[Row], ctx: OpContext, samples: Any) -> list[int]:
+        m = self.spec.method
+        n = len(rows)
+        kw = self.spec.method_kwargs
+        if m == "first":
+            return list(range(_count(samples, n)))
+        if m == "uniform":
+            rng = random.Random(self.spec.random_state)
+            return sorted(rng.sample(range(n), _count(samples, n)))
+        if m == "custom":
+            keys = list(samples[0])
+            index = {repr([r.get(k) for k in keys]): i for i, r in enumerate(rows)}
+            hits = (index.get(repr([s.get(k) for k in keys])) for s in samples)
+            return [i for i in hits if i is not None]
+        if m == "top_fts":
+            query = self._query(rows)
+            scores = bm25_scores([_text(r, kw["keys"]) for r in rows], query)
+            order = sorted(range(n), key=lambda i: -scores[i])
+            return order[: _count(samples, n)]
+        model = kw.get("embedding_model") or self.env.embedding_model or DEFAULT_EMBEDDING_MODEL
+        if m == "top_embedding":
+            keys = kw["keys"]
+            vecs = await ctx.embed([_text(r, keys) for r in rows] + [self._query(rows)], model)
+            qv = vecs[-1]
+            sims = [_cosine(v, qv) for v in vecs[:-1]]
+            order = sorted(range(n), key=lambda i: -sims[i])
+            return order[: _count(samples, n)]
+        # outliers
+        keys = kw["embedding_keys"]
+        texts = [_text(r, keys) for r in rows]
+        if "center" in kw:
+            texts.append(_text(kw["center"], keys))
+        vecs = await ctx.embed(texts, model)
+        if "center" in kw:
+            center, vecs = vecs[-1], vecs[:-1]
+        else:
+            center = [sum(col) / n for col in zip(*vecs, strict=True)]
+        dist = [math.dist(v, center) for v in vecs]
+        if "std" in kw:
+            dims = list(zip(*vecs, strict=True))
+            spread = math.sqrt(sum(_var(d) for d in dims))
+            cutoff = spread * float(kw["std"])
+        else:
+            ranked = sorted(dist)
+            k = kw["samples"]
+            k = int(k * n) if isinstance(k, float) else int(k)
+            cutoff = ranked[min(k, n - 1)]
+        keep_outliers = bool(kw.get("keep", False))
+        return [i for i in range(n) if (dist[i] > cutoff) == keep_outliers]
+
+    def _query(self, rows: list[Row]) -> str:
+        if self.query is None:
+            return str(self.spec.method_kwargs["query"])
+        return self.query.render(input=rows[0])
+
+
+def _var(xs: tuple[float, ...]) -> float:
+    mean = sum(xs) / len(xs)
+    return sum((x - mean) ** 2 for x in xs) / len(xs)
