@@ -95,3 +95,17 @@ def freeze(value: Any) -> Any:
         return copy.deepcopy(value)
     except Exception:
         return str(value)
+
+
+def thaw(value: Any) -> Any:
+    """A plain, mutable deep copy of a value that may hold frozen parts (what code returned)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if isinstance(value, dict):
+        return {thaw(k): thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [thaw(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(thaw(v) for v in value)
+    return value

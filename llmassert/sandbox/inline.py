@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmassert.errors import SandboxError, SandboxTimeoutError
-from llmassert.sandbox._frozen import FrozenDict, freeze
+from llmassert.sandbox._frozen import FrozenDict, freeze, thaw
 
 REFIRE_S = 0.05
 # signal.getsignal wraps its answer in an enum (~10 us); the C function it wraps does not.
@@ -131,44 +131,50 @@ def frozen_example(example: Any) -> Any:
     return example if type(example) is FrozenDict else freeze(example)
 
 
-def bounded(fn: Callable[..., Any], *, timeout_s: float, name: str) -> Callable[[Any, str], Any]:
-    """``fn(example, response)`` with a frozen example, a deadline, and one-line failures."""
+def bounded(fn: Callable[..., Any], *, timeout_s: float, name: str) -> Callable[..., Any]:
+    """``fn(*args)`` with frozen arguments, a deadline, plain return values, one-line failures."""
 
     @functools.wraps(fn)
-    def call(example: Any, response: Any) -> Any:
-        example = frozen_example(example)
-        if type(response) is not str:
-            response = str(response)
-        deadline = _DEADLINE
-        try:
-            if deadline.scoped and not deadline.armed:
-                try:
-                    deadline.timeout = timeout_s
-                    deadline.started = time.monotonic()
-                    deadline.armed = True
-                    return fn(example, response)
-                finally:
-                    deadline.release()
-            if not deadline.usable():
-                return fn(example, response)
-            deadline.start(timeout_s)
-            try:
-                deadline.timeout = timeout_s
-                deadline.started = time.monotonic()
-                deadline.armed = True
-                return fn(example, response)
-            finally:
-                deadline.stop()
-        except _InlineTimeout:
-            raise SandboxTimeoutError(f"{name}: timed out after {timeout_s:g} s") from None
-        except MemoryError:
-            raise SandboxError(f"{name}: MemoryError (out of memory)") from None
-        except RecursionError:
-            raise SandboxError(f"{name}: RecursionError (nested too deeply)") from None
+    def call(*args: Any) -> Any:
+        # Checks take (example, response); code operations take (doc) or (items): every
+        # argument is frozen (strings pass through as they are).
+        args = tuple(frozen_example(a) for a in args)
+        result = _timed(fn, args, timeout_s, name)
+        # Returned containers may hold frozen parts of the inputs: hand back plain copies.
+        return result if type(result) is bool else thaw(result)
 
     call.__dict__["llmassert_bounded"] = True
     call.__dict__["llmassert_timeout"] = timeout_s
     return call
+
+
+def _timed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float, name: str) -> Any:
+    deadline = _DEADLINE
+    try:
+        if deadline.scoped and not deadline.armed:
+            try:
+                deadline.timeout = timeout_s
+                deadline.started = time.monotonic()
+                deadline.armed = True
+                return fn(*args)
+            finally:
+                deadline.release()
+        if not deadline.usable():
+            return fn(*args)
+        deadline.start(timeout_s)
+        try:
+            deadline.timeout = timeout_s
+            deadline.started = time.monotonic()
+            deadline.armed = True
+            return fn(*args)
+        finally:
+            deadline.stop()
+    except _InlineTimeout:
+        raise SandboxTimeoutError(f"{name}: timed out after {timeout_s:g} s") from None
+    except MemoryError:
+        raise SandboxError(f"{name}: MemoryError (out of memory)") from None
+    except RecursionError:
+        raise SandboxError(f"{name}: RecursionError (nested too deeply)") from None
 
 
 def is_bounded(fn: Any) -> bool:
