@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema")
+COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema", "label")
 
 
 def _register() -> None:

@@ -27,6 +27,7 @@ from llmassert.fileio import parse_json, read_text
 from llmassert.history.git import git_versions, repo_root
 from llmassert.history.labels import load_labels
 from llmassert.history.models import LabeledExample, PromptHistory, PromptVersion
+from llmassert.history.notes import load_notes, notes_path
 
 LABELS_FILE = "labeled.jsonl"
 _STRUCTURED = (".yaml", ".yml", ".json")
@@ -220,4 +221,7 @@ def _history(
             hint="add an earlier version (an empty file works as the starting point)",
         )
     labeled: tuple[LabeledExample, ...] = load_labels(labels) if labels.is_file() else ()
-    return PromptHistory(name=name, versions=versions, origin=str(origin), labeled=labeled)
+    notes = tuple(n.text for n in load_notes(notes_path(labels)) if n.criterion)
+    return PromptHistory(
+        name=name, versions=versions, origin=str(origin), labeled=labeled, notes=notes
+    )

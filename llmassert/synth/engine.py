@@ -251,12 +251,14 @@ async def _criteria_and_candidates(
     progress: SynthProgress,
 ) -> _Candidates:
     from llmassert.history import deltas
+    from llmassert.history.notes import note_deltas
     from llmassert.synth.llm_candidates import reserved_names
     from llmassert.synth.rules import candidates_for, recognizes
     from llmassert.synth.taxonomy import criteria as categorize_offline
 
     progress.stage(history.name, "diffing versions")
-    criteria = categorize_offline(deltas(history))
+    # Graders' criterion notes (`llmassert label`, notes.jsonl) count as latest-version edits.
+    criteria = categorize_offline([*deltas(history), *note_deltas(history)])
     llm_stats = None
     if client is not None and model:
         from llmassert.synth.llm_candidates import LLMStats
@@ -291,6 +293,13 @@ async def _criteria_and_candidates(
         "judge" if c.kind == "llm_judge" else c.source for c in candidates
     )
     return _Candidates(criteria, candidates, needs_judge, sources, llm_stats, offline_judges)
+
+
+def offline_candidates(history: PromptHistory) -> tuple[list[Criterion], list[Candidate]]:
+    """The criteria and candidates synthesis builds without a model (rule library; judges left
+    out), for callers that evaluate them on responses of their own (``llmassert label``)."""
+    found = asyncio.run(_criteria_and_candidates(history, None, None, _Silent()))
+    return found.criteria, found.candidates
 
 
 def split_by_input(
@@ -471,6 +480,12 @@ def _upper_bound(k: int, n: int, confidence: float) -> float:
     return hi
 
 
+def ffr_upper_bound(false_failures: int, good: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound on the true FFR after ``false_failures`` of ``good``
+    labeled good responses failed: the bound :func:`conservative_tau` keeps within tau."""
+    return _upper_bound(false_failures, good, confidence)
+
+
 def _binomial_cdf(k: int, n: int, p: float) -> float:
     # In log space: (1 - p) ** n underflows long before the tail that matters does.
     log_p, log_q = math.log(p), math.log1p(-p)
@@ -593,6 +608,8 @@ __all__ = [
     "best_coverage",
     "commit",
     "conservative_tau",
+    "ffr_upper_bound",
+    "offline_candidates",
     "split_by_input",
     "synthesize",
 ]
