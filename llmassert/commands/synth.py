@@ -153,6 +153,16 @@ def register(app: typer.Typer) -> None:
                 "sample; 0 = in-sample, as SPADE does.",
             ),
         ] = 0.9,
+        prompt_version: Annotated[
+            str | None,
+            typer.Option(
+                "--prompt-version",
+                metavar="VERSION",
+                help="The version whose instructions are checked: an index (1 = oldest), a "
+                "version label or a commit sha. Default: the latest. Instructions it no longer "
+                "has are never checked.",
+            ),
+        ] = None,
         strict: Annotated[
             bool,
             typer.Option(
@@ -184,6 +194,7 @@ def register(app: typer.Typer) -> None:
             write=False,
             progress=progress,
             ffr_confidence=ffr_confidence or None,
+            version=prompt_version,
         )
 
         def run(client: Any = None) -> Any:
