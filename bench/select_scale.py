@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -113,9 +114,15 @@ def as_arrays(s: Synthetic) -> Arrays:
 
 
 def timed(
-    s: Synthetic, method: str, solver: str, presolve: bool, limit: float
-) -> tuple[float, bool, int]:
-    """Wall-clock seconds of select(), whether the count was proven minimal, and the count."""
+    s: Synthetic,
+    method: str,
+    solver: str,
+    presolve: bool,
+    limit: float,
+    sub_rule: str = "lexicographic",
+) -> tuple[float, bool, int, float | None]:
+    """Wall-clock seconds of select(), whether it was proven optimal, the count, and the
+    solver's lower bound on the count when not proven (None: unknown or not a count)."""
     start = time.perf_counter()
     result = run_arrays(
         as_arrays(s),
@@ -126,12 +133,30 @@ def timed(
         solver=solver,
         presolve=presolve,
         time_limit_s=limit,
+        sub_rule=sub_rule,
     )
-    return time.perf_counter() - start, result.proven_optimal, result.count
+    return time.perf_counter() - start, result.proven_optimal, result.count, result.bound
 
 
-def cell(seconds: float, proven: bool, count: int) -> str:
-    return f"{seconds:.2f}" if proven else f"{seconds:.0f} (not proven: {count})"
+def cell(seconds: float, proven: bool, count: int, bound: float | None = None) -> str:
+    if proven:
+        return f"{seconds:.2f}"
+    gap = f", bound {bound:g}, gap {100 * (count - bound) / count:.0f}%" if bound else ""
+    return f"{seconds:.0f} (not proven: {count}{gap})"
+
+
+def spread(runs: list[tuple[float, bool, int, float | None]]) -> str:
+    """Median (min-max) seconds over repeated runs, with the worst proof status and count."""
+    seconds = sorted(r[0] for r in runs)
+    proven = all(r[1] for r in runs)
+    counts = sorted({r[2] for r in runs})
+    bounds = [r[3] for r in runs if r[3] is not None]
+    mid = statistics.median(seconds)
+    text = f"{mid:.2f} ({seconds[0]:.2f}-{seconds[-1]:.2f}, n={len(runs)})"
+    if not proven:
+        gap = f", bound {max(bounds):g}" if bounds else ""
+        text += f" not proven: {'/'.join(str(c) for c in counts)}{gap}"
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solvers", default="highs,cbc" if highs_available() else "cbc")
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the runs without presolve")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="runs per configuration, interleaved; > 1 prints median (min-max) of the presolve "
+        "runs (the machine may be shared: single runs are noisy)",
+    )
     parser.add_argument(
         "--good-failures",
         choices=["clustered", "random"],
@@ -169,18 +201,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         for method in args.methods.split(","):
             stats = select_stats(s, method)
-            for solver in args.solvers.split(","):
-                sec, proven, count = timed(s, method, solver, True, args.time_limit)
+            configs = args.solvers.split(",")
+            runs: dict[str, list[tuple[float, bool, int, float | None]]] = {c: [] for c in configs}
+            for _ in range(args.repeats):  # interleaved: each round runs every solver once
+                for solver in configs:
+                    runs[solver].append(timed(s, method, solver, True, args.time_limit))
+            for solver in configs:
+                sec, proven, count, bound = runs[solver][-1]
+                first = cell(sec, proven, count, bound)
+                if args.repeats > 1:
+                    first = spread(runs[solver])
                 without, ratio = "skipped", ""
                 if not args.no_baseline:
-                    sec0, proven0, count0 = timed(s, method, solver, False, args.time_limit)
-                    without = cell(sec0, proven0, count0)
+                    sec0, proven0, count0, bound0 = timed(s, method, solver, False, args.time_limit)
+                    without = cell(sec0, proven0, count0, bound0)
                     if proven and proven0:
                         ratio = f"{sec0 / max(sec, 1e-3):.1f}x"
                     elif proven:
                         ratio = f"> {sec0 / max(sec, 1e-3):.0f}x"
                 print(
-                    f"| {n:,} x {r:,} | {method} | {solver} | {cell(sec, proven, count)} | "
+                    f"| {n:,} x {r:,} | {method} | {solver} | {first} | "
                     f"{without} | {ratio} | {count} | {stats} |",
                     flush=True,
                 )
@@ -190,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 def select_stats(s: Synthetic, method: str) -> str:
     from llmassert.select.presolve import reduce
 
-    red = reduce(as_arrays(s), method=method, tau=0.25, alpha=0.6)
+    red = reduce(as_arrays(s), method=method, tau=0.25, alpha=0.6, sub_rule="lexicographic")
     fixed = f" (+ {red.stats.fixed:,})" if red.stats.fixed else ""
     return f"{red.stats.assertions_after:,} x {red.stats.responses_after:,}{fixed}"
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import importlib.util
 import json
 import os
 import random
@@ -42,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -76,6 +78,8 @@ class PromptResult:
     caught: int = 0
     # response file -> names of the checks it failed
     failed: dict[str, list[str]] = field(default_factory=dict)
+    # broken response file -> the instruction it breaks (index.yaml)
+    breaks: dict[str, str] = field(default_factory=dict)
     # check name -> (criterion id, criterion text)
     check_criteria: dict[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
@@ -307,6 +311,23 @@ def load_responses(folder: Path) -> tuple[dict[str, Any], list[tuple[str, bool, 
     return example, rows
 
 
+def load_index(folder: Path) -> dict[str, str]:
+    """Broken response file -> the instruction it breaks (from ``index.yaml``), all listed."""
+    path = folder / "index.yaml"
+    if not path.exists():
+        raise BenchError(f"{path}: missing (each broken response must say what it breaks)")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    breaks = {
+        str(row.get("file")): str(row.get("breaks", ""))
+        for row in data.get("broken", [])
+        if isinstance(row, dict)
+    }
+    for f in folder.glob("broken_*"):
+        if not breaks.get(f.name):
+            raise BenchError(f"{path}: broken: {f.name} is not listed with what it breaks")
+    return breaks
+
+
 # -- one prompt ---------------------------------------------------------------------------------
 
 
@@ -342,6 +363,9 @@ def run_prompt(spec: PromptSpec, git_dir: Path, work: Path, responses: Path) -> 
 
     start = time.perf_counter()
     result = PromptResult(spec.id, spec.repo, 0)
+    # The hand-written side is checked first: a bad response folder costs no synthesis run.
+    example, rows = load_responses(responses / spec.id)
+    result.breaks = load_index(responses / spec.id)
     folder = work / "prompts" / spec.id
     result.versions = replay(spec, git_dir, folder)
     out = work / "out"
@@ -349,7 +373,7 @@ def run_prompt(spec: PromptSpec, git_dir: Path, work: Path, responses: Path) -> 
     manifest = json.loads((out / f"{spec.id}.json").read_text(encoding="utf-8"))
     result.criteria = len(manifest.get("criteria", []))
     result.check_criteria = _criteria_of(manifest)
-    example, rows = load_responses(responses / spec.id)
+
     with AssertionSet.load(out / f"{spec.id}.py") as checks:
         result.selected = list(checks.names)
         for name, compliant, text in rows:
@@ -404,6 +428,16 @@ def print_table(results: list[PromptResult]) -> None:
         print(f"{len(errors)} prompt(s) failed to run (see above)")
 
 
+def _false_failing(r: PromptResult) -> dict[str, int]:
+    """Check name -> how many compliant responses it failed."""
+    counts: dict[str, int] = {}
+    for f, names in r.failed.items():
+        if f.startswith("compliant_"):
+            for n in names:
+                counts[n] = counts.get(n, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def to_json(results: list[PromptResult]) -> dict[str, Any]:
     ok = [r for r in results if not r.error]
     comp = sum(r.compliant for r in ok)
@@ -423,6 +457,12 @@ def to_json(results: list[PromptResult]) -> dict[str, Any]:
                 "caught": r.caught,
                 "coverage": r.coverage,
                 "failed": r.failed,
+                "missed": {
+                    f: r.breaks.get(f, "")
+                    for f, names in r.failed.items()
+                    if f.startswith("broken_") and not names
+                },
+                "false_failing_checks": _false_failing(r),
                 "error": r.error,
                 "seconds": round(r.seconds, 2),
             }
@@ -456,9 +496,41 @@ def sample_pairs(results: list[PromptResult], n: int, seed: int) -> list[dict[st
     return rng.sample(pairs, min(n, len(pairs)))
 
 
+def _load_oracle() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("synth_real_oracle", HERE / "oracle.py")
+    if spec is None or spec.loader is None:
+        raise BenchError(f"{HERE / 'oracle.py'}: cannot load")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_oracle(prompts: Path, responses: Path) -> int:
+    """Check the hand-written responses against ``oracle.py``; 0 when they all agree."""
+    try:
+        oracle = _load_oracle()
+        loaded = {s.id: load_responses(responses / s.id) for s in load_specs(prompts)}
+    except (BenchError, OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"synth_real: {exc}", file=sys.stderr)
+        return 2
+    problems: list[str] = oracle.validate(loaded)
+    n_comp = sum(c for _, rows in loaded.values() for _, c, _ in rows)
+    n_brok = sum(not c for _, rows in loaded.values() for _, c, _ in rows)
+    print(f"oracle: {len(loaded)} prompts, {n_comp} compliant, {n_brok} broken responses")
+    for p in problems:
+        print(f"  {p}")
+    print("oracle: all agree" if not problems else f"oracle: {len(problems)} disagreement(s)")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("git_dirs", nargs="+", type=Path, help="git directories (mirrors or checkouts)")
+    ap.add_argument("git_dirs", nargs="*", type=Path, help="git directories (mirrors or checkouts)")
+    ap.add_argument(
+        "--oracle",
+        action="store_true",
+        help="only check the hand-written responses against the reference checks (no git, no synth)",
+    )
     ap.add_argument("--prompts", type=Path, default=HERE / "prompts.yaml")
     ap.add_argument("--responses", type=Path, default=HERE / "responses")
     ap.add_argument("--only", nargs="*", default=None, help="prompt ids to run")
@@ -467,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--keep", type=Path, default=None, help="keep the replayed prompts and outputs")
     args = ap.parse_args(argv)
+    if args.oracle:
+        return run_oracle(args.prompts, args.responses)
+    if not args.git_dirs:
+        print("synth_real: give at least one git directory (or --oracle)", file=sys.stderr)
+        return 2
     try:
         specs = load_specs(args.prompts)
         git_dirs = [resolve_git_dir(p) for p in args.git_dirs]
@@ -503,6 +580,14 @@ def main(argv: list[str] | None = None) -> int:
                 + (f" ERROR {r.error}" if r.error else ""),
                 file=sys.stderr,
             )
+            if not r.error:
+                ff = _false_failing(r)
+                if ff:
+                    shown = ", ".join(f"{k} ({v})" for k, v in ff.items())
+                    print(f"  failing compliant responses: {shown}", file=sys.stderr)
+                for f, names in r.failed.items():
+                    if f.startswith("broken_") and not names:
+                        print(f"  missed {f}: {r.breaks.get(f, '')}", file=sys.stderr)
             results.append(r)
     print_table(results)
     if args.json:

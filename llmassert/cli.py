@@ -1,6 +1,6 @@
 """Command-line entry point: parse, call the library, map errors to exit codes.
 
-Exit codes (documented in docs/cli.md):
+Exit codes (documented in README.md, "Exit codes"):
   0  success
   1  assertions failed / regression detected
   2  error (bad input, config, LLM, pipeline) — one line on stderr naming file and field
@@ -13,10 +13,12 @@ Each subcommand lives in ``llmassert.commands.<name>`` and must import cheaply: 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
 from llmassert.errors import EXIT_ERROR, LlmAssertError
+from llmassert.secrets import scrub
 
 app = typer.Typer(
     name="llmassert",
@@ -26,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema")
+COMMAND_MODULES = ("synth", "select", "run", "test", "report", "cache", "schema", "label")
 
 
 def _register() -> None:
@@ -79,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except interrupts:
         print("aborted", file=sys.stderr)
         return 130
+    except Exception:
+        # A bug: shown with its traceback (exit 1, as Python would), but through the scrubber,
+        # since frames and messages can quote a key or a URL with credentials.
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+        return 1
     return result if isinstance(result, int) else 0
 
 

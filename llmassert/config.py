@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from llmassert import secrets
 from llmassert.errors import ConfigError
 
 # litellm otherwise fetches its model cost map from the internet at import time.
@@ -55,6 +56,11 @@ class Settings(BaseModel):
     # for every other provider.  Checked against the registry when a client is built.
     transport: str = "auto"
 
+    def model_post_init(self, __context: Any) -> None:
+        # A key given by flag or file (not the environment) is scrubbed like one from the env.
+        if self.api_key is not None:
+            secrets.register(self.api_key.get_secret_value())
+
     @field_validator("api_base")
     @classmethod
     def _check_api_base(cls, v: str | None) -> str | None:
@@ -62,6 +68,13 @@ class Settings(BaseModel):
             return v
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"api_base must start with http:// or https://, got {v!r}")
+        if "@" in v.split("://", 1)[1].split("/", 1)[0]:
+            # Credentials in the URL would travel in every error line and log; the key belongs
+            # in OPENAI_API_KEY (or the provider's variable).
+            raise ValueError(
+                f"api_base must not contain a user or password ({v!r}): put the key in "
+                "OPENAI_API_KEY or the provider's key variable"
+            )
         return v.rstrip("/")
 
     @classmethod
@@ -92,7 +105,7 @@ class Settings(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            raise ConfigError(err["msg"], field=field) from None
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, "), field=field) from None
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated."""
@@ -101,4 +114,4 @@ class Settings(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            raise ConfigError(err["msg"], field=field) from None
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, "), field=field) from None

@@ -14,6 +14,8 @@ Anything else escaping is a bug in llmassert and is shown with its traceback.
     │   ├── MatrixError                 matrix / manifest files for `select`
     │   ├── SpecError                   pipeline YAML (unknown operator, key, missing dataset)
     │   └── AssertionModuleError        assertion modules that do not load or are unsafe
+    ├── OutputError                     an output cannot be written there: a folder where a
+    │                                   file goes, an input, locked by another run, unwritable
     ├── LLMError                        anything from the LLM layer
     │   ├── LLMTransportError           network / HTTP errors left after retries
     │   │   └── LLMRateLimitError       429s left after retries
@@ -32,13 +34,16 @@ Anything else escaping is a bug in llmassert and is shown with its traceback.
     └── AssertionsFailedError           checks failed where the policy is "raise" (exit 1)
 
 Errors format as ``<file>: <field>: <message>`` when they know the file and field, so that a
-user sees where to look in one line.
+user sees where to look in one line; the line is scrubbed of secrets (keys, credentials in URLs,
+auth headers: see :mod:`llmassert.secrets`), whatever the message quoted.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from llmassert.secrets import scrub
 
 EXIT_OK = 0
 EXIT_ASSERTIONS_FAILED = 1
@@ -71,7 +76,7 @@ class LlmAssertError(Exception):
         if self.hint:
             text += f" ({self.hint})"
         # One line, always: multi-line messages break log parsers and CI annotations.
-        return " ".join(text.split())
+        return scrub(" ".join(text.split()))
 
 
 class ConfigError(LlmAssertError):
@@ -100,6 +105,10 @@ class SpecError(InputError):
 
 class AssertionModuleError(InputError):
     """An assertion module cannot be loaded (missing, unsafe, or broken)."""
+
+
+class OutputError(LlmAssertError):
+    """An output path cannot be written: wrong kind, an input, locked, or not writable."""
 
 
 class LLMError(LlmAssertError):

@@ -289,7 +289,7 @@ class AssertionSet:
     ) -> list[CheckResult]:
         """Async :meth:`check_many`; ``on_result(index, result)`` reports progress."""
         norm = [(ex if ex is not None else {}, _text(resp)) for ex, resp in pairs]
-        remote: list[dict[str, _Outcome]] = (
+        remote: list[dict[str, _Checked]] = (
             await asyncio.to_thread(self._run_remote, norm) if self._remote else [{} for _ in norm]
         )
 
@@ -308,8 +308,8 @@ class AssertionSet:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _run_local(self, example: dict[str, Any], response: str) -> dict[str, _Outcome]:
-        outcomes: dict[str, _Outcome] = {}
+    def _run_local(self, example: dict[str, Any], response: str) -> dict[str, _Checked]:
+        outcomes: dict[str, _Checked] = {}
         clock = time.perf_counter
         for assertion, fn in self._local:
             start = clock()
@@ -342,14 +342,14 @@ class AssertionSet:
                 )
         return outcomes
 
-    def _run_remote(self, items: list[tuple[dict[str, Any], str]]) -> list[dict[str, _Outcome]]:
+    def _run_remote(self, items: list[tuple[dict[str, Any], str]]) -> list[dict[str, _Checked]]:
         assert self._sandbox is not None
         return self._sandbox.run([a.name for a in self._remote], items)
 
-    async def _ajudge(self, example: dict[str, Any], response: str) -> dict[str, _Outcome]:
+    async def _ajudge(self, example: dict[str, Any], response: str) -> dict[str, _Checked]:
         from llmassert.assertions.judge import ajudge_verdict
 
-        async def ask(assertion: Assertion) -> tuple[str, _Outcome]:
+        async def ask(assertion: Assertion) -> tuple[str, _Checked]:
             assert assertion.question is not None
             start = time.perf_counter()
             try:
@@ -362,11 +362,11 @@ class AssertionSet:
 
         return dict(await asyncio.gather(*(ask(a) for a in self._judged)))
 
-    def _judge(self, example: dict[str, Any], response: str) -> dict[str, _Outcome]:
+    def _judge(self, example: dict[str, Any], response: str) -> dict[str, _Checked]:
         """Sync judges: the client's sync API, on threads when there are several questions."""
         from llmassert.assertions.judge import judge_verdict
 
-        def ask(assertion: Assertion) -> _Outcome:
+        def ask(assertion: Assertion) -> _Checked:
             assert assertion.question is not None
             start = time.perf_counter()
             try:
@@ -383,7 +383,7 @@ class AssertionSet:
         futures = [pool.submit(contextvars.copy_context().run, ask, a) for a in self._judged]
         return {a.name: f.result() for a, f in zip(self._judged, futures, strict=True)}
 
-    def _result(self, outcomes: dict[str, _Outcome]) -> CheckResult:
+    def _result(self, outcomes: dict[str, _Checked]) -> CheckResult:
         failures = []
         results: dict[str, bool] = {}
         timings: dict[str, float] = {}
@@ -397,11 +397,11 @@ class AssertionSet:
 
 
 # (passed, failure kind, message, seconds)
-_Outcome = tuple[bool, str, str, float]
+_Checked = tuple[bool, str, str, float]
 _TIMEOUT = re.compile(r"timed out|killed after|CPU limit|SIGXCPU|SIGKILL")
 
 
-def _verdict_outcome(verdict: Any, seconds: float) -> _Outcome:
+def _verdict_outcome(verdict: Any, seconds: float) -> _Checked:
     if verdict.passed:
         return (True, "", "", seconds)
     why = f"judge answered no: {verdict.reason}" if verdict.reason else "judge answered no"
@@ -487,15 +487,15 @@ class _Sandboxed:
 
     def run(
         self, names: list[str], items: list[tuple[dict[str, Any], str]]
-    ) -> list[dict[str, _Outcome]]:
+    ) -> list[dict[str, _Checked]]:
         start = time.perf_counter()
         box, source_id = self._loaded()
         with self._lock:  # one worker: calls are serialized
             table = box.call_many_detailed(source_id, names, items)
         share = (time.perf_counter() - start) / max(1, len(names) * len(items))
-        out: list[dict[str, _Outcome]] = []
+        out: list[dict[str, _Checked]] = []
         for row in table:
-            outcomes: dict[str, _Outcome] = {}
+            outcomes: dict[str, _Checked] = {}
             for name, call in zip(names, row, strict=True):
                 if call.value is None:
                     error = call.error or "failed in the sandbox"

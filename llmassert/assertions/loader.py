@@ -74,6 +74,14 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
                 listed, listed_line = _listed_names(node.value, filename), node.lineno
             elif isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
                 constants[target.id] = node.value.value
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "ASSERTIONS"
+            and node.value is not None
+        ):
+            # `ASSERTIONS: list = []`: what synth writes when nothing was selected.
+            listed, listed_line = _listed_names(node.value, filename), node.lineno
 
     if listed is None:
         names = [
@@ -91,7 +99,7 @@ def parse_module(source: str, filename: str) -> ModuleInfo:
                     "defined in the module",
                     file=filename,
                 )
-    if not names:
+    if not names and listed is None:  # an explicit empty ASSERTIONS is an empty set
         raise AssertionModuleError(
             "no assertion functions found (list them in ASSERTIONS, or define functions "
             "taking (example, response))",

@@ -1,4 +1,6 @@
-"""What checking a response produces: a :class:`CheckResult` with its :class:`Failure` list.
+"""What checking a response produces: a :class:`CheckResult` with its failures.
+
+:class:`Failure` is the one failure type of :mod:`llmassert.enforce` (re-exported here).
 
 Plain frozen dataclasses (not pydantic): they are built on every guarded call, where a few
 microseconds matter, and they are outputs, never parsed from users.
@@ -6,25 +8,12 @@ microseconds matter, and they are outputs, never parsed from users.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
+from llmassert.enforce import feedback as _feedback
+from llmassert.enforce.failure import Failure
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One assertion that did not pass: its name, the criterion it encodes, and why."""
-
-    name: str
-    criterion: str
-    message: str
-    # "failed": returned False; "error": raised or returned a non-bool; "timeout": ran too long.
-    kind: str = "failed"
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["CheckResult", "Failure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +53,4 @@ class CheckResult:
         ``attempt`` (1-based, of the failed answer) makes every re-ask a distinct request, so a
         cached or deterministic model is not asked the identical question again.
         """
-        items = "\n".join(
-            f"- {f.criterion or f.name}" + (f" ({f.message})" if f.message else "")
-            for f in self.failures
-        )
-        which = f" (attempt {attempt})" if attempt is not None else ""
-        return (
-            f"Your previous answer{which} did not meet these requirements:\n"
-            f"{items}\n"
-            "Answer again, meeting every requirement."
-        )
+        return _feedback.requirements(self.failures, attempt=attempt)

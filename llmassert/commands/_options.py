@@ -29,6 +29,7 @@ import typer
 
 from llmassert.config import Settings
 from llmassert.errors import ConfigError
+from llmassert.fileio import check_output_dir
 
 if TYPE_CHECKING:
     from llmassert.llm.client import LLMClient
@@ -180,6 +181,8 @@ def settings_from_options(
         "cache_dir": cache_dir,
     }
     if record is not None:
+        # A file there would surface only when the cassette is saved, after every call.
+        check_output_dir(record, field="--record")
         overrides |= {"mode": "record", "cassette_dir": record}
     elif replay is not None:
         overrides |= {"mode": "replay", "cassette_dir": replay}

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 @cache_app.command("clear")
 def clear(cache_dir: CacheDir = None) -> None:
-    """Delete every cached LLM response."""
+    """Delete every cached LLM response (only files llmassert provably wrote there)."""
     from llmassert.config import Settings
     from llmassert.llm.cache import DiskCache
 

@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from llmassert.hooks.failure_report import Row
+    from llmassert.hooks.failure_report import ReportRow
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +52,7 @@ def report(
     out.print(_table("By day", summary.by_day, ("day", "prompt", "version")))
 
 
-def _table(title: str, rows: list[Row], keys: tuple[str, ...]) -> Table:
+def _table(title: str, rows: list[ReportRow], keys: tuple[str, ...]) -> Table:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")

@@ -176,6 +176,9 @@ def _executor_options(
     executor: str, ray_address: str | None, ray_workers: int | None, record: Path | None = None
 ) -> dict[str, Any]:
     """Checked before anything runs: a missing Ray or a misplaced flag is a one-line error."""
+    from llmassert.pipeline.executor import check_executor_name
+
+    check_executor_name(executor)
     ray_flags = {"address": ray_address, "workers": ray_workers}
     if executor != "ray":
         if any(v is not None for v in ray_flags.values()):

@@ -24,9 +24,11 @@ def schema(
     """Print the JSON Schema of pipeline YAML (operations as a union on `type`)."""
     import json
 
-    from llmassert.fileio import atomic_write_text
+    from llmassert.fileio import atomic_write_text, check_output_file
     from llmassert.pipeline.spec import pipeline_json_schema
 
+    if output is not None:
+        check_output_file(output, field="--output")
     text = json.dumps(pipeline_json_schema(), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)

@@ -28,6 +28,11 @@ class Method(StrEnum):
     criteria = "criteria"
 
 
+class SubRule(StrEnum):
+    lexicographic = "lexicographic"
+    exemption = "exemption"
+
+
 class Solver(StrEnum):
     auto = "auto"
     highs = "highs"
@@ -49,9 +54,9 @@ def register(app: typer.Typer) -> None:
         method: Annotated[
             Method | None,
             typer.Option(
-                help="sub: coverage + subsumption (SPADE_sub); cov: coverage only; base: every "
-                "assertion with FFR <= tau; criteria: one per criterion, no labels needed. "
-                "Default: the manifest's method, else sub."
+                help="sub: coverage + subsumption (SPADE_sub, see --sub-rule); cov: coverage "
+                "only; base: every assertion with FFR <= tau; criteria: one per criterion, no "
+                "labels needed. Default: the manifest's method, else sub."
             ),
         ] = None,
         alpha: Annotated[
@@ -59,7 +64,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 min=0.0,
                 max=1.0,
-                help="Coverage target: share of bad responses to catch. Default: manifest's, else 0.6.",
+                help="Coverage target: share of bad responses to catch. Default: the targets "
+                "the manifest's selection was solved for, else 0.6.",
             ),
         ] = None,
         tau: Annotated[
@@ -68,9 +74,20 @@ def register(app: typer.Typer) -> None:
                 min=0.0,
                 max=1.0,
                 help="False-failure ceiling: share of good responses that may fail. "
-                "Default: manifest's, else 0.25.",
+                "Default: the targets the manifest's selection was solved for, else 0.25.",
             ),
         ] = None,
+        sub_rule: Annotated[
+            SubRule,
+            typer.Option(
+                "--sub-rule",
+                help="What sub optimizes. lexicographic: fewest assertions left out and not "
+                "subsumed by a selected one (SPADE's objective), then the fewest assertions. "
+                "exemption: the fewest assertions such that each one left out is subsumed or "
+                "would push the FFR above tau (the earlier reading of sub; it lets a "
+                "selection near tau exempt almost everything).",
+            ),
+        ] = SubRule.lexicographic,
         time_limit: Annotated[
             float,
             typer.Option(
@@ -103,8 +120,10 @@ def register(app: typer.Typer) -> None:
 
         matrix, manifest = _load(file)
         chosen_method = method.value if method else (manifest.method if manifest else "sub")
-        a = alpha if alpha is not None else (manifest.alpha if manifest else 0.6)
-        t = tau if tau is not None else (manifest.tau if manifest else 0.25)
+        # A manifest's own selection targets (synth may have tightened tau or relaxed alpha):
+        # re-selecting without options gives synth's selection back.
+        a = alpha if alpha is not None else (manifest.selection.alpha if manifest else 0.6)
+        t = tau if tau is not None else (manifest.selection.tau if manifest else 0.25)
         from rich.console import Console
 
         status = Console(stderr=True).status(  # a spinner on a terminal, silent otherwise
@@ -121,6 +140,7 @@ def register(app: typer.Typer) -> None:
                     time_limit_s=time_limit,
                     presolve=presolve,
                     solver=solver.value,
+                    sub_rule=sub_rule.value,
                 )
         except InfeasibleError as e:
             raise InfeasibleError(e.message, nearest=e.nearest, file=file) from None
@@ -133,16 +153,10 @@ def register(app: typer.Typer) -> None:
 
 def _load(path: Path) -> tuple[Matrix, Manifest | None]:
     from llmassert.errors import MatrixError
+    from llmassert.fileio import read_json
     from llmassert.select import Matrix
 
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MatrixError("file not found", file=path) from None
-    except OSError as e:
-        raise MatrixError(f"cannot read file: {e.strerror or e}", file=path) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MatrixError(f"not valid JSON: {e}", file=path) from None
+    raw = read_json(path, MatrixError)
     if not (isinstance(raw, dict) and "candidates" in raw):
         return Matrix.from_json_data(raw, file=path), None
     from llmassert.synth.manifest import load_manifest
@@ -210,12 +224,17 @@ def _print(result: Selection, matrix: Matrix, written: list[Path]) -> None:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    proof = "proven minimal" if result.proven_optimal else "NOT proven minimal"
+    proof = "proven optimal" if result.proven_optimal else "NOT proven optimal"
     console.print(
         f"coverage {pct(result.coverage)} (alpha {result.alpha:g}) · FFR {pct(result.ffr)} "
         f"(tau {result.tau:g}) · {result.status}, {proof} · {result.solver} "
         f"{result.seconds:.2f} s"
     )
+    if result.method == "sub" and result.unsubsumed is not None:
+        console.print(
+            f"left out and not subsumed: {result.unsubsumed} of "
+            f"{matrix.n_assertions - result.count} ({result.sub_rule} rule)"
+        )
     if result.presolve is not None:
         p = result.presolve
         fixed = f", {p.fixed} fixed" if p.fixed else ""

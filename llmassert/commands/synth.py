@@ -70,6 +70,18 @@ class RichProgress:
         self.bar.update(self._task(prompt), description=f"{prompt}: done", visible=False)
 
 
+def _check_outputs(out: Path, html: Path | None, inputs: dict[str, Path | None]) -> None:
+    """Before any work (and any LLM call): the module folder and the HTML report can be
+    written, and neither overwrites an input (nothing is written when one cannot be)."""
+    from llmassert.fileio import check_output_dir, check_output_file, ensure_distinct
+
+    given = [(flag, p) for flag, p in inputs.items() if p is not None]
+    check_output_dir(out, field="--out")
+    if html is not None:
+        ensure_distinct([("--html", html)], given)
+        check_output_file(html, field="--html")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("synth")
     @llm_options
@@ -141,6 +153,16 @@ def register(app: typer.Typer) -> None:
                 "sample; 0 = in-sample, as SPADE does.",
             ),
         ] = 0.9,
+        prompt_version: Annotated[
+            str | None,
+            typer.Option(
+                "--prompt-version",
+                metavar="VERSION",
+                help="The version whose instructions are checked: an index (1 = oldest), a "
+                "version label or a commit sha. Default: the latest. Instructions it no longer "
+                "has are never checked.",
+            ),
+        ] = None,
         strict: Annotated[
             bool,
             typer.Option(
@@ -156,6 +178,7 @@ def register(app: typer.Typer) -> None:
         from llmassert.synth.report import print_table, render_html
         from llmassert.synth.writer import PendingFile
 
+        _check_outputs(out, html, {"PATH": path, "--labels": labels})
         err = Console(stderr=True)
         progress = RichProgress(err) if err.is_terminal else None
         kwargs: dict[str, Any] = dict(
@@ -171,6 +194,7 @@ def register(app: typer.Typer) -> None:
             write=False,
             progress=progress,
             ffr_confidence=ffr_confidence or None,
+            version=prompt_version,
         )
 
         def run(client: Any = None) -> Any:

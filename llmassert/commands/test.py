@@ -110,6 +110,15 @@ def test(
         raise ConfigError(
             "give either a RECORDED.jsonl file or --pipeline YAML (not both)", field="RECORDED"
         )
+    _check_outputs(
+        {"--junit": junit, "--write-baseline": write_baseline},
+        {
+            "RECORDED": recorded,
+            "--assertions": assertions,
+            "--baseline": baseline,
+            "--pipeline": pipeline,
+        },
+    )
     err = Console(stderr=True)
     out = Console()
     known = reg.load_baseline(baseline) if baseline is not None else None
@@ -149,6 +158,16 @@ def test(
     return 1 if suite.failed else 0
 
 
+def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Before any check or judge call: reports can be written and overwrite no input."""
+    from llmassert.fileio import check_output_file, ensure_distinct
+
+    given = [(flag, p) for flag, p in outputs.items() if p is not None]
+    ensure_distinct(given, [(flag, p) for flag, p in inputs.items() if p is not None])
+    for flag, p in given:
+        check_output_file(p, field=flag)
+
+
 async def _run(checks: AssertionSet, records: list[Record], err: Console) -> SuiteResult:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -171,7 +190,10 @@ def _print(
     regressed: list[Regression],
     show: int,
 ) -> None:
+    from rich.markup import escape
     from rich.table import Table
+
+    from llmassert.secrets import scrub
 
     bad = {r.name for r in regressed}
     title = f"{Path(suite.module).name if suite.module else 'assertions'} on {len(suite.records)} "
@@ -211,7 +233,7 @@ def _print(
             if listed >= show:
                 break
             out.print(
-                f"  [bold]{suite.record_id(i)}[/] {f.name}: {f.message}",
+                f"  [bold]{suite.record_id(i)}[/] {f.name}: {escape(scrub(f.message))}",
                 markup=True,
                 highlight=False,
             )

@@ -14,7 +14,6 @@ Accepted shapes (``load_histories(path)``):
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -24,9 +23,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from llmassert.errors import HistoryError
+from llmassert.fileio import parse_json, read_text
 from llmassert.history.git import git_versions, repo_root
-from llmassert.history.labels import load_labels, read_text
+from llmassert.history.labels import load_labels
 from llmassert.history.models import LabeledExample, PromptHistory, PromptVersion
+from llmassert.history.notes import load_notes, notes_path
 
 LABELS_FILE = "labeled.jsonl"
 _STRUCTURED = (".yaml", ".yml", ".json")
@@ -173,11 +174,12 @@ def _load_structured(path: Path) -> PromptHistory:
     text = read_text(path, HistoryError)
     data: Any
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as e:
-        raise HistoryError(
-            f"not valid JSON ({e.msg})", file=path, field=f"line {e.lineno}"
-        ) from None
+        if path.suffix.lower() == ".json":
+            data = parse_json(text, file=path, error=HistoryError)
+        else:
+            data = yaml.safe_load(text)
+    except RecursionError:
+        raise HistoryError("nested too deeply to read", file=path) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         field = f"line {mark.line + 1}" if mark is not None else None
@@ -219,4 +221,7 @@ def _history(
             hint="add an earlier version (an empty file works as the starting point)",
         )
     labeled: tuple[LabeledExample, ...] = load_labels(labels) if labels.is_file() else ()
-    return PromptHistory(name=name, versions=versions, origin=str(origin), labeled=labeled)
+    notes = tuple(n.text for n in load_notes(notes_path(labels)) if n.criterion)
+    return PromptHistory(
+        name=name, versions=versions, origin=str(origin), labeled=labeled, notes=notes
+    )

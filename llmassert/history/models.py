@@ -79,6 +79,8 @@ class PromptHistory(BaseModel):
     versions: tuple[PromptVersion, ...]
     origin: str  # the folder, file, or git-tracked file it was read from
     labeled: tuple[LabeledExample, ...] = ()
+    # Requirements graders wrote down while labeling (criterion notes of notes.jsonl).
+    notes: tuple[str, ...] = ()
 
     @property
     def latest(self) -> PromptVersion:

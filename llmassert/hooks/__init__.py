@@ -1,7 +1,7 @@
 """Runtime hooks: guards with on-fail policies, the litellm integration, the failure log."""
 
 from llmassert.hooks.failure_log import FailureLog
-from llmassert.hooks.guard import Guard, GuardStats, OnFail, guard
+from llmassert.hooks.guard import Guard, GuardOptions, GuardStats, OnFail, guard
 from llmassert.hooks.litellm_hooks import (
     LiteLLMGuard,
     guarded_completion,
@@ -13,6 +13,7 @@ from llmassert.hooks.litellm_hooks import (
 __all__ = [
     "FailureLog",
     "Guard",
+    "GuardOptions",
     "GuardStats",
     "LiteLLMGuard",
     "OnFail",

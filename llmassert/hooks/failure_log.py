@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from llmassert.assertions.results import CheckResult
+from llmassert.secrets import scrub, scrub_values
 
 try:
     import fcntl
@@ -186,15 +187,16 @@ class FailureLog:
             if error:
                 line["error_type"] = error.group(1)
             if log_raw:
-                line.update(message=failure.message, input=example or {}, response=response)
+                line.update(message=scrub(failure.message), input=example or {}, response=response)
             lines.append(line)
         return lines
 
     def _append(self, lines: list[dict[str, Any]]) -> None:
-        data = "".join(canonical_json(line) + "\n" for line in lines).encode("utf-8")
+        text = "".join(canonical_json(line) + "\n" for line in lines)
+        data = scrub_values(text).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             try:
                 if fcntl is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)

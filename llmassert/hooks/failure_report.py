@@ -6,15 +6,15 @@ that only appended failures still summarizes, with counts and no rates.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from llmassert.errors import InputError
+from llmassert.fileio import read_jsonl, validated
 
 
 class FailureLine(BaseModel):
@@ -52,7 +52,7 @@ class ChecksLine(BaseModel):
 
 
 @dataclass
-class Row:
+class ReportRow:
     """One summary row; ``rate`` is None when the log has no check counts for it."""
 
     prompt: str | None
@@ -72,9 +72,9 @@ class Row:
 
 @dataclass
 class Summary:
-    by_assertion: list[Row]
-    by_prompt: list[Row]
-    by_day: list[Row]
+    by_assertion: list[ReportRow]
+    by_prompt: list[ReportRow]
+    by_day: list[ReportRow]
     failures: int
     checks: int
 
@@ -94,24 +94,10 @@ def read_log(path: str | Path) -> tuple[list[FailureLine], list[ChecksLine]]:
         raise InputError("failure log not found", file=p)
     failures: list[FailureLine] = []
     checks: list[ChecksLine] = []
-    with open(p, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
-            if not isinstance(data, dict):
-                raise InputError("expected a JSON object", file=p, field=f"line {n}")
-            model = ChecksLine if data.get("event") == "checks" else FailureLine
-            try:
-                parsed = model.model_validate(data)
-            except ValidationError as e:
-                err = e.errors()[0]
-                where = ".".join(str(x) for x in err["loc"])
-                raise InputError(f"{where}: {err['msg']}", file=p, field=f"line {n}") from None
-            (checks if isinstance(parsed, ChecksLine) else failures).append(parsed)  # type: ignore[arg-type]
+    for n, data in read_jsonl(p, InputError):
+        model = ChecksLine if data.get("event") == "checks" else FailureLine
+        parsed = validated(model, data, file=p, line=n)
+        (checks if isinstance(parsed, ChecksLine) else failures).append(parsed)
     return failures, checks
 
 
@@ -121,10 +107,10 @@ def summarize(path: str | Path, *, prompt: str | None = None) -> Summary:
         failures = [f for f in failures if f.prompt == prompt]
         checks = [c for c in checks if c.prompt == prompt]
 
-    by_assertion: dict[tuple[Any, ...], Row] = {}
+    by_assertion: dict[tuple[Any, ...], ReportRow] = {}
     for f in failures:
         key = (f.prompt, f.prompt_version, f.assertion)
-        by_assertion.setdefault(key, Row(*key)).failures += 1
+        by_assertion.setdefault(key, ReportRow(*key)).failures += 1
     for c in checks:
         for name in c.assertions:
             key = (c.prompt, c.prompt_version, name)
@@ -138,22 +124,22 @@ def summarize(path: str | Path, *, prompt: str | None = None) -> Summary:
         ident = (f.ts, f.response_sha256, f.attempt)
         failed_responses[(f.prompt, f.prompt_version)].add(ident)
         failed_responses[(f.prompt, f.prompt_version, f.ts[:10])].add(ident)
-    by_prompt: dict[tuple[Any, ...], Row] = {}
-    by_day: dict[tuple[Any, ...], Row] = {}
+    by_prompt: dict[tuple[Any, ...], ReportRow] = {}
+    by_day: dict[tuple[Any, ...], ReportRow] = {}
     for key, idents in failed_responses.items():
         if len(key) == 2:
-            by_prompt.setdefault(key, Row(*key)).failures = len(idents)
+            by_prompt.setdefault(key, ReportRow(*key)).failures = len(idents)
         else:
-            by_day.setdefault(key, Row(key[0], key[1], day=key[2])).failures = len(idents)
+            by_day.setdefault(key, ReportRow(key[0], key[1], day=key[2])).failures = len(idents)
     for c in checks:
         by_prompt.setdefault(
-            (c.prompt, c.prompt_version), Row(c.prompt, c.prompt_version)
+            (c.prompt, c.prompt_version), ReportRow(c.prompt, c.prompt_version)
         ).checks += c.checks
         by_day.setdefault(
-            (c.prompt, c.prompt_version, c.day), Row(c.prompt, c.prompt_version, day=c.day)
+            (c.prompt, c.prompt_version, c.day), ReportRow(c.prompt, c.prompt_version, day=c.day)
         ).checks += c.checks
 
-    def order(row: Row) -> tuple[str, ...]:
+    def order(row: ReportRow) -> tuple[str, ...]:
         return (row.day or "", str(row.prompt), str(row.prompt_version), row.assertion or "")
 
     return Summary(

@@ -35,10 +35,12 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar, cast, get_args
+from typing import Any, Literal, NoReturn, TypedDict, TypeVar, Unpack, cast, get_args
 
 from llmassert.assertions.assertion_set import AssertionSet
-from llmassert.assertions.results import CheckResult, Failure
+from llmassert.assertions.results import CheckResult
+from llmassert.enforce import Decision, Enforcer, Failure, aenforce, enforce, feedback, parse_policy
+from llmassert.enforce.feedback import with_previous
 from llmassert.errors import AssertionsFailedError, ConfigError
 from llmassert.hooks.failure_log import FailureLog
 from llmassert.hooks.response import extract_text, extract_usage, replace_text
@@ -73,8 +75,24 @@ class GuardStats:
     usage: Usage = field(default_factory=Usage)
 
 
+class GuardOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Guard` after the assertions, shared by every way in
+    (``@guard``, :class:`~llmassert.hooks.litellm_hooks.LiteLLMGuard`, ``install``...)."""
+
+    on_fail: OnFail
+    max_reasks: int
+    prompt_name: str | None
+    prompt_version: str | int | None
+    failure_log: FailureLog | str | Path | Literal[False] | None
+    log_raw: bool
+
+
 class Guard:
-    """The policy engine shared by :func:`guard` and the litellm integration."""
+    """Checks and policy for :func:`guard` and the litellm integration.
+
+    The decisions are :mod:`llmassert.enforce`'s; this class is its driver for app calls:
+    turning responses into text, the failure log, fixes, and counting.
+    """
 
     def __init__(
         self,
@@ -87,12 +105,11 @@ class Guard:
         failure_log: FailureLog | str | Path | Literal[False] | None = None,
         log_raw: bool = False,
     ) -> None:
-        if on_fail not in POLICIES:
-            raise ConfigError(
-                f"unknown policy {on_fail!r}; choose one of {', '.join(POLICIES)}", field="on_fail"
-            )
         if max_reasks < 0:
             raise ConfigError("max_reasks must be >= 0", field="max_reasks")
+        self.policy = parse_policy(
+            on_fail, max_reasks=max_reasks, exhausted="raise", allowed=POLICIES
+        )
         self.assertions = (
             assertions if isinstance(assertions, AssertionSet) else AssertionSet.load(assertions)
         )
@@ -108,7 +125,7 @@ class Guard:
             self.failure_log = failure_log
         else:
             self.failure_log = FailureLog.for_path(failure_log)
-        if self.on_fail == "fix":
+        if self.policy.action == "fix":
             missing = [n for n in self.assertions.names if not self.assertions.has_fix(n)]
             if missing:
                 log.info(
@@ -118,134 +135,98 @@ class Guard:
         self.stats = GuardStats()
         self._stats_lock = threading.Lock()
 
-    # -- the loop, sync and async ----------------------------------------------------------------
+    # -- the loop (llmassert.enforce), sync and async ---------------------------------------------
     # Each call tallies locally and commits to `stats` once, under one lock: the guard sits on
     # every LLM call, and its own cost is measured against a cached call (bench/hook_overhead.py).
 
     def run(self, attempt: Attempt, example: dict[str, Any]) -> Any:
-        tally = _Tally()
+        call = _Call(self, example)
+        check = self.assertions.check
+
+        def ask(reask: Decision | None) -> Any:
+            return attempt(None, None) if reask is None else attempt(*call.reask(reask))
+
+        def checked(response: Any) -> tuple[Failure, ...]:
+            result = check(call.text_of(response), example)
+            self._record(result, call.text, example, call.attempts - 1)
+            return result.failures
+
         try:
-            response = attempt(None, None)
-            for n in range(self.max_reasks + 1):
-                text = tally.seen(response)
-                result = self.assertions.check(text, example)
-                self._record(result, text, example, n)
-                action = self._decide(result, n)
-                if action == "reask":
-                    tally.reasks += 1
-                    response = attempt(result.feedback(attempt=n + 1), text)
-                    continue
-                return self._finish(action, result, response, text, example, n, tally)
-            raise AssertionError("unreachable")  # pragma: no cover
+            response, decision = enforce(Enforcer(self.policy), ask, checked)
+            return self._finish(decision, response, call)
         finally:
-            self._commit(tally)
+            self._commit(call)
 
     async def arun(self, attempt: AsyncAttempt, example: dict[str, Any]) -> Any:
-        tally = _Tally()
+        call = _Call(self, example)
+
+        async def check(response: Any) -> tuple[Failure, ...]:
+            return call.checked(
+                response, await self.assertions.acheck(call.text_of(response), example)
+            )
+
         try:
-            response = await attempt(None, None)
-            for n in range(self.max_reasks + 1):
-                text = tally.seen(response)
-                result = await self.assertions.acheck(text, example)
-                self._record(result, text, example, n)
-                action = self._decide(result, n)
-                if action == "reask":
-                    tally.reasks += 1
-                    response = await attempt(result.feedback(attempt=n + 1), text)
-                    continue
-                return self._finish(action, result, response, text, example, n, tally)
-            raise AssertionError("unreachable")  # pragma: no cover
+            response, decision = await aenforce(
+                Enforcer(self.policy), lambda d: attempt(*call.reask(d)), check
+            )
+            return self._finish(decision, response, call)
         finally:
-            self._commit(tally)
+            self._commit(call)
 
     def observe(self, response: Any, example: dict[str, Any]) -> CheckResult:
         """Check and log a response without acting on it (callbacks, which cannot change it)."""
-        tally = _Tally()
-        text = tally.seen(response)
-        result = self.assertions.check(text, example)
-        return self._observed(tally, result, text, example)
+        call = _Call(self, example)
+        result = self.assertions.check(call.text_of(response), example)
+        return self._observed(call, response, result)
 
     async def aobserve(self, response: Any, example: dict[str, Any]) -> CheckResult:
         """Async :meth:`observe`."""
-        tally = _Tally()
-        text = tally.seen(response)
-        result = await self.assertions.acheck(text, example)
-        return self._observed(tally, result, text, example)
+        call = _Call(self, example)
+        result = await self.assertions.acheck(call.text_of(response), example)
+        return self._observed(call, response, result)
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _observed(
-        self, tally: _Tally, result: CheckResult, text: str, example: dict[str, Any]
-    ) -> CheckResult:
-        self._record(result, text, example, 0)
-        tally.outcome = "passed" if result.passed else "failed"
-        self._commit(tally)
+    def _observed(self, call: _Call, response: Any, result: CheckResult) -> CheckResult:
+        call.checked(response, result)
+        call.passed = result.passed
+        self._commit(call)
         return result
 
-    def _decide(self, result: CheckResult, attempt: int) -> str:
-        """What to do next: "pass", "reask" or the final policy."""
-        if result.passed:
-            return "pass"
-        if self.on_fail == "reask":
-            return "reask_final" if attempt >= self.max_reasks else "reask"
-        return self.on_fail
-
-    def _finish(
-        self,
-        action: str,
-        result: CheckResult,
-        response: Any,
-        text: str,
-        example: dict[str, Any],
-        attempt: int,
-        tally: _Tally,
-    ) -> Any:
-        if action == "pass":
-            tally.outcome = "passed"
+    def _finish(self, decision: Decision, response: Any, call: _Call) -> Any:
+        verdict = decision.verdict
+        call.passed = verdict == "accept"
+        if verdict in ("accept", "flag"):
             return response
-        tally.outcome = "failed"
-        if action == "noop":
-            return response
-        if action == "filter":
-            tally.extra = "filtered"
+        if verdict == "filter":
+            call.filtered = 1
             return None
-        if action == "fix":
-            fixed = self._fix(result, response, text, example, attempt, tally)
-            tally.extra = "fixed"
+        if verdict == "fix":
+            fixed = self._fix(decision, response, call)
+            call.fixed = 1
             return fixed
-        why = f"after {attempt} re-ask(s)" if action == "reask_final" else None
-        self._raise(result.failures, why, tally)
+        why = f"after {decision.reasks} re-ask(s)" if decision.exhausted else None
+        self._raise(decision.failures, why, call)
 
-    def _fix(
-        self,
-        result: CheckResult,
-        response: Any,
-        text: str,
-        example: dict[str, Any],
-        attempt: int,
-        tally: _Tally,
-    ) -> Any:
-        unfixable = [f for f in result.failures if not self.assertions.has_fix(f.name)]
+    def _fix(self, decision: Decision, response: Any, call: _Call) -> Any:
+        failures, example = decision.failures, call.example
+        unfixable = [f for f in failures if not self.assertions.has_fix(f.name)]
         if unfixable:
-            self._raise(
-                result.failures, "no fix_<name> for " + ", ".join(f.name for f in unfixable), tally
-            )
-        fixed = text
-        for failure in result.failures:
+            self._raise(failures, "no fix_<name> for " + ", ".join(f.name for f in unfixable), call)
+        fixed = call.text
+        for failure in failures:
             try:
                 fixed = self.assertions.fix(failure.name, fixed, example)
             except Exception as e:
-                self._raise(
-                    result.failures, f"fix_{failure.name} raised {type(e).__name__}: {e}", tally
-                )
+                self._raise(failures, f"fix_{failure.name} raised {type(e).__name__}: {e}", call)
         recheck = self.assertions.check(fixed, example)
         if not recheck.passed:
-            self._record(recheck, fixed, example, attempt + 1)
-            self._raise(recheck.failures, "still failing after fixes", tally)
+            self._record(recheck, fixed, example, decision.attempt + 1)
+            self._raise(recheck.failures, "still failing after fixes", call)
         return replace_text(response, fixed)
 
-    def _raise(self, failures: tuple[Failure, ...], why: str | None, tally: _Tally) -> NoReturn:
-        tally.extra = "raised"
+    def _raise(self, failures: tuple[Failure, ...], why: str | None, call: _Call) -> NoReturn:
+        call.raised = 1
         where = f" ({self.prompt_name})" if self.prompt_name else ""
         names = ", ".join(f.name for f in failures)
         tail = f"; {why}" if why else ""
@@ -253,18 +234,20 @@ class Guard:
             f"{len(failures)} assertion(s) failed{where}: {names}{tail}", failures=list(failures)
         )
 
-    def _commit(self, tally: _Tally) -> None:
+    def _commit(self, call: _Call) -> None:
         stats = self.stats
         with self._stats_lock:
             stats.calls += 1
-            stats.attempts += tally.attempts
-            stats.reasks += tally.reasks
-            if tally.usage is not None:
-                stats.usage = stats.usage + tally.usage
-            if tally.outcome is not None:
-                setattr(stats, tally.outcome, getattr(stats, tally.outcome) + 1)
-            if tally.extra is not None:
-                setattr(stats, tally.extra, getattr(stats, tally.extra) + 1)
+            stats.attempts += call.attempts
+            stats.reasks += call.reasks
+            if call.usage is not None:
+                stats.usage = stats.usage + call.usage
+            if call.passed is not None:
+                stats.passed += int(call.passed)
+                stats.failed += int(not call.passed)
+            stats.fixed += call.fixed
+            stats.filtered += call.filtered
+            stats.raised += call.raised
 
     def _record(
         self, result: CheckResult, text: str, example: dict[str, Any], attempt: int
@@ -291,26 +274,50 @@ class Guard:
             )
 
 
-class _Tally:
-    """One call's counts, committed to :class:`GuardStats` at once."""
+class _Call:
+    """One guarded call: the last answer's text, and counts committed to :class:`GuardStats`."""
 
-    __slots__ = ("attempts", "extra", "outcome", "reasks", "usage")
+    __slots__ = (
+        "attempts",
+        "example",
+        "filtered",
+        "fixed",
+        "guard",
+        "passed",
+        "raised",
+        "reasks",
+        "text",
+        "usage",
+    )
 
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.reasks = 0
+    def __init__(self, guard: Guard, example: dict[str, Any]) -> None:
+        self.guard = guard
+        self.example = example
+        self.text = ""
+        self.attempts = self.reasks = self.fixed = self.filtered = self.raised = 0
         self.usage: Usage | None = None
-        self.outcome: str | None = None  # "passed" | "failed"
-        self.extra: str | None = None  # "fixed" | "filtered" | "raised"
+        self.passed: bool | None = None  # None: the call raised before a verdict
 
-    def seen(self, response: Any) -> str:
+    def text_of(self, response: Any) -> str:
         """Count an attempt and its usage; the response's text."""
         self.attempts += 1
         if not isinstance(response, str):
             usage = extract_usage(response)
             if usage is not None:
                 self.usage = usage if self.usage is None else self.usage + usage
-        return extract_text(response)
+        self.text = extract_text(response)
+        return self.text
+
+    def checked(self, response: Any, result: CheckResult) -> tuple[Failure, ...]:
+        self.guard._record(result, self.text, self.example, self.attempts - 1)
+        return result.failures
+
+    def reask(self, decision: Decision | None) -> tuple[str | None, str | None]:
+        """The attempt's arguments: (feedback, previous text); (None, None) for the first."""
+        if decision is None:
+            return None, None
+        self.reasks += 1
+        return feedback.requirements(decision.failures, attempt=decision.attempt + 1), self.text
 
 
 # -- the decorator ---------------------------------------------------------------------------
@@ -319,33 +326,21 @@ class _Tally:
 def guard(
     assertions: AssertionSet | str | Path,
     *,
-    on_fail: OnFail = "exception",
-    max_reasks: int = 2,
     example_from: str | Callable[..., dict[str, Any]] | None = None,
-    prompt_name: str | None = None,
-    prompt_version: str | int | None = None,
-    failure_log: FailureLog | str | Path | Literal[False] | None = None,
-    log_raw: bool = False,
+    **options: Unpack[GuardOptions],
 ) -> Callable[[F], F]:
     """Decorate a sync or async function returning an LLM response (see the module doc).
 
-    The wrapped function gains ``.guard`` (the :class:`Guard`) and ``.stats``
-    (:class:`GuardStats`).
+    ``options`` are :class:`Guard`'s (``on_fail="exception"``, ``max_reasks=2``, ``prompt_name``,
+    ``prompt_version``, ``failure_log``, ``log_raw``).  The wrapped function gains ``.guard``
+    (the :class:`Guard`) and ``.stats`` (:class:`GuardStats`).
     """
-    engine = Guard(
-        assertions,
-        on_fail=on_fail,
-        max_reasks=max_reasks,
-        prompt_name=prompt_name,
-        prompt_version=prompt_version,
-        failure_log=failure_log,
-        log_raw=log_raw,
-    )
+    engine = Guard(assertions, **options)
 
     def decorate(fn: F) -> F:
         sig = inspect.signature(fn)
         feed = _feedback_channel(sig)
-        if engine.on_fail == "reask" and feed is None:
+        if engine.policy.reask and feed is None:
             raise ConfigError(
                 f"on_fail='reask' needs {fn.__qualname__} to take a `feedback` or a `messages` "
                 "argument, so the failures can be passed back to the model",
@@ -361,8 +356,7 @@ def guard(
             """The arguments of a re-ask (binding is left to this cold path)."""
             bound = sig.bind(*args, **kwargs)
             if feed == "feedback":  # the model does not see its answer otherwise: quote it
-                quoted = f"Your previous answer was:\n{previous}\n\n" if previous else ""
-                bound.arguments["feedback"] = quoted + feedback
+                bound.arguments["feedback"] = with_previous(previous, feedback)
             else:
                 bound.arguments["messages"] = [
                     *(bound.arguments.get("messages") or []),

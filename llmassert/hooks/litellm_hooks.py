@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from llmassert.assertions.assertion_set import AssertionSet
 from llmassert.hooks.failure_log import FailureLog
-from llmassert.hooks.guard import Guard, OnFail
+from llmassert.hooks.guard import Guard, GuardOptions, OnFail
 
 EXAMPLE_KEY = "llmassert_example"
 
@@ -74,25 +74,10 @@ class LiteLLMGuard:
     """litellm's ``completion`` / ``acompletion`` behind a :class:`Guard`."""
 
     def __init__(
-        self,
-        assertions: AssertionSet | str | Path,
-        *,
-        on_fail: OnFail = "exception",
-        max_reasks: int = 2,
-        prompt_name: str | None = None,
-        prompt_version: str | int | None = None,
-        failure_log: FailureLog | str | Path | Literal[False] | None = None,
-        log_raw: bool = False,
+        self, assertions: AssertionSet | str | Path, **options: Unpack[GuardOptions]
     ) -> None:
-        self.guard = Guard(
-            assertions,
-            on_fail=on_fail,
-            max_reasks=max_reasks,
-            prompt_name=prompt_name or "litellm",
-            prompt_version=prompt_version,
-            failure_log=failure_log,
-            log_raw=log_raw,
-        )
+        options["prompt_name"] = options.get("prompt_name") or "litellm"
+        self.guard = Guard(assertions, **options)
         self._originals: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
@@ -177,7 +162,7 @@ def guarded_completion(
     max_reasks: int = 2,
     prompt_name: str | None = None,
     prompt_version: str | int | None = None,
-    **kwargs: Any,
+    **kwargs: Any,  # litellm's
 ) -> Any:
     """One guarded ``litellm.completion`` call (the guard is built once per set and policy)."""
     key = (
@@ -200,27 +185,10 @@ def guarded_completion(
     return guarded.completion(**kwargs)
 
 
-def install(
-    assertions: AssertionSet | str | Path,
-    *,
-    on_fail: OnFail = "exception",
-    max_reasks: int = 2,
-    prompt_name: str | None = None,
-    prompt_version: str | int | None = None,
-    failure_log: FailureLog | str | Path | Literal[False] | None = None,
-    log_raw: bool = False,
-) -> LiteLLMGuard:
+def install(assertions: AssertionSet | str | Path, **options: Unpack[GuardOptions]) -> LiteLLMGuard:
     """Guard every ``litellm.completion`` / ``acompletion`` call; returns the handle
-    (``.uninstall()``, ``.stats``; also a context manager)."""
-    return LiteLLMGuard(
-        assertions,
-        on_fail=on_fail,
-        max_reasks=max_reasks,
-        prompt_name=prompt_name,
-        prompt_version=prompt_version,
-        failure_log=failure_log,
-        log_raw=log_raw,
-    ).install()
+    (``.uninstall()``, ``.stats``; also a context manager).  ``options``: :class:`Guard`'s."""
+    return LiteLLMGuard(assertions, **options).install()
 
 
 def litellm_callback(

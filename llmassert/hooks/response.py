@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from llmassert.llm.client import LLMResult, Usage
+from llmassert.llm.usage import cost_of
 
 
 def extract_text(obj: Any) -> str:
@@ -67,8 +68,6 @@ def extract_usage(obj: Any) -> Usage | None:
     hidden = getattr(obj, "_hidden_params", None)
     cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
     if cost is None:
-        from llmassert.llm.usage import cost_of
-
         cost = cost_of(str(_get(obj, "model") or ""), prompt, completion)
     return Usage(
         prompt_tokens=prompt, completion_tokens=completion, cost=float(cost or 0.0), requests=1

@@ -15,6 +15,7 @@ from typing import Any
 
 from llmassert.aio import run_sync
 from llmassert.config import Settings
+from llmassert.enforce import Decision, Enforcer, Failure, Policy, aenforce
 from llmassert.errors import ConfigError, LLMOutputError, LLMTransportError
 from llmassert.llm import recording, structured  # modules, not the package API
 from llmassert.llm.cache import DiskCache, canonical_json, embedding_key, request_key
@@ -64,6 +65,8 @@ class Client(LLMClient):
         self._no_tools: set[str] = set()
         self._cache_warned = False
         self._lock = threading.Lock()
+        # Structured output that does not parse or validate is re-asked, then raises.
+        self._schema_policy = Policy(action="raise", max_repairs=settings.max_reasks, name="reask")
 
     # -- accounting ------------------------------------------------------------------------------
 
@@ -223,50 +226,78 @@ class Client(LLMClient):
     ) -> LLMResult:
         model, transport = request.model, self._transport(request.model)
         messages = list(request.messages)
-        while True:
-            mode: structured.Mode = "json_schema" if model in self._no_tools else "tools"
-            body = structured.chat_body(request, messages, mode)
-            estimate = len(canonical_json(body)) // 4 + (request.max_tokens or 0)
 
-            async def send(body: dict[str, Any] = body) -> tuple[dict[str, Any], int, int]:
-                raw = await transport.chat(model, body)
-                usage = raw.get("usage") or {}
-                return (
-                    raw,
-                    int(usage.get("prompt_tokens") or 0),
-                    int(usage.get("completion_tokens") or 0),
-                )
+        async def send() -> tuple[dict[str, Any], structured.OutputMode]:
+            """One answer (with transport retries); a model that refuses tools gets json_schema."""
+            while True:
+                mode: structured.OutputMode = "json_schema" if model in self._no_tools else "tools"
+                body = structured.chat_body(request, messages, mode)
+                estimate = len(canonical_json(body)) // 4 + (request.max_tokens or 0)
 
-            try:
-                raw = await self._attempts(model, request.tag, call, cassette, send, estimate)
-            except LLMTransportError as e:
-                if request.output_schema is not None and mode == "tools" and _refuses_tools(e):
-                    log.warning("%s rejected tool calling; using response_format", model)
-                    self._no_tools.add(model)
-                    continue
-                raise
-            if request.output_schema is None:
+                async def post(body: dict[str, Any] = body) -> tuple[dict[str, Any], int, int]:
+                    raw = await transport.chat(model, body)
+                    usage = raw.get("usage") or {}
+                    return (
+                        raw,
+                        int(usage.get("prompt_tokens") or 0),
+                        int(usage.get("completion_tokens") or 0),
+                    )
+
                 try:
-                    text = structured.plain_text(raw)
-                except structured.InvalidOutput as e:
-                    raise LLMOutputError(
-                        f"{model}: {e.reason}", field=request.tag or None
-                    ) from None
-                return self._result(request, call, text, None)
+                    raw = await self._attempts(model, request.tag, call, cassette, post, estimate)
+                except LLMTransportError as e:
+                    if request.output_schema is not None and mode == "tools" and _refuses_tools(e):
+                        log.warning("%s rejected tool calling; using response_format", model)
+                        self._no_tools.add(model)
+                        continue
+                    raise
+                return raw, mode
+
+        if request.output_schema is None:
+            raw, _ = await send()
             try:
-                parsed = structured.parse(raw, request, mode)
+                text = structured.plain_text(raw)
             except structured.InvalidOutput as e:
-                if call.reasks >= self.settings.max_reasks or not e.followup:
-                    raise LLMOutputError(
-                        f"{model}: output for {request.schema_name!r} still invalid after "
-                        f"{call.reasks} re-ask{'s' if call.reasks != 1 else ''}: {e.reason}",
-                        field=request.tag or None,
-                    ) from None
-                log.info("%s: %s; re-asking", model, e.reason)
-                messages.extend(e.followup)
+                raise LLMOutputError(f"{model}: {e.reason}", field=request.tag or None) from None
+            return self._result(request, call, text, None)
+
+        # Structured output: invalid answers are re-asked through the enforcement core.
+        Answer = structured.Parsed | structured.InvalidOutput
+        last: Answer | None = None
+
+        async def ask(reask: Decision | None) -> Answer:
+            if isinstance(last, structured.InvalidOutput) and reask is not None:
+                log.info("%s: %s; re-asking", model, last.reason)
+                messages.extend(last.followup)
                 call.reasks += 1
-                continue
-            return self._result(request, call, parsed.text, parsed.data)
+            raw, mode = await send()
+            try:
+                return structured.parse(raw, request, mode)
+            except structured.InvalidOutput as e:
+                return e
+
+        async def check(answer: Answer) -> tuple[Failure, ...]:
+            nonlocal last
+            last = answer
+            if isinstance(answer, structured.Parsed):
+                return ()
+            return (Failure(request.schema_name, message=answer.reason, source="schema"),)
+
+        answer, decision = await aenforce(
+            Enforcer(self._schema_policy),
+            ask,
+            check,
+            # An answer with no choices cannot be re-asked: there is nothing to answer.
+            can_reask=lambda a: not isinstance(a, structured.InvalidOutput) or bool(a.followup),
+        )
+        if isinstance(answer, structured.InvalidOutput):
+            raise LLMOutputError(
+                f"{model}: output for {request.schema_name!r} still invalid after "
+                f"{call.reasks} re-ask{'s' if call.reasks != 1 else ''}: {answer.reason}",
+                field=request.tag or None,
+            )
+        assert decision.verdict == "accept"
+        return self._result(request, call, answer.text, answer.data)
 
     @staticmethod
     def _result(request: LLMRequest, call: _CallState, text: str, data: Any) -> LLMResult:

@@ -21,25 +21,29 @@ stored as YAML structures, so cassettes read and diff well.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import yaml
 
 from llmassert.config import Settings
-from llmassert.errors import CassetteMissError, ConfigError
+from llmassert.errors import CassetteMissError, ConfigError, InputError
+from llmassert.fileio import atomic_write_text, check_output_dir, decode_text, read_bytes
 from llmassert.llm.cache import canonical_json
+from llmassert.secrets import REDACTED
+from llmassert.secrets import Scrubber as _Scrubber
+from llmassert.secrets import secret_values as _secret_values
 
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "Scrubber", "cassette", "secret_values"]
 KEEP_REQUEST_HEADERS = frozenset({"content-type", "accept"})
 DROP_RESPONSE_HEADERS = frozenset(
     {
@@ -56,14 +60,6 @@ DROP_RESPONSE_HEADERS = frozenset(
         "server",
     }
 )
-SECRET_QUERY_PARAMS = frozenset(
-    {"key", "api_key", "api-key", "apikey", "token", "access_token", "sig", "signature"}
-)
-# Provider key shapes (OpenAI/Anthropic sk-…, Google AIza…, bearer tokens in text).
-KEY_PATTERNS = re.compile(
-    r"\bsk-[A-Za-z0-9_\-]{12,}|\bAIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{12,}"
-)
-SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 # Status codes worth retrying are not recorded: a replay should not wait out a rate limit again.
 NOT_RECORDED = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
@@ -100,44 +96,15 @@ def cassette_path(settings: Settings, name: str) -> Path:
 
 
 def secret_values(settings: Settings | None = None) -> list[str]:
-    """Strings that must never be stored: the configured key and key-like environment values."""
-    values = {v for k, v in os.environ.items() if SECRET_ENV.search(k) and len(v) >= 8}
-    if settings is not None and settings.api_key is not None:
-        values.add(settings.api_key.get_secret_value())
-    return sorted((v for v in values if len(v) >= 8), key=len, reverse=True)
+    """Strings that must never be stored: the configured key and every known secret value."""
+    extra = (settings.api_key.get_secret_value(),) if settings and settings.api_key else ()
+    return _secret_values(extra)
 
 
-class Scrubber:
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = secrets
-
-    def text(self, value: str) -> str:
-        for secret in self.secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return KEY_PATTERNS.sub(REDACTED, value)
-
-    def data(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.data(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
-        return value
-
-    def url(self, uri: str) -> str:
-        parts = urlsplit(uri)
-        query = urlencode(
-            [
-                (k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v)
-                for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            ]
-        )
-        return self.text(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+class Scrubber(_Scrubber):
+    """The shared scrubber, plus canonical JSON bodies (what the body matcher compares)."""
 
     def body(self, body: bytes | str | None) -> bytes | None:
-        """Scrubbed body; JSON bodies become canonical JSON (what the body matcher compares)."""
         if body is None:
             return None
         raw = body.encode() if isinstance(body, str) else bytes(body)
@@ -254,13 +221,41 @@ class ReadableYaml:
     @staticmethod
     def deserialize(text: str) -> dict[str, Any]:
         doc = yaml.safe_load(text) or {}
+        if not isinstance(doc, dict):
+            raise _Malformed("expected a mapping with `interactions:`", "cassette")
+        items = doc.get("interactions") or []
+        if not isinstance(items, list):
+            raise _Malformed("expected a list", "interactions")
         interactions = []
-        for item in doc.get("interactions") or []:
-            req, resp = dict(item["request"]), dict(item["response"])
+        for i, item in enumerate(items):
+            where = f"interactions[{i}]"
+            if not isinstance(item, dict):
+                raise _Malformed("expected a mapping with request and response", where)
+            req, resp = item.get("request"), item.get("response")
+            if not isinstance(req, dict) or not isinstance(resp, dict):
+                raise _Malformed("expected request and response mappings", where)
+            for key, kind in (("method", str), ("uri", str), ("headers", dict)):
+                if not isinstance(req.get(key), kind):
+                    raise _Malformed(f"missing or not a {kind.__name__}", f"{where}.request.{key}")
+            status = resp.get("status")
+            if not isinstance(status, dict) or not isinstance(status.get("code"), int):
+                raise _Malformed("expected {code: int, message: str}", f"{where}.response.status")
+            for side, body in (("request", req.get("body")), ("response", resp.get("body"))):
+                if body is not None and not isinstance(body, dict):
+                    raise _Malformed(
+                        "expected {json: ...}, {text: ...} or {base64: ...}", f"{where}.{side}.body"
+                    )
+            req, resp = dict(req), dict(resp)
             req["body"] = _encode(req.get("body") or {})
             resp["body"] = {"string": _encode(resp.get("body") or {}) or b""}
             interactions.append({"request": req, "response": resp})
         return {**doc, "interactions": interactions}
+
+
+class _Malformed(ValueError):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AtomicPersister:
@@ -268,33 +263,35 @@ class AtomicPersister:
 
     @classmethod
     def load_cassette(cls, cassette_path: Any, serializer: Any) -> Any:
+        """The cassette's requests and responses; a malformed file is one InputError line."""
         from vcr.persisters.filesystem import CassetteNotFoundError
         from vcr.serialize import deserialize
 
         path = Path(cassette_path)
         if not path.is_file():
             raise CassetteNotFoundError()
-        data = path.read_text(encoding="utf-8")
+        data = decode_text(read_bytes(path), path)
         if not data.strip():
             raise CassetteNotFoundError()
-        return deserialize(data, serializer)
+        try:
+            return deserialize(data, serializer)
+        except _Malformed as e:
+            raise InputError(f"not a valid cassette: {e}", file=path, field=e.field) from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else None
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise InputError(f"not valid YAML: {problem}", file=path, field=where) from None
+        except RecursionError:
+            raise InputError("not a valid cassette: nested too deeply", file=path) from None
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as e:
+            raise InputError(f"not a valid cassette: {e}", file=path) from None
 
     @staticmethod
     def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
         from vcr.serialize import serialize
 
-        data = serialize(cassette_dict, serializer)
-        path = Path(cassette_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write_text(Path(cassette_path), serialize(cassette_dict, serializer))
 
 
 # -- the context manager -----------------------------------------------------------------------
@@ -307,6 +304,8 @@ def cassette(settings: Settings, name: str) -> Iterator[ActiveCassette | None]:
         yield None
         return
     path = cassette_path(settings, name)
+    if settings.mode == "record":
+        check_output_dir(path.parent, field="record")
     if settings.mode == "replay" and not path.is_file():
         raise CassetteMissError(
             f"cassette {path} not found", field="replay", hint="record it first with --record"

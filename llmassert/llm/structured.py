@@ -13,11 +13,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmassert.enforce import feedback
 from llmassert.errors import ConfigError
 from llmassert.llm.cache import canonical_json
 from llmassert.llm.client import LLMRequest
 
-Mode = Literal["tools", "json_schema"]
+# How structured output is requested (config.Mode is the live/record/replay mode).
+OutputMode = Literal["tools", "json_schema"]
 WRAP_KEY = "value"
 
 _validators: dict[str, Any] = {}
@@ -54,7 +56,9 @@ def tool_parameters(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return wrapped, True
 
 
-def chat_body(request: LLMRequest, messages: list[dict[str, Any]], mode: Mode) -> dict[str, Any]:
+def chat_body(
+    request: LLMRequest, messages: list[dict[str, Any]], mode: OutputMode
+) -> dict[str, Any]:
     """The OpenAI-shaped body (without ``model``) for one attempt of ``request``."""
     body: dict[str, Any] = {"messages": messages}
     if request.temperature is not None:
@@ -122,7 +126,7 @@ def plain_text(raw: dict[str, Any]) -> str:
     return message.get("content") or ""
 
 
-def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
+def parse(raw: dict[str, Any], request: LLMRequest, mode: OutputMode) -> Parsed:
     """Text and validated data of a structured answer, or InvalidOutput with re-ask messages."""
     assert request.output_schema is not None
     params, wrapped = tool_parameters(request.output_schema)
@@ -144,8 +148,9 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
                 {
                     "role": "tool",
                     "tool_call_id": call.get("id") or "call_0",
-                    "content": f"Error: {reason}. Call `{name}` again with "
-                    "arguments that match its JSON schema exactly.",
+                    "content": feedback.schema_error(
+                        reason, name=name, tool_call=True, json_mode=False
+                    ),
                 },
             ]
     else:
@@ -153,13 +158,13 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: Mode) -> Parsed:
         assistant = {"role": "assistant", "content": text}
 
         def followup(reason: str) -> list[dict[str, Any]]:
-            what = f"call the function `{name}`" if mode == "tools" else "answer with JSON"
             return [
                 assistant,
                 {
                     "role": "user",
-                    "content": f"Error: {reason}. Please {what} with a value that "
-                    "matches the JSON schema exactly.",
+                    "content": feedback.schema_error(
+                        reason, name=name, tool_call=False, json_mode=mode == "json_schema"
+                    ),
                 },
             ]
 

@@ -17,6 +17,13 @@ resumed run loads them instead of running the operation.  Each journal/state car
 operation's fingerprint (its spec, model and the fingerprint of its input), so an edited
 operation — and everything after it — starts over while earlier ones are reused.
 
+**Nothing read back is trusted.**  Every journal line carries a digest of its key and value; a
+line that does not parse, has the wrong shape or a wrong digest is dropped (and its unit redone),
+and the executor checks each replayed unit's row accounting (in = out + filtered + quarantined +
+errored).  A saved operation is reused only if its rows file has the sha256 its state recorded and
+its counts add up.  Step folders are marked (``.llmassert-step``): a fresh run clears only folders
+it made, never a user folder that happens to share a step's name.
+
 Resume happens only after an interrupted run (``run.json`` says ``running``); a completed run
 leaves ``complete`` and the next run starts fresh (``--no-resume`` forces that).  Rows that
 failed with an error are not journaled: a resumed run retries them.
@@ -28,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -35,12 +43,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmassert.errors import PipelineError
-from llmassert.fileio import atomic_write_text
+from llmassert.errors import InputError, OutputError, PipelineError
+from llmassert.fileio import atomic_write_text, parse_json, read_bytes, read_json
 from llmassert.pipeline.types import Issue, OpStats, Row
+from llmassert.secrets import scrub_values
 
 FSYNC_EVERY_S = 0.25
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: every entry carries a digest ("h")
+STEP_MARKER = ".llmassert-step"
+_OWN_FILE = re.compile(r"^[^/]+\.(journal(\.[^/]+)?\.jsonl|state\.json|json)$|^\..+\.tmp$")
+
+
+def entry_digest(key: str, value: Any) -> str:
+    """Digest of a journal entry: an edited key or value no longer matches it."""
+    blob = json.dumps(
+        [key, value], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def default_root(pipeline_path: Path, cwd: Path | None = None) -> Path:
@@ -57,6 +76,7 @@ class Journal:
         self.path = path
         self.fingerprint = fingerprint
         self.entries: dict[str, Any] = {}
+        self.rejected = 0  # entries read back that failed validation (their units are redone)
         path.parent.mkdir(parents=True, exist_ok=True)
         keep = False
         if resume:
@@ -64,7 +84,7 @@ class Journal:
                 ok = self._load(p)
                 keep = keep or (ok and p == path)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if keep else os.O_TRUNC)
-        self._fd: int | None = os.open(path, flags, 0o644)
+        self._fd: int | None = os.open(path, flags, 0o666)  # the umask decides, as for open()
         self._last_sync = time.monotonic()
         self._syncing = False
         self._fd_lock = threading.Lock()
@@ -74,23 +94,38 @@ class Journal:
             self._write({"journal": JOURNAL_VERSION, "fingerprint": fingerprint})
 
     def _load(self, path: Path) -> bool:
-        """Read the entries of ``path``; False if it is missing or of another fingerprint."""
+        """Read the valid entries of ``path``; False if it is missing or of another fingerprint."""
         try:
             with path.open("rb") as f:
                 lines = f.read().split(b"\n")
             head = json.loads(lines[0])
-        except (OSError, ValueError, IndexError):
+        except (OSError, ValueError, IndexError, RecursionError):
             return False
-        if not isinstance(head, dict) or head.get("fingerprint") != self.fingerprint:
-            return False  # the operation changed: its old journal is void
-        for line in lines[1:]:
+        if (
+            not isinstance(head, dict)
+            or head.get("fingerprint") != self.fingerprint
+            or head.get("journal") != JOURNAL_VERSION
+        ):
+            return False  # the operation (or the journal format) changed: its old journal is void
+        last = len(lines) - 1
+        for number, line in enumerate(lines[1:], start=1):
             if not line.strip():
                 continue
             try:
                 entry = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a kill
-            self.entries[entry["k"]] = entry["v"]
+            except (ValueError, RecursionError):
+                if number < last:  # the last line may be torn by a kill; others are damage
+                    self.rejected += 1
+                continue
+            if (
+                isinstance(entry, dict)
+                and set(entry) == {"k", "v", "h"}
+                and isinstance(entry["k"], str)
+                and entry["h"] == entry_digest(entry["k"], entry["v"])
+            ):
+                self.entries[entry["k"]] = entry["v"]
+            else:
+                self.rejected += 1
         return True
 
     def __len__(self) -> int:
@@ -101,14 +136,18 @@ class Journal:
 
     def put(self, key: str, value: Any) -> None:
         self.entries[key] = value
-        self._write({"k": key, "v": value})
+        self._write({"k": key, "v": value, "h": entry_digest(key, value)})
+
+    def discard(self, key: str) -> None:
+        """Forget an entry a reader found invalid: its unit runs again (and is journaled anew)."""
+        if self.entries.pop(key, None) is not None:
+            self.rejected += 1
 
     def _write(self, obj: Any) -> None:
         if self._fd is None:
             raise PipelineError(f"journal closed: {self.path}")
-        data = (
-            json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        ).encode()
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        data = scrub_values(text).encode()
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)
@@ -170,9 +209,10 @@ class CheckpointStore:
 
     def _status(self) -> str | None:
         try:
-            return str(json.loads((self.root / "run.json").read_text())["status"])
-        except (OSError, ValueError, KeyError, TypeError):
+            status = read_json(self.root / "run.json")
+        except InputError:
             return None
+        return status.get("status") if isinstance(status, dict) else None
 
     def begin(self, steps: list[str]) -> None:
         """Mark the run as running; a fresh run first clears its steps' old checkpoints.
@@ -181,10 +221,42 @@ class CheckpointStore:
         ``intermediate_dir`` may be a folder the user keeps other things in.
         """
         self.root.mkdir(parents=True, exist_ok=True)
+        for step in steps:
+            self._check_own(self._dir(step))
         if not self.resuming:
             for step in steps:
                 shutil.rmtree(self._dir(step), ignore_errors=True)
+        for step in steps:
+            self._dir(step).mkdir(parents=True, exist_ok=True)
+            marker = self._dir(step) / STEP_MARKER
+            if not marker.exists():
+                atomic_write_text(marker, "llmassert checkpoint folder of one pipeline step\n")
         self._set_status("running")
+
+    def check(self, steps: list[str]) -> None:
+        """Refuse, before any work, step folders that exist and are not checkpoint folders."""
+        for step in steps:
+            self._check_own(self._dir(step))
+
+    @staticmethod
+    def _check_own(folder: Path) -> None:
+        if not folder.exists() or (folder / STEP_MARKER).is_file():
+            return
+        if not folder.is_dir():
+            raise OutputError(
+                "is in the way of a checkpoint folder (set output.intermediate_dir to a folder "
+                "of its own)",
+                file=folder,
+            )
+        foreign = [
+            p.name for p in folder.iterdir() if not (p.is_file() and _OWN_FILE.match(p.name))
+        ]
+        if foreign:
+            raise OutputError(
+                f"is not a checkpoint folder llmassert made (it holds {foreign[0]!r}); refusing "
+                "to clear it: set output.intermediate_dir to a folder of its own",
+                file=folder,
+            )
 
     def complete(self) -> None:
         self.close()
@@ -215,34 +287,53 @@ class CheckpointStore:
         return j
 
     def load(self, step: str, op: str, fingerprint: str) -> OpState | None:
-        """The saved result of a finished operation, if it matches ``fingerprint``."""
+        """The saved result of a finished operation, if it matches ``fingerprint`` and checks
+        out (rows file digest, counts); otherwise None and the operation runs again."""
         if not self.resuming:
             return None
         try:
-            state = json.loads((self._dir(step) / f"{op}.state.json").read_text())
-            if state.get("fingerprint") != fingerprint:
+            state = read_json(self._dir(step) / f"{op}.state.json")
+            data = read_bytes(self._dir(step) / f"{op}.json")
+            if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
                 return None
-            rows = json.loads((self._dir(step) / f"{op}.json").read_text())
-        except (OSError, ValueError):
+            if state.get("rows_sha256") != hashlib.sha256(data).hexdigest():
+                return None
+            rows = parse_json(data)
+            saved = OpState(
+                fingerprint=fingerprint,
+                rows=rows,
+                lineage=state.get("lineage") or [{}] * len(rows),
+                quarantined=[Issue.from_json(i) for i in state.get("quarantined", [])],
+                errors=[Issue.from_json(i) for i in state.get("errors", [])],
+                stats=OpStats.from_json(state.get("stats", {})),
+            )
+        except (InputError, KeyError, TypeError, ValueError, AttributeError):
             return None
-        return OpState(
-            fingerprint=fingerprint,
-            rows=rows,
-            lineage=state.get("lineage") or [{}] * len(rows),
-            quarantined=[Issue.from_json(i) for i in state.get("quarantined", [])],
-            errors=[Issue.from_json(i) for i in state.get("errors", [])],
-            stats=OpStats.from_json(state.get("stats", {})),
+        st = saved.stats
+        counts = (st.rows_in, st.rows_out, st.filtered, st.quarantined, st.errored)
+        if not all(type(c) is int and c >= 0 for c in counts):
+            return None
+        consistent = (
+            isinstance(rows, list)
+            and all(isinstance(r, dict) for r in rows)
+            and isinstance(saved.lineage, list)
+            and len(saved.lineage) == len(rows) == st.rows_out
+            and len(saved.quarantined) == st.quarantined
+            and len(saved.errors) == st.errored
         )
+        return saved if consistent else None
 
     def save(self, step: str, op: str, state: OpState) -> None:
         d = self._dir(step)
         d.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(d / f"{op}.json", json.dumps(state.rows, ensure_ascii=False, default=str))
+        rows = scrub_values(json.dumps(state.rows, ensure_ascii=False, default=str))
+        atomic_write_text(d / f"{op}.json", rows)
         atomic_write_text(
             d / f"{op}.state.json",
             json.dumps(
                 {
                     "fingerprint": state.fingerprint,
+                    "rows_sha256": hashlib.sha256(rows.encode()).hexdigest(),
                     "lineage": state.lineage if any(state.lineage) else None,
                     "quarantined": [i.to_json() for i in state.quarantined],
                     "errors": [i.to_json() for i in state.errors],

@@ -12,16 +12,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from llmassert.errors import InputError
-from llmassert.fileio import atomic_write_text
+from llmassert.fileio import (
+    atomic_write_text,
+    decode_text,
+    dumps_json,
+    parse_json,
+    read_bytes,
+    read_jsonl,
+)
 from llmassert.pipeline.types import Row
-
-FORMATS = ("json", "jsonl", "csv", "text")
 
 
 def detect_format(path: Path) -> str:
@@ -40,33 +44,31 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(path: Path, fmt: str | None = None) -> tuple[list[Row], str]:
-    """Rows of a dataset and the sha256 of its content (for checkpoint fingerprints)."""
+    """Rows of a dataset and the sha256 of its content (for checkpoint fingerprints).
+
+    An empty dataset is an error: a run over no rows is almost always a wrong path or an
+    unfinished export, and it would otherwise surface as a confusing missing-key error.
+    """
     fmt = fmt or detect_format(path)
     if fmt == "text":
-        return _load_folder(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read dataset: {e.strerror or e}", file=path) from None
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})", file=path) from None
-    if fmt == "json":
-        return _load_json(text, path), digest
-    if fmt == "jsonl":
-        return _load_jsonl(text, path), digest
-    return _load_csv(text, path), digest
+        rows, digest = _load_folder(path)
+    else:
+        data = read_bytes(path)
+        digest = hashlib.sha256(data).hexdigest()
+        text = decode_text(data, path)
+        if fmt == "json":
+            rows = _load_json(text, path)
+        elif fmt == "jsonl":
+            rows = [row for _n, row in read_jsonl(path, text=text)]
+        else:
+            rows = _load_csv(text, path)
+    if not rows:
+        raise InputError("the dataset is empty: no rows to process", file=path)
+    return rows, digest
 
 
 def _load_json(text: str, path: Path) -> list[Row]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"invalid JSON: {e.msg}", file=path, field=f"line {e.lineno}, column {e.colno}"
-        ) from None
+    data = parse_json(text, file=path)
     if not isinstance(data, list):
         raise InputError("expected a JSON list of objects", file=path)
     for i, row in enumerate(data):
@@ -77,35 +79,38 @@ def _load_json(text: str, path: Path) -> list[Row]:
     return data
 
 
-def _load_jsonl(text: str, path: Path) -> list[Row]:
-    rows: list[Row] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"invalid JSON: {e.msg}", file=path, field=f"line {n}") from None
-        if not isinstance(row, dict):
-            raise InputError(
-                f"expected an object, got {type(row).__name__}", file=path, field=f"line {n}"
-            )
-        rows.append(row)
-    return rows
-
-
 def _load_csv(text: str, path: Path) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise InputError("CSV has no header row", file=path)
+    # strict: an unterminated quote is an error, not a field that swallows the rest of the file.
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     rows: list[Row] = []
-    for row in reader:
-        if None in row:
-            raise InputError(
-                "more values than header columns", file=path, field=f"line {reader.line_num}"
-            )
-        rows.append(dict(row))
+    try:
+        if not reader.fieldnames:
+            raise InputError("CSV has no header row", file=path)
+        for row in reader:
+            if None in row:
+                raise InputError(
+                    "more values than header columns", file=path, field=f"line {reader.line_num}"
+                )
+            rows.append(dict(row))
+    except csv.Error as e:
+        message = str(e)
+        if "unexpected end of data" in message or "EOF" in message:
+            message = 'unterminated quote (a field opened with " never closes)'
+        start = _record_start(text, reader.reader.line_num)
+        raise InputError(f"invalid CSV: {message}", file=path, field=f"line {start}") from None
     return rows
+
+
+def _record_start(text: str, line_num: int) -> int:
+    """The line where the record the CSV reader choked on began (it reports where it stopped)."""
+    lines = text.splitlines()
+    quotes = 0
+    start = 1
+    for i, line in enumerate(lines[: max(line_num, 1)], start=1):
+        if quotes % 2 == 0:
+            start = i
+        quotes += line.count('"')
+    return start
 
 
 def _load_folder(path: Path) -> tuple[list[Row], str]:
@@ -118,7 +123,7 @@ def _load_folder(path: Path) -> tuple[list[Row], str]:
     )
     for p in files:
         rel = p.relative_to(path.parent).as_posix()
-        data = p.read_bytes()
+        data = read_bytes(p)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -134,10 +139,12 @@ def _load_folder(path: Path) -> tuple[list[Row], str]:
 
 
 def dumps_rows(rows: list[Row], fmt: str) -> str:
+    """Rows as text; NaN/Infinity (a model may answer them) are written as null, never as
+    invalid JSON."""
     if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
+        return dumps_json(rows, indent=2) + "\n"
     if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+        return "".join(dumps_json(r) + "\n" for r in rows)
     if fmt == "csv":
         columns: dict[str, None] = {}
         for r in rows:
@@ -155,7 +162,7 @@ def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return dumps_json(value)
     return value
 
 
@@ -170,6 +177,4 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> None:
     if not records:
         path.unlink(missing_ok=True)
         return
-    atomic_write_text(
-        path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
-    )
+    atomic_write_text(path, "".join(dumps_json(r) + "\n" for r in records))

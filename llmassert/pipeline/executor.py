@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmassert.errors import ConfigError
+from llmassert.llm.session import get_client
 from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
@@ -118,8 +120,6 @@ class StageEnv:
 
     def context(self, op: Operator[Any]) -> OpContext:
         def embed_client() -> LLMClient:
-            from llmassert.llm.session import get_client
-
             return get_client(self.settings.replace(api_base=self.env.embedding_api_base))
 
         return OpContext(
@@ -173,11 +173,22 @@ class Executor(ABC):
 EXECUTORS: dict[str, Callable[..., Executor]] = {}
 
 
+def check_executor_name(name: str) -> None:
+    """An executor name is an identifier: it becomes part of a module name, never a path."""
+    if not _EXECUTOR_NAME.fullmatch(name):
+        known = ", ".join(sorted({"local", "ray", *EXECUTORS}))
+        raise ConfigError(f"unknown executor {name!r} (known: {known})", field="--executor")
+
+
+_EXECUTOR_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
 def get_executor(name: str, **options: Any) -> Executor:
     """The executor registered under ``name`` (``local``; ``ray`` when its module is present).
 
     ``options`` go to its constructor (``ray``: ``address``, ``workers``).
     """
+    check_executor_name(name)
     if name not in EXECUTORS and name != "local":
         import importlib
 
@@ -220,9 +231,9 @@ class _Unit:
         if self.first_start is None:
             self.first_start = time.perf_counter()
         stats = self.ctx.stats
-        hit = self.journal.get(key) if self.journal is not None else None
-        if hit is not None:
-            outcome = _decode(hit, source)
+        replayed = self.replay(key, rows_in, source)
+        if replayed is not None:
+            outcome = replayed
             stats.resumed += 1
         elif key in self.pending:
             outcome = await self.pending[key]
@@ -248,6 +259,23 @@ class _Unit:
         stats.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
         self.last_end = time.perf_counter()
         self.ctx.advance()
+        return outcome
+
+    def replay(self, key: str, rows_in: int, source: Row | None) -> Outcome | None:
+        """The journaled outcome of a unit, if there is one and it checks out.
+
+        A journal is a file anyone can edit: an entry of the wrong shape, or whose rows do not
+        add up (in = out + filtered + quarantined + errored for one-row-per-row operators; at
+        least one destination otherwise) is discarded and the unit runs again.
+        """
+        if self.journal is None:
+            return None
+        hit = self.journal.get(key)
+        if hit is None:
+            return None
+        outcome = _checked(hit, source, rows_in, self.op.one_row_per_row)
+        if outcome is None:
+            self.journal.discard(key)
         return outcome
 
     def finish(self) -> OpStats:
@@ -320,8 +348,9 @@ class LocalExecutor(Executor):
             op, unit, size = ops[0], units[0], ops[0].batch_size
             chunk = rows[i * size : (i + 1) * size]
             keys = ["r:" + row_digest(r) for r in chunk]
-            journal = unit.journal
-            if journal is not None and all(journal.get(k) is not None for k in keys):
+            if unit.journal is not None and all(
+                unit.replay(k, 1, r) is not None for k, r in zip(keys, chunk, strict=True)
+            ):
                 outcomes = [await unit(k, 1, _never, r) for k, r in zip(keys, chunk, strict=True)]
             else:
                 fresh = await op.process_batch(chunk, unit.ctx)
@@ -444,6 +473,29 @@ def _decode(data: dict[str, Any], source: Row | None) -> Outcome:
         assert source is not None
         outcome.rows = [_apply(source, d) for d in data["rows"]]
     return outcome
+
+
+def _checked(data: Any, source: Row | None, rows_in: int, exact: bool) -> Outcome | None:
+    """Decode a journaled outcome, or None if its shape or row accounting is wrong."""
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        return None
+    filtered = data.get("filtered", 0)
+    if type(filtered) is not int or filtered < 0 or data.get("errors"):
+        return None  # outcomes with errors are never journaled
+    if not isinstance(data.get("quarantined", []), list) or not isinstance(
+        data.get("meta", {}), dict
+    ):
+        return None
+    if data.get("delta") and source is None:
+        return None
+    try:
+        outcome = _decode(data, source)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not all(isinstance(r, dict) for r in outcome.rows):
+        return None
+    total = len(outcome.rows) + outcome.filtered + len(outcome.quarantined)
+    return outcome if (total == rows_in if exact else total >= 1) else None
 
 
 async def _never() -> Outcome:

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmassert.errors import ConfigError, PipelineError
 from llmassert.llm.client import LLMClient
+from llmassert.llm.usage import price_overrides
 from llmassert.pipeline.checkpoint import CheckpointStore, Journal
 from llmassert.pipeline.executor import (
     EXECUTORS,
@@ -76,6 +77,7 @@ from llmassert.pipeline.operators.base import (
     Row,
     RowOperator,
 )
+from llmassert.pipeline.ray_ratelimit import start_rate_limiter
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
@@ -479,9 +481,6 @@ class RayExecutor(Executor):
         self._settings = stage.settings
         settings = self._worker_settings(stage.settings, count)
         cassette = self._cassette(settings)
-        from llmassert.llm.usage import _overrides
-        from llmassert.pipeline.ray_ratelimit import start_rate_limiter
-
         probe = self._probe(settings)
         limiter = start_rate_limiter(settings.rpm, settings.tpm)
         env = {k: v for k, v in os.environ.items() if FORWARDED_ENV.match(k)}
@@ -496,7 +495,7 @@ class RayExecutor(Executor):
                     limiter=limiter,
                     cassette=cassette,
                     env=env,
-                    prices=dict(_overrides),
+                    prices=price_overrides(),
                     probe=probe,
                 )
             )

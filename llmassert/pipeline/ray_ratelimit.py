@@ -38,7 +38,6 @@ from typing import Any
 
 DEFAULT_BURST_S = 1.0
 DEFAULT_LAG_S = 0.5
-ACTOR_NAME_PREFIX = "llmassert-rate-limit"
 
 
 @dataclass(frozen=True)

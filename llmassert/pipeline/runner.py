@@ -24,12 +24,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmassert.errors import SpecError
+from llmassert.fileio import OutputLock, check_output_dir, check_output_file, ensure_distinct
 from llmassert.llm.scope import current
 from llmassert.llm.session import get_client
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
 from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
-from llmassert.pipeline.executor import Executor, Lineage, OpResult, StageEnv, get_executor
+from llmassert.pipeline.executor import (
+    Executor,
+    Lineage,
+    LocalExecutor,
+    OpResult,
+    StageEnv,
+    get_executor,
+)
 from llmassert.pipeline.operators.base import (
     OPERATORS,
     CallEstimate,
@@ -181,6 +189,44 @@ class Runner:
             rows, digest = load_dataset(self.loaded.resolve(ds.path), ds.format)
             self.datasets[name] = _Data(rows, [{}] * len(rows), digest)
         self._check_keys()
+        if not self.options.dry_run:
+            self._check_outputs()
+
+    def output_files(self) -> dict[str, Path]:
+        """Every file a run writes beside its output (label → path)."""
+        out = self.output_path
+        stem = out.with_suffix("")
+        return {
+            "pipeline.output.path": out,
+            "quarantine file": stem.with_name(stem.name + ".quarantine.jsonl"),
+            "errors file": stem.with_name(stem.name + ".errors.jsonl"),
+            "lineage file": stem.with_name(stem.name + ".lineage.jsonl"),
+            "lock file": out.with_name(out.name + ".lock"),
+        }
+
+    def _check_outputs(self) -> None:
+        """Before any LLM call: outputs can be written there and none of them is an input.
+
+        A run whose output is its dataset would replace the input with the output; an output
+        under a file, at a folder or in an unwritable folder would fail only after every call
+        was paid for.
+        """
+        inputs: list[tuple[str, Path]] = [("pipeline YAML", self.loaded.path)]
+        for name, ds in self.spec.datasets.items():
+            inputs.append((f"datasets.{name}.path", self.loaded.resolve(ds.path)))
+        for op in self.spec.operations:
+            module = getattr(getattr(op, "assertions", None), "module", None)
+            if module is not None:
+                inputs.append((f"{op.name}.assertions.module", self.loaded.resolve(str(module))))
+        outputs = list(self.output_files().items())
+        ensure_distinct(outputs, inputs)
+        for label, path in outputs:
+            check_output_file(path, field=label)
+        check_output_dir(self.checkpoint_root, field="pipeline.output.intermediate_dir")
+        ensure_distinct([("pipeline.output.intermediate_dir", self.checkpoint_root)], inputs)
+        CheckpointStore(self.checkpoint_root, resume=False).check(
+            [step.name for step in self.spec.pipeline.steps]
+        )
 
     def _check_keys(self) -> None:
         keys: dict[str, KeySet] = {}
@@ -245,6 +291,12 @@ class Runner:
             self.prepare()
         if self.options.dry_run:
             return await self._dry_run()
+        # One run per output at a time: a second one would pay for every call again and
+        # interleave its checkpoints with ours.
+        with OutputLock(self.output_path):
+            return await self._arun()
+
+    async def _arun(self) -> RunReport:
         started = time.perf_counter()
         report = RunReport(output=self.output_path, checkpoint_dir=self.checkpoint_root)
         report.rows_in = sum(len(d.rows) for d in self.datasets.values())
@@ -413,15 +465,14 @@ class Runner:
     def _write_outputs(
         self, last: _Data, quarantined: list[Issue], errors: list[Issue], report: RunReport
     ) -> None:
-        out = self.output_path
-        write_rows(out, last.rows)
+        files = self.output_files()
+        write_rows(self.output_path, last.rows)
         report.rows_out = len(last.rows)
-        stem = out.with_suffix("")
-        report.quarantine_file = stem.with_name(stem.name + ".quarantine.jsonl")
-        report.errors_file = stem.with_name(stem.name + ".errors.jsonl")
+        report.quarantine_file = files["quarantine file"]
+        report.errors_file = files["errors file"]
         write_jsonl(report.quarantine_file, (i.to_json() for i in quarantined))
         write_jsonl(report.errors_file, (i.to_json() for i in errors))
-        lineage_file = stem.with_name(stem.name + ".lineage.jsonl")
+        lineage_file = files["lineage file"]
         if self.options.lineage and any(last.lineage):
             write_jsonl(
                 lineage_file, ({"row": i, "operations": lin} for i, lin in enumerate(last.lineage))
@@ -434,8 +485,6 @@ class Runner:
     async def _dry_run(self) -> RunReport:
         """Estimate calls per operation; operators without LLM calls run for real (cheap)."""
         assert self.env is not None
-        from llmassert.pipeline.executor import LocalExecutor
-
         report = RunReport(dry_run=True, output=self.output_path)
         report.rows_in = sum(len(d.rows) for d in self.datasets.values())
         outputs: dict[str, list[Row]] = {n: d.rows for n, d in self.datasets.items()}

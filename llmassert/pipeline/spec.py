@@ -28,7 +28,10 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
 from llmassert.errors import SpecError
-from llmassert.pipeline.operators.base import OPERATORS, JoinOperator, OperationSpec, StrictModel
+
+# The package, not just base: importing it imports every operator, filling OPERATORS.
+from llmassert.pipeline.operators import OPERATORS
+from llmassert.pipeline.operators.base import JoinOperator, OperationSpec, StrictModel
 from llmassert.pipeline.retrievers import RetrieverSpec
 
 OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv")
@@ -206,8 +209,6 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def load_pipeline(path: str | Path) -> LoadedPipeline:
     """Read, parse and validate a pipeline YAML; every problem is one ``SpecError`` line."""
-    import llmassert.pipeline.operators  # noqa: F401 - fills the registry
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -405,8 +406,6 @@ def pipeline_json_schema() -> dict[str, Any]:
 
 @functools.cache
 def _json_schema() -> dict[str, Any]:
-    import llmassert.pipeline.operators  # noqa: F401 - fills the registry
-
     specs = tuple(cls.spec_model for _, cls in sorted(OPERATORS.items()))
     op_type: Any = (
         Annotated[Union[specs], Field(discriminator="type")]  # noqa: UP007

@@ -192,8 +192,3 @@ def get_tokenizer(model: str | None = None) -> Tokenizer:
         if tokenizer is not None:
             return tokenizer
     return ApproxTokenizer()
-
-
-def count_tokens(text: str, model: str | None = None) -> int:
-    """Tokens in ``text`` for ``model`` (see :func:`get_tokenizer`)."""
-    return get_tokenizer(model).count(text)

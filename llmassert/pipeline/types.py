@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmassert.secrets import scrub, scrub_data
+
 Row = dict[str, Any]
 FLAG_KEY = "_llmassert_failures"  # added to rows kept under on_fail: flag
 
@@ -27,9 +29,10 @@ class Issue:
     output: Any = None
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"operation": self.op, "reason": self.reason, "row": self.row}
+        # Reasons quote exceptions and provider error bodies, which can echo credentials.
+        d: dict[str, Any] = {"operation": self.op, "reason": scrub(self.reason), "row": self.row}
         if self.failures:
-            d["failures"] = self.failures
+            d["failures"] = scrub_data(self.failures)
         if self.output is not None:
             d["output"] = self.output
         return d

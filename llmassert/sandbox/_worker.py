@@ -34,7 +34,14 @@ from typing import Any
 
 HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
-ALLOWED_MODULES = ("re", "json", "math", "string", HELPERS, JUDGE)
+# Stdlib-only helper modules generated code may import, loaded by path in this order (later ones
+# import earlier ones): the text helpers, the response parser, the format/similarity checks.
+HELPER_FILES = {
+    HELPERS: "helpers.py",
+    "llmassert.assertions.parse": "parse.py",
+    "llmassert.assertions.formats": "formats.py",
+}
+ALLOWED_MODULES = ("re", "json", "math", "string", *HELPER_FILES, JUDGE)
 MAX_RANGE = 10_000_000
 # The worker loads helpers.py by path (it never imports the llmassert package).
 HELPERS_PATH = Path(__file__).resolve().parent.parent / "assertions" / "helpers.py"
@@ -171,14 +178,16 @@ class _CallTimeout(BaseException):
     """Raised by SIGALRM; a BaseException so assertion code (``except Exception``) cannot catch it."""
 
 
-def _load_helpers_by_path() -> types.ModuleType:
-    # Load helpers.py without importing the llmassert package (pydantic, config): fast start.
-    path = HELPERS_PATH
-    spec = importlib.util.spec_from_file_location(HELPERS, path)
+def _load_helpers_by_path(name: str = HELPERS) -> types.ModuleType:
+    # Load the helper modules without importing the llmassert package (pydantic, config): fast
+    # start. Registered in sys.modules first, so `from llmassert.assertions.helpers import x`
+    # inside a later helper module finds it without importing the package.
+    path = HELPERS_PATH.parent / HELPER_FILES[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:  # pragma: no cover - broken install
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[HELPERS] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -229,7 +238,8 @@ def serve(memory_mb: int) -> None:
     _set_limits(memory_mb)
 
     modules: dict[str, Any] = {"re": re, "json": json, "math": math, "string": string}
-    modules[HELPERS] = _load_helpers_by_path()
+    for name in HELPER_FILES:
+        modules[name] = _load_helpers_by_path(name)
     modules[JUDGE] = _judge_stub()
     table = safe_builtins(make_importer(modules.__getitem__))
     loaded: dict[str, dict[str, Callable[..., Any]]] = {}

@@ -27,10 +27,16 @@ HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
 
 
-def _helper_names() -> frozenset[str]:
-    # Read helpers.py's literal __all__ rather than importing it: the sandbox sits below
+PARSE = "llmassert.assertions.parse"
+FORMATS = "llmassert.assertions.formats"
+_FILES = {HELPERS: "helpers.py", PARSE: "parse.py", FORMATS: "formats.py"}
+
+
+def _helper_names(module: str = HELPERS) -> frozenset[str]:
+    # Read the helper module's literal __all__ rather than importing it: the sandbox sits below
     # assertions/ and must not import that package (whose __init__ imports the sandbox's users).
-    tree = ast.parse(HELPERS_PATH.read_text(encoding="utf-8"))
+    path = HELPERS_PATH.parent / _FILES[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     for stmt in tree.body:
         if (
             isinstance(stmt, ast.Assign)
@@ -42,7 +48,7 @@ def _helper_names() -> frozenset[str]:
                 for e in stmt.value.elts
                 if isinstance(e, ast.Constant) and isinstance(e.value, str)
             )
-    raise ImportError(f"{HELPERS_PATH} has no literal __all__")  # pragma: no cover
+    raise ImportError(f"{path} has no literal __all__")  # pragma: no cover
 
 
 MODULE_ATTRS: dict[str, frozenset[str]] = {
@@ -94,6 +100,8 @@ MODULE_ATTRS: dict[str, frozenset[str]] = {
         ]
     ),
     HELPERS: _helper_names(),
+    PARSE: _helper_names(PARSE),
+    FORMATS: _helper_names(FORMATS),
     JUDGE: frozenset({"llm_judge"}),
 }
 assert all(hasattr(string, n) for n in MODULE_ATTRS["string"])
@@ -272,7 +280,11 @@ class _Validator:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name not in ("re", "json", "math", "string"):
-                    hint = " (use 'from ... import name')" if alias.name in (HELPERS, JUDGE) else ""
+                    hint = (
+                        " (use 'from ... import name')"
+                        if alias.name in (HELPERS, PARSE, FORMATS, JUDGE)
+                        else ""
+                    )
                     raise _Refused(node, f"import of {alias.name!r} is not allowed{hint}")
                 self.modules[alias.asname or alias.name] = alias.name
             return

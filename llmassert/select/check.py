@@ -13,9 +13,16 @@ from llmassert.select.metrics import allowed_false, required_caught
 
 
 def violations(
-    arrays: Arrays, indices: list[int], method: str, alpha: float, tau: float
+    arrays: Arrays,
+    indices: list[int],
+    method: str,
+    alpha: float,
+    tau: float,
+    *,
+    sub_rule: str = "exemption",
 ) -> list[str]:
-    """The constraints of ``cov``/``sub`` that the selection breaks (empty: feasible)."""
+    """The constraints of ``cov``/``sub`` that the selection breaks (empty: feasible).
+    Lexicographic ``sub`` has the constraints of ``cov`` (its subsumption is an objective)."""
     if arrays.good is None or method not in ("cov", "sub"):
         return []
     selected = np.zeros(arrays.n, dtype=bool)
@@ -28,7 +35,7 @@ def violations(
         problems.append(f"coverage below {alpha:g}")
     if int(failed.sum()) > ceiling:
         problems.append(f"FFR above {tau:g}")
-    if method == "sub":
+    if method == "sub" and sub_rule == "exemption":
         subsumed = (
             np.asarray(arrays.subsumes[selected].any(axis=0), dtype=bool)
             if arrays.subsumes is not None

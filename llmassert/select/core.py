@@ -4,12 +4,17 @@ Methods (SPADE, Shankar et al. 2024; docs/selection.md has the full formulations
 
 - ``base``: every assertion whose own FFR is at most tau.
 - ``cov``: the fewest assertions with coverage >= alpha and FFR <= tau.
-- ``sub``: ``cov`` plus SPADE's subsumption requirement: every assertion is selected, subsumed by a
-  selected one, or could not be added without pushing the FFR above tau. Unlike SPADE's released
-  code, whose second objective overwrote the first, the count is minimized.
+- ``sub`` (``sub_rule="lexicographic"``, the default): under the ``cov`` constraints, first the
+  fewest assertions left out and not subsumed by a selected one (SPADE's released objective),
+  then the fewest assertions (the paper's intent).
+- ``sub`` with ``sub_rule="exemption"``: the fewest assertions such that every assertion is
+  selected, subsumed by a selected one, or could not be added without pushing the FFR above tau
+  (this project's earlier reading; it lets a selection near tau exempt almost everything).
 - ``criteria``: without labels, the fewest assertions such that every criterion (``groups``) has
   a selected assertion or one subsuming an assertion of it. ``cov``/``sub`` fall back to it when
   the matrix has no labels, and the Selection says so.
+
+Every method ends with the same tie-break stage (:mod:`llmassert.select.lexicographic`).
 """
 
 from __future__ import annotations
@@ -23,21 +28,24 @@ import numpy as np
 from llmassert.errors import InfeasibleError, SelectionError
 from llmassert.select.arrays import Arrays, BoolArray, IntArray
 from llmassert.select.check import violations
-from llmassert.select.heuristic import greedy
+from llmassert.select.heuristic import best_cov, greedy, greedy_lexicographic
+from llmassert.select.lexicographic import solve_in_order, stages
 from llmassert.select.matrix import Matrix
 from llmassert.select.metrics import allowed_false
-from llmassert.select.milp import Model, build_cover_model, build_criteria_model
+from llmassert.select.milp import (
+    FfrRows,
+    Model,
+    build_cover_model,
+    build_criteria_model,
+    objectives,
+)
 from llmassert.select.presolve import reduce
-from llmassert.select.selection import Method, PresolveStats, Selection, Status
+from llmassert.select.selection import Method, PresolveStats, Selection, Status, SubRule
 from llmassert.select.solvers import Solution, SolverName, resolve_solver, solve
 
 METHODS: tuple[Method, ...] = ("cov", "sub", "base", "criteria")
+SUB_RULES: tuple[SubRule, ...] = ("lexicographic", "exemption")
 GRID_STEP = 0.05  # tau grid for the nearest feasible targets
-# The tie-break solve is bounded: by nodes (deterministic), and in time by a quarter of the
-# count's proof (at least 1 s): a preference among equally small sets must stay cheap.
-TIE_BREAK_NODES = 2000
-TIE_BREAK_SHARE = 0.25
-TIE_BREAK_MIN_S = 1.0
 
 
 def select(
@@ -50,13 +58,14 @@ def select(
     presolve: bool = True,
     solver: SolverName = "auto",
     find_nearest: bool = True,
+    sub_rule: SubRule = "lexicographic",
 ) -> Selection:
     """Choose assertions from ``matrix``.
 
     Raises :class:`InfeasibleError` when the targets cannot be met; its ``nearest`` holds the
     closest feasible ``(alpha, tau)`` — a few more solves, which ``find_nearest=False`` skips
     (for callers that search the targets themselves). ``solver="auto"`` is HiGHS when highspy
-    is installed, else CBC.
+    is installed, else CBC. ``sub_rule`` says what ``sub`` optimizes (module docstring).
     """
     start = time.perf_counter()
     return run_arrays(
@@ -70,6 +79,7 @@ def select(
         solver=solver,
         start=start,
         find_nearest=find_nearest,
+        sub_rule=sub_rule,
     )
 
 
@@ -85,9 +95,10 @@ def run_arrays(
     solver: SolverName = "auto",
     start: float | None = None,
     find_nearest: bool = True,
+    sub_rule: SubRule = "lexicographic",
 ) -> Selection:
     """:func:`select` on a matrix already in array form (benchmarks skip the list-of-lists)."""
-    _check_targets(method, alpha, tau, time_limit_s)
+    _check_targets(method, alpha, tau, time_limit_s, sub_rule)
     resolve_solver(solver)  # fail fast on an unknown or missing solver
     start = time.perf_counter() if start is None else start
     used: Method = method
@@ -95,22 +106,42 @@ def run_arrays(
     if arrays.good is None and method != "criteria":
         used = "criteria"
         notes.append(f"no labels: selected by criteria coverage instead of {method}")
-    ctx = _Context(names, used, method, alpha, tau, start, notes)
+    rule = sub_rule if used == "sub" else None
+    ctx = _Context(names, used, method, alpha, tau, start, notes, rule)
     if used == "base":
         return _finish(arrays, _base(arrays, tau), ctx)
     if used == "criteria":
         if arrays.groups is None:
             notes.append("no criterion groups: every assertion counts as its own criterion")
-        sol = _minimal(_criteria_model(arrays), arrays.rank, solver, time_limit_s, notes)
+        model = _criteria_model(arrays)
+        sol = _lexicographic(model, arrays.rank, solver, time_limit_s, notes)
         return _finish(arrays, _chosen(sol, np.arange(arrays.n)), ctx, sol=sol)
-    reduced = reduce(arrays, method=used, tau=tau, alpha=alpha, presolve=presolve)
-    model = build_cover_model(reduced, sub=used == "sub")
-    initial = greedy(reduced, sub=used == "sub")
-    sol = _minimal(model, reduced.rank, solver, time_limit_s, notes, initial)
+    reduced = reduce(
+        arrays, method=used, tau=tau, alpha=alpha, presolve=presolve, sub_rule=sub_rule
+    )
+    # Lexicographic sub: the pairs form's tight LP is its optimum on bench/select_scale.py
+    # (HiGHS proves 1,000 x 5,000 at the root); aggregated rows suit cov and the exemption rule.
+    form: FfrRows = "pairs" if reduced.targets is not None else "aggregated"
+    model = build_cover_model(reduced, sub=used == "sub", ffr_rows=form)
+    if reduced.targets is not None:
+        initial = greedy_lexicographic(reduced)
+    elif used == "cov":
+        initial = best_cov(reduced, seconds=min(2.0, 0.05 * time_limit_s))
+    else:
+        initial = greedy(reduced, sub=True)
+    sol = _lexicographic(model, reduced.rank, solver, time_limit_s, notes, initial)
     if sol.outcome == "infeasible":
-        raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s, find_nearest)
+        raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s, find_nearest, sub_rule)
     chosen = _chosen(sol, reduced.cols, reduced.forced, time_limit_s=time_limit_s)
-    problems = violations(arrays, [int(j) for j in chosen], used, alpha, tau)
+    indices = [int(j) for j in chosen]
+    problems = violations(arrays, indices, used, alpha, tau, sub_rule=sub_rule)
+    if used == "sub" and sub_rule == "lexicographic" and sol.outcome == "optimal":
+        # A proven optimum of the first objective leaves out, unsubsumed, only assertions
+        # whose addition would break the FFR ceiling (else adding one would do better).
+        problems += [
+            f"{p} although proven optimal"
+            for p in violations(arrays, indices, used, alpha, tau, sub_rule="exemption")
+        ]
     if problems:
         raise SelectionError(
             f"the solver's answer breaks its constraints ({'; '.join(problems)}); "
@@ -127,6 +158,7 @@ def nearest_feasible(
     *,
     solver: SolverName = "auto",
     time_limit_s: float = 60.0,
+    sub_rule: SubRule = "lexicographic",
 ) -> tuple[float, float] | None:
     """The feasible ``(alpha, tau)`` closest to the given one: tau on a 0.05 grid at or above
     ``tau``, alpha the best coverage reachable there (rounded down to 0.01). ``None`` without
@@ -134,7 +166,7 @@ def nearest_feasible(
     arrays = Arrays.from_matrix(matrix)
     if arrays.good is None or method not in ("cov", "sub"):
         return None
-    return _nearest(arrays, method, alpha, tau, solver, time_limit_s)[0]
+    return _nearest(arrays, method, alpha, tau, solver, time_limit_s, sub_rule)[0]
 
 
 # -- methods -------------------------------------------------------------------------------------
@@ -158,7 +190,7 @@ def _criteria_model(arrays: Arrays) -> Model:
     return build_criteria_model(covers)
 
 
-def _minimal(
+def _lexicographic(
     model: Model,
     rank: IntArray,
     solver: SolverName,
@@ -166,47 +198,13 @@ def _minimal(
     notes: list[str],
     initial: BoolArray | None = None,
 ) -> Solution:
-    """Fewest assertions, then the most preferred set of that size (see milp.py for why two
-    solves). The count's proof decides ``optimal``; an unproven tie-break only adds a note.
-    ``initial`` (a feasible selection) warm-starts the solver and is the answer of last resort
-    when the time limit passes before the solver has one of its own."""
-    start = time.perf_counter()
-    warm = model.start_from(initial) if initial is not None else None
-    first = solve(model, solver=solver, time_limit_s=time_limit_s, warm_start=warm)
-    unproven = first.outcome in ("feasible", "no_solution")
-    if (
-        warm is not None
-        and initial is not None
-        and unproven
-        and (first.values is None or _count(first.values, model) > int(initial.sum()))
-    ):
-        first = replace(first, outcome="feasible", values=warm)
-    if first.outcome != "optimal" or first.values is None:
-        return first
-    selected = first.values[: model.n_select] > 0.5
-    count = _count(first.values, model)
-    if count == 0:
-        return first
-    remaining = time_limit_s - (time.perf_counter() - start)
-    budget = min(remaining, max(TIE_BREAK_MIN_S, TIE_BREAK_SHARE * first.seconds))
-    second = solve(
-        model.ranked(rank, count),
-        solver=solver,
-        time_limit_s=max(budget, 0.1),
-        warm_start=model.start_from(selected),
-        node_limit=TIE_BREAK_NODES,
-    )
-    seconds = time.perf_counter() - start
-    if second.values is None:
-        notes.append("tie-break among minimal sets not finished: kept the first minimal set")
-        return replace(first, seconds=seconds)
-    if second.outcome != "optimal":
-        notes.append("tie-break among minimal sets not proven: the best found is kept")
-    return replace(second, outcome="optimal", seconds=seconds)
-
-
-def _count(values: np.ndarray, model: Model) -> int:
-    return int((values[: model.n_select] > 0.5).sum())
+    """The model's objectives in order, then the tie-break stage (see lexicographic.py)."""
+    plan = stages(objectives(model), rank, model.n_select)
+    out = solve_in_order(model, plan, solver=solver, time_limit_s=time_limit_s, initial=initial)
+    notes.extend(out.notes)
+    if out.bound is not None:
+        return replace(out.solution, bound=out.bound)
+    return out.solution
 
 
 def _chosen(
@@ -231,10 +229,17 @@ def _chosen(
 
 
 def _max_coverage(
-    arrays: Arrays, method: Method, tau: float, solver: SolverName, time_limit_s: float
+    arrays: Arrays,
+    method: Method,
+    tau: float,
+    solver: SolverName,
+    time_limit_s: float,
+    sub_rule: SubRule,
 ) -> float | None:
     """Best coverage reachable at FFR <= tau (a lower bound if the solver ran out of time)."""
     assert arrays.good is not None
+    if method == "sub" and sub_rule == "lexicographic":
+        method = "cov"  # lexicographic sub is feasible exactly where cov is
     reduced = reduce(arrays, method=method, tau=tau, alpha=None)
     sol = solve(
         build_cover_model(reduced, sub=method == "sub", maximize_coverage=True),
@@ -258,6 +263,7 @@ def _nearest(
     tau: float,
     solver: SolverName,
     time_limit_s: float,
+    sub_rule: SubRule,
 ) -> tuple[tuple[float, float] | None, float | None]:
     """Nearest feasible targets and the best coverage at the requested tau."""
     probe_limit = max(1.0, time_limit_s / 5)
@@ -269,7 +275,7 @@ def _nearest(
     for t in taus:
         if t - tau >= best_distance:
             break
-        cap = _max_coverage(arrays, method, t, solver, probe_limit)
+        cap = _max_coverage(arrays, method, t, solver, probe_limit, sub_rule)
         if t == tau:
             at_tau = cap
         if cap is None:
@@ -289,10 +295,11 @@ def _infeasible(
     solver: SolverName,
     time_limit_s: float,
     find_nearest: bool,
+    sub_rule: SubRule,
 ) -> InfeasibleError:
     if not find_nearest:
         return InfeasibleError(f"{method}: cannot reach coverage >= {alpha:g} with FFR <= {tau:g}")
-    nearest, cap = _nearest(arrays, method, alpha, tau, solver, time_limit_s)
+    nearest, cap = _nearest(arrays, method, alpha, tau, solver, time_limit_s, sub_rule)
     reach = f"; the best coverage at FFR <= {tau:g} is {cap:.2f}" if cap is not None else ""
     if nearest is None:
         tail = "; no feasible targets found"
@@ -316,6 +323,7 @@ class _Context:
     tau: float
     start: float
     notes: list[str]
+    sub_rule: SubRule | None = None
 
 
 def _finish(
@@ -338,9 +346,30 @@ def _finish(
             ctx.notes.append(
                 f"base ignores alpha: its coverage {cov_value:.2f} is below {ctx.alpha:g}"
             )
+    selected = np.zeros(arrays.n, dtype=bool)
+    selected[indices] = True
+    subsumed = (
+        arrays.subsumes[selected].any(axis=0)
+        if arrays.subsumes is not None
+        else np.zeros(arrays.n, dtype=bool)
+    )
     status: Status = "optimal" if sol is None or sol.outcome == "optimal" else "feasible"
+    bound: float | None = None
+    count_first = ctx.used in ("cov", "criteria") or ctx.sub_rule == "exemption"
+    if status == "optimal" and count_first:
+        bound = float(len(indices))
     if status == "feasible":
-        ctx.notes.append("time limit reached: the best selection found, not proven minimal")
+        # the tie-break cannot have run to a proof either: one note says it all
+        ctx.notes[:] = [n for n in ctx.notes if not n.startswith("tie-break")]
+        ctx.notes.append("time limit reached: the best selection found, not proven optimal")
+        if sol is not None and sol.bound is not None and count_first:
+            # the solver's bound on the reduced count, plus presolve's forced columns
+            forced = presolve.fixed if presolve is not None else 0
+            bound = float(math.ceil(sol.bound - 1e-6) + forced)
+            gap = (len(indices) - bound) / len(indices) if indices else 0.0
+            ctx.notes.append(
+                f"the solver proved at least {bound:g} assertions are needed (gap {100 * gap:.1f}%)"
+            )
     return Selection(
         method=ctx.used,
         requested_method=ctx.requested,
@@ -358,13 +387,22 @@ def _finish(
         solver=sol.solver if sol is not None else "none",
         notes=ctx.notes,
         presolve=presolve,
+        sub_rule=ctx.sub_rule,
+        unsubsumed=int((~selected & ~subsumed).sum()),
+        bound=bound,
     )
 
 
-def _check_targets(method: str, alpha: float, tau: float, time_limit_s: float) -> None:
+def _check_targets(
+    method: str, alpha: float, tau: float, time_limit_s: float, sub_rule: str
+) -> None:
     if method not in METHODS:
         raise SelectionError(
             f"unknown method {method!r} (expected {', '.join(METHODS)})", field="method"
+        )
+    if sub_rule not in SUB_RULES:
+        raise SelectionError(
+            f"unknown rule {sub_rule!r} (expected {', '.join(SUB_RULES)})", field="sub_rule"
         )
     for name, value in (("alpha", alpha), ("tau", tau)):
         if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
@@ -373,4 +411,4 @@ def _check_targets(method: str, alpha: float, tau: float, time_limit_s: float) -
         raise SelectionError(f"must be positive, got {time_limit_s!r}", field="time_limit_s")
 
 
-__all__ = ["METHODS", "nearest_feasible", "run_arrays", "select"]
+__all__ = ["METHODS", "SUB_RULES", "nearest_feasible", "run_arrays", "select"]

@@ -9,7 +9,6 @@ Structural checks run before pydantic's own typing so that a malformed file gets
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from llmassert.errors import MatrixError
+from llmassert.fileio import read_json
 
 Kind = Literal["deterministic", "llm_judge"]
 KINDS: tuple[str, ...] = ("deterministic", "llm_judge")
@@ -57,15 +57,7 @@ class Matrix(BaseModel):
     def load(cls, path: str | Path) -> Matrix:
         """Read a plain matrix JSON or a synthesis manifest (a file with ``candidates``)."""
         path = Path(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MatrixError("file not found", file=path) from None
-        except OSError as e:
-            raise MatrixError(f"cannot read file: {e.strerror or e}", file=path) from None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise MatrixError(f"not valid JSON: {e}", file=path) from None
-        return cls.from_json_data(raw, file=path)
+        return cls.from_json_data(read_json(path, MatrixError), file=path)
 
     @classmethod
     def from_json_data(cls, raw: Any, *, file: str | Path | None = None) -> Matrix:

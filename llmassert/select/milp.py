@@ -11,11 +11,14 @@ the exemption reads it. Two ways to force ``z_i >= x_j`` for every j failing row
 ``aggregated`` is the default: on bench/select_scale.py it has 4-14x fewer rows, HiGHS proves
 large ``sub`` instances about 1.5x faster with it, and its weaker LP is made up by the cuts.
 
-Minimal sets are found lexicographically, in two solves: first the fewest assertions (an integral
-objective, which solvers prune on well), then, with the count fixed, the most preferred set of that
-size (objective: the preference ranks). One objective with weights ``1 + eps * rank`` says the same
-in theory, but proving its tie-break took 20-60x longer than proving the count on synthetic
-``cov`` instances, so the second solve is bounded separately.
+Lexicographic ``sub`` adds ``p_t`` (continuous in [0, 1], ``p_t <= sum of x over the
+representers of target t``): maximizing ``sum w_t p_t`` minimizes the assertions left out and not
+subsumed; hard rows ``sum of x over the representers >= 1`` come from presolve.
+
+The model carries no fixed objective: :mod:`llmassert.select.lexicographic` solves it once per
+objective (``Model.costs``), each optimum fixed as a row before the next. One weighted objective
+says the same in theory, but proving a rank tie-break inside one objective took 20-60x longer
+than proving the count on synthetic ``cov`` instances, so the later objectives are bounded solves.
 """
 
 from __future__ import annotations
@@ -57,10 +60,6 @@ class Model:
     @property
     def n_vars(self) -> int:
         return len(self.cost)
-
-    @property
-    def n_rows(self) -> int:
-        return sum(len(b[3]) for b in self.blocks)
 
     def add_vars(
         self,
@@ -122,12 +121,13 @@ class Model:
             np.concatenate([b[4] for b in self.blocks]).astype(np.float64),
         )
 
-    def ranked(self, rank: IntArray, count: int) -> Model:
-        """The tie-break stage: exactly ``count`` assertions, the lowest total rank among them."""
-        cost = [0.0] * self.n_vars
-        cost[: self.n_select] = [float(r) for r in rank]
+    def with_cost(
+        self, cost: FloatArray, *, at_most: tuple[FloatArray, float] | None = None
+    ) -> Model:
+        """The same model with objective ``cost``; ``at_most=(c, v)`` adds the row ``c @ v <= v``
+        (an earlier objective fixed at its optimum)."""
         out = Model(
-            cost,
+            [float(c) for c in cost],
             list(self.lower),
             list(self.upper),
             list(self.integer),
@@ -135,7 +135,10 @@ class Model:
             self.n_select,
             self.layout,
         )
-        out.add_row(np.arange(self.n_select, dtype=np.int64), 1.0, lo=float(count), hi=float(count))
+        if at_most is not None:
+            row, value = at_most
+            cols = np.flatnonzero(row)
+            out.add_row(cols, row[cols], hi=value)
         return out
 
     def start_from(self, selected: BoolArray) -> FloatArray:
@@ -156,10 +159,13 @@ class CoverLayout:
     z: IntArray | None = None
     total: int | None = None
     exempt: list[tuple[int, int]] = field(default_factory=list)  # (variable, requirement)
+    p: IntArray | None = None  # lexicographic sub: one per soft target
 
     def fill(self, values: FloatArray, selected: BoolArray) -> None:
         p = self.problem
         values[self.u] = rows_hit(p.bad, selected)
+        if self.p is not None and p.targets is not None:
+            values[self.p] = [bool(selected[m].any()) for m in p.targets.soft]
         if self.z is None:
             return
         failed = rows_hit(p.good, selected)
@@ -226,8 +232,9 @@ def build_cover_model(
     maximize_coverage: bool = False,
     ffr_rows: FfrRows = "aggregated",
 ) -> Model:
-    """``cov`` / ``sub``; with ``maximize_coverage`` the largest catch under the same side
-    constraints (used to find the nearest feasible targets)."""
+    """``cov`` / ``sub`` (the exemption rule, or lexicographic when ``problem.targets`` is set);
+    with ``maximize_coverage`` the largest catch under the same side constraints (used to find
+    the nearest feasible targets). The objective is the count; see :func:`objectives`."""
     model = Model()
     x = _selection_vars(model, problem.nc, minimize_count=not maximize_coverage)
     u = model.add_vars(len(problem.bad_w))
@@ -239,21 +246,62 @@ def build_cover_model(
             model.cost[var] = -w_bad[k]
     else:
         model.add_row(u, w_bad, lo=float(problem.need))
-    if problem.budget is None:
-        if sub:
-            _requirements(model, x, problem)
-        return model
-    z = layout.z = _failed_vars(model, x, problem.good, ffr_rows)
-    w_good = problem.good_w.astype(np.float64)
-    if not sub:
-        model.add_row(z, w_good, hi=float(problem.budget))
-        return model
-    _row_sums(model, z, x, problem.good, coef=np.ones(len(z)), lo=-INF, hi=0.0)  # z exact
-    (total,) = model.add_vars(1, hi=float(problem.budget))  # weighted failed good rows
-    layout.total = int(total)
-    model.add_row(np.concatenate([[total], z]), np.concatenate([[1.0], -w_good]), lo=0.0, hi=0.0)
-    _requirements(model, x, problem)
+    if problem.targets is not None:
+        _targets(model, x, problem)
+    exemption = sub and problem.targets is None
+    if len(problem.good_w):
+        # z: the FFR ceiling when it can bind, and the false-failure tie-break either way
+        z = layout.z = _failed_vars(model, x, problem.good, ffr_rows)
+        w_good = problem.good_w.astype(np.float64)
+        if problem.budget is not None and not exemption:
+            model.add_row(z, w_good, hi=float(problem.budget))
+        if problem.budget is not None and exemption:
+            _row_sums(model, z, x, problem.good, coef=np.ones(len(z)), lo=-INF, hi=0.0)  # exact
+            (total,) = model.add_vars(1, hi=float(problem.budget))  # weighted failed good rows
+            layout.total = int(total)
+            model.add_row(
+                np.concatenate([[total], z]), np.concatenate([[1.0], -w_good]), lo=0.0, hi=0.0
+            )
+    if exemption:
+        _requirements(model, x, problem)
     return model
+
+
+def _targets(model: Model, x: IntArray, problem: Reduced) -> None:
+    """Representation: ``p_t <= sum of x over t's representers``; hard rows ``sum >= 1``."""
+    t = problem.targets
+    assert t is not None and model.layout is not None
+    p = model.layout.p = model.add_vars(len(t.soft))
+    if len(t.soft):
+        lengths = np.array([len(m) + 1 for m in t.soft], dtype=np.int64)
+        cols = np.concatenate(
+            [np.concatenate([[int(v)], x[m]]) for v, m in zip(p, t.soft, strict=True)]
+        )
+        vals = np.concatenate([np.concatenate([[1.0], -np.ones(len(m))]) for m in t.soft])
+        model.add_rows(lengths, cols, vals, -INF, 0.0)
+    for members in t.hard:
+        model.add_row(x[members], 1.0, lo=1.0)
+
+
+def objectives(model: Model) -> dict[str, FloatArray]:
+    """The objectives a cover or criteria model is solved for, by name (all integral at integral
+    points): ``unrepresented`` (lexicographic sub: minus the weight represented), ``count``,
+    ``false_failures`` (weighted good rows failed) and ``preference`` (the sum of ranks)."""
+    out: dict[str, FloatArray] = {}
+    n = model.n_vars
+    layout = model.layout
+    if layout is not None and layout.p is not None and layout.problem.targets is not None:
+        cost = np.zeros(n)
+        cost[layout.p] = -layout.problem.targets.weight
+        out["unrepresented"] = cost
+    cost = np.zeros(n)
+    cost[: model.n_select] = 1.0
+    out["count"] = cost
+    if layout is not None and layout.z is not None:
+        cost = np.zeros(n)
+        cost[layout.z] = layout.problem.good_w
+        out["false_failures"] = cost
+    return out
 
 
 def _requirements(model: Model, x: IntArray, problem: Reduced) -> None:
@@ -288,4 +336,11 @@ def build_criteria_model(covers: np.ndarray) -> Model:
     return model
 
 
-__all__ = ["CoverLayout", "FfrRows", "Model", "build_cover_model", "build_criteria_model"]
+__all__ = [
+    "CoverLayout",
+    "FfrRows",
+    "Model",
+    "build_cover_model",
+    "build_criteria_model",
+    "objectives",
+]

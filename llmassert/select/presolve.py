@@ -13,10 +13,16 @@ Every reduction here keeps the optimal count *and* the tie-break among optimal s
   good-response failures matter to other assertions. ``b`` is dropped only when a more preferred
   ``a`` has the *same* good-response failures, catches every bad response ``b`` catches, subsumes
   ``b`` and subsumes every other assertion ``b`` subsumes. ``b``'s own requirement stays.
+- ``sub`` (lexicographic, the default): ``b`` is dropped when a more preferred ``a`` catches every
+  bad response ``b`` catches, fails no good response ``b`` passes, subsumes ``b`` and subsumes
+  every other assertion ``b`` subsumes (the swap keeps every objective at least as good). An
+  assertion that fails no good response not already failed must be represented (selected or
+  subsumed) in every optimum — adding it would otherwise lower the unsubsumed count — so it
+  becomes a hard cover row, and a forced selection when one column alone can represent it.
 - Responses that no remaining assertion fails are dropped (they still count in the coverage and
   FFR denominators); identical responses are merged into one weighted row. When every remaining
-  assertion together fails no more good responses than tau allows, the FFR ceiling cannot bind
-  and the good rows go too.
+  assertion together fails no more good responses than tau allows, the FFR ceiling cannot bind:
+  ``budget`` is None and no FFR row is written (the good rows stay: the tie-break counts them).
 """
 
 from __future__ import annotations
@@ -48,6 +54,24 @@ class Requirement:
 
 
 @dataclass(frozen=True)
+class Targets:
+    """Lexicographic ``sub``: which assertions the selection must or should represent.
+
+    An assertion is *represented* when it is selected or a selected assertion subsumes it; its
+    representers are the reduced columns that would do so. ``soft[t]`` lists the representers of
+    ``weight[t]`` assertions (merged when they share them): the first objective maximizes the
+    weight represented. ``hard`` rows must be represented (see the module docstring).
+    ``constant`` counts assertions whose fate presolve already decided: ``(represented, not)``.
+    """
+
+    soft: list[IntArray]
+    weight: IntArray
+    hard: list[IntArray]
+    represented: int  # by forced columns or hard rows
+    unrepresentable: int  # nothing selectable represents them
+
+
+@dataclass(frozen=True)
 class Reduced:
     cols: IntArray  # original column of each reduced column
     # Tie-break rank of each reduced column: the original ranks, never renumbered, because the
@@ -62,6 +86,7 @@ class Reduced:
     requirements: list[Requirement]
     stats: PresolveStats
     forced: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # always selected
+    targets: Targets | None = None  # lexicographic sub only
 
     @property
     def nc(self) -> int:
@@ -75,10 +100,16 @@ def reduce(
     tau: float,
     alpha: float | None,
     presolve: bool = True,
+    sub_rule: str = "exemption",
 ) -> Reduced:
-    """The (possibly presolved) problem for ``cov``/``sub``; ``alpha=None`` for max coverage."""
+    """The (possibly presolved) problem for ``cov``/``sub``; ``alpha=None`` for max coverage.
+
+    ``sub_rule`` picks what ``sub`` means: "exemption" (requirements with SPADE's exemption) or
+    "lexicographic" (representation targets, :class:`Targets`)."""
     if arrays.good is None:
         raise ValueError("reduce() needs labels")
+    if method == "sub" and sub_rule == "lexicographic":
+        return _reduce_lexicographic(arrays, tau, alpha, presolve)
     sub = method == "sub"
     fail_good, fail_bad = arrays.fail[arrays.good], arrays.fail[~arrays.good]
     budget = allowed_false(tau, len(fail_good))
@@ -98,7 +129,6 @@ def reduce(
     good, good_w, good_rep = _merge_rows(fail_good[:, cols])
     room_total: int | None = budget
     if int(good_w.sum()) <= budget:
-        good, good_w, good_rep = good[:0], good_w[:0], good_rep[:0]
         room_total = None
     requirements = (
         _requirements(
@@ -216,15 +246,15 @@ def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
         bad=bad,
         bad_w=bad_w,
         need=need,
-        good=good if budget is not None else good[:0],
-        good_w=good_w if budget is not None else good_w[:0],
+        good=good,
+        good_w=good_w,
         budget=budget,
         requirements=requirements,
         forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
         stats=p.stats.model_copy(
             update={
                 "assertions_after": len(cols),
-                "responses_after": len(bad_w) + (len(good_w) if budget is not None else 0),
+                "responses_after": len(bad_w) + len(good_w),
                 "fixed": p.stats.fixed + len(forced),
             }
         ),
@@ -282,9 +312,20 @@ def _unreduced(
 
 
 def _undominated(
-    fail_bad: BoolArray, fail_good: BoolArray, rank: IntArray, subsumes: BoolArray | None
+    fail_bad: BoolArray,
+    fail_good: BoolArray,
+    rank: IntArray,
+    subsumes: BoolArray | None,
+    own: IntArray | None = None,
+    *,
+    exact_good: bool = True,
 ) -> BoolArray:
-    """Mask of the columns presolve keeps (see the module docstring for the rules)."""
+    """Mask of the columns presolve keeps (see the module docstring for the rules).
+
+    ``subsumes[k, c]``: column k subsumes assertion c, over every assertion that subsumption
+    matters for (``own[k]`` is column k's own place among them); None for ``cov``.
+    ``exact_good``: the dominator must fail exactly the same good responses (exemption rule).
+    """
     nc = fail_bad.shape[1]
     keep = np.ones(nc, dtype=bool)
     if nc == 0:
@@ -295,23 +336,40 @@ def _undominated(
     idx = np.flatnonzero(keep)
     if len(idx) < 2:
         return keep
-    fb = fail_bad[:, idx].astype(np.float32)
-    fg = fail_good[:, idx].astype(np.float32)
+    # rows no column fails decide nothing; dropping them shortens the products below
+    fb = fail_bad[:, idx]
+    fg = fail_good[:, idx]
+    fb = fb[fb.any(axis=1)]
+    fg = fg[fg.any(axis=1)]
     r = rank[idx]
     dropped = np.zeros(len(idx), dtype=bool)
-    sub = None if subsumes is None else subsumes[np.ix_(idx, idx)]
-    sub_f = None if sub is None else sub.astype(np.float32)
+    if subsumes is not None:
+        # Under sub the dominator must subsume b: few pairs (K is sparse), checked one by one.
+        sub = subsumes[idx]
+        at = (np.arange(nc) if own is None else own)[idx]
+        a_all, b_all = np.nonzero(sub[:, at])
+        keep_pair = r[a_all] < r[b_all]
+        a_all, b_all = a_all[keep_pair], b_all[keep_pair]
+        for start in range(0, len(a_all), _BLOCK):
+            a, b = a_all[start : start + _BLOCK], b_all[start : start + _BLOCK]
+            ok = ~(fb[:, b] & ~fb[:, a]).any(axis=0)  # a catches every bad response b catches
+            ok &= ~(fg[:, a] & ~fg[:, b]).any(axis=0)  # a fails no good response b passes
+            if exact_good:
+                ok &= ~(fg[:, b] & ~fg[:, a]).any(axis=0)
+            missing = sub[b] & ~sub[a]  # assertions b subsumes and a does not ...
+            missing[np.arange(len(a)), at[a]] = False  # ... other than a itself
+            ok &= ~missing.any(axis=1)
+            dropped[b[ok]] = True
+        keep[idx[dropped]] = False
+        return keep
+    fbf = fb.astype(np.float32)
+    fgf = fg.astype(np.float32)
     for start in range(0, len(idx), _BLOCK):
         blk = slice(start, min(start + _BLOCK, len(idx)))
         # [a, b]: bad responses b catches and a misses; good responses a fails and b passes.
-        b_not_a = ((1.0 - fb).T @ fb[:, blk]) == 0
-        a_not_b = (fg.T @ (1.0 - fg[:, blk])) == 0
+        b_not_a = ((1.0 - fbf).T @ fbf[:, blk]) == 0
+        a_not_b = (fgf.T @ (1.0 - fgf[:, blk])) == 0
         dom = b_not_a & a_not_b & (r[:, None] < r[None, blk])
-        if sub is not None and sub_f is not None:
-            b_only = ((1.0 - fg).T @ fg[:, blk]) == 0  # same good failures both ways
-            # [a, b]: assertions c != a that b subsumes and a does not.
-            missing = ((1.0 - sub_f) @ sub_f[blk].T) - sub[blk].T.astype(np.float32)
-            dom &= b_only & sub[:, blk] & (missing == 0)
         dropped[blk] = dom.any(axis=0)
     keep[idx[dropped]] = False
     return keep
@@ -344,4 +402,172 @@ def _merge_rows(rows: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
     return rows[rep], counts[order].astype(np.int64), rep.astype(np.int64)
 
 
-__all__ = ["Reduced", "Requirement", "reduce"]
+def _reduce_lexicographic(
+    arrays: Arrays, tau: float, alpha: float | None, presolve: bool
+) -> Reduced:
+    """Lexicographic ``sub``: columns, rows and representation targets (module docstring)."""
+    assert arrays.good is not None
+    fail_good, fail_bad = arrays.fail[arrays.good], arrays.fail[~arrays.good]
+    n = arrays.n
+    budget = allowed_false(tau, len(fail_good))
+    need = 0 if alpha is None else required_caught(alpha, len(fail_bad))
+    subsumes = arrays.subsumes if arrays.subsumes is not None else np.zeros((n, n), dtype=bool)
+    own_failures = fail_good.sum(axis=0)
+    cand = np.flatnonzero(own_failures <= budget)
+    if presolve:
+        keep = _undominated(
+            fail_bad[:, cand],
+            fail_good[:, cand],
+            arrays.rank[cand],
+            subsumes[cand],
+            cand,
+            exact_good=False,
+        )
+        cols = cand[keep]
+    else:
+        cols = np.arange(n, dtype=np.int64)  # the textbook model: the FFR row rules columns out
+    # represent[k, c]: column k represents assertion c (is c, or subsumes it)
+    represent = subsumes[cols].copy()
+    represent[np.arange(len(cols)), cols] = True
+    stats = PresolveStats(
+        assertions=n,
+        responses=int(arrays.fail.shape[0]),
+        assertions_after=len(cols),
+        responses_after=int(arrays.fail.shape[0]),
+    )
+    if not presolve:
+        soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
+        live = [t for t in soft if len(t)]
+        return Reduced(
+            cols=cols.astype(np.int64),
+            rank=arrays.rank[cols].astype(np.int64),
+            bad=fail_bad[:, cols],
+            bad_w=np.ones(len(fail_bad), dtype=np.int64),
+            need=need,
+            good=fail_good[:, cols],
+            good_w=np.ones(len(fail_good), dtype=np.int64),
+            budget=budget,
+            requirements=[],
+            stats=stats,
+            targets=Targets(live, np.ones(len(live), np.int64), [], 0, n - len(live)),
+        )
+    forced = np.zeros(len(cols), dtype=bool)
+    spent = np.zeros(len(fail_good), dtype=bool)  # good responses the forced columns fail
+    reach = fail_good[:, cols].any(axis=1)  # good responses any kept column fails
+    while True:
+        # Free: adding the assertion to any selection containing the forced columns keeps the
+        # FFR within tau. Every optimum represents it (else adding it lowers the first
+        # objective), so it is a hard row, and forces its representer when there is only one.
+        outside = fail_good & ~spent[:, None]
+        free = ~outside.any(axis=0)
+        free |= (own_failures <= budget) & (
+            int((reach | spent).sum()) + (fail_good & ~(reach | spent)[:, None]).sum(axis=0)
+            <= budget
+        )
+        counts = represent[~forced].sum(axis=0)
+        done = represent[forced].any(axis=0)
+        single = free & ~done & (counts == 1)
+        if not single.any():
+            break
+        for c in np.flatnonzero(single):
+            forced[np.flatnonzero(represent[:, c] & ~forced)] = True
+        spent = np.asarray(fail_good[:, cols[forced]].any(axis=1), dtype=bool)
+    done = represent[forced].any(axis=0)
+    free_rows = free & ~done
+    hard_sets = _distinct(
+        [np.flatnonzero(represent[:, c] & ~forced) for c in np.flatnonzero(free_rows)]
+    )
+    hard_mask = np.zeros((len(hard_sets), len(cols)), dtype=bool)
+    for h, members in enumerate(hard_sets):
+        hard_mask[h, members] = True
+    rest = np.flatnonzero(~done & ~free_rows)
+    open_reps = represent[:, rest] & ~forced[:, None]  # (columns, remaining assertions)
+    reachable = open_reps.any(axis=0)
+    unrepresentable = int((~reachable).sum())
+    open_reps = open_reps[:, reachable]
+    if len(hard_sets) and open_reps.shape[1]:
+        # a hard row whose members all represent the assertion already represents it
+        strays = hard_mask.astype(np.float32) @ (~open_reps).astype(np.float32)
+        covered = (strays == 0).any(axis=0)
+    else:
+        covered = np.zeros(open_reps.shape[1], dtype=bool)
+    represented = int(done.sum()) + int(free_rows.sum()) + int(covered.sum())
+    open_reps = open_reps[:, ~covered]
+    if open_reps.shape[1]:
+        _, first, counts = np.unique(
+            np.packbits(open_reps, axis=0).T, axis=0, return_index=True, return_counts=True
+        )
+        order = np.argsort(first)
+        soft = [np.flatnonzero(open_reps[:, k]) for k in first[order]]
+        weight = counts[order].astype(np.int64)
+    else:
+        soft, weight = [], np.zeros(0, np.int64)
+    reduced = Reduced(
+        cols=cols.astype(np.int64),
+        rank=arrays.rank[cols].astype(np.int64),
+        bad=fail_bad[:, cols],
+        bad_w=np.ones(len(fail_bad), dtype=np.int64),
+        need=need,
+        good=fail_good[:, cols],
+        good_w=np.ones(len(fail_good), dtype=np.int64),
+        budget=budget,
+        requirements=[],
+        stats=stats,
+        targets=Targets(soft, weight, hard_sets, represented, unrepresentable),
+    )
+    return _apply_forced_targets(reduced, np.flatnonzero(forced), arrays.rank)
+
+
+def _distinct(sets: list[IntArray]) -> list[IntArray]:
+    seen: dict[bytes, IntArray] = {}
+    for members in sets:
+        seen.setdefault(members.tobytes(), members)
+    return list(seen.values())
+
+
+def _apply_forced_targets(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
+    """Select the forced columns of a lexicographic problem and merge its rows."""
+    assert p.targets is not None
+    sel = np.zeros(p.nc, dtype=bool)
+    sel[forced] = True
+    keep = ~sel
+    caught = p.bad[:, sel].any(axis=1)
+    bad, bad_w = _merge_weighted(p.bad[~caught][:, keep], p.bad_w[~caught])
+    need = max(0, p.need - int(p.bad_w[caught].sum()))
+    failed = p.good[:, sel].any(axis=1)
+    good, good_w = _merge_weighted(p.good[~failed][:, keep], p.good_w[~failed])
+    budget: int | None = None if p.budget is None else p.budget - int(p.good_w[failed].sum())
+    if budget is not None and budget >= 0 and int(good_w.sum()) <= budget:
+        budget = None  # what is left can never break the ceiling
+    new_col = np.cumsum(keep) - 1
+    t = p.targets
+    cols = p.cols[keep]
+    return replace(
+        p,
+        cols=cols,
+        rank=rank[cols],
+        bad=bad,
+        bad_w=bad_w,
+        need=need,
+        good=good,
+        good_w=good_w,
+        budget=budget,
+        forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
+        targets=Targets(
+            [new_col[m] for m in t.soft],
+            t.weight,
+            [new_col[m] for m in t.hard],
+            t.represented,
+            t.unrepresentable,
+        ),
+        stats=p.stats.model_copy(
+            update={
+                "assertions_after": len(cols),
+                "responses_after": len(bad_w) + len(good_w),
+                "fixed": p.stats.fixed + len(forced),
+            }
+        ),
+    )
+
+
+__all__ = ["Reduced", "Requirement", "Targets", "reduce"]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 Method = Literal["cov", "sub", "base", "criteria"]
 Status = Literal["optimal", "feasible", "infeasible"]
+SubRule = Literal["lexicographic", "exemption"]
 
 
 class PresolveStats(BaseModel):
@@ -36,7 +37,9 @@ class Selection(BaseModel):
     count: int
     coverage: float | None  # None: the matrix has no labels
     ffr: float | None
-    objective: float  # the minimized count (criteria, cov, sub) or the kept count (base)
+    objective: (
+        float  # the count: minimized (criteria, cov, sub after its first objective) or kept (base)
+    )
     status: Status
     proven_optimal: bool
     seconds: float
@@ -46,6 +49,13 @@ class Selection(BaseModel):
     nearest: tuple[float, float] | None = None
     notes: list[str] = []
     presolve: PresolveStats | None = None
+    sub_rule: SubRule | None = None  # what sub optimized (None for the other methods)
+    # Assertions neither selected nor subsumed by a selected one (K[a][b] = 1); lexicographic
+    # sub minimizes this first. None when unknown.
+    unsubsumed: int | None = None
+    # Proven lower bound on the count (cov, criteria, sub with the exemption rule): the count
+    # itself when proven optimal; below it when the time limit stopped the solver (None: unknown).
+    bound: float | None = None
 
 
-__all__ = ["Method", "PresolveStats", "Selection", "Status"]
+__all__ = ["Method", "PresolveStats", "Selection", "Status", "SubRule"]

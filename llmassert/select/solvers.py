@@ -26,18 +26,19 @@ from llmassert.errors import SelectionError
 from llmassert.select.milp import INF, Model
 
 SolverName = Literal["cbc", "highs", "auto"]
-Outcome = Literal["optimal", "feasible", "infeasible", "no_solution"]
+SolveOutcome = Literal["optimal", "feasible", "infeasible", "no_solution"]
 
 _GAP_ABS = 0.99  # integral objective: a gap below 1 proves optimality
 
 
 @dataclass(frozen=True)
 class Solution:
-    outcome: Outcome  # no_solution: the time limit passed before any feasible answer
+    outcome: SolveOutcome  # no_solution: the time limit passed before any feasible answer
     values: npt.NDArray[np.float64] | None
     objective: float | None
     seconds: float
     solver: str
+    bound: float | None = None  # the solver's proven lower bound on the objective (HiGHS)
 
 
 def highs_available() -> bool:
@@ -75,8 +76,8 @@ def solve(
     if model.n_vars == 0:
         return Solution("optimal", np.zeros(0), 0.0, time.perf_counter() - began, chosen)
     run = _solve_highs if chosen == "highs" else _solve_cbc
-    outcome, values, objective = run(model, max(time_limit_s, 0.01), warm_start, node_limit)
-    return Solution(outcome, values, objective, time.perf_counter() - began, chosen)
+    outcome, values, objective, bound = run(model, max(time_limit_s, 0.01), warm_start, node_limit)
+    return Solution(outcome, values, objective, time.perf_counter() - began, chosen, bound)
 
 
 def _trivially_infeasible(model: Model) -> bool:
@@ -93,7 +94,7 @@ def _trivially_infeasible(model: Model) -> bool:
 
 def _solve_cbc(
     model: Model, time_limit_s: float, start: np.ndarray | None, node_limit: int | None
-) -> tuple[Outcome, np.ndarray | None, float | None]:
+) -> tuple[SolveOutcome, np.ndarray | None, float | None, float | None]:
     import pulp
 
     prob = pulp.LpProblem("llmassert_select", pulp.LpMinimize)
@@ -134,15 +135,15 @@ def _solve_cbc(
                 pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, rhs=hi[r])
             )
     if not _run_cbc(prob, time_limit_s, warm=start is not None, node_limit=node_limit):
-        return "no_solution", None, None
+        return "no_solution", None, None, None
     sol_status = prob.sol_status
     if sol_status == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
-        return "infeasible", None, None
+        return "infeasible", None, None, None
     if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        return "no_solution", None, None
+        return "no_solution", None, None, None
     values = np.array([v.varValue or 0.0 for v in variables], dtype=np.float64)
-    outcome: Outcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
-    return outcome, values, float(np.dot(model.cost, values))
+    outcome: SolveOutcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
+    return outcome, values, float(np.dot(model.cost, values)), None  # CBC: no bound via PuLP
 
 
 def _run_cbc(prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | None) -> bool:
@@ -232,7 +233,7 @@ def _new_highs() -> Any:
 
 def _solve_highs(
     model: Model, time_limit_s: float, start: np.ndarray | None, node_limit: int | None
-) -> tuple[Outcome, np.ndarray | None, float | None]:
+) -> tuple[SolveOutcome, np.ndarray | None, float | None, float | None]:
     import highspy
 
     h = _new_highs()
@@ -273,15 +274,16 @@ def _solve_highs(
     h.run()
     status = h.getModelStatus()
     if status in (highspy.HighsModelStatus.kInfeasible,):
-        return "infeasible", None, None
+        return "infeasible", None, None, None
     has_solution = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
     if not has_solution:
         if status == highspy.HighsModelStatus.kOptimal:  # e.g. an empty model
-            return "optimal", np.zeros(model.n_vars), 0.0
-        return "no_solution", None, None
+            return "optimal", np.zeros(model.n_vars), 0.0, 0.0
+        return "no_solution", None, None, None
     values = np.asarray(h.getSolution().col_value, dtype=np.float64)
     objective = float(np.dot(model.cost, values))
-    outcome: Outcome = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
+    bound = float(h.getInfo().mip_dual_bound)
+    outcome: SolveOutcome = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
     if abs(objective - h.getInfo().objective_function_value) > 0.5:
         # HiGHS 1.16 can map a MIP start through presolve, improve on it in the reduced space,
         # report the better objective and still return the start's values: those values are
@@ -290,7 +292,7 @@ def _solve_highs(
         if start is not None and remaining > 0.5:
             return _solve_highs(model, remaining, None, node_limit)
         outcome = "feasible"
-    return outcome, values, objective
+    return outcome, values, objective, bound
 
 
 __all__ = ["Solution", "SolverName", "highs_available", "resolve_solver", "solve"]

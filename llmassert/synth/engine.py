@@ -38,10 +38,15 @@ from llmassert.synth.evaluate import (
 )
 from llmassert.synth.manifest import (
     ExampleRef,
+    HistoryRecord,
     Manifest,
     Method,
     Metrics,
+    RetiredRecord,
     SelectionRecord,
+    SelfTestRecord,
+    SentenceRecord,
+    VersionRecord,
     split_metrics,
     stable_id,
 )
@@ -52,11 +57,12 @@ from llmassert.synth.writer import PendingFile, commit_outputs, module_stem, pre
 if TYPE_CHECKING:
     from llmassert.history.models import LabeledExample, PromptHistory
     from llmassert.llm.client import LLMClient
-    from llmassert.select import Matrix, Selection
+    from llmassert.select import Selection
+    from llmassert.synth.extract import Extraction
     from llmassert.synth.llm_candidates import LLMStats
 
 
-class Progress(Protocol):
+class SynthProgress(Protocol):
     """Where the engine reports what it is doing (the CLI draws it with rich on stderr)."""
 
     def stage(self, prompt: str, text: str) -> None: ...
@@ -92,6 +98,8 @@ class SynthOptions:
     # 10-60 good labels users typically have overfits: held-out FFR reached 0.41 on SPADE's
     # negotiation pipeline at tau = 0.25 (docs/benchmarks.md), hence the 0.9 default.
     ffr_confidence: float | None = 0.9
+    # The version whose instructions are enforced: None = the latest; an index, label or sha.
+    version: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("alpha", "tau"):
@@ -131,9 +139,10 @@ def synthesize(
     git: bool | None = None,
     strict: bool = False,
     write: bool = True,
-    progress: Progress | None = None,
+    progress: SynthProgress | None = None,
     sandbox_timeout_s: float = 1.0,
     ffr_confidence: float | None = 0.9,
+    version: str | None = None,
 ) -> SynthReport:
     """Synthesize assertions for every prompt under ``path``; see the module docstring.
 
@@ -141,6 +150,7 @@ def synthesize(
     validates everything but writes nothing (:func:`commit` writes it later).
     ``sandbox_timeout_s`` limits each call of LLM-written code. ``ffr_confidence`` (default 0.9)
     selects for FFR <= tau at that confidence; None selects in-sample (:func:`conservative_tau`).
+    ``version`` picks the version whose instructions are checked (default: the latest).
     """
     from llmassert.history import load_histories
 
@@ -153,6 +163,7 @@ def synthesize(
         strict=strict,
         timeout_s=sandbox_timeout_s,
         ffr_confidence=ffr_confidence,
+        version=version,
     )
     histories = load_histories(Path(path), git=git, labels=Path(labels) if labels else None)
     if not histories:
@@ -222,7 +233,7 @@ async def _synthesize_all(
     options: SynthOptions,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> list[_Outcome]:
     outcomes = []
     for history in histories:
@@ -242,21 +253,29 @@ class _Candidates:
     sources: Counter[str] = field(default_factory=Counter)
     llm_stats: LLMStats | None = None
     offline_judges: int = 0
+    history: HistoryRecord | None = None
+    self_test: SelfTestRecord | None = None
 
 
 async def _criteria_and_candidates(
     history: PromptHistory,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
+    options: SynthOptions | None = None,
 ) -> _Candidates:
-    from llmassert.history import deltas
+    from llmassert.history.notes import note_deltas
+    from llmassert.synth.extract import candidates as offline_candidates
+    from llmassert.synth.extract import extract
     from llmassert.synth.llm_candidates import reserved_names
-    from llmassert.synth.rules import candidates_for, recognizes
+    from llmassert.synth.rules import recognizes
     from llmassert.synth.taxonomy import criteria as categorize_offline
 
+    options = options or SynthOptions()
     progress.stage(history.name, "diffing versions")
-    criteria = categorize_offline(deltas(history))
+    found = extract(history, options.version)
+    # Graders' criterion notes (`llmassert label`, notes.jsonl) count as latest-version edits.
+    criteria = [*found.criteria, *categorize_offline(note_deltas(history))]
     llm_stats = None
     if client is not None and model:
         from llmassert.synth.llm_candidates import LLMStats
@@ -272,12 +291,20 @@ async def _criteria_and_candidates(
     for crit in criteria:
         if not crit.category.yields_assertions:
             continue
-        for cand in candidates_for(crit, taken=taken):
+        for cand in offline_candidates(found, crit, taken):
             if cand.kind == "llm_judge" and not model:
                 offline_judges += 1  # no model to ask: cannot be evaluated offline
                 continue
             candidates.append(cand)
-    needs_judge = [c.text for c in criteria if c.category.yields_assertions and not recognizes(c)]
+    needs_judge = [
+        c.text
+        for c in criteria
+        if c.category.yields_assertions
+        and (c.id in found.conditional or (c.id not in found.scoped and not recognizes(c)))
+    ]
+    progress.stage(history.name, "self-testing candidates on the output template")
+    checked, test_record = await _self_test(found, candidates, criteria, bool(history.labeled))
+    candidates = checked
     if client is not None and model:
         from llmassert.synth.llm_candidates import NameRegistry, generate
 
@@ -285,12 +312,95 @@ async def _criteria_and_candidates(
         progress.stage(history.name, f"generating candidates with {model}")
         names = NameRegistry(taken)
         candidates += await generate(
-            client, model, criteria, history.latest.text, names, llm_stats, existing=candidates
+            client, model, criteria, found.view.version.text, names, llm_stats, existing=candidates
         )
     sources: Counter[str] = Counter(
         "judge" if c.kind == "llm_judge" else c.source for c in candidates
     )
-    return _Candidates(criteria, candidates, needs_judge, sources, llm_stats, offline_judges)
+    return _Candidates(
+        criteria,
+        candidates,
+        needs_judge,
+        sources,
+        llm_stats,
+        offline_judges,
+        _history_record(history, found),
+        test_record,
+    )
+
+
+async def _self_test(
+    found: Extraction, candidates: list[Candidate], criteria: list[Criterion], labeled: bool
+) -> tuple[list[Candidate], SelfTestRecord]:
+    """Drop candidates that fail the filled-in output template or contradict a better-founded
+    one; without labels keep each criterion's most lenient variant (``selftest.py``)."""
+    from llmassert.history.models import LabeledExample
+    from llmassert.synth import selftest
+    from llmassert.synth.template import filled
+
+    sample = filled(found.template)
+    det = [c for c in candidates if c.kind == "deterministic"]
+    rows = selftest.responses(sample)
+    variables = criteria[0].variables if criteria else ()
+    inputs = {v: f"sample {v}" for v in variables}
+    probes = [LabeledExample(input=inputs, response=r, label=1) for r in rows]
+    M = (await aevaluate(det, probes)).M if det else []
+    result = selftest.self_test(candidates, criteria, sample, M, labeled=labeled)
+    record = SelfTestRecord(
+        template_response=sample,
+        failed_template=result.failed_template,
+        contradictions=[list(p) for p in result.contradictions],
+        loosened=result.loosened,
+    )
+    return result.kept, record
+
+
+def _history_record(history: PromptHistory, found: Extraction) -> HistoryRecord:
+    from dataclasses import asdict
+
+    from llmassert.history.current import version_sha
+    from llmassert.history.diff import _key
+
+    not_instructions = []
+    for s in found.sentences:
+        if s.role == "output":
+            continue
+        version, sha = found.origins.get(_key(s.text), (found.view.version.index, None))
+        not_instructions.append(
+            SentenceRecord(text=s.text, role=s.role, reason=s.reason, version=version, sha=sha)
+        )
+    tpl = found.template
+    template = (
+        {
+            "sections": [asdict(sec) for sec in tpl.sections],
+            "ordered": tpl.ordered,
+            "json_keys": list(tpl.json_keys),
+        }
+        if tpl.sections or tpl.json_keys
+        else None
+    )
+    return HistoryRecord(
+        checked=found.view.version.index,
+        versions=[
+            VersionRecord(index=v.index, label=v.label, sha=version_sha(v))
+            for v in history.versions
+        ],
+        not_instructions=not_instructions,
+        retired=[
+            RetiredRecord(
+                text=d.text, version=d.version, sha=version_sha(history.versions[d.version - 1])
+            )
+            for d in found.view.retired
+        ],
+        template=template,
+    )
+
+
+def offline_candidates(history: PromptHistory) -> tuple[list[Criterion], list[Candidate]]:
+    """The criteria and candidates synthesis builds without a model (rule library; judges left
+    out), for callers that evaluate them on responses of their own (``llmassert label``)."""
+    found = asyncio.run(_criteria_and_candidates(history, None, None, _Silent()))
+    return found.criteria, found.candidates
 
 
 def split_by_input(
@@ -321,9 +431,9 @@ async def _synthesize_one(
     options: SynthOptions,
     client: LLMClient | None,
     model: str | None,
-    progress: Progress,
+    progress: SynthProgress,
 ) -> _Outcome:
-    found = await _criteria_and_candidates(history, client, model, progress)
+    found = await _criteria_and_candidates(history, client, model, progress, options)
     candidates, criteria = found.candidates, found.criteria
     warnings: list[str] = []
     examples = list(history.labeled)
@@ -403,7 +513,15 @@ async def _synthesize_one(
             train=split_metrics(M_train, y_train, []), holdout=options.holdout, seed=options.seed
         ),
         examples=refs,
+        history=found.history,
+        self_test=found.self_test,
+        validated=bool(M_train),
     )
+    if not M_train and candidates:
+        warnings.append(
+            "no labeled responses: the selection is unvalidated (each criterion's most lenient "
+            "check, self-tested on the prompt's output template); add --labels to measure FFR"
+        )
     progress.stage(history.name, "selecting")
     manifest, relaxed = _select(manifest, options, warnings)
     if not candidates:
@@ -427,6 +545,12 @@ async def _synthesize_one(
         warnings=warnings,
         files=[f.path for f in files],
         manifest=manifest,
+        not_instructions=[
+            (r.role, r.text) for r in (found.history.not_instructions if found.history else [])
+        ],
+        retired=len(found.history.retired) if found.history else 0,
+        checked=history.versions[found.history.checked - 1].label if found.history else "",
+        validated=bool(M_train),
     )
     return _Outcome(report, files, relaxed)
 
@@ -471,6 +595,12 @@ def _upper_bound(k: int, n: int, confidence: float) -> float:
     return hi
 
 
+def ffr_upper_bound(false_failures: int, good: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson upper bound on the true FFR after ``false_failures`` of ``good``
+    labeled good responses failed: the bound :func:`conservative_tau` keeps within tau."""
+    return _upper_bound(false_failures, good, confidence)
+
+
 def _binomial_cdf(k: int, n: int, p: float) -> float:
     # In log space: (1 - p) ** n underflows long before the tail that matters does.
     log_p, log_q = math.log(p), math.log1p(-p)
@@ -513,14 +643,13 @@ def _select(
         tau = conservative_tau(options.tau, good, options.ffr_confidence)
     options = replace(options, tau=tau)
     try:
-        sel = fewer_false_failures(matrix, select(matrix, options.method, options.alpha, tau))
+        sel = select(matrix, options.method, options.alpha, tau)
         return _apply(manifest, sel, options.alpha, tau, options, relaxed=False), None
     except InfeasibleError as e:
         infeasible = e
     found = best_coverage(matrix, options.method, options.alpha, tau)
     if found is not None:
         a, sel = found
-        sel = fewer_false_failures(matrix, sel)
         warnings.append(
             f"coverage >= {options.alpha:g} is out of reach at FFR <= "
             f"{tau:.3g}; selected for the best reachable coverage: "
@@ -533,42 +662,12 @@ def _select(
             [], method=options.method, alpha=options.alpha, tau=tau, status="infeasible"
         ), infeasible.message
     a, t = infeasible.nearest
-    sel = fewer_false_failures(matrix, select(matrix, options.method, a, t))
+    sel = select(matrix, options.method, a, t)
     warnings.append(
         f"alpha={options.alpha:g}, tau={tau:.3g} cannot be met; selected at "
         f"the nearest feasible alpha={a:g}, tau={t:g}"
     )
     return _apply(manifest, sel, a, t, options, relaxed=True), infeasible.message
-
-
-def fewer_false_failures(matrix: Matrix, sel: Selection) -> Selection:
-    """Among selections no larger than ``sel`` that catch at least as many bad responses, one
-    that fails the fewest good ones (bisection on the number of false failures allowed).
-
-    The ILP minimizes the count alone, so at tau = 0.25 it may return a set failing a quarter of
-    the good responses when a set of the same size and coverage fails none.
-    """
-    from llmassert.select import select
-
-    y = matrix.y or []
-    good, bad = sum(y), len(y) - sum(y)
-    if sel.method not in ("cov", "sub") or not good or not sel.ffr:
-        return sel
-    coverage = round((sel.coverage or 0.0) * bad) / bad if bad else 0.0
-    lo, hi = 0, round(sel.ffr * good)  # hi: false failures of the best selection so far
-    best = sel
-    while lo < hi:
-        k = (lo + hi) // 2
-        try:
-            found = select(matrix, sel.method, coverage, k / good, find_nearest=False)
-        except InfeasibleError:
-            lo = k + 1
-            continue
-        if found.count <= sel.count:
-            best, hi = found, round((found.ffr or 0.0) * good)
-        else:
-            lo = k + 1
-    return best
 
 
 def _apply(
@@ -580,12 +679,13 @@ def _apply(
     *,
     relaxed: bool,
 ) -> Manifest:
-    # sel.tau < tau when fewer_false_failures() found an equally small, stricter selection.
+    # The tie-break (fewest false failures, then preference) is select()'s own last stage, so
+    # `llmassert select` on this manifest at these targets returns this selection.
     return manifest.with_selection(
         sel.selected,
         method=sel.method,
         alpha=alpha,
-        tau=min(tau, sel.tau),
+        tau=tau,
         status=sel.status,
         proven_optimal=sel.proven_optimal,
         relaxed=relaxed,
@@ -618,12 +718,13 @@ def _llm_warnings(stats: LLMStats) -> list[str]:
 
 
 __all__ = [
-    "Progress",
     "SynthOptions",
+    "SynthProgress",
     "best_coverage",
     "commit",
     "conservative_tau",
-    "fewer_false_failures",
+    "ffr_upper_bound",
+    "offline_candidates",
     "split_by_input",
     "synthesize",
 ]

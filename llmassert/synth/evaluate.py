@@ -264,7 +264,10 @@ def derive_subsumption(
     """Offline K, from what is known without a model.
 
     - Two candidates with the same code (up to names, docstrings and comments) subsume each
-      other: the rule library offers the same check for sentences of different versions.
+      other: the rule library offers the same check for sentences of different versions. Only
+      with labeled responses, though: without them nothing shows the two sentences ask for the
+      same thing, and a generic check ("mostly bullets") would count as covering every
+      criterion it was offered for.
     - Within one criterion, ``a`` subsumes ``b`` when ``a`` fails on every labeled response
       ``b`` fails on (SPADE's check; a variant that never fails is subsumed by every sibling,
       which is what lets ``sub`` drop it instead of selecting checks that catch nothing).
@@ -276,7 +279,8 @@ def derive_subsumption(
         for b, cb in enumerate(candidates):
             if a == b:
                 continue
-            if keys[a] == keys[b] or (
+            same_code = keys[a] == keys[b] and (bool(M) or ca.criterion_id == cb.criterion_id)
+            if same_code or (
                 fails is not None and ca.criterion_id == cb.criterion_id and fails[b] <= fails[a]
             ):
                 pairs.add((a, b))

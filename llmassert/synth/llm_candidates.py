@@ -58,9 +58,16 @@ class LLMStats:
 
 def reserved_names() -> set[str]:
     """Names a candidate function must not take: it would shadow what generated code imports."""
-    from llmassert.assertions import helpers
+    from llmassert.assertions import formats, helpers, parse
 
-    return {*helpers.__all__, *ALLOWED_IMPORTS, "llm_judge", "ASSERTIONS"}
+    return {
+        *helpers.__all__,
+        *parse.__all__,
+        *formats.__all__,
+        *ALLOWED_IMPORTS,
+        "llm_judge",
+        "ASSERTIONS",
+    }
 
 
 class NameRegistry:

@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmassert.errors import MatrixError
+from llmassert.fileio import read_json, validated
 from llmassert.synth.models import Candidate, Criterion
 
 MANIFEST_FORMAT = "llmassert.manifest"
@@ -83,6 +84,52 @@ class ExampleRef(_Strict):
     model: str | None = None
 
 
+class VersionRecord(_Strict):
+    """One version of the prompt: its position, label and git commit (None outside git)."""
+
+    index: int
+    label: str
+    sha: str | None = None
+
+
+class SentenceRecord(_Strict):
+    """A sentence of the checked version that is not an output instruction, and why."""
+
+    text: str
+    role: str  # persona | process | input | example | pasted
+    reason: str
+    version: int  # the version that added it
+    sha: str | None = None
+
+
+class RetiredRecord(_Strict):
+    """An instruction an earlier version added and the checked version no longer has."""
+
+    text: str
+    version: int
+    sha: str | None = None
+
+
+class HistoryRecord(_Strict):
+    """Which version was checked, every version's commit, and what was not enforced."""
+
+    checked: int
+    versions: list[VersionRecord]
+    not_instructions: list[SentenceRecord] = Field(default_factory=list)
+    retired: list[RetiredRecord] = Field(default_factory=list)
+    # The parsed output template: sections (with limits), order, JSON keys.
+    template: dict[str, Any] | None = None
+
+
+class SelfTestRecord(_Strict):
+    """Offline consistency checks run before selection (``llmassert.synth.selftest``)."""
+
+    template_response: str | None = None  # the filled-in output template every check passes
+    failed_template: list[str] = Field(default_factory=list)  # dropped: failed it
+    contradictions: list[list[str]] = Field(default_factory=list)  # [kept, dropped]
+    loosened: list[str] = Field(default_factory=list)  # stricter variants set aside
+
+
 class Manifest(_Strict):
     """``assertions/<name>.json``."""
 
@@ -107,6 +154,10 @@ class Manifest(_Strict):
     selection: SelectionRecord
     metrics: Metrics
     examples: list[ExampleRef] = Field(default_factory=list)
+    history: HistoryRecord | None = None
+    self_test: SelfTestRecord | None = None
+    # False: no labeled responses, so nothing measured how often the checks fail good outputs.
+    validated: bool = True
 
     @model_validator(mode="after")
     def _shapes(self) -> Manifest:
@@ -240,18 +291,10 @@ def stable_id(value: Any, *, length: int = 16) -> str:
 def load_manifest(path: str | Path) -> Manifest:
     """Read and validate a manifest; errors name the file and the offending field."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise MatrixError(f"cannot read manifest: {e.strerror or e}", file=path) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MatrixError(f"not valid JSON: {e}", file=path) from None
-    try:
-        return Manifest.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "manifest"
-        raise MatrixError(err["msg"], file=path, field=field) from None
+    manifest: Manifest = validated(
+        Manifest, read_json(path, MatrixError), file=path, error=MatrixError
+    )
+    return manifest
 
 
 __all__ = [

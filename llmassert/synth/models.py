@@ -45,6 +45,8 @@ class Criterion(BaseModel):
     category: Category
     # Placeholder names mentioned in the prompt ({var} / {{ var }}), available in `example`.
     variables: tuple[str, ...] = ()
+    # The git commit of ``version`` when the history came from git.
+    sha: str | None = None
 
 
 CandidateKind = Literal["deterministic", "llm_judge"]

@@ -38,6 +38,11 @@ class PromptReport:
     sources: Counter[str] = field(default_factory=Counter)  # rules / llm / judge
     # Criteria the rule library has no check for: they need an LLM judge (or --model).
     needs_judge: list[str] = field(default_factory=list)
+    # Sentences of the checked version that are not output instructions: (role, text).
+    not_instructions: list[tuple[str, str]] = field(default_factory=list)
+    retired: int = 0
+    checked: str = ""
+    validated: bool = True
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     manifest: Manifest | None = None
@@ -54,6 +59,10 @@ class PromptReport:
             "ffr": self.ffr,
             "test_coverage": self.test_coverage,
             "test_ffr": self.test_ffr,
+            "checked_version": self.checked,
+            "retired": self.retired,
+            "validated": self.validated,
+            "not_instructions": dict(Counter(role for role, _t in self.not_instructions)),
         }
 
 
@@ -76,6 +85,9 @@ class SynthReport:
 
     def dumps_json(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
+
+_SHOWN_ROLES = 8  # sentences listed by role in the terminal; the manifest has all
 
 
 def _num(v: float | None) -> str:
@@ -113,6 +125,30 @@ def print_table(report: SynthReport, console: Any) -> None:
                 f"[dim]{escape(p.name)}: {what} no offline check; --model adds LLM judges[/dim]",
                 highlight=False,
             )
+    for p in report.prompts:
+        if p.not_instructions or p.retired:
+            roles = Counter(role for role, _t in p.not_instructions)
+            parts = [f"{n} {role}" for role, n in sorted(roles.items())]
+            if p.retired:
+                parts.append(f"{p.retired} retired by later versions")
+            console.print(
+                escape(
+                    f"{p.name}: checked {p.checked or 'latest'}; not checked: "
+                    + ", ".join(parts)
+                    + " (see the manifest's history)"
+                ),
+                style="dim",
+                highlight=False,
+            )
+            for role, text in p.not_instructions[:_SHOWN_ROLES]:
+                short = text if len(text) <= 70 else text[:69] + "…"
+                console.print(escape(f"  {role:8} {short}"), style="dim", highlight=False)
+            if len(p.not_instructions) > _SHOWN_ROLES:
+                console.print(
+                    escape(f"  ... and {len(p.not_instructions) - _SHOWN_ROLES} more"),
+                    style="dim",
+                    highlight=False,
+                )
     for line in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     if report.written:

@@ -21,7 +21,6 @@ from llmassert.fileio import atomic_write_text
 from llmassert.synth.manifest import Manifest, SplitMetrics
 from llmassert.synth.models import Candidate
 
-JUDGE_IMPORT = "from llmassert.assertions.judge import llm_judge"
 _METHOD_NAMES = {"sub": "SPADE_sub", "cov": "SPADE_cov", "base": "SPADE_base"}
 
 

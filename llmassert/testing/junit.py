@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import socket
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from llmassert.secrets import scrub
 from llmassert.testing.regression import SuiteResult
 
 
@@ -40,6 +42,8 @@ def build_junit(suite: SuiteResult, *, known_failures: frozenset[str] = frozense
             counts["tests"] += 1
             failure = next((f for f in result.failures if f.name == name), None)
             if failure is not None:
+                # Check messages quote exceptions, which can quote credentials.
+                failure = replace(failure, message=scrub(failure.message))
                 text = f"{failure.message}\ncriterion: {failure.criterion}"
                 if name in known_failures:
                     tag, key = "skipped", "skipped"

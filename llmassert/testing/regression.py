@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmassert.assertions import AssertionSet, CheckResult
 from llmassert.config import Settings
 from llmassert.errors import InputError
+from llmassert.fileio import atomic_write_text, read_json, read_jsonl, validated
 
 BASELINE_VERSION = 1
 
@@ -95,30 +96,9 @@ class Regression:
 def load_records(path: str | Path) -> list[Record]:
     """Parse a JSONL file of records; InputError naming the file and line on any bad line."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError("recorded responses file not found", file=p)
-    records: list[Record] = []
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {e}", file=p) from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON: {e.msg}", file=p, field=f"line {n}") from None
-        if not isinstance(data, dict):
-            raise InputError(
-                "expected a JSON object with input and response", file=p, field=f"line {n}"
-            )
-        try:
-            records.append(Record.model_validate(data))
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise InputError(f"{where}: {err['msg']}", file=p, field=f"line {n}") from None
+    records: list[Record] = [
+        validated(Record, data, file=p, line=n) for n, data in read_jsonl(p, InputError)
+    ]
     if not records:
         raise InputError("no records (expected JSONL lines with input and response)", file=p)
     return records
@@ -211,21 +191,13 @@ def make_baseline(suite: SuiteResult) -> Baseline:
 
 def load_baseline(path: str | Path) -> Baseline:
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError("baseline not found (create it with --write-baseline)", file=p)
-    try:
-        return Baseline.model_validate_json(p.read_text(encoding="utf-8"))
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "baseline"
-        raise InputError(err["msg"], file=p, field=where) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {e}", file=p) from None
+    baseline: Baseline = validated(Baseline, read_json(p), file=p)
+    return baseline
 
 
 def write_baseline(path: str | Path, baseline: Baseline) -> None:
-    from llmassert.fileio import atomic_write_text
-
     atomic_write_text(Path(path), baseline.model_dump_json(indent=2) + "\n")
 
 

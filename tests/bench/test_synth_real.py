@@ -152,6 +152,7 @@ def test_end_to_end_on_own_history(repo: tuple[Path, dict[str, str]], tmp_path: 
     (resp / "inputs.json").write_text('{"text": "a report"}')
     (resp / "compliant_1.md").write_text("- One short point.\n- Another point.\n- A third one.\n")
     (resp / "broken_1.md").write_text("A paragraph that is not a list at all and goes on.\n")
+    (resp / "index.yaml").write_text("broken:\n  - {file: broken_1.md, breaks: not bullets}\n")
     out = tmp_path / "figures.json"
     code = bench.main(
         [
@@ -172,3 +173,37 @@ def test_end_to_end_on_own_history(repo: tuple[Path, dict[str, str]], tmp_path: 
     assert row["compliant"] == 1 and row["broken"] == 1
     assert set(row["failed"]) == {"compliant_1.md", "broken_1.md"}
     assert figures["total"]["versions"] == 3
+    if not row["failed"]["broken_1.md"]:
+        assert row["missed"] == {"broken_1.md": "not bullets"}
+
+
+def test_broken_response_must_say_what_it_breaks(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "broken_1.md").write_text("x")
+    with pytest.raises(bench.BenchError, match=r"index\.yaml: missing"):
+        bench.load_index(folder)
+    (folder / "index.yaml").write_text("broken:\n  - {file: broken_2.md, breaks: y}\n")
+    with pytest.raises(bench.BenchError, match=r"broken_1\.md is not listed"):
+        bench.load_index(folder)
+
+
+def test_committed_responses_agree_with_reference_checks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Every compliant response passes every reference check of its prompt; every broken one
+    # fails exactly its own: the hand-written yardstick is self-consistent.
+    assert bench.main(["--oracle"]) == 0
+    assert "all agree" in capsys.readouterr().out
+
+
+def test_reference_checks_report_disagreements() -> None:
+    oracle = bench._load_oracle()
+    example = {"max_queries": 2}
+    rows = [
+        ("compliant_1.json", True, '{"queries": ["a", "b", "c"]}'),  # too many: not compliant
+        ("broken_1.json", False, '{"queries": ["a"]}'),  # breaks nothing
+    ]
+    problems = oracle.validate({"khoj_search_subqueries": (example, rows)})
+    assert any("compliant_1.json: compliant but fails" in p for p in problems)
+    assert any("broken_1.json: passes its own check" in p for p in problems)

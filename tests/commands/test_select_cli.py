@@ -69,7 +69,7 @@ def test_table_output(matrix_file: Path, capsys: pytest.CaptureFixture[str], sol
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "sub:" in out and "proven minimal" in out and solver in out
+    assert "sub:" in out and "proven optimal" in out and solver in out
     assert "presolve: 4 x 8 ->" in out
 
 
@@ -195,3 +195,32 @@ def test_infeasible_manifest_writes_nothing(
     assert main(["select", str(manifest_file), "--method", "cov", "--alpha", "1"]) == 2
     assert "nearest feasible" in capsys.readouterr().err
     assert not manifest_file.with_suffix(".py").exists()
+
+
+# One bad response every assertion catches; eight good ones, tau 0.25 allows two false failures.
+NEAR_TAU: dict[str, Any] = {
+    "assertions": ["x", "y1", "y2", "y3"],
+    "M": [[0, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1], [1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]]
+    + [[1, 1, 1, 1]] * 3,
+    "y": [0] + [1] * 8,
+}
+
+
+def test_sub_rule_option_switches_what_sub_optimizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "near_tau.json"
+    path.write_text(json.dumps(NEAR_TAU))
+    args = ["select", str(path), "--method", "sub", "--alpha", "1", "--tau", "0.25", "--json"]
+    assert main(args) == 0
+    lexicographic = json.loads(capsys.readouterr().out)
+    assert (lexicographic["selected"], lexicographic["unsubsumed"]) == (["y1", "y2"], 2)
+    assert lexicographic["sub_rule"] == "lexicographic"
+    assert main([*args, "--sub-rule", "exemption"]) == 0
+    exemption = json.loads(capsys.readouterr().out)
+    assert (exemption["selected"], exemption["unsubsumed"]) == (["x"], 3)
+    assert exemption["sub_rule"] == "exemption"
+    # the table names the rule and the unsubsumed count
+    assert main(args[:-1]) == 0
+    assert "left out and not subsumed: 2 of 2 (lexicographic rule)" in capsys.readouterr().out
+    assert main([*args[:-1], "--sub-rule", "loose"]) == 2

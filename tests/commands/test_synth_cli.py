@@ -48,7 +48,12 @@ def test_json_summary(prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
             "ffr",
             "test_coverage",
             "test_ffr",
+            "checked_version",
+            "retired",
+            "validated",
+            "not_instructions",
         }
+        assert p["validated"] is True  # labeled responses measured the selection
         assert p["selected"] >= 1 and p["test_coverage"] is not None
     assert (out / "ticket_summarizer.py").is_file()
 

@@ -120,7 +120,7 @@ def test_label_spellings() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", r"l\.jsonl: line 2: not valid JSON"),
+        ("{not json", r"l\.jsonl: line 2: invalid JSON"),
         ("[1, 2]", r"l\.jsonl: line 2: expected a JSON object"),
         ('{"input": {}, "response": "r", "label": "meh"}', r"line 2: label: must be good\|bad"),
         ('{"input": {}, "response": "r"}', r"line 2: label: Field required"),
@@ -183,7 +183,7 @@ def test_one_version_only(tmp_path: Path) -> None:
 def test_non_utf8_version(tmp_path: Path) -> None:
     write(tmp_path / "p" / "v1.txt", "A.")
     (tmp_path / "p" / "v2.txt").write_bytes(b"caf\xe9 \xff")
-    with pytest.raises(HistoryError, match=r"v2\.txt: is not UTF-8 text"):
+    with pytest.raises(HistoryError, match=r"v2\.txt: line 1: not UTF-8 text"):
         load_histories(tmp_path / "p")
 
 

@@ -131,5 +131,5 @@ def test_report_command_table_json_and_bad_lines(
     with path.open("a") as f:
         f.write("{broken\n")
     assert main(["report", str(path)]) == 2
-    assert "failures.jsonl: line 4: not valid JSON" in capsys.readouterr().err
+    assert "failures.jsonl: line 4: invalid JSON" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "none.jsonl")]) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmassert.config import Settings
-from llmassert.errors import LLMOutputError, LLMTransportError
+from llmassert.errors import InputError, LLMOutputError, LLMTransportError
 from llmassert.llm import LLMRequest
 from llmassert.llm.cache import DiskCache, request_key
 from llmassert.llm.managed_client import Client, build_client
@@ -103,23 +103,40 @@ def test_disk_cache_layout_atomicity_and_clear(tmp_path: Path) -> None:
     cache.put(key, {"text": "hi"})
     assert (tmp_path / "c" / "ab" / f"{key}.json").is_file()
     assert cache.get(key) == {"text": "hi"}
-    assert not list((tmp_path / "c").rglob(".tmp-*"))
-    # A corrupt entry (e.g. a disk that filled up) is a miss, not a crash.
+    assert sorted(p.name for p in (tmp_path / "c").rglob("*")) == [
+        "CACHEDIR.TAG",
+        "ab",
+        key + ".json",
+    ]
+    # A corrupt entry (e.g. a disk that filled up) is a miss, not a crash; clear cannot prove
+    # it wrote that file, so it stays.
     other = "cd" + "1" * 62
     (tmp_path / "c" / "cd").mkdir()
     (tmp_path / "c" / "cd" / f"{other}.json").write_text("{trunc")
     assert cache.get(other) is None
     count, size = cache.stats()
-    assert count == 2 and size > 0
-    assert cache.clear() == 2 and cache.stats() == (0, 0)
+    assert count == 1 and size > 0
+    assert cache.clear() == 1 and cache.stats() == (0, 0)
+    assert (tmp_path / "c" / "cd" / f"{other}.json").read_text() == "{trunc"
+    assert not (tmp_path / "c" / "ab").exists()
     assert DiskCache(tmp_path / "missing").clear() == 0
+
+
+def test_clear_refuses_a_folder_llmassert_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "package.json").write_text("{}")
+    with pytest.raises(InputError, match="not an llmassert cache"):
+        DiskCache(tmp_path).clear()
+    assert (tmp_path / "ui" / "package.json").read_text() == "{}"
+    assert DiskCache(tmp_path / "empty").clear() == 0
 
 
 def test_cached_entries_hold_results_not_requests(client: Client) -> None:
     client.complete(req("a prompt", output_schema=SCHEMA))
     files = list(Path(client.settings.cache_dir).rglob("*.json"))  # type: ignore[arg-type]
-    stored = json.loads(files[0].read_text())
-    assert set(stored) == {"model", "text", "data", "reasks", "usage"}
+    entry = json.loads(files[0].read_text())
+    assert entry["key"] == files[0].stem and entry["llmassert_cache"] == 1
+    assert set(entry["value"]) == {"model", "text", "data", "reasks", "usage"}
 
 
 def test_unwritable_cache_warns_and_the_call_still_succeeds(

@@ -384,3 +384,30 @@ def test_closed_sandbox_refuses_work_and_stops_its_worker() -> None:
         sandbox.call_many(sid, ["short"], [({}, "")])
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+TEMPLATE_CHECKS = """
+from llmassert.assertions.parse import section_text, items
+from llmassert.assertions.formats import is_sql, rouge_l
+
+
+def ideas_within(example, response):
+    part = section_text(response, 'IDEAS', ('SUMMARY', 'IDEAS'))
+    return part is not None and len(items(part)) == 2
+
+
+def sql_close(example, response):
+    return is_sql(response) and rouge_l(response, example['ref']) > 0.5
+"""
+
+
+def test_parser_and_format_helpers_load_in_the_worker() -> None:
+    # The worker loads parse.py and formats.py by path, without the llmassert package.
+    with ProcessSandbox(timeout_s=2.0, memory_mb=256) as box:
+        sid = box.load(TEMPLATE_CHECKS, filename="template.py")
+        good = "SUMMARY: x\n\nIDEAS:\n- a\n- b\n"
+        assert box.call(sid, "ideas_within", {}, good) is True
+        assert box.call(sid, "ideas_within", {}, "IDEAS:\n- a\n") is False
+        ref = {"ref": "SELECT name FROM users;"}
+        assert box.call(sid, "sql_close", ref, "SELECT name FROM users WHERE id = 2;") is True
+        assert box.call(sid, "sql_close", ref, "Select a name.") is False

@@ -27,7 +27,10 @@ def violations(
     alpha: float,
     tau: float,
 ) -> list[str]:
-    """Every constraint of ``method`` that ``selection`` breaks (empty: feasible)."""
+    """Every constraint of ``method`` that ``selection`` breaks (empty: feasible).
+
+    ``sub`` (lexicographic) has the constraints of ``cov``: its subsumption is an objective
+    (:func:`unsubsumed`); ``sub-exemption`` is the exemption rule."""
     n = len(M[0]) if M else 0
     good = [i for i, v in enumerate(y) if v == 1]
     bad = [i for i, v in enumerate(y) if v == 0]
@@ -38,12 +41,12 @@ def violations(
         return len(failed_rows(M, sel) & set(good))
 
     problems = []
-    if method in ("cov", "sub"):
+    if method in ("cov", "sub", "sub-exemption"):
         if len(failed_rows(M, selection) & set(bad)) < need:
             problems.append("coverage")
         if false_failures(selection) > ceiling:
             problems.append("ffr")
-    if method == "sub":
+    if method == "sub-exemption":
         for b in range(n):
             if b in selection:
                 continue
@@ -88,3 +91,49 @@ def criteria_optimum(groups: Sequence[str], K: Sequence[Sequence[int]] | None) -
             if covered >= names:
                 return size
     return n
+
+
+def unsubsumed(K: Sequence[Sequence[int]] | None, n: int, selection: Sequence[int]) -> int:
+    """Assertions neither selected nor subsumed by a selected one."""
+    chosen = set(selection)
+    return sum(
+        1
+        for b in range(n)
+        if b not in chosen and not (K is not None and any(K[a][b] for a in chosen if a != b))
+    )
+
+
+def key(
+    M: Matrix,
+    y: Sequence[int],
+    K: Sequence[Sequence[int]] | None,
+    selection: Sequence[int],
+    method: str,
+    rank: Sequence[int],
+) -> tuple[int, ...]:
+    """What the method minimizes, in order: (unsubsumed for lexicographic sub,) count, false
+    failures, sum of preference ranks."""
+    n = len(M[0]) if M else 0
+    good = {i for i, v in enumerate(y) if v == 1}
+    tail = (len(selection), len(failed_rows(M, selection) & good), sum(rank[j] for j in selection))
+    return ((unsubsumed(K, n, selection),) if method == "sub" else ()) + tail
+
+
+def best_key(
+    M: Matrix,
+    y: Sequence[int],
+    K: Sequence[Sequence[int]] | None,
+    method: str,
+    alpha: float,
+    tau: float,
+    rank: Sequence[int],
+) -> tuple[int, ...] | None:
+    """The smallest key over every feasible subset (None: infeasible). Small matrices only."""
+    n = len(M[0]) if M else 0
+    keys = [
+        key(M, y, K, list(selection), method, rank)
+        for size in range(n + 1)
+        for selection in combinations(range(n), size)
+        if not violations(M, y, K, list(selection), method, alpha, tau)
+    ]
+    return min(keys) if keys else None

@@ -103,7 +103,7 @@ def test_malformed_matrix_is_a_one_line_error_naming_file_and_field(
 
 @pytest.mark.parametrize(
     ("text", "words"),
-    [("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object")],
+    [("{not json", "line 1: invalid JSON"), ("[1, 2]", "must be a JSON object")],
 )
 def test_unreadable_files_are_one_line_errors(tmp_path: Path, text: str, words: str) -> None:
     path = write(tmp_path, text)
@@ -113,7 +113,7 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path, text: str, words: 
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(MatrixError, match="file not found"):
+    with pytest.raises(MatrixError, match="does not exist"):
         Matrix.load(tmp_path / "absent.json")
 
 

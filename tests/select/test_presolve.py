@@ -97,3 +97,31 @@ def test_without_presolve_the_problem_is_whole() -> None:
     off = select(m, "sub", 0.5, 0.0, presolve=False)
     assert on.selected == off.selected == ["a"]
     assert off.presolve is not None and off.presolve.assertions_after == 2
+
+
+def test_lexicographic_sub_forces_free_assertions_and_merges_targets() -> None:
+    # f fails no good response and nothing else represents it: every optimum selects it.
+    # g and k each fail a different good response and tau allows one: they compete.
+    # h behaves like g and g subsumes it. Rows 0-3 bad, 4-7 good.
+    f = [0, 1, 1, 1, 1, 1, 1, 1]
+    g = [1, 0, 1, 1, 0, 1, 1, 1]
+    h = [1, 0, 1, 1, 0, 1, 1, 1]
+    k = [1, 1, 0, 1, 1, 0, 1, 1]
+    K = [[0] * 4 for _ in range(4)]
+    K[1][2] = 1
+    m = Matrix(
+        assertions=["f", "g", "h", "k"],
+        M=[list(r) for r in zip(f, g, h, k, strict=True)],
+        y=Y,
+        K=K,
+    )
+    r = reduce(Arrays.from_matrix(m), method="sub", tau=0.25, alpha=0.25, sub_rule="lexicographic")
+    assert [m.assertions[int(j)] for j in r.forced] == ["f"]
+    assert kept(m, r) == ["g", "k"]  # h is dominated by g, which subsumes it
+    assert r.targets is not None and r.targets.represented == 1  # f
+    # g and h share their only representer g: one target of weight 2; k its own
+    assert sorted(
+        (list(t), int(w)) for t, w in zip(r.targets.soft, r.targets.weight, strict=True)
+    ) == [([0], 2), ([1], 1)]
+    s = select(m, "sub", 0.25, 0.25)
+    assert (s.selected, s.unsubsumed) == (["f", "g"], 1)  # k left out: it would break tau

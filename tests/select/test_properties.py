@@ -1,5 +1,6 @@
-"""Property tests: on random small matrices, every selection meets its constraints, its count is
-the brute-force optimum, presolve changes nothing, and infeasibility is real."""
+"""Property tests: on random small matrices, every selection meets its constraints, no other
+feasible set beats it on its objectives in order (brute force over all subsets, the tie-break
+included), presolve changes nothing, and infeasibility is real."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from select_reference import criteria_optimum, optimum, violations
+from select_reference import best_key, criteria_optimum, key, optimum, violations
 
 from llmassert.errors import InfeasibleError
 from llmassert.select import Matrix, select
@@ -37,39 +38,47 @@ def matrices(draw: Any, *, labels: bool = True, max_assertions: int = 6) -> Matr
 
 
 def check_method(m: Matrix, method: str, alpha: float, tau: float, solver: str) -> None:
+    """``method``: cov, sub (lexicographic) or sub-exemption."""
     assert m.y is not None
-    best = optimum(m.M, m.y, m.K, method, alpha, tau)
+    rank = ranks(m)
+    best = best_key(m.M, m.y, m.K, method, alpha, tau, rank)
+    name, rule = ("sub", "exemption") if method == "sub-exemption" else (method, "lexicographic")
     try:
-        s = select(m, method, alpha, tau, solver=solver)  # type: ignore[arg-type]
+        s = select(m, name, alpha, tau, solver=solver, sub_rule=rule)  # type: ignore[arg-type]
     except InfeasibleError as e:
         assert best is None, f"solver says infeasible, enumeration found {best}"
         if e.nearest is not None:  # the nearest targets really are feasible
             assert optimum(m.M, m.y, m.K, method, *e.nearest) is not None
         return
     assert violations(m.M, m.y, m.K, s.indices, method, alpha, tau) == []
-    assert s.count == best
+    # never beaten: no feasible subset is better on the objectives in order, tie-break included
+    assert key(m.M, m.y, m.K, s.indices, method, rank) == best
     assert s.status == "optimal" and s.proven_optimal
-    # Presolve keeps the optimum and the tie-break value (the smallest sum of preference ranks;
-    # distinct sets can share that sum, so the sets themselves may differ).
-    plain = select(m, method, alpha, tau, solver=solver, presolve=False)  # type: ignore[arg-type]
-    assert plain.count == s.count
-    assert rank_sum(m, plain.indices) == rank_sum(m, s.indices)
+    assert not any("not proven" in note for note in s.notes)
+    assert s.unsubsumed == key(m.M, m.y, m.K, s.indices, "sub", rank)[0]
+    if method == "sub":
+        # Theorem (docs/selection.md): an optimum of the first objective leaves out, unsubsumed,
+        # only assertions whose addition would break the FFR ceiling.
+        assert violations(m.M, m.y, m.K, s.indices, "sub-exemption", alpha, tau) == []
+    # Presolve keeps every objective's optimum (distinct sets can share all of them).
+    plain = select(m, name, alpha, tau, solver=solver, presolve=False, sub_rule=rule)  # type: ignore[arg-type]
+    assert key(m.M, m.y, m.K, plain.indices, method, rank) == best
 
 
-def rank_sum(m: Matrix, indices: list[int]) -> int:
+def ranks(m: Matrix) -> list[int]:
     kinds = m.kinds or ["deterministic"] * m.n_assertions
     costs = m.costs or [1.0] * m.n_assertions
     order = sorted(
         range(m.n_assertions),
         key=lambda j: (kinds[j] != "deterministic", costs[j], m.assertions[j]),
     )
-    return sum(order.index(j) for j in indices)
+    return [order.index(j) for j in range(m.n_assertions)]
 
 
 @SETTINGS
 @given(
     m=matrices(),
-    method=st.sampled_from(["cov", "sub"]),
+    method=st.sampled_from(["cov", "sub", "sub-exemption"]),
     alpha=st.sampled_from(TARGETS),
     tau=st.sampled_from(TARGETS),
 )
@@ -82,7 +91,7 @@ def test_selections_are_feasible_and_minimal_highs(
 @settings(max_examples=20, deadline=None)
 @given(
     m=matrices(max_assertions=5),
-    method=st.sampled_from(["cov", "sub"]),
+    method=st.sampled_from(["cov", "sub", "sub-exemption"]),
     alpha=st.sampled_from(TARGETS),
     tau=st.sampled_from(TARGETS),
 )

@@ -98,24 +98,58 @@ SUB = Matrix(assertions=SUB_NAMES, M=SUB_M, y=SUB_Y, K=SUB_K)
 
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("presolve", [True, False])
-def test_sub_covers_subsumes_or_exempts_every_assertion(solver: str, presolve: bool) -> None:
+@pytest.mark.parametrize("rule", ["lexicographic", "exemption"])
+def test_sub_covers_subsumes_or_exempts_every_assertion(
+    solver: str, presolve: bool, rule: str
+) -> None:
     cov = select(SUB, "cov", 0.5, 0.25, solver=solver, presolve=presolve)  # type: ignore[arg-type]
     assert cov.selected == ["a"]
-    s = select(SUB, "sub", 0.5, 0.25, solver=solver, presolve=presolve)  # type: ignore[arg-type]
-    # s is subsumed by a; t fails no good response so it can never be exempt: selected;
-    # u or w must burn the one allowed false failure so that the other becomes exempt
-    # (adding it would exceed tau); v is exempt on its own. {a,t,u} and {a,t,w} tie: by name.
+    s = select(SUB, "sub", 0.5, 0.25, solver=solver, presolve=presolve, sub_rule=rule)  # type: ignore[arg-type]
+    # s is subsumed by a; t fails no good response: selected (lexicographic: free to add;
+    # exemption: never exempt); only one of u, w fits the one allowed false failure, and then
+    # the other cannot be added (exempt); v alone is above tau. {a,t,u} and {a,t,w} tie: by name.
     assert s.selected == ["a", "t", "u"]
-    assert s.count == optimum(SUB_M, SUB_Y, SUB_K, "sub", 0.5, 0.25) == 3
-    assert violations(SUB_M, SUB_Y, SUB_K, s.indices, "sub", 0.5, 0.25) == []
+    assert (s.unsubsumed, s.sub_rule) == (2, rule)  # v and w
+    reference = "sub" if rule == "lexicographic" else "sub-exemption"
+    assert violations(SUB_M, SUB_Y, SUB_K, s.indices, reference, 0.5, 0.25) == []
+    assert optimum(SUB_M, SUB_Y, SUB_K, "sub-exemption", 0.5, 0.25) == 3
     assert s.status == "optimal"
 
 
-def test_sub_without_subsumption_must_select_what_it_cannot_exempt() -> None:
+def test_sub_without_subsumption_selects_what_nothing_else_represents() -> None:
     m = SUB.model_copy(update={"K": None})
-    s = select(m, "sub", 0.5, 0.25)
-    assert s.selected == ["a", "s", "t", "u"]
-    assert violations(SUB_M, SUB_Y, None, s.indices, "sub", 0.5, 0.25) == []
+    for rule in ("lexicographic", "exemption"):
+        s = select(m, "sub", 0.5, 0.25, sub_rule=rule)  # type: ignore[arg-type]
+        assert s.selected == ["a", "s", "t", "u"]
+
+
+# One bad response every assertion catches; eight good ones, tau = 0.25 allows two failures.
+# x fails two good responses, y1, y2, y3 one distinct good response each.
+NEAR_TAU = Matrix(
+    assertions=["x", "y1", "y2", "y3"],
+    M=[[0, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1], [1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]]
+    + [[1, 1, 1, 1]] * 3,
+    y=[0] + [1] * 8,
+)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_lexicographic_sub_keeps_checks_the_exemption_rule_gives_away(solver: str) -> None:
+    # Exemption: {x} alone sits at tau, so adding any y would break it: all three are exempt.
+    old = select(NEAR_TAU, "sub", 1.0, 0.25, solver=solver, sub_rule="exemption")  # type: ignore[arg-type]
+    assert (old.selected, old.unsubsumed) == (["x"], 3)
+    # Lexicographic: two of the y checks fit the same budget and leave only x and one y out.
+    new = select(NEAR_TAU, "sub", 1.0, 0.25, solver=solver)  # type: ignore[arg-type]
+    assert (new.selected, new.unsubsumed, new.ffr) == (["y1", "y2"], 2, 0.25)
+    assert new.sub_rule == "lexicographic" and new.proven_optimal
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_the_tie_break_fails_the_fewest_good_responses_first(solver: str) -> None:
+    # a and b each catch the one bad response; a fails a good one, b does not. a is preferred
+    # by name, but the tie-break counts false failures before preference.
+    m = Matrix(assertions=["a", "b"], M=[[0, 0], [0, 1], [1, 1], [1, 1], [1, 1]], y=[0, 1, 1, 1, 1])
+    assert select(m, "cov", 1.0, 0.25, solver=solver).selected == ["b"]  # type: ignore[arg-type]
 
 
 def test_base_keeps_every_assertion_within_tau_and_notes_missed_alpha() -> None:
@@ -193,6 +227,7 @@ def test_degenerate_matrices() -> None:
         ({"tau": -0.1}, "tau: must be between 0 and 1"),
         ({"solver": "gurobi"}, "unknown solver 'gurobi'"),
         ({"time_limit_s": 0}, "time_limit_s: must be positive"),
+        ({"sub_rule": "loose"}, "sub_rule: unknown rule 'loose'"),
     ],
 )
 def test_bad_arguments_are_selection_errors(kwargs: dict[str, object], words: str) -> None:
@@ -208,7 +243,7 @@ def test_a_time_limit_returns_a_sound_selection_marked_unproven() -> None:
     m = Matrix(assertions=[f"a{j}" for j in range(300)], M=passed.tolist(), y=y.tolist())
     s = select(m, "cov", alpha=0.9, tau=1.0, time_limit_s=0.2)
     assert s.status == "feasible" and not s.proven_optimal
-    assert any("not proven minimal" in note for note in s.notes)
+    assert any("not proven optimal" in note for note in s.notes)
     assert s.coverage is not None and s.coverage >= 0.9
     assert s.ffr is not None
 
@@ -216,6 +251,7 @@ def test_a_time_limit_returns_a_sound_selection_marked_unproven() -> None:
 def test_the_final_check_flags_broken_selections() -> None:
     arrays = Arrays.from_matrix(SUB)
     assert check_violations(arrays, [0, 2, 3], "sub", 0.5, 0.25) == []
+    assert check_violations(arrays, [0, 2], "sub", 0.5, 0.25, sub_rule="lexicographic") == []
     assert check_violations(arrays, [0, 2], "sub", 0.5, 0.25) == [
         "2 assertion(s) not selected, subsumed or exempt"  # u and w
     ]

@@ -131,7 +131,8 @@ def test_brevity_not_taken_from_personas_or_section_descriptions() -> None:
         for n in names("Executive Summary: A brief summary of the negotiation.")
         if n.startswith("brief")
     ]
-    assert names("Provide detailed explanations where necessary") == [
-        "detailed_min_words_100",
-        "detailed_min_words_250",
-    ]
+    # Brevity/detail words bound the whole response only when the response is their subject.
+    assert names("Provide detailed explanations where necessary") == []
+    assert names("Keep *SEARCH/REPLACE* blocks concise.") == []
+    assert names("Be detailed.") == ["detailed_min_words_100", "detailed_min_words_250"]
+    assert "brief_max_words_150" in names("Keep your answer concise.")

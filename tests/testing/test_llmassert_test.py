@@ -144,9 +144,9 @@ def test_baseline_gates_only_on_regressions(
     [
         (
             lambda d: (d / "missing.jsonl", d / "checks.py"),
-            "missing.jsonl: recorded responses file",
+            "missing.jsonl: does not exist",
         ),
-        (lambda d: (d / "bad.jsonl", d / "checks.py"), "bad.jsonl: line 2: not valid JSON"),
+        (lambda d: (d / "bad.jsonl", d / "checks.py"), "bad.jsonl: line 2: invalid JSON"),
         (lambda d: (d / "noresp.jsonl", d / "checks.py"), "noresp.jsonl: line 1: response: Field"),
         (lambda d: (d / "rec.jsonl", d / "evil.py"), "evil.py: line 2: refused: import of 'os'"),
         (lambda d: (d / "rec.jsonl", d / "none.py"), "none.py: assertion module not found"),

@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from llmassert.pipeline.context import OpContext, PipelineEnv
 
 OpKind = Literal["row", "group", "global", "join"]
-OnFail = Literal["retry", "glean", "flag", "quarantine", "raise"]
+# DocETL's names; the guard's reask / exception / noop are accepted too (llmassert.enforce.policy).
+StepOnFail = Literal["retry", "glean", "flag", "quarantine", "raise", "reask", "exception", "noop"]
 
 
 # -- spec models ---------------------------------------------------------------------------------
@@ -165,7 +166,11 @@ class AssertionsSpec(StrictModel):
     """``assertions:`` a synthesized assertion module applied to every answer."""
 
     module: Path = Field(description="assertions/<name>.py (relative to the YAML's folder).")
-    on_fail: OnFail = Field("retry", description="retry | glean | flag | quarantine | raise")
+    on_fail: StepOnFail = Field(
+        "retry",
+        description="retry | glean | flag | quarantine | raise (also reask = retry, "
+        "exception = raise, noop = flag)",
+    )
     max_retries: int = Field(2, ge=0, le=10)
     response_key: str | None = Field(
         None,
@@ -249,6 +254,10 @@ class Operator(ABC, Generic[SpecT]):
     def uses_llm(self) -> bool:
         """True if the operator calls the LLM (its units are journaled for resume)."""
         return False
+
+    # Each row unit ends in exactly one place (output row, filtered, quarantined, errored): a
+    # replayed journal entry of such an operator must account for exactly its input row.
+    one_row_per_row: ClassVar[bool] = False
 
     def fail(self, message: str, field: str | None = None) -> SpecError:
         """A SpecError located at this operation (``operations[2] (name).field``)."""
@@ -358,7 +367,6 @@ __all__ = [
     "Issue",
     "JoinOperator",
     "LLMOperationSpec",
-    "OnFail",
     "OpKind",
     "OpStats",
     "OperationSpec",
@@ -367,6 +375,7 @@ __all__ = [
     "OutputSpec",
     "Row",
     "RowOperator",
+    "StepOnFail",
     "StrictModel",
     "register",
     "row_digest",

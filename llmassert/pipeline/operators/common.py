@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, get_args
 
+from llmassert.assertions import AssertionSet
+from llmassert.enforce import Decision, Enforcer, Failure, aenforce, feedback, parse_policy
 from llmassert.errors import (
     AssertionsFailedError,
     BudgetExceededError,
@@ -33,12 +35,14 @@ from llmassert.errors import (
     SpecError,
     TemplateError,
 )
+from llmassert.llm.client import LLMRequest, LLMResult
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
     Issue,
     LLMOperationSpec,
     Outcome,
     Row,
+    StepOnFail,
     row_digest,
 )
 from llmassert.pipeline.schema_types import check_value
@@ -46,7 +50,6 @@ from llmassert.pipeline.templates import Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
 if TYPE_CHECKING:
-    from llmassert.llm.client import LLMResult
     from llmassert.pipeline.context import OpContext, PipelineEnv
 
 JUDGE_SCHEMA: dict[str, Any] = {
@@ -64,29 +67,19 @@ JUDGE_INSTRUCTIONS = (
     "or violates something above, and put specific, actionable feedback in improvements "
     "(empty when nothing needs to change)."
 )
-REFINE_INSTRUCTIONS = (
-    "Improve your previous answer using this feedback, and answer again in full:\n\n{feedback}"
-)
-RETRY_INSTRUCTIONS = (
-    "Your previous answer failed these checks:\n{failures}\n\n"
-    "Answer again in full, fixing every failed check."
-)
 _REQUEST_KEYS = {"temperature", "max_tokens"}
 
 
-@dataclass
-class Failure:
-    """One check the final output does not pass."""
+STEP_POLICIES = get_args(StepOnFail)
 
-    kind: Literal["schema", "validate", "assertion"]
-    check: str
-    message: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "check": self.check, "message": self.message}
+def failure_json(failure: Failure) -> dict[str, Any]:
+    """A failure as quarantine files, flagged rows and journals store it."""
+    return {"kind": failure.source, "check": failure.name, "message": failure.message}
 
-    def line(self) -> str:
-        return f"- {self.check}" + (f": {self.message}" if self.message else "")
+
+def failure_from_json(d: dict[str, Any]) -> Failure:
+    return Failure(d["check"], message=d.get("message", ""), source=d["kind"])
 
 
 @dataclass
@@ -153,6 +146,15 @@ class LLMStep:
         self.assertions: Any = None
         if spec.assertions is not None:
             self.assertions = self._load_assertions()
+        a = spec.assertions
+        # The spec model has checked the spelling (StepOnFail).
+        self.policy = parse_policy(
+            a.on_fail if a else "quarantine",
+            max_reasks=a.max_retries if a else 0,
+            max_repairs=spec.num_retries_on_validate_failure,
+            exhausted="quarantine",
+            allowed=STEP_POLICIES,
+        )
 
     # -- construction helpers ------------------------------------------------------------------
 
@@ -168,8 +170,6 @@ class LLMStep:
             raise self._spec_error(f"{e}: {expr!r}", fieldname) from None
 
     def _load_assertions(self) -> Any:
-        from llmassert.assertions import AssertionSet
-
         assert self.spec.assertions is not None
         path = self.env.path(self.spec.assertions.module)
         if not path.exists():
@@ -185,11 +185,7 @@ class LLMStep:
         """Upper bound of requests per unit, for --dry-run."""
         g = self.spec.gleaning
         glean = 2 * g.num_rounds if g else 0
-        a = self.spec.assertions
-        retries = self.spec.num_retries_on_validate_failure + (
-            a.max_retries if a and a.on_fail in ("retry", "glean") else 0
-        )
-        return (1 + glean) * (1 + retries)
+        return (1 + glean) * (1 + self.policy.max_repairs + self.policy.max_reasks)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -211,8 +207,6 @@ class LLMStep:
         tag: str | None = None,
     ) -> LLMResult:
         """One request (retries and caching inside the LLM layer)."""
-        from llmassert.llm.client import LLMRequest
-
         primary = model or self.model
         models = [primary, *(m for m in self.env.fallback_models if m != primary)]
         for i, chosen in enumerate(models):
@@ -257,53 +251,47 @@ class LLMStep:
         skips gleaning and checks (intermediate fold steps: only the final answer is checked).
         """
         base = self.messages(prompt_text)
-        messages = base
         meta = {"calls": 0, "gleaning_rounds": 0, "check_retries": 0}
-        a = self.spec.assertions
-        validate_left = self.spec.num_retries_on_validate_failure
-        assert_left = a.max_retries if a and a.on_fail in ("retry", "glean") else 0
-        attempt = 0
-        try:
-            while True:
-                if first_answer is not None and attempt == 0:
-                    output, failures = self._typecheck(first_answer)
-                else:
-                    result = await self.request(ctx, messages, salt=f"{unit}a{attempt}")
-                    meta["calls"] += 1
-                    output, failures = self._typecheck(result.data)
-                if not check and not failures:
-                    return StepResult(output=output, meta=_nonzero(meta))
-                if check and not failures and self.judged:
-                    output = await self._glean(ctx, base, output, variables, unit, attempt, meta)
-                if check and not failures:
-                    failures = await self._check(output, example)
-                if not failures:
-                    return StepResult(output=output, meta=_nonzero(meta))
-                v_fail = any(f.kind != "assertion" for f in failures)
-                a_fail = any(f.kind == "assertion" for f in failures)
-                if not ((v_fail and validate_left > 0) or (a_fail and assert_left > 0)):
-                    return StepResult(output=output, failures=failures, meta=_nonzero(meta))
-                if v_fail and validate_left > 0:
-                    validate_left -= 1
-                if a_fail and assert_left > 0:
-                    assert_left -= 1
-                attempt += 1
-                glean_mode = a_fail and a is not None and a.on_fail == "glean"
-                meta["gleaning_rounds" if glean_mode else "check_retries"] += 1
-                if glean_mode:
+        enforcer = Enforcer(self.policy)
+        current: dict[str, Any] = {}  # the latest answer (gleaning may replace it)
+        Answer = tuple[dict[str, Any], list[Failure]]
+
+        async def ask(reask: Decision | None) -> Answer:
+            if reask is None and first_answer is not None:
+                return self._typecheck(first_answer)
+            messages = base
+            if reask is not None:
+                gleaning = reask.style == "refine"
+                meta["gleaning_rounds" if gleaning else "check_retries"] += 1
+                if gleaning:
                     ctx.stats.gleaning_rounds += 1
                 else:
                     ctx.stats.check_retries += 1
-                template = REFINE_INSTRUCTIONS if glean_mode else RETRY_INSTRUCTIONS
-                feedback = "\n".join(f.line() for f in failures)
                 messages = [
                     *base,
-                    _assistant(output),
-                    {
-                        "role": "user",
-                        "content": template.format(failures=feedback, feedback=feedback),
-                    },
+                    _assistant(current["output"]),
+                    {"role": "user", "content": feedback.checks(reask.failures, reask.style)},
                 ]
+            result = await self.request(ctx, messages, salt=f"{unit}a{enforcer.attempt}")
+            meta["calls"] += 1
+            return self._typecheck(result.data)
+
+        async def checked(answer: Answer) -> list[Failure]:
+            output, failures = answer
+            current["output"] = output
+            if not check or failures:
+                return failures
+            if self.judged:
+                output = current["output"] = await self._glean(
+                    ctx, base, output, variables, unit, enforcer.attempt, meta
+                )
+            return await self._check(output, example)
+
+        try:
+            _, decision = await aenforce(enforcer, ask, checked)
+            return StepResult(
+                output=current["output"], failures=list(decision.failures), meta=_nonzero(meta)
+            )
         except (BudgetExceededError, CassetteMissError):
             raise
         except LLMError as e:
@@ -319,9 +307,12 @@ class LLMStep:
     def _typecheck(self, data: Any) -> tuple[dict[str, Any], list[Failure]]:
         value, problems = check_value(self.schema, data)
         if not isinstance(value, dict):
-            return {"_raw": value}, [Failure("schema", "output", "; ".join(problems))]
+            return {"_raw": value}, [
+                Failure("output", message="; ".join(problems), source="schema")
+            ]
         return value, [
-            Failure("schema", p.split(":", 1)[0], p.split(":", 1)[-1].strip()) for p in problems
+            Failure(p.split(":", 1)[0], message=p.split(":", 1)[-1].strip(), source="schema")
+            for p in problems
         ]
 
     async def _glean(
@@ -363,7 +354,7 @@ class LLMStep:
                 _assistant(output),
                 {
                     "role": "user",
-                    "content": REFINE_INSTRUCTIONS.format(feedback=data.get("improvements", "")),
+                    "content": feedback.refine(str(data.get("improvements", ""))),
                 },
             ]
             refined = await self.request(ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}")
@@ -383,14 +374,16 @@ class LLMStep:
         for v in self.validators:
             ok, why = v.holds(output=seen, input=example)
             if not ok:
-                failures.append(Failure("validate", v.source, why or "does not hold"))
+                failures.append(
+                    Failure(v.source, message=why or "does not hold", source="validate")
+                )
         if self.assertions is not None:
             response = self._response_text(output)
             check = await self.assertions.acheck(response, example)
             if not check.passed:
+                # The pipeline's records carry one message: the reason, else the criterion.
                 failures.extend(
-                    Failure("assertion", _failure_name(f), _failure_message(f))
-                    for f in check.failures
+                    replace(f, message=f.message or f.criterion) for f in check.failures
                 )
         return failures
 
@@ -424,9 +417,9 @@ class LLMStep:
             out = make(result.output)
             out.meta = {**result.meta, **out.meta}
             return out
-        policy = self.spec.assertions.on_fail if self.spec.assertions else "quarantine"
-        failures = [f.to_json() for f in result.failures]
-        checks = "; ".join(f.check for f in result.failures)
+        policy = self.policy.action
+        failures = [failure_json(f) for f in result.failures]
+        checks = "; ".join(f.name for f in result.failures)
         if policy == "flag":
             out = make(result.output)
             out.rows = [{**r, FLAG_KEY: failures} for r in out.rows]
@@ -461,23 +454,3 @@ def _assistant(output: dict[str, Any]) -> dict[str, Any]:
 
 def _nonzero(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v}
-
-
-def _failure_name(f: Any) -> str:
-    for attr in ("name", "assertion", "check", "function"):
-        v = getattr(f, attr, None)
-        if isinstance(v, str) and v:
-            return v
-    if isinstance(f, dict):
-        return str(f.get("name") or f.get("assertion") or f)
-    return str(f)
-
-
-def _failure_message(f: Any) -> str:
-    for attr in ("message", "reason", "criterion", "docstring"):
-        v = getattr(f, attr, None)
-        if isinstance(v, str) and v:
-            return v
-    if isinstance(f, dict):
-        return str(f.get("message") or f.get("reason") or "")
-    return ""

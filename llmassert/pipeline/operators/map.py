@@ -66,6 +66,7 @@ def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
 @register
 class MapOperator(RowOperator[MapSpec]):
     type_name = "map"
+    one_row_per_row = True
     spec_model = MapSpec
 
     def __init__(self, spec: MapSpec, env: PipelineEnv) -> None:

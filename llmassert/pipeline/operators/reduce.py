@@ -32,7 +32,12 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
-from llmassert.pipeline.operators.common import Failure, LLMStep, StepResult
+from llmassert.pipeline.operators.common import (
+    LLMStep,
+    StepResult,
+    failure_from_json,
+    failure_json,
+)
 from llmassert.pipeline.templates import KeySet
 
 ALL = "_all"
@@ -316,7 +321,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                 "output": r.output,
                 "error": r.error,
                 "meta": r.meta,
-                "failures": [f.to_json() for f in r.failures],
+                "failures": [failure_json(f) for f in r.failures],
             }
 
         digest = hashlib.sha256(json.dumps([unit, text]).encode()).hexdigest()[:24]
@@ -326,6 +331,6 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                 output=got["output"],
                 error=got["error"],
                 meta=got["meta"],
-                failures=[Failure(**f) for f in got["failures"]],
+                failures=[failure_from_json(f) for f in got["failures"]],
             )
         return StepResult(output=got["output"], error=got["error"], meta=got["meta"])

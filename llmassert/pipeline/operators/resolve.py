@@ -45,6 +45,7 @@ from llmassert.errors import (
     OperationError,
     TemplateError,
 )
+from llmassert.llm.client import LLMRequest
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -240,8 +241,6 @@ class PairJudge:
 
     async def __call__(self, ctx: OpContext, a: Row, b: Row) -> bool | None:
         """Is the pair a match?  None when the call failed and ``skip_on_error`` is set."""
-        from llmassert.llm.client import LLMRequest
-
         text = self.prompt.render(**{self.names[0]: a, self.names[1]: b})
         step = self.step
         request = LLMRequest(

@@ -6,7 +6,12 @@ One module per family (see each module's docstring for what it recognizes):
 - :mod:`.phrases` — required/forbidden words and phrases, content concepts;
 - :mod:`.structure` — bullets, numbered lists, sections/headers, markdown, code blocks, tables, JSON;
 - :mod:`.style` — language, case, start/end phrases, questions, plain language;
-- :mod:`.placeholders` — example values echoed back, unfilled placeholders, template slots.
+- :mod:`.placeholders` — example values echoed back, unfilled placeholders, template slots;
+- :mod:`.kinds` — exact output, regex and inline templates, HTML/XML/SQL, JSON Schema, tool
+  calls, refusals, similarity to an input, reading level, ASCII, same language, overall grade.
+
+:mod:`.template` (sections, per-section and per-item limits, labels, scales) needs the whole
+prompt's parsed output template, so the engine calls it directly (``synth/extract.py``).
 
 Every candidate is a standalone function ``def <name>(example: dict, response: str) -> bool``
 with a docstring, importing only :mod:`llmassert.assertions.helpers` (and ``re``), and passes
@@ -19,14 +24,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from llmassert.assertions import helpers
+from llmassert.assertions import formats, helpers, parse
 from llmassert.synth.models import Candidate, Category, Criterion
-from llmassert.synth.rules import length, phrases, placeholders, structure, style
+from llmassert.synth.rules import kinds, length, phrases, placeholders, structure, style
 from llmassert.synth.rules.base import Check, to_candidate
 
-__all__ = ["FAMILIES", "candidates_for", "candidates_for_all", "recognizes"]
+__all__ = [
+    "FAMILIES",
+    "candidates_for",
+    "candidates_for_all",
+    "candidates_from_checks",
+    "recognizes",
+]
 
-_RESERVED = frozenset(helpers.__all__) | {"re", "json", "math", "string", "example", "response"}
+_RESERVED = (
+    frozenset(helpers.__all__)
+    | frozenset(parse.__all__)
+    | frozenset(formats.__all__)
+    | {"re", "json", "math", "string", "example", "response"}
+)
 
 FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "length": length.checks,
@@ -34,6 +50,7 @@ FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "structure": structure.checks,
     "style": style.checks,
     "placeholders": placeholders.checks,
+    "kinds": kinds.checks,
 }
 
 
@@ -56,8 +73,15 @@ def candidates_for(criterion: Criterion, *, taken: set[str] | None = None) -> li
     suffix, and the names used are added to ``taken`` (pass the same set for every criterion
     of a prompt to keep names unique and stable).
     """
+    return candidates_from_checks(_checks(criterion), criterion, taken=taken)
+
+
+def candidates_from_checks(
+    checks: Iterable[Check], criterion: Criterion, *, taken: set[str] | None = None
+) -> list[Candidate]:
+    """Render ``checks`` of one criterion as candidates with unique names (see candidates_for)."""
     out: list[Candidate] = []
-    for check in _checks(criterion):
+    for check in checks:
         if check.name in _RESERVED:  # a check named like a helper it calls would call itself
             check = Check(
                 f"check_{check.name}", check.summary, check.body, check.helpers, check.modules

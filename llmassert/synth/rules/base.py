@@ -6,9 +6,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from llmassert.assertions import formats, parse
 from llmassert.synth.models import Candidate, Criterion
 
 HELPERS_MODULE = "llmassert.assertions.helpers"
+PARSE_MODULE = "llmassert.assertions.parse"
+FORMATS_MODULE = "llmassert.assertions.formats"
+
+
+def _module_of(name: str) -> str:
+    """The helper module defining ``name`` (checks import from all three under one list)."""
+    if name in parse.__all__:
+        return PARSE_MODULE
+    if name in formats.__all__:
+        return FORMATS_MODULE
+    return HELPERS_MODULE
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,11 @@ def _docstring_text(text: str, limit: int = 240) -> str:
 def render(check: Check, criterion: Criterion) -> str:
     """The full source of the check: imports, then one documented function."""
     lines = [f"import {m}" for m in sorted(set(check.modules))]
-    if check.helpers:
-        lines.append(f"from {HELPERS_MODULE} import {', '.join(sorted(set(check.helpers)))}")
+    by_module: dict[str, set[str]] = {}
+    for name in check.helpers:
+        by_module.setdefault(_module_of(name), set()).add(name)
+    for module in sorted(by_module):
+        lines.append(f"from {module} import {', '.join(sorted(by_module[module]))}")
     header = "\n".join(lines)
     doc = (
         f'    """{_docstring_text(check.summary, 200)}\n\n'
@@ -105,6 +120,9 @@ _BACKTICKED = re.compile(r"`([^`\n]{1,60})`")
 def quoted(text: str, *, max_words: int = 6) -> list[str]:
     """Phrases in quotes or backticks, in order, without duplicates (case-insensitive)."""
     found: list[tuple[int, str]] = []
+    # Code fences named in a sentence ("Do not output the ```python or any ``` tags") are not
+    # quotes: the text between two fences is not a phrase. Same length, so positions hold.
+    text = re.sub(r"(?:```|~~~)\w*", lambda m: " " * len(m.group(0)), text)
     for pattern in (_DOUBLE_QUOTED, _SINGLE_QUOTED, _BACKTICKED):
         for m in pattern.finditer(text):
             phrase = m.group(1).strip().strip(".,;:")

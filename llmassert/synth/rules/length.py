@@ -120,8 +120,15 @@ def _value(token: str) -> float | str | None:
     return parse_number(token)
 
 
+_EITHER = re.compile(rf"\b({NUMBER_WORD_PATTERN}|\d+)\s+or\s+({NUMBER_WORD_PATTERN}|\d+)\b", re.I)
+
+
 def find_limits(text: str) -> list[Limit]:
     """Every length limit stated in ``text`` (see the module docstring)."""
+    # "a one or two sentence summary" is the range 1 to 2.
+    text = _EITHER.sub(
+        lambda m: f"{parse_number(m.group(1)):g} to {parse_number(m.group(2)):g}", text
+    )
     limits: list[Limit] = []
     spans: list[tuple[int, int]] = []
 
@@ -344,11 +351,23 @@ def _read(name: str, value: float | str | None) -> str:
 # --- brevity without numbers -------------------------------------------------------------------
 
 
+# Brevity bounds the whole response only when the response is what must be brief ("Be
+# concise", "Keep your answer short"), not one part of it ("Keep SEARCH/REPLACE blocks concise").
+_ABOUT_RESPONSE = re.compile(
+    r"^\W*(?:please\s+)?(?:always\s+)?(?:be|stay|remain|respond|answer|reply|write|"
+    r"keep (?:it|things|(?:your |the |all )?(?:responses?|answers?|replies|reply|output|messages?)\b)|"
+    r"make (?:it|(?:your |the )?(?:responses?|answers?|reply|output)\b)|"
+    r"(?:your |the )?(?:responses?|answers?|replies|reply|output|messages?) (?:should|must|need to|has to|have to) be)\b"
+    r"|^\W*(?:concise|short|brief)\b",
+    re.I,
+)
+
+
 def _brevity_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     out: list[Check] = []
     m = _BREVITY.search(text)
-    if m and not negated(text, m.start(), window=3):
+    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
         for ceiling in BREVITY_CEILINGS:
             out.append(
                 Check(
@@ -372,7 +391,7 @@ def _brevity_checks(criterion: Criterion) -> list[Check]:
                     )
                 )
     m = _DETAIL.search(text)
-    if m and not negated(text, m.start(), window=3):
+    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
         for floor in DETAIL_FLOORS:
             out.append(
                 Check(

@@ -34,21 +34,39 @@ _POSITION_VERBS = re.compile(
 )
 
 
+_NEGATION_BEFORE = re.compile(r"\b(?:never|do not|don'?t|must not|should not|avoid)\b", re.I)
+_STARTS_NEGATED = re.compile(
+    r"^\W*(?:never|do not|don'?t|avoid|you must not|you should not|must not)\b", re.I
+)
+_QUALIFIED = re.compile(
+    r"^[\W_]*\s+(?:to|for|when|whenever|unless|if|except|in order to|just to|only to)\s", re.I
+)
+
+
 def _literal_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     # Placeholders in a phrase are the example's values: the placeholders family echoes those.
-    terms = [t for t in listed_terms(text) if not has_placeholder(t)]
+    # A quoted "@@ ... @@" or "... rest of code ..." is a pattern or an example, not a phrase.
+    terms = [
+        t for t in listed_terms(text) if not has_placeholder(t) and not re.search(r"\.\.\.|…", t)
+    ]
     if not terms:
         return []
     first = min((text.find(t) for t in terms if t in text), default=0)
     before = text[:first]
+    last = max((text.find(t) + len(t) for t in terms if t in text), default=len(text))
+    is_ban = negated(text, first) or bool(_STARTS_NEGATED.match(text))
+    if is_ban and _QUALIFIED.match(text[last:]):
+        return []  # "Never use `x` to ask ...": a ban for one purpose only, not on the word
+    if re.match(r"^[\W_]*\s+(?:does|do|did|would|will)\b", text[last:]):
+        return []  # "line numbers like `diff -U0` does": a comparison, not the phrase
     if _POSITION_VERBS.search(before) or _SECTION_WORDS.search(before):
         return []  # positions ("start with 'Dear'") and section titles have their own families
     name = slug(" ".join(terms))
     words = tuple(terms)
     stems = tuple(t for t in terms if re.search(r"[A-Za-z]{3}", t))
     out: list[Check] = []
-    if negated(text, first):
+    if is_ban:
         out.append(
             Check(
                 f"forbid_{name}_exact",
@@ -220,7 +238,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     _c(
         "numbers",
-        r"\b(?:quantitative|(?<!phone )(?<!account )(?<!card )numbers|figures|metrics|numerical|data points?|percentages?)\b",
+        r"\b(?:quantitative|(?<!phone )(?<!account )(?<!card )(?<!line )(?<!page )(?<!version )(?<!port )numbers|figures|metrics|numerical|data points?|percentages?)\b",
         "len(numbers(response)) >= 5",
         "len(numbers(response)) >= 1",
         ("numbers",),
@@ -358,6 +376,8 @@ def _concept_checks(criterion: Criterion) -> list[Check]:
         if not m:
             continue
         is_negated = negated(text, m.start())
+        if not is_negated and _NEGATION_BEFORE.search(text[: m.start()]):
+            continue  # "NEVER output X ... e.g. ask Y": the concept sits inside a prohibition
         if concept.exclusion_only and not is_negated:
             continue
         label = concept.name.replace("_", " ")

@@ -70,9 +70,22 @@ def _is_number_slot(text: str, var: str) -> bool:
     )
 
 
+# The input is what the model works on here ("take the epic {{ x }} and break it down"), not
+# something the response must repeat.
+_WORKS_ON = re.compile(
+    r"\b(?:take|break|analy[sz]e|read|review|consider|process|parse|split|convert|look at|"
+    r"go through|study|examine|evaluate|based on|using|fix|correct|rewrite|rephrase|paraphrase|"
+    r"translate|proofread|edit)\b",
+    re.I,
+)
+
+
 def _echo_checks(criterion: Criterion) -> list[Check]:
     out: list[Check] = []
     for var in echoed_variables(criterion):
+        at = criterion.text.find(var)
+        if at > 0 and _WORKS_ON.search(criterion.text[:at]):
+            continue
         read = (
             f"value = example.get({var!r})\n"
             "if value is None or value == '':\n"

@@ -46,8 +46,8 @@ _JSON_KEYS = re.compile(
 
 def _bullet_checks(text: str) -> list[Check]:
     m = _BULLETS.search(text)
-    if not m:
-        return []
+    if not m or (_JSON.search(text) and not re.search(r"\bbullet", text, re.I)):
+        return []  # "a list of strings in a JSON object" is JSON, not bullets
     if negated(text, m.start()):
         return [
             Check(

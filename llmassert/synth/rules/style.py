@@ -36,7 +36,7 @@ _END = re.compile(
 )
 _ASK = re.compile(
     r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
-    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|to|whether|if)\b.*)",
+    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)",
     re.I,
 )
 _ASKED_FOR = re.compile(
@@ -58,6 +58,8 @@ def _language_checks(text: str) -> list[Check]:
     m = _LANGUAGE.search(text)
     if not m or negated(text, m.start()):
         return []
+    if re.search(r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", text, re.I):
+        return []  # "... are in English, but respond in that language": the user's language
     lang = (m.group("a") or m.group("b")).casefold()
     if lang == "english":
         return [

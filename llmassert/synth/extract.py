@@ -1,0 +1,188 @@
+"""From a prompt history to the criteria of the checked version, offline.
+
+Only the sentences of the version being checked (default: the latest) are enforced; each keeps
+the version and commit that last added it (:mod:`llmassert.history.current`). Each sentence gets a
+role (:mod:`llmassert.synth.roles`) and only output instructions become criteria. The output
+template (:mod:`llmassert.synth.template`) adds one criterion for a template block that no
+sentence states, and scopes every limit to the section, item or field its sentence names
+(:mod:`llmassert.synth.rules.template`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from llmassert.history.current import CurrentView, current_view, version_sha
+from llmassert.history.diff import Delta, _context, _key
+from llmassert.history.models import PromptHistory
+from llmassert.synth import roles as roles_mod
+from llmassert.synth import template as template_mod
+from llmassert.synth.models import Candidate, Category, Criterion
+from llmassert.synth.rules import candidates_for, candidates_from_checks
+from llmassert.synth.rules import template as template_rules
+from llmassert.synth.rules.base import Check, _docstring_text
+from llmassert.synth.taxonomy import categorize, criterion_id
+
+CONDITIONAL = re.compile(
+    r"^\W*(?:(?:but|and|so|also|however|then|otherwise|only)\s*,?\s+)?(?:if|when|whenever|unless|in case|once|where|while|before|after|for any)\b"
+    r"|\b(?:if any|if needed|if necessary|if applicable|if appropriate|if relevant|if possible|"
+    r"when (?:needed|necessary|applicable|appropriate|relevant|possible|required)|"
+    r"where (?:needed|necessary|applicable|appropriate|relevant|possible)|as needed|"
+    r"when asked|if asked|if the user|when the user|if a user|when a user|as required|as appropriate|"
+    r"when required|when available|if available|unless told|when told|if told)\b"
+    r"|\bunless\b"
+    # "Start each hunk with ...": a rule for every part of a kind the template does not name.
+    # "citations to documents referenced": only for what exists.
+    r"|(?<!they )(?<!you )\b(?:referenced|cited|consulted|retrieved)\W*$"
+    r"|\b(?:each|every)\s+(?!(?:response|answer|reply|output|message)\b)[a-z]+"
+    r"|^\W*(?:\w+\s+)?(?:them|it|these|those|this)\s+(?:inline|in|as|with|to|into)\b",
+    re.I,
+)
+
+
+_MARKUP = re.compile(r"^\s*(?:```|~~~|\{%|\{#|<[/!?]?[A-Za-z][\w:-]*[\s>/])")
+
+
+# Per-item wording the template family scopes ("Each bullet must be 8 words or less").
+_TEMPLATE_SCOPE = re.compile(r"^\W*(?:each|every)\b", re.I)
+
+
+@dataclass
+class Extraction:
+    view: CurrentView
+    criteria: list[Criterion]
+    sentences: list[roles_mod.Sentence]  # every unit of the checked version with its role
+    origins: dict[str, tuple[int, str | None]]  # unit key -> (origin version, sha)
+    template: template_mod.OutputTemplate
+    scoped: dict[str, list[Check]] = field(default_factory=dict)
+    # Criteria that hold only under a condition ("If the request is ambiguous, ask questions")
+    # or point back at another sentence ("Add them inline"): no unconditional check; a judge.
+    conditional: set[str] = field(default_factory=set)
+
+
+def extract(history: PromptHistory, version: str | int | None = None) -> Extraction:
+    view = current_view(history, version)
+    text = view.version.text
+    sentences = roles_mod.classify(text)
+    role_of = {_key(s.text): s for s in sentences}
+    tpl = template_mod.parse(text, sentences)
+    origins = {_key(u.text): (u.origin, u.origin_sha) for u in view.units}
+    units = list(view.all_units)
+    out: list[Criterion] = []
+    scoped: dict[str, list[Check]] = {}
+    under_condition: set[str] = set()
+    for unit in view.units:
+        s = role_of.get(_key(unit.text))
+        if s is not None and s.role != "output":
+            continue
+        if s is None and _MARKUP.match(unit.text):
+            continue  # a fence line or a template directive ("{% include ... %}")
+        # previous=None: under current semantics a reworded sentence is the instruction as
+        # it stands now, not a rephrasing of one that is checked elsewhere.
+        delta = Delta(
+            prompt=history.name,
+            version=unit.origin,
+            kind=unit.change,
+            text=unit.text,
+            context=_context(units, unit.index),
+            previous=None,
+            variables=history.variables,
+        )
+        crit = Criterion(
+            id=criterion_id(history.name, unit.origin, unit.text),
+            prompt=history.name,
+            version=unit.origin,
+            text=unit.text,
+            context=delta.context,
+            category=categorize(delta),
+            variables=history.variables,
+            sha=unit.origin_sha,
+        )
+        out.append(crit)
+        if s is not None and s.conditional:
+            under_condition.add(crit.id)
+    if tpl.sections_by == "template" and tpl.sections:
+        # The template block itself is the instruction: one criterion for its sections.
+        first = tpl.sections[0].name
+        origin = _template_origin(history, view, first)
+        names = ", ".join(tpl.names)
+        t_text = f"Output template: sections {names}, in this order"
+        out.insert(
+            0,
+            Criterion(
+                id="t" + criterion_id(history.name, origin, t_text)[1:],
+                prompt=history.name,
+                version=origin,
+                text=t_text,
+                context=t_text,
+                category=Category.PRESENTATION_FORMAT,
+                variables=history.variables,
+                sha=version_sha(history.versions[origin - 1]),
+            ),
+        )
+    conditional: set[str] = set(under_condition)
+    for crit in out:
+        if not crit.category.yields_assertions:
+            continue
+        if crit.id in conditional:
+            continue
+        if CONDITIONAL.search(crit.text) and not _TEMPLATE_SCOPE.search(crit.text):
+            conditional.add(crit.id)
+            continue
+        found = template_rules.checks(crit, tpl, text)
+        if found is not None:
+            scoped[crit.id] = found
+        elif CONDITIONAL.search(crit.text):
+            conditional.add(crit.id)
+    return Extraction(view, out, sentences, origins, tpl, scoped, conditional)
+
+
+def _template_origin(history: PromptHistory, view: CurrentView, line: str) -> int:
+    """The first version of the unbroken run, ending at the checked one, that has ``line``."""
+    origin = view.version.index
+    for v in reversed(history.versions[: view.version.index]):
+        if line not in v.text:
+            break
+        origin = v.index
+    return origin
+
+
+def candidates(ex: Extraction, criterion: Criterion, taken: set[str]) -> list[Candidate]:
+    """The offline candidates of one criterion: scoped by the template when its sentence names
+    a section, an item or a field; the generic rule families otherwise."""
+    if criterion.id in ex.conditional:
+        return []
+    if criterion.id in ex.scoped:
+        return candidates_from_checks(ex.scoped[criterion.id], criterion, taken=taken)
+    core = core_text(criterion.text)
+    if core != criterion.text:
+        # The rules read the main clause; the docstring keeps the whole sentence.
+        found = candidates_for(criterion.model_copy(update={"text": core}), taken=taken)
+        return [_restore(c, core, criterion.text) for c in found]
+    return candidates_for(criterion, taken=taken)
+
+
+_ASIDES = (
+    re.compile(r"\s*\((?:e\.?g\.?|i\.e\.|for example|for instance|such as)[^)]*\)", re.I),
+    re.compile(r",?\s*\b(?:even if|even when|unless|except when|except if)\b.*$", re.I),
+    re.compile(r"\s*[-–—,;:]\s*(?:for example|for instance|e\.g\.|such as)\b.*$", re.I),
+    re.compile(r"^\W*(?:important|note|remember|reminder)\W*:?\s*(?:remember,?\s*)?", re.I),
+)
+
+
+def core_text(text: str) -> str:
+    """The main clause: examples in parentheses, "even if ..." / "unless ..." tails and
+    "**IMPORTANT**: Remember," openers removed (they hold words the rules would misread)."""
+    out = text
+    for pattern in _ASIDES:
+        out = pattern.sub("", out).strip()
+    return out if len(out.split()) >= 2 else text
+
+
+def _restore(cand: Candidate, core: str, text: str) -> Candidate:
+    return cand.model_copy(update={"code": cand.code.replace(_doc(core), _doc(text), 1)})
+
+
+def _doc(text: str) -> str:
+    return _docstring_text(text)

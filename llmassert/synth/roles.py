@@ -1,0 +1,373 @@
+"""Sentence roles: which sentences of a prompt instruct the output, and what the others are.
+
+Only output instructions become criteria. The rest are listed by role in the report and the
+manifest, so a user sees why a sentence gave no check:
+
+- ``output``  — says what the response must (not) contain or look like;
+- ``persona`` — who the model is ("You are an expert ...", an IDENTITY section);
+- ``process`` — how to work, not what to write ("Think step by step", "First read ... then");
+- ``input``   — describes the input ("You will be given an article", an INPUT section);
+- ``example`` — example or rubric text ("Example:", an EXAMPLES / RUBRIC section, the lines of
+  an output template, which :mod:`llmassert.synth.template` reads as structure instead);
+- ``pasted``  — pasted documents: code fences outside an output format, long paragraphs
+  without instructions.
+
+Heuristics, ordered; the position in the prompt (the section a sentence sits in, a fence, a
+paragraph's length) decides first, then the sentence's own wording.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from llmassert.assertions.helpers import split_units_with_kinds
+
+Role = Literal["output", "persona", "process", "input", "example", "pasted"]
+ROLES: tuple[Role, ...] = ("output", "persona", "process", "input", "example", "pasted")
+
+_ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_SECTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("example", re.compile(r"\b(?:examples?|samples?|demonstrations?|rubric|scoring|grading|"
+                           r"few[- ]shot|illustrations?)\b", re.I)),
+    ("output", re.compile(r"\b(?:output|format|formatting|response|template|structure|"
+                          r"instructions?|rules|constraints|requirements|guidelines|style)\b",
+                          re.I)),
+    ("process", re.compile(r"\b(?:steps?|process|approach|method|procedure|workflow|"
+                           r"thinking|how to)\b", re.I)),
+    ("persona", re.compile(r"\b(?:identity|purpose|role|persona|about you|who you are|"
+                           r"background|goal|mission|objective|system)\b", re.I)),
+    ("input", re.compile(r"\b(?:input|data|article|text|document|transcript|essay|content|"
+                         r"context|source|user message|question|query|code)\b", re.I)),
+)  # fmt: skip
+
+OUTPUT_NOUNS = re.compile(
+    r"\b(?:output|outputs|response|respond|responses|answer|answers|reply|replies|summary|"
+    r"summaries|bullets?|bullet points?|words?|sentences?|sections?|headers?|headings?|json|"
+    r"yaml|xml|html|csv|markdown|format(?:ted)?|list|lists|table|paragraphs?|lines?|titles?|"
+    r"labels?|ratings?|scores?|grades?|characters?|emojis?|tone|language|items?|fields?|keys?|"
+    r"code blocks?|backticks|tags?|quotes?|write|written)\b",
+    re.I,
+)
+_OUTPUT_VERBS = re.compile(
+    r"^(?:please\s+|you (?:must|should|will|shall|may)\s+(?:not\s+|never\s+|only\s+|always\s+)?|"
+    r"always\s+|only\s+|just\s+)?"
+    r"(?:write|output|outputs|respond|reply|answer|return|give|provide|list|include|use|format|"
+    r"start|begin|end|finish|keep|limit|make|ensure|create|generate|produce|extract|summari[sz]e|"
+    r"put|print|add|mention|separate|wrap|do not|don'?t|never|avoid|no|omit|exclude|rate|"
+    r"score|classify|label|translate|rewrite|explain|describe|present|state|answer|place|"
+    r"insert|sort|order|number|bold|capitali[sz]e|respond|be|each|every|all|the (?:output|"
+    r"response|answer|summary)|your (?:output|response|answer|reply|summary))\b",
+    re.I,
+)
+_PERSONA = re.compile(
+    r"^(?:you are|you're|act as|acting as|as an? [\w -]{2,40},|your (?:role|job|purpose|"
+    r"goal|task|mission) is|imagine you|pretend|i want you to act|take on the role)\b",
+    re.I,
+)
+_PERSONA_OUTPUT = re.compile(
+    r"^you (?:are|'re) (?:to|required to|expected to|only allowed to|not allowed to|tasked with|"
+    r"asked to|supposed to)\b",
+    re.I,
+)
+_INPUT = re.compile(
+    r"^(?:the (?:input|text|article|document|transcript|essay|data|content|code|email|user "
+    r"(?:input|message)|message|query|question)s? (?:is|are|will|you (?:will )?receive|"
+    r"provided|given|below|above)|you (?:will|'ll) (?:be given|receive|get|be provided|be "
+    r"shown|see)|you are given|you receive|the user will|the user is|the user's|the user has|"
+    r"(?:each|every|the) (?:\w+ )?(?:of the )?(?:context|input|document|transcript|files?|"
+    r"code ?base|repository|conversation|chat history)\s+(?:is|are|was|contains?|starts?|has|"
+    r"have|includes?|consists?|comes?|will (?:be|contain|include|start)|you (?:receive|get|see))\b|"
+    r"input\s*:|here is|here are|below "
+    r"is|below are|the following is|given (?:a|an|the)\b|this is the|attached is)",
+    re.I,
+)
+_PROCESS = re.compile(
+    r"think step[- ]by[- ]step|step[- ]by[- ]step|take a (?:deep )?breath|"
+    r"^(?:first(?:ly)?|then|next|after that|afterwards|finally|lastly|step \d+)\b|"
+    r"^(?:read|think|consider|analy[sz]e|reflect|understand|study|review|examine|identify|"
+    r"figure out|look at|go through|imagine|take|determine|evaluate|assess|spend|fully|deeply|"
+    r"carefully|mentally|meditate|digest|internali[sz]e|search|fetch|look up|check|verify|"
+    r"make sure you understand|focus|remember|note that|keep in mind)\b",
+    re.I,
+)
+_EXAMPLE_START = re.compile(
+    r"^(?:examples?\s*\d*\s*[:.-]|for (?:example|instance)\b|e\.g\.|here (?:is|are) (?:an? )?"
+    r"(?:example|sample)s?|sample (?:output|response|answer|input)s?\s*:|example "
+    r"(?:output|response|answer|input)s?\s*:|input\s*:|output\s*:)",
+    re.I,
+)
+_TEMPLATE_INTRO = re.compile(
+    r"(?:format|template|structure|like this|as follows|following (?:way|form|layout|sections)|"
+    r"output (?:should|must|will) (?:look|be)|respond with|in this form)\b[^.]*:?\s*$",
+    re.I,
+)
+# "[FILENAME] is the lowercase file name", "{topic} is the subject": defines a placeholder.
+_DEFINES_PLACEHOLDER = re.compile(
+    r"^(?:the\s+)?(?:\[[A-Za-z_][\w ]{0,30}\]|\{\{?\s*[\w.]+\s*\}?\}|<[A-Za-z_][\w ]{0,30}>)"
+    r"\s+(?:is|are|means|refers to|will be|contains?|stands for)\b",
+    re.I,
+)
+_HAS_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+[^{}]*\}\}|\{[A-Za-z_]\w*\}")
+_USE_VALUE = re.compile(
+    r"\b(?:mention|include|use|refer to|address|cite|quote|repeat|state|name|greet|sign|"
+    r"respond in|reply in|write in|answer in|translate)\b",
+    re.I,
+)
+_CAPABILITY = re.compile(
+    r"^(?:you (?:can|could|may|have access|have the ability|are able|are allowed)|"
+    r"the (?:assistant|model|ai) (?:can|has))\b",
+    re.I,
+)
+_BACK_TO_TASK = re.compile(
+    r"^\s*(?:now\b|it'?s your turn|your turn|remember\b|always\b|never\b|do not\b|don'?t\b|"
+    r"provide\b|respond\b|reply\b|output\b|return\b|answer\b)",
+    re.I,
+)
+_CONDITIONAL_HEADING = re.compile(
+    r"[\w)]-specific\b|\bspecific to\b|^(?:if|when|for)\b|\boptional\b|\balternatives?\b|"
+    r"\bvariants?\b|\bdepending on\b",
+    re.I,
+)
+PASTED_MIN_WORDS = 80
+PASTED_MIN_LINE_WORDS = 20  # pasted documents are paragraphs; instruction lists are short lines  # a paragraph at least this long and (nearly) instruction-free is pasted
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of lines between blank lines, fences and titles, with where it sits."""
+
+    text: str
+    section: str  # kind of the enclosing section: output/process/persona/input/example/none
+    heading: str  # the enclosing section's title ("" when none)
+    fenced: bool
+    template: bool  # inside what the prompt presents as the output's format
+    # Under a heading that makes its instructions alternatives or conditional ("Stack-specific
+    # instructions" > "## React"): they hold only in some cases.
+    conditional: bool = False
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One unit of the prompt with its role and the section it sits in."""
+
+    text: str
+    kind: str
+    role: Role
+    heading: str
+    reason: str  # why: "in an EXAMPLES section", "persona phrase", ...
+    conditional: bool = False  # see Block.conditional
+
+
+def section_kind(title: str) -> str:
+    for kind, pattern in _SECTION_KINDS:
+        if pattern.search(title):
+            return kind
+    return "none"
+
+
+def title_of(line: str) -> str | None:
+    """The title when ``line`` is a heading of the prompt: ``# X``, an ALL-CAPS line, or a short
+    ``Label:`` line."""
+    m = _ATX.match(line)
+    if m:
+        return m.group(1).strip("*_ :")
+    stripped = line.strip().strip("*_").strip()
+    letters = re.sub(r"[^A-Za-z]", "", stripped)
+    if (
+        letters
+        and letters.isupper()
+        and len(letters) >= 3
+        and len(stripped.split()) <= 6
+        and not re.search(r"[.!?]$", stripped)
+    ):
+        return stripped.rstrip(":").strip()
+    if stripped.endswith(":") and len(stripped.split()) <= 5 and not re.search(r"[.!?]", stripped):
+        return stripped.rstrip(":").strip()
+    return None
+
+
+def blocks(text: str) -> list[Block]:
+    """The prompt cut into blocks, each with its section and whether it is fenced/template."""
+    out: list[Block] = []
+    section, heading = "none", ""
+    current: list[str] = []
+    fenced = False
+    template_next = False  # the previous line introduced an output format
+
+    stack: list[tuple[int, str]] = []  # enclosing Markdown headings: (level, title)
+
+    def conditional() -> bool:
+        return any(_CONDITIONAL_HEADING.search(t) for _level, t in stack)
+
+    def flush(is_fenced: bool, is_template: bool) -> None:
+        if current:
+            out.append(
+                Block("\n".join(current), section, heading, is_fenced, is_template, conditional())
+            )
+            current.clear()
+
+    template_fence = False
+    soft = False  # the example section was opened by a "Label:" line, not a Markdown header
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            if fenced:
+                flush(True, template_fence)
+                fenced = False
+            else:
+                flush(False, False)
+                fenced = True
+                template_fence = template_next or section in ("output",)
+            continue
+        if fenced:
+            current.append(line)
+            continue
+        if not line.strip():
+            flush(False, False)
+            continue
+        title = title_of(line)
+        if title is not None and section_kind(title) == "example" and current:
+            flush(False, False)  # "Example 1:" after a paragraph opens an example
+        if (title is not None and _ATX.match(line)) or (title is not None and not current):
+            flush(False, False)
+            if _ATX.match(line):
+                level = len(line.lstrip()) - len(line.lstrip().lstrip("#"))
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, title or ""))
+            kind = section_kind(title or "")
+            if _ATX.match(line) or kind != "none" or title.isupper():
+                section, heading = kind, title or ""
+                soft = not _ATX.match(line)
+            out.append(Block(line, section, heading, False, False))
+            template_next = bool(_TEMPLATE_INTRO.search(line))
+            continue
+        if not current and section == "example" and soft and _BACK_TO_TASK.match(line):
+            section, heading = "none", ""  # "Now it's your turn ...": the examples are over
+        current.append(line)
+        template_next = bool(_TEMPLATE_INTRO.search(line))
+    flush(fenced, fenced and template_fence)
+    return out
+
+
+_NAMES_OUTPUT_PART = re.compile(
+    r"\b(?:section|heading|header)s?\s+(?:called|named|titled|labell?ed)\b"
+    r"|\binto (?:a|the) (?:section|list|table)\b",
+    re.I,
+)
+_VERB_ANYWHERE = re.compile(
+    r"(?:^|[,;:]\s*|\b(?:and|then)\s+)(?:write|output|list|extract|put|give|rate|provide|"
+    r"include|return|respond|summari[sz]e|create|generate|produce)\b",
+    re.I,
+)
+
+
+def _instruction_like(unit: str) -> bool:
+    return bool(
+        _OUTPUT_VERBS.search(unit)
+        or _VERB_ANYWHERE.search(unit)
+        or _NAMES_OUTPUT_PART.search(unit)
+        or re.search(r"\b(?:must|should|never|always|do not|don'?t)\b", unit, re.I)
+    )
+
+
+def classify(text: str) -> list[Sentence]:
+    """Every unit of ``text`` with its role, in order (headings are left out)."""
+    out: list[Sentence] = []
+    for block in blocks(text):
+        units = split_units_with_kinds(block.text)
+        if not units or (
+            not block.fenced and title_of(block.text) is not None and "\n" not in block.text
+        ):
+            continue  # a heading of the prompt, not a sentence
+        n_words = len(block.text.split())
+        instructive = sum(1 for u, _k in units if _instruction_like(u))
+        pasted_block = block.fenced and not block.template
+        n_lines = max(1, len([x for x in block.text.splitlines() if x.strip()]))
+        if (
+            not block.fenced
+            and n_words >= PASTED_MIN_WORDS
+            and n_words / n_lines >= PASTED_MIN_LINE_WORDS
+            and instructive <= len(units) * 0.15
+        ):
+            pasted_block = True
+        in_example = False
+        format_list = False  # the items after "must use this format:" describe the output
+        for unit, kind in units:
+            if format_list and kind == "item":
+                out.append(
+                    Sentence(unit, kind, "example", block.heading, "a line of the output format")
+                )
+                continue
+            format_list = bool(_TEMPLATE_INTRO.search(unit)) and unit.rstrip().endswith(":")
+            role, reason = _role(unit, kind, block, pasted_block, in_example)
+            if _EXAMPLE_START.match(unit):
+                in_example = True
+            out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
+    return out
+
+
+_JINJA = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)
+
+
+def _only_markup(unit: str) -> bool:
+    """Jinja tags, ``~~SECTION~~`` delimiters and bold labels carry no instruction."""
+    rest = _JINJA.sub(" ", unit)
+    if len(re.findall(r"[A-Za-z]{2,}", rest)) < 2 and _JINJA.search(unit):
+        return True
+    stripped = unit.strip()
+    if re.match(r"^</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>", stripped):
+        return True  # a line of HTML/XML pasted into the prompt
+    return bool(re.fullmatch(r"[~=*_#<>\[\]-]{2,}\s*[\w .-]{1,60}?\s*[~=*_#<>\[\]-]{2,}", stripped))
+
+
+def _role(
+    unit: str, kind: str, block: Block, pasted_block: bool, in_example: bool
+) -> tuple[Role, str]:
+    if _only_markup(unit):
+        return "input", "a template directive or delimiter"
+    if block.template:
+        return "example", "a line of the output template"
+    if block.section == "example":
+        return "example", f"in the {block.heading} section"
+    if pasted_block:
+        return "pasted", "fenced text" if block.fenced else "a long paragraph without instructions"
+    if block.section == "example":
+        return "example", f"in the {block.heading} section"
+    if in_example or _EXAMPLE_START.match(unit):
+        return "example", "example text"
+    if _PERSONA_OUTPUT.match(unit):
+        return "output", "the task assigned"
+    if _PERSONA.match(unit):
+        return "persona", "persona phrase"
+    if _INPUT.match(unit) or _DEFINES_PLACEHOLDER.match(unit):
+        return "input", "describes the input"
+    if _HAS_PLACEHOLDER.search(unit) and not (
+        _OUTPUT_VERBS.match(unit)
+        or _USE_VALUE.search(unit)
+        or re.search(r"\b(?:should|must|shall|needs? to|has to|have to)\b", unit, re.I)
+    ):
+        return "input", "states an input value"
+    if _CAPABILITY.match(unit):
+        return "persona", "what the model can do"
+    output_words = bool(OUTPUT_NOUNS.search(unit))
+    if _NAMES_OUTPUT_PART.search(unit):
+        return "output", "names a part of the output"
+    if (
+        _PROCESS.search(unit)
+        and not (output_words and _OUTPUT_VERBS.search(unit))
+        and not re.search(r"\b(?:output|response|answer|reply)\b", unit, re.I)
+    ):
+        return "process", "a process step"
+    if block.section == "input":
+        return "input", f"in the {block.heading} section"
+    if block.section == "persona" and (
+        not _instruction_like(unit)
+        or re.match(r"^(?:you|we|i)\s+(?!must|should|will|shall)", unit, re.I)
+    ):
+        return "persona", f"in the {block.heading} section"
+    if block.section == "process" and not (output_words and _instruction_like(unit)):
+        return "process", f"in the {block.heading} section"
+    return "output", "output instruction"

@@ -1,0 +1,576 @@
+"""Formats and reference checks: the deterministic kinds promptfoo has (see
+:mod:`llmassert.assertions.formats`).
+
+Recognized:
+
+- exact output: "Reply only with 'OK'", "respond with exactly "DONE"" → ``equals``;
+- regex / inline format: "match the pattern `^\\d{4}$`", "structured as follows: <type>:
+  <description>" (slots become ``.+``; "Use these for <type>: fix, feat" limits a slot);
+- HTML, XML, SQL: "respond in HTML" (``is_html`` / ``contains_html``), "wrap it in XML",
+  "write a SQL query"; negated ("no HTML tags") gives the opposite;
+- a JSON Schema written in the sentence (``matches_schema``);
+- tool calls: "respond with a tool call" / "call the function" (``is_valid_tool_call``);
+- refusals: "never refuse", "do not say you cannot help" (``not is_refusal``);
+- similarity to an input: "similar to {reference}", "keep close to {original}" (ROUGE-L,
+  Levenshtein ratio, BLEU against the example's value);
+- reading level: "at a 6th grade reading level" (Flesch–Kincaid grade);
+- ASCII only: "use only ASCII characters", "no non-ASCII / unicode characters";
+- same language as the input: "reply in the same language as the user";
+- "the overall rating must equal the lowest grade" (``overall_is_lowest``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from llmassert.synth.models import Criterion
+from llmassert.synth.rules.base import Check, literal, negated, variable_refs
+
+_EQUALS = re.compile(
+    r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
+    r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
+    re.I,
+)
+_REGEX = re.compile(
+    r"\b(?:match(?:es|ing)?|follows?|conform(?:s|ing)? to)\s+(?:the\s+)?(?:regex|regular expression|"
+    r"pattern)\s*:?\s*`([^`\n]{1,120})`",
+    re.I,
+)
+_SLOT_TEMPLATE = re.compile(
+    r"\b(?:structured|formatted|format(?:ted)?|written)\s+(?:as follows|like this|as|in the "
+    r"(?:form|format))\s*:?\s*(.*<[\w -]{1,30}>.*)$",
+    re.I,
+)
+_SLOT_VALUES = re.compile(
+    r"\buse (?:these|one of these|only these) for\s+<([\w -]{1,30})>\s*:\s*(.+)$", re.I
+)
+_HTML = re.compile(
+    r"\b(?:in|as|using|with|valid)\s+html\b|\bhtml (?:format|document|markup|only)\b", re.I
+)
+_HTML_NEG = re.compile(r"\bhtml(?: tags| markup)?\b", re.I)
+_XML = re.compile(r"\b(?:in|as|using|valid)\s+xml\b|\bxml (?:format|document|only)\b", re.I)
+_XML_TAGS = re.compile(
+    r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?", re.I
+)
+_SQL = re.compile(
+    r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
+    r"write (?:a|the) (?:\w+ )?sql\b)",
+    re.I,
+)
+_TOOL = re.compile(
+    r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
+    r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
+    re.I,
+)
+_REFUSAL = re.compile(
+    r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
+    r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
+    re.I,
+)
+_SIMILAR = re.compile(
+    r"\b(?:similar to|close to|stay(?:s)? close to|paraphras\w+|keep (?:the )?(?:same )?meaning of|"
+    r"faithful to|as close as possible to)\b",
+    re.I,
+)
+_CORRECT = re.compile(
+    r"\b(?:fix|correct)\s+(?:the\s+|only\s+the\s+|any\s+)?(?:spelling|typos?|grammar|punctuation)\b",
+    re.I,
+)
+_READING = re.compile(
+    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?[- ]grade(?:rs?)?|grade (\d{1,2}))\b[^.]{0,30}\b(?:reading|level|readab)"
+    r"|\breading level of (?:a |an )?(\d{1,2})(?:st|nd|rd|th)?[- ]grade"
+    r"|\b(?:a |an )?(\d{1,2})[- ]year[- ]old\b",
+    re.I,
+)
+_ASCII = re.compile(
+    r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
+    r"(?:unicode|non[- ]english) characters\b",
+    re.I,
+)
+_SAME_LANGUAGE = re.compile(
+    r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
+    r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
+    r"(?:are |is )?(?:using|used|write|wrote|speak)"
+    r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)",
+    re.I,
+)
+_OVERALL_LOWEST = re.compile(
+    r"\boverall\b[^.]{0,60}\b(?:equal|equals|is|be|match(?:es)?|same as)\b[^.]{0,30}\b(?:lowest|"
+    r"worst|minimum)\b",
+    re.I,
+)
+_GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-F])\b")
+
+
+def _equals_checks(text: str) -> list[Check]:
+    m = _EQUALS.search(text)
+    if not m or negated(text, m.start()):
+        return []
+    value = m.group(1).strip()
+    return [
+        Check(
+            "equals_exact",
+            f"The whole response is {value!r}.",
+            f"return equals(response, {value!r})",
+            ("equals",),
+        ),
+        Check(
+            "equals_ci",
+            f"The whole response is {value!r}, any case, final punctuation ignored.",
+            f"return equals(response.strip().rstrip('.!'), {value!r}, case=False)",
+            ("equals",),
+        ),
+    ]
+
+
+def _regex_checks(text: str) -> list[Check]:
+    m = _REGEX.search(text)
+    if not m:
+        return []
+    pattern = m.group(1)
+    try:
+        re.compile(pattern)
+    except re.error:
+        return []
+    return [
+        Check(
+            "matches_pattern",
+            f"Matches the pattern {pattern}.",
+            f"return matches_regex(response, {pattern!r})",
+            ("matches_regex",),
+        )
+    ]
+
+
+def slot_pattern(template: str, values: dict[str, tuple[str, ...]] | None = None) -> str:
+    """A regex for an inline template: ``<type>: <description>`` -> ``^(?:fix|feat): .+$``."""
+    values = values or {}
+    out, pos = [], 0
+    for m in re.finditer(r"<([\w -]{1,30})>", template):
+        literal_part = template[pos : m.start()]
+        out.append(
+            r"\s*".join(re.escape(p) for p in literal_part.split())
+            if literal_part.strip()
+            else (r"\s*" if literal_part else "")
+        )
+        allowed = values.get(m.group(1).strip().casefold())
+        out.append("(?:" + "|".join(re.escape(v) for v in allowed) + ")" if allowed else r".+?")
+        pos = m.end()
+    tail = template[pos:].strip().rstrip(".")
+    if tail:
+        out.append(r"\s*" + re.escape(tail))
+    return r"^\s*" + "".join(out) + r"\s*$"
+
+
+def _slot_checks(criterion: Criterion) -> list[Check]:
+    m = _SLOT_TEMPLATE.search(criterion.text)
+    if not m:
+        return []
+    template = m.group(1).strip().strip("`\"'")
+    values: dict[str, tuple[str, ...]] = {}
+    for line in [*criterion.context.split(". "), criterion.context]:
+        v = _SLOT_VALUES.search(line)
+        if v:
+            items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
+            values[v.group(1).strip().casefold()] = tuple(
+                x for x in items if x and len(x.split()) <= 3
+            )
+    try:
+        plain = slot_pattern(template)
+        strict = slot_pattern(template, values)
+        re.compile(plain)
+        re.compile(strict)
+    except re.error:
+        return []
+    out = [
+        Check(
+            "first_line_follows_template",
+            f"The first line has the form {template}.",
+            f"return matches_regex(first_line(response), {plain!r})",
+            ("matches_regex", "first_line"),
+        )
+    ]
+    if values:
+        out.insert(
+            0,
+            Check(
+                "first_line_template_values",
+                f"The first line has the form {template} with the listed values.",
+                f"return matches_regex(first_line(response), {strict!r})",
+                ("matches_regex", "first_line"),
+            ),
+        )
+    return out
+
+
+def _slot_value_checks(criterion: Criterion) -> list[Check]:
+    """ "Use these for <type>: fix, feat, ..." alone: the template is in its context."""
+    v = _SLOT_VALUES.search(criterion.text)
+    if not v:
+        return []
+    m = _SLOT_TEMPLATE.search(criterion.context)
+    if not m:
+        return []
+    template = m.group(1).split(" Use these")[0].strip().strip("`\"'")
+    items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
+    values = {v.group(1).strip().casefold(): tuple(x for x in items if x and len(x.split()) <= 3)}
+    try:
+        pattern = slot_pattern(template, values)
+        re.compile(pattern)
+    except re.error:
+        return []
+    return [
+        Check(
+            "first_line_template_values",
+            f"The first line has the form {template} with the listed values.",
+            f"return matches_regex(first_line(response), {pattern!r})",
+            ("matches_regex", "first_line"),
+        )
+    ]
+
+
+def _markup_checks(text: str) -> list[Check]:
+    out: list[Check] = []
+    m = _HTML.search(text)
+    neg = _HTML_NEG.search(text)
+    if m and not negated(text, m.start()):
+        out += [
+            Check(
+                "is_html_strict",
+                "The response is an HTML fragment.",
+                "return is_html(response)",
+                ("is_html",),
+            ),
+            Check(
+                "has_html_lenient",
+                "The response contains HTML tags.",
+                "return contains_html(response)",
+                ("contains_html",),
+            ),
+        ]
+    elif neg and negated(text, neg.start()):
+        out.append(
+            Check(
+                "no_html", "No HTML tags.", "return not contains_html(response)", ("contains_html",)
+            )
+        )
+    m = _XML.search(text)
+    if m and not negated(text, m.start()):
+        out += [
+            Check(
+                "is_xml_strict",
+                "The response is well-formed XML.",
+                "return is_xml(response)",
+                ("is_xml",),
+            ),
+            Check(
+                "has_xml_lenient",
+                "The response contains an XML element.",
+                "return contains_xml(response)",
+                ("contains_xml",),
+            ),
+        ]
+    m = _XML_TAGS.search(text)
+    if m and not negated(text, m.start()):
+        tag = m.group(1)
+        element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
+        out.append(
+            Check(
+                f"in_{tag.replace('-', '_')}_tags",
+                f"Contains a <{tag}>...</{tag}> element.",
+                f"return matches_regex(response, {element!r}, flags=re.S)",
+                ("matches_regex",),
+                ("re",),
+            )
+        )
+    m = _SQL.search(text)
+    if m:
+        if negated(text, m.start()):
+            out.append(
+                Check(
+                    "no_sql",
+                    "No SQL statement.",
+                    "return not contains_sql(response)",
+                    ("contains_sql",),
+                )
+            )
+        else:
+            out += [
+                Check(
+                    "is_sql_strict",
+                    "The response (or its one code block) is SQL.",
+                    "return is_sql(response)",
+                    ("is_sql",),
+                ),
+                Check(
+                    "has_sql_lenient",
+                    "The response contains a SQL statement.",
+                    "return contains_sql(response)",
+                    ("contains_sql",),
+                ),
+            ]
+    return out
+
+
+def _schema_checks(text: str) -> list[Check]:
+    if not re.search(r"\bschema\b", text, re.I):
+        return []
+    start = text.find("{")
+    end = text.rfind("}")
+    if not 0 <= start < end:
+        return []
+    try:
+        schema = json.loads(text[start : end + 1])
+    except ValueError:
+        return []
+    if not isinstance(schema, dict) or not ({"type", "properties", "required"} & set(schema)):
+        return []
+    return [
+        Check(
+            "matches_json_schema",
+            "JSON valid against the schema in the prompt.",
+            f"SCHEMA = json.loads({json.dumps(schema)!r})\nreturn matches_schema(response, SCHEMA)",
+            ("matches_schema",),
+            ("json",),
+        )
+    ]
+
+
+def _tool_checks(text: str) -> list[Check]:
+    m = _TOOL.search(text)
+    if not m or negated(text, m.start()):
+        return []
+    return [
+        Check(
+            "is_tool_call",
+            "The response is a well-formed tool call (name and JSON arguments).",
+            "return is_valid_tool_call(response)",
+            ("is_valid_tool_call",),
+        )
+    ]
+
+
+def _refusal_checks(text: str) -> list[Check]:
+    if not _REFUSAL.search(text):
+        return []
+    return [
+        Check(
+            "no_refusal",
+            "Does not refuse (no refusal phrase at the start).",
+            "return not is_refusal(response)",
+            ("is_refusal",),
+        )
+    ]
+
+
+def _similarity_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
+    refs = [v for v in variable_refs(text) if v in criterion.variables] or [
+        v for v in criterion.variables if re.search(rf"\b{re.escape(v)}\b", text)
+    ]
+    if not refs:
+        return []
+    ref = refs[0]
+    setup = f"reference = str(example.get({ref!r}) or '')\nif not reference:\n    return True  # nothing to compare with\n"
+    if _CORRECT.search(text):
+        return [
+            Check(
+                f"close_to_{ref}_edit",
+                f"Only small edits to {{{ref}}}: Levenshtein ratio >= 0.8.",
+                setup + "return levenshtein_ratio(response.strip(), reference.strip()) >= 0.8",
+                ("levenshtein_ratio",),
+            )
+        ]
+    if not _SIMILAR.search(text):
+        return []
+    return [
+        Check(
+            f"similar_to_{ref}_rouge",
+            f"Similar to {{{ref}}}: ROUGE-L F1 >= 0.3.",
+            setup + "return rouge_l(response, reference) >= 0.3",
+            ("rouge_l",),
+        ),
+        Check(
+            f"similar_to_{ref}_bleu",
+            f"Similar to {{{ref}}}: BLEU >= 0.1.",
+            setup + "return bleu(response, reference) >= 0.1",
+            ("bleu",),
+        ),
+    ]
+
+
+def _reading_checks(text: str) -> list[Check]:
+    m = _READING.search(text)
+    if not m:
+        return []
+    if m.group(4):  # "a 10-year-old": US grade ~ age - 5
+        grade = max(1, int(m.group(4)) - 5)
+    else:
+        grade = int(m.group(1) or m.group(2) or m.group(3))
+    return [
+        Check(
+            f"reading_grade_{grade}",
+            f"Flesch-Kincaid grade at most {grade}.",
+            f"return flesch_kincaid_grade(response) <= {grade}",
+            ("flesch_kincaid_grade",),
+        ),
+        Check(
+            f"reading_grade_{grade}_slack",
+            f"Flesch-Kincaid grade at most {grade + 2} (the formula is rough).",
+            f"return flesch_kincaid_grade(response) <= {grade + 2}",
+            ("flesch_kincaid_grade",),
+        ),
+    ]
+
+
+def _ascii_checks(text: str) -> list[Check]:
+    if not _ASCII.search(text):
+        return []
+    return [
+        Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))
+    ]
+
+
+def _language_checks(criterion: Criterion) -> list[Check]:
+    if not _SAME_LANGUAGE.search(criterion.text):
+        return []
+    return [
+        Check(
+            "same_language_as_input",
+            "Written in the language of the longest input text (stopword profile).",
+            "texts = [v for v in example.values() if isinstance(v, str) and word_count(v) >= 5]\n"
+            "if not texts:\n"
+            "    return True  # no input text to compare with\n"
+            "source = language_scores(max(texts, key=len))\n"
+            "mine = language_scores(response)\n"
+            "if not source or not mine:\n"
+            "    return True\n"
+            "top = max(source, key=source.get)\n"
+            "# Short texts of related languages score alike: the input's language need only be\n"
+            "# among the response's best (at least half of its top score).\n"
+            "return mine.get(top, 0) >= 0.5 * max(mine.values()) and mine.get(top, 0) > 0",
+            ("language_scores", "word_count"),
+        )
+    ]
+
+
+def _overall_checks(criterion: Criterion) -> list[Check]:
+    if not _OVERALL_LOWEST.search(criterion.text):
+        return []
+    m = _GRADES.search(criterion.context) or _GRADES.search(criterion.text)
+    if m:
+        letters = re.findall(r"\b[A-F]\b", m.group(0))
+        scale = tuple(sorted(set(letters), reverse=True))  # F (lowest) .. A
+    else:
+        scale = tuple(str(i) for i in range(0, 11))
+    return [
+        Check(
+            "overall_is_lowest_grade",
+            "The overall grade equals the lowest of the other grades.",
+            f"return overall_is_lowest(response, {literal(scale)})",
+            ("overall_is_lowest",),
+        )
+    ]
+
+
+_NOTHING_ELSE = re.compile(
+    r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
+    r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
+    r"additional|extra) text\b",
+    re.I,
+)
+_FENCE_LANG = re.compile(r"```\s*([A-Za-z][\w+#-]{0,15})")
+_UP_TO = re.compile(
+    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
+    r"\b(?P<noun>[a-z][\w-]*s)\b",
+    re.I,
+)
+_TEXT_UNITS = re.compile(
+    r"^(?:words|sentences|characters|chars|letters|tokens|lines|paragraphs|pages|minutes|seconds|"
+    r"times|bullets|items|points|steps|sections|headers|headings|emojis|hashtags|questions)$",
+    re.I,
+)
+
+
+def _nothing_else_checks(criterion: Criterion) -> list[Check]:
+    if not _NOTHING_ELSE.search(criterion.text):
+        return []
+    if re.search(r"\bjson\b", criterion.context, re.I):
+        return [
+            Check(
+                "only_json",
+                "The whole response is JSON, nothing around it.",
+                "return is_json(response.strip())",
+                ("is_json",),
+            )
+        ]
+    return []
+
+
+def _fence_language_checks(text: str) -> list[Check]:
+    m = _FENCE_LANG.search(text)
+    if not m or not re.search(r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b", text, re.I):
+        return []
+    if negated(text, m.start()):
+        return []
+    lang = m.group(1)
+    opener = r"^[ \t]*```[ \t]*" + re.escape(lang) + r"\b"
+    return [
+        Check(
+            f"code_block_{lang.casefold()}",
+            f"Has a code block opened with ```{lang}.",
+            f"return matches_regex(response, {opener!r}, flags=re.I | re.M)",
+            ("matches_regex",),
+            ("re",),
+        )
+    ]
+
+
+def _list_length_checks(criterion: Criterion) -> list[Check]:
+    m = _UP_TO.search(criterion.text)
+    if not m or _TEXT_UNITS.match(m.group("noun")) or negated(criterion.text, m.start()):
+        return []
+    noun = m.group("noun")
+    if m.group(1):
+        limit, setup = m.group(1), ""
+    else:
+        var = m.group(2)
+        if var not in criterion.variables:
+            return []
+        setup = (
+            f"limit = as_int(example.get({var!r}))\nif limit is None:\n"
+            "    return True  # the example does not say\n"
+        )
+        limit = "limit"
+    return [
+        Check(
+            f"at_most_{noun.replace('-', '_')}",
+            f"Lists at most {limit} {noun} (JSON array or list items).",
+            f"{setup}return list_length(response) <= {limit}",
+            ("list_length", "as_int"),
+        )
+    ]
+
+
+def checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
+    return (
+        _equals_checks(text)
+        + _regex_checks(text)
+        + _slot_checks(criterion)
+        + _slot_value_checks(criterion)
+        + _markup_checks(text)
+        + _schema_checks(text)
+        + _tool_checks(text)
+        + _refusal_checks(text)
+        + _similarity_checks(criterion)
+        + _reading_checks(text)
+        + _ascii_checks(text)
+        + _language_checks(criterion)
+        + _overall_checks(criterion)
+        + _nothing_else_checks(criterion)
+        + _fence_language_checks(text)
+        + _list_length_checks(criterion)
+    )
