@@ -132,6 +132,29 @@ def test_noop_logs_but_never_stops_or_raises(
     assert {f["assertion"] for f in failures} >= {"no_sorry", "max_words"}
 
 
+def test_warn_assertions_are_logged_never_raised_and_the_core_counts_the_stream(
+    llm_server: FakeLLMServer, stream_checks: Path, tmp_path: Path
+) -> None:
+    # Fails the (non-monotone) ending check only, declared warn here: logged, not raised.
+    answer = "A short answer."
+    llm_server.script(Reply(content=answer), Reply(content=answer))
+    log = tmp_path / "failures.jsonl"
+    severity = {"ends_with_question": "warn"}
+    guarded = LiteLLMGuard(stream_checks, failure_log=log, severity=severity)
+    stream = guarded.completion(**_kwargs(llm_server))
+    assert "".join(chunk_text(c) for c in stream) == answer
+    assert stream.result is not None and not stream.result.passed
+    failures = [json.loads(x) for x in log.read_text().splitlines() if '"failure"' in x]
+    assert [f["assertion"] for f in failures] == ["ends_with_question"]
+    stats = guarded.guard.stats
+    assert (stats.calls, stats.attempts, stats.passed, stats.raised) == (1, 1, 1, 0)
+    # The same answer with the module's own severity (block) raises at the end.
+    blocking = LiteLLMGuard(stream_checks, failure_log=False)
+    with pytest.raises(AssertionsFailedError, match="ends_with_question"):
+        list(blocking.completion(**_kwargs(llm_server)))
+    assert (blocking.guard.stats.calls, blocking.guard.stats.raised) == (1, 1)
+
+
 def test_policies_that_cannot_apply_to_a_stream_are_refused(
     llm_server: FakeLLMServer, stream_checks: Path
 ) -> None:
