@@ -93,6 +93,7 @@ _PROCESS = re.compile(
     r"make sure you understand|focus|remember|note that|keep in mind)\b",
     re.I,
 )
+_EXAMPLE_CLOSED = re.compile(r"^[^\"“”]*:\s*[\"“][^\"“”]+[\"”]\W*$")
 _EXAMPLE_START = re.compile(
     r"^(?:examples?\s*\d*\s*[:.-]|for (?:example|instance)\b|e\.g\.|here (?:is|are) (?:an? )?"
     r"(?:example|sample)s?|sample (?:output|response|answer|input)s?\s*:|example "
@@ -304,7 +305,9 @@ def classify(text: str) -> list[Sentence]:
             format_list = bool(_TEMPLATE_INTRO.search(unit)) and unit.rstrip().endswith(":")
             role, reason = _role(unit, kind, block, pasted_block, in_example)
             if _EXAMPLE_START.match(unit):
-                in_example = True
+                # 'For example: "The weather is sunny [1](...)."' holds its whole example:
+                # the lines after it are instructions again.
+                in_example = not _EXAMPLE_CLOSED.search(unit)
             out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
     return out
 
