@@ -6,6 +6,7 @@ One module per family (see each module's docstring for what it recognizes):
 - :mod:`.phrases` — required/forbidden words and phrases, content concepts;
 - :mod:`.structure` — bullets, numbered lists, sections/headers, markdown, code blocks, tables, JSON;
 - :mod:`.style` — language, case, start/end phrases, questions, plain language;
+- :mod:`.elisions` — no '...' lines or 'rest of code' comments where eliding is banned;
 - :mod:`.diffs` — unified-diff structure (file lines, hunk headers, changed hunks);
 - :mod:`.math_delimiters` — math delimiters the prompt lists (no ``$...$``, ``$$`` on own lines);
 - :mod:`.prohibitions` — bans whose words are in the verb ("don't tell them to X", folder-creating
@@ -32,6 +33,7 @@ from llmassert.assertions import formats, helpers, parse
 from llmassert.synth.models import Candidate, Category, Criterion
 from llmassert.synth.rules import (
     diffs,
+    elisions,
     kinds,
     length,
     math_delimiters,
@@ -68,6 +70,7 @@ FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "prohibitions": prohibitions.checks,
     "math": math_delimiters.checks,
     "diffs": diffs.checks,
+    "elisions": elisions.checks,
 }
 
 
