@@ -255,7 +255,11 @@ def blocks(text: str) -> list[Block]:
 
 _NAMES_OUTPUT_PART = re.compile(
     r"\b(?:section|heading|header)s?\s+(?:called|named|titled|labell?ed)\b"
-    r"|\binto (?:a|the) (?:section|list|table)\b",
+    r"|\binto (?:a|the) (?:section|list|table)\b"
+    # "Think step by step and explain the changes in a few short sentences": the length of
+    # what is written is an output instruction, whatever the process around it.
+    r"|\b(?:explain|describe|summari[sz]e|write)\b[^.]*\bin (?:just |only )?(?:a few|one|two|three|"
+    r"\d+) (?:short )?(?:sentences?|words|lines|paragraphs?)\b",
     re.I,
 )
 _VERB_ANYWHERE = re.compile(
