@@ -41,7 +41,11 @@ from llmassert.errors import (
     ConfigError,
     LlmAssertError,
     SandboxError,
+    SandboxTimeoutError,
 )
+from llmassert.sandbox import load_inline
+from llmassert.sandbox.inline import bounded_timeout, frozen_example, is_bounded
+from llmassert.sandbox.inline import scope as inline_scope
 
 AssertionFn = Callable[[dict[str, Any], str], Any]
 FixFn = Callable[[dict[str, Any], str], str]
@@ -77,6 +81,8 @@ class AssertionSet:
             for a in self._assertions
             if a.question is None and a.name in self._functions
         )
+        self._frozen_inputs = any(is_bounded(fn) for _, fn in self._local)
+        self._timeout_s = min((bounded_timeout(fn) for _, fn in self._local), default=1.0)
         self._remote = tuple(
             a for a in self._assertions if a.question is None and a.name not in self._functions
         )
@@ -134,7 +140,7 @@ class AssertionSet:
                     f"refused: {e.message}", file=filename, field=e.field
                 ) from None
             inline = sb.is_inline_safe(source)
-            namespace = _load_inline(source, filename) if inline else {}
+            namespace = _load_inline(source, filename, timeout_s) if inline else {}
         if inline:
             functions = {n: namespace[n] for n in wanted if callable(namespace.get(n))}
             missing = [a.name for a in info.assertions if a.name not in functions]
@@ -309,6 +315,14 @@ class AssertionSet:
     # -- internals -------------------------------------------------------------------------------
 
     def _run_local(self, example: dict[str, Any], response: str) -> dict[str, _Checked]:
+        if self._local and self._frozen_inputs:
+            # Once for all checks: sandboxed functions take the frozen value as it is, and
+            # share one installed timer (each still held to its own timeout).
+            with inline_scope(self._timeout_s):
+                return self._run_checks(frozen_example(example), response)
+        return self._run_checks(example, response)
+
+    def _run_checks(self, example: dict[str, Any], response: str) -> dict[str, _Checked]:
         outcomes: dict[str, _Checked] = {}
         clock = time.perf_counter
         for assertion, fn in self._local:
@@ -317,6 +331,9 @@ class AssertionSet:
                 value = fn(example, response)
             except PROPAGATE:
                 raise
+            except SandboxTimeoutError as e:
+                outcomes[assertion.name] = (False, "timeout", e.message, clock() - start)
+                continue
             except Exception as e:
                 outcomes[assertion.name] = (False, "error", _describe(e), clock() - start)
                 continue
@@ -432,11 +449,9 @@ def _describe(error: BaseException) -> str:
     return f"raised {type(error).__name__}: {text}" if text else f"raised {type(error).__name__}"
 
 
-def _load_inline(source: str, filename: str) -> dict[str, Any]:
-    from llmassert.sandbox import load_inline
-
+def _load_inline(source: str, filename: str, timeout_s: float) -> dict[str, Any]:
     try:
-        return dict(load_inline(source, filename=filename))
+        return dict(load_inline(source, filename=filename, timeout_s=timeout_s))
     except SandboxError as e:
         raise AssertionModuleError(f"refused: {e.message}", file=filename) from None
     except Exception as e:

@@ -5,8 +5,11 @@ word_count``); they are the only non-stdlib names the sandbox lets assertion cod
 
 Rules of this module, because it runs inside the sandbox worker and on every guarded LLM call:
 
-- stdlib only (``re``, ``json``, ``functools``, ``unicodedata``), never another llmassert module:
+- stdlib only (``re``, ``json``, ``functools``, ``unicodedata``), never another llmassert module
+  except ``llmassert.sandbox._frozen`` (itself stdlib-only; the worker registers it by path):
   the sandbox worker loads this file without importing the ``llmassert`` package.
+- cached values are immutable (tuples, strings, frozen JSON): a check must not be able to change
+  what the next check on the same text sees.
 - cheap: the hooks benchmark targets <= 50 us per deterministic check. Text-derived tuples
   (words, sentences, lines) are memoized on the response string, so several checks on one
   response split it once.
@@ -22,6 +25,9 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
+
+# Stdlib-only too; the sandbox worker registers it under this name before loading this file.
+from llmassert.sandbox._frozen import freeze
 
 __all__ = [
     "AI_SELF_REFERENCE",
@@ -426,7 +432,8 @@ _NOT_JSON = object()
 
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text)
+        # Frozen: the value is cached and handed to every later check on the same text.
+        return freeze(json.loads(text))
     except (ValueError, RecursionError):
         return _NOT_JSON
 

@@ -44,6 +44,7 @@ class SystemPromptSpec(StrictModel):
     persona: str | None = None
 
 
+_RETRIEVING_OPS = frozenset({"map", "filter"})
 # DocETL parsing tools that call a cloud service or a model (cannot run offline).
 _PARSING_SERVICES = {
     "azure_di_read": "needs Azure Document Intelligence (a cloud service)",
@@ -287,6 +288,12 @@ def _cross_check(spec: PipelineSpec, path: Path, where: dict[str, str]) -> None:
     retrievers = spec.retrievers or {}
     for op in spec.operations:
         r = getattr(op, "retriever", None)
+        if r is not None and op.type not in _RETRIEVING_OPS:
+            raise SpecError(
+                f"retriever on a {op.type} is not supported yet (map and filter only)",
+                file=path,
+                field=f"{where[op.name]}.retriever",
+            )
         if r is not None and r not in retrievers:
             raise SpecError(
                 _unknown("retriever", r, sorted(retrievers)),

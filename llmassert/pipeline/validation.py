@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import ast
 import operator
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 MAX_SEQ = 1_000_000  # longest str/list a validate expression may build
 MAX_STEPS = 200_000  # interpreter steps per evaluation (comprehensions over huge lists)
+MAX_INT_BITS = 8_192  # largest integer result (~2,466 digits): 10**1000**1000 is refused
+MAX_SECONDS = 1.0  # wall-clock bound per evaluation, checked every few hundred steps
+MAX_SOURCE = 10_000  # characters of one expression
+MAX_DEPTH = 100  # AST nesting (the interpreter recurses once per level)
 
 
 class UnsafeExpressionError(ValueError):
@@ -26,17 +31,55 @@ class EvalError(ValueError):
     """The expression failed while running (bad key, wrong type, too large...)."""
 
 
+def _weight(value: Any, budget: int = MAX_SEQ) -> int:
+    """Elements reachable in ``value`` (strings count their length), stopping past ``budget``.
+
+    ``[[0] * 10**6] * 10**6`` is cheap to build (one inner list, shared) but a million times
+    larger to print or flatten; this sees the difference before the C code runs.
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += len(item)
+            stack.extend(item)
+        else:
+            total += 1
+    return total
+
+
+def _sum(values: Any, start: Any = 0) -> Any:
+    # sum(lists, []) concatenates: quadratic, and its result can be any size.
+    items = list(values)
+    if not isinstance(start, int | float) or not all(isinstance(v, int | float) for v in items):
+        raise EvalError("sum() adds numbers only")
+    return sum(items, start)
+
+
+def _str(value: Any = "") -> str:
+    if _weight(value) > MAX_SEQ:
+        raise EvalError("value too large to convert to text")
+    return str(value)
+
+
 BUILTINS: dict[str, Callable[..., Any]] = {
     "len": len,
     "all": all,
     "any": any,
     "min": min,
     "max": max,
-    "sum": sum,
+    "sum": _sum,
     "abs": abs,
     "round": round,
     "sorted": sorted,
-    "str": str,
+    "str": _str,
     "int": int,
     "float": float,
     "bool": bool,
@@ -153,10 +196,16 @@ class SafeExpr:
     def __init__(self, source: str, variables: tuple[str, ...] = ("output", "input")) -> None:
         self.source = source.strip()
         self.variables = variables
+        if len(self.source) > MAX_SOURCE:
+            raise UnsafeExpressionError(f"expression over {MAX_SOURCE} characters")
         try:
             tree = ast.parse(self.source, mode="eval")
         except SyntaxError as e:
             raise UnsafeExpressionError(f"invalid expression: {e.msg}") from None
+        except (MemoryError, RecursionError, ValueError):  # the parser's own nesting limits
+            raise UnsafeExpressionError("expression nests too deeply") from None
+        if _depth(tree) > MAX_DEPTH:
+            raise UnsafeExpressionError(f"expression nests more than {MAX_DEPTH} deep")
         self._check(tree, set(variables))
         self._tree = tree.body
 
@@ -203,6 +252,10 @@ class SafeExpr:
             raise EvalError(str(e) or type(e).__name__) from None
         except RecursionError:
             raise EvalError("expression nests too deeply") from None
+        except MemoryError:
+            raise EvalError("expression ran out of memory") from None
+        except Exception as e:  # anything else a value method raises: one line, never a traceback
+            raise EvalError(f"{type(e).__name__}: {e}"[:200]) from None
 
     def holds(self, **variables: Any) -> tuple[bool, str | None]:
         """(passed, reason): a failing or erroring expression does not hold."""
@@ -212,10 +265,21 @@ class SafeExpr:
             return False, str(e)
 
 
+def _depth(tree: ast.AST) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 class _Interpreter:
     def __init__(self, variables: dict[str, Any]) -> None:
         self.scopes: list[dict[str, Any]] = [variables]
         self.steps = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
 
     def lookup(self, name: str) -> Any:
         for scope in reversed(self.scopes):
@@ -231,6 +295,8 @@ class _Interpreter:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise EvalError("expression runs too long")
+        if not self.steps & 255 and time.monotonic() > self.deadline:
+            raise EvalError(f"expression ran past {MAX_SECONDS:g} s")
 
     def eval(self, node: ast.AST) -> Any:
         self.tick()
@@ -251,7 +317,7 @@ class _Interpreter:
             return _UNARY[type(node.op)](self.eval(node.operand))
         if isinstance(node, ast.BinOp):
             left, right = self.eval(node.left), self.eval(node.right)
-            _guard_size(node.op, left, right)
+            guard_binop(node.op, left, right)
             return _BINOPS[type(node.op)](left, right)
         if isinstance(node, ast.Compare):
             left = self.eval(node.left)
@@ -309,6 +375,7 @@ class _Interpreter:
         method = getattr(target, node.func.attr, None)
         if method is None:
             raise EvalError(f"{type(target).__name__} has no method .{node.func.attr}()")
+        guard_method(target, node.func.attr, args)
         result = method(*args, **kwargs)
         if isinstance(result, str) and len(result) > MAX_SEQ:
             raise EvalError("result too large")
@@ -344,7 +411,36 @@ def _bind(target: ast.AST, value: Any, scope: dict[str, Any]) -> None:
         raise EvalError("unsupported loop target")
 
 
-def _guard_size(op: ast.operator, left: Any, right: Any) -> None:
+def guard_method(target: Any, name: str, args: list[Any]) -> None:
+    """Refuse the str methods whose result can dwarf their inputs, before they run."""
+    if not isinstance(target, str):
+        return
+    if name == "join" and args:
+        parts = args[0] = list(args[0])
+        size = sum(len(p) if isinstance(p, str) else 1 for p in parts)
+        if size + len(target) * len(parts) > MAX_SEQ:
+            raise EvalError("result too large")
+    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str):
+        old, new = args[0], args[1]
+        count = len(target) + 1 if old == "" else target.count(old)
+        if isinstance(new, str) and len(target) + count * max(0, len(new) - len(old)) > MAX_SEQ:
+            raise EvalError("result too large")
+
+
+def _guard_int(bits: float) -> None:
+    if bits > MAX_INT_BITS:
+        raise EvalError(f"number too large (over {MAX_INT_BITS} bits)")
+
+
+def guard_binop(op: ast.operator, left: Any, right: Any) -> None:
+    """Raise :class:`EvalError` before ``left op right`` builds an oversized value."""
+    ints = isinstance(left, int) and isinstance(right, int)
+    if ints and isinstance(op, ast.Pow) and right > 0:
+        _guard_int(max(1, abs(left).bit_length() - 1) * right if abs(left) > 1 else 0)
+    elif ints and isinstance(op, ast.Mult):
+        _guard_int(abs(left).bit_length() + abs(right).bit_length())
+    if isinstance(op, ast.Mod) and isinstance(left, str | bytes):
+        raise EvalError("'%' formatting is not allowed (widths can be any size)")
     if isinstance(op, ast.Mult):
         for seq, n in ((left, right), (right, left)):
             if (

@@ -1,21 +1,31 @@
 """Restricted runtime for assertion code, and the sandbox worker process that uses it.
 
 This file is stdlib-only on purpose: :class:`llmassert.sandbox.ProcessSandbox` runs it as a
-script (``python -I .../sandbox/_worker.py``) so that a worker starts in ~30 ms without importing
-the ``llmassert`` package (pydantic, config) or litellm. The in-process loader
+script (``python -I -S .../sandbox/_worker.py``) so that a worker starts in ~30 ms without
+importing the ``llmassert`` package (pydantic, config) or litellm. The in-process loader
 (:func:`llmassert.sandbox.load_inline`) imports the same runtime from here.
 
-Protocol (one JSON document per line; requests on stdin, replies on stdout):
+What assertion code can reach: a copy of a small builtins table, and *read-only proxies* of the
+allowlisted modules (never the modules themselves, so ``json.dumps = str`` cannot rebind
+anything even if the static allowlist missed it). Its module-level constants are deep-frozen
+after loading and every example it receives is deep-frozen (``_frozen.py``).
 
-- worker start: ``{"ready": true}``
-- ``{"op": "load", "id": ID, "source": SRC, "filename": F}`` ->
-  ``{"ok": true, "functions": [...]}`` or ``{"ok": false, "error": "..."}``
+Protocol. Requests: one JSON document per line on stdin. Replies: fixed binary frames on a file
+descriptor duplicated *before* any assertion code loads (``fd 1`` is then pointed at stderr);
+each frame is ``struct ">BIBH"`` = (tag, index, status, length) followed by ``length`` bytes of
+UTF-8 text (an error message, at most ``MAX_TEXT``). The frame is built only from ints the
+worker computes and ``str.encode`` -- no serializer assertion code could reach -- and the
+parent checks tag, index, status and length of every frame (``process.py``).
+
+- worker start: ``(READY, 0, 0, 0)``
+- ``{"op": "load", "id": ID, "source": SRC, "filename": F}`` -> ``(LOADED, 0, 1, 0)`` or
+  ``(LOADED, 0, 0, n) + error``
 - ``{"op": "call", "id": ID, "fns": [...], "items": [[example, response], ...], "start": K,
-  "timeout": T}`` -> one line ``[value, error, kind]`` per call, item-major, beginning at call
-  ``K``. ``value`` is true/false, or null with ``error`` set and ``kind`` "error" (the code
-  raised) or "limit" (time or memory limit). Each line is flushed as soon as its
-  call ends, so the parent knows exactly which call was running if it must kill the worker.
-- ``{"op": "unload", "id": ID}`` -> ``{"ok": true}``
+  "timeout": T}`` -> one ``(RESULT, k, status, n) + error`` per call ``k = K, K+1, ...``,
+  item-major; ``status`` is ``FALSE``, ``TRUE``, ``ERROR`` (the code raised) or ``LIMIT`` (time or
+  memory limit). Each frame is written as soon as its call ends, so the parent knows exactly
+  which call was running if it must kill the worker.
+- ``{"op": "unload", "id": ID}`` -> ``(UNLOADED, 0, 1, 0)``
 """
 
 from __future__ import annotations
@@ -26,11 +36,29 @@ import json
 import math
 import re
 import string
+import struct
 import sys
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+
+def _register_frozen_by_path() -> None:
+    # Run as the worker script there is no package on sys.path: load the sibling by path and
+    # register it under its package name, where helpers.py (and the import below) find it.
+    spec = importlib.util.spec_from_file_location(
+        "llmassert.sandbox._frozen", Path(__file__).with_name("_frozen.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["llmassert.sandbox._frozen"] = module
+    spec.loader.exec_module(module)
+
+
+if "llmassert.sandbox._frozen" not in sys.modules and __name__ == "__main__":
+    _register_frozen_by_path()
+from llmassert.sandbox._frozen import Sealed, freeze  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
@@ -131,6 +159,25 @@ def safe_builtins(importer: Callable[..., Any]) -> dict[str, Any]:
     return table
 
 
+def read_only_module(module: types.ModuleType, names: frozenset[str] | None = None) -> Any:
+    """A read-only stand-in for ``module``: its public attributes (or ``names``), nothing else.
+
+    Assertion code sees these, never the module: storing to an attribute of the proxy (or of its
+    class, through ``type()``) raises ``AttributeError``, so code cannot rebind the stdlib that
+    the host or the worker's own reporting path uses.
+    """
+    wanted = names if names is not None else [n for n in dir(module) if not n.startswith("_")]
+    attrs: dict[str, Any] = {"__slots__": (), "__module__": module.__name__}
+    for name in wanted:
+        if not hasattr(module, name):
+            continue
+        value = getattr(module, name)
+        # A Python function stored on a class would bind as a method: keep it plain.
+        attrs[name] = staticmethod(value) if isinstance(value, types.FunctionType) else value
+    cls = Sealed(module.__name__.rsplit(".", 1)[-1], (), attrs)
+    return cls()
+
+
 def make_importer(resolve: Callable[[str], Any]) -> Callable[..., Any]:
     """A ``__import__`` that only hands out the allowlisted modules, via ``resolve(name)``."""
 
@@ -151,12 +198,19 @@ def make_importer(resolve: Callable[[str], Any]) -> Callable[..., Any]:
 
 
 def exec_source(source: str, filename: str, builtins_table: Mapping[str, Any]) -> dict[str, Any]:
-    """Execute already-validated source in a fresh namespace; return its namespace."""
+    """Execute already-validated source in a fresh namespace; return its namespace.
+
+    Module-level values are deep-frozen afterwards: a constant list or dict shared by every call
+    must not carry state from one call (one row, one candidate) to the next.
+    """
     namespace: dict[str, Any] = {
         "__builtins__": dict(builtins_table),
         "__name__": "llmassert_sandboxed",
     }
     exec(compile(source, filename, "exec"), namespace)
+    for name, value in list(namespace.items()):
+        if isinstance(value, (dict, list, set)) and not name.startswith("__"):
+            namespace[name] = freeze(value)
     return namespace
 
 
@@ -171,7 +225,24 @@ def public_functions(namespace: Mapping[str, Any]) -> dict[str, Callable[..., An
     }
 
 
+def describe(error: BaseException) -> str:
+    """``Type: message`` on one line, at most 300 characters, without calling ``str()`` on
+    arbitrary objects (an exception argument may be a huge container built by the code)."""
+    first = error.args[0] if len(error.args) == 1 else None
+    if isinstance(first, (str, int, float)) and not isinstance(first, bool):
+        text = first[:300] if isinstance(first, str) else repr(first)[:300]
+        text = " ".join(text.split())
+        return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+    return type(error).__name__
+
+
 # --- the worker process ------------------------------------------------------------------------
+
+FRAME = struct.Struct(">BIBH")  # tag, index, status, text length
+READY, LOADED, UNLOADED, RESULT = 0x52, 0x4C, 0x55, 0x43  # "R", "L", "U", "C"
+FALSE, TRUE, ERROR, LIMIT = 0, 1, 2, 3
+MAX_TEXT = 1024
+TIMER_REFIRE_S = 0.05
 
 
 class _CallTimeout(BaseException):
@@ -226,84 +297,144 @@ def _cpu_budget(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
+def allowed_module_proxies(
+    helpers: Mapping[str, types.ModuleType], judge: types.ModuleType
+) -> dict[str, Any]:
+    """Read-only proxies of every module assertion code may import, by name.
+
+    Helper modules expose only their ``__all__``: the modules they import themselves (``re``,
+    ``json``) must not be reachable through them.
+    """
+    proxies: dict[str, Any] = {
+        "re": read_only_module(re),
+        "json": read_only_module(json),
+        "math": read_only_module(math),
+        "string": read_only_module(string),
+        JUDGE: read_only_module(judge, frozenset({"llm_judge"})),
+    }
+    for name, module in helpers.items():
+        proxies[name] = read_only_module(module, frozenset(getattr(module, "__all__", ())))
+    return proxies
+
+
 def serve(memory_mb: int) -> None:
-    """Worker main loop: read requests from stdin, answer on stdout until EOF."""
+    """Worker main loop: read requests from stdin, answer on the reply fd until EOF.
+
+    Everything the reporting path uses is bound to locals here, before any assertion code
+    loads; assertion code never receives a reference to any of it.
+    """
+    import os
     import signal
 
-    out = sys.stdout.buffer
-    # Nothing the sandboxed code does may write to the protocol stream.
+    # The reply channel: a private duplicate of fd 1; fd 1 itself now points at stderr, so
+    # nothing else in this process (a stray print in a helper) can write a reply frame.
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
+    write = os.write
+    pack = FRAME.pack
+    encode = str.encode
+    decode_request = json.JSONDecoder().decode
+    read_request = sys.stdin.buffer.readline
+    setitimer = signal.setitimer
+    real = signal.ITIMER_REAL
+    frozen = freeze
+    describe_error = describe
+    call_timeout = _CallTimeout
+    max_text = MAX_TEXT
+    refire = TIMER_REFIRE_S
+
+    def reply(tag: int, index: int, status: int, text: str = "") -> None:
+        data = encode(text[:max_text], "utf-8", "replace")[: max_text * 4]
+        frame = pack(tag, index, status, len(data)) + data
+        while frame:
+            frame = frame[write(reply_fd, frame) :]
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.setrecursionlimit(500)
     _set_limits(memory_mb)
 
-    modules: dict[str, Any] = {"re": re, "json": json, "math": math, "string": string}
-    for name in HELPER_FILES:
-        modules[name] = _load_helpers_by_path(name)
-    modules[JUDGE] = _judge_stub()
+    modules = allowed_module_proxies(
+        {name: _load_helpers_by_path(name) for name in HELPER_FILES}, _judge_stub()
+    )
     table = safe_builtins(make_importer(modules.__getitem__))
     loaded: dict[str, dict[str, Callable[..., Any]]] = {}
+    armed = [False]
 
     def on_alarm(_signum: int, _frame: Any) -> None:
-        raise _CallTimeout
+        # Raises only while a call runs: once the worker has disarmed, a late alarm is a no-op.
+        if armed[0]:
+            raise call_timeout
 
     signal.signal(signal.SIGALRM, on_alarm)
 
-    def send(obj: Any) -> None:
-        out.write(json.dumps(obj).encode() + b"\n")
-        out.flush()
+    def run_one(
+        fn: Callable[..., Any], example: Any, response: str, timeout: float
+    ) -> tuple[int, str]:
+        try:
+            try:
+                armed[0] = True
+                # Re-fires every 50 ms until disarmed: code that survives one alarm (a loop in
+                # a `finally:` clause) meets the next one; the policy refuses `return` there.
+                setitimer(real, timeout, refire)
+                outcome = (TRUE, "") if fn(example, response) else (FALSE, "")
+            finally:
+                armed[0] = False
+                setitimer(real, 0)
+        except call_timeout:
+            return LIMIT, f"timed out after {timeout:g} s"
+        except MemoryError:
+            return LIMIT, "MemoryError: over the sandbox memory limit"
+        except RecursionError:
+            return ERROR, "RecursionError: maximum recursion depth exceeded"
+        except BaseException as e:
+            try:
+                return ERROR, describe_error(e)
+            except BaseException:
+                return ERROR, "the check raised an exception"
+        return outcome
 
-    send({"ready": True})
-    for raw in sys.stdin.buffer:
-        request = json.loads(raw)
+    def run_calls(request: dict[str, Any]) -> None:
+        functions = loaded.get(str(request["id"]), {})
+        fns = [str(f) for f in request["fns"]]
+        raw_items = request["items"]
+        timeout = float(request["timeout"])
+        start = int(request.get("start", 0))
+        total = len(fns) * len(raw_items)
+        _cpu_budget(timeout * max(1, total - start) + 1)
+        items: dict[int, tuple[Any, str]] = {}
+        for k in range(start, total):
+            i = k // len(fns)
+            if i not in items:
+                example, response = raw_items[i]
+                items = {i: (frozen(example), response if type(response) is str else str(response))}
+            example, response = items[i]
+            fn = functions.get(fns[k % len(fns)])
+            if fn is None:
+                reply(RESULT, k, ERROR, f"no function {fns[k % len(fns)]!r} in this source")
+                continue
+            status, text = run_one(fn, example, response, timeout)
+            reply(RESULT, k, status, text)
+
+    reply(READY, 0, TRUE)
+    while True:
+        raw = read_request()
+        if not raw:
+            return
+        request = decode_request(raw.decode("utf-8"))
         op = request["op"]
         if op == "load":
             try:
                 namespace = exec_source(request["source"], request["filename"], table)
-                loaded[request["id"]] = public_functions(namespace)
-                send({"ok": True, "functions": sorted(loaded[request["id"]])})
+                loaded[str(request["id"])] = public_functions(namespace)
+                reply(LOADED, 0, TRUE)
             except BaseException as e:  # the source's module level failed
-                send({"ok": False, "error": f"{type(e).__name__}: {e}"})
+                reply(LOADED, 0, FALSE, describe_error(e))
         elif op == "unload":
-            loaded.pop(request["id"], None)
-            send({"ok": True})
+            loaded.pop(str(request["id"]), None)
+            reply(UNLOADED, 0, TRUE)
         elif op == "call":
-            _run_calls(request, loaded, send)
-
-
-def _run_calls(
-    request: dict[str, Any],
-    loaded: Mapping[str, Mapping[str, Callable[..., Any]]],
-    send: Callable[[Any], None],
-) -> None:
-    import signal
-
-    functions = loaded.get(request["id"], {})
-    fns = request["fns"]
-    items = request["items"]
-    timeout = float(request["timeout"])
-    start = int(request.get("start", 0))
-    _cpu_budget(timeout * max(1, len(fns) * len(items) - start) + 1)
-    for k in range(start, len(fns) * len(items)):
-        example, response = items[k // len(fns)]
-        fn = functions.get(fns[k % len(fns)])
-        if fn is None:
-            send([None, f"no function {fns[k % len(fns)]!r} in this source", "error"])
-            continue
-        try:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-            try:
-                # A shallow copy: one candidate mutating the example must not change the next one's.
-                value = fn(dict(example) if isinstance(example, dict) else example, response)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            send([bool(value), None, None])
-        except _CallTimeout:
-            send([None, f"timed out after {timeout:g} s", "limit"])
-        except MemoryError:
-            send([None, "MemoryError: over the sandbox memory limit", "limit"])
-        except BaseException as e:
-            send([None, f"{type(e).__name__}: {e}"[:300], "error"])
+            run_calls(request)
 
 
 if __name__ == "__main__":

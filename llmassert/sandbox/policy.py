@@ -139,6 +139,11 @@ FORBIDDEN_NAMES = frozenset(
         "format",
     ]
 )
+# Exceptions that only the sandbox's own timer and the interpreter raise.
+_UNCATCHABLE = frozenset(
+    {"BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit", "MemoryError"}
+)
+_MUTABLE_TYPES = frozenset({"dict", "list", "set", "bytearray"})
 # Attribute names that lead from ordinary objects to frames, code objects or class hierarchies.
 _FORBIDDEN_ATTR_PREFIXES = ("_", "gi_", "cr_", "ag_", "f_", "tb_", "co_", "func_", "im_")
 _FORBIDDEN_ATTRS = frozenset({"mro"})
@@ -351,6 +356,10 @@ class _Validator:
             raise _Refused(node, f"{_REFUSED_WHY[kind]} are not allowed")
         if not isinstance(node, _ALLOWED_NODES):
             raise _Refused(node, f"{kind.__name__} is not allowed")
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
+            self._store(node)
         if isinstance(node, ast.Name):
             self._name(node)
         elif isinstance(node, ast.Attribute):
@@ -359,8 +368,10 @@ class _Validator:
             self._call(node)
         elif isinstance(node, (ast.FunctionDef, ast.Lambda)):
             self._function(node)
-        elif isinstance(node, ast.ExceptHandler) and node.type is None:
-            raise _Refused(node, "a bare 'except:' is not allowed (catch Exception)")
+        elif isinstance(node, ast.ExceptHandler):
+            self._handler(node)
+        elif isinstance(node, ast.Try) and node.finalbody:
+            self._finally(node)
         elif isinstance(node, ast.arg) and node.arg.startswith("__"):
             raise _Refused(node, f"name {node.arg!r} is not allowed")
 
@@ -379,8 +390,89 @@ class _Validator:
             if parent.attr not in MODULE_ATTRS[module]:
                 raise _Refused(node, f"{module}.{parent.attr} is not allowed")
 
+    def _store(self, node: ast.Attribute | ast.Subscript) -> None:
+        """Stores and deletes only on containers the function itself created.
+
+        Attributes: nothing assertion code can create has settable attributes, so any attribute
+        store targets something it was given (a module, an argument, a helper). Items: the
+        container must be a local name of the enclosing function(s) that is not a parameter; a
+        local that *aliases* an input is caught at run time (inputs are frozen).
+        """
+        verb = "deleting" if isinstance(node.ctx, ast.Del) else "assigning to"
+        if isinstance(node, ast.Attribute):
+            raise _Refused(node, f"{verb} an attribute ('.{node.attr}') is not allowed")
+        root: ast.expr = node
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            raise _Refused(node, f"{verb} an item of a value it did not create is not allowed")
+        params, local = self._scope_names(node)
+        if root.id in params:
+            raise _Refused(
+                node,
+                f"{verb} an item of argument {root.id!r} is not allowed "
+                f"(inputs are read-only: copy first, e.g. d = dict({root.id}))",
+            )
+        if root.id not in local:
+            raise _Refused(
+                node,
+                f"{verb} an item of {root.id!r}, which the function did not create, is not allowed",
+            )
+
+    def _scope_names(self, node: ast.AST) -> tuple[set[str], set[str]]:
+        """Parameters and other local names of the functions enclosing ``node``."""
+        params: set[str] = set()
+        local: set[str] = set()
+        parent = self.parents.get(id(node))
+        while parent is not None:
+            if isinstance(parent, (ast.FunctionDef, ast.Lambda)):
+                args = parent.args
+                params |= {
+                    a.arg
+                    for a in [
+                        *args.posonlyargs,
+                        *args.args,
+                        *args.kwonlyargs,
+                        args.vararg,
+                        args.kwarg,
+                    ]
+                    if a is not None
+                }
+                for sub in ast.walk(parent):
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                        local.add(sub.id)
+            parent = self.parents.get(id(parent))
+        return params, local - params
+
+    def _handler(self, node: ast.ExceptHandler) -> None:
+        if node.type is None:
+            raise _Refused(node, "a bare 'except:' is not allowed (catch Exception)")
+        caught = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+        for kind in caught:
+            if isinstance(kind, ast.Name) and kind.id in _UNCATCHABLE:
+                raise _Refused(node, f"catching {kind.id} is not allowed (catch Exception)")
+
+    def _finally(self, node: ast.Try) -> None:
+        # `finally: return True` would turn the timeout that stops the code into a pass.
+        for stmt in node.finalbody:
+            for sub in ast.walk(stmt):
+                if isinstance(sub, (ast.Return, ast.Break, ast.Continue)):
+                    kind = type(sub).__name__.lower()
+                    raise _Refused(sub, f"'{kind}' inside 'finally:' is not allowed")
+
     def _attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
+        receiver = node.value
+        if (
+            isinstance(receiver, ast.Name)
+            and receiver.id in _MUTABLE_TYPES
+            and receiver.id not in self.imported
+            and attr != "fromkeys"
+        ):
+            # dict.update(x, ...) would bypass the read-only inputs' overrides.
+            raise _Refused(
+                node, f"'{receiver.id}.{attr}' is not allowed (call the method on a value)"
+            )
         if attr.startswith(_FORBIDDEN_ATTR_PREFIXES) or attr in _FORBIDDEN_ATTRS:
             raise _Refused(node, f"attribute {attr!r} is not allowed")
         if attr in ("format", "format_map"):
@@ -416,6 +508,9 @@ class _Validator:
         for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]:
             if not _is_const_expr(default):
                 raise _Refused(default, "default argument values must be literals")
+            if any(isinstance(n, (ast.List, ast.Dict, ast.Set)) for n in ast.walk(default)):
+                # One mutable default is shared by every call: state across rows.
+                raise _Refused(default, "default argument values must be immutable (use a tuple)")
 
 
 def _format_fields_safe(template: str) -> bool:
@@ -485,7 +580,7 @@ def _bounded(node: ast.AST) -> bool:
 
 
 def _regex_nested_repeat(pattern: str) -> bool:
-    """True when a quantified group contains another unbounded quantifier: ``(a+)+``."""
+    """True when an unbounded quantifier covers another quantifier or an alternation: ``(a+)+``, ``(a|aa)+``."""
     try:
         import re._parser as sre  # private, but stable across 3.11+; fall back to refusal
 
@@ -499,14 +594,16 @@ def _regex_nested_repeat(pattern: str) -> bool:
             if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
                 _low, high, sub = arg
                 unbounded = high > 1 and name != "POSSESSIVE_REPEAT"
-                if unbounded and inside_repeat:
-                    return True
+                if inside_repeat and name != "POSSESSIVE_REPEAT":
+                    return True  # any quantifier under an unbounded one: (a+)+, (a?b?)*
                 if walk(sub, inside_repeat or unbounded):
                     return True
             elif name == "SUBPATTERN":
                 if walk(arg[-1], inside_repeat):
                     return True
             elif name == "BRANCH":
+                if inside_repeat:
+                    return True  # alternatives under a quantifier backtrack exponentially: (a|aa)+$
                 if any(walk(branch, inside_repeat) for branch in arg[1]):
                     return True
             elif name in ("ASSERT", "ASSERT_NOT") and walk(arg[1], inside_repeat):
@@ -634,6 +731,8 @@ class _InlineChecker:
     def _node(self, node: ast.AST) -> None:
         if isinstance(node, ast.While):
             raise _Refused(node, "'while' loops are not inline-safe")
+        if self._self_doubling(node):
+            raise _Refused(node, "'x = x + x' grows geometrically in a loop: not inline-safe")
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             left = node.left if isinstance(node, ast.BinOp) else node.target
             right = node.right if isinstance(node, ast.BinOp) else node.value
@@ -652,6 +751,31 @@ class _InlineChecker:
                 raise _Refused(
                     node, "f-string format specs must be literal and narrow to be inline-safe"
                 )
+
+    def _self_doubling(self, node: ast.AST) -> bool:
+        """``x = x + x`` / ``x += x`` (any number of operands naming x twice) inside a loop."""
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            extra = 0
+        elif isinstance(node, ast.AugAssign):
+            target, value = node.target, node.value
+            extra = 1  # x += x: the target itself is one operand
+        else:
+            return False
+        if not isinstance(target, ast.Name):
+            return False
+        uses = sum(
+            isinstance(n, ast.Name) and n.id == target.id and isinstance(n.ctx, ast.Load)
+            for n in ast.walk(value)
+        )
+        if uses + extra < 2:
+            return False
+        parent = self.parents.get(id(node))
+        while parent is not None:
+            if isinstance(parent, (ast.For, ast.comprehension)):
+                return True
+            parent = self.parents.get(id(parent))
+        return False
 
     def _binop(self, node: ast.AST, op: ast.operator, left: ast.AST, right: ast.AST) -> None:
         if isinstance(op, (ast.Pow, ast.LShift)):

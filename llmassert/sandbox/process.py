@@ -38,13 +38,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
+from llmassert.sandbox import _worker as wire
 from llmassert.sandbox import policy
 from llmassert.sandbox._worker import (
     exec_source,
     make_importer,
     public_functions,
+    read_only_module,
     safe_builtins,
 )
+from llmassert.sandbox.inline import bounded
 
 __all__ = [
     "CallResult",
@@ -89,21 +92,42 @@ def is_inline_safe(source: str) -> bool:
     return True
 
 
+_PROXIES: dict[str, Any] = {}
+
+
 def _resolve_module(name: str) -> Any:
-    return importlib.import_module(name)
+    # In-process code gets the same read-only proxies as the worker's, never the host's modules.
+    proxy = _PROXIES.get(name)
+    if proxy is None:
+        module = importlib.import_module(name)
+        # Helper modules expose only their __all__, never the modules they import themselves.
+        names = frozenset(module.__all__) if name in wire.HELPER_FILES else None
+        if name == wire.JUDGE:
+            names = frozenset({"llm_judge"})
+        proxy = _PROXIES[name] = read_only_module(module, names)
+    return proxy
 
 
 _INLINE_BUILTINS = safe_builtins(make_importer(_resolve_module))
+# Bound at import, before any assertion code can run: the parent's encoder for requests.
+_ENCODE_REQUEST = json.JSONEncoder(default=str, ensure_ascii=True).encode
 
 
 def load_inline(
-    source: str, *, filename: str = "<generated>", require_inline_safe: bool = False
+    source: str,
+    *,
+    filename: str = "<generated>",
+    require_inline_safe: bool = False,
+    timeout_s: float = 1.0,
 ) -> dict[str, AssertionFn]:
     """Validate ``source`` and execute it in-process with restricted builtins.
 
-    Returns the public functions it defines, by name. ``require_inline_safe`` applies
-    :func:`check_inline_safe` instead of :func:`validate_source`. A module level that raises
-    gives :class:`SandboxError`.
+    Returns the public functions it defines, by name, each wrapped by
+    :func:`llmassert.sandbox.inline.bounded`: it receives a deep-frozen example, runs under a
+    ``timeout_s`` deadline where one can be enforced (the main thread), and turns a timeout,
+    MemoryError or RecursionError into :class:`SandboxTimeoutError`/:class:`SandboxError`.
+    ``require_inline_safe`` applies :func:`check_inline_safe` instead of
+    :func:`validate_source`. A module level that raises gives :class:`SandboxError`.
     """
     if require_inline_safe:
         policy.check_inline_safe(source, filename)
@@ -112,8 +136,11 @@ def load_inline(
     try:
         namespace = exec_source(source, filename, _INLINE_BUILTINS)
     except Exception as e:
-        raise SandboxError(f"module level failed: {type(e).__name__}: {e}", file=filename) from None
-    return public_functions(namespace)
+        raise SandboxError(f"module level failed: {wire.describe(e)}", file=filename) from None
+    return {
+        name: bounded(fn, timeout_s=timeout_s, name=name)
+        for name, fn in public_functions(namespace).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -137,8 +164,20 @@ class _WorkerGone(Exception):
     pass
 
 
+class _ProtocolViolation(Exception):
+    """The worker sent something other than the frame the parent expected next."""
+
+
+@dataclass(frozen=True)
+class _Frame:
+    tag: int
+    index: int
+    status: int
+    text: str
+
+
 class _Worker:
-    """One worker process and its line-oriented pipe."""
+    """One worker process: JSON requests on its stdin, binary reply frames on its stdout."""
 
     def __init__(self, memory_mb: int, start_timeout_s: float) -> None:
         env = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"}
@@ -155,25 +194,27 @@ class _Worker:
         )
         self.loaded: set[str] = set()
         self._buf = b""
-        line = self.read_line(time.monotonic() + start_timeout_s)
-        if line is None or not json.loads(line).get("ready"):
+        try:
+            frame = self.read_frame(time.monotonic() + start_timeout_s, wire.READY, 0)
+        except (_WorkerGone, _ProtocolViolation):
+            frame = None
+        if frame is None or frame.status != wire.TRUE:
             self.kill()
             raise SandboxError("the sandbox worker did not start")
 
-    def send(self, obj: Any) -> None:
+    def send(self, obj: Any, body: bytes | None = None) -> None:
         assert self.proc.stdin is not None
         try:
             # default=str: an example value JSON cannot carry (a date) reaches the code as text.
-            self.proc.stdin.write(json.dumps(obj, default=str).encode() + b"\n")
+            self.proc.stdin.write((body or _ENCODE_REQUEST(obj).encode()) + b"\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise _WorkerGone from None
 
-    def read_line(self, deadline: float) -> bytes | None:
-        """The next line, None at the deadline; raises _WorkerGone at EOF."""
+    def _read_exactly(self, size: int, deadline: float) -> bytes | None:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
+        while len(self._buf) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
@@ -184,8 +225,35 @@ class _Worker:
             if not chunk:
                 raise _WorkerGone
             self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def read_frame(self, deadline: float, tag: int, index: int) -> _Frame | None:
+        """The next frame, which must carry ``tag`` and ``index``; None at the deadline.
+
+        Raises _WorkerGone at EOF and _ProtocolViolation for any other frame: wrong tag or
+        index (out of order, repeated, skipped), unknown status, oversized or non-UTF-8 text.
+        """
+        head = self._read_exactly(wire.FRAME.size, deadline)
+        if head is None:
+            return None
+        got_tag, got_index, status, length = wire.FRAME.unpack(head)
+        if got_tag != tag or got_index != index:
+            raise _ProtocolViolation(f"expected frame {tag}/{index}, got {got_tag}/{got_index}")
+        if status not in (wire.FALSE, wire.TRUE, wire.ERROR, wire.LIMIT):
+            raise _ProtocolViolation(f"unknown status {status}")
+        if length > wire.MAX_TEXT * 4:
+            raise _ProtocolViolation(f"text of {length} bytes")
+        if tag == wire.RESULT and (status in (wire.FALSE, wire.TRUE)) != (length == 0):
+            raise _ProtocolViolation("a verdict carries text, or an error none")
+        body = self._read_exactly(length, deadline) if length else b""
+        if body is None:
+            return None
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _ProtocolViolation("text is not UTF-8") from None
+        return _Frame(got_tag, got_index, status, text)
 
     def death_reason(self) -> str:
         try:
@@ -333,8 +401,10 @@ class ProcessSandbox:
                 worker.loaded.discard(source_id)
                 try:
                     worker.send({"op": "unload", "id": source_id})
-                    worker.read_line(time.monotonic() + self._deadline_s)
-                except _WorkerGone:
+                    frame = worker.read_frame(time.monotonic() + self._deadline_s, wire.UNLOADED, 0)
+                    if frame is None:
+                        self._restart()
+                except (_WorkerGone, _ProtocolViolation):
                     self._restart()
 
     def _source(self, source_id: str) -> tuple[str, str, tuple[str, ...]]:
@@ -359,17 +429,21 @@ class ProcessSandbox:
         source, filename, _names = self._source(source_id)
         try:
             worker.send({"op": "load", "id": source_id, "source": source, "filename": filename})
-            line = worker.read_line(time.monotonic() + self._deadline_s + self.start_timeout_s)
+            frame = worker.read_frame(
+                time.monotonic() + self._deadline_s + self.start_timeout_s, wire.LOADED, 0
+            )
         except _WorkerGone:
             reason = worker.death_reason()
             self._restart()
             raise SandboxError(f"loading failed: {reason}", file=filename) from None
-        if line is None:
+        except _ProtocolViolation as e:
+            self._restart()
+            raise SandboxError(f"loading failed: protocol violation ({e})", file=filename) from None
+        if frame is None:
             self._restart()
             raise SandboxTimeoutError(f"loading took over {self._deadline_s:g} s", file=filename)
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise SandboxError(f"module level failed: {reply.get('error')}", file=filename)
+        if frame.status != wire.TRUE:
+            raise SandboxError(f"module level failed: {frame.text}", file=filename)
         worker.loaded.add(source_id)
         return worker
 
@@ -385,6 +459,8 @@ class ProcessSandbox:
         Never raises for what the code does: errors, timeouts and worker deaths become
         ``CallResult(None, reason)`` for the call concerned and the rest of the batch continues.
         """
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
         fns = list(fn_names)
         source_id = self._resolve(source_id)
         payload_items = [[example, response] for example, response in items]
@@ -398,8 +474,12 @@ class ProcessSandbox:
     def _run_from(
         self, source_id: str, fns: list[str], items: list[list[Any]], start: int
     ) -> list[CallResult]:
-        """Run calls from ``start`` until the batch ends or one call kills the worker."""
-        worker = self._ensure_loaded(source_id)
+        """Run calls from ``start`` until the batch ends or one call kills the worker.
+
+        Every frame is checked against the call it must answer (tag, index = the next call,
+        status, text); anything else fails that call, and the worker is replaced.
+        """
+        total = len(fns) * len(items)
         request = {
             "op": "call",
             "id": source_id,
@@ -408,16 +488,20 @@ class ProcessSandbox:
             "start": start,
             "timeout": self.timeout_s,
         }
-        body = json.dumps(request, default=str).encode()
-        out: list[CallResult] = []
-        total = len(fns) * len(items)
         try:
-            worker.send(request)
+            worker = self._ensure_loaded(source_id)
+            body = _ENCODE_REQUEST(request).encode()
+        except Exception as e:  # reloading after a restart failed, or unencodable input
+            reason = e.message if isinstance(e, SandboxError) else wire.describe(e)
+            return [CallResult(None, reason, "error")] * (total - start)
+        out: list[CallResult] = []
+        try:
+            worker.send(request, body)
             # Parsing a large request takes time before the first call starts.
             deadline = time.monotonic() + self._deadline_s + len(body) / 20e6
             while start + len(out) < total:
-                line = worker.read_line(deadline)
-                if line is None:
+                frame = worker.read_frame(deadline, wire.RESULT, start + len(out))
+                if frame is None:
                     self._restart()
                     out.append(
                         CallResult(
@@ -425,13 +509,21 @@ class ProcessSandbox:
                         )
                     )
                     return out
-                value, error, kind = json.loads(line)
-                out.append(CallResult(value, error, kind))
+                if frame.status in (wire.TRUE, wire.FALSE):
+                    out.append(CallResult(frame.status == wire.TRUE))
+                else:
+                    kind: Literal["error", "limit"] = (
+                        "limit" if frame.status == wire.LIMIT else "error"
+                    )
+                    out.append(CallResult(None, frame.text or "failed", kind))
                 deadline = time.monotonic() + self._deadline_s
         except _WorkerGone:
             reason = worker.death_reason()
             self._restart()
             out.append(CallResult(None, reason, "crash"))
+        except _ProtocolViolation as e:
+            self._restart()
+            out.append(CallResult(None, f"sandbox protocol violation ({e})", "crash"))
         return out
 
     def call_many(

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
+from llmassert.sandbox.inline import frozen_example
+from llmassert.sandbox.inline import scope as inline_scope
 from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.models import Candidate
 
@@ -129,9 +130,12 @@ async def aevaluate(
     if judges and (client is None or not model):
         raise ValueError("LLM-judge candidates need a client and a model")
 
-    for j in inline:
-        finished(j, _run_inline(candidates[j], examples, stats))
-        stats.inline += 1
+    # Frozen once for every inline candidate (load_inline's wrapper takes them as they are).
+    inputs = [frozen_example(ex.input) for ex in examples] if inline else []
+    with inline_scope(timeout_s):  # one timer for every inline call, each held to timeout_s
+        for j in inline:
+            finished(j, _run_inline(candidates[j], examples, inputs, stats, timeout_s))
+            stats.inline += 1
     if boxed:
         from llmassert.sandbox import ProcessSandbox
 
@@ -154,22 +158,31 @@ def _note_error(stats: EvalStats, name: str, reason: str) -> None:
     stats.first_error.setdefault(name, reason[:200])
 
 
-def _run_inline(cand: Candidate, examples: Sequence[Example], stats: EvalStats) -> list[int]:
+def _run_inline(
+    cand: Candidate,
+    examples: Sequence[Example],
+    inputs: Sequence[Any],
+    stats: EvalStats,
+    timeout_s: float,
+) -> list[int]:
     from llmassert.sandbox import load_inline
 
     try:
-        fn = load_inline(cand.code, filename=f"<candidate {cand.name}>", require_inline_safe=True)[
-            cand.name
-        ]
+        fn = load_inline(
+            cand.code,
+            filename=f"<candidate {cand.name}>",
+            require_inline_safe=True,
+            timeout_s=timeout_s,
+        )[cand.name]
     except (SandboxError, KeyError) as e:
         for _ in examples:
             _note_error(stats, cand.name, f"does not load: {e}")
         return [0] * len(examples)
     column = []
-    for ex in examples:
+    for ex, frozen in zip(examples, inputs, strict=True):
         try:
-            # A deep copy: a candidate that mutates its example must not change the next one's.
-            column.append(1 if fn(copy.deepcopy(ex.input), ex.response) else 0)
+            # Frozen inputs: no candidate can change what the next one sees.
+            column.append(1 if fn(frozen, ex.response) else 0)
         except Exception as e:  # the candidate's own bug: a failure of that candidate only
             _note_error(stats, cand.name, f"{type(e).__name__}: {e}")
             column.append(0)

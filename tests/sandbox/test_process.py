@@ -289,10 +289,13 @@ def test_hostile_calls_fail_and_the_sandbox_serves_the_next_call(box: ProcessSan
 def test_batches_are_item_major_and_examples_are_isolated(box: ProcessSandbox) -> None:
     sid = box.load(RUNTIME_HOSTILE, filename="hostile.py")
     items = [({"n": 1}, "yes"), ({"n": 2}, "no")]
+    # The example is read-only: `mutate` fails (TypeError) and `reads` still sees "n".
     assert box.call_many(sid, ["mutate", "reads", "ok", "not_bool"], items) == [
-        [True, True, True, True],
-        [True, False, False, False],
+        [None, True, True, True],
+        [None, False, False, False],
     ]
+    detail = box.call_many_detailed(sid, ["mutate"], items[:1])[0][0]
+    assert detail.kind == "error" and "read-only" in (detail.error or "")
 
 
 def test_single_call_api_raises(box: ProcessSandbox) -> None:
