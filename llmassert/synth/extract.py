@@ -41,6 +41,21 @@ CONDITIONAL = re.compile(
 )
 
 
+# A second instruction after a dash or semicolon ("DO NOT run X - just name each file"): its
+# per-part wording ("each file") scopes that instruction only, not the first one.
+_CLAUSE_BREAK = re.compile(r"\s[-\u2013\u2014]\s|;\s")
+_PER_PART = re.compile(r"^(?:each|every)\b", re.I)
+
+
+def _conditional(text: str) -> bool:
+    """True when ``text`` holds only under a condition or for some parts (see CONDITIONAL)."""
+    first = _CLAUSE_BREAK.split(text, maxsplit=1)[0]
+    return any(
+        m.start() < len(first) or not _PER_PART.match(m.group(0))
+        for m in CONDITIONAL.finditer(text)
+    )
+
+
 _MARKUP = re.compile(r"^\s*(?:```|~~~|\{%|\{#|<[/!?]?[A-Za-z][\w:-]*[\s>/])")
 
 
@@ -127,13 +142,13 @@ def extract(history: PromptHistory, version: str | int | None = None) -> Extract
             continue
         if crit.id in conditional:
             continue
-        if CONDITIONAL.search(crit.text) and not _TEMPLATE_SCOPE.search(crit.text):
+        if _conditional(crit.text) and not _TEMPLATE_SCOPE.search(crit.text):
             conditional.add(crit.id)
             continue
         found = template_rules.checks(crit, tpl, text)
         if found is not None:
             scoped[crit.id] = found
-        elif CONDITIONAL.search(crit.text):
+        elif _conditional(crit.text):
             conditional.add(crit.id)
     return Extraction(view, out, sentences, origins, tpl, scoped, conditional)
 

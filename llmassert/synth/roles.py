@@ -93,6 +93,7 @@ _PROCESS = re.compile(
     r"make sure you understand|focus|remember|note that|keep in mind)\b",
     re.I,
 )
+_EXAMPLE_CLOSED = re.compile(r"^[^\"“”]*:\s*[\"“][^\"“”]+[\"”]\W*$")
 _EXAMPLE_START = re.compile(
     r"^(?:examples?\s*\d*\s*[:.-]|for (?:example|instance)\b|e\.g\.|here (?:is|are) (?:an? )?"
     r"(?:example|sample)s?|sample (?:output|response|answer|input)s?\s*:|example "
@@ -254,7 +255,11 @@ def blocks(text: str) -> list[Block]:
 
 _NAMES_OUTPUT_PART = re.compile(
     r"\b(?:section|heading|header)s?\s+(?:called|named|titled|labell?ed)\b"
-    r"|\binto (?:a|the) (?:section|list|table)\b",
+    r"|\binto (?:a|the) (?:section|list|table)\b"
+    # "Think step by step and explain the changes in a few short sentences": the length of
+    # what is written is an output instruction, whatever the process around it.
+    r"|\b(?:explain|describe|summari[sz]e|write)\b[^.]*\bin (?:just |only )?(?:a few|one|two|three|"
+    r"\d+) (?:short )?(?:sentences?|words|lines|paragraphs?)\b",
     re.I,
 )
 _VERB_ANYWHERE = re.compile(
@@ -304,7 +309,9 @@ def classify(text: str) -> list[Sentence]:
             format_list = bool(_TEMPLATE_INTRO.search(unit)) and unit.rstrip().endswith(":")
             role, reason = _role(unit, kind, block, pasted_block, in_example)
             if _EXAMPLE_START.match(unit):
-                in_example = True
+                # 'For example: "The weather is sunny [1](...)."' holds its whole example:
+                # the lines after it are instructions again.
+                in_example = not _EXAMPLE_CLOSED.search(unit)
             out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _rules_support import names, verdicts
+from _rules_support import criterion, functions, names, verdicts
 
 from llmassert.synth.rules.base import listed_terms, quoted
 
@@ -189,3 +189,11 @@ def test_exclusion_only_concepts_need_a_negation() -> None:
         n for n in names("As an AI financial analyst, synthesize the transcript.") if "ai_self" in n
     ]
     assert not [n for n in names("Speculate freely about the future.") if "speculation" in n]
+
+
+def test_inline_code_naming_a_file_is_not_a_code_snippet() -> None:
+    fns = functions(criterion("Never include code snippets in chat messages."))
+    no_code = fns["no_code_strict"]
+    assert no_code({}, "I updated `index.html` and `styles.css`.")
+    assert not no_code({}, "Call `fetch(url)` first.")
+    assert not no_code({}, "```js\nlet a = 1;\n```")

@@ -6,6 +6,11 @@ One module per family (see each module's docstring for what it recognizes):
 - :mod:`.phrases` — required/forbidden words and phrases, content concepts;
 - :mod:`.structure` — bullets, numbered lists, sections/headers, markdown, code blocks, tables, JSON;
 - :mod:`.style` — language, case, start/end phrases, questions, plain language;
+- :mod:`.elisions` — no '...' lines or 'rest of code' comments where eliding is banned;
+- :mod:`.diffs` — unified-diff structure (file lines, hunk headers, changed hunks);
+- :mod:`.math_delimiters` — math delimiters the prompt lists (no ``$...$``, ``$$`` on own lines);
+- :mod:`.prohibitions` — bans whose words are in the verb ("don't tell them to X", folder-creating
+  commands);
 - :mod:`.placeholders` — example values echoed back, unfilled placeholders, template slots;
 - :mod:`.kinds` — exact output, regex and inline templates, HTML/XML/SQL, JSON Schema, tool
   calls, refusals, similarity to an input, reading level, ASCII, same language, overall grade.
@@ -26,7 +31,18 @@ from collections.abc import Callable, Iterable
 
 from llmassert.assertions import formats, helpers, parse
 from llmassert.synth.models import Candidate, Category, Criterion
-from llmassert.synth.rules import kinds, length, phrases, placeholders, structure, style
+from llmassert.synth.rules import (
+    diffs,
+    elisions,
+    kinds,
+    length,
+    math_delimiters,
+    phrases,
+    placeholders,
+    prohibitions,
+    structure,
+    style,
+)
 from llmassert.synth.rules.base import Check, to_candidate
 
 __all__ = [
@@ -51,6 +67,10 @@ FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
     "style": style.checks,
     "placeholders": placeholders.checks,
     "kinds": kinds.checks,
+    "prohibitions": prohibitions.checks,
+    "math": math_delimiters.checks,
+    "diffs": diffs.checks,
+    "elisions": elisions.checks,
 }
 
 

@@ -408,9 +408,32 @@ _PERSONA = re.compile(r"^\W*(?:you are|you're|act as|imagine you)\b", re.I)
 _SECTION_ITEM = re.compile(r"^[\"“']?[A-Z][\w&/'’ -]{1,50}?:\s+\S")
 
 
+# "Explain the changes in a few short sentences": a vague count, so a generous bound (7) on the
+# prose outside code fences; only sentences that end in . ! or ? count, so file path lines and
+# code between fences do not.
+_FEW_SENTENCES = re.compile(
+    r"\b(?:in|with|using)\s+(?:just\s+|only\s+)?a few\s+(?:short\s+)?sentences\b", re.I
+)
+FEW = 7
+
+
+def _few_sentences(criterion: Criterion) -> list[Check]:
+    if not _FEW_SENTENCES.search(criterion.text):
+        return []
+    return [
+        Check(
+            f"few_sentences_max_{FEW}",
+            f"At most {FEW} sentences of prose outside code fences ('a few sentences').",
+            "prose = re.sub(r'(?ms)^[ \\t]*(```|~~~).*?^[ \\t]*\\1[^\\n]*$', '', response)\n"
+            f"return len(re.findall(r'[^.!?\\n]+[.!?](?=\\s|$)', prose)) <= {FEW}",
+            modules=("re",),
+        )
+    ]
+
+
 def checks(criterion: Criterion) -> list[Check]:
     limits = find_limits(criterion.text)
-    out = [c for limit in limits for c in _checks_for(limit)]
+    out = [c for limit in limits for c in _checks_for(limit)] + _few_sentences(criterion)
     # Adjectives in a persona ("a detailed analyst") or in one section's description
     # ("Executive Summary: a brief summary") do not bound the whole response.
     if (

@@ -272,8 +272,11 @@ CONCEPTS: tuple[Concept, ...] = (
         "code",
         r"\bcode (?:snippets?|blocks?|examples?|samples?)\b|\b(?:in|with|sample|example) code\b|\bsnippets?\b",
         "bool(code_blocks(response))",
-        "bool(code_blocks(response)) or '`' in response",
+        # Inline code counts when it holds code syntax: naming `index.html` is not a snippet.
+        "bool(code_blocks(response)) or re.search(r'`[^`\\n]*[(){};=<>][^`\\n]*`', response) "
+        "is not None",
         ("code_blocks",),
+        ("re",),
     ),
     _c(
         "apology",

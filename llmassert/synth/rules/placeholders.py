@@ -80,11 +80,57 @@ _WORKS_ON = re.compile(
 )
 
 
+# The variable is where files go ("save plots to a file in {home_dir}", "files go under the
+# {out_dir} folder"): only a reply that writes a file names it, not every reply.
+_PLACE_BEFORE = re.compile(
+    r"\b(?:in|under|into|inside|within|to)\s+(?:the\s+|a\s+|your\s+)?[\[{\s]*$", re.I
+)
+_FILE_WORDS = re.compile(
+    r"\b(?:files?|folders?|director(?:y|ies)|paths?|sav(?:e|ed|es|ing)|stor(?:e|ed|es|ing)|"
+    r"writ(?:e|es|ten|ing))\b",
+    re.I,
+)
+
+
+# A line of code that writes a file: savefig/to_csv/write_text/save(...) or open(..., "w").
+_WRITE_LINE = (
+    r"(?:\.(?:savefig|to_[a-z]+|write_text|write_bytes|save)\s*\(|"
+    r"\bopen\s*\([^\n]*['\"][wax]b?\+?['\"])"
+)
+_ABS_PATH = r"['\"]((?:/|~/)[^'\"\s]*)['\"]"
+
+
+def _files_under(var: str) -> Check:
+    key = slug(var.replace("_", " "), max_words=5)
+    return Check(
+        f"files_written_under_{key}",
+        f"Absolute paths the code writes to are under the example's {var}.",
+        f"root = str(example.get({var!r}) or '').rstrip('/')\n"
+        "if not root:\n"
+        "    return True  # the example does not provide it\n"
+        "for line in response.splitlines():\n"
+        f"    if re.search({literal(_WRITE_LINE)}, line) is None:\n"
+        "        continue\n"
+        f"    for m in re.finditer({literal(_ABS_PATH)}, line):\n"
+        "        if m.group(1) != root and not m.group(1).startswith(root + '/'):\n"
+        "            return False\n"
+        "return True",
+        modules=("re",),
+    )
+
+
 def _echo_checks(criterion: Criterion) -> list[Check]:
     out: list[Check] = []
     for var in echoed_variables(criterion):
         at = criterion.text.find(var)
         if at > 0 and _WORKS_ON.search(criterion.text[:at]):
+            continue
+        if (
+            at > 0
+            and _PLACE_BEFORE.search(criterion.text[:at])
+            and _FILE_WORDS.search(criterion.text)
+        ):
+            out.append(_files_under(var))
             continue
         read = (
             f"value = example.get({var!r})\n"
