@@ -14,6 +14,7 @@ from llmassert.label.prepare import load_history
 from llmassert.label.sources import ResponsesError
 from llmassert.llm.session import session
 from llmassert.testing.fake_server import FakeLLMServer, Reply
+
 from .kit import write_prompt
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from llmassert.history.notes import Note
 from llmassert.label.store import add_note
 from llmassert.synth.engine import synthesize
+
 from .kit import write_prompt
 
 

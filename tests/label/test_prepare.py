@@ -9,6 +9,7 @@ from llmassert.label.selection import Targets
 from llmassert.label.sources import read_responses
 from llmassert.synth.engine import synthesize
 from llmassert.synth.manifest import load_manifest
+
 from .kit import write_prompt, write_responses
 
 

@@ -15,6 +15,7 @@ from llmassert.history.notes import Note, load_notes, note_deltas, notes_path
 from llmassert.label.session import Item
 from llmassert.label.sources import ResponsesError, read_failure_log, read_responses
 from llmassert.label.store import LabelStore, add_note
+
 from .kit import write_prompt
 
 

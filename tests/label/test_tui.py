@@ -12,6 +12,7 @@ import pexpect
 import pytest
 
 from llmassert.history import load_labels
+
 from .kit import RESPONSES, write_prompt, write_responses
 
 KEYS = "q quit"
