@@ -145,13 +145,25 @@ def _one_per_criterion(
             continue  # strict where the prompt is explicit: "at most 72 characters"
         groups.setdefault((c.criterion_id, reading(c.name)), []).append(c)
     text = {c.id: c.text for c in criteria}
-    best: dict[str, tuple[int, int, int, str]] = {}
+    best: dict[str, tuple[int, int, int, int, str]] = {}
     for order, ((crit, name), members) in enumerate(groups.items()):
         lenient = max(members, key=lambda c: (sum(passes[c.name]), _tie(c.name)))
-        score = (_support(name, text.get(crit, "")), sum(passes[lenient.name]), -order)
-        if crit not in best or score > best[crit][:3]:
+        score = (
+            _enforces_number(members, text.get(crit, "")),
+            _support(name, text.get(crit, "")),
+            sum(passes[lenient.name]),
+            -order,
+        )
+        if crit not in best or score > best[crit][:4]:
             best[crit] = (*score, lenient.name)
-    return {name for _e, _p, _o, name in best.values()}
+    return {name for _n, _e, _p, _o, name in best.values()}
+
+
+def _enforces_number(members: Sequence[Candidate], sentence: str) -> int:
+    """1 if the reading checks a number the sentence states ("at most 3 bullet points":
+    ``max_items_3`` over ``has_bullets``, which would pass five bullets)."""
+    numbers = set(re.findall(r"\d+", sentence))
+    return int(any(set(re.findall(r"(?<=_)\d+(?=_|$)", c.name)) & numbers for c in members))
 
 
 def _tie(name: str) -> int:

@@ -14,7 +14,8 @@ from llmassert.label.prepare import load_history
 from llmassert.label.sources import ResponsesError
 from llmassert.llm.session import session
 from llmassert.testing.fake_server import FakeLLMServer, Reply
-from tests.label.kit import write_prompt
+
+from .kit import write_prompt
 
 
 def test_inputs_run_through_the_llm_layer_and_cache(

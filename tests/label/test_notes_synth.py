@@ -7,7 +7,8 @@ from pathlib import Path
 from llmassert.history.notes import Note
 from llmassert.label.store import add_note
 from llmassert.synth.engine import synthesize
-from tests.label.kit import write_prompt
+
+from .kit import write_prompt
 
 
 def test_criterion_note_adds_a_criterion_and_candidates(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from llmassert.label.selection import Targets
 from llmassert.label.sources import read_responses
 from llmassert.synth.engine import synthesize
 from llmassert.synth.manifest import load_manifest
-from tests.label.kit import write_prompt, write_responses
+
+from .kit import write_prompt, write_responses
 
 
 def test_manifest_candidates_then_rule_library(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from llmassert.history.notes import Note, load_notes, note_deltas, notes_path
 from llmassert.label.session import Item
 from llmassert.label.sources import ResponsesError, read_failure_log, read_responses
 from llmassert.label.store import LabelStore, add_note
-from tests.label.kit import write_prompt
+
+from .kit import write_prompt
 
 
 def _item(q: str, r: str) -> Item:

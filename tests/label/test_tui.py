@@ -12,7 +12,8 @@ import pexpect
 import pytest
 
 from llmassert.history import load_labels
-from tests.label.kit import RESPONSES, write_prompt, write_responses
+
+from .kit import RESPONSES, write_prompt, write_responses
 
 KEYS = "q quit"
 REPO = Path(__file__).resolve().parents[2]

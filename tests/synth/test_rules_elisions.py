@@ -22,12 +22,22 @@ COMPLIANT = [
     "```js\nconst a = [1, 2, 3];\n// double every value\nconst b = a.map((x) => x * 2);\n```",
     "```python\ndef load(path):\n    # read the remaining bytes\n    return open(path).read()\n```",
     '```python\nprint("loading...")\nwait = "..." if slow else ""\n```',
+    # review_final.csv: prose about unchanged code, and Python's Ellipsis as a body
+    "**Note:** the rest of the code remains unchanged.\n```python\nx = 1\n```",
+    "I changed greet(); the rest of the code is unchanged.\n```python\nx = 1\n```",
+    "```python\nclass Greeter(Protocol):\n    def greet(self) -> str:\n        ...\n"
+    "def f(): ...\nclass Empty:\n    ...\n```",
+    "--- a/p.py\n+++ b/p.py\n@@ ... @@\n+class P(Protocol):\n+    def f(self) -> int:\n+        ...\n",
 ]
 BROKEN = {
     "bare ellipsis": "```python\nimport os\n...\ndef main():\n    pass\n```",
     "comment ellipsis": "```js\nconst a = 1;\n// ...\nexport { a };\n```",
     "rest comment": "```js\nconst a = 1;\n// ... rest of the file unchanged\n```",
     "existing code": "```python\n# existing code here\ndef main():\n    pass\n```",
+    "ellipsis between code": "```python\ndef a():\n    return 1\n    ...\n```",
+    "diff hunk": "--- a/p.py\n+++ b/p.py\n@@ ... @@\n x = 1\n+# ... rest of code unchanged\n",
+    "sql comment": "```sql\nSELECT 1;\n-- rest of the file unchanged\n```",
+    "ellipsis after a statement": "```python\nimport os\n\n...\n```",
 }
 
 
@@ -41,7 +51,8 @@ def test_elided_content_is_caught_and_ordinary_comments_pass(tmp_path: Path) -> 
     assert "no_content_elided_by_ellipsis_or_comment" in selected
     assert not any(name.startswith("forbid_rest") for name in selected)  # the literal is subsumed
     checks = AssertionSet.load(tmp_path / "out" / "rewrite.py")
+    name = "no_content_elided_by_ellipsis_or_comment"
     for response in COMPLIANT:
-        assert checks.check(response, {}).passed, response
-    for name, response in BROKEN.items():
-        assert not checks.check(response, {}).passed, name
+        assert checks.check(response, {}).results[name] is True, response
+    for label, response in BROKEN.items():
+        assert checks.check(response, {}).results[name] is False, label

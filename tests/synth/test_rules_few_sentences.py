@@ -23,8 +23,14 @@ COMPLIANT = [
     "The sign was wrong. I flipped it.\n\nsrc/calc.py\n" + CODE,
     CODE + "\nThat is all. Tests pass now.",
     "One change fixes it: the operator.\n" + CODE,
+    # review_final.csv: intro, four numbered steps and a lead-in count 6 sentences, not 10
+    "To make this change we need to:\n\n1. Add a parameter.\n2) Use it in the message.\n"
+    "3. Keep the default.\n4. Update the call.\n\nHere are the blocks:\n" + CODE,
 ]
-BROKEN = {"long explanation": " ".join(f"Point {i} matters." for i in range(12)) + "\n" + CODE}
+BROKEN = {
+    "long explanation": " ".join(f"Point {i} matters." for i in range(12)) + "\n" + CODE,
+    "long numbered list": "".join(f"{i}. Step {i} is done.\n" for i in range(1, 10)) + CODE,
+}
 
 
 def test_a_few_sentences_bounds_the_prose_only(tmp_path: Path) -> None:

@@ -104,6 +104,16 @@ def test_reading_level_ascii_language_overall() -> None:
     assert verdicts(lang, "The station is two streets from here.", ex) == {
         "same_language_as_input": False
     }
+    # review_final.csv: placeholders filled with English system text do not tell the user's
+    # language, so a Spanish reply is not judged against them
+    system = {"lazy_prompt": "Write complete code and leave no placeholder comments for the user."}
+    spanish = "La estación está a dos calles de aquí, junto a la plaza."
+    assert verdicts(lang, spanish, system) == {"same_language_as_input": True}
+    both = {**system, "user_input": "¿Dónde está la estación de tren más cercana, por favor?"}
+    assert verdicts(lang, spanish, both) == {"same_language_as_input": True}
+    assert verdicts(lang, "The station is two streets from here.", both) == {
+        "same_language_as_input": False
+    }
     overall = criterion(
         "The overall rating equals the lowest grade.",
         context="Grade each part A, B, C, D, or F. The overall rating equals the lowest grade.",

@@ -53,6 +53,18 @@ def test_without_labels_one_lenient_variant_per_criterion() -> None:
     assert kept and not any("slack" in n for n in kept)  # strict where the prompt is explicit
 
 
+def test_without_labels_the_kept_reading_enforces_the_stated_number() -> None:
+    # "has_bullets" names the sentence's words better, but passes five bullets: the reading
+    # that checks the stated 3 must win.
+    crit = criterion("Use at most 3 bullet points.", Category.COUNT)
+    result = _run([crit], None)
+    kept = [c.name for c in result.kept]
+    assert len(kept) == 1 and kept[0].startswith("max_items_3"), kept
+    five = "- one\n- two\n- three\n- four\n- five"
+    verdict = evaluate(result.kept, [LabeledExample(input={}, response=five, label=0)]).M[0][0]
+    assert verdict == 0
+
+
 def test_reading_names() -> None:
     assert selftest.reading("forbid_delve_ci_2") == "forbid_delve"
     assert selftest.reading("code_block_python") == "code_block_python"

@@ -432,16 +432,23 @@ def _ascii_checks(text: str) -> list[Check]:
     ]
 
 
+# Input fields that hold the user's own message (user_input, user_message, question, ...).
+USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
+
+
 def _language_checks(criterion: Criterion) -> list[Check]:
     if not _SAME_LANGUAGE.search(criterion.text):
         return []
     return [
         Check(
             "same_language_as_input",
-            "Written in the language of the longest input text (stopword profile).",
-            "texts = [v for v in example.values() if isinstance(v, str) and word_count(v) >= 5]\n"
+            "Written in the language of the user's own message (an input named like question, "
+            "query, message, request, input or content); not judged when there is none, since "
+            "placeholders filled with system text do not tell the user's language.",
+            "texts = [v for k, v in example.items() if isinstance(v, str) and word_count(v) >= 5\n"
+            f"         and re.search({literal(USER_FIELD)}, k)]\n"
             "if not texts:\n"
-            "    return True  # no input text to compare with\n"
+            "    return True  # the user's language cannot be known: not judged\n"
             "source = language_scores(max(texts, key=len))\n"
             "mine = language_scores(response)\n"
             "if not source or not mine:\n"
@@ -451,6 +458,7 @@ def _language_checks(criterion: Criterion) -> list[Check]:
             "# among the response's best (at least half of its top score).\n"
             "return mine.get(top, 0) >= 0.5 * max(mine.values()) and mine.get(top, 0) > 0",
             ("language_scores", "word_count"),
+            modules=("re",),
         )
     ]
 

@@ -410,7 +410,7 @@ _SECTION_ITEM = re.compile(r"^[\"“']?[A-Z][\w&/'’ -]{1,50}?:\s+\S")
 
 # "Explain the changes in a few short sentences": a vague count, so a generous bound (7) on the
 # prose outside code fences; only sentences that end in . ! or ? count, so file path lines and
-# code between fences do not.
+# code between fences do not, nor do list markers ('1.', '2)') at line start.
 _FEW_SENTENCES = re.compile(
     r"\b(?:in|with|using)\s+(?:just\s+|only\s+)?a few\s+(?:short\s+)?sentences\b", re.I
 )
@@ -425,6 +425,8 @@ def _few_sentences(criterion: Criterion) -> list[Check]:
             f"few_sentences_max_{FEW}",
             f"At most {FEW} sentences of prose outside code fences ('a few sentences').",
             "prose = re.sub(r'(?ms)^[ \\t]*(```|~~~).*?^[ \\t]*\\1[^\\n]*$', '', response)\n"
+            "# a list marker ('1.', '2)', '-') at line start ends no sentence\n"
+            "prose = re.sub(r'(?m)^[ \\t]*(?:\\d+[.)]|[-*+\u2022])[ \\t]+', '', prose)\n"
             f"return len(re.findall(r'[^.!?\\n]+[.!?](?=\\s|$)', prose)) <= {FEW}",
             modules=("re",),
         )
