@@ -33,6 +33,7 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
+from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet
 
 RANK_KEY = "_rank"
@@ -178,7 +179,7 @@ class Ranker:
             texts = [row_text(r, self.keys) for r in rows] + [self.criterion]
             vecs = await ctx.embed(texts, self.embedding_model)
             q = vecs[-1]
-            scores = [_cosine(v, q) for v in vecs[:-1]]
+            scores = [cosine(v, q) for v in vecs[:-1]]
         else:
             scores = [float(s) for s in await self._likert(rows, ctx)]
         reverse = self.direction == "desc"
@@ -260,12 +261,6 @@ class Ranker:
         order = await self.initial_order(rows, ctx)
         order = await self.refine(rows, order, ctx)
         return [{**rows[i], RANK_KEY: pos + 1} for pos, i in enumerate(order)]
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    na = math.sqrt(sum(x * x for x in a)) or 1.0
-    nb = math.sqrt(sum(x * x for x in b)) or 1.0
-    return sum(x * y for x, y in zip(a, b, strict=False)) / (na * nb)
 
 
 @register

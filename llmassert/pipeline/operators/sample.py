@@ -34,6 +34,7 @@ from llmassert.pipeline.operators.base import (
     Row,
     register,
 )
+from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet, Prompt
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"  # DocETL's default
@@ -133,12 +134,6 @@ def bm25_scores(docs: list[str], query: str, k1: float = 1.5, b: float = 0.75) -
     return scores
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    na = math.sqrt(sum(x * x for x in a)) or 1.0
-    nb = math.sqrt(sum(x * x for x in b)) or 1.0
-    return sum(x * y for x, y in zip(a, b, strict=False)) / (na * nb)
-
-
 @register
 class SampleOperator(GlobalOperator[SampleSpec]):
     type_name = "sample"
@@ -218,7 +213,7 @@ class SampleOperator(GlobalOperator[SampleSpec]):
             keys = kw["keys"]
             vecs = await ctx.embed([_text(r, keys) for r in rows] + [self._query(rows)], model)
             qv = vecs[-1]
-            sims = [_cosine(v, qv) for v in vecs[:-1]]
+            sims = [cosine(v, qv) for v in vecs[:-1]]
             order = sorted(range(n), key=lambda i: -sims[i])
             return order[: _count(samples, n)]
         # outliers

@@ -28,6 +28,7 @@ from llmassert.pipeline.operators.base import (
 )
 from llmassert.pipeline.operators.rank import RANK_KEY, Ranker, row_text
 from llmassert.pipeline.operators.sample import bm25_scores
+from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet, Prompt
 
 EMBED_BATCH = 256
@@ -69,12 +70,6 @@ class TopKSpec(OperationSpec):
 
 def _count(k: int | float, n: int) -> int:
     return min(n, int(k * n)) if isinstance(k, float) and k <= 1 else min(n, int(k))
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    na = math.sqrt(sum(x * x for x in a)) or 1.0
-    nb = math.sqrt(sum(x * x for x in b)) or 1.0
-    return sum(x * y for x, y in zip(a, b, strict=False)) / (na * nb)
 
 
 @register
@@ -161,4 +156,4 @@ class TopKOperator(GlobalOperator[TopKSpec]):
         for b in range(0, len(texts), EMBED_BATCH):
             vecs.extend(await ctx.embed(texts[b : b + EMBED_BATCH], self.embedding_model))
         q = vecs[-1]
-        return [_cosine(v, q) for v in vecs[:-1]]
+        return [cosine(v, q) for v in vecs[:-1]]
