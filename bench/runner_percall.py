@@ -88,21 +88,23 @@ def chunk_rows(yaml_path: Path) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, float]:
+    from llmassert import jsonx
     from llmassert.llm import structured
     from llmassert.llm.client import LLMRequest, Usage
     from llmassert.llm.usage import UsageTracker, cost_of
     from llmassert.pipeline.checkpoint import Journal
     from llmassert.pipeline.executor import _encode
-    from llmassert.pipeline.operators.base import Outcome, row_digest
+    from llmassert.pipeline.operators.base import Outcome
+    from llmassert.pipeline.types import unit_key
 
     step = mapper.step
     out: dict[str, float] = {}
     out["render prompt"] = per_call_us(lambda r: step.prompt.render(input=r), rows, repeat)
-    out["row digest"] = per_call_us(row_digest, rows, repeat)
+    out["row digest"] = per_call_us(unit_key, rows, repeat)
     texts = [step.prompt.render(input=r) for r in rows]
 
     def request(text: str) -> bytes:
-        req = LLMRequest(
+        req = LLMRequest.model_construct(
             model=step.model,
             messages=tuple(step.messages(text)),
             output_schema=step.schema,
@@ -113,7 +115,7 @@ def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, flo
         )
         structured.check_schema(req.output_schema or {})
         body = structured.chat_body(req, list(req.messages), "tools")
-        return json.dumps({"model": "fake-model", **body}).encode()
+        return jsonx.dumps({"model": "fake-model", **body})
 
     out["request build + encode"] = per_call_us(request, texts, repeat)
     req = LLMRequest(
@@ -148,7 +150,7 @@ def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, flo
         }
         answers.append(json.dumps(raw).encode())
     out["response decode + validate"] = per_call_us(
-        lambda b: structured.parse(json.loads(b), req, "tools"), answers, repeat
+        lambda b: structured.parse(jsonx.loads(b), req, "tools"), answers, repeat
     )
     datas = [structured.parse(json.loads(b), req, "tools").data for b in answers]
     out["DocETL type check"] = per_call_us(step._typecheck, datas, repeat)
@@ -160,14 +162,14 @@ def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, flo
 
         def journal_put(pair: tuple[dict[str, Any], Any]) -> None:
             row, outcome = pair
-            journal.put("r:" + row_digest(row), _encode(outcome, row))
+            journal.put("r:" + unit_key(row), _encode(outcome, row))
 
         out["journal entry (incl. digest)"] = per_call_us(journal_put, outcomes, 1)
         journal.close()
     tracker = UsageTracker()
 
     def account(_: Any) -> None:
-        u = Usage(
+        u = Usage.model_construct(
             prompt_tokens=300, completion_tokens=40, cost=cost_of(step.model, 300, 40), requests=1
         )
         total = Usage() + u

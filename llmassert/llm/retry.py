@@ -114,6 +114,22 @@ async def with_retries(
     each sleep (for counting and logging).
     """
 
+    started = time.monotonic()
+    try:
+        # The first attempt runs bare: most calls succeed at once, and building tenacity's
+        # retry machinery costs ~0.15 ms of CPU per call.  It is built on the first failure.
+        return await attempt()
+    except TransportFailure as failure:
+        if not failure.retryable or max_retries < 1:
+            raise public_error(
+                failure,
+                model=model,
+                attempts=1,
+                elapsed=time.monotonic() - started,
+                cassette=cassette,
+            ) from None
+        first = failure
+
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         sleep = state.upcoming_sleep
@@ -123,18 +139,20 @@ async def with_retries(
                 on_retry(exc, sleep)
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(max_retries + 1) | stop_before_delay(max_seconds),
+        stop=stop_after_attempt(max_retries + 1)
+        | stop_before_delay(max(0.0, max_seconds - (time.monotonic() - started))),
         wait=_wait,
         retry=retry_if_exception(lambda e: isinstance(e, TransportFailure) and e.retryable),
         before_sleep=before_sleep,
         reraise=True,
     )
-    started = time.monotonic()
     attempts = 0
     try:
         async for try_ in retrying:
             with try_:
                 attempts += 1
+                if attempts == 1:
+                    raise first  # the failure of the bare attempt, as tenacity's attempt 1
                 return await attempt()
     except TransportFailure as failure:
         raise public_error(

@@ -8,15 +8,16 @@ messages that re-ask the model (its answer plus the error), as instructor does.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmassert import jsonx
 from llmassert.enforce import feedback
 from llmassert.errors import ConfigError
 from llmassert.llm.cache import canonical_json
 from llmassert.llm.client import LLMRequest
+from llmassert.llm.schema_fast import Check, compile_schema
 
 # How structured output is requested (config.Mode is the live/record/replay mode).
 OutputMode = Literal["tools", "json_schema"]
@@ -24,6 +25,19 @@ WRAP_KEY = "value"
 
 _validators: dict[str, Any] = {}
 _validators_lock = threading.Lock()
+# output_schema object (by identity, held so its id is not reused) -> what parsing needs; an
+# operation sends the same schema object with every request, so its canonical JSON (~20 µs)
+# is computed once.  Bounded: callers that build a new schema per request only fill it up.
+_by_id: dict[int, tuple[dict[str, Any], _Compiled]] = {}
+_BY_ID_MAX = 512
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    params: dict[str, Any]  # the tool parameters (object schemas wrapped)
+    wrapped: bool
+    validator: Any  # jsonschema validator: decides and words every error
+    fast: Check | None  # certainly-valid predicate for the common subset (schema_fast)
 
 
 class InvalidOutput(Exception):
@@ -109,9 +123,22 @@ def _validator(schema: dict[str, Any]) -> Any:
     return validator
 
 
+def _compiled(schema: dict[str, Any]) -> _Compiled:
+    found = _by_id.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    params, wrapped = tool_parameters(schema)
+    compiled = _Compiled(params, wrapped, _validator(params), compile_schema(params))
+    with _validators_lock:
+        if len(_by_id) >= _BY_ID_MAX:
+            _by_id.clear()
+        _by_id[id(schema)] = (schema, compiled)
+    return compiled
+
+
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise ConfigError for a malformed schema (before any request is sent)."""
-    _validator(tool_parameters(schema)[0])
+    _compiled(schema)
 
 
 def _first_choice(raw: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +156,7 @@ def plain_text(raw: dict[str, Any]) -> str:
 def parse(raw: dict[str, Any], request: LLMRequest, mode: OutputMode) -> Parsed:
     """Text and validated data of a structured answer, or InvalidOutput with re-ask messages."""
     assert request.output_schema is not None
-    params, wrapped = tool_parameters(request.output_schema)
+    compiled = _compiled(request.output_schema)
     name = request.schema_name
     message = _first_choice(raw).get("message") or {}
     calls = message.get("tool_calls") or []
@@ -173,14 +200,15 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: OutputMode) -> Parsed:
             "the answer is empty (no tool call and no content)", followup("the answer is empty")
         )
     try:
-        data = json.loads(_strip_fences(text))
+        data = jsonx.loads(_strip_fences(text))
     except ValueError as e:
         reason = f"invalid JSON ({e})"
         raise InvalidOutput(reason, followup(reason)) from None
-    error = _first_error(_validator(params), data)
-    if error is not None:
-        raise InvalidOutput(error, followup(error))
-    return Parsed(text=text, data=data[WRAP_KEY] if wrapped else data)
+    if compiled.fast is None or not compiled.fast(data):
+        error = _first_error(compiled.validator, data)
+        if error is not None:
+            raise InvalidOutput(error, followup(error))
+    return Parsed(text=text, data=data[WRAP_KEY] if compiled.wrapped else data)
 
 
 def _strip_fences(text: str) -> str:

@@ -16,8 +16,10 @@ import atexit
 import contextlib
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from llmassert import jsonx
 from llmassert.aio import background
 from llmassert.config import Settings
 from llmassert.llm.recording import MISS_HEADER, miss_detail
@@ -73,24 +75,50 @@ def api_key_for(settings: Settings, env_var: str = "OPENAI_API_KEY") -> str | No
 
 
 _session: Any = None  # the process-wide aiohttp.ClientSession, owned by the background loop
+# Loops that asked for their own pool (``direct_session``): loop -> its session (or None until
+# the first request).
+_direct: dict[asyncio.AbstractEventLoop, Any] = {}
+
+
+def _new_session() -> Any:
+    import aiohttp
+
+    # No connection limit here: each client's ConcurrencyLimiter bounds what is in flight.
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+        json_serialize=json.dumps,
+        raise_for_status=False,
+    )
 
 
 async def _shared_session() -> Any:
-    """One keep-alive pool for every client (on the background loop; closed at exit).
-
-    No connection limit here: each client's ConcurrencyLimiter bounds what is in flight.
-    """
+    """One keep-alive pool for every client (on the background loop; closed at exit)."""
     global _session
     if _session is None or _session.closed:
-        import aiohttp
-
-        _session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-            json_serialize=json.dumps,
-            raise_for_status=False,
-        )
+        _session = _new_session()
         atexit.register(_close_session, _session)
     return _session
+
+
+@contextlib.asynccontextmanager
+async def direct_session() -> AsyncIterator[None]:
+    """Inside the block, HTTP requests made from the running loop use a pool of its own.
+
+    For a long-lived loop that makes many requests (a pipeline run): each request otherwise
+    hops to the background loop and back (``run_coroutine_threadsafe``, two self-pipe
+    wake-ups, ~0.2 ms of CPU per request).  The pool is closed when the block ends.
+    """
+    loop = asyncio.get_running_loop()
+    if loop in _direct:  # nested: the outer block owns the pool
+        yield
+        return
+    _direct[loop] = None
+    try:
+        yield
+    finally:
+        session = _direct.pop(loop, None)
+        if session is not None:
+            await session.close()
 
 
 def _close_session(session: Any) -> None:
@@ -118,25 +146,38 @@ class HttpTransport:
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self._timeout_s = settings.timeout_s
+        self._timeout: Any = None  # aiohttp.ClientTimeout, made on first use (lazy import)
 
     @staticmethod
     def wire_model(model: str) -> str:
         return model.split("/", 1)[1] if model.startswith("openai/") else model
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        if loop in _direct:
+            session = _direct[loop]
+            if session is None:
+                session = _direct[loop] = _new_session()
+            return await self._post_here(path, payload, session)
         return await background().await_(self._post_here(path, payload))
 
-    async def _post_here(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _post_here(
+        self, path: str, payload: dict[str, Any], session: Any = None
+    ) -> dict[str, Any]:
         import aiohttp
 
-        session = await _shared_session()
-        timeout = aiohttp.ClientTimeout(total=self._timeout_s, connect=min(10.0, self._timeout_s))
+        if session is None:
+            session = await _shared_session()
+        if self._timeout is None:
+            self._timeout = aiohttp.ClientTimeout(
+                total=self._timeout_s, connect=min(10.0, self._timeout_s)
+            )
         try:
             async with session.post(
                 self.base + path,
-                data=json.dumps(payload).encode(),
+                data=jsonx.dumps(payload),
                 headers=self._headers,
-                timeout=timeout,
+                timeout=self._timeout,
             ) as response:
                 status, content = response.status, await response.read()
                 headers = response.headers
@@ -156,7 +197,7 @@ class HttpTransport:
                 error_message(content), status=status, retry_after=retry_after_from_headers(headers)
             )
         try:
-            data = json.loads(content)
+            data = jsonx.loads(content)
         except ValueError:
             # A 200 with a broken body (proxy hiccup, truncated stream) is worth another try.
             raise TransportFailure(

@@ -9,9 +9,12 @@ Layout under the checkpoint root (``pipeline.output.intermediate_dir``, else
     <step>/<op>.state.json        fingerprint, lineage, quarantined/errored rows, stats
 
 **Inside an operation** every finished unit (a row, a group, a fold step) is appended to the
-journal with one ``os.write`` on an ``O_APPEND`` descriptor — nothing is buffered in the
-process, so SIGKILL loses no finished unit; ``fsync`` runs at most every ``FSYNC_EVERY_S`` and
-when the operation ends (what a power cut can lose).  A torn last line is ignored on load.
+journal on an ``O_APPEND`` descriptor; the units finished in one turn of the event loop are
+written with one ``os.write`` at the end of that turn (a group commit), before anything
+downstream of them is written, so SIGKILL loses only units whose answers were still being
+handled — a resumed run asks again only what was in flight.  ``fsync`` runs at most every
+``FSYNC_EVERY_S`` and when the operation ends (what a power cut can lose).  A torn last line
+is ignored on load.  Values are read back from the file on a hit, never held in memory.
 **Between operations** a finished operation's output and state are written atomically; a
 resumed run loads them instead of running the operation.  Each journal/state carries the
 operation's fingerprint (its spec, model and the fingerprint of its input), so an edited
@@ -31,6 +34,7 @@ failed with an error are not journaled: a resumed run retries them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -43,23 +47,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmassert import jsonx
 from llmassert.errors import InputError, OutputError, PipelineError
 from llmassert.fileio import atomic_write_text, parse_json, read_bytes, read_json
 from llmassert.pipeline.types import Issue, OpStats, Row
 from llmassert.secrets import scrub_values
 
 FSYNC_EVERY_S = 0.25
-JOURNAL_VERSION = 2  # 2: every entry carries a digest ("h")
+JOURNAL_VERSION = 3  # 2: every entry carries a digest ("h"); 3: digests of orjson's encoding
 STEP_MARKER = ".llmassert-step"
 _OWN_FILE = re.compile(r"^[^/]+\.(journal(\.[^/]+)?\.jsonl|state\.json|json)$|^\..+\.tmp$")
 
 
 def entry_digest(key: str, value: Any) -> str:
     """Digest of a journal entry: an edited key or value no longer matches it."""
-    blob = json.dumps(
-        [key, value], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+    return hashlib.sha256(jsonx.dumps([key, value], sort_keys=True)).hexdigest()[:24]
 
 
 def default_root(pipeline_path: Path, cwd: Path | None = None) -> Path:
@@ -68,38 +70,57 @@ def default_root(pipeline_path: Path, cwd: Path | None = None) -> Path:
 
 
 class Journal:
-    """Append-only JSONL map ``key → JSON value`` of one operation's finished units."""
+    """Append-only JSONL map ``key → JSON value`` of one operation's finished units.
+
+    Values are not kept in memory: the journal holds where each entry's line is (offset,
+    length) and reads it back on a hit, so a run's memory does not grow with its journal.
+    Entries finished in one turn of the event loop are written together (one ``os.write`` at
+    the end of that turn: a group commit); outside an event loop each entry is written at once.
+    """
 
     def __init__(
         self, path: Path, fingerprint: str, *, resume: bool, also_read: tuple[Path, ...] = ()
     ) -> None:
         self.path = path
         self.fingerprint = fingerprint
-        self.entries: dict[str, Any] = {}
+        # key -> (file, offset, length) of its line; file 0 is this journal, others also_read
+        self._where: dict[str, tuple[int, int, int]] = {}
+        self._files: list[Path] = [path, *also_read]
+        self._pending: dict[str, Any] = {}  # put, not yet written
+        self._lines: list[bytes] = []
+        self._flush_scheduled = False
         self.rejected = 0  # entries read back that failed validation (their units are redone)
         path.parent.mkdir(parents=True, exist_ok=True)
         keep = False
         if resume:
-            for p in (*also_read, path):
-                ok = self._load(p)
-                keep = keep or (ok and p == path)
+            for i, p in enumerate(self._files[1:], start=1):
+                self._load(p, i)
+            keep = self._load(path, 0)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if keep else os.O_TRUNC)
         self._fd: int | None = os.open(path, flags, 0o666)  # the umask decides, as for open()
+        self._size = os.fstat(self._fd).st_size
+        self._readers: dict[int, int] = {}  # file index -> read descriptor (opened on a hit)
         self._last_sync = time.monotonic()
         self._syncing = False
         self._fd_lock = threading.Lock()
         if keep and not _ends_with_newline(path):
-            os.write(self._fd, b"\n")  # seal a line torn by a kill; it is skipped on load
+            self._append(b"\n")  # seal a line torn by a kill; it is skipped on load
         if not keep:
-            self._write({"journal": JOURNAL_VERSION, "fingerprint": fingerprint})
+            self._append(
+                jsonx.dumps({"journal": JOURNAL_VERSION, "fingerprint": fingerprint}) + b"\n"
+            )
 
-    def _load(self, path: Path) -> bool:
-        """Read the valid entries of ``path``; False if it is missing or of another fingerprint."""
+    def _load(self, path: Path, index: int) -> bool:
+        """Index the valid entries of ``path``; False if it is missing or of another fingerprint."""
         try:
             with path.open("rb") as f:
-                lines = f.read().split(b"\n")
-            head = json.loads(lines[0])
-        except (OSError, ValueError, IndexError, RecursionError):
+                data = f.read()
+        except OSError:
+            return False
+        lines = data.split(b"\n")
+        try:
+            head = jsonx.loads(lines[0])
+        except (ValueError, RecursionError):
             return False
         if (
             not isinstance(head, dict)
@@ -108,50 +129,96 @@ class Journal:
         ):
             return False  # the operation (or the journal format) changed: its old journal is void
         last = len(lines) - 1
+        offset = len(lines[0]) + 1
         for number, line in enumerate(lines[1:], start=1):
+            at, offset = offset, offset + len(line) + 1
             if not line.strip():
                 continue
-            try:
-                entry = json.loads(line)
-            except (ValueError, RecursionError):
-                if number < last:  # the last line may be torn by a kill; others are damage
+            entry = _valid_entry(line)
+            if entry is None:
+                # The last line may be torn by a kill; others are damage.
+                if number < last or _parses(line):
                     self.rejected += 1
                 continue
-            if (
-                isinstance(entry, dict)
-                and set(entry) == {"k", "v", "h"}
-                and isinstance(entry["k"], str)
-                and entry["h"] == entry_digest(entry["k"], entry["v"])
-            ):
-                self.entries[entry["k"]] = entry["v"]
-            else:
-                self.rejected += 1
+            self._where[entry] = (index, at, len(line))
         return True
 
+    @property
+    def entries(self) -> dict[str, Any]:
+        """Every entry, read back (for inspection; the runner asks ``get`` per key)."""
+        return {k: self.get(k) for k in [*self._where, *self._pending]}
+
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._where.keys() | self._pending.keys())
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.entries.get(key, default)
+        if key in self._pending:
+            return self._pending[key]
+        where = self._where.get(key)
+        if where is None:
+            return default
+        index, offset, length = where
+        fd = self._readers.get(index)
+        if fd is None:
+            fd = self._readers[index] = os.open(self._files[index], os.O_RDONLY)
+        line = os.pread(fd, length, offset)
+        try:
+            entry = jsonx.loads(line)
+            if entry.get("k") == key and entry.get("h") == entry_digest(key, entry["v"]):
+                return entry["v"]
+        except (ValueError, RecursionError, AttributeError, KeyError):
+            pass
+        self.discard(key)  # changed on disk since it was indexed
+        return default
 
     def put(self, key: str, value: Any) -> None:
-        self.entries[key] = value
-        self._write({"k": key, "v": value, "h": entry_digest(key, value)})
+        line = jsonx.dumps({"k": key, "v": value, "h": entry_digest(key, value)})
+        self._pending[key] = value
+        self._lines.append(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write every entry put so far (one ``os.write``); secrets scrubbed on the way."""
+        self._flush_scheduled = False
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        keys = list(self._pending)
+        self._pending = {}
+        block = b"\n".join(lines) + b"\n"
+        scrubbed = scrub_values(block.decode()).encode()
+        if scrubbed != block:
+            # Rare: a secret in a value.  Lines change length: index them one by one.
+            lines = [scrub_values(line.decode()).encode() for line in lines]
+            block = b"\n".join(lines) + b"\n"
+        at = self._size
+        self._append(block)
+        for key, line in zip(keys, lines, strict=True):
+            self._where[key] = (0, at, len(line))
+            at += len(line) + 1
 
     def discard(self, key: str) -> None:
         """Forget an entry a reader found invalid: its unit runs again (and is journaled anew)."""
-        if self.entries.pop(key, None) is not None:
+        found = self._where.pop(key, None) is not None
+        found = self._pending.pop(key, None) is not None or found
+        if found:
             self.rejected += 1
 
-    def _write(self, obj: Any) -> None:
+    def _append(self, data: bytes) -> None:
         if self._fd is None:
             raise PipelineError(f"journal closed: {self.path}")
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        data = scrub_values(text).encode()
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)
             view = view[n:]
+        self._size += len(data)
         now = time.monotonic()
         if now - self._last_sync >= FSYNC_EVERY_S and not self._syncing:
             # fsync takes milliseconds: off the event loop, at most one at a time.
@@ -169,11 +236,40 @@ class Journal:
                 self._syncing = False
 
     def close(self) -> None:
+        if self._fd is not None:
+            self.flush()
         with self._fd_lock:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
                 os.fsync(fd)
                 os.close(fd)
+            for rfd in self._readers.values():
+                os.close(rfd)
+            self._readers.clear()
+
+
+def _valid_entry(line: bytes) -> str | None:
+    """The key of a well-formed journal line whose digest matches, else None."""
+    try:
+        entry = jsonx.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if (
+        isinstance(entry, dict)
+        and set(entry) == {"k", "v", "h"}
+        and isinstance(entry["k"], str)
+        and entry["h"] == entry_digest(entry["k"], entry["v"])
+    ):
+        return entry["k"]
+    return None
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        jsonx.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -66,8 +66,8 @@ from llmassert.pipeline.operators.base import (
     Outcome,
     Row,
     RowOperator,
-    row_digest,
 )
+from llmassert.pipeline.types import unit_key
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
@@ -226,10 +226,17 @@ class _Unit:
         self.pending: dict[str, asyncio.Future[Outcome]] = {}
         self.first_start: float | None = None
         self.last_end = 0.0
+        # Units of operations without LLM calls are neither journaled nor shared in flight
+        # (recomputing them is cheaper than their content digest): no key.
+        self.keyed = op.uses_llm
+
+    def key(self, value: Any, kind: str = "r:") -> str | None:
+        """The unit's journal / in-flight key: a content digest (None: not keyed)."""
+        return kind + unit_key(value) if self.keyed else None
 
     async def __call__(
         self,
-        key: str,
+        key: str | None,
         rows_in: int,
         work: Callable[[], Awaitable[Outcome]],
         source: Row | None = None,
@@ -239,10 +246,12 @@ class _Unit:
             self.first_start = time.perf_counter()
         stats = self.ctx.stats
         credit: UnitCredit | None = None  # set when this call runs the work itself
-        replayed = self.replay(key, rows_in, source)
+        replayed = self.replay(key, rows_in, source) if key is not None else None
         if replayed is not None:
             outcome = replayed
             stats.resumed += 1
+        elif key is None:
+            outcome = await work()
         elif key in self.pending:
             outcome = await self.pending[key]
         else:
@@ -345,9 +354,7 @@ class LocalExecutor(Executor):
 
         async def through(level: int, path: tuple[int, ...], row: Row, lin: Lineage) -> None:
             op, unit = ops[level], units[level]
-            outcome = await unit(
-                "r:" + row_digest(row), 1, lambda: op.process_row(row, unit.ctx), row
-            )
+            outcome = await unit(unit.key(row), 1, lambda: op.process_row(row, unit.ctx), row)
             child = _merge_lineage(lin, op.name, outcome.meta)
             done[level].append((path, outcome, [child] * len(outcome.rows)))
             if level + 1 < len(ops) and outcome.rows:
@@ -359,7 +366,7 @@ class LocalExecutor(Executor):
         async def batched(i: int) -> None:
             op, unit, size = ops[0], units[0], ops[0].batch_size
             chunk = rows[i * size : (i + 1) * size]
-            keys = ["r:" + row_digest(r) for r in chunk]
+            keys = [unit.key(r) for r in chunk]
             if unit.journal is not None and all(
                 unit.replay(k, 1, r) is not None for k, r in zip(keys, chunk, strict=True)
             ):
@@ -404,7 +411,7 @@ class LocalExecutor(Executor):
         async def one(i: int) -> None:
             key, members = ordered[i]
             outcome = await unit(
-                "g:" + row_digest([list(key), members]),
+                unit.key([list(key), members], "g:"),
                 len(members),
                 lambda: op.process_group(key, members, unit.ctx),
             )

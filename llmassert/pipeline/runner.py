@@ -27,6 +27,7 @@ from llmassert.errors import SpecError
 from llmassert.fileio import OutputLock, check_output_dir, check_output_file, ensure_distinct
 from llmassert.llm.scope import current
 from llmassert.llm.session import get_client
+from llmassert.llm.transport import direct_session
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
 from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
 from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
@@ -296,8 +297,11 @@ class Runner:
             return await self._dry_run()
         # One run per output at a time: a second one would pay for every call again and
         # interleave its checkpoints with ours.
+        # direct_session: the run's requests go out from this loop (no hop per call to the
+        # background loop); its pool closes with the run.
         with OutputLock(self.output_path):
-            return await self._arun()
+            async with direct_session():
+                return await self._arun()
 
     async def _arun(self) -> RunReport:
         started = time.perf_counter()

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmassert import jsonx
 from llmassert.secrets import scrub, scrub_data
 
 Row = dict[str, Any]
@@ -153,7 +154,14 @@ UNKNOWN: Any = _Unknown()
 
 
 def row_digest(row: Any) -> str:
-    """Content address of a row: stable across runs, processes and workers."""
+    """Content address of a row: stable across runs, processes and workers (and releases:
+    operators salt cache keys with it)."""
     # ensure_ascii (the default) keeps json on its C fast path: ~2x faster on large rows.
     blob = json.dumps(row, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def unit_key(row: Any) -> str:
+    """Content address of a unit for the executor's journal: as stable as :func:`row_digest`
+    within one journal format (``checkpoint.JOURNAL_VERSION``), ~5x cheaper (orjson)."""
+    return hashlib.sha256(jsonx.dumps(row, sort_keys=True)).hexdigest()[:24]

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, get_args
 
+from pydantic import ValidationError
+
 from llmassert.assertions import AssertionSet
 from llmassert.enforce import Decision, Enforcer, Failure, aenforce, feedback, parse_policy
 from llmassert.errors import (
@@ -131,7 +133,16 @@ class LLMStep:
         bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
         self.use_cache = not bypass
         kwargs = dict(spec.litellm_completion_kwargs)
-        self.request_args = {k: kwargs.pop(k) for k in list(kwargs) if k in _REQUEST_KEYS}
+        request_args = {k: kwargs.pop(k) for k in list(kwargs) if k in _REQUEST_KEYS}
+        try:
+            # Checked once here: requests are then built unvalidated (hot path, every call).
+            probe = LLMRequest(model=self.model, messages=(), **request_args)
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise self._spec_error(
+                f"{first['msg']}", "litellm_completion_kwargs." + str(first["loc"][0])
+            ) from None
+        self.request_args = {k: getattr(probe, k) for k in request_args}
         self.params = kwargs
         self.validators = [
             self._compile(expr, f"validate[{i}]") for i, expr in enumerate(spec.validate_ or [])
@@ -223,7 +234,10 @@ class LLMStep:
         primary = model or self.model
         models = [primary, *(m for m in self.env.fallback_models if m != primary)]
         for i, chosen in enumerate(models):
-            req = LLMRequest(
+            # Every field is this step's own checked value (request_args: in __init__), and
+            # the schema object stays the same one per step, which the client's compiled
+            # validator cache keys on.
+            req = LLMRequest.model_construct(
                 model=chosen,
                 messages=tuple(messages),
                 output_schema=schema if schema is not None else self.schema,
