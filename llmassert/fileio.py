@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
@@ -35,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from llmassert.errors import InputError, LlmAssertError, OutputError
-from llmassert.secrets import scrub_values
+from llmassert.secrets import scrub_values, secret_values
 
 # -- reading ---------------------------------------------------------------------------------------
 
@@ -265,6 +266,80 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> 
         if isinstance(e, OSError):
             raise OutputError(f"cannot write: {e.strerror or e}", file=path) from None
         raise
+
+
+class AtomicStream:
+    """A file written piece by piece that appears whole or not at all (:func:`atomic_write_bytes`
+    for output too large to hold): pieces go to a temp file beside ``path``, secrets scrubbed;
+    :meth:`commit` renames it into place, :meth:`abort` (or an exception in a ``with``) removes
+    it.  ``sha256`` is the digest of what was written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise OutputError("is a folder, expected a file", file=self.path)
+        _make_parent(self.path)
+        self._mode = file_mode(self.path)
+        try:
+            fd, self._tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
+        except OSError as e:
+            raise OutputError(f"cannot write: {e.strerror or e}", file=self.path) from None
+        self._fd: int | None = fd
+        self._hash = hashlib.sha256()
+        self._secrets = secret_values()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise OutputError("written after it was closed", file=self.path)
+        if self._secrets:
+            data = scrub_values(data.decode("utf-8"), self._secrets).encode("utf-8")
+        self._hash.update(data)
+        self.size += len(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"cannot write: {e.strerror or e}", file=self.path) from None
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def commit(self, *, fsync: bool = True) -> None:
+        if self._fd is None:
+            raise OutputError("committed after it was closed", file=self.path)
+        fd, self._fd = self._fd, None
+        try:
+            try:
+                os.fchmod(fd, self._mode)
+                if fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self._tmp, self.path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            raise OutputError(f"cannot write: {e.strerror or e}", file=self.path) from None
+
+    def abort(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+
+    def __enter__(self) -> AtomicStream:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is not None:
+            self.abort()
 
 
 def atomic_write_text(path: str | Path, text: str, *, fsync: bool = True) -> None:

@@ -382,23 +382,38 @@ class CheckpointStore:
         self._journals.append(j)
         return j
 
-    def load(self, step: str, op: str, fingerprint: str) -> OpState | None:
+    def rows_path(self, step: str, op: str) -> Path:
+        """Where an operation's output rows are saved (DocETL's intermediate file)."""
+        return self._dir(step) / f"{op}.json"
+
+    def load(
+        self, step: str, op: str, fingerprint: str, *, rows: bool = True
+    ) -> OpState | None:
         """The saved result of a finished operation, if it matches ``fingerprint`` and checks
-        out (rows file digest, counts); otherwise None and the operation runs again."""
+        out (rows file digest, counts); otherwise None and the operation runs again.
+
+        ``rows=False``: only its state (counts, quarantined and errored rows) is needed — an
+        operation inside a streamed stage whose rows were not kept.
+        """
         if not self.resuming:
             return None
         try:
             state = read_json(self._dir(step) / f"{op}.state.json")
-            data = read_bytes(self._dir(step) / f"{op}.json")
             if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
                 return None
-            if state.get("rows_sha256") != hashlib.sha256(data).hexdigest():
-                return None
-            rows = parse_json(data)
+            saved_rows: Any = []
+            if rows:
+                digest = state.get("rows_sha256")
+                if not isinstance(digest, str):
+                    return None  # its rows were streamed on and not saved
+                data = read_bytes(self.rows_path(step, op))
+                if digest != hashlib.sha256(data).hexdigest():
+                    return None
+                saved_rows = parse_json(data)
             saved = OpState(
                 fingerprint=fingerprint,
-                rows=rows,
-                lineage=state.get("lineage") or [{}] * len(rows),
+                rows=saved_rows,
+                lineage=state.get("lineage") or [{}] * len(saved_rows),
                 quarantined=[Issue.from_json(i) for i in state.get("quarantined", [])],
                 errors=[Issue.from_json(i) for i in state.get("errors", [])],
                 stats=OpStats.from_json(state.get("stats", {})),
@@ -410,26 +425,36 @@ class CheckpointStore:
         if not all(type(c) is int and c >= 0 for c in counts):
             return None
         consistent = (
-            isinstance(rows, list)
-            and all(isinstance(r, dict) for r in rows)
+            isinstance(saved_rows, list)
+            and all(isinstance(r, dict) for r in saved_rows)
             and isinstance(saved.lineage, list)
-            and len(saved.lineage) == len(rows) == st.rows_out
+            and (not rows or len(saved.lineage) == len(saved_rows) == st.rows_out)
             and len(saved.quarantined) == st.quarantined
             and len(saved.errors) == st.errored
         )
         return saved if consistent else None
 
     def save(self, step: str, op: str, state: OpState) -> None:
+        """Save a finished operation: its rows file and its state."""
         d = self._dir(step)
         d.mkdir(parents=True, exist_ok=True)
         rows = scrub_values(json.dumps(state.rows, ensure_ascii=False, default=str))
-        atomic_write_text(d / f"{op}.json", rows)
+        atomic_write_text(self.rows_path(step, op), rows)
+        self.save_state(step, op, state, hashlib.sha256(rows.encode()).hexdigest())
+
+    def save_state(
+        self, step: str, op: str, state: OpState, rows_sha256: str | None
+    ) -> None:
+        """Save an operation's state; ``rows_sha256`` is its rows file's digest (written by
+        :meth:`save` or streamed to :meth:`rows_path`), None when its rows were not saved."""
+        d = self._dir(step)
+        d.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             d / f"{op}.state.json",
             json.dumps(
                 {
                     "fingerprint": state.fingerprint,
-                    "rows_sha256": hashlib.sha256(rows.encode()).hexdigest(),
+                    "rows_sha256": rows_sha256,
                     "lineage": state.lineage if any(state.lineage) else None,
                     "quarantined": [i.to_json() for i in state.quarantined],
                     "errors": [i.to_json() for i in state.errors],

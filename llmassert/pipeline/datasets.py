@@ -16,8 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from llmassert.errors import InputError
 from llmassert.fileio import (
+    AtomicStream,
     atomic_write_text,
     decode_text,
     dumps_json,
@@ -178,3 +181,64 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> None:
         path.unlink(missing_ok=True)
         return
     atomic_write_text(path, "".join(dumps_json(r) + "\n" for r in records))
+
+
+class RowsFile:
+    """Rows written to ``path`` as they come (json / jsonl; csv is held and written at the end:
+    its header needs every column), whole or not at all (:class:`AtomicStream`).
+
+    The same text :func:`write_rows` writes, without holding the rows: a JSON array of rows
+    indented by 2.
+    """
+
+    def __init__(self, path: Path, fmt: str | None = None) -> None:
+        self.fmt = fmt or path.suffix.lower().lstrip(".")
+        if self.fmt not in ("json", "jsonl", "csv"):
+            self.fmt = "json"
+        self.stream = AtomicStream(path)
+        self.count = 0
+        self._held: list[Row] = []
+
+    def write(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        if self.fmt == "csv":
+            self._held.extend(rows)
+        elif self.fmt == "jsonl":
+            self.stream.write(b"".join(_jsonl_line(r) for r in rows))
+        else:
+            self.stream.write(
+                b"".join(
+                    (b"[\n  " if self.count + i == 0 else b",\n  ") + _indented(r)
+                    for i, r in enumerate(rows)
+                )
+            )
+        self.count += len(rows)
+
+    @property
+    def sha256(self) -> str:
+        return self.stream.sha256
+
+    def commit(self) -> None:
+        if self.fmt == "csv":
+            self.stream.write(dumps_rows(self._held, "csv").encode())
+            self._held = []
+        elif self.fmt == "json":
+            self.stream.write(b"\n]\n" if self.count else b"[]\n")
+        self.stream.commit()
+
+    def abort(self) -> None:
+        self.stream.abort()
+
+
+def _jsonl_line(row: Row) -> bytes:
+    return (dumps_json(row) + "\n").encode()  # the stdlib's C encoder: fast without indent
+
+
+def _indented(row: Row) -> bytes:
+    """``row`` as ``json.dumps(rows, indent=2)`` writes an element (NaN as null)."""
+    try:
+        text = orjson.dumps(row, option=orjson.OPT_INDENT_2)
+    except (TypeError, orjson.JSONEncodeError):
+        text = dumps_json(row, indent=2).encode()
+    return text.replace(b"\n", b"\n  ")

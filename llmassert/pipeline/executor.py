@@ -43,7 +43,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from llmassert.errors import ConfigError
 from llmassert.llm.session import get_client
@@ -101,6 +101,23 @@ def concat_results(parts: Sequence[OpResult]) -> OpResult:
     return out
 
 
+class RowSink(Protocol):
+    """Where a streamed operation's rows go, in input order (an output or intermediate file)."""
+
+    def write(self, rows: list[Row], lineage: list[Lineage]) -> None: ...
+
+
+def feed_sinks(results: Sequence[OpResult], stage: StageEnv) -> None:
+    """For executors that gather a stage's rows before returning them (Ray): hand each
+    operation's rows to its sink, and drop the rows ``stage.keep`` does not name."""
+    for res in results:
+        sink = stage.sinks.get(res.name)
+        if sink is not None and res.rows:
+            sink.write(res.rows, res.lineage)
+        if stage.keep is not None and res.name not in stage.keep:
+            res.rows, res.lineage = [], []
+
+
 @dataclass
 class StageEnv:
     """Everything an executor needs to run a stage of one step."""
@@ -113,10 +130,15 @@ class StageEnv:
     client: LLMClient | None = None
     progress: Progress = field(default_factory=NullProgress)
     shard: str | None = None
+    # Streaming a row stage (see LocalExecutor.run_rows): the operations whose rows the
+    # results hold (None: all), and where each operation's rows go as they are done.
+    keep: frozenset[str] | None = None
+    sinks: dict[str, RowSink] = field(default_factory=dict)
 
     def worker_copy(self) -> StageEnv:
-        """A picklable copy for another process: no client, no progress display."""
-        return replace(self, client=None, progress=NullProgress())
+        """A picklable copy for another process: no client, no progress display, no sinks
+        (a worker returns every row; the driver hands them to the sinks)."""
+        return replace(self, client=None, progress=NullProgress(), keep=None, sinks={})
 
     def journal(self, op: Operator[Any]) -> Journal | None:
         if self.checkpoints is None or not op.uses_llm:
@@ -148,12 +170,14 @@ class Executor(ABC):
     @abstractmethod
     async def run_rows(
         self,
-        ops: Sequence[RowOperator[Any]],
+        ops: Sequence[Operator[Any]],
         rows: list[Row],
         lineage: list[Lineage],
         stage: StageEnv,
     ) -> list[OpResult]:
-        """A chain of row operators, streamed; one result per operator."""
+        """A chain of row operators (and group operators whose groups stay within one
+        upstream unit), streamed; one result per operator.  Honours ``stage.keep`` and
+        ``stage.sinks`` (:func:`feed_sinks` for executors that gather rows first)."""
 
     @abstractmethod
     async def run_groups(
@@ -325,6 +349,11 @@ async def run_pool(n: int, width: int, work: Callable[[int], Awaitable[None]]) -
         raise
 
 
+def _slot(key: tuple[Any, ...]) -> str:
+    """A group key as a dict key (its values may be lists)."""
+    return json.dumps(key, sort_keys=True, default=str)
+
+
 def _merge_lineage(parent: Lineage, op: str, meta: dict[str, Any]) -> Lineage:
     return {**parent, op: meta} if meta else parent
 
@@ -342,33 +371,129 @@ class LocalExecutor(Executor):
 
     async def run_rows(
         self,
-        ops: Sequence[RowOperator[Any]],
+        ops: Sequence[Operator[Any]],
         rows: list[Row],
         lineage: list[Lineage],
         stage: StageEnv,
     ) -> list[OpResult]:
+        """Stream ``rows`` through ``ops`` (row operators, and group operators whose groups
+        stay within one upstream unit: see ``GroupOperator.groups_within``).
+
+        Each input row's outputs (at every level) are handed over in input order as soon as
+        that row and every row before it are done: written to the operation's sink
+        (``stage.sinks``) and kept in its result only if ``stage.keep`` names it.  Input rows
+        start at most ``2 × window`` ahead of the oldest unfinished one, so what waits to be
+        handed over stays bounded whatever the input's size.
+        """
         units = [_Unit(op, stage.context(op)) for op in ops]
-        # per operator: (path, outcome, output lineages); sorted by path = input order
-        done: list[list[tuple[tuple[int, ...], Outcome, list[Lineage]]]] = [[] for _ in ops]
+        results = [OpResult(op.name) for op in ops]
+        keep = [stage.keep is None or op.name in stage.keep for op in ops]
+        sinks = [stage.sinks.get(op.name) for op in ops]
+        # per input row still being handed over: per operator, (path, outcome, lineages)
+        pending: dict[int, list[list[tuple[tuple[int, ...], Outcome, list[Lineage]]]]] = {}
+        finished: set[int] = set()
+        head = 0  # the first input row not yet handed over
+        moved = asyncio.Event()
         stage.progress.add_total(ops[0].name, len(rows))
+
+        def hand_over(levels: list[list[tuple[tuple[int, ...], Outcome, list[Lineage]]]]) -> None:
+            for k, entries in enumerate(levels):
+                if not entries:
+                    continue
+                if len(entries) > 1:
+                    entries.sort(key=lambda e: e[0])
+                res, out_rows, out_lins = results[k], [], []
+                for _, outcome, lins in entries:
+                    out_rows.extend(outcome.rows)
+                    out_lins.extend(lins)
+                    res.quarantined.extend(outcome.quarantined)
+                    res.errors.extend(outcome.errors)
+                sink = sinks[k]
+                if sink is not None and out_rows:
+                    sink.write(out_rows, out_lins)
+                if keep[k]:
+                    res.rows.extend(out_rows)
+                    res.lineage.extend(out_lins)
+
+        def done(i: int) -> None:
+            nonlocal head, moved
+            finished.add(i)
+            if i != head:
+                return
+            while head in finished:
+                finished.discard(head)
+                hand_over(pending.pop(head))
+                head += 1
+            moved.set()
+            moved = asyncio.Event()
+
+        async def admit(i: int) -> None:
+            while i >= head + ahead:
+                await moved.wait()
+            pending[i] = [[] for _ in ops]
 
         async def through(level: int, path: tuple[int, ...], row: Row, lin: Lineage) -> None:
             op, unit = ops[level], units[level]
+            assert isinstance(op, RowOperator)
             outcome = await unit(unit.key(row), 1, lambda: op.process_row(row, unit.ctx), row)
             child = _merge_lineage(lin, op.name, outcome.meta)
-            done[level].append((path, outcome, [child] * len(outcome.rows)))
-            if level + 1 < len(ops) and outcome.rows:
-                stage.progress.add_total(ops[level + 1].name, len(outcome.rows))
+            pending[path[0]][level].append((path, outcome, [child] * len(outcome.rows)))
+            await onward(level + 1, path, outcome.rows, child)
+
+        async def grouped(level: int, path: tuple[int, ...], rows: list[Row]) -> None:
+            op, unit = ops[level], units[level]
+            assert isinstance(op, GroupOperator)
+            groups: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
+            for row in rows:
+                key = op.group_key(row)
+                groups.setdefault(_slot(key), (key, []))[1].append(row)
+            stage.progress.add_total(op.name, len(groups))
+
+            async def one(g: int, key: tuple[Any, ...], members: list[Row]) -> None:
+                outcome = await unit(
+                    unit.key([list(key), members], "g:"),
+                    len(members),
+                    lambda: op.process_group(key, members, unit.ctx),
+                )
+                # As run_groups: a group's rows start a lineage of their own.
+                child = _merge_lineage({}, op.name, outcome.meta)
+                at = (*path, g)
+                pending[path[0]][level].append((at, outcome, [child] * len(outcome.rows)))
+                await onward(level + 1, at, outcome.rows, child)
+
+            await asyncio.gather(*(one(g, *kv) for g, kv in enumerate(groups.values())))
+
+        async def onward(level: int, path: tuple[int, ...], rows: list[Row], lin: Lineage) -> None:
+            if level == len(ops) or not rows:
+                return
+            if isinstance(ops[level], GroupOperator):
+                await grouped(level, path, rows)
+                return
+            stage.progress.add_total(ops[level].name, len(rows))
+            if len(rows) == 1:
+                await through(level, (*path, 0), rows[0], lin)
+            else:
                 await asyncio.gather(
-                    *(through(level + 1, (*path, i), r, child) for i, r in enumerate(outcome.rows))
+                    *(through(level, (*path, j), r, lin) for j, r in enumerate(rows))
                 )
 
-        async def batched(i: int) -> None:
+        async def top(i: int) -> None:
+            await admit(i)
+            await through(0, (i,), rows[i], lineage[i])
+            done(i)
+
+        async def batched(b: int) -> None:
             op, unit, size = ops[0], units[0], ops[0].batch_size
-            chunk = rows[i * size : (i + 1) * size]
+            assert isinstance(op, RowOperator)
+            first = b * size
+            chunk = rows[first : first + size]
+            await admit(first)
+            for j in range(1, len(chunk)):
+                pending[first + j] = [[] for _ in ops]
             keys = [unit.key(r) for r in chunk]
             if unit.journal is not None and all(
-                unit.replay(k, 1, r) is not None for k, r in zip(keys, chunk, strict=True)
+                k is not None and unit.replay(k, 1, r) is not None
+                for k, r in zip(keys, chunk, strict=True)
             ):
                 outcomes = [await unit(k, 1, _never, r) for k, r in zip(keys, chunk, strict=True)]
             else:
@@ -378,22 +503,23 @@ class LocalExecutor(Executor):
                     for k, o, r in zip(keys, fresh, chunk, strict=True)
                 ]
             for j, o in enumerate(outcomes):
-                lin = _merge_lineage(lineage[i * size + j], op.name, o.meta)
-                done[0].append(((i * size + j,), o, [lin] * len(o.rows)))
+                lin = _merge_lineage(lineage[first + j], op.name, o.meta)
+                pending[first + j][0].append(((first + j,), o, [lin] * len(o.rows)))
+                done(first + j)
 
+        width = self._width(stage)
+        ahead = 2 * width
         try:
-            if len(ops) == 1 and ops[0].batch_size > 1:
+            if len(ops) == 1 and isinstance(ops[0], RowOperator) and ops[0].batch_size > 1:
                 size = ops[0].batch_size
-                await run_pool(-(-len(rows) // size), self._width(stage) // size + 1, batched)
+                ahead = max(ahead, 2 * size)
+                await run_pool(-(-len(rows) // size), width // size + 1, batched)
             else:
-                await run_pool(
-                    len(rows), self._width(stage), lambda i: through(0, (i,), rows[i], lineage[i])
-                )
+                await run_pool(len(rows), width, top)
         finally:
-            stats = [u.finish() for u in units]
-        return [
-            _collect(op.name, entries, s) for op, entries, s in zip(ops, done, stats, strict=True)
-        ]
+            for res, u in zip(results, units, strict=True):
+                res.stats = u.finish()
+        return results
 
     async def run_groups(
         self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
@@ -401,8 +527,7 @@ class LocalExecutor(Executor):
         groups: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
         for row in rows:
             key = op.group_key(row)
-            slot = json.dumps(key, sort_keys=True, default=str)
-            groups.setdefault(slot, (key, []))[1].append(row)
+            groups.setdefault(_slot(key), (key, []))[1].append(row)
         ordered = list(groups.values())
         unit = _Unit(op, stage.context(op))
         results: list[tuple[tuple[int, ...], Outcome, list[Lineage]]] = []
@@ -567,8 +692,10 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "OpResult",
+    "RowSink",
     "StageEnv",
     "concat_results",
+    "feed_sinks",
     "get_executor",
     "run_pool",
 ]

@@ -68,6 +68,7 @@ from llmassert.pipeline.executor import (
     OpResult,
     StageEnv,
     concat_results,
+    feed_sinks,
 )
 from llmassert.pipeline.operators.base import (
     GlobalOperator,
@@ -606,7 +607,7 @@ class RayExecutor(Executor):
 
     async def run_rows(
         self,
-        ops: Sequence[RowOperator[Any]],
+        ops: Sequence[Operator[Any]],
         rows: list[Row],
         lineage: list[Lineage],
         stage: StageEnv,
@@ -640,6 +641,7 @@ class RayExecutor(Executor):
 
         per_part = await self._staged(ops, stage, body)
         out = [concat_results([p[k] for p in per_part]) for k in range(len(ops))]
+        feed_sinks(out, stage)  # workers return every row; the driver writes the streamed ones
         return [_timed(r, started) for r in out]
 
     async def run_groups(

@@ -17,6 +17,7 @@ cost, gleaning rounds and check retries each operation spent on it.
 from __future__ import annotations
 
 import asyncio
+import glob
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -30,13 +31,14 @@ from llmassert.llm.session import get_client
 from llmassert.llm.transport import direct_session
 from llmassert.pipeline.checkpoint import CheckpointStore, OpState, default_root
 from llmassert.pipeline.context import NullProgress, OpContext, PipelineEnv, Progress
-from llmassert.pipeline.datasets import load_dataset, write_jsonl, write_rows
+from llmassert.pipeline.datasets import RowsFile, load_dataset, write_jsonl
 from llmassert.pipeline.estimate import TokenEstimate, estimate_op
 from llmassert.pipeline.executor import (
     Executor,
     Lineage,
     LocalExecutor,
     OpResult,
+    RowSink,
     StageEnv,
     get_executor,
 )
@@ -124,6 +126,68 @@ class _Data:
     rows: list[Row]
     lineage: list[Lineage]
     fingerprint: str
+    streamed: bool = False  # its rows went to the output files as they were made
+
+
+class OutputSink:
+    """The run's output file and lineage file, written as rows arrive (whole or not at all)."""
+
+    def __init__(self, path: Path, lineage_path: Path | None) -> None:
+        self.path, self.lineage_path = path, lineage_path
+        self.rows: RowsFile | None = None
+        self.lineage: RowsFile | None = None
+        self.count = 0
+        self.any_lineage = False
+
+    def write(self, rows: list[Row], lineage: list[Lineage]) -> None:
+        if self.rows is None:
+            self.rows = RowsFile(self.path)
+            if self.lineage_path is not None:
+                self.lineage = RowsFile(self.lineage_path, "jsonl")
+        self.rows.write(rows)
+        if self.lineage is not None:
+            self.any_lineage = self.any_lineage or any(lineage)
+            self.lineage.write(
+                [{"row": self.count + i, "operations": lin} for i, lin in enumerate(lineage)]
+            )
+        self.count += len(rows)
+
+    def commit(self) -> None:
+        if self.rows is None:
+            self.write([], [])
+        assert self.rows is not None
+        self.rows.commit()
+        if self.lineage is not None and self.any_lineage:
+            self.lineage.commit()
+        else:
+            if self.lineage is not None:
+                self.lineage.abort()
+            if self.lineage_path is not None:
+                self.lineage_path.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        for f in (self.rows, self.lineage):
+            if f is not None:
+                f.abort()
+
+
+class _FileSink:
+    """An operation's intermediate file as a stage sink."""
+
+    def __init__(self, file: RowsFile) -> None:
+        self.file = file
+
+    def write(self, rows: list[Row], lineage: list[Lineage]) -> None:
+        self.file.write(rows)
+
+
+class _Tee:
+    def __init__(self, *sinks: RowSink | None) -> None:
+        self.sinks = [s for s in sinks if s is not None]
+
+    def write(self, rows: list[Row], lineage: list[Lineage]) -> None:
+        for s in self.sinks:
+            s.write(rows, lineage)
 
 
 class Runner:
@@ -323,16 +387,31 @@ class Runner:
         quarantined: list[Issue] = []
         errors: list[Issue] = []
         outputs: dict[str, _Data] = dict(self.datasets)
+        self._clear_stale_temps()
+        sink = OutputSink(
+            self.output_path, self.output_files()["lineage file"] if self.options.lineage else None
+        )
         try:
             last: _Data | None = None
             for step in self.spec.pipeline.steps:
                 await self._build_retrievers(step, outputs, report)
+                final = step is self.spec.pipeline.steps[-1]
                 last = await self._run_step(
-                    step, outputs, executor, store, report, quarantined, errors
+                    step,
+                    outputs,
+                    executor,
+                    store,
+                    report,
+                    quarantined,
+                    errors,
+                    sink if final else None,
                 )
                 outputs[step.name] = last
             assert last is not None
-            self._write_outputs(last, quarantined, errors, report)
+            self._write_outputs(last, quarantined, errors, report, sink)
+        except BaseException:
+            sink.abort()
+            raise
         finally:
             store.close()
             if self.executor is None:
@@ -354,11 +433,15 @@ class Runner:
         report: RunReport,
         quarantined: list[Issue],
         errors: list[Issue],
+        sink: OutputSink | None = None,
     ) -> _Data:
+        """Run one step's stages.  ``sink``: the step is the last one; if its last stage is a
+        row stage, its rows stream into the output files instead of being held."""
         assert self.env is not None
         data = outputs[step.input] if step.input else _Data([], [], "")
         stages = self._stages(step)
-        for stage_ops in stages:
+        intermediates = self.spec.pipeline.output.intermediate_dir is not None
+        for number, stage_ops in enumerate(stages):
             first = stage_ops[0]
             join = next(
                 (e[first.name] for e in step.operations if isinstance(e, dict) and first.name in e),
@@ -372,7 +455,15 @@ class Runner:
             fps: dict[str, str] = {}
             for op in stage_ops:
                 fp_in = fps[op.name] = _h(fp_in, op.fingerprint())
-            saved = [store.load(step.name, op.name, fps[op.name]) for op in stage_ops]
+            rows_stage = isinstance(first, RowOperator)
+            to_output = sink is not None and rows_stage and number == len(stages) - 1
+            last_op = stage_ops[-1]
+            saved = [
+                store.load(
+                    step.name, op.name, fps[op.name], rows=op is last_op or not rows_stage
+                )
+                for op in stage_ops
+            ]
             if all(s is not None for s in saved):
                 # Reused from the interrupted run: rows count again, calls were not made now.
                 results = [
@@ -396,7 +487,24 @@ class Runner:
                     if s is not None
                 ]
                 reused = True
+                if to_output:
+                    assert sink is not None
+                    sink.write(results[-1].rows, results[-1].lineage)
+                    results[-1].rows, results[-1].lineage = [], []
             else:
+                # Row stages stream: each operation's rows go to its intermediate file (only
+                # when intermediate_dir asks for them) and the last one's to the output file
+                # (last stage) or to the next stage; nothing else is held.
+                files: dict[str, RowsFile] = {}
+                if rows_stage and intermediates:
+                    files = {
+                        op.name: RowsFile(store.rows_path(step.name, op.name), "json")
+                        for op in stage_ops
+                    }
+                sinks: dict[str, RowSink] = {n: _FileSink(f) for n, f in files.items()}
+                if to_output:
+                    assert sink is not None
+                    sinks[last_op.name] = _Tee(sink, sinks.get(last_op.name))
                 env = StageEnv(
                     settings=self.settings,
                     env=self.env,
@@ -405,25 +513,32 @@ class Runner:
                     checkpoints=store,
                     client=self.client,
                     progress=self.progress,
+                    keep=(frozenset() if to_output else frozenset({last_op.name}))
+                    if rows_stage
+                    else None,
+                    sinks=sinks,
                 )
                 data, cut = _truncate(first, data)
-                results = await self._run_stage(executor, stage_ops, data, join, outputs, env)
+                try:
+                    results = await self._run_stage(executor, stage_ops, data, join, outputs, env)
+                except BaseException:
+                    for f in files.values():
+                        f.abort()
+                    raise
                 if cut:
                     results[0].stats.rows_in += cut
                     results[0].stats.filtered += cut
                 for op, res in zip(stage_ops, results, strict=True):
-                    store.save(
-                        step.name,
-                        op.name,
-                        OpState(
-                            fps[op.name],
-                            res.rows,
-                            res.lineage,
-                            res.quarantined,
-                            res.errors,
-                            res.stats,
-                        ),
+                    state = OpState(
+                        fps[op.name], res.rows, res.lineage, res.quarantined, res.errors, res.stats
                     )
+                    if op.name in files:
+                        files[op.name].commit()
+                        store.save_state(step.name, op.name, state, files[op.name].sha256)
+                    elif not rows_stage or (op is last_op and not to_output):
+                        store.save(step.name, op.name, state)
+                    else:
+                        store.save_state(step.name, op.name, state, None)
                 reused = False
             for op, res in zip(stage_ops, results, strict=True):
                 report.ops.append(
@@ -432,6 +547,8 @@ class Runner:
                 quarantined.extend(res.quarantined)
                 errors.extend(res.errors)
             data = _Data(results[-1].rows, results[-1].lineage, fp_in)
+            if to_output:
+                data.streamed = True
         return data
 
     async def _run_stage(
@@ -445,7 +562,7 @@ class Runner:
     ) -> list[OpResult]:
         op = ops[0]
         if isinstance(op, RowOperator):
-            return await executor.run_rows(ops, data.rows, data.lineage, env)  # type: ignore[arg-type]
+            return await executor.run_rows(ops, data.rows, data.lineage, env)
         if isinstance(op, GroupOperator):
             return [await executor.run_groups(op, data.rows, data.lineage, env)]
         if isinstance(op, GlobalOperator):
@@ -458,34 +575,52 @@ class Runner:
         raise SpecError(f"operator {op.type_name!r} has no known kind", field=op.name)
 
     def _stages(self, step: Any) -> list[list[Operator[Any]]]:
+        """Cut a step into stages: consecutive row operations stream through one stage, and so
+        does a group operation whose groups never span two units of the operation before it
+        (split → gather); anything else (reduce, resolve, a capped or batched operation)
+        starts a stage of its own."""
         stages: list[list[Operator[Any]]] = []
         for name in step.op_names():
             op = self.ops[name]
-            streams = isinstance(op, RowOperator) and op.batch_size == 1 and not _cap(op)
             prev = stages[-1] if stages else None
-            if streams and prev and isinstance(prev[-1], RowOperator) and prev[-1].batch_size == 1:
+            open_ = prev is not None and (
+                (isinstance(prev[-1], RowOperator) and prev[-1].batch_size == 1)
+                or (isinstance(prev[-1], GroupOperator) and len(prev) > 1)
+            )
+            joins = prev is not None and open_ and not _cap(op)
+            if joins and isinstance(op, RowOperator) and op.batch_size == 1:
+                assert prev is not None
+                prev.append(op)
+            elif joins and isinstance(op, GroupOperator) and op.groups_within(prev[-1]):  # type: ignore[index]
+                assert prev is not None
                 prev.append(op)
             else:
                 stages.append([op])
         return stages
 
     def _write_outputs(
-        self, last: _Data, quarantined: list[Issue], errors: list[Issue], report: RunReport
+        self,
+        last: _Data,
+        quarantined: list[Issue],
+        errors: list[Issue],
+        report: RunReport,
+        sink: OutputSink,
     ) -> None:
         files = self.output_files()
-        write_rows(self.output_path, last.rows)
-        report.rows_out = len(last.rows)
+        if not last.streamed:
+            sink.write(last.rows, last.lineage)
+        report.rows_out = sink.count
         report.quarantine_file = files["quarantine file"]
         report.errors_file = files["errors file"]
         write_jsonl(report.quarantine_file, (i.to_json() for i in quarantined))
         write_jsonl(report.errors_file, (i.to_json() for i in errors))
-        lineage_file = files["lineage file"]
-        if self.options.lineage and any(last.lineage):
-            write_jsonl(
-                lineage_file, ({"row": i, "operations": lin} for i, lin in enumerate(last.lineage))
-            )
-        else:
-            lineage_file.unlink(missing_ok=True)
+        sink.commit()
+
+    def _clear_stale_temps(self) -> None:
+        """Remove temp files a killed run left beside the outputs (held under the lock)."""
+        for path in self.output_files().values():
+            for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+                stale.unlink(missing_ok=True)
 
     # -- dry run -------------------------------------------------------------------------------
 

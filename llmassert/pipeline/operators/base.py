@@ -327,6 +327,14 @@ class GroupOperator(Operator[SpecT]):
     async def process_group(self, key: tuple[Any, ...], rows: list[Row], ctx: OpContext) -> Outcome:
         """Process one group (rows in input order)."""
 
+    def groups_within(self, upstream: Operator[Any]) -> bool:
+        """True if no group of this operation spans rows made by two units of ``upstream``.
+
+        Then the executor streams: each upstream unit's rows are grouped as soon as that unit
+        is done (split → gather per document), instead of waiting for the whole input.
+        """
+        return False
+
 
 class GlobalOperator(Operator[SpecT]):
     """Needs its whole input at once (resolve)."""

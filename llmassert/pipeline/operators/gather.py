@@ -41,11 +41,13 @@ from llmassert.pipeline.operators.base import (
     GroupOperator,
     Issue,
     OperationSpec,
+    Operator,
     Outcome,
     Row,
     StrictModel,
     register,
 )
+from llmassert.pipeline.operators.split import SplitOperator
 from llmassert.pipeline.templates import KeySet
 
 if TYPE_CHECKING:
@@ -215,6 +217,12 @@ class GatherOperator(GroupOperator[GatherSpec]):
 
     def group_key(self, row: Row) -> tuple[Any, ...]:
         return (_hashable(row.get(self.spec.doc_id_key)),)
+
+    def groups_within(self, upstream: Operator[Any]) -> bool:
+        # A split gives every chunk of one document the same id: a document's chunks are the
+        # rows of one split unit (identical documents share an id, and their chunks render
+        # the same whether gathered together or apart).
+        return isinstance(upstream, SplitOperator) and upstream.id_key == self.spec.doc_id_key
 
     async def process_group(self, key: tuple[Any, ...], rows: list[Row], ctx: OpContext) -> Outcome:
         needed = self.needed_keys()
