@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import runner_vs_docetl as rvd  # noqa: E402  (server, templates, paths)
+import runner_vs_docetl as rvd  # server, templates, paths
 
 
 def per_call_us(fn: Callable[[Any], Any], items: list[Any], repeat: int) -> float:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import runner_vs_docetl as rvd  # noqa: E402  (server, templates, paths)
+import runner_vs_docetl as rvd  # server, templates, paths
 
 
 def lines(path: Path) -> int:
@@ -76,8 +76,7 @@ def run_once(
         "out": n_out,
         "quarantined": lines(d / "out.quarantine.jsonl"),
         "errors": lines(d / "out.errors.jsonl"),
-        "inter_mb": sum(p.stat().st_size for p in (d / "inter").rglob("*") if p.is_file())
-        / 1e6
+        "inter_mb": sum(p.stat().st_size for p in (d / "inter").rglob("*") if p.is_file()) / 1e6
         if (d / "inter").exists()
         else 0.0,
     }
@@ -117,7 +116,12 @@ def main() -> None:
             data = d / "docs.json"
             if not data.exists():
                 subprocess.run(
-                    [sys.executable, str(rvd.SHARED / "docetl" / "make_docs.py"), str(n), str(data)],
+                    [
+                        sys.executable,
+                        str(rvd.SHARED / "docetl" / "make_docs.py"),
+                        str(n),
+                        str(data),
+                    ],
                     check=True,
                 )
             paths[n] = (rvd.render("split_gather", d, data, port), d)
@@ -134,7 +138,9 @@ def main() -> None:
     report(runs, a, root)
 
 
-def report(runs: dict[tuple[int, int], list[dict[str, Any]]], a: argparse.Namespace, root: Path) -> None:
+def report(
+    runs: dict[tuple[int, int], list[dict[str, Any]]], a: argparse.Namespace, root: Path
+) -> None:
     loads = [r["load"] for rs in runs.values() for r in rs]
     text = [
         f"executor {a.executor}, latency {a.latency_ms:.0f} ms, cache off, {a.repeat} interleaved "

@@ -73,9 +73,7 @@ def _compile(schema: Any, depth: int) -> Check:
         checks.append(tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests)))
     if "enum" in schema:
         allowed = schema["enum"]
-        if not isinstance(allowed, list) or not all(
-            a is None or type(a) is str for a in allowed
-        ):
+        if not isinstance(allowed, list) or not all(a is None or type(a) is str for a in allowed):
             raise _Unsupported  # 1 == True == 1.0 in Python; jsonschema tells them apart
         members = frozenset(allowed)
         checks.append(lambda v: (v is None or type(v) is str) and v in members)

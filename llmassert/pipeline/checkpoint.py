@@ -386,9 +386,7 @@ class CheckpointStore:
         """Where an operation's output rows are saved (DocETL's intermediate file)."""
         return self._dir(step) / f"{op}.json"
 
-    def load(
-        self, step: str, op: str, fingerprint: str, *, rows: bool = True
-    ) -> OpState | None:
+    def load(self, step: str, op: str, fingerprint: str, *, rows: bool = True) -> OpState | None:
         """The saved result of a finished operation, if it matches ``fingerprint`` and checks
         out (rows file digest, counts); otherwise None and the operation runs again.
 
@@ -442,9 +440,7 @@ class CheckpointStore:
         atomic_write_text(self.rows_path(step, op), rows)
         self.save_state(step, op, state, hashlib.sha256(rows.encode()).hexdigest())
 
-    def save_state(
-        self, step: str, op: str, state: OpState, rows_sha256: str | None
-    ) -> None:
+    def save_state(self, step: str, op: str, state: OpState, rows_sha256: str | None) -> None:
         """Save an operation's state; ``rows_sha256`` is its rows file's digest (written by
         :meth:`save` or streamed to :meth:`rows_path`), None when its rows were not saved."""
         d = self._dir(step)

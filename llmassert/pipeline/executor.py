@@ -483,8 +483,9 @@ class LocalExecutor(Executor):
             done(i)
 
         async def batched(b: int) -> None:
-            op, unit, size = ops[0], units[0], ops[0].batch_size
+            op, unit = ops[0], units[0]
             assert isinstance(op, RowOperator)
+            size = op.batch_size
             first = b * size
             chunk = rows[first : first + size]
             await admit(first)

@@ -620,7 +620,8 @@ class RayExecutor(Executor):
 
         async def body(pool: _Pool, stage_id: str) -> list[list[OpResult]]:
             # A batched map must see the same batches as locally: cut on batch boundaries.
-            multiple = ops[0].batch_size if len(ops) == 1 else 1
+            head = ops[0]
+            multiple = head.batch_size if len(ops) == 1 and isinstance(head, RowOperator) else 1
             parts = partition(
                 len(rows), PARTITIONS_PER_WORKER * len(pool.workers), multiple=multiple
             )

@@ -469,9 +469,7 @@ class Runner:
             to_output = sink is not None and rows_stage and number == len(stages) - 1
             last_op = stage_ops[-1]
             saved = [
-                store.load(
-                    step.name, op.name, fps[op.name], rows=op is last_op or not rows_stage
-                )
+                store.load(step.name, op.name, fps[op.name], rows=op is last_op or not rows_stage)
                 for op in stage_ops
             ]
             if all(s is not None for s in saved):
@@ -592,17 +590,15 @@ class Runner:
         stages: list[list[Operator[Any]]] = []
         for name in step.op_names():
             op = self.ops[name]
-            prev = stages[-1] if stages else None
-            open_ = prev is not None and (
-                (isinstance(prev[-1], RowOperator) and prev[-1].batch_size == 1)
-                or (isinstance(prev[-1], GroupOperator) and len(prev) > 1)
+            prev = stages[-1] if stages else []
+            tail = prev[-1] if prev else None
+            open_ = (isinstance(tail, RowOperator) and tail.batch_size == 1) or (
+                isinstance(tail, GroupOperator) and len(prev) > 1
             )
-            joins = prev is not None and open_ and not _cap(op)
-            if joins and isinstance(op, RowOperator) and op.batch_size == 1:
-                assert prev is not None
-                prev.append(op)
-            elif joins and isinstance(op, GroupOperator) and op.groups_within(prev[-1]):  # type: ignore[index]
-                assert prev is not None
+            streams = (isinstance(op, RowOperator) and op.batch_size == 1) or (
+                isinstance(op, GroupOperator) and tail is not None and op.groups_within(tail)
+            )
+            if open_ and streams and not _cap(op):
                 prev.append(op)
             else:
                 stages.append([op])

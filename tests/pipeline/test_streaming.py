@@ -78,7 +78,9 @@ def run(path: Path, settings: Settings, executor: LocalExecutor | None = None) -
     runner = Runner(
         load_pipeline(path),
         settings,
-        RunOptions(checkpoint_dir=None if "intermediate" in path.read_text() else path.parent / ".cp"),
+        RunOptions(
+            checkpoint_dir=None if "intermediate" in path.read_text() else path.parent / ".cp"
+        ),
         executor=executor,
     )
     return runner.run()
@@ -150,9 +152,7 @@ def test_rows_are_handed_over_in_order_and_admission_stays_bounded(
     assert summary(read_json(tmp_path / "out.json")) == expected()
     requests = chat_requests(llm_server)
     first_done = max(r.finished for r in requests if last_user(r.body).split()[1] == "0")
-    started_before = {
-        int(last_user(r.body).split()[1]) for r in requests if r.started < first_done
-    }
+    started_before = {int(last_user(r.body).split()[1]) for r in requests if r.started < first_done}
     assert max(started_before) < 2 * window
     assert len(started_before) > 1  # others did run while the first one waited
 
@@ -183,8 +183,7 @@ def test_no_row_lost_when_chunks_error_or_fail_checks(
 def cli(path: Path, cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "LLMASSERT_CACHE_DIR": str(cwd / "cache")}
     return subprocess.Popen(
-        [sys.executable, "-m", "llmassert.cli", "run", str(path), "--max-concurrency", "8"]
-        + ["--quiet"],
+        [sys.executable, "-m", "llmassert.cli", "run", str(path), "--max-concurrency=8", "-q"],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
