@@ -18,10 +18,12 @@ import json
 import os
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from llmassert import jsonx
 from llmassert.aio import background
 from llmassert.config import Settings
+from llmassert.llm import http11, recording
 from llmassert.llm.recording import MISS_HEADER, miss_detail
 from llmassert.llm.retry import TransportFailure, retry_after_from_headers
 
@@ -75,9 +77,24 @@ def api_key_for(settings: Settings, env_var: str = "OPENAI_API_KEY") -> str | No
 
 
 _session: Any = None  # the process-wide aiohttp.ClientSession, owned by the background loop
-# Loops that asked for their own pool (``direct_session``): loop -> its session (or None until
-# the first request).
-_direct: dict[asyncio.AbstractEventLoop, Any] = {}
+
+
+class _LoopPools:
+    """The connection pools of one loop inside ``direct_session``."""
+
+    def __init__(self) -> None:
+        self.session: Any = None  # aiohttp, made on first use
+        self.raw: dict[tuple[str, int], http11.Pool] = {}
+
+    async def close(self) -> None:
+        for pool in self.raw.values():
+            pool.close()
+        if self.session is not None:
+            await self.session.close()
+
+
+# Loops that asked for their own pools (``direct_session``).
+_direct: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
 
 
 def _new_session() -> Any:
@@ -112,13 +129,11 @@ async def direct_session() -> AsyncIterator[None]:
     if loop in _direct:  # nested: the outer block owns the pool
         yield
         return
-    _direct[loop] = None
+    _direct[loop] = _LoopPools()
     try:
         yield
     finally:
-        session = _direct.pop(loop, None)
-        if session is not None:
-            await session.close()
+        await _direct.pop(loop).close()
 
 
 def _close_session(session: Any) -> None:
@@ -147,6 +162,12 @@ class HttpTransport:
             self._headers["Authorization"] = f"Bearer {key}"
         self._timeout_s = settings.timeout_s
         self._timeout: Any = None  # aiohttp.ClientTimeout, made on first use (lazy import)
+        # Plain http:// in live mode may use the minimal client (http11) inside a
+        # direct_session; record/replay must go through aiohttp, which vcrpy patches.
+        parts = urlsplit(self.base)
+        self._raw_target: tuple[str, int, str] | None = None
+        if parts.scheme == "http" and parts.hostname and settings.mode == "live":
+            self._raw_target = (parts.hostname, parts.port or 80, parts.path)
 
     @staticmethod
     def wire_model(model: str) -> str:
@@ -154,12 +175,36 @@ class HttpTransport:
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        if loop in _direct:
-            session = _direct[loop]
-            if session is None:
-                session = _direct[loop] = _new_session()
-            return await self._post_here(path, payload, session)
-        return await background().await_(self._post_here(path, payload))
+        pools = _direct.get(loop)
+        if pools is None:
+            return await background().await_(self._post_here(path, payload))
+        if self._raw_target is not None and recording.active() is None:
+            return await self._post_raw(pools, path, payload)
+        if pools.session is None:
+            pools.session = _new_session()
+        return await self._post_here(path, payload, pools.session)
+
+    async def _post_raw(
+        self, pools: _LoopPools, path: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert self._raw_target is not None
+        host, port, prefix = self._raw_target
+        pool = pools.raw.get((host, port))
+        if pool is None:
+            pool = pools.raw[(host, port)] = http11.Pool(host, port)
+        try:
+            status, headers, content = await pool.post(
+                prefix + path,
+                jsonx.dumps(payload),
+                self._headers,
+                timeout_s=self._timeout_s,
+                connect_timeout_s=min(10.0, self._timeout_s),
+            )
+        except TimeoutError:
+            raise TransportFailure(f"timed out after {self._timeout_s:g}s") from None
+        except OSError as e:
+            raise TransportFailure(f"connection error: {type(e).__name__}: {e}") from None
+        return self._answer(status, headers, content)
 
     async def _post_here(
         self, path: str, payload: dict[str, Any], session: Any = None
@@ -189,6 +234,10 @@ class HttpTransport:
             if isinstance(e, (aiohttp.ClientError, OSError)):
                 raise TransportFailure(f"connection error: {type(e).__name__}: {e}") from None
             raise
+        return self._answer(status, headers, content)
+
+    def _answer(self, status: int, headers: Any, content: bytes) -> dict[str, Any]:
+        """The JSON object of a response, or the TransportFailure it amounts to."""
         if status != 200 and headers.get(MISS_HEADER):
             detail = miss_detail(error_message(content)) or error_message(content)
             raise TransportFailure(detail, cassette_miss=True)
