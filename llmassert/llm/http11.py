@@ -24,7 +24,7 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 class Headers(dict[str, str]):
     """Response headers, keys lower-cased; ``get`` is case-insensitive."""
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 

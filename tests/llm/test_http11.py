@@ -110,7 +110,7 @@ def test_a_server_closing_an_idle_connection_costs_a_fresh_one_not_an_error() ->
 def test_malformed_responses_and_early_close_are_connection_errors() -> None:
     async def main() -> None:
         for answer in (b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"):
-            server, port, _ = await serve(lambda n, a=answer: a + (b"" if n == 1 else b""))
+            server, port, _ = await serve(lambda n, a=answer: a)
             pool = http11.Pool("127.0.0.1", port)
 
             async def closing(pool: http11.Pool = pool) -> None:
