@@ -90,8 +90,8 @@ def chunk_rows(yaml_path: Path) -> tuple[Any, list[dict[str, Any]]]:
 def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, float]:
     from llmassert import jsonx
     from llmassert.llm import structured
-    from llmassert.llm.client import LLMRequest, Usage
-    from llmassert.llm.usage import UsageTracker, cost_of
+    from llmassert.llm.client import LLMRequest
+    from llmassert.llm.usage import Tally, UsageTracker, cost_of
     from llmassert.pipeline.checkpoint import Journal
     from llmassert.pipeline.executor import _encode
     from llmassert.pipeline.operators.base import Outcome
@@ -104,15 +104,9 @@ def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, flo
     texts = [step.prompt.render(input=r) for r in rows]
 
     def request(text: str) -> bytes:
-        req = LLMRequest.model_construct(
-            model=step.model,
-            messages=tuple(step.messages(text)),
-            output_schema=step.schema,
-            schema_name=step.schema_name,
-            salt="a0",
-            tag=step.op,
-            use_cache=False,
-        )
+        # what LLMStep.request and Client._complete do per call
+        req = step._request(step.model, step.schema, None)
+        req = req.model_copy(update={"messages": tuple(step.messages(text)), "salt": "a0"})
         structured.check_schema(req.output_schema or {})
         body = structured.chat_body(req, list(req.messages), "tools")
         return jsonx.dumps({"model": "fake-model", **body})
@@ -169,12 +163,13 @@ def parts(mapper: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, flo
     tracker = UsageTracker()
 
     def account(_: Any) -> None:
-        u = Usage.model_construct(
-            prompt_tokens=300, completion_tokens=40, cost=cost_of(step.model, 300, 40), requests=1
-        )
-        total = Usage() + u
-        tracker.add_attempt(step.op, total)
+        # what Client._count and _result do per call
+        call = Tally()
+        cost = cost_of(step.model, 300, 40)
+        call.add(300, 40, cost, 1)
+        tracker.add_attempt(step.op, 300, 40, cost)
         tracker.finish_call()
+        call.usage()
 
     out["accounting"] = per_call_us(account, rows, repeat)
     return out

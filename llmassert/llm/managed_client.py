@@ -24,7 +24,7 @@ from llmassert.llm.limits import ConcurrencyLimiter, LocalRateLimiter, RateLimit
 from llmassert.llm.retry import TransportFailure, with_retries
 from llmassert.llm.transport import Transport
 from llmassert.llm.transports import build_transport, transport_name
-from llmassert.llm.usage import UsageSummary, UsageTracker, cost_of
+from llmassert.llm.usage import Tally, UsageSummary, UsageTracker, cost_of
 from llmassert.llm.validate import check_model, check_settings
 
 log = logging.getLogger("llmassert.llm")
@@ -162,11 +162,9 @@ class Client(LLMClient):
         )
 
     def _count(self, model: str, tag: str, call: _CallState, pt: int, ct: int) -> None:
-        usage = Usage.model_construct(
-            prompt_tokens=pt, completion_tokens=ct, cost=cost_of(model, pt, ct), requests=1
-        )
-        call.usage = call.usage + usage
-        self._tracker.add_attempt(tag, usage)
+        cost = cost_of(model, pt, ct)
+        call.usage.add(pt, ct, cost, 1)
+        self._tracker.add_attempt(tag, pt, ct, cost)
 
     # -- chat ------------------------------------------------------------------------------------
 
@@ -304,12 +302,11 @@ class Client(LLMClient):
 
     @staticmethod
     def _result(request: LLMRequest, call: _CallState, text: str, data: Any) -> LLMResult:
-        # Every field comes from this client's own typed values: no validation needed.
-        return LLMResult.model_construct(
+        return LLMResult(
             model=request.model,
             text=text,
             data=data,
-            usage=call.usage,
+            usage=call.usage.usage(),
             attempts=call.usage.requests,
             reasks=call.reasks,
         )
@@ -370,7 +367,7 @@ class _CallState:
     __slots__ = ("reasks", "retries", "usage")
 
     def __init__(self) -> None:
-        self.usage = Usage.model_construct()
+        self.usage = Tally()
         self.retries = 0
         self.reasks = 0
 

@@ -144,6 +144,7 @@ class LLMStep:
             ) from None
         self.request_args = {k: getattr(probe, k) for k in request_args}
         self.params = kwargs
+        self._requests: dict[tuple[str, int, str | None], tuple[dict[str, Any], LLMRequest]] = {}
         self.validators = [
             self._compile(expr, f"validate[{i}]") for i, expr in enumerate(spec.validate_ or [])
         ]
@@ -220,6 +221,29 @@ class LLMStep:
         msgs.append({"role": "user", "content": prompt_text})
         return msgs
 
+    def _request(self, model: str, schema: dict[str, Any], tag: str | None) -> LLMRequest:
+        """A validated request of this step for ``model`` and ``schema``, built once: each call
+        copies it with its messages and salt (~10 µs instead of ~20 µs of validation), and
+        keeps the schema object the client's compiled-validator cache knows."""
+        key = (model, id(schema), tag)
+        found = self._requests.get(key)
+        if found is not None and found[0] is schema:
+            return found[1]
+        if len(self._requests) >= 64:  # callers passing a new schema per call
+            self._requests.clear()
+        req = LLMRequest(
+            model=model,
+            messages=(),
+            output_schema=schema,
+            schema_name=self.schema_name,
+            tag=tag or self.op,
+            use_cache=self.use_cache,
+            params=self.params,
+            **self.request_args,
+        )
+        self._requests[key] = (schema, req)
+        return req
+
     async def request(
         self,
         ctx: OpContext,
@@ -234,20 +258,8 @@ class LLMStep:
         primary = model or self.model
         models = [primary, *(m for m in self.env.fallback_models if m != primary)]
         for i, chosen in enumerate(models):
-            # Every field is this step's own checked value (request_args: in __init__), and
-            # the schema object stays the same one per step, which the client's compiled
-            # validator cache keys on.
-            req = LLMRequest.model_construct(
-                model=chosen,
-                messages=tuple(messages),
-                output_schema=schema if schema is not None else self.schema,
-                schema_name=self.schema_name,
-                salt=salt,
-                tag=tag or self.op,
-                use_cache=self.use_cache,
-                params=self.params,
-                **self.request_args,
-            )
+            req = self._request(chosen, schema if schema is not None else self.schema, tag)
+            req = req.model_copy(update={"messages": tuple(messages), "salt": salt})
             try:
                 return await ctx.complete(req)
             except (CassetteMissError, BudgetExceededError):
