@@ -85,6 +85,7 @@ class _LoopPools:
     def __init__(self) -> None:
         self.session: Any = None  # aiohttp, made on first use
         self.raw: dict[tuple[str, int], http11.Pool] = {}
+        self.users = 0  # direct_session blocks open on this loop
 
     async def close(self) -> None:
         for pool in self.raw.values():
@@ -123,17 +124,21 @@ async def direct_session() -> AsyncIterator[None]:
 
     For a long-lived loop that makes many requests (a pipeline run): each request otherwise
     hops to the background loop and back (``run_coroutine_threadsafe``, two self-pipe
-    wake-ups, ~0.2 ms of CPU per request).  The pool is closed when the block ends.
+    wake-ups, ~0.2 ms of CPU per request).  The pools close when the last open block on the
+    loop ends.
     """
     loop = asyncio.get_running_loop()
-    if loop in _direct:  # nested: the outer block owns the pool
-        yield
-        return
-    _direct[loop] = _LoopPools()
+    pools = _direct.get(loop)
+    if pools is None:
+        pools = _direct[loop] = _LoopPools()
+    pools.users += 1  # blocks may overlap (a Ray worker's partitions): the last one closes
     try:
         yield
     finally:
-        await _direct.pop(loop).close()
+        pools.users -= 1
+        if pools.users == 0:
+            del _direct[loop]
+            await pools.close()
 
 
 def _close_session(session: Any) -> None:

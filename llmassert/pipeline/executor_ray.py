@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmassert.errors import ConfigError, PipelineError
 from llmassert.llm.client import LLMClient
+from llmassert.llm.transport import direct_session
 from llmassert.llm.usage import price_overrides
 from llmassert.pipeline.checkpoint import CheckpointStore, Journal
 from llmassert.pipeline.executor import (
@@ -227,13 +228,16 @@ class RayWorker:
         self, stage_id: str, rows: list[Row], lineage: list[Lineage]
     ) -> list[OpResult]:
         st = self.stages[stage_id]
-        ops: list[RowOperator[Any]] = st.ops  # type: ignore[assignment]
-        return await LocalExecutor().run_rows(ops, rows, lineage, st.env)
+        # direct_session: requests leave from this actor's loop (no hop to the background
+        # loop per call), as in a local run.
+        async with direct_session():
+            return await LocalExecutor().run_rows(st.ops, rows, lineage, st.env)
 
     async def run_groups(self, stage_id: str, rows: list[Row], lineage: list[Lineage]) -> OpResult:
         st = self.stages[stage_id]
         op: GroupOperator[Any] = st.ops[0]  # type: ignore[assignment]
-        return await LocalExecutor().run_groups(op, rows, lineage, st.env)
+        async with direct_session():
+            return await LocalExecutor().run_groups(op, rows, lineage, st.env)
 
     async def finish(self, stage_id: str) -> None:
         """Forget a stage and close its journals."""
