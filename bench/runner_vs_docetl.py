@@ -35,7 +35,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LLMASSERT_SHARED_BENCH", ROOT.parent / "shared" / "bench"))
+# ../shared/bench beside the checkout (or beside the folder of worktrees it sits in)
+SHARED = Path(
+    os.environ.get("LLMASSERT_SHARED_BENCH")
+    or next(
+        (
+            p
+            for p in (ROOT.parent / "shared" / "bench", ROOT.parents[1] / "shared" / "bench")
+            if p.exists()
+        ),
+        ROOT.parent / "shared" / "bench",
+    )
+)
 
 
 def http(url: str, data: bytes | None = None) -> Any:
