@@ -12,8 +12,6 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Protocol
 
 
@@ -52,12 +50,17 @@ class ConcurrencyLimiter:
             raise
 
     def release(self) -> None:
+        here = asyncio._get_running_loop()
         with self._lock:
             while self._waiters:
                 loop, fut = self._waiters.popleft()
                 try:
-                    # The slot moves to the waiter without ever being free (no barging).
-                    loop.call_soon_threadsafe(self._grant, fut)
+                    # The slot moves to the waiter without ever being free (no barging).  A
+                    # waiter on this thread's loop needs no self-pipe wake-up (a syscall).
+                    if loop is here:
+                        loop.call_soon(self._grant, fut)
+                    else:
+                        loop.call_soon_threadsafe(self._grant, fut)
                 except RuntimeError:  # the waiter's loop is closed: it will never take it
                     continue
                 return
@@ -69,13 +72,24 @@ class ConcurrencyLimiter:
         else:
             fut.set_result(None)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
+    def slot(self) -> _Slot:
+        """``async with limiter.slot():`` holds one slot for the block."""
+        return _Slot(self)
+
+
+class _Slot:
+    # A class, not @asynccontextmanager: this is entered once per HTTP attempt, and the
+    # generator-based manager costs a few µs more each time.
+    __slots__ = ("_limiter",)
+
+    def __init__(self, limiter: ConcurrencyLimiter) -> None:
+        self._limiter = limiter
+
+    async def __aenter__(self) -> None:
+        await self._limiter.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._limiter.release()
 
 
 class RateBucket:

@@ -60,6 +60,7 @@ class Client(LLMClient):
             max_cost=settings.max_cost, max_tokens=settings.max_tokens_total
         )
         self._transports: dict[str, Transport] = {}
+        self._by_model: dict[str, Transport] = {}
         self._checked: set[str] = set()
         # Models that rejected tool calling: their structured output goes via response_format.
         self._no_tools: set[str] = set()
@@ -89,11 +90,15 @@ class Client(LLMClient):
     # -- plumbing --------------------------------------------------------------------------------
 
     def _transport(self, model: str) -> Transport:
+        found = self._by_model.get(model)  # per call: no lock, no registry lookup
+        if found is not None:
+            return found
         kind = transport_name(self.settings, model)
         with self._lock:
             found = self._transports.get(kind)
             if found is None:
                 found = self._transports[kind] = build_transport(kind, self.settings)
+            self._by_model[model] = found
             return found
 
     def _check_call(self, model: str) -> str | None:
