@@ -50,13 +50,13 @@ def run_once(
         cmd += ["--executor", a.executor]
         if a.executor == "ray":
             cmd += ["--ray-workers", str(a.ray_workers)]
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     with (d / "llmassert.log").open("w") as log:
         proc = subprocess.Popen(
             cmd, cwd=d, env=rvd.our_env(d), stdout=log, stderr=subprocess.STDOUT
         )
         _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
+    wall, ended = time.perf_counter() - t0, time.time()
     proc.returncode = os.waitstatus_to_exitcode(status)
     stats = rvd.http(f"http://127.0.0.1:{port}/stats")
     out = d / "out.json"
@@ -69,6 +69,9 @@ def run_once(
         "wall_s": wall,
         "ideal_s": ideal,
         "span_s": stats["active_span_s"],
+        # before the first request / after the last response (the server's clock, same host)
+        "to_first_s": (stats.get("first_request_ts") or ended) - started,
+        "after_last_s": ended - (stats.get("last_response_ts") or ended),
         "calls": calls,
         "max_concurrency": stats["max_concurrency"],
         "peak_rss_mb": usage.ru_maxrss / 1024,  # kB on Linux
@@ -148,8 +151,9 @@ def report(
         f"{os.cpu_count()} cores; medians (min–max)",
         "",
         "| documents | in flight | calls | ideal s | wall s | wall / ideal | span / ideal | "
-        "peak RSS MB | CPU ms / call | out + quarantine + errors | rc |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "before first request s | after last response s | peak RSS MB | CPU ms / call | "
+        "out + quarantine + errors | rc |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (n, c), rs in runs.items():
         ideal = rs[0]["ideal_s"]
@@ -159,6 +163,8 @@ def report(
             f"{fmt_range([r['wall_s'] for r in rs])} | "
             f"{fmt_range([r['wall_s'] / r['ideal_s'] for r in rs])} | "
             f"{fmt_range([r['span_s'] / r['ideal_s'] for r in rs])} | "
+            f"{fmt_range([r['to_first_s'] for r in rs])} | "
+            f"{fmt_range([r['after_last_s'] for r in rs])} | "
             f"{fmt_range([r['peak_rss_mb'] for r in rs], 0)} | "
             f"{fmt_range([1000 * r['cpu_s'] / max(1, r['calls']) for r in rs])} | "
             f"{', '.join(f'{x:,}' for x in sorted(accounted))} | "
