@@ -219,13 +219,13 @@ class RowsFile:
     def sha256(self) -> str:
         return self.stream.sha256
 
-    def commit(self) -> None:
+    def commit(self, *, fsync: bool = True) -> None:
         if self.fmt == "csv":
             self.stream.write(dumps_rows(self._held, "csv").encode())
             self._held = []
         elif self.fmt == "json":
             self.stream.write(b"\n]\n" if self.count else b"[]\n")
-        self.stream.commit()
+        self.stream.commit(fsync=fsync)
 
     def abort(self) -> None:
         self.stream.abort()

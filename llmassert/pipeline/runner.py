@@ -541,7 +541,9 @@ class Runner:
                         fps[op.name], res.rows, res.lineage, res.quarantined, res.errors, res.stats
                     )
                     if op.name in files:
-                        files[op.name].commit()
+                        # No fsync: its state records the sha256, so a file a power cut left
+                        # short is not reused (that operation runs again from its journal).
+                        files[op.name].commit(fsync=False)
                         store.save_state(step.name, op.name, state, files[op.name].sha256)
                     elif not rows_stage or (op is last_op and not to_output):
                         store.save(step.name, op.name, state)
