@@ -207,7 +207,6 @@ def test_sigkill_mid_stream_then_resume_is_identical_and_repeats_only_in_flight(
             while len(chat_requests(server)) < total // 2:
                 time.sleep(0.005)
                 assert proc.poll() is None, "finished before it could be killed"
-            killed_at = time.monotonic()
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
             time.sleep(0.1)  # requests in flight finish server-side
@@ -222,9 +221,10 @@ def test_sigkill_mid_stream_then_resume_is_identical_and_repeats_only_in_flight(
             assert not list(path.parent.glob(".out.json.*.tmp"))  # the killed run's temp file
             second = [json.dumps(r.body["messages"]) for r in chat_requests(server)]
             repeated = [first[b] for b in second if b in first]
-            # Only requests in flight at the kill (8 at most) are asked again.
-            assert all(r.finished >= killed_at - 0.01 for r in repeated), repeated
-            assert len(repeated) <= 8
+            # Only requests in flight at the kill are asked again: at most the concurrency (8).
+            # (Not "answered after the kill" by the server's clock: on a loaded machine the
+            # client may not have read an answer the server sent just before the kill.)
+            assert len(repeated) <= 8, repeated
             assert len(first) + len(second) - len(repeated) == total
     finally:
         server.stop()
