@@ -172,19 +172,11 @@ def _load(path: Path) -> tuple[Matrix, Manifest | None]:
     raw = read_json(path, MatrixError)
     if not (isinstance(raw, dict) and "candidates" in raw):
         return Matrix.from_json_data(raw, file=path), None
+    from llmassert.synth.engine import manifest_matrix
     from llmassert.synth.manifest import load_manifest
 
     manifest = load_manifest(path)
-    matrix = Matrix(
-        assertions=manifest.assertions,
-        M=manifest.M,
-        y=manifest.y or None,
-        K=manifest.K,
-        groups=manifest.groups,
-        kinds=[c.kind for c in manifest.candidates],
-        costs=[c.cost for c in manifest.candidates],
-    )
-    return matrix, manifest
+    return manifest_matrix(manifest), manifest
 
 
 def _rewrite(
