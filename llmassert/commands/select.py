@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from llmassert.commands._options import ForceOpt
+
 if TYPE_CHECKING:
     from llmassert.select import Matrix, Selection
     from llmassert.synth.manifest import Manifest
@@ -113,12 +115,7 @@ def register(app: typer.Typer) -> None:
                 "(default: the manifest's folder)."
             ),
         ] = None,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force", help="Overwrite <name>.py even if it was edited since it was written."
-            ),
-        ] = False,
+        force: ForceOpt = False,
     ) -> None:
         """Choose the fewest assertions that meet coverage >= alpha and FFR <= tau."""
         from llmassert.errors import InfeasibleError
