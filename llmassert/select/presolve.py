@@ -476,9 +476,9 @@ def _reduce_lexicographic(
         assertions_after=len(cols),
         responses_after=int(arrays.fail.shape[0]),
     )
-    if not presolve:
-        soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
-        live = [t for t in soft if len(t)]
+
+    def unreduced(targets: Targets) -> Reduced:
+        """The model over the kept columns, every response a row of its own."""
         return Reduced(
             cols=cols.astype(np.int64),
             rank=arrays.rank[cols].astype(np.int64),
@@ -490,8 +490,13 @@ def _reduce_lexicographic(
             budget=budget,
             requirements=[],
             stats=stats,
-            targets=Targets(live, np.ones(len(live), np.int64), [], 0, n - len(live)),
+            targets=targets,
         )
+
+    if not presolve:
+        soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
+        live = [t for t in soft if len(t)]
+        return unreduced(Targets(live, np.ones(len(live), np.int64), [], 0, n - len(live)))
     forced = np.zeros(len(cols), dtype=bool)
     spent = np.zeros(len(fail_good), dtype=bool)  # good responses the forced columns fail
     reach = fail_good[:, cols].any(axis=1)  # good responses any kept column fails
@@ -543,19 +548,7 @@ def _reduce_lexicographic(
         weight = counts[order].astype(np.int64)
     else:
         soft, weight = [], np.zeros(0, np.int64)
-    reduced = Reduced(
-        cols=cols.astype(np.int64),
-        rank=arrays.rank[cols].astype(np.int64),
-        bad=fail_bad[:, cols],
-        bad_w=np.ones(len(fail_bad), dtype=np.int64),
-        need=need,
-        good=fail_good[:, cols],
-        good_w=np.ones(len(fail_good), dtype=np.int64),
-        budget=budget,
-        requirements=[],
-        stats=stats,
-        targets=Targets(soft, weight, hard_sets, represented, unrepresentable),
-    )
+    reduced = unreduced(Targets(soft, weight, hard_sets, represented, unrepresentable))
     return _apply_forced_targets(reduced, np.flatnonzero(forced), arrays.rank)
 
 
