@@ -60,7 +60,18 @@ def run_once(
     proc.returncode = os.waitstatus_to_exitcode(status)
     stats = rvd.http(f"http://127.0.0.1:{port}/stats")
     out = d / "out.json"
-    n_out = len(json.loads(out.read_text())) if out.exists() else 0
+    # Counted in a child process: loading a large output here would grow this process, and a
+    # forked child's ru_maxrss counts the parent's pages it maps before exec.
+    n_out = (
+        int(
+            subprocess.check_output(
+                [sys.executable, "-c", "import json,sys; print(len(json.load(open(sys.argv[1]))))"]
+                + [str(out)]
+            )
+        )
+        if out.exists()
+        else 0
+    )
     calls = stats["requests"]
     ideal = math.ceil(calls / concurrency) * a.latency_ms / 1000 if calls else float("nan")
     cpu = usage.ru_utime + usage.ru_stime
