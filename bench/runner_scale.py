@@ -30,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import runner_vs_docetl as rvd  # server, templates, paths
 
 
+COUNT_ROWS = "import json, sys; print(len(json.load(open(sys.argv[1]))))"
+
+
 def lines(path: Path) -> int:
     if not path.exists():
         return 0
@@ -65,8 +68,7 @@ def run_once(
     n_out = (
         int(
             subprocess.check_output(
-                [sys.executable, "-c", "import json,sys; print(len(json.load(open(sys.argv[1]))))"]
-                + [str(out)]
+                [sys.executable, "-c", COUNT_ROWS, str(out)]
             )
         )
         if out.exists()
