@@ -140,7 +140,7 @@ class AssertionSet:
                     f"refused: {e.message}", file=filename, field=e.field
                 ) from None
             inline = sb.is_inline_safe(source)
-            namespace = _load_inline(source, filename, timeout_s) if inline else {}
+            namespace = _load_inline(source, filename, timeout_s, memory_mb) if inline else {}
         if inline:
             functions = {n: namespace[n] for n in wanted if callable(namespace.get(n))}
             missing = [a.name for a in info.assertions if a.name not in functions]
@@ -488,9 +488,17 @@ def _describe(error: BaseException) -> str:
     return f"raised {type(error).__name__}: {text}" if text else f"raised {type(error).__name__}"
 
 
-def _load_inline(source: str, filename: str, timeout_s: float) -> dict[str, Any]:
+def _load_inline(source: str, filename: str, timeout_s: float, memory_mb: int) -> dict[str, Any]:
     try:
-        return dict(load_inline(source, filename=filename, timeout_s=timeout_s))
+        return dict(
+            load_inline(
+                source,
+                filename=filename,
+                timeout_s=timeout_s,
+                memory_mb=memory_mb,
+                process_fallback=True,
+            )
+        )
     except SandboxError as e:
         raise AssertionModuleError(f"refused: {e.message}", file=filename) from None
     except Exception as e:

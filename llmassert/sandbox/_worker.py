@@ -44,20 +44,27 @@ from pathlib import Path
 from typing import Any
 
 
-def _register_frozen_by_path() -> None:
-    # Run as the worker script there is no package on sys.path: load the sibling by path and
-    # register it under its package name, where helpers.py (and the import below) find it.
-    spec = importlib.util.spec_from_file_location(
-        "llmassert.sandbox._frozen", Path(__file__).with_name("_frozen.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["llmassert.sandbox._frozen"] = module
-    spec.loader.exec_module(module)
+def _register_siblings_by_path() -> None:
+    # Run as the worker script there is no package on sys.path: load the stdlib-only siblings
+    # by path and register them under their package names, where helpers.py (and the import
+    # below) find them. `from llmassert.sandbox import _regex` needs the package itself in
+    # sys.modules: a bare namespace holding the two is enough.
+    package = types.ModuleType("llmassert.sandbox")
+    package.__path__ = []
+    sys.modules.setdefault("llmassert.sandbox", package)
+    for name in ("_frozen", "_regex"):
+        spec = importlib.util.spec_from_file_location(
+            f"llmassert.sandbox.{name}", Path(__file__).with_name(f"{name}.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[f"llmassert.sandbox.{name}"] = module
+        spec.loader.exec_module(module)
+        setattr(package, name, module)
 
 
 if "llmassert.sandbox._frozen" not in sys.modules and __name__ == "__main__":
-    _register_frozen_by_path()
+    _register_siblings_by_path()
 from llmassert.sandbox._frozen import Sealed, freeze  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"
