@@ -78,6 +78,11 @@ class Reply:
     usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens)
     # With "stream": true in the request: seconds between streamed chunks (one word each).
     chunk_delay_s: float = 0.0
+    # Answer only once this is set (at most HOLD_MAX_S): a test decides when a call returns.
+    hold: threading.Event | None = None
+
+
+HOLD_MAX_S = 60.0
 
 
 @dataclass
@@ -346,6 +351,10 @@ class FakeLLMServer:
             delay = self.latency_s if reply.delay_s is None else reply.delay_s
             if delay:
                 await asyncio.sleep(delay)
+            if reply.hold is not None:
+                held_until = time.monotonic() + HOLD_MAX_S
+                while not reply.hold.is_set() and time.monotonic() < held_until:
+                    await asyncio.sleep(0.02)
             rec.status = reply.status
             if reply.raw_body is not None:
                 return await self._respond(writer, reply.status, reply.raw_body, reply.headers)
