@@ -373,6 +373,9 @@ class AssertionSet:
             except SandboxTimeoutError as e:
                 outcomes[assertion.name] = (False, "timeout", e.message, clock() - start)
                 continue
+            except SandboxError as e:  # a bound (memory, an unbounded regex): its own line
+                outcomes[assertion.name] = (False, "error", e.message, clock() - start)
+                continue
             except Exception as e:
                 outcomes[assertion.name] = (False, "error", _describe(e), clock() - start)
                 continue
