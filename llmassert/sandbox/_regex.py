@@ -83,7 +83,18 @@ _ITERATING = frozenset({"findall", "finditer", "sub", "subn", "split"})
 class _Plan:
     """What is known about one (pattern, flags): its step bound and its RE2 translations."""
 
-    __slots__ = ("any_text", "ascii_text", "dollar", "empty", "groups", "k", "nested", "size")
+    __slots__ = (
+        "any_text",
+        "ascii_text",
+        "closing",
+        "dollar",
+        "empty",
+        "groups",
+        "k",
+        "names",
+        "nested",
+        "size",
+    )
 
     def __init__(self) -> None:
         self.size = 1
@@ -94,6 +105,8 @@ class _Plan:
         self.dollar = False  # uses non-multiline `$` (exact in RE2 only without a final "\n")
         self.empty = True  # can match the empty string
         self.groups = 0
+        self.closing: dict[int, int] = {}  # group -> rank of its ")" in the pattern
+        self.names: dict[int, str] = {}
 
 
 class _NoRe2(Exception):
@@ -268,6 +281,105 @@ def _measure(items: Any, plan: _Plan, under_repeat: bool) -> None:
             plan.k += 1  # a backreference scans up to n characters per attempt
 
 
+def _closing_order(items: Any, order: dict[int, int]) -> None:
+    """Groups in the order their ")" closes them (what `lastindex` reports)."""
+    for op, av in items:
+        if op is _c.SUBPATTERN:
+            _closing_order(av[3], order)
+            if av[0] is not None:
+                order[av[0]] = len(order)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            _closing_order(av[2], order)
+        elif op is _c.BRANCH:
+            for branch in av[1]:
+                _closing_order(branch, order)
+        elif op in (_c.ASSERT, _c.ASSERT_NOT):
+            _closing_order(av[1], order)
+        elif op is _c.ATOMIC_GROUP:
+            _closing_order(av, order)
+
+
+class _Re2Match:
+    """An RE2 match that answers as stdlib's would: ``lastindex``/``lastgroup`` are computed
+    from the spans (the group that closed last), everything else is the wrapper's own."""
+
+    __slots__ = ("_m", "_plan")
+
+    def __init__(self, match: Any, plan: _Plan) -> None:
+        self._m = match
+        self._plan = plan
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._m, name)
+
+    def __getitem__(self, group: Any) -> Any:
+        return self._m[group]
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<re.Match object; span={self._m.span()!r}, match={self._m.group()!r}>"
+
+    @property
+    def lastindex(self) -> int | None:
+        best: tuple[int, int] | None = None
+        found = None
+        for group in range(1, self._plan.groups + 1):
+            end = self._m.end(group)
+            if end < 0:
+                continue
+            key = (end, self._plan.closing.get(group, 0))
+            if best is None or key > best:
+                best, found = key, group
+        return found
+
+    @property
+    def lastgroup(self) -> str | None:
+        index = self.lastindex
+        return None if index is None else self._plan.names.get(index)
+
+
+class _Re2Pattern:
+    """RE2's compiled pattern, with stdlib's match objects' answers (see :class:`_Re2Match`)."""
+
+    __slots__ = ("_p", "_plan")
+
+    def __init__(self, compiled: Any, plan: _Plan) -> None:
+        self._p = compiled
+        self._plan = plan
+
+    def _wrap(self, match: Any) -> Any:
+        return None if match is None else _Re2Match(match, self._plan)
+
+    def search(self, text: str) -> Any:
+        return self._wrap(self._p.search(text))
+
+    def match(self, text: str) -> Any:
+        return self._wrap(self._p.match(text))
+
+    def fullmatch(self, text: str) -> Any:
+        return self._wrap(self._p.fullmatch(text))
+
+    def finditer(self, text: str) -> Any:
+        return iter([_Re2Match(m, self._plan) for m in self._p.finditer(text)])
+
+    def findall(self, text: str) -> Any:
+        return self._p.findall(text)
+
+    def split(self, text: str, maxsplit: int = 0) -> Any:
+        return self._p.split(text, maxsplit)
+
+    def sub(self, repl: Any, text: str, count: int = 0) -> Any:
+        return self.subn(repl, text, count)[0]
+
+    def subn(self, repl: Any, text: str, count: int = 0) -> Any:
+        if callable(repl):
+            plan = self._plan
+            return self._p.subn(lambda m: repl(_Re2Match(m, plan)), text, count)
+        return self._p.subn(repl, text, count)
+
+
 @functools.lru_cache(maxsize=2048)
 def _plan(pattern: str, flags: int) -> _Plan:
     plan = _Plan()
@@ -279,6 +391,8 @@ def _plan(pattern: str, flags: int) -> _Plan:
         return plan
     flags = parsed.state.flags
     plan.groups = parsed.state.groups - 1
+    plan.names = {index: name for name, index in parsed.state.groupdict.items()}
+    _closing_order(parsed, plan.closing)
     plan.empty = parsed.getwidth()[0] == 0
     _measure(parsed, plan, False)
     if _re2 is None or flags & re.LOCALE:
@@ -350,7 +464,7 @@ def _route(method: str, pattern: Any, flags: int, text: Any, positions: bool = F
         body = plan.ascii_text
     if body is None:
         raise RegexUnbounded(pattern)
-    return _re2_compile(body)
+    return _Re2Pattern(_re2_compile(body), plan)
 
 
 def _stdlib(pattern: Any, flags: int) -> Any:
