@@ -91,7 +91,9 @@ __all__ = [
 
 # --- words -------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+# Possessive: the same matches (nothing after it can make a shorter word succeed), and no
+# backtracking, so it stays on stdlib off the main thread too (sandbox/_regex.py).
+_WORD = re.compile(r"\w++(?:['’.-]\w++)*+")
 
 
 @lru_cache(maxsize=64)

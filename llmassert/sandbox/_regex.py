@@ -44,7 +44,7 @@ from typing import Any
 # state on purpose: the deadline it stands for is per thread, and helpers read it without being
 # passed anything.
 RESTRICTED: set[int] = set()
-STEP_BUDGET = 20_000_000  # ~0.2-1 s of backtracking at worst
+STEP_BUDGET = 100_000_000  # ~0.3-1 s of backtracking at worst (a few ns a step)
 _get_ident = threading.get_ident
 
 error = re.error
@@ -89,16 +89,25 @@ class _Plan:
         "closing",
         "dollar",
         "empty",
+        "forced",
         "groups",
         "k",
         "names",
         "nested",
+        "runs",
         "size",
     )
 
     def __init__(self) -> None:
         self.size = 1
-        self.k = 0  # unbounded quantifiers (lookaround bodies included)
+        # Unbounded quantifiers (lookaround bodies included), as factors of the step bound:
+        # `runs`: single-character classes (source, flags) that can trade characters with what
+        # follows (factor: 1 + the longest run of that class in the text); `forced`: ones that
+        # cannot (``[^x]*x``: additive, 1 + their runs); `k`: anything else, backreferences
+        # included (factor n + 1 each).
+        self.k = 0
+        self.runs: list[tuple[str, int]] = []
+        self.forced: list[tuple[str, int]] = []
         self.nested = False  # a quantifier under an unbounded one: exponential
         self.any_text: str | None = None  # RE2 source exact for every text
         self.ascii_text: str | None = None  # RE2 source exact for ASCII text
@@ -246,37 +255,175 @@ def _anchor(code: Any, flags: int, plan: _Plan, ascii_text: bool) -> str:
     raise _NoRe2
 
 
-def _measure(items: Any, plan: _Plan, under_repeat: bool) -> None:
-    for op, av in items:
+_SINGLE = (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY)
+
+
+def _char_set(item: Any, flags: int) -> tuple[tuple[int, int], ...] | None:
+    """Code point spans a single-character item (or a repeat of one) matches; None if unknown."""
+    op, av = item
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        sub = list(av[2])
+        if len(sub) != 1:
+            return None
+        op, av = sub[0]
+    if op not in _SINGLE or flags & re.IGNORECASE:
+        return None  # case folding: scanning all of Unicode per letter costs too much
+    if op is _c.LITERAL:
+        return ((av, av + 1),)
+    try:
+        source = _atom_source(op, av)
+    except _NoRe2:
+        return None
+    return _spans(source, flags)
+
+
+@functools.lru_cache(maxsize=1024)
+def _spans(source: str, flags: int) -> tuple[tuple[int, int], ...]:
+    compiled = re.compile(f"(?:{source})+", flags & ~(re.MULTILINE | re.VERBOSE))
+    return tuple(m.span() for m in compiled.finditer(_universe(False)))
+
+
+def _disjoint(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][1] <= b[j][0]:
+            i += 1
+        elif b[j][1] <= a[i][0]:
+            j += 1
+        else:
+            return False
+    return True
+
+
+def _forced(items: list[Any], index: int, flags: int) -> bool:
+    r"""A repeat of one character class whose next item needs a character it cannot match.
+
+    Backtracking it then fails at once at every shorter length (the next character is in its
+    own class), so it adds O(n) per attempt, not a factor n: ``[^x]*x``, ``['"]*\s+``.
+    """
+    if index + 1 >= len(items):
+        return False
+    nxt = items[index + 1]
+    if nxt[0] in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and nxt[1][0] < 1:
+        return False
+    if nxt[0] not in (*_SINGLE, _c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        return False
+    mine, theirs = _char_set(items[index], flags), _char_set(nxt, flags)
+    return mine is not None and theirs is not None and _disjoint(mine, theirs)
+
+
+def _single_atom(sub: Any, flags: int) -> tuple[str, int] | None:
+    """(stdlib source, flags) of a repeat's body when it is one character class."""
+    body = list(sub)
+    if len(body) != 1 or body[0][0] not in _SINGLE:
+        return None
+    try:
+        return _atom_source(*body[0]), flags & ~(re.MULTILINE | re.VERBOSE)
+    except _NoRe2:
+        return None
+
+
+def _union_atom(sub: Any, flags: int) -> tuple[str, int] | None:
+    """For a body made only of character classes (and repeats of them): one class matching any
+    of them. Whatever the body's iterations consume is a run of that class."""
+    sources = []
+    for op, av in sub:
+        if op in _SINGLE:
+            atom = _single_atom([(op, av)], flags)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            atom = _single_atom(av[2], flags)
+        else:
+            return None
+        if atom is None:
+            return None
+        sources.append(atom[0])
+    if not sources:
+        return None
+    return "(?:" + "|".join(sources) + ")", flags & ~(re.MULTILINE | re.VERBOSE)
+
+
+@functools.lru_cache(maxsize=512)
+def _longest_run(source: str, flags: int, text: str) -> int:
+    """The longest run of characters of one class in ``text``: one linear scan (a repeat of a
+    single class cannot backtrack), cached per text so the helpers' many calls share it.
+    An empty ``source`` stands for any character (the whole text)."""
+    if not source:
+        return len(text)
+    longest = 0
+    for m in re.finditer(f"(?:{source})+", text, flags):
+        longest = max(longest, m.end() - m.start())
+    return longest
+
+
+def _steps(plan: _Plan, method: str, text: str) -> int:
+    """An upper bound on stdlib's backtracking steps for this call on ``text``.
+
+    Per attempt, backtracking enumerates each combination of counts of the quantifiers that can
+    trade characters once; a count is at most the longest run of its class in this text.
+    """
+    n = len(text)
+    search = method not in ("match", "fullmatch")
+    # Every count at most n: when even that is within budget, skip scanning the text.
+    crude = len(plan.runs) + bool(plan.forced) + plan.k + search
+    if plan.size * (1 + len(plan.forced)) * (n + 1) ** crude <= STEP_BUDGET:
+        return 0
+    steps = plan.size * (n + 1) ** plan.k
+    if steps > STEP_BUDGET:
+        return steps
+    for source, flags in plan.runs:
+        steps *= 1 + _longest_run(source, flags, text)
+        if steps > STEP_BUDGET:
+            return steps
+    if plan.forced:
+        steps *= 1 + sum(_longest_run(source, flags, text) for source, flags in plan.forced)
+    if search:
+        steps *= n + 1  # every start position
+    return steps
+
+
+def _measure(items: Any, plan: _Plan, under_repeat: bool, flags: int) -> None:
+    items = list(items)
+    for index, (op, av) in enumerate(items):
         plan.size += 1
-        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        if op is _c.POSSESSIVE_REPEAT and (av[1] == _MAXREPEAT or av[1] > 1000):
+            # Never backtracked into: all its iterations cost O(n) in all, added once; only
+            # backtracking inside one iteration attempt remains, measured on its body.
+            plan.forced.append(_single_atom(av[2], flags) or _union_atom(av[2], flags) or ("", 0))
+            _measure(av[2], plan, False, flags)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
             low, high, sub = av
             unbounded = high == _MAXREPEAT or high > 1000
             variable = high != low
             if under_repeat and variable:
                 plan.nested = True
             if unbounded:
-                plan.k += 1
+                atom = _single_atom(sub, flags)
+                if atom is None:
+                    plan.k += 1
+                elif _forced(items, index, flags):
+                    plan.forced.append(atom)
+                else:
+                    plan.runs.append(atom)
             else:
                 plan.size *= max(1, high - low + 1)
-            _measure(sub, plan, under_repeat or unbounded)
+            _measure(sub, plan, under_repeat or unbounded, flags)
         elif op is _c.SUBPATTERN:
-            _measure(av[3], plan, under_repeat)
+            _measure(av[3], plan, under_repeat, (flags | av[1]) & ~av[2])
         elif op is _c.ATOMIC_GROUP:
-            _measure(av, plan, under_repeat)
+            _measure(av, plan, under_repeat, flags)
         elif op is _c.BRANCH:
             if under_repeat:
                 plan.nested = True
             plan.size *= max(1, len(av[1]))
             for branch in av[1]:
-                _measure(branch, plan, under_repeat)
+                _measure(branch, plan, under_repeat, flags)
         elif op in (_c.ASSERT, _c.ASSERT_NOT):
-            _measure(av[1], plan, under_repeat)
+            _measure(av[1], plan, under_repeat, flags)
         elif op is _c.GROUPREF_EXISTS:
             plan.nested = plan.nested or under_repeat
-            _measure(av[1], plan, under_repeat)
+            _measure(av[1], plan, under_repeat, flags)
             if av[2] is not None:
-                _measure(av[2], plan, under_repeat)
+                _measure(av[2], plan, under_repeat, flags)
         elif op is _c.GROUPREF:
             plan.k += 1  # a backreference scans up to n characters per attempt
 
@@ -394,7 +541,7 @@ def _plan(pattern: str, flags: int) -> _Plan:
     plan.names = {index: name for name, index in parsed.state.groupdict.items()}
     _closing_order(parsed, plan.closing)
     plan.empty = parsed.getwidth()[0] == 0
-    _measure(parsed, plan, False)
+    _measure(parsed, plan, False, flags)
     if _re2 is None or flags & re.LOCALE:
         return plan
     names = {index: name for name, index in parsed.state.groupdict.items()}
@@ -450,9 +597,7 @@ def _route(method: str, pattern: Any, flags: int, text: Any, positions: bool = F
     if not isinstance(pattern, str) or not isinstance(text, str):
         return None  # bytes, wrong types: stdlib raises or matches a short non-text value
     plan = _plan(pattern, flags)
-    n = len(text)
-    degree = plan.k + (1 if method not in ("match", "fullmatch") else 0)
-    if not plan.nested and plan.size * (n + 1) ** degree <= STEP_BUDGET:
+    if not plan.nested and _steps(plan, method, text) <= STEP_BUDGET:
         return None
     if method in _ITERATING and plan.empty:
         raise RegexUnbounded(pattern)

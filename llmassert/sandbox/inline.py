@@ -58,7 +58,8 @@ class _Deadline:
 
     The timer fires every :data:`TICK_S` while installed; the handler does nothing unless a
     bounded call is ``armed``, and raises once that call has run ``timeout`` seconds since
-    ``started`` or the process has grown by more than ``memory`` bytes since ``rss0``.
+    ``started`` or the process has grown by more than ``memory`` bytes since ``rss0`` (the
+    first sample after ``start``).
     """
 
     def __init__(self) -> None:
@@ -66,7 +67,7 @@ class _Deadline:
         self.scoped = False
         self.started = 0.0
         self.timeout = 0.0
-        self.rss0 = 0
+        self.rss0 = -1
         self.memory = 0
         self.reason = ""
         self.installed: Any = None  # our bound handler, once installed
@@ -77,9 +78,13 @@ class _Deadline:
         if time.monotonic() - self.started >= self.timeout:
             self.reason = "time"
             raise _InlineTimeout
-        if self.memory and rss() - self.rss0 > self.memory:
-            self.reason = "memory"
-            raise _InlineTimeout
+        if self.memory:
+            current = rss()
+            if self.rss0 < 0:
+                self.rss0 = current  # first sample: the baseline (see start())
+            elif current - self.rss0 > self.memory:
+                self.reason = "memory"
+                raise _InlineTimeout
 
     def usable(self) -> bool:
         if self.armed or self.scoped or threading.get_ident() != _MAIN:
@@ -99,7 +104,9 @@ class _Deadline:
         elif _raw_getsignal(_SIGALRM) is not self.installed:
             signal.signal(signal.SIGALRM, self.installed)
         self.memory = memory_bytes
-        self.rss0 = rss()
+        # The baseline is the first sample, taken by the handler one tick in: no read here, on
+        # the hot path (checks that end within a tick are never sampled, nor need to be).
+        self.rss0 = -1
         signal.setitimer(signal.ITIMER_REAL, TICK_S, TICK_S)
 
 
@@ -274,6 +281,25 @@ def _watched(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float, me
     if stopped:
         raise _Stopped(watch.reason or "time")
     return result
+
+
+def unwatched(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the thread watchdog paused while it runs (for ``llm_judge`` inside checks:
+    the LLM layer waits on locks a stop must not interrupt; it has its own request timeout).
+    The time it takes still counts against the check's deadline once it returns."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        watch = WATCHDOG.active.get(threading.get_ident())
+        if watch is None or watch.done:
+            return fn(*args, **kwargs)
+        WATCHDOG.pause(watch)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            watch.paused = False
+
+    return call
 
 
 def is_bounded(fn: Any) -> bool:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from llmassert.sandbox._worker import (
     read_only_module,
     safe_builtins,
 )
-from llmassert.sandbox.inline import DEFAULT_MEMORY_MB, bounded
+from llmassert.sandbox.inline import DEFAULT_MEMORY_MB, bounded, unwatched
 
 __all__ = [
     "CallResult",
@@ -100,7 +101,11 @@ def _resolve_module(name: str) -> Any:
     proxy = _PROXIES.get(name)
     if proxy is None:
         # `re` is the bounded router (its calls are restricted off the signal deadline).
-        module = _regex if name == "re" else importlib.import_module(name)
+        module: Any = _regex if name == "re" else importlib.import_module(name)
+        if name == wire.JUDGE:  # never stopped halfway: see inline.unwatched
+            module = types.SimpleNamespace(
+                __name__=wire.JUDGE, llm_judge=unwatched(module.llm_judge)
+            )
         # Helper modules expose only their __all__, never the modules they import themselves.
         names = frozenset(module.__all__) if name in wire.HELPER_FILES else None
         if name == wire.JUDGE:
