@@ -38,7 +38,7 @@ import re._parser as _p
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 # Threads (``threading.get_ident()``) running a bounded call under the thread watchdog. Process
 # state on purpose: the deadline it stands for is per thread, and helpers read it without being
@@ -77,6 +77,7 @@ except ImportError:  # pragma: no cover - google-re2 is a dependency
     _re2 = None
 
 _MAXREPEAT = _c.MAXREPEAT
+_END = sys.maxsize  # stdlib's default endpos
 _ITERATING = frozenset({"findall", "finditer", "sub", "subn", "split"})
 
 
@@ -365,9 +366,9 @@ def _steps(plan: _Plan, method: str, text: str) -> int:
     search = method not in ("match", "fullmatch")
     # Every count at most n: when even that is within budget, skip scanning the text.
     crude = len(plan.runs) + bool(plan.forced) + plan.k + search
-    if plan.size * (1 + len(plan.forced)) * (n + 1) ** crude <= STEP_BUDGET:
+    if plan.size * (1 + len(plan.forced)) * int((n + 1) ** crude) <= STEP_BUDGET:
         return 0
-    steps = plan.size * (n + 1) ** plan.k
+    steps: int = plan.size * int((n + 1) ** plan.k)
     if steps > STEP_BUDGET:
         return steps
     for source, flags in plan.runs:
@@ -686,6 +687,7 @@ class BoundedPattern:
     """A compiled pattern whose calls are routed like the module functions (see the module doc)."""
 
     __slots__ = ("_p",)
+    _p: re.Pattern[str]
 
     def __init__(self, compiled: re.Pattern[str]) -> None:
         object.__setattr__(self, "_p", compiled)
@@ -699,11 +701,11 @@ class BoundedPattern:
 
     @property
     def flags(self) -> int:
-        return self._p.flags
+        return int(self._p.flags)
 
     @property
     def groups(self) -> int:
-        return self._p.groups
+        return int(self._p.groups)
 
     @property
     def groupindex(self) -> Any:
@@ -712,30 +714,40 @@ class BoundedPattern:
     def __repr__(self) -> str:
         return repr(self._p)
 
-    def search(self, string: Any, *args: Any) -> Any:
+    def search(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted("search", self._p, 0, string, *args)
-        return self._p.search(string, *args)
+            if pos or endpos != _END:
+                return _restricted("search", self._p, 0, string, pos, endpos)
+            return _restricted("search", self._p, 0, string)
+        return self._p.search(string, pos, endpos)
 
-    def match(self, string: Any, *args: Any) -> Any:
+    def match(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted("match", self._p, 0, string, *args)
-        return self._p.match(string, *args)
+            if pos or endpos != _END:
+                return _restricted("match", self._p, 0, string, pos, endpos)
+            return _restricted("match", self._p, 0, string)
+        return self._p.match(string, pos, endpos)
 
-    def fullmatch(self, string: Any, *args: Any) -> Any:
+    def fullmatch(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted("fullmatch", self._p, 0, string, *args)
-        return self._p.fullmatch(string, *args)
+            if pos or endpos != _END:
+                return _restricted("fullmatch", self._p, 0, string, pos, endpos)
+            return _restricted("fullmatch", self._p, 0, string)
+        return self._p.fullmatch(string, pos, endpos)
 
-    def findall(self, string: Any, *args: Any) -> Any:
+    def findall(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted("findall", self._p, 0, string, *args)
-        return self._p.findall(string, *args)
+            if pos or endpos != _END:
+                return _restricted("findall", self._p, 0, string, pos, endpos)
+            return _restricted("findall", self._p, 0, string)
+        return self._p.findall(string, pos, endpos)
 
-    def finditer(self, string: Any, *args: Any) -> Any:
+    def finditer(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted("finditer", self._p, 0, string, *args)
-        return self._p.finditer(string, *args)
+            if pos or endpos != _END:
+                return _restricted("finditer", self._p, 0, string, pos, endpos)
+            return _restricted("finditer", self._p, 0, string)
+        return self._p.finditer(string, pos, endpos)
 
     def split(self, string: Any, maxsplit: int = 0) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
@@ -753,12 +765,17 @@ class BoundedPattern:
         return self._p.subn(repl, string, count)
 
 
-def compile(pattern: Any, flags: int = 0) -> Any:
-    """``re.compile`` whose pattern routes its calls (bytes patterns are stdlib's as they are)."""
+def compile(pattern: Any, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile`` whose pattern routes its calls (bytes patterns are stdlib's as they are).
+
+    Typed as stdlib's pattern: :class:`BoundedPattern` has the same methods and attributes.
+    """
     compiled = re.compile(
         pattern.pattern if isinstance(pattern, BoundedPattern) else pattern, flags
     )
-    return BoundedPattern(compiled) if isinstance(compiled.pattern, str) else compiled
+    if isinstance(compiled.pattern, str):
+        return cast("re.Pattern[str]", BoundedPattern(compiled))
+    return compiled
 
 
 __all__ = [

@@ -5,7 +5,8 @@ Two levels, both pure analysis of source text (nothing here runs the code):
 1. :func:`validate` — may this code run at all (in the process sandbox, or in-process for code a
    human reviewed)? An allowlist of syntax, names, imports and module attributes; anything that
    reaches interpreter internals (dunders, frames, ``str.format`` attribute walks) is refused.
-2. :func:`check_inline_safe` — may it run in-process *without a timer*? Additionally no
+2. :func:`check_inline_safe` — may it run in-process (its Python-level work is bounded by the
+   deadline on any thread, but no timer can stop one C call)? Additionally no
    ``while`` loops, no recursion, bounded ``range``, no size-amplifying operators, regexes without
    nested quantifiers. This is a static approximation meant to catch accidents in reviewed code;
    untrusted (LLM-written) code always runs in the process sandbox whatever this says.

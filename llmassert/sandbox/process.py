@@ -9,8 +9,9 @@ The model, in three layers (docs/synthesis.md has the user-facing version):
    literal constants (and ``re.compile`` of literals) and docstrings. Violations raise
    :class:`~llmassert.errors.UnsafeCodeError` naming the file and line.
 2. :func:`load_inline` — validated code executed in this process with restricted builtins (a
-   guarded ``__import__``, a bounded ``range``, no ``type()`` of classes). Fast, but no timer:
-   meant for code that also passes :func:`is_inline_safe` (see its rules) or that a human reviewed.
+   guarded ``__import__``, a bounded ``range``, no ``type()`` of classes), each call under a
+   deadline and a memory bound on any thread (``inline.py``). Meant for code that also passes
+   :func:`is_inline_safe` (no single C call it makes can run long) or that a human reviewed.
 3. :class:`ProcessSandbox` — a persistent worker process with an address-space limit
    (RLIMIT_AS), a CPU backstop (RLIMIT_CPU), a per-call SIGALRM timer, a watchdog in the parent
    that kills a worker stuck in C code, and an empty environment. A call that errors, times out
@@ -70,7 +71,7 @@ def validate_source(source: str, *, filename: str = "<generated>") -> None:
 
 
 def check_inline_safe(source: str, *, filename: str = "<generated>") -> None:
-    """Raise :class:`UnsafeCodeError` unless ``source`` may run in-process without a timer.
+    """Raise :class:`UnsafeCodeError` unless ``source`` may run in-process (see ``inline.py``).
 
     On top of :func:`validate_source`: no ``while`` loops; no recursion (no cycle in the call
     graph of module functions, no nested functions or named lambdas); ``range()`` arguments are
@@ -79,7 +80,9 @@ def check_inline_safe(source: str, *, filename: str = "<generated>") -> None:
     format widths (f-strings, ``%``, ``.ljust``...) at most 1000; regex patterns are literals
     without nested unbounded quantifiers, ``re.escape(...)``, or joins of those; loops nest at
     most 2 deep (comprehension generators count); no ``math.factorial``/``comb``/``perm`` on
-    non-literals; ``json.dumps(indent=)`` small. Cost then stays polynomial in the response size.
+    non-literals; ``json.dumps(indent=)`` small; no ``sum(x, [])``, ``.join`` on a non-literal
+    separator, ``.replace`` with a non-literal replacement or ``bytes(n)`` of a computed value
+    (one C call building quadratic output). Cost then stays polynomial in the response size.
     """
     policy.check_inline_safe(source, filename)
 
