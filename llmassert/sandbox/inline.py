@@ -58,8 +58,8 @@ class _Deadline:
 
     The timer fires every :data:`TICK_S` while installed; the handler does nothing unless a
     bounded call is ``armed``, and raises once that call has run ``timeout`` seconds since
-    ``started`` or the process has grown by more than ``memory`` bytes since ``rss0`` (the
-    first sample after ``start``).
+    ``started`` or the process has grown by more than ``memory`` bytes since ``rss0`` (read at
+    ``start``: the scope's or the call's).
     """
 
     def __init__(self) -> None:
@@ -78,13 +78,9 @@ class _Deadline:
         if time.monotonic() - self.started >= self.timeout:
             self.reason = "time"
             raise _InlineTimeout
-        if self.memory:
-            current = rss()
-            if self.rss0 < 0:
-                self.rss0 = current  # first sample: the baseline (see start())
-            elif current - self.rss0 > self.memory:
-                self.reason = "memory"
-                raise _InlineTimeout
+        if self.memory and rss() - self.rss0 > self.memory:
+            self.reason = "memory"
+            raise _InlineTimeout
 
     def usable(self) -> bool:
         if self.armed or self.scoped or threading.get_ident() != _MAIN:
@@ -104,9 +100,7 @@ class _Deadline:
         elif _raw_getsignal(_SIGALRM) is not self.installed:
             signal.signal(signal.SIGALRM, self.installed)
         self.memory = memory_bytes
-        # The baseline is the first sample, taken by the handler one tick in: no read here, on
-        # the hot path (checks that end within a tick are never sampled, nor need to be).
-        self.rss0 = -1
+        self.rss0 = rss()  # once per scope (one response's checks), a few µs
         signal.setitimer(signal.ITIMER_REAL, TICK_S, TICK_S)
 
 

@@ -15,9 +15,9 @@ while the calls run: arming is a dict insert, the thread wakes every tick only w
 armed. A call that must not be interrupted halfway (an LLM judge inside a check: the LLM layer
 holds locks) pauses its watch for its duration (:meth:`Watchdog.pause`).
 
-Memory is the process's resident set (``/proc/self/statm``), sampled each tick: a call fails
-once the process has grown by more than its budget since the first sample after it started
-(within one tick of its start; a call shorter than a tick is never sampled, nor needs to be). Other threads'
+Memory is the process's resident set (``/proc/self/statm``), read when the call starts and
+sampled each tick: a call fails once the process has grown by more than its budget since it
+started. Other threads'
 allocations in that window count too, as they do for wall-clock time.
 """
 
@@ -28,6 +28,7 @@ import ctypes
 import os
 import threading
 import time
+from typing import Any
 
 TICK_S = 0.01
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -49,21 +50,34 @@ def _poll() -> None:
 
 
 class _Rss:
-    """The process's resident set in bytes, read with one ``pread`` (about 2 µs)."""
+    """The process's resident set in bytes: one ``pread`` of ``/proc/self/statm`` (a few µs).
+
+    Called through ``ctypes.PyDLL``, which keeps the GIL during the call: ``os.pread`` would
+    release it, and a thread that releases the GIL may wait a whole switch interval (5 ms) to
+    get it back when another thread is runnable -- too much for a per-call baseline.
+    """
 
     def __init__(self) -> None:
+        self.fd = -1
+        self.buf = ctypes.create_string_buffer(128)
         try:
-            self.fd: int | None = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:  # not Linux: no memory sampling, time bounds still hold
-            self.fd = None
+            self._pread: Any = ctypes.PyDLL(None).pread
+            self._pread.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long)
+            self._pread.restype = ctypes.c_ssize_t
+            self.fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        except (OSError, AttributeError):  # not Linux: no memory sampling, time bounds hold
+            self.fd = -1
 
     def __call__(self) -> int:
-        if self.fd is None:
+        if self.fd < 0:
             return 0
+        size = self._pread(self.fd, self.buf, 127, 0)
+        if size <= 0:
+            return 0
+        fields = self.buf.raw[:size].split()
         try:
-            fields = os.pread(self.fd, 128, 0).split()
             return int(fields[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
+        except (IndexError, ValueError):
             return 0
 
 
@@ -88,9 +102,7 @@ class Watch:
         self.ident = ident
         self.timeout_s = timeout_s
         self.memory_bytes = memory_bytes
-        # Set by the watchdog at its first sample after arming: reading /proc in the watched
-        # thread releases the GIL, and getting it back can take a switch interval (5 ms).
-        self.rss0 = -1
+        self.rss0 = rss()
         self.started = time.monotonic()
         self.reason = ""
         self.done = False
@@ -173,8 +185,6 @@ class Watchdog:
                 for watch in list(self.active.values()):
                     if watch.done or watch.paused:
                         continue
-                    if watch.rss0 < 0:
-                        watch.rss0 = current
                     if now - watch.started >= watch.timeout_s:
                         watch.reason = watch.reason or "time"
                     elif current and current - watch.rss0 > watch.memory_bytes:
