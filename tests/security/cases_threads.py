@@ -43,7 +43,11 @@ CONTEXTS = ("main", "thread", "asyncio")
 
 TIME, MEM, EXPR = "deadline-any-thread", "memory-any-thread", "expr-template-any-thread"
 # In-process: "check: timed out after 1 s"; in the process sandbox the reason names its limits.
-TIMED_OUT = r"^timeout: (check: )?timed out after [\d.]+ s($|;| \(sandbox limits)"
+# Under heavy load the sandbox's parent may kill a worker whose own alarm did not answer in time.
+TIMED_OUT = (
+    r"^timeout: (check: )?(timed out after [\d.]+ s($|;| \(sandbox limits)"
+    r"|killed after [\d.]+ s without an answer|worker died on SIGXCPU)"
+)
 OVER_MEMORY = rf"^error: check: over the memory limit of {MEMORY_MB} MB$"
 FALSE = r"^failed: returned False$"
 SANDBOX_MEMORY = r"^error: raised MemoryError: over the sandbox memory limit$"
@@ -99,11 +103,17 @@ def _run_check(source: str, response: str, context: str, timeout_s: float) -> tu
     return f"{failures[0].kind}: {failures[0].message}", elapsed
 
 
+LAST: list[str] = []  # what the last payload ended in (test_threads.py shows it on failure)
+
+
 def _outcome(source: str, response: str, context: str, expect: str, timeout_s: float) -> Outcome:
+    LAST.clear()
     try:
         got, elapsed = _run_check(source, response, context, timeout_s)
-    except Exception:
+    except Exception as e:
+        LAST.append(f"{type(e).__name__}: {e}")
         return "traceback"
+    LAST.append(f"{got} ({elapsed:.1f} s)")
     if elapsed > BOUND_S or not re.match(expect, got) or "\n" in got:
         return "escaped"
     return "contained"
@@ -142,6 +152,7 @@ def per_context(main: str, off_main: str) -> dict[str, str]:
 
 
 A_RUN = "a" * 3000
+LOOP_RUN = "a" * 30000  # 9 * 10**8 iterations for two nested loops: far past any timeout
 NEWLINES = "\n" * 30000
 
 # --- time: Python-level loops and regexes, on every thread ---------------------------------------
@@ -240,7 +251,7 @@ _TIME = [
                     n += 1
             return n < 0
         """,
-        A_RUN,
+        LOOP_RUN,
         {"*": TIMED_OUT},
     ),
     *check(
@@ -250,7 +261,7 @@ _TIME = [
         def check(example, response):
             return sum(1 for i in range(len(response)) for j in range(len(response))) < 0
         """,
-        A_RUN,
+        LOOP_RUN,
         {"*": TIMED_OUT},
     ),
     *check(
@@ -278,7 +289,7 @@ _TIME = [
                     n = -1
             return n < 0
         """,
-        A_RUN,
+        LOOP_RUN,
         {"*": TIMED_OUT},
     ),
     *check(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from security._case import Case
-from security.cases_threads import CASES
+from security.cases_threads import CASES, LAST
 
 
 def test_every_payload_runs_in_three_contexts() -> None:
@@ -18,4 +18,4 @@ def test_every_payload_runs_in_three_contexts() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.cls}: {c.name}")
 def test_payload(case: Case, tmp_path: Path) -> None:
-    assert case.run(tmp_path) == case.expected
+    assert case.run(tmp_path) == case.expected, LAST
