@@ -43,28 +43,36 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+# The stdlib-only leaves helpers.py imports (and this file: _frozen), by module name.
+LEAVES = {
+    "llmassert.sandbox._frozen": Path(__file__).with_name("_frozen.py"),
+    "llmassert.sandbox._regex": Path(__file__).with_name("_regex.py"),
+    "llmassert.textunits": Path(__file__).resolve().parent.parent / "textunits.py",
+}
 
-def _register_siblings_by_path() -> None:
-    # Run as the worker script there is no package on sys.path: load the stdlib-only siblings
-    # by path and register them under their package names, where helpers.py (and the import
-    # below) find them. `from llmassert.sandbox import _regex` needs the package itself in
-    # sys.modules: a bare namespace holding the two is enough.
+
+def _register_leaves_by_path() -> None:
+    # Run as the worker script there is no package on sys.path: load the leaves by path and
+    # register them under their package names, where helpers.py (and the import below) find them.
+    # `from llmassert.sandbox import _regex` also needs the package itself in sys.modules: a
+    # bare namespace holding the sandbox leaves is enough.
     package = types.ModuleType("llmassert.sandbox")
     package.__path__ = []
     sys.modules.setdefault("llmassert.sandbox", package)
-    for name in ("_frozen", "_regex"):
-        spec = importlib.util.spec_from_file_location(
-            f"llmassert.sandbox.{name}", Path(__file__).with_name(f"{name}.py")
-        )
+    for name, path in LEAVES.items():
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[f"llmassert.sandbox.{name}"] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-        setattr(package, name, module)
+        if name.startswith("llmassert.sandbox."):
+            setattr(package, name.rsplit(".", 1)[1], module)
 
 
-if "llmassert.sandbox._frozen" not in sys.modules and __name__ == "__main__":
-    _register_siblings_by_path()
+if __name__ == "__main__":
+    _register_leaves_by_path()
 from llmassert.sandbox._frozen import Sealed, freeze  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"
