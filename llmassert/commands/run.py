@@ -29,7 +29,7 @@ from llmassert.commands._options import (
     RpmOpt,
     TpmOpt,
 )
-from llmassert.errors import EXIT_ASSERTIONS_FAILED, EXIT_OK, ConfigError
+from llmassert.errors import EXIT_ASSERTIONS_FAILED, EXIT_OK, CassetteMissError, ConfigError
 from llmassert.text import plural
 
 if TYPE_CHECKING:
@@ -158,8 +158,10 @@ def run(
         runner.progress = progress
         try:
             report = runner.run()
-        except BaseException:
-            if not quiet and runner.checkpoint_root.exists():
+        except BaseException as e:
+            # A replay miss happens again on every rerun (the cassette is what is missing), so
+            # resuming cannot help; its own line says to re-record.
+            if not quiet and runner.checkpoint_root.exists() and not _rerun_cannot_help(e):
                 console.print(
                     f"[yellow]interrupted: rerun the same command to resume from "
                     f"{runner.checkpoint_root}[/]",
@@ -170,6 +172,10 @@ def run(
         _print_summary(console, report, time.perf_counter() - started)
     bad = report.quarantined + report.errored + report.flagged
     return EXIT_ASSERTIONS_FAILED if strict and bad else EXIT_OK
+
+
+def _rerun_cannot_help(error: BaseException) -> bool:
+    return isinstance(error, CassetteMissError)
 
 
 def _executor_options(

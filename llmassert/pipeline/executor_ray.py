@@ -415,16 +415,14 @@ class RemoteClient(LLMClient):
         return result
 
     async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
-        items = list(texts)
-        parts = partition(len(items), len(self.pool.workers))
-        answers = await asyncio.gather(
-            *(_await(self.pool.pick().embed.remote(items[a:b], model)) for a, b in parts)
-        )
-        vectors: list[list[float]] = []
-        for part_vectors, usage in answers:
-            vectors.extend(part_vectors)
-            self._usage = self._usage + usage
-        return vectors
+        # One call, one worker: the worker's client de-duplicates, consults the cache and cuts
+        # requests exactly as the local client would, so the HTTP bodies (what a cassette
+        # matches on, and what a recording stores) are the local executor's.  Cutting the list
+        # here instead made requests no local run sends, and every replay missed.  Operators
+        # issue their batches concurrently, so batches still spread over the workers.
+        vectors, usage = await _await(self.pool.pick().embed.remote(list(texts), model))
+        self._usage = self._usage + usage
+        return list(vectors)
 
 
 class RayExecutor(Executor):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -429,6 +430,81 @@ def test_replay_runs_on_ray_workers_without_a_request(
         run(path, replayed, get_executor("ray"), "replay")
     assert len(llm_server.requests) == sent
     assert outputs(tmp_path) == expected
+
+
+def test_the_committed_resolve_cassette_replays_on_ray(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """map → resolve (embedding blocking) → reduce from fixtures/cassettes/ticket_products.
+
+    The resolve's embedding request must reach the workers exactly as the local executor sends
+    it (the cassette matches on the body): the same output, and no server at all.
+    """
+    from llmassert.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(root / "fixtures", tmp_path / "fixtures")
+    monkeypatch.chdir(tmp_path)
+    for var in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "LLMASSERT_API_BASE"):
+        monkeypatch.delenv(var, raising=False)
+    replay = [
+        "run",
+        "pipelines/ticket_products.yaml",
+        "--replay",
+        "fixtures/cassettes/ticket_products",
+        "--no-resume",
+        "--quiet",
+    ]
+    assert main([*replay, "--cache-dir", "cache-local"]) == 0
+    local = (tmp_path / "out" / "ticket_products.json").read_text()
+    (tmp_path / "out" / "ticket_products.json").unlink()
+    assert main([*replay, "--cache-dir", "cache-ray", "--executor", "ray"]) == 0
+    ray_out = (tmp_path / "out" / "ticket_products.json").read_text()
+    assert ray_out == local
+    assert len(json.loads(ray_out)) == 5
+
+
+def test_a_replay_miss_on_ray_names_the_request_and_does_not_advise_a_resume(
+    ray_address: str,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llmassert.cli import main
+    from llmassert.llm import recording
+
+    monkeypatch.chdir(tmp_path)
+    path = write_pipeline(tmp_path, ENTITIES, TICKETS)
+    (tmp_path / "owners.json").write_text(json.dumps(OWNERS))
+    cassettes = tmp_path / "cassettes"
+    recorded = llm_settings.replace(mode="record", cassette_dir=cassettes)
+    with recording.cassette(recorded, "run-pipeline"):
+        run(path, recorded, None, "record")
+    # Another blocking key: the embedding request is one the cassette does not hold.
+    path.write_text(path.read_text().replace("blocking_keys: [text]", "blocking_keys: [name]"))
+    sent = len(llm_server.requests)
+    capfd.readouterr()
+    code = main(
+        [
+            "run",
+            str(path),
+            "--replay",
+            str(cassettes),
+            "--executor",
+            "ray",
+            "--cache-dir",
+            str(tmp_path / "cache-miss"),
+            "--no-resume",
+        ]
+    )
+    err = capfd.readouterr().err
+    assert code == 2, err
+    assert "request not in cassette" in err and "POST /v1/embeddings" in err, err
+    assert "resume" not in err, err
+    assert len(llm_server.requests) == sent  # a miss never reaches the network
 
 
 def test_record_mode_needs_the_local_executor(
