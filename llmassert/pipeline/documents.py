@@ -124,10 +124,37 @@ def pptx_slides(data: bytes) -> list[list[str]]:
     ]
 
 
-def xlsx_sheets(data: bytes) -> tuple[list[list[list[Any]]], int]:
-    """Every sheet's rows of cell values, and the index of the active sheet."""
+def xlsx_sheets(data: bytes, *, data_only: bool = False) -> tuple[list[list[list[Any]]], int]:
+    """Every sheet's rows of cell values, and the index of the active sheet.
+
+    ``data_only``: a formula cell gives the value Excel last saved for it, else the formula.
+    """
     openpyxl = _library("openpyxl", "openpyxl")
-    wb = _open("xlsx", data, openpyxl.load_workbook)
+    wb = _open("xlsx", data, lambda f: openpyxl.load_workbook(f, data_only=data_only))
     sheets = [[list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets]
     active = wb.worksheets.index(wb.active) if wb.active in wb.worksheets else 0
     return sheets, active
+
+
+# -- a folder dataset's files ----------------------------------------------------------------------
+
+FOLDER_SUFFIXES = frozenset({".pdf", ".docx", ".pptx", ".xlsx"})
+
+
+def file_text(suffix: str, data: bytes) -> str:
+    """The text of a document in a folder dataset, laid out as DocETL's ``read_dir`` does:
+    PDF pages on separate lines, Word paragraphs per line, slides separated by a blank line,
+    spreadsheet rows with tab-separated cells (every sheet, saved values)."""
+    kind = suffix.lower().lstrip(".")
+    if kind == "pdf":
+        return "\n".join(p.text for p in pdf_pages(data))
+    if kind == "docx":
+        return docx_text(data)
+    if kind == "pptx":
+        return "\n\n".join("\n".join(texts) for texts in pptx_slides(data))
+    if kind == "xlsx":
+        sheets, _ = xlsx_sheets(data, data_only=True)
+        return "\n".join(
+            "\t".join("" if c is None else str(c) for c in row) for rows in sheets for row in rows
+        )
+    raise ValueError(f"not a document suffix: {suffix}")

@@ -182,8 +182,9 @@ def test_pdf_text_layer_per_page_and_pages_that_need_ocr(tmp_path: Path, parse: 
         prepare(tmp_path, [{"id": 1, "pdf": "scan.pdf"}], ocr)
     # ... unless OCR is off, as in DocETL.
     off = parse(tmp_path, [{"id": 1, "pdf": "scan.pdf"}], [{**ocr[0], "ocr_enabled": False}])
-    assert off[0]["text"].startswith("Page 1:\nText:\nCover\n") and "Page 2:\nText:\n\n" in (
-        off[0]["text"]
+    assert (
+        off[0]["text"].startswith("Page 1:\nText:\nCover\n")
+        and "Page 2:\nText:\n\n" in (off[0]["text"])
     )
 
 
@@ -255,3 +256,31 @@ def test_a_missing_file_names_the_dataset_row_and_key(tmp_path: Path) -> None:
             [{"doc": "fine.docx"}, {"doc": "gone.docx"}],
             [{"function": "docx_to_string", "input_key": "doc", "output_key": "t"}],
         )
+
+
+def test_a_folder_dataset_reads_documents_like_docetl_read_dir(tmp_path: Path) -> None:
+    from llmassert.pipeline.datasets import load_dataset
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "a.txt").write_text("plain")
+    (folder / "b.pdf").write_bytes(make_pdf(["Invoice 7", "Paid"]))
+    document = docx.Document()
+    document.add_paragraph("Memo one")
+    document.save(str(folder / "c.docx"))
+    _deck(folder / "d.pptx")
+    _workbook(folder / "e.xlsx")
+    (folder / "f.bin").write_bytes(b"\x00\xff\x00 binary")
+    rows, _ = load_dataset(folder)
+    texts = {r["filename"]: r["text"] for r in rows}
+    assert set(texts) == {"a.txt", "b.pdf", "c.docx", "d.pptx", "e.xlsx"}  # f.bin skipped
+    assert texts["b.pdf"] == "Invoice 7\n\nPaid\n"  # pages joined by a newline, as DocETL
+    assert texts["c.docx"] == "Memo one"
+    assert texts["d.pptx"] == "Roadmap\nShip v2 in May\n\nRisks\nHiring is slow"
+    assert (
+        texts["e.xlsx"]
+        == "Product\tUnits\tRegion\nRouter\t12\tEU\nPhone\t7\t\nProduct\tUnits\nBulb\t30"
+    )
+    (folder / "g.pdf").write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(InputError, match=r"g.pdf: unreadable PDF"):
+        load_dataset(folder)

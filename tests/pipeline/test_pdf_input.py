@@ -40,7 +40,7 @@ pipeline:
 
 
 def user_content(body: dict[str, Any]) -> Any:
-    return [m for m in body["messages"] if m["role"] == "user"][0]["content"]
+    return next(m for m in body["messages"] if m["role"] == "user")["content"]
 
 
 def lineage(tmp_path: Path) -> list[dict[str, Any]]:
@@ -75,13 +75,13 @@ def test_a_model_without_pdf_input_gets_the_extracted_text(
     tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings, papers: dict[str, bytes]
 ) -> None:
     with serve_folder(tmp_path / "served") as base:
-        path = write_pipeline(
-            tmp_path, PIPELINE.replace("MODEL", "openai/fake-model"), rows(base)
-        )
+        path = write_pipeline(tmp_path, PIPELINE.replace("MODEL", "openai/fake-model"), rows(base))
         report = run_pipeline(path, llm_settings)
     out = read_json(tmp_path / "out.json")
     assert [r["id"] for r in out] == [1, 2]
-    sent = {user_content(r.body).split("Summarize paper ")[1]: r.body for r in chat_requests(llm_server)}
+    sent = {
+        user_content(r.body).split("Summarize paper ")[1]: r.body for r in chat_requests(llm_server)
+    }
     assert set(sent) == {"1.", "2."}
     first = user_content(sent["1."])
     assert isinstance(first, str)  # text mode: no file part
