@@ -75,20 +75,22 @@ class ParsingToolSpec(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _flatten(cls, data: Any) -> Any:
+    def _known_tool(cls, data: Any) -> Any:
+        # The tool first: a refused tool's own keys (azure's use_url...) are not the problem.
+        function = data.get("function") if isinstance(data, dict) else None
+        if isinstance(function, str) and function in REFUSED:
+            raise ValueError(f"parsing tool {function!r}: {REFUSED[function]}")
+        if isinstance(function, str) and function not in TOOLS:
+            known = ", ".join(sorted(TOOLS))
+            raise ValueError(f"unknown parsing tool {function!r} (known: {known})")
         if isinstance(data, dict) and isinstance(data.get("function_kwargs"), dict):
             data = {**data, **data["function_kwargs"]}
             data.pop("function_kwargs")
         return data
 
     @model_validator(mode="after")
-    def _known_tool(self) -> ParsingToolSpec:
-        if self.function in REFUSED:
-            raise ValueError(f"parsing tool {self.function!r}: {REFUSED[self.function]}")
-        tool = TOOLS.get(self.function)
-        if tool is None:
-            known = ", ".join(sorted(TOOLS))
-            raise ValueError(f"unknown parsing tool {self.function!r} (known: {known})")
+    def _tool_keys(self) -> ParsingToolSpec:
+        tool = TOOLS[self.function]
         given = {k for k in _TOOL_KEYS if getattr(self, k) is not None}
         extra = sorted(given - tool.kwargs)
         if extra:

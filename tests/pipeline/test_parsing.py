@@ -11,13 +11,13 @@ import docx
 import openpyxl
 import pptx
 import pytest
-from documents_kit import make_pdf
 from pipeline_kit import chat_requests, read_json, run_pipeline, write_pipeline
 
 from llmassert.config import Settings
 from llmassert.errors import InputError, SpecError
 from llmassert.pipeline.runner import Runner, RunOptions
 from llmassert.pipeline.spec import load_pipeline
+from llmassert.testing.documents import make_pdf
 from llmassert.testing.fake_server import FakeLLMServer
 
 PIPELINE = """\
@@ -211,7 +211,10 @@ def test_parsed_text_reaches_the_prompt(
 @pytest.mark.parametrize(
     ("parsing", "message"),
     [
-        ([{"function": "azure_di_read"}], "needs Azure Document Intelligence, a cloud service"),
+        (
+            [{"function": "azure_di_read", "use_url": True}],
+            "parsing tool 'azure_di_read': needs Azure Document Intelligence, a cloud service",
+        ),
         ([{"function": "whisper_speech_to_text"}], "needs a speech-to-text model service"),
         ([{"function": "gptpdf_to_string"}], "needs an LLM vision service"),
         ([{"function": "pdf_to_txt"}], "unknown parsing tool 'pdf_to_txt'"),

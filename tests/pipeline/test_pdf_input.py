@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from documents_kit import make_pdf, serve_folder
 from pipeline_kit import chat_requests, read_json, run_pipeline, write_pipeline
 
 from llmassert.config import Settings
 from llmassert.errors import SpecError
 from llmassert.llm import recording
 from llmassert.pipeline.spec import load_pipeline
+from llmassert.testing.documents import make_pdf, serve_folder
 from llmassert.testing.fake_server import FakeLLMServer
 
 PIPELINE = """\

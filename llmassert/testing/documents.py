@@ -1,4 +1,8 @@
-"""Real document files written by the tests: PDFs by hand, Office files with their libraries."""
+"""Documents for tests and benchmarks: a PDF with a known text layer, a loopback file server.
+
+``make_pdf`` writes the PDF byte by byte (no library), so what a reader extracts is known exactly;
+``serve_folder`` serves a folder over HTTP on 127.0.0.1 (a ``pdf_url_key`` that is a URL).
+"""
 
 from __future__ import annotations
 
