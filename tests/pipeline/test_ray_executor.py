@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pipeline_kit import chat_requests, read_json, write_pipeline
 
 from llmassert.config import Settings
@@ -507,15 +508,34 @@ def test_a_replay_miss_on_ray_names_the_request_and_does_not_advise_a_resume(
     assert len(llm_server.requests) == sent  # a miss never reaches the network
 
 
-def test_record_mode_needs_the_local_executor(
-    ray_address: str, tmp_path: Path, llm_settings: Settings
+def test_record_on_ray_then_replay_locally_and_on_ray(
+    ray_address: str, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
 ) -> None:
+    """Workers record their own exchanges (chat, embeddings); the driver merges them into one
+    cassette that replays with either executor, without a request."""
     from llmassert.llm import recording
 
-    path = write_pipeline(tmp_path, DOCS, reports(2))
-    recorded = llm_settings.replace(mode="record", cassette_dir=tmp_path / "cassettes")
-    with recording.cassette(recorded, "x"), pytest.raises(ConfigError, match="--record needs"):
+    path = write_pipeline(tmp_path, ENTITIES, TICKETS)
+    (tmp_path / "owners.json").write_text(json.dumps(OWNERS))
+    cassettes = tmp_path / "cassettes"
+    recorded = llm_settings.replace(mode="record", cassette_dir=cassettes)
+    sent = len(llm_server.requests)
+    with recording.cassette(recorded, "run-entities"):
         run(path, recorded, get_executor("ray"), "record")
+    made = len(llm_server.requests) - sent
+    assert made > 0 and any(r.path.endswith("embeddings") for r in llm_server.requests[sent:])
+    assert sorted(p.name for p in cassettes.iterdir()) == ["run-entities.yaml"]  # merged
+    stored = yaml.safe_load((cassettes / "run-entities.yaml").read_text())["interactions"]
+    assert len(stored) == made
+    expected = outputs(tmp_path)
+    replayed = llm_settings.replace(mode="replay", cassette_dir=cassettes)
+    sent = len(llm_server.requests)
+    for tag, executor in (("local", None), ("ray", get_executor("ray"))):
+        (tmp_path / "out.json").unlink()
+        with recording.cassette(replayed, "run-entities"):
+            run(path, replayed, executor, f"replay-{tag}")
+        assert outputs(tmp_path) == expected, tag
+    assert len(llm_server.requests) == sent
 
 
 def _wait_quiet(server: FakeLLMServer, quiet_s: float = 1.0, limit_s: float = 15.0) -> None:
@@ -547,9 +567,6 @@ def test_ray_flags_without_the_ray_executor_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="need --executor ray"):
         _executor_options("local", "auto", None)
-    # Checked before the cassette opens: a failed record run must not replace a cassette.
-    with pytest.raises(ConfigError, match="--record needs the local executor"):
-        _executor_options("ray", None, None, tmp_path)
 
 
 def test_partitions_cover_rows_in_order_on_batch_boundaries() -> None:
