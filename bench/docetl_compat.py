@@ -1,7 +1,7 @@
 """DocETL compatibility suite: DocETL's own documented pipelines, run unchanged by `llmassert run`.
 
     python bench/docetl_compat.py DOCETL_GIT_DIR [--out /tmp/docetl_compat] [--only SUBSTR]
-        [--json results.json] [-v]
+        [--json results.json] [--docetl-venv /tmp/venv-peer] [--jobs 2] [-v]
 
 ``DOCETL_GIT_DIR`` is a (bare) git directory of github.com/ucbepic/docetl, e.g. the one the
 ``fetch`` tool gives.  Nothing from it is stored in this repository: at run time the script reads
@@ -24,6 +24,15 @@ openai/fake-model`` (``--model`` replaces the YAML's ``default_model``; models n
 are sent to the same server).  First ``--dry-run`` (loads and checks, no call): an error there is
 *refused at load*, with its one line (the key or operator).  Then the real run: *ran* (with the
 output row count) or *failed at run*.  The tally is printed per item and in total.
+
+``--docetl-venv VENV`` (a venv with docetl 0.3.0: ``VENV=/tmp/venv-peer bash
+../shared/bench/docetl/run.sh`` builds one) runs every item with DocETL too: the same generated
+data in a folder of its own, ``docetl run`` with the fake model as ``default_model`` and every
+model sent to the same loopback server (``default_lm_api_base``), stdin closed.  Where both ran,
+the output row counts are compared: *match*; *llm-dependent* when the item's count depends on
+what the model answers (a filter, an equijoin, ``validate``, unnesting or grouping by a field the
+model wrote: the two tools send different prompts, so the fake model's answers differ), with
+those reasons; *MISMATCH* otherwise.  Items DocETL itself fails are listed with its error line.
 """
 
 from __future__ import annotations
