@@ -26,7 +26,8 @@ are sent to the same server).  First ``--dry-run`` (loads and checks, no call): 
 output row count) or *failed at run*.  The tally is printed per item and in total.
 
 ``--docetl-venv VENV`` (a venv with docetl 0.3.0: ``VENV=/tmp/venv-peer bash
-../shared/bench/docetl/run.sh`` builds one) runs every item with DocETL too: the same generated
+../shared/bench/docetl/run.sh`` builds one) runs the complete pipelines (``--docetl-kinds
+pipeline,operator``: every item) with DocETL too: the same generated
 data in a folder of its own, ``docetl run`` with the fake model as ``default_model`` and every
 model sent to the same loopback server (``default_lm_api_base``), stdin closed.  Where both ran,
 the output row counts are compared: *match*; *llm-dependent* when the item's count depends on
@@ -587,7 +588,7 @@ def compare(item: Item) -> None:
 
 def run_both(item: Item, root: Path, api_base: str, args: argparse.Namespace) -> Item:
     run_item(item, root, api_base, args.timeout)
-    if args.docetl_venv is not None:
+    if args.docetl_venv is not None and item.kind in args.docetl_kinds.split(","):
         run_docetl(item, root, api_base, args.docetl_venv, args.timeout)
         compare(item)
     return item
@@ -625,6 +626,12 @@ def main() -> None:
         default=None,
         help="a venv with docetl 0.3.0 (e.g. /tmp/venv-peer): run every item with DocETL "
         "too, against the same server, and compare output row counts",
+    )
+    ap.add_argument(
+        "--docetl-kinds",
+        default="pipeline",
+        help="with --docetl-venv: which items DocETL runs too (pipeline, operator, or both "
+        "comma-separated; default: the complete pipelines)",
     )
     ap.add_argument("--jobs", type=int, default=1, help="items run at the same time")
     ap.add_argument("-v", "--verbose", action="store_true")
