@@ -618,6 +618,7 @@ def main() -> None:
     ap.add_argument("git_dir", type=Path)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--only", default=None, help="run items whose label contains this")
+    ap.add_argument("--kind", choices=("pipeline", "operator"), help="run only these items")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--timeout", type=float, default=180.0)
     ap.add_argument(
@@ -641,6 +642,8 @@ def main() -> None:
     items, fragments = extract(args.git_dir)
     if args.only:
         items = [i for i in items if args.only in i.label]
+    if args.kind:
+        items = [i for i in items if i.kind == args.kind]
     root = args.out or Path(tempfile.mkdtemp(prefix="docetl_compat_"))
     server = ServerProcess(0)
     try:
