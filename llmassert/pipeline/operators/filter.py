@@ -26,11 +26,8 @@ class FilterSpec(MapSpec):
         return self
 
 
-@register
+@register(FilterSpec)
 class FilterOperator(MapOperator):
-    type_name = "filter"
-    spec_model = FilterSpec  # type: ignore[assignment]
-
     @property
     def flag_field(self) -> str:
         return self.output_fields()[0]

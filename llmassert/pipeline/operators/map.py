@@ -74,26 +74,19 @@ def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@register
+@register(MapSpec)
 class MapOperator(RowOperator[MapSpec]):
-    type_name = "map"
     one_row_per_row = True
-    spec_model = MapSpec
 
     def __init__(self, spec: MapSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = (
-            LLMStep(spec, env, op_type=self.type_name, schema=self._schema())
-            if spec.prompt is not None
-            else None
-        )
+        self.step = LLMStep(spec, env, schema=self._schema()) if spec.prompt is not None else None
+        self.uses_llm = self.step is not None
         self.batch_step = None
         if self.step is not None and spec.batch_prompt and (spec.max_batch_size or 1) > 1:
             self.batch_step = LLMStep(
                 spec,
                 env,
-                op_type=self.type_name,
-                prompt=spec.batch_prompt,
                 prompt_field="batch_prompt",
                 schema=batch_schema(self.step.schema),
             )
@@ -109,10 +102,6 @@ class MapOperator(RowOperator[MapSpec]):
         return None  # the spec's output.schema
 
     @property
-    def uses_llm(self) -> bool:
-        return self.step is not None
-
-    @property
     def batch_size(self) -> int:
         if self.retriever is not None:
             return 1  # context is retrieved per row
@@ -126,9 +115,7 @@ class MapOperator(RowOperator[MapSpec]):
         out = KeySet.of(self.output_fields())
         seen = KeySet.of(self.spec.input) if self.spec.input else keys
         if self.spec.input:
-            missing = keys.missing(self.spec.input)
-            if missing:
-                raise self.fail(f"{missing[0]!r} is not a key of the rows here", "input")
+            self.require_keys(keys, self.spec.input, "input")
         if self.retriever is not None:
             self.retriever.check_query({"input": keys})
         if self.spec.pdf_url_key is not None:
