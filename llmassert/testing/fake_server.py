@@ -436,7 +436,11 @@ class FakeLLMServer:
             "object": "chat.completion",
             "created": 1700000000,
             "model": req.get("model", "fake-model"),
-            "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}],
+            # `n` completions (OpenAI's parameter; DocETL's output.n asks for them): copies.
+            "choices": [
+                {"index": i, "message": msg, "finish_reason": finish, "logprobs": None}
+                for i in range(_choices(req.get("n")))
+            ],
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
         }
 
@@ -533,6 +537,10 @@ class FakeLLMServer:
         ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await writer.drain()
+
+
+def _choices(n: Any) -> int:
+    return min(max(n, 1), 128) if isinstance(n, int) and not isinstance(n, bool) else 1
 
 
 def _embedding(text: str, dim: int) -> list[float]:
