@@ -645,7 +645,9 @@ def main() -> None:
     if args.kind:
         items = [i for i in items if i.kind == args.kind]
     root = args.out or Path(tempfile.mkdtemp(prefix="docetl_compat_"))
-    server = ServerProcess(0)
+    # Comparing with DocETL: answers that depend only on the output's field names, so both
+    # tools get the same answer for the same schema although their prompts differ.
+    server = ServerProcess(0, answers="fields" if args.docetl_venv is not None else "request")
     try:
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             futures = [pool.submit(run_both, item, root, server.base_url, args) for item in items]
