@@ -52,9 +52,11 @@ from llmassert.pipeline.operators.base import (
     Row,
     RowOperator,
 )
+from llmassert.pipeline.parsing import apply_parsing
 from llmassert.pipeline.retrievers import Retriever
 from llmassert.pipeline.spec import JoinInputs, LoadedPipeline
 from llmassert.pipeline.templates import KeySet
+from llmassert.pipeline.types import row_digest
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
@@ -189,7 +191,18 @@ class Runner:
             name: Retriever(name, r, self.env) for name, r in (spec.retrievers or {}).items()
         }
         for name, ds in spec.datasets.items():
-            rows, digest = load_dataset(self.loaded.resolve(ds.path), ds.format)
+            path = self.loaded.resolve(ds.path)
+            rows, digest = load_dataset(path, ds.format)
+            if ds.parsing:
+                rows = apply_parsing(
+                    rows,
+                    ds.parsing,
+                    base_dir=self.loaded.base_dir,
+                    dataset=path,
+                    where=f"datasets.{name}",
+                )
+                # The files a row names are input too: an edited file must not resume.
+                digest = row_digest([digest, rows])
             self.datasets[name] = _Data(rows, [{}] * len(rows), digest)
         self._check_keys()
         if not self.options.dry_run:

@@ -205,11 +205,18 @@ class LLMStep:
 
     # -- running -------------------------------------------------------------------------------
 
-    def messages(self, prompt_text: str) -> list[dict[str, Any]]:
+    def messages(
+        self, prompt_text: str, attachments: tuple[dict[str, Any], ...] = ()
+    ) -> list[dict[str, Any]]:
+        """System message and the prompt; ``attachments`` (content parts such as a PDF file
+        part) go before the prompt's text in the same user message."""
         msgs: list[dict[str, Any]] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
-        msgs.append({"role": "user", "content": prompt_text})
+        content: Any = (
+            [*attachments, {"type": "text", "text": prompt_text}] if attachments else prompt_text
+        )
+        msgs.append({"role": "user", "content": content})
         return msgs
 
     async def request(
@@ -258,15 +265,17 @@ class LLMStep:
         unit: str = "",
         first_answer: dict[str, Any] | None = None,
         check: bool = True,
+        attachments: tuple[dict[str, Any], ...] = (),
     ) -> StepResult:
         """Generate, type-check, glean, check, re-ask on failure.  See the module docstring.
 
         ``variables`` are what the gleaning prompt may read besides ``output``; ``unit`` makes
         cache salts unique per sub-unit (fold batch, ...); ``first_answer`` skips the first
         generation (batched map answers are checked and gleaned per row); ``check=False``
-        skips gleaning and checks (intermediate fold steps: only the final answer is checked).
+        skips gleaning and checks (intermediate fold steps: only the final answer is checked);
+        ``attachments`` are content parts sent with the prompt (a PDF: ``pdf_url_key``).
         """
-        base = self.messages(prompt_text)
+        base = self.messages(prompt_text, attachments)
         meta = {"calls": 0, "gleaning_rounds": 0, "check_retries": 0}
         enforcer = Enforcer(self.policy, self.warn)
         current: dict[str, Any] = {}  # the latest answer (gleaning may replace it)

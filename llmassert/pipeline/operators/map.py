@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from llmassert.pipeline import documents
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
     CallEstimate,
+    Issue,
     LLMOperationSpec,
     Outcome,
     Row,
@@ -17,6 +19,8 @@ from llmassert.pipeline.operators.base import (
     register,
 )
 from llmassert.pipeline.operators.common import LLMStep, render_or_error
+from llmassert.pipeline.pdf_input import PdfInputError, PdfMode, PdfPrompt, pdf_mode
+from llmassert.pipeline.pdf_input import prepare as prepare_pdf
 from llmassert.pipeline.retrievers import Retriever, prompt_with_context
 from llmassert.pipeline.templates import KeySet
 
@@ -39,6 +43,11 @@ class MapSpec(LLMOperationSpec):
     limit: int | None = Field(
         None, gt=0, description="DocETL: process the first N rows; the rest are counted filtered."
     )
+    pdf_url_key: str | None = Field(
+        None,
+        description="DocETL: the row key (or dotted path) holding a PDF's URL or path, sent "
+        "with the prompt: as a file where the model reads PDFs, else as extracted text.",
+    )
 
     @model_validator(mode="after")
     def _prompt_or_drop(self) -> MapSpec:
@@ -50,6 +59,8 @@ class MapSpec(LLMOperationSpec):
             raise ValueError(
                 "batch_prompt needs `prompt` too (used when a batch answer cannot be split per row)"
             )
+        if self.pdf_url_key is not None and self.batch_prompt is not None:
+            raise ValueError("pdf_url_key cannot be used with batch_prompt (one PDF per request)")
         return self
 
 
@@ -81,6 +92,11 @@ class MapOperator(RowOperator[MapSpec]):
             )
 
         self.retriever = retriever_for(self)
+        self.pdf_mode: PdfMode | None = None
+        if spec.pdf_url_key is not None and self.step is not None:
+            self.pdf_mode = pdf_mode(self.step.model)
+            if self.pdf_mode == "text":
+                documents.require("pdf")  # before any call: a one-line error with the fix
 
     def _schema(self) -> dict[str, Any] | None:
         return None  # the spec's output.schema
@@ -102,6 +118,10 @@ class MapOperator(RowOperator[MapSpec]):
             self.require_keys(keys, self.spec.input, "input")
         if self.retriever is not None:
             self.retriever.check_query({"input": keys})
+        if self.spec.pdf_url_key is not None:
+            root = self.spec.pdf_url_key.split(".")[0]
+            if keys.missing([root]) and keys.missing([self.spec.pdf_url_key]):
+                raise self.fail(f"{root!r} is not a key of the rows here", "pdf_url_key")
         if self.step is not None:
             extra = {"retrieval_context": None} if self.retriever is not None else {}
             self.step.prompt.check({"input": seen, **extra})
@@ -173,6 +193,32 @@ class MapOperator(RowOperator[MapSpec]):
         if failed is not None:
             return failed
         assert text is not None
+        pdf = PdfPrompt(text)
+        if self.pdf_mode is not None:
+            assert self.spec.pdf_url_key is not None
+            try:
+                pdf = await prepare_pdf(
+                    self.pdf_mode, row, self.spec.pdf_url_key, text, self.env.base_dir
+                )
+            except PdfInputError as e:
+                return Outcome(errors=[Issue(self.name, row, f"pdf_url_key: {e}")], meta=pdf.meta)
+            text = pdf.text
+            observed = f"_observability_{self.name}"
+            if observed in extra:
+                extra[observed] = {"prompt": text, "pdf_input": pdf.meta["pdf"]}
+        outcome = await self._answer(row, text, extra, ctx, pdf.attachments)
+        outcome.meta = {**outcome.meta, **pdf.meta}
+        return outcome
+
+    async def _answer(
+        self,
+        row: Row,
+        text: str,
+        extra: Row,
+        ctx: OpContext,
+        attachments: tuple[dict[str, Any], ...],
+    ) -> Outcome:
+        assert self.step is not None
         n = self.spec.output.n if self.spec.output else None
         if n and n > 1:
             # DocETL's output.n: n answers per row, each its own checked request (cache salts
@@ -181,7 +227,14 @@ class MapOperator(RowOperator[MapSpec]):
 
             results = await asyncio.gather(
                 *(
-                    self.step.run(ctx, text, example=row, variables={"input": row}, unit=f"n{i}")
+                    self.step.run(
+                        ctx,
+                        text,
+                        example=row,
+                        variables={"input": row},
+                        unit=f"n{i}",
+                        attachments=attachments,
+                    )
                     for i in range(n)
                 )
             )
@@ -191,7 +244,9 @@ class MapOperator(RowOperator[MapSpec]):
                     self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
                 )
             return outcome
-        result = await self.step.run(ctx, text, example=row, variables={"input": row})
+        result = await self.step.run(
+            ctx, text, example=row, variables={"input": row}, attachments=attachments
+        )
         return self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
 
     async def process_batch(self, rows: list[Row], ctx: OpContext) -> list[Outcome]:
