@@ -184,7 +184,7 @@ class Runner:
         used = {n for step in spec.pipeline.steps for n in step.op_names()}
         for op_spec in spec.operations:
             if op_spec.name in used:
-                self.ops[op_spec.name] = OPERATORS[op_spec.type](op_spec, self.env)
+                self.ops[op_spec.name] = OPERATORS[op_spec.type].build(op_spec, self.env)
         self.retrievers = {
             name: Retriever(name, r, self.env) for name, r in (spec.retrievers or {}).items()
         }

@@ -251,6 +251,15 @@ class Operator(ABC, Generic[SpecT]):
         # Compiled templates and loaded assertion modules are rebuilt on the worker.
         return (type(self), (self.spec, self.env))
 
+    @classmethod
+    def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
+        """The operator for ``spec``: the runner's one way to make one from the registry.
+
+        A key can change how rows flow (filter ``cascade``, map ``calibrate`` need the whole
+        input): such an operator returns a different class here, keeping one YAML ``type``.
+        """
+        return cls(spec, env)
+
     @property
     def name(self) -> str:
         return self.spec.name

@@ -1,20 +1,57 @@
-"""``filter``: a map with one boolean output field; rows answered false leave (and are counted)."""
+"""``filter``: a map with one boolean output field; rows answered false leave (and are counted).
+
+``cascade`` (DocETL's model cascade): a cheap ``proxy_model`` answers every row with its
+boolean and a confidence; the operation's own model (the *oracle*) answers a uniform sample of
+``label_budget`` rows; ``llmassert.pipeline.cascade`` turns the sample into proxy thresholds
+that keep the chosen ``guarantee`` (default: recall) at ``target`` with probability
+``1 - delta``, and rows the thresholds cannot decide go to the oracle.  Oracle answers go
+through the usual checks (validate, assertions, gleaning, on-fail policy); every proxy and oracle
+answer is journaled, so a resumed run pays for none again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
-from llmassert.pipeline.operators.base import CallEstimate, Outcome, Row, register
+from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError
+from llmassert.pipeline.cascade import Guarantee, decide, sample_indices
+from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.operators.base import (
+    CallEstimate,
+    GlobalOperator,
+    Operator,
+    Outcome,
+    Row,
+    StrictModel,
+    register,
+    row_digest,
+)
+from llmassert.pipeline.operators.common import journaled
 from llmassert.pipeline.operators.map import MapOperator, MapSpec
 from llmassert.pipeline.templates import KeySet
+
+
+class CascadeSpec(StrictModel):
+    """DocETL's ``cascade:`` block."""
+
+    proxy_model: str = Field(min_length=1, description="The cheap model that scores every row.")
+    guarantee: Literal["accuracy", "precision", "recall", "precision+recall"] | None = Field(
+        None, description="What the cascade guarantees (default for filter: recall)."
+    )
+    target: float = Field(gt=0, lt=1, description="Target value of the guarantee metric.")
+    delta: float = Field(0.05, gt=0, lt=1, description="The guarantee holds w.p. 1 - delta.")
+    label_budget: int = Field(400, gt=0, description="Oracle answers spent on the sample.")
 
 
 class FilterSpec(MapSpec):
     """DocETL's filter: ``output.schema`` has exactly one field, a boolean."""
 
     type: Literal["filter"] = "filter"  # type: ignore[assignment]
+    cascade: CascadeSpec | None = None
 
     @model_validator(mode="after")
     def _one_bool(self) -> FilterSpec:
@@ -23,6 +60,11 @@ class FilterSpec(MapSpec):
             raise ValueError(
                 "filter needs output.schema with exactly one boolean field, e.g. `keep: boolean`"
             )
+        if self.cascade is not None and self.retriever is not None:
+            raise ValueError(
+                "cascade cannot be combined with retriever (the proxy would not see the "
+                "retrieved context; DocETL refuses it too)"
+            )
         return self
 
 
@@ -30,6 +72,10 @@ class FilterSpec(MapSpec):
 class FilterOperator(MapOperator):
     type_name = "filter"
     spec_model = FilterSpec  # type: ignore[assignment]
+
+    @classmethod
+    def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
+        return CascadeFilterOperator(spec, env) if spec.cascade is not None else cls(spec, env)
 
     @property
     def flag_field(self) -> str:
@@ -49,3 +95,144 @@ class FilterOperator(MapOperator):
             rest = {k: v for k, v in output.items() if k != self.flag_field}
             return Outcome(rows=[{**row, **rest}])
         return Outcome(filtered=1)
+
+
+class CascadeFilterOperator(GlobalOperator[FilterSpec]):
+    """A filter with ``cascade``: needs its whole input (the sample and the thresholds)."""
+
+    type_name = "filter"
+    spec_model = FilterSpec
+
+    def __init__(self, spec: FilterSpec, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        assert spec.cascade is not None
+        self.cascade = spec.cascade
+        self.oracle = FilterOperator(spec, env)
+        self.guarantee: Guarantee = self.cascade.guarantee or "recall"
+        flag = self.oracle.flag_field
+        self.proxy_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                flag: {"type": "boolean"},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+            "required": [flag, "confidence"],
+            "additionalProperties": False,
+        }
+        # The sample is drawn from a seed of the operation's name: the same rows every run.
+        self.seed = int(hashlib.sha256(spec.name.encode()).hexdigest()[:8], 16)
+
+    @property
+    def uses_llm(self) -> bool:
+        return True
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return self.oracle.output_keys(keys)
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        est = self.oracle.estimate_calls(rows)
+        n = len(rows)
+        sample = min(self.cascade.label_budget, n)
+        note = (
+            f"{n} proxy ({self.cascade.proxy_model}) + {sample} oracle answers; "
+            "rows the thresholds cannot decide go to the oracle too; rows out ≤ rows in"
+        )
+        return CallEstimate(calls=n + sample, rows=est.rows, note=note, upper_bound=True)
+
+    async def _proxy(self, ctx: OpContext, i: int, row: Row) -> float | None:
+        """P(keep) from the proxy: its answer and its stated confidence (None: it failed)."""
+        step = self.oracle.step
+        assert step is not None
+
+        async def ask() -> dict[str, Any]:
+            text, failed, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            if failed is not None or text is None:
+                return {"score": None}
+            try:
+                result = await step.request(
+                    ctx,
+                    [
+                        *step.messages(text),
+                        {
+                            "role": "user",
+                            "content": "Also give your confidence in that answer, "
+                            "from 0 to 1, as `confidence`.",
+                        },
+                    ],
+                    salt="proxy",
+                    schema=self.proxy_schema,
+                    model=self.cascade.proxy_model,
+                    tag=f"{self.name}:proxy",
+                )
+            except (BudgetExceededError, CassetteMissError):
+                raise
+            except LLMError:
+                return {"score": None}
+            data = result.data if isinstance(result.data, dict) else {}
+            keep, conf = data.get(self.oracle.flag_field), data.get("confidence")
+            if not isinstance(keep, bool) or not isinstance(conf, int | float):
+                return {"score": None}
+            conf = min(1.0, max(0.0, float(conf)))
+            return {"score": conf if keep else 1.0 - conf}
+
+        got = await ctx.checkpointed(f"proxy:{i}:{row_digest(row)}", ask)
+        score = got.get("score")
+        return float(score) if score is not None else None
+
+    async def _oracle(self, ctx: OpContext, i: int, row: Row) -> Outcome:
+        return await journaled(
+            ctx, f"oracle:{i}:{row_digest(row)}", lambda: self.oracle.process_row(row, ctx)
+        )
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        n = len(rows)
+        scores = list(await asyncio.gather(*(self._proxy(ctx, i, r) for i, r in enumerate(rows))))
+        sample = sample_indices(n, self.cascade.label_budget, self.seed)
+        oracle: dict[int, Outcome] = dict(
+            zip(
+                sample,
+                await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in sample)),
+                strict=True,
+            )
+        )
+        # A sampled row whose oracle answer failed its checks (or errored) has no label: it
+        # leaves the sample and goes to the quarantine / errors file.
+        labels = {
+            i: bool(o.rows) for i, o in oracle.items() if not (o.quarantined or o.errors)
+        }
+        plan = decide(scores, labels, self.guarantee, self.cascade.target, self.cascade.delta)
+        escalated = [i for i, d in enumerate(plan.decisions) if d == "escalate" and i not in oracle]
+        oracle.update(
+            zip(
+                escalated,
+                await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in escalated)),
+                strict=True,
+            )
+        )
+        out = Outcome()
+        for i, row in enumerate(rows):
+            if i in oracle:
+                out.extend(oracle[i])
+            elif plan.decisions[i] == "positive":
+                out.rows.append(self.oracle._drop(row))
+            else:
+                out.filtered += 1
+        out.meta = {
+            "cascade": {
+                "guarantee": self.guarantee,
+                "target": self.cascade.target,
+                "delta": self.cascade.delta,
+                "proxy_model": self.cascade.proxy_model,
+                "proxy_scored": sum(s is not None for s in scores),
+                "oracle_sampled": len(sample),
+                "oracle_escalated": len(escalated),
+                "served_by_proxy": n - len(oracle),
+                "thresholds": {k: _finite(v) for k, v in plan.thresholds.items()},
+            }
+        }
+        return out
+
+
+def _finite(v: float) -> float | None:
+    """Thresholds as JSON (±inf: none certified / keep everything → null)."""
+    return v if v not in (float("inf"), float("-inf")) else None

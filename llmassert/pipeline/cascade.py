@@ -1,0 +1,179 @@
+"""The model-cascade decision engine (DocETL's filter ``cascade``), sans-IO.
+
+A cheap *proxy* scores every item with P(positive); an expensive *oracle* labels a uniform
+random sample; from the sample the engine picks proxy thresholds so that the chosen guarantee
+holds with probability at least ``1 - delta`` (DocETL delegates this to BARGAIN; this is our own
+implementation of the same idea with classical order-statistic and Clopper-Pearson bounds):
+
+* ``recall`` — items with score below ``t`` are negative, the rest positive.  ``t`` is the
+  r-th smallest score among the sampled oracle positives, with r the largest integer such that
+  ``P(Binomial(m, 1 - target) <= r - 1) <= delta`` (m sampled positives): then the share of all
+  positives scoring below ``t`` exceeds ``1 - target`` with probability at most ``delta``.
+* ``precision`` — items with score at least ``t`` are positive, the rest negative.  Candidate
+  thresholds (a grid of sample quantiles) are tested from the highest down with the one-sided
+  Clopper-Pearson lower bound of the sampled precision above them; the first that fails stops
+  the sequence (fixed-sequence testing: no multiplicity correction needed).
+* ``accuracy`` — the proxy's own answer (score >= 0.5) is trusted where its confidence
+  ``max(p, 1 - p)`` reaches ``t`` (chosen like precision, on the sampled agreement); the rest are
+  *escalated* to the oracle, whose answers are right by definition.
+* ``precision+recall`` — a recall threshold below which items are negative and a precision
+  threshold above which they are positive (``delta / 2`` each); the band between is escalated.
+
+Sampled items always take the oracle's label.  The bounds treat the sample as i.i.d. draws
+(the usual approximation for sampling without replacement); they hold whatever the proxy's
+score quality is — a poor proxy only means more escalation or a looser threshold.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Guarantee = Literal["accuracy", "precision", "recall", "precision+recall"]
+Decision = Literal["positive", "negative", "escalate"]
+GRID = 20  # candidate thresholds for precision / accuracy (DocETL's n_thresholds)
+
+
+def sample_indices(n: int, budget: int, seed: int) -> list[int]:
+    """A uniform sample of ``min(budget, n)`` item indices (sorted; the same for a seed)."""
+    k = min(budget, n)
+    return sorted(random.Random(seed).sample(range(n), k))
+
+
+def binom_cdf(k: int, n: int, p: float) -> float:
+    """P(Binomial(n, p) <= k)."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    total = 0.0
+    for i in range(k + 1):
+        total += math.exp(
+            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq
+        )
+    return min(1.0, total)
+
+
+def lower_bound(successes: int, n: int, delta: float) -> float:
+    """One-sided Clopper-Pearson lower confidence bound (level ``1 - delta``) of a proportion."""
+    if n == 0 or successes == 0:
+        return 0.0
+    lo, hi = 0.0, successes / n
+    for _ in range(60):  # bisection: P(Bin(n, p) >= successes) = delta
+        mid = (lo + hi) / 2
+        if 1.0 - binom_cdf(successes - 1, n, mid) < delta:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def recall_threshold(positive_scores: Sequence[float], target: float, delta: float) -> float:
+    """The score below which items may be called negative (``-inf``: keep everything)."""
+    m = len(positive_scores)
+    r = 0
+    while r < m and binom_cdf(r, m, 1.0 - target) <= delta:
+        r += 1
+    return sorted(positive_scores)[r - 1] if r > 0 else -math.inf
+
+
+def _candidates(values: Sequence[float]) -> list[float]:
+    """Up to GRID distinct thresholds taken from the sampled values, highest first."""
+    distinct = sorted(set(values), reverse=True)
+    if len(distinct) <= GRID:
+        return distinct
+    step = (len(distinct) - 1) / (GRID - 1)
+    return sorted({distinct[round(i * step)] for i in range(GRID)}, reverse=True)
+
+
+def fixed_sequence_threshold(
+    values: Sequence[float], correct: Sequence[bool], target: float, delta: float
+) -> float:
+    """Lowest threshold whose sampled success rate above it is certified ``>= target``.
+
+    ``values[i]`` is a sampled item's score, ``correct[i]`` whether it counts as a success
+    (a true positive for precision, an agreeing proxy answer for accuracy); ``inf``: none.
+    """
+    chosen = math.inf
+    for t in _candidates(values):
+        above = [c for v, c in zip(values, correct, strict=True) if v >= t]
+        if lower_bound(sum(above), len(above), delta) < target:
+            break
+        chosen = t
+    return chosen
+
+
+@dataclass
+class CascadePlan:
+    """Per item: positive / negative / escalate, and the thresholds that decided it."""
+
+    decisions: list[Decision]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def decide(
+    scores: Sequence[float | None],
+    sampled: dict[int, bool],
+    guarantee: Guarantee,
+    target: float,
+    delta: float,
+) -> CascadePlan:
+    """Decide every item from proxy ``scores`` (P(positive); None: the proxy failed) and the
+    oracle's labels of the ``sampled`` items (index -> label).  Sampled items are decided by
+    their label; items without a proxy score are escalated."""
+    known = {i: s for i, s in sampled.items()}
+    scored = [(i, s) for i, s in known.items() if scores[i] is not None]
+    thresholds: dict[str, float] = {}
+
+    def score(i: int) -> float:
+        s = scores[i]
+        assert s is not None
+        return s
+
+    if guarantee in ("recall", "precision+recall"):
+        d = delta / 2 if guarantee == "precision+recall" else delta
+        thresholds["recall"] = recall_threshold([score(i) for i, y in scored if y], target, d)
+    if guarantee in ("precision", "precision+recall"):
+        d = delta / 2 if guarantee == "precision+recall" else delta
+        thresholds["precision"] = fixed_sequence_threshold(
+            [score(i) for i, _ in scored], [y for _, y in scored], target, d
+        )
+    if guarantee == "accuracy":
+        thresholds["accuracy"] = fixed_sequence_threshold(
+            [max(score(i), 1 - score(i)) for i, _ in scored],
+            [(score(i) >= 0.5) == y for i, y in scored],
+            target,
+            delta,
+        )
+
+    decisions: list[Decision] = []
+    for i, s in enumerate(scores):
+        if i in known:
+            decisions.append("positive" if known[i] else "negative")
+        elif s is None:
+            decisions.append("escalate")
+        elif guarantee == "recall":
+            decisions.append("negative" if s < thresholds["recall"] else "positive")
+        elif guarantee == "precision":
+            decisions.append("positive" if s >= thresholds["precision"] else "negative")
+        elif guarantee == "accuracy":
+            if max(s, 1 - s) >= thresholds["accuracy"]:
+                decisions.append("positive" if s >= 0.5 else "negative")
+            else:
+                decisions.append("escalate")
+        else:
+            low = thresholds["recall"]
+            high = max(thresholds["precision"], low)
+            if s < low:
+                decisions.append("negative")
+            elif s >= high:
+                decisions.append("positive")
+            else:
+                decisions.append("escalate")
+    return CascadePlan(decisions, thresholds)
