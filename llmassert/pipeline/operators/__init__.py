@@ -12,6 +12,7 @@ from __future__ import annotations
 from llmassert.pipeline.operators import (  # noqa: F401 - imported to register
     code,
     equijoin,
+    extract,
     filter,
     gather,
     map,
