@@ -75,7 +75,10 @@ class FilterOperator(MapOperator):
 
     @classmethod
     def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
-        return CascadeFilterOperator(spec, env) if spec.cascade is not None else cls(spec, env)
+        # DocETL runs a cascade instead of the plain path (calibration does not apply to it).
+        if spec.cascade is not None:
+            return CascadeFilterOperator(spec, env)
+        return super().build(spec, env)
 
     @property
     def flag_field(self) -> str:
