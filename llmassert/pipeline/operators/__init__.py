@@ -16,6 +16,7 @@ from llmassert.pipeline.operators import (  # noqa: F401 - imported to register
     extract,
     filter,
     gather,
+    link_resolve,
     map,
     parallel_map,
     rank,
