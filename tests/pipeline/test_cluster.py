@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pipeline_kit import chat_requests, last_user, read_json, read_jsonl, run_pipeline, write_pipeline
+from pipeline_kit import (
+    chat_requests,
+    last_user,
+    read_json,
+    read_jsonl,
+    run_pipeline,
+    write_pipeline,
+)
 from scipy.cluster.hierarchy import linkage
 
 from llmassert.config import Settings
@@ -99,7 +106,7 @@ def test_a_failed_summary_quarantines_the_rows_under_it(
     tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
 ) -> None:
     llm_server.handler = handler
-    rule = "validate: ['\"Castle\" not in output[\"concept\"]']"
+    rule = 'validate: [\'"Castle" not in output["concept"]\']'
     report = run(tmp_path, llm_settings, rule)
     out = read_json(tmp_path / "out.json")
     quarantined = read_jsonl(tmp_path / "out.quarantine.jsonl")
@@ -122,7 +129,9 @@ def test_cluster_keys_are_checked(
 ) -> None:
     with pytest.raises(SpecError, match="summary_shema"):
         run(tmp_path, llm_settings, "summary_shema: {a: str}")
-    bad = PIPELINE.format(extra="").replace("embedding_keys: [concept, description]", "embedding_keys: [nope]")
+    bad = PIPELINE.format(extra="").replace(
+        "embedding_keys: [concept, description]", "embedding_keys: [nope]"
+    )
     with pytest.raises(SpecError, match="'nope' is not a key"):
         run_pipeline(write_pipeline(tmp_path, bad, ROWS), llm_settings)
     assert json.dumps(llm_server.requests) == "[]"

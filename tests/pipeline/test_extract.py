@@ -80,7 +80,9 @@ def test_regex_patterns_run_on_the_original_text_as_a_list(
     llm_server.script(
         Reply(tool_args={"patterns": [r"RESULTS (.+?)\. ", r"(\d+) users", r"([unclosed"]})
     )
-    extra = "extraction_method: regex\n    format_extraction: false\n    extraction_key_suffix: _found"
+    extra = (
+        "extraction_method: regex\n    format_extraction: false\n    extraction_key_suffix: _found"
+    )
     _, out = run(tmp_path, llm_settings, extra)
     assert out[0]["report_text_found"] == [
         "Daily use was 68 percent, far above the benchmark",
@@ -110,7 +112,7 @@ def test_missing_document_key_goes_to_the_errors_file(
 ) -> None:
     llm_server.handler = lambda body: Reply(tool_args={"line_ranges": []})
     rows = [{"report_id": "R1", "report_text": REPORT}, {"report_id": "R2", "report_text": None}]
-    report, out = run(tmp_path, llm_settings, rows=rows)
+    _report, out = run(tmp_path, llm_settings, rows=rows)
     assert out == [{**rows[0], "report_text_extracted_findings": ""}]
     errors = read_jsonl(tmp_path / "out.errors.jsonl")
     assert [e["row"]["report_id"] for e in errors] == ["R2"]
@@ -122,7 +124,7 @@ def test_validate_applies_to_the_answer_and_failures_are_quarantined(
 ) -> None:
     llm_server.handler = lambda body: Reply(tool_args={"line_ranges": []})
     extra = "validate: ['len(output[\"line_ranges\"]) > 0']\n    num_retries_on_validate_failure: 1"
-    report, out = run(tmp_path, llm_settings, extra)
+    _report, out = run(tmp_path, llm_settings, extra)
     assert out == []
     assert len(read_jsonl(tmp_path / "out.quarantine.jsonl")) == 1
     assert len(chat_requests(llm_server)) == 2  # the answer and one re-ask

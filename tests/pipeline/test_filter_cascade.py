@@ -194,7 +194,9 @@ def test_binomial_tail_and_clopper_pearson_match_scipy() -> None:
         for k in (0, 1, n // 4, n - 1):
             assert math.isclose(binom_cdf(k, n, p), stats.binom.cdf(k, n, p), rel_tol=1e-9)
     for k, n in [(9, 10), (45, 50), (1, 3)]:
-        assert math.isclose(lower_bound(k, n, 0.05), stats.beta.ppf(0.05, k, n - k + 1), abs_tol=1e-9)
+        assert math.isclose(
+            lower_bound(k, n, 0.05), stats.beta.ppf(0.05, k, n - k + 1), abs_tol=1e-9
+        )
 
 
 def test_recall_threshold_is_the_certified_order_statistic() -> None:

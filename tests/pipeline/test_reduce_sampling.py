@@ -12,7 +12,7 @@ from pipeline_kit import chat_requests, last_user, read_json, run_pipeline, writ
 
 from llmassert.config import Settings
 from llmassert.errors import SpecError
-from llmassert.testing.fake_server import FakeLLMServer, Reply
+from llmassert.testing.fake_server import FakeLLMServer
 
 PIPELINE = """\
 default_model: openai/fake-model
@@ -63,7 +63,9 @@ def run(tmp_path: Path, settings: Settings, sampling: str) -> Any:
 def test_first_n_shows_the_first_rows_of_each_group(
     tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
 ) -> None:
-    report = run(tmp_path, llm_settings, "enabled: true\n      method: first_n\n      sample_size: 3")
+    report = run(
+        tmp_path, llm_settings, "enabled: true\n      method: first_n\n      sample_size: 3"
+    )
     assert reviewed(llm_server) == {"A": [0, 1, 2], "B": [0, 1, 2]}
     assert len(read_json(tmp_path / "out.json")) == 2
     assert report.ops[0].stats.rows_in == 24
@@ -125,7 +127,10 @@ def test_small_groups_are_not_sampled(
     [
         ("enabled: true\n      method: kmeans\n      sample_size: 3", "method"),
         ("enabled: true\n      method: sem_sim\n      sample_size: 3", "query_text"),
-        ("enabled: true\n      method: first_n\n      sample_size: 3\n      embeding_model: x", "embeding_model"),
+        (
+            "enabled: true\n      method: first_n\n      sample_size: 3\n      embeding_model: x",
+            "embeding_model",
+        ),
     ],
 )
 def test_bad_value_sampling_is_an_error_before_any_call(
@@ -187,10 +192,19 @@ def test_retriever_on_an_operator_without_retrieval_is_an_error(
     tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
 ) -> None:
     (tmp_path / "kb.json").write_text(json.dumps([{"fact": "x"}]))
-    text = RETRIEVER.replace("    reduce_key: product_id\n    retriever: kb\n", "    retriever: kb\n")
-    text = text.replace("type: reduce", "type: resolve").replace(
-        '    prompt: "Summarize', '    comparison_prompt: "{{ input1 }}{{ input2 }}"\n    resolution_prompt: "Summarize'
-    ).replace("    save_retriever_output: true\n", "")
+    text = RETRIEVER.replace(
+        "    reduce_key: product_id\n    retriever: kb\n", "    retriever: kb\n"
+    )
+    text = (
+        text.replace("type: reduce", "type: resolve")
+        .replace(
+            '    prompt: "Summarize',
+            '    comparison_prompt: "{{ input1 }}{{ input2 }}"\n    resolution_prompt: "Summarize',
+        )
+        .replace("    save_retriever_output: true\n", "")
+    )
     with pytest.raises(SpecError, match="retrieval on map, filter, reduce and extract only"):
-        run_pipeline(write_pipeline(tmp_path, text, [{"product_id": "A", "review": "x"}]), llm_settings)
+        run_pipeline(
+            write_pipeline(tmp_path, text, [{"product_id": "A", "review": "x"}]), llm_settings
+        )
     assert llm_server.requests == []

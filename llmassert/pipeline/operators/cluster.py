@@ -67,7 +67,9 @@ class ClusterSpec(LLMOperationSpec):
     @model_validator(mode="after")
     def _own_prompt(self) -> ClusterSpec:
         if self.prompt is not None or self.output is not None:
-            raise ValueError("cluster uses `summary_prompt` and `summary_schema`, not prompt/output")
+            raise ValueError(
+                "cluster uses `summary_prompt` and `summary_schema`, not prompt/output"
+            )
         return self
 
 

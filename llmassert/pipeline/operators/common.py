@@ -478,9 +478,7 @@ def _nonzero(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v}
 
 
-async def journaled(
-    ctx: OpContext, key: str, factory: Callable[[], Awaitable[Outcome]]
-) -> Outcome:
+async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Outcome]]) -> Outcome:
     """A unit's Outcome inside a whole-input operator, journaled unless it errored.
 
     Whole-input operators (filter ``cascade``, map ``calibrate``, cluster ...) run many units in

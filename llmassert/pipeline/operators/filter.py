@@ -200,9 +200,7 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         )
         # A sampled row whose oracle answer failed its checks (or errored) has no label: it
         # leaves the sample and goes to the quarantine / errors file.
-        labels = {
-            i: bool(o.rows) for i, o in oracle.items() if not (o.quarantined or o.errors)
-        }
+        labels = {i: bool(o.rows) for i, o in oracle.items() if not (o.quarantined or o.errors)}
         plan = decide(scores, labels, self.guarantee, self.cascade.target, self.cascade.delta)
         escalated = [i for i, d in enumerate(plan.decisions) if d == "escalate" and i not in oracle]
         oracle.update(

@@ -124,9 +124,7 @@ class LinkResolveOperator(GlobalOperator[LinkResolveSpec]):
             item_by_id.setdefault(str(row[id_key]), row)
         ids = list(item_by_id)
         to_resolve = list(
-            dict.fromkeys(
-                str(v) for row in good for v in row[link_key] if str(v) not in item_by_id
-            )
+            dict.fromkeys(str(v) for row in good for v in row[link_key] if str(v) not in item_by_id)
         )
         replacements: dict[str, str] = {}
         stats = {"links_to_resolve": len(to_resolve), "comparisons": 0, "failed_comparisons": 0}
@@ -140,7 +138,10 @@ class LinkResolveOperator(GlobalOperator[LinkResolveSpec]):
                 if cosine(lv, iv) >= self.spec.blocking_threshold
             ]
             verdicts = await asyncio.gather(
-                *(self._same(ctx, to_resolve[li], ids[ii], item_by_id[ids[ii]]) for _, li, ii in pairs)
+                *(
+                    self._same(ctx, to_resolve[li], ids[ii], item_by_id[ids[ii]])
+                    for _, li, ii in pairs
+                )
             )
             stats["comparisons"] = len(pairs)
             best: dict[str, tuple[float, str]] = {}

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from llmassert.errors import TemplateError
+from llmassert.pipeline.clustering import embedding_text, kmeans_representatives
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -39,7 +40,6 @@ from llmassert.pipeline.operators.common import (
     failure_from_json,
     failure_json,
 )
-from llmassert.pipeline.clustering import embedding_text, kmeans_representatives
 from llmassert.pipeline.operators.map import retriever_for
 from llmassert.pipeline.retrievers import prompt_with_context
 from llmassert.pipeline.similarity import cosine
@@ -416,9 +416,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         not reference ``retrieval_context`` (DocETL's rule)."""
         text = step.prompt.render(**variables)
         if step is self.step:
-            text = prompt_with_context(
-                step.prompt.source, text, variables.get("retrieval_context")
-            )
+            text = prompt_with_context(step.prompt.source, text, variables.get("retrieval_context"))
         return text
 
     async def _sample(
