@@ -117,16 +117,54 @@ class CascadePlan:
     thresholds: dict[str, float] = field(default_factory=dict)
 
 
+def fit_logistic(x: Sequence[Sequence[float]], y: Sequence[bool]) -> list[float]:
+    """Weights (bias last) of an L2-regularized (C = 1), class-balanced logistic regression.
+
+    Newton's method (IRLS) on the convex loss: the embedding proxy's scoring head, as DocETL
+    fits with scikit-learn's ``LogisticRegression(class_weight="balanced")``.
+    """
+    import numpy as np
+
+    a = np.hstack([np.asarray(x, dtype=float), np.ones((len(x), 1))])
+    t = np.asarray(y, dtype=float)
+    pos = max(1.0, float(t.sum()))
+    neg = max(1.0, float(len(t) - t.sum()))
+    sw = np.where(t == 1, len(t) / (2 * pos), len(t) / (2 * neg))
+    reg = np.eye(a.shape[1])
+    reg[-1, -1] = 0.0  # the bias is not penalized
+    w = np.zeros(a.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(a @ w, -30, 30)))
+        grad = a.T @ (sw * (p - t)) + reg @ w
+        hess = (a * (sw * p * (1 - p))[:, None]).T @ a + reg
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return [float(v) for v in w]
+
+
+def logistic_scores(x: Sequence[Sequence[float]], w: Sequence[float]) -> list[float]:
+    """P(positive) of each row under :func:`fit_logistic`'s weights."""
+    import numpy as np
+
+    a = np.hstack([np.asarray(x, dtype=float), np.ones((len(x), 1))])
+    return [float(v) for v in 1 / (1 + np.exp(-np.clip(a @ np.asarray(w), -30, 30)))]
+
+
 def decide(
     scores: Sequence[float | None],
     sampled: dict[int, bool],
     guarantee: Guarantee,
     target: float,
     delta: float,
+    fixed: dict[int, bool] | None = None,
 ) -> CascadePlan:
     """Decide every item from proxy ``scores`` (P(positive); None: the proxy failed) and the
     oracle's labels of the ``sampled`` items (index -> label).  Sampled items are decided by
-    their label; items without a proxy score are escalated."""
+    their label; items without a proxy score are escalated.  ``fixed``: oracle labels that
+    decide their items but take no part in the thresholds (the embedding proxy's training
+    rows: they are not a fresh sample)."""
     known = {i: s for i, s in sampled.items()}
     scored = [(i, s) for i, s in known.items() if scores[i] is not None]
     thresholds: dict[str, float] = {}
@@ -152,6 +190,7 @@ def decide(
             delta,
         )
 
+    known.update(fixed or {})
     decisions: list[Decision] = []
     for i, s in enumerate(scores):
         if i in known:

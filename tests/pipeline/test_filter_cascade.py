@@ -216,3 +216,67 @@ def _seed(name: str) -> int:
     import hashlib
 
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+
+
+EMBED_PIPELINE = PIPELINE.replace("openai/proxy-model", "openai/text-embedding-3-small")
+
+
+N_EMBED = 200
+
+
+def topical(n: int) -> bool:
+    return n % 2 == 0
+
+
+def embed_rows() -> list[dict[str, Any]]:
+    return [
+        {"n": i, "text": "carbon tax emissions policy" if topical(i) else "recipe for bread dough"}
+        for i in range(N_EMBED)
+    ]
+
+
+def test_embedding_proxy_fits_a_head_on_oracle_labels_then_certifies_a_threshold(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    def oracle(body: dict[str, Any]) -> Reply | None:
+        if "messages" not in body:
+            return None  # embeddings: the server's bag-of-words vectors
+        return Reply(tool_args={"keep": topical(doc_number(body))})
+
+    llm_server.handler = oracle
+    path = write_pipeline(
+        tmp_path,
+        EMBED_PIPELINE.format(cascade="target: 0.8\n      label_budget: 100"),
+        embed_rows(),
+    )
+    report = run_pipeline(path, llm_settings)
+    kept = [r["n"] for r in read_json(tmp_path / "out.json")]
+    chats = chat_requests(llm_server)
+    embeds = [r for r in llm_server.requests if r.path.endswith("embeddings")]
+    # 50 training labels + 50 for the threshold (about 25 positives: enough to certify 0.8
+    # recall at delta 0.05); no chat request goes to the embedding model.
+    assert len(chats) == 100 and len({doc_number(c.body) for c in chats}) == 100
+    assert all(c.body["model"] == "fake-model" for c in chats)
+    assert len(embeds) == 1 and len(embeds[0].body["input"]) == N_EMBED
+    # The head separates the topics: nothing off-topic is kept; the recall threshold sits at
+    # the 2nd-lowest sampled positive score, so at most a few positives fall below it.
+    positives = [n for n in range(N_EMBED) if topical(n)]
+    assert set(kept) <= set(positives) and len(kept) >= 0.8 * len(positives)
+    oracle_seen = {doc_number(c.body) for c in chats}
+    assert all(n in kept for n in positives if n in oracle_seen)
+    assert report.ops[0].stats.rows_out + report.ops[0].stats.filtered == N_EMBED
+
+
+def test_embedding_proxy_with_one_class_in_training_asks_the_oracle_for_everything(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    llm_server.handler = lambda body: (
+        Reply(tool_args={"keep": False}) if "messages" in body else None
+    )
+    path = write_pipeline(
+        tmp_path, EMBED_PIPELINE.format(cascade="target: 0.9\n      label_budget: 10"), embed_rows()
+    )
+    report = run_pipeline(path, llm_settings)
+    assert read_json(tmp_path / "out.json") == []
+    assert len(chat_requests(llm_server)) == N_EMBED
+    assert report.ops[0].stats.filtered == N_EMBED

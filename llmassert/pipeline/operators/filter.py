@@ -18,7 +18,14 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError
-from llmassert.pipeline.cascade import Guarantee, decide, sample_indices
+from llmassert.llm.usage import is_embedding_model
+from llmassert.pipeline.cascade import (
+    Guarantee,
+    decide,
+    fit_logistic,
+    logistic_scores,
+    sample_indices,
+)
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     CallEstimate,
@@ -33,6 +40,8 @@ from llmassert.pipeline.operators.base import (
 from llmassert.pipeline.operators.common import journaled
 from llmassert.pipeline.operators.map import MapOperator, MapSpec
 from llmassert.pipeline.templates import KeySet
+
+EMBED_BATCH = 256
 
 
 class CascadeSpec(StrictModel):
@@ -189,32 +198,76 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         n = len(rows)
-        scores = list(await asyncio.gather(*(self._proxy(ctx, i, r) for i, r in enumerate(rows))))
-        sample = sample_indices(n, self.cascade.label_budget, self.seed)
-        oracle: dict[int, Outcome] = dict(
-            zip(
-                sample,
-                await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in sample)),
-                strict=True,
+        budget = self.cascade.label_budget
+        oracle: dict[int, Outcome] = {}
+        fixed: dict[int, bool] = {}
+        if is_embedding_model(self.cascade.proxy_model):
+            # DocETL: an embedding proxy is a logistic head fitted on an oracle-labeled slice
+            # of the budget; the threshold search gets the rest, on other rows.
+            train = sample_indices(n, min(max(budget // 2, 1), 200, n), self.seed)
+            oracle.update(await self._ask_oracle(ctx, rows, train))
+            fixed = _labels(oracle)
+            if len(set(fixed.values())) < 2:
+                # One class only: no head can be fitted; every row goes to the oracle.
+                rest = [i for i in range(n) if i not in oracle]
+                oracle.update(await self._ask_oracle(ctx, rows, rest))
+                return self._assemble(
+                    rows, oracle, ["escalate"] * n, [None] * n, {}, n - len(train)
+                )
+            vectors = await self._embed(ctx, rows)
+            labeled = sorted(fixed)
+            weights = fit_logistic([vectors[i] for i in labeled], [fixed[i] for i in labeled])
+            scores: list[float | None] = list(logistic_scores(vectors, weights))
+            others = [i for i in range(n) if i not in oracle]
+            picks = sample_indices(len(others), max(budget - len(train), 10), self.seed + 1)
+            sample = [others[j] for j in picks]
+        else:
+            scores = list(
+                await asyncio.gather(*(self._proxy(ctx, i, r) for i, r in enumerate(rows)))
             )
-        )
+            sample = sample_indices(n, budget, self.seed)
+        oracle.update(await self._ask_oracle(ctx, rows, sample))
         # A sampled row whose oracle answer failed its checks (or errored) has no label: it
         # leaves the sample and goes to the quarantine / errors file.
-        labels = {i: bool(o.rows) for i, o in oracle.items() if not (o.quarantined or o.errors)}
-        plan = decide(scores, labels, self.guarantee, self.cascade.target, self.cascade.delta)
-        escalated = [i for i, d in enumerate(plan.decisions) if d == "escalate" and i not in oracle]
-        oracle.update(
-            zip(
-                escalated,
-                await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in escalated)),
-                strict=True,
-            )
+        labels = {i: v for i, v in _labels(oracle).items() if i not in fixed}
+        plan = decide(
+            scores, labels, self.guarantee, self.cascade.target, self.cascade.delta, fixed
         )
+        escalated = [i for i, d in enumerate(plan.decisions) if d == "escalate" and i not in oracle]
+        oracle.update(await self._ask_oracle(ctx, rows, escalated))
+        return self._assemble(rows, oracle, plan.decisions, scores, plan.thresholds, len(escalated))
+
+    async def _ask_oracle(
+        self, ctx: OpContext, rows: list[Row], which: list[int]
+    ) -> dict[int, Outcome]:
+        answers = await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in which))
+        return dict(zip(which, answers, strict=True))
+
+    async def _embed(self, ctx: OpContext, rows: list[Row]) -> list[list[float]]:
+        """The embedding proxy's input: each row's rendered prompt."""
+        texts = []
+        for row in rows:
+            text, _, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            texts.append(text or " ")
+        vectors: list[list[float]] = []
+        for i in range(0, len(texts), EMBED_BATCH):
+            vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], self.cascade.proxy_model))
+        return vectors
+
+    def _assemble(
+        self,
+        rows: list[Row],
+        oracle: dict[int, Outcome],
+        decisions: list[Any],
+        scores: list[float | None],
+        thresholds: dict[str, float],
+        escalated: int,
+    ) -> Outcome:
         out = Outcome()
         for i, row in enumerate(rows):
             if i in oracle:
                 out.extend(oracle[i])
-            elif plan.decisions[i] == "positive":
+            elif decisions[i] == "positive":
                 out.rows.append(self.oracle._drop(row))
             else:
                 out.filtered += 1
@@ -225,13 +278,18 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
                 "delta": self.cascade.delta,
                 "proxy_model": self.cascade.proxy_model,
                 "proxy_scored": sum(s is not None for s in scores),
-                "oracle_sampled": len(sample),
-                "oracle_escalated": len(escalated),
-                "served_by_proxy": n - len(oracle),
-                "thresholds": {k: _finite(v) for k, v in plan.thresholds.items()},
+                "oracle_calls": len(oracle),
+                "oracle_escalated": escalated,
+                "served_by_proxy": len(rows) - len(oracle),
+                "thresholds": {k: _finite(v) for k, v in thresholds.items()},
             }
         }
         return out
+
+
+def _labels(oracle: dict[int, Outcome]) -> dict[int, bool]:
+    """The oracle's verdicts (kept or not) of the rows whose answer passed its checks."""
+    return {i: bool(o.rows) for i, o in oracle.items() if not (o.quarantined or o.errors)}
 
 
 def _finite(v: float) -> float | None:
