@@ -26,11 +26,12 @@ score quality is — a poor proxy only means more escalation or a looser thresho
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Guarantee = Literal["accuracy", "precision", "recall", "precision+recall"]
 Decision = Literal["positive", "negative", "escalate"]
@@ -216,3 +217,85 @@ def decide(
             else:
                 decisions.append("escalate")
     return CascadePlan(decisions, thresholds)
+
+
+@dataclass
+class CascadeRun:
+    """What a cascade decided: items the oracle answered, the proxy's verdicts on the rest."""
+
+    asked: list[int]
+    proxy_verdicts: dict[int, bool]
+    thresholds: dict[str, float]
+    escalated: int
+    proxy_scored: int
+
+    def meta(self, guarantee: str, target: float, delta: float, proxy_model: str) -> dict[str, Any]:
+        """The lineage entry of a cascade (thresholds ±inf shown as null)."""
+        return {
+            "guarantee": guarantee,
+            "target": target,
+            "delta": delta,
+            "proxy_model": proxy_model,
+            "proxy_scored": self.proxy_scored,
+            "oracle_calls": len(self.asked),
+            "oracle_escalated": self.escalated,
+            "served_by_proxy": len(self.proxy_verdicts),
+            "thresholds": {
+                k: (v if math.isfinite(v) else None) for k, v in self.thresholds.items()
+            },
+        }
+
+
+Oracle = Callable[[list[int]], Awaitable[dict[int, bool | None]]]
+
+
+async def run_binary(
+    n: int,
+    *,
+    guarantee: Guarantee,
+    target: float,
+    delta: float,
+    label_budget: int,
+    seed: int,
+    oracle: Oracle,
+    proxy: Callable[[int], Awaitable[float | None]] | None = None,
+    embed: Callable[[], Awaitable[list[list[float]]]] | None = None,
+) -> CascadeRun:
+    """Drive a binary cascade over ``n`` items (IO stays in the callables).
+
+    ``oracle(indices)`` answers items (None: its answer failed its checks, no label);
+    ``proxy(i)`` is a chat proxy's P(positive), or ``embed()`` the embedding proxy's vectors
+    (then a logistic head is fitted on an oracle-labeled slice of half the budget, at most 200
+    rows, and the threshold sample is drawn from the other rows, as DocETL does).
+    """
+    asked: dict[int, bool | None] = {}
+    fixed: dict[int, bool] = {}
+    if embed is not None:
+        train = sample_indices(n, min(max(label_budget // 2, 1), 200, n), seed)
+        asked.update(await oracle(train))
+        fixed = {i: v for i, v in asked.items() if v is not None}
+        if len(set(fixed.values())) < 2:
+            # One class only: no head can be fitted; every item goes to the oracle.
+            rest = [i for i in range(n) if i not in asked]
+            asked.update(await oracle(rest))
+            return CascadeRun(sorted(asked), {}, {}, len(rest), 0)
+        vectors = await embed()
+        labeled = sorted(fixed)
+        weights = fit_logistic([vectors[i] for i in labeled], [fixed[i] for i in labeled])
+        scores: list[float | None] = list(logistic_scores(vectors, weights))
+        others = [i for i in range(n) if i not in asked]
+        picks = sample_indices(len(others), max(label_budget - len(train), 10), seed + 1)
+        sample = [others[j] for j in picks]
+    else:
+        assert proxy is not None
+        scores = list(await asyncio.gather(*(proxy(i) for i in range(n))))
+        sample = sample_indices(n, label_budget, seed)
+    asked.update(await oracle(sample))
+    labels = {i: v for i, v in asked.items() if v is not None and i not in fixed}
+    plan = decide(scores, labels, guarantee, target, delta, fixed)
+    escalate = [i for i, d in enumerate(plan.decisions) if d == "escalate" and i not in asked]
+    asked.update(await oracle(escalate))
+    verdicts = {i: plan.decisions[i] == "positive" for i in range(n) if i not in asked}
+    return CascadeRun(
+        sorted(asked), verdicts, plan.thresholds, len(escalate), sum(s is not None for s in scores)
+    )

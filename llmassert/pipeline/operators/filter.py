@@ -19,13 +19,7 @@ from pydantic import Field, model_validator
 
 from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError
 from llmassert.llm.usage import is_embedding_model
-from llmassert.pipeline.cascade import (
-    Guarantee,
-    decide,
-    fit_logistic,
-    logistic_scores,
-    sample_indices,
-)
+from llmassert.pipeline.cascade import Guarantee, run_binary
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     CallEstimate,
@@ -197,51 +191,47 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         )
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
-        n = len(rows)
-        budget = self.cascade.label_budget
-        oracle: dict[int, Outcome] = {}
-        fixed: dict[int, bool] = {}
-        if is_embedding_model(self.cascade.proxy_model):
-            # DocETL: an embedding proxy is a logistic head fitted on an oracle-labeled slice
-            # of the budget; the threshold search gets the rest, on other rows.
-            train = sample_indices(n, min(max(budget // 2, 1), 200, n), self.seed)
-            oracle.update(await self._ask_oracle(ctx, rows, train))
-            fixed = _labels(oracle)
-            if len(set(fixed.values())) < 2:
-                # One class only: no head can be fitted; every row goes to the oracle.
-                rest = [i for i in range(n) if i not in oracle]
-                oracle.update(await self._ask_oracle(ctx, rows, rest))
-                return self._assemble(
-                    rows, oracle, ["escalate"] * n, [None] * n, {}, n - len(train)
-                )
-            vectors = await self._embed(ctx, rows)
-            labeled = sorted(fixed)
-            weights = fit_logistic([vectors[i] for i in labeled], [fixed[i] for i in labeled])
-            scores: list[float | None] = list(logistic_scores(vectors, weights))
-            others = [i for i in range(n) if i not in oracle]
-            picks = sample_indices(len(others), max(budget - len(train), 10), self.seed + 1)
-            sample = [others[j] for j in picks]
-        else:
-            scores = list(
-                await asyncio.gather(*(self._proxy(ctx, i, r) for i, r in enumerate(rows)))
-            )
-            sample = sample_indices(n, budget, self.seed)
-        oracle.update(await self._ask_oracle(ctx, rows, sample))
-        # A sampled row whose oracle answer failed its checks (or errored) has no label: it
-        # leaves the sample and goes to the quarantine / errors file.
-        labels = {i: v for i, v in _labels(oracle).items() if i not in fixed}
-        plan = decide(
-            scores, labels, self.guarantee, self.cascade.target, self.cascade.delta, fixed
-        )
-        escalated = [i for i, d in enumerate(plan.decisions) if d == "escalate" and i not in oracle]
-        oracle.update(await self._ask_oracle(ctx, rows, escalated))
-        return self._assemble(rows, oracle, plan.decisions, scores, plan.thresholds, len(escalated))
+        outcomes: dict[int, Outcome] = {}
 
-    async def _ask_oracle(
-        self, ctx: OpContext, rows: list[Row], which: list[int]
-    ) -> dict[int, Outcome]:
-        answers = await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in which))
-        return dict(zip(which, answers, strict=True))
+        async def oracle(which: list[int]) -> dict[int, bool | None]:
+            answers = await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in which))
+            outcomes.update(zip(which, answers, strict=True))
+            # An answer that failed its checks (or errored) is no label: that row goes to the
+            # quarantine / errors file and leaves the sample.
+            return {
+                i: (None if (o.quarantined or o.errors) else bool(o.rows))
+                for i, o in zip(which, answers, strict=True)
+            }
+
+        async def embed() -> list[list[float]]:
+            return await self._embed(ctx, rows)
+
+        async def proxy(i: int) -> float | None:
+            return await self._proxy(ctx, i, rows[i])
+
+        c = self.cascade
+        by_embedding = is_embedding_model(c.proxy_model)
+        run = await run_binary(
+            len(rows),
+            guarantee=self.guarantee,
+            target=c.target,
+            delta=c.delta,
+            label_budget=c.label_budget,
+            seed=self.seed,
+            oracle=oracle,
+            proxy=None if by_embedding else proxy,
+            embed=embed if by_embedding else None,
+        )
+        out = Outcome()
+        for i, row in enumerate(rows):
+            if i in outcomes:
+                out.extend(outcomes[i])
+            elif run.proxy_verdicts[i]:
+                out.rows.append(self.oracle._drop(row))
+            else:
+                out.filtered += 1
+        out.meta = {"cascade": run.meta(self.guarantee, c.target, c.delta, c.proxy_model)}
+        return out
 
     async def _embed(self, ctx: OpContext, rows: list[Row]) -> list[list[float]]:
         """The embedding proxy's input: each row's rendered prompt."""
@@ -253,45 +243,3 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         for i in range(0, len(texts), EMBED_BATCH):
             vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], self.cascade.proxy_model))
         return vectors
-
-    def _assemble(
-        self,
-        rows: list[Row],
-        oracle: dict[int, Outcome],
-        decisions: list[Any],
-        scores: list[float | None],
-        thresholds: dict[str, float],
-        escalated: int,
-    ) -> Outcome:
-        out = Outcome()
-        for i, row in enumerate(rows):
-            if i in oracle:
-                out.extend(oracle[i])
-            elif decisions[i] == "positive":
-                out.rows.append(self.oracle._drop(row))
-            else:
-                out.filtered += 1
-        out.meta = {
-            "cascade": {
-                "guarantee": self.guarantee,
-                "target": self.cascade.target,
-                "delta": self.cascade.delta,
-                "proxy_model": self.cascade.proxy_model,
-                "proxy_scored": sum(s is not None for s in scores),
-                "oracle_calls": len(oracle),
-                "oracle_escalated": escalated,
-                "served_by_proxy": len(rows) - len(oracle),
-                "thresholds": {k: _finite(v) for k, v in thresholds.items()},
-            }
-        }
-        return out
-
-
-def _labels(oracle: dict[int, Outcome]) -> dict[int, bool]:
-    """The oracle's verdicts (kept or not) of the rows whose answer passed its checks."""
-    return {i: bool(o.rows) for i, o in oracle.items() if not (o.quarantined or o.errors)}
-
-
-def _finite(v: float) -> float | None:
-    """Thresholds as JSON (±inf: none certified / keep everything → null)."""
-    return v if v not in (float("inf"), float("-inf")) else None
