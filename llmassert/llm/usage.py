@@ -67,7 +67,7 @@ def is_embedding_model(model: str) -> bool:
     for name in (model, bare) if bare else (model,):
         entry = table.get(name)
         if entry and (name == model or entry.get("litellm_provider") == provider):
-            return entry.get("mode") == "embedding"
+            return bool(entry.get("mode") == "embedding")
     return False
 
 

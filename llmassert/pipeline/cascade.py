@@ -33,9 +33,32 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 Guarantee = Literal["accuracy", "precision", "recall", "precision+recall"]
 Decision = Literal["positive", "negative", "escalate"]
 GRID = 20  # candidate thresholds for precision / accuracy (DocETL's n_thresholds)
+
+
+class CascadeSpec(BaseModel):
+    """DocETL's ``cascade:`` block (filter, resolve, equijoin); unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proxy_model: str = Field(min_length=1, description="The cheap model that scores every item.")
+    guarantee: Guarantee | None = Field(
+        None, description="Default: recall for filter, precision for resolve / equijoin."
+    )
+    target: float = Field(gt=0, lt=1, description="Target value of the guarantee metric.")
+    delta: float = Field(0.05, gt=0, lt=1, description="The guarantee holds w.p. 1 - delta.")
+    label_budget: int = Field(400, gt=0, description="Oracle answers spent on the sample.")
+
+
+def seed_of(name: str) -> int:
+    """The sampling seed of an operation: the same items are sampled on every run."""
+    import hashlib
+
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
 
 
 def sample_indices(n: int, budget: int, seed: int) -> list[int]:

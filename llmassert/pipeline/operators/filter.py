@@ -12,14 +12,13 @@ answer is journaled, so a resumed run pays for none again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError
 from llmassert.llm.usage import is_embedding_model
-from llmassert.pipeline.cascade import Guarantee, run_binary
+from llmassert.pipeline.cascade import CascadeSpec, Guarantee, run_binary, seed_of
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     CallEstimate,
@@ -27,7 +26,6 @@ from llmassert.pipeline.operators.base import (
     Operator,
     Outcome,
     Row,
-    StrictModel,
     register,
     row_digest,
 )
@@ -36,18 +34,6 @@ from llmassert.pipeline.operators.map import MapOperator, MapSpec
 from llmassert.pipeline.templates import KeySet
 
 EMBED_BATCH = 256
-
-
-class CascadeSpec(StrictModel):
-    """DocETL's ``cascade:`` block."""
-
-    proxy_model: str = Field(min_length=1, description="The cheap model that scores every row.")
-    guarantee: Literal["accuracy", "precision", "recall", "precision+recall"] | None = Field(
-        None, description="What the cascade guarantees (default for filter: recall)."
-    )
-    target: float = Field(gt=0, lt=1, description="Target value of the guarantee metric.")
-    delta: float = Field(0.05, gt=0, lt=1, description="The guarantee holds w.p. 1 - delta.")
-    label_budget: int = Field(400, gt=0, description="Oracle answers spent on the sample.")
 
 
 class FilterSpec(MapSpec):
@@ -125,8 +111,7 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
             "required": [flag, "confidence"],
             "additionalProperties": False,
         }
-        # The sample is drawn from a seed of the operation's name: the same rows every run.
-        self.seed = int(hashlib.sha256(spec.name.encode()).hexdigest()[:8], 16)
+        self.seed = seed_of(spec.name)
 
     @property
     def uses_llm(self) -> bool:
