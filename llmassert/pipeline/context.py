@@ -52,18 +52,26 @@ class PipelineEnv:
         path = Path(p).expanduser()
         return path if path.is_absolute() else (self.base_dir / path)
 
+    def where(self, name: str) -> str:
+        """Where an operation stands in the YAML (``operations[2] (name)``), for error fields."""
+        return self.op_where.get(name, f"operations ({name})")
+
     def model_for(self, spec: OperationSpec, model: str | None = None) -> str:
         """The model an operation uses: its own ``model``, else the pipeline default."""
         chosen = model or getattr(spec, "model", None) or self.default_model
         if not chosen:
-            where = self.op_where.get(spec.name, f"operations ({spec.name})")
             raise SpecError(
                 "no model: set `model` on the operation, `default_model` in the "
                 "pipeline, --model or LLMASSERT_MODEL",
                 file=self.spec_file,
-                field=f"{where}.model",
+                field=f"{self.where(spec.name)}.model",
             )
         return chosen
+
+    def use_cache(self, spec: OperationSpec) -> bool:
+        """Whether an operation's calls use the LLM cache: its ``bypass_cache``, else the pipeline's."""
+        own: bool | None = getattr(spec, "bypass_cache", None)
+        return not (own if own is not None else self.bypass_cache)
 
     def system_message(self, op_type: str, extra: str | None = None) -> str | None:
         """DocETL's ``system_prompt`` (dataset description + persona) as one system message."""

@@ -150,7 +150,7 @@ def test_reduce_key_must_exist(tmp_path: Path) -> None:
 """,
     )
     msg = error_of(tmp_path, text)
-    assert "(summarize).reduce_key: reduce_key 'topic' is not a key" in msg
+    assert "(summarize).reduce_key: 'topic' is not a key" in msg
 
 
 def test_loop_variable_keys_are_checked(tmp_path: Path) -> None:

@@ -30,11 +30,8 @@ class AddUuidSpec(OperationSpec):
     type: Literal["add_uuid"] = "add_uuid"
 
 
-@register
+@register(AddUuidSpec)
 class AddUuidOperator(GlobalOperator[AddUuidSpec]):
-    type_name = "add_uuid"
-    spec_model = AddUuidSpec
-
     @property
     def id_key(self) -> str:
         return f"{self.name}_id"

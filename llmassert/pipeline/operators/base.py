@@ -9,7 +9,9 @@ How to write an operator (``llmassert/pipeline/operators/<type>.py``)
    ``SpecError`` naming the file, the operation and the key.  Use field validators for key-level
    checks; ``spec.py`` builds the discriminated union from the registry, so nothing else to edit.
 
-2. **Operator class.**  Decorate with ``@register`` and set ``type_name`` and ``spec_model``.
+2. **Operator class.**  Decorate with ``@register(YourSpec)``: it sets ``spec_model`` and
+   ``type_name`` (the spec's ``type`` literal: the YAML type is written once).  Set
+   ``uses_llm = True`` if the operator calls the LLM (in ``__init__`` if the spec decides).
    Subclass the base that says how rows flow through you; executors rely on it:
 
    ============== ======================================== =====================================
@@ -55,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -62,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmassert.errors import SpecError
 from llmassert.pipeline.schema_types import TypeSyntaxError, to_json_schema
-from llmassert.pipeline.templates import KeySet
+from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.types import (
     FLAG_KEY,
     UNKNOWN,
@@ -239,13 +242,17 @@ SpecT = TypeVar("SpecT", bound=OperationSpec)
 class Operator(ABC, Generic[SpecT]):
     """Base class; see the module docstring for the contract."""
 
-    type_name: ClassVar[str]
+    type_name: ClassVar[str]  # both set by @register(spec_model)
     spec_model: ClassVar[type[OperationSpec]]
     kind: ClassVar[OpKind]
+    # True if the operator calls the LLM (its units are journaled for resume); operators whose
+    # spec decides (topk's fts, a map without prompt) set it in __init__.
+    uses_llm: bool = False
 
     def __init__(self, spec: SpecT, env: PipelineEnv) -> None:
         self.spec = spec
         self.env = env
+        self.where = env.where(spec.name)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Compiled templates and loaded assertion modules are rebuilt on the worker.
@@ -264,21 +271,27 @@ class Operator(ABC, Generic[SpecT]):
     def name(self) -> str:
         return self.spec.name
 
-    @property
-    def uses_llm(self) -> bool:
-        """True if the operator calls the LLM (its units are journaled for resume)."""
-        return False
-
     # Each row unit ends in exactly one place (output row, filtered, quarantined, errored): a
     # replayed journal entry of such an operator must account for exactly its input row.
     one_row_per_row: ClassVar[bool] = False
 
     def fail(self, message: str, field: str | None = None) -> SpecError:
         """A SpecError located at this operation (``operations[2] (name).field``)."""
-        where = self.env.op_where.get(self.name, f"operations ({self.name})")
+        where = self.where
         return SpecError(
             message, file=self.env.spec_file, field=f"{where}.{field}" if field else where
         )
+
+    def require_keys(self, keys: KeySet, needed: list[str], field: str) -> None:
+        """Raise a SpecError at ``field`` if the rows here lack a key this operation needs."""
+        missing = keys.missing(needed)
+        if missing:
+            shown = ", ".join(sorted(keys.keys)) or "none"
+            raise self.fail(f"{missing[0]!r} is not a key of the rows here (keys: {shown})", field)
+
+    def template(self, source: str, field: str) -> Prompt:
+        """A Jinja template of this operation's spec, its errors located at ``field``."""
+        return Prompt(source, where=f"{self.where}.{field}", file=self.env.spec_file)
 
     def output_keys(self, keys: KeySet) -> KeySet:
         """Keys rows carry after this operator, given the keys they carry before.
@@ -360,12 +373,28 @@ class JoinOperator(Operator[SpecT]):
 OPERATORS: dict[str, type[Operator[Any]]] = {}
 
 
-def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
-    """Class decorator adding an operator to the one registry, keyed by its YAML ``type``."""
-    if cls.type_name in OPERATORS and OPERATORS[cls.type_name] is not cls:
-        raise ValueError(f"operator type {cls.type_name!r} registered twice")
-    OPERATORS[cls.type_name] = cls
-    return cls
+OpT = TypeVar("OpT", bound=type[Operator[Any]])
+
+
+def register(spec_model: type[OperationSpec]) -> Callable[[OpT], OpT]:
+    """``@register(MapSpec)``: adds the class to the one registry under its spec's ``type``.
+
+    The YAML type name is the default of the spec model's ``type: Literal["<type>"]`` field,
+    so it is written once; the decorator sets ``spec_model`` and ``type_name`` on the class.
+    """
+    type_name = spec_model.model_fields["type"].default
+    if not isinstance(type_name, str) or not type_name:
+        raise TypeError(f"{spec_model.__name__}.type needs a default: Literal['<type>'] = '<type>'")
+
+    def add(cls: OpT) -> OpT:
+        if type_name in OPERATORS and OPERATORS[type_name] is not cls:
+            raise ValueError(f"operator type {type_name!r} registered twice")
+        cls.type_name = type_name
+        cls.spec_model = spec_model
+        OPERATORS[type_name] = cls
+        return cls
+
+    return add
 
 
 # The value types from pipeline/types.py are re-exported: they are part of the operator contract.

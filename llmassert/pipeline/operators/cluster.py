@@ -73,25 +73,18 @@ class ClusterSpec(LLMOperationSpec):
         return self
 
 
-@register
+@register(ClusterSpec)
 class ClusterOperator(GlobalOperator[ClusterSpec]):
-    type_name = "cluster"
-    spec_model = ClusterSpec
+    uses_llm = True
 
     def __init__(self, spec: ClusterSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         self.step = LLMStep(
             spec,
             env,
-            op_type="cluster",
-            prompt=spec.summary_prompt,
             prompt_field="summary_prompt",
             schema=to_json_schema(spec.summary_schema),
         )
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing(self.spec.embedding_keys)

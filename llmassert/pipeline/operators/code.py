@@ -87,7 +87,7 @@ class _CodeOperator(GlobalOperator[Any]):
 
     def __init__(self, spec: CodeSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        filename = f"{env.spec_file}:{env.op_where.get(spec.name, spec.name)}.code"
+        filename = f"{env.spec_file}:{self.where}.code"
         try:
             functions = load_inline(spec.code, filename=filename)
         except (UnsafeCodeError, SandboxError) as e:
@@ -104,11 +104,8 @@ class _CodeOperator(GlobalOperator[Any]):
             return None, f"transform raised {type(e).__name__}: {e}"[:500]
 
 
-@register
+@register(CodeMapSpec)
 class CodeMapOperator(_CodeOperator):
-    type_name = "code_map"
-    spec_model = CodeMapSpec
-
     def output_keys(self, keys: KeySet) -> KeySet:
         return KeySet(keys.keys | set(_declared(self.spec)), open=True)
 
@@ -129,11 +126,8 @@ class CodeMapOperator(_CodeOperator):
         return out
 
 
-@register
+@register(CodeFilterSpec)
 class CodeFilterOperator(_CodeOperator):
-    type_name = "code_filter"
-    spec_model = CodeFilterSpec
-
     def output_keys(self, keys: KeySet) -> KeySet:
         return keys
 
@@ -157,19 +151,10 @@ class CodeFilterOperator(_CodeOperator):
         return out
 
 
-@register
+@register(CodeReduceSpec)
 class CodeReduceOperator(_CodeOperator):
-    type_name = "code_reduce"
-    spec_model = CodeReduceSpec
-
     def output_keys(self, keys: KeySet) -> KeySet:
-        missing = keys.missing(self.spec.keys)
-        if missing:
-            raise self.fail(
-                f"reduce_key {missing[0]!r} is not a key of the rows here (keys: "
-                f"{', '.join(sorted(keys.keys)) or 'none'})",
-                "reduce_key",
-            )
+        self.require_keys(keys, self.spec.keys, "reduce_key")
         return KeySet(frozenset(self.spec.keys) | set(_declared(self.spec)), open=True)
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:

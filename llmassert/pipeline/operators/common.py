@@ -105,17 +105,15 @@ class LLMStep:
         spec: LLMOperationSpec,
         env: PipelineEnv,
         *,
-        op_type: str,
-        prompt: str | None = None,
         prompt_field: str = "prompt",
         schema: dict[str, Any] | None = None,
     ) -> None:
         self.spec = spec
         self.env = env
         self.op = spec.name
-        self.op_type = op_type
-        self.where = env.op_where.get(spec.name, f"operations ({spec.name})")
-        source = prompt if prompt is not None else spec.prompt
+        self.op_type = op_type = spec.type
+        self.where = env.where(spec.name)
+        source: str | None = getattr(spec, prompt_field)  # the spec field this step asks
         if source is None:
             raise self._spec_error(f"{op_type} needs a `{prompt_field}`", prompt_field)
         self.prompt = Prompt(source, where=f"{self.where}.{prompt_field}", file=env.spec_file)
@@ -128,8 +126,7 @@ class LLMStep:
         # Tool names must match ^[A-Za-z0-9_-]{1,64}$; operation names are freer.
         self.schema_name = re.sub(r"[^A-Za-z0-9_-]", "_", self.op)[:64] or "output"
         self.system = env.system_message(op_type, spec.system_prompt)
-        bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
-        self.use_cache = not bypass
+        self.use_cache = env.use_cache(spec)
         kwargs = dict(spec.litellm_completion_kwargs)
         self.request_args = {k: kwargs.pop(k) for k in list(kwargs) if k in _REQUEST_KEYS}
         self.params = kwargs

@@ -99,20 +99,17 @@ class EquijoinSpec(LLMOperationSpec):
         return self
 
 
-@register
+@register(EquijoinSpec)
 class EquijoinOperator(JoinOperator[EquijoinSpec]):
     """Pairs of (left, right) rows the model says match, merged into one row each."""
 
-    type_name = "equijoin"
-    spec_model = EquijoinSpec
+    uses_llm = True
 
     def __init__(self, spec: EquijoinSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         self.step = LLMStep(
             spec,
             env,
-            op_type="equijoin",
-            prompt=spec.comparison_prompt,
             prompt_field="comparison_prompt",
             schema=MATCH_SCHEMA,
         )
@@ -124,10 +121,6 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
             skip_on_error=spec.skip_on_error,
         )
         self.conditions = [SafeExpr(c, PAIR_NAMES) for c in spec.blocking_conditions or []]
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def output_keys(self, keys: KeySet) -> KeySet:
         self.step.prompt.check({"left": keys, "right": keys})

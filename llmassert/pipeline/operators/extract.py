@@ -140,22 +140,17 @@ def numbered_lines(text: str, width: int = LINE_WIDTH) -> list[str]:
     return lines
 
 
-@register
+@register(ExtractSpec)
 class ExtractOperator(RowOperator[ExtractSpec]):
-    type_name = "extract"
     one_row_per_row = True
-    spec_model = ExtractSpec
+    uses_llm = True
 
     def __init__(self, spec: ExtractSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         schema = LINE_SCHEMA if spec.extraction_method == "line_number" else REGEX_SCHEMA
-        self.step = LLMStep(spec, env, op_type="extract", schema=schema)
+        self.step = LLMStep(spec, env, schema=schema)
         self.suffix = spec.extraction_key_suffix or f"_extracted_{spec.name}"
         self.retriever = retriever_for(self)
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def out_key(self, key: str) -> str:
         return f"{key}{self.suffix}"

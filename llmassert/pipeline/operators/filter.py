@@ -57,11 +57,8 @@ class FilterSpec(MapSpec):
         return self
 
 
-@register
+@register(FilterSpec)
 class FilterOperator(MapOperator):
-    type_name = "filter"
-    spec_model = FilterSpec  # type: ignore[assignment]
-
     @classmethod
     def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
         # DocETL runs a cascade instead of the plain path (calibration does not apply to it).
@@ -94,6 +91,7 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
 
     type_name = "filter"
     spec_model = FilterSpec
+    uses_llm = True
 
     def __init__(self, spec: FilterSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
@@ -112,10 +110,6 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
             "additionalProperties": False,
         }
         self.seed = seed_of(spec.name)
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def output_keys(self, keys: KeySet) -> KeySet:
         return self.oracle.output_keys(keys)

@@ -194,12 +194,9 @@ def render_chunk(chunks: list[Row], index: int, spec: GatherSpec) -> str:
     return "\n".join(parts)
 
 
-@register
+@register(GatherSpec)
 class GatherOperator(GroupOperator[GatherSpec]):
     """Adds ``<content_key>_rendered`` to every chunk, grouped by document."""
-
-    type_name = "gather"
-    spec_model = GatherSpec
 
     @property
     def rendered_key(self) -> str:
@@ -267,9 +264,7 @@ class GatherOperator(GroupOperator[GatherSpec]):
             spec.order_key: "order_key",
         }
         for key, field in fields.items():
-            if keys.missing([key]):
-                shown = ", ".join(sorted(keys.keys)) or "none"
-                raise self.fail(f"{key!r} is not a key of the rows here (keys: {shown})", field)
+            self.require_keys(keys, [key], field)
         return keys | (self.rendered_key,)
 
 

@@ -62,27 +62,20 @@ class LinkResolveSpec(LLMOperationSpec):
         return self
 
 
-@register
+@register(LinkResolveSpec)
 class LinkResolveOperator(GlobalOperator[LinkResolveSpec]):
-    type_name = "link_resolve"
-    spec_model = LinkResolveSpec
+    uses_llm = True
 
     def __init__(self, spec: LinkResolveSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         self.step = LLMStep(
             spec,
             env,
-            op_type="link_resolve",
-            prompt=spec.comparison_prompt,
             prompt_field="comparison_prompt",
             schema=SAME_SCHEMA,
         )
         if spec.comparison_model:
             self.step.model = spec.comparison_model
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing([self.spec.id_key, self.spec.link_key])

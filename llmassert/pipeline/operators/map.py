@@ -78,29 +78,22 @@ def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@register
+@register(MapSpec)
 class MapOperator(RowOperator[MapSpec]):
-    type_name = "map"
     one_row_per_row = True
-    spec_model = MapSpec
 
     def __init__(self, spec: MapSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         # Calibration's reference anchors, appended to each rendered prompt (as data: a model's
         # text never becomes template source).
         self.prompt_suffix = ""
-        self.step = (
-            LLMStep(spec, env, op_type=self.type_name, schema=self._schema())
-            if spec.prompt is not None
-            else None
-        )
+        self.step = LLMStep(spec, env, schema=self._schema()) if spec.prompt is not None else None
+        self.uses_llm = self.step is not None
         self.batch_step = None
         if self.step is not None and spec.batch_prompt and (spec.max_batch_size or 1) > 1:
             self.batch_step = LLMStep(
                 spec,
                 env,
-                op_type=self.type_name,
-                prompt=spec.batch_prompt,
                 prompt_field="batch_prompt",
                 schema=batch_schema(self.step.schema),
             )
@@ -117,10 +110,6 @@ class MapOperator(RowOperator[MapSpec]):
         return super().build(spec, env)
 
     @property
-    def uses_llm(self) -> bool:
-        return self.step is not None
-
-    @property
     def batch_size(self) -> int:
         if self.retriever is not None:
             return 1  # context is retrieved per row
@@ -134,9 +123,7 @@ class MapOperator(RowOperator[MapSpec]):
         out = KeySet.of(self.output_fields())
         seen = KeySet.of(self.spec.input) if self.spec.input else keys
         if self.spec.input:
-            missing = keys.missing(self.spec.input)
-            if missing:
-                raise self.fail(f"{missing[0]!r} is not a key of the rows here", "input")
+            self.require_keys(keys, self.spec.input, "input")
         if self.retriever is not None:
             self.retriever.check_query({"input": keys})
         if self.step is not None:
@@ -312,6 +299,8 @@ class CalibratedMapOperator(GlobalOperator[MapSpec]):
     checks; each unit and the anchors are journaled for resume.
     """
 
+    uses_llm = True
+
     def __init__(self, spec: MapSpec, env: PipelineEnv, inner: MapOperator) -> None:
         super().__init__(spec, env)
         self.inner = inner
@@ -320,10 +309,6 @@ class CalibratedMapOperator(GlobalOperator[MapSpec]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self.inner).build, (self.spec, self.env))
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def output_keys(self, keys: KeySet) -> KeySet:
         return self.inner.output_keys(keys)

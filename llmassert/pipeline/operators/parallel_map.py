@@ -70,10 +70,9 @@ class ParallelMapSpec(OperationSpec):
         return self
 
 
-@register
+@register(ParallelMapSpec)
 class ParallelMapOperator(RowOperator[ParallelMapSpec]):
-    type_name = "parallel_map"
-    spec_model = ParallelMapSpec
+    uses_llm = True
 
     def __init__(self, spec: ParallelMapSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
@@ -91,11 +90,7 @@ class ParallelMapOperator(RowOperator[ParallelMapSpec]):
                     "bypass_cache": spec.bypass_cache,
                 }
             )
-            self.steps.append(LLMStep(sub, env, op_type="map"))
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
+            self.steps.append(LLMStep(sub, env))
 
     def output_keys(self, keys: KeySet) -> KeySet:
         keys = keys.without(self.spec.drop_keys or [])

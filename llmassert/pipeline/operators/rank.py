@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -33,8 +33,11 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
-from llmassert.pipeline.similarity import cosine
+from llmassert.pipeline.similarity import similarities
 from llmassert.pipeline.templates import KeySet
+
+if TYPE_CHECKING:
+    from llmassert.pipeline.operators.topk import TopKSpec
 
 RANK_KEY = "_rank"
 LIKERT_SCHEMA: dict[str, Any] = {
@@ -96,35 +99,34 @@ def row_text(row: Row, keys: list[str]) -> str:
 
 
 class Ranker:
-    """The ranking algorithm over (spec-like) settings; shared by rank and topk llm_compare."""
+    """The ranking algorithm; shared by rank and topk llm_compare (defaults: DocETL's rank)."""
 
     def __init__(
         self,
-        *,
-        name: str,
+        op: RankSpec | TopKSpec,
         env: PipelineEnv,
+        *,
         criterion: str,
         keys: list[str],
-        direction: str,
         model: str,
-        embedding_model: str | None,
-        batch_size: int,
-        calibration: int,
-        initial: str,
-        k: int | None,
-        budget: int,
-        picks: int,
-        overlap: float,
-        params: dict[str, Any],
-        use_cache: bool,
+        direction: str = "desc",
+        embedding_model: str | None = None,
+        batch_size: int = 10,
+        calibration: int = 10,
+        initial: str = "likert",
+        k: int | None = None,
+        budget: int = 10,
+        picks: int = 3,
+        overlap: float = 0.5,
     ) -> None:
-        self.name, self.env, self.criterion, self.keys = name, env, criterion, keys
+        self.name, self.env, self.criterion, self.keys = op.name, env, criterion, keys
         self.direction = direction
         self.model = model
         self.embedding_model = embedding_model or env.embedding_model or DEFAULT_EMBEDDING_MODEL
         self.batch_size, self.calibration, self.initial = batch_size, calibration, initial
         self.k, self.budget, self.picks, self.overlap = k, budget, picks, overlap
-        self.params, self.use_cache = params, use_cache
+        self.params = dict(op.litellm_completion_kwargs)
+        self.use_cache = env.use_cache(op)
 
     def windows(self, n: int) -> list[tuple[int, int]]:
         """The picky windows (start, end) over n rows, in the order they are run."""
@@ -176,10 +178,8 @@ class Ranker:
     async def initial_order(self, rows: list[Row], ctx: OpContext) -> list[int]:
         n = len(rows)
         if self.initial == "embedding":
-            texts = [row_text(r, self.keys) for r in rows] + [self.criterion]
-            vecs = await ctx.embed(texts, self.embedding_model)
-            q = vecs[-1]
-            scores = [cosine(v, q) for v in vecs[:-1]]
+            texts = [row_text(r, self.keys) for r in rows]
+            scores = await similarities(ctx, texts, self.criterion, self.embedding_model)
         else:
             scores = [float(s) for s in await self._likert(rows, ctx)]
         reverse = self.direction == "desc"
@@ -263,17 +263,15 @@ class Ranker:
         return [{**rows[i], RANK_KEY: pos + 1} for pos, i in enumerate(order)]
 
 
-@register
+@register(RankSpec)
 class RankOperator(GlobalOperator[RankSpec]):
-    type_name = "rank"
-    spec_model = RankSpec
+    uses_llm = True
 
     def __init__(self, spec: RankSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
         self.ranker = Ranker(
-            name=spec.name,
-            env=env,
+            spec,
+            env,
             criterion=spec.prompt,
             keys=spec.input_keys,
             direction=spec.direction,
@@ -286,13 +284,7 @@ class RankOperator(GlobalOperator[RankSpec]):
             budget=spec.budget,
             picks=spec.num_top_items_per_window,
             overlap=spec.overlap_fraction,
-            params=dict(spec.litellm_completion_kwargs),
-            use_cache=not bypass,
         )
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def output_keys(self, keys: KeySet) -> KeySet:
         return keys | [RANK_KEY]

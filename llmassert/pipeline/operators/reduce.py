@@ -43,7 +43,7 @@ from llmassert.pipeline.operators.common import (
 from llmassert.pipeline.operators.map import retriever_for
 from llmassert.pipeline.retrievers import prompt_with_context
 from llmassert.pipeline.similarity import cosine
-from llmassert.pipeline.templates import KeySet, Prompt
+from llmassert.pipeline.templates import KeySet
 
 ALL = "_all"
 EMBED_BATCH = 256
@@ -111,58 +111,31 @@ class ReduceSpec(LLMOperationSpec):
         return [self.reduce_key] if isinstance(self.reduce_key, str) else list(self.reduce_key)
 
 
-@register
+@register(ReduceSpec)
 class ReduceOperator(GroupOperator[ReduceSpec]):
-    type_name = "reduce"
-    spec_model = ReduceSpec
+    uses_llm = True
 
     def __init__(self, spec: ReduceSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         self.keys = [k for k in spec.keys if k != ALL]
-        self.step = LLMStep(spec, env, op_type="reduce")
-        self.fold = (
-            LLMStep(
-                spec, env, op_type="reduce", prompt=spec.fold_prompt, prompt_field="fold_prompt"
-            )
-            if spec.fold_prompt
-            else None
-        )
-        self.merge = (
-            LLMStep(
-                spec, env, op_type="reduce", prompt=spec.merge_prompt, prompt_field="merge_prompt"
-            )
-            if spec.merge_prompt
-            else None
-        )
+        self.step = LLMStep(spec, env)
+        self.fold = LLMStep(spec, env, prompt_field="fold_prompt") if spec.fold_prompt else None
+        self.merge = LLMStep(spec, env, prompt_field="merge_prompt") if spec.merge_prompt else None
         self.subselect = list(spec.input.schema_) if spec.input else None
         self.retriever = retriever_for(self)
         vs = spec.value_sampling
         self.sampling = vs if vs is not None and vs.enabled else None
         self.query = (
-            Prompt(
-                self.sampling.query_text,
-                where=f"{env.op_where.get(spec.name, spec.name)}.value_sampling.query_text",
-                file=env.spec_file,
-            )
+            self.template(self.sampling.query_text, "value_sampling.query_text")
             if self.sampling is not None and self.sampling.query_text
             else None
         )
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     def group_key(self, row: Row) -> tuple[Any, ...]:
         return tuple(row.get(k) for k in self.keys)
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        missing = keys.missing(self.keys)
-        if missing:
-            raise self.fail(
-                f"reduce_key {missing[0]!r} is not a key of the rows here (keys: "
-                f"{', '.join(sorted(keys.keys)) or 'none'})",
-                "reduce_key",
-            )
+        self.require_keys(keys, self.keys, "reduce_key")
         rows = KeySet.of(self.subselect, keys.open) if self.subselect else keys
         out = KeySet.of(self.step.schema["properties"])
         common: dict[str, KeySet | None] = {"inputs": rows, "reduce_key": None}

@@ -411,26 +411,21 @@ def candidate_pairs(
 # -- the operator --------------------------------------------------------------------------------
 
 
-@register
+@register(ResolveSpec)
 class ResolveOperator(GlobalOperator[ResolveSpec]):
     """Clusters rows naming the same entity and gives each cluster one resolved value."""
 
-    type_name = "resolve"
-    spec_model = ResolveSpec
+    uses_llm = True
 
     def __init__(self, spec: ResolveSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         self.step = LLMStep(
             spec,
             env,
-            op_type="resolve",
-            prompt=spec.resolution_prompt,
             prompt_field="resolution_prompt",
         )
         self.step.model = spec.resolution_model or self.step.model
-        self.compare_prompt = Prompt(
-            spec.comparison_prompt, file=env.spec_file, where=f"{self.step.where}.comparison_prompt"
-        )
+        self.compare_prompt = self.template(spec.comparison_prompt, "comparison_prompt")
         self.judge = PairJudge(
             self.step,
             self.compare_prompt,
@@ -439,10 +434,6 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
             skip_on_error=spec.skip_on_error,
         )
         self.conditions = [SafeExpr(c, PAIR_NAMES) for c in spec.blocking_conditions or []]
-
-    @property
-    def uses_llm(self) -> bool:
-        return True
 
     @property
     def kv_key(self) -> str:
@@ -455,12 +446,7 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
 
     def output_keys(self, keys: KeySet) -> KeySet:
         spec = self.spec
-        missing = keys.missing(spec.blocking_keys or [])
-        if missing:
-            shown = ", ".join(sorted(keys.keys)) or "none"
-            raise self.fail(
-                f"{missing[0]!r} is not a key of the rows here (keys: {shown})", "blocking_keys"
-            )
+        self.require_keys(keys, spec.blocking_keys or [], "blocking_keys")
         self.compare_prompt.check({"input1": keys, "input2": keys})
         seen = KeySet.of(spec.input.schema_, keys.open) if spec.input else keys
         self.step.prompt.check({"inputs": seen})

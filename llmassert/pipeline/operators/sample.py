@@ -19,28 +19,18 @@ from __future__ import annotations
 
 import math
 import random
-import re
-from collections import Counter
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from llmassert.pipeline.context import OpContext, PipelineEnv
-from llmassert.pipeline.operators.base import (
-    CallEstimate,
-    GlobalOperator,
-    OperationSpec,
-    Outcome,
-    Row,
-    register,
-)
-from llmassert.pipeline.similarity import cosine
-from llmassert.pipeline.templates import KeySet, Prompt
-
-DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"  # DocETL's default
+from llmassert.pipeline.context import DEFAULT_EMBEDDING_MODEL, OpContext, PipelineEnv
+from llmassert.pipeline.operators.base import CallEstimate, GlobalOperator, Outcome, Row, register
+from llmassert.pipeline.operators.subset import StratifiedSpec, portion, strata_groups
+from llmassert.pipeline.similarity import bm25_scores, similarities
+from llmassert.pipeline.templates import KeySet
 
 
-class SampleSpec(OperationSpec):
+class SampleSpec(StratifiedSpec):
     """DocETL's sample."""
 
     type: Literal["sample"] = "sample"
@@ -49,7 +39,6 @@ class SampleSpec(OperationSpec):
         None, description="A count, a fraction, or (custom) a list of {key: value}."
     )
     random_state: int | None = None
-    stratify_key: str | list[str] | None = None
     samples_per_group: bool = False
     method_kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -95,70 +84,22 @@ class SampleSpec(OperationSpec):
             raise ValueError(f"method_kwargs: unknown key {unknown[0]!r} for method {m}")
         return self
 
-    @property
-    def strata(self) -> list[str]:
-        s = self.stratify_key
-        return [] if s is None else [s] if isinstance(s, str) else list(s)
-
-
-def _count(samples: int | float, n: int) -> int:
-    if isinstance(samples, float) and samples <= 1.0:
-        return min(n, int(samples * n))
-    return min(n, int(samples))
-
 
 def _text(row: Row, keys: list[str]) -> str:
     return " ".join(f"{k}: {row.get(k, '')}" for k in keys)
 
 
-_WORD = re.compile(r"\w+")
-
-
-def bm25_scores(docs: list[str], query: str, k1: float = 1.5, b: float = 0.75) -> list[float]:
-    """Okapi BM25 of ``query`` against each document (lower-cased word tokens)."""
-    toks = [_WORD.findall(d.lower()) for d in docs]
-    n = len(toks) or 1
-    avg = sum(len(t) for t in toks) / n or 1.0
-    df: Counter[str] = Counter(w for t in toks for w in set(t))
-    q = _WORD.findall(query.lower())
-    scores = []
-    for t in toks:
-        tf = Counter(t)
-        s = 0.0
-        for w in q:
-            if w not in tf:
-                continue
-            idf = math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5))
-            s += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(t) / avg))
-        scores.append(s)
-    return scores
-
-
-@register
+@register(SampleSpec)
 class SampleOperator(GlobalOperator[SampleSpec]):
-    type_name = "sample"
-    spec_model = SampleSpec
-
     def __init__(self, spec: SampleSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
         q = spec.method_kwargs.get("query")
-        where = env.op_where.get(spec.name, spec.name)
-        self.query = (
-            Prompt(q, where=f"{where}.method_kwargs.query", file=env.spec_file)
-            if isinstance(q, str) and "{" in q
-            else None
-        )
-
-    @property
-    def uses_llm(self) -> bool:
-        return self.spec.method in ("outliers", "top_embedding")
+        templated = isinstance(q, str) and "{" in q
+        self.query = self.template(str(q), "method_kwargs.query") if templated else None
+        self.uses_llm = spec.method in ("outliers", "top_embedding")
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        missing = keys.missing(self.spec.strata)
-        if missing:
-            raise self.fail(
-                f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key"
-            )
+        self.require_keys(keys, self.spec.strata, "stratify_key")
         return keys
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
@@ -171,15 +112,12 @@ class SampleOperator(GlobalOperator[SampleSpec]):
         if not strata:
             kept = await self._sample(rows, ctx, self.spec.samples)
         else:
-            groups: dict[str, list[int]] = {}
-            for i, r in enumerate(rows):
-                groups.setdefault(repr([r.get(k) for k in strata]), []).append(i)
             kept_idx: list[int] = []
-            for idx in groups.values():
+            for idx in strata_groups(rows, strata):
                 samples = self.spec.samples
                 if not self.spec.samples_per_group and isinstance(samples, (int, float)):
                     # Proportional: this group's share of the overall sample size.
-                    total = _count(samples, len(rows))
+                    total = portion(samples, len(rows))
                     samples = max(1, round(total * len(idx) / len(rows))) if total else 0
                 group_rows = [rows[i] for i in idx]
                 picked = await self._sample(group_rows, ctx, samples) if samples else []
@@ -194,10 +132,10 @@ class SampleOperator(GlobalOperator[SampleSpec]):
         n = len(rows)
         kw = self.spec.method_kwargs
         if m == "first":
-            return list(range(_count(samples, n)))
+            return list(range(portion(samples, n)))
         if m == "uniform":
             rng = random.Random(self.spec.random_state)
-            return sorted(rng.sample(range(n), _count(samples, n)))
+            return sorted(rng.sample(range(n), portion(samples, n)))
         if m == "custom":
             keys = list(samples[0])
             index = {repr([r.get(k) for k in keys]): i for i, r in enumerate(rows)}
@@ -207,15 +145,13 @@ class SampleOperator(GlobalOperator[SampleSpec]):
             query = self._query(rows)
             scores = bm25_scores([_text(r, kw["keys"]) for r in rows], query)
             order = sorted(range(n), key=lambda i: -scores[i])
-            return order[: _count(samples, n)]
+            return order[: portion(samples, n)]
         model = kw.get("embedding_model") or self.env.embedding_model or DEFAULT_EMBEDDING_MODEL
         if m == "top_embedding":
-            keys = kw["keys"]
-            vecs = await ctx.embed([_text(r, keys) for r in rows] + [self._query(rows)], model)
-            qv = vecs[-1]
-            sims = [cosine(v, qv) for v in vecs[:-1]]
+            texts = [_text(r, kw["keys"]) for r in rows]
+            sims = await similarities(ctx, texts, self._query(rows), model)
             order = sorted(range(n), key=lambda i: -sims[i])
-            return order[: _count(samples, n)]
+            return order[: portion(samples, n)]
         # outliers
         keys = kw["embedding_keys"]
         texts = [_text(r, keys) for r in rows]

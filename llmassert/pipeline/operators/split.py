@@ -92,12 +92,9 @@ def doc_id(row: Row) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]  # as long as a uuid's hex
 
 
-@register
+@register(SplitSpec)
 class SplitOperator(RowOperator[SplitSpec]):
     """One row per chunk of ``split_key``."""
-
-    type_name = "split"
-    spec_model = SplitSpec
 
     @property
     def chunk_key(self) -> str:
@@ -145,10 +142,5 @@ class SplitOperator(RowOperator[SplitSpec]):
         return Outcome(rows=rows, meta={"chunks": len(rows)})
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        if keys.missing([self.spec.split_key]):
-            shown = ", ".join(sorted(keys.keys)) or "none"
-            raise self.fail(
-                f"{self.spec.split_key!r} is not a key of the rows here (keys: {shown})",
-                "split_key",
-            )
+        self.require_keys(keys, [self.spec.split_key], "split_key")
         return keys | (self.chunk_key, self.id_key, self.num_key)

@@ -18,23 +18,16 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from llmassert.pipeline.context import DEFAULT_EMBEDDING_MODEL, OpContext, PipelineEnv
-from llmassert.pipeline.operators.base import (
-    CallEstimate,
-    GlobalOperator,
-    OperationSpec,
-    Outcome,
-    Row,
-    register,
-)
+from llmassert.pipeline.operators.base import CallEstimate, GlobalOperator, Outcome, Row, register
 from llmassert.pipeline.operators.rank import RANK_KEY, Ranker, row_text
-from llmassert.pipeline.operators.sample import bm25_scores
-from llmassert.pipeline.similarity import cosine
-from llmassert.pipeline.templates import KeySet, Prompt
+from llmassert.pipeline.operators.subset import StratifiedSpec, portion, strata_groups
+from llmassert.pipeline.similarity import bm25_scores, similarities
+from llmassert.pipeline.templates import KeySet
 
 EMBED_BATCH = 256
 
 
-class TopKSpec(OperationSpec):
+class TopKSpec(StratifiedSpec):
     """DocETL's topk."""
 
     type: Literal["topk"] = "topk"
@@ -42,7 +35,6 @@ class TopKSpec(OperationSpec):
     k: int | float = Field(description="A count, or a fraction of the rows (float <= 1).")
     keys: list[str] = Field(min_length=1)
     query: str = Field(min_length=1)
-    stratify_key: str | list[str] | None = None
     embedding_model: str | None = None
     model: str | None = None
     batch_size: int = Field(10, ge=2)
@@ -62,60 +54,34 @@ class TopKSpec(OperationSpec):
                 raise ValueError("stratify_key is not supported with llm_compare")
         return self
 
-    @property
-    def strata(self) -> list[str]:
-        s = self.stratify_key
-        return [] if s is None else [s] if isinstance(s, str) else list(s)
 
-
-def _count(k: int | float, n: int) -> int:
-    return min(n, int(k * n)) if isinstance(k, float) and k <= 1 else min(n, int(k))
-
-
-@register
+@register(TopKSpec)
 class TopKOperator(GlobalOperator[TopKSpec]):
-    type_name = "topk"
-    spec_model = TopKSpec
-
     def __init__(self, spec: TopKSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        where = env.op_where.get(spec.name, spec.name)
-        self.query = Prompt(spec.query, where=f"{where}.query", file=env.spec_file)
+        self.query = self.template(spec.query, "query")
         self.embedding_model = (
             spec.embedding_model or env.embedding_model or DEFAULT_EMBEDDING_MODEL
         )
+        self.uses_llm = spec.method != "fts"
         self.ranker: Ranker | None = None
         if spec.method == "llm_compare":
-            bypass = spec.bypass_cache if spec.bypass_cache is not None else env.bypass_cache
+            # The rank algorithm with an embedding initial order, DocETL's topk settings.
             self.ranker = Ranker(
-                name=spec.name,
-                env=env,
+                spec,
+                env,
                 criterion=spec.query,
                 keys=spec.keys,
-                direction="desc",
                 model=env.model_for(spec),
                 embedding_model=self.embedding_model,
                 batch_size=spec.batch_size,
                 calibration=0,
                 initial="embedding",
-                k=None,
-                budget=10,
                 picks=min(3, spec.batch_size - 1),
-                overlap=0.5,
-                params=dict(spec.litellm_completion_kwargs),
-                use_cache=not bypass,
             )
-
-    @property
-    def uses_llm(self) -> bool:
-        return self.spec.method != "fts"
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        missing = keys.missing(self.spec.strata)
-        if missing:
-            raise self.fail(
-                f"stratify_key {missing[0]!r} is not a key of the rows here", "stratify_key"
-            )
+        self.require_keys(keys, self.spec.strata, "stratify_key")
         self.query.check({"input": keys})
         return keys | [RANK_KEY]
 
@@ -124,25 +90,22 @@ class TopKOperator(GlobalOperator[TopKSpec]):
         calls = 0 if self.spec.method == "fts" else math.ceil((n + 1) / EMBED_BATCH)
         if self.ranker is not None:
             calls = self.ranker.estimate(n)
-        return CallEstimate(calls=calls, rows=rows[: _count(self.spec.k, n)], upper_bound=True)
+        return CallEstimate(calls=calls, rows=rows[: portion(self.spec.k, n)], upper_bound=True)
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         if not rows:
             return Outcome()
         if self.ranker is not None:
             ranked = await self.ranker.rank(rows, ctx)
-            kept = ranked[: _count(self.spec.k, len(rows))]
+            kept = ranked[: portion(self.spec.k, len(rows))]
             ctx.advance(len(rows))
             return Outcome(rows=kept, filtered=len(rows) - len(kept))
         strata = self.spec.strata
-        groups: dict[str, list[int]] = {}
-        for i, r in enumerate(rows):
-            groups.setdefault(repr([r.get(k) for k in strata]), []).append(i)
         query = self.query.render(input=rows[0])
         scores = await self._scores(rows, query, ctx)
         out: list[Row] = []
-        for idx in groups.values():
-            best = sorted(idx, key=lambda i: (-scores[i], i))[: _count(self.spec.k, len(idx))]
+        for idx in strata_groups(rows, strata):
+            best = sorted(idx, key=lambda i: (-scores[i], i))[: portion(self.spec.k, len(idx))]
             out.extend({**rows[i], RANK_KEY: pos + 1} for pos, i in enumerate(best))
         ctx.advance(len(rows))
         return Outcome(rows=out, filtered=len(rows) - len(out))
@@ -151,9 +114,4 @@ class TopKOperator(GlobalOperator[TopKSpec]):
         texts = [row_text(r, self.spec.keys) for r in rows]
         if self.spec.method == "fts":
             return bm25_scores(texts, query)
-        texts.append(query)
-        vecs: list[list[float]] = []
-        for b in range(0, len(texts), EMBED_BATCH):
-            vecs.extend(await ctx.embed(texts[b : b + EMBED_BATCH], self.embedding_model))
-        q = vecs[-1]
-        return [cosine(v, q) for v in vecs[:-1]]
+        return await similarities(ctx, texts, query, self.embedding_model, EMBED_BATCH)

@@ -84,12 +84,9 @@ def unnest_row(row: Row, spec: UnnestSpec) -> list[Row]:
     return walk(row, 0)
 
 
-@register
+@register(UnnestSpec)
 class UnnestOperator(RowOperator[UnnestSpec]):
     """One row per list element (or the dict's fields lifted into the row)."""
-
-    type_name = "unnest"
-    spec_model = UnnestSpec
 
     async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
         key = self.spec.unnest_key
@@ -113,11 +110,7 @@ class UnnestOperator(RowOperator[UnnestSpec]):
 
     def output_keys(self, keys: KeySet) -> KeySet:
         spec = self.spec
-        if keys.missing([spec.unnest_key]):
-            shown = ", ".join(sorted(keys.keys)) or "none"
-            raise self.fail(
-                f"{spec.unnest_key!r} is not a key of the rows here (keys: {shown})", "unnest_key"
-            )
+        self.require_keys(keys, [spec.unnest_key], "unnest_key")
         if spec.expand_fields is not None:
             return keys | spec.expand_fields
         # Expanding a dict without expand_fields adds keys that only the data knows.
