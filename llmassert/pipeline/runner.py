@@ -542,6 +542,11 @@ def _cap(op: Operator[Any]) -> int | None:
 
 
 def _truncate(op: Operator[Any], data: _Data) -> tuple[_Data, int]:
+    keep = op.admit(data.rows)
+    if keep is not None:
+        rows = [data.rows[i] for i in keep]
+        lineage = [data.lineage[i] for i in keep]
+        return _Data(rows, lineage, data.fingerprint), len(data.rows) - len(keep)
     cap = _cap(op)
     if cap is None or len(data.rows) <= cap:
         return data, 0

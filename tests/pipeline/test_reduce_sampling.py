@@ -208,3 +208,20 @@ def test_retriever_on_an_operator_without_retrieval_is_an_error(
             write_pipeline(tmp_path, text, [{"product_id": "A", "review": "x"}]), llm_settings
         )
     assert llm_server.requests == []
+
+
+def test_limit_reduces_the_smallest_groups_and_counts_the_rest_filtered(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    text = PIPELINE.format(sampling="enabled: false\n      method: first_n\n      sample_size: 1")
+    text = text.replace("    value_sampling:", "    limit: 2\n    value_sampling:")
+    rows = [
+        {"product_id": p, "n": i, "review": "ok"}
+        for p, k in (("A", 3), ("B", 1), ("C", 2))
+        for i in range(k)
+    ]
+    report = run_pipeline(write_pipeline(tmp_path, text, rows), llm_settings)
+    assert sorted(reviewed(llm_server)) == ["B", "C"]  # the two smallest groups
+    assert sorted(r["product_id"] for r in read_json(tmp_path / "out.json")) == ["B", "C"]
+    s = report.ops[0].stats
+    assert (s.rows_in, s.filtered, s.rows_out) == (6, 3, 2)

@@ -293,6 +293,11 @@ class Operator(ABC, Generic[SpecT]):
         """A Jinja template of this operation's spec, its errors located at ``field``."""
         return Prompt(source, where=f"{self.where}.{field}", file=self.env.spec_file)
 
+    def admit(self, rows: list[Row]) -> list[int] | None:
+        """Indices of the input rows this operation takes; the runner counts the others as
+        filtered before it runs (reduce's ``limit``).  None (the default): every row."""
+        return None
+
     def output_keys(self, keys: KeySet) -> KeySet:
         """Keys rows carry after this operator, given the keys they carry before.
 

@@ -95,6 +95,9 @@ class ReduceSpec(LLMOperationSpec):
     )
     synthesize_resolve: bool | None = Field(None, description="DocETL optimizer (ignored).")
     value_sampling: ValueSamplingSpec | None = None
+    limit: int | None = Field(
+        None, gt=0, description="DocETL: reduce only the N smallest groups (the rest: filtered)."
+    )
 
     @model_validator(mode="after")
     def _fold_keys(self) -> ReduceSpec:
@@ -133,6 +136,16 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
 
     def group_key(self, row: Row) -> tuple[Any, ...]:
         return tuple(row.get(k) for k in self.keys)
+
+    def admit(self, rows: list[Row]) -> list[int] | None:
+        """``limit``: the rows of the N smallest groups (ties: first appearance), as DocETL."""
+        if self.spec.limit is None:
+            return None
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(json.dumps(self.group_key(row), default=str), []).append(i)
+        chosen = sorted(groups.values(), key=len)[: self.spec.limit]
+        return sorted(i for members in chosen for i in members)
 
     def output_keys(self, keys: KeySet) -> KeySet:
         self.require_keys(keys, self.keys, "reduce_key")

@@ -129,6 +129,9 @@ class ResolveSpec(LLMOperationSpec):
     cascade: CascadeSpec | None = Field(
         None, description="DocETL's model cascade over the candidate pairs (default: precision)."
     )
+    blocking_target_recall: float | None = Field(
+        None, ge=0, le=1, description="DocETL's threshold tuning (accepted, not used)."
+    )
 
     @field_validator("blocking_conditions")
     @classmethod
