@@ -34,6 +34,10 @@ class Synthetic:
     fail: np.ndarray  # (responses, assertions) bool
     good: np.ndarray  # (responses,) bool
     subsumes: np.ndarray  # (assertions, assertions) bool
+    # what the generator knows and select() does not (for --structure): the failure modes each
+    # bad response shows (bad responses, modes) and the mode each assertion targets
+    modes: np.ndarray | None = None
+    target: np.ndarray | None = None
 
 
 def synthetic(
@@ -99,7 +103,7 @@ def synthetic(
         if a != b and target[a] == target[b]:
             subsumes[a, b] = True
     np.fill_diagonal(subsumes, False)
-    return Synthetic(fail, good, subsumes)
+    return Synthetic(fail, good, subsumes, modes, target)
 
 
 def as_arrays(s: Synthetic) -> Arrays:
@@ -141,7 +145,7 @@ def timed(
 def cell(seconds: float, proven: bool, count: int, bound: float | None = None) -> str:
     if proven:
         return f"{seconds:.2f}"
-    gap = f", bound {bound:g}, gap {100 * (count - bound) / count:.0f}%" if bound else ""
+    gap = f", bound {bound:g}, gap {100 * (count - bound) / count:.1f}%" if bound else ""
     return f"{seconds:.0f} (not proven: {count}{gap})"
 
 
@@ -154,7 +158,13 @@ def spread(runs: list[tuple[float, bool, int, float | None]]) -> str:
     mid = statistics.median(seconds)
     text = f"{mid:.2f} ({seconds[0]:.2f}-{seconds[-1]:.2f}, n={len(runs)})"
     if not proven:
-        gap = f", bound {max(bounds):g}" if bounds else ""
+        gap = ""
+        if bounds:
+            # each run's own certificate: its count against the bound its solver proved
+            gaps = sorted({f"{100 * (r[2] - r[3]) / r[2]:.1f}" for r in runs if r[3] is not None})
+            gap = (
+                f", bound {'/'.join(f'{b:g}' for b in sorted(set(bounds)))}, gap {'/'.join(gaps)}%"
+            )
         text += f" not proven: {'/'.join(str(c) for c in counts)}{gap}"
     return text
 
@@ -180,10 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         default="clustered",
         help="how sound checks trip over good responses (random: a stress case)",
     )
+    parser.add_argument(
+        "--structure",
+        type=float,
+        metavar="SECONDS",
+        help="instead of timing, describe each matrix for cov (what makes it hard), with a "
+        "local search of SECONDS for the best coverage one assertion short of the greedy count",
+    )
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
     if args.large:
         sizes.append((5000, 20000))
+    if args.structure is not None:
+        for n, r in sizes:
+            s = synthetic(n, r, good_failures=args.good_failures)
+            print(f"- {n:,} x {r:,}: {structure(s, args.structure)}", flush=True)
+        return 0
     print(
         f"cores: {os.cpu_count()}, time limit {args.time_limit:g} s, alpha 0.6, tau 0.25, "
         f"good failures {args.good_failures}\n"
@@ -225,6 +247,91 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     return 0
+
+
+def structure(s: Synthetic, seconds: float, alpha: float = 0.6, tau: float = 0.25) -> str:
+    """Why ``cov`` is hard on this matrix: its size after presolve, how connected it is, how much
+    of what the assertions catch is stray (outside the failure mode they target), the LP bound,
+    the greedy answer, and the best coverage a local search finds with one assertion fewer."""
+    from dataclasses import replace
+
+    from llmassert.select.heuristic import best_cov
+    from llmassert.select.milp import build_cover_model
+    from llmassert.select.presolve import reduce
+    from llmassert.select.solvers import solve
+
+    red = reduce(as_arrays(s), method="cov", tau=tau, alpha=alpha)
+    bad, w = red.bad, red.bad_w
+    parts = [
+        f"after presolve {red.nc:,} assertions x {len(w):,} bad rows (need {red.need:,} "
+        f"caught) + {len(red.good_w):,} good rows",
+        f"{_components(bad)} connected component(s)",
+    ]
+    if s.modes is not None and s.target is not None:
+        fail_bad = s.fail[~s.good][:, red.cols]
+        own = s.modes[:, s.target[red.cols]]
+        stray = (fail_bad & ~own).sum(axis=0)
+        total = fail_bad.sum(axis=0)
+        top = np.argsort(-total)[:20]
+        parts.append(
+            f"catches outside the assertion's own failure mode: "
+            f"{100 * stray.sum() / total.sum():.0f}% (the 20 largest assertions: "
+            f"{100 * stray[top].sum() / total[top].sum():.0f}%)"
+        )
+    model = build_cover_model(red, sub=False)
+    lp = solve(replace(model, integer=[False] * model.n_vars), solver="highs", time_limit_s=600)
+    parts.append(f"LP relaxation {lp.objective:.2f}")
+    start = best_cov(red, seconds=2.0)
+    if start is not None:
+        k = int(start.sum())
+        found = _best_coverage(bad, w, k - 1, seconds)
+        parts.append(
+            f"greedy + exchanges {k}; best coverage found with {k - 1} assertions "
+            f"(swap local search, {seconds:g} s): {found:,} of {red.need:,} needed"
+        )
+    return "; ".join(parts)
+
+
+def _components(bad: np.ndarray) -> int:
+    """Connected components of the assertion/bad-row graph (min-label propagation)."""
+    label = np.arange(bad.shape[1])
+    big = bad.shape[1]
+    while True:
+        row = np.where(bad, label[None, :], big).min(axis=1)
+        new = np.minimum(label, np.where(bad, row[:, None], big).min(axis=0))
+        if (new == label).all():
+            return len(np.unique(label[bad.any(axis=0)])) + int((~bad.any(axis=0)).sum())
+        label = new
+
+
+def _best_coverage(bad: np.ndarray, w: np.ndarray, k: int, seconds: float) -> int:
+    """Largest weighted coverage found with ``k`` columns: randomized greedy starts, each improved
+    by best single swaps until none helps (a lower bound on the true maximum, no proof)."""
+    rng = np.random.default_rng(0)
+    cols = bad.astype(np.int64)
+    best, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        sel: list[int] = []
+        hits = np.zeros(len(w), dtype=np.int64)
+        for _ in range(k):
+            gain = (w * (hits == 0)) @ cols
+            gain[sel] = -1
+            j = int(rng.choice(np.argsort(-gain)[:5]))
+            sel.append(j)
+            hits += cols[:, j]
+        value, improved = int(w[hits > 0].sum()), True
+        while improved and time.perf_counter() < deadline:
+            improved = False
+            for pos in rng.permutation(k):
+                rest = hits - cols[:, sel[pos]]
+                gain = (w * (rest == 0)) @ cols
+                gain[sel] = -1
+                j = int(np.argmax(gain))
+                if int(w[rest > 0].sum()) + int(gain[j]) > value:
+                    value = int(w[rest > 0].sum()) + int(gain[j])
+                    sel[pos], hits, improved = j, rest + cols[:, j], True
+        best = max(best, value)
+    return best
 
 
 def select_stats(s: Synthetic, method: str) -> str:

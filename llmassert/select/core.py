@@ -114,7 +114,7 @@ def run_arrays(
         if arrays.groups is None:
             notes.append("no criterion groups: every assertion counts as its own criterion")
         model = _criteria_model(arrays)
-        sol = _lexicographic(model, arrays.rank, solver, time_limit_s, notes)
+        sol = _lexicographic(model, arrays.rank, solver, _left(start, time_limit_s), notes)
         return _finish(arrays, _chosen(sol, np.arange(arrays.n)), ctx, sol=sol)
     reduced = reduce(
         arrays, method=used, tau=tau, alpha=alpha, presolve=presolve, sub_rule=sub_rule
@@ -129,7 +129,8 @@ def run_arrays(
         initial = best_cov(reduced, seconds=min(2.0, 0.05 * time_limit_s))
     else:
         initial = greedy(reduced, sub=True)
-    sol = _lexicographic(model, reduced.rank, solver, time_limit_s, notes, initial)
+    # the time limit is the whole call's: presolve and the greedy start came out of it
+    sol = _lexicographic(model, reduced.rank, solver, _left(start, time_limit_s), notes, initial)
     if sol.outcome == "infeasible":
         raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s, find_nearest, sub_rule)
     chosen = _chosen(sol, reduced.cols, reduced.forced, time_limit_s=time_limit_s)
@@ -205,6 +206,11 @@ def _lexicographic(
     if out.bound is not None:
         return replace(out.solution, bound=out.bound)
     return out.solution
+
+
+def _left(start: float, time_limit_s: float) -> float:
+    """Seconds left of the call's time limit (a sliver at least: the greedy start is kept)."""
+    return max(0.1, time_limit_s - (time.perf_counter() - start))
 
 
 def _chosen(
@@ -362,13 +368,18 @@ def _finish(
         # the tie-break cannot have run to a proof either: one note says it all
         ctx.notes[:] = [n for n in ctx.notes if not n.startswith("tie-break")]
         ctx.notes.append("time limit reached: the best selection found, not proven optimal")
-        if sol is not None and sol.bound is not None and count_first:
+        if sol is not None and sol.bound is not None and math.isfinite(sol.bound) and count_first:
             # the solver's bound on the reduced count, plus presolve's forced columns
             forced = presolve.fixed if presolve is not None else 0
             bound = float(math.ceil(sol.bound - 1e-6) + forced)
             gap = (len(indices) - bound) / len(indices) if indices else 0.0
+            # Counts are integers, so the solver's bound (its LP relaxation tightened by its cuts
+            # and branch-and-bound) rounds up; the note names who proved it.
+            who = {"highs": "HiGHS", "cbc": "CBC"}.get(sol.solver, sol.solver)
+            extra = f" + {forced} fixed by presolve" if forced else ""
             ctx.notes.append(
-                f"the solver proved at least {bound:g} assertions are needed (gap {100 * gap:.1f}%)"
+                f"{who} proved at least {bound:g} assertions are needed (its best bound "
+                f"{sol.bound:.2f}{extra}, rounded up; gap {100 * gap:.1f}%)"
             )
     return Selection(
         method=ctx.used,

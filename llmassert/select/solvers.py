@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -38,7 +40,7 @@ class Solution:
     objective: float | None
     seconds: float
     solver: str
-    bound: float | None = None  # the solver's proven lower bound on the objective (HiGHS)
+    bound: float | None = None  # the solver's proven lower bound on the objective
 
 
 def highs_available() -> bool:
@@ -134,7 +136,8 @@ def _solve_cbc(
             prob.addConstraint(
                 pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE, rhs=hi[r])
             )
-    if not _run_cbc(prob, time_limit_s, warm=start is not None, node_limit=node_limit):
+    ran, bound = _run_cbc(prob, time_limit_s, warm=start is not None, node_limit=node_limit)
+    if not ran:
         return "no_solution", None, None, None
     sol_status = prob.sol_status
     if sol_status == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
@@ -143,11 +146,32 @@ def _solve_cbc(
         return "no_solution", None, None, None
     values = np.array([v.varValue or 0.0 for v in variables], dtype=np.float64)
     outcome: SolveOutcome = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
-    return outcome, values, float(np.dot(model.cost, values)), None  # CBC: no bound via PuLP
+    objective = float(np.dot(model.cost, values))
+    return outcome, values, objective, objective if outcome == "optimal" else bound
 
 
-def _run_cbc(prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | None) -> bool:
-    """Run PuLP's bundled CBC on ``prob`` with a hard wall-clock bound; False when it was killed.
+# CBC's closing line after a stopped search: "Partial search - best objective 15 (best possible
+# 12.32096), took ..." — its proven lower bound, which PuLP does not read back.
+_CBC_BOUND = re.compile(r"best possible (\S+?)\)")
+
+
+def cbc_bound(log: str) -> float | None:
+    """The last "best possible" bound in a CBC log (None when it printed none)."""
+    found = _CBC_BOUND.findall(log)
+    if not found:
+        return None
+    try:
+        value = float(found[-1])
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and abs(value) < 1e49 else None  # 1e50: CBC's "none"
+
+
+def _run_cbc(
+    prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | None
+) -> tuple[bool, float | None]:
+    """Run PuLP's bundled CBC on ``prob`` with a hard wall-clock bound: whether it finished (False
+    when it was killed) and the lower bound it proved (read from its log; None if it gave none).
 
     CBC checks its ``-sec`` limit only between nodes and cut passes: on large models its root node
     ran for minutes past a 120 s limit (bench/select_scale.py, 5,000 x 20,000). So CBC is run
@@ -157,7 +181,9 @@ def _run_cbc(prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | No
 
     solver = pulp.PULP_CBC_CMD(msg=False)
     with tempfile.TemporaryDirectory(prefix="llmassert-cbc-") as tmp:
-        mps, sol, mst = (os.path.join(tmp, f"model.{ext}") for ext in ("mps", "sol", "mst"))
+        mps, sol, mst, log = (
+            os.path.join(tmp, f"model.{ext}") for ext in ("mps", "sol", "mst", "log")
+        )
         variables, var_names, con_names, _ = prob.writeMPS(mps, rename=1)
         args = [solver.path, mps]
         if warm:
@@ -181,24 +207,27 @@ def _run_cbc(prob: Any, time_limit_s: float, *, warm: bool, node_limit: int | No
             args += ["-maxNodes", str(node_limit)]
         args += ["-solve", "-printingOptions", "all", "-solution", sol]
         try:
-            subprocess.run(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=_hard_limit(time_limit_s),
-                check=False,
-            )
+            with open(log, "wb") as out:
+                subprocess.run(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=_hard_limit(time_limit_s),
+                    check=False,
+                )
         except subprocess.TimeoutExpired:
-            return False
+            return False, None
         if not os.path.exists(sol):
             raise SelectionError("CBC wrote no solution file")
         status, values, _, _, _, sol_status = solver.readsol_MPS(
             sol, prob, variables, var_names, con_names
         )
+        with open(log, encoding="utf-8", errors="replace") as f:
+            bound = cbc_bound(f.read())
     prob.assignVarsVals(values)
     prob.assignStatus(status, sol_status)
-    return True
+    return True, bound
 
 
 def _hard_limit(time_limit_s: float) -> float:
@@ -295,4 +324,4 @@ def _solve_highs(
     return outcome, values, objective, bound
 
 
-__all__ = ["Solution", "SolverName", "highs_available", "resolve_solver", "solve"]
+__all__ = ["Solution", "SolverName", "cbc_bound", "highs_available", "resolve_solver", "solve"]

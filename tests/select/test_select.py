@@ -246,6 +246,15 @@ def test_a_time_limit_returns_a_sound_selection_marked_unproven() -> None:
     assert any("not proven optimal" in note for note in s.notes)
     assert s.coverage is not None and s.coverage >= 0.9
     assert s.ffr is not None
+    # CBC stops after its root node here and states the bound it proved, with the gap
+    c = select(m, "cov", alpha=0.9, tau=1.0, time_limit_s=0.2, solver="cbc")
+    assert c.status == "feasible" and c.bound is not None and 0 < c.bound < c.count
+    gap = 100 * (c.count - c.bound) / c.count
+    assert any(
+        note.startswith(f"CBC proved at least {c.bound:g} assertions are needed")
+        and f"gap {gap:.1f}%" in note
+        for note in c.notes
+    )
 
 
 def test_the_final_check_flags_broken_selections() -> None:
