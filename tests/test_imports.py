@@ -8,7 +8,8 @@ Two checks:
   forks one child per module; the child imports its module and nothing else.
 - **acyclic**: the graph of module-level imports (``if TYPE_CHECKING:`` blocks and imports inside
   functions left out: neither runs when the module loads), built with :mod:`ast`, where importing
-  ``a.b.c`` also runs ``a/__init__`` and ``a/b/__init__``, has no cycle.
+  ``a.b.c`` also runs ``a/__init__`` and ``a/b/__init__``, has no cycle.  Nor has the graph with
+  the imports inside functions added: a lazy import must not hide a cycle (layers point down).
 """
 
 from __future__ import annotations
@@ -64,6 +65,18 @@ def _module_level_imports(body: list[ast.stmt]) -> Iterator[ast.Import | ast.Imp
             yield from _module_level_imports(node.body)
 
 
+def _all_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import under ``node``, inside functions and classes too (not under TYPE_CHECKING)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            yield child
+        elif isinstance(child, ast.If) and _is_type_checking(child):
+            for stmt in child.orelse:
+                yield from _all_imports(ast.Module(body=[stmt], type_ignores=[]))
+        else:
+            yield from _all_imports(child)
+
+
 def _imported(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
     if isinstance(node, ast.Import):
         yield from (alias.name for alias in node.names)
@@ -81,13 +94,17 @@ def _imported(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
             yield f"{base}.{alias.name}"
 
 
-def import_graph() -> dict[str, set[str]]:
-    """module -> the llmassert modules (packages included) its loading runs first."""
+def import_graph(*, in_functions: bool = False) -> dict[str, set[str]]:
+    """module -> the llmassert modules (packages included) its loading runs first.
+
+    With ``in_functions``: also those its functions import when they run.
+    """
     graph: dict[str, set[str]] = {}
     for module, path in MODULES.items():
         edges: set[str] = set()
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in _module_level_imports(tree.body):
+        found = _all_imports(tree) if in_functions else _module_level_imports(tree.body)
+        for node in found:
             for target in _imported(module, node):
                 parts = target.split(".")
                 for i in range(1, len(parts) + 1):
@@ -135,6 +152,25 @@ def test_find_cycle_sees_a_cycle() -> None:
 def test_module_level_imports_are_acyclic() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_imports_inside_functions_close_no_cycle() -> None:
+    cycle = find_cycle(import_graph(in_functions=True))
+    assert cycle is None, "import cycle through a function-level import: " + " -> ".join(
+        cycle or []
+    )
+
+
+def test_function_level_imports_are_seen() -> None:
+    # The walker itself: an import inside a function body is an edge, one under TYPE_CHECKING
+    # is not.
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import llmassert.errors\n"
+        "def f():\n    import llmassert.config\n"
+    )
+    names = [n.names[0].name for n in _all_imports(tree) if isinstance(n, ast.Import)]
+    assert names == ["llmassert.config"]
 
 
 def _third_party() -> list[str]:

@@ -133,9 +133,7 @@ def _valid(value: Any, schema: Any, depth: int = 0) -> bool:
             ):
                 return False
     if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            return False
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
+        if not _within(len(value), schema, "minItems", "maxItems"):
             return False
         item_schema = schema.get("items")
         if isinstance(item_schema, dict) and not all(
@@ -143,19 +141,19 @@ def _valid(value: Any, schema: Any, depth: int = 0) -> bool:
         ):
             return False
     if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            return False
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
+        if not _within(len(value), schema, "minLength", "maxLength"):
             return False
         pattern = schema.get("pattern")
         if isinstance(pattern, str) and not matches_regex(value, pattern):
             return False
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            return False
-        if "maximum" in schema and value > schema["maximum"]:
-            return False
+        return _within(value, schema, "minimum", "maximum")
     return True
+
+
+def _within(x: float, schema: dict[str, Any], low: str, high: str) -> bool:
+    """``x`` within the schema's inclusive bounds ``low``/``high`` (each optional)."""
+    return not (low in schema and x < schema[low]) and not (high in schema and x > schema[high])
 
 
 def matches_schema(text: str, schema: dict[str, Any], *, lenient: bool = True) -> bool:

@@ -129,6 +129,12 @@ NoCacheOpt = Annotated[
     ),
 ]
 
+# Not an LLM option: shared by the commands that write assertions/<name>.py (synth, select).
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Overwrite <name>.py even if it was edited since it was written."),
+]
+
 # name → (annotation, default) of every shared option, in --help order.
 OPTIONS: dict[str, tuple[Any, Any]] = {
     "model": (ModelOpt, None),

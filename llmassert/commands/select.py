@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from llmassert.commands._options import ForceOpt
+
 if TYPE_CHECKING:
     from llmassert.select import Matrix, Selection
     from llmassert.synth.manifest import Manifest
@@ -113,12 +115,7 @@ def register(app: typer.Typer) -> None:
                 "(default: the manifest's folder)."
             ),
         ] = None,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force", help="Overwrite <name>.py even if it was edited since it was written."
-            ),
-        ] = False,
+        force: ForceOpt = False,
     ) -> None:
         """Choose the fewest assertions that meet coverage >= alpha and FFR <= tau."""
         from llmassert.errors import InfeasibleError
@@ -172,19 +169,11 @@ def _load(path: Path) -> tuple[Matrix, Manifest | None]:
     raw = read_json(path, MatrixError)
     if not (isinstance(raw, dict) and "candidates" in raw):
         return Matrix.from_json_data(raw, file=path), None
+    from llmassert.synth.engine import manifest_matrix
     from llmassert.synth.manifest import load_manifest
 
     manifest = load_manifest(path)
-    matrix = Matrix(
-        assertions=manifest.assertions,
-        M=manifest.M,
-        y=manifest.y or None,
-        K=manifest.K,
-        groups=manifest.groups,
-        kinds=[c.kind for c in manifest.candidates],
-        costs=[c.cost for c in manifest.candidates],
-    )
-    return matrix, manifest
+    return manifest_matrix(manifest), manifest
 
 
 def _rewrite(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmassert.commands._options import llm_options, llm_session
+from llmassert.commands._options import ForceOpt, llm_options, llm_session
 from llmassert.config import Settings
 
 if TYPE_CHECKING:
@@ -170,12 +170,7 @@ def register(app: typer.Typer) -> None:
                 "relaxing them to the nearest feasible targets."
             ),
         ] = False,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force", help="Overwrite <name>.py even if it was edited since it was written."
-            ),
-        ] = False,
+        force: ForceOpt = False,
     ) -> None:
         """Synthesize assertions from prompt version histories (offline unless --model)."""
         from rich.console import Console

@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from llmassert.assertions.helpers import split_units_with_kinds
 from llmassert.errors import HistoryError
 from llmassert.history.diff import Delta, _is_label, _is_noise, _key, deltas
 from llmassert.history.models import PromptHistory, PromptVersion
+from llmassert.textunits import split_units_with_kinds
 
 
 class CurrentUnit(BaseModel):

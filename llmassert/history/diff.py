@@ -1,7 +1,7 @@
 """Sentence-level deltas between consecutive prompt versions (P0 is the empty prompt).
 
 Each added or changed sentence of version k is a :class:`Delta`, the raw material of a
-criterion. Sentences are the units of :func:`llmassert.assertions.helpers.split_units` (list
+criterion. Sentences are the units of :func:`llmassert.textunits.split_units` (list
 items and headers are units; abbreviations, decimals and quotes do not split). Units are compared
 after collapsing whitespace and straightening quotes, so whitespace-only edits and moved
 sentences produce nothing. A new unit similar enough to a removed one is ``changed`` and carries
@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from llmassert.assertions.helpers import split_units_with_kinds
 from llmassert.history.models import PromptHistory
+from llmassert.textunits import split_units_with_kinds
 
 CHANGED_SIMILARITY = 0.6  # difflib ratio above which an edit is "changed" rather than "added"
 _CONTEXT_BEFORE = 2

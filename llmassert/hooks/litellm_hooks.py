@@ -24,6 +24,8 @@ litellm calls: llmassert's own model calls (judges) still go through the LLM lay
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Unpack
 
@@ -65,12 +67,18 @@ def _with_feedback(
     return {**kwargs, "messages": messages}
 
 
-def _raise_replay_miss(exc: Exception, before: int) -> None:
+@contextmanager
+def _replay_misses() -> Iterator[None]:
     """Inside a replay cassette, a request it does not hold reaches litellm as a 404
     (``llm/recording.py``): raise the :class:`CassetteMissError` it stands for."""
-    miss = replay_miss(exc, since=before)
-    if miss is not None:
-        raise miss from exc
+    before = replay_miss_count()
+    try:
+        yield
+    except Exception as e:
+        miss = replay_miss(e, since=before)
+        if miss is not None:
+            raise miss from e
+        raise
 
 
 def _litellm() -> Any:
@@ -110,12 +118,8 @@ class LiteLLMGuard:
         complete = self._functions()[0]
         if kwargs.get("stream"):
             check_stream_policy(self.guard.on_fail)
-            before = replay_miss_count()
-            try:
+            with _replay_misses():
                 stream = complete(**kwargs)
-            except Exception as e:
-                _raise_replay_miss(e, before)
-                raise
             return GuardedStream(
                 stream,
                 self.guard.assertions,
@@ -124,12 +128,8 @@ class LiteLLMGuard:
             )
 
         def attempt(feedback: str | None, previous: str | None) -> Any:
-            before = replay_miss_count()
-            try:
+            with _replay_misses():
                 return complete(**_with_feedback(kwargs, feedback, previous))
-            except Exception as e:
-                _raise_replay_miss(e, before)
-                raise
 
         return self.guard.run(attempt, _example(kwargs, explicit))
 
@@ -140,12 +140,8 @@ class LiteLLMGuard:
         acomplete = self._functions()[1]
         if kwargs.get("stream"):
             check_stream_policy(self.guard.on_fail)
-            before = replay_miss_count()
-            try:
+            with _replay_misses():
                 stream = await acomplete(**kwargs)
-            except Exception as e:
-                _raise_replay_miss(e, before)
-                raise
             return AsyncGuardedStream(
                 stream,
                 self.guard.assertions,
@@ -154,12 +150,8 @@ class LiteLLMGuard:
             )
 
         async def attempt(feedback: str | None, previous: str | None) -> Any:
-            before = replay_miss_count()
-            try:
+            with _replay_misses():
                 return await acomplete(**_with_feedback(kwargs, feedback, previous))
-            except Exception as e:
-                _raise_replay_miss(e, before)
-                raise
 
         return await self.guard.arun(attempt, _example(kwargs, explicit))
 

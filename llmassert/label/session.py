@@ -9,11 +9,12 @@ what was graded before and never asks twice.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from llmassert.label.selection import EMPTY, Chosen, Targets, choose
+from llmassert.label.strategy import pick
 from llmassert.synth.engine import ffr_upper_bound
 from llmassert.synth.manifest import stable_id
 
@@ -191,18 +192,7 @@ class LabelSession:
     # -- what next -------------------------------------------------------------------------------
 
     def next(self, strategy: str, rng: random.Random | None = None) -> str | None:
-        from llmassert.label.strategy import pick
-
         return pick(self, strategy, rng or random.Random(0))
 
 
-def disagreement(passes: Iterable[int]) -> float:
-    """4 p (1 - p), p the share of checks passing: 1 when they split evenly, 0 when unanimous."""
-    values = list(passes)
-    if not values:
-        return 0.0
-    p = sum(values) / len(values)
-    return 4 * p * (1 - p)
-
-
-__all__ = ["Check", "Item", "LabelSession", "Status", "disagreement", "item_key"]
+__all__ = ["Check", "Item", "LabelSession", "Status", "item_key"]

@@ -18,6 +18,7 @@ needed *more* grades than random on SPADE's pipelines (docs/benchmarks.md).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 from llmassert.select.metrics import allowed_false, required_caught
 from llmassert.synth.engine import conservative_tau
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the session calls pick(); a strategy only reads the session it is given
     from llmassert.label.session import LabelSession
 
 Strategy = Literal["active", "random", "order", "uncertainty"]
@@ -80,14 +81,21 @@ def _representative(session: LabelSession, pending: list[str], shortlist: int) -
     return max(near, key=lambda k: scored[k][0])  # max keeps the closest among equal scores
 
 
+def disagreement(passes: Iterable[int]) -> float:
+    """4 p (1 - p), p the share of checks passing: 1 when they split evenly, 0 when unanimous."""
+    values = list(passes)
+    if not values:
+        return 0.0
+    p = sum(values) / len(values)
+    return 4 * p * (1 - p)
+
+
 def _fails(passes: tuple[int, ...], indices: tuple[int, ...]) -> bool:
     return any(passes[j] == 0 for j in indices)
 
 
 def scores(session: LabelSession, pending: list[str]) -> dict[str, tuple[float, float]]:
     """key -> (cheap score, chance the response is good)."""
-    from llmassert.label.session import disagreement
-
     chosen = session.chosen()
     M, y = session.labeled_rows()
     idx = chosen.indices
@@ -150,4 +158,4 @@ def _uncertain(session: LabelSession, pending: list[str], lookahead: int) -> str
     return best
 
 
-__all__ = ["LOOKAHEAD", "SHORTLIST", "STRATEGIES", "Strategy", "pick", "scores"]
+__all__ = ["LOOKAHEAD", "SHORTLIST", "STRATEGIES", "Strategy", "disagreement", "pick", "scores"]

@@ -43,21 +43,28 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-
-def _register_frozen_by_path() -> None:
-    # Run as the worker script there is no package on sys.path: load the sibling by path and
-    # register it under its package name, where helpers.py (and the import below) find it.
-    spec = importlib.util.spec_from_file_location(
-        "llmassert.sandbox._frozen", Path(__file__).with_name("_frozen.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["llmassert.sandbox._frozen"] = module
-    spec.loader.exec_module(module)
+# The stdlib-only leaves helpers.py imports (and this file: _frozen), by module name.
+LEAVES = {
+    "llmassert.sandbox._frozen": Path(__file__).with_name("_frozen.py"),
+    "llmassert.textunits": Path(__file__).resolve().parent.parent / "textunits.py",
+}
 
 
-if "llmassert.sandbox._frozen" not in sys.modules and __name__ == "__main__":
-    _register_frozen_by_path()
+def _register_leaves_by_path() -> None:
+    # Run as the worker script there is no package on sys.path: load the leaves by path and
+    # register them under their package names, where helpers.py (and the import below) find them.
+    for name, path in LEAVES.items():
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+if __name__ == "__main__":
+    _register_leaves_by_path()
 from llmassert.sandbox._frozen import Sealed, freeze  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"

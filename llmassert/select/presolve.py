@@ -209,7 +209,26 @@ def _fix_forced(problem: Reduced, rank: IntArray) -> Reduced:
         problem = _apply_forced(problem, np.array(forced, dtype=np.int64), rank)
 
 
-def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
+@dataclass(frozen=True)
+class _Fixed:
+    """A problem with some columns selected for good: their rows settled, the rest re-indexed."""
+
+    keep: BoolArray  # the columns left in the model
+    new_col: IntArray  # reduced column -> its index among the kept ones
+    failed: BoolArray  # good rows a forced column fails (spent from the budget)
+    bad: BoolArray
+    bad_w: IntArray
+    need: int
+    good: BoolArray
+    good_w: IntArray
+    budget: int | None
+
+
+def _fix_columns(p: Reduced, forced: IntArray, *, merge_good: bool) -> _Fixed:
+    """Select ``forced``: the bad rows they catch are caught, the good rows they fail are spent.
+
+    ``merge_good`` merges identical good rows (not when requirements still index them).
+    """
     sel = np.zeros(p.nc, dtype=bool)
     sel[forced] = True
     keep = ~sel
@@ -218,11 +237,53 @@ def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
     need = max(0, p.need - int(p.bad_w[caught].sum()))
     failed = p.good[:, sel].any(axis=1)
     good, good_w = p.good[~failed][:, keep], p.good_w[~failed]
+    if merge_good:
+        good, good_w = _merge_weighted(good, good_w)
     budget = None if p.budget is None else p.budget - int(p.good_w[failed].sum())
     if budget is not None and budget >= 0 and int(good_w.sum()) <= budget:
         budget = None  # what is left can never break the ceiling
     new_col = np.cumsum(keep) - 1
-    new_row = np.where(failed, -1, np.cumsum(~failed) - 1)
+    return _Fixed(keep, new_col, np.asarray(failed), bad, bad_w, need, good, good_w, budget)
+
+
+def _rebuilt(
+    p: Reduced,
+    f: _Fixed,
+    forced: IntArray,
+    rank: IntArray,
+    *,
+    requirements: list[Requirement],
+    targets: Targets | None,
+) -> Reduced:
+    """``p`` after :func:`_fix_columns`, with its requirements and targets re-indexed."""
+    cols = p.cols[f.keep]
+    return replace(
+        p,
+        cols=cols,
+        rank=rank[cols],
+        bad=f.bad,
+        bad_w=f.bad_w,
+        need=f.need,
+        good=f.good,
+        good_w=f.good_w,
+        budget=f.budget,
+        forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
+        stats=p.stats.model_copy(
+            update={
+                "assertions_after": len(cols),
+                "responses_after": len(f.bad_w) + len(f.good_w),
+                "fixed": p.stats.fixed + len(forced),
+            }
+        ),
+        requirements=requirements,
+        targets=targets,
+    )
+
+
+def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
+    f = _fix_columns(p, forced, merge_good=False)
+    sel, new_col, budget, good_w = ~f.keep, f.new_col, f.budget, f.good_w
+    new_row = np.where(f.failed, -1, np.cumsum(~f.failed) - 1)
     requirements = []
     for req in p.requirements:
         if (req.own >= 0 and sel[req.own]) or sel[req.by].any():
@@ -238,27 +299,7 @@ def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
                 continue  # adding it alone now breaks the ceiling: always exempt
         own = int(new_col[req.own]) if req.own >= 0 else -1
         requirements.append(Requirement(own, new_col[req.by], good_rows, room))
-    cols = p.cols[keep]
-    return replace(
-        p,
-        cols=cols,
-        rank=rank[cols],
-        bad=bad,
-        bad_w=bad_w,
-        need=need,
-        good=good,
-        good_w=good_w,
-        budget=budget,
-        requirements=requirements,
-        forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
-        stats=p.stats.model_copy(
-            update={
-                "assertions_after": len(cols),
-                "responses_after": len(bad_w) + len(good_w),
-                "fixed": p.stats.fixed + len(forced),
-            }
-        ),
-    )
+    return _rebuilt(p, f, forced, rank, requirements=requirements, targets=p.targets)
 
 
 def _merge_weighted(rows: BoolArray, weights: IntArray) -> tuple[BoolArray, IntArray]:
@@ -435,9 +476,9 @@ def _reduce_lexicographic(
         assertions_after=len(cols),
         responses_after=int(arrays.fail.shape[0]),
     )
-    if not presolve:
-        soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
-        live = [t for t in soft if len(t)]
+
+    def unreduced(targets: Targets) -> Reduced:
+        """The model over the kept columns, every response a row of its own."""
         return Reduced(
             cols=cols.astype(np.int64),
             rank=arrays.rank[cols].astype(np.int64),
@@ -449,8 +490,13 @@ def _reduce_lexicographic(
             budget=budget,
             requirements=[],
             stats=stats,
-            targets=Targets(live, np.ones(len(live), np.int64), [], 0, n - len(live)),
+            targets=targets,
         )
+
+    if not presolve:
+        soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
+        live = [t for t in soft if len(t)]
+        return unreduced(Targets(live, np.ones(len(live), np.int64), [], 0, n - len(live)))
     forced = np.zeros(len(cols), dtype=bool)
     spent = np.zeros(len(fail_good), dtype=bool)  # good responses the forced columns fail
     reach = fail_good[:, cols].any(axis=1)  # good responses any kept column fails
@@ -502,19 +548,7 @@ def _reduce_lexicographic(
         weight = counts[order].astype(np.int64)
     else:
         soft, weight = [], np.zeros(0, np.int64)
-    reduced = Reduced(
-        cols=cols.astype(np.int64),
-        rank=arrays.rank[cols].astype(np.int64),
-        bad=fail_bad[:, cols],
-        bad_w=np.ones(len(fail_bad), dtype=np.int64),
-        need=need,
-        good=fail_good[:, cols],
-        good_w=np.ones(len(fail_good), dtype=np.int64),
-        budget=budget,
-        requirements=[],
-        stats=stats,
-        targets=Targets(soft, weight, hard_sets, represented, unrepresentable),
-    )
+    reduced = unreduced(Targets(soft, weight, hard_sets, represented, unrepresentable))
     return _apply_forced_targets(reduced, np.flatnonzero(forced), arrays.rank)
 
 
@@ -528,46 +562,16 @@ def _distinct(sets: list[IntArray]) -> list[IntArray]:
 def _apply_forced_targets(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
     """Select the forced columns of a lexicographic problem and merge its rows."""
     assert p.targets is not None
-    sel = np.zeros(p.nc, dtype=bool)
-    sel[forced] = True
-    keep = ~sel
-    caught = p.bad[:, sel].any(axis=1)
-    bad, bad_w = _merge_weighted(p.bad[~caught][:, keep], p.bad_w[~caught])
-    need = max(0, p.need - int(p.bad_w[caught].sum()))
-    failed = p.good[:, sel].any(axis=1)
-    good, good_w = _merge_weighted(p.good[~failed][:, keep], p.good_w[~failed])
-    budget: int | None = None if p.budget is None else p.budget - int(p.good_w[failed].sum())
-    if budget is not None and budget >= 0 and int(good_w.sum()) <= budget:
-        budget = None  # what is left can never break the ceiling
-    new_col = np.cumsum(keep) - 1
+    f = _fix_columns(p, forced, merge_good=True)
     t = p.targets
-    cols = p.cols[keep]
-    return replace(
-        p,
-        cols=cols,
-        rank=rank[cols],
-        bad=bad,
-        bad_w=bad_w,
-        need=need,
-        good=good,
-        good_w=good_w,
-        budget=budget,
-        forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
-        targets=Targets(
-            [new_col[m] for m in t.soft],
-            t.weight,
-            [new_col[m] for m in t.hard],
-            t.represented,
-            t.unrepresentable,
-        ),
-        stats=p.stats.model_copy(
-            update={
-                "assertions_after": len(cols),
-                "responses_after": len(bad_w) + len(good_w),
-                "fixed": p.stats.fixed + len(forced),
-            }
-        ),
+    targets = Targets(
+        [f.new_col[m] for m in t.soft],
+        t.weight,
+        [f.new_col[m] for m in t.hard],
+        t.represented,
+        t.unrepresentable,
     )
+    return _rebuilt(p, f, forced, rank, requirements=p.requirements, targets=targets)
 
 
 __all__ = ["Reduced", "Requirement", "Targets", "reduce"]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from llmassert.config import Settings
 from llmassert.errors import HistoryError, InfeasibleError, SynthesisError
+from llmassert.select import Matrix
 from llmassert.select.tradeoff import best_coverage
 from llmassert.synth.evaluate import (
     EvalStats,
@@ -636,6 +637,19 @@ def _binomial_cdf(k: int, n: int, p: float) -> float:
     )
 
 
+def manifest_matrix(manifest: Manifest) -> Matrix:
+    """The selection problem a manifest records: its candidates' verdicts, labels, kinds, costs."""
+    return Matrix(
+        assertions=manifest.assertions,
+        M=manifest.M,
+        y=manifest.y or None,
+        K=manifest.K,
+        groups=manifest.groups,
+        kinds=[c.kind for c in manifest.candidates],
+        costs=[c.cost for c in manifest.candidates],
+    )
+
+
 def _select(
     manifest: Manifest, options: SynthOptions, warnings: list[str]
 ) -> tuple[Manifest, str | None]:
@@ -646,21 +660,13 @@ def _select(
     reachable at that tau. Only when nothing is feasible at tau does the solver's nearest
     feasible (alpha, tau) apply, raising tau.
     """
-    from llmassert.select import Matrix, select
+    from llmassert.select import select
 
     if not manifest.candidates:
         return manifest.with_selection(
             [], method=options.method, alpha=options.alpha, tau=options.tau, status="empty"
         ), None
-    matrix = Matrix(
-        assertions=manifest.assertions,
-        M=manifest.M,
-        y=manifest.y or None,
-        K=manifest.K,
-        groups=manifest.groups,
-        kinds=[c.kind for c in manifest.candidates],
-        costs=[c.cost for c in manifest.candidates],
-    )
+    matrix = manifest_matrix(manifest)
     tau = options.tau
     good = sum(manifest.y)
     if options.ffr_confidence is not None and manifest.y:

@@ -166,20 +166,18 @@ async def generate(
         if not isinstance(answer, GeneratedCandidates):
             stats.dropped[answer] += 1
             continue
-        for variant in answer.checks:
-            made = vet_check(variant, crit, names, seen_code)
-            if isinstance(made, str):
+        vetted = [vet_check(v, crit, names, seen_code) for v in answer.checks] + [
+            vet_judge(j, crit, names, seen_questions) for j in answer.judges
+        ]
+        for made in vetted:
+            if isinstance(made, str):  # the reason it was dropped
                 stats.dropped[made] += 1
+                continue
+            if made.kind == "llm_judge":
+                stats.judges += 1
             else:
                 stats.checks += 1
-                out.append(made)
-        for judge in answer.judges:
-            made = vet_judge(judge, crit, names, seen_questions)
-            if isinstance(made, str):
-                stats.dropped[made] += 1
-            else:
-                stats.judges += 1
-                out.append(made)
+            out.append(made)
     return out
 
 

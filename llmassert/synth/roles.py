@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from llmassert.assertions.helpers import split_units_with_kinds
+from llmassert.textunits import split_units_with_kinds
 
 Role = Literal["output", "persona", "process", "input", "example", "pasted"]
 ROLES: tuple[Role, ...] = ("output", "persona", "process", "input", "example", "pasted")

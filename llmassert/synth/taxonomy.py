@@ -216,6 +216,22 @@ def _rephrasing(delta: Delta) -> bool:
     return not added & _CONSTRAINT_WORDS
 
 
+_BRACKETED = re.compile(r"\A\[[^\]]+\]\Z")  # the whole sentence in brackets
+# After the special cases, the first rule whose pattern matches names the category (in order).
+_RULES: tuple[tuple[tuple[re.Pattern[str], ...], Category], ...] = (
+    ((_EXAMPLE_STRONG,), Category.EXAMPLE_DEMONSTRATION),
+    ((_COUNT,), Category.COUNT),
+    ((_EXCLUSION,), Category.EXCLUSION),
+    ((_FORMAT, _BRACKETED), Category.PRESENTATION_FORMAT),
+    ((_INCLUSION, _QUOTED), Category.INCLUSION),
+    ((_EXAMPLE_WEAK,), Category.EXAMPLE_DEMONSTRATION),
+    ((_WORKFLOW,), Category.WORKFLOW_DESCRIPTION),
+    ((_QUALITY,), Category.QUALITATIVE_ASSESSMENT),
+    ((_PLACEHOLDER_TOKEN,), Category.INCLUSION),
+    ((_PERSONA,), Category.QUALITATIVE_ASSESSMENT),
+)
+
+
 def categorize(delta: Delta) -> Category:
     """SPADE category of a delta, by the ordered rules in the module docstring."""
     text = delta.text.strip()
@@ -225,26 +241,9 @@ def categorize(delta: Delta) -> Category:
         return Category.DATA_PLACEHOLDERS
     if _rephrasing(delta):
         return Category.PROMPT_REPHRASING
-    if _EXAMPLE_STRONG.search(text):
-        return Category.EXAMPLE_DEMONSTRATION
-    if _COUNT.search(text):
-        return Category.COUNT
-    if _EXCLUSION.search(text):
-        return Category.EXCLUSION
-    if _FORMAT.search(text) or re.fullmatch(r"\[[^\]]+\]", text):
-        return Category.PRESENTATION_FORMAT
-    if _INCLUSION.search(text) or _QUOTED.search(text):
-        return Category.INCLUSION
-    if _EXAMPLE_WEAK.search(text):
-        return Category.EXAMPLE_DEMONSTRATION
-    if _WORKFLOW.search(text):
-        return Category.WORKFLOW_DESCRIPTION
-    if _QUALITY.search(text):
-        return Category.QUALITATIVE_ASSESSMENT
-    if _PLACEHOLDER_TOKEN.search(text):
-        return Category.INCLUSION
-    if _PERSONA.search(text):
-        return Category.QUALITATIVE_ASSESSMENT
+    for patterns, category in _RULES:
+        if any(p.search(text) for p in patterns):
+            return category
     return Category.WORKFLOW_DESCRIPTION
 
 

@@ -26,8 +26,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from llmassert.assertions.helpers import split_units_with_kinds
 from llmassert.synth.roles import Sentence, blocks, title_of
+from llmassert.textunits import split_units_with_kinds
 
 NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "single": 1, "a single": 1, "two": 2, "three": 3, "four": 4,

@@ -167,6 +167,12 @@ class LLMStep:
     def _spec_error(self, message: str, fieldname: str) -> SpecError:
         return SpecError(message, file=self.env.spec_file, field=f"{self.where}.{fieldname}")
 
+    def call_failed(self, what: str, e: Exception, hint: str) -> OperationError:
+        """The run-stopping error for a failed call of this step (``hint``: how to go on)."""
+        return OperationError(
+            f"{what} failed: {e} ({hint})", file=self.env.spec_file, field=self.where
+        )
+
     def _compile(
         self, expr: str, fieldname: str, variables: tuple[str, ...] = ("output", "input")
     ) -> SafeExpr:
@@ -310,12 +316,8 @@ class LLMStep:
         except LLMError as e:
             if self.spec.skip_on_error:
                 return StepResult(error=f"{type(e).__name__}: {e}", meta=_nonzero(meta))
-            raise OperationError(
-                f"LLM call failed: {e} (set skip_on_error: true to send such rows to the "
-                "errors file and go on)",
-                file=self.env.spec_file,
-                field=self.where,
-            ) from e
+            hint = "set skip_on_error: true to send such rows to the errors file and go on"
+            raise self.call_failed("LLM call", e, hint) from e
 
     def _typecheck(self, data: Any) -> tuple[dict[str, Any], list[Failure]]:
         value, problems = check_value(self.schema, data)

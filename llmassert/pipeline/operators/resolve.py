@@ -316,12 +316,8 @@ class PairJudge:
         except LLMError as e:
             if self.skip_on_error:
                 return None
-            raise OperationError(
-                f"comparison call failed: {e} (set skip_on_error: true to "
-                "count failed comparisons as no match)",
-                file=step.env.spec_file,
-                field=step.where,
-            ) from e
+            hint = "set skip_on_error: true to count failed comparisons as no match"
+            raise step.call_failed("comparison call", e, hint) from e
         return match
 
 

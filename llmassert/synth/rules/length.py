@@ -363,20 +363,37 @@ _ABOUT_RESPONSE = re.compile(
 )
 
 
+def _of_response(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """``pattern``'s match when the instruction is about the whole response and not negated."""
+    m = pattern.search(text)
+    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
+        return m
+    return None
+
+
+def _word_bound(m: re.Match[str], n: int, *, at_most: bool) -> Check:
+    """A heuristic word-count bound for a vague length word ("brief", "detailed")."""
+    if at_most:
+        return Check(
+            f"brief_max_words_{n}",
+            f"Brief: at most {n} words (a heuristic ceiling for '{m.group(0)}').",
+            f"return word_count(response) <= {n}",
+            ("word_count",),
+        )
+    return Check(
+        f"detailed_min_words_{n}",
+        f"Detailed: at least {n} words (a heuristic floor for '{m.group(0)}').",
+        f"return word_count(response) >= {n}",
+        ("word_count",),
+    )
+
+
 def _brevity_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     out: list[Check] = []
-    m = _BREVITY.search(text)
-    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
-        for ceiling in BREVITY_CEILINGS:
-            out.append(
-                Check(
-                    f"brief_max_words_{ceiling}",
-                    f"Brief: at most {ceiling} words (a heuristic ceiling for '{m.group(0)}').",
-                    f"return word_count(response) <= {ceiling}",
-                    ("word_count",),
-                )
-            )
+    m = _of_response(_BREVITY, text)
+    if m:
+        out.extend(_word_bound(m, ceiling, at_most=True) for ceiling in BREVITY_CEILINGS)
         if criterion.variables:
             for pct in (25, 50):
                 out.append(
@@ -390,17 +407,9 @@ def _brevity_checks(criterion: Criterion) -> list[Check]:
                         ("word_count",),
                     )
                 )
-    m = _DETAIL.search(text)
-    if m and not negated(text, m.start(), window=3) and _ABOUT_RESPONSE.search(text):
-        for floor in DETAIL_FLOORS:
-            out.append(
-                Check(
-                    f"detailed_min_words_{floor}",
-                    f"Detailed: at least {floor} words (a heuristic floor for '{m.group(0)}').",
-                    f"return word_count(response) >= {floor}",
-                    ("word_count",),
-                )
-            )
+    m = _of_response(_DETAIL, text)
+    if m:
+        out.extend(_word_bound(m, floor, at_most=False) for floor in DETAIL_FLOORS)
     return out
 
 
