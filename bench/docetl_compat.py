@@ -88,6 +88,7 @@ KEY_PARAMS = (
     "input_keys",
     "keys",
     "pdf_url_key",
+    "link_key",
 )
 NUMBER_HINTS = ("score", "value", "count", "amount", "price", "rating", "age", "year", "num")
 ROWS = 6
@@ -224,7 +225,7 @@ def _param_keys(obj: Any, out: set[str], list_keys: set[str]) -> None:
                 for name in [v] if isinstance(v, str) else v if isinstance(v, list) else []:
                     if isinstance(name, str):
                         out.add(name)
-            if k == "unnest_key" and isinstance(v, str):
+            if k in ("unnest_key", "link_key") and isinstance(v, str):
                 list_keys.add(v)
             _param_keys(v, out, list_keys)
     elif isinstance(obj, list):

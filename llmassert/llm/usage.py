@@ -60,6 +60,17 @@ def model_price(model: str) -> tuple[float, float]:
     return known_price(model) or (0.0, 0.0)
 
 
+def is_embedding_model(model: str) -> bool:
+    """Whether litellm's model table lists ``model`` as an embedding model (False if unknown)."""
+    table = price_table()
+    provider, _, bare = model.partition("/")
+    for name in (model, bare) if bare else (model,):
+        entry = table.get(name)
+        if entry and (name == model or entry.get("litellm_provider") == provider):
+            return bool(entry.get("mode") == "embedding")
+    return False
+
+
 def known_price(model: str) -> tuple[float, float] | None:
     """(input, output) USD per token, or None when neither :func:`set_price` nor litellm's table
     prices ``model`` (estimates say "unknown price" rather than $0)."""

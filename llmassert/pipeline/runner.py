@@ -186,7 +186,7 @@ class Runner:
         used = {n for step in spec.pipeline.steps for n in step.op_names()}
         for op_spec in spec.operations:
             if op_spec.name in used:
-                self.ops[op_spec.name] = OPERATORS[op_spec.type](op_spec, self.env)
+                self.ops[op_spec.name] = OPERATORS[op_spec.type].build(op_spec, self.env)
         self.retrievers = {
             name: Retriever(name, r, self.env) for name, r in (spec.retrievers or {}).items()
         }
@@ -548,13 +548,18 @@ class Runner:
 def _cap(op: Operator[Any]) -> int | None:
     """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take."""
     found = [getattr(op.spec, "sample", None)]
-    if op.type_name in ("map", "filter"):
+    if op.type_name in ("map", "filter", "extract"):
         found.append(getattr(op.spec, "limit", None))
     caps = [int(c) for c in found if c]
     return min(caps) if caps else None
 
 
 def _truncate(op: Operator[Any], data: _Data) -> tuple[_Data, int]:
+    keep = op.admit(data.rows)
+    if keep is not None:
+        rows = [data.rows[i] for i in keep]
+        lineage = [data.lineage[i] for i in keep]
+        return _Data(rows, lineage, data.fingerprint), len(data.rows) - len(keep)
     cap = _cap(op)
     if cap is None or len(data.rows) <= cap:
         return data, 0

@@ -45,7 +45,7 @@ class SystemPromptSpec(StrictModel):
     persona: str | None = None
 
 
-_RETRIEVING_OPS = frozenset({"map", "filter"})
+_RETRIEVING_OPS = frozenset({"map", "filter", "reduce", "extract"})
 
 
 class DatasetSpec(StrictModel):
@@ -291,7 +291,7 @@ def _cross_check(spec: PipelineSpec, path: Path, where: dict[str, str]) -> None:
         r = getattr(op, "retriever", None)
         if r is not None and op.type not in _RETRIEVING_OPS:
             raise SpecError(
-                f"retriever on a {op.type} is not supported yet (map and filter only)",
+                f"retriever on a {op.type}: DocETL offers retrieval on map, filter, reduce and extract only",
                 file=path,
                 field=f"{where[op.name]}.retriever",
             )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -484,3 +484,18 @@ def _assistant(output: dict[str, Any]) -> dict[str, Any]:
 
 def _nonzero(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v}
+
+
+async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Outcome]]) -> Outcome:
+    """A unit's Outcome inside a whole-input operator, journaled unless it errored.
+
+    Whole-input operators (filter ``cascade``, map ``calibrate``, cluster ...) run many units in
+    one ``run``; each finished unit is journaled here so a resumed run does not call the LLM for
+    it again, while an errored one is tried again (as the executor does for row operators).
+    """
+
+    async def make() -> dict[str, Any]:
+        return (await factory()).to_json()
+
+    data = await ctx.checkpointed(key, make, keep=lambda d: not d.get("errors"))
+    return Outcome.from_json(data)
