@@ -1,7 +1,7 @@
 """DocETL compatibility suite: DocETL's own documented pipelines, run unchanged by `llmassert run`.
 
     python bench/docetl_compat.py DOCETL_GIT_DIR [--out /tmp/docetl_compat] [--only SUBSTR]
-        [--json results.json] [-v]
+        [--json results.json] [--docetl-venv /tmp/venv-peer] [--jobs 2] [-v]
 
 ``DOCETL_GIT_DIR`` is a (bare) git directory of github.com/ucbepic/docetl, e.g. the one the
 ``fetch`` tool gives.  Nothing from it is stored in this repository: at run time the script reads
@@ -24,6 +24,16 @@ openai/fake-model`` (``--model`` replaces the YAML's ``default_model``; models n
 are sent to the same server).  First ``--dry-run`` (loads and checks, no call): an error there is
 *refused at load*, with its one line (the key or operator).  Then the real run: *ran* (with the
 output row count) or *failed at run*.  The tally is printed per item and in total.
+
+``--docetl-venv VENV`` (a venv with docetl 0.3.0: ``VENV=/tmp/venv-peer bash
+../shared/bench/docetl/run.sh`` builds one) runs the complete pipelines (``--docetl-kinds
+pipeline,operator``: every item) with DocETL too: the same generated
+data in a folder of its own, ``docetl run`` with the fake model as ``default_model`` and every
+model sent to the same loopback server (``default_lm_api_base``), stdin closed.  Where both ran,
+the output row counts are compared: *match*; *llm-dependent* when the item's count depends on
+what the model answers (a filter, an equijoin, ``validate``, unnesting or grouping by a field the
+model wrote: the two tools send different prompts, so the fake model's answers differ), with
+those reasons; *MISMATCH* otherwise.  Items DocETL itself fails are listed with its error line.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +57,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from llmassert.testing.documents import make_pdf  # noqa: E402
 from llmassert.testing.fake_server import ServerProcess  # noqa: E402
 
 SOURCE_GLOBS = (
@@ -76,6 +88,7 @@ KEY_PARAMS = (
     "input_keys",
     "keys",
     "pdf_url_key",
+    "link_key",
 )
 NUMBER_HINTS = ("score", "value", "count", "amount", "price", "rating", "age", "year", "num")
 ROWS = 6
@@ -93,6 +106,12 @@ class Item:
     rows_out: int | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # --docetl-venv: the same item run by DocETL 0.3.0 itself.
+    docetl_status: str = ""
+    docetl_rows: int | None = None
+    docetl_reason: str = ""
+    parity: str = ""  # match | llm-dependent | MISMATCH | "" (not compared)
+    parity_reason: str = ""
 
     @property
     def label(self) -> str:
@@ -206,7 +225,7 @@ def _param_keys(obj: Any, out: set[str], list_keys: set[str]) -> None:
                 for name in [v] if isinstance(v, str) else v if isinstance(v, list) else []:
                     if isinstance(name, str):
                         out.add(name)
-            if k == "unnest_key" and isinstance(v, str):
+            if k in ("unnest_key", "link_key") and isinstance(v, str):
                 list_keys.add(v)
             _param_keys(v, out, list_keys)
     elif isinstance(obj, list):
@@ -272,6 +291,14 @@ def value_for(name: str, i: int, list_keys: set[str], group_keys: set[str]) -> A
     return f"{name} {i}: {text}. " * 3
 
 
+def pdf_keys(config: dict[str, Any]) -> set[str]:
+    return {
+        op["pdf_url_key"].split(".")[0]
+        for op in config.get("operations", []) or []
+        if isinstance(op, dict) and isinstance(op.get("pdf_url_key"), str)
+    }
+
+
 def make_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     fields, list_keys = infer_fields(config)
     group_keys: set[str] = set()
@@ -284,6 +311,8 @@ def make_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for i in range(ROWS):
         row = {f: value_for(f, i, list_keys, group_keys) for f in sorted(fields)}
+        for key in pdf_keys(config):
+            row[key] = f"pdfs/doc{i}.pdf"  # written by materialize (a real PDF)
         row.setdefault("id", i)
         rows.append(row)
     return rows
@@ -325,6 +354,11 @@ def materialize(item: Item, work: Path) -> Path:
                 target.write_text(json.dumps(rows))
         else:
             target.write_text(json.dumps(rows))
+    if pdf_keys(config):
+        (work / "pdfs").mkdir(exist_ok=True)
+        for i in range(ROWS):
+            text = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(60))
+            (work / "pdfs" / f"doc{i}.pdf").write_bytes(make_pdf([f"Report {i}", text[:80]]))
     out = (config.get("pipeline") or {}).get("output") or {}
     for key in ("path", "intermediate_dir"):
         v = out.get(key)
@@ -408,31 +442,218 @@ def run_item(item: Item, root: Path, api_base: str, timeout: float) -> None:
     item.rows_out = count_rows(work / config["pipeline"]["output"]["path"])
 
 
+# -- DocETL itself (--docetl-venv) -------------------------------------------------------------
+
+
+def llm_fields(config: dict[str, Any]) -> set[str]:
+    """Keys whose values come from a model's answer (output schemas, parallel_map outputs)."""
+    out: set[str] = set()
+    for op in config.get("operations", []) or []:
+        if not isinstance(op, dict):
+            continue
+        schema = (
+            (op.get("output") or {}).get("schema") if isinstance(op.get("output"), dict) else None
+        )
+        if isinstance(schema, dict):
+            out.update(schema)
+        for prompt in op.get("prompts") or []:
+            if isinstance(prompt, dict):
+                out.update(prompt.get("output_keys") or [])
+    return out
+
+
+def llm_dependent(config: dict[str, Any]) -> list[str]:
+    """Why an item's output row count may legitimately depend on what the model answers.
+
+    Both tools talk to the same fake server, but they send different prompts (system text,
+    schema wording), so the answers differ: a filter keeps other rows, lists have other lengths.
+    An item without any of these has a row count fixed by its data and operators alone.
+    """
+    fields = llm_fields(config)
+    why: list[str] = []
+    for op in config.get("operations", []) or []:
+        if not isinstance(op, dict):
+            continue
+        name, kind = op.get("name"), op.get("type")
+        if kind == "filter":
+            why.append(f"{name}: a filter keeps the rows the model answers true")
+        elif kind == "equijoin":
+            why.append(f"{name}: the model decides which pairs join")
+        elif kind == "unnest" and op.get("unnest_key") in fields:
+            why.append(f"{name}: unnests a list the model wrote")
+        elif kind == "reduce":
+            keys = op.get("reduce_key")
+            keys = [keys] if isinstance(keys, str) else keys or []
+            if any(k in fields for k in keys):
+                why.append(f"{name}: groups by a key the model wrote")
+        elif kind == "split" and op.get("split_key") in fields:
+            why.append(f"{name}: splits text the model wrote")
+        elif kind in ("code_filter", "code_map", "code_reduce") and fields & set(
+            re.findall(r"['\"](\w+)['\"]", str(op.get("code", "")))
+        ):
+            why.append(f"{name}: user code over fields the model wrote")
+        if op.get("validate"):
+            why.append(
+                f"{name}: rows failing validate leave the output (DocETL drops, llmassert "
+                "quarantines)"
+            )
+    return why
+
+
+def docetl_env(venv: Path, work: Path, api_base: str) -> dict[str, str]:
+    site = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return {
+        **env,
+        "OPENAI_API_KEY": "sk-fake",
+        "OPENAI_API_BASE": api_base,
+        "DOCETL_HOME_DIR": str(work / ".docetl-home"),  # a fresh cache per run
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        # DocETL calls tiktoken before litellm points it at its bundled files: point it there.
+        "TIKTOKEN_CACHE_DIR": str(Path(site) / "litellm" / "litellm_core_utils" / "tokenizers"),
+        "COLUMNS": "120",
+        "NO_COLOR": "1",
+    }
+
+
+def docetl_error(text: str) -> str:
+    """The line that says why DocETL stopped (the exception at the end of its traceback)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception|Abort|Interrupt)\b", ln) or ln.startswith(
+            ("Error", "error:")
+        ):
+            return ln[:300]
+    return (lines[-1] if lines else "no message")[:300]
+
+
+def run_docetl(item: Item, root: Path, api_base: str, venv: Path, timeout: float) -> None:
+    """The item, materialized again (the same data) into its own folder, run by ``docetl run``
+    with what ``--model``/``--api-base`` mean for llmassert: the default model is the fake
+    one, every model is sent to the loopback server."""
+    work = root / (re.sub(r"[^A-Za-z0-9_.-]", "_", item.label) + "__docetl")
+    work.mkdir(parents=True, exist_ok=True)
+    notes = list(item.notes)
+    path = materialize(item, work)
+    item.notes = notes
+    config = yaml.safe_load(path.read_text())
+    config["default_model"] = "openai/fake-model"
+    if "model" in config:
+        config["model"] = "openai/fake-model"
+    config["default_lm_api_base"] = api_base
+    config["default_embedding_api_base"] = api_base
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        proc = subprocess.run(
+            [str(venv / "bin" / "docetl"), "run", str(path)],
+            cwd=work,  # DocETL resolves paths against the working directory
+            env=docetl_env(venv, work, api_base),
+            stdin=subprocess.DEVNULL,  # a confirmation prompt gets no answer
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        item.docetl_status, item.docetl_reason = "failed", f"timeout after {timeout:.0f}s"
+        return
+    (work / "docetl.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+    out = (config.get("pipeline") or {}).get("output") or {}
+    rows = count_rows(work / out["path"]) if isinstance(out.get("path"), str) else None
+    if proc.returncode != 0 or rows is None:
+        item.docetl_status = "failed"
+        item.docetl_reason = docetl_error(proc.stderr + "\n" + proc.stdout)
+        return
+    item.docetl_status, item.docetl_rows = "ran", rows
+
+
+def compare(item: Item) -> None:
+    if item.status != "ran" or item.docetl_status != "ran":
+        return
+    if item.rows_out == item.docetl_rows:
+        item.parity = "match"
+        return
+    config = item.config if item.kind == "pipeline" else wrap_operator(item.config)
+    why = llm_dependent(config)
+    item.parity = "llm-dependent" if why else "MISMATCH"
+    item.parity_reason = "; ".join(why)
+
+
+def run_both(item: Item, root: Path, api_base: str, args: argparse.Namespace) -> Item:
+    run_item(item, root, api_base, args.timeout)
+    if args.docetl_venv is not None and item.kind in args.docetl_kinds.split(","):
+        run_docetl(item, root, api_base, args.docetl_venv, args.timeout)
+        compare(item)
+    return item
+
+
+def describe(item: Item, verbose: bool) -> str:
+    line = f"{item.status:8} {item.kind:8} {item.label}"
+    if item.rows_out is not None:
+        line += f" rows={item.rows_out}"
+    if item.reason:
+        line += f"  {item.reason}"
+    if item.docetl_status:
+        line += f"\n         docetl: {item.docetl_status}"
+        if item.docetl_rows is not None:
+            line += f" rows={item.docetl_rows}"
+        if item.docetl_reason:
+            line += f"  {item.docetl_reason}"
+        if item.parity:
+            line += f"  [{item.parity}{': ' + item.parity_reason if item.parity_reason else ''}]"
+    if item.notes and verbose:
+        line += f"  ({'; '.join(item.notes)})"
+    return line
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("git_dir", type=Path)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--only", default=None, help="run items whose label contains this")
+    ap.add_argument("--kind", choices=("pipeline", "operator"), help="run only these items")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--timeout", type=float, default=180.0)
+    ap.add_argument(
+        "--docetl-venv",
+        type=Path,
+        default=None,
+        help="a venv with docetl 0.3.0 (e.g. /tmp/venv-peer): run every item with DocETL "
+        "too, against the same server, and compare output row counts",
+    )
+    ap.add_argument(
+        "--docetl-kinds",
+        default="pipeline",
+        help="with --docetl-venv: which items DocETL runs too (pipeline, operator, or both "
+        "comma-separated; default: the complete pipelines)",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="items run at the same time")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    if args.docetl_venv is not None and not (args.docetl_venv / "bin" / "docetl").exists():
+        ap.error(f"--docetl-venv: no bin/docetl in {args.docetl_venv}")
     items, fragments = extract(args.git_dir)
     if args.only:
         items = [i for i in items if args.only in i.label]
+    if args.kind:
+        items = [i for i in items if i.kind == args.kind]
     root = args.out or Path(tempfile.mkdtemp(prefix="docetl_compat_"))
-    server = ServerProcess(0)
+    # Comparing with DocETL: answers that depend only on the output's field names, so both
+    # tools get the same answer for the same schema although their prompts differ.
+    server = ServerProcess(0, answers="fields" if args.docetl_venv is not None else "request")
     try:
-        for item in items:
-            run_item(item, root, server.base_url, args.timeout)
-            line = f"{item.status:8} {item.kind:8} {item.label}"
-            if item.rows_out is not None:
-                line += f" rows={item.rows_out}"
-            if item.reason:
-                line += f"  {item.reason}"
-            if item.notes and args.verbose:
-                line += f"  ({'; '.join(item.notes)})"
-            print(line, flush=True)
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            futures = [pool.submit(run_both, item, root, server.base_url, args) for item in items]
+            for future in as_completed(futures):
+                print(describe(future.result(), args.verbose), flush=True)
     finally:
         server.stop()
     print(f"\nskipped {fragments} YAML blocks that are neither a pipeline nor an operation")
@@ -442,6 +663,20 @@ def main() -> None:
         print(
             f"{kind + 's':10} {len(group):3}: ran {counts['ran']}, refused at load "
             f"{counts['refused']}, failed at run {counts['failed']}"
+        )
+        if args.docetl_venv is None:
+            continue
+        d = {s: sum(1 for i in group if i.docetl_status == s) for s in ("ran", "failed")}
+        both = [i for i in group if i.status == "ran" and i.docetl_status == "ran"]
+        p = {
+            s: sum(1 for i in both if i.parity == s) for s in ("match", "llm-dependent", "MISMATCH")
+        }
+        print(
+            f"{'':10}      DocETL 0.3.0 ran {d['ran']}, failed {d['failed']}; both ran "
+            f"{len(both)}: rows equal {p['match']}, differ where the model decides "
+            f"{p['llm-dependent']}, differ with deterministic operators {p['MISMATCH']}; "
+            f"DocETL ran what llmassert refused: "
+            f"{sum(1 for i in group if i.status != 'ran' and i.docetl_status == 'ran')}"
         )
     if args.json:
         args.json.write_text(

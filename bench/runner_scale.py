@@ -29,7 +29,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import runner_vs_docetl as rvd  # server, templates, paths
 
-
 COUNT_ROWS = "import json, sys; print(len(json.load(open(sys.argv[1]))))"
 
 
@@ -66,11 +65,7 @@ def run_once(
     # Counted in a child process: loading a large output here would grow this process, and a
     # forked child's ru_maxrss counts the parent's pages it maps before exec.
     n_out = (
-        int(
-            subprocess.check_output(
-                [sys.executable, "-c", COUNT_ROWS, str(out)]
-            )
-        )
+        int(subprocess.check_output([sys.executable, "-c", COUNT_ROWS, str(out)]))
         if out.exists()
         else 0
     )

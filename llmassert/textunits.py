@@ -1,13 +1,15 @@
 """Splitting text into sentence-like units: prompts (history/diff.py) and responses (helpers).
 
-A leaf below both ``history/`` and ``assertions/``: stdlib only and import-free, because the
+A leaf below both ``history/`` and ``assertions/``: stdlib only (plus the stdlib-only bounded
+``re``, ``sandbox/_regex.py``), because the
 sandbox worker loads ``assertions/helpers.py`` (which imports this) by path without importing
 the ``llmassert`` package; the worker registers this file by path first (``sandbox/_worker.py``).
 """
 
 from __future__ import annotations
 
-import re
+# `re` with bounded calls on any thread (sandbox/_regex.py): these run inside checks.
+from llmassert.sandbox import _regex as re
 
 # A list marker at the start of a line: "-", "*", "•", "+", "–", "1.", "1)", "1/", "a)".
 MARKER = re.compile(r"^\s*(?:[-•–—](?=\s*\S)|[*+](?=\s)|\d{1,3}[.)/](?=\s|$)|[a-zA-Z][)](?=\s))\s*")

@@ -140,7 +140,7 @@ class AssertionSet:
                     f"refused: {e.message}", file=filename, field=e.field
                 ) from None
             inline = sb.is_inline_safe(source)
-            namespace = _load_inline(source, filename, timeout_s) if inline else {}
+            namespace = _load_inline(source, filename, timeout_s, memory_mb) if inline else {}
         if inline:
             functions = {n: namespace[n] for n in wanted if callable(namespace.get(n))}
             missing = [a.name for a in info.assertions if a.name not in functions]
@@ -373,6 +373,9 @@ class AssertionSet:
             except SandboxTimeoutError as e:
                 outcomes[assertion.name] = (False, "timeout", e.message, clock() - start)
                 continue
+            except SandboxError as e:  # a bound (memory, an unbounded regex): its own line
+                outcomes[assertion.name] = (False, "error", e.message, clock() - start)
+                continue
             except Exception as e:
                 outcomes[assertion.name] = (False, "error", _describe(e), clock() - start)
                 continue
@@ -488,9 +491,17 @@ def _describe(error: BaseException) -> str:
     return f"raised {type(error).__name__}: {text}" if text else f"raised {type(error).__name__}"
 
 
-def _load_inline(source: str, filename: str, timeout_s: float) -> dict[str, Any]:
+def _load_inline(source: str, filename: str, timeout_s: float, memory_mb: int) -> dict[str, Any]:
     try:
-        return dict(load_inline(source, filename=filename, timeout_s=timeout_s))
+        return dict(
+            load_inline(
+                source,
+                filename=filename,
+                timeout_s=timeout_s,
+                memory_mb=memory_mb,
+                process_fallback=True,
+            )
+        )
     except SandboxError as e:
         raise AssertionModuleError(f"refused: {e.message}", file=filename) from None
     except Exception as e:

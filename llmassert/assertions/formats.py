@@ -15,7 +15,6 @@ unknown keywords are ignored, as the specification says.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from html.parser import HTMLParser
 from typing import Any
@@ -28,6 +27,9 @@ from llmassert.assertions.helpers import (
     sentences,
     words,
 )
+
+# Bounded regex calls on any thread (sandbox/_regex.py): helpers run inside checks.
+from llmassert.sandbox import _regex as re
 
 __all__ = [
     "REFUSAL_PHRASES",

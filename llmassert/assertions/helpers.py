@@ -21,13 +21,14 @@ Rules of this module, because it runs inside the sandbox worker and on every gua
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-# Stdlib-only too; the sandbox worker registers it under this name before loading this file.
+# Both stdlib-only; the sandbox worker registers them under these names before loading this
+# file. `re` with bounded calls on any thread (sandbox/_regex.py): helpers run inside checks.
+from llmassert.sandbox import _regex as re
 from llmassert.sandbox._frozen import freeze
 from llmassert.textunits import ATX, split_units, split_units_with_kinds
 
@@ -92,7 +93,9 @@ __all__ = [
 
 # --- words -------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+# Possessive: the same matches (nothing after it can make a shorter word succeed), and no
+# backtracking, so it stays on stdlib off the main thread too (sandbox/_regex.py).
+_WORD = re.compile(r"\w++(?:['’.-]\w++)*+")
 
 
 @lru_cache(maxsize=64)

@@ -17,11 +17,13 @@ sandbox worker, which loads this file by path.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
 
 from llmassert.assertions.helpers import json_object, normalize, sentences, words
+
+# Bounded regex calls on any thread (sandbox/_regex.py): helpers run inside checks.
+from llmassert.sandbox import _regex as re
 
 __all__ = [
     "all_items_within",

@@ -29,7 +29,7 @@ from llmassert.commands._options import (
     RpmOpt,
     TpmOpt,
 )
-from llmassert.errors import EXIT_ASSERTIONS_FAILED, EXIT_OK, ConfigError
+from llmassert.errors import EXIT_ASSERTIONS_FAILED, EXIT_OK, CassetteMissError, ConfigError
 from llmassert.text import plural
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def run(
         no_cache=no_cache,
         base=base,
     )
-    executor_options = _executor_options(executor, ray_address, ray_workers, record)
+    executor_options = _executor_options(executor, ray_address, ray_workers)
     options = RunOptions(
         resume=resume,
         dry_run=dry_run,
@@ -158,8 +158,14 @@ def run(
         runner.progress = progress
         try:
             report = runner.run()
-        except BaseException:
-            if not quiet and runner.checkpoint_root.exists():
+        except BaseException as e:
+            # A replay miss happens again on every rerun (the cassette is what is missing), so
+            # resuming cannot help; its own line says to re-record.
+            if (
+                not quiet
+                and runner.checkpoint_root.exists()
+                and not isinstance(e, CassetteMissError)
+            ):
                 console.print(
                     f"[yellow]interrupted: rerun the same command to resume from "
                     f"{runner.checkpoint_root}[/]",
@@ -173,7 +179,7 @@ def run(
 
 
 def _executor_options(
-    executor: str, ray_address: str | None, ray_workers: int | None, record: Path | None = None
+    executor: str, ray_address: str | None, ray_workers: int | None
 ) -> dict[str, Any]:
     """Checked before anything runs: a missing Ray or a misplaced flag is a one-line error."""
     from llmassert.pipeline.executor import check_executor_name
@@ -186,12 +192,6 @@ def _executor_options(
                 "--ray-address / --ray-workers need --executor ray", field="--executor"
             )
         return {}
-    if record is not None:
-        raise ConfigError(
-            "--record needs the local executor (one process writes the "
-            "cassette); --replay works with --executor ray",
-            field="--executor",
-        )
     from llmassert.pipeline.executor_ray import import_ray
 
     import_ray()

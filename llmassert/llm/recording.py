@@ -4,7 +4,8 @@
 
 - ``mode="record"``: every successful exchange is written to ``<cassette_dir>/<name>.yaml`` when
   the block ends, also when it ends with an error (a fresh recording that replaces the old one;
-  429/5xx answers are not kept, so replays do not sleep).
+  429/5xx answers are not kept, so replays do not sleep).  Other processes of the same run (Ray
+  workers) record into cassettes of their own, which :func:`absorb` merges into this one.
 - ``mode="replay"``: answers come from the cassette only.  A request that is not in it never
   reaches the network: it is answered with a synthetic ``HTTP 404`` carrying the header
   ``x-llmassert-cassette-miss`` and a one-line message, and noted on the active cassette.  An
@@ -49,7 +50,7 @@ from llmassert.secrets import REDACTED
 from llmassert.secrets import Scrubber as _Scrubber
 from llmassert.secrets import secret_values as _secret_values
 
-__all__ = ["REDACTED", "Scrubber", "cassette", "secret_values"]
+__all__ = ["REDACTED", "Scrubber", "absorb", "cassette", "secret_values"]
 KEEP_REQUEST_HEADERS = frozenset({"content-type", "accept"})
 DROP_RESPONSE_HEADERS = frozenset(
     {
@@ -82,6 +83,8 @@ class ActiveCassette:
     mode: str
     # Replay misses, one line each, in order (appended to from HTTP client threads).
     misses: list[str] = field(default_factory=list, compare=False)
+    # The vcrpy cassette being played or recorded (absorb() appends to it).
+    vcr: Any = field(default=None, compare=False, repr=False)
 
     def miss_error(self, since: int = 0) -> CassetteMissError | None:
         """The error for the first miss after the first ``since`` ones, if any."""
@@ -400,6 +403,21 @@ def _answer_misses(recorded: Any, info: ActiveCassette) -> None:
     recorded.play_response = play_or_miss
 
 
+def absorb(path: Path) -> int:
+    """Move the exchanges of a cassette another process recorded (a Ray worker's part of a
+    ``--record`` run) into the active recording, and delete that file.  Returns how many."""
+    from vcr.serialize import deserialize
+
+    info = active()
+    if info is None or info.mode != "record" or info.vcr is None:
+        raise ConfigError("no recording is active to add a worker's cassette to", field="record")
+    requests, responses = deserialize(decode_text(read_bytes(path), path), ReadableYaml)
+    for request, response in zip(requests, responses, strict=True):
+        info.vcr.append(request, response)  # scrubbed again: the hooks are idempotent
+    path.unlink()
+    return len(requests)
+
+
 # -- the context manager -----------------------------------------------------------------------
 
 
@@ -440,11 +458,11 @@ def cassette(
     recorder.register_matcher("llm_body", llm_body)
     recorder.register_serializer("llmassert-yaml", ReadableYaml)
     recorder.register_persister(AtomicPersister)
-    info = ActiveCassette(name=name, path=path, mode=settings.mode)
     try:
         with recorder.use_cassette(
             str(target), serializer="llmassert-yaml", allow_playback_repeats=True
         ) as recorded:
+            info = ActiveCassette(name=name, path=path, mode=settings.mode, vcr=recorded)
             if not is_record:
                 _answer_misses(recorded, info)
             with _active_lock:

@@ -60,22 +60,42 @@ def model_price(model: str) -> tuple[float, float]:
     return known_price(model) or (0.0, 0.0)
 
 
+def is_embedding_model(model: str) -> bool:
+    """Whether litellm's model table lists ``model`` as an embedding model (False if unknown)."""
+    table = price_table()
+    provider, _, bare = model.partition("/")
+    for name in (model, bare) if bare else (model,):
+        entry = table.get(name)
+        if entry and (name == model or entry.get("litellm_provider") == provider):
+            return bool(entry.get("mode") == "embedding")
+    return False
+
+
 def known_price(model: str) -> tuple[float, float] | None:
     """(input, output) USD per token, or None when neither :func:`set_price` nor litellm's table
     prices ``model`` (estimates say "unknown price" rather than $0)."""
     if model in _overrides:
         return _overrides[model]
+    entry = model_info(model)
+    if not entry:
+        return None
+    return (
+        float(entry.get("input_cost_per_token") or 0.0),
+        float(entry.get("output_cost_per_token") or 0.0),
+    )
+
+
+def model_info(model: str) -> dict[str, Any]:
+    """litellm's table entry for a model string ({} when it does not list the model): prices,
+    and capabilities such as ``supports_pdf_input``."""
     table = price_table()
     provider, _, bare = model.partition("/")
     for name in (model, bare) if bare else (model,):
         entry = table.get(name)
         # A bare name only counts when the table agrees on the provider (openai/x ≠ groq's x).
         if entry and (name == model or entry.get("litellm_provider") == provider):
-            return (
-                float(entry.get("input_cost_per_token") or 0.0),
-                float(entry.get("output_cost_per_token") or 0.0),
-            )
-    return None
+            return dict(entry)
+    return {}
 
 
 def cost_of(model: str, prompt_tokens: int, completion_tokens: int) -> float:

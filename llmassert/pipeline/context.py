@@ -243,11 +243,17 @@ class OpContext:
         self.stats.cost += max(0.0, after.cost - before.cost)
         return vectors
 
-    async def checkpointed(self, key: str, factory: Callable[[], Awaitable[Any]]) -> Any:
+    async def checkpointed(
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[Any]],
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Any:
         """Run ``factory`` once per ``key`` across killed and resumed runs.
 
         For sub-steps inside a unit (a fold batch, a resolve comparison): the JSON-able result is
-        journaled, so a resumed run gets it back without calling the LLM again.
+        journaled, so a resumed run gets it back without calling the LLM again.  ``keep``: only
+        results it accepts are journaled (an errored row must be tried again on resume).
         """
         if self.journal is None:
             return await factory()
@@ -256,7 +262,8 @@ class OpContext:
         if hit is not _MISSING:
             return hit
         value = await factory()
-        self.journal.put(jkey, value)
+        if keep is None or keep(value):
+            self.journal.put(jkey, value)
         return value
 
     def advance(self, n: int = 1, credited: float = 0.0) -> None:

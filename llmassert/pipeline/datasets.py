@@ -1,7 +1,9 @@
 """Reading datasets and writing outputs.
 
-Inputs: a JSON list of objects, JSONL, CSV (header row), or a folder of text files (one row per
-non-hidden file: ``path``, ``filename``, ``text``, like DocETL's ``read_dir``).  Every problem is
+Inputs: a JSON list of objects, JSONL, CSV (header row), or a folder of documents (one row per
+non-hidden file: ``path``, ``filename``, ``text``, like DocETL's ``read_dir``: text files as they
+are, PDF / docx / pptx / xlsx through :mod:`~llmassert.pipeline.documents`, other binary files
+skipped).  Every problem is
 a one-line ``InputError`` naming the file and the row/line.  Outputs (json, jsonl, csv by
 suffix) are written to a temporary file in the same folder and renamed into place, so a killed
 run never leaves a half-written output.
@@ -28,6 +30,7 @@ from llmassert.fileio import (
     read_bytes,
     read_jsonl,
 )
+from llmassert.pipeline import documents
 from llmassert.pipeline.types import Row
 
 
@@ -127,10 +130,16 @@ def _load_folder(path: Path) -> tuple[list[Row], str]:
     for p in files:
         rel = p.relative_to(path.parent).as_posix()
         data = read_bytes(p)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            continue  # binary files are not documents we can read
+        if p.suffix.lower() in documents.FOLDER_SUFFIXES:
+            try:
+                text = documents.file_text(p.suffix, data)
+            except documents.DocumentError as e:
+                raise InputError(str(e), file=p) from None
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                continue  # binary files are not documents we can read
         h.update(rel.encode() + b"\0" + data + b"\0")
         rows.append({"path": rel, "filename": p.name, "text": text})
     if not rows:

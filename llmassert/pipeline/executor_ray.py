@@ -122,7 +122,9 @@ class WorkerInit:
     settings: Settings
     shard: str
     limiter: RateLimitHandle | None
-    cassette: str | None  # replay: the cassette name every worker opens read-only
+    # replay: the cassette every worker opens read-only; record: this worker's own cassette,
+    # merged into the driver's when the pool closes.
+    cassette: str | None
     env: dict[str, str] = field(default_factory=dict)
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     probe: Path | None = None  # a file the driver wrote under the cache dir
@@ -420,16 +422,14 @@ class RemoteClient(LLMClient):
         return result
 
     async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
-        items = list(texts)
-        parts = partition(len(items), len(self.pool.workers))
-        answers = await asyncio.gather(
-            *(_await(self.pool.pick().embed.remote(items[a:b], model)) for a, b in parts)
-        )
-        vectors: list[list[float]] = []
-        for part_vectors, usage in answers:
-            vectors.extend(part_vectors)
-            self._usage = self._usage + usage
-        return vectors
+        # One call, one worker: the worker's client de-duplicates, consults the cache and cuts
+        # requests exactly as the local client would, so the HTTP bodies (what a cassette
+        # matches on, and what a recording stores) are the local executor's.  Cutting the list
+        # here instead made requests no local run sends, and every replay missed.  Operators
+        # issue their batches concurrently, so batches still spread over the workers.
+        vectors, usage = await _await(self.pool.pick().embed.remote(list(texts), model))
+        self._usage = self._usage + usage
+        return list(vectors)
 
 
 class RayExecutor(Executor):
@@ -454,6 +454,7 @@ class RayExecutor(Executor):
         self._local = LocalExecutor()
         # The shared limiter's counters, read when the pool closes (None: no rpm/tpm).
         self.rate_stats: dict[str, Any] | None = None
+        self._recordings: list[str] = []  # --record: the workers' cassette names
 
     # -- start-up ------------------------------------------------------------------------------
 
@@ -492,13 +493,16 @@ class RayExecutor(Executor):
         run = uuid.uuid4().hex[:8]
         # More workers than CPUs share them: a worker waits on the provider, not on a core.
         cls = _remote_worker().options(num_cpus=min(1.0, cpus / count))
+        shards = [f"ray{i}-{run}" for i in range(count)]
+        if cassette is not None and settings.mode == "record":
+            self._recordings = [f"{cassette}.{shard}" for shard in shards]
         workers = [
             cls.remote(
                 WorkerInit(
                     settings=settings,
-                    shard=f"ray{i}-{run}",
+                    shard=shards[i],
                     limiter=limiter,
-                    cassette=cassette,
+                    cassette=self._recordings[i] if self._recordings else cassette,
                     env=env,
                     prices=price_overrides(),
                     probe=probe,
@@ -540,18 +544,35 @@ class RayExecutor(Executor):
     def _cassette(settings: Settings) -> str | None:
         if settings.mode == "live":
             return None
-        if settings.mode == "record":
-            raise ConfigError(
-                "--record needs the local executor (one process writes the "
-                "cassette); replay works with --executor ray",
-                field="--executor",
-            )
         from llmassert.llm import recording
 
         active = recording.active()
         if active is None:
-            raise ConfigError("replay mode but no cassette is active", field="mode")
+            raise ConfigError(f"{settings.mode} mode but no cassette is active", field="mode")
         return active.name
+
+    def _merge_recordings(self) -> None:
+        """``--record``: each worker wrote its own cassette when it closed; fold them into
+        the driver's, which is saved when the recording ends."""
+        names, self._recordings = self._recordings, []
+        if not names or self._settings is None:
+            return
+        from llmassert.llm import recording
+
+        settings = self._worker_settings(self._settings, len(names))
+        missing = []
+        for name in names:
+            path = recording.cassette_path(settings, name)
+            if path.is_file():
+                recording.absorb(path)
+            else:
+                missing.append(path.name)
+        if missing:
+            raise PipelineError(
+                f"the recording is incomplete: {len(missing)} Ray worker(s) died before saving "
+                f"their part ({', '.join(missing)})",
+                hint="record again",
+            )
 
     @staticmethod
     def _probe(settings: Settings) -> Path | None:
@@ -567,6 +588,7 @@ class RayExecutor(Executor):
         if pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pool.each(lambda w: w.close.remote()), 30)
+            self._merge_recordings()
             for w in pool.workers:
                 with contextlib.suppress(Exception):
                     self._ray.kill(w)

@@ -55,9 +55,11 @@ from llmassert.pipeline.operators.base import (
     Row,
     RowOperator,
 )
+from llmassert.pipeline.parsing import apply_parsing
 from llmassert.pipeline.retrievers import Retriever
 from llmassert.pipeline.spec import JoinInputs, LoadedPipeline
 from llmassert.pipeline.templates import KeySet
+from llmassert.pipeline.types import row_digest
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
@@ -249,12 +251,23 @@ class Runner:
         used = {n for step in spec.pipeline.steps for n in step.op_names()}
         for op_spec in spec.operations:
             if op_spec.name in used:
-                self.ops[op_spec.name] = OPERATORS[op_spec.type](op_spec, self.env)
+                self.ops[op_spec.name] = OPERATORS[op_spec.type].build(op_spec, self.env)
         self.retrievers = {
             name: Retriever(name, r, self.env) for name, r in (spec.retrievers or {}).items()
         }
         for name, ds in spec.datasets.items():
-            rows, digest = load_dataset(self.loaded.resolve(ds.path), ds.format)
+            path = self.loaded.resolve(ds.path)
+            rows, digest = load_dataset(path, ds.format)
+            if ds.parsing:
+                rows = apply_parsing(
+                    rows,
+                    ds.parsing,
+                    base_dir=self.loaded.base_dir,
+                    dataset=path,
+                    where=f"datasets.{name}",
+                )
+                # The files a row names are input too: an edited file must not resume.
+                digest = row_digest([digest, rows])
             self.datasets[name] = _Data(rows, [{}] * len(rows), digest)
         self._check_keys()
         if not self.options.dry_run:
@@ -682,13 +695,18 @@ class Runner:
 def _cap(op: Operator[Any]) -> int | None:
     """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take."""
     found = [getattr(op.spec, "sample", None)]
-    if op.type_name in ("map", "filter"):
+    if op.type_name in ("map", "filter", "extract"):
         found.append(getattr(op.spec, "limit", None))
     caps = [int(c) for c in found if c]
     return min(caps) if caps else None
 
 
 def _truncate(op: Operator[Any], data: _Data) -> tuple[_Data, int]:
+    keep = op.admit(data.rows)
+    if keep is not None:
+        rows = [data.rows[i] for i in keep]
+        lineage = [data.lineage[i] for i in keep]
+        return _Data(rows, lineage, data.fingerprint), len(data.rows) - len(keep)
     cap = _cap(op)
     if cap is None or len(data.rows) <= cap:
         return data, 0

@@ -32,6 +32,7 @@ from llmassert.errors import SpecError
 # The package, not just base: importing it imports every operator, filling OPERATORS.
 from llmassert.pipeline.operators import OPERATORS
 from llmassert.pipeline.operators.base import JoinOperator, OperationSpec, StrictModel
+from llmassert.pipeline.parsing import ParsingToolSpec
 from llmassert.pipeline.retrievers import RetrieverSpec
 
 OUTPUT_SUFFIXES = (".json", ".jsonl", ".csv")
@@ -44,14 +45,7 @@ class SystemPromptSpec(StrictModel):
     persona: str | None = None
 
 
-_RETRIEVING_OPS = frozenset({"map", "filter"})
-# DocETL parsing tools that call a cloud service or a model (cannot run offline).
-_PARSING_SERVICES = {
-    "azure_di_read": "needs Azure Document Intelligence (a cloud service)",
-    "whisper_speech_to_text": "needs a speech-to-text model service",
-    "paddleocr_pdf_to_string": "needs an OCR model",
-    "gptpdf_to_string": "needs an LLM vision service",
-}
+_RETRIEVING_OPS = frozenset({"map", "filter", "reduce", "extract"})
 
 
 class DatasetSpec(StrictModel):
@@ -63,18 +57,9 @@ class DatasetSpec(StrictModel):
     format: Literal["json", "jsonl", "csv", "text"] | None = Field(
         None, description="llmassert extension; default: from the suffix (a folder = text)."
     )
-    parsing: list[Any] | None = Field(None, description="DocETL parsing tools: not supported.")
-
-    @field_validator("parsing")
-    @classmethod
-    def _no_parsing(cls, v: list[Any] | None) -> list[Any] | None:
-        if v:
-            first = v[0].get("function") if isinstance(v[0], dict) else None
-            why = _PARSING_SERVICES.get(str(first), "not supported by llmassert")
-            raise ValueError(
-                f"parsing tool {first!r}: {why}; convert the files to text or JSON first"
-            )
-        return v
+    parsing: list[ParsingToolSpec] | None = Field(
+        None, description="DocETL parsing tools: a row's file (docx, pptx, xlsx, pdf...) to text."
+    )
 
 
 class JoinInputs(StrictModel):
@@ -146,6 +131,10 @@ class PipelineSpec(StrictModel):
     default_embedding_model: str | None = Field(None, description="llmassert extension.")
     bypass_cache: bool = False
     system_prompt: SystemPromptSpec | None = None
+    # Before datasets: a dataset naming a user-defined tool is reported as this field's error.
+    parsing_tools: list[Any] | None = Field(
+        None, description="DocETL's user-defined parsing functions: refused (arbitrary Python)."
+    )
     datasets: dict[str, DatasetSpec] = Field(min_length=1)
     operations: list[OperationSpec] = Field(min_length=1)
     pipeline: PipelineSection
@@ -153,6 +142,18 @@ class PipelineSpec(StrictModel):
     rate_limits: dict[str, Any] | None = Field(
         None, description="DocETL (ignored: use LLMASSERT_RPM / LLMASSERT_TPM)."
     )
+
+    @field_validator("parsing_tools")
+    @classmethod
+    def _no_custom_parsing(cls, v: list[Any] | None) -> list[Any] | None:
+        if v:
+            # DocETL exec()s this code with full access to the machine; a pipeline from
+            # elsewhere is untrusted (code_map runs contained Python, without imports).
+            raise ValueError(
+                "user-defined parsing functions are arbitrary Python (imports, files): "
+                "refused; parse the files before the run, or use a built-in parsing tool"
+            )
+        return v
 
     def fallback_model_names(self) -> list[str]:
         return [m if isinstance(m, str) else m.model_name for m in self.fallback_models or []]
@@ -290,7 +291,7 @@ def _cross_check(spec: PipelineSpec, path: Path, where: dict[str, str]) -> None:
         r = getattr(op, "retriever", None)
         if r is not None and op.type not in _RETRIEVING_OPS:
             raise SpecError(
-                f"retriever on a {op.type} is not supported yet (map and filter only)",
+                f"retriever on a {op.type}: DocETL offers retrieval on map, filter, reduce and extract only",
                 file=path,
                 field=f"{where[op.name]}.retriever",
             )

@@ -46,6 +46,7 @@ from typing import Any
 # The stdlib-only leaves helpers.py imports (and this file: _frozen), by module name.
 LEAVES = {
     "llmassert.sandbox._frozen": Path(__file__).with_name("_frozen.py"),
+    "llmassert.sandbox._regex": Path(__file__).with_name("_regex.py"),
     "llmassert.textunits": Path(__file__).resolve().parent.parent / "textunits.py",
 }
 
@@ -53,6 +54,11 @@ LEAVES = {
 def _register_leaves_by_path() -> None:
     # Run as the worker script there is no package on sys.path: load the leaves by path and
     # register them under their package names, where helpers.py (and the import below) find them.
+    # `from llmassert.sandbox import _regex` also needs the package itself in sys.modules: a
+    # bare namespace holding the sandbox leaves is enough.
+    package = types.ModuleType("llmassert.sandbox")
+    package.__path__ = []
+    sys.modules.setdefault("llmassert.sandbox", package)
     for name, path in LEAVES.items():
         if name in sys.modules:
             continue
@@ -61,6 +67,8 @@ def _register_leaves_by_path() -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
+        if name.startswith("llmassert.sandbox."):
+            setattr(package, name.rsplit(".", 1)[1], module)
 
 
 if __name__ == "__main__":

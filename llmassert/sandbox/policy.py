@@ -5,7 +5,8 @@ Two levels, both pure analysis of source text (nothing here runs the code):
 1. :func:`validate` — may this code run at all (in the process sandbox, or in-process for code a
    human reviewed)? An allowlist of syntax, names, imports and module attributes; anything that
    reaches interpreter internals (dunders, frames, ``str.format`` attribute walks) is refused.
-2. :func:`check_inline_safe` — may it run in-process *without a timer*? Additionally no
+2. :func:`check_inline_safe` — may it run in-process (its Python-level work is bounded by the
+   deadline on any thread, but no timer can stop one C call)? Additionally no
    ``while`` loops, no recursion, bounded ``range``, no size-amplifying operators, regexes without
    nested quantifiers. This is a static approximation meant to catch accidents in reviewed code;
    untrusted (LLM-written) code always runs in the process sandbox whatever this says.
@@ -579,6 +580,14 @@ def _bounded(node: ast.AST) -> bool:
     return False
 
 
+def _short_literal(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and len(node.value) <= _MAX_WIDTH
+    )
+
+
 def _regex_nested_repeat(pattern: str) -> bool:
     """True when an unbounded quantifier covers another quantifier or an alternation: ``(a+)+``, ``(a|aa)+``."""
     try:
@@ -819,6 +828,20 @@ class _InlineChecker:
         if isinstance(func, ast.Name):
             if func.id == "range" and not (args and all(_bounded(a) for a in args)):
                 return "range() needs literal or len()-bounded arguments"
+            if func.id == "sum" and (
+                len(args) > 1 or any(kw.arg == "start" for kw in node.keywords)
+            ):
+                # sum(lists, []) copies quadratically inside one C call no timer can stop.
+                start = args[1] if len(args) > 1 else node.keywords[0].value
+                if not (isinstance(start, ast.Constant) and type(start.value) in (int, float)):
+                    return "sum() needs a numeric literal start (no sum(lists, []))"
+            if (
+                func.id in ("bytes", "bytearray")
+                and len(args) == 1
+                and not (isinstance(args[0], ast.Constant) and not isinstance(args[0].value, int))
+            ):
+                # bytes(n) allocates n bytes in one C call: use str.encode()
+                return f"{func.id}(x) of a computed value is not allowed (use str.encode())"
             if (
                 self.imported.get(func.id) == "re"
                 and func.id in _REGEX_FUNCS
@@ -846,6 +869,17 @@ class _InlineChecker:
             and args[0].value == ""
         ):
             return "'.replace(\"\", ...)' is not allowed"
+        elif (
+            module is None
+            and func.attr == "replace"
+            and len(args) >= 2
+            and not _short_literal(args[1])
+        ):
+            # s.replace("a", s) builds len(s)**2 characters in one C call no timer can stop.
+            return "'.replace' needs a literal replacement of at most 1000 characters"
+        elif module is None and func.attr == "join" and not _short_literal(func.value):
+            # s.join(parts) repeats the separator len(parts) times in one C call.
+            return "'.join' needs a literal separator of at most 1000 characters"
         return None
 
     def _pattern_ok(self, args: list[ast.expr]) -> bool:

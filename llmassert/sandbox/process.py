@@ -9,8 +9,9 @@ The model, in three layers (docs/synthesis.md has the user-facing version):
    literal constants (and ``re.compile`` of literals) and docstrings. Violations raise
    :class:`~llmassert.errors.UnsafeCodeError` naming the file and line.
 2. :func:`load_inline` — validated code executed in this process with restricted builtins (a
-   guarded ``__import__``, a bounded ``range``, no ``type()`` of classes). Fast, but no timer:
-   meant for code that also passes :func:`is_inline_safe` (see its rules) or that a human reviewed.
+   guarded ``__import__``, a bounded ``range``, no ``type()`` of classes), each call under a
+   deadline and a memory bound on any thread (``inline.py``). Meant for code that also passes
+   :func:`is_inline_safe` (no single C call it makes can run long) or that a human reviewed.
 3. :class:`ProcessSandbox` — a persistent worker process with an address-space limit
    (RLIMIT_AS), a CPU backstop (RLIMIT_CPU), a per-call SIGALRM timer, a watchdog in the parent
    that kills a worker stuck in C code, and an empty environment. A call that errors, times out
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,8 +40,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmassert.errors import SandboxError, SandboxTimeoutError, UnsafeCodeError
+from llmassert.sandbox import _regex, policy
 from llmassert.sandbox import _worker as wire
-from llmassert.sandbox import policy
 from llmassert.sandbox._worker import (
     exec_source,
     make_importer,
@@ -47,7 +49,7 @@ from llmassert.sandbox._worker import (
     read_only_module,
     safe_builtins,
 )
-from llmassert.sandbox.inline import bounded
+from llmassert.sandbox.inline import DEFAULT_MEMORY_MB, bounded, unwatched
 
 __all__ = [
     "CallResult",
@@ -69,7 +71,7 @@ def validate_source(source: str, *, filename: str = "<generated>") -> None:
 
 
 def check_inline_safe(source: str, *, filename: str = "<generated>") -> None:
-    """Raise :class:`UnsafeCodeError` unless ``source`` may run in-process without a timer.
+    """Raise :class:`UnsafeCodeError` unless ``source`` may run in-process (see ``inline.py``).
 
     On top of :func:`validate_source`: no ``while`` loops; no recursion (no cycle in the call
     graph of module functions, no nested functions or named lambdas); ``range()`` arguments are
@@ -78,7 +80,9 @@ def check_inline_safe(source: str, *, filename: str = "<generated>") -> None:
     format widths (f-strings, ``%``, ``.ljust``...) at most 1000; regex patterns are literals
     without nested unbounded quantifiers, ``re.escape(...)``, or joins of those; loops nest at
     most 2 deep (comprehension generators count); no ``math.factorial``/``comb``/``perm`` on
-    non-literals; ``json.dumps(indent=)`` small. Cost then stays polynomial in the response size.
+    non-literals; ``json.dumps(indent=)`` small; no ``sum(x, [])``, ``.join`` on a non-literal
+    separator, ``.replace`` with a non-literal replacement or ``bytes(n)`` of a computed value
+    (one C call building quadratic output). Cost then stays polynomial in the response size.
     """
     policy.check_inline_safe(source, filename)
 
@@ -99,11 +103,18 @@ def _resolve_module(name: str) -> Any:
     # In-process code gets the same read-only proxies as the worker's, never the host's modules.
     proxy = _PROXIES.get(name)
     if proxy is None:
-        module = importlib.import_module(name)
+        # `re` is the bounded router (its calls are restricted off the signal deadline).
+        module: Any = _regex if name == "re" else importlib.import_module(name)
+        if name == wire.JUDGE:  # never stopped halfway: see inline.unwatched
+            module = types.SimpleNamespace(
+                __name__=wire.JUDGE, llm_judge=unwatched(module.llm_judge)
+            )
         # Helper modules expose only their __all__, never the modules they import themselves.
         names = frozenset(module.__all__) if name in wire.HELPER_FILES else None
         if name == wire.JUDGE:
             names = frozenset({"llm_judge"})
+        if name == "re":
+            names = policy.MODULE_ATTRS["re"]
         proxy = _PROXIES[name] = read_only_module(module, names)
     return proxy
 
@@ -119,15 +130,22 @@ def load_inline(
     filename: str = "<generated>",
     require_inline_safe: bool = False,
     timeout_s: float = 1.0,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    process_fallback: bool = False,
 ) -> dict[str, AssertionFn]:
     """Validate ``source`` and execute it in-process with restricted builtins.
 
     Returns the public functions it defines, by name, each wrapped by
     :func:`llmassert.sandbox.inline.bounded`: it receives a deep-frozen example, runs under a
-    ``timeout_s`` deadline where one can be enforced (the main thread), and turns a timeout,
-    MemoryError or RecursionError into :class:`SandboxTimeoutError`/:class:`SandboxError`.
-    ``require_inline_safe`` applies :func:`check_inline_safe` instead of
+    ``timeout_s`` deadline and a ``memory_mb`` bound on any thread, and turns a timeout, the
+    memory bound, MemoryError or RecursionError into :class:`SandboxTimeoutError` /
+    :class:`SandboxError`. ``require_inline_safe`` applies :func:`check_inline_safe` instead of
     :func:`validate_source`. A module level that raises gives :class:`SandboxError`.
+
+    ``process_fallback``: the functions are checks ``(example, response) -> bool``; a call that
+    cannot be bounded in its thread (a regex that may backtrack without bound, off the main
+    thread) re-runs in a :class:`ProcessSandbox` of this source, started on first need. Not for
+    code that calls ``llm_judge`` (the worker cannot): such a call fails with a reason instead.
     """
     if require_inline_safe:
         policy.check_inline_safe(source, filename)
@@ -137,10 +155,36 @@ def load_inline(
         namespace = exec_source(source, filename, _INLINE_BUILTINS)
     except Exception as e:
         raise SandboxError(f"module level failed: {wire.describe(e)}", file=filename) from None
+    fallback = None
+    if process_fallback and wire.JUDGE not in source:
+        fallback = _ProcessFallback(source, filename, timeout_s, memory_mb).call
     return {
-        name: bounded(fn, timeout_s=timeout_s, name=name)
+        name: bounded(fn, timeout_s=timeout_s, name=name, memory_mb=memory_mb, fallback=fallback)
         for name, fn in public_functions(namespace).items()
     }
+
+
+class _ProcessFallback:
+    """Runs one in-process check in a process sandbox of its source (started on first need)."""
+
+    def __init__(self, source: str, filename: str, timeout_s: float, memory_mb: int) -> None:
+        self.source = source
+        self.filename = filename
+        self.timeout_s = timeout_s
+        self.memory_mb = max(64, memory_mb)
+        self._box: ProcessSandbox | None = None
+        self._id = ""
+        self._lock = threading.Lock()
+
+    def call(self, name: str, args: tuple[Any, ...]) -> bool:
+        if len(args) != 2 or not isinstance(args[1], str):
+            raise SandboxError(f"{name}: only checks (example, response) can run in the sandbox")
+        with self._lock:
+            if self._box is None:
+                box = ProcessSandbox(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+                self._id = box.load(self.source, filename=self.filename)
+                self._box = box
+        return self._box.call(self._id, name, args[0], args[1])
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,7 @@ def _run_inline(
             filename=f"<candidate {cand.name}>",
             require_inline_safe=True,
             timeout_s=timeout_s,
+            process_fallback=True,
         )[cand.name]
     except (SandboxError, KeyError) as e:
         for _ in examples:

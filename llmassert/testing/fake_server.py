@@ -78,6 +78,11 @@ class Reply:
     usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens)
     # With "stream": true in the request: seconds between streamed chunks (one word each).
     chunk_delay_s: float = 0.0
+    # Answer only once this is set (at most HOLD_MAX_S): a test decides when a call returns.
+    hold: threading.Event | None = None
+
+
+HOLD_MAX_S = 60.0
 
 
 @dataclass
@@ -174,7 +179,14 @@ class FakeLLMServer:
         error_rate: float = 0.0,
         seed: int = 0,
         embed_dim: int = 64,
+        answers: str = "request",
     ) -> None:
+        if answers not in ("request", "fields"):
+            raise ValueError(f"answers must be 'request' or 'fields', got {answers!r}")
+        # "request": generated answers vary with the whole request (prompt included);
+        # "fields": they depend only on the names of the output's fields, so two tools sending
+        # different prompts for the same schema get the same answer (bench/docetl_compat.py).
+        self.answers = answers
         self.port = port
         self.latency_s = latency_s
         self.error_rate = error_rate
@@ -346,6 +358,10 @@ class FakeLLMServer:
             delay = self.latency_s if reply.delay_s is None else reply.delay_s
             if delay:
                 await asyncio.sleep(delay)
+            if reply.hold is not None:
+                held_until = time.monotonic() + HOLD_MAX_S
+                while not reply.hold.is_set() and time.monotonic() < held_until:
+                    await asyncio.sleep(0.02)
             rec.status = reply.status
             if reply.raw_body is not None:
                 return await self._respond(writer, reply.status, reply.raw_body, reply.headers)
@@ -375,6 +391,8 @@ class FakeLLMServer:
         rf = req.get("response_format") or {}
         choice = req.get("tool_choice", "auto")
         seed = _seed(req.get("model"), messages, tools, rf)
+        if self.answers == "fields":
+            seed = _seed(_field_names(tools, rf))
         msg: dict[str, Any] = {"role": "assistant", "content": None}
         finish = "stop"
         if tools and choice != "none":
@@ -436,7 +454,11 @@ class FakeLLMServer:
             "object": "chat.completion",
             "created": 1700000000,
             "model": req.get("model", "fake-model"),
-            "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}],
+            # `n` completions (OpenAI's parameter; DocETL's output.n asks for them): copies.
+            "choices": [
+                {"index": i, "message": msg, "finish_reason": finish, "logprobs": None}
+                for i in range(_choices(req.get("n")))
+            ],
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
         }
 
@@ -535,6 +557,19 @@ class FakeLLMServer:
         await writer.drain()
 
 
+def _field_names(tools: list[Any], rf: dict[str, Any]) -> list[str]:
+    """The sorted top-level field names of the output a request asks for (tool or schema)."""
+    schema: Any = (rf.get("json_schema") or {}).get("schema") or {}
+    if tools and isinstance(tools[0], dict):
+        schema = (tools[0].get("function") or {}).get("parameters") or {}
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return sorted(props) if isinstance(props, dict) else []
+
+
+def _choices(n: Any) -> int:
+    return min(max(n, 1), 128) if isinstance(n, int) and not isinstance(n, bool) else 1
+
+
 def _embedding(text: str, dim: int) -> list[float]:
     """Deterministic unit vector; texts sharing words get similar vectors (bag of words)."""
     vec = [0.0] * dim
@@ -549,7 +584,9 @@ def _embedding(text: str, dim: int) -> list[float]:
 class ServerProcess:
     """The server in its own process, for benchmarks: it must not share the client's GIL/CPU."""
 
-    def __init__(self, latency_ms: float = 0.0, *, start_timeout_s: float = 20.0) -> None:
+    def __init__(
+        self, latency_ms: float = 0.0, *, start_timeout_s: float = 20.0, answers: str = "request"
+    ) -> None:
         import subprocess
         import sys
         import tempfile
@@ -567,6 +604,8 @@ class ServerProcess:
                 str(latency_ms),
                 "--port-file",
                 str(port_file),
+                "--answers",
+                answers,
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -592,9 +631,13 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--error-rate", type=float, default=0.0)
     ap.add_argument("--port-file")
+    ap.add_argument("--answers", choices=("request", "fields"), default="request")
     args = ap.parse_args()
     server = FakeLLMServer(
-        port=args.port, latency_s=args.latency_ms / 1000, error_rate=args.error_rate
+        port=args.port,
+        latency_s=args.latency_ms / 1000,
+        error_rate=args.error_rate,
+        answers=args.answers,
     ).start()
     if args.port_file:
         with open(args.port_file, "w") as f:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pipeline_kit import chat_requests, read_json, write_pipeline
 
 from llmassert.config import Settings
@@ -431,15 +433,109 @@ def test_replay_runs_on_ray_workers_without_a_request(
     assert outputs(tmp_path) == expected
 
 
-def test_record_mode_needs_the_local_executor(
-    ray_address: str, tmp_path: Path, llm_settings: Settings
+def test_the_committed_resolve_cassette_replays_on_ray(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """map → resolve (embedding blocking) → reduce from fixtures/cassettes/ticket_products.
+
+    The resolve's embedding request must reach the workers exactly as the local executor sends
+    it (the cassette matches on the body): the same output, and no server at all.
+    """
+    from llmassert.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(root / "fixtures", tmp_path / "fixtures")
+    monkeypatch.chdir(tmp_path)
+    for var in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "LLMASSERT_API_BASE"):
+        monkeypatch.delenv(var, raising=False)
+    replay = [
+        "run",
+        "pipelines/ticket_products.yaml",
+        "--replay",
+        "fixtures/cassettes/ticket_products",
+        "--no-resume",
+        "--quiet",
+    ]
+    assert main([*replay, "--cache-dir", "cache-local"]) == 0
+    local = (tmp_path / "out" / "ticket_products.json").read_text()
+    (tmp_path / "out" / "ticket_products.json").unlink()
+    assert main([*replay, "--cache-dir", "cache-ray", "--executor", "ray"]) == 0
+    ray_out = (tmp_path / "out" / "ticket_products.json").read_text()
+    assert ray_out == local
+    assert len(json.loads(ray_out)) == 5
+
+
+def test_a_replay_miss_on_ray_names_the_request_and_does_not_advise_a_resume(
+    ray_address: str,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    llm_settings: Settings,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llmassert.cli import main
     from llmassert.llm import recording
 
-    path = write_pipeline(tmp_path, DOCS, reports(2))
-    recorded = llm_settings.replace(mode="record", cassette_dir=tmp_path / "cassettes")
-    with recording.cassette(recorded, "x"), pytest.raises(ConfigError, match="--record needs"):
+    monkeypatch.chdir(tmp_path)
+    path = write_pipeline(tmp_path, ENTITIES, TICKETS)
+    (tmp_path / "owners.json").write_text(json.dumps(OWNERS))
+    cassettes = tmp_path / "cassettes"
+    recorded = llm_settings.replace(mode="record", cassette_dir=cassettes)
+    with recording.cassette(recorded, "run-pipeline"):
+        run(path, recorded, None, "record")
+    # Another blocking key: the embedding request is one the cassette does not hold.
+    path.write_text(path.read_text().replace("blocking_keys: [text]", "blocking_keys: [name]"))
+    sent = len(llm_server.requests)
+    capfd.readouterr()
+    code = main(
+        [
+            "run",
+            str(path),
+            "--replay",
+            str(cassettes),
+            "--executor",
+            "ray",
+            "--cache-dir",
+            str(tmp_path / "cache-miss"),
+            "--no-resume",
+        ]
+    )
+    err = capfd.readouterr().err
+    assert code == 2, err
+    assert "request not in cassette" in err and "POST /v1/embeddings" in err, err
+    assert "resume" not in err, err
+    assert len(llm_server.requests) == sent  # a miss never reaches the network
+
+
+def test_record_on_ray_then_replay_locally_and_on_ray(
+    ray_address: str, tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    """Workers record their own exchanges (chat, embeddings); the driver merges them into one
+    cassette that replays with either executor, without a request."""
+    from llmassert.llm import recording
+
+    path = write_pipeline(tmp_path, ENTITIES, TICKETS)
+    (tmp_path / "owners.json").write_text(json.dumps(OWNERS))
+    cassettes = tmp_path / "cassettes"
+    recorded = llm_settings.replace(mode="record", cassette_dir=cassettes)
+    sent = len(llm_server.requests)
+    with recording.cassette(recorded, "run-entities"):
         run(path, recorded, get_executor("ray"), "record")
+    made = len(llm_server.requests) - sent
+    assert made > 0 and any(r.path.endswith("embeddings") for r in llm_server.requests[sent:])
+    assert sorted(p.name for p in cassettes.iterdir()) == ["run-entities.yaml"]  # merged
+    stored = yaml.safe_load((cassettes / "run-entities.yaml").read_text())["interactions"]
+    assert len(stored) == made
+    expected = outputs(tmp_path)
+    replayed = llm_settings.replace(mode="replay", cassette_dir=cassettes)
+    sent = len(llm_server.requests)
+    for tag, executor in (("local", None), ("ray", get_executor("ray"))):
+        (tmp_path / "out.json").unlink()
+        with recording.cassette(replayed, "run-entities"):
+            run(path, replayed, executor, f"replay-{tag}")
+        assert outputs(tmp_path) == expected, tag
+    assert len(llm_server.requests) == sent
 
 
 def _wait_quiet(server: FakeLLMServer, quiet_s: float = 1.0, limit_s: float = 15.0) -> None:
@@ -471,9 +567,6 @@ def test_ray_flags_without_the_ray_executor_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="need --executor ray"):
         _executor_options("local", "auto", None)
-    # Checked before the cassette opens: a failed record run must not replace a cassette.
-    with pytest.raises(ConfigError, match="--record needs the local executor"):
-        _executor_options("ray", None, None, tmp_path)
 
 
 def test_partitions_cover_rows_in_order_on_batch_boundaries() -> None:

@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -571,23 +572,32 @@ def saved_rows_file_edited(tmp: Path) -> Outcome:
 
 
 def second_concurrent_run(tmp: Path) -> Outcome:
-    """Two runs of one pipeline at once: the second refuses, naming the holder."""
+    """Two runs of one pipeline at once: the second refuses, naming the holder.
 
-    def slow(body: dict[str, Any]) -> Reply:
+    Deterministic under any load: the first run's first LLM call is held by the server until
+    the second run has exited, so the first run holds its lock for the whole second run.
+    """
+    release = threading.Event()
+    held: list[bool] = []
+
+    def held_first(body: dict[str, Any]) -> Reply:
         reply = summarize(body)
-        reply.delay_s = 0.3
+        if not held:
+            held.append(True)
+            reply.hold = release
         return reply
 
-    with fake_server(slow) as server:
+    with fake_server(held_first) as server:
         write_pipeline(tmp, server, n=12)
         first = start_cli(tmp, "run", "pipeline.yaml", "-q", "--max-concurrency", "1")
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while chat_calls(server) == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
             res = cli(tmp, "run", "pipeline.yaml", "-q", "--max-concurrency", "1")
         finally:
-            first.communicate(timeout=120)
+            release.set()
+            first.communicate(timeout=180)
     out = json.loads((tmp / "out.json").read_text()) if (tmp / "out.json").exists() else []
     intact = first.returncode == 0 and len(out) == 12 and chat_calls(server) == 12
     return refused(res, "locked", str(first.pid), socket.gethostname(), intact=intact)

@@ -10,10 +10,14 @@ written out, not discovered, so the import graph is visible to tools and readers
 from __future__ import annotations
 
 from llmassert.pipeline.operators import (  # noqa: F401 - imported to register
+    add_uuid,
+    cluster,
     code,
     equijoin,
+    extract,
     filter,
     gather,
+    link_resolve,
     map,
     parallel_map,
     rank,

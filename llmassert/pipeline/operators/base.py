@@ -258,6 +258,15 @@ class Operator(ABC, Generic[SpecT]):
         # Compiled templates and loaded assertion modules are rebuilt on the worker.
         return (type(self), (self.spec, self.env))
 
+    @classmethod
+    def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
+        """The operator for ``spec``: the runner's one way to make one from the registry.
+
+        A key can change how rows flow (filter ``cascade``, map ``calibrate`` need the whole
+        input): such an operator returns a different class here, keeping one YAML ``type``.
+        """
+        return cls(spec, env)
+
     @property
     def name(self) -> str:
         return self.spec.name
@@ -283,6 +292,11 @@ class Operator(ABC, Generic[SpecT]):
     def template(self, source: str, field: str) -> Prompt:
         """A Jinja template of this operation's spec, its errors located at ``field``."""
         return Prompt(source, where=f"{self.where}.{field}", file=self.env.spec_file)
+
+    def admit(self, rows: list[Row]) -> list[int] | None:
+        """Indices of the input rows this operation takes; the runner counts the others as
+        filtered before it runs (reduce's ``limit``).  None (the default): every row."""
+        return None
 
     def output_keys(self, keys: KeySet) -> KeySet:
         """Keys rows carry after this operator, given the keys they carry before.

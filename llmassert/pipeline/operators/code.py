@@ -30,6 +30,7 @@ from llmassert.pipeline.operators.base import (
     Issue,
     OperationSpec,
     Outcome,
+    OutputSpec,
     Row,
     register,
 )
@@ -46,6 +47,11 @@ class CodeSpec(OperationSpec):
     limit: int | None = Field(None, gt=0, description="See the module docstring.")
     concurrent_thread_count: int | None = Field(
         None, ge=1, description="DocETL's thread count (accepted; rows run in order here)."
+    )
+    output: OutputSpec | None = Field(
+        None,
+        description="DocETL accepts and ignores it; here its fields are known to the static "
+        "key checks downstream (values are not type-checked).",
     )
 
 
@@ -101,7 +107,7 @@ class _CodeOperator(GlobalOperator[Any]):
 @register(CodeMapSpec)
 class CodeMapOperator(_CodeOperator):
     def output_keys(self, keys: KeySet) -> KeySet:
-        return KeySet(keys.keys, open=True)
+        return KeySet(keys.keys | set(_declared(self.spec)), open=True)
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         limit = self.spec.limit
@@ -149,7 +155,7 @@ class CodeFilterOperator(_CodeOperator):
 class CodeReduceOperator(_CodeOperator):
     def output_keys(self, keys: KeySet) -> KeySet:
         self.require_keys(keys, self.spec.keys, "reduce_key")
-        return KeySet(frozenset(self.spec.keys), open=True)
+        return KeySet(frozenset(self.spec.keys) | set(_declared(self.spec)), open=True)
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         keys = self.spec.keys
@@ -174,6 +180,11 @@ class CodeReduceOperator(_CodeOperator):
             out.rows.append({**base, **result, **{k: group[0].get(k) for k in keys}})
             ctx.advance()
         return out
+
+
+def _declared(spec: CodeSpec) -> list[str]:
+    """The fields of the spec's ``output.schema`` (DocETL ignores the key; see CodeSpec)."""
+    return list(spec.output.schema_) if spec.output else []
 
 
 def _hashable(v: Any) -> Any:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -217,11 +217,18 @@ class LLMStep:
 
     # -- running -------------------------------------------------------------------------------
 
-    def messages(self, prompt_text: str) -> list[dict[str, Any]]:
+    def messages(
+        self, prompt_text: str, attachments: tuple[dict[str, Any], ...] = ()
+    ) -> list[dict[str, Any]]:
+        """System message and the prompt; ``attachments`` (content parts such as a PDF file
+        part) go before the prompt's text in the same user message."""
         msgs: list[dict[str, Any]] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
-        msgs.append({"role": "user", "content": prompt_text})
+        content: Any = (
+            [*attachments, {"type": "text", "text": prompt_text}] if attachments else prompt_text
+        )
+        msgs.append({"role": "user", "content": content})
         return msgs
 
     def _request(self, model: str, schema: dict[str, Any], tag: str | None) -> LLMRequest:
@@ -284,15 +291,17 @@ class LLMStep:
         unit: str = "",
         first_answer: dict[str, Any] | None = None,
         check: bool = True,
+        attachments: tuple[dict[str, Any], ...] = (),
     ) -> StepResult:
         """Generate, type-check, glean, check, re-ask on failure.  See the module docstring.
 
         ``variables`` are what the gleaning prompt may read besides ``output``; ``unit`` makes
         cache salts unique per sub-unit (fold batch, ...); ``first_answer`` skips the first
         generation (batched map answers are checked and gleaned per row); ``check=False``
-        skips gleaning and checks (intermediate fold steps: only the final answer is checked).
+        skips gleaning and checks (intermediate fold steps: only the final answer is checked);
+        ``attachments`` are content parts sent with the prompt (a PDF: ``pdf_url_key``).
         """
-        base = self.messages(prompt_text)
+        base = self.messages(prompt_text, attachments)
         meta = {"calls": 0, "gleaning_rounds": 0, "check_retries": 0}
         enforcer = Enforcer(self.policy, self.warn)
         current: dict[str, Any] = {}  # the latest answer (gleaning may replace it)
@@ -501,3 +510,18 @@ def _assistant(output: dict[str, Any]) -> dict[str, Any]:
 
 def _nonzero(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v}
+
+
+async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Outcome]]) -> Outcome:
+    """A unit's Outcome inside a whole-input operator, journaled unless it errored.
+
+    Whole-input operators (filter ``cascade``, map ``calibrate``, cluster ...) run many units in
+    one ``run``; each finished unit is journaled here so a resumed run does not call the LLM for
+    it again, while an errored one is tried again (as the executor does for row operators).
+    """
+
+    async def make() -> dict[str, Any]:
+        return (await factory()).to_json()
+
+    data = await ctx.checkpointed(key, make, keep=lambda d: not d.get("errors"))
+    return Outcome.from_json(data)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from llmassert.errors import TemplateError
+from llmassert.pipeline.cascade import CascadeSpec
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -41,6 +42,7 @@ from llmassert.pipeline.operators.resolve import (
     MATCH_SCHEMA,
     PAIR_NAMES,
     PairJudge,
+    cascade_matches,
     check_pair_conditions,
     cosine,
     embed_texts,
@@ -80,6 +82,9 @@ class EquijoinSpec(LLMOperationSpec):
     limit_comparisons: int | None = Field(None, ge=1)
     compare_batch_size: int | None = Field(None, ge=1)
     embedding_batch_size: int | None = Field(None, ge=1)
+    cascade: CascadeSpec | None = Field(
+        None, description="DocETL's model cascade over the candidate pairs (default: precision)."
+    )
 
     @field_validator("blocking_conditions")
     @classmethod
@@ -211,6 +216,24 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
             "skipped_at_limit": 0,
             "comparison_errors": 0,
         }
+        if self.spec.cascade is not None:
+            verdicts, info = await cascade_matches(
+                self.judge,
+                ctx,
+                self.spec.cascade,
+                self.name,
+                [(left[i], right[j]) for i, j in pairs],
+            )
+            for (i, j), hit in zip(pairs, verdicts, strict=True):
+                full = (caps.left and hits_l.get(i, 0) >= caps.left) or (
+                    caps.right and hits_r.get(j, 0) >= caps.right
+                )
+                if hit and not full:
+                    matches.append((i, j))
+                    hits_l[i] = hits_l.get(i, 0) + 1
+                    hits_r[j] = hits_r.get(j, 0) + 1
+            pairs = []
+            counts |= info
         ctx.progress.add_total(self.name, len(pairs))
         pending = pairs
         while pending:

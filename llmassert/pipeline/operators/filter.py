@@ -1,20 +1,46 @@
-"""``filter``: a map with one boolean output field; rows answered false leave (and are counted)."""
+"""``filter``: a map with one boolean output field; rows answered false leave (and are counted).
+
+``cascade`` (DocETL's model cascade): a cheap ``proxy_model`` answers every row with its
+boolean and a confidence; the operation's own model (the *oracle*) answers a uniform sample of
+``label_budget`` rows; ``llmassert.pipeline.cascade`` turns the sample into proxy thresholds
+that keep the chosen ``guarantee`` (default: recall) at ``target`` with probability
+``1 - delta``, and rows the thresholds cannot decide go to the oracle.  Oracle answers go
+through the usual checks (validate, assertions, gleaning, on-fail policy); every proxy and oracle
+answer is journaled, so a resumed run pays for none again.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from pydantic import model_validator
 
-from llmassert.pipeline.operators.base import CallEstimate, Outcome, Row, register
+from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError
+from llmassert.llm.usage import is_embedding_model
+from llmassert.pipeline.cascade import CascadeSpec, Guarantee, run_binary, seed_of
+from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.operators.base import (
+    CallEstimate,
+    GlobalOperator,
+    Operator,
+    Outcome,
+    Row,
+    register,
+    row_digest,
+)
+from llmassert.pipeline.operators.common import journaled
 from llmassert.pipeline.operators.map import MapOperator, MapSpec
 from llmassert.pipeline.templates import KeySet
+
+EMBED_BATCH = 256
 
 
 class FilterSpec(MapSpec):
     """DocETL's filter: ``output.schema`` has exactly one field, a boolean."""
 
     type: Literal["filter"] = "filter"  # type: ignore[assignment]
+    cascade: CascadeSpec | None = None
 
     @model_validator(mode="after")
     def _one_bool(self) -> FilterSpec:
@@ -23,11 +49,23 @@ class FilterSpec(MapSpec):
             raise ValueError(
                 "filter needs output.schema with exactly one boolean field, e.g. `keep: boolean`"
             )
+        if self.cascade is not None and self.retriever is not None:
+            raise ValueError(
+                "cascade cannot be combined with retriever (the proxy would not see the "
+                "retrieved context; DocETL refuses it too)"
+            )
         return self
 
 
 @register(FilterSpec)
 class FilterOperator(MapOperator):
+    @classmethod
+    def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
+        # DocETL runs a cascade instead of the plain path (calibration does not apply to it).
+        if spec.cascade is not None:
+            return CascadeFilterOperator(spec, env)
+        return super().build(spec, env)
+
     @property
     def flag_field(self) -> str:
         return self.output_fields()[0]
@@ -46,3 +84,141 @@ class FilterOperator(MapOperator):
             rest = {k: v for k, v in output.items() if k != self.flag_field}
             return Outcome(rows=[{**row, **rest}])
         return Outcome(filtered=1)
+
+
+class CascadeFilterOperator(GlobalOperator[FilterSpec]):
+    """A filter with ``cascade``: needs its whole input (the sample and the thresholds)."""
+
+    type_name = "filter"
+    spec_model = FilterSpec
+    uses_llm = True
+
+    def __init__(self, spec: FilterSpec, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        assert spec.cascade is not None
+        self.cascade = spec.cascade
+        self.oracle = FilterOperator(spec, env)
+        self.guarantee: Guarantee = self.cascade.guarantee or "recall"
+        flag = self.oracle.flag_field
+        self.proxy_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                flag: {"type": "boolean"},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+            "required": [flag, "confidence"],
+            "additionalProperties": False,
+        }
+        self.seed = seed_of(spec.name)
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return self.oracle.output_keys(keys)
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        est = self.oracle.estimate_calls(rows)
+        n = len(rows)
+        sample = min(self.cascade.label_budget, n)
+        note = (
+            f"{n} proxy ({self.cascade.proxy_model}) + {sample} oracle answers; "
+            "rows the thresholds cannot decide go to the oracle too; rows out ≤ rows in"
+        )
+        return CallEstimate(calls=n + sample, rows=est.rows, note=note, upper_bound=True)
+
+    async def _proxy(self, ctx: OpContext, i: int, row: Row) -> float | None:
+        """P(keep) from the proxy: its answer and its stated confidence (None: it failed)."""
+        step = self.oracle.step
+        assert step is not None
+
+        async def ask() -> dict[str, Any]:
+            text, failed, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            if failed is not None or text is None:
+                return {"score": None}
+            try:
+                result = await step.request(
+                    ctx,
+                    [
+                        *step.messages(text),
+                        {
+                            "role": "user",
+                            "content": "Also give your confidence in that answer, "
+                            "from 0 to 1, as `confidence`.",
+                        },
+                    ],
+                    salt="proxy",
+                    schema=self.proxy_schema,
+                    model=self.cascade.proxy_model,
+                    tag=f"{self.name}:proxy",
+                )
+            except (BudgetExceededError, CassetteMissError):
+                raise
+            except LLMError:
+                return {"score": None}
+            data = result.data if isinstance(result.data, dict) else {}
+            keep, conf = data.get(self.oracle.flag_field), data.get("confidence")
+            if not isinstance(keep, bool) or not isinstance(conf, int | float):
+                return {"score": None}
+            conf = min(1.0, max(0.0, float(conf)))
+            return {"score": conf if keep else 1.0 - conf}
+
+        got = await ctx.checkpointed(f"proxy:{i}:{row_digest(row)}", ask)
+        score = got.get("score")
+        return float(score) if score is not None else None
+
+    async def _oracle(self, ctx: OpContext, i: int, row: Row) -> Outcome:
+        return await journaled(
+            ctx, f"oracle:{i}:{row_digest(row)}", lambda: self.oracle.process_row(row, ctx)
+        )
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        outcomes: dict[int, Outcome] = {}
+
+        async def oracle(which: list[int]) -> dict[int, bool | None]:
+            answers = await asyncio.gather(*(self._oracle(ctx, i, rows[i]) for i in which))
+            outcomes.update(zip(which, answers, strict=True))
+            # An answer that failed its checks (or errored) is no label: that row goes to the
+            # quarantine / errors file and leaves the sample.
+            return {
+                i: (None if (o.quarantined or o.errors) else bool(o.rows))
+                for i, o in zip(which, answers, strict=True)
+            }
+
+        async def embed() -> list[list[float]]:
+            return await self._embed(ctx, rows)
+
+        async def proxy(i: int) -> float | None:
+            return await self._proxy(ctx, i, rows[i])
+
+        c = self.cascade
+        by_embedding = is_embedding_model(c.proxy_model)
+        run = await run_binary(
+            len(rows),
+            guarantee=self.guarantee,
+            target=c.target,
+            delta=c.delta,
+            label_budget=c.label_budget,
+            seed=self.seed,
+            oracle=oracle,
+            proxy=None if by_embedding else proxy,
+            embed=embed if by_embedding else None,
+        )
+        out = Outcome()
+        for i, row in enumerate(rows):
+            if i in outcomes:
+                out.extend(outcomes[i])
+            elif run.proxy_verdicts[i]:
+                out.rows.append(self.oracle._drop(row))
+            else:
+                out.filtered += 1
+        out.meta = {"cascade": run.meta(self.guarantee, c.target, c.delta, c.proxy_model)}
+        return out
+
+    async def _embed(self, ctx: OpContext, rows: list[Row]) -> list[list[float]]:
+        """The embedding proxy's input: each row's rendered prompt."""
+        texts = []
+        for row in rows:
+            text, _, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            texts.append(text or " ")
+        vectors: list[list[float]] = []
+        for i in range(0, len(texts), EMBED_BATCH):
+            vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], self.cascade.proxy_model))
+        return vectors

@@ -6,17 +6,24 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from llmassert.pipeline import documents
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
     CallEstimate,
+    GlobalOperator,
+    Issue,
     LLMOperationSpec,
+    Operator,
     Outcome,
     Row,
     RowOperator,
     register,
+    row_digest,
 )
-from llmassert.pipeline.operators.common import LLMStep, render_or_error
+from llmassert.pipeline.operators.common import LLMStep, journaled, render_or_error
+from llmassert.pipeline.pdf_input import PdfInputError, PdfMode, PdfPrompt, pdf_mode
+from llmassert.pipeline.pdf_input import prepare as prepare_pdf
 from llmassert.pipeline.retrievers import Retriever, prompt_with_context
 from llmassert.pipeline.templates import KeySet
 
@@ -39,6 +46,23 @@ class MapSpec(LLMOperationSpec):
     limit: int | None = Field(
         None, gt=0, description="DocETL: process the first N rows; the rest are counted filtered."
     )
+    pdf_url_key: str | None = Field(
+        None,
+        description="DocETL: the row key (or dotted path) holding a PDF's URL or path, sent "
+        "with the prompt: as a file where the model reads PDFs, else as extracted text.",
+    )
+    calibrate: bool = Field(
+        False,
+        description="DocETL: answer a sample first, derive reference anchors from it and "
+        "append them to every row's prompt.",
+    )
+    num_calibration_docs: int = Field(10, gt=0, description="Rows in the calibration sample.")
+    clustering_method: str | None = Field(
+        None, description="DocETL accepts it and never reads it (accepted, no effect)."
+    )
+    flush_partial_results: bool = Field(
+        False, description="DocETL: write batches as they finish (here every row is journaled)."
+    )
 
     @model_validator(mode="after")
     def _prompt_or_drop(self) -> MapSpec:
@@ -50,6 +74,8 @@ class MapSpec(LLMOperationSpec):
             raise ValueError(
                 "batch_prompt needs `prompt` too (used when a batch answer cannot be split per row)"
             )
+        if self.pdf_url_key is not None and self.batch_prompt is not None:
+            raise ValueError("pdf_url_key cannot be used with batch_prompt (one PDF per request)")
         return self
 
 
@@ -69,6 +95,9 @@ class MapOperator(RowOperator[MapSpec]):
 
     def __init__(self, spec: MapSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
+        # Calibration's reference anchors, appended to each rendered prompt (as data: a model's
+        # text never becomes template source).
+        self.prompt_suffix = ""
         self.step = LLMStep(spec, env, schema=self._schema()) if spec.prompt is not None else None
         self.uses_llm = self.step is not None
         self.batch_step = None
@@ -81,9 +110,20 @@ class MapOperator(RowOperator[MapSpec]):
             )
 
         self.retriever = retriever_for(self)
+        self.pdf_mode: PdfMode | None = None
+        if spec.pdf_url_key is not None and self.step is not None:
+            self.pdf_mode = pdf_mode(self.step.model)
+            if self.pdf_mode == "text":
+                documents.require("pdf")  # before any call: a one-line error with the fix
 
     def _schema(self) -> dict[str, Any] | None:
         return None  # the spec's output.schema
+
+    @classmethod
+    def build(cls, spec: Any, env: PipelineEnv) -> Operator[Any]:
+        if spec.calibrate and spec.prompt is not None:
+            return CalibratedMapOperator(spec, env, super().build(spec, env))  # type: ignore[arg-type]
+        return super().build(spec, env)
 
     @property
     def batch_size(self) -> int:
@@ -102,6 +142,10 @@ class MapOperator(RowOperator[MapSpec]):
             self.require_keys(keys, self.spec.input, "input")
         if self.retriever is not None:
             self.retriever.check_query({"input": keys})
+        if self.spec.pdf_url_key is not None:
+            root = self.spec.pdf_url_key.split(".")[0]
+            if keys.missing([root]) and keys.missing([self.spec.pdf_url_key]):
+                raise self.fail(f"{root!r} is not a key of the rows here", "pdf_url_key")
         if self.step is not None:
             extra = {"retrieval_context": None} if self.retriever is not None else {}
             self.step.prompt.check({"input": seen, **extra})
@@ -140,6 +184,8 @@ class MapOperator(RowOperator[MapSpec]):
         text, failed = render_or_error(ctx, self.step, row, **variables)
         if text is not None and self.spec.prompt is not None:
             text = prompt_with_context(self.spec.prompt, text, context)
+            if self.prompt_suffix:
+                text = f"{text}\n\n{self.prompt_suffix}"
         if text is not None and self.spec.enable_observability:
             extra[f"_observability_{self.name}"] = {"prompt": text}
         return text, failed, extra
@@ -173,6 +219,32 @@ class MapOperator(RowOperator[MapSpec]):
         if failed is not None:
             return failed
         assert text is not None
+        pdf = PdfPrompt(text)
+        if self.pdf_mode is not None:
+            assert self.spec.pdf_url_key is not None
+            try:
+                pdf = await prepare_pdf(
+                    self.pdf_mode, row, self.spec.pdf_url_key, text, self.env.base_dir
+                )
+            except PdfInputError as e:
+                return Outcome(errors=[Issue(self.name, row, f"pdf_url_key: {e}")], meta=pdf.meta)
+            text = pdf.text
+            observed = f"_observability_{self.name}"
+            if observed in extra:
+                extra[observed] = {"prompt": text, "pdf_input": pdf.meta["pdf"]}
+        outcome = await self._answer(row, text, extra, ctx, pdf.attachments)
+        outcome.meta = {**outcome.meta, **pdf.meta}
+        return outcome
+
+    async def _answer(
+        self,
+        row: Row,
+        text: str,
+        extra: Row,
+        ctx: OpContext,
+        attachments: tuple[dict[str, Any], ...],
+    ) -> Outcome:
+        assert self.step is not None
         n = self.spec.output.n if self.spec.output else None
         if n and n > 1:
             # DocETL's output.n: n answers per row, each its own checked request (cache salts
@@ -181,7 +253,14 @@ class MapOperator(RowOperator[MapSpec]):
 
             results = await asyncio.gather(
                 *(
-                    self.step.run(ctx, text, example=row, variables={"input": row}, unit=f"n{i}")
+                    self.step.run(
+                        ctx,
+                        text,
+                        example=row,
+                        variables={"input": row},
+                        unit=f"n{i}",
+                        attachments=attachments,
+                    )
                     for i in range(n)
                 )
             )
@@ -191,7 +270,9 @@ class MapOperator(RowOperator[MapSpec]):
                     self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
                 )
             return outcome
-        result = await self.step.run(ctx, text, example=row, variables={"input": row})
+        result = await self.step.run(
+            ctx, text, example=row, variables={"input": row}, attachments=attachments
+        )
         return self.step.finish(ctx, result, row, lambda out: self.make(row, {**out, **extra}))
 
     async def process_batch(self, rows: list[Row], ctx: OpContext) -> list[Outcome]:
@@ -238,3 +319,124 @@ def retriever_for(op: Any) -> Retriever | None:
         known = ", ".join(sorted(op.env.retrievers)) or "none"
         raise op.fail(f"unknown retriever {name!r} (known: {known})", "retriever")
     return Retriever(name, spec, op.env)
+
+
+CALIBRATION_SEED = 42  # DocETL's: the same rows are sampled for the same input
+CALIBRATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"calibration_context": {"type": "string"}},
+    "required": ["calibration_context"],
+    "additionalProperties": False,
+}
+CALIBRATION_TASK = """This prompt was applied to sample documents:
+
+<prompt>
+{prompt}
+</prompt>
+
+The sample inputs and the outputs they got:
+{examples}
+
+Write reference anchors to append to the prompt so that every document is judged on the same \
+scale. Use concrete examples from the sample as calibration points, not generic advice, e.g.
+- "For reference, '<input text>' -> <output> is the baseline for <level>"
+- "Documents like '<input text>' should get <output>"
+The outputs above may be wrong (the prompt was not calibrated yet): rely on the variety of the \
+inputs more than on those outputs. Put the anchors in calibration_context."""
+
+
+class CalibratedMapOperator(GlobalOperator[MapSpec]):
+    """A map (or filter) with ``calibrate: true``: needs its whole input for the sample.
+
+    DocETL's steps: sample ``num_calibration_docs`` rows (seed 42), answer them with the
+    prompt, ask the model for reference anchors, then answer every row (the sample included)
+    with the anchors appended to its rendered prompt.  Every answer goes through the operation's
+    checks; each unit and the anchors are journaled for resume.
+    """
+
+    uses_llm = True
+
+    def __init__(self, spec: MapSpec, env: PipelineEnv, inner: MapOperator) -> None:
+        super().__init__(spec, env)
+        self.inner = inner
+        self.type_name = inner.type_name  # type: ignore[misc]
+        self.spec_model = inner.spec_model  # type: ignore[misc]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self.inner).build, (self.spec, self.env))
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return self.inner.output_keys(keys)
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        est = self.inner.estimate_calls(rows)
+        sample = min(self.spec.num_calibration_docs, len(rows))
+        note = "; ".join(
+            filter(None, [est.note, f"{sample} calibration answers + 1 anchors request"])
+        )
+        return CallEstimate(
+            est.calls + sample + 1, est.rows, note=note, upper_bound=est.upper_bound
+        )
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        import asyncio
+        import json
+        import random
+
+        step = self.inner.step
+        assert step is not None and self.spec.prompt is not None
+        k = min(self.spec.num_calibration_docs, len(rows))
+        picked = (
+            list(range(len(rows)))
+            if k == len(rows)
+            else sorted(random.Random(CALIBRATION_SEED).sample(range(len(rows)), k))
+        )
+        answers = await asyncio.gather(
+            *(
+                journaled(
+                    ctx,
+                    f"calib:{i}:{row_digest(rows[i])}",
+                    lambda i=i: self.inner.process_row(rows[i], ctx),  # type: ignore[misc]
+                )
+                for i in picked
+            )
+        )
+        examples = []
+        for n, (i, answer) in enumerate(zip(picked, answers, strict=True), start=1):
+            shown = answer.rows[0] if answer.rows else "(no answer passed its checks)"
+            examples.append(
+                f"\n--- Example {n} ---\nInput: {json.dumps(rows[i], default=str)}\n"
+                f"Output: {json.dumps(shown, default=str)}"
+            )
+        task = CALIBRATION_TASK.format(prompt=self.spec.prompt, examples="\n".join(examples))
+
+        async def anchors() -> dict[str, Any]:
+            result = await step.request(
+                ctx,
+                [{"role": "user", "content": task}],
+                salt="calibrate",
+                schema=CALIBRATION_SCHEMA,
+                tag=f"{self.name}:calibrate",
+            )
+            data = result.data if isinstance(result.data, dict) else {}
+            return {"context": str(data.get("calibration_context") or "")}
+
+        context = (await ctx.checkpointed("calibration", anchors))["context"]
+        tuned = type(self.inner)(self.spec, self.env)
+        tuned.prompt_suffix = context
+        tag = row_digest(context)[:12]
+        outcomes = await asyncio.gather(
+            *(
+                journaled(
+                    ctx,
+                    f"row:{tag}:{i}:{row_digest(r)}",
+                    lambda r=r: tuned.process_row(r, ctx),  # type: ignore[misc]
+                )
+                for i, r in enumerate(rows)
+            )
+        )
+        out = Outcome()
+        for o in outcomes:
+            out.extend(o)
+        out.meta = {"calibration": {"sample": k, "anchors_chars": len(context)}}
+        return out

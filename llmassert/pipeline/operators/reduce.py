@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from llmassert.errors import TemplateError
+from llmassert.pipeline.clustering import embedding_text, kmeans_representatives
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -38,15 +40,38 @@ from llmassert.pipeline.operators.common import (
     failure_from_json,
     failure_json,
 )
+from llmassert.pipeline.operators.map import retriever_for
+from llmassert.pipeline.retrievers import prompt_with_context
+from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet
 
 ALL = "_all"
+EMBED_BATCH = 256
 
 
 class ReduceInputSpec(StrictModel):
     """DocETL's reduce ``input``: only these keys of each row reach the prompt."""
 
     schema_: dict[str, Any] = Field(alias="schema")
+
+
+class ValueSamplingSpec(StrictModel):
+    """DocETL's reduce ``value_sampling``: reduce a representative subset of large groups."""
+
+    enabled: bool = True
+    method: Literal["random", "first_n", "cluster", "sem_sim"]
+    sample_size: int = Field(gt=0, description="Rows per group given to the prompt.")
+    embedding_model: str | None = Field(None, description="cluster / sem_sim embeddings.")
+    embedding_keys: list[str] | None = Field(
+        None, description="Keys embedded (default: all keys of the row)."
+    )
+    query_text: str | None = Field(None, description="sem_sim: Jinja over `reduce_key`.")
+
+    @model_validator(mode="after")
+    def _query(self) -> ValueSamplingSpec:
+        if self.enabled and self.method == "sem_sim" and not self.query_text:
+            raise ValueError("method sem_sim needs `query_text`")
+        return self
 
 
 class ReduceSpec(LLMOperationSpec):
@@ -69,6 +94,10 @@ class ReduceSpec(LLMOperationSpec):
         False, description="Keep fold/merge outputs under `_<name>_intermediates`."
     )
     synthesize_resolve: bool | None = Field(None, description="DocETL optimizer (ignored).")
+    value_sampling: ValueSamplingSpec | None = None
+    limit: int | None = Field(
+        None, gt=0, description="DocETL: reduce only the N smallest groups (the rest: filtered)."
+    )
 
     @model_validator(mode="after")
     def _fold_keys(self) -> ReduceSpec:
@@ -96,15 +125,44 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         self.fold = LLMStep(spec, env, prompt_field="fold_prompt") if spec.fold_prompt else None
         self.merge = LLMStep(spec, env, prompt_field="merge_prompt") if spec.merge_prompt else None
         self.subselect = list(spec.input.schema_) if spec.input else None
+        self.retriever = retriever_for(self)
+        vs = spec.value_sampling
+        self.sampling = vs if vs is not None and vs.enabled else None
+        self.query = (
+            self.template(self.sampling.query_text, "value_sampling.query_text")
+            if self.sampling is not None and self.sampling.query_text
+            else None
+        )
 
     def group_key(self, row: Row) -> tuple[Any, ...]:
         return tuple(row.get(k) for k in self.keys)
+
+    def admit(self, rows: list[Row]) -> list[int] | None:
+        """``limit``: the rows of the N smallest groups (ties: first appearance), as DocETL."""
+        if self.spec.limit is None:
+            return None
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(json.dumps(self.group_key(row), default=str), []).append(i)
+        chosen = sorted(groups.values(), key=len)[: self.spec.limit]
+        return sorted(i for members in chosen for i in members)
 
     def output_keys(self, keys: KeySet) -> KeySet:
         self.require_keys(keys, self.keys, "reduce_key")
         rows = KeySet.of(self.subselect, keys.open) if self.subselect else keys
         out = KeySet.of(self.step.schema["properties"])
         common: dict[str, KeySet | None] = {"inputs": rows, "reduce_key": None}
+        if self.retriever is not None:
+            self.retriever.check_query(dict(common))
+            common["retrieval_context"] = None
+        if self.query is not None:
+            self.query.check({"reduce_key": None})
+        if self.sampling is not None and self.sampling.embedding_keys:
+            missing = keys.missing(self.sampling.embedding_keys)
+            if missing:
+                raise self.fail(
+                    f"{missing[0]!r} is not a key of the rows here", "value_sampling.embedding_keys"
+                )
         self.step.prompt.check(common)
         if self.fold:
             self.fold.prompt.check({**common, "output": out})
@@ -117,6 +175,8 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             result = result | keys.keys
         if self.spec.output.lineage:
             result = result | [f"{self.name}_lineage"]
+        if self.retriever is not None and self.spec.save_retriever_output:
+            result = result | [f"_{self.name}_retrieved_context"]
         return result
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
@@ -160,11 +220,24 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
     async def process_group(self, key: tuple[Any, ...], rows: list[Row], ctx: OpContext) -> Outcome:
         inputs = [{k: r.get(k) for k in self.subselect} for r in rows] if self.subselect else rows
         key_vals = dict(zip(self.keys, key, strict=True))
-        example: Row = {**key_vals, "inputs": inputs}
         gid = row_digest([list(key), rows])
-        intermediates: list[dict[str, Any]] = []
         try:
-            result = await self._reduce(ctx, gid, inputs, key_vals, example, intermediates)
+            if self.sampling is not None:
+                inputs = await self._sample(ctx, gid, inputs, key_vals)
+            context = None
+            if self.retriever is not None:
+                context = await self.retriever.retrieve(
+                    {"reduce_key": key_vals, "inputs": inputs}, ctx
+                )
+        except TemplateError as e:
+            return Outcome(errors=[Issue(self.name, {**key_vals, "rows": len(rows)}, e.message)])
+        example: Row = {**key_vals, "inputs": inputs}
+        intermediates: list[dict[str, Any]] = []
+        self_vars = {"retrieval_context": context} if context is not None else {}
+        try:
+            result = await self._reduce(
+                ctx, gid, inputs, key_vals, example, intermediates, self_vars
+            )
         except TemplateError as e:
             return Outcome(errors=[Issue(self.name, {**key_vals, "rows": len(rows)}, e.message)])
 
@@ -182,7 +255,10 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                 ]
             if self.spec.persist_intermediates:
                 row[f"_{self.name}_intermediates"] = intermediates
-            return Outcome(rows=[row])
+            if context is not None and self.spec.save_retriever_output:
+                row[f"_{self.name}_retrieved_context"] = context
+            meta = {"sampled": len(inputs)} if self.sampling is not None else {}
+            return Outcome(rows=[row], meta=meta)
 
         group_row = {**key_vals, "group_size": len(rows)}
         return self.step.finish(ctx, result, group_row, make)
@@ -195,10 +271,11 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         key_vals: Row,
         example: Row,
         intermediates: list[dict[str, Any]],
+        extra: dict[str, Any],
     ) -> StepResult:
         size = self.spec.fold_batch_size
         if not size or len(inputs) <= size or not (self.fold or self.merge):
-            text = self.step.prompt.render(inputs=inputs, reduce_key=key_vals)
+            text = self._render(self.step, inputs=inputs, reduce_key=key_vals, **extra)
             return await self.step.run(
                 ctx,
                 text,
@@ -208,9 +285,11 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             )
         batches = [inputs[i : i + size] for i in range(0, len(inputs), size)]
         if self.merge and self.spec.associative:
-            return await self._merge_tree(ctx, gid, batches, key_vals, example, intermediates)
+            return await self._merge_tree(
+                ctx, gid, batches, key_vals, example, intermediates, extra
+            )
         acc = await self._sub(
-            ctx, self.step, f"{gid}:b0", example, inputs=batches[0], reduce_key=key_vals
+            ctx, self.step, f"{gid}:b0", example, inputs=batches[0], reduce_key=key_vals, **extra
         )
         for i, batch in enumerate(batches[1:], start=1):
             if acc.output is None or acc.error or acc.failures:
@@ -226,6 +305,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                 inputs=batch,
                 output=acc.output,
                 reduce_key=key_vals,
+                **extra,
             )
         return acc
 
@@ -237,11 +317,14 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         key_vals: Row,
         example: Row,
         intermediates: list[dict[str, Any]],
+        extra: dict[str, Any],
     ) -> StepResult:
         assert self.merge is not None
         parts = await asyncio.gather(
             *(
-                self._sub(ctx, self.step, f"{gid}:b{i}", example, inputs=b, reduce_key=key_vals)
+                self._sub(
+                    ctx, self.step, f"{gid}:b{i}", example, inputs=b, reduce_key=key_vals, **extra
+                )
                 for i, b in enumerate(batches)
             )
         )
@@ -267,6 +350,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                             final=final,
                             outputs=c,
                             reduce_key=key_vals,
+                            **extra,
                         )
                         for i, c in enumerate(chunks)
                     )
@@ -286,7 +370,8 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         **variables: Any,
     ) -> StepResult:
         """One fold/merge call, journaled so a resumed run does not repeat it."""
-        text = step.prompt.render(**variables)
+        text = self._render(step, **variables)
+        variables.pop("retrieval_context", None)
         if final:
             return await step.run(ctx, text, example=example, variables=variables, unit=unit)
 
@@ -311,3 +396,38 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
                 failures=[failure_from_json(f) for f in got["failures"]],
             )
         return StepResult(output=got["output"], error=got["error"], meta=got["meta"])
+
+    def _render(self, step: LLMStep, **variables: Any) -> str:
+        """A prompt; the first-batch prompt gets the retrieved context prepended when it does
+        not reference ``retrieval_context`` (DocETL's rule)."""
+        text = step.prompt.render(**variables)
+        if step is self.step:
+            text = prompt_with_context(step.prompt.source, text, variables.get("retrieval_context"))
+        return text
+
+    async def _sample(
+        self, ctx: OpContext, gid: str, inputs: list[Row], key_vals: Row
+    ) -> list[Row]:
+        """``value_sampling``: the group's rows the prompt sees (in group order)."""
+        vs = self.sampling
+        assert vs is not None
+        k = vs.sample_size
+        if len(inputs) <= k:
+            return inputs
+        if vs.method == "first_n":
+            return inputs[:k]
+        seed = int(gid[:8], 16)
+        if vs.method == "random":
+            return [inputs[i] for i in sorted(random.Random(seed).sample(range(len(inputs)), k))]
+        texts = [embedding_text(r, vs.embedding_keys) for r in inputs]
+        model = vs.embedding_model
+        vectors: list[list[float]] = []
+        for i in range(0, len(texts), EMBED_BATCH):
+            vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], model))
+        if vs.method == "cluster":
+            return [inputs[i] for i in kmeans_representatives(vectors, k, seed)]
+        assert self.query is not None
+        query = (await ctx.embed([self.query.render(reduce_key=key_vals) or " "], model))[0]
+        sims = [cosine(query, v) for v in vectors]
+        top = sorted(range(len(inputs)), key=lambda i: (-sims[i], i))[:k]
+        return [inputs[i] for i in sorted(top)]

@@ -46,6 +46,8 @@ from llmassert.errors import (
     TemplateError,
 )
 from llmassert.llm.client import LLMRequest
+from llmassert.llm.usage import is_embedding_model
+from llmassert.pipeline.cascade import CascadeSpec, run_binary, seed_of
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
@@ -123,6 +125,12 @@ class ResolveSpec(LLMOperationSpec):
         None,
         ge=1,
         description="Stop comparing after this many comparisons (most similar pairs first).",
+    )
+    cascade: CascadeSpec | None = Field(
+        None, description="DocETL's model cascade over the candidate pairs (default: precision)."
+    )
+    blocking_target_recall: float | None = Field(
+        None, ge=0, le=1, description="DocETL's threshold tuning (accepted, not used)."
     )
 
     @field_validator("blocking_conditions")
@@ -258,8 +266,51 @@ class PairJudge:
             result = await ctx.complete(request)
             return isinstance(result.data, dict) and result.data.get("is_match") is True
 
+        return await self._guarded(ctx, f"cmp:{row_digest([a, b])}", call)
+
+    async def score(self, ctx: OpContext, a: Row, b: Row, model: str) -> float | None:
+        """A cascade proxy's P(match): its answer and stated confidence (None: it failed)."""
+        text = self.prompt.render(**{self.names[0]: a, self.names[1]: b})
+        step = self.step
+        messages = (
+            *step.messages(text),
+            {"role": "user", "content": CONFIDENCE_ASK},
+        )
+        request = LLMRequest(
+            model=model,
+            messages=messages,
+            output_schema=PROXY_MATCH_SCHEMA,
+            schema_name="compare",
+            tag=f"{ctx.op_name}:proxy",
+            use_cache=step.use_cache,
+            params=step.params,
+            **step.request_args,
+        )
+
+        async def call() -> float | None:
+            try:
+                result = await ctx.complete(request)
+            except (BudgetExceededError, CassetteMissError):
+                raise
+            except LLMError:
+                return None  # no score: the pair is escalated to the oracle
+            data = result.data if isinstance(result.data, dict) else {}
+            match, conf = data.get("is_match"), data.get("confidence")
+            if not isinstance(match, bool) or not isinstance(conf, int | float):
+                return None
+            conf = min(1.0, max(0.0, float(conf)))
+            return conf if match else 1.0 - conf
+
+        score: float | None = await ctx.checkpointed(f"proxy:{row_digest([a, b])}", call)
+        return score
+
+    def text(self, a: Row, b: Row) -> str:
+        return self.prompt.render(**{self.names[0]: a, self.names[1]: b})
+
+    async def _guarded(self, ctx: OpContext, key: str, call: Callable[[], Any]) -> bool | None:
+        step = self.step
         try:
-            match: bool = await ctx.checkpointed(f"cmp:{row_digest([a, b])}", call)
+            match: bool = await ctx.checkpointed(key, call)
         except (BudgetExceededError, CassetteMissError):
             raise
         except LLMError as e:
@@ -268,6 +319,66 @@ class PairJudge:
             hint = "set skip_on_error: true to count failed comparisons as no match"
             raise step.call_failed("comparison call", e, hint) from e
         return match
+
+
+CONFIDENCE_ASK = "Also give your confidence in that answer, from 0 to 1, as `confidence`."
+PROXY_MATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "is_match": {"type": "boolean"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+    "required": ["is_match", "confidence"],
+    "additionalProperties": False,
+}
+
+
+async def cascade_matches(
+    judge: PairJudge,
+    ctx: OpContext,
+    spec: CascadeSpec,
+    name: str,
+    pairs: list[tuple[Row, Row]],
+) -> tuple[list[bool], dict[str, Any]]:
+    """DocETL's resolve / equijoin cascade: every candidate pair gets a verdict from the proxy
+    or, for the sampled and undecided pairs, from the comparison model (see pipeline/cascade.py;
+    default guarantee: precision, so as not to merge or join what differs)."""
+    judged: dict[int, bool | None] = {}
+
+    async def oracle(which: list[int]) -> dict[int, bool | None]:
+        got = await asyncio.gather(*(judge(ctx, *pairs[k]) for k in which))
+        judged.update(zip(which, got, strict=True))
+        return dict(zip(which, got, strict=True))
+
+    async def proxy(k: int) -> float | None:
+        return await judge.score(ctx, *pairs[k], spec.proxy_model)
+
+    async def embed() -> list[list[float]]:
+        texts = [judge.text(a, b) or " " for a, b in pairs]
+        vectors: list[list[float]] = []
+        for i in range(0, len(texts), 256):
+            vectors.extend(await ctx.embed(texts[i : i + 256], spec.proxy_model))
+        return vectors
+
+    guarantee = spec.guarantee or "precision"
+    by_embedding = is_embedding_model(spec.proxy_model)
+    run = await run_binary(
+        len(pairs),
+        guarantee=guarantee,
+        target=spec.target,
+        delta=spec.delta,
+        label_budget=spec.label_budget,
+        seed=seed_of(name),
+        oracle=oracle,
+        proxy=None if by_embedding else proxy,
+        embed=embed if by_embedding else None,
+    )
+    verdicts = [
+        bool(judged[k]) if k in judged else run.proxy_verdicts[k] for k in range(len(pairs))
+    ]
+    meta = run.meta(guarantee, spec.target, spec.delta, spec.proxy_model)
+    meta["comparison_errors"] = sum(1 for v in judged.values() if v is None)
+    return verdicts, {"cascade": meta}
 
 
 def candidate_pairs(
@@ -419,7 +530,20 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
             "possible_pairs": n * (n - 1) // 2,
             "candidate_pairs": len(pairs),
         }
-        meta |= await self._compare_all(rows, pairs, uf, ctx)
+        if self.spec.cascade is not None:
+            verdicts, info = await cascade_matches(
+                self.judge,
+                ctx,
+                self.spec.cascade,
+                self.name,
+                [(rows[i], rows[j]) for i, j in pairs],
+            )
+            for (i, j), match in zip(pairs, verdicts, strict=True):
+                if match:
+                    uf.union(i, j)
+            meta |= info
+        else:
+            meta |= await self._compare_all(rows, pairs, uf, ctx)
         out = await self._resolve_clusters(rows, uf, ctx)
         meta["clusters"] = len(uf.clusters())
         meta["resolved_clusters"] = sum(1 for c in uf.clusters().values() if len(c) > 1)

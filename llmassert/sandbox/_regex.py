@@ -1,0 +1,808 @@
+"""Regular expressions with a worst case that holds on any thread: the ``re`` that checks see.
+
+Stdlib ``re`` backtracks: ``re.search(r"a*a*a*a*b", "a" * 200)`` runs for ~30 s, and a match runs
+inside one C call. On the main thread the SIGALRM deadline still stops it (the engine checks for
+signals); on any other thread nothing can, and the engine holds the GIL, freezing every thread.
+
+So every regex call made while a bounded call runs *off the signal deadline* (a worker thread, an
+asyncio-to-thread judge, the main thread of an application that owns SIGALRM: see
+``watchdog.py``) goes through :func:`_restricted`, which runs it only where its worst case is
+known:
+
+1. **stdlib**, when a static bound on the backtracking steps for this text is within
+   :data:`STEP_BUDGET`: ``size * (n + 1) ** k`` (``k`` unbounded quantifiers, one more for the
+   start positions of a search). A repeat nested in a repeat is exponential and never qualifies.
+2. **RE2** (``google-re2``, linear time), when the pattern translates to RE2 with *identical*
+   results on this text: literals and ranges by code point; classes that depend on Unicode
+   tables (``\\w``, ``\\d``, ``\\s``, ``\\b``) or on case folding (``re.I``) only when the text is
+   ASCII (``str.isascii`` is O(1)), where each such atom is replaced by the exact set of ASCII
+   characters stdlib itself matches with it; ``$`` only when the text does not end in a newline;
+   methods that iterate (findall, sub, split, ...) only for patterns that cannot match empty.
+   No backreferences, lookarounds, possessive or atomic groups, conditionals (RE2 has none).
+3. Otherwise :class:`RegexUnbounded` (a ``BaseException``: check code cannot catch it). The
+   bounded call then re-runs in the process sandbox, or fails with a one-line reason.
+
+Everywhere else (the main thread under its deadline, the sandbox worker, trusted code) calls go
+straight to stdlib: the hot path pays one truthiness test of :data:`RESTRICTED`.
+
+Stdlib-only except the optional ``re2`` import; the sandbox worker loads this file by path.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import re
+import re._constants as _c  # private, stable across 3.11+; a pattern it cannot parse stays stdlib-only
+import re._parser as _p
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, cast
+
+# Threads (``threading.get_ident()``) running a bounded call under the thread watchdog. Process
+# state on purpose: the deadline it stands for is per thread, and helpers read it without being
+# passed anything.
+RESTRICTED: set[int] = set()
+STEP_BUDGET = 100_000_000  # ~0.3-1 s of backtracking at worst (a few ns a step)
+_get_ident = threading.get_ident
+
+error = re.error
+Pattern = re.Pattern
+Match = re.Match
+escape = re.escape
+NOFLAG = re.NOFLAG
+IGNORECASE = I = re.IGNORECASE  # noqa: E741 - the `re` API
+MULTILINE = M = re.MULTILINE
+DOTALL = S = re.DOTALL
+VERBOSE = X = re.VERBOSE
+ASCII = A = re.ASCII
+UNICODE = U = re.UNICODE
+
+
+class RegexUnbounded(BaseException):
+    """A regex call whose worst case is not bounded on this thread (see the module doc)."""
+
+    def __init__(self, pattern: str) -> None:
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        super().__init__(
+            f"regex {shown!r} can backtrack without bound on this text and cannot be stopped "
+            "off the main thread"
+        )
+
+
+try:  # optional: without it, rule 2 never applies
+    import re2 as _re2
+except ImportError:  # pragma: no cover - google-re2 is a dependency
+    _re2 = None
+
+_MAXREPEAT = _c.MAXREPEAT
+_END = sys.maxsize  # stdlib's default endpos
+_ITERATING = frozenset({"findall", "finditer", "sub", "subn", "split"})
+
+
+class _Plan:
+    """What is known about one (pattern, flags): its step bound and its RE2 translations."""
+
+    __slots__ = (
+        "any_text",
+        "ascii_text",
+        "closing",
+        "dollar",
+        "empty",
+        "forced",
+        "groups",
+        "k",
+        "names",
+        "nested",
+        "runs",
+        "size",
+    )
+
+    def __init__(self) -> None:
+        self.size = 1
+        # Unbounded quantifiers (lookaround bodies included), as factors of the step bound:
+        # `runs`: single-character classes (source, flags) that can trade characters with what
+        # follows (factor: 1 + the longest run of that class in the text); `forced`: ones that
+        # cannot (``[^x]*x``: additive, 1 + their runs); `k`: anything else, backreferences
+        # included (factor n + 1 each).
+        self.k = 0
+        self.runs: list[tuple[str, int]] = []
+        self.forced: list[tuple[str, int]] = []
+        self.nested = False  # a quantifier under an unbounded one: exponential
+        self.any_text: str | None = None  # RE2 source exact for every text
+        self.ascii_text: str | None = None  # RE2 source exact for ASCII text
+        self.dollar = False  # uses non-multiline `$` (exact in RE2 only without a final "\n")
+        self.empty = True  # can match the empty string
+        self.groups = 0
+        self.closing: dict[int, int] = {}  # group -> rank of its ")" in the pattern
+        self.names: dict[int, str] = {}
+
+
+class _NoRe2(Exception):
+    pass
+
+
+_CATEGORY_SRC = {
+    _c.CATEGORY_DIGIT: r"\d",
+    _c.CATEGORY_NOT_DIGIT: r"\D",
+    _c.CATEGORY_SPACE: r"\s",
+    _c.CATEGORY_NOT_SPACE: r"\S",
+    _c.CATEGORY_WORD: r"\w",
+    _c.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+def _atom_source(op: Any, av: Any) -> str:
+    """Stdlib source of one single-character atom (to ask stdlib which characters it matches)."""
+    if op is _c.LITERAL:
+        return re.escape(chr(av))
+    if op is _c.NOT_LITERAL:
+        return "[^" + re.escape(chr(av)) + "]"
+    if op is _c.ANY:
+        return "."
+    parts = []
+    negate = ""
+    for iop, iav in av:
+        if iop is _c.NEGATE:
+            negate = "^"
+        elif iop is _c.LITERAL:
+            parts.append(re.escape(chr(iav)))
+        elif iop is _c.RANGE:
+            parts.append(re.escape(chr(iav[0])) + "-" + re.escape(chr(iav[1])))
+        elif iop is _c.CATEGORY and iav in _CATEGORY_SRC:
+            parts.append(_CATEGORY_SRC[iav])
+        else:
+            raise _NoRe2
+    return "[" + negate + "".join(parts) + "]"
+
+
+@functools.cache
+def _universe(ascii_only: bool) -> str:
+    """Every code point (or every ASCII one) as one string, for stdlib to scan.
+
+    Surrogates are left out: RE2 works on UTF-8, which cannot hold them (text with one is never
+    given to RE2).
+    """
+    if ascii_only:
+        return "".join(map(chr, range(128)))
+    points = array.array("I", range(0xD800))
+    points.extend(range(0xE000, 0x110000))
+    return points.tobytes().decode("utf-32-le" if sys.byteorder == "little" else "utf-32-be")
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact_class(source: str, flags: int, ascii_only: bool) -> str:
+    """The RE2 class of exactly the code points stdlib's atom ``source`` matches under ``flags``.
+
+    Exact by construction: stdlib itself is asked, over every code point (one linear scan, tens
+    of ms, once per distinct atom and process) or, for text known to be ASCII, over the 128 ASCII
+    characters, so Unicode tables and case folding are Python's own.
+    """
+    compiled = re.compile(f"(?:{source})+", flags & ~(re.MULTILINE | re.VERBOSE))
+    return _ranges_class([m.span() for m in compiled.finditer(_universe(ascii_only))])
+
+
+def _ranges_class(spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return r"[^\x00-\x{10FFFF}]"
+    parts = [f"\\x{{{lo:X}}}" + (f"-\\x{{{hi - 1:X}}}" if hi - 1 > lo else "") for lo, hi in spans]
+    return "[" + "".join(parts) + "]"
+
+
+def _literal_class(op: Any, av: Any, flags: int) -> str | None:
+    """The cheap exact cases: a literal, a negated literal or `.` without case folding."""
+    if flags & re.IGNORECASE and op is not _c.ANY:
+        return None
+    if op is _c.LITERAL:
+        return f"\\x{{{av:X}}}"
+    if op is _c.NOT_LITERAL:
+        return f"[^\\x{{{av:X}}}]"
+    if op is _c.ANY:
+        return r"(?s:.)" if flags & re.DOTALL else r"[^\n]"
+    return None
+
+
+def _translate(items: Any, flags: int, plan: _Plan, ascii_text: bool, depth: int) -> str:
+    out = []
+    for op, av in items:
+        plan.size += 1
+        if op in (_c.LITERAL, _c.NOT_LITERAL, _c.ANY, _c.IN):
+            cheap = _literal_class(op, av, flags)
+            if cheap is None and flags & re.IGNORECASE and not ascii_text:
+                # Case folding over all of Unicode: a scan per letter is too slow to be worth
+                # it; such patterns get RE2 only for ASCII text.
+                raise _NoRe2
+            source = _atom_source(op, av)
+            out.append(cheap if cheap is not None else _exact_class(source, flags, ascii_text))
+        elif op is _c.SUBPATTERN:
+            group, add, remove, sub = av
+            inner = _translate(sub, (flags | add) & ~remove, plan, ascii_text, depth)
+            out.append(f"({inner})" if group is not None else f"(?:{inner})")
+        elif op is _c.BRANCH:
+            out.append(
+                "(?:" + "|".join(_translate(b, flags, plan, ascii_text, depth) for b in av[1]) + ")"
+            )
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+            low, high, sub = av
+            if low > 1000 or (high != _MAXREPEAT and high > 1000):
+                raise _NoRe2
+            inner = _translate(sub, flags, plan, ascii_text, depth + 1)
+            bound = f"{{{low},}}" if high == _MAXREPEAT else f"{{{low},{high}}}"
+            out.append(f"(?:{inner}){bound}" + ("?" if op is _c.MIN_REPEAT else ""))
+        elif op is _c.AT:
+            out.append(_anchor(av, flags, plan, ascii_text))
+        else:  # backreferences, lookarounds, possessive/atomic, conditionals
+            raise _NoRe2
+    return "".join(out)
+
+
+def _anchor(code: Any, flags: int, plan: _Plan, ascii_text: bool) -> str:
+    multiline = bool(flags & re.MULTILINE)
+    if code is _c.AT_BEGINNING:
+        return "(?m:^)" if multiline else r"\A"
+    if code is _c.AT_BEGINNING_STRING:
+        return r"\A"
+    if code is _c.AT_END:
+        if multiline:
+            return "(?m:$)"
+        plan.dollar = True  # Python's `$` also matches before a final "\n": RE2's does not
+        return r"\z"
+    if code is _c.AT_END_STRING:
+        return r"\z"
+    if code in (_c.AT_BOUNDARY, _c.AT_NON_BOUNDARY) and ascii_text and not flags & re.LOCALE:
+        # For ASCII text both engines use the ASCII word characters.
+        return r"\b" if code is _c.AT_BOUNDARY else r"\B"
+    raise _NoRe2
+
+
+_SINGLE = (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY)
+
+
+def _char_set(item: Any, flags: int) -> tuple[tuple[int, int], ...] | None:
+    """Code point spans a single-character item (or a repeat of one) matches; None if unknown."""
+    op, av = item
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        sub = list(av[2])
+        if len(sub) != 1:
+            return None
+        op, av = sub[0]
+    if op not in _SINGLE or flags & re.IGNORECASE:
+        return None  # case folding: scanning all of Unicode per letter costs too much
+    if op is _c.LITERAL:
+        return ((av, av + 1),)
+    try:
+        source = _atom_source(op, av)
+    except _NoRe2:
+        return None
+    return _spans(source, flags)
+
+
+@functools.lru_cache(maxsize=1024)
+def _spans(source: str, flags: int) -> tuple[tuple[int, int], ...]:
+    compiled = re.compile(f"(?:{source})+", flags & ~(re.MULTILINE | re.VERBOSE))
+    return tuple(m.span() for m in compiled.finditer(_universe(False)))
+
+
+def _disjoint(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][1] <= b[j][0]:
+            i += 1
+        elif b[j][1] <= a[i][0]:
+            j += 1
+        else:
+            return False
+    return True
+
+
+def _forced(items: list[Any], index: int, flags: int) -> bool:
+    r"""A repeat of one character class whose next item needs a character it cannot match.
+
+    Backtracking it then fails at once at every shorter length (the next character is in its
+    own class), so it adds O(n) per attempt, not a factor n: ``[^x]*x``, ``['"]*\s+``.
+    """
+    if index + 1 >= len(items):
+        return False
+    nxt = items[index + 1]
+    if nxt[0] in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and nxt[1][0] < 1:
+        return False
+    if nxt[0] not in (*_SINGLE, _c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        return False
+    mine, theirs = _char_set(items[index], flags), _char_set(nxt, flags)
+    return mine is not None and theirs is not None and _disjoint(mine, theirs)
+
+
+def _single_atom(sub: Any, flags: int) -> tuple[str, int] | None:
+    """(stdlib source, flags) of a repeat's body when it is one character class."""
+    body = list(sub)
+    if len(body) != 1 or body[0][0] not in _SINGLE:
+        return None
+    try:
+        return _atom_source(*body[0]), flags & ~(re.MULTILINE | re.VERBOSE)
+    except _NoRe2:
+        return None
+
+
+def _union_atom(sub: Any, flags: int) -> tuple[str, int] | None:
+    """For a body made only of character classes (and repeats of them): one class matching any
+    of them. Whatever the body's iterations consume is a run of that class."""
+    sources = []
+    for op, av in sub:
+        if op in _SINGLE:
+            atom = _single_atom([(op, av)], flags)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            atom = _single_atom(av[2], flags)
+        else:
+            return None
+        if atom is None:
+            return None
+        sources.append(atom[0])
+    if not sources:
+        return None
+    return "(?:" + "|".join(sources) + ")", flags & ~(re.MULTILINE | re.VERBOSE)
+
+
+@functools.lru_cache(maxsize=512)
+def _longest_run(source: str, flags: int, text: str) -> int:
+    """The longest run of characters of one class in ``text``: one linear scan (a repeat of a
+    single class cannot backtrack), cached per text so the helpers' many calls share it.
+    An empty ``source`` stands for any character (the whole text)."""
+    if not source:
+        return len(text)
+    longest = 0
+    for m in re.finditer(f"(?:{source})+", text, flags):
+        longest = max(longest, m.end() - m.start())
+    return longest
+
+
+def _steps(plan: _Plan, method: str, text: str) -> int:
+    """An upper bound on stdlib's backtracking steps for this call on ``text``.
+
+    Per attempt, backtracking enumerates each combination of counts of the quantifiers that can
+    trade characters once; a count is at most the longest run of its class in this text.
+    """
+    n = len(text)
+    search = method not in ("match", "fullmatch")
+    # Every count at most n: when even that is within budget, skip scanning the text.
+    crude = len(plan.runs) + bool(plan.forced) + plan.k + search
+    if plan.size * (1 + len(plan.forced)) * int((n + 1) ** crude) <= STEP_BUDGET:
+        return 0
+    steps: int = plan.size * int((n + 1) ** plan.k)
+    if steps > STEP_BUDGET:
+        return steps
+    for source, flags in plan.runs:
+        steps *= 1 + _longest_run(source, flags, text)
+        if steps > STEP_BUDGET:
+            return steps
+    if plan.forced:
+        steps *= 1 + sum(_longest_run(source, flags, text) for source, flags in plan.forced)
+    if search:
+        steps *= n + 1  # every start position
+    return steps
+
+
+def _measure(items: Any, plan: _Plan, under_repeat: bool, flags: int) -> None:
+    items = list(items)
+    for index, (op, av) in enumerate(items):
+        plan.size += 1
+        if op is _c.POSSESSIVE_REPEAT and (av[1] == _MAXREPEAT or av[1] > 1000):
+            # Never backtracked into: all its iterations cost O(n) in all, added once; only
+            # backtracking inside one iteration attempt remains, measured on its body.
+            plan.forced.append(_single_atom(av[2], flags) or _union_atom(av[2], flags) or ("", 0))
+            _measure(av[2], plan, False, flags)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            low, high, sub = av
+            unbounded = high == _MAXREPEAT or high > 1000
+            variable = high != low
+            if under_repeat and variable:
+                plan.nested = True
+            if unbounded:
+                atom = _single_atom(sub, flags)
+                if atom is None:
+                    plan.k += 1
+                elif _forced(items, index, flags):
+                    plan.forced.append(atom)
+                else:
+                    plan.runs.append(atom)
+            else:
+                plan.size *= max(1, high - low + 1)
+            _measure(sub, plan, under_repeat or unbounded, flags)
+        elif op is _c.SUBPATTERN:
+            _measure(av[3], plan, under_repeat, (flags | av[1]) & ~av[2])
+        elif op is _c.ATOMIC_GROUP:
+            _measure(av, plan, under_repeat, flags)
+        elif op is _c.BRANCH:
+            if under_repeat:
+                plan.nested = True
+            plan.size *= max(1, len(av[1]))
+            for branch in av[1]:
+                _measure(branch, plan, under_repeat, flags)
+        elif op in (_c.ASSERT, _c.ASSERT_NOT):
+            _measure(av[1], plan, under_repeat, flags)
+        elif op is _c.GROUPREF_EXISTS:
+            plan.nested = plan.nested or under_repeat
+            _measure(av[1], plan, under_repeat, flags)
+            if av[2] is not None:
+                _measure(av[2], plan, under_repeat, flags)
+        elif op is _c.GROUPREF:
+            plan.k += 1  # a backreference scans up to n characters per attempt
+
+
+def _closing_order(items: Any, order: dict[int, int]) -> None:
+    """Groups in the order their ")" closes them (what `lastindex` reports)."""
+    for op, av in items:
+        if op is _c.SUBPATTERN:
+            _closing_order(av[3], order)
+            if av[0] is not None:
+                order[av[0]] = len(order)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            _closing_order(av[2], order)
+        elif op is _c.BRANCH:
+            for branch in av[1]:
+                _closing_order(branch, order)
+        elif op in (_c.ASSERT, _c.ASSERT_NOT):
+            _closing_order(av[1], order)
+        elif op is _c.ATOMIC_GROUP:
+            _closing_order(av, order)
+
+
+class _Re2Match:
+    """An RE2 match that answers as stdlib's would: ``lastindex``/``lastgroup`` are computed
+    from the spans (the group that closed last), everything else is the wrapper's own."""
+
+    __slots__ = ("_m", "_plan")
+
+    def __init__(self, match: Any, plan: _Plan) -> None:
+        self._m = match
+        self._plan = plan
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._m, name)
+
+    def __getitem__(self, group: Any) -> Any:
+        return self._m[group]
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<re.Match object; span={self._m.span()!r}, match={self._m.group()!r}>"
+
+    @property
+    def lastindex(self) -> int | None:
+        best: tuple[int, int] | None = None
+        found = None
+        for group in range(1, self._plan.groups + 1):
+            end = self._m.end(group)
+            if end < 0:
+                continue
+            key = (end, self._plan.closing.get(group, 0))
+            if best is None or key > best:
+                best, found = key, group
+        return found
+
+    @property
+    def lastgroup(self) -> str | None:
+        index = self.lastindex
+        return None if index is None else self._plan.names.get(index)
+
+
+class _Re2Pattern:
+    """RE2's compiled pattern, with stdlib's match objects' answers (see :class:`_Re2Match`)."""
+
+    __slots__ = ("_p", "_plan")
+
+    def __init__(self, compiled: Any, plan: _Plan) -> None:
+        self._p = compiled
+        self._plan = plan
+
+    def _wrap(self, match: Any) -> Any:
+        return None if match is None else _Re2Match(match, self._plan)
+
+    def search(self, text: str) -> Any:
+        return self._wrap(self._p.search(text))
+
+    def match(self, text: str) -> Any:
+        return self._wrap(self._p.match(text))
+
+    def fullmatch(self, text: str) -> Any:
+        return self._wrap(self._p.fullmatch(text))
+
+    def finditer(self, text: str) -> Any:
+        return iter([_Re2Match(m, self._plan) for m in self._p.finditer(text)])
+
+    def findall(self, text: str) -> Any:
+        return self._p.findall(text)
+
+    def split(self, text: str, maxsplit: int = 0) -> Any:
+        return self._p.split(text, maxsplit)
+
+    def sub(self, repl: Any, text: str, count: int = 0) -> Any:
+        return self.subn(repl, text, count)[0]
+
+    def subn(self, repl: Any, text: str, count: int = 0) -> Any:
+        if callable(repl):
+            plan = self._plan
+            return self._p.subn(lambda m: repl(_Re2Match(m, plan)), text, count)
+        return self._p.subn(repl, text, count)
+
+
+@functools.lru_cache(maxsize=2048)
+def _plan(pattern: str, flags: int) -> _Plan:
+    plan = _Plan()
+    try:
+        parsed = _p.parse(pattern, flags)
+    except Exception:
+        plan.nested = True  # stdlib will raise re.error itself: let it, at the smallest cost
+        plan.k = 0
+        return plan
+    flags = parsed.state.flags
+    plan.groups = parsed.state.groups - 1
+    plan.names = {index: name for name, index in parsed.state.groupdict.items()}
+    _closing_order(parsed, plan.closing)
+    plan.empty = parsed.getwidth()[0] == 0
+    _measure(parsed, plan, False, flags)
+    if _re2 is None or flags & re.LOCALE:
+        return plan
+    names = {index: name for name, index in parsed.state.groupdict.items()}
+    for ascii_text in (False, True):
+        probe = _Plan()
+        try:
+            body = _translate(parsed, flags, probe, ascii_text, 0)
+        except (_NoRe2, re.error, ValueError):
+            continue
+        if names:
+            body = _name_groups(body, names)
+        if ascii_text:
+            plan.ascii_text = body
+        else:
+            plan.any_text = body
+        plan.dollar = plan.dollar or probe.dollar
+        break  # exact for every text: the ASCII-only variant adds nothing
+    return plan
+
+
+def _name_groups(body: str, names: dict[int, str]) -> str:
+    # Our translation writes groups as "(" in order (escapes never produce a bare "(").
+    out, index, i = [], 0, 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            out.append(body[i : i + 2])
+            i += 2
+            continue
+        if ch == "(" and not body.startswith("(?", i):
+            index += 1
+            if index in names:
+                out.append(f"(?P<{names[index]}>")
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _re2_compile(body: str) -> Any:
+    assert _re2 is not None
+    return _re2.compile(body)
+
+
+def _route(method: str, pattern: Any, flags: int, text: Any, positions: bool = False) -> Any:
+    """The RE2 pattern object to use, or None for stdlib; raises RegexUnbounded."""
+    if isinstance(pattern, BoundedPattern):
+        pattern = pattern._p
+    if isinstance(pattern, re.Pattern):
+        flags, pattern = pattern.flags, pattern.pattern
+    if not isinstance(pattern, str) or not isinstance(text, str):
+        return None  # bytes, wrong types: stdlib raises or matches a short non-text value
+    plan = _plan(pattern, flags)
+    if not plan.nested and _steps(plan, method, text) <= STEP_BUDGET:
+        return None
+    if method in _ITERATING and plan.empty:
+        raise RegexUnbounded(pattern)
+    if (plan.dollar and text.endswith("\n")) or positions:
+        # `$` before a final newline, and pos/endpos (where `^`/`\A` differ), are stdlib-only.
+        raise RegexUnbounded(pattern)
+    body = plan.any_text if plan.any_text is not None else None
+    if body is None and plan.ascii_text is not None and text.isascii():
+        body = plan.ascii_text
+    if body is None:
+        raise RegexUnbounded(pattern)
+    return _Re2Pattern(_re2_compile(body), plan)
+
+
+def _stdlib(pattern: Any, flags: int) -> Any:
+    if isinstance(pattern, BoundedPattern):
+        return pattern._p
+    return pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
+
+
+def _restricted(method: str, pattern: Any, flags: int, text: Any, *args: Any) -> Any:
+    positional = method not in ("split",) and bool(args)
+    compiled = _route(method, pattern, flags, text, positional)
+    if compiled is None:
+        return getattr(_stdlib(pattern, flags), method)(text, *args)
+    try:
+        return getattr(compiled, method)(text, *args)
+    except UnicodeEncodeError:  # lone surrogates: not UTF-8, RE2 cannot see this text
+        raise RegexUnbounded(str(getattr(pattern, "pattern", pattern))) from None
+
+
+def _restricted_sub(method: str, pattern: Any, flags: int, repl: Any, text: Any, count: int) -> Any:
+    compiled = _route(method, pattern, flags, text)
+    if compiled is None:
+        return getattr(_stdlib(pattern, flags), method)(repl, text, count)
+    try:
+        return getattr(compiled, method)(repl, text, count)
+    except UnicodeEncodeError:
+        raise RegexUnbounded(str(getattr(pattern, "pattern", pattern))) from None
+
+
+def _module_function(method: str) -> Callable[..., Any]:
+    stdlib = getattr(re, method)
+
+    def call(pattern: Any, string: Any, flags: int = 0) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            return _restricted(method, pattern, flags, string)
+        if type(pattern) is BoundedPattern:
+            pattern = pattern._p
+        return stdlib(pattern, string, flags)
+
+    call.__name__ = call.__qualname__ = method
+    return call
+
+
+def _plain(pattern: Any) -> Any:
+    return pattern._p if type(pattern) is BoundedPattern else pattern
+
+
+search = _module_function("search")
+match = _module_function("match")
+fullmatch = _module_function("fullmatch")
+findall = _module_function("findall")
+finditer = _module_function("finditer")
+
+
+def split(pattern: Any, string: Any, maxsplit: int = 0, flags: int = 0) -> Any:
+    if RESTRICTED and _get_ident() in RESTRICTED:
+        return _restricted("split", pattern, flags, string, maxsplit)
+    return re.split(_plain(pattern), string, maxsplit=maxsplit, flags=flags)
+
+
+def sub(pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -> Any:
+    if RESTRICTED and _get_ident() in RESTRICTED:
+        return _restricted_sub("sub", pattern, flags, repl, string, count)
+    return re.sub(_plain(pattern), repl, string, count=count, flags=flags)
+
+
+def subn(pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -> Any:
+    if RESTRICTED and _get_ident() in RESTRICTED:
+        return _restricted_sub("subn", pattern, flags, repl, string, count)
+    return re.subn(_plain(pattern), repl, string, count=count, flags=flags)
+
+
+class BoundedPattern:
+    """A compiled pattern whose calls are routed like the module functions (see the module doc)."""
+
+    __slots__ = ("_p",)
+    _p: re.Pattern[str]
+
+    def __init__(self, compiled: re.Pattern[str]) -> None:
+        object.__setattr__(self, "_p", compiled)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("compiled patterns are read-only")
+
+    @property
+    def pattern(self) -> Any:
+        return self._p.pattern
+
+    @property
+    def flags(self) -> int:
+        return int(self._p.flags)
+
+    @property
+    def groups(self) -> int:
+        return int(self._p.groups)
+
+    @property
+    def groupindex(self) -> Any:
+        return self._p.groupindex
+
+    def __repr__(self) -> str:
+        return repr(self._p)
+
+    def search(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            if pos or endpos != _END:
+                return _restricted("search", self._p, 0, string, pos, endpos)
+            return _restricted("search", self._p, 0, string)
+        return self._p.search(string, pos, endpos)
+
+    def match(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            if pos or endpos != _END:
+                return _restricted("match", self._p, 0, string, pos, endpos)
+            return _restricted("match", self._p, 0, string)
+        return self._p.match(string, pos, endpos)
+
+    def fullmatch(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            if pos or endpos != _END:
+                return _restricted("fullmatch", self._p, 0, string, pos, endpos)
+            return _restricted("fullmatch", self._p, 0, string)
+        return self._p.fullmatch(string, pos, endpos)
+
+    def findall(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            if pos or endpos != _END:
+                return _restricted("findall", self._p, 0, string, pos, endpos)
+            return _restricted("findall", self._p, 0, string)
+        return self._p.findall(string, pos, endpos)
+
+    def finditer(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            if pos or endpos != _END:
+                return _restricted("finditer", self._p, 0, string, pos, endpos)
+            return _restricted("finditer", self._p, 0, string)
+        return self._p.finditer(string, pos, endpos)
+
+    def split(self, string: Any, maxsplit: int = 0) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            return _restricted("split", self._p, 0, string, maxsplit)
+        return self._p.split(string, maxsplit)
+
+    def sub(self, repl: Any, string: Any, count: int = 0) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            return _restricted_sub("sub", self._p, 0, repl, string, count)
+        return self._p.sub(repl, string, count)
+
+    def subn(self, repl: Any, string: Any, count: int = 0) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            return _restricted_sub("subn", self._p, 0, repl, string, count)
+        return self._p.subn(repl, string, count)
+
+
+def compile(pattern: Any, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile`` whose pattern routes its calls (bytes patterns are stdlib's as they are).
+
+    Typed as stdlib's pattern: :class:`BoundedPattern` has the same methods and attributes.
+    """
+    compiled = re.compile(
+        pattern.pattern if isinstance(pattern, BoundedPattern) else pattern, flags
+    )
+    if isinstance(compiled.pattern, str):
+        return cast("re.Pattern[str]", BoundedPattern(compiled))
+    return compiled
+
+
+__all__ = [
+    "ASCII",
+    "DOTALL",
+    "IGNORECASE",
+    "MULTILINE",
+    "NOFLAG",
+    "UNICODE",
+    "VERBOSE",
+    "A",
+    "I",
+    "M",
+    "Match",
+    "Pattern",
+    "S",
+    "U",
+    "X",
+    "compile",
+    "error",
+    "escape",
+    "findall",
+    "finditer",
+    "fullmatch",
+    "match",
+    "search",
+    "split",
+    "sub",
+    "subn",
+]
