@@ -15,7 +15,8 @@ time ``Σ_stage ceil(calls / concurrency) × latency``, the server-observed span
 last response), the ratios, and the client's CPU per call.  Start-up is measured apart
 (``llmassert run --dry-run`` on the same pipeline; ``docetl version``).  DocETL runs from its
 own venv (created by ``../shared/bench/docetl/run.sh``); without it, only our side is measured
-and the reason is printed.  Medians over ``--repeat`` runs are reported.
+and the reason is printed.  The tools' runs are interleaved (one of each, ``--repeat``
+times); medians are reported, and the DocETL / llmassert ratio of each pair.
 """
 
 from __future__ import annotations
@@ -274,16 +275,27 @@ def main() -> None:
             )
             tools = [("llmassert", run_ours)] + ([("docetl", run_docetl)] if docetl_ok else [])
             chunks = 0
-            for tool, runner in tools:
+            paths: dict[str, tuple[Path, Path]] = {}
+            for tool, _ in tools:
                 d = base / tool
                 d.mkdir(exist_ok=True)
                 yaml_path = render(pipeline, d, data, port)
+                paths[tool] = (yaml_path, d)
                 if tool == "llmassert":
                     measured = startup(a, yaml_path, d)
                     dry_cpu[pipeline] = measured["llmassert run --dry-run"][1]
                     starts = starts or measured
-                runs = [runner(yaml_path, d, a, port) for _ in range(a.repeat)]
-                row = median_row(runs)
+            # Interleaved (one run of each tool, then again) so load drift spreads over both.
+            runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool, _ in tools}
+            for _ in range(a.repeat):
+                for tool, runner in tools:
+                    yaml_path, d = paths[tool]
+                    runs[tool].append(runner(yaml_path, d, a, port))
+                    print(json.dumps({"tool": tool, **runs[tool][-1]}), flush=True)
+            for tool, _ in tools:
+                d = paths[tool][1]
+                row = median_row(runs[tool])
+                row["walls"] = [r["wall_s"] for r in runs[tool]]  # in run order (paired)
                 out_file = d / "out.json"
                 n_out = len(json.loads(out_file.read_text())) if out_file.exists() else 0
                 if tool == "llmassert":
@@ -338,7 +350,11 @@ def report(
             ours = next((r for r in rows if r["pipeline"] == p and r["tool"] == "llmassert"), None)
             peer = next((r for r in rows if r["pipeline"] == p and r["tool"] == "docetl"), None)
             if ours and peer:
-                lines.append(f"| {p} | {peer['wall_s'] / ours['wall_s']:.1f}× |")
+                pairs = [d / o for d, o in zip(peer["walls"], ours["walls"], strict=True)]
+                lines.append(
+                    f"| {p} | {peer['wall_s'] / ours['wall_s']:.1f}× (per interleaved pair: "
+                    f"{', '.join(f'{x:.1f}×' for x in pairs)}) |"
+                )
     lines += ["", "| start-up (best of 3) | wall s | CPU s |", "|---|---|---|"]
     lines += [f"| {k} | {w:.2f} | {c:.2f} |" for k, (w, c) in starts.items()]
     text = "\n".join(lines) + "\n"

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from llmassert.errors import InputError, LlmAssertError, OutputError
-from llmassert.secrets import scrub_values, secret_values
+from llmassert.secrets import scrub_bytes, scrub_values, secret_values
 
 # -- reading ---------------------------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ class AtomicStream:
         if self._fd is None:
             raise OutputError("written after it was closed", file=self.path)
         if self._secrets:
-            data = scrub_values(data.decode("utf-8"), self._secrets).encode("utf-8")
+            data = scrub_bytes(data, self._secrets)
         self._hash.update(data)
         self.size += len(data)
         try:

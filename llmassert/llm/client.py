@@ -96,6 +96,13 @@ class LLMClient(ABC):
     def usage(self) -> Usage:
         """Usage summed over every call made through this client, retries included."""
 
+    def backlog(self) -> tuple[int, int] | None:
+        """Requests held beyond the bound now: (in flight + queued, the concurrency bound), or
+        None when this client cannot tell.  Executors start new work only while it is short
+        of about twice the bound (one round in flight, one queued behind it), so the first
+        request leaves at once and what waits stays bounded (see ``pipeline/executor.py``)."""
+        return None
+
     def complete(self, request: LLMRequest) -> LLMResult:
         """Synchronous :meth:`acomplete` for code that is not async."""
         return run_sync(self.acomplete(request))

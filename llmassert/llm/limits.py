@@ -30,6 +30,12 @@ class ConcurrencyLimiter:
     def active(self) -> int:
         return self._active
 
+    @property
+    def waiting(self) -> int:
+        """Callers queued for a slot (what a producer of work watches to keep the bound busy
+        without running far ahead of it)."""
+        return len(self._waiters)
+
     async def acquire(self) -> None:
         loop = asyncio.get_running_loop()
         with self._lock:

@@ -75,6 +75,10 @@ class Client(LLMClient):
     def usage(self) -> Usage:
         return self._tracker.total
 
+    def backlog(self) -> tuple[int, int]:
+        limiter = self._limiter
+        return limiter.active + limiter.waiting, limiter.limit
+
     def summary(self) -> UsageSummary:
         """Totals plus calls, cache hits, retries, re-asks and a per-tag breakdown."""
         return self._tracker.summary()

@@ -7,6 +7,13 @@ for schemas made only of the keywords below, or ``None`` for anything else (``$r
 ``anyOf``, patterns, formats...).  The predicate answers True only when the value is certainly
 valid; on False the caller asks jsonschema, which decides and words the error, so the subset
 can never accept what jsonschema would refuse, nor change an error message.
+
+A schema this compiles is also well formed under the latest metaschema (draft 2020-12, what
+jsonschema picks without ``$schema``): keyword values of the wrong shape (a negative
+``minItems``, repeated ``required`` names or types, a non-string ``description``) are
+unsupported here.  So the caller may skip jsonschema's ``check_schema`` for it, and build the
+jsonschema validator only for the first reply this does not accept (importing jsonschema and
+checking a schema costs ~0.1 s, which would otherwise delay a run's first request).
 """
 
 from __future__ import annotations
@@ -63,11 +70,15 @@ def _compile(schema: Any, depth: int) -> Check:
     unknown = set(schema) - _KEYWORDS - _ANNOTATIONS
     if unknown:
         raise _Unsupported
+    if any(
+        k in schema and type(schema[k]) is not str for k in ("description", "title", "$comment")
+    ) or ("examples" in schema and type(schema["examples"]) is not list):
+        raise _Unsupported  # not well formed: jsonschema words the schema error
     checks: list[Check] = []
     kind = schema.get("type")
     if kind is not None:
         kinds = kind if isinstance(kind, list) else [kind]
-        if not kinds or any(k not in _TYPES for k in kinds):
+        if not kinds or any(k not in _TYPES for k in kinds) or len(set(kinds)) < len(kinds):
             raise _Unsupported
         tests = [_TYPES[k] for k in kinds]
         checks.append(tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests)))
@@ -84,7 +95,9 @@ def _compile(schema: Any, depth: int) -> Check:
         if props is not None and not isinstance(props, dict):
             raise _Unsupported
         if required is not None and not (
-            isinstance(required, list) and all(isinstance(r, str) for r in required)
+            isinstance(required, list)
+            and all(isinstance(r, str) for r in required)
+            and len(set(required)) == len(required)
         ):
             raise _Unsupported
         sub = {k: _compile(s, depth + 1) for k, s in (props or {}).items()}
@@ -110,7 +123,7 @@ def _compile(schema: Any, depth: int) -> Check:
     if "items" in schema or "minItems" in schema or "maxItems" in schema:
         each = _compile(schema["items"], depth + 1) if "items" in schema else None
         lo, hi = schema.get("minItems"), schema.get("maxItems")
-        if not all(b is None or type(b) is int for b in (lo, hi)):
+        if not all(b is None or (type(b) is int and b >= 0) for b in (lo, hi)):
             raise _Unsupported
 
         def arr(v: Any) -> bool:

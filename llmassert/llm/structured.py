@@ -36,7 +36,7 @@ _BY_ID_MAX = 512
 class _Compiled:
     params: dict[str, Any]  # the tool parameters (object schemas wrapped)
     wrapped: bool
-    validator: Any  # jsonschema validator: decides and words every error
+    validator: Any  # jsonschema validator (None until a reply needs it: see _compiled)
     fast: Check | None  # certainly-valid predicate for the common subset (schema_fast)
 
 
@@ -128,7 +128,11 @@ def _compiled(schema: dict[str, Any]) -> _Compiled:
     if found is not None and found[0] is schema:
         return found[1]
     params, wrapped = tool_parameters(schema)
-    compiled = _Compiled(params, wrapped, _validator(params), compile_schema(params))
+    fast = compile_schema(params)
+    # A schema the fast subset compiles is well formed (schema_fast): jsonschema is imported
+    # and its validator built on the first reply that subset does not accept, not before the
+    # first request.  Any other schema is checked here, before a request is sent.
+    compiled = _Compiled(params, wrapped, None if fast is not None else _validator(params), fast)
     with _validators_lock:
         if len(_by_id) >= _BY_ID_MAX:
             _by_id.clear()
@@ -205,7 +209,7 @@ def parse(raw: dict[str, Any], request: LLMRequest, mode: OutputMode) -> Parsed:
         reason = f"invalid JSON ({e})"
         raise InvalidOutput(reason, followup(reason)) from None
     if compiled.fast is None or not compiled.fast(data):
-        error = _first_error(compiled.validator, data)
+        error = _first_error(compiled.validator or _validator(compiled.params), data)
         if error is not None:
             raise InvalidOutput(error, followup(error))
     return Parsed(text=text, data=data[WRAP_KEY] if compiled.wrapped else data)

@@ -49,7 +49,7 @@ from llmassert import jsonx
 from llmassert.errors import InputError, OutputError, PipelineError
 from llmassert.fileio import atomic_write_text, parse_json, read_bytes, read_json
 from llmassert.pipeline.types import Issue, OpStats, Row
-from llmassert.secrets import scrub_values
+from llmassert.secrets import scrub_bytes, scrub_values
 
 FSYNC_EVERY_S = 0.25
 JOURNAL_VERSION = 3  # 2: every entry carries a digest ("h"); 3: digests of orjson's encoding
@@ -185,8 +185,7 @@ class Journal:
         keys = list(self._pending)
         self._pending = {}
         block = b"\n".join(lines) + b"\n"
-        scrubbed = scrub_values(block.decode()).encode()
-        if scrubbed != block:
+        if scrub_bytes(block) is not block:
             # Rare: a secret in a value.  Lines change length: index them one by one.
             lines = [scrub_values(line.decode()).encode() for line in lines]
             block = b"\n".join(lines) + b"\n"

@@ -2,13 +2,13 @@
 
 The runner cuts each step into *stages* and hands every stage to an :class:`Executor`:
 
-- ``run_rows(ops, rows, lineage, stage)`` — a chain of row operators (map, filter, split,
+- ``run_rows(ops, data, stage)`` — a chain of row operators (map, filter, split,
   unnest...).  Rows **stream** through the chain: a row finished by the first operator enters the
   second at once, without waiting for the rest of the dataset.  Returns one :class:`OpResult`
   per operator (its output in input order, so intermediate files and resumes are stable).
-- ``run_groups(op, rows, lineage, stage)`` — a group operator (reduce): rows grouped by
+- ``run_groups(op, data, stage)`` — a group operator (reduce): rows grouped by
   ``op.group_key`` in order of first appearance, groups run concurrently.
-- ``run_global(op, rows, lineage, stage)`` / ``run_join(op, left, right, stage)`` — operators that
+- ``run_global(op, data, stage)`` / ``run_join(op, left, right, stage)`` — operators that
   need their whole input (resolve) or two inputs (equijoin).
 
 Operators are pure functions of (spec, rows, ctx) (see ``operators/base.py``), so an executor only
@@ -20,7 +20,7 @@ without repeating calls, and de-duplicates identical rows in flight.
 
 A second executor (Ray, ``--executor ray``) plugs in by implementing the same four methods:
 
-- **row chains**: partition ``rows`` (keep partition order), run ``LocalExecutor().run_rows`` on
+- **row chains**: partition ``data`` (keep partition order), run ``LocalExecutor().run_rows`` on
   each partition inside a worker with its own client (``StageEnv.worker_copy()`` is picklable:
   settings, env, checkpoint root, fingerprints — rebuild the client with
   ``llmassert.llm.get_client(settings)``), then concatenate the per-partition ``OpResult``s in
@@ -45,8 +45,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from llmassert.errors import ConfigError
+from llmassert.errors import ConfigError, SpecError
 from llmassert.llm.session import get_client
+from llmassert.pipeline.admission import Admission
 from llmassert.pipeline.context import (
     CURRENT_UNIT,
     NullProgress,
@@ -56,18 +57,13 @@ from llmassert.pipeline.context import (
     UnitCredit,
 )
 from llmassert.pipeline.operators.base import (
-    FLAG_KEY,
     GlobalOperator,
     GroupOperator,
-    Issue,
     JoinOperator,
     Operator,
-    OpStats,
-    Outcome,
-    Row,
     RowOperator,
 )
-from llmassert.pipeline.types import unit_key
+from llmassert.pipeline.types import FLAG_KEY, Issue, OpStats, Outcome, Row, unit_key
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
@@ -75,6 +71,14 @@ if TYPE_CHECKING:
     from llmassert.pipeline.checkpoint import CheckpointStore, Journal
 
 Lineage = dict[str, Any]
+
+
+@dataclass
+class Rows:
+    """Rows and their lineage (one entry per row): what a stage takes."""
+
+    rows: list[Row]
+    lineage: list[Lineage]
 
 
 @dataclass
@@ -169,26 +173,18 @@ class Executor(ABC):
 
     @abstractmethod
     async def run_rows(
-        self,
-        ops: Sequence[Operator[Any]],
-        rows: list[Row],
-        lineage: list[Lineage],
-        stage: StageEnv,
+        self, ops: Sequence[Operator[Any]], data: Rows, stage: StageEnv
     ) -> list[OpResult]:
         """A chain of row operators (and group operators whose groups stay within one
         upstream unit), streamed; one result per operator.  Honours ``stage.keep`` and
         ``stage.sinks`` (:func:`feed_sinks` for executors that gather rows first)."""
 
     @abstractmethod
-    async def run_groups(
-        self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
-    ) -> OpResult:
+    async def run_groups(self, op: GroupOperator[Any], data: Rows, stage: StageEnv) -> OpResult:
         """A group operator."""
 
     @abstractmethod
-    async def run_global(
-        self, op: GlobalOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
-    ) -> OpResult:
+    async def run_global(self, op: GlobalOperator[Any], data: Rows, stage: StageEnv) -> OpResult:
         """An operator that needs its whole input."""
 
     @abstractmethod
@@ -196,6 +192,25 @@ class Executor(ABC):
         self, op: JoinOperator[Any], left: list[Row], right: list[Row], stage: StageEnv
     ) -> OpResult:
         """An operator over two inputs."""
+
+    async def run_stage(
+        self,
+        ops: Sequence[Operator[Any]],
+        data: Rows,
+        stage: StageEnv,
+        join: tuple[list[Row], list[Row]] | None = None,
+    ) -> list[OpResult]:
+        """A stage, by the kind of its first operator (``join``: a join's two inputs)."""
+        op = ops[0]
+        if isinstance(op, RowOperator):
+            return await self.run_rows(ops, data, stage)
+        if isinstance(op, GroupOperator):
+            return [await self.run_groups(op, data, stage)]
+        if isinstance(op, GlobalOperator):
+            return [await self.run_global(op, data, stage)]
+        if isinstance(op, JoinOperator) and join is not None:
+            return [await self.run_join(op, *join, stage)]
+        raise SpecError(f"operator {op.type_name!r} has no known kind", field=op.name)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release workers."""
@@ -295,12 +310,7 @@ class _Unit:
             fut.set_result(outcome)
             if self.journal is not None and not outcome.errors:
                 self.journal.put(key, _encode(outcome, source))
-        stats.rows_in += rows_in
-        stats.rows_out += len(outcome.rows)
-        stats.filtered += outcome.filtered
-        stats.quarantined += len(outcome.quarantined)
-        stats.errored += len(outcome.errors)
-        stats.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
+        _tally(stats, rows_in, outcome)
         self.last_end = time.perf_counter()
         # What its LLM calls already credited (0 for journal hits and shared futures).
         self.ctx.advance(1, credit.given if credit is not None else 0.0)
@@ -349,9 +359,15 @@ async def run_pool(n: int, width: int, work: Callable[[int], Awaitable[None]]) -
         raise
 
 
-def _slot(key: tuple[Any, ...]) -> str:
-    """A group key as a dict key (its values may be lists)."""
-    return json.dumps(key, sort_keys=True, default=str)
+def group_rows(op: GroupOperator[Any], rows: list[Row]) -> list[tuple[tuple[Any, ...], list[int]]]:
+    """``op``'s groups of ``rows``: (key, row indexes), in order of first appearance (every
+    executor groups alike, so outputs come in the same order wherever they run)."""
+    groups: dict[str, tuple[tuple[Any, ...], list[int]]] = {}
+    for i, row in enumerate(rows):
+        key = op.group_key(row)
+        # the key as a dict key: its values may be lists
+        groups.setdefault(json.dumps(key, sort_keys=True, default=str), (key, []))[1].append(i)
+    return list(groups.values())
 
 
 def _merge_lineage(parent: Lineage, op: str, meta: dict[str, Any]) -> Lineage:
@@ -370,21 +386,19 @@ class LocalExecutor(Executor):
         return self.window or max(64, 4 * stage.settings.max_concurrency)
 
     async def run_rows(
-        self,
-        ops: Sequence[Operator[Any]],
-        rows: list[Row],
-        lineage: list[Lineage],
-        stage: StageEnv,
+        self, ops: Sequence[Operator[Any]], data: Rows, stage: StageEnv
     ) -> list[OpResult]:
-        """Stream ``rows`` through ``ops`` (row operators, and group operators whose groups
+        """Stream ``data`` through ``ops`` (row operators, and group operators whose groups
         stay within one upstream unit: see ``GroupOperator.groups_within``).
 
         Each input row's outputs (at every level) are handed over in input order as soon as
         that row and every row before it are done: written to the operation's sink
         (``stage.sinks``) and kept in its result only if ``stage.keep`` names it.  Input rows
-        start at most ``2 × window`` ahead of the oldest unfinished one, so what waits to be
+        start as the LLM client runs short of work (``admission.py``), at most ``window`` at
+        once and ``2 × window`` ahead of the oldest unfinished one, so what waits to be
         handed over stays bounded whatever the input's size.
         """
+        rows, lineage = data.rows, data.lineage
         units = [_Unit(op, stage.context(op)) for op in ops]
         results = [OpResult(op.name) for op in ops]
         keep = [stage.keep is None or op.name in stage.keep for op in ops]
@@ -426,6 +440,7 @@ class LocalExecutor(Executor):
                 head += 1
             moved.set()
             moved = asyncio.Event()
+            admission.notify()
 
         async def admit(i: int) -> None:
             while i >= head + ahead:
@@ -435,7 +450,9 @@ class LocalExecutor(Executor):
         async def through(level: int, path: tuple[int, ...], row: Row, lin: Lineage) -> None:
             op, unit = ops[level], units[level]
             assert isinstance(op, RowOperator)
+            admission.calls += unit.keyed
             outcome = await unit(unit.key(row), 1, lambda: op.process_row(row, unit.ctx), row)
+            admission.notify()
             child = _merge_lineage(lin, op.name, outcome.meta)
             pending[path[0]][level].append((path, outcome, [child] * len(outcome.rows)))
             await onward(level + 1, path, outcome.rows, child)
@@ -443,25 +460,24 @@ class LocalExecutor(Executor):
         async def grouped(level: int, path: tuple[int, ...], rows: list[Row]) -> None:
             op, unit = ops[level], units[level]
             assert isinstance(op, GroupOperator)
-            groups: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
-            for row in rows:
-                key = op.group_key(row)
-                groups.setdefault(_slot(key), (key, []))[1].append(row)
+            groups = [(key, [rows[i] for i in at]) for key, at in group_rows(op, rows)]
             stage.progress.add_total(op.name, len(groups))
 
             async def one(g: int, key: tuple[Any, ...], members: list[Row]) -> None:
+                admission.calls += unit.keyed
                 outcome = await unit(
                     unit.key([list(key), members], "g:"),
                     len(members),
                     lambda: op.process_group(key, members, unit.ctx),
                 )
+                admission.notify()
                 # As run_groups: a group's rows start a lineage of their own.
                 child = _merge_lineage({}, op.name, outcome.meta)
                 at = (*path, g)
                 pending[path[0]][level].append((at, outcome, [child] * len(outcome.rows)))
                 await onward(level + 1, at, outcome.rows, child)
 
-            await asyncio.gather(*(one(g, *kv) for g, kv in enumerate(groups.values())))
+            await asyncio.gather(*(one(g, *kv) for g, kv in enumerate(groups)))
 
         async def onward(level: int, path: tuple[int, ...], rows: list[Row], lin: Lineage) -> None:
             if level == len(ops) or not rows:
@@ -478,7 +494,7 @@ class LocalExecutor(Executor):
                 )
 
         async def top(i: int) -> None:
-            await admit(i)
+            pending[i] = [[] for _ in ops]  # started by the admission, within its bounds
             await through(0, (i,), rows[i], lineage[i])
             done(i)
 
@@ -510,26 +526,21 @@ class LocalExecutor(Executor):
 
         width = self._width(stage)
         ahead = 2 * width
+        admission = Admission(stage.client, width, ahead)
         try:
             if len(ops) == 1 and isinstance(ops[0], RowOperator) and ops[0].batch_size > 1:
                 size = ops[0].batch_size
                 ahead = max(ahead, 2 * size)
                 await run_pool(-(-len(rows) // size), width // size + 1, batched)
             else:
-                await run_pool(len(rows), width, top)
+                await admission.run(len(rows), top, lambda: head)
         finally:
             for res, u in zip(results, units, strict=True):
                 res.stats = u.finish()
         return results
 
-    async def run_groups(
-        self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
-    ) -> OpResult:
-        groups: dict[str, tuple[tuple[Any, ...], list[Row]]] = {}
-        for row in rows:
-            key = op.group_key(row)
-            groups.setdefault(_slot(key), (key, []))[1].append(row)
-        ordered = list(groups.values())
+    async def run_groups(self, op: GroupOperator[Any], data: Rows, stage: StageEnv) -> OpResult:
+        ordered = [(key, [data.rows[i] for i in at]) for key, at in group_rows(op, data.rows)]
         unit = _Unit(op, stage.context(op))
         results: list[tuple[tuple[int, ...], Outcome, list[Lineage]]] = []
         stage.progress.add_total(op.name, len(ordered))
@@ -550,9 +561,8 @@ class LocalExecutor(Executor):
             stats = unit.finish()
         return _collect(op.name, results, stats)
 
-    async def run_global(
-        self, op: GlobalOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
-    ) -> OpResult:
+    async def run_global(self, op: GlobalOperator[Any], data: Rows, stage: StageEnv) -> OpResult:
+        rows, lineage = data.rows, data.lineage
         ctx = stage.context(op)
         stage.progress.add_total(op.name, 1)
         started = time.perf_counter()
@@ -667,16 +677,21 @@ def _collect(
     return result
 
 
+def _tally(stats: OpStats, rows_in: int, outcome: Outcome) -> OpStats:
+    """Count one unit's rows into ``stats`` (returned)."""
+    stats.rows_in += rows_in
+    stats.rows_out += len(outcome.rows)
+    stats.filtered += outcome.filtered
+    stats.quarantined += len(outcome.quarantined)
+    stats.errored += len(outcome.errors)
+    stats.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
+    return stats
+
+
 def _single(
     name: str, ctx: OpContext, outcome: Outcome, lins: list[Lineage], rows_in: int, started: float
 ) -> OpResult:
-    s = ctx.stats
-    s.rows_in += rows_in
-    s.rows_out += len(outcome.rows)
-    s.filtered += outcome.filtered
-    s.quarantined += len(outcome.quarantined)
-    s.errored += len(outcome.errors)
-    s.flagged += sum(1 for r in outcome.rows if FLAG_KEY in r)
+    s = _tally(ctx.stats, rows_in, outcome)
     s.seconds = time.perf_counter() - started
     return OpResult(
         name,
@@ -694,9 +709,11 @@ __all__ = [
     "LocalExecutor",
     "OpResult",
     "RowSink",
+    "Rows",
     "StageEnv",
     "concat_results",
     "feed_sinks",
     "get_executor",
+    "group_rows",
     "run_pool",
 ]

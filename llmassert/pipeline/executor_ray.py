@@ -64,12 +64,13 @@ from llmassert.pipeline.checkpoint import CheckpointStore, Journal
 from llmassert.pipeline.executor import (
     EXECUTORS,
     Executor,
-    Lineage,
     LocalExecutor,
     OpResult,
+    Rows,
     StageEnv,
     concat_results,
     feed_sinks,
+    group_rows,
 )
 from llmassert.pipeline.operators.base import (
     GlobalOperator,
@@ -226,20 +227,18 @@ class RayWorker:
         env = replace(stage, client=self.client, checkpoints=store, shard=self.shard)
         self.stages[stage_id] = _Stage(ops, env)
 
-    async def run_rows(
-        self, stage_id: str, rows: list[Row], lineage: list[Lineage]
-    ) -> list[OpResult]:
+    async def run_rows(self, stage_id: str, data: Rows) -> list[OpResult]:
         st = self.stages[stage_id]
         # direct_session: requests leave from this actor's loop (no hop to the background
         # loop per call), as in a local run.
         async with direct_session():
-            return await LocalExecutor().run_rows(st.ops, rows, lineage, st.env)
+            return await LocalExecutor().run_rows(st.ops, data, st.env)
 
-    async def run_groups(self, stage_id: str, rows: list[Row], lineage: list[Lineage]) -> OpResult:
+    async def run_groups(self, stage_id: str, data: Rows) -> OpResult:
         st = self.stages[stage_id]
         op: GroupOperator[Any] = st.ops[0]  # type: ignore[assignment]
         async with direct_session():
-            return await LocalExecutor().run_groups(op, rows, lineage, st.env)
+            return await LocalExecutor().run_groups(op, data, st.env)
 
     async def finish(self, stage_id: str) -> None:
         """Forget a stage and close its journals."""
@@ -632,14 +631,11 @@ class RayExecutor(Executor):
                 await pool.each(lambda w: w.finish.remote(stage_id))
 
     async def run_rows(
-        self,
-        ops: Sequence[Operator[Any]],
-        rows: list[Row],
-        lineage: list[Lineage],
-        stage: StageEnv,
+        self, ops: Sequence[Operator[Any]], data: Rows, stage: StageEnv
     ) -> list[OpResult]:
+        rows, lineage = data.rows, data.lineage
         if not rows:
-            return await self._local.run_rows(ops, rows, lineage, stage)
+            return await self._local.run_rows(ops, data, stage)
         await self._start(stage)  # the workers' start-up is not any operation's time
         started = time.perf_counter()
         stage.progress.add_total(ops[0].name, len(rows))
@@ -661,7 +657,8 @@ class RayExecutor(Executor):
             return await pool.map(
                 len(parts),
                 lambda w, i: w.run_rows.remote(
-                    stage_id, rows[parts[i][0] : parts[i][1]], lineage[parts[i][0] : parts[i][1]]
+                    stage_id,
+                    Rows(rows[parts[i][0] : parts[i][1]], lineage[parts[i][0] : parts[i][1]]),
                 ),
                 done,
             )
@@ -671,21 +668,13 @@ class RayExecutor(Executor):
         feed_sinks(out, stage)  # workers return every row; the driver writes the streamed ones
         return [_timed(r, started) for r in out]
 
-    async def run_groups(
-        self, op: GroupOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
-    ) -> OpResult:
+    async def run_groups(self, op: GroupOperator[Any], data: Rows, stage: StageEnv) -> OpResult:
+        rows, lineage = data.rows, data.lineage
         if not rows:
-            return await self._local.run_groups(op, rows, lineage, stage)
+            return await self._local.run_groups(op, data, stage)
         await self._start(stage)
         started = time.perf_counter()
-        # The same grouping as LocalExecutor.run_groups: key slots in order of first appearance.
-        import json
-
-        groups: dict[str, list[int]] = {}
-        for i, row in enumerate(rows):
-            slot = json.dumps(op.group_key(row), sort_keys=True, default=str)
-            groups.setdefault(slot, []).append(i)
-        members = list(groups.values())
+        members = [at for _, at in group_rows(op, rows)]  # as LocalExecutor.run_groups
         stage.progress.add_total(op.name, len(members))
 
         async def body(pool: _Pool, stage_id: str) -> list[OpResult]:
@@ -701,7 +690,7 @@ class RayExecutor(Executor):
             return await pool.map(
                 len(shards),
                 lambda w, i: w.run_groups.remote(
-                    stage_id, [rows[j] for j in picks[i]], [lineage[j] for j in picks[i]]
+                    stage_id, Rows([rows[j] for j in picks[i]], [lineage[j] for j in picks[i]])
                 ),
                 done,
             )
@@ -709,10 +698,8 @@ class RayExecutor(Executor):
         parts = await self._staged([op], stage, body)
         return _timed(concat_results(parts), started)
 
-    async def run_global(
-        self, op: GlobalOperator[Any], rows: list[Row], lineage: list[Lineage], stage: StageEnv
-    ) -> OpResult:
-        return await self._local.run_global(op, rows, lineage, await self._remote(stage))
+    async def run_global(self, op: GlobalOperator[Any], data: Rows, stage: StageEnv) -> OpResult:
+        return await self._local.run_global(op, data, await self._remote(stage))
 
     async def run_join(
         self, op: JoinOperator[Any], left: list[Row], right: list[Row], stage: StageEnv

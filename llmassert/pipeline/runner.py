@@ -17,9 +17,12 @@ cost, gleaning rounds and check retries each operation spent on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import glob
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,28 +41,17 @@ from llmassert.pipeline.executor import (
     Lineage,
     LocalExecutor,
     OpResult,
+    Rows,
     RowSink,
     StageEnv,
     get_executor,
 )
-from llmassert.pipeline.operators.base import (
-    OPERATORS,
-    UNKNOWN,
-    CallEstimate,
-    GlobalOperator,
-    GroupOperator,
-    Issue,
-    JoinOperator,
-    Operator,
-    OpStats,
-    Row,
-    RowOperator,
-)
+from llmassert.pipeline.operators.base import OPERATORS, GroupOperator, Operator, RowOperator
 from llmassert.pipeline.parsing import apply_parsing
 from llmassert.pipeline.retrievers import Retriever
 from llmassert.pipeline.spec import JoinInputs, LoadedPipeline
 from llmassert.pipeline.templates import KeySet
-from llmassert.pipeline.types import row_digest
+from llmassert.pipeline.types import UNKNOWN, CallEstimate, Issue, OpStats, Row, row_digest
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
@@ -124,9 +116,7 @@ class RunReport:
 
 
 @dataclass
-class _Data:
-    rows: list[Row]
-    lineage: list[Lineage]
+class _Data(Rows):
     fingerprint: str
     streamed: bool = False  # its rows went to the output files as they were made
 
@@ -374,7 +364,8 @@ class Runner:
             # 10,000-document --dry-run was spent there).
             done.append(await self.arun())
 
-        asyncio.run(main())
+        with _fewer_collections():
+            asyncio.run(main())
         return done[0]
 
     async def arun(self) -> RunReport:
@@ -583,19 +574,8 @@ class Runner:
         outputs: dict[str, _Data],
         env: StageEnv,
     ) -> list[OpResult]:
-        op = ops[0]
-        if isinstance(op, RowOperator):
-            return await executor.run_rows(ops, data.rows, data.lineage, env)
-        if isinstance(op, GroupOperator):
-            return [await executor.run_groups(op, data.rows, data.lineage, env)]
-        if isinstance(op, GlobalOperator):
-            return [await executor.run_global(op, data.rows, data.lineage, env)]
-        if isinstance(op, JoinOperator):
-            assert join is not None
-            return [
-                await executor.run_join(op, outputs[join.left].rows, outputs[join.right].rows, env)
-            ]
-        raise SpecError(f"operator {op.type_name!r} has no known kind", field=op.name)
+        sides = (outputs[join.left].rows, outputs[join.right].rows) if join is not None else None
+        return await executor.run_stage(ops, data, env, sides)
 
     def _stages(self, step: Any) -> list[list[Operator[Any]]]:
         """Cut a step into stages: consecutive row operations stream through one stage, and so
@@ -690,6 +670,26 @@ class Runner:
             outputs[step.name] = rows
         report.rows_out = len(outputs[self.spec.pipeline.steps[-1].name])
         return report
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run with the cyclic GC's young generation collected every 50,000 net allocations
+    instead of 700 (restored after).  A run makes and drops millions of short-lived
+    containers (coroutine frames, futures, request dicts) that reference counting frees;
+    the default scanned them ~1,500 times in a 2,000-document run at 256 in flight and
+    promoted survivors into full collections over every live row: 2.0 s of its 9.2 s of
+    CPU.  At 50,000: 5 young passes, 0.08 s.  Cycles still get collected, later."""
+    old = gc.get_threshold()
+    if old[0] and old[0] < _GC_YOUNG:
+        gc.set_threshold(_GC_YOUNG, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+_GC_YOUNG = 50_000
 
 
 def _cap(op: Operator[Any]) -> int | None:

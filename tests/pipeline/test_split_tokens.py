@@ -19,6 +19,7 @@ from llmassert.pipeline.tokens import (
     find_bpe_file,
     get_tokenizer,
     load_tiktoken,
+    parse_bpe,
 )
 
 TEXT = (
@@ -39,6 +40,19 @@ def test_bundled_tiktoken_file_is_used_and_counts_match_tiktoken() -> None:
     assert tok.name == "tiktoken:o200k_base"  # litellm ships the file; no download needed
     reference = tiktoken.get_encoding("o200k_base")
     assert tok.count(TEXT) == len(reference.encode(TEXT))
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_fast_bpe_parse_gives_tiktokens_own_ranks(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = find_bpe_file(name, cache_dirs())
+    assert path is not None  # litellm ships both files
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(path.parent))  # tiktoken reads it, offline
+    url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+    assert parse_bpe(path.read_bytes()) == tiktoken.load.load_tiktoken_bpe(url)
+    with pytest.raises(ValueError, match="odd number"):
+        parse_bpe(b"IQ== 0\nIg==")
 
 
 def test_loading_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,6 @@ from llmassert.pipeline.operators.base import (
     register,
 )
 from llmassert.pipeline.templates import KeySet
-from llmassert.sandbox import load_inline
 
 ALL = "_all"
 
@@ -87,6 +86,10 @@ class _CodeOperator(GlobalOperator[Any]):
 
     def __init__(self, spec: CodeSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
+        # Imported here: the sandbox costs ~0.2 s of start-up (its allowlist tables), paid
+        # only by pipelines that have code operations (this module registers with every run).
+        from llmassert.sandbox import load_inline
+
         filename = f"{env.spec_file}:{self.where}.code"
         try:
             functions = load_inline(spec.code, filename=filename)

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
-from llmassert.assertions import AssertionSet
 from llmassert.enforce import Decision, Enforcer, Failure, aenforce, feedback, parse_policy
 from llmassert.errors import (
     AssertionsFailedError,
@@ -198,6 +197,10 @@ class LLMStep:
         path = self.env.path(self.spec.assertions.module)
         if not path.exists():
             raise self._spec_error(f"assertion module not found: {path}", "assertions.module")
+        # Imported here: the assertion loader pulls in the sandbox (~0.2 s of start-up, its
+        # allowlist tables) that a pipeline without ``assertions:`` should not pay.
+        from llmassert.assertions import AssertionSet
+
         checks = AssertionSet.load(path)
         try:
             return checks.with_severity(self.spec.assertions.severity)
