@@ -15,6 +15,7 @@ import pytest
 
 from llmassert.errors import InputError, LabelsError, OutputError
 from llmassert.fileio import (
+    AtomicStream,
     OutputLock,
     atomic_write_text,
     check_output_dir,
@@ -159,3 +160,24 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     lock.write_text(json.dumps({"pid": gone.pid, "host": "another-host"}))
     with pytest.raises(OutputError, match="on another-host"):
         OutputLock(tmp_path / "out.json").acquire()
+
+
+def test_atomic_stream_appears_whole_with_its_digest_and_secrets_scrubbed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-stream-0123456789abcd")
+    path = tmp_path / "out.json"
+    stream = AtomicStream(path)
+    pieces = [f"piece {i} ".encode() * 50 for i in range(300)]
+    pieces.append(b"leaked sk-stream-0123456789abcd here")
+    for p in pieces:
+        stream.write(p)
+    assert not path.exists()  # nothing before commit
+    stream.commit()
+    expected = b"".join(pieces).replace(b"sk-stream-0123456789abcd", b"<redacted>")
+    assert path.read_bytes() == expected
+    assert stream.sha256 == hashlib.sha256(expected).hexdigest()
+    assert stream.size == len(expected)
+    assert list(tmp_path.iterdir()) == [path]  # no temp file left

@@ -49,7 +49,7 @@ from llmassert import jsonx
 from llmassert.errors import InputError, OutputError, PipelineError
 from llmassert.fileio import atomic_write_text, parse_json, read_bytes, read_json
 from llmassert.pipeline.types import Issue, OpStats, Row
-from llmassert.secrets import scrub_bytes, scrub_values
+from llmassert.secrets import scrub_bytes, scrub_values, secret_values
 
 FSYNC_EVERY_S = 0.25
 JOURNAL_VERSION = 3  # 2: every entry carries a digest ("h"); 3: digests of orjson's encoding
@@ -85,6 +85,9 @@ class Journal:
         self._files: list[Path] = [path, *also_read]
         self._pending: dict[str, Any] = {}  # put, not yet written
         self._lines: list[bytes] = []
+        # Known secrets, read once (as AtomicStream does): every flush would otherwise compare
+        # a snapshot of the whole environment.
+        self._secrets = secret_values()
         self.rejected = 0  # entries read back that failed validation (their units are redone)
         path.parent.mkdir(parents=True, exist_ok=True)
         keep = False
@@ -185,9 +188,9 @@ class Journal:
         keys = list(self._pending)
         self._pending = {}
         block = b"\n".join(lines) + b"\n"
-        if scrub_bytes(block) is not block:
+        if scrub_bytes(block, self._secrets) is not block:
             # Rare: a secret in a value.  Lines change length: index them one by one.
-            lines = [scrub_values(line.decode()).encode() for line in lines]
+            lines = [scrub_bytes(line, self._secrets) for line in lines]
             block = b"\n".join(lines) + b"\n"
         at = self._size
         self._append(block)
