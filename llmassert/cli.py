@@ -12,8 +12,10 @@ Each subcommand lives in ``llmassert.commands.<name>`` and must import cheaply: 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
+from typing import NoReturn
 
 import typer
 
@@ -89,8 +91,36 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-__all__ = ["EXIT_ERROR", "app", "main"]
+__all__ = ["EXIT_ERROR", "app", "entry", "exit_process", "main"]
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code`` after the at-exit handlers, without the interpreter's
+    teardown (freeing every module and object one by one, and a last full collection over
+    them): 0.2-0.4 s after a pipeline run's last write, as long as its ~3 s of LLM calls.
+
+    Nothing is skipped that a command needs: our files are written and closed before the
+    command returns, the at-exit handlers run (logging, connection pools), stdout and stderr
+    are flushed.  A live non-daemon thread (someone else's work) gets the normal exit.
+    """
+    import atexit
+    import os
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not main_thread):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
+def entry() -> NoReturn:
+    """The console script: :func:`main`, then :func:`exit_process`."""
+    exit_process(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

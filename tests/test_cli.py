@@ -166,3 +166,27 @@ def test_flags_win_over_base_settings_and_environment(monkeypatch: pytest.Monkey
     layered = settings_from_options(base=base, max_cost=0.5)
     assert layered.model == "openai/from-pipeline" and layered.max_cost == 0.5
     assert settings_from_options(base=base, model="openai/flag").model == "openai/flag"
+
+
+def test_process_exit_keeps_the_code_and_flushes_output(tmp_path: Path) -> None:
+    """``python -m llmassert.cli`` (and the console script) end through ``exit_process``:
+    at-exit handlers run, output is flushed, the command's exit code is the process's."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    ok = subprocess.run(
+        [sys.executable, "-m", "llmassert.cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert ok.returncode == 0 and "Usage" in ok.stdout and ok.stdout.rstrip().endswith("─╯")
+    bad = subprocess.run(
+        [sys.executable, "-m", "llmassert.cli", "run", "missing.yaml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "missing.yaml: pipeline file not found" in bad.stderr
