@@ -18,6 +18,7 @@ import re
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, quoted, slug, unique
+from llmassert.synth.rules.registry import Family
 
 _BULLETS = re.compile(
     r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b",
@@ -43,12 +44,14 @@ _JSON_KEYS = re.compile(
     r"\b(?:keys?|fields?|properties|attributes)\b\s*(?:called|named|:)?\s*(?P<names>[^.;]+)", re.I
 )
 
+checks = Family("structure")
 
-def _bullet_checks(text: str) -> list[Check]:
-    m = _BULLETS.search(text)
-    if not m or (_JSON.search(text) and not re.search(r"\bbullet", text, re.I)):
+
+@checks.on(_BULLETS)
+def _bullet_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
+    if _JSON.search(text) and not re.search(r"\bbullet", text, re.I):
         return []  # "a list of strings in a JSON object" is JSON, not bullets
-    if negated(text, m.start()):
+    if is_negated:
         return [
             Check(
                 "no_list_items_strict",
@@ -80,11 +83,9 @@ def _bullet_checks(text: str) -> list[Check]:
     ]
 
 
-def _numbered_checks(text: str) -> list[Check]:
-    m = _NUMBERED.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    return [
+checks.when(
+    _NUMBERED,
+    stated=[
         Check(
             "numbered_list_strict",
             "A numbered list (2+ items).",
@@ -97,10 +98,13 @@ def _numbered_checks(text: str) -> list[Check]:
             "return bool(numbered_items(response))",
             ("numbered_items",),
         ),
-    ]
+    ],
+)
 
 
-def _markdown_checks(text: str) -> list[Check]:
+@checks.rule
+def _markdown_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
     m = _MARKDOWN.search(text)
     plain = _PLAIN.search(text)
     if (m and negated(text, m.start())) or (plain and not negated(text, plain.start())):
@@ -156,6 +160,7 @@ def section_names(criterion: Criterion) -> list[str]:
     return []
 
 
+@checks.rule
 def _section_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     names = section_names(criterion)
@@ -201,20 +206,17 @@ def _section_checks(criterion: Criterion) -> list[Check]:
     return []
 
 
-def _code_block_checks(text: str) -> list[Check]:
-    m = _CODE_BLOCK.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
-        return [
-            Check(
-                "no_code_block",
-                "No fenced code block.",
-                "return not code_blocks(response)",
-                ("code_blocks",),
-            )
-        ]
-    return [
+checks.when(
+    _CODE_BLOCK,
+    if_negated=[
+        Check(
+            "no_code_block",
+            "No fenced code block.",
+            "return not code_blocks(response)",
+            ("code_blocks",),
+        )
+    ],
+    stated=[
         Check(
             "code_block_only_strict",
             "The whole response is one fenced code block.",
@@ -227,23 +229,19 @@ def _code_block_checks(text: str) -> list[Check]:
             "return bool(code_blocks(response))",
             ("code_blocks",),
         ),
-    ]
-
-
-def _table_checks(text: str) -> list[Check]:
-    m = _TABLE.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
-        return [
-            Check(
-                "no_table",
-                "No markdown table.",
-                "return not has_markdown_table(response)",
-                ("has_markdown_table",),
-            )
-        ]
-    return [
+    ],
+)
+checks.when(
+    _TABLE,
+    if_negated=[
+        Check(
+            "no_table",
+            "No markdown table.",
+            "return not has_markdown_table(response)",
+            ("has_markdown_table",),
+        )
+    ],
+    stated=[
         Check(
             "markdown_table_strict",
             "Contains a markdown table (header and --- separator).",
@@ -256,7 +254,8 @@ def _table_checks(text: str) -> list[Check]:
             "return sum(1 for line in lines(response) if line.count('|') >= 2) >= 2",
             ("lines",),
         ),
-    ]
+    ],
+)
 
 
 def _json_keys(text: str) -> list[str]:
@@ -270,11 +269,9 @@ def _json_keys(text: str) -> list[str]:
     return unique(names)
 
 
-def _json_checks(text: str) -> list[Check]:
-    m = _JSON.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
+@checks.on(_JSON)
+def _json_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
+    if is_negated:
         return [
             Check(
                 "not_json",
@@ -348,6 +345,7 @@ _FIELD_COUNT = re.compile(
 )
 
 
+@checks.rule
 def _json_field_checks(criterion: Criterion) -> list[Check]:
     """Rules about one field of a JSON answer: its allowed values, or how many items it holds."""
     text = criterion.text
@@ -394,17 +392,3 @@ def _json_field_checks(criterion: Criterion) -> list[Check]:
 
 def op_name(op: str) -> str:
     return {"<=": "max", ">=": "min", "==": "exact"}[op]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    return (
-        _bullet_checks(text)
-        + _numbered_checks(text)
-        + _markdown_checks(text)
-        + _section_checks(criterion)
-        + _code_block_checks(text)
-        + _table_checks(text)
-        + _json_checks(text)
-        + _json_field_checks(criterion)
-    )

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, literal, negated, phrase_expr, quoted, slug
+from llmassert.synth.rules.base import Check, literal, phrase_expr, quoted, slug
+from llmassert.synth.rules.registry import Family
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
 _LANGUAGE = re.compile(
@@ -53,11 +53,11 @@ REQUEST_PHRASES = (
 )  # fmt: skip
 _GREETING_WORDS = ("Dear", "Hi", "Hello", "Hey", "Greetings", "Good morning", "Good afternoon")
 
+checks = Family("style")
 
-def _language_checks(text: str) -> list[Check]:
-    m = _LANGUAGE.search(text)
-    if not m or negated(text, m.start()):
-        return []
+
+@checks.on(_LANGUAGE, skip_negated=True)
+def _language_checks(text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     if re.search(r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", text, re.I):
         return []  # "... are in English, but respond in that language": the user's language
     lang = (m.group("a") or m.group("b")).casefold()
@@ -94,51 +94,46 @@ def _language_checks(text: str) -> list[Check]:
     ]
 
 
-def _case_checks(text: str) -> list[Check]:
-    out: list[Check] = []
-    for pattern, name, helper in (
-        (_LOWER, "lowercase", "is_lowercase"),
-        (_UPPER, "uppercase", "is_uppercase"),
-    ):
-        m = pattern.search(text)
-        if m:
-            if negated(text, m.start()):
-                out.append(
-                    Check(
-                        f"not_{name}",
-                        f"Not entirely {name}.",
-                        f"return not {helper}(response)",
-                        (helper,),
-                    )
-                )
-            else:
-                out.append(
-                    Check(
-                        f"{name}_strict",
-                        f"Entirely {name} (prose letters).",
-                        f"return {helper}(response)",
-                        (helper,),
-                    )
-                )
-    m = _TITLE.search(text)
-    if m and not negated(text, m.start()):
-        out.append(
+for _pattern, _case, _helper in (
+    (_LOWER, "lowercase", "is_lowercase"),
+    (_UPPER, "uppercase", "is_uppercase"),
+):
+    checks.when(
+        _pattern,
+        stated=[
             Check(
-                "title_case_first_line",
-                "The first line is in title case.",
-                "return is_title_case(first_line(response))",
-                ("is_title_case", "first_line"),
+                f"{_case}_strict",
+                f"Entirely {_case} (prose letters).",
+                f"return {_helper}(response)",
+                (_helper,),
             )
-        )
-        out.append(
+        ],
+        if_negated=[
             Check(
-                "title_case_headers",
-                "Every header is in title case.",
-                "found = headers(response)\nreturn bool(found) and all(is_title_case(h) for h in found)",
-                ("headers", "is_title_case"),
+                f"not_{_case}",
+                f"Not entirely {_case}.",
+                f"return not {_helper}(response)",
+                (_helper,),
             )
-        )
-    return out
+        ],
+    )
+checks.when(
+    _TITLE,
+    stated=[
+        Check(
+            "title_case_first_line",
+            "The first line is in title case.",
+            "return is_title_case(first_line(response))",
+            ("is_title_case", "first_line"),
+        ),
+        Check(
+            "title_case_headers",
+            "Every header is in title case.",
+            "found = headers(response)\nreturn bool(found) and all(is_title_case(h) for h in found)",
+            ("headers", "is_title_case"),
+        ),
+    ],
+)
 
 
 def _phrase_target(what: str) -> tuple[list[str], str]:
@@ -213,10 +208,8 @@ def _placed(phrase: str, where: str) -> list[Check]:
     ]
 
 
-def _start_checks(text: str) -> list[Check]:
-    m = _START.search(text)
-    if not m or negated(text, m.start()):
-        return []
+@checks.on(_START, skip_negated=True)
+def _start_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     phrases, concept = _phrase_target(m.group("what"))
     if phrases:
         return _placed(phrases[0], "start")
@@ -247,10 +240,8 @@ def _start_checks(text: str) -> list[Check]:
     return []
 
 
-def _end_checks(text: str) -> list[Check]:
-    m = _END.search(text)
-    if not m or negated(text, m.start()):
-        return []
+@checks.on(_END, skip_negated=True)
+def _end_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     phrases, concept = _phrase_target(m.group("what"))
     if phrases:
         return _placed(phrases[0], "end")
@@ -290,11 +281,9 @@ def _end_checks(text: str) -> list[Check]:
     return []  # calls to action and sign-offs: the concept checks in phrases.py
 
 
-def _ask_checks(text: str) -> list[Check]:
-    m = _ASK.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
+@checks.on(_ASK)
+def _ask_checks(_text: str, m: re.Match[str], is_negated: bool) -> list[Check]:
+    if is_negated:
         return [
             Check(
                 "no_questions_strict", "No question mark anywhere.", "return '?' not in response"
@@ -334,34 +323,22 @@ def _ask_checks(text: str) -> list[Check]:
     return out
 
 
-def _plain_language_checks(text: str) -> list[Check]:
-    m = _PLAIN_LANGUAGE.search(text)
-    if not m:
-        return []
-    body = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
-    return [
+_PLAIN_BODY = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
+checks.when(
+    _PLAIN_LANGUAGE,
+    stated=[
         Check(
             "plain_language_strict",
             "Plain language: at most 20 words per sentence on average.",
-            body.format(limit=20),
+            _PLAIN_BODY.format(limit=20),
             ("sentence_count", "word_count"),
         ),
         Check(
             "plain_language_lenient",
             "Plain language: at most 28 words per sentence on average.",
-            body.format(limit=28),
+            _PLAIN_BODY.format(limit=28),
             ("sentence_count", "word_count"),
         ),
-    ]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    return (
-        _language_checks(text)
-        + _case_checks(text)
-        + _start_checks(text)
-        + _end_checks(text)
-        + _ask_checks(text)
-        + _plain_language_checks(text)
-    )
+    ],
+    if_negated=None,
+)
