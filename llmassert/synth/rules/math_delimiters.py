@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal
+from llmassert.synth.rules.registry import Family
 
 _INLINE_RULE = re.compile(r"\binline math\b[^$]*\\\(", re.I)
 _DISPLAY_RULE = re.compile(r"\bline ?-?breaks?\s+after\s+(?:the\s+)?opening\s+\$\$", re.I)
@@ -22,29 +22,32 @@ _SINGLE_DOLLAR = r"(?<![$\\])\$(?!\$)(?=[^$\n]*[\\^_{}=])[^$\n]{1,200}?(?<![\s$\
 _DISPLAY_BLOCK = r"\$\$(.*?)\$\$"
 
 
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    out: list[Check] = []
-    if _INLINE_RULE.search(text):
-        out.append(
-            Check(
-                "no_single_dollar_math",
-                "No $...$ inline math (the inline delimiters allowed are \\( and \\)).",
-                f"return re.search({literal(_SINGLE_DOLLAR)}, response) is None",
-                modules=("re",),
-            )
+checks = Family("math")
+checks.when(
+    _INLINE_RULE,
+    stated=[
+        Check(
+            "no_single_dollar_math",
+            "No $...$ inline math (the inline delimiters allowed are \\( and \\)).",
+            f"return re.search({literal(_SINGLE_DOLLAR)}, response) is None",
+            modules=("re",),
         )
-    if _DISPLAY_RULE.search(text):
-        out.append(
-            Check(
-                "display_math_on_own_lines",
-                "Every $$...$$ block has a line break after the opening and before the closing $$.",
-                f"for m in re.finditer({literal(_DISPLAY_BLOCK)}, response, re.DOTALL):\n"
-                "    inner = m.group(1)\n"
-                "    if not re.match(r'[ \\t]*\\n', inner) or not re.search(r'\\n[ \\t]*$', inner):\n"
-                "        return False\n"
-                "return True",
-                modules=("re",),
-            )
+    ],
+    if_negated=None,
+)
+checks.when(
+    _DISPLAY_RULE,
+    stated=[
+        Check(
+            "display_math_on_own_lines",
+            "Every $$...$$ block has a line break after the opening and before the closing $$.",
+            f"for m in re.finditer({literal(_DISPLAY_BLOCK)}, response, re.DOTALL):\n"
+            "    inner = m.group(1)\n"
+            "    if not re.match(r'[ \\t]*\\n', inner) or not re.search(r'\\n[ \\t]*$', inner):\n"
+            "        return False\n"
+            "return True",
+            modules=("re",),
         )
-    return out
+    ],
+    if_negated=None,
+)
