@@ -26,6 +26,7 @@ import re
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, variable_refs
+from llmassert.synth.rules.registry import Family
 
 _EQUALS = re.compile(
     r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
@@ -102,11 +103,11 @@ _OVERALL_LOWEST = re.compile(
 )
 _GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-F])\b")
 
+checks = Family("kinds")
 
-def _equals_checks(text: str) -> list[Check]:
-    m = _EQUALS.search(text)
-    if not m or negated(text, m.start()):
-        return []
+
+@checks.on(_EQUALS, skip_negated=True)
+def _equals_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     value = m.group(1).strip()
     return [
         Check(
@@ -124,10 +125,8 @@ def _equals_checks(text: str) -> list[Check]:
     ]
 
 
-def _regex_checks(text: str) -> list[Check]:
-    m = _REGEX.search(text)
-    if not m:
-        return []
+@checks.on(_REGEX)
+def _regex_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     pattern = m.group(1)
     try:
         re.compile(pattern)
@@ -163,6 +162,7 @@ def slot_pattern(template: str, values: dict[str, tuple[str, ...]] | None = None
     return r"^\s*" + "".join(out) + r"\s*$"
 
 
+@checks.rule
 def _slot_checks(criterion: Criterion) -> list[Check]:
     m = _SLOT_TEMPLATE.search(criterion.text)
     if not m:
@@ -204,6 +204,7 @@ def _slot_checks(criterion: Criterion) -> list[Check]:
     return out
 
 
+@checks.rule
 def _slot_value_checks(criterion: Criterion) -> list[Check]:
     """ "Use these for <type>: fix, feat, ..." alone: the template is in its context."""
     v = _SLOT_VALUES.search(criterion.text)
@@ -230,12 +231,13 @@ def _slot_value_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-def _markup_checks(text: str) -> list[Check]:
-    out: list[Check] = []
+@checks.rule
+def _html_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
     m = _HTML.search(text)
     neg = _HTML_NEG.search(text)
     if m and not negated(text, m.start()):
-        out += [
+        return [
             Check(
                 "is_html_strict",
                 "The response is an HTML fragment.",
@@ -249,71 +251,79 @@ def _markup_checks(text: str) -> list[Check]:
                 ("contains_html",),
             ),
         ]
-    elif neg and negated(text, neg.start()):
-        out.append(
+    if neg and negated(text, neg.start()):
+        return [
             Check(
                 "no_html", "No HTML tags.", "return not contains_html(response)", ("contains_html",)
             )
-        )
-    m = _XML.search(text)
-    if m and not negated(text, m.start()):
-        out += [
-            Check(
-                "is_xml_strict",
-                "The response is well-formed XML.",
-                "return is_xml(response)",
-                ("is_xml",),
-            ),
-            Check(
-                "has_xml_lenient",
-                "The response contains an XML element.",
-                "return contains_xml(response)",
-                ("contains_xml",),
-            ),
         ]
-    m = _XML_TAGS.search(text)
-    if m and not negated(text, m.start()):
-        tag = m.group(1)
-        element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
-        out.append(
-            Check(
-                f"in_{tag.replace('-', '_')}_tags",
-                f"Contains a <{tag}>...</{tag}> element.",
-                f"return matches_regex(response, {element!r}, flags=re.S)",
-                ("matches_regex",),
-                ("re",),
-            )
+    return []
+
+
+checks.when(
+    _XML,
+    stated=[
+        Check(
+            "is_xml_strict",
+            "The response is well-formed XML.",
+            "return is_xml(response)",
+            ("is_xml",),
+        ),
+        Check(
+            "has_xml_lenient",
+            "The response contains an XML element.",
+            "return contains_xml(response)",
+            ("contains_xml",),
+        ),
+    ],
+)
+
+
+@checks.on(_XML_TAGS, skip_negated=True)
+def _xml_tag_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
+    tag = m.group(1)
+    element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
+    return [
+        Check(
+            f"in_{tag.replace('-', '_')}_tags",
+            f"Contains a <{tag}>...</{tag}> element.",
+            f"return matches_regex(response, {element!r}, flags=re.S)",
+            ("matches_regex",),
+            ("re",),
         )
-    m = _SQL.search(text)
-    if m:
-        if negated(text, m.start()):
-            out.append(
-                Check(
-                    "no_sql",
-                    "No SQL statement.",
-                    "return not contains_sql(response)",
-                    ("contains_sql",),
-                )
-            )
-        else:
-            out += [
-                Check(
-                    "is_sql_strict",
-                    "The response (or its one code block) is SQL.",
-                    "return is_sql(response)",
-                    ("is_sql",),
-                ),
-                Check(
-                    "has_sql_lenient",
-                    "The response contains a SQL statement.",
-                    "return contains_sql(response)",
-                    ("contains_sql",),
-                ),
-            ]
-    return out
+    ]
 
 
-def _schema_checks(text: str) -> list[Check]:
+checks.when(
+    _SQL,
+    stated=[
+        Check(
+            "is_sql_strict",
+            "The response (or its one code block) is SQL.",
+            "return is_sql(response)",
+            ("is_sql",),
+        ),
+        Check(
+            "has_sql_lenient",
+            "The response contains a SQL statement.",
+            "return contains_sql(response)",
+            ("contains_sql",),
+        ),
+    ],
+    if_negated=[
+        Check(
+            "no_sql",
+            "No SQL statement.",
+            "return not contains_sql(response)",
+            ("contains_sql",),
+        )
+    ],
+)
+
+
+@checks.rule
+def _schema_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
     if not re.search(r"\bschema\b", text, re.I):
         return []
     start = text.find("{")
@@ -337,33 +347,32 @@ def _schema_checks(text: str) -> list[Check]:
     ]
 
 
-def _tool_checks(text: str) -> list[Check]:
-    m = _TOOL.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    return [
+checks.when(
+    _TOOL,
+    stated=[
         Check(
             "is_tool_call",
             "The response is a well-formed tool call (name and JSON arguments).",
             "return is_valid_tool_call(response)",
             ("is_valid_tool_call",),
         )
-    ]
-
-
-def _refusal_checks(text: str) -> list[Check]:
-    if not _REFUSAL.search(text):
-        return []
-    return [
+    ],
+)
+checks.when(
+    _REFUSAL,
+    stated=[
         Check(
             "no_refusal",
             "Does not refuse (no refusal phrase at the start).",
             "return not is_refusal(response)",
             ("is_refusal",),
         )
-    ]
+    ],
+    if_negated=None,
+)
 
 
+@checks.rule
 def _similarity_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     refs = [v for v in variable_refs(text) if v in criterion.variables] or [
@@ -400,10 +409,8 @@ def _similarity_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-def _reading_checks(text: str) -> list[Check]:
-    m = _READING.search(text)
-    if not m:
-        return []
+@checks.on(_READING)
+def _reading_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     if m.group(4):  # "a 10-year-old": US grade ~ age - 5
         grade = max(1, int(m.group(4)) - 5)
     else:
@@ -424,22 +431,22 @@ def _reading_checks(text: str) -> list[Check]:
     ]
 
 
-def _ascii_checks(text: str) -> list[Check]:
-    if not _ASCII.search(text):
-        return []
-    return [
+checks.when(
+    _ASCII,
+    stated=[
         Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))
-    ]
+    ],
+    if_negated=None,
+)
 
 
 # Input fields that hold the user's own message (user_input, user_message, question, ...).
 USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
 
-
-def _language_checks(criterion: Criterion) -> list[Check]:
-    if not _SAME_LANGUAGE.search(criterion.text):
-        return []
-    return [
+checks.when(
+    _SAME_LANGUAGE,
+    if_negated=None,
+    stated=[
         Check(
             "same_language_as_input",
             "Written in the language of the user's own message (an input named like question, "
@@ -460,9 +467,11 @@ def _language_checks(criterion: Criterion) -> list[Check]:
             ("language_scores", "word_count"),
             modules=("re",),
         )
-    ]
+    ],
+)
 
 
+@checks.rule
 def _overall_checks(criterion: Criterion) -> list[Check]:
     if not _OVERALL_LOWEST.search(criterion.text):
         return []
@@ -502,6 +511,7 @@ _TEXT_UNITS = re.compile(
 )
 
 
+@checks.rule
 def _nothing_else_checks(criterion: Criterion) -> list[Check]:
     if not _NOTHING_ELSE.search(criterion.text):
         return []
@@ -517,12 +527,8 @@ def _nothing_else_checks(criterion: Criterion) -> list[Check]:
     return []
 
 
-def _fence_language_checks(text: str) -> list[Check]:
-    m = _FENCE_LANG.search(text)
-    if not m or not re.search(r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b", text, re.I):
-        return []
-    if negated(text, m.start()):
-        return []
+@checks.on(_FENCE_LANG, also=[r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b"], skip_negated=True)
+def _fence_language_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     lang = m.group(1)
     opener = r"^[ \t]*```[ \t]*" + re.escape(lang) + r"\b"
     return [
@@ -536,6 +542,7 @@ def _fence_language_checks(text: str) -> list[Check]:
     ]
 
 
+@checks.rule
 def _list_length_checks(criterion: Criterion) -> list[Check]:
     m = _UP_TO.search(criterion.text)
     if not m or _TEXT_UNITS.match(m.group("noun")) or negated(criterion.text, m.start()):
@@ -560,25 +567,3 @@ def _list_length_checks(criterion: Criterion) -> list[Check]:
             ("list_length", "as_int"),
         )
     ]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    return (
-        _equals_checks(text)
-        + _regex_checks(text)
-        + _slot_checks(criterion)
-        + _slot_value_checks(criterion)
-        + _markup_checks(text)
-        + _schema_checks(text)
-        + _tool_checks(text)
-        + _refusal_checks(text)
-        + _similarity_checks(criterion)
-        + _reading_checks(text)
-        + _ascii_checks(text)
-        + _language_checks(criterion)
-        + _overall_checks(criterion)
-        + _nothing_else_checks(criterion)
-        + _fence_language_checks(text)
-        + _list_length_checks(criterion)
-    )
