@@ -19,15 +19,9 @@ import re
 from llmassert.synth.rules.base import Check
 from llmassert.synth.rules.registry import Family
 
-_UDIFF = re.compile(r"\bunified\s+diffs?\b|\budiffs?\b", re.I)
 _RETURN = re.compile(r"\b(?:return|output|write|reply|respond|give|produce|format)\b", re.I)
-_LINE_NUMBERS = re.compile(r"\bline numbers\b", re.I)
 _DIFF_WORDS = re.compile(r"\bdiffs?\b|\bhunks?\b|@@", re.I)
-_TIMESTAMPS = re.compile(r"\btime ?stamps?\b", re.I)
 _PATH_LINES = re.compile(r"\bfile ?paths?\b|\bpath lines?\b|---|\+\+\+", re.I)
-_ONLY_CHANGED_HUNKS = re.compile(
-    r"\bonly\b.*\bhunks?\b.*(?:`\+`|\+).*(?:`-`|-)|\bskip\b.*\bhunks?\b.*\bunchang", re.I
-)
 
 _HUNKS = (
     "hunks, current = [], None\n"
@@ -45,7 +39,7 @@ _HUNKS = (
 checks = Family("diffs", text=lambda criterion: " ".join(criterion.text.split()))
 
 
-@checks.on(_UDIFF, skip_negated=True)
+@checks.on((r"\bunified\s+diffs?\b|\budiffs?\b"), skip_negated=True)
 def _file_lines(text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     if not _RETURN.search(text[: m.start()]):
         return []
@@ -69,7 +63,7 @@ def _file_lines(text: str, m: re.Match[str], _negated: bool) -> list[Check]:
 
 
 checks.when(
-    _LINE_NUMBERS,
+    (r"\bline numbers\b"),
     also=[_DIFF_WORDS],
     if_negated=[
         Check(
@@ -81,7 +75,7 @@ checks.when(
     ],
 )
 checks.when(
-    _TIMESTAMPS,
+    (r"\btime ?stamps?\b"),
     also=[_PATH_LINES],
     if_negated=[
         Check(
@@ -94,7 +88,7 @@ checks.when(
     ],
 )
 checks.when(
-    _ONLY_CHANGED_HUNKS,
+    (r"\bonly\b.*\bhunks?\b.*(?:`\+`|\+).*(?:`-`|-)|\bskip\b.*\bhunks?\b.*\bunchang"),
     stated=[
         Check(
             "hunks_have_changes",

@@ -28,16 +28,6 @@ from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, variable_refs
 from llmassert.synth.rules.registry import Family
 
-_EQUALS = re.compile(
-    r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
-    r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
-    re.I,
-)
-_REGEX = re.compile(
-    r"\b(?:match(?:es|ing)?|follows?|conform(?:s|ing)? to)\s+(?:the\s+)?(?:regex|regular expression|"
-    r"pattern)\s*:?\s*`([^`\n]{1,120})`",
-    re.I,
-)
 _SLOT_TEMPLATE = re.compile(
     r"\b(?:structured|formatted|format(?:ted)?|written)\s+(?:as follows|like this|as|in the "
     r"(?:form|format))\s*:?\s*(.*<[\w -]{1,30}>.*)$",
@@ -50,25 +40,6 @@ _HTML = re.compile(
     r"\b(?:in|as|using|with|valid)\s+html\b|\bhtml (?:format|document|markup|only)\b", re.I
 )
 _HTML_NEG = re.compile(r"\bhtml(?: tags| markup)?\b", re.I)
-_XML = re.compile(r"\b(?:in|as|using|valid)\s+xml\b|\bxml (?:format|document|only)\b", re.I)
-_XML_TAGS = re.compile(
-    r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?", re.I
-)
-_SQL = re.compile(
-    r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
-    r"write (?:a|the) (?:\w+ )?sql\b)",
-    re.I,
-)
-_TOOL = re.compile(
-    r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
-    r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
-    re.I,
-)
-_REFUSAL = re.compile(
-    r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
-    r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
-    re.I,
-)
 _SIMILAR = re.compile(
     r"\b(?:similar to|close to|stay(?:s)? close to|paraphras\w+|keep (?:the )?(?:same )?meaning of|"
     r"faithful to|as close as possible to)\b",
@@ -76,24 +47,6 @@ _SIMILAR = re.compile(
 )
 _CORRECT = re.compile(
     r"\b(?:fix|correct)\s+(?:the\s+|only\s+the\s+|any\s+)?(?:spelling|typos?|grammar|punctuation)\b",
-    re.I,
-)
-_READING = re.compile(
-    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?[- ]grade(?:rs?)?|grade (\d{1,2}))\b[^.]{0,30}\b(?:reading|level|readab)"
-    r"|\breading level of (?:a |an )?(\d{1,2})(?:st|nd|rd|th)?[- ]grade"
-    r"|\b(?:a |an )?(\d{1,2})[- ]year[- ]old\b",
-    re.I,
-)
-_ASCII = re.compile(
-    r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
-    r"(?:unicode|non[- ]english) characters\b",
-    re.I,
-)
-_SAME_LANGUAGE = re.compile(
-    r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
-    r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
-    r"(?:are |is )?(?:using|used|write|wrote|speak)"
-    r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)",
     re.I,
 )
 _OVERALL_LOWEST = re.compile(
@@ -106,7 +59,13 @@ _GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-
 checks = Family("kinds")
 
 
-@checks.on(_EQUALS, skip_negated=True)
+@checks.on(
+    (
+        r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
+        r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]"
+    ),
+    skip_negated=True,
+)
 def _equals_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     value = m.group(1).strip()
     return [
@@ -125,7 +84,10 @@ def _equals_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     ]
 
 
-@checks.on(_REGEX)
+@checks.on(
+    r"\b(?:match(?:es|ing)?|follows?|conform(?:s|ing)? to)\s+(?:the\s+)?(?:regex|regular expression|"
+    r"pattern)\s*:?\s*`([^`\n]{1,120})`"
+)
 def _regex_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     pattern = m.group(1)
     try:
@@ -261,7 +223,7 @@ def _html_checks(criterion: Criterion) -> list[Check]:
 
 
 checks.when(
-    _XML,
+    (r"\b(?:in|as|using|valid)\s+xml\b|\bxml (?:format|document|only)\b"),
     stated=[
         Check(
             "is_xml_strict",
@@ -279,7 +241,10 @@ checks.when(
 )
 
 
-@checks.on(_XML_TAGS, skip_negated=True)
+@checks.on(
+    (r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?"),
+    skip_negated=True,
+)
 def _xml_tag_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     tag = m.group(1)
     element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
@@ -295,7 +260,10 @@ def _xml_tag_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]
 
 
 checks.when(
-    _SQL,
+    (
+        r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
+        r"write (?:a|the) (?:\w+ )?sql\b)"
+    ),
     stated=[
         Check(
             "is_sql_strict",
@@ -348,7 +316,10 @@ def _schema_checks(criterion: Criterion) -> list[Check]:
 
 
 checks.when(
-    _TOOL,
+    (
+        r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
+        r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)"
+    ),
     stated=[
         Check(
             "is_tool_call",
@@ -359,7 +330,10 @@ checks.when(
     ],
 )
 checks.when(
-    _REFUSAL,
+    (
+        r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
+        r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b"
+    ),
     stated=[
         Check(
             "no_refusal",
@@ -409,7 +383,11 @@ def _similarity_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-@checks.on(_READING)
+@checks.on(
+    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?[- ]grade(?:rs?)?|grade (\d{1,2}))\b[^.]{0,30}\b(?:reading|level|readab)"
+    r"|\breading level of (?:a |an )?(\d{1,2})(?:st|nd|rd|th)?[- ]grade"
+    r"|\b(?:a |an )?(\d{1,2})[- ]year[- ]old\b"
+)
 def _reading_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     if m.group(4):  # "a 10-year-old": US grade ~ age - 5
         grade = max(1, int(m.group(4)) - 5)
@@ -432,7 +410,10 @@ def _reading_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]
 
 
 checks.when(
-    _ASCII,
+    (
+        r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
+        r"(?:unicode|non[- ]english) characters\b"
+    ),
     stated=[
         Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))
     ],
@@ -444,7 +425,12 @@ checks.when(
 USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
 
 checks.when(
-    _SAME_LANGUAGE,
+    (
+        r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
+        r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
+        r"(?:are |is )?(?:using|used|write|wrote|speak)"
+        r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)"
+    ),
     if_negated=None,
     stated=[
         Check(

@@ -10,13 +10,8 @@
 
 from __future__ import annotations
 
-import re
-
 from llmassert.synth.rules.base import Check, literal
 from llmassert.synth.rules.registry import Family
-
-_INLINE_RULE = re.compile(r"\binline math\b[^$]*\\\(", re.I)
-_DISPLAY_RULE = re.compile(r"\bline ?-?breaks?\s+after\s+(?:the\s+)?opening\s+\$\$", re.I)
 
 _SINGLE_DOLLAR = r"(?<![$\\])\$(?!\$)(?=[^$\n]*[\\^_{}=])[^$\n]{1,200}?(?<![\s$\\])\$(?![$\d])"
 _DISPLAY_BLOCK = r"\$\$(.*?)\$\$"
@@ -24,7 +19,7 @@ _DISPLAY_BLOCK = r"\$\$(.*?)\$\$"
 
 checks = Family("math")
 checks.when(
-    _INLINE_RULE,
+    (r"\binline math\b[^$]*\\\("),
     stated=[
         Check(
             "no_single_dollar_math",
@@ -36,7 +31,7 @@ checks.when(
     if_negated=None,
 )
 checks.when(
-    _DISPLAY_RULE,
+    (r"\bline ?-?breaks?\s+after\s+(?:the\s+)?opening\s+\$\$"),
     stated=[
         Check(
             "display_math_on_own_lines",

@@ -20,11 +20,6 @@ from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, quoted, slug, unique
 from llmassert.synth.rules.registry import Family
 
-_BULLETS = re.compile(
-    r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b",
-    re.I,
-)
-_NUMBERED = re.compile(r"\bnumbered (?:list|steps|items|points)\b|\bnumber each\b", re.I)
 _MARKDOWN = re.compile(r"\bmarkdown\b", re.I)
 _PLAIN = re.compile(r"\bplain text\b|\bno formatting\b|\bwithout (?:any )?formatting\b", re.I)
 _SECTIONS_WORD = re.compile(r"\b(?:headers?|headings?|sections?)\b", re.I)
@@ -37,8 +32,6 @@ _NAMED_SECTIONS = re.compile(
     re.I,
 )
 _LABEL = re.compile(r"^[\"“']?(?P<label>[A-Z][\w&/'’ -]{1,50}?)\s*:\s+\S")
-_CODE_BLOCK = re.compile(r"\bcode ?blocks?\b|\bfenced\b|\bin backticks\b|```", re.I)
-_TABLE = re.compile(r"\btables?\b(?! of contents)|\btabular\b", re.I)
 _JSON = re.compile(r"\bjson\b", re.I)
 _JSON_KEYS = re.compile(
     r"\b(?:keys?|fields?|properties|attributes)\b\s*(?:called|named|:)?\s*(?P<names>[^.;]+)", re.I
@@ -47,7 +40,9 @@ _JSON_KEYS = re.compile(
 checks = Family("structure")
 
 
-@checks.on(_BULLETS)
+@checks.on(
+    r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b"
+)
 def _bullet_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
     if _JSON.search(text) and not re.search(r"\bbullet", text, re.I):
         return []  # "a list of strings in a JSON object" is JSON, not bullets
@@ -84,7 +79,7 @@ def _bullet_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check
 
 
 checks.when(
-    _NUMBERED,
+    (r"\bnumbered (?:list|steps|items|points)\b|\bnumber each\b"),
     stated=[
         Check(
             "numbered_list_strict",
@@ -207,7 +202,7 @@ def _section_checks(criterion: Criterion) -> list[Check]:
 
 
 checks.when(
-    _CODE_BLOCK,
+    (r"\bcode ?blocks?\b|\bfenced\b|\bin backticks\b|```"),
     if_negated=[
         Check(
             "no_code_block",
@@ -232,7 +227,7 @@ checks.when(
     ],
 )
 checks.when(
-    _TABLE,
+    (r"\btables?\b(?! of contents)|\btabular\b"),
     if_negated=[
         Check(
             "no_table",

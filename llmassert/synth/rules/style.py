@@ -18,33 +18,13 @@ from llmassert.synth.rules.base import Check, literal, phrase_expr, quoted, slug
 from llmassert.synth.rules.registry import Family
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
-_LANGUAGE = re.compile(
-    rf"\b(?:in|into|use|using|respond in|answer in|reply in|write in|written in)\s+(?P<a>{'|'.join(LANGUAGES)})\b"
-    rf"|\b(?P<b>{'|'.join(LANGUAGES)})\s+only\b",
-    re.I,
-)
 _LOWER = re.compile(r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", re.I)
 _UPPER = re.compile(
     r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b", re.I
 )
-_TITLE = re.compile(r"\btitle[- ]case\b", re.I)
 _TARGET = r"(?:(?:your|the|each|every|my) )?(?:response|answer|reply|email|message|letter|output|text|summary|review|report|post)?\s*"
-_START = re.compile(rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)", re.I)
-_END = re.compile(
-    rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)",
-    re.I,
-)
-_ASK = re.compile(
-    r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
-    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)",
-    re.I,
-)
 _ASKED_FOR = re.compile(
     r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I
-)
-_PLAIN_LANGUAGE = re.compile(
-    r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+",
-    re.I,
 )
 _PLACEHOLDERS = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")
 REQUEST_PHRASES = (
@@ -56,7 +36,13 @@ _GREETING_WORDS = ("Dear", "Hi", "Hello", "Hey", "Greetings", "Good morning", "G
 checks = Family("style")
 
 
-@checks.on(_LANGUAGE, skip_negated=True)
+@checks.on(
+    (
+        rf"\b(?:in|into|use|using|respond in|answer in|reply in|write in|written in)\s+(?P<a>{'|'.join(LANGUAGES)})\b"
+        rf"|\b(?P<b>{'|'.join(LANGUAGES)})\s+only\b"
+    ),
+    skip_negated=True,
+)
 def _language_checks(text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     if re.search(r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", text, re.I):
         return []  # "... are in English, but respond in that language": the user's language
@@ -118,7 +104,7 @@ for _pattern, _case, _helper in (
         ],
     )
 checks.when(
-    _TITLE,
+    (r"\btitle[- ]case\b"),
     stated=[
         Check(
             "title_case_first_line",
@@ -208,7 +194,9 @@ def _placed(phrase: str, where: str) -> list[Check]:
     ]
 
 
-@checks.on(_START, skip_negated=True)
+@checks.on(
+    (rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)"), skip_negated=True
+)
 def _start_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     phrases, concept = _phrase_target(m.group("what"))
     if phrases:
@@ -240,7 +228,12 @@ def _start_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     return []
 
 
-@checks.on(_END, skip_negated=True)
+@checks.on(
+    (
+        rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)"
+    ),
+    skip_negated=True,
+)
 def _end_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     phrases, concept = _phrase_target(m.group("what"))
     if phrases:
@@ -281,7 +274,10 @@ def _end_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     return []  # calls to action and sign-offs: the concept checks in phrases.py
 
 
-@checks.on(_ASK)
+@checks.on(
+    r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
+    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)"
+)
 def _ask_checks(_text: str, m: re.Match[str], is_negated: bool) -> list[Check]:
     if is_negated:
         return [
@@ -325,7 +321,9 @@ def _ask_checks(_text: str, m: re.Match[str], is_negated: bool) -> list[Check]:
 
 _PLAIN_BODY = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
 checks.when(
-    _PLAIN_LANGUAGE,
+    (
+        r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+"
+    ),
     stated=[
         Check(
             "plain_language_strict",
