@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from llmassert.synth.rules.base import Check, literal, phrase_expr, quoted, slug
-from llmassert.synth.rules.registry import Family
+from llmassert.synth.rules.registry import Family, MatchBuilder
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
 _LOWER = re.compile(r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", re.I)
@@ -194,84 +194,85 @@ def _placed(phrase: str, where: str) -> list[Check]:
     ]
 
 
-@checks.on(
-    (rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)"), skip_negated=True
-)
-def _start_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    phrases, concept = _phrase_target(m.group("what"))
-    if phrases:
-        return _placed(phrases[0], "start")
-    if concept == "greeting":
-        return [
-            Check(
-                "starts_with_greeting_strict",
-                "Starts with a greeting (Dear/Hi/Hello/...).",
-                f"return any(starts_with_phrase(response, g) for g in {literal(_GREETING_WORDS)})",
-                ("starts_with_phrase",),
-            ),
-            Check(
-                "starts_with_greeting_lenient",
-                "A greeting in the first three lines.",
-                f"return contains_any(' '.join(lines(response)[:3]), {literal(_GREETING_WORDS)})",
-                ("contains_any", "lines"),
-            ),
-        ]
-    if concept == "question":
-        return [
-            Check(
-                "starts_with_question",
-                "The first sentence is a question.",
-                "first = sentences(response)[:1]\nreturn bool(first) and first[0].rstrip(' *_\"').endswith('?')",
-                ("sentences",),
-            )
-        ]
-    return []
+_START_CONCEPTS: dict[str, list[Check]] = {
+    "greeting": [
+        Check(
+            "starts_with_greeting_strict",
+            "Starts with a greeting (Dear/Hi/Hello/...).",
+            f"return any(starts_with_phrase(response, g) for g in {literal(_GREETING_WORDS)})",
+            ("starts_with_phrase",),
+        ),
+        Check(
+            "starts_with_greeting_lenient",
+            "A greeting in the first three lines.",
+            f"return contains_any(' '.join(lines(response)[:3]), {literal(_GREETING_WORDS)})",
+            ("contains_any", "lines"),
+        ),
+    ],
+    "question": [
+        Check(
+            "starts_with_question",
+            "The first sentence is a question.",
+            "first = sentences(response)[:1]\nreturn bool(first) and first[0].rstrip(' *_\"').endswith('?')",
+            ("sentences",),
+        )
+    ],
+}
+_END_CONCEPTS: dict[str, list[Check]] = {
+    "question": [
+        Check(
+            "ends_with_question_strict",
+            "The last sentence is a question.",
+            "last = sentences(response)[-1:]\nreturn bool(last) and last[0].rstrip(' *_\"').endswith('?')",
+            ("sentences",),
+        ),
+        Check(
+            "ends_with_question_lenient",
+            "A question in the last paragraph.",
+            "return '?' in ' '.join(paragraphs(response)[-1:])",
+            ("paragraphs",),
+        ),
+    ],
+    "gratitude": [
+        Check(
+            "ends_with_thanks",
+            "Thanks in the last paragraph.",
+            "return contains_any(' '.join(paragraphs(response)[-1:]), GRATITUDE_PHRASES)",
+            ("contains_any", "paragraphs", "GRATITUDE_PHRASES"),
+        )
+    ],
+    "summary": [
+        Check(
+            "ends_with_summary",
+            "A summary opener in the last paragraph.",
+            "return contains_any(' '.join(paragraphs(response)[-1:]), ('in summary', 'to summarize', 'overall', 'in conclusion', 'to sum up'))",
+            ("contains_any", "paragraphs"),
+        )
+    ],
+}
+# Calls to action and sign-offs have no placed check here: the concept checks in phrases.py.
 
 
-@checks.on(
-    (
-        rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)"
-    ),
+def _positioned(where: str, concepts: dict[str, list[Check]]) -> MatchBuilder:
+    """The rule for "start/end with X": X's phrase at that place, or the concept's own checks."""
+
+    def build(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
+        phrases, concept = _phrase_target(m.group("what"))
+        if phrases:
+            return _placed(phrases[0], where)
+        return list(concepts.get(concept, ()))
+
+    return build
+
+
+checks.on(
+    rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)", skip_negated=True
+)(_positioned("start", _START_CONCEPTS))
+checks.on(
+    rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}"
+    r"(?:with|by)\s+(?P<what>[^.;!?]+)",
     skip_negated=True,
-)
-def _end_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    phrases, concept = _phrase_target(m.group("what"))
-    if phrases:
-        return _placed(phrases[0], "end")
-    if concept == "question":
-        return [
-            Check(
-                "ends_with_question_strict",
-                "The last sentence is a question.",
-                "last = sentences(response)[-1:]\nreturn bool(last) and last[0].rstrip(' *_\"').endswith('?')",
-                ("sentences",),
-            ),
-            Check(
-                "ends_with_question_lenient",
-                "A question in the last paragraph.",
-                "return '?' in ' '.join(paragraphs(response)[-1:])",
-                ("paragraphs",),
-            ),
-        ]
-    if concept == "gratitude":
-        return [
-            Check(
-                "ends_with_thanks",
-                "Thanks in the last paragraph.",
-                "return contains_any(' '.join(paragraphs(response)[-1:]), GRATITUDE_PHRASES)",
-                ("contains_any", "paragraphs", "GRATITUDE_PHRASES"),
-            )
-        ]
-    if concept == "summary":
-        return [
-            Check(
-                "ends_with_summary",
-                "A summary opener in the last paragraph.",
-                "return contains_any(' '.join(paragraphs(response)[-1:]), ('in summary', 'to summarize', 'overall', 'in conclusion', 'to sum up'))",
-                ("contains_any", "paragraphs"),
-            )
-        ]
-    return []  # calls to action and sign-offs: the concept checks in phrases.py
+)(_positioned("end", _END_CONCEPTS))
 
 
 @checks.on(
