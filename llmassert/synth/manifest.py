@@ -92,22 +92,23 @@ class VersionRecord(_Strict):
     sha: str | None = None
 
 
-class SentenceRecord(_Strict):
-    """A sentence of the checked version that is not an output instruction, and why."""
-
-    text: str
-    role: str  # persona | process | input | example | pasted
-    reason: str
-    version: int  # the version that added it
-    sha: str | None = None
-
-
-class RetiredRecord(_Strict):
-    """An instruction an earlier version added and the checked version no longer has."""
+class _Added(_Strict):
+    """A sentence of the prompt and the version (and its commit) that added it."""
 
     text: str
     version: int
     sha: str | None = None
+
+
+class SentenceRecord(_Added):
+    """A sentence of the checked version that is not an output instruction, and why."""
+
+    role: str  # persona | process | input | example | pasted
+    reason: str
+
+
+class RetiredRecord(_Added):
+    """An instruction an earlier version added and the checked version no longer has."""
 
 
 class HistoryRecord(_Strict):
