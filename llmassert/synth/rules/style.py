@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.rules.base import Check, literal, phrase_expr, quoted, slug
+from llmassert.synth.rules.base import PLACEHOLDER, Check, literal, phrase_expr, quoted, slug
 from llmassert.synth.rules.registry import Family, MatchBuilder
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
@@ -26,7 +26,6 @@ _TARGET = r"(?:(?:your|the|each|every|my) )?(?:response|answer|reply|email|messa
 _ASKED_FOR = re.compile(
     r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I
 )
-_PLACEHOLDERS = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")
 REQUEST_PHRASES = (
     "please provide", "please share", "please tell", "please describe", "please explain",
     "please summarize", "could you", "can you", "would you", "let me know", "tell me",
@@ -127,7 +126,7 @@ def _phrase_target(what: str) -> tuple[list[str], str]:
     phrases = quoted(what)
     if phrases:
         return phrases, ""
-    slots = _PLACEHOLDERS.findall(what)
+    slots = PLACEHOLDER.findall(what)
     if slots:  # "End the email with the sender's name, {sender_name}."
         return [" ".join(slots)], ""
     w = what.strip().casefold()
