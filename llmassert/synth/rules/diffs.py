@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from llmassert.synth.rules.base import Check
-from llmassert.synth.rules.registry import Family
+from llmassert.synth.rules.registry import Family, Hit
 
 _RETURN = re.compile(r"\b(?:return|output|write|reply|respond|give|produce|format)\b", re.I)
 _DIFF_WORDS = re.compile(r"\bdiffs?\b|\bhunks?\b|@@", re.I)
@@ -40,8 +40,8 @@ checks = Family("diffs", text=lambda criterion: " ".join(criterion.text.split())
 
 
 @checks.on((r"\bunified\s+diffs?\b|\budiffs?\b"), skip_negated=True)
-def _file_lines(text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    if not _RETURN.search(text[: m.start()]):
+def _file_lines(hit: Hit) -> list[Check]:
+    if not _RETURN.search(hit.text[: hit.match.start()]):
         return []
     return [
         Check(

@@ -26,7 +26,7 @@ import re
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, variable_refs
-from llmassert.synth.rules.registry import Family
+from llmassert.synth.rules.registry import Family, Hit
 
 _SLOT_TEMPLATE = re.compile(
     r"\b(?:structured|formatted|format(?:ted)?|written)\s+(?:as follows|like this|as|in the "
@@ -49,11 +49,6 @@ _CORRECT = re.compile(
     r"\b(?:fix|correct)\s+(?:the\s+|only\s+the\s+|any\s+)?(?:spelling|typos?|grammar|punctuation)\b",
     re.I,
 )
-_OVERALL_LOWEST = re.compile(
-    r"\boverall\b[^.]{0,60}\b(?:equal|equals|is|be|match(?:es)?|same as)\b[^.]{0,30}\b(?:lowest|"
-    r"worst|minimum)\b",
-    re.I,
-)
 _GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-F])\b")
 
 checks = Family("kinds")
@@ -66,8 +61,8 @@ checks = Family("kinds")
     ),
     skip_negated=True,
 )
-def _equals_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    value = m.group(1).strip()
+def _equals_checks(hit: Hit) -> list[Check]:
+    value = hit.match.group(1).strip()
     return [
         Check(
             "equals_exact",
@@ -88,8 +83,8 @@ def _equals_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
     r"\b(?:match(?:es|ing)?|follows?|conform(?:s|ing)? to)\s+(?:the\s+)?(?:regex|regular expression|"
     r"pattern)\s*:?\s*`([^`\n]{1,120})`"
 )
-def _regex_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    pattern = m.group(1)
+def _regex_checks(hit: Hit) -> list[Check]:
+    pattern = hit.match.group(1)
     try:
         re.compile(pattern)
     except re.error:
@@ -124,14 +119,12 @@ def slot_pattern(template: str, values: dict[str, tuple[str, ...]] | None = None
     return r"^\s*" + "".join(out) + r"\s*$"
 
 
-@checks.rule
-def _slot_checks(criterion: Criterion) -> list[Check]:
-    m = _SLOT_TEMPLATE.search(criterion.text)
-    if not m:
-        return []
-    template = m.group(1).strip().strip("`\"'")
+@checks.on(_SLOT_TEMPLATE)
+def _slot_checks(hit: Hit) -> list[Check]:
+    template = hit.match.group(1).strip().strip("`\"'")
+    context = hit.criterion.context
     values: dict[str, tuple[str, ...]] = {}
-    for line in [*criterion.context.split(". "), criterion.context]:
+    for line in [*context.split(". "), context]:
         v = _SLOT_VALUES.search(line)
         if v:
             items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
@@ -166,13 +159,11 @@ def _slot_checks(criterion: Criterion) -> list[Check]:
     return out
 
 
-@checks.rule
-def _slot_value_checks(criterion: Criterion) -> list[Check]:
+@checks.on(_SLOT_VALUES)
+def _slot_value_checks(hit: Hit) -> list[Check]:
     """ "Use these for <type>: fix, feat, ..." alone: the template is in its context."""
-    v = _SLOT_VALUES.search(criterion.text)
-    if not v:
-        return []
-    m = _SLOT_TEMPLATE.search(criterion.context)
+    v = hit.match
+    m = _SLOT_TEMPLATE.search(hit.criterion.context)
     if not m:
         return []
     template = m.group(1).split(" Use these")[0].strip().strip("`\"'")
@@ -245,8 +236,8 @@ checks.when(
     (r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?"),
     skip_negated=True,
 )
-def _xml_tag_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    tag = m.group(1)
+def _xml_tag_checks(hit: Hit) -> list[Check]:
+    tag = hit.match.group(1)
     element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
     return [
         Check(
@@ -388,11 +379,11 @@ def _similarity_checks(criterion: Criterion) -> list[Check]:
     r"|\breading level of (?:a |an )?(\d{1,2})(?:st|nd|rd|th)?[- ]grade"
     r"|\b(?:a |an )?(\d{1,2})[- ]year[- ]old\b"
 )
-def _reading_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    if m.group(4):  # "a 10-year-old": US grade ~ age - 5
-        grade = max(1, int(m.group(4)) - 5)
+def _reading_checks(hit: Hit) -> list[Check]:
+    if hit.match.group(4):  # "a 10-year-old": US grade ~ age - 5
+        grade = max(1, int(hit.match.group(4)) - 5)
     else:
-        grade = int(m.group(1) or m.group(2) or m.group(3))
+        grade = int(hit.match.group(1) or hit.match.group(2) or hit.match.group(3))
     return [
         Check(
             f"reading_grade_{grade}",
@@ -457,11 +448,12 @@ checks.when(
 )
 
 
-@checks.rule
-def _overall_checks(criterion: Criterion) -> list[Check]:
-    if not _OVERALL_LOWEST.search(criterion.text):
-        return []
-    m = _GRADES.search(criterion.context) or _GRADES.search(criterion.text)
+@checks.on(
+    r"\boverall\b[^.]{0,60}\b(?:equal|equals|is|be|match(?:es)?|same as)\b[^.]{0,30}\b(?:lowest|"
+    r"worst|minimum)\b"
+)
+def _overall_checks(hit: Hit) -> list[Check]:
+    m = _GRADES.search(hit.criterion.context) or _GRADES.search(hit.text)
     if m:
         letters = re.findall(r"\b[A-F]\b", m.group(0))
         scale = tuple(sorted(set(letters), reverse=True))  # F (lowest) .. A
@@ -477,19 +469,7 @@ def _overall_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-_NOTHING_ELSE = re.compile(
-    r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
-    r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
-    r"additional|extra) text\b",
-    re.I,
-)
 _FENCE_LANG = re.compile(r"```\s*([A-Za-z][\w+#-]{0,15})")
-_UP_TO = re.compile(
-    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
-    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
-    r"\b(?P<noun>[a-z][\w-]*s)\b",
-    re.I,
-)
 _TEXT_UNITS = re.compile(
     r"^(?:words|sentences|characters|chars|letters|tokens|lines|paragraphs|pages|minutes|seconds|"
     r"times|bullets|items|points|steps|sections|headers|headings|emojis|hashtags|questions)$",
@@ -497,11 +477,13 @@ _TEXT_UNITS = re.compile(
 )
 
 
-@checks.rule
-def _nothing_else_checks(criterion: Criterion) -> list[Check]:
-    if not _NOTHING_ELSE.search(criterion.text):
-        return []
-    if re.search(r"\bjson\b", criterion.context, re.I):
+@checks.on(
+    r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
+    r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
+    r"additional|extra) text\b"
+)
+def _nothing_else_checks(hit: Hit) -> list[Check]:
+    if re.search(r"\bjson\b", hit.criterion.context, re.I):
         return [
             Check(
                 "only_json",
@@ -514,8 +496,8 @@ def _nothing_else_checks(criterion: Criterion) -> list[Check]:
 
 
 @checks.on(_FENCE_LANG, also=[r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b"], skip_negated=True)
-def _fence_language_checks(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    lang = m.group(1)
+def _fence_language_checks(hit: Hit) -> list[Check]:
+    lang = hit.match.group(1)
     opener = r"^[ \t]*```[ \t]*" + re.escape(lang) + r"\b"
     return [
         Check(
@@ -528,17 +510,24 @@ def _fence_language_checks(_text: str, m: re.Match[str], _negated: bool) -> list
     ]
 
 
-@checks.rule
-def _list_length_checks(criterion: Criterion) -> list[Check]:
-    m = _UP_TO.search(criterion.text)
-    if not m or _TEXT_UNITS.match(m.group("noun")) or negated(criterion.text, m.start()):
-        return []
+@checks.on(
+    (
+        r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+        r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
+        r"\b(?P<noun>[a-z][\w-]*s)\b"
+    ),
+    skip_negated=True,
+)
+def _list_length_checks(hit: Hit) -> list[Check]:
+    m = hit.match
+    if _TEXT_UNITS.match(m.group("noun")):
+        return []  # "up to 50 words" is a length (length.py), not a list
     noun = m.group("noun")
     if m.group(1):
         limit, setup = m.group(1), ""
     else:
         var = m.group(2)
-        if var not in criterion.variables:
+        if var not in hit.criterion.variables:
             return []
         setup = (
             f"limit = as_int(example.get({var!r}))\nif limit is None:\n"

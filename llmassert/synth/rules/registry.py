@@ -7,8 +7,9 @@ name suffixes). Three ways to register a rule, from most to least declarative:
 - :meth:`Family.when` — a pattern and fixed checks: ``stated`` when the pattern matches, or
   ``if_negated`` when the clause before the match negates it ("do not use a table"); patterns in
   ``also`` must match somewhere in the text too. ``if_negated=None`` ignores negation.
-- :meth:`Family.on` — a pattern and a builder ``(text, match, is_negated) -> checks`` for checks
-  that depend on what was matched; ``skip_negated`` returns nothing for a negated match.
+- :meth:`Family.on` — a pattern and a builder ``(hit) -> checks`` for checks that depend on what
+  was matched (a :class:`Hit`: the criterion, the text read, the match, whether it is negated);
+  ``skip_negated`` returns nothing for a negated match.
 - :meth:`Family.rule` — a builder that reads the whole criterion (its context, its variables).
 
 String patterns compile case-insensitively; a compiled pattern is used as given.
@@ -23,10 +24,21 @@ from dataclasses import dataclass
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, negated
 
-__all__ = ["Family", "MatchBuilder", "pattern"]
+__all__ = ["Family", "Hit", "MatchBuilder", "pattern"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a pattern rule's builder sees."""
+
+    criterion: Criterion
+    text: str  # the text the family reads (``criterion.text`` unless the family says otherwise)
+    match: re.Match[str]
+    negated: bool  # the clause before the match negates it (:func:`~.base.negated`)
+
 
 Pattern = str | re.Pattern[str]
-MatchBuilder = Callable[[str, re.Match[str], bool], list[Check]]
+MatchBuilder = Callable[[Hit], list[Check]]
 CriterionBuilder = Callable[[Criterion], list[Check]]
 
 
@@ -36,21 +48,21 @@ def pattern(p: Pattern) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class _Rule:
-    """A pattern-triggered rule: ``build(text, match, is_negated)`` when ``pattern`` matches."""
+    """A pattern-triggered rule: ``build(hit)`` when ``pattern`` (and every ``also``) matches."""
 
     pattern: re.Pattern[str]
     build: MatchBuilder
     also: tuple[re.Pattern[str], ...]
     skip_negated: bool
 
-    def __call__(self, text: str) -> list[Check]:
+    def __call__(self, criterion: Criterion, text: str) -> list[Check]:
         m = self.pattern.search(text)
         if not m or not all(p.search(text) for p in self.also):
             return []
         is_negated = negated(text, m.start())
         if is_negated and self.skip_negated:
             return []
-        return self.build(text, m, is_negated)
+        return self.build(Hit(criterion, text, m, is_negated))
 
 
 class Family:
@@ -79,11 +91,12 @@ class Family:
     def on(
         self, p: Pattern, *, also: Iterable[Pattern] = (), skip_negated: bool = False
     ) -> Callable[[MatchBuilder], MatchBuilder]:
-        """Register ``build(text, match, is_negated)``, called when ``p`` matches (a decorator)."""
+        """Register ``build(hit)``, called when ``p`` matches (a decorator)."""
 
         def register(build: MatchBuilder) -> MatchBuilder:
-            rule = _Rule(pattern(p), build, tuple(pattern(a) for a in also), skip_negated)
-            self._rules.append(lambda _criterion, text: rule(text))
+            self._rules.append(
+                _Rule(pattern(p), build, tuple(pattern(a) for a in also), skip_negated)
+            )
             return build
 
         return register
@@ -102,8 +115,8 @@ class Family:
         """
         stated, negated_checks = list(stated), None if if_negated is None else list(if_negated)
 
-        def build(_text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
-            if negated_checks is not None and is_negated:
+        def build(hit: Hit) -> list[Check]:
+            if negated_checks is not None and hit.negated:
                 return list(negated_checks)
             return list(stated)
 

@@ -18,7 +18,7 @@ import re
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, quoted, slug, unique
-from llmassert.synth.rules.registry import Family
+from llmassert.synth.rules.registry import Family, Hit
 
 _MARKDOWN = re.compile(r"\bmarkdown\b", re.I)
 _PLAIN = re.compile(r"\bplain text\b|\bno formatting\b|\bwithout (?:any )?formatting\b", re.I)
@@ -43,10 +43,10 @@ checks = Family("structure")
 @checks.on(
     r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b"
 )
-def _bullet_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
-    if _JSON.search(text) and not re.search(r"\bbullet", text, re.I):
+def _bullet_checks(hit: Hit) -> list[Check]:
+    if _JSON.search(hit.text) and not re.search(r"\bbullet", hit.text, re.I):
         return []  # "a list of strings in a JSON object" is JSON, not bullets
-    if is_negated:
+    if hit.negated:
         return [
             Check(
                 "no_list_items_strict",
@@ -265,8 +265,8 @@ def _json_keys(text: str) -> list[str]:
 
 
 @checks.on(_JSON)
-def _json_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
-    if is_negated:
+def _json_checks(hit: Hit) -> list[Check]:
+    if hit.negated:
         return [
             Check(
                 "not_json",
@@ -289,7 +289,7 @@ def _json_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
             ("is_json",),
         ),
     ]
-    if re.search(r"\bjson (?:array|list)\b|\barray\b", text, re.I):
+    if re.search(r"\bjson (?:array|list)\b|\barray\b", hit.text, re.I):
         out.append(
             Check(
                 "is_json_array",
@@ -298,7 +298,7 @@ def _json_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
                 ("parse_json",),
             )
         )
-    elif re.search(r"\bobject\b|\bdict", text, re.I):
+    elif re.search(r"\bobject\b|\bdict", hit.text, re.I):
         out.append(
             Check(
                 "is_json_object",
@@ -307,7 +307,7 @@ def _json_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
                 ("json_object",),
             )
         )
-    keys = _json_keys(text)
+    keys = _json_keys(hit.text)
     if keys:
         key = slug(" ".join(keys), max_words=5)
         names = literal(tuple(keys))
@@ -330,59 +330,59 @@ def _json_checks(text: str, _m: re.Match[str], is_negated: bool) -> list[Check]:
     return out
 
 
-_FIELD_ENUM = re.compile(
-    r"[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]\s+(?:to|must be|should be|is|as|=)\s+(?:(?:one|any) of\s*:?\s*)?(?P<values>[\"“'`].+)$",
-    re.I,
-)
-_FIELD_COUNT = re.compile(
-    r"\b(?P<q>at most|no more than|up to|at least|exactly)\s+(?P<n>\d+)\s+(?:\w+\s+)?(?:items?|entries|elements|values|steps)\s+(?:in|for|under)\s+(?:the\s+)?[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]",
-    re.I,
-)
+def _read_field(key: str) -> str:
+    """Generated code setting ``value`` to field ``key`` of the JSON answer (None if absent)."""
+    return f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
 
 
-@checks.rule
-def _json_field_checks(criterion: Criterion) -> list[Check]:
-    """Rules about one field of a JSON answer: its allowed values, or how many items it holds."""
-    text = criterion.text
-    out: list[Check] = []
-    m = _FIELD_ENUM.search(text)
-    json_context = _JSON.search(text) or _JSON.search(criterion.context)
-    if m and json_context and not negated(text, m.start()):
-        values = quoted(m.group("values"), max_words=4)
-        if len(values) >= 2:
-            key, allowed = m.group("key"), tuple(values)
-            read = f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
-            out.append(
-                Check(
-                    f"json_{slug(key)}_in_values_strict",
-                    f"JSON field '{key}' is one of {', '.join(values)}.",
-                    read + f"return isinstance(value, str) and value in {literal(allowed)}",
-                    ("json_object",),
-                )
-            )
-            out.append(
-                Check(
-                    f"json_{slug(key)}_in_values_lenient",
-                    f"JSON field '{key}' is one of {', '.join(values)}, any case.",
-                    read
-                    + f"return str(value).strip().casefold() in {literal(tuple(v.casefold() for v in values))}",
-                    ("json_object",),
-                )
-            )
-    m = _FIELD_COUNT.search(text)  # a quoted field name is signal enough
-    if m:
-        key, n, q = m.group("key"), int(m.group("n")), m.group("q").casefold()
-        op = {"at least": ">=", "exactly": "=="}.get(q, "<=")
-        out.append(
-            Check(
-                f"json_{slug(key)}_count_{op_name(op)}_{n}",
-                f"JSON field '{key}' is a list with {q} {n} items.",
-                f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
-                f"return isinstance(value, list) and len(value) {op} {n}",
-                ("json_object",),
-            )
+@checks.on(
+    (
+        r"[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]\s+(?:to|must be|should be|is|as|=)\s+(?:(?:one|any) of\s*:?\s*)?(?P<values>[\"“'`].+)$"
+    ),
+    skip_negated=True,
+)
+def _json_field_values(hit: Hit) -> list[Check]:
+    """A field of a JSON answer takes one of the quoted values ("set "status" to "open" or ...")."""
+    if not (_JSON.search(hit.text) or _JSON.search(hit.criterion.context)):
+        return []
+    values = quoted(hit.match.group("values"), max_words=4)
+    if len(values) < 2:
+        return []
+    key, allowed = hit.match.group("key"), tuple(values)
+    read = _read_field(key)
+    return [
+        Check(
+            f"json_{slug(key)}_in_values_strict",
+            f"JSON field '{key}' is one of {', '.join(values)}.",
+            read + f"return isinstance(value, str) and value in {literal(allowed)}",
+            ("json_object",),
+        ),
+        Check(
+            f"json_{slug(key)}_in_values_lenient",
+            f"JSON field '{key}' is one of {', '.join(values)}, any case.",
+            read
+            + f"return str(value).strip().casefold() in {literal(tuple(v.casefold() for v in values))}",
+            ("json_object",),
+        ),
+    ]
+
+
+@checks.on(
+    r"\b(?P<q>at most|no more than|up to|at least|exactly)\s+(?P<n>\d+)\s+(?:\w+\s+)?(?:items?|entries|elements|values|steps)\s+(?:in|for|under)\s+(?:the\s+)?[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]"
+)  # a quoted field name is signal enough: no JSON word needed
+def _json_field_count(hit: Hit) -> list[Check]:
+    """A field of a JSON answer holds at most / at least / exactly N items."""
+    m = hit.match
+    key, n, q = m.group("key"), int(m.group("n")), m.group("q").casefold()
+    op = {"at least": ">=", "exactly": "=="}.get(q, "<=")
+    return [
+        Check(
+            f"json_{slug(key)}_count_{op_name(op)}_{n}",
+            f"JSON field '{key}' is a list with {q} {n} items.",
+            _read_field(key) + f"return isinstance(value, list) and len(value) {op} {n}",
+            ("json_object",),
         )
-    return out
+    ]
 
 
 def op_name(op: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from llmassert.synth.rules.base import PLACEHOLDER, Check, literal, phrase_expr, quoted, slug
-from llmassert.synth.rules.registry import Family, MatchBuilder
+from llmassert.synth.rules.registry import Family, Hit, MatchBuilder
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
 _LOWER = re.compile(r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", re.I)
@@ -42,10 +42,12 @@ checks = Family("style")
     ),
     skip_negated=True,
 )
-def _language_checks(text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-    if re.search(r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", text, re.I):
+def _language_checks(hit: Hit) -> list[Check]:
+    if re.search(
+        r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", hit.text, re.I
+    ):
         return []  # "... are in English, but respond in that language": the user's language
-    lang = (m.group("a") or m.group("b")).casefold()
+    lang = (hit.match.group("a") or hit.match.group("b")).casefold()
     if lang == "english":
         return [
             Check(
@@ -255,8 +257,8 @@ _END_CONCEPTS: dict[str, list[Check]] = {
 def _positioned(where: str, concepts: dict[str, list[Check]]) -> MatchBuilder:
     """The rule for "start/end with X": X's phrase at that place, or the concept's own checks."""
 
-    def build(_text: str, m: re.Match[str], _negated: bool) -> list[Check]:
-        phrases, concept = _phrase_target(m.group("what"))
+    def build(hit: Hit) -> list[Check]:
+        phrases, concept = _phrase_target(hit.match.group("what"))
         if phrases:
             return _placed(phrases[0], where)
         return list(concepts.get(concept, ()))
@@ -278,8 +280,8 @@ checks.on(
     r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
     r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)"
 )
-def _ask_checks(_text: str, m: re.Match[str], is_negated: bool) -> list[Check]:
-    if is_negated:
+def _ask_checks(hit: Hit) -> list[Check]:
+    if hit.negated:
         return [
             Check(
                 "no_questions_strict", "No question mark anywhere.", "return '?' not in response"
@@ -305,7 +307,7 @@ def _ask_checks(_text: str, m: re.Match[str], is_negated: bool) -> list[Check]:
             ("questions", "contains_any"),
         ),
     ]
-    wanted = _ASKED_FOR.search(m.group("rest"))
+    wanted = _ASKED_FOR.search(hit.match.group("rest"))
     if wanted and wanted.group("noun").casefold() not in ("help", "more", "each", "example"):
         noun = wanted.group("noun").casefold()
         out.append(
