@@ -280,11 +280,9 @@ checks.when(
 )
 
 
-@checks.rule
-def _schema_checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    if not re.search(r"\bschema\b", text, re.I):
-        return []
+@checks.on(r"\bschema\b")
+def _schema_checks(hit: Hit) -> list[Check]:
+    text = hit.text
     start = text.find("{")
     end = text.rfind("}")
     if not 0 <= start < end:

@@ -30,6 +30,7 @@ from llmassert.synth.rules.base import (
     number_slug,
     parse_number,
 )
+from llmassert.synth.rules.registry import Family
 
 # unit name -> (pattern, expression measuring the response, helpers it needs, large unit?)
 UNITS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
@@ -444,7 +445,12 @@ def _few_sentences(criterion: Criterion) -> list[Check]:
     ]
 
 
-def checks(criterion: Criterion) -> list[Check]:
+checks = Family("length")
+
+
+# One rule, not one per limit kind: brevity words count only where no number limits the length.
+@checks.rule
+def _length_checks(criterion: Criterion) -> list[Check]:
     limits = find_limits(criterion.text)
     out = [c for limit in limits for c in _checks_for(limit)] + _few_sentences(criterion)
     # Adjectives in a persona ("a detailed analyst") or in one section's description
