@@ -64,12 +64,6 @@ JUDGE_SCHEMA: dict[str, Any] = {
     "required": ["should_refine", "improvements"],
     "additionalProperties": False,
 }
-JUDGE_INSTRUCTIONS = (
-    "Review the answer above against these instructions:\n\n{criteria}\n\n"
-    "Decide whether the answer should be refined. Set should_refine to true only if it misses "
-    "or violates something above, and put specific, actionable feedback in improvements "
-    "(empty when nothing needs to change)."
-)
 _REQUEST_KEYS = {"temperature", "max_tokens"}
 
 
@@ -385,7 +379,7 @@ class LLMStep:
             judge_msgs = [
                 *base,
                 _assistant(output),
-                {"role": "user", "content": JUDGE_INSTRUCTIONS.format(criteria=criteria)},
+                {"role": "user", "content": feedback.judge(criteria)},
             ]
             verdict = await self.request(
                 ctx,
@@ -404,7 +398,7 @@ class LLMStep:
                 _assistant(output),
                 {
                     "role": "user",
-                    "content": feedback.refine(str(data.get("improvements", ""))),
+                    "content": feedback.judge_refine(str(data.get("improvements", ""))),
                 },
             ]
             refined = await self.request(ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}")
