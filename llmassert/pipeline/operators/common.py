@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import ValidationError
 
@@ -41,6 +41,7 @@ from llmassert.errors import (
 from llmassert.llm.client import LLMRequest, LLMResult
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
+    GlobalOperator,
     Issue,
     LLMOperationSpec,
     Outcome,
@@ -83,6 +84,9 @@ def failure_from_json(d: dict[str, Any]) -> Failure:
 WARN_KEY = "_llmassert_warnings"
 
 
+LLMSpecT = TypeVar("LLMSpecT", bound=LLMOperationSpec)
+
+
 @dataclass
 class StepResult:
     """The last answer of a unit, what it still fails, or the error that stopped it."""
@@ -103,6 +107,7 @@ class LLMStep:
         *,
         prompt_field: str = "prompt",
         schema: dict[str, Any] | None = None,
+        model_field: str | None = None,
     ) -> None:
         self.spec = spec
         self.env = env
@@ -118,7 +123,9 @@ class LLMStep:
                 raise self._spec_error("needs `output.schema`", "output")
             schema = spec.output.json_schema()
         self.schema = schema
-        self.model = env.model_for(spec)
+        default_model = env.model_for(spec)  # no model at all: a SpecError, even if overridden
+        override: str | None = getattr(spec, model_field) if model_field else None
+        self.model = override or default_model
         # Tool names must match ^[A-Za-z0-9_-]{1,64}$; operation names are freer.
         self.schema_name = re.sub(r"[^A-Za-z0-9_-]", "_", self.op)[:64] or "output"
         self.system = env.system_message(op_type, spec.system_prompt)
@@ -519,3 +526,30 @@ async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Ou
 
     data = await ctx.checkpointed(key, make, keep=lambda d: not d.get("errors"))
     return Outcome.from_json(data)
+
+
+class PromptOperator(GlobalOperator[LLMSpecT], Generic[LLMSpecT]):
+    """A global operation whose calls go through one :class:`LLMStep` (``self.step``).
+
+    The step asks the spec field ``prompt_field``; ``model_field`` names the spec field that
+    overrides the operation's model; :meth:`step_schema` is the answer's schema (default: the
+    spec's ``output``).
+    """
+
+    uses_llm = True
+    prompt_field: ClassVar[str] = "prompt"
+    model_field: ClassVar[str | None] = None
+
+    def __init__(self, spec: LLMSpecT, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        self.step = LLMStep(
+            spec,
+            env,
+            prompt_field=self.prompt_field,
+            schema=self.step_schema(spec),
+            model_field=self.model_field,
+        )
+
+    @classmethod
+    def step_schema(cls, spec: LLMSpecT) -> dict[str, Any] | None:
+        return None
