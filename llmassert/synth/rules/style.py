@@ -18,10 +18,6 @@ from llmassert.synth.rules.base import PLACEHOLDER, Check, literal, phrase_expr,
 from llmassert.synth.rules.registry import Family, Hit, MatchBuilder
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
-_LOWER = re.compile(r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", re.I)
-_UPPER = re.compile(
-    r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b", re.I
-)
 _TARGET = r"(?:(?:your|the|each|every|my) )?(?:response|answer|reply|email|message|letter|output|text|summary|review|report|post)?\s*"
 _ASKED_FOR = re.compile(
     r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I
@@ -82,8 +78,12 @@ def _language_checks(hit: Hit) -> list[Check]:
 
 
 for _pattern, _case, _helper in (
-    (_LOWER, "lowercase", "is_lowercase"),
-    (_UPPER, "uppercase", "is_uppercase"),
+    (r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", "lowercase", "is_lowercase"),
+    (
+        r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b",
+        "uppercase",
+        "is_uppercase",
+    ),
 ):
     checks.when(
         _pattern,
