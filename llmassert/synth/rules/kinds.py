@@ -55,10 +55,8 @@ checks = Family("kinds")
 
 
 @checks.on(
-    (
-        r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
-        r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]"
-    ),
+    r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
+    r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
     skip_negated=True,
 )
 def _equals_checks(hit: Hit) -> list[Check]:
@@ -251,10 +249,8 @@ def _xml_tag_checks(hit: Hit) -> list[Check]:
 
 
 checks.when(
-    (
-        r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
-        r"write (?:a|the) (?:\w+ )?sql\b)"
-    ),
+    r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
+    r"write (?:a|the) (?:\w+ )?sql\b)",
     stated=[
         Check(
             "is_sql_strict",
@@ -305,10 +301,8 @@ def _schema_checks(hit: Hit) -> list[Check]:
 
 
 checks.when(
-    (
-        r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
-        r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)"
-    ),
+    r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
+    r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
     stated=[
         Check(
             "is_tool_call",
@@ -319,10 +313,8 @@ checks.when(
     ],
 )
 checks.when(
-    (
-        r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
-        r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b"
-    ),
+    r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
+    r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
     stated=[
         Check(
             "no_refusal",
@@ -399,10 +391,8 @@ def _reading_checks(hit: Hit) -> list[Check]:
 
 
 checks.when(
-    (
-        r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
-        r"(?:unicode|non[- ]english) characters\b"
-    ),
+    r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
+    r"(?:unicode|non[- ]english) characters\b",
     stated=[
         Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))
     ],
@@ -414,12 +404,10 @@ checks.when(
 USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
 
 checks.when(
-    (
-        r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
-        r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
-        r"(?:are |is )?(?:using|used|write|wrote|speak)"
-        r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)"
-    ),
+    r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
+    r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
+    r"(?:are |is )?(?:using|used|write|wrote|speak)"
+    r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)",
     if_negated=None,
     stated=[
         Check(
@@ -509,11 +497,9 @@ def _fence_language_checks(hit: Hit) -> list[Check]:
 
 
 @checks.on(
-    (
-        r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
-        r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
-        r"\b(?P<noun>[a-z][\w-]*s)\b"
-    ),
+    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
+    r"\b(?P<noun>[a-z][\w-]*s)\b",
     skip_negated=True,
 )
 def _list_length_checks(hit: Hit) -> list[Check]:

@@ -43,6 +43,7 @@ CriterionBuilder = Callable[[Criterion], list[Check]]
 
 
 def pattern(p: Pattern) -> re.Pattern[str]:
+    """``p`` compiled: a string case-insensitively, a compiled pattern as it is."""
     return p if isinstance(p, re.Pattern) else re.compile(p, re.I)
 
 

@@ -336,9 +336,7 @@ def _read_field(key: str) -> str:
 
 
 @checks.on(
-    (
-        r"[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]\s+(?:to|must be|should be|is|as|=)\s+(?:(?:one|any) of\s*:?\s*)?(?P<values>[\"“'`].+)$"
-    ),
+    r"[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]\s+(?:to|must be|should be|is|as|=)\s+(?:(?:one|any) of\s*:?\s*)?(?P<values>[\"“'`].+)$",
     skip_negated=True,
 )
 def _json_field_values(hit: Hit) -> list[Check]:

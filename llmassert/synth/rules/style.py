@@ -32,10 +32,8 @@ checks = Family("style")
 
 
 @checks.on(
-    (
-        rf"\b(?:in|into|use|using|respond in|answer in|reply in|write in|written in)\s+(?P<a>{'|'.join(LANGUAGES)})\b"
-        rf"|\b(?P<b>{'|'.join(LANGUAGES)})\s+only\b"
-    ),
+    rf"\b(?:in|into|use|using|respond in|answer in|reply in|write in|written in)\s+(?P<a>{'|'.join(LANGUAGES)})\b"
+    rf"|\b(?P<b>{'|'.join(LANGUAGES)})\s+only\b",
     skip_negated=True,
 )
 def _language_checks(hit: Hit) -> list[Check]:
@@ -323,9 +321,7 @@ def _ask_checks(hit: Hit) -> list[Check]:
 
 _PLAIN_BODY = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
 checks.when(
-    (
-        r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+"
-    ),
+    r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+",
     stated=[
         Check(
             "plain_language_strict",
