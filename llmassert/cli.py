@@ -101,14 +101,19 @@ def exit_process(code: int) -> NoReturn:
 
     Nothing is skipped that a command needs: our files are written and closed before the
     command returns, the at-exit handlers run (logging, connection pools), stdout and stderr
-    are flushed.  A live non-daemon thread (someone else's work) gets the normal exit.
+    are flushed.  A live non-daemon thread (someone else's work) or a profiler or tracer
+    (``python -m cProfile``, debuggers: they report after the program returns) gets the
+    normal exit.
     """
     import atexit
     import os
     import threading
 
     main_thread = threading.main_thread()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not main_thread):
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if watched or any(
+        t.is_alive() and not t.daemon for t in threading.enumerate() if t is not main_thread
+    ):
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
