@@ -102,7 +102,10 @@ def check_model(model: str | None, settings: Settings, *, field: str = "model") 
             field=field,
             hint=f"write it as provider/model, e.g. openai/{model}",
         )
-    if provider not in _known_providers() and provider not in _litellm_providers():
+    # Providers named here need no table (litellm's price table is ~40 ms to load: not
+    # before a run's first request, for the common case).
+    known = provider in KEY_ENV or provider in EXTRA_PROVIDERS
+    if not known and provider not in _known_providers() and provider not in _litellm_providers():
         raise ConfigError(
             f"unknown provider {provider!r} in model {model!r}",
             field=field,
