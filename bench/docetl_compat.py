@@ -614,6 +614,31 @@ def describe(item: Item, verbose: bool) -> str:
     return line
 
 
+def check_expected(items: list[Item], expected: dict[str, dict[str, Any]]) -> None:
+    """Each listed item against its expected outcome (``--expected``); prints what misses."""
+    found = {i.label: i for i in items}
+    held, missed = 0, []
+    for label, want in expected.items():
+        item = found.get(label)
+        if want.get("expect") == "any":
+            continue
+        why = ""
+        if item is None:
+            why = "not found in DOCETL_GIT_DIR"
+        elif item.status != want["expect"]:
+            why = f"{item.status} ({item.reason or item.rows_out}), expected {want['expect']}"
+        elif want.get("error") and want["error"] not in item.reason:
+            why = f"error line lacks {want['error']!r}: {item.reason}"
+        elif want.get("rows") is not None and item.rows_out != want["rows"]:
+            why = f"rows {item.rows_out}, expected {want['rows']}"
+        if why:
+            missed.append(f"  {label}: {why}")
+        else:
+            held += 1
+    print(f"expected outcomes: {held} hold, {len(missed)} do not")
+    print("\n".join(missed))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("git_dir", type=Path)
@@ -635,12 +660,24 @@ def main() -> None:
         help="with --docetl-venv: which items DocETL runs too (pipeline, operator, or both "
         "comma-separated; default: the complete pipelines)",
     )
+    ap.add_argument(
+        "--expected",
+        type=Path,
+        default=None,
+        help="a YAML of label -> {expect: ran|refused|any, error, rows} (e.g. "
+        "bench/docetl_compat_expected.yaml): run those items and check each",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="items run at the same time")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if args.docetl_venv is not None and not (args.docetl_venv / "bin" / "docetl").exists():
         ap.error(f"--docetl-venv: no bin/docetl in {args.docetl_venv}")
     items, fragments = extract(args.git_dir)
+    expected: dict[str, dict[str, Any]] = (
+        yaml.safe_load(args.expected.read_text()) if args.expected else {}
+    )
+    if expected:
+        items = [i for i in items if i.label in expected]
     if args.only:
         items = [i for i in items if args.only in i.label]
     if args.kind:
@@ -678,6 +715,8 @@ def main() -> None:
             f"DocETL ran what llmassert refused: "
             f"{sum(1 for i in group if i.status != 'ran' and i.docetl_status == 'ran')}"
         )
+    if expected:
+        check_expected(items, expected)
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -243,6 +243,8 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         )
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        if self.spec.limit is not None:
+            ctx.warn("`limit` has no effect with `cascade` (as in DocETL): every row is decided")
         outcomes: dict[int, Outcome] = {}
 
         async def oracle(which: list[int]) -> dict[int, bool | None]:
