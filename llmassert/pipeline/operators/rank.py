@@ -294,8 +294,8 @@ class Ranker:
         )
         wins = [0] * len(sample)
         for batch, order in zip(batches, orders, strict=True):
-            for place, j in enumerate(order):
-                wins[batch[j]] += len(order) - place - 1
+            for at, j in enumerate(order):
+                wins[batch[j]] += len(order) - at - 1
         ordered = sorted(range(len(sample)), key=lambda j: -wins[j])  # stable: ties keep order
         texts = [row_text(r, self.keys) for r in rows]
         anchors = await ctx.embed([texts[sample[j]] for j in ordered], self.embedding_model)
