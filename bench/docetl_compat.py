@@ -552,25 +552,49 @@ def run_docetl(item: Item, root: Path, api_base: str, venv: Path, timeout: float
     config["default_lm_api_base"] = api_base
     config["default_embedding_api_base"] = api_base
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    try:
-        proc = subprocess.run(
+    out = (config.get("pipeline") or {}).get("output") or {}
+    out_path = work / out["path"] if isinstance(out.get("path"), str) else None
+    with (
+        open(work / "docetl.stdout", "w") as so,
+        open(work / "docetl.stderr", "w") as se,
+        subprocess.Popen(
             [str(venv / "bin" / "docetl"), "run", str(path)],
             cwd=work,  # DocETL resolves paths against the working directory
             env=docetl_env(venv, work, api_base),
             stdin=subprocess.DEVNULL,  # a confirmation prompt gets no answer
-            capture_output=True,
+            stdout=so,
+            stderr=se,
             text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        item.docetl_status, item.docetl_reason = "failed", f"timeout after {timeout:.0f}s"
+        ) as proc,
+    ):
+        # DocETL 0.3.0 sometimes writes its output, prints "Saved to ..." and its summary, and
+        # then does not exit: such a run is counted (with a note) once the summary is there.
+        deadline, hung = time.monotonic() + timeout, False
+        while proc.poll() is None:
+            if "Execution Summary" in (work / "docetl.stdout").read_text(errors="replace"):
+                time.sleep(5)
+                if proc.poll() is None:
+                    proc.kill()
+                    hung = True
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                item.docetl_status, item.docetl_reason = "failed", f"timeout after {timeout:.0f}s"
+                return
+            time.sleep(0.5)
+        proc.wait()
+    stdout = (work / "docetl.stdout").read_text(errors="replace")
+    stderr = (work / "docetl.stderr").read_text(errors="replace")
+    (work / "docetl.log").write_text(stdout + "\n--- stderr ---\n" + stderr)
+    rows = count_rows(out_path) if out_path is not None else None
+    if hung and rows is not None:
+        item.docetl_status, item.docetl_rows = "ran", rows
+        item.docetl_reason = "did not exit after writing its output and summary (killed)"
         return
-    (work / "docetl.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-    out = (config.get("pipeline") or {}).get("output") or {}
-    rows = count_rows(work / out["path"]) if isinstance(out.get("path"), str) else None
     if proc.returncode != 0 or rows is None:
         item.docetl_status = "failed"
-        item.docetl_reason = docetl_error(proc.stderr + "\n" + proc.stdout)
+        item.docetl_reason = docetl_error(stderr + "\n" + stdout)
         return
     item.docetl_status, item.docetl_rows = "ran", rows
 
@@ -643,7 +667,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("git_dir", type=Path)
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--only", default=None, help="run items whose label contains this")
+    ap.add_argument(
+        "--only", default=None, help="run items whose label contains this (or one of a,b,...)"
+    )
     ap.add_argument("--kind", choices=("pipeline", "operator"), help="run only these items")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--timeout", type=float, default=180.0)
@@ -679,7 +705,8 @@ def main() -> None:
     if expected:
         items = [i for i in items if i.label in expected]
     if args.only:
-        items = [i for i in items if args.only in i.label]
+        wanted = args.only.split(",")
+        items = [i for i in items if any(w in i.label for w in wanted)]
     if args.kind:
         items = [i for i in items if i.kind == args.kind]
     root = args.out or Path(tempfile.mkdtemp(prefix="docetl_compat_"))
