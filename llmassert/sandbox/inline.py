@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmassert.errors import SandboxError, SandboxTimeoutError
-from llmassert.sandbox import _regex
+from llmassert.sandbox import _guards, _regex
 from llmassert.sandbox._frozen import FrozenDict, freeze, thaw
 from llmassert.sandbox.watchdog import TICK_S, WATCHDOG, Watch, WatchdogStop, rss
 
@@ -214,6 +214,8 @@ def _timed(
         if stop.kind == "memory":
             raise SandboxError(f"{name}: over the memory limit of {memory >> 20} MB") from None
         raise SandboxTimeoutError(f"{name}: timed out after {timeout_s:g} s") from None
+    except _guards.SizeLimitError as e:  # a guarded operation refused to build the value
+        raise SandboxError(f"{name}: {e}") from None
     except MemoryError:
         raise SandboxError(f"{name}: MemoryError (out of memory)") from None
     except RecursionError:
