@@ -6,8 +6,10 @@ gigabytes inside a single call, or spike and free between two samples. Sandboxed
 never runs those operations directly: :func:`guard_tree` rewrites its AST (after the allowlist
 accepted it, before it is compiled) so that
 
-- ``a * b``, ``a ** b``, ``a << b``, ``a + b`` (and their augmented forms) call ``__g_mul__``,
-  ``__g_pow__``, ``__g_lshift__``, ``__g_add__``;
+- ``a * b``, ``a ** b``, ``a << b``, ``a % b`` (and their augmented forms) call ``__g_mul__``,
+  ``__g_pow__``, ``__g_lshift__``, ``__g_mod__`` (``%`` formatting: widths). (``a + b`` is not guarded: it at most doubles its largest
+  operand, and guarding it would defeat CPython's in-place ``s = s + t``, making such loops
+  quadratic; growth by repeated ``+`` takes one bytecode per step and meets the watchdogs);
 - ``x.ljust``/``rjust``/``center``/``zfill``/``expandtabs``/``join``/``replace`` (as calls or as
   values) go through ``__g_attr__``; ``bytes(n)`` through ``__g_bytes__``;
 - an f-string field with a format spec goes through ``__g_fmt__``;
@@ -26,6 +28,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -87,6 +90,24 @@ def g_pow(a: Any, b: Any) -> Any:
     return a**b
 
 
+def g_mod(a: Any, b: Any) -> Any:
+    """``%``: a ``str``/``bytes`` template's widths and precisions (literal or ``*``) are checked."""
+    if isinstance(a, (str, bytes)):
+        template = a if isinstance(a, str) else a.decode("latin-1")
+        specs = _PERCENT.findall(template) if "%" in template else ()
+        if any(not _spec_ok(spec) for spec in specs):
+            raise SizeLimitError(f"'%' widths are limited to {MAX_WIDTH}")
+        if any("*" in spec for spec in specs):
+            values = b if isinstance(b, tuple) else (b,)
+            if any(_is_int(v) and abs(v) > MAX_WIDTH for v in values):
+                raise SizeLimitError(f"'%' widths are limited to {MAX_WIDTH}")
+    return a % b
+
+
+# A '%' conversion's flags, width and precision (the text between them is not a width).
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d*))?")
+
+
 def g_lshift(a: Any, b: Any) -> Any:
     if _is_int(a) and _is_int(b) and a and b > 0 and a.bit_length() + b > MAX_INT_BITS:
         raise _int_over("'<<'", a.bit_length() + b)
@@ -109,7 +130,7 @@ _AUG = {
     ast.Mult: "__g_mul__",
     ast.Pow: "__g_pow__",
     ast.LShift: "__g_lshift__",
-    ast.Add: "__g_add__",
+    ast.Mod: "__g_mod__",
 }
 
 
@@ -266,7 +287,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "__g_mul__": g_mul,
     "__g_pow__": g_pow,
     "__g_lshift__": g_lshift,
-    "__g_add__": g_add,
+    "__g_mod__": g_mod,
     "__g_attr__": g_attr,
     "__g_bytes__": g_bytes,
     "__g_fmt__": g_fmt,

@@ -809,7 +809,7 @@ class _InlineChecker:
                 )
         elif isinstance(op, ast.Mod):
             if isinstance(left, ast.Constant) and isinstance(left.value, str):
-                if not _format_spec_ok(left.value):
+                if not _format_spec_ok(left.value) or "*" in left.value:
                     raise _Refused(node, "'%' format widths must be narrow to be inline-safe")
             elif not (isinstance(right, ast.Constant) and type(right.value) in (int, float)):
                 raise _Refused(node, "'%' formatting of a non-literal template is not inline-safe")
