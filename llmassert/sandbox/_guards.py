@@ -84,9 +84,14 @@ def g_mul(a: Any, b: Any) -> Any:
 
 
 def g_pow(a: Any, b: Any) -> Any:
-    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
-        if b > MAX_INT_BITS or math.log2(abs(a)) * b > MAX_INT_BITS:
-            raise _int_over("'**'", int(min(math.log2(abs(a)) * b, 1e18)))
+    if (
+        _is_int(a)
+        and _is_int(b)
+        and b > 0
+        and abs(a) > 1
+        and (b > MAX_INT_BITS or math.log2(abs(a)) * b > MAX_INT_BITS)
+    ):
+        raise _int_over("'**'", int(min(math.log2(abs(a)) * b, 1e18)))
     return a**b
 
 
@@ -354,4 +359,5 @@ class _Rewriter(ast.NodeTransformer):
 
 def guard_tree(tree: ast.Module) -> ast.Module:
     """``tree`` with every unbounded-allocation operation routed through a guard (in place)."""
-    return ast.fix_missing_locations(_Rewriter().visit(tree))
+    rewritten: ast.Module = _Rewriter().visit(tree)
+    return ast.fix_missing_locations(rewritten)

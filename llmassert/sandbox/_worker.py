@@ -484,7 +484,9 @@ def serve(memory_mb: int) -> None:
         except call_timeout:
             return LIMIT, f"timed out after {timeout:g} s"
         except MemoryError as e:  # the rlimit, or a size guard (which says what it refused)
-            return LIMIT, describe_error(e) if e.args else "MemoryError: over the sandbox memory limit"
+            return LIMIT, describe_error(
+                e
+            ) if e.args else "MemoryError: over the sandbox memory limit"
         except RecursionError:
             return ERROR, "RecursionError: maximum recursion depth exceeded"
         except BaseException as e:

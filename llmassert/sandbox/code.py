@@ -61,7 +61,7 @@ class CodeRunner:
             self.why_sandboxed = ""
             fn = load_inline(source, filename=filename, timeout_s=timeout_s, memory_mb=memory_mb)
             self._inline = fn.get(function)
-            names = fn
+            names: set[str] = set(fn)
         else:
             box = ProcessSandbox(timeout_s=timeout_s, memory_mb=memory_mb)
             try:
@@ -70,7 +70,7 @@ class CodeRunner:
                 box.close()
                 raise
             self._box = box
-            names = dict.fromkeys(box.functions(self._id))
+            names = set(box.functions(self._id))
         if function not in names:
             self.close()
             raise SandboxError(f"code must define `def {function}(...)`", file=filename)

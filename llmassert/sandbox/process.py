@@ -297,9 +297,15 @@ class _Worker:
             raise _ProtocolViolation(f"expected frame {tag}/{index}, got {got_tag}/{got_index}")
         if status not in (wire.FALSE, wire.TRUE, wire.ERROR, wire.LIMIT):
             raise _ProtocolViolation(f"unknown status {status}")
-        if length > (wire.MAX_VALUE if tag == wire.VALUE and status == wire.TRUE else wire.MAX_TEXT * 4):
+        if length > (
+            wire.MAX_VALUE if tag == wire.VALUE and status == wire.TRUE else wire.MAX_TEXT * 4
+        ):
             raise _ProtocolViolation(f"text of {length} bytes")
-        if tag == wire.VALUE and status in (wire.FALSE, wire.TRUE) and (status == wire.FALSE or not length):
+        if (
+            tag == wire.VALUE
+            and status in (wire.FALSE, wire.TRUE)
+            and (status == wire.FALSE or not length)
+        ):
             raise _ProtocolViolation("a value frame without a value")
         if tag == wire.RESULT and (status in (wire.FALSE, wire.TRUE)) != (length == 0):
             raise _ProtocolViolation("a verdict carries text, or an error none")
@@ -549,7 +555,9 @@ class ProcessSandbox:
         }
         results = self._stream(source_id, request, wire.RESULT, len(fns) * len(items), start)
         return [
-            CallResult(r.value == wire.TRUE) if r.error is None else CallResult(None, r.error, r.kind)
+            CallResult(r.value == wire.TRUE)
+            if r.error is None
+            else CallResult(None, r.error, r.kind)
             for r in results
         ]
 

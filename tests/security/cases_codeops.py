@@ -87,9 +87,7 @@ def _run(source: str, row: dict[str, Any], where: str, expect: Any) -> Outcome:
     return "contained" if ok else "escaped"
 
 
-def op(
-    cls: str, name: str, body: str, where: str, expect: Any, row: dict[str, Any] = ROW
-) -> Case:
+def op(cls: str, name: str, body: str, where: str, expect: Any, row: dict[str, Any] = ROW) -> Case:
     """``body`` defines ``transform(doc)``; it must run ``where`` and end as ``expect``."""
     source = textwrap.dedent(body).strip() + "\n"
     return Case(cls, name, lambda _tmp: _run(source, row, where, expect), "contained")
@@ -173,30 +171,164 @@ CASES: list[Case] = [
         TIMED_OUT,
     ),
     # --- memory: one C call that would allocate without bound is refused before it runs
-    op(MEM, "'x' * n", "def transform(doc):\n    n = doc['n'] * 10**9\n    return {'x': 'x' * n}", "box", GUARD),  # noqa: E501
-    op(MEM, "list * n", "def transform(doc):\n    return {'x': len([0] * (doc['n'] * 10**8))}", "box", GUARD),  # noqa: E501
-    op(MEM, "s *= n", "def transform(doc):\n    s = doc['text']\n    s *= 10**8\n    return {'x': len(s)}", "box", GUARD),  # noqa: E501
+    op(
+        MEM,
+        "'x' * n",
+        "def transform(doc):\n    n = doc['n'] * 10**9\n    return {'x': 'x' * n}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "list * n",
+        "def transform(doc):\n    return {'x': len([0] * (doc['n'] * 10**8))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "s *= n",
+        "def transform(doc):\n    s = doc['text']\n    s *= 10**8\n    return {'x': len(s)}",
+        "box",
+        GUARD,
+    ),
     op(MEM, "10**10**8", "def transform(doc):\n    return {'x': 10**10**8 > 0}", "box", GUARD),
-    op(MEM, "1 << 10**10", "def transform(doc):\n    return {'x': (1 << 10**10) > 0}", "box", GUARD),  # noqa: E501
-    op(MEM, "big int product", "def transform(doc):\n    a = 7**100000\n    return {'x': a * a * a > 0}", "box", GUARD),  # noqa: E501
-    op(MEM, "sum(lists, [])", "def transform(doc):\n    return {'x': len(sum([[0] * 1000] * 100000, []))}", "box", GUARD),  # noqa: E501
-    op(MEM, "'x'.ljust(10**10)", "def transform(doc):\n    return {'x': len('x'.ljust(10**10))}", "box", GUARD),  # noqa: E501
-    op(MEM, "center via a bound method", "def transform(doc):\n    f = doc['text'].center\n    return {'x': len(f(10**10))}", "inline", GUARD),  # noqa: E501
-    op(MEM, "zfill", "def transform(doc):\n    return {'x': len('1'.zfill(doc['n'] * 10**9))}", "box", GUARD),  # noqa: E501
-    op(MEM, "expandtabs", "def transform(doc):\n    return {'x': len(('\\t' * 1000).expandtabs(10**8))}", "box", GUARD),  # noqa: E501
-    op(MEM, "replace with itself", "def transform(doc):\n    s = doc['text'] * 2000\n    return {'x': len(s.replace('l', s))}", "box", GUARD),  # noqa: E501
-    op(MEM, "str.join of a repeated list", "def transform(doc):\n    p = [doc['text'] * 1000] * 10000\n    return {'x': len('-'.join(p))}", "box", GUARD),  # noqa: E501
-    op(MEM, "str.join unbound", "def transform(doc):\n    p = [doc['text'] * 1000] * 10000\n    return {'x': len(str.join('', p))}", "box", GUARD),  # noqa: E501
-    op(MEM, "bytes(n)", "def transform(doc):\n    return {'x': len(bytes(doc['n'] * 10**9))}", "box", GUARD),  # noqa: E501
-    op(MEM, "f-string width", "def transform(doc):\n    n = doc['n'] * 10**9\n    return {'x': len(f'{1:>{n}}')}", "box", r"^transform failed: SizeLimitError: format spec"),  # noqa: E501
-    op(MEM, "list(range(10**9))", "def transform(doc):\n    return {'x': len(list(range(10**9)))}", "box", r"range of 1000000000 items is over the sandbox limit"),  # noqa: E501
-    op(MEM, "math.factorial", "import math\ndef transform(doc):\n    return {'x': math.factorial(doc['n'] * 10**6) > 0}", "box", GUARD),  # noqa: E501
-    op(MEM, "math.prod", "import math\ndef transform(doc):\n    return {'x': math.prod([10**1000] * 1000) > 0}", "box", GUARD),  # noqa: E501
-    op(MEM, "operator.mul", "from operator import mul\ndef transform(doc):\n    return {'x': len(mul('x', 10**10))}", "box", GUARD),  # noqa: E501
-    op(MEM, "'%*d' width", "def transform(doc):\n    return {'x': len('%*d' % (2 * 10**9, 1))}", "box", r"^transform failed: SizeLimitError: '%' width"),  # noqa: E501
-    op(MEM, "'%d' literal width", "def transform(doc):\n    return {'x': len('%999999999d' % 1)}", "box", r"^transform failed: SizeLimitError: '%' width"),  # noqa: E501
-    op(MEM, "Counter.elements() listed (the box's rlimit)", "from collections import Counter\ndef transform(doc):\n    return {'x': len(list(Counter(a=10**10).elements()))}", "box", BOX_MEMORY),  # noqa: E501
-    op(MEM, "huge result", "def transform(doc):\n    return {'x': [doc['text'] * 100000] * 200}", "box", r"^transform failed: (MemoryError|timed out|killed after|the result is over)"),  # noqa: E501
+    op(
+        MEM, "1 << 10**10", "def transform(doc):\n    return {'x': (1 << 10**10) > 0}", "box", GUARD
+    ),
+    op(
+        MEM,
+        "big int product",
+        "def transform(doc):\n    a = 7**100000\n    return {'x': a * a * a > 0}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "sum(lists, [])",
+        "def transform(doc):\n    return {'x': len(sum([[0] * 1000] * 100000, []))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "'x'.ljust(10**10)",
+        "def transform(doc):\n    return {'x': len('x'.ljust(10**10))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "center via a bound method",
+        "def transform(doc):\n    f = doc['text'].center\n    return {'x': len(f(10**10))}",
+        "inline",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "zfill",
+        "def transform(doc):\n    return {'x': len('1'.zfill(doc['n'] * 10**9))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "expandtabs",
+        "def transform(doc):\n    return {'x': len(('\\t' * 1000).expandtabs(10**8))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "replace with itself",
+        "def transform(doc):\n    s = doc['text'] * 2000\n    return {'x': len(s.replace('l', s))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "str.join of a repeated list",
+        "def transform(doc):\n    p = [doc['text'] * 1000] * 10000\n    return {'x': len('-'.join(p))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "str.join unbound",
+        "def transform(doc):\n    p = [doc['text'] * 1000] * 10000\n    return {'x': len(str.join('', p))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "bytes(n)",
+        "def transform(doc):\n    return {'x': len(bytes(doc['n'] * 10**9))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "f-string width",
+        "def transform(doc):\n    n = doc['n'] * 10**9\n    return {'x': len(f'{1:>{n}}')}",
+        "box",
+        r"^transform failed: SizeLimitError: format spec",
+    ),
+    op(
+        MEM,
+        "list(range(10**9))",
+        "def transform(doc):\n    return {'x': len(list(range(10**9)))}",
+        "box",
+        r"range of 1000000000 items is over the sandbox limit",
+    ),
+    op(
+        MEM,
+        "math.factorial",
+        "import math\ndef transform(doc):\n    return {'x': math.factorial(doc['n'] * 10**6) > 0}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "math.prod",
+        "import math\ndef transform(doc):\n    return {'x': math.prod([10**1000] * 1000) > 0}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "operator.mul",
+        "from operator import mul\ndef transform(doc):\n    return {'x': len(mul('x', 10**10))}",
+        "box",
+        GUARD,
+    ),
+    op(
+        MEM,
+        "'%*d' width",
+        "def transform(doc):\n    return {'x': len('%*d' % (2 * 10**9, 1))}",
+        "box",
+        r"^transform failed: SizeLimitError: '%' width",
+    ),
+    op(
+        MEM,
+        "'%d' literal width",
+        "def transform(doc):\n    return {'x': len('%999999999d' % 1)}",
+        "box",
+        r"^transform failed: SizeLimitError: '%' width",
+    ),
+    op(
+        MEM,
+        "Counter.elements() listed (the box's rlimit)",
+        "from collections import Counter\ndef transform(doc):\n    return {'x': len(list(Counter(a=10**10).elements()))}",
+        "box",
+        BOX_MEMORY,
+    ),
+    op(
+        MEM,
+        "huge result",
+        "def transform(doc):\n    return {'x': [doc['text'] * 100000] * 200}",
+        "box",
+        r"^transform failed: (MemoryError|timed out|killed after|the result is over)",
+    ),
     # --- spikes: a 100 MB allocation gone within a tick; the guard refuses it before it exists
     op(
         SPIKE,
@@ -209,7 +341,7 @@ CASES: list[Case] = [
     op(
         SPIKE,
         "replace then discard (box)",
-        "def transform(doc):\n    n = len(doc['text'].replace('a', doc['text'][:1000]))\n    return {'x': n}",  # noqa: E501
+        "def transform(doc):\n    n = len(doc['text'].replace('a', doc['text'][:1000]))\n    return {'x': n}",
         "box",
         GUARD,
         BIG_ROW,
@@ -218,7 +350,7 @@ CASES: list[Case] = [
         SPIKE,
         "check: literal 1000x replace (in-process)",
         lambda _tmp: _check_spike(
-            f"def check(example, response):\n    return len(response.replace('a', '{REPLACEMENT}')) < 0"  # noqa: E501
+            f"def check(example, response):\n    return len(response.replace('a', '{REPLACEMENT}')) < 0"
         ),
         "contained",
     ),
@@ -290,26 +422,71 @@ CASES: list[Case] = [
         "box",
         {"h": "b94d27b9", "u": "A", "d": "2.68", "f": "1/2", "w": "Hello World"},
     ),
-    refused("typing.get_type_hints (evaluates strings)", "from typing import get_type_hints\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("typing.ForwardRef", "import typing\ndef transform(doc):\n    return {'x': typing.ForwardRef('x')}"),  # noqa: E501
-    refused("typing.NamedTuple", "from typing import NamedTuple\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("collections.namedtuple (execs source)", "from collections import namedtuple\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("itertools.count (unbounded C iterator)", "from itertools import count\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("functools.lru_cache (state across rows)", "import functools\ndef transform(doc):\n    return {'x': functools.lru_cache}"),  # noqa: E501
-    refused("operator.attrgetter (attribute walk)", "from operator import attrgetter\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("operator.methodcaller", "from operator import methodcaller\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("hashlib.file_digest (I/O)", "import hashlib\ndef transform(doc):\n    return {'x': hashlib.file_digest}"),  # noqa: E501
-    refused("decimal.getcontext (global state)", "from decimal import getcontext\ndef transform(doc):\n    return {}"),  # noqa: E501
+    refused(
+        "typing.get_type_hints (evaluates strings)",
+        "from typing import get_type_hints\ndef transform(doc):\n    return {}",
+    ),
+    refused(
+        "typing.ForwardRef",
+        "import typing\ndef transform(doc):\n    return {'x': typing.ForwardRef('x')}",
+    ),
+    refused(
+        "typing.NamedTuple", "from typing import NamedTuple\ndef transform(doc):\n    return {}"
+    ),
+    refused(
+        "collections.namedtuple (execs source)",
+        "from collections import namedtuple\ndef transform(doc):\n    return {}",
+    ),
+    refused(
+        "itertools.count (unbounded C iterator)",
+        "from itertools import count\ndef transform(doc):\n    return {}",
+    ),
+    refused(
+        "functools.lru_cache (state across rows)",
+        "import functools\ndef transform(doc):\n    return {'x': functools.lru_cache}",
+    ),
+    refused(
+        "operator.attrgetter (attribute walk)",
+        "from operator import attrgetter\ndef transform(doc):\n    return {}",
+    ),
+    refused(
+        "operator.methodcaller",
+        "from operator import methodcaller\ndef transform(doc):\n    return {}",
+    ),
+    refused(
+        "hashlib.file_digest (I/O)",
+        "import hashlib\ndef transform(doc):\n    return {'x': hashlib.file_digest}",
+    ),
+    refused(
+        "decimal.getcontext (global state)",
+        "from decimal import getcontext\ndef transform(doc):\n    return {}",
+    ),
     refused("import os", "import os\ndef transform(doc):\n    return {}"),
     refused("import sys", "import sys\ndef transform(doc):\n    return {}"),
     refused("import importlib", "import importlib\ndef transform(doc):\n    return {}"),
     refused("import time", "import time\ndef transform(doc):\n    return {}"),
-    refused("from datetime import sys", "from datetime import sys\ndef transform(doc):\n    return {}"),  # noqa: E501
-    refused("collections module walk", "import collections\ndef transform(doc):\n    return {'x': collections.abc}"),  # noqa: E501
-    refused("attribute store on a proxy", "import datetime\ndef transform(doc):\n    datetime.datetime = None\n    return {}"),  # noqa: E501
-    refused("attribute store on a curated class", "from collections import Counter\ndef transform(doc):\n    Counter.most_common = None\n    return {}"),  # noqa: E501
-    refused("dunder on a curated class", "from collections import Counter\ndef transform(doc):\n    return {'x': Counter.__init__}"),  # noqa: E501
-    refused("module passed around", "import math\ndef transform(doc):\n    m = math\n    return {}"),  # noqa: E501
+    refused(
+        "from datetime import sys", "from datetime import sys\ndef transform(doc):\n    return {}"
+    ),
+    refused(
+        "collections module walk",
+        "import collections\ndef transform(doc):\n    return {'x': collections.abc}",
+    ),
+    refused(
+        "attribute store on a proxy",
+        "import datetime\ndef transform(doc):\n    datetime.datetime = None\n    return {}",
+    ),
+    refused(
+        "attribute store on a curated class",
+        "from collections import Counter\ndef transform(doc):\n    Counter.most_common = None\n    return {}",
+    ),
+    refused(
+        "dunder on a curated class",
+        "from collections import Counter\ndef transform(doc):\n    return {'x': Counter.__init__}",
+    ),
+    refused(
+        "module passed around", "import math\ndef transform(doc):\n    m = math\n    return {}"
+    ),
     Case(
         IMP,
         "checks do not get the curated set",

@@ -52,9 +52,7 @@ TIMED_OUT = (
 GUARDED = r"SizeLimitError: .* would build [^\n]*|.* would build [^\n]*"
 OVER_MEMORY = rf"^error: check: (over the memory limit of {MEMORY_MB} MB|{GUARDED})$"
 FALSE = r"^failed: returned False$"
-SANDBOX_MEMORY = (
-    rf"^error: raised (MemoryError: over the sandbox memory limit|{GUARDED})$"
-)
+SANDBOX_MEMORY = rf"^error: raised (MemoryError: over the sandbox memory limit|{GUARDED})$"
 NOT_STOPPABLE = r"^error: check: regex '.*' can backtrack without bound on this text and cannot be stopped off the main thread$"
 PASS_AFTER = "def after(example, response):\n    return True\n"
 
