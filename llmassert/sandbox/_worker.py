@@ -468,16 +468,15 @@ def serve(memory_mb: int) -> None:
 
     signal.signal(signal.SIGALRM, on_alarm)
 
-    def run_one(
-        fn: Callable[..., Any], example: Any, response: str, timeout: float
-    ) -> tuple[int, str]:
+    def timed(thunk: Callable[[], tuple[int, str]], timeout: float) -> tuple[int, str]:
+        """``thunk()`` under the call timer; any way it ends is a (status, one-line text)."""
         try:
             try:
                 armed[0] = True
                 # Re-fires every 50 ms until disarmed: code that survives one alarm (a loop in
                 # a `finally:` clause) meets the next one; the policy refuses `return` there.
                 setitimer(real, timeout, refire)
-                outcome = (TRUE, "") if fn(example, response) else (FALSE, "")
+                outcome = thunk()
             finally:
                 armed[0] = False
                 setitimer(real, 0)
@@ -493,33 +492,20 @@ def serve(memory_mb: int) -> None:
             try:
                 return ERROR, describe_error(e)
             except BaseException:
-                return ERROR, "the check raised an exception"
+                return ERROR, "the code raised an exception"
         return outcome
 
+    def run_one(
+        fn: Callable[..., Any], example: Any, response: str, timeout: float
+    ) -> tuple[int, str]:
+        return timed(lambda: (TRUE, "") if fn(example, response) else (FALSE, ""), timeout)
+
     def apply_one(fn: Callable[..., Any], args: list[Any], timeout: float) -> tuple[int, str]:
-        try:
-            try:
-                armed[0] = True
-                setitimer(real, timeout, refire)
-                # Encoded while the timer runs: a huge or deeply nested result is bounded too.
-                outcome = (TRUE, encode_value(thaw_value(fn(*args))))
-            finally:
-                armed[0] = False
-                setitimer(real, 0)
-        except call_timeout:
-            return LIMIT, f"timed out after {timeout:g} s"
-        except MemoryError as e:
-            return LIMIT, describe_error(e) if e.args else "MemoryError: over the memory limit"
-        except RecursionError:
-            return ERROR, "RecursionError: maximum recursion depth exceeded"
-        except BaseException as e:
-            try:
-                return ERROR, describe_error(e)
-            except BaseException:
-                return ERROR, "the code raised an exception"
-        if len(outcome[1]) > MAX_VALUE // 4 and len(outcome[1].encode()) > MAX_VALUE:
+        # Encoded while the timer runs: a huge or deeply nested result is bounded too.
+        status, text = timed(lambda: (TRUE, encode_value(thaw_value(fn(*args)))), timeout)
+        if status == TRUE and len(text) > MAX_VALUE // 4 and len(text.encode()) > MAX_VALUE:
             return LIMIT, f"the result is over {MAX_VALUE >> 20} MB of JSON"
-        return outcome
+        return status, text
 
     def run_applies(request: dict[str, Any]) -> None:
         fn = loaded.get(str(request["id"]), {}).get(str(request["fn"]))

@@ -51,16 +51,6 @@ from llmassert.sandbox._worker import (
 )
 from llmassert.sandbox.inline import DEFAULT_MEMORY_MB, bounded, unwatched
 
-__all__ = [
-    "CallResult",
-    "ProcessSandbox",
-    "UnsafeCodeError",
-    "check_inline_safe",
-    "is_inline_safe",
-    "load_inline",
-    "validate_source",
-]
-
 AssertionFn = Callable[[dict[str, Any], str], Any]
 _WORKER = Path(__file__).with_name("_worker.py")
 
