@@ -46,7 +46,9 @@ HOSTILE_MAP = """\
 """
 
 
-def _accounted(tmp_path: Path, errors: list[dict[str, object]], out: list[dict[str, object]]) -> None:
+def _accounted(
+    tmp_path: Path, errors: list[dict[str, object]], out: list[dict[str, object]]
+) -> None:
     ids = sorted([r["id"] for r in out] + [e["row"]["id"] for e in errors])  # type: ignore[index]
     assert ids == [r["id"] for r in ROWS]  # every input row ends in the output or the errors
     assert all("\n" not in str(e["reason"]) for e in errors)

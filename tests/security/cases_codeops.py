@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from llmassert.errors import SandboxError, UnsafeCodeError
+from llmassert.sandbox import load_inline
 from llmassert.sandbox.code import CodeRunner
 
 try:
@@ -47,6 +48,10 @@ EVIL_ROW: dict[str, Any] = {"id": "r3", "text": "a" * 45 + "!"}
 LAST: list[str] = []
 
 TIME, MEM, SPIKE, IMP = "codeops-time", "codeops-memory", "codeops-spike", "codeops-imports"
+HELPER = "helper-regex-hostile"
+HELPER_TIMEOUT_S = (
+    5.0  # linear helpers take ~0.1 s on these inputs; the quadratic ones took minutes
+)
 TIMED_OUT = r"^transform (failed|stopped): (transform: )?(timed out after|killed after)"
 GUARD = r"^transform (failed|stopped): (SizeLimitError: |transform: )?\S+ would build"
 BOX_MEMORY = r"^transform failed: (MemoryError|killed after|timed out after|worker died)"
@@ -102,9 +107,57 @@ def _check_spike(body: str) -> Outcome:
     return _verdict(textwrap.dedent(body).strip() + "\n", response="a" * 100_000)
 
 
+def _helper(helper: str, text: str, expect: Any) -> Outcome:
+    """``helper(text)`` as a rule-library check calls it (in-process, under its deadline) must
+    give ``expect``: a super-linear helper would meet the deadline and fail the case."""
+    source = (
+        f"from llmassert.assertions.helpers import {helper}\n"
+        f"def probe(example, response):\n    return {helper}(response)\n"
+    )
+    probe = load_inline(source, filename="probe.py", timeout_s=HELPER_TIMEOUT_S)["probe"]
+    try:
+        value = probe({}, text)
+    except SandboxError as e:
+        LAST[:] = [f"{helper}: {e.message}"]
+        return "escaped"
+    except Exception as e:
+        LAST[:] = [f"traceback: {type(e).__name__}: {e}"]
+        return "traceback"
+    LAST[:] = [f"{helper}: {str(value)[:100]!r}"]
+    return "contained" if value == expect else "escaped"
+
+
+def hostile(helper: str, name: str, text: str, expect: Any) -> Case:
+    return Case(
+        HELPER, f"{helper}: {name}", lambda _tmp: _helper(helper, text, expect), "contained"
+    )
+
+
+N = 50_000
 REPLACEMENT = "x" * 999  # a literal replacement: inline-safe (<= 1000 chars), 1000x the text
 
 CASES: list[Case] = [
+    # --- helper regexes on hostile responses (were quadratic: ^\\s* under re.M, "[" runs, fences)
+    hostile("is_markdown", "newlines", "\n" * N, False),
+    hostile("is_markdown", "spaces then newline", " " * N + "\n", False),
+    hostile("is_markdown", "newline-space runs", "\n " * N, False),
+    hostile("is_markdown", "open brackets", "[" * N, False),
+    hostile("is_markdown", "bullet after newlines", "\n" * N + "- item", True),
+    hostile("has_markdown_table", "newlines", "\n" * N, False),
+    hostile("has_markdown_table", "spaces", " " * N, False),
+    hostile("has_markdown_table", "pipes on one line", "|" * N, False),
+    hostile("has_markdown_table", "pipe rows", "|\n" * N, False),
+    hostile(
+        "has_markdown_table", "a table after blank lines", "\n" * N + "|a|b|\n|---|---|\n", True
+    ),
+    hostile("code_blocks", "newlines", "\n" * N, ()),
+    hostile("code_blocks", "unclosed fences", "```x\n" * (N // 5), ()),
+    hostile("code_blocks", "a block after newlines", "\n" * N + "```py\ncode\n```\n", ("code\n",)),
+    hostile("is_uppercase", "newlines then text", "\n" * N + "ABC", True),
+    hostile("is_lowercase", "unclosed fences then text", "```x\n" * (N // 5) + "ABC", False),
+    hostile("bullets", "newlines", "\n" * N, ()),
+    hostile("headers", "hashes", "#" * N, ()),
+    hostile("word_count", "apostrophes", "a'" * N, 1),
     # --- time: Python-level loops stop at the deadline; a regex that backtracks runs in the box
     op(TIME, "while True", "def transform(doc):\n    while True:\n        pass", "box", TIMED_OUT),
     op(

@@ -12,7 +12,13 @@ from security.cases_codeops import CASES, LAST
 
 def test_every_class_is_covered() -> None:
     classes = {c.cls for c in CASES}
-    assert classes == {"codeops-time", "codeops-memory", "codeops-spike", "codeops-imports"}
+    assert classes == {
+        "codeops-time",
+        "codeops-memory",
+        "codeops-spike",
+        "codeops-imports",
+        "helper-regex-hostile",
+    }
     keys = [(c.cls, c.name) for c in CASES]
     assert len(keys) == len(set(keys))
 
