@@ -59,7 +59,13 @@ class CodeRunner:
             self.why_sandboxed = e.message
         if inline:
             self.why_sandboxed = ""
-            fn = load_inline(source, filename=filename, timeout_s=timeout_s, memory_mb=memory_mb)
+            fn = load_inline(
+                source,
+                filename=filename,
+                timeout_s=timeout_s,
+                memory_mb=memory_mb,
+                process_fallback=True,  # a regex without a bounded worst case: the box
+            )
             self._inline = fn.get(function)
             names: set[str] = set(fn)
         else:

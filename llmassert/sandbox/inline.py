@@ -183,25 +183,27 @@ def _timed(
 ) -> Any:
     deadline = _DEADLINE
     try:
-        if threading.get_ident() == _MAIN:
-            if deadline.scoped and not deadline.armed:
-                return _alarmed(fn, args, timeout_s)
-            if deadline.usable():
-                deadline.start(memory)
-                try:
-                    return _alarmed(fn, args, timeout_s)
-                finally:
-                    while True:
-                        try:
-                            signal.setitimer(signal.ITIMER_REAL, 0)
-                            break
-                        except _InlineTimeout:
-                            continue
-        if fallback is not None and prefer_fallback[0]:
-            return fallback(name, args)
         try:
+            if threading.get_ident() == _MAIN:
+                if deadline.scoped and not deadline.armed:
+                    return _alarmed(fn, args, timeout_s)
+                if deadline.usable():
+                    deadline.start(memory)
+                    try:
+                        return _alarmed(fn, args, timeout_s)
+                    finally:
+                        while True:
+                            try:
+                                signal.setitimer(signal.ITIMER_REAL, 0)
+                                break
+                            except _InlineTimeout:
+                                continue
+            if fallback is not None and prefer_fallback[0]:
+                return fallback(name, args)
             return _watched(fn, args, timeout_s, memory)
         except _regex.RegexUnbounded as e:
+            # The same decision on every thread: a regex call whose worst case is not bounded
+            # re-runs in the process sandbox (or fails), on the main thread too.
             if fallback is None:
                 raise SandboxError(f"{name}: {e}") from None
             prefer_fallback[0] = True
@@ -230,6 +232,9 @@ def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) ->
         deadline.reason = ""
         deadline.started = time.monotonic()
         deadline.armed = True
+        # Regex calls take the bounded route here too, though the alarm could stop them: a
+        # verdict must not depend on the thread a check happens to run on.
+        _regex.RESTRICTED.add(_MAIN)
         return fn(*args)
     finally:
         # An alarm may land before `armed = False` runs: catch it and try again, so no
@@ -237,6 +242,7 @@ def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) ->
         while True:
             try:
                 deadline.armed = False
+                _regex.RESTRICTED.discard(_MAIN)
                 break
             except _InlineTimeout:
                 continue

@@ -133,10 +133,11 @@ def load_inline(
     :class:`SandboxError`. ``require_inline_safe`` applies :func:`check_inline_safe` instead of
     :func:`validate_source`. A module level that raises gives :class:`SandboxError`.
 
-    ``process_fallback``: the functions are checks ``(example, response) -> bool``; a call that
-    cannot be bounded in its thread (a regex that may backtrack without bound, off the main
-    thread) re-runs in a :class:`ProcessSandbox` of this source, started on first need. Not for
-    code that calls ``llm_judge`` (the worker cannot): such a call fails with a reason instead.
+    ``process_fallback``: a call that cannot be bounded in-process (a regex whose worst case is
+    not bounded, on whatever thread: see ``_regex.py``) re-runs in a :class:`ProcessSandbox` of
+    this source, started on first need: checks ``(example, response) -> bool`` by verdict, other
+    functions (code operations) by value. Not for code that calls ``llm_judge`` (the worker
+    cannot): such a call fails with a reason instead.
     """
     if require_inline_safe:
         policy.check_inline_safe(source, filename)
@@ -167,15 +168,20 @@ class _ProcessFallback:
         self._id = ""
         self._lock = threading.Lock()
 
-    def call(self, name: str, args: tuple[Any, ...]) -> bool:
-        if len(args) != 2 or not isinstance(args[1], str):
-            raise SandboxError(f"{name}: only checks (example, response) can run in the sandbox")
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
         with self._lock:
             if self._box is None:
                 box = ProcessSandbox(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
                 self._id = box.load(self.source, filename=self.filename)
                 self._box = box
-        return self._box.call(self._id, name, args[0], args[1])
+        if len(args) == 2 and isinstance(args[1], str):  # a check: (example, response) -> bool
+            return self._box.call(self._id, name, args[0], args[1])
+        # A code operation's transform: its value, or its failure as one line.
+        result = self._box.apply_many(self._id, name, [args])[0]
+        if result.error is not None:
+            error = SandboxError if result.kind == "error" else SandboxTimeoutError
+            raise error(f"{name}: {result.error}", file=self.filename)
+        return result.value
 
 
 @dataclass(frozen=True)
