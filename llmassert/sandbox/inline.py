@@ -42,7 +42,7 @@ from llmassert.sandbox._frozen import FrozenDict, freeze, thaw
 from llmassert.sandbox.watchdog import TICK_S, WATCHDOG, Watch, WatchdogStop, rss
 
 DEFAULT_MEMORY_MB = 512
-_MAIN = threading.main_thread().ident
+_MAIN: int = threading.main_thread().ident or 0
 # signal.getsignal wraps its answer in an enum (~10 us); the C function it wraps does not.
 _raw_getsignal = _signal.getsignal
 _SIGALRM = int(signal.SIGALRM)
