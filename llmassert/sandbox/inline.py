@@ -202,8 +202,8 @@ def _timed(
                 return fallback(name, args)
             return _watched(fn, args, timeout_s, memory)
         except _regex.RegexUnbounded as e:
-            # The same decision on every thread: a regex call whose worst case is not bounded
-            # re-runs in the process sandbox (or fails), on the main thread too.
+            # Off the signal deadline, a regex call whose worst case is not bounded re-runs in
+            # the process sandbox (checks and code operations alike), or fails.
             if fallback is None:
                 raise SandboxError(f"{name}: {e}") from None
             prefer_fallback[0] = True
@@ -232,9 +232,6 @@ def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) ->
         deadline.reason = ""
         deadline.started = time.monotonic()
         deadline.armed = True
-        # Regex calls take the bounded route here too, though the alarm could stop them: a
-        # verdict must not depend on the thread a check happens to run on.
-        _regex.RESTRICTED.add(_MAIN)
         return fn(*args)
     finally:
         # An alarm may land before `armed = False` runs: catch it and try again, so no
@@ -242,7 +239,6 @@ def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) ->
         while True:
             try:
                 deadline.armed = False
-                _regex.RESTRICTED.discard(_MAIN)
                 break
             except _InlineTimeout:
                 continue
