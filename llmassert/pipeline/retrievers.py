@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmassert.errors import SpecError
+from llmassert.pipeline.blocking import embed_all
 from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.types import Row
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 NO_CONTEXT = "No extra context available."
 SNIPPET_CHARS = 1000
-EMBED_BATCH = 256
 
 
 class StrictModel(BaseModel):
@@ -174,9 +174,7 @@ class Retriever:
         if self.emb_index is not None:
             assert self.spec.embedding is not None
             emb_texts = [self._render(self.emb_index, {"input": r}) for r in rows]
-            for i in range(0, len(emb_texts), EMBED_BATCH):
-                batch = [t or " " for t in emb_texts[i : i + EMBED_BATCH]]
-                vectors.extend(await ctx.embed(batch, self.spec.embedding.model))
+            vectors = await embed_all(ctx, emb_texts, self.spec.embedding.model)
         for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
             rec: dict[str, Any] = {"text": text, "row": json.dumps(row, default=str), "pos": i}
             if vectors:

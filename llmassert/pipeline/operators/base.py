@@ -59,9 +59,9 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmassert.errors import SpecError
 from llmassert.pipeline.schema_types import TypeSyntaxError, to_json_schema
@@ -86,6 +86,21 @@ StepOnFail = Literal["retry", "glean", "flag", "quarantine", "raise", "reask", "
 
 
 # -- spec models ---------------------------------------------------------------------------------
+
+
+def _types_parse(v: dict[str, Any]) -> dict[str, Any]:
+    if not v:
+        raise ValueError("needs at least one field")
+    for key, t in v.items():
+        try:
+            to_json_schema({key: t})
+        except TypeSyntaxError as e:
+            raise ValueError(f"field {key!r}: {e}") from None
+    return v
+
+
+# ``field: type`` pairs in DocETL's type language (output schemas, cluster's summary_schema).
+TypeFields = Annotated[dict[str, Any], AfterValidator(_types_parse)]
 
 
 class StrictModel(BaseModel):
@@ -121,7 +136,7 @@ class OperationSpec(StrictModel):
 class OutputSpec(StrictModel):
     """``output:`` of an LLM operation: fields in DocETL's type language."""
 
-    schema_: dict[str, Any] = Field(
+    schema_: TypeFields = Field(
         alias="schema",
         description="field: type, e.g. summary: string, tags: list[string], score: enum[lo, hi]",
     )
@@ -134,18 +149,6 @@ class OutputSpec(StrictModel):
     n: int | None = Field(
         None, ge=1, le=100, description="map: DocETL's n outputs per row (n checked answers)."
     )
-
-    @field_validator("schema_")
-    @classmethod
-    def _types_parse(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if not v:
-            raise ValueError("needs at least one field")
-        for key, t in v.items():
-            try:
-                to_json_schema({key: t})
-            except TypeSyntaxError as e:
-                raise ValueError(f"field {key!r}: {e}") from None
-        return v
 
     def json_schema(self) -> dict[str, Any]:
         return to_json_schema(self.schema_)
@@ -433,6 +436,7 @@ __all__ = [
     "RowOperator",
     "StepOnFail",
     "StrictModel",
+    "TypeFields",
     "register",
     "row_digest",
 ]

@@ -17,26 +17,25 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from llmassert.pipeline.blocking import EMBED_BATCH, embed_all
 from llmassert.pipeline.clustering import embedding_text, ward_tree
-from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.context import OpContext
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
     CallEstimate,
-    GlobalOperator,
     Issue,
     LLMOperationSpec,
     Outcome,
     Row,
+    TypeFields,
     register,
     row_digest,
 )
-from llmassert.pipeline.operators.common import LLMStep, failure_json
-from llmassert.pipeline.schema_types import TypeSyntaxError, to_json_schema
+from llmassert.pipeline.operators.common import PromptOperator, failure_json
+from llmassert.pipeline.schema_types import to_json_schema
 from llmassert.pipeline.templates import KeySet
-
-EMBED_BATCH = 256
 
 
 class ClusterSpec(LLMOperationSpec):
@@ -45,24 +44,12 @@ class ClusterSpec(LLMOperationSpec):
     type: Literal["cluster"] = "cluster"
     embedding_keys: list[str] = Field(min_length=1, description="Keys embedded per row.")
     summary_prompt: str = Field(description="Jinja over `inputs` (a node's two children).")
-    summary_schema: dict[str, Any] = Field(description="Fields of each cluster's summary.")
+    summary_schema: TypeFields = Field(description="Fields of each cluster's summary.")
     output_key: str = Field("clusters", min_length=1, description="Key of each row's path.")
     embedding_model: str | None = None
     max_batch_size: int | None = Field(
         None, ge=1, description="DocETL's thread count (accepted; --max-concurrency applies)."
     )
-
-    @field_validator("summary_schema")
-    @classmethod
-    def _types_parse(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if not v:
-            raise ValueError("needs at least one field")
-        for key, t in v.items():
-            try:
-                to_json_schema({key: t})
-            except TypeSyntaxError as e:
-                raise ValueError(f"field {key!r}: {e}") from None
-        return v
 
     @model_validator(mode="after")
     def _own_prompt(self) -> ClusterSpec:
@@ -74,17 +61,12 @@ class ClusterSpec(LLMOperationSpec):
 
 
 @register(ClusterSpec)
-class ClusterOperator(GlobalOperator[ClusterSpec]):
-    uses_llm = True
+class ClusterOperator(PromptOperator[ClusterSpec]):
+    prompt_field = "summary_prompt"
 
-    def __init__(self, spec: ClusterSpec, env: PipelineEnv) -> None:
-        super().__init__(spec, env)
-        self.step = LLMStep(
-            spec,
-            env,
-            prompt_field="summary_prompt",
-            schema=to_json_schema(spec.summary_schema),
-        )
+    @classmethod
+    def step_schema(cls, spec: ClusterSpec) -> dict[str, Any]:
+        return to_json_schema(spec.summary_schema)
 
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing(self.spec.embedding_keys)
@@ -110,9 +92,7 @@ class ClusterOperator(GlobalOperator[ClusterSpec]):
         if n <= 1:
             return Outcome(rows=[{**r, key: []} for r in rows])
         texts = [embedding_text(r, self.spec.embedding_keys) for r in rows]
-        vectors: list[list[float]] = []
-        for i in range(0, n, EMBED_BATCH):
-            vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], self.spec.embedding_model))
+        vectors = await embed_all(ctx, texts, self.spec.embedding_model)
         merges = await asyncio.to_thread(ward_tree, vectors)
         parent: dict[int, int] = {}
         for j, (a, b, _) in enumerate(merges):

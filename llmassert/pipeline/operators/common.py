@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import ValidationError
 
@@ -41,6 +41,7 @@ from llmassert.errors import (
 from llmassert.llm.client import LLMRequest, LLMResult
 from llmassert.pipeline.operators.base import (
     FLAG_KEY,
+    GlobalOperator,
     Issue,
     LLMOperationSpec,
     Outcome,
@@ -64,12 +65,6 @@ JUDGE_SCHEMA: dict[str, Any] = {
     "required": ["should_refine", "improvements"],
     "additionalProperties": False,
 }
-JUDGE_INSTRUCTIONS = (
-    "Review the answer above against these instructions:\n\n{criteria}\n\n"
-    "Decide whether the answer should be refined. Set should_refine to true only if it misses "
-    "or violates something above, and put specific, actionable feedback in improvements "
-    "(empty when nothing needs to change)."
-)
 _REQUEST_KEYS = {"temperature", "max_tokens"}
 
 
@@ -87,6 +82,9 @@ def failure_from_json(d: dict[str, Any]) -> Failure:
 
 # Failures of `severity: warn` assertions, kept on the output row (never enforced).
 WARN_KEY = "_llmassert_warnings"
+
+
+LLMSpecT = TypeVar("LLMSpecT", bound=LLMOperationSpec)
 
 
 @dataclass
@@ -109,6 +107,7 @@ class LLMStep:
         *,
         prompt_field: str = "prompt",
         schema: dict[str, Any] | None = None,
+        model_field: str | None = None,
     ) -> None:
         self.spec = spec
         self.env = env
@@ -124,7 +123,9 @@ class LLMStep:
                 raise self._spec_error("needs `output.schema`", "output")
             schema = spec.output.json_schema()
         self.schema = schema
-        self.model = env.model_for(spec)
+        default_model = env.model_for(spec)  # no model at all: a SpecError, even if overridden
+        override: str | None = getattr(spec, model_field) if model_field else None
+        self.model = override or default_model
         # Tool names must match ^[A-Za-z0-9_-]{1,64}$; operation names are freer.
         self.schema_name = re.sub(r"[^A-Za-z0-9_-]", "_", self.op)[:64] or "output"
         self.system = env.system_message(op_type, spec.system_prompt)
@@ -385,7 +386,7 @@ class LLMStep:
             judge_msgs = [
                 *base,
                 _assistant(output),
-                {"role": "user", "content": JUDGE_INSTRUCTIONS.format(criteria=criteria)},
+                {"role": "user", "content": feedback.judge(criteria)},
             ]
             verdict = await self.request(
                 ctx,
@@ -404,7 +405,7 @@ class LLMStep:
                 _assistant(output),
                 {
                     "role": "user",
-                    "content": feedback.refine(str(data.get("improvements", ""))),
+                    "content": feedback.judge_refine(str(data.get("improvements", ""))),
                 },
             ]
             refined = await self.request(ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}")
@@ -525,3 +526,30 @@ async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Ou
 
     data = await ctx.checkpointed(key, make, keep=lambda d: not d.get("errors"))
     return Outcome.from_json(data)
+
+
+class PromptOperator(GlobalOperator[LLMSpecT], Generic[LLMSpecT]):
+    """A global operation whose calls go through one :class:`LLMStep` (``self.step``).
+
+    The step asks the spec field ``prompt_field``; ``model_field`` names the spec field that
+    overrides the operation's model; :meth:`step_schema` is the answer's schema (default: the
+    spec's ``output``).
+    """
+
+    uses_llm = True
+    prompt_field: ClassVar[str] = "prompt"
+    model_field: ClassVar[str | None] = None
+
+    def __init__(self, spec: LLMSpecT, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        self.step = LLMStep(
+            spec,
+            env,
+            prompt_field=self.prompt_field,
+            schema=self.step_schema(spec),
+            model_field=self.model_field,
+        )
+
+    @classmethod
+    def step_schema(cls, spec: LLMSpecT) -> dict[str, Any] | None:
+        return None

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from llmassert.errors import TemplateError
+from llmassert.pipeline.blocking import candidate_pairs, cosine_matrix, embed_all
 from llmassert.pipeline.cascade import CascadeSpec
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
@@ -44,8 +45,6 @@ from llmassert.pipeline.operators.resolve import (
     PairJudge,
     cascade_matches,
     check_pair_conditions,
-    cosine,
-    embed_texts,
 )
 from llmassert.pipeline.templates import KeySet
 from llmassert.pipeline.validation import SafeExpr
@@ -148,25 +147,14 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
             def texts(rows: list[Row], chosen: list[str] | None) -> list[str]:
                 return [" ".join(str(r[k]) for k in (chosen or list(r)) if k in r) for r in rows]
 
-            model, batch = spec.embedding_model, spec.embedding_batch_size
-            lv = await embed_texts(ctx, texts(left, keys.left), model, batch, self.name)
-            rv = await embed_texts(ctx, texts(right, keys.right), model, batch, self.name)
-            sim = cosine(lv, rv)
+            model, batch = spec.embedding_model, spec.embedding_batch_size or 1000
+            lv = await embed_all(ctx, texts(left, keys.left), model, batch=batch, where=self.name)
+            rv = await embed_all(ctx, texts(right, keys.right), model, batch=batch, where=self.name)
+            sim = cosine_matrix(lv, rv)
         elif not self.conditions and len(left) * len(right) > 1000:
             ctx.warn(f"no blocking: comparing all {len(left) * len(right)} pairs")
-        blocking = bool(self.conditions) or sim is not None
-        scored: list[tuple[float, int, int]] = []
-        for i, a in enumerate(left):
-            for j, b in enumerate(right):
-                score = sim(i, j) if sim is not None else 0.0
-                if (
-                    not blocking
-                    or (sim is not None and score >= (spec.blocking_threshold or 0))
-                    or any(c.holds(left=a, right=b, input1=a, input2=b)[0] for c in self.conditions)
-                ):
-                    scored.append((-score, i, j))
-        scored.sort()
-        pairs = [(i, j) for _, i, j in scored]
+        every = ((i, j) for i in range(len(left)) for j in range(len(right)))
+        pairs = candidate_pairs(every, left, right, self.conditions, sim, spec.blocking_threshold)
         return pairs[: spec.limit_comparisons] if spec.limit_comparisons else pairs
 
     def _readable(
@@ -216,6 +204,19 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
             "skipped_at_limit": 0,
             "comparison_errors": 0,
         }
+
+        def full(i: int, j: int) -> bool:
+            """True if the left or the right row already has its most matches."""
+            return bool(caps.left and hits_l.get(i, 0) >= caps.left) or bool(
+                caps.right and hits_r.get(j, 0) >= caps.right
+            )
+
+        def match(i: int, j: int) -> None:
+            if not full(i, j):
+                matches.append((i, j))
+                hits_l[i] = hits_l.get(i, 0) + 1
+                hits_r[j] = hits_r.get(j, 0) + 1
+
         if self.spec.cascade is not None:
             verdicts, info = await cascade_matches(
                 self.judge,
@@ -225,13 +226,8 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
                 [(left[i], right[j]) for i, j in pairs],
             )
             for (i, j), hit in zip(pairs, verdicts, strict=True):
-                full = (caps.left and hits_l.get(i, 0) >= caps.left) or (
-                    caps.right and hits_r.get(j, 0) >= caps.right
-                )
-                if hit and not full:
-                    matches.append((i, j))
-                    hits_l[i] = hits_l.get(i, 0) + 1
-                    hits_r[j] = hits_r.get(j, 0) + 1
+                if hit:
+                    match(i, j)
             pairs = []
             counts |= info
         ctx.progress.add_total(self.name, len(pairs))
@@ -240,24 +236,17 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
             batch: list[tuple[int, int]] = []
             later: list[tuple[int, int]] = []
             for i, j in pending:
-                if (caps.left and hits_l.get(i, 0) >= caps.left) or (
-                    caps.right and hits_r.get(j, 0) >= caps.right
-                ):
+                if full(i, j):
                     counts["skipped_at_limit"] += 1
                     ctx.advance()
                 else:
                     (batch if len(batch) < wave else later).append((i, j))
             results = await asyncio.gather(*(self.judge(ctx, left[i], right[j]) for i, j in batch))
-            for (i, j), match in zip(batch, results, strict=True):
+            for (i, j), verdict in zip(batch, results, strict=True):
                 counts["comparisons"] += 1
-                counts["comparison_errors"] += match is None
-                full = (caps.left and hits_l.get(i, 0) >= caps.left) or (
-                    caps.right and hits_r.get(j, 0) >= caps.right
-                )
-                if match and not full:
-                    matches.append((i, j))
-                    hits_l[i] = hits_l.get(i, 0) + 1
-                    hits_r[j] = hits_r.get(j, 0) + 1
+                counts["comparison_errors"] += verdict is None
+                if verdict:
+                    match(i, j)
             ctx.advance(len(batch))
             pending = later
         out = self._emit(left, right, matches)

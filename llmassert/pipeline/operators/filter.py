@@ -18,6 +18,7 @@ from pydantic import model_validator
 
 from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError
 from llmassert.llm.usage import is_embedding_model
+from llmassert.pipeline.blocking import embed_all
 from llmassert.pipeline.cascade import CascadeSpec, Guarantee, run_binary, seed_of
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
@@ -32,8 +33,6 @@ from llmassert.pipeline.operators.base import (
 from llmassert.pipeline.operators.common import journaled
 from llmassert.pipeline.operators.map import MapOperator, MapSpec
 from llmassert.pipeline.templates import KeySet
-
-EMBED_BATCH = 256
 
 
 class FilterSpec(MapSpec):
@@ -218,7 +217,4 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         for row in rows:
             text, _, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
             texts.append(text or " ")
-        vectors: list[list[float]] = []
-        for i in range(0, len(texts), EMBED_BATCH):
-            vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], self.cascade.proxy_model))
-        return vectors
+        return await embed_all(ctx, texts, self.cascade.proxy_model)

@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from llmassert.pipeline.context import OpContext, PipelineEnv
+from llmassert.pipeline.blocking import embed_all, verdict_schema
+from llmassert.pipeline.context import OpContext
 from llmassert.pipeline.operators.base import (
     CallEstimate,
-    GlobalOperator,
     Issue,
     LLMOperationSpec,
     Outcome,
@@ -29,17 +29,11 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
-from llmassert.pipeline.operators.common import LLMStep
+from llmassert.pipeline.operators.common import PromptOperator
 from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet
 
-SAME_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"is_same": {"type": "boolean"}},
-    "required": ["is_same"],
-    "additionalProperties": False,
-}
-EMBED_BATCH = 256
+SAME_SCHEMA = verdict_schema("is_same")
 
 
 class LinkResolveSpec(LLMOperationSpec):
@@ -63,19 +57,13 @@ class LinkResolveSpec(LLMOperationSpec):
 
 
 @register(LinkResolveSpec)
-class LinkResolveOperator(GlobalOperator[LinkResolveSpec]):
-    uses_llm = True
+class LinkResolveOperator(PromptOperator[LinkResolveSpec]):
+    prompt_field = "comparison_prompt"
+    model_field = "comparison_model"
 
-    def __init__(self, spec: LinkResolveSpec, env: PipelineEnv) -> None:
-        super().__init__(spec, env)
-        self.step = LLMStep(
-            spec,
-            env,
-            prompt_field="comparison_prompt",
-            schema=SAME_SCHEMA,
-        )
-        if spec.comparison_model:
-            self.step.model = spec.comparison_model
+    @classmethod
+    def step_schema(cls, spec: LinkResolveSpec) -> dict[str, Any]:
+        return SAME_SCHEMA
 
     def output_keys(self, keys: KeySet) -> KeySet:
         missing = keys.missing([self.spec.id_key, self.spec.link_key])
@@ -93,13 +81,6 @@ class LinkResolveOperator(GlobalOperator[LinkResolveSpec]):
             "blocking_threshold (unknown before embedding)",
             upper_bound=True,
         )
-
-    async def _embed(self, ctx: OpContext, values: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for i in range(0, len(values), EMBED_BATCH):
-            batch = [v or " " for v in values[i : i + EMBED_BATCH]]
-            vectors.extend(await ctx.embed(batch, self.spec.embedding_model))
-        return vectors
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         id_key, link_key = self.spec.id_key, self.spec.link_key
@@ -122,8 +103,8 @@ class LinkResolveOperator(GlobalOperator[LinkResolveSpec]):
         replacements: dict[str, str] = {}
         stats = {"links_to_resolve": len(to_resolve), "comparisons": 0, "failed_comparisons": 0}
         if to_resolve and ids:
-            id_vecs = await self._embed(ctx, ids)
-            link_vecs = await self._embed(ctx, to_resolve)
+            id_vecs = await embed_all(ctx, ids, self.spec.embedding_model)
+            link_vecs = await embed_all(ctx, to_resolve, self.spec.embedding_model)
             pairs = [
                 (cosine(lv, iv), li, ii)
                 for li, lv in enumerate(link_vecs)

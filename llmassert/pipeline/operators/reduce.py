@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from llmassert.errors import TemplateError
+from llmassert.pipeline.blocking import embed_all
 from llmassert.pipeline.clustering import embedding_text, kmeans_representatives
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
@@ -46,7 +47,6 @@ from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet
 
 ALL = "_all"
-EMBED_BATCH = 256
 
 
 class ReduceInputSpec(StrictModel):
@@ -421,9 +421,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             return [inputs[i] for i in sorted(random.Random(seed).sample(range(len(inputs)), k))]
         texts = [embedding_text(r, vs.embedding_keys) for r in inputs]
         model = vs.embedding_model
-        vectors: list[list[float]] = []
-        for i in range(0, len(texts), EMBED_BATCH):
-            vectors.extend(await ctx.embed(texts[i : i + EMBED_BATCH], model))
+        vectors = await embed_all(ctx, texts, model)
         if vs.method == "cluster":
             return [inputs[i] for i in kmeans_representatives(vectors, k, seed)]
         assert self.query is not None

@@ -32,7 +32,6 @@ import asyncio
 import difflib
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -42,17 +41,21 @@ from llmassert.errors import (
     BudgetExceededError,
     CassetteMissError,
     LLMError,
-    OperationError,
     TemplateError,
 )
 from llmassert.llm.client import LLMRequest
 from llmassert.llm.usage import is_embedding_model
+from llmassert.pipeline.blocking import (
+    candidate_pairs,
+    cosine_matrix,
+    embed_all,
+    verdict_schema,
+)
 from llmassert.pipeline.cascade import CascadeSpec, run_binary, seed_of
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     UNKNOWN,
     CallEstimate,
-    GlobalOperator,
     Issue,
     LLMOperationSpec,
     Outcome,
@@ -61,16 +64,11 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
-from llmassert.pipeline.operators.common import LLMStep, render_or_error
+from llmassert.pipeline.operators.common import LLMStep, PromptOperator, render_or_error
 from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
-MATCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"is_match": {"type": "boolean"}},
-    "required": ["is_match"],
-    "additionalProperties": False,
-}
+MATCH_SCHEMA = verdict_schema("is_match")
 PAIR_NAMES = ("input1", "input2", "left", "right")
 # Comparisons per wave (DocETL's default).  Fixed, not tied to --max-concurrency: which pairs
 # get compared must not depend on how many requests may run at once (caches, cassettes).
@@ -188,44 +186,6 @@ def identity(row: Row, keys: Sequence[str]) -> str | None:
         sort_keys=True,
         default=str,
     )
-
-
-def cosine(left: list[list[float]], right: list[list[float]]) -> Callable[[int, int], float]:
-    """``sim(i, j)``: cosine similarity of ``left[i]`` and ``right[j]`` (numpy when installed)."""
-
-    def units(vectors: list[list[float]]) -> list[list[float]]:
-        out = []
-        for v in vectors:
-            norm = math.sqrt(sum(x * x for x in v)) or 1.0
-            out.append([x / norm for x in v])
-        return out
-
-    a = units(left)
-    b = a if right is left else units(right)
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy comes with the solver extras
-        return lambda i, j: sum(x * y for x, y in zip(a[i], b[j], strict=True))
-    sims = np.asarray(a, dtype=float) @ np.asarray(b, dtype=float).T
-    return lambda i, j: float(sims[i, j])
-
-
-async def embed_texts(
-    ctx: OpContext, texts: list[str], model: str | None, batch: int | None, where: str
-) -> list[list[float]]:
-    """Embeddings through the LLM layer (cached there), ``batch`` texts per request."""
-    size = batch or 1000
-    try:
-        vectors = await asyncio.gather(
-            *(ctx.embed(texts[i : i + size], model) for i in range(0, len(texts), size))
-        )
-    except (BudgetExceededError, CassetteMissError):
-        raise
-    except LLMError as e:
-        raise OperationError(
-            f"embedding for blocking_threshold failed: {e}", file=ctx.env.spec_file, field=where
-        ) from e
-    return [v for chunk in vectors for v in chunk]
 
 
 class PairJudge:
@@ -354,11 +314,7 @@ async def cascade_matches(
         return await judge.score(ctx, *pairs[k], spec.proxy_model)
 
     async def embed() -> list[list[float]]:
-        texts = [judge.text(a, b) or " " for a, b in pairs]
-        vectors: list[list[float]] = []
-        for i in range(0, len(texts), 256):
-            vectors.extend(await ctx.embed(texts[i : i + 256], spec.proxy_model))
-        return vectors
+        return await embed_all(ctx, [judge.text(a, b) for a, b in pairs], spec.proxy_model)
 
     guarantee = spec.guarantee or "precision"
     by_embedding = is_embedding_model(spec.proxy_model)
@@ -381,49 +337,18 @@ async def cascade_matches(
     return verdicts, {"cascade": meta}
 
 
-def candidate_pairs(
-    rows: list[Row],
-    conditions: list[SafeExpr],
-    sim: Callable[[int, int], float] | None,
-    threshold: float | None,
-) -> list[tuple[int, int]]:
-    """Pairs (i < j) worth comparing, most similar first (then in index order)."""
-    scored: list[tuple[float, int, int]] = []
-    blocking = bool(conditions) or threshold is not None
-    for i in range(len(rows)):
-        for j in range(i + 1, len(rows)):
-            score = sim(i, j) if sim is not None else 0.0
-            keep = (
-                not blocking
-                or (threshold is not None and score >= threshold)
-                or any(
-                    c.holds(input1=rows[i], input2=rows[j], left=rows[i], right=rows[j])[0]
-                    for c in conditions
-                )
-            )
-            if keep:
-                scored.append((-score, i, j))
-    scored.sort()
-    return [(i, j) for _, i, j in scored]
-
-
 # -- the operator --------------------------------------------------------------------------------
 
 
 @register(ResolveSpec)
-class ResolveOperator(GlobalOperator[ResolveSpec]):
+class ResolveOperator(PromptOperator[ResolveSpec]):
     """Clusters rows naming the same entity and gives each cluster one resolved value."""
 
-    uses_llm = True
+    prompt_field = "resolution_prompt"
+    model_field = "resolution_model"
 
     def __init__(self, spec: ResolveSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = LLMStep(
-            spec,
-            env,
-            prompt_field="resolution_prompt",
-        )
-        self.step.model = spec.resolution_model or self.step.model
         self.compare_prompt = self.template(spec.comparison_prompt, "comparison_prompt")
         self.judge = PairJudge(
             self.step,
@@ -460,7 +385,7 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         known = all(v is not UNKNOWN for r in rows for v in r.values())
         if known and self.spec.blocking_threshold is None:
             reps = self._representatives(rows, self._blocking_keys(rows))[0]
-            pairs = len(candidate_pairs([rows[i] for i in reps], self.conditions, None, None))
+            pairs = len(self._candidates([rows[i] for i in reps], None, None))
         else:
             pairs = n * (n - 1) // 2
         out = [{**r, **{f: UNKNOWN for f in self.output_fields()}} for r in rows]
@@ -471,6 +396,13 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         )
 
     # -- running -------------------------------------------------------------------------------
+
+    def _candidates(
+        self, rows: list[Row], sim: Callable[[int, int], float] | None, threshold: float | None
+    ) -> list[tuple[int, int]]:
+        """Pairs (i < j) worth comparing, most similar first (then in index order)."""
+        every = ((i, j) for i in range(len(rows)) for j in range(i + 1, len(rows)))
+        return candidate_pairs(every, rows, rows, self.conditions, sim, threshold)
 
     def _blocking_keys(self, rows: list[Row]) -> list[str]:
         if self.spec.blocking_keys:
@@ -511,18 +443,20 @@ class ResolveOperator(GlobalOperator[ResolveSpec]):
         sim = None
         if self.spec.blocking_threshold is not None and len(reps) > 1:
             texts = [" ".join(str(rows[i][k]) for k in keys if k in rows[i]) for i in reps]
-            vectors = await embed_texts(
-                ctx, texts, self.spec.embedding_model, self.spec.embedding_batch_size, self.name
+            vectors = await embed_all(
+                ctx,
+                texts,
+                self.spec.embedding_model,
+                batch=self.spec.embedding_batch_size or 1000,
+                where=self.name,
             )
-            sim = cosine(vectors, vectors)
+            sim = cosine_matrix(vectors, vectors)
         elif not self.conditions and len(reps) > 50:
             ctx.warn(
                 f"no blocking_threshold or blocking_conditions: up to "
                 f"{len(reps) * (len(reps) - 1) // 2} comparisons"
             )
-        local = candidate_pairs(
-            [rows[i] for i in reps], self.conditions, sim, self.spec.blocking_threshold
-        )
+        local = self._candidates([rows[i] for i in reps], sim, self.spec.blocking_threshold)
         pairs = [(reps[a], reps[b]) for a, b in local]
         meta = {
             "rows": n,

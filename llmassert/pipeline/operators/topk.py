@@ -17,14 +17,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from llmassert.pipeline.blocking import EMBED_BATCH
 from llmassert.pipeline.context import DEFAULT_EMBEDDING_MODEL, OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import CallEstimate, GlobalOperator, Outcome, Row, register
 from llmassert.pipeline.operators.rank import RANK_KEY, Ranker, row_text
 from llmassert.pipeline.operators.subset import StratifiedSpec, portion, strata_groups
 from llmassert.pipeline.similarity import bm25_scores, similarities
 from llmassert.pipeline.templates import KeySet
-
-EMBED_BATCH = 256
 
 
 class TopKSpec(StratifiedSpec):
