@@ -12,19 +12,24 @@ after loading and every example it receives is deep-frozen (``_frozen.py``).
 
 Protocol. Requests: one JSON document per line on stdin. Replies: fixed binary frames on a file
 descriptor duplicated *before* any assertion code loads (``fd 1`` is then pointed at stderr);
-each frame is ``struct ">BIBH"`` = (tag, index, status, length) followed by ``length`` bytes of
-UTF-8 text (an error message, at most ``MAX_TEXT``). The frame is built only from ints the
+each frame is ``struct ">BIBI"`` = (tag, index, status, length) followed by ``length`` bytes of
+UTF-8 text (an error message, at most ``MAX_TEXT``; a code operation's JSON result, at most
+``MAX_VALUE``, encoded by an encoder bound before any code loads). The frame is built only from ints the
 worker computes and ``str.encode`` -- no serializer assertion code could reach -- and the
 parent checks tag, index, status and length of every frame (``process.py``).
 
 - worker start: ``(READY, 0, 0, 0)``
-- ``{"op": "load", "id": ID, "source": SRC, "filename": F}`` -> ``(LOADED, 0, 1, 0)`` or
+- ``{"op": "load", "id": ID, "source": SRC, "filename": F, "profile": "check"|"code"}`` ->
+  ``(LOADED, 0, 1, 0)`` or
   ``(LOADED, 0, 0, n) + error``
 - ``{"op": "call", "id": ID, "fns": [...], "items": [[example, response], ...], "start": K,
   "timeout": T}`` -> one ``(RESULT, k, status, n) + error`` per call ``k = K, K+1, ...``,
   item-major; ``status`` is ``FALSE``, ``TRUE``, ``ERROR`` (the code raised) or ``LIMIT`` (time or
   memory limit). Each frame is written as soon as its call ends, so the parent knows exactly
   which call was running if it must kill the worker.
+- ``{"op": "apply", "id": ID, "fn": F, "items": [[arg, ...], ...], "start": K, "timeout": T}``
+  (code operations) -> one ``(VALUE, k, status, n) + text`` per item: ``TRUE`` with the JSON of
+  ``F(*args)``, or ``ERROR``/``LIMIT`` with a one-line reason.
 - ``{"op": "unload", "id": ID}`` -> ``(UNLOADED, 0, 1, 0)``
 """
 
