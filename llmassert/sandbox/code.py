@@ -22,11 +22,13 @@ from typing import Any
 from llmassert.errors import SandboxError, UnsafeCodeError
 from llmassert.sandbox import policy
 from llmassert.sandbox._worker import describe
+from llmassert.sandbox.inline import scope
 from llmassert.sandbox.process import ProcessSandbox, load_inline
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 512
 Outcome = tuple[Any, str | None]
+_CHUNK = 64
 
 
 class CodeRunner:
@@ -47,6 +49,7 @@ class CodeRunner:
     ) -> None:
         self.function = function
         self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
         self._inline: Callable[..., Any] | None = None
         self._box: ProcessSandbox | None = None
         self._id = ""
@@ -94,7 +97,13 @@ class CodeRunner:
                 for r in self._box.apply_many(self._id, self.function, arg_lists)
             ]
         assert self._inline is not None
-        return [self._one(self._inline, args) for args in arg_lists]
+        # One installed timer per chunk of rows; each row still has its own deadline from its
+        # start. Chunked: the memory baseline is the scope's, and results accumulate.
+        out: list[Outcome] = []
+        for i in range(0, len(arg_lists), _CHUNK):
+            with scope(self.timeout_s, self.memory_mb):
+                out.extend(self._one(self._inline, args) for args in arg_lists[i : i + _CHUNK])
+        return out
 
     @staticmethod
     def _one(fn: Callable[..., Any], args: Sequence[Any]) -> Outcome:
