@@ -49,22 +49,19 @@ from llmassert.pipeline.operators.base import (
     StepOnFail,
     row_digest,
 )
-from llmassert.pipeline.schema_types import check_value
+from llmassert.pipeline.schema_types import check_value, object_schema
 from llmassert.pipeline.templates import Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
 if TYPE_CHECKING:
     from llmassert.pipeline.context import OpContext, PipelineEnv
 
-JUDGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
+JUDGE_SCHEMA: dict[str, Any] = object_schema(
+    {
         "should_refine": {"type": "boolean"},
         "improvements": {"type": "string"},
-    },
-    "required": ["should_refine", "improvements"],
-    "additionalProperties": False,
-}
+    }
+)
 _REQUEST_KEYS = {"temperature", "max_tokens"}
 
 

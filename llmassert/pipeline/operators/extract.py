@@ -39,36 +39,28 @@ from llmassert.pipeline.operators.base import (
 from llmassert.pipeline.operators.common import LLMStep, render_or_error
 from llmassert.pipeline.operators.map import retriever_for
 from llmassert.pipeline.retrievers import prompt_with_context
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 LINE_WIDTH = 80
 REGEX_TIMEOUT_S = 1.0
 
-LINE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
+LINE_SCHEMA: dict[str, Any] = object_schema(
+    {
         "line_ranges": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
+            "items": object_schema(
+                {
                     "start_line": {"type": "integer"},
                     "end_line": {"type": "integer"},
-                },
-                "required": ["start_line", "end_line"],
-                "additionalProperties": False,
-            },
+                }
+            ),
         }
-    },
-    "required": ["line_ranges"],
-    "additionalProperties": False,
-}
-REGEX_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"patterns": {"type": "array", "items": {"type": "string"}}},
-    "required": ["patterns"],
-    "additionalProperties": False,
-}
+    }
+)
+REGEX_SCHEMA: dict[str, Any] = object_schema(
+    {"patterns": {"type": "array", "items": {"type": "string"}}}
+)
 
 LINE_TASK = """Extract passages from the text below, following these instructions:
 

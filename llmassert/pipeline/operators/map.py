@@ -25,6 +25,7 @@ from llmassert.pipeline.operators.common import LLMStep, journaled, render_or_er
 from llmassert.pipeline.pdf_input import PdfInputError, PdfMode, PdfPrompt, pdf_mode
 from llmassert.pipeline.pdf_input import prepare as prepare_pdf
 from llmassert.pipeline.retrievers import Retriever, prompt_with_context
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 
@@ -81,12 +82,7 @@ class MapSpec(LLMOperationSpec):
 
 def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
     """Schema of a batched answer: one item per input row, in order."""
-    return {
-        "type": "object",
-        "properties": {"results": {"type": "array", "items": item}},
-        "required": ["results"],
-        "additionalProperties": False,
-    }
+    return object_schema({"results": {"type": "array", "items": item}})
 
 
 @register(MapSpec)
@@ -322,12 +318,7 @@ def retriever_for(op: Any) -> Retriever | None:
 
 
 CALIBRATION_SEED = 42  # DocETL's: the same rows are sampled for the same input
-CALIBRATION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"calibration_context": {"type": "string"}},
-    "required": ["calibration_context"],
-    "additionalProperties": False,
-}
+CALIBRATION_SCHEMA: dict[str, Any] = object_schema({"calibration_context": {"type": "string"}})
 CALIBRATION_TASK = """This prompt was applied to sample documents:
 
 <prompt>

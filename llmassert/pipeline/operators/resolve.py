@@ -65,6 +65,7 @@ from llmassert.pipeline.operators.base import (
     row_digest,
 )
 from llmassert.pipeline.operators.common import LLMStep, PromptOperator, render_or_error
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
@@ -282,15 +283,12 @@ class PairJudge:
 
 
 CONFIDENCE_ASK = "Also give your confidence in that answer, from 0 to 1, as `confidence`."
-PROXY_MATCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
+PROXY_MATCH_SCHEMA: dict[str, Any] = object_schema(
+    {
         "is_match": {"type": "boolean"},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-    "required": ["is_match", "confidence"],
-    "additionalProperties": False,
-}
+    }
+)
 
 
 async def cascade_matches(
