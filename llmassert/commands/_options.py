@@ -22,6 +22,7 @@ import sys
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -36,98 +37,73 @@ if TYPE_CHECKING:
 
 PANEL = "LLM options"
 
+
+def _llm_option(flag: str, help: str, **kw: Any) -> Any:
+    """A typer option shown under the LLM options panel of ``--help``."""
+    return typer.Option(flag, help=help, rich_help_panel=PANEL, **kw)
+
+
 ModelOpt = Annotated[
     str | None,
-    typer.Option(
-        "--model",
-        help="litellm model string, e.g. openai/gpt-4o-mini (env LLMASSERT_MODEL).",
-        rich_help_panel=PANEL,
-    ),
+    _llm_option("--model", "litellm model string, e.g. openai/gpt-4o-mini (env LLMASSERT_MODEL)."),
 ]
 EmbeddingModelOpt = Annotated[
     str | None,
-    typer.Option(
+    _llm_option(
         "--embedding-model",
-        help="Embedding model, e.g. openai/text-embedding-3-small (env LLMASSERT_EMBEDDING_MODEL).",
-        rich_help_panel=PANEL,
+        "Embedding model, e.g. openai/text-embedding-3-small (env LLMASSERT_EMBEDDING_MODEL).",
     ),
 ]
 ApiBaseOpt = Annotated[
     str | None,
-    typer.Option(
+    _llm_option(
         "--api-base",
-        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
+        "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
         "(env LLMASSERT_API_BASE, OPENAI_API_BASE, OPENAI_BASE_URL).",
-        rich_help_panel=PANEL,
     ),
 ]
 MaxConcurrencyOpt = Annotated[
     int | None,
-    typer.Option(
-        "--max-concurrency",
-        min=1,
-        help="Most LLM requests in flight at once (default 32).",
-        rich_help_panel=PANEL,
-    ),
+    _llm_option("--max-concurrency", "Most LLM requests in flight at once (default 32).", min=1),
 ]
-RpmOpt = Annotated[
-    int | None,
-    typer.Option("--rpm", min=1, help="Request limit per minute.", rich_help_panel=PANEL),
-]
-TpmOpt = Annotated[
-    int | None, typer.Option("--tpm", min=1, help="Token limit per minute.", rich_help_panel=PANEL)
-]
+RpmOpt = Annotated[int | None, _llm_option("--rpm", "Request limit per minute.", min=1)]
+TpmOpt = Annotated[int | None, _llm_option("--tpm", "Token limit per minute.", min=1)]
 RecordOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--record",
-        metavar="DIR",
-        help="Record LLM HTTP traffic into cassettes in DIR.",
-        rich_help_panel=PANEL,
-    ),
+    _llm_option("--record", "Record LLM HTTP traffic into cassettes in DIR.", metavar="DIR"),
 ]
 ReplayOpt = Annotated[
     Path | None,
-    typer.Option(
+    _llm_option(
         "--replay",
-        metavar="DIR",
-        help="Answer LLM calls only from cassettes in DIR (offline; a "
+        "Answer LLM calls only from cassettes in DIR (offline; a "
         "request not recorded is an error).",
-        rich_help_panel=PANEL,
+        metavar="DIR",
     ),
 ]
 MaxCostOpt = Annotated[
     float | None,
-    typer.Option(
-        "--max-cost",
-        min=0,
-        help="Stop starting LLM calls once this many USD are spent.",
-        rich_help_panel=PANEL,
-    ),
+    _llm_option("--max-cost", "Stop starting LLM calls once this many USD are spent.", min=0),
 ]
 MaxTokensOpt = Annotated[
     int | None,
-    typer.Option(
-        "--max-tokens",
-        min=1,
-        help="Stop starting LLM calls once this many tokens are used.",
-        rich_help_panel=PANEL,
-    ),
+    _llm_option("--max-tokens", "Stop starting LLM calls once this many tokens are used.", min=1),
 ]
 CacheDirOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="LLM response cache (default .llmassert/cache) (env LLMASSERT_CACHE_DIR).",
-        rich_help_panel=PANEL,
+    _llm_option(
+        "--cache-dir", "LLM response cache (default .llmassert/cache) (env LLMASSERT_CACHE_DIR)."
     ),
 ]
 NoCacheOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache", help="Neither read nor write the LLM response cache.", rich_help_panel=PANEL
-    ),
+    bool, _llm_option("--no-cache", "Neither read nor write the LLM response cache.")
 ]
+
+
+def share_option(*flags: str, help: str | None = None) -> Any:
+    """An option taking a share between 0 and 1 (coverage alpha, false-failure ceiling tau...)."""
+    return typer.Option(*flags, min=0.0, max=1.0, help=help)
+
 
 # Not an LLM option: shared by the commands that write assertions/<name>.py (synth, select).
 ForceOpt = Annotated[
@@ -150,6 +126,33 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     "cache_dir": (CacheDirOpt, None),
     "no_cache": (NoCacheOpt, False),
 }
+
+
+@dataclass(frozen=True)
+class LLMFlags:
+    """The shared LLM options as given on the command line (None: not given).
+
+    What ``@llm_options`` hands a command that declares ``flags: LLMFlags`` instead of
+    ``settings``: for a command that layers the flags over settings of its own (``run``: the
+    pipeline's ``default_lm_api_base``) or reads one flag itself.
+    """
+
+    model: str | None = None
+    embedding_model: str | None = None
+    api_base: str | None = None
+    max_concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    record: Path | None = None
+    replay: Path | None = None
+    max_cost: float | None = None
+    max_tokens: int | None = None
+    cache_dir: Path | None = None
+    no_cache: bool = False
+
+    def settings(self, base: Settings | None = None) -> Settings:
+        """These flags on top of ``base`` (see :func:`settings_from_options`)."""
+        return settings_from_options(**asdict(self), base=base)
 
 
 def settings_from_options(
@@ -205,17 +208,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 def llm_options(func: F) -> F:
     """Add the shared LLM options to a typer command; it receives ``settings: Settings`` instead.
 
-    The decorated function must have a parameter named ``settings``.
+    The decorated function must have a parameter named ``settings`` (built from the flags and
+    the environment) or ``flags`` (the :class:`LLMFlags` as given).
     """
     sig = inspect.signature(func)
-    if "settings" not in sig.parameters:
-        raise TypeError(f"{func.__name__} needs a `settings` parameter to use @llm_options")
+    target = next((n for n in ("settings", "flags") if n in sig.parameters), None)
+    if target is None:
+        raise TypeError(
+            f"{func.__name__} needs a `settings` or `flags` parameter to use @llm_options"
+        )
     # Resolve string annotations (PEP 563) in the command's own module, where its names live.
     hints = typing.get_type_hints(func, include_extras=True)
     own = [
         p.replace(annotation=hints.get(name, p.annotation))
         for name, p in sig.parameters.items()
-        if name != "settings"
+        if name != target
     ]
     extra = [
         inspect.Parameter(
@@ -226,11 +233,12 @@ def llm_options(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        options = {name: kwargs.pop(name) for name in OPTIONS if name in kwargs}
-        return func(*args, settings=settings_from_options(**options), **kwargs)
+        flags = LLMFlags(**{name: kwargs.pop(name) for name in OPTIONS if name in kwargs})
+        given = flags if target == "flags" else flags.settings()
+        return func(*args, **{target: given}, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-    hints.pop("settings", None)
+    hints.pop(target, None)
     hints.pop("return", None)
     wrapper.__annotations__ = {**hints, **{n: a for n, (a, _) in OPTIONS.items()}}
     del wrapper.__wrapped__  # typer must see the new signature, not the original

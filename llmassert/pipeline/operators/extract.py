@@ -36,9 +36,9 @@ from llmassert.pipeline.operators.base import (
     RowOperator,
     register,
 )
-from llmassert.pipeline.operators.common import LLMStep, render_or_error
-from llmassert.pipeline.operators.map import retriever_for
-from llmassert.pipeline.retrievers import prompt_with_context
+from llmassert.pipeline.operators.common import LLMStep
+from llmassert.pipeline.operators.map import render_with_context, retriever_for
+from llmassert.pipeline.retrievers import context_key
 from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
@@ -158,7 +158,7 @@ class ExtractOperator(RowOperator[ExtractSpec]):
         self.step.prompt.check({"input": keys, **extra})
         added = [self.out_key(k) for k in self.spec.document_keys]
         if self.retriever is not None and self.spec.save_retriever_output:
-            added.append(f"_{self.name}_retrieved_context")
+            added.append(context_key(self.name))
         return keys | added
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
@@ -174,19 +174,10 @@ class ExtractOperator(RowOperator[ExtractSpec]):
                 return Outcome(
                     errors=[Issue(self.name, row, f"document key {key!r} is missing or not text")]
                 )
-        variables: dict[str, Any] = {"input": row}
-        extra: Row = {}
-        context = None
-        if self.retriever is not None:
-            context = await self.retriever.retrieve({"input": row}, ctx)
-            variables["retrieval_context"] = context
-            if self.spec.save_retriever_output:
-                extra[f"_{self.name}_retrieved_context"] = context
-        instructions, failed = render_or_error(ctx, self.step, row, **variables)
+        instructions, failed, extra = await render_with_context(self, self.step, row, ctx, row)
         if failed is not None:
             return failed
         assert instructions is not None
-        instructions = prompt_with_context(self.spec.prompt, instructions, context)
         parts = await asyncio.gather(
             *(self._one(ctx, row, key, instructions) for key in self.spec.document_keys)
         )

@@ -24,7 +24,7 @@ from llmassert.pipeline.operators.base import (
 from llmassert.pipeline.operators.common import LLMStep, journaled, render_or_error
 from llmassert.pipeline.pdf_input import PdfInputError, PdfMode, PdfPrompt, pdf_mode
 from llmassert.pipeline.pdf_input import prepare as prepare_pdf
-from llmassert.pipeline.retrievers import Retriever, prompt_with_context
+from llmassert.pipeline.retrievers import Retriever, context_key, prompt_with_context
 from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
@@ -157,7 +157,7 @@ class MapOperator(RowOperator[MapSpec]):
         if self.spec.enable_observability:
             extra.append(f"_observability_{self.name}")
         if self.retriever is not None and self.spec.save_retriever_output:
-            extra.append(f"_{self.name}_retrieved_context")
+            extra.append(context_key(self.name))
         return extra
 
     def prompt_row(self, row: Row) -> Row:
@@ -168,20 +168,11 @@ class MapOperator(RowOperator[MapSpec]):
     async def render_row(self, row: Row, ctx: OpContext) -> tuple[str | None, Outcome | None, Row]:
         """The prompt of one row, its error outcome, and the extra keys its output row gets."""
         assert self.step is not None
-        seen = self.prompt_row(row)
-        extra: Row = {}
-        context = None
-        variables: dict[str, Any] = {"input": seen}
-        if self.retriever is not None:
-            context = await self.retriever.retrieve({"input": row}, ctx)
-            variables["retrieval_context"] = context
-            if self.spec.save_retriever_output:
-                extra[f"_{self.name}_retrieved_context"] = context
-        text, failed = render_or_error(ctx, self.step, row, **variables)
-        if text is not None and self.spec.prompt is not None:
-            text = prompt_with_context(self.spec.prompt, text, context)
-            if self.prompt_suffix:
-                text = f"{text}\n\n{self.prompt_suffix}"
+        text, failed, extra = await render_with_context(
+            self, self.step, row, ctx, self.prompt_row(row)
+        )
+        if text is not None and self.prompt_suffix:
+            text = f"{text}\n\n{self.prompt_suffix}"
         if text is not None and self.spec.enable_observability:
             extra[f"_observability_{self.name}"] = {"prompt": text}
         return text, failed, extra
@@ -315,6 +306,29 @@ def retriever_for(op: Any) -> Retriever | None:
         known = ", ".join(sorted(op.env.retrievers)) or "none"
         raise op.fail(f"unknown retriever {name!r} (known: {known})", "retriever")
     return Retriever(name, spec, op.env)
+
+
+async def render_with_context(
+    op: Any, step: LLMStep, row: Row, ctx: OpContext, seen: Row
+) -> tuple[str | None, Outcome | None, Row]:
+    """``step``'s prompt for ``row`` (``seen`` is its ``input``) with the row's retrieval context.
+
+    Returns the text (None if it does not render: then the row's error outcome) and the keys
+    the output row gets (the saved context).  DocETL: a prompt that does not read
+    ``retrieval_context`` gets it prepended.
+    """
+    variables: dict[str, Any] = {"input": seen}
+    extra: Row = {}
+    context = None
+    if op.retriever is not None:
+        context = await op.retriever.retrieve({"input": row}, ctx)
+        variables["retrieval_context"] = context
+        if op.spec.save_retriever_output:
+            extra[context_key(op.name)] = context
+    text, failed = render_or_error(ctx, step, row, **variables)
+    if text is not None:
+        text = prompt_with_context(step.prompt.source, text, context)
+    return text, failed, extra
 
 
 CALIBRATION_SEED = 42  # DocETL's: the same rows are sampled for the same input
