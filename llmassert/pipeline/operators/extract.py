@@ -33,6 +33,7 @@ from llmassert.pipeline.operators.base import (
     LLMOperationSpec,
     Outcome,
     Row,
+    RowLimit,
     RowOperator,
     register,
 )
@@ -98,9 +99,7 @@ class ExtractSpec(LLMOperationSpec):
         None, description="Output key suffix (default `_extracted_<name>`)."
     )
     extraction_method: Literal["line_number", "regex"] = "line_number"
-    limit: int | None = Field(
-        None, gt=0, description="Process the first N rows; the rest are counted filtered."
-    )
+    limit: RowLimit = None
 
     @model_validator(mode="after")
     def _no_output(self) -> ExtractSpec:

@@ -17,6 +17,7 @@ from llmassert.pipeline.operators.base import (
     Operator,
     Outcome,
     Row,
+    RowLimit,
     RowOperator,
     register,
     row_digest,
@@ -44,9 +45,7 @@ class MapSpec(LLMOperationSpec):
     input: list[str] | None = Field(
         None, description="DocETL: the only row keys the prompt sees (`input.<key>`)."
     )
-    limit: int | None = Field(
-        None, gt=0, description="DocETL: process the first N rows; the rest are counted filtered."
-    )
+    limit: RowLimit = None
     pdf_url_key: str | None = Field(
         None,
         description="DocETL: the row key (or dotted path) holding a PDF's URL or path, sent "
