@@ -37,7 +37,7 @@ from llmassert.pipeline.operators.base import (
     StrictModel,
     register,
 )
-from llmassert.pipeline.operators.common import LLMStep
+from llmassert.pipeline.operators.common import OneStep
 from llmassert.pipeline.operators.resolve import (
     COMPARE_BATCH,
     MATCH_SCHEMA,
@@ -94,19 +94,17 @@ class EquijoinSpec(LLMOperationSpec):
 
 
 @register(EquijoinSpec)
-class EquijoinOperator(JoinOperator[EquijoinSpec]):
+class EquijoinOperator(OneStep[EquijoinSpec], JoinOperator[EquijoinSpec]):
     """Pairs of (left, right) rows the model says match, merged into one row each."""
 
-    uses_llm = True
+    prompt_field = "comparison_prompt"
+
+    @classmethod
+    def step_schema(cls, spec: EquijoinSpec) -> dict[str, Any]:
+        return MATCH_SCHEMA
 
     def __init__(self, spec: EquijoinSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = LLMStep(
-            spec,
-            env,
-            prompt_field="comparison_prompt",
-            schema=MATCH_SCHEMA,
-        )
         self.judge = PairJudge(
             self.step,
             self.step.prompt,
