@@ -184,13 +184,8 @@ def _rewrite(
     """The manifest with the new selection, and its module: written atomically, no LLM."""
     from llmassert.synth.writer import write_outputs
 
-    updated = manifest.model_copy(update={"alpha": alpha, "tau": tau}).with_selection(
-        result.selected,
-        method=result.method,
-        alpha=alpha,
-        tau=tau,
-        status=result.status,
-        proven_optimal=result.proven_optimal,
+    updated = manifest.model_copy(update={"alpha": alpha, "tau": tau}).selected_by(
+        result, alpha=alpha, tau=tau
     )
     return write_outputs(updated, out, force=force)
 
