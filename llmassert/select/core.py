@@ -132,7 +132,8 @@ def run_arrays(
     # the time limit is the whole call's: presolve and the greedy start came out of it
     sol = _lexicographic(model, reduced.rank, solver, _left(start, time_limit_s), notes, initial)
     if sol.outcome == "infeasible":
-        raise _infeasible(arrays, used, alpha, tau, solver, time_limit_s, find_nearest, sub_rule)
+        problem = _Targets(arrays, used, alpha, tau, solver, time_limit_s, sub_rule)
+        raise _infeasible(problem, find_nearest)
     chosen = _chosen(sol, reduced.cols, reduced.forced, time_limit_s=time_limit_s)
     indices = [int(j) for j in chosen]
     problems = violations(arrays, indices, used, alpha, tau, sub_rule=sub_rule)
@@ -167,7 +168,7 @@ def nearest_feasible(
     arrays = Arrays.from_matrix(matrix)
     if arrays.good is None or method not in ("cov", "sub"):
         return None
-    return _nearest(arrays, method, alpha, tau, solver, time_limit_s, sub_rule)[0]
+    return _nearest(_Targets(arrays, method, alpha, tau, solver, time_limit_s, sub_rule))[0]
 
 
 # -- methods -------------------------------------------------------------------------------------
@@ -262,16 +263,23 @@ def _max_coverage(
     return float(caught) / n_bad
 
 
-def _nearest(
-    arrays: Arrays,
-    method: Method,
-    alpha: float,
-    tau: float,
-    solver: SolverName,
-    time_limit_s: float,
-    sub_rule: SubRule,
-) -> tuple[tuple[float, float] | None, float | None]:
+@dataclass(frozen=True)
+class _Targets:
+    """A labeled selection problem whose targets may be out of reach (see :func:`_nearest`)."""
+
+    arrays: Arrays
+    method: Method
+    alpha: float
+    tau: float
+    solver: SolverName
+    time_limit_s: float
+    sub_rule: SubRule
+
+
+def _nearest(problem: _Targets) -> tuple[tuple[float, float] | None, float | None]:
     """Nearest feasible targets and the best coverage at the requested tau."""
+    arrays, method, alpha, tau = problem.arrays, problem.method, problem.alpha, problem.tau
+    solver, time_limit_s, sub_rule = problem.solver, problem.time_limit_s, problem.sub_rule
     probe_limit = max(1.0, time_limit_s / 5)
     grid = [round(k * GRID_STEP, 2) for k in range(round(1 / GRID_STEP) + 1)]
     taus = [tau] + [t for t in grid if t > tau + 1e-9]
@@ -293,19 +301,11 @@ def _nearest(
     return best, at_tau
 
 
-def _infeasible(
-    arrays: Arrays,
-    method: Method,
-    alpha: float,
-    tau: float,
-    solver: SolverName,
-    time_limit_s: float,
-    find_nearest: bool,
-    sub_rule: SubRule,
-) -> InfeasibleError:
+def _infeasible(problem: _Targets, find_nearest: bool) -> InfeasibleError:
+    method, alpha, tau = problem.method, problem.alpha, problem.tau
     if not find_nearest:
         return InfeasibleError(f"{method}: cannot reach coverage >= {alpha:g} with FFR <= {tau:g}")
-    nearest, cap = _nearest(arrays, method, alpha, tau, solver, time_limit_s, sub_rule)
+    nearest, cap = _nearest(problem)
     reach = f"; the best coverage at FFR <= {tau:g} is {cap:.2f}" if cap is not None else ""
     if nearest is None:
         tail = "; no feasible targets found"

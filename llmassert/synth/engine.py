@@ -712,15 +712,8 @@ def _apply(
 ) -> Manifest:
     # The tie-break (fewest false failures, then preference) is select()'s own last stage, so
     # `llmassert select` on this manifest at these targets returns this selection.
-    return manifest.with_selection(
-        sel.selected,
-        method=sel.method,
-        alpha=alpha,
-        tau=tau,
-        status=sel.status,
-        proven_optimal=sel.proven_optimal,
-        relaxed=relaxed,
-        ffr_confidence=options.ffr_confidence,
+    return manifest.selected_by(
+        sel, alpha=alpha, tau=tau, relaxed=relaxed, ffr_confidence=options.ffr_confidence
     )
 
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
@@ -33,6 +33,8 @@ from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.models import Candidate
 
 ProgressFn = Callable[[int, int], None]  # (candidates done, total)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 SANDBOX_CHUNK = 64  # most rows per sandbox batch (batches start small and double)
 MAX_TIMEOUTS = 2  # timeouts after which a candidate's remaining rows fail without running
@@ -74,30 +76,6 @@ def runs_inline(candidate: Candidate) -> bool:
         candidate.kind == "deterministic"
         and candidate.source != "llm"
         and is_inline_safe(candidate.code)
-    )
-
-
-def evaluate(
-    candidates: Sequence[Candidate],
-    examples: Sequence[Example],
-    *,
-    client: LLMClient | None = None,
-    model: str | None = None,
-    timeout_s: float = 1.0,
-    memory_mb: int = 512,
-    progress: ProgressFn | None = None,
-) -> Evaluation:
-    """The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``)."""
-    return asyncio.run(
-        aevaluate(
-            candidates,
-            examples,
-            client=client,
-            model=model,
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            progress=progress,
-        )
     )
 
 
@@ -151,6 +129,22 @@ async def aevaluate(
             stats.judged += 1
     matrix = [[int(columns[j][i]) for j in range(m)] for i in range(n)]  # type: ignore[index]
     return Evaluation(M=matrix, stats=stats)
+
+
+def _blocking(run: Callable[P, Coroutine[Any, Any, R]], doc: str) -> Callable[P, R]:
+    """``run`` for synchronous callers: each call runs it to completion in a new event loop."""
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return asyncio.run(run(*args, **kwargs))
+
+    call.__doc__ = doc
+    return call
+
+
+evaluate = _blocking(
+    aevaluate,
+    "The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``).",
+)
 
 
 def _note_error(stats: EvalStats, name: str, reason: str) -> None:

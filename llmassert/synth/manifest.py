@@ -18,13 +18,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmassert.errors import MatrixError
 from llmassert.fileio import read_json, validated
 from llmassert.synth.models import Candidate, Criterion
+
+if TYPE_CHECKING:  # annotations only: reading a manifest needs no solver
+    from llmassert.select.selection import Selection
 
 MANIFEST_FORMAT = "llmassert.manifest"
 MANIFEST_VERSION = 1
@@ -92,22 +95,23 @@ class VersionRecord(_Strict):
     sha: str | None = None
 
 
-class SentenceRecord(_Strict):
-    """A sentence of the checked version that is not an output instruction, and why."""
-
-    text: str
-    role: str  # persona | process | input | example | pasted
-    reason: str
-    version: int  # the version that added it
-    sha: str | None = None
-
-
-class RetiredRecord(_Strict):
-    """An instruction an earlier version added and the checked version no longer has."""
+class _Added(_Strict):
+    """A sentence of the prompt and the version (and its commit) that added it."""
 
     text: str
     version: int
     sha: str | None = None
+
+
+class SentenceRecord(_Added):
+    """A sentence of the checked version that is not an output instruction, and why."""
+
+    role: str  # persona | process | input | example | pasted
+    reason: str
+
+
+class RetiredRecord(_Added):
+    """An instruction an earlier version added and the checked version no longer has."""
 
 
 class HistoryRecord(_Strict):
@@ -237,6 +241,27 @@ class Manifest(_Strict):
         if method in ("sub", "cov", "base"):
             update["method"] = method
         return self.model_copy(update=update)
+
+    def selected_by(
+        self,
+        sel: Selection,
+        *,
+        alpha: float,
+        tau: float,
+        relaxed: bool = False,
+        ffr_confidence: float | None = None,
+    ) -> Manifest:
+        """:meth:`with_selection` for a solver's answer: its names, method, status and proof."""
+        return self.with_selection(
+            sel.selected,
+            method=sel.method,
+            alpha=alpha,
+            tau=tau,
+            status=sel.status,
+            proven_optimal=sel.proven_optimal,
+            relaxed=relaxed,
+            ffr_confidence=ffr_confidence,
+        )
 
     # -- serialization ---------------------------------------------------------------------------
 

@@ -341,8 +341,6 @@ def _role(
         return "example", f"in the {block.heading} section"
     if pasted_block:
         return "pasted", "fenced text" if block.fenced else "a long paragraph without instructions"
-    if block.section == "example":
-        return "example", f"in the {block.heading} section"
     if in_example or _EXAMPLE_START.match(unit):
         return "example", "example text"
     if _PERSONA_OUTPUT.match(unit):

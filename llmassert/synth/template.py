@@ -35,6 +35,8 @@ NUMBER_WORDS = {
     "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100,
 }  # fmt: skip
 _NUM = r"(\d+|a single|single|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty)"
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+(.*)$")  # "- item", "2. item": group 1 the item
+_LABEL_SEPARATOR = re.compile(r"\s*(?::|\s-\s|\s–\s)\s*")  # "Name: what", "Name - what"
 _SECTION_NAMED = re.compile(
     r"\b(?:section|heading|header|part|block)s?\s+(?:called|named|titled|labell?ed|with the "
     r"(?:title|heading|header))\s*:?\s*(?:[\"'`“‘*]+([^\"'`”’*\n]{1,50})[\"'`”’*]+|"
@@ -199,7 +201,7 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
                     if names:
                         break
                     continue
-                m = re.match(r"^\s*(?:[-*•+]|\d+[.)])\s+(.*)$", nxt)
+                m = _LIST_ITEM.match(nxt)
                 if not m:
                     break
                 head = re.split(r"\s*(?::|\s-\s|\s–\s|\s—\s)\s*", m.group(1), maxsplit=1)[0]
@@ -238,9 +240,9 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
             spec.labels = spec.labels or allowed_labels(s.text, text, tpl)
     # Lists in the prompt (for "only labels from the list above").
     for i, line in enumerate(lines):
-        m = re.match(r"^\s*(?:[-*•+]|\d+[.)])\s+(.*)$", line)
+        m = _LIST_ITEM.match(line)
         if m:
-            item = re.split(r"\s*(?::|\s-\s|\s–\s)\s*", m.group(1).strip(), maxsplit=1)[0]
+            item = _LABEL_SEPARATOR.split(m.group(1).strip(), maxsplit=1)[0]
             tpl.lists.append((i, (_clean_name(item),)))
     return tpl
 
@@ -389,11 +391,9 @@ def allowed_labels(sentence: str, text: str, tpl: OutputTemplate) -> tuple[str, 
         rng = range(at - 1, -1, -1) if above else range(at + 1, len(lines))
         for i in rng:
             line = lines[i]
-            m = re.match(r"^\s*(?:[-*•+]|\d+[.)])\s+(.*)$", line)
+            m = _LIST_ITEM.match(line)
             if m:
-                run.append(
-                    _clean_name(re.split(r"\s*(?::|\s-\s|\s–\s)\s*", m.group(1), maxsplit=1)[0])
-                )
+                run.append(_clean_name(_LABEL_SEPARATOR.split(m.group(1), maxsplit=1)[0]))
             elif run and (not line.strip() or True):
                 break
         if above:

@@ -32,6 +32,7 @@ from llmassert.pipeline.operators.base import (
 )
 from llmassert.pipeline.operators.common import journaled
 from llmassert.pipeline.operators.map import MapOperator, MapSpec
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 
@@ -172,15 +173,12 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         self.oracle = FilterOperator(spec, env)
         self.guarantee: Guarantee = self.cascade.guarantee or "recall"
         flag = self.oracle.flag_field
-        self.proxy_schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {
+        self.proxy_schema: dict[str, Any] = object_schema(
+            {
                 flag: {"type": "boolean"},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            },
-            "required": [flag, "confidence"],
-            "additionalProperties": False,
-        }
+            }
+        )
         self.seed = seed_of(spec.name)
 
     def output_keys(self, keys: KeySet) -> KeySet:

@@ -17,6 +17,7 @@ from llmassert.pipeline.operators.base import (
     Operator,
     Outcome,
     Row,
+    RowLimit,
     RowOperator,
     register,
     row_digest,
@@ -24,7 +25,8 @@ from llmassert.pipeline.operators.base import (
 from llmassert.pipeline.operators.common import LLMStep, journaled, render_or_error
 from llmassert.pipeline.pdf_input import PdfInputError, PdfMode, PdfPrompt, pdf_mode
 from llmassert.pipeline.pdf_input import prepare as prepare_pdf
-from llmassert.pipeline.retrievers import Retriever, prompt_with_context
+from llmassert.pipeline.retrievers import Retriever, context_key, prompt_with_context
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 
@@ -43,9 +45,7 @@ class MapSpec(LLMOperationSpec):
     input: list[str] | None = Field(
         None, description="DocETL: the only row keys the prompt sees (`input.<key>`)."
     )
-    limit: int | None = Field(
-        None, gt=0, description="DocETL: process the first N rows; the rest are counted filtered."
-    )
+    limit: RowLimit = None
     pdf_url_key: str | None = Field(
         None,
         description="DocETL: the row key (or dotted path) holding a PDF's URL or path, sent "
@@ -81,12 +81,7 @@ class MapSpec(LLMOperationSpec):
 
 def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
     """Schema of a batched answer: one item per input row, in order."""
-    return {
-        "type": "object",
-        "properties": {"results": {"type": "array", "items": item}},
-        "required": ["results"],
-        "additionalProperties": False,
-    }
+    return object_schema({"results": {"type": "array", "items": item}})
 
 
 @register(MapSpec)
@@ -161,7 +156,7 @@ class MapOperator(RowOperator[MapSpec]):
         if self.spec.enable_observability:
             extra.append(f"_observability_{self.name}")
         if self.retriever is not None and self.spec.save_retriever_output:
-            extra.append(f"_{self.name}_retrieved_context")
+            extra.append(context_key(self.name))
         return extra
 
     def prompt_row(self, row: Row) -> Row:
@@ -172,20 +167,11 @@ class MapOperator(RowOperator[MapSpec]):
     async def render_row(self, row: Row, ctx: OpContext) -> tuple[str | None, Outcome | None, Row]:
         """The prompt of one row, its error outcome, and the extra keys its output row gets."""
         assert self.step is not None
-        seen = self.prompt_row(row)
-        extra: Row = {}
-        context = None
-        variables: dict[str, Any] = {"input": seen}
-        if self.retriever is not None:
-            context = await self.retriever.retrieve({"input": row}, ctx)
-            variables["retrieval_context"] = context
-            if self.spec.save_retriever_output:
-                extra[f"_{self.name}_retrieved_context"] = context
-        text, failed = render_or_error(ctx, self.step, row, **variables)
-        if text is not None and self.spec.prompt is not None:
-            text = prompt_with_context(self.spec.prompt, text, context)
-            if self.prompt_suffix:
-                text = f"{text}\n\n{self.prompt_suffix}"
+        text, failed, extra = await render_with_context(
+            self, self.step, row, ctx, self.prompt_row(row)
+        )
+        if text is not None and self.prompt_suffix:
+            text = f"{text}\n\n{self.prompt_suffix}"
         if text is not None and self.spec.enable_observability:
             extra[f"_observability_{self.name}"] = {"prompt": text}
         return text, failed, extra
@@ -321,13 +307,31 @@ def retriever_for(op: Any) -> Retriever | None:
     return Retriever(name, spec, op.env)
 
 
+async def render_with_context(
+    op: Any, step: LLMStep, row: Row, ctx: OpContext, seen: Row
+) -> tuple[str | None, Outcome | None, Row]:
+    """``step``'s prompt for ``row`` (``seen`` is its ``input``) with the row's retrieval context.
+
+    Returns the text (None if it does not render: then the row's error outcome) and the keys
+    the output row gets (the saved context).  DocETL: a prompt that does not read
+    ``retrieval_context`` gets it prepended.
+    """
+    variables: dict[str, Any] = {"input": seen}
+    extra: Row = {}
+    context = None
+    if op.retriever is not None:
+        context = await op.retriever.retrieve({"input": row}, ctx)
+        variables["retrieval_context"] = context
+        if op.spec.save_retriever_output:
+            extra[context_key(op.name)] = context
+    text, failed = render_or_error(ctx, step, row, **variables)
+    if text is not None:
+        text = prompt_with_context(step.prompt.source, text, context)
+    return text, failed, extra
+
+
 CALIBRATION_SEED = 42  # DocETL's: the same rows are sampled for the same input
-CALIBRATION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"calibration_context": {"type": "string"}},
-    "required": ["calibration_context"],
-    "additionalProperties": False,
-}
+CALIBRATION_SCHEMA: dict[str, Any] = object_schema({"calibration_context": {"type": "string"}})
 CALIBRATION_TASK = """This prompt was applied to sample documents:
 
 <prompt>

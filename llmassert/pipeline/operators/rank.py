@@ -38,6 +38,7 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.similarity import cosine, similarities
 from llmassert.pipeline.templates import KeySet
 
@@ -45,34 +46,20 @@ if TYPE_CHECKING:
     from llmassert.pipeline.operators.topk import TopKSpec
 
 RANK_KEY = "_rank"
-LIKERT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "ratings": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}}
-    },
-    "required": ["ratings"],
-    "additionalProperties": False,
-}
-ONE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 7}},
-    "required": ["rating"],
-    "additionalProperties": False,
-}
-ORDER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"ranking": {"type": "array", "items": {"type": "integer"}}},
-    "required": ["ranking"],
-    "additionalProperties": False,
-}
+LIKERT_SCHEMA: dict[str, Any] = object_schema(
+    {"ratings": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}}}
+)
+ONE_SCHEMA: dict[str, Any] = object_schema(
+    {"rating": {"type": "integer", "minimum": 1, "maximum": 7}}
+)
+ORDER_SCHEMA: dict[str, Any] = object_schema(
+    {"ranking": {"type": "array", "items": {"type": "integer"}}}
+)
 CALIBRATION_SAMPLE = 20  # DocETL's sample for calibrated_embedding
 CALIBRATION_SEED = 42
-PICK_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"top_documents": {"type": "array", "items": {"type": "integer"}}},
-    "required": ["top_documents"],
-    "additionalProperties": False,
-}
+PICK_SCHEMA: dict[str, Any] = object_schema(
+    {"top_documents": {"type": "array", "items": {"type": "integer"}}}
+)
 
 
 class RankSpec(OperationSpec):

@@ -1,6 +1,8 @@
 """The offline rule library: deterministic candidate assertions for criteria it recognizes.
 
-One module per family (see each module's docstring for what it recognizes):
+One module per family, each a :class:`~.registry.Family` named ``checks`` whose rules register
+themselves (a pattern and fixed checks, a pattern and a builder, or a builder reading the whole
+criterion; see :mod:`.registry`). The families, and what each recognizes:
 
 - :mod:`.length` — word/sentence/character/line/paragraph/item/question limits, brevity;
 - :mod:`.phrases` — required/forbidden words and phrases, content concepts;
@@ -27,7 +29,7 @@ they need an LLM judge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from llmassert.assertions import formats, helpers, parse
 from llmassert.synth.models import Candidate, Category, Criterion
@@ -44,6 +46,7 @@ from llmassert.synth.rules import (
     style,
 )
 from llmassert.synth.rules.base import Check, to_candidate
+from llmassert.synth.rules.registry import Family
 
 __all__ = [
     "FAMILIES",
@@ -60,17 +63,21 @@ _RESERVED = (
     | {"re", "json", "math", "string", "example", "response"}
 )
 
-FAMILIES: dict[str, Callable[[Criterion], list[Check]]] = {
-    "length": length.checks,
-    "phrases": phrases.checks,
-    "structure": structure.checks,
-    "style": style.checks,
-    "placeholders": placeholders.checks,
-    "kinds": kinds.checks,
-    "prohibitions": prohibitions.checks,
-    "math": math_delimiters.checks,
-    "diffs": diffs.checks,
-    "elisions": elisions.checks,
+# Every family, in the order their checks are listed (and named first) for a criterion.
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        length.checks,
+        phrases.checks,
+        structure.checks,
+        style.checks,
+        placeholders.checks,
+        kinds.checks,
+        prohibitions.checks,
+        math_delimiters.checks,
+        diffs.checks,
+        elisions.checks,
+    )
 }
 
 

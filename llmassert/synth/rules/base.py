@@ -209,11 +209,11 @@ def negated(text: str, position: int, window: int = 8) -> bool:
     return bool(_NEGATION.search(" ".join(words)))
 
 
-_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")
+PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")  # {{ var }} or {var}
 
 
 def has_placeholder(text: str) -> bool:
-    return _PLACEHOLDER.search(text) is not None
+    return PLACEHOLDER.search(text) is not None
 
 
 def phrase_expr(phrase: str) -> tuple[str, tuple[str, ...]]:

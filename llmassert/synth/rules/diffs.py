@@ -16,18 +16,12 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, negated
+from llmassert.synth.rules.base import Check
+from llmassert.synth.rules.registry import Family, Hit
 
-_UDIFF = re.compile(r"\bunified\s+diffs?\b|\budiffs?\b", re.I)
 _RETURN = re.compile(r"\b(?:return|output|write|reply|respond|give|produce|format)\b", re.I)
-_LINE_NUMBERS = re.compile(r"\bline numbers\b", re.I)
 _DIFF_WORDS = re.compile(r"\bdiffs?\b|\bhunks?\b|@@", re.I)
-_TIMESTAMPS = re.compile(r"\btime ?stamps?\b", re.I)
 _PATH_LINES = re.compile(r"\bfile ?paths?\b|\bpath lines?\b|---|\+\+\+", re.I)
-_ONLY_CHANGED_HUNKS = re.compile(
-    r"\bonly\b.*\bhunks?\b.*(?:`\+`|\+).*(?:`-`|-)|\bskip\b.*\bhunks?\b.*\bunchang", re.I
-)
 
 _HUNKS = (
     "hunks, current = [], None\n"
@@ -42,55 +36,65 @@ _HUNKS = (
 )
 
 
-def checks(criterion: Criterion) -> list[Check]:
-    text = " ".join(criterion.text.split())
-    out: list[Check] = []
-    m = _UDIFF.search(text)
-    if m and _RETURN.search(text[: m.start()]) and not negated(text, m.start()):
-        out.append(
-            Check(
-                "diff_has_file_lines",
-                "A diff with hunks, each after a --- / +++ pair of file path lines.",
-                "lines = response.splitlines()\n"
-                "seen_paths, hunks = False, 0\n"
-                "for i, line in enumerate(lines):\n"
-                "    if line.startswith('--- ') and i + 1 < len(lines) and "
-                "lines[i + 1].startswith('+++ '):\n"
-                "        seen_paths = True\n"
-                "    elif line.startswith('@@'):\n"
-                "        hunks += 1\n"
-                "        if not seen_paths:\n"
-                "            return False\n"
-                "return hunks > 0",
-            )
+checks = Family("diffs", text=lambda criterion: " ".join(criterion.text.split()))
+
+
+@checks.on((r"\bunified\s+diffs?\b|\budiffs?\b"), skip_negated=True)
+def _file_lines(hit: Hit) -> list[Check]:
+    if not _RETURN.search(hit.text[: hit.match.start()]):
+        return []
+    return [
+        Check(
+            "diff_has_file_lines",
+            "A diff with hunks, each after a --- / +++ pair of file path lines.",
+            "lines = response.splitlines()\n"
+            "seen_paths, hunks = False, 0\n"
+            "for i, line in enumerate(lines):\n"
+            "    if line.startswith('--- ') and i + 1 < len(lines) and "
+            "lines[i + 1].startswith('+++ '):\n"
+            "        seen_paths = True\n"
+            "    elif line.startswith('@@'):\n"
+            "        hunks += 1\n"
+            "        if not seen_paths:\n"
+            "            return False\n"
+            "return hunks > 0",
         )
-    ln = _LINE_NUMBERS.search(text)
-    if ln and _DIFF_WORDS.search(text) and negated(text, ln.start()):
-        out.append(
-            Check(
-                "hunk_headers_without_line_numbers",
-                "No line-number ranges on @@ hunk headers.",
-                r"return re.search(r'(?m)^@@ -\d+(?:,\d+)? \+\d+', response) is None",
-                modules=("re",),
-            )
+    ]
+
+
+checks.when(
+    (r"\bline numbers\b"),
+    also=[_DIFF_WORDS],
+    if_negated=[
+        Check(
+            "hunk_headers_without_line_numbers",
+            "No line-number ranges on @@ hunk headers.",
+            r"return re.search(r'(?m)^@@ -\d+(?:,\d+)? \+\d+', response) is None",
+            modules=("re",),
         )
-    ts = _TIMESTAMPS.search(text)
-    if ts and _PATH_LINES.search(text) and negated(text, ts.start()):
-        out.append(
-            Check(
-                "diff_paths_without_timestamps",
-                "No date or time on the --- / +++ file path lines.",
-                "return re.search(r'(?m)^(?:---|\\+\\+\\+) .*(?:\\d{4}-\\d\\d-\\d\\d|"
-                "\\d\\d:\\d\\d:\\d\\d)', response) is None",
-                modules=("re",),
-            )
+    ],
+)
+checks.when(
+    (r"\btime ?stamps?\b"),
+    also=[_PATH_LINES],
+    if_negated=[
+        Check(
+            "diff_paths_without_timestamps",
+            "No date or time on the --- / +++ file path lines.",
+            "return re.search(r'(?m)^(?:---|\\+\\+\\+) .*(?:\\d{4}-\\d\\d-\\d\\d|"
+            "\\d\\d:\\d\\d:\\d\\d)', response) is None",
+            modules=("re",),
         )
-    if _ONLY_CHANGED_HUNKS.search(text):
-        out.append(
-            Check(
-                "hunks_have_changes",
-                "Every @@ hunk has at least one + or - line.",
-                _HUNKS + "return all(any(x[:1] in ('+', '-') for x in h) for h in hunks)",
-            )
+    ],
+)
+checks.when(
+    (r"\bonly\b.*\bhunks?\b.*(?:`\+`|\+).*(?:`-`|-)|\bskip\b.*\bhunks?\b.*\bunchang"),
+    stated=[
+        Check(
+            "hunks_have_changes",
+            "Every @@ hunk has at least one + or - line.",
+            _HUNKS + "return all(any(x[:1] in ('+', '-') for x in h) for h in hunks)",
         )
-    return out
+    ],
+    if_negated=None,
+)

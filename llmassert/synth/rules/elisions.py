@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated
+from llmassert.synth.rules.registry import Family, Hit
 
 _ELIDE = re.compile(r"\b(?:skip|omit|elide|truncate|abbreviate|leave out|cut)\w*\b", re.I)
 _WHAT = re.compile(r"\b(?:content|code|file|files|listing|lines?|function|body)\b", re.I)
@@ -39,10 +39,12 @@ DIFF_START = r"(?m)^(?:--- |\+\+\+ |@@)"
 DEF_HEADER = r"^[ \t]*[+ -]?[ \t]*(?:async[ \t]+)?(?:def|class)\b[^\n]*:[ \t]*(?:#[^\n]*)?$"
 
 
-def checks(criterion: Criterion) -> list[Check]:
-    text = " ".join(criterion.text.split())
-    m = _ELIDE.search(text)
-    if m is None or not _WHAT.search(text) or not negated(text, m.start() + 1, window=4):
+checks = Family("elisions", text=lambda criterion: " ".join(criterion.text.split()))
+
+
+@checks.on(_ELIDE, also=[_WHAT])
+def _elision_checks(hit: Hit) -> list[Check]:
+    if not negated(hit.text, hit.match.start() + 1, window=4):
         return []
     # One check for the sentence (without labels one candidate per criterion is kept): both
     # ways of eliding that the sentence names.

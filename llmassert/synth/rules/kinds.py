@@ -26,17 +26,8 @@ import re
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, variable_refs
+from llmassert.synth.rules.registry import Family, Hit
 
-_EQUALS = re.compile(
-    r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
-    r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
-    re.I,
-)
-_REGEX = re.compile(
-    r"\b(?:match(?:es|ing)?|follows?|conform(?:s|ing)? to)\s+(?:the\s+)?(?:regex|regular expression|"
-    r"pattern)\s*:?\s*`([^`\n]{1,120})`",
-    re.I,
-)
 _SLOT_TEMPLATE = re.compile(
     r"\b(?:structured|formatted|format(?:ted)?|written)\s+(?:as follows|like this|as|in the "
     r"(?:form|format))\s*:?\s*(.*<[\w -]{1,30}>.*)$",
@@ -49,25 +40,6 @@ _HTML = re.compile(
     r"\b(?:in|as|using|with|valid)\s+html\b|\bhtml (?:format|document|markup|only)\b", re.I
 )
 _HTML_NEG = re.compile(r"\bhtml(?: tags| markup)?\b", re.I)
-_XML = re.compile(r"\b(?:in|as|using|valid)\s+xml\b|\bxml (?:format|document|only)\b", re.I)
-_XML_TAGS = re.compile(
-    r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?", re.I
-)
-_SQL = re.compile(
-    r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
-    r"write (?:a|the) (?:\w+ )?sql\b)",
-    re.I,
-)
-_TOOL = re.compile(
-    r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
-    r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
-    re.I,
-)
-_REFUSAL = re.compile(
-    r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
-    r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
-    re.I,
-)
 _SIMILAR = re.compile(
     r"\b(?:similar to|close to|stay(?:s)? close to|paraphras\w+|keep (?:the )?(?:same )?meaning of|"
     r"faithful to|as close as possible to)\b",
@@ -77,37 +49,18 @@ _CORRECT = re.compile(
     r"\b(?:fix|correct)\s+(?:the\s+|only\s+the\s+|any\s+)?(?:spelling|typos?|grammar|punctuation)\b",
     re.I,
 )
-_READING = re.compile(
-    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?[- ]grade(?:rs?)?|grade (\d{1,2}))\b[^.]{0,30}\b(?:reading|level|readab)"
-    r"|\breading level of (?:a |an )?(\d{1,2})(?:st|nd|rd|th)?[- ]grade"
-    r"|\b(?:a |an )?(\d{1,2})[- ]year[- ]old\b",
-    re.I,
-)
-_ASCII = re.compile(
-    r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
-    r"(?:unicode|non[- ]english) characters\b",
-    re.I,
-)
-_SAME_LANGUAGE = re.compile(
-    r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
-    r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
-    r"(?:are |is )?(?:using|used|write|wrote|speak)"
-    r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)",
-    re.I,
-)
-_OVERALL_LOWEST = re.compile(
-    r"\boverall\b[^.]{0,60}\b(?:equal|equals|is|be|match(?:es)?|same as)\b[^.]{0,30}\b(?:lowest|"
-    r"worst|minimum)\b",
-    re.I,
-)
 _GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-F])\b")
 
+checks = Family("kinds")
 
-def _equals_checks(text: str) -> list[Check]:
-    m = _EQUALS.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    value = m.group(1).strip()
+
+@checks.on(
+    r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
+    r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
+    skip_negated=True,
+)
+def _equals_checks(hit: Hit) -> list[Check]:
+    value = hit.match.group(1).strip()
     return [
         Check(
             "equals_exact",
@@ -124,11 +77,12 @@ def _equals_checks(text: str) -> list[Check]:
     ]
 
 
-def _regex_checks(text: str) -> list[Check]:
-    m = _REGEX.search(text)
-    if not m:
-        return []
-    pattern = m.group(1)
+@checks.on(
+    r"\b(?:match(?:es|ing)?|follows?|conform(?:s|ing)? to)\s+(?:the\s+)?(?:regex|regular expression|"
+    r"pattern)\s*:?\s*`([^`\n]{1,120})`"
+)
+def _regex_checks(hit: Hit) -> list[Check]:
+    pattern = hit.match.group(1)
     try:
         re.compile(pattern)
     except re.error:
@@ -163,13 +117,12 @@ def slot_pattern(template: str, values: dict[str, tuple[str, ...]] | None = None
     return r"^\s*" + "".join(out) + r"\s*$"
 
 
-def _slot_checks(criterion: Criterion) -> list[Check]:
-    m = _SLOT_TEMPLATE.search(criterion.text)
-    if not m:
-        return []
-    template = m.group(1).strip().strip("`\"'")
+@checks.on(_SLOT_TEMPLATE)
+def _slot_checks(hit: Hit) -> list[Check]:
+    template = hit.match.group(1).strip().strip("`\"'")
+    context = hit.criterion.context
     values: dict[str, tuple[str, ...]] = {}
-    for line in [*criterion.context.split(". "), criterion.context]:
+    for line in [*context.split(". "), context]:
         v = _SLOT_VALUES.search(line)
         if v:
             items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
@@ -204,12 +157,11 @@ def _slot_checks(criterion: Criterion) -> list[Check]:
     return out
 
 
-def _slot_value_checks(criterion: Criterion) -> list[Check]:
+@checks.on(_SLOT_VALUES)
+def _slot_value_checks(hit: Hit) -> list[Check]:
     """ "Use these for <type>: fix, feat, ..." alone: the template is in its context."""
-    v = _SLOT_VALUES.search(criterion.text)
-    if not v:
-        return []
-    m = _SLOT_TEMPLATE.search(criterion.context)
+    v = hit.match
+    m = _SLOT_TEMPLATE.search(hit.criterion.context)
     if not m:
         return []
     template = m.group(1).split(" Use these")[0].strip().strip("`\"'")
@@ -230,12 +182,13 @@ def _slot_value_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-def _markup_checks(text: str) -> list[Check]:
-    out: list[Check] = []
+@checks.rule
+def _html_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
     m = _HTML.search(text)
     neg = _HTML_NEG.search(text)
     if m and not negated(text, m.start()):
-        out += [
+        return [
             Check(
                 "is_html_strict",
                 "The response is an HTML fragment.",
@@ -249,73 +202,83 @@ def _markup_checks(text: str) -> list[Check]:
                 ("contains_html",),
             ),
         ]
-    elif neg and negated(text, neg.start()):
-        out.append(
+    if neg and negated(text, neg.start()):
+        return [
             Check(
                 "no_html", "No HTML tags.", "return not contains_html(response)", ("contains_html",)
             )
-        )
-    m = _XML.search(text)
-    if m and not negated(text, m.start()):
-        out += [
-            Check(
-                "is_xml_strict",
-                "The response is well-formed XML.",
-                "return is_xml(response)",
-                ("is_xml",),
-            ),
-            Check(
-                "has_xml_lenient",
-                "The response contains an XML element.",
-                "return contains_xml(response)",
-                ("contains_xml",),
-            ),
         ]
-    m = _XML_TAGS.search(text)
-    if m and not negated(text, m.start()):
-        tag = m.group(1)
-        element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
-        out.append(
-            Check(
-                f"in_{tag.replace('-', '_')}_tags",
-                f"Contains a <{tag}>...</{tag}> element.",
-                f"return matches_regex(response, {element!r}, flags=re.S)",
-                ("matches_regex",),
-                ("re",),
-            )
+    return []
+
+
+checks.when(
+    (r"\b(?:in|as|using|valid)\s+xml\b|\bxml (?:format|document|only)\b"),
+    stated=[
+        Check(
+            "is_xml_strict",
+            "The response is well-formed XML.",
+            "return is_xml(response)",
+            ("is_xml",),
+        ),
+        Check(
+            "has_xml_lenient",
+            "The response contains an XML element.",
+            "return contains_xml(response)",
+            ("contains_xml",),
+        ),
+    ],
+)
+
+
+@checks.on(
+    (r"\b(?:in|inside|within|between|wrap\w*(?: \w+)? in)\s+<(\w[\w-]*)>(?:\s*</\1>)?\s*tags?"),
+    skip_negated=True,
+)
+def _xml_tag_checks(hit: Hit) -> list[Check]:
+    tag = hit.match.group(1)
+    element = r"<" + tag + r"(?:\s[^>]*)?>.*?</" + tag + r"\s*>"
+    return [
+        Check(
+            f"in_{tag.replace('-', '_')}_tags",
+            f"Contains a <{tag}>...</{tag}> element.",
+            f"return matches_regex(response, {element!r}, flags=re.S)",
+            ("matches_regex",),
+            ("re",),
         )
-    m = _SQL.search(text)
-    if m:
-        if negated(text, m.start()):
-            out.append(
-                Check(
-                    "no_sql",
-                    "No SQL statement.",
-                    "return not contains_sql(response)",
-                    ("contains_sql",),
-                )
-            )
-        else:
-            out += [
-                Check(
-                    "is_sql_strict",
-                    "The response (or its one code block) is SQL.",
-                    "return is_sql(response)",
-                    ("is_sql",),
-                ),
-                Check(
-                    "has_sql_lenient",
-                    "The response contains a SQL statement.",
-                    "return contains_sql(response)",
-                    ("contains_sql",),
-                ),
-            ]
-    return out
+    ]
 
 
-def _schema_checks(text: str) -> list[Check]:
-    if not re.search(r"\bschema\b", text, re.I):
-        return []
+checks.when(
+    r"\b(?:sql (?:query|queries|statement|statements|code|only)|(?:in|as|with|using|valid|only) sql\b|"
+    r"write (?:a|the) (?:\w+ )?sql\b)",
+    stated=[
+        Check(
+            "is_sql_strict",
+            "The response (or its one code block) is SQL.",
+            "return is_sql(response)",
+            ("is_sql",),
+        ),
+        Check(
+            "has_sql_lenient",
+            "The response contains a SQL statement.",
+            "return contains_sql(response)",
+            ("contains_sql",),
+        ),
+    ],
+    if_negated=[
+        Check(
+            "no_sql",
+            "No SQL statement.",
+            "return not contains_sql(response)",
+            ("contains_sql",),
+        )
+    ],
+)
+
+
+@checks.on(r"\bschema\b")
+def _schema_checks(hit: Hit) -> list[Check]:
+    text = hit.text
     start = text.find("{")
     end = text.rfind("}")
     if not 0 <= start < end:
@@ -337,33 +300,34 @@ def _schema_checks(text: str) -> list[Check]:
     ]
 
 
-def _tool_checks(text: str) -> list[Check]:
-    m = _TOOL.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    return [
+checks.when(
+    r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
+    r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
+    stated=[
         Check(
             "is_tool_call",
             "The response is a well-formed tool call (name and JSON arguments).",
             "return is_valid_tool_call(response)",
             ("is_valid_tool_call",),
         )
-    ]
-
-
-def _refusal_checks(text: str) -> list[Check]:
-    if not _REFUSAL.search(text):
-        return []
-    return [
+    ],
+)
+checks.when(
+    r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
+    r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
+    stated=[
         Check(
             "no_refusal",
             "Does not refuse (no refusal phrase at the start).",
             "return not is_refusal(response)",
             ("is_refusal",),
         )
-    ]
+    ],
+    if_negated=None,
+)
 
 
+@checks.rule
 def _similarity_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     refs = [v for v in variable_refs(text) if v in criterion.variables] or [
@@ -400,14 +364,16 @@ def _similarity_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-def _reading_checks(text: str) -> list[Check]:
-    m = _READING.search(text)
-    if not m:
-        return []
-    if m.group(4):  # "a 10-year-old": US grade ~ age - 5
-        grade = max(1, int(m.group(4)) - 5)
+@checks.on(
+    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?[- ]grade(?:rs?)?|grade (\d{1,2}))\b[^.]{0,30}\b(?:reading|level|readab)"
+    r"|\breading level of (?:a |an )?(\d{1,2})(?:st|nd|rd|th)?[- ]grade"
+    r"|\b(?:a |an )?(\d{1,2})[- ]year[- ]old\b"
+)
+def _reading_checks(hit: Hit) -> list[Check]:
+    if hit.match.group(4):  # "a 10-year-old": US grade ~ age - 5
+        grade = max(1, int(hit.match.group(4)) - 5)
     else:
-        grade = int(m.group(1) or m.group(2) or m.group(3))
+        grade = int(hit.match.group(1) or hit.match.group(2) or hit.match.group(3))
     return [
         Check(
             f"reading_grade_{grade}",
@@ -424,22 +390,26 @@ def _reading_checks(text: str) -> list[Check]:
     ]
 
 
-def _ascii_checks(text: str) -> list[Check]:
-    if not _ASCII.search(text):
-        return []
-    return [
+checks.when(
+    r"\bascii(?:[- ]only)?\b|\bnon[- ]ascii\b|\b(?:no|without|avoid)\s+(?:special |fancy |smart |curly )?"
+    r"(?:unicode|non[- ]english) characters\b",
+    stated=[
         Check("ascii_only", "Only ASCII characters.", "return is_ascii(response)", ("is_ascii",))
-    ]
+    ],
+    if_negated=None,
+)
 
 
 # Input fields that hold the user's own message (user_input, user_message, question, ...).
 USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
 
-
-def _language_checks(criterion: Criterion) -> list[Check]:
-    if not _SAME_LANGUAGE.search(criterion.text):
-        return []
-    return [
+checks.when(
+    r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
+    r"in the language (?:of|used by) the (?:user|input|question))\b|\bsame language (?:they|the user) "
+    r"(?:are |is )?(?:using|used|write|wrote|speak)"
+    r"|\bin the language (?:that )?(?:they|the user) (?:use|used|speak|spoke|wrote|write|are using)",
+    if_negated=None,
+    stated=[
         Check(
             "same_language_as_input",
             "Written in the language of the user's own message (an input named like question, "
@@ -460,13 +430,16 @@ def _language_checks(criterion: Criterion) -> list[Check]:
             ("language_scores", "word_count"),
             modules=("re",),
         )
-    ]
+    ],
+)
 
 
-def _overall_checks(criterion: Criterion) -> list[Check]:
-    if not _OVERALL_LOWEST.search(criterion.text):
-        return []
-    m = _GRADES.search(criterion.context) or _GRADES.search(criterion.text)
+@checks.on(
+    r"\boverall\b[^.]{0,60}\b(?:equal|equals|is|be|match(?:es)?|same as)\b[^.]{0,30}\b(?:lowest|"
+    r"worst|minimum)\b"
+)
+def _overall_checks(hit: Hit) -> list[Check]:
+    m = _GRADES.search(hit.criterion.context) or _GRADES.search(hit.text)
     if m:
         letters = re.findall(r"\b[A-F]\b", m.group(0))
         scale = tuple(sorted(set(letters), reverse=True))  # F (lowest) .. A
@@ -482,19 +455,7 @@ def _overall_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
-_NOTHING_ELSE = re.compile(
-    r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
-    r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
-    r"additional|extra) text\b",
-    re.I,
-)
 _FENCE_LANG = re.compile(r"```\s*([A-Za-z][\w+#-]{0,15})")
-_UP_TO = re.compile(
-    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
-    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
-    r"\b(?P<noun>[a-z][\w-]*s)\b",
-    re.I,
-)
 _TEXT_UNITS = re.compile(
     r"^(?:words|sentences|characters|chars|letters|tokens|lines|paragraphs|pages|minutes|seconds|"
     r"times|bullets|items|points|steps|sections|headers|headings|emojis|hashtags|questions)$",
@@ -502,10 +463,13 @@ _TEXT_UNITS = re.compile(
 )
 
 
-def _nothing_else_checks(criterion: Criterion) -> list[Check]:
-    if not _NOTHING_ELSE.search(criterion.text):
-        return []
-    if re.search(r"\bjson\b", criterion.context, re.I):
+@checks.on(
+    r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
+    r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
+    r"additional|extra) text\b"
+)
+def _nothing_else_checks(hit: Hit) -> list[Check]:
+    if re.search(r"\bjson\b", hit.criterion.context, re.I):
         return [
             Check(
                 "only_json",
@@ -517,13 +481,9 @@ def _nothing_else_checks(criterion: Criterion) -> list[Check]:
     return []
 
 
-def _fence_language_checks(text: str) -> list[Check]:
-    m = _FENCE_LANG.search(text)
-    if not m or not re.search(r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b", text, re.I):
-        return []
-    if negated(text, m.start()):
-        return []
-    lang = m.group(1)
+@checks.on(_FENCE_LANG, also=[r"\b(?:code ?blocks?|fenced?|wrapped|markdown)\b"], skip_negated=True)
+def _fence_language_checks(hit: Hit) -> list[Check]:
+    lang = hit.match.group(1)
     opener = r"^[ \t]*```[ \t]*" + re.escape(lang) + r"\b"
     return [
         Check(
@@ -536,16 +496,22 @@ def _fence_language_checks(text: str) -> list[Check]:
     ]
 
 
-def _list_length_checks(criterion: Criterion) -> list[Check]:
-    m = _UP_TO.search(criterion.text)
-    if not m or _TEXT_UNITS.match(m.group("noun")) or negated(criterion.text, m.start()):
-        return []
+@checks.on(
+    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+    r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
+    r"\b(?P<noun>[a-z][\w-]*s)\b",
+    skip_negated=True,
+)
+def _list_length_checks(hit: Hit) -> list[Check]:
+    m = hit.match
+    if _TEXT_UNITS.match(m.group("noun")):
+        return []  # "up to 50 words" is a length (length.py), not a list
     noun = m.group("noun")
     if m.group(1):
         limit, setup = m.group(1), ""
     else:
         var = m.group(2)
-        if var not in criterion.variables:
+        if var not in hit.criterion.variables:
             return []
         setup = (
             f"limit = as_int(example.get({var!r}))\nif limit is None:\n"
@@ -560,25 +526,3 @@ def _list_length_checks(criterion: Criterion) -> list[Check]:
             ("list_length", "as_int"),
         )
     ]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    return (
-        _equals_checks(text)
-        + _regex_checks(text)
-        + _slot_checks(criterion)
-        + _slot_value_checks(criterion)
-        + _markup_checks(text)
-        + _schema_checks(text)
-        + _tool_checks(text)
-        + _refusal_checks(text)
-        + _similarity_checks(criterion)
-        + _reading_checks(text)
-        + _ascii_checks(text)
-        + _language_checks(criterion)
-        + _overall_checks(criterion)
-        + _nothing_else_checks(criterion)
-        + _fence_language_checks(text)
-        + _list_length_checks(criterion)
-    )

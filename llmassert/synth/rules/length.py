@@ -30,6 +30,7 @@ from llmassert.synth.rules.base import (
     number_slug,
     parse_number,
 )
+from llmassert.synth.rules.registry import Family
 
 # unit name -> (pattern, expression measuring the response, helpers it needs, large unit?)
 UNITS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
@@ -181,6 +182,13 @@ def find_limits(text: str) -> list[Limit]:
 # --- rendering ----------------------------------------------------------------------------------
 
 
+# kind -> its words, its operator, and both when the limit is exclusive ("fewer than 50 words")
+_BOUNDS = {
+    "max": ("At most", "<=", "<", "fewer than"),
+    "min": ("At least", ">=", ">", "more than"),
+}
+
+
 def _checks_for(limit: Limit) -> list[Check]:
     expr, helpers, large = UNITS[limit.unit][1], UNITS[limit.unit][2], UNITS[limit.unit][3]
     unit = limit.unit
@@ -194,13 +202,14 @@ def _checks_for(limit: Limit) -> list[Check]:
         out.append(Check(name, summary, f"return {condition}", helpers))
 
     n = number_slug(low)
-    if limit.kind == "max":
-        op = "<" if limit.exclusive else "<="
+    if limit.kind in _BOUNDS:  # the strict reading of a one-sided limit
+        words, op, exclusive_op, exclusive_words = _BOUNDS[limit.kind]
         add(
-            f"max_{unit}_{n}_strict",
-            f"At most {n} {unit} ({'fewer than' if limit.exclusive else 'strict'}).",
-            f"{expr} {op} {n}",
+            f"{limit.kind}_{unit}_{n}_strict",
+            f"{words} {n} {unit} ({exclusive_words if limit.exclusive else 'strict'}).",
+            f"{expr} {exclusive_op if limit.exclusive else op} {n}",
         )
+    if limit.kind == "max":
         if large:
             for pct in (10, 25):
                 bound = math.floor(low * (1 + pct / 100))
@@ -216,12 +225,6 @@ def _checks_for(limit: Limit) -> list[Check]:
                 f"{expr} <= {number_slug(low + 1)}",
             )
     elif limit.kind == "min":
-        op = ">" if limit.exclusive else ">="
-        add(
-            f"min_{unit}_{n}_strict",
-            f"At least {n} {unit} ({'more than' if limit.exclusive else 'strict'}).",
-            f"{expr} {op} {n}",
-        )
         lenient = math.ceil(low * 0.9) if large else low - 1
         if lenient >= 1:
             add(
@@ -442,7 +445,12 @@ def _few_sentences(criterion: Criterion) -> list[Check]:
     ]
 
 
-def checks(criterion: Criterion) -> list[Check]:
+checks = Family("length")
+
+
+# One rule, not one per limit kind: brevity words count only where no number limits the length.
+@checks.rule
+def _length_checks(criterion: Criterion) -> list[Check]:
     limits = find_limits(criterion.text)
     out = [c for limit in limits for c in _checks_for(limit)] + _few_sentences(criterion)
     # Adjectives in a persona ("a detailed analyst") or in one section's description

@@ -10,41 +10,39 @@
 
 from __future__ import annotations
 
-import re
-
-from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal
-
-_INLINE_RULE = re.compile(r"\binline math\b[^$]*\\\(", re.I)
-_DISPLAY_RULE = re.compile(r"\bline ?-?breaks?\s+after\s+(?:the\s+)?opening\s+\$\$", re.I)
+from llmassert.synth.rules.registry import Family
 
 _SINGLE_DOLLAR = r"(?<![$\\])\$(?!\$)(?=[^$\n]*[\\^_{}=])[^$\n]{1,200}?(?<![\s$\\])\$(?![$\d])"
 _DISPLAY_BLOCK = r"\$\$(.*?)\$\$"
 
 
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    out: list[Check] = []
-    if _INLINE_RULE.search(text):
-        out.append(
-            Check(
-                "no_single_dollar_math",
-                "No $...$ inline math (the inline delimiters allowed are \\( and \\)).",
-                f"return re.search({literal(_SINGLE_DOLLAR)}, response) is None",
-                modules=("re",),
-            )
+checks = Family("math")
+checks.when(
+    (r"\binline math\b[^$]*\\\("),
+    stated=[
+        Check(
+            "no_single_dollar_math",
+            "No $...$ inline math (the inline delimiters allowed are \\( and \\)).",
+            f"return re.search({literal(_SINGLE_DOLLAR)}, response) is None",
+            modules=("re",),
         )
-    if _DISPLAY_RULE.search(text):
-        out.append(
-            Check(
-                "display_math_on_own_lines",
-                "Every $$...$$ block has a line break after the opening and before the closing $$.",
-                f"for m in re.finditer({literal(_DISPLAY_BLOCK)}, response, re.DOTALL):\n"
-                "    inner = m.group(1)\n"
-                "    if not re.match(r'[ \\t]*\\n', inner) or not re.search(r'\\n[ \\t]*$', inner):\n"
-                "        return False\n"
-                "return True",
-                modules=("re",),
-            )
+    ],
+    if_negated=None,
+)
+checks.when(
+    (r"\bline ?-?breaks?\s+after\s+(?:the\s+)?opening\s+\$\$"),
+    stated=[
+        Check(
+            "display_math_on_own_lines",
+            "Every $$...$$ block has a line break after the opening and before the closing $$.",
+            f"for m in re.finditer({literal(_DISPLAY_BLOCK)}, response, re.DOTALL):\n"
+            "    inner = m.group(1)\n"
+            "    if not re.match(r'[ \\t]*\\n', inner) or not re.search(r'\\n[ \\t]*$', inner):\n"
+            "        return False\n"
+            "return True",
+            modules=("re",),
         )
-    return out
+    ],
+    if_negated=None,
+)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, has_placeholder, listed_terms, literal, negated, slug
+from llmassert.synth.rules.registry import Family
 
 _REQUIRE_TRIGGER = re.compile(
     r"\b(?:include[sd]?|including|use|using|mention|mentions|say|write|contain|containing|add|"
@@ -43,6 +44,10 @@ _QUALIFIED = re.compile(
 )
 
 
+checks = Family("phrases")
+
+
+@checks.rule
 def _literal_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     # Placeholders in a phrase are the example's values: the placeholders family echoes those.
@@ -371,6 +376,7 @@ CONCEPTS: tuple[Concept, ...] = (
 )
 
 
+@checks.rule
 def _concept_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     out: list[Check] = []
@@ -423,7 +429,3 @@ def _concept_checks(criterion: Criterion) -> list[Check]:
                 )
             )
     return out
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    return _literal_checks(criterion) + _concept_checks(criterion)

@@ -18,6 +18,7 @@ import re
 from llmassert.assertions.helpers import contains_stem
 from llmassert.synth.models import Category, Criterion
 from llmassert.synth.rules.base import Check, literal, slug, variable_refs
+from llmassert.synth.rules.registry import Family
 
 _NUMERIC_VAR = re.compile(r"count|number|num\b|limit|max|min|length|size|_n\b", re.I)
 _INPUT_NOUNS = re.compile(
@@ -119,6 +120,10 @@ def _files_under(var: str) -> Check:
     )
 
 
+checks = Family("placeholders")
+
+
+@checks.rule
 def _echo_checks(criterion: Criterion) -> list[Check]:
     out: list[Check] = []
     for var in echoed_variables(criterion):
@@ -157,6 +162,7 @@ def _echo_checks(criterion: Criterion) -> list[Check]:
     return out
 
 
+@checks.rule
 def _unfilled_checks(criterion: Criterion) -> list[Check]:
     placeholder_only = criterion.category is Category.DATA_PLACEHOLDERS
     if not (placeholder_only or _TEMPLATE_TALK.search(criterion.text)):
@@ -177,6 +183,7 @@ def _unfilled_checks(criterion: Criterion) -> list[Check]:
     ]
 
 
+@checks.rule
 def _slot_checks(criterion: Criterion) -> list[Check]:
     m = _SLOT.match(criterion.text.strip())
     if not m or m.group("slot") in criterion.variables:
@@ -197,7 +204,3 @@ def _slot_checks(criterion: Criterion) -> list[Check]:
             ("bracket_placeholders",),
         ),
     ]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    return _echo_checks(criterion) + _unfilled_checks(criterion) + _slot_checks(criterion)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, slug
+from llmassert.synth.rules.registry import Family, Hit
 
 _BAN = r"(?:don'?t|do not|never|must not|should not|shouldn'?t|mustn'?t)"
 _TELL = re.compile(
@@ -44,9 +44,13 @@ def _verb_phrase(raw: str) -> str | None:
     return " ".join(words)
 
 
-def _told_checks(text: str) -> list[Check]:
+checks = Family("prohibitions", text=lambda criterion: " ".join(criterion.text.split()))
+
+
+@checks.on(_TELL)
+def _told_checks(hit: Hit) -> list[Check]:
     out: list[Check] = []
-    for m in _TELL.finditer(text):
+    for m in _TELL.finditer(hit.text):  # every banned phrase of the sentence
         phrase = _verb_phrase(m.group("vp"))
         if phrase is None:
             continue
@@ -62,10 +66,9 @@ def _told_checks(text: str) -> list[Check]:
     return out
 
 
-def _create_command_checks(text: str) -> list[Check]:
-    m = _CREATE_CMD.search(text)
-    if m is None:
-        return []
+@checks.on(_CREATE_CMD)
+def _create_command_checks(hit: Hit) -> list[Check]:
+    m = hit.match
     kinds = {(m.group("what") or "").casefold()[:3], (m.group("what2") or "").casefold()[:3]}
     # mkdir at a command position; touch only with a path-like argument ("touch src/app.js").
     parts = [r"(?:^|[\s`$;&|(>])mkdir\s+\S"] if kinds & {"fol", "dir"} else []
@@ -83,8 +86,3 @@ def _create_command_checks(text: str) -> list[Check]:
             modules=("re",),
         )
     ]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = " ".join(criterion.text.split())
-    return _told_checks(text) + _create_command_checks(text)

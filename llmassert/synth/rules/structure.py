@@ -18,12 +18,8 @@ import re
 
 from llmassert.synth.models import Criterion
 from llmassert.synth.rules.base import Check, literal, negated, quoted, slug, unique
+from llmassert.synth.rules.registry import Family, Hit
 
-_BULLETS = re.compile(
-    r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b",
-    re.I,
-)
-_NUMBERED = re.compile(r"\bnumbered (?:list|steps|items|points)\b|\bnumber each\b", re.I)
 _MARKDOWN = re.compile(r"\bmarkdown\b", re.I)
 _PLAIN = re.compile(r"\bplain text\b|\bno formatting\b|\bwithout (?:any )?formatting\b", re.I)
 _SECTIONS_WORD = re.compile(r"\b(?:headers?|headings?|sections?)\b", re.I)
@@ -36,19 +32,21 @@ _NAMED_SECTIONS = re.compile(
     re.I,
 )
 _LABEL = re.compile(r"^[\"“']?(?P<label>[A-Z][\w&/'’ -]{1,50}?)\s*:\s+\S")
-_CODE_BLOCK = re.compile(r"\bcode ?blocks?\b|\bfenced\b|\bin backticks\b|```", re.I)
-_TABLE = re.compile(r"\btables?\b(?! of contents)|\btabular\b", re.I)
 _JSON = re.compile(r"\bjson\b", re.I)
 _JSON_KEYS = re.compile(
     r"\b(?:keys?|fields?|properties|attributes)\b\s*(?:called|named|:)?\s*(?P<names>[^.;]+)", re.I
 )
 
+checks = Family("structure")
 
-def _bullet_checks(text: str) -> list[Check]:
-    m = _BULLETS.search(text)
-    if not m or (_JSON.search(text) and not re.search(r"\bbullet", text, re.I)):
+
+@checks.on(
+    r"\bbullet(?:ed|s|[- ]points?| list)?\b|\bdot points\b|\bas a list\b|\bin a list\b|\blist format\b"
+)
+def _bullet_checks(hit: Hit) -> list[Check]:
+    if _JSON.search(hit.text) and not re.search(r"\bbullet", hit.text, re.I):
         return []  # "a list of strings in a JSON object" is JSON, not bullets
-    if negated(text, m.start()):
+    if hit.negated:
         return [
             Check(
                 "no_list_items_strict",
@@ -80,11 +78,9 @@ def _bullet_checks(text: str) -> list[Check]:
     ]
 
 
-def _numbered_checks(text: str) -> list[Check]:
-    m = _NUMBERED.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    return [
+checks.when(
+    (r"\bnumbered (?:list|steps|items|points)\b|\bnumber each\b"),
+    stated=[
         Check(
             "numbered_list_strict",
             "A numbered list (2+ items).",
@@ -97,10 +93,13 @@ def _numbered_checks(text: str) -> list[Check]:
             "return bool(numbered_items(response))",
             ("numbered_items",),
         ),
-    ]
+    ],
+)
 
 
-def _markdown_checks(text: str) -> list[Check]:
+@checks.rule
+def _markdown_checks(criterion: Criterion) -> list[Check]:
+    text = criterion.text
     m = _MARKDOWN.search(text)
     plain = _PLAIN.search(text)
     if (m and negated(text, m.start())) or (plain and not negated(text, plain.start())):
@@ -156,6 +155,7 @@ def section_names(criterion: Criterion) -> list[str]:
     return []
 
 
+@checks.rule
 def _section_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     names = section_names(criterion)
@@ -201,20 +201,17 @@ def _section_checks(criterion: Criterion) -> list[Check]:
     return []
 
 
-def _code_block_checks(text: str) -> list[Check]:
-    m = _CODE_BLOCK.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
-        return [
-            Check(
-                "no_code_block",
-                "No fenced code block.",
-                "return not code_blocks(response)",
-                ("code_blocks",),
-            )
-        ]
-    return [
+checks.when(
+    (r"\bcode ?blocks?\b|\bfenced\b|\bin backticks\b|```"),
+    if_negated=[
+        Check(
+            "no_code_block",
+            "No fenced code block.",
+            "return not code_blocks(response)",
+            ("code_blocks",),
+        )
+    ],
+    stated=[
         Check(
             "code_block_only_strict",
             "The whole response is one fenced code block.",
@@ -227,23 +224,19 @@ def _code_block_checks(text: str) -> list[Check]:
             "return bool(code_blocks(response))",
             ("code_blocks",),
         ),
-    ]
-
-
-def _table_checks(text: str) -> list[Check]:
-    m = _TABLE.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
-        return [
-            Check(
-                "no_table",
-                "No markdown table.",
-                "return not has_markdown_table(response)",
-                ("has_markdown_table",),
-            )
-        ]
-    return [
+    ],
+)
+checks.when(
+    (r"\btables?\b(?! of contents)|\btabular\b"),
+    if_negated=[
+        Check(
+            "no_table",
+            "No markdown table.",
+            "return not has_markdown_table(response)",
+            ("has_markdown_table",),
+        )
+    ],
+    stated=[
         Check(
             "markdown_table_strict",
             "Contains a markdown table (header and --- separator).",
@@ -256,7 +249,8 @@ def _table_checks(text: str) -> list[Check]:
             "return sum(1 for line in lines(response) if line.count('|') >= 2) >= 2",
             ("lines",),
         ),
-    ]
+    ],
+)
 
 
 def _json_keys(text: str) -> list[str]:
@@ -270,11 +264,9 @@ def _json_keys(text: str) -> list[str]:
     return unique(names)
 
 
-def _json_checks(text: str) -> list[Check]:
-    m = _JSON.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
+@checks.on(_JSON)
+def _json_checks(hit: Hit) -> list[Check]:
+    if hit.negated:
         return [
             Check(
                 "not_json",
@@ -297,7 +289,7 @@ def _json_checks(text: str) -> list[Check]:
             ("is_json",),
         ),
     ]
-    if re.search(r"\bjson (?:array|list)\b|\barray\b", text, re.I):
+    if re.search(r"\bjson (?:array|list)\b|\barray\b", hit.text, re.I):
         out.append(
             Check(
                 "is_json_array",
@@ -306,7 +298,7 @@ def _json_checks(text: str) -> list[Check]:
                 ("parse_json",),
             )
         )
-    elif re.search(r"\bobject\b|\bdict", text, re.I):
+    elif re.search(r"\bobject\b|\bdict", hit.text, re.I):
         out.append(
             Check(
                 "is_json_object",
@@ -315,7 +307,7 @@ def _json_checks(text: str) -> list[Check]:
                 ("json_object",),
             )
         )
-    keys = _json_keys(text)
+    keys = _json_keys(hit.text)
     if keys:
         key = slug(" ".join(keys), max_words=5)
         names = literal(tuple(keys))
@@ -338,73 +330,58 @@ def _json_checks(text: str) -> list[Check]:
     return out
 
 
-_FIELD_ENUM = re.compile(
+def _read_field(key: str) -> str:
+    """Generated code setting ``value`` to field ``key`` of the JSON answer (None if absent)."""
+    return f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
+
+
+@checks.on(
     r"[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]\s+(?:to|must be|should be|is|as|=)\s+(?:(?:one|any) of\s*:?\s*)?(?P<values>[\"“'`].+)$",
-    re.I,
+    skip_negated=True,
 )
-_FIELD_COUNT = re.compile(
-    r"\b(?P<q>at most|no more than|up to|at least|exactly)\s+(?P<n>\d+)\s+(?:\w+\s+)?(?:items?|entries|elements|values|steps)\s+(?:in|for|under)\s+(?:the\s+)?[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]",
-    re.I,
-)
+def _json_field_values(hit: Hit) -> list[Check]:
+    """A field of a JSON answer takes one of the quoted values ("set "status" to "open" or ...")."""
+    if not (_JSON.search(hit.text) or _JSON.search(hit.criterion.context)):
+        return []
+    values = quoted(hit.match.group("values"), max_words=4)
+    if len(values) < 2:
+        return []
+    key, allowed = hit.match.group("key"), tuple(values)
+    read = _read_field(key)
+    return [
+        Check(
+            f"json_{slug(key)}_in_values_strict",
+            f"JSON field '{key}' is one of {', '.join(values)}.",
+            read + f"return isinstance(value, str) and value in {literal(allowed)}",
+            ("json_object",),
+        ),
+        Check(
+            f"json_{slug(key)}_in_values_lenient",
+            f"JSON field '{key}' is one of {', '.join(values)}, any case.",
+            read
+            + f"return str(value).strip().casefold() in {literal(tuple(v.casefold() for v in values))}",
+            ("json_object",),
+        ),
+    ]
 
 
-def _json_field_checks(criterion: Criterion) -> list[Check]:
-    """Rules about one field of a JSON answer: its allowed values, or how many items it holds."""
-    text = criterion.text
-    out: list[Check] = []
-    m = _FIELD_ENUM.search(text)
-    json_context = _JSON.search(text) or _JSON.search(criterion.context)
-    if m and json_context and not negated(text, m.start()):
-        values = quoted(m.group("values"), max_words=4)
-        if len(values) >= 2:
-            key, allowed = m.group("key"), tuple(values)
-            read = f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
-            out.append(
-                Check(
-                    f"json_{slug(key)}_in_values_strict",
-                    f"JSON field '{key}' is one of {', '.join(values)}.",
-                    read + f"return isinstance(value, str) and value in {literal(allowed)}",
-                    ("json_object",),
-                )
-            )
-            out.append(
-                Check(
-                    f"json_{slug(key)}_in_values_lenient",
-                    f"JSON field '{key}' is one of {', '.join(values)}, any case.",
-                    read
-                    + f"return str(value).strip().casefold() in {literal(tuple(v.casefold() for v in values))}",
-                    ("json_object",),
-                )
-            )
-    m = _FIELD_COUNT.search(text)  # a quoted field name is signal enough
-    if m:
-        key, n, q = m.group("key"), int(m.group("n")), m.group("q").casefold()
-        op = {"at least": ">=", "exactly": "=="}.get(q, "<=")
-        out.append(
-            Check(
-                f"json_{slug(key)}_count_{op_name(op)}_{n}",
-                f"JSON field '{key}' is a list with {q} {n} items.",
-                f"obj = json_object(response, lenient=True)\nvalue = None if obj is None else obj.get({key!r})\n"
-                f"return isinstance(value, list) and len(value) {op} {n}",
-                ("json_object",),
-            )
+@checks.on(
+    r"\b(?P<q>at most|no more than|up to|at least|exactly)\s+(?P<n>\d+)\s+(?:\w+\s+)?(?:items?|entries|elements|values|steps)\s+(?:in|for|under)\s+(?:the\s+)?[\"“'`](?P<key>[A-Za-z_][\w-]{0,40})[\"”'`]"
+)  # a quoted field name is signal enough: no JSON word needed
+def _json_field_count(hit: Hit) -> list[Check]:
+    """A field of a JSON answer holds at most / at least / exactly N items."""
+    m = hit.match
+    key, n, q = m.group("key"), int(m.group("n")), m.group("q").casefold()
+    op = {"at least": ">=", "exactly": "=="}.get(q, "<=")
+    return [
+        Check(
+            f"json_{slug(key)}_count_{op_name(op)}_{n}",
+            f"JSON field '{key}' is a list with {q} {n} items.",
+            _read_field(key) + f"return isinstance(value, list) and len(value) {op} {n}",
+            ("json_object",),
         )
-    return out
+    ]
 
 
 def op_name(op: str) -> str:
     return {"<=": "max", ">=": "min", "==": "exact"}[op]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    return (
-        _bullet_checks(text)
-        + _numbered_checks(text)
-        + _markdown_checks(text)
-        + _section_checks(criterion)
-        + _code_block_checks(text)
-        + _table_checks(text)
-        + _json_checks(text)
-        + _json_field_checks(criterion)
-    )

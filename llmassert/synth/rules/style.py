@@ -14,53 +14,34 @@ from __future__ import annotations
 
 import re
 
-from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, literal, negated, phrase_expr, quoted, slug
+from llmassert.synth.rules.base import PLACEHOLDER, Check, literal, phrase_expr, quoted, slug
+from llmassert.synth.rules.registry import Family, Hit, MatchBuilder
 
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
-_LANGUAGE = re.compile(
-    rf"\b(?:in|into|use|using|respond in|answer in|reply in|write in|written in)\s+(?P<a>{'|'.join(LANGUAGES)})\b"
-    rf"|\b(?P<b>{'|'.join(LANGUAGES)})\s+only\b",
-    re.I,
-)
-_LOWER = re.compile(r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", re.I)
-_UPPER = re.compile(
-    r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b", re.I
-)
-_TITLE = re.compile(r"\btitle[- ]case\b", re.I)
 _TARGET = r"(?:(?:your|the|each|every|my) )?(?:response|answer|reply|email|message|letter|output|text|summary|review|report|post)?\s*"
-_START = re.compile(rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)", re.I)
-_END = re.compile(
-    rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)",
-    re.I,
-)
-_ASK = re.compile(
-    r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
-    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)",
-    re.I,
-)
 _ASKED_FOR = re.compile(
     r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I
 )
-_PLAIN_LANGUAGE = re.compile(
-    r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+",
-    re.I,
-)
-_PLACEHOLDERS = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")
 REQUEST_PHRASES = (
     "please provide", "please share", "please tell", "please describe", "please explain",
     "please summarize", "could you", "can you", "would you", "let me know", "tell me",
 )  # fmt: skip
 _GREETING_WORDS = ("Dear", "Hi", "Hello", "Hey", "Greetings", "Good morning", "Good afternoon")
 
+checks = Family("style")
 
-def _language_checks(text: str) -> list[Check]:
-    m = _LANGUAGE.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    if re.search(r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", text, re.I):
+
+@checks.on(
+    rf"\b(?:in|into|use|using|respond in|answer in|reply in|write in|written in)\s+(?P<a>{'|'.join(LANGUAGES)})\b"
+    rf"|\b(?P<b>{'|'.join(LANGUAGES)})\s+only\b",
+    skip_negated=True,
+)
+def _language_checks(hit: Hit) -> list[Check]:
+    if re.search(
+        r"\b(?:that|their|the user'?s|same|whatever|whichever) language\b", hit.text, re.I
+    ):
         return []  # "... are in English, but respond in that language": the user's language
-    lang = (m.group("a") or m.group("b")).casefold()
+    lang = (hit.match.group("a") or hit.match.group("b")).casefold()
     if lang == "english":
         return [
             Check(
@@ -94,51 +75,50 @@ def _language_checks(text: str) -> list[Check]:
     ]
 
 
-def _case_checks(text: str) -> list[Check]:
-    out: list[Check] = []
-    for pattern, name, helper in (
-        (_LOWER, "lowercase", "is_lowercase"),
-        (_UPPER, "uppercase", "is_uppercase"),
-    ):
-        m = pattern.search(text)
-        if m:
-            if negated(text, m.start()):
-                out.append(
-                    Check(
-                        f"not_{name}",
-                        f"Not entirely {name}.",
-                        f"return not {helper}(response)",
-                        (helper,),
-                    )
-                )
-            else:
-                out.append(
-                    Check(
-                        f"{name}_strict",
-                        f"Entirely {name} (prose letters).",
-                        f"return {helper}(response)",
-                        (helper,),
-                    )
-                )
-    m = _TITLE.search(text)
-    if m and not negated(text, m.start()):
-        out.append(
+for _pattern, _case, _helper in (
+    (r"\b(?:all )?lower[- ]?case\b|\bno capital letters\b", "lowercase", "is_lowercase"),
+    (
+        r"\b(?:all )?upper[- ]?case\b|\ball caps\b|\bcapital letters\b|\bcapitali[sz]ed\b",
+        "uppercase",
+        "is_uppercase",
+    ),
+):
+    checks.when(
+        _pattern,
+        stated=[
             Check(
-                "title_case_first_line",
-                "The first line is in title case.",
-                "return is_title_case(first_line(response))",
-                ("is_title_case", "first_line"),
+                f"{_case}_strict",
+                f"Entirely {_case} (prose letters).",
+                f"return {_helper}(response)",
+                (_helper,),
             )
-        )
-        out.append(
+        ],
+        if_negated=[
             Check(
-                "title_case_headers",
-                "Every header is in title case.",
-                "found = headers(response)\nreturn bool(found) and all(is_title_case(h) for h in found)",
-                ("headers", "is_title_case"),
+                f"not_{_case}",
+                f"Not entirely {_case}.",
+                f"return not {_helper}(response)",
+                (_helper,),
             )
-        )
-    return out
+        ],
+    )
+checks.when(
+    (r"\btitle[- ]case\b"),
+    stated=[
+        Check(
+            "title_case_first_line",
+            "The first line is in title case.",
+            "return is_title_case(first_line(response))",
+            ("is_title_case", "first_line"),
+        ),
+        Check(
+            "title_case_headers",
+            "Every header is in title case.",
+            "found = headers(response)\nreturn bool(found) and all(is_title_case(h) for h in found)",
+            ("headers", "is_title_case"),
+        ),
+    ],
+)
 
 
 def _phrase_target(what: str) -> tuple[list[str], str]:
@@ -146,7 +126,7 @@ def _phrase_target(what: str) -> tuple[list[str], str]:
     phrases = quoted(what)
     if phrases:
         return phrases, ""
-    slots = _PLACEHOLDERS.findall(what)
+    slots = PLACEHOLDER.findall(what)
     if slots:  # "End the email with the sender's name, {sender_name}."
         return [" ".join(slots)], ""
     w = what.strip().casefold()
@@ -213,88 +193,93 @@ def _placed(phrase: str, where: str) -> list[Check]:
     ]
 
 
-def _start_checks(text: str) -> list[Check]:
-    m = _START.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    phrases, concept = _phrase_target(m.group("what"))
-    if phrases:
-        return _placed(phrases[0], "start")
-    if concept == "greeting":
-        return [
-            Check(
-                "starts_with_greeting_strict",
-                "Starts with a greeting (Dear/Hi/Hello/...).",
-                f"return any(starts_with_phrase(response, g) for g in {literal(_GREETING_WORDS)})",
-                ("starts_with_phrase",),
-            ),
-            Check(
-                "starts_with_greeting_lenient",
-                "A greeting in the first three lines.",
-                f"return contains_any(' '.join(lines(response)[:3]), {literal(_GREETING_WORDS)})",
-                ("contains_any", "lines"),
-            ),
-        ]
-    if concept == "question":
-        return [
-            Check(
-                "starts_with_question",
-                "The first sentence is a question.",
-                "first = sentences(response)[:1]\nreturn bool(first) and first[0].rstrip(' *_\"').endswith('?')",
-                ("sentences",),
-            )
-        ]
-    return []
+_START_CONCEPTS: dict[str, list[Check]] = {
+    "greeting": [
+        Check(
+            "starts_with_greeting_strict",
+            "Starts with a greeting (Dear/Hi/Hello/...).",
+            f"return any(starts_with_phrase(response, g) for g in {literal(_GREETING_WORDS)})",
+            ("starts_with_phrase",),
+        ),
+        Check(
+            "starts_with_greeting_lenient",
+            "A greeting in the first three lines.",
+            f"return contains_any(' '.join(lines(response)[:3]), {literal(_GREETING_WORDS)})",
+            ("contains_any", "lines"),
+        ),
+    ],
+    "question": [
+        Check(
+            "starts_with_question",
+            "The first sentence is a question.",
+            "first = sentences(response)[:1]\nreturn bool(first) and first[0].rstrip(' *_\"').endswith('?')",
+            ("sentences",),
+        )
+    ],
+}
+_END_CONCEPTS: dict[str, list[Check]] = {
+    "question": [
+        Check(
+            "ends_with_question_strict",
+            "The last sentence is a question.",
+            "last = sentences(response)[-1:]\nreturn bool(last) and last[0].rstrip(' *_\"').endswith('?')",
+            ("sentences",),
+        ),
+        Check(
+            "ends_with_question_lenient",
+            "A question in the last paragraph.",
+            "return '?' in ' '.join(paragraphs(response)[-1:])",
+            ("paragraphs",),
+        ),
+    ],
+    "gratitude": [
+        Check(
+            "ends_with_thanks",
+            "Thanks in the last paragraph.",
+            "return contains_any(' '.join(paragraphs(response)[-1:]), GRATITUDE_PHRASES)",
+            ("contains_any", "paragraphs", "GRATITUDE_PHRASES"),
+        )
+    ],
+    "summary": [
+        Check(
+            "ends_with_summary",
+            "A summary opener in the last paragraph.",
+            "return contains_any(' '.join(paragraphs(response)[-1:]), ('in summary', 'to summarize', 'overall', 'in conclusion', 'to sum up'))",
+            ("contains_any", "paragraphs"),
+        )
+    ],
+}
+# Calls to action and sign-offs have no placed check here: the concept checks in phrases.py.
 
 
-def _end_checks(text: str) -> list[Check]:
-    m = _END.search(text)
-    if not m or negated(text, m.start()):
-        return []
-    phrases, concept = _phrase_target(m.group("what"))
-    if phrases:
-        return _placed(phrases[0], "end")
-    if concept == "question":
-        return [
-            Check(
-                "ends_with_question_strict",
-                "The last sentence is a question.",
-                "last = sentences(response)[-1:]\nreturn bool(last) and last[0].rstrip(' *_\"').endswith('?')",
-                ("sentences",),
-            ),
-            Check(
-                "ends_with_question_lenient",
-                "A question in the last paragraph.",
-                "return '?' in ' '.join(paragraphs(response)[-1:])",
-                ("paragraphs",),
-            ),
-        ]
-    if concept == "gratitude":
-        return [
-            Check(
-                "ends_with_thanks",
-                "Thanks in the last paragraph.",
-                "return contains_any(' '.join(paragraphs(response)[-1:]), GRATITUDE_PHRASES)",
-                ("contains_any", "paragraphs", "GRATITUDE_PHRASES"),
-            )
-        ]
-    if concept == "summary":
-        return [
-            Check(
-                "ends_with_summary",
-                "A summary opener in the last paragraph.",
-                "return contains_any(' '.join(paragraphs(response)[-1:]), ('in summary', 'to summarize', 'overall', 'in conclusion', 'to sum up'))",
-                ("contains_any", "paragraphs"),
-            )
-        ]
-    return []  # calls to action and sign-offs: the concept checks in phrases.py
+def _positioned(where: str, concepts: dict[str, list[Check]]) -> MatchBuilder:
+    """The rule for "start/end with X": X's phrase at that place, or the concept's own checks."""
+
+    def build(hit: Hit) -> list[Check]:
+        phrases, concept = _phrase_target(hit.match.group("what"))
+        if phrases:
+            return _placed(phrases[0], where)
+        return list(concepts.get(concept, ()))
+
+    return build
 
 
-def _ask_checks(text: str) -> list[Check]:
-    m = _ASK.search(text)
-    if not m:
-        return []
-    if negated(text, m.start()):
+checks.on(
+    rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)", skip_negated=True
+)(_positioned("start", _START_CONCEPTS))
+checks.on(
+    rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}"
+    r"(?:with|by)\s+(?P<what>[^.;!?]+)",
+    skip_negated=True,
+)(_positioned("end", _END_CONCEPTS))
+
+
+@checks.on(
+    r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
+    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)"
+)
+def _ask_checks(hit: Hit) -> list[Check]:
+    if hit.negated:
         return [
             Check(
                 "no_questions_strict", "No question mark anywhere.", "return '?' not in response"
@@ -320,7 +305,7 @@ def _ask_checks(text: str) -> list[Check]:
             ("questions", "contains_any"),
         ),
     ]
-    wanted = _ASKED_FOR.search(m.group("rest"))
+    wanted = _ASKED_FOR.search(hit.match.group("rest"))
     if wanted and wanted.group("noun").casefold() not in ("help", "more", "each", "example"):
         noun = wanted.group("noun").casefold()
         out.append(
@@ -334,34 +319,22 @@ def _ask_checks(text: str) -> list[Check]:
     return out
 
 
-def _plain_language_checks(text: str) -> list[Check]:
-    m = _PLAIN_LANGUAGE.search(text)
-    if not m:
-        return []
-    body = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
-    return [
+_PLAIN_BODY = "n = sentence_count(response)\nreturn n > 0 and word_count(response) / n <= {limit}"
+checks.when(
+    r"\b(?:simple|clear|plain)(?: and (?:clear|simple))? (?:language|english|words)\b|\beas(?:y|ily) (?:to )?(?:be )?read\b|\bjargon\b|\breadab\w+",
+    stated=[
         Check(
             "plain_language_strict",
             "Plain language: at most 20 words per sentence on average.",
-            body.format(limit=20),
+            _PLAIN_BODY.format(limit=20),
             ("sentence_count", "word_count"),
         ),
         Check(
             "plain_language_lenient",
             "Plain language: at most 28 words per sentence on average.",
-            body.format(limit=28),
+            _PLAIN_BODY.format(limit=28),
             ("sentence_count", "word_count"),
         ),
-    ]
-
-
-def checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    return (
-        _language_checks(text)
-        + _case_checks(text)
-        + _start_checks(text)
-        + _end_checks(text)
-        + _ask_checks(text)
-        + _plain_language_checks(text)
-    )
+    ],
+    if_negated=None,
+)
