@@ -84,7 +84,7 @@ class FilterOperator(MapOperator):
     def make(self, row: Row, output: dict[str, Any]) -> Outcome:
         if output.get(self.flag_field) is True:
             rest = {k: v for k, v in output.items() if k != self.flag_field}
-            return Outcome(rows=[{**row, **rest}])
+            return Outcome(rows=[self._drop({**row, **rest})])
         return Outcome(filtered=1)
 
 
@@ -200,7 +200,7 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         assert step is not None
 
         async def ask() -> dict[str, Any]:
-            text, failed, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            text, failed, _ = await self.oracle.render_row(row, ctx)
             if failed is not None or text is None:
                 return {"score": None}
             try:
@@ -288,6 +288,6 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         """The embedding proxy's input: each row's rendered prompt."""
         texts = []
         for row in rows:
-            text, _, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            text, _, _ = await self.oracle.render_row(row, ctx)
             texts.append(text or " ")
         return await embed_all(ctx, texts, self.cascade.proxy_model)

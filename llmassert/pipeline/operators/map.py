@@ -30,13 +30,18 @@ from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 
+def drop_keys(row: Row, keys: list[str] | None) -> Row:
+    """``row`` without ``keys`` (DocETL applies ``drop_keys`` to finished rows)."""
+    return {k: v for k, v in row.items() if k not in keys} if keys else row
+
+
 class MapSpec(LLMOperationSpec):
     """DocETL's map."""
 
     type: Literal["map"] = "map"
     drop_keys: list[str] | None = Field(
         None,
-        description="Keys removed from each row before the prompt sees it (and from the output).",
+        description="Keys removed from each output row (the prompt still sees them, as in DocETL).",
     )
     batch_prompt: str | None = Field(
         None, description="Prompt over `inputs` (a batch of rows) answered with one output per row."
@@ -130,7 +135,7 @@ class MapOperator(RowOperator[MapSpec]):
         return list(self.step.schema["properties"]) if self.step else []
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        keys = keys.without(self.spec.drop_keys or [])
+        # DocETL drops `drop_keys` from the finished rows: the prompt still sees them.
         out = KeySet.of(self.output_fields())
         seen = KeySet.of(self.spec.input) if self.spec.input else keys
         if self.spec.input:
@@ -148,7 +153,7 @@ class MapOperator(RowOperator[MapSpec]):
                 self.step.judge_prompt.check({"input": keys, "output": out})
         if self.batch_step is not None:
             self.batch_step.prompt.check({"inputs": keys})
-        return keys | out.keys | self.extra_keys()
+        return (keys | out.keys | self.extra_keys()).without(self.spec.drop_keys or [])
 
     def extra_keys(self) -> list[str]:
         """Bookkeeping keys DocETL adds (observability, saved retrieval context)."""
@@ -177,11 +182,10 @@ class MapOperator(RowOperator[MapSpec]):
         return text, failed, extra
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
-        rows = [self._drop(r) for r in rows]
         if self.step is None:
-            return CallEstimate(calls=0, rows=rows)
+            return CallEstimate(calls=0, rows=[self._drop(r) for r in rows])
         unknown = dict.fromkeys(self.output_fields(), UNKNOWN)
-        rows = [{**r, **unknown} for r in rows]
+        rows = [self._drop({**r, **unknown}) for r in rows]
         n = len(rows)
         calls = -(-n // self.batch_size) if self.batch_step else n
         calls *= (self.spec.output.n or 1) if self.spec.output else 1
@@ -190,17 +194,15 @@ class MapOperator(RowOperator[MapSpec]):
         return CallEstimate(calls=calls, rows=rows, note=note)
 
     def _drop(self, row: Row) -> Row:
-        drop = self.spec.drop_keys
-        return {k: v for k, v in row.items() if k not in drop} if drop else row
+        return drop_keys(row, self.spec.drop_keys)
 
     def make(self, row: Row, output: dict[str, Any]) -> Outcome:
         """The outcome of a row given its (checked) output; filter overrides this."""
-        return Outcome(rows=[{**row, **output}])
+        return Outcome(rows=[self._drop({**row, **output})])
 
     async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
-        row = self._drop(row)
         if self.step is None:
-            return Outcome(rows=[row])
+            return Outcome(rows=[self._drop(row)])
         text, failed, extra = await self.render_row(row, ctx)
         if failed is not None:
             return failed
@@ -267,7 +269,6 @@ class MapOperator(RowOperator[MapSpec]):
         if self.batch_step is None or len(rows) == 1:
             return await super().process_batch(rows, ctx)
         assert self.step is not None
-        rows = [self._drop(r) for r in rows]
         answers: list[Any] = []
         shown = [self.prompt_row(r) for r in rows]
         text, failed = render_or_error(ctx, self.batch_step, rows, inputs=shown)
