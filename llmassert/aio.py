@@ -16,6 +16,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from llmassert.lazy import once
+
 T = TypeVar("T")
 
 
@@ -55,17 +57,10 @@ class LoopThread:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
 
-_instance: LoopThread | None = None
-_lock = threading.Lock()
-
-
+@once
 def background() -> LoopThread:
     """The process-wide background loop (started on first use)."""
-    global _instance
-    with _lock:
-        if _instance is None:
-            _instance = LoopThread()
-        return _instance
+    return LoopThread()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

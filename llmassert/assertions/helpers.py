@@ -20,6 +20,7 @@ Rules of this module, because it runs inside the sandbox worker and on every gua
 
 from __future__ import annotations
 
+import bisect
 import json
 import unicodedata
 from collections.abc import Iterable
@@ -279,17 +280,34 @@ def has_section(text: str, title: str, *, exact: bool = False) -> bool:
     return any(got == want or (not exact and got.startswith(want)) for got in _section_keys(text))
 
 
+# One separator row (``|---|:---:|``); possessive runs: linear on any line.
+_TABLE_SEPARATOR = re.compile(
+    r"[^\S\n]*+\|?[^\S\n]*+:?-{3,}:?[^\S\n]*+(?:\|[^\S\n]*+:?-{3,}:?[^\S\n]*+)+\|?\s*+"
+)
+
+
 def has_markdown_table(text: str) -> bool:
-    """A markdown table: a pipe row followed by a ``|---|---|`` separator row."""
+    """A markdown table: a pipe row followed by a ``|---|---|`` separator row (blank lines
+    between them allowed). Line by line: linear in the text, whatever it holds."""
     if not isinstance(text, str):
         return False
-    return bool(
-        re.search(r"^\s*\|?.*\|.*\n\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", text, re.M)
-    )
+    row_above = False  # a line with a pipe, then only blank lines
+    for line in text.split("\n"):
+        blank = not line.strip()
+        if row_above and not blank and _TABLE_SEPARATOR.fullmatch(line):
+            return True
+        if "|" in line:
+            row_above = True
+        elif not blank:
+            row_above = False
+    return False
 
 
 _MD_SYNTAX = re.compile(
-    r"^\s{0,3}#{1,6}\s|^\s*[-*+]\s+\S|^\s*\d+\.\s+\S|\*\*[^*\n]+\*\*|__[^_\n]+__|^```|\[[^\]\n]+\]\([^)\s]+\)|^\s*>\s",
+    # Line-start runs are horizontal ([^\S\n]: `^\s*` would rescan every following newline at
+    # every line start, quadratic); link text excludes "[" (else a run of "[" is quadratic).
+    r"^\s{0,3}#{1,6}\s|^[^\S\n]*[-*+]\s+\S|^[^\S\n]*\d+\.\s+\S|\*\*[^*\n]+\*\*|__[^_\n]+__|^```"
+    r"|\[[^\[\]\n]+\]\([^)\s]+\)|^[^\S\n]*>\s",
     re.M,
 )
 
@@ -301,14 +319,66 @@ def is_markdown(text: str) -> bool:
     return bool(_MD_SYNTAX.search(text)) or has_markdown_table(text)
 
 
-_FENCE = re.compile(r"^\s*(```|~~~)[^\n]*\n(.*?)^\s*\1\s*$", re.M | re.S)
+_FENCE_MARKERS = ("```", "~~~")
+
+
+def _fences(text: str) -> list[tuple[int, int, int, int]]:
+    r"""Fenced blocks as ``(start, content start, content end, end)`` offsets, in order.
+
+    A block opens on a line whose first non-blank characters are a marker (an info string may
+    follow) and closes at the next line holding only that marker; blank lines just before the
+    closing line are not content. An opening without a closing is not a block. Line by line
+    with a bisect for the closing line: O(n log n) on any text (the regex this replaces,
+    ``^\s*(```|~~~)[^\n]*\n(.*?)^\s*\1\s*$``, rescanned every newline at every line start).
+    """
+    lines = text.split("\n")
+    offsets = []
+    pos = 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    closing: dict[str, list[int]] = {m: [] for m in _FENCE_MARKERS}
+    for j, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped in closing:
+            closing[stripped].append(j)
+    blocks = []
+    i = 0
+    while i < len(lines) - 1:  # an opening line needs its newline
+        head = lines[i].lstrip()
+        marker = head[:3]
+        if marker in closing:
+            after = closing[marker]
+            k = bisect.bisect_right(after, i)
+            if k < len(after):
+                j = after[k]
+                end_line = j
+                while end_line > i + 1 and not lines[end_line - 1].strip():
+                    end_line -= 1
+                end = offsets[j] + len(lines[j])
+                blocks.append((offsets[i], offsets[i + 1], offsets[end_line], end))
+                i = j + 1
+                continue
+        i += 1
+    return blocks
 
 
 def code_blocks(text: str) -> tuple[str, ...]:
     """Contents of fenced code blocks (``` or ~~~)."""
     if not isinstance(text, str):
         return ()
-    return tuple(m.group(2) for m in _FENCE.finditer(text))
+    return tuple(text[a:b] for _s, a, b, _e in _fences(text))
+
+
+def _without_fences(text: str) -> str:
+    parts = []
+    pos = 0
+    for start, _a, _b, end in _fences(text):
+        parts.append(text[pos:start])
+        parts.append(" ")
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 # --- JSON --------------------------------------------------------------------------------------
@@ -993,7 +1063,7 @@ def english_ratio(text: str) -> float:
 
 def _letters(text: str) -> str:
     # Code blocks, URLs and placeholders are not prose: their case is not the writer's choice.
-    text = _FENCE.sub(" ", text)
+    text = _without_fences(text)
     text = _URL.sub(" ", text)
     return "".join(c for c in text if c.isalpha() and unicodedata.category(c) in ("Lu", "Ll"))
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from llmassert.commands._options import llm_options, llm_session
+from llmassert.commands._options import llm_options, llm_session, share_option
 from llmassert.config import Settings
 from llmassert.errors import InputError
 
@@ -58,8 +58,8 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option(help="Where synth wrote <prompt>.json: its candidates are the checks."),
         ] = Path("assertions"),
-        alpha: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.6,
-        tau: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.25,
+        alpha: Annotated[float, share_option()] = 0.6,
+        tau: Annotated[float, share_option()] = 0.25,
         ffr_confidence: Annotated[float, typer.Option(min=0.0, max=0.999)] = 0.9,
         seed: Annotated[int, typer.Option(help="Seed of --strategy random.")] = 0,
     ) -> int:

@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmassert.commands._options import (
-    ApiBaseOpt,
-    CacheDirOpt,
-    EmbeddingModelOpt,
-    MaxConcurrencyOpt,
-    MaxCostOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NoCacheOpt,
-    RecordOpt,
-    ReplayOpt,
-    RpmOpt,
-    TpmOpt,
-)
+from llmassert.commands._options import LLMFlags, llm_options
 from llmassert.errors import EXIT_ASSERTIONS_FAILED, EXIT_OK, CassetteMissError, ConfigError
 from llmassert.text import plural
 
@@ -39,13 +27,14 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run")(llm_options(run))
 
 
 def run(
     pipeline: Annotated[
         Path, typer.Argument(help="Pipeline YAML (DocETL format).", show_default=False)
     ],
+    flags: LLMFlags,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -90,22 +79,9 @@ def run(
         ),
     ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
-    model: ModelOpt = None,
-    embedding_model: EmbeddingModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    max_concurrency: MaxConcurrencyOpt = None,
-    rpm: RpmOpt = None,
-    tpm: TpmOpt = None,
-    record: RecordOpt = None,
-    replay: ReplayOpt = None,
-    max_cost: MaxCostOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
 ) -> int:
     """Run a pipeline: map / filter / reduce / split / gather / resolve ... with assertions."""
     from llmassert.commands._console import console as make_console
-    from llmassert.commands._options import settings_from_options
     from llmassert.config import Settings
     from llmassert.pipeline.runner import Runner, RunOptions
     from llmassert.pipeline.spec import load_pipeline
@@ -114,28 +90,15 @@ def run(
     loaded = load_pipeline(pipeline)
     # YAML's default_lm_api_base sits between the environment and the flags.
     base = Settings.from_env(api_base=loaded.spec.default_lm_api_base)
-    settings = settings_from_options(
-        model=None,
-        embedding_model=embedding_model,
-        api_base=api_base,
-        max_concurrency=max_concurrency,
-        rpm=rpm,
-        tpm=tpm,
-        record=record,
-        replay=replay,
-        max_cost=max_cost,
-        max_tokens=max_tokens,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        base=base,
-    )
+    # --model is the run's model override (RunOptions), not the client's default model.
+    settings = replace(flags, model=None).settings(base)
     executor_options = _executor_options(executor, ray_address, ray_workers)
     options = RunOptions(
         resume=resume,
         dry_run=dry_run,
         executor=executor,
         executor_options=executor_options,
-        model=model,
+        model=flags.model,
         lineage=lineage,
     )
     runner = Runner(loaded, settings, options)

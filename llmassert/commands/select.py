@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmassert.commands._options import ForceOpt
+from llmassert.commands._options import ForceOpt, share_option
 
 if TYPE_CHECKING:
     from llmassert.select import Matrix, Selection
@@ -63,20 +63,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
         alpha: Annotated[
             float | None,
-            typer.Option(
-                min=0.0,
-                max=1.0,
+            share_option(
                 help="Coverage target: share of bad responses to catch. Default: the targets "
-                "the manifest's selection was solved for, else 0.6.",
+                "the manifest's selection was solved for, else 0.6."
             ),
         ] = None,
         tau: Annotated[
             float | None,
-            typer.Option(
-                min=0.0,
-                max=1.0,
+            share_option(
                 help="False-failure ceiling: share of good responses that may fail. "
-                "Default: the targets the manifest's selection was solved for, else 0.25.",
+                "Default: the targets the manifest's selection was solved for, else 0.25."
             ),
         ] = None,
         sub_rule: Annotated[

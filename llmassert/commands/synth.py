@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmassert.commands._options import ForceOpt, llm_options, llm_session
+from llmassert.commands._options import ForceOpt, llm_options, llm_session, share_option
 from llmassert.config import Settings
 
 if TYPE_CHECKING:
@@ -92,16 +92,10 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option("--out", help="Folder for <name>.py and <name>.json.")
         ] = Path("assertions"),
         alpha: Annotated[
-            float,
-            typer.Option(
-                min=0.0, max=1.0, help="Coverage target: share of bad responses to catch."
-            ),
+            float, share_option(help="Coverage target: share of bad responses to catch.")
         ] = 0.6,
         tau: Annotated[
-            float,
-            typer.Option(
-                min=0.0, max=1.0, help="False-failure ceiling: share of good responses failed."
-            ),
+            float, share_option(help="False-failure ceiling: share of good responses failed.")
         ] = 0.25,
         method: Annotated[
             SelectMethod,

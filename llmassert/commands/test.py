@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmassert.commands._options import llm_options
+from llmassert.commands._options import llm_options, share_option
 from llmassert.config import Settings
 from llmassert.text import plural
 
@@ -70,10 +70,8 @@ def test(
     ] = None,
     tolerance: Annotated[
         float,
-        typer.Option(
+        share_option(
             "--tolerance",
-            min=0.0,
-            max=1.0,
             help="With --baseline, for judge noise: the fraction of records per assertion "
             "allowed to flip from pass to fail (0.02 of 100 records = 2 per assertion).",
         ),

@@ -17,17 +17,22 @@ from llmassert.errors import InputError
 from llmassert.fileio import read_jsonl, validated
 
 
-class FailureLine(BaseModel):
+class _LogLine(BaseModel):
+    """What every line of the failure log carries."""
+
     model_config = ConfigDict(extra="forbid")
 
-    event: str = "failure"
     ts: str
-    assertion: str
-    criterion: str | None = None
-    kind: str | None = None
     prompt: str | None = None
     prompt_version: str | None = None
     module: str | None = None
+
+
+class FailureLine(_LogLine):
+    event: str = "failure"
+    assertion: str
+    criterion: str | None = None
+    kind: str | None = None
     policy: str | None = None
     attempt: int = 0
     input_sha256: str | None = None
@@ -38,15 +43,9 @@ class FailureLine(BaseModel):
     response: str | None = None
 
 
-class ChecksLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ChecksLine(_LogLine):
     event: str = "checks"
-    ts: str
     day: str
-    prompt: str | None = None
-    prompt_version: str | None = None
-    module: str | None = None
     assertions: list[str]
     checks: int
 

@@ -7,35 +7,29 @@ that every attempt is counted, rate-limited and bounded in one place.
 from __future__ import annotations
 
 import logging
-import threading
 from types import ModuleType
 from typing import Any
 
 from llmassert.aio import background
 from llmassert.config import Settings
+from llmassert.lazy import once
 from llmassert.llm.recording import miss_detail, replay_miss
 from llmassert.llm.retry import TransportFailure, retry_after_from_headers
 from llmassert.llm.transport import is_cassette_miss
 
-_litellm: ModuleType | None = None
-_import_lock = threading.Lock()
 
-
+@once
 def import_litellm() -> ModuleType:
     """Import and configure litellm once (quiet, no retries, no telemetry)."""
-    global _litellm
-    with _import_lock:
-        if _litellm is None:
-            import litellm
+    import litellm  # lazy: about a second of start-up that http-transport runs never pay
 
-            litellm.num_retries = 0
-            litellm.suppress_debug_info = True  # no "Give Feedback" banners on stdout
-            litellm.telemetry = False
-            litellm.drop_params = True
-            # litellm logs provider errors itself at WARNING; ours are reported once, clearly.
-            logging.getLogger("LiteLLM").setLevel(logging.ERROR)
-            _litellm = litellm
-        return _litellm
+    litellm.num_retries = 0
+    litellm.suppress_debug_info = True  # no "Give Feedback" banners on stdout
+    litellm.telemetry = False
+    litellm.drop_params = True
+    # litellm logs provider errors itself at WARNING; ours are reported once, clearly.
+    logging.getLogger("LiteLLM").setLevel(logging.ERROR)
+    return litellm
 
 
 class LiteLLMTransport:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from llmassert.errors import BudgetExceededError, CassetteMissError, LLMError, OperationError
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.types import Row
 from llmassert.pipeline.validation import SafeExpr
 
@@ -27,12 +28,7 @@ EMBED_BATCH = 256  # texts per embedding request unless the spec says otherwise
 
 def verdict_schema(key: str) -> dict[str, Any]:
     """The output schema of a yes/no comparison prompt: one required boolean ``key``."""
-    return {
-        "type": "object",
-        "properties": {key: {"type": "boolean"}},
-        "required": [key],
-        "additionalProperties": False,
-    }
+    return object_schema({key: {"type": "boolean"}})
 
 
 async def embed_all(

@@ -113,37 +113,28 @@ class Progress(Protocol):
     A unit (row, group) in progress gets fractional ``credit`` as its LLM calls complete (see
     :class:`UnitCredit`), so a bar moves with the requests, not only when whole rows finish;
     ``advance`` reports ``n`` units finished, of which ``credited`` was already shown.
-    ``llm_call`` reports each completed call's tokens and cost.
+    ``llm_call`` reports each completed call's tokens and cost.  Every method does nothing
+    unless overridden: :class:`NullProgress` is the protocol as it is.
     """
 
-    def add_total(self, op: str, n: int) -> None: ...
-
-    def advance(self, op: str, n: int = 1, credited: float = 0.0) -> None: ...
-
-    def credit(self, op: str, amount: float) -> None: ...
-
-    def llm_call(self, op: str, tokens: int, cost: float) -> None: ...
-
-    def warn(self, message: str) -> None: ...
-
-
-class NullProgress:
-    """Progress that reports nothing (tests, workers, --quiet)."""
-
     def add_total(self, op: str, n: int) -> None:
-        pass
+        return None
 
     def advance(self, op: str, n: int = 1, credited: float = 0.0) -> None:
-        pass
+        return None
 
     def credit(self, op: str, amount: float) -> None:
-        pass
+        return None
 
     def llm_call(self, op: str, tokens: int, cost: float) -> None:
-        pass
+        return None
 
     def warn(self, message: str) -> None:
-        pass
+        return None
+
+
+class NullProgress(Progress):
+    """Progress that reports nothing (tests, workers, --quiet)."""
 
 
 _MISSING = object()

@@ -33,7 +33,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_BURST_S = 1.0
@@ -274,15 +274,8 @@ class _RateLimitActorImpl:
         return self.schedule.reserve(token_estimates, token_correction)
 
     def stats(self) -> dict[str, Any]:
-        st = self.schedule.stats
-        return {
-            "reserve_calls": st.reserve_calls,
-            "requests": st.requests,
-            "tokens_reserved": st.tokens_reserved,
-            "tokens_corrected": st.tokens_corrected,
-            "max_delay_s": st.max_delay_s,
-            "specs": {k: vars(v) for k, v in self.schedule.specs().items()},
-        }
+        specs = {k: vars(v) for k, v in self.schedule.specs().items()}
+        return {**asdict(self.schedule.stats), "specs": specs}
 
 
 _actor_class: Any = None

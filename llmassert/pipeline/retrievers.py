@@ -247,6 +247,11 @@ class Retriever:
         return list(q.limit(k).to_list())
 
 
+def context_key(op_name: str) -> str:
+    """Where ``save_retriever_output`` keeps an operation's retrieved context on its rows."""
+    return f"_{op_name}_retrieved_context"
+
+
 def prompt_with_context(prompt_source: str, rendered: str, context: str | None) -> str:
     """DocETL: a prompt that does not reference ``retrieval_context`` gets it prepended."""
     if context is None or "retrieval_context" in prompt_source:

@@ -693,9 +693,10 @@ _GC_YOUNG = 50_000
 
 
 def _cap(op: Operator[Any]) -> int | None:
-    """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take."""
+    """DocETL's ``sample`` (any operation) / map's ``limit``: rows the operation may take
+    (a filter's ``limit`` counts rows kept: ``LimitedFilterOperator``)."""
     found = [getattr(op.spec, "sample", None)]
-    if op.type_name in ("map", "filter", "extract"):
+    if op.type_name in ("map", "extract"):
         found.append(getattr(op.spec, "limit", None))
     caps = [int(c) for c in found if c]
     return min(caps) if caps else None

@@ -34,15 +34,19 @@ class TypeSyntaxError(ValueError):
     """A type string does not parse; the message says where."""
 
 
-def to_json_schema(fields: dict[str, Any]) -> dict[str, Any]:
-    """The JSON schema of an ``output.schema`` mapping (every field required, no extras)."""
-    props = {str(name): parse_type(t) for name, t in fields.items()}
+def object_schema(props: dict[str, Any]) -> dict[str, Any]:
+    """A closed JSON object schema: these properties, every one required, no others."""
     return {
         "type": "object",
         "properties": props,
         "required": list(props),
         "additionalProperties": False,
     }
+
+
+def to_json_schema(fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of an ``output.schema`` mapping (every field required, no extras)."""
+    return object_schema({str(name): parse_type(t) for name, t in fields.items()})
 
 
 def parse_type(t: Any) -> dict[str, Any]:
@@ -145,12 +149,7 @@ class _Parser:
                 continue
             self.expect("}")
             break
-        return {
-            "type": "object",
-            "properties": props,
-            "required": list(props),
-            "additionalProperties": False,
-        }
+        return object_schema(props)
 
 
 def check_value(schema: dict[str, Any], value: Any, path: str = "output") -> tuple[Any, list[str]]:

@@ -264,6 +264,12 @@ def _validate_operations(
         kind = op.get("type")
         if kind is None:
             raise SpecError("missing required key 'type'", file=path, field=label)
+        if kind in REFUSED_OPERATORS:
+            raise SpecError(
+                f"operator type {kind!r} is refused: {REFUSED_OPERATORS[kind]}",
+                file=path,
+                field=f"{label}.type",
+            )
         if kind not in OPERATORS:
             known = ", ".join(sorted(OPERATORS))
             raise SpecError(
@@ -363,6 +369,13 @@ def _cross_check(spec: PipelineSpec, path: Path, where: dict[str, str]) -> None:
                 _unknown("input", step.input, sorted(sources)), file=path, field=f"{label}.input"
             )
         seen_steps.append(step.name)
+
+
+# DocETL operator types that exist in its code but are refused here, with the reason.
+REFUSED_OPERATORS = {
+    "scan": "it replaces a step's rows with a dataset's (DocETL 0.3.0's code has it, its docs "
+    "do not); name that dataset as the step's `input:` instead",
+}
 
 
 def _unknown(what: str, name: str, known: list[str]) -> str:

@@ -5,11 +5,11 @@ assertion modules): it imports neither. ``policy.py`` is the static allowlist, `
 stdlib-only restricted runtime and worker process, ``process.py`` the public API.
 """
 
+from llmassert.errors import UnsafeCodeError
 from llmassert.sandbox.process import (
     AssertionFn,
     CallResult,
     ProcessSandbox,
-    UnsafeCodeError,
     check_inline_safe,
     is_inline_safe,
     load_inline,

@@ -33,38 +33,36 @@ class Sealed(type):
         raise AttributeError(f"{cls.__name__}.{name} is read-only")
 
 
-class FrozenDict(dict, metaclass=Sealed):  # type: ignore[type-arg]
+class _Frozen(metaclass=Sealed):
+    """What both frozen containers share: copies are the value itself; pickles are plain."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        plain = dict if isinstance(self, dict) else list
+        return (plain, (plain(self),))  # type: ignore[call-overload]
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, _memo: Any) -> Any:
+        return self
+
+
+class FrozenDict(_Frozen, dict):  # type: ignore[type-arg]
     """A ``dict`` whose contents cannot change."""
 
     __slots__ = ()
     __setitem__ = __delitem__ = __ior__ = _refuse
     clear = pop = popitem = setdefault = update = _refuse
 
-    def __reduce__(self) -> Any:
-        return (dict, (dict(self),))
 
-    def __copy__(self) -> FrozenDict:
-        return self
-
-    def __deepcopy__(self, _memo: Any) -> FrozenDict:
-        return self
-
-
-class FrozenList(list, metaclass=Sealed):  # type: ignore[type-arg]
+class FrozenList(_Frozen, list):  # type: ignore[type-arg]
     """A ``list`` whose contents cannot change."""
 
     __slots__ = ()
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
     append = extend = insert = pop = remove = reverse = sort = clear = _refuse
-
-    def __reduce__(self) -> Any:
-        return (list, (list(self),))
-
-    def __copy__(self) -> FrozenList:
-        return self
-
-    def __deepcopy__(self, _memo: Any) -> FrozenList:
-        return self
 
 
 _SCALARS = (str, int, float, bool, type(None), bytes, complex)

@@ -683,6 +683,32 @@ def subn(pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -
     return re.subn(_plain(pattern), repl, string, count=count, flags=flags)
 
 
+def _positional(method: str) -> Callable[..., Any]:
+    """A :class:`BoundedPattern` method taking ``(string, pos, endpos)``, routed when restricted."""
+
+    def call(self: BoundedPattern, string: Any, pos: int = 0, endpos: int = _END) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            if pos or endpos != _END:
+                return _restricted(method, self._p, 0, string, pos, endpos)
+            return _restricted(method, self._p, 0, string)
+        return getattr(self._p, method)(string, pos, endpos)
+
+    call.__name__ = method
+    return call
+
+
+def _substituting(method: str) -> Callable[..., Any]:
+    """``sub``/``subn`` of a :class:`BoundedPattern`, routed when restricted."""
+
+    def call(self: BoundedPattern, repl: Any, string: Any, count: int = 0) -> Any:
+        if RESTRICTED and _get_ident() in RESTRICTED:
+            return _restricted_sub(method, self._p, 0, repl, string, count)
+        return getattr(self._p, method)(repl, string, count)
+
+    call.__name__ = method
+    return call
+
+
 class BoundedPattern:
     """A compiled pattern whose calls are routed like the module functions (see the module doc)."""
 
@@ -714,55 +740,19 @@ class BoundedPattern:
     def __repr__(self) -> str:
         return repr(self._p)
 
-    def search(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            if pos or endpos != _END:
-                return _restricted("search", self._p, 0, string, pos, endpos)
-            return _restricted("search", self._p, 0, string)
-        return self._p.search(string, pos, endpos)
-
-    def match(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            if pos or endpos != _END:
-                return _restricted("match", self._p, 0, string, pos, endpos)
-            return _restricted("match", self._p, 0, string)
-        return self._p.match(string, pos, endpos)
-
-    def fullmatch(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            if pos or endpos != _END:
-                return _restricted("fullmatch", self._p, 0, string, pos, endpos)
-            return _restricted("fullmatch", self._p, 0, string)
-        return self._p.fullmatch(string, pos, endpos)
-
-    def findall(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            if pos or endpos != _END:
-                return _restricted("findall", self._p, 0, string, pos, endpos)
-            return _restricted("findall", self._p, 0, string)
-        return self._p.findall(string, pos, endpos)
-
-    def finditer(self, string: Any, pos: int = 0, endpos: int = _END) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            if pos or endpos != _END:
-                return _restricted("finditer", self._p, 0, string, pos, endpos)
-            return _restricted("finditer", self._p, 0, string)
-        return self._p.finditer(string, pos, endpos)
+    search = _positional("search")
+    match = _positional("match")
+    fullmatch = _positional("fullmatch")
+    findall = _positional("findall")
+    finditer = _positional("finditer")
 
     def split(self, string: Any, maxsplit: int = 0) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
             return _restricted("split", self._p, 0, string, maxsplit)
         return self._p.split(string, maxsplit)
 
-    def sub(self, repl: Any, string: Any, count: int = 0) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted_sub("sub", self._p, 0, repl, string, count)
-        return self._p.sub(repl, string, count)
-
-    def subn(self, repl: Any, string: Any, count: int = 0) -> Any:
-        if RESTRICTED and _get_ident() in RESTRICTED:
-            return _restricted_sub("subn", self._p, 0, repl, string, count)
-        return self._p.subn(repl, string, count)
+    sub = _substituting("sub")
+    subn = _substituting("subn")
 
 
 def compile(pattern: Any, flags: int = 0) -> re.Pattern[str]:

@@ -12,24 +12,30 @@ after loading and every example it receives is deep-frozen (``_frozen.py``).
 
 Protocol. Requests: one JSON document per line on stdin. Replies: fixed binary frames on a file
 descriptor duplicated *before* any assertion code loads (``fd 1`` is then pointed at stderr);
-each frame is ``struct ">BIBH"`` = (tag, index, status, length) followed by ``length`` bytes of
-UTF-8 text (an error message, at most ``MAX_TEXT``). The frame is built only from ints the
+each frame is ``struct ">BIBI"`` = (tag, index, status, length) followed by ``length`` bytes of
+UTF-8 text (an error message, at most ``MAX_TEXT``; a code operation's JSON result, at most
+``MAX_VALUE``, encoded by an encoder bound before any code loads). The frame is built only from ints the
 worker computes and ``str.encode`` -- no serializer assertion code could reach -- and the
 parent checks tag, index, status and length of every frame (``process.py``).
 
 - worker start: ``(READY, 0, 0, 0)``
-- ``{"op": "load", "id": ID, "source": SRC, "filename": F}`` -> ``(LOADED, 0, 1, 0)`` or
+- ``{"op": "load", "id": ID, "source": SRC, "filename": F, "profile": "check"|"code"}`` ->
+  ``(LOADED, 0, 1, 0)`` or
   ``(LOADED, 0, 0, n) + error``
 - ``{"op": "call", "id": ID, "fns": [...], "items": [[example, response], ...], "start": K,
   "timeout": T}`` -> one ``(RESULT, k, status, n) + error`` per call ``k = K, K+1, ...``,
   item-major; ``status`` is ``FALSE``, ``TRUE``, ``ERROR`` (the code raised) or ``LIMIT`` (time or
   memory limit). Each frame is written as soon as its call ends, so the parent knows exactly
   which call was running if it must kill the worker.
+- ``{"op": "apply", "id": ID, "fn": F, "items": [[arg, ...], ...], "start": K, "timeout": T}``
+  (code operations) -> one ``(VALUE, k, status, n) + text`` per item: ``TRUE`` with the JSON of
+  ``F(*args)``, or ``ERROR``/``LIMIT`` with a one-line reason.
 - ``{"op": "unload", "id": ID}`` -> ``(UNLOADED, 0, 1, 0)``
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import json
@@ -47,6 +53,7 @@ from typing import Any
 LEAVES = {
     "llmassert.sandbox._frozen": Path(__file__).with_name("_frozen.py"),
     "llmassert.sandbox._regex": Path(__file__).with_name("_regex.py"),
+    "llmassert.sandbox._guards": Path(__file__).with_name("_guards.py"),
     "llmassert.textunits": Path(__file__).resolve().parent.parent / "textunits.py",
 }
 
@@ -73,7 +80,8 @@ def _register_leaves_by_path() -> None:
 
 if __name__ == "__main__":
     _register_leaves_by_path()
-from llmassert.sandbox._frozen import Sealed, freeze  # noqa: E402
+from llmassert.sandbox import _guards  # noqa: E402
+from llmassert.sandbox._frozen import Sealed, freeze, thaw  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"
 JUDGE = "llmassert.assertions.judge"
@@ -85,6 +93,52 @@ HELPER_FILES = {
     "llmassert.assertions.formats": "formats.py",
 }
 ALLOWED_MODULES = ("re", "json", "math", "string", *HELPER_FILES, JUDGE)
+# Code operations (``code_map``/``code_filter``/``code_reduce``) may also import these pure stdlib
+# modules, through proxies holding only the reviewed names below. Left out on purpose:
+# typing.get_type_hints/ForwardRef/NamedTuple/TypedDict (evaluate strings or build classes),
+# collections.namedtuple (execs generated source), itertools.count/cycle/repeat (unbounded C
+# iterators), functools.lru_cache/cache (state across rows), operator.attrgetter/methodcaller
+# (attribute walks by string), hashlib.new/file_digest (I/O), decimal contexts (global state),
+# anything returning a module, frame or code object.
+CODE_MODULES: dict[str, tuple[str, ...]] = {
+    "typing": (
+        "Any", "Dict", "List", "Tuple", "Set", "FrozenSet", "Optional", "Union", "Iterable",
+        "Iterator", "Sequence", "Mapping", "MutableMapping", "Callable", "Literal", "DefaultDict",
+        "Counter", "OrderedDict", "Deque", "cast",
+    ),
+    "collections": ("Counter", "defaultdict", "OrderedDict", "deque", "ChainMap"),
+    "datetime": ("date", "datetime", "time", "timedelta", "timezone", "MINYEAR", "MAXYEAR"),
+    "itertools": (
+        "accumulate", "chain", "combinations", "combinations_with_replacement", "compress",
+        "dropwhile", "filterfalse", "groupby", "islice", "pairwise", "permutations", "product",
+        "starmap", "takewhile", "zip_longest",
+    ),
+    "functools": ("reduce", "partial", "cmp_to_key"),
+    "statistics": (
+        "mean", "fmean", "geometric_mean", "harmonic_mean", "median", "median_low",
+        "median_high", "median_grouped", "mode", "multimode", "quantiles", "pstdev",
+        "pvariance", "stdev", "variance", "StatisticsError",
+    ),
+    "operator": (
+        "itemgetter", "add", "sub", "mul", "truediv", "floordiv", "mod", "neg", "pos", "abs",
+        "eq", "ne", "lt", "le", "gt", "ge", "not_", "truth", "contains", "getitem", "countOf",
+        "indexOf", "concat",
+    ),
+    "hashlib": (
+        "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "blake2s", "sha3_256",
+        "sha3_512",
+    ),
+    "unicodedata": (
+        "normalize", "is_normalized", "category", "bidirectional", "combining", "decimal",
+        "digit", "numeric", "name", "lookup", "east_asian_width", "mirrored", "unidata_version",
+    ),
+    "decimal": (
+        "Decimal", "InvalidOperation", "DivisionByZero", "ROUND_HALF_UP", "ROUND_HALF_EVEN",
+        "ROUND_HALF_DOWN", "ROUND_UP", "ROUND_DOWN", "ROUND_CEILING", "ROUND_FLOOR",
+    ),
+    "fractions": ("Fraction",),
+}  # fmt: skip
+CODE_ALLOWED_MODULES = (*ALLOWED_MODULES, *CODE_MODULES)
 MAX_RANGE = 10_000_000
 # The worker loads helpers.py by path (it never imports the llmassert package).
 HELPERS_PATH = Path(__file__).resolve().parent.parent / "assertions" / "helpers.py"
@@ -171,6 +225,7 @@ def safe_builtins(importer: Callable[..., Any]) -> dict[str, Any]:
 
     table: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAIN_BUILTINS}
     table.update(range=_bounded_range, type=_safe_type, print=_no_print, __import__=importer)
+    table.update(_guards.BUILTINS)  # size-checked '*', '**', sum(), ... (see _guards.py)
     return table
 
 
@@ -186,15 +241,20 @@ def read_only_module(module: types.ModuleType, names: frozenset[str] | None = No
     for name in wanted:
         if not hasattr(module, name):
             continue
-        value = getattr(module, name)
+        value = _guards.MODULE_GUARDS.get(module.__name__, {}).get(name) or getattr(module, name)
         # A Python function stored on a class would bind as a method: keep it plain.
         attrs[name] = staticmethod(value) if isinstance(value, types.FunctionType) else value
     cls = Sealed(module.__name__.rsplit(".", 1)[-1], (), attrs)
     return cls()
 
 
-def make_importer(resolve: Callable[[str], Any]) -> Callable[..., Any]:
-    """A ``__import__`` that only hands out the allowlisted modules, via ``resolve(name)``."""
+_C_IMPORTS = frozenset({"_strptime", "time"})
+
+
+def make_importer(
+    resolve: Callable[[str], Any], allowed: tuple[str, ...] = ALLOWED_MODULES
+) -> Callable[..., Any]:
+    """A ``__import__`` that only hands out the ``allowed`` modules, via ``resolve(name)``."""
 
     def guarded_import(
         name: str,
@@ -205,7 +265,12 @@ def make_importer(resolve: Callable[[str], Any]) -> Callable[..., Any]:
     ) -> Any:
         if name == "__future__" and fromlist:
             return importlib.import_module("__future__")
-        if level != 0 or name not in ALLOWED_MODULES or ("." in name and not fromlist):
+        if name in _C_IMPORTS and level == 0:
+            # C functions import helpers through the *calling frame's* builtins
+            # (datetime.strptime -> _strptime, .strftime -> time); the allowlist refuses these
+            # imports in the code itself, so only such C calls get here.
+            return importlib.import_module(name)
+        if level != 0 or name not in allowed or ("." in name and not fromlist):
             raise ImportError(f"import of {name!r} is not allowed in assertion code")
         return resolve(name)
 
@@ -222,7 +287,8 @@ def exec_source(source: str, filename: str, builtins_table: Mapping[str, Any]) -
         "__builtins__": dict(builtins_table),
         "__name__": "llmassert_sandboxed",
     }
-    exec(compile(source, filename, "exec"), namespace)
+    tree = _guards.guard_tree(ast.parse(source, filename))
+    exec(compile(tree, filename, "exec"), namespace)
     for name, value in list(namespace.items()):
         if isinstance(value, (dict, list, set)) and not name.startswith("__"):
             namespace[name] = freeze(value)
@@ -253,10 +319,11 @@ def describe(error: BaseException) -> str:
 
 # --- the worker process ------------------------------------------------------------------------
 
-FRAME = struct.Struct(">BIBH")  # tag, index, status, text length
-READY, LOADED, UNLOADED, RESULT = 0x52, 0x4C, 0x55, 0x43  # "R", "L", "U", "C"
+FRAME = struct.Struct(">BIBI")  # tag, index, status, text length
+READY, LOADED, UNLOADED, RESULT, VALUE = 0x52, 0x4C, 0x55, 0x43, 0x56  # "R", "L", "U", "C", "V"
 FALSE, TRUE, ERROR, LIMIT = 0, 1, 2, 3
 MAX_TEXT = 1024
+MAX_VALUE = 64 << 20  # a VALUE frame's JSON (a code operation's result for one row)
 TIMER_REFIRE_S = 0.05
 
 
@@ -332,6 +399,14 @@ def allowed_module_proxies(
     return proxies
 
 
+def code_module_proxies() -> dict[str, Any]:
+    """Read-only proxies of the extra modules code operations may import (reviewed names only)."""
+    return {
+        name: read_only_module(importlib.import_module(name), frozenset(names))
+        for name, names in CODE_MODULES.items()
+    }
+
+
 def serve(memory_mb: int) -> None:
     """Worker main loop: read requests from stdin, answer on the reply fd until EOF.
 
@@ -350,6 +425,9 @@ def serve(memory_mb: int) -> None:
     pack = FRAME.pack
     encode = str.encode
     decode_request = json.JSONDecoder().decode
+    # Code operations' results: encoded here, by an encoder bound before any code loads.
+    encode_value = json.JSONEncoder(default=str, ensure_ascii=False).encode
+    thaw_value = thaw
     read_request = sys.stdin.buffer.readline
     setitimer = signal.setitimer
     real = signal.ITIMER_REAL
@@ -360,7 +438,10 @@ def serve(memory_mb: int) -> None:
     refire = TIMER_REFIRE_S
 
     def reply(tag: int, index: int, status: int, text: str = "") -> None:
-        data = encode(text[:max_text], "utf-8", "replace")[: max_text * 4]
+        if tag == VALUE and status == TRUE:  # a result: whole (size checked by apply_one)
+            data = encode(text, "utf-8", "replace")
+        else:
+            data = encode(text[:max_text], "utf-8", "replace")[: max_text * 4]
         frame = pack(tag, index, status, len(data)) + data
         while frame:
             frame = frame[write(reply_fd, frame) :]
@@ -373,6 +454,15 @@ def serve(memory_mb: int) -> None:
         {name: _load_helpers_by_path(name) for name in HELPER_FILES}, _judge_stub()
     )
     table = safe_builtins(make_importer(modules.__getitem__))
+    code_tables: list[dict[str, Any]] = []  # built on the first code operation's load
+
+    def code_table() -> dict[str, Any]:
+        if not code_tables:
+            code_modules = {**modules, **code_module_proxies()}
+            importer = make_importer(code_modules.__getitem__, CODE_ALLOWED_MODULES)
+            code_tables.append(safe_builtins(importer))
+        return code_tables[0]
+
     loaded: dict[str, dict[str, Callable[..., Any]]] = {}
     armed = [False]
 
@@ -383,31 +473,57 @@ def serve(memory_mb: int) -> None:
 
     signal.signal(signal.SIGALRM, on_alarm)
 
-    def run_one(
-        fn: Callable[..., Any], example: Any, response: str, timeout: float
-    ) -> tuple[int, str]:
+    def timed(thunk: Callable[[], tuple[int, str]], timeout: float) -> tuple[int, str]:
+        """``thunk()`` under the call timer; any way it ends is a (status, one-line text)."""
         try:
             try:
                 armed[0] = True
                 # Re-fires every 50 ms until disarmed: code that survives one alarm (a loop in
                 # a `finally:` clause) meets the next one; the policy refuses `return` there.
                 setitimer(real, timeout, refire)
-                outcome = (TRUE, "") if fn(example, response) else (FALSE, "")
+                outcome = thunk()
             finally:
                 armed[0] = False
                 setitimer(real, 0)
         except call_timeout:
             return LIMIT, f"timed out after {timeout:g} s"
-        except MemoryError:
-            return LIMIT, "MemoryError: over the sandbox memory limit"
+        except MemoryError as e:  # the rlimit, or a size guard (which says what it refused)
+            return LIMIT, describe_error(
+                e
+            ) if e.args else "MemoryError: over the sandbox memory limit"
         except RecursionError:
             return ERROR, "RecursionError: maximum recursion depth exceeded"
         except BaseException as e:
             try:
                 return ERROR, describe_error(e)
             except BaseException:
-                return ERROR, "the check raised an exception"
+                return ERROR, "the code raised an exception"
         return outcome
+
+    def run_one(
+        fn: Callable[..., Any], example: Any, response: str, timeout: float
+    ) -> tuple[int, str]:
+        return timed(lambda: (TRUE, "") if fn(example, response) else (FALSE, ""), timeout)
+
+    def apply_one(fn: Callable[..., Any], args: list[Any], timeout: float) -> tuple[int, str]:
+        # Encoded while the timer runs: a huge or deeply nested result is bounded too.
+        status, text = timed(lambda: (TRUE, encode_value(thaw_value(fn(*args)))), timeout)
+        if status == TRUE and len(text) > MAX_VALUE // 4 and len(text.encode()) > MAX_VALUE:
+            return LIMIT, f"the result is over {MAX_VALUE >> 20} MB of JSON"
+        return status, text
+
+    def run_applies(request: dict[str, Any]) -> None:
+        fn = loaded.get(str(request["id"]), {}).get(str(request["fn"]))
+        items = request["items"]
+        timeout = float(request["timeout"])
+        start = int(request.get("start", 0))
+        _cpu_budget(timeout * max(1, len(items) - start) + 1)
+        for k in range(start, len(items)):
+            if fn is None:
+                reply(VALUE, k, ERROR, f"no function {str(request['fn'])[:80]!r} in this source")
+                continue
+            status, text = apply_one(fn, [frozen(a) for a in items[k]], timeout)
+            reply(VALUE, k, status, text)
 
     def run_calls(request: dict[str, Any]) -> None:
         functions = loaded.get(str(request["id"]), {})
@@ -440,7 +556,8 @@ def serve(memory_mb: int) -> None:
         op = request["op"]
         if op == "load":
             try:
-                namespace = exec_source(request["source"], request["filename"], table)
+                profile = code_table() if request.get("profile") == "code" else table
+                namespace = exec_source(request["source"], request["filename"], profile)
                 loaded[str(request["id"])] = public_functions(namespace)
                 reply(LOADED, 0, TRUE)
             except BaseException as e:  # the source's module level failed
@@ -450,6 +567,8 @@ def serve(memory_mb: int) -> None:
             reply(UNLOADED, 0, TRUE)
         elif op == "call":
             run_calls(request)
+        elif op == "apply":
+            run_applies(request)
 
 
 if __name__ == "__main__":

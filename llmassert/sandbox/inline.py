@@ -37,12 +37,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmassert.errors import SandboxError, SandboxTimeoutError
-from llmassert.sandbox import _regex
+from llmassert.sandbox import _guards, _regex
 from llmassert.sandbox._frozen import FrozenDict, freeze, thaw
 from llmassert.sandbox.watchdog import TICK_S, WATCHDOG, Watch, WatchdogStop, rss
 
 DEFAULT_MEMORY_MB = 512
-_MAIN = threading.main_thread().ident
+_MAIN: int = threading.main_thread().ident or 0
 # signal.getsignal wraps its answer in an enum (~10 us); the C function it wraps does not.
 _raw_getsignal = _signal.getsignal
 _SIGALRM = int(signal.SIGALRM)
@@ -183,25 +183,27 @@ def _timed(
 ) -> Any:
     deadline = _DEADLINE
     try:
-        if threading.get_ident() == _MAIN:
-            if deadline.scoped and not deadline.armed:
-                return _alarmed(fn, args, timeout_s)
-            if deadline.usable():
-                deadline.start(memory)
-                try:
-                    return _alarmed(fn, args, timeout_s)
-                finally:
-                    while True:
-                        try:
-                            signal.setitimer(signal.ITIMER_REAL, 0)
-                            break
-                        except _InlineTimeout:
-                            continue
-        if fallback is not None and prefer_fallback[0]:
-            return fallback(name, args)
         try:
+            if threading.get_ident() == _MAIN:
+                if deadline.scoped and not deadline.armed:
+                    return _alarmed(fn, args, timeout_s)
+                if deadline.usable():
+                    deadline.start(memory)
+                    try:
+                        return _alarmed(fn, args, timeout_s)
+                    finally:
+                        while True:
+                            try:
+                                signal.setitimer(signal.ITIMER_REAL, 0)
+                                break
+                            except _InlineTimeout:
+                                continue
+            if fallback is not None and prefer_fallback[0]:
+                return fallback(name, args)
             return _watched(fn, args, timeout_s, memory)
         except _regex.RegexUnbounded as e:
+            # Off the signal deadline, a regex call whose worst case is not bounded re-runs in
+            # the process sandbox (checks and code operations alike), or fails.
             if fallback is None:
                 raise SandboxError(f"{name}: {e}") from None
             prefer_fallback[0] = True
@@ -214,6 +216,8 @@ def _timed(
         if stop.kind == "memory":
             raise SandboxError(f"{name}: over the memory limit of {memory >> 20} MB") from None
         raise SandboxTimeoutError(f"{name}: timed out after {timeout_s:g} s") from None
+    except _guards.SizeLimitError as e:  # a guarded operation refused to build the value
+        raise SandboxError(f"{name}: {e}") from None
     except MemoryError:
         raise SandboxError(f"{name}: MemoryError (out of memory)") from None
     except RecursionError:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmassert.errors import UnsafeCodeError
-from llmassert.sandbox._worker import HELPERS_PATH
+from llmassert.sandbox._worker import CODE_MODULES, HELPERS_PATH
 
 MAX_SOURCE_CHARS = 200_000
 HELPERS = "llmassert.assertions.helpers"
@@ -106,6 +106,12 @@ MODULE_ATTRS: dict[str, frozenset[str]] = {
     JUDGE: frozenset({"llm_judge"}),
 }
 assert all(hasattr(string, n) for n in MODULE_ATTRS["string"])
+# What code operations may import on top (``profile="code"``; see _worker.CODE_MODULES).
+CODE_MODULE_ATTRS: dict[str, frozenset[str]] = {
+    **MODULE_ATTRS,
+    **{name: frozenset(names) for name, names in CODE_MODULES.items()},
+}
+_PLAIN_MODULES = ("re", "json", "math", "string")
 
 # Builtins and names that reach the interpreter, the file system or introspection.
 FORBIDDEN_NAMES = frozenset(
@@ -267,8 +273,10 @@ def _module_value_ok(node: ast.AST, modules: dict[str, str], imported: dict[str,
 class _Validator:
     """Walks a module and raises :class:`_Refused` at the first construct outside the policy."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, profile: str = "check") -> None:
         self.tree = tree
+        self.attrs = CODE_MODULE_ATTRS if profile == "code" else MODULE_ATTRS
+        self.plain = (*_PLAIN_MODULES, *CODE_MODULES) if profile == "code" else _PLAIN_MODULES
         self.parents = _parents(tree)
         self.modules: dict[str, str] = {}  # local alias -> allowlisted module name
         self.imported: dict[str, str] = {}  # name bound by "from m import name" -> m
@@ -285,7 +293,7 @@ class _Validator:
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name not in ("re", "json", "math", "string"):
+                if alias.name not in self.plain:
                     hint = (
                         " (use 'from ... import name')"
                         if alias.name in (HELPERS, PARSE, FORMATS, JUDGE)
@@ -299,12 +307,12 @@ class _Validator:
             if any(a.name != "annotations" for a in node.names):
                 raise _Refused(node, "only 'from __future__ import annotations' is allowed")
             return
-        if node.level != 0 or module not in MODULE_ATTRS:
+        if node.level != 0 or module not in self.attrs:
             raise _Refused(node, f"import from {'.' * node.level}{module!r} is not allowed")
         for alias in node.names:
             if alias.name == "*":
                 raise _Refused(node, "'import *' is not allowed")
-            if alias.name not in MODULE_ATTRS[module]:
+            if alias.name not in self.attrs[module]:
                 raise _Refused(node, f"{module}.{alias.name} is not allowed")
             if alias.asname and alias.asname.startswith("__"):
                 raise _Refused(node, f"name {alias.asname!r} is not allowed")
@@ -388,7 +396,7 @@ class _Validator:
             parent = self.parents.get(id(node))
             if not (isinstance(parent, ast.Attribute) and parent.value is node):
                 raise _Refused(node, f"module {module!r} may only be used as {module}.<name>")
-            if parent.attr not in MODULE_ATTRS[module]:
+            if parent.attr not in self.attrs[module]:
                 raise _Refused(node, f"{module}.{parent.attr} is not allowed")
 
     def _store(self, node: ast.Attribute | ast.Subscript) -> None:
@@ -527,9 +535,9 @@ def _format_fields_safe(template: str) -> bool:
     return True
 
 
-def _validated(source: str, filename: str) -> _Validator:
+def _validated(source: str, filename: str, profile: str = "check") -> _Validator:
     tree = parse(source, filename)
-    validator = _Validator(tree)
+    validator = _Validator(tree, profile)
     try:
         validator.run()
     except _Refused as refused:
@@ -537,9 +545,12 @@ def _validated(source: str, filename: str) -> _Validator:
     return validator
 
 
-def validate(source: str, filename: str) -> ast.Module:
-    """Check ``source`` against the allowlist; return its AST or raise :class:`UnsafeCodeError`."""
-    return _validated(source, filename).tree
+def validate(source: str, filename: str, profile: str = "check") -> ast.Module:
+    """Check ``source`` against the allowlist; return its AST or raise :class:`UnsafeCodeError`.
+
+    ``profile="code"`` (code operations) also allows the curated modules of ``CODE_MODULES``.
+    """
+    return _validated(source, filename, profile).tree
 
 
 # --- inline safety --------------------------------------------------------------------------------
@@ -798,7 +809,7 @@ class _InlineChecker:
                 )
         elif isinstance(op, ast.Mod):
             if isinstance(left, ast.Constant) and isinstance(left.value, str):
-                if not _format_spec_ok(left.value):
+                if not _format_spec_ok(left.value) or "*" in left.value:
                     raise _Refused(node, "'%' format widths must be narrow to be inline-safe")
             elif not (isinstance(right, ast.Constant) and type(right.value) in (int, float)):
                 raise _Refused(node, "'%' formatting of a non-literal template is not inline-safe")

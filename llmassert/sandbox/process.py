@@ -51,16 +51,6 @@ from llmassert.sandbox._worker import (
 )
 from llmassert.sandbox.inline import DEFAULT_MEMORY_MB, bounded, unwatched
 
-__all__ = [
-    "CallResult",
-    "ProcessSandbox",
-    "UnsafeCodeError",
-    "check_inline_safe",
-    "is_inline_safe",
-    "load_inline",
-    "validate_source",
-]
-
 AssertionFn = Callable[[dict[str, Any], str], Any]
 _WORKER = Path(__file__).with_name("_worker.py")
 
@@ -122,6 +112,7 @@ def _resolve_module(name: str) -> Any:
 _INLINE_BUILTINS = safe_builtins(make_importer(_resolve_module))
 # Bound at import, before any assertion code can run: the parent's encoder for requests.
 _ENCODE_REQUEST = json.JSONEncoder(default=str, ensure_ascii=True).encode
+_DECODE_VALUE = json.JSONDecoder().decode
 
 
 def load_inline(
@@ -142,10 +133,11 @@ def load_inline(
     :class:`SandboxError`. ``require_inline_safe`` applies :func:`check_inline_safe` instead of
     :func:`validate_source`. A module level that raises gives :class:`SandboxError`.
 
-    ``process_fallback``: the functions are checks ``(example, response) -> bool``; a call that
-    cannot be bounded in its thread (a regex that may backtrack without bound, off the main
-    thread) re-runs in a :class:`ProcessSandbox` of this source, started on first need. Not for
-    code that calls ``llm_judge`` (the worker cannot): such a call fails with a reason instead.
+    ``process_fallback``: a call that cannot be bounded in-process (a regex whose worst case is
+    not bounded, on whatever thread: see ``_regex.py``) re-runs in a :class:`ProcessSandbox` of
+    this source, started on first need: checks ``(example, response) -> bool`` by verdict, other
+    functions (code operations) by value. Not for code that calls ``llm_judge`` (the worker
+    cannot): such a call fails with a reason instead.
     """
     if require_inline_safe:
         policy.check_inline_safe(source, filename)
@@ -176,15 +168,20 @@ class _ProcessFallback:
         self._id = ""
         self._lock = threading.Lock()
 
-    def call(self, name: str, args: tuple[Any, ...]) -> bool:
-        if len(args) != 2 or not isinstance(args[1], str):
-            raise SandboxError(f"{name}: only checks (example, response) can run in the sandbox")
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
         with self._lock:
             if self._box is None:
                 box = ProcessSandbox(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
                 self._id = box.load(self.source, filename=self.filename)
                 self._box = box
-        return self._box.call(self._id, name, args[0], args[1])
+        if len(args) == 2 and isinstance(args[1], str):  # a check: (example, response) -> bool
+            return self._box.call(self._id, name, args[0], args[1])
+        # A code operation's transform: its value, or its failure as one line.
+        result = self._box.apply_many(self._id, name, [args])[0]
+        if result.error is not None:
+            error = SandboxError if result.kind == "error" else SandboxTimeoutError
+            raise error(f"{name}: {result.error}", file=self.filename)
+        return result.value
 
 
 @dataclass(frozen=True)
@@ -202,6 +199,16 @@ class CallResult:
     @property
     def passed(self) -> bool:
         return self.value is True
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """One :meth:`ProcessSandbox.apply_many` call: ``value``, or ``error`` (one line) and
+    ``kind`` as in :class:`CallResult`."""
+
+    value: Any
+    error: str | None = None
+    kind: Literal["error", "limit", "crash"] | None = None
 
 
 class _WorkerGone(Exception):
@@ -286,8 +293,16 @@ class _Worker:
             raise _ProtocolViolation(f"expected frame {tag}/{index}, got {got_tag}/{got_index}")
         if status not in (wire.FALSE, wire.TRUE, wire.ERROR, wire.LIMIT):
             raise _ProtocolViolation(f"unknown status {status}")
-        if length > wire.MAX_TEXT * 4:
+        if length > (
+            wire.MAX_VALUE if tag == wire.VALUE and status == wire.TRUE else wire.MAX_TEXT * 4
+        ):
             raise _ProtocolViolation(f"text of {length} bytes")
+        if (
+            tag == wire.VALUE
+            and status in (wire.FALSE, wire.TRUE)
+            and (status == wire.FALSE or not length)
+        ):
+            raise _ProtocolViolation("a value frame without a value")
         if tag == wire.RESULT and (status in (wire.FALSE, wire.TRUE)) != (length == 0):
             raise _ProtocolViolation("a verdict carries text, or an error none")
         body = self._read_exactly(length, deadline) if length else b""
@@ -357,6 +372,7 @@ class ProcessSandbox:
         self.start_timeout_s = start_timeout_s
         self.restarts = 0
         self._sources: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        self._profiles: dict[str, str] = {}
         self._holder: list[_Worker | None] = [None]
         self._lock = threading.RLock()
         self._closed = False
@@ -410,16 +426,20 @@ class ProcessSandbox:
 
     # --- sources -----------------------------------------------------------------------------
 
-    def load(self, source: str, *, filename: str = "<generated>") -> str:
+    def load(self, source: str, *, filename: str = "<generated>", profile: str = "check") -> str:
         """Validate ``source`` and load it in the worker; return its id (a content hash).
 
-        Raises :class:`UnsafeCodeError` if validation refuses it, :class:`SandboxError` if its
-        module level fails, :class:`SandboxTimeoutError` if loading hangs.
+        ``profile="code"``: a code operation's source, which may import the curated modules
+        (``_worker.CODE_MODULES``). Raises :class:`UnsafeCodeError` if validation refuses it,
+        :class:`SandboxError` if its module level fails, :class:`SandboxTimeoutError` if loading
+        hangs.
         """
-        tree = policy.validate(source, filename)
-        source_id = hashlib.sha256(f"{filename}\0{source}".encode()).hexdigest()[:20]
+        tree = policy.validate(source, filename, profile)
+        key = f"{profile}\0{filename}\0{source}"
+        source_id = hashlib.sha256(key.encode()).hexdigest()[:20]
         with self._lock:
             if source_id not in self._sources:
+                self._profiles[source_id] = profile
                 self._sources[source_id] = (
                     source,
                     filename,
@@ -472,7 +492,9 @@ class ProcessSandbox:
             return worker
         source, filename, _names = self._source(source_id)
         try:
-            worker.send({"op": "load", "id": source_id, "source": source, "filename": filename})
+            profile = self._profiles.get(source_id, "check")
+            request = {"op": "load", "id": source_id, "source": source, "filename": filename}
+            worker.send({**request, "profile": profile})
             frame = worker.read_frame(
                 time.monotonic() + self._deadline_s + self.start_timeout_s, wire.LOADED, 0
             )
@@ -518,12 +540,7 @@ class ProcessSandbox:
     def _run_from(
         self, source_id: str, fns: list[str], items: list[list[Any]], start: int
     ) -> list[CallResult]:
-        """Run calls from ``start`` until the batch ends or one call kills the worker.
-
-        Every frame is checked against the call it must answer (tag, index = the next call,
-        status, text); anything else fails that call, and the worker is replaced.
-        """
-        total = len(fns) * len(items)
+        """Run calls from ``start`` until the batch ends or one call kills the worker."""
         request = {
             "op": "call",
             "id": source_id,
@@ -532,42 +549,90 @@ class ProcessSandbox:
             "start": start,
             "timeout": self.timeout_s,
         }
+        results = self._stream(source_id, request, wire.RESULT, len(fns) * len(items), start)
+        return [
+            CallResult(r.value == wire.TRUE)
+            if r.error is None
+            else CallResult(None, r.error, r.kind)
+            for r in results
+        ]
+
+    def _stream(
+        self, source_id: str, request: dict[str, Any], tag: int, total: int, start: int
+    ) -> list[ApplyResult]:
+        """Send ``request``; read one ``tag`` frame per call from ``start`` until the batch ends
+        or one call kills the worker. ``value``: the status (RESULT) or the decoded JSON (VALUE).
+
+        Every frame is checked against the call it must answer (tag, index = the next call,
+        status, text); anything else fails that call, and the worker is replaced.
+        """
         try:
             worker = self._ensure_loaded(source_id)
             body = _ENCODE_REQUEST(request).encode()
         except Exception as e:  # reloading after a restart failed, or unencodable input
             reason = e.message if isinstance(e, SandboxError) else wire.describe(e)
-            return [CallResult(None, reason, "error")] * (total - start)
-        out: list[CallResult] = []
+            return [ApplyResult(None, reason, "error")] * (total - start)
+        out: list[ApplyResult] = []
         try:
             worker.send(request, body)
             # Parsing a large request takes time before the first call starts.
             deadline = time.monotonic() + self._deadline_s + len(body) / 20e6
             while start + len(out) < total:
-                frame = worker.read_frame(deadline, wire.RESULT, start + len(out))
+                frame = worker.read_frame(deadline, tag, start + len(out))
                 if frame is None:
                     self._restart()
-                    out.append(
-                        CallResult(
-                            None, f"killed after {self._deadline_s:g} s without an answer", "limit"
-                        )
-                    )
+                    why = f"killed after {self._deadline_s:g} s without an answer"
+                    out.append(ApplyResult(None, why, "limit"))
                     return out
                 if frame.status in (wire.TRUE, wire.FALSE):
-                    out.append(CallResult(frame.status == wire.TRUE))
+                    if tag == wire.VALUE:
+                        try:
+                            value = _DECODE_VALUE(frame.text)
+                        except ValueError:
+                            raise _ProtocolViolation("a value that is not JSON") from None
+                        out.append(ApplyResult(value))
+                    else:
+                        out.append(ApplyResult(frame.status))
                 else:
                     kind: Literal["error", "limit"] = (
                         "limit" if frame.status == wire.LIMIT else "error"
                     )
-                    out.append(CallResult(None, frame.text or "failed", kind))
+                    out.append(ApplyResult(None, frame.text or "failed", kind))
                 deadline = time.monotonic() + self._deadline_s
         except _WorkerGone:
             reason = worker.death_reason()
             self._restart()
-            out.append(CallResult(None, reason, "crash"))
+            out.append(ApplyResult(None, reason, "crash"))
         except _ProtocolViolation as e:
             self._restart()
-            out.append(CallResult(None, f"sandbox protocol violation ({e})", "crash"))
+            out.append(ApplyResult(None, f"sandbox protocol violation ({e})", "crash"))
+        return out
+
+    def apply_many(
+        self, source_id: str, fn_name: str, arg_lists: Sequence[Sequence[Any]]
+    ) -> list[ApplyResult]:
+        """``fn_name(*args)`` for each ``args`` (a code operation's rows or groups), in order.
+
+        Values travel as JSON (what JSON cannot carry arrives as ``str``). Never raises for
+        what the code does: an error, a limit or a worker death is that call's ``ApplyResult``
+        (``value`` None, ``error`` one line) and the rest of the batch continues.
+        """
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        source_id = self._resolve(source_id)
+        items = [list(args) for args in arg_lists]
+        out: list[ApplyResult] = []
+        with self._lock:
+            while len(out) < len(items):
+                request = {
+                    "op": "apply",
+                    "id": source_id,
+                    "fn": fn_name,
+                    "items": items,
+                    "start": len(out),
+                    "timeout": self.timeout_s,
+                }
+                out.extend(self._stream(source_id, request, wire.VALUE, len(items), len(out)))
         return out
 
     def call_many(

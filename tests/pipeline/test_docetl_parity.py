@@ -410,11 +410,16 @@ def test_parallel_map_merges_each_prompt(
         output_keys: [illness]
     output:
       schema: {drug: string, illness: string}
+    drop_keys: [text]
 """
     run_pipeline(write_pipeline(tmp_path, one_step(ops, "both"), ROWS), llm_settings)
     out = read_json(tmp_path / "out.json")
     assert len(out) == len(ROWS) and all("drug" in r and "illness" in r for r in out)
-    assert len(chat_requests(llm_server)) == 2 * len(ROWS)
+    reqs = chat_requests(llm_server)
+    assert len(reqs) == 2 * len(ROWS)
+    # as DocETL: the prompts read `text`, the finished rows no longer carry it
+    assert sum(str(ROWS[0]["text"]) in last_user(r.body) for r in reqs) == 2
+    assert all("text" not in r for r in out)
 
 
 # -- rank / topk ---------------------------------------------------------------------------------

@@ -60,10 +60,26 @@ def test_map_merges_outputs_in_input_order(
     system = reqs[0].body["messages"][0]
     assert system["role"] == "system" and "a careful analyst" in system["content"]
     assert "short product notes" in system["content"]
-    assert all("s3cr3t" not in json.dumps(r.body) for r in reqs)  # dropped before the prompt
+    assert all("s3cr3t" not in json.dumps(r.body) for r in reqs)  # the prompt never reads it
     (op,) = report.ops
     assert (op.stats.rows_in, op.stats.rows_out, op.stats.calls) == (12, 12, 12)
     assert op.stats.tokens > 0
+
+
+def test_drop_keys_leave_the_output_but_the_prompt_still_reads_them(
+    tmp_path: Path, llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    # DocETL renders the prompt from the whole row and drops the keys from the finished row
+    # (its website demos summarize `input.text` with `drop_keys: [text]`).
+    llm_server.handler = shout
+    text = MAP.replace("{{ input.text }}", "{{ input.text }} ({{ input.secret }})")
+    text = text.replace("drop_keys: [secret]", "drop_keys: [secret, upper]")
+    run_pipeline(write_pipeline(tmp_path, text, ROWS), llm_settings)
+    reqs = chat_requests(llm_server)
+    assert len(reqs) == 12 and all("(s3cr3t)" in last_user(r.body) for r in reqs)
+    out = read_json(tmp_path / "out.json")
+    assert [sorted(r) for r in out] == [["id", "length", "text"]] * 12  # output keys drop too
+    assert out[0]["length"] == len("note number 0 (s3cr3t)")
 
 
 def test_rerun_is_answered_from_the_cache(

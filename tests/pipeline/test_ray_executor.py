@@ -106,6 +106,100 @@ pipeline:
   output: {type: file, path: out.json}
 """
 
+# The operators added for DocETL parity, in one pipeline: add_uuid, map calibrate, filter
+# cascade, filter limit, extract, link_resolve, cluster, rank calibrated_embedding, reduce with
+# value_sampling and a LanceDB retriever.
+NEW_OPS = """\
+default_model: openai/fake-model
+default_embedding_model: openai/fake-embed
+datasets:
+  terms: {type: file, path: data.json}
+  kb: {type: file, path: kb.json}
+retrievers:
+  kb:
+    type: lancedb
+    dataset: kb
+    index_dir: idx
+    index_types: [fts]
+    fts:
+      index_phrase: "{{ input.fact }}"
+      query_phrase: "{{ reduce_key.group }} {{ inputs[0].title }}"
+    query: {top_k: 1}
+operations:
+  - name: tag
+    type: add_uuid
+  - name: label
+    type: map
+    calibrate: true
+    num_calibration_docs: 3
+    prompt: "Label {{ input.title }}: {{ input.description }}"
+    output: {schema: {label: string}}
+  - name: relevant
+    type: filter
+    prompt: "Relevant? {{ input.title }}"
+    output: {schema: {keep: boolean}}
+    cascade: {proxy_model: openai/proxy-model, target: 0.8, label_budget: 4}
+  - name: first_kept
+    type: filter
+    limit: 6
+    prompt: "Keep {{ input.title }}?"
+    output: {schema: {keep: boolean}}
+  - name: findings
+    type: extract
+    prompt: "Extract the key words of {{ input.title }}."
+    document_keys: [description]
+  - name: links
+    type: link_resolve
+    id_key: title
+    link_key: related_to
+    blocking_threshold: 0.5
+    comparison_prompt: "Same? [{{ link_value }}] [{{ id_value }}]"
+  - name: themes
+    type: cluster
+    max_batch_size: 4
+    embedding_keys: [title, description]
+    output_key: themes
+    summary_schema: {title: str, description: str}
+    summary_prompt: "Common theme of{% for input in inputs %} {{ input.title }} ({{ input.description }}){% endfor %}?"
+  - name: ordered
+    type: rank
+    prompt: How important is the term?
+    input_keys: [title]
+    direction: desc
+    initial_ordering_method: calibrated_embedding
+    batch_size: 3
+    call_budget: 3
+  - name: per_group
+    type: reduce
+    reduce_key: group
+    retriever: kb
+    value_sampling: {enabled: true, method: first_n, sample_size: 2}
+    prompt: "Sum up {{ reduce_key.group }}:{% for i in inputs %} {{ i.title }}{% endfor %}"
+    output: {schema: {summary: string}}
+pipeline:
+  steps:
+    - name: terms_step
+      input: terms
+      operations: [tag, label, relevant, first_kept, findings, links, themes, ordered]
+    - {name: grouped, input: terms_step, operations: [per_group]}
+  output: {type: file, path: out.json}
+"""
+PARTS = [
+    "sailing vessel", "main sail", "rudder", "anchor chain", "hull paint", "mast step",
+    "keel bolt", "tiller arm", "bow line", "stern light", "deck cleat", "jib sheet",
+]  # fmt: skip
+TERMS = [
+    {
+        "id": i,
+        "title": w,
+        "description": f"part {w} of a boat",
+        "group": "ab"[i % 2],
+        "related_to": [f"{PARTS[(i + 1) % 12]} boat"],
+    }
+    for i, w in enumerate(PARTS)
+]
+KB = [{"fact": f"{g} warranty covers {w}"} for g in "ab" for w in ("sail", "hull")]
+
 
 def reports(n: int) -> list[dict[str, Any]]:
     words = ["revenue", "risk", "contract", "claim", "policy", "invoice", "status", "review"]
@@ -202,7 +296,7 @@ def comparable(report: RunReport) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize("pipeline", ["documents", "entities"])
+@pytest.mark.parametrize("pipeline", ["documents", "entities", "new_operators"])
 def test_ray_output_equals_local_for_every_operator(
     pipeline: str,
     ray_address: str,
@@ -210,7 +304,8 @@ def test_ray_output_equals_local_for_every_operator(
     llm_server: FakeLLMServer,
     llm_settings: Settings,
 ) -> None:
-    """split, gather, map, filter, unnest, reduce (folds), batched map, resolve, equijoin."""
+    """split, gather, map, filter, unnest, reduce (folds), batched map, resolve, equijoin; and
+    the operators added for DocETL parity (NEW_OPS)."""
     reports_by_executor: dict[str, RunReport] = {}
     files: dict[str, dict[str, str]] = {}
     for name in ("local", "ray"):
@@ -218,6 +313,9 @@ def test_ray_output_equals_local_for_every_operator(
         folder.mkdir()
         if pipeline == "documents":
             path = write_pipeline(folder, DOCS, reports(24))
+        elif pipeline == "new_operators":
+            path = write_pipeline(folder, NEW_OPS, TERMS)
+            (folder / "kb.json").write_text(json.dumps(KB))
         else:
             path = write_pipeline(folder, ENTITIES, TICKETS)
             (folder / "owners.json").write_text(json.dumps(OWNERS))
@@ -241,6 +339,12 @@ def test_ray_output_equals_local_for_every_operator(
             "topics",
             "per_report",
         }
+    if pipeline == "new_operators":
+        calls = {op.name: op.stats.calls for op in ray_.ops}
+        llm_ops = ["label", "relevant", "first_kept", "findings", "links", "themes", "ordered"]
+        assert all(calls[name] > 0 for name in [*llm_ops, "per_group"]), calls
+        kept = next(op for op in ray_.ops if op.name == "first_kept").stats
+        assert kept.rows_out <= 6 and kept.rows_in == kept.rows_out + kept.filtered
 
 
 def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(

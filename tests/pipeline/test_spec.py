@@ -90,6 +90,12 @@ def test_unknown_operator_type_lists_the_known_ones(tmp_path: Path) -> None:
     assert "map" in msg and "reduce" in msg and "filter" in msg
 
 
+def test_scan_is_refused_with_its_reason(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, GOOD.replace("type: map", "type: scan"))
+    assert "operations[0] (summarize).type: operator type 'scan' is refused:" in msg
+    assert "`input:`" in msg and "\n" not in msg.strip()
+
+
 def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     msg = error_of(tmp_path, GOOD.replace("    prompt:", "    promt: x\n    prompt:"))
     assert "operations[0] (summarize).promt: unknown key 'promt'; did you mean 'prompt'?" in msg

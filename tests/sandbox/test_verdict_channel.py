@@ -21,7 +21,7 @@ SOURCE = (
 FAKE_WORKER = textwrap.dedent(
     """
     import json, os, struct, sys
-    FRAME = struct.Struct(">BIBH")
+    FRAME = struct.Struct(">BIBI")
     MODE = {mode!r}
     def send(tag, index, status, text=b""):
         os.write(1, FRAME.pack(tag, index, status, len(text)) + text)

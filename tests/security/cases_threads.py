@@ -48,9 +48,11 @@ TIMED_OUT = (
     r"^timeout: (check: )?(timed out after [\d.]+ s($|;| \(sandbox limits)"
     r"|killed after [\d.]+ s without an answer|worker died on SIGXCPU)"
 )
-OVER_MEMORY = rf"^error: check: over the memory limit of {MEMORY_MB} MB$"
+# The memory bound, or a size guard refusing one operation first (sandbox/_guards.py).
+GUARDED = r"SizeLimitError: .* would build [^\n]*|.* would build [^\n]*"
+OVER_MEMORY = rf"^error: check: (over the memory limit of {MEMORY_MB} MB|{GUARDED})$"
 FALSE = r"^failed: returned False$"
-SANDBOX_MEMORY = r"^error: raised MemoryError: over the sandbox memory limit$"
+SANDBOX_MEMORY = rf"^error: raised (MemoryError: over the sandbox memory limit|{GUARDED})$"
 NOT_STOPPABLE = r"^error: check: regex '.*' can backtrack without bound on this text and cannot be stopped off the main thread$"
 PASS_AFTER = "def after(example, response):\n    return True\n"
 

@@ -103,6 +103,13 @@ def _types_parse(v: dict[str, Any]) -> dict[str, Any]:
 TypeFields = Annotated[dict[str, Any], AfterValidator(_types_parse)]
 
 
+# DocETL's ``limit`` of a row operation (map, extract): only the first N rows are processed.
+RowLimit = Annotated[
+    int | None,
+    Field(gt=0, description="DocETL: process the first N rows; the rest are counted filtered."),
+]
+
+
 class StrictModel(BaseModel):
     """Base of everything read from pipeline YAML: unknown keys are errors."""
 
@@ -433,6 +440,7 @@ __all__ = [
     "Outcome",
     "OutputSpec",
     "Row",
+    "RowLimit",
     "RowOperator",
     "StepOnFail",
     "StrictModel",

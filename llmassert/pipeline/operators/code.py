@@ -7,18 +7,19 @@ group) and its result carries the group's key values (``pass_through``: also the
 other keys).  ``limit``: code_map processes the first N rows, code_filter stops after N rows
 passed, code_reduce reduces the N smallest groups.
 
-Containment is the assertion code's (``llmassert.sandbox``): the source is checked against the
-same AST allowlist (imports ``re``, ``json``, ``math``, ``string`` only; no dunders, no
-``open``/``exec``/...) before any row is read, and runs with the same restricted builtins, on
-a deep copy of each row (the code cannot change the input another operator sees).  A
-``transform`` that raises, or returns the wrong type, sends that row (or group) to the error
-report: never a silent drop.  Rows beyond ``limit`` are counted as filtered.
+Containment is the assertion code's (``llmassert.sandbox.code.CodeRunner``): the source is
+checked against the same AST allowlist before any row is read (imports: ``re``, ``json``,
+``math``, ``string`` and the curated stdlib proxies of ``sandbox._worker.CODE_MODULES``; no
+dunders, no ``open``/``exec``/...). Code the inline-safe rules prove bounded runs in-process,
+anything else in the process sandbox; every row gets frozen inputs, a deadline, a memory bound
+and size-guarded operations. A ``transform`` that raises, exceeds a bound, or returns the wrong
+type sends that row (or group) to the error report with a one-line reason: never a silent drop.
+Rows beyond ``limit`` are counted as filtered.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
+import asyncio
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -88,23 +89,22 @@ class _CodeOperator(GlobalOperator[Any]):
         super().__init__(spec, env)
         # Imported here: the sandbox costs ~0.2 s of start-up (its allowlist tables), paid
         # only by pipelines that have code operations (this module registers with every run).
-        from llmassert.sandbox import load_inline
+        from llmassert.sandbox.code import CodeRunner
 
         filename = f"{env.spec_file}:{self.where}.code"
         try:
-            functions = load_inline(spec.code, filename=filename)
-        except (UnsafeCodeError, SandboxError) as e:
+            self.runner = CodeRunner(spec.code, filename=filename)
+        except UnsafeCodeError as e:
             raise self.fail(f"code refused: {e}", "code") from None
-        fn = functions.get("transform")
-        if fn is None:
-            raise self.fail("code must define `def transform(...)`", "code")
-        self.transform: Callable[..., Any] = fn
+        except SandboxError as e:
+            raise self.fail(e.message, "code") from None
 
-    def call(self, arg: Any) -> tuple[Any, str | None]:
-        try:
-            return self.transform(copy.deepcopy(arg)), None
-        except Exception as e:  # the user's code: any exception is that row's error
-            return None, f"transform raised {type(e).__name__}: {e}"[:500]
+    async def call_all(self, args: list[Any]) -> list[tuple[Any, str | None]]:
+        """``transform(arg)`` for each arg: ``(result, None)`` or ``(None, one-line reason)``."""
+        if self.runner.inline:
+            return self.runner.apply([(a,) for a in args])
+        # The sandbox waits on a worker process: not on the event loop.
+        return await asyncio.to_thread(self.runner.apply, [(a,) for a in args])
 
 
 @register(CodeMapSpec)
@@ -117,8 +117,7 @@ class CodeMapOperator(_CodeOperator):
         todo = rows if limit is None else rows[:limit]
         out = Outcome(filtered=len(rows) - len(todo))
         drop = set(self.spec.drop_keys or [])
-        for row in todo:
-            result, error = self.call(row)
+        for row, (result, error) in zip(todo, await self.call_all(todo), strict=True):
             if error is None and not isinstance(result, dict):
                 error = f"transform must return a dict, got {type(result).__name__}"
             if error is not None:
@@ -137,11 +136,15 @@ class CodeFilterOperator(_CodeOperator):
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
         out = Outcome()
         limit = self.spec.limit
-        for row in rows:
+        results: list[tuple[Any, str | None]] = []
+        for i, row in enumerate(rows):
             if limit is not None and len(out.rows) >= limit:
                 out.filtered += 1
                 continue
-            result, error = self.call(row)
+            if i >= len(results):  # in chunks: with a limit, rows after it are never run
+                chunk = rows[i : i + (len(rows) if limit is None else max(limit, 64))]
+                results.extend(await self.call_all(chunk))
+            result, error = results[i]
             if error is None and not isinstance(result, bool):
                 error = f"transform must return a bool, got {type(result).__name__}"
             if error is not None:
@@ -172,8 +175,7 @@ class CodeReduceOperator(_CodeOperator):
             ordered.sort(key=len)
             out.filtered = sum(len(g) for g in ordered[self.spec.limit :])
             ordered = ordered[: self.spec.limit]
-        for group in ordered:
-            result, error = self.call(group)
+        for group, (result, error) in zip(ordered, await self.call_all(ordered), strict=True):
             if error is None and not isinstance(result, dict):
                 error = f"transform must return a dict, got {type(result).__name__}"
             if error is not None:

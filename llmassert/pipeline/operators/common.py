@@ -43,27 +43,25 @@ from llmassert.pipeline.operators.base import (
     GlobalOperator,
     Issue,
     LLMOperationSpec,
+    Operator,
     Outcome,
     Row,
     StepOnFail,
     row_digest,
 )
-from llmassert.pipeline.schema_types import check_value
+from llmassert.pipeline.schema_types import check_value, object_schema
 from llmassert.pipeline.templates import Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
 if TYPE_CHECKING:
     from llmassert.pipeline.context import OpContext, PipelineEnv
 
-JUDGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
+JUDGE_SCHEMA: dict[str, Any] = object_schema(
+    {
         "should_refine": {"type": "boolean"},
         "improvements": {"type": "string"},
-    },
-    "required": ["should_refine", "improvements"],
-    "additionalProperties": False,
-}
+    }
+)
 _REQUEST_KEYS = {"temperature", "max_tokens"}
 
 
@@ -531,12 +529,13 @@ async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Ou
     return Outcome.from_json(data)
 
 
-class PromptOperator(GlobalOperator[LLMSpecT], Generic[LLMSpecT]):
-    """A global operation whose calls go through one :class:`LLMStep` (``self.step``).
+class OneStep(Operator[LLMSpecT], Generic[LLMSpecT]):
+    """Base of an operator whose calls go through one :class:`LLMStep` (``self.step``).
 
     The step asks the spec field ``prompt_field``; ``model_field`` names the spec field that
     overrides the operation's model; :meth:`step_schema` is the answer's schema (default: the
-    spec's ``output``).
+    spec's ``output``).  Combined with the operator's kind: :class:`PromptOperator` (global),
+    ``class EquijoinOperator(OneStep[EquijoinSpec], JoinOperator[EquijoinSpec])``.
     """
 
     uses_llm = True
@@ -556,3 +555,7 @@ class PromptOperator(GlobalOperator[LLMSpecT], Generic[LLMSpecT]):
     @classmethod
     def step_schema(cls, spec: LLMSpecT) -> dict[str, Any] | None:
         return None
+
+
+class PromptOperator(OneStep[LLMSpecT], GlobalOperator[LLMSpecT]):
+    """A global operation whose calls go through one :class:`LLMStep` (see :class:`OneStep`)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from llmassert.errors import TemplateError
 from llmassert.pipeline.blocking import candidate_pairs, cosine_matrix, embed_all
@@ -37,14 +37,14 @@ from llmassert.pipeline.operators.base import (
     StrictModel,
     register,
 )
-from llmassert.pipeline.operators.common import LLMStep
+from llmassert.pipeline.operators.common import OneStep
 from llmassert.pipeline.operators.resolve import (
     COMPARE_BATCH,
     MATCH_SCHEMA,
     PAIR_NAMES,
+    PairConditions,
     PairJudge,
     cascade_matches,
-    check_pair_conditions,
 )
 from llmassert.pipeline.templates import KeySet
 from llmassert.pipeline.validation import SafeExpr
@@ -71,7 +71,7 @@ class EquijoinSpec(LLMOperationSpec):
         None, description="Keys embedded per side (default: all keys)."
     )
     blocking_threshold: float | None = Field(None, ge=0, le=1)
-    blocking_conditions: list[str] | None = Field(
+    blocking_conditions: PairConditions = Field(
         None, description="Expressions over left and right; any true makes a candidate pair."
     )
     blocking_target_recall: float | None = Field(
@@ -85,11 +85,6 @@ class EquijoinSpec(LLMOperationSpec):
         None, description="DocETL's model cascade over the candidate pairs (default: precision)."
     )
 
-    @field_validator("blocking_conditions")
-    @classmethod
-    def _safe_conditions(cls, v: list[str] | None) -> list[str] | None:
-        return check_pair_conditions(v)
-
     @model_validator(mode="after")
     def _join_keys(self) -> EquijoinSpec:
         for key in ("prompt", "output", "gleaning", "assertions"):
@@ -99,19 +94,17 @@ class EquijoinSpec(LLMOperationSpec):
 
 
 @register(EquijoinSpec)
-class EquijoinOperator(JoinOperator[EquijoinSpec]):
+class EquijoinOperator(OneStep[EquijoinSpec], JoinOperator[EquijoinSpec]):
     """Pairs of (left, right) rows the model says match, merged into one row each."""
 
-    uses_llm = True
+    prompt_field = "comparison_prompt"
+
+    @classmethod
+    def step_schema(cls, spec: EquijoinSpec) -> dict[str, Any]:
+        return MATCH_SCHEMA
 
     def __init__(self, spec: EquijoinSpec, env: PipelineEnv) -> None:
         super().__init__(spec, env)
-        self.step = LLMStep(
-            spec,
-            env,
-            prompt_field="comparison_prompt",
-            schema=MATCH_SCHEMA,
-        )
         self.judge = PairJudge(
             self.step,
             self.step.prompt,
@@ -218,18 +211,10 @@ class EquijoinOperator(JoinOperator[EquijoinSpec]):
                 hits_r[j] = hits_r.get(j, 0) + 1
 
         if self.spec.cascade is not None:
-            verdicts, info = await cascade_matches(
-                self.judge,
-                ctx,
-                self.spec.cascade,
-                self.name,
-                [(left[i], right[j]) for i, j in pairs],
+            counts |= await cascade_matches(
+                self.judge, ctx, self.spec.cascade, self.name, pairs, left, right, match
             )
-            for (i, j), hit in zip(pairs, verdicts, strict=True):
-                if hit:
-                    match(i, j)
             pairs = []
-            counts |= info
         ctx.progress.add_total(self.name, len(pairs))
         pending = pairs
         while pending:

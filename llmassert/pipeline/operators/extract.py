@@ -33,42 +33,35 @@ from llmassert.pipeline.operators.base import (
     LLMOperationSpec,
     Outcome,
     Row,
+    RowLimit,
     RowOperator,
     register,
 )
-from llmassert.pipeline.operators.common import LLMStep, render_or_error
-from llmassert.pipeline.operators.map import retriever_for
-from llmassert.pipeline.retrievers import prompt_with_context
+from llmassert.pipeline.operators.common import LLMStep
+from llmassert.pipeline.operators.map import render_with_context, retriever_for
+from llmassert.pipeline.retrievers import context_key
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 LINE_WIDTH = 80
 REGEX_TIMEOUT_S = 1.0
 
-LINE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
+LINE_SCHEMA: dict[str, Any] = object_schema(
+    {
         "line_ranges": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
+            "items": object_schema(
+                {
                     "start_line": {"type": "integer"},
                     "end_line": {"type": "integer"},
-                },
-                "required": ["start_line", "end_line"],
-                "additionalProperties": False,
-            },
+                }
+            ),
         }
-    },
-    "required": ["line_ranges"],
-    "additionalProperties": False,
-}
-REGEX_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"patterns": {"type": "array", "items": {"type": "string"}}},
-    "required": ["patterns"],
-    "additionalProperties": False,
-}
+    }
+)
+REGEX_SCHEMA: dict[str, Any] = object_schema(
+    {"patterns": {"type": "array", "items": {"type": "string"}}}
+)
 
 LINE_TASK = """Extract passages from the text below, following these instructions:
 
@@ -106,9 +99,7 @@ class ExtractSpec(LLMOperationSpec):
         None, description="Output key suffix (default `_extracted_<name>`)."
     )
     extraction_method: Literal["line_number", "regex"] = "line_number"
-    limit: int | None = Field(
-        None, gt=0, description="Process the first N rows; the rest are counted filtered."
-    )
+    limit: RowLimit = None
 
     @model_validator(mode="after")
     def _no_output(self) -> ExtractSpec:
@@ -166,7 +157,7 @@ class ExtractOperator(RowOperator[ExtractSpec]):
         self.step.prompt.check({"input": keys, **extra})
         added = [self.out_key(k) for k in self.spec.document_keys]
         if self.retriever is not None and self.spec.save_retriever_output:
-            added.append(f"_{self.name}_retrieved_context")
+            added.append(context_key(self.name))
         return keys | added
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
@@ -182,19 +173,10 @@ class ExtractOperator(RowOperator[ExtractSpec]):
                 return Outcome(
                     errors=[Issue(self.name, row, f"document key {key!r} is missing or not text")]
                 )
-        variables: dict[str, Any] = {"input": row}
-        extra: Row = {}
-        context = None
-        if self.retriever is not None:
-            context = await self.retriever.retrieve({"input": row}, ctx)
-            variables["retrieval_context"] = context
-            if self.spec.save_retriever_output:
-                extra[f"_{self.name}_retrieved_context"] = context
-        instructions, failed = render_or_error(ctx, self.step, row, **variables)
+        instructions, failed, extra = await render_with_context(self, self.step, row, ctx, row)
         if failed is not None:
             return failed
         assert instructions is not None
-        instructions = prompt_with_context(self.spec.prompt, instructions, context)
         parts = await asyncio.gather(
             *(self._one(ctx, row, key, instructions) for key in self.spec.document_keys)
         )

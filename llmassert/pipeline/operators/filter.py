@@ -32,6 +32,7 @@ from llmassert.pipeline.operators.base import (
 )
 from llmassert.pipeline.operators.common import journaled
 from llmassert.pipeline.operators.map import MapOperator, MapSpec
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
 
@@ -63,6 +64,8 @@ class FilterOperator(MapOperator):
         # DocETL runs a cascade instead of the plain path (calibration does not apply to it).
         if spec.cascade is not None:
             return CascadeFilterOperator(spec, env)
+        if spec.limit is not None:
+            return LimitedFilterOperator(spec, env)
         return super().build(spec, env)
 
     @property
@@ -81,8 +84,79 @@ class FilterOperator(MapOperator):
     def make(self, row: Row, output: dict[str, Any]) -> Outcome:
         if output.get(self.flag_field) is True:
             rest = {k: v for k, v in output.items() if k != self.flag_field}
-            return Outcome(rows=[{**row, **rest}])
+            return Outcome(rows=[self._drop({**row, **rest})])
         return Outcome(filtered=1)
+
+
+class LimitedFilterOperator(GlobalOperator[FilterSpec]):
+    """A filter with ``limit: N``: DocETL's semantics, N rows *kept*, not N rows read.
+
+    Rows are answered in input order, a window of about N rows at a time (N / max_batch_size
+    batches), and the operation stops once N rows passed: the output is the first N rows that
+    pass, in input order.  Rows never asked, or answered after the N-th pass, are counted
+    filtered (DocETL drops them); failures before that point go to quarantine / errors as usual.
+    """
+
+    type_name = "filter"
+    spec_model = FilterSpec
+    uses_llm = True
+
+    def __init__(self, spec: FilterSpec, env: PipelineEnv) -> None:
+        super().__init__(spec, env)
+        assert spec.limit is not None
+        self.limit = spec.limit
+        self.inner = FilterOperator(spec, env)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FilterOperator.build, (self.spec, self.env))
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return self.inner.output_keys(keys)
+
+    def estimate_calls(self, rows: list[Row]) -> CallEstimate:
+        est = self.inner.estimate_calls(rows)
+        note = "; ".join(filter(None, [est.note, f"stops once {self.limit} rows passed"]))
+        return CallEstimate(
+            calls=est.calls, rows=est.rows[: self.limit], note=note, upper_bound=True
+        )
+
+    async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        size = self.inner.batch_size
+        window = max(1, -(-self.limit // size)) * size  # whole batches, >= limit rows
+        out, kept, seen, asked = Outcome(), 0, 0, 0
+        for start in range(0, len(rows), window):
+            chunk = rows[start : start + window]
+            batches = [(start + b, chunk[b : b + size]) for b in range(0, len(chunk), size)]
+            answers = await asyncio.gather(*(self._batch(at, batch, ctx) for at, batch in batches))
+            ctx.advance(len(chunk))
+            asked += len(chunk)
+            for outcome in (o for batch in answers for o in batch):  # one per row, input order
+                seen += 1
+                kept += len(outcome.rows)
+                out.extend(outcome)
+                if kept >= self.limit:
+                    break
+            if kept >= self.limit:
+                break
+        # DocETL stops at the N-th pass: rows answered later in the window, or never asked,
+        # are dropped there; here they are counted.
+        out.filtered += len(rows) - seen
+        ctx.advance(len(rows) - asked)
+        return out
+
+    async def _batch(self, at: int, batch: list[Row], ctx: OpContext) -> list[Outcome]:
+        """One batch's per-row outcomes, journaled (a resumed run asks none again)."""
+
+        async def make() -> dict[str, Any]:
+            done = await self.inner.process_batch(batch, ctx)
+            return {"outcomes": [o.to_json() for o in done]}
+
+        data = await ctx.checkpointed(
+            f"limit:{at}:{row_digest(batch)}",
+            make,
+            keep=lambda d: not any(o.get("errors") for o in d["outcomes"]),
+        )
+        return [Outcome.from_json(o) for o in data["outcomes"]]
 
 
 class CascadeFilterOperator(GlobalOperator[FilterSpec]):
@@ -99,15 +173,12 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         self.oracle = FilterOperator(spec, env)
         self.guarantee: Guarantee = self.cascade.guarantee or "recall"
         flag = self.oracle.flag_field
-        self.proxy_schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {
+        self.proxy_schema: dict[str, Any] = object_schema(
+            {
                 flag: {"type": "boolean"},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            },
-            "required": [flag, "confidence"],
-            "additionalProperties": False,
-        }
+            }
+        )
         self.seed = seed_of(spec.name)
 
     def output_keys(self, keys: KeySet) -> KeySet:
@@ -129,7 +200,7 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         assert step is not None
 
         async def ask() -> dict[str, Any]:
-            text, failed, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            text, failed, _ = await self.oracle.render_row(row, ctx)
             if failed is not None or text is None:
                 return {"score": None}
             try:
@@ -169,6 +240,8 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         )
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:
+        if self.spec.limit is not None:
+            ctx.warn("`limit` has no effect with `cascade` (as in DocETL): every row is decided")
         outcomes: dict[int, Outcome] = {}
 
         async def oracle(which: list[int]) -> dict[int, bool | None]:
@@ -215,6 +288,6 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
         """The embedding proxy's input: each row's rendered prompt."""
         texts = []
         for row in rows:
-            text, _, _ = await self.oracle.render_row(self.oracle._drop(row), ctx)
+            text, _, _ = await self.oracle.render_row(row, ctx)
             texts.append(text or " ")
         return await embed_all(ctx, texts, self.cascade.proxy_model)

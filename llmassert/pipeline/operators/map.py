@@ -17,6 +17,7 @@ from llmassert.pipeline.operators.base import (
     Operator,
     Outcome,
     Row,
+    RowLimit,
     RowOperator,
     register,
     row_digest,
@@ -24,8 +25,14 @@ from llmassert.pipeline.operators.base import (
 from llmassert.pipeline.operators.common import LLMStep, journaled, render_or_error
 from llmassert.pipeline.pdf_input import PdfInputError, PdfMode, PdfPrompt, pdf_mode
 from llmassert.pipeline.pdf_input import prepare as prepare_pdf
-from llmassert.pipeline.retrievers import Retriever, prompt_with_context
+from llmassert.pipeline.retrievers import Retriever, context_key, prompt_with_context
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
+
+
+def drop_keys(row: Row, keys: list[str] | None) -> Row:
+    """``row`` without ``keys`` (DocETL applies ``drop_keys`` to finished rows)."""
+    return {k: v for k, v in row.items() if k not in keys} if keys else row
 
 
 class MapSpec(LLMOperationSpec):
@@ -34,7 +41,7 @@ class MapSpec(LLMOperationSpec):
     type: Literal["map"] = "map"
     drop_keys: list[str] | None = Field(
         None,
-        description="Keys removed from each row before the prompt sees it (and from the output).",
+        description="Keys removed from each output row (the prompt still sees them, as in DocETL).",
     )
     batch_prompt: str | None = Field(
         None, description="Prompt over `inputs` (a batch of rows) answered with one output per row."
@@ -43,9 +50,7 @@ class MapSpec(LLMOperationSpec):
     input: list[str] | None = Field(
         None, description="DocETL: the only row keys the prompt sees (`input.<key>`)."
     )
-    limit: int | None = Field(
-        None, gt=0, description="DocETL: process the first N rows; the rest are counted filtered."
-    )
+    limit: RowLimit = None
     pdf_url_key: str | None = Field(
         None,
         description="DocETL: the row key (or dotted path) holding a PDF's URL or path, sent "
@@ -81,12 +86,7 @@ class MapSpec(LLMOperationSpec):
 
 def batch_schema(item: dict[str, Any]) -> dict[str, Any]:
     """Schema of a batched answer: one item per input row, in order."""
-    return {
-        "type": "object",
-        "properties": {"results": {"type": "array", "items": item}},
-        "required": ["results"],
-        "additionalProperties": False,
-    }
+    return object_schema({"results": {"type": "array", "items": item}})
 
 
 @register(MapSpec)
@@ -135,7 +135,7 @@ class MapOperator(RowOperator[MapSpec]):
         return list(self.step.schema["properties"]) if self.step else []
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        keys = keys.without(self.spec.drop_keys or [])
+        # DocETL drops `drop_keys` from the finished rows: the prompt still sees them.
         out = KeySet.of(self.output_fields())
         seen = KeySet.of(self.spec.input) if self.spec.input else keys
         if self.spec.input:
@@ -153,7 +153,7 @@ class MapOperator(RowOperator[MapSpec]):
                 self.step.judge_prompt.check({"input": keys, "output": out})
         if self.batch_step is not None:
             self.batch_step.prompt.check({"inputs": keys})
-        return keys | out.keys | self.extra_keys()
+        return (keys | out.keys | self.extra_keys()).without(self.spec.drop_keys or [])
 
     def extra_keys(self) -> list[str]:
         """Bookkeeping keys DocETL adds (observability, saved retrieval context)."""
@@ -161,7 +161,7 @@ class MapOperator(RowOperator[MapSpec]):
         if self.spec.enable_observability:
             extra.append(f"_observability_{self.name}")
         if self.retriever is not None and self.spec.save_retriever_output:
-            extra.append(f"_{self.name}_retrieved_context")
+            extra.append(context_key(self.name))
         return extra
 
     def prompt_row(self, row: Row) -> Row:
@@ -172,30 +172,20 @@ class MapOperator(RowOperator[MapSpec]):
     async def render_row(self, row: Row, ctx: OpContext) -> tuple[str | None, Outcome | None, Row]:
         """The prompt of one row, its error outcome, and the extra keys its output row gets."""
         assert self.step is not None
-        seen = self.prompt_row(row)
-        extra: Row = {}
-        context = None
-        variables: dict[str, Any] = {"input": seen}
-        if self.retriever is not None:
-            context = await self.retriever.retrieve({"input": row}, ctx)
-            variables["retrieval_context"] = context
-            if self.spec.save_retriever_output:
-                extra[f"_{self.name}_retrieved_context"] = context
-        text, failed = render_or_error(ctx, self.step, row, **variables)
-        if text is not None and self.spec.prompt is not None:
-            text = prompt_with_context(self.spec.prompt, text, context)
-            if self.prompt_suffix:
-                text = f"{text}\n\n{self.prompt_suffix}"
+        text, failed, extra = await render_with_context(
+            self, self.step, row, ctx, self.prompt_row(row)
+        )
+        if text is not None and self.prompt_suffix:
+            text = f"{text}\n\n{self.prompt_suffix}"
         if text is not None and self.spec.enable_observability:
             extra[f"_observability_{self.name}"] = {"prompt": text}
         return text, failed, extra
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
-        rows = [self._drop(r) for r in rows]
         if self.step is None:
-            return CallEstimate(calls=0, rows=rows)
+            return CallEstimate(calls=0, rows=[self._drop(r) for r in rows])
         unknown = dict.fromkeys(self.output_fields(), UNKNOWN)
-        rows = [{**r, **unknown} for r in rows]
+        rows = [self._drop({**r, **unknown}) for r in rows]
         n = len(rows)
         calls = -(-n // self.batch_size) if self.batch_step else n
         calls *= (self.spec.output.n or 1) if self.spec.output else 1
@@ -204,17 +194,15 @@ class MapOperator(RowOperator[MapSpec]):
         return CallEstimate(calls=calls, rows=rows, note=note)
 
     def _drop(self, row: Row) -> Row:
-        drop = self.spec.drop_keys
-        return {k: v for k, v in row.items() if k not in drop} if drop else row
+        return drop_keys(row, self.spec.drop_keys)
 
     def make(self, row: Row, output: dict[str, Any]) -> Outcome:
         """The outcome of a row given its (checked) output; filter overrides this."""
-        return Outcome(rows=[{**row, **output}])
+        return Outcome(rows=[self._drop({**row, **output})])
 
     async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
-        row = self._drop(row)
         if self.step is None:
-            return Outcome(rows=[row])
+            return Outcome(rows=[self._drop(row)])
         text, failed, extra = await self.render_row(row, ctx)
         if failed is not None:
             return failed
@@ -281,7 +269,6 @@ class MapOperator(RowOperator[MapSpec]):
         if self.batch_step is None or len(rows) == 1:
             return await super().process_batch(rows, ctx)
         assert self.step is not None
-        rows = [self._drop(r) for r in rows]
         answers: list[Any] = []
         shown = [self.prompt_row(r) for r in rows]
         text, failed = render_or_error(ctx, self.batch_step, rows, inputs=shown)
@@ -321,13 +308,31 @@ def retriever_for(op: Any) -> Retriever | None:
     return Retriever(name, spec, op.env)
 
 
+async def render_with_context(
+    op: Any, step: LLMStep, row: Row, ctx: OpContext, seen: Row
+) -> tuple[str | None, Outcome | None, Row]:
+    """``step``'s prompt for ``row`` (``seen`` is its ``input``) with the row's retrieval context.
+
+    Returns the text (None if it does not render: then the row's error outcome) and the keys
+    the output row gets (the saved context).  DocETL: a prompt that does not read
+    ``retrieval_context`` gets it prepended.
+    """
+    variables: dict[str, Any] = {"input": seen}
+    extra: Row = {}
+    context = None
+    if op.retriever is not None:
+        context = await op.retriever.retrieve({"input": row}, ctx)
+        variables["retrieval_context"] = context
+        if op.spec.save_retriever_output:
+            extra[context_key(op.name)] = context
+    text, failed = render_or_error(ctx, step, row, **variables)
+    if text is not None:
+        text = prompt_with_context(step.prompt.source, text, context)
+    return text, failed, extra
+
+
 CALIBRATION_SEED = 42  # DocETL's: the same rows are sampled for the same input
-CALIBRATION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"calibration_context": {"type": "string"}},
-    "required": ["calibration_context"],
-    "additionalProperties": False,
-}
+CALIBRATION_SCHEMA: dict[str, Any] = object_schema({"calibration_context": {"type": "string"}})
 CALIBRATION_TASK = """This prompt was applied to sample documents:
 
 <prompt>

@@ -28,7 +28,7 @@ from llmassert.pipeline.operators.base import (
     register,
 )
 from llmassert.pipeline.operators.common import LLMStep, render_or_error
-from llmassert.pipeline.operators.map import MapSpec
+from llmassert.pipeline.operators.map import MapSpec, drop_keys
 from llmassert.pipeline.templates import KeySet
 
 
@@ -93,22 +93,22 @@ class ParallelMapOperator(RowOperator[ParallelMapSpec]):
             self.steps.append(LLMStep(sub, env))
 
     def output_keys(self, keys: KeySet) -> KeySet:
-        keys = keys.without(self.spec.drop_keys or [])
         for step in self.steps:
             step.prompt.check({"input": keys})
         extra = [f"_observability_{self.name}"] if self.spec.enable_observability else []
-        return keys | list(self.spec.output.schema_) | extra
+        # DocETL drops `drop_keys` from the finished rows: the prompts still see them.
+        return (keys | list(self.spec.output.schema_) | extra).without(self.spec.drop_keys or [])
+
+    def _drop(self, row: Row) -> Row:
+        return drop_keys(row, self.spec.drop_keys)
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         unknown = dict.fromkeys(self.spec.output.schema_, UNKNOWN)
         return CallEstimate(
-            calls=len(rows) * len(self.steps), rows=[{**r, **unknown} for r in rows]
+            calls=len(rows) * len(self.steps), rows=[self._drop({**r, **unknown}) for r in rows]
         )
 
     async def process_row(self, row: Row, ctx: OpContext) -> Outcome:
-        drop = self.spec.drop_keys
-        if drop:
-            row = {k: v for k, v in row.items() if k not in drop}
         texts: list[str] = []
         for step in self.steps:
             text, failed = render_or_error(ctx, step, row, input=row)
@@ -130,4 +130,4 @@ class ParallelMapOperator(RowOperator[ParallelMapSpec]):
             merged.update(part.rows[0])
         if self.spec.enable_observability:
             merged[f"_observability_{self.name}"] = {"prompts": texts}
-        return Outcome(rows=[{**row, **merged}])
+        return Outcome(rows=[self._drop({**row, **merged})])

@@ -1,8 +1,13 @@
 """``rank``: sort the rows along a criterion the prompt states (DocETL's algorithm, Qurk-style).
 
 1. **Initial order**: ``likert`` (default) rates the rows 1-7 in batches of ``batch_size`` (one
-   call per batch; each prompt shows ``num_calibration_docs`` sample rows for calibration), or
-   ``embedding`` (cosine similarity of each row to the criterion; one embedding request).
+   call per batch; each prompt shows ``num_calibration_docs`` sample rows for calibration),
+   ``embedding`` (cosine similarity of each row to the criterion; one embedding request), or
+   ``calibrated_embedding`` (in DocETL 0.3.0's operation schema, not in its docs): a sample of
+   at most 20 rows (seed 42) is ordered by the model — random batches of ``batch_size``
+   ordered whole, n(n-1) / (b(b-1)) of them (at least 1), a row's wins being the rows it is
+   placed above — then every row takes the place of the sample row its embedding is closest
+   to (ties: the closer first); two embedding requests.
 2. **Picky windows**: from the bottom of the first ``k`` rows (all by default) upward, a window
    of rows is shown to the model, which names the ``num_top_items_per_window`` best; they move to
    the top of the window.  ``call_budget`` (alias ``rerank_call_budget``, default 10) windows at
@@ -33,33 +38,28 @@ from llmassert.pipeline.operators.base import (
     register,
     row_digest,
 )
-from llmassert.pipeline.similarity import similarities
+from llmassert.pipeline.schema_types import object_schema
+from llmassert.pipeline.similarity import cosine, similarities
 from llmassert.pipeline.templates import KeySet
 
 if TYPE_CHECKING:
     from llmassert.pipeline.operators.topk import TopKSpec
 
 RANK_KEY = "_rank"
-LIKERT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "ratings": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}}
-    },
-    "required": ["ratings"],
-    "additionalProperties": False,
-}
-ONE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 7}},
-    "required": ["rating"],
-    "additionalProperties": False,
-}
-PICK_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"top_documents": {"type": "array", "items": {"type": "integer"}}},
-    "required": ["top_documents"],
-    "additionalProperties": False,
-}
+LIKERT_SCHEMA: dict[str, Any] = object_schema(
+    {"ratings": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}}}
+)
+ONE_SCHEMA: dict[str, Any] = object_schema(
+    {"rating": {"type": "integer", "minimum": 1, "maximum": 7}}
+)
+ORDER_SCHEMA: dict[str, Any] = object_schema(
+    {"ranking": {"type": "array", "items": {"type": "integer"}}}
+)
+CALIBRATION_SAMPLE = 20  # DocETL's sample for calibrated_embedding
+CALIBRATION_SEED = 42
+PICK_SCHEMA: dict[str, Any] = object_schema(
+    {"top_documents": {"type": "array", "items": {"type": "integer"}}}
+)
 
 
 class RankSpec(OperationSpec):
@@ -73,7 +73,7 @@ class RankSpec(OperationSpec):
     embedding_model: str | None = None
     batch_size: int = Field(10, ge=1)
     num_calibration_docs: int = Field(10, ge=0)
-    initial_ordering_method: Literal["likert", "embedding"] = "likert"
+    initial_ordering_method: Literal["likert", "embedding", "calibrated_embedding"] = "likert"
     k: int | None = Field(None, ge=1)
     call_budget: int | None = Field(None, ge=1)
     rerank_call_budget: int | None = Field(None, ge=1)
@@ -148,8 +148,19 @@ class Ranker:
                 break
         return out
 
+    def order_batches(self, n: int) -> int:
+        """calibrated_embedding: model calls ordering the sample (DocETL's count)."""
+        s = min(CALIBRATION_SAMPLE, n)
+        b = min(self.batch_size, s)
+        return max(1, (s * (s - 1)) // max(1, b * (b - 1))) if s > 1 else 0
+
     def estimate(self, n: int) -> int:
-        first = math.ceil(n / self.batch_size) if self.initial == "likert" else (1 if n else 0)
+        if self.initial == "likert":
+            first = math.ceil(n / self.batch_size)
+        elif self.initial == "calibrated_embedding":
+            first = self.order_batches(n) + (2 if n > 1 else 0)
+        else:
+            first = 1 if n else 0
         return first + len(self.windows(n))
 
     async def _ask(
@@ -177,6 +188,8 @@ class Ranker:
 
     async def initial_order(self, rows: list[Row], ctx: OpContext) -> list[int]:
         n = len(rows)
+        if self.initial == "calibrated_embedding":
+            return await self._calibrated(rows, ctx)
         if self.initial == "embedding":
             texts = [row_text(r, self.keys) for r in rows]
             scores = await similarities(ctx, texts, self.criterion, self.embedding_model)
@@ -226,6 +239,60 @@ class Ranker:
                 v = one.get("rating") if one else None
                 ratings.append(min(7, max(1, v)) if isinstance(v, int) else 4)
         return ratings
+
+    async def _order_batch(self, rows: list[Row], which: list[int], ctx: OpContext) -> list[int]:
+        """The model's order of a batch (positions into ``which``); an answer that names
+        unknown rows counts as no order (DocETL), a partial one is completed in input order."""
+        docs = "\n\n".join(
+            f"Document {j + 1}:\n{row_text(rows[i], self.keys)}" for j, i in enumerate(which)
+        )
+        way = (
+            "ascending (lowest first)" if self.direction == "asc" else "descending (highest first)"
+        )
+        prompt = (
+            f"Order these documents by this criterion:\n\n{self.criterion}\n\nThe order is "
+            f"{way}.  Give the document numbers, in order, as `ranking`.\n\n{docs}"
+        )
+        salt = row_digest(["order", [row_digest(rows[i]) for i in which]])
+        out = await self._ask(ctx, prompt, ORDER_SCHEMA, salt)
+        got = out.get("ranking") if out else None
+        order: list[int] = []
+        for p in got if isinstance(got, list) else []:
+            if not isinstance(p, int) or not 1 <= p <= len(which):
+                ctx.stats.check_retries += 1
+                return []
+            if p - 1 not in order:
+                order.append(p - 1)
+        if not order:
+            ctx.stats.check_retries += 1
+            return []
+        return order + [j for j in range(len(which)) if j not in order]
+
+    async def _calibrated(self, rows: list[Row], ctx: OpContext) -> list[int]:
+        import asyncio
+
+        n = len(rows)
+        rng = random.Random(CALIBRATION_SEED)
+        sample = rng.sample(range(n), min(CALIBRATION_SAMPLE, n))
+        size = min(self.batch_size, len(sample))
+        batches = [rng.sample(range(len(sample)), size) for _ in range(self.order_batches(n))]
+        orders = await asyncio.gather(
+            *(self._order_batch(rows, [sample[j] for j in b], ctx) for b in batches)
+        )
+        wins = [0] * len(sample)
+        for batch, order in zip(batches, orders, strict=True):
+            for at, j in enumerate(order):
+                wins[batch[j]] += len(order) - at - 1
+        ordered = sorted(range(len(sample)), key=lambda j: -wins[j])  # stable: ties keep order
+        texts = [row_text(r, self.keys) for r in rows]
+        anchors = await ctx.embed([texts[sample[j]] for j in ordered], self.embedding_model)
+        vectors = await ctx.embed(texts, self.embedding_model)
+        place: list[tuple[int, float]] = []
+        for v in vectors:
+            sims = [cosine(v, a) for a in anchors]
+            best = max(range(len(sims)), key=lambda j: sims[j])
+            place.append((best, sims[best]))
+        return sorted(range(n), key=lambda i: (place[i][0], -place[i][1], i))
 
     async def refine(self, rows: list[Row], order: list[int], ctx: OpContext) -> list[int]:
         order = list(order)

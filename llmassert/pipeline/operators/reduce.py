@@ -42,7 +42,7 @@ from llmassert.pipeline.operators.common import (
     failure_json,
 )
 from llmassert.pipeline.operators.map import retriever_for
-from llmassert.pipeline.retrievers import prompt_with_context
+from llmassert.pipeline.retrievers import context_key, prompt_with_context
 from llmassert.pipeline.similarity import cosine
 from llmassert.pipeline.templates import KeySet
 
@@ -176,7 +176,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
         if self.spec.output.lineage:
             result = result | [f"{self.name}_lineage"]
         if self.retriever is not None and self.spec.save_retriever_output:
-            result = result | [f"_{self.name}_retrieved_context"]
+            result = result | [context_key(self.name)]
         return result
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
@@ -256,7 +256,7 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             if self.spec.persist_intermediates:
                 row[f"_{self.name}_intermediates"] = intermediates
             if context is not None and self.spec.save_retriever_output:
-                row[f"_{self.name}_retrieved_context"] = context
+                row[context_key(self.name)] = context
             meta = {"sampled": len(inputs)} if self.sampling is not None else {}
             return Outcome(rows=[row], meta=meta)
 

@@ -33,9 +33,9 @@ import difflib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from llmassert.errors import (
     BudgetExceededError,
@@ -65,6 +65,7 @@ from llmassert.pipeline.operators.base import (
     row_digest,
 )
 from llmassert.pipeline.operators.common import LLMStep, PromptOperator, render_or_error
+from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.validation import SafeExpr, UnsafeExpressionError
 
@@ -91,6 +92,10 @@ def check_pair_conditions(conditions: list[str] | None) -> list[str] | None:
     return conditions
 
 
+# ``blocking_conditions`` of resolve and equijoin, checked when the spec loads.
+PairConditions = Annotated[list[str] | None, AfterValidator(check_pair_conditions)]
+
+
 class ResolveSpec(LLMOperationSpec):
     """``type: resolve``."""
 
@@ -109,7 +114,7 @@ class ResolveSpec(LLMOperationSpec):
     blocking_threshold: float | None = Field(
         None, ge=0, le=1, description="Cosine similarity making a pair a candidate."
     )
-    blocking_conditions: list[str] | None = Field(
+    blocking_conditions: PairConditions = Field(
         None, description="Expressions over input1 and input2; any true makes a candidate."
     )
     input: InputSchema | None = None
@@ -130,11 +135,6 @@ class ResolveSpec(LLMOperationSpec):
     blocking_target_recall: float | None = Field(
         None, ge=0, le=1, description="DocETL's threshold tuning (accepted, not used)."
     )
-
-    @field_validator("blocking_conditions")
-    @classmethod
-    def _safe_conditions(cls, v: list[str] | None) -> list[str] | None:
-        return check_pair_conditions(v)
 
     @model_validator(mode="after")
     def _resolve_keys(self) -> ResolveSpec:
@@ -282,15 +282,12 @@ class PairJudge:
 
 
 CONFIDENCE_ASK = "Also give your confidence in that answer, from 0 to 1, as `confidence`."
-PROXY_MATCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
+PROXY_MATCH_SCHEMA: dict[str, Any] = object_schema(
+    {
         "is_match": {"type": "boolean"},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-    "required": ["is_match", "confidence"],
-    "additionalProperties": False,
-}
+    }
+)
 
 
 async def cascade_matches(
@@ -298,11 +295,19 @@ async def cascade_matches(
     ctx: OpContext,
     spec: CascadeSpec,
     name: str,
-    pairs: list[tuple[Row, Row]],
-) -> tuple[list[bool], dict[str, Any]]:
+    candidates: list[tuple[int, int]],
+    first: list[Row],
+    second: list[Row],
+    on_match: Callable[[int, int], object],
+) -> dict[str, Any]:
     """DocETL's resolve / equijoin cascade: every candidate pair gets a verdict from the proxy
     or, for the sampled and undecided pairs, from the comparison model (see pipeline/cascade.py;
-    default guarantee: precision, so as not to merge or join what differs)."""
+    default guarantee: precision, so as not to merge or join what differs).
+
+    ``candidates`` index ``first`` and ``second``; ``on_match(i, j)`` is called for each pair
+    judged a match, in candidate order.  Returns the cascade's counters for the meta.
+    """
+    pairs = [(first[i], second[j]) for i, j in candidates]
     judged: dict[int, bool | None] = {}
 
     async def oracle(which: list[int]) -> dict[int, bool | None]:
@@ -329,12 +334,12 @@ async def cascade_matches(
         proxy=None if by_embedding else proxy,
         embed=embed if by_embedding else None,
     )
-    verdicts = [
-        bool(judged[k]) if k in judged else run.proxy_verdicts[k] for k in range(len(pairs))
-    ]
+    for k, (i, j) in enumerate(candidates):
+        if bool(judged[k]) if k in judged else run.proxy_verdicts[k]:
+            on_match(i, j)
     meta = run.meta(guarantee, spec.target, spec.delta, spec.proxy_model)
     meta["comparison_errors"] = sum(1 for v in judged.values() if v is None)
-    return verdicts, {"cascade": meta}
+    return {"cascade": meta}
 
 
 # -- the operator --------------------------------------------------------------------------------
@@ -465,17 +470,9 @@ class ResolveOperator(PromptOperator[ResolveSpec]):
             "candidate_pairs": len(pairs),
         }
         if self.spec.cascade is not None:
-            verdicts, info = await cascade_matches(
-                self.judge,
-                ctx,
-                self.spec.cascade,
-                self.name,
-                [(rows[i], rows[j]) for i, j in pairs],
+            meta |= await cascade_matches(
+                self.judge, ctx, self.spec.cascade, self.name, pairs, rows, rows, uf.union
             )
-            for (i, j), match in zip(pairs, verdicts, strict=True):
-                if match:
-                    uf.union(i, j)
-            meta |= info
         else:
             meta |= await self._compare_all(rows, pairs, uf, ctx)
         out = await self._resolve_clusters(rows, uf, ctx)
