@@ -8,6 +8,7 @@ fired, 2 bad input / LLM / pipeline error (one line naming file and field), 3 bu
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -86,7 +87,8 @@ def run(
     from llmassert.pipeline.runner import Runner, RunOptions
     from llmassert.pipeline.spec import load_pipeline
 
-    console = make_console(stderr=True, highlight=False)
+    # Built on first use: a --quiet run may print nothing at all (rich: ~30 ms of start-up).
+    console = functools.cache(lambda: make_console(stderr=True, highlight=False))
     loaded = load_pipeline(pipeline)
     # YAML's default_lm_api_base sits between the environment and the flags.
     base = Settings.from_env(api_base=loaded.spec.default_lm_api_base)
@@ -106,7 +108,7 @@ def run(
     if dry_run:
         report = runner.run()
         if not quiet:
-            _print_estimate(console, report)
+            _print_estimate(console(), report)
         return EXIT_OK
 
     from llmassert.commands._options import llm_session
@@ -129,14 +131,14 @@ def run(
                 and runner.checkpoint_root.exists()
                 and not isinstance(e, CassetteMissError)
             ):
-                console.print(
+                console().print(
                     f"[yellow]interrupted: rerun the same command to resume from "
                     f"{runner.checkpoint_root}[/]",
                     soft_wrap=True,
                 )
             raise
     if not quiet:
-        _print_summary(console, report, time.perf_counter() - started)
+        _print_summary(console(), report, time.perf_counter() - started)
     bad = report.quarantined + report.errored + report.flagged
     return EXIT_ASSERTIONS_FAILED if strict and bad else EXIT_OK
 

@@ -7,6 +7,7 @@ so far, and an ETA from the rate of progress.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -33,13 +34,19 @@ def _tokens(n: int) -> str:
 class RichProgress:
     """Implements :class:`llmassert.pipeline.context.Progress` with ``rich.progress``."""
 
-    def __init__(self, console: Console, *, enabled: bool = True) -> None:
-        self.console = console
-        self.enabled = enabled and console.is_terminal
+    def __init__(self, console: Callable[[], Console], *, enabled: bool = True) -> None:
+        # A factory, called on first use: a quiet run that has nothing to warn about never
+        # builds a console (importing rich and building one: ~30 ms before the first request).
+        self._console = console
+        self.enabled = enabled and console().is_terminal
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
         self._tally: dict[str, _OpTally] = {}
         self._warned: set[str] = set()
+
+    @property
+    def console(self) -> Console:
+        return self._console()
 
     def __enter__(self) -> RichProgress:
         if self.enabled:

@@ -29,9 +29,9 @@ from pydantic import Field, ValidationError, create_model, field_validator
 
 from llmassert.errors import SpecError
 
-# The package, not just base: importing it imports every operator, filling OPERATORS.
-from llmassert.pipeline.operators import OPERATORS
-from llmassert.pipeline.operators.base import JoinOperator, OperationSpec, StrictModel
+# OPERATORS imports an operator's module when its type is first looked up (a pipeline pays
+# for the operators it names).
+from llmassert.pipeline.operators.base import OPERATORS, JoinOperator, OperationSpec, StrictModel
 from llmassert.pipeline.parsing import ParsingToolSpec
 from llmassert.pipeline.retrievers import RetrieverSpec
 

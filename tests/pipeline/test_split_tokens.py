@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmassert.pipeline.tokens import (
+    _SEQUENTIAL_RANKS,
     ApproxTokenizer,
     cache_dirs,
     encoding_name,
@@ -50,9 +51,26 @@ def test_fast_bpe_parse_gives_tiktokens_own_ranks(
     assert path is not None  # litellm ships both files
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(path.parent))  # tiktoken reads it, offline
     url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-    assert parse_bpe(path.read_bytes()) == tiktoken.load.load_tiktoken_bpe(url)
+    ranks = tiktoken.load.load_tiktoken_bpe(url)
+    assert parse_bpe(path.read_bytes()) == ranks
+    # Both are listed as sequential: counting the ranks gives tiktoken's too.
+    assert name in _SEQUENTIAL_RANKS
+    assert parse_bpe(path.read_bytes(), sequential=True) == ranks
     with pytest.raises(ValueError, match="odd number"):
         parse_bpe(b"IQ== 0\nIg==")
+
+
+def test_only_files_whose_ranks_count_up_are_listed_as_sequential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = find_bpe_file("p50k_base", cache_dirs())
+    assert path is not None  # litellm ships it too
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(path.parent))
+    url = "https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken"
+    ranks = tiktoken.load.load_tiktoken_bpe(url)
+    assert "p50k_base" not in _SEQUENTIAL_RANKS
+    assert parse_bpe(path.read_bytes()) == ranks
+    assert parse_bpe(path.read_bytes(), sequential=True) != ranks  # its ranks skip numbers
 
 
 def test_loading_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,9 +55,10 @@ How to write an operator (``llmassert/pipeline/operators/<type>.py``)
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -393,7 +394,70 @@ class JoinOperator(Operator[SpecT]):
         """Join the two inputs."""
 
 
-OPERATORS: dict[str, type[Operator[Any]]] = {}
+# The module that registers each operator type.  The registry imports a type's module the first
+# time the type is looked up, so a run imports only the operators its pipeline names: importing
+# all of them cost every `llmassert run` ~0.1 s before its first request.  A new operator is one
+# line here (tests/pipeline/test_registry.py checks that each module registers exactly the types
+# listed for it).
+OPERATOR_MODULES: dict[str, str] = {
+    "add_uuid": "add_uuid",
+    "cluster": "cluster",
+    "code_filter": "code",
+    "code_map": "code",
+    "code_reduce": "code",
+    "equijoin": "equijoin",
+    "extract": "extract",
+    "filter": "filter",
+    "gather": "gather",
+    "link_resolve": "link_resolve",
+    "map": "map",
+    "parallel_map": "parallel_map",
+    "rank": "rank",
+    "reduce": "reduce",
+    "resolve": "resolve",
+    "sample": "sample",
+    "split": "split",
+    "topk": "topk",
+    "unnest": "unnest",
+}
+
+
+class OperatorRegistry(Mapping[str, "type[Operator[Any]]"]):
+    """Operator type → class (``OPERATORS``): every type of :data:`OPERATOR_MODULES` is a key;
+    looking one up imports the module that registers it, once."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = modules
+        self._classes: dict[str, type[Operator[Any]]] = {}
+
+    def __getitem__(self, type_name: str) -> type[Operator[Any]]:
+        cls = self._classes.get(type_name)
+        if cls is None:
+            importlib.import_module(f"{__package__}.{self._modules[type_name]}")
+            cls = self._classes[type_name]
+        return cls
+
+    def __contains__(self, type_name: object) -> bool:
+        return type_name in self._modules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def add(self, type_name: str, cls: type[Operator[Any]]) -> None:
+        module = f"{__package__}.{self._modules.get(type_name, '?')}"
+        if cls.__module__ != module:
+            raise ValueError(
+                f"operator type {type_name!r} registered by {cls.__module__}; "
+                f"OPERATOR_MODULES in {__name__} lists {module}"
+            )
+        if self._classes.setdefault(type_name, cls) is not cls:
+            raise ValueError(f"operator type {type_name!r} registered twice")
+
+
+OPERATORS = OperatorRegistry(OPERATOR_MODULES)
 
 
 OpT = TypeVar("OpT", bound=type[Operator[Any]])
@@ -410,11 +474,9 @@ def register(spec_model: type[OperationSpec]) -> Callable[[OpT], OpT]:
         raise TypeError(f"{spec_model.__name__}.type needs a default: Literal['<type>'] = '<type>'")
 
     def add(cls: OpT) -> OpT:
-        if type_name in OPERATORS and OPERATORS[type_name] is not cls:
-            raise ValueError(f"operator type {type_name!r} registered twice")
+        OPERATORS.add(type_name, cls)
         cls.type_name = type_name
         cls.spec_model = spec_model
-        OPERATORS[type_name] = cls
         return cls
 
     return add
@@ -424,6 +486,7 @@ def register(spec_model: type[OperationSpec]) -> Callable[[OpT], OpT]:
 __all__ = [
     "FLAG_KEY",
     "OPERATORS",
+    "OPERATOR_MODULES",
     "UNKNOWN",
     "AssertionsSpec",
     "CallEstimate",
@@ -437,6 +500,7 @@ __all__ = [
     "OpStats",
     "OperationSpec",
     "Operator",
+    "OperatorRegistry",
     "Outcome",
     "OutputSpec",
     "Row",
