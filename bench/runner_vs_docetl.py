@@ -99,16 +99,20 @@ def render(pipeline: str, d: Path, data: Path, port: int) -> Path:
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path, port: int) -> dict[str, Any]:
     http(f"http://127.0.0.1:{port}/stats/reset", b"")
+    load = os.getloadavg()[0]
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.time()  # the server stamps requests with time.time() (same clock)
     t0 = time.perf_counter()
     with log.open("w") as f:
         rc = subprocess.run(
             cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=1800
         ).returncode
     wall = time.perf_counter() - t0
+    ended = time.time()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats = http(f"http://127.0.0.1:{port}/stats")
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    first, last = stats.get("first_request_ts"), stats.get("last_response_ts")
     return {
         "rc": rc,
         "wall_s": wall,
@@ -116,6 +120,10 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path, port: int) 
         "requests": stats["requests"],
         "span_s": stats["active_span_s"],
         "max_concurrency": stats["max_concurrency"],
+        # process start to the server's first request; its last response to process exit
+        "before_first_s": first - started if first else math.nan,
+        "after_last_s": ended - last if last else math.nan,
+        "load_1m": load,
     }
 
 
@@ -228,7 +236,7 @@ def startup(a: argparse.Namespace, yaml_path: Path, d: Path) -> dict[str, tuple[
 
 
 def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("wall_s", "cpu_s", "span_s")
+    keys = ("wall_s", "cpu_s", "span_s", "before_first_s", "after_last_s")
     row = dict(runs[0])
     for k in keys:
         row[k] = statistics.median(r[k] for r in runs)
@@ -296,6 +304,7 @@ def main() -> None:
                 d = paths[tool][1]
                 row = median_row(runs[tool])
                 row["walls"] = [r["wall_s"] for r in runs[tool]]  # in run order (paired)
+                row["loads"] = [r["load_1m"] for r in runs[tool]]
                 out_file = d / "out.json"
                 n_out = len(json.loads(out_file.read_text())) if out_file.exists() else 0
                 if tool == "llmassert":
@@ -325,15 +334,17 @@ def report(
     out: Path,
     docetl_ok: bool,
 ) -> None:
+    loads = [x for r in rows for x in r["loads"]] or [math.nan]
     lines = [
         f"latency {a.latency_ms:.0f} ms, concurrency {a.concurrency}, {a.n} documents, "
-        f"median of {a.repeat} runs; load average {os.getloadavg()[0]:.1f} on "
+        f"median of {a.repeat} runs; load average (1 min) at the runs' start "
+        f"{min(loads):.1f}–{max(loads):.1f}, now {os.getloadavg()[0]:.1f}, on "
         f"{os.cpu_count()} cores",
         "",
         "| pipeline | tool | wall s | requests | max conc. | server span s | ideal s | "
-        "span / ideal | wall / ideal | client CPU s | CPU ms / call | net CPU ms / call | "
-        "rc |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "span / ideal | wall / ideal | before first request s | after last response s | "
+        "client CPU s | CPU ms / call | net CPU ms / call | rc |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_call = 1000 * r["cpu_s"] / r["requests"] if r["requests"] else float("nan")
@@ -342,6 +353,7 @@ def report(
             f"| {r['pipeline']} | {r['tool']} | {r['wall_s']:.2f} | {r['requests']} | "
             f"{r['max_concurrency']} | {r['span_s']:.2f} | {r['ideal_s']:.2f} | "
             f"{r['span_s'] / r['ideal_s']:.2f} | {r['wall_s'] / r['ideal_s']:.2f} | "
+            f"{r['before_first_s']:.2f} | {r['after_last_s']:.2f} | "
             f"{r['cpu_s']:.2f} | {per_call:.2f} | {net} | {r['rc']} |"
         )
     if docetl_ok:

@@ -55,7 +55,7 @@ class ConcurrencyLimiter:
             if fut.done() and not fut.cancelled():
                 # Handed the slot, then cancelled before this task took it: pass it on.
                 self.release()
-            # Else a hand-over in flight: _grant sees the cancellation and passes it on.
+            # Else the hand-over is in flight: _grant sees the cancellation and passes it on.
             raise
 
     def release(self) -> None:
@@ -63,16 +63,13 @@ class ConcurrencyLimiter:
         with self._lock:
             while self._waiters:
                 loop, fut = self._waiters.popleft()
-                # The slot moves to the waiter without ever being free (no barging).
-                if loop is here:
-                    # This thread's loop: handed over now, so the waiter's task is scheduled
-                    # in this turn of the loop (see _Slot.__aexit__), with no self-pipe wake-up.
-                    if fut.done():  # cancelled while waiting
-                        continue
-                    fut.set_result(None)
-                    return
                 try:
-                    loop.call_soon_threadsafe(self._grant, fut)
+                    # The slot moves to the waiter without ever being free (no barging).  A
+                    # waiter on this thread's loop needs no self-pipe wake-up (a syscall).
+                    if loop is here:
+                        loop.call_soon(self._grant, fut)
+                    else:
+                        loop.call_soon_threadsafe(self._grant, fut)
                 except RuntimeError:  # the waiter's loop is closed: it will never take it
                     continue
                 return
@@ -100,18 +97,8 @@ class _Slot:
     async def __aenter__(self) -> None:
         await self._limiter.acquire()
 
-    async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self._limiter.release()
-        if kind is not None:
-            return
-        # Answers come in bursts (requests sent together come back together).  Yielding twice
-        # here lets the requests the freed slots went to leave first (their tasks were
-        # scheduled by release) and this answer be processed after them: otherwise every
-        # answer of a burst is parsed, checked and written before the first of the next
-        # requests is sent, and each round of calls starts that much late (~15 ms a round at
-        # 64 in flight).
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
 
 
 class RateBucket:

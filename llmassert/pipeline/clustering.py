@@ -4,7 +4,8 @@ Used by reduce's ``value_sampling: {method: cluster}`` and by the ``cluster`` op
 does the numerical work (DocETL uses scikit-learn; SciPy's Ward linkage builds the same tree as
 scikit-learn's ``AgglomerativeClustering``); it is imported on first use because it costs
 about a second of start-up that pipelines without these keys should not pay — and so is numpy
-(~0.15 s: this module is imported with the operator registry by every ``llmassert run``).
+(~0.15 s: this module is imported with the reduce and cluster operators, whether or not a
+pipeline's reduce samples by cluster).
 """
 
 from __future__ import annotations

@@ -75,6 +75,24 @@ def test_cancelled_waiters_do_not_leak_slots() -> None:
     assert asyncio.run(asyncio.wait_for(scenario(), 5)) == 1
 
 
+def test_a_waiter_cancelled_after_the_hand_over_passes_the_slot_on() -> None:
+    async def scenario() -> int:
+        limiter = ConcurrencyLimiter(1)
+        await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)  # the waiter parks on its future
+        limiter.release()  # the slot goes to the waiter (its hand-over is scheduled)
+        await asyncio.sleep(0)  # the hand-over runs: the waiter's future is done
+        assert not waiter.done()
+        waiter.cancel()  # ... and the waiter is cancelled before it resumes
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert waiter.cancelled()
+        async with limiter.slot():  # would hang if the slot leaked
+            return limiter.active
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 5)) == 1
+
+
 def test_rate_bucket_spaces_reservations_in_order() -> None:
     bucket = RateBucket(60)  # 1 per second, burst of 60
     assert bucket.reserve(60) == 0.0
