@@ -51,7 +51,7 @@ START_SHOULD_PASS = {
     "told not to start it": "1. You don't need to start the app, it is already running. Open "
     "http://localhost:3000. Expected: the home page loads.",
     "json steps": '{"steps": [{"title": "Submit the form", "action": "Open '
-    "http://localhost:5173/form and click 'Submit'\", \"result\": \"The server saves the form "
+    'http://localhost:5173/form and click \'Submit\'", "result": "The server saves the form '
     'and the page shows Thank you"}]}',
 }
 
