@@ -833,6 +833,7 @@ _APP_NOUNS = frozenset(
 # "run the project tests", "run the app's linter": not the app itself.
 _NOT_THE_APP = frozenset(["test", "tests", "suite", "linter", "migration", "migrations"])
 _ENTRY_JS = re.compile(r"(?:server|app|index|main)\.[cm]?[jt]s")
+_START_SCRIPT = re.compile(r"(?:start|run|dev|serve)[\w-]*\.sh")
 _ENTRY_PY = frozenset(["app.py", "main.py", "server.py", "run.py", "wsgi.py", "asgi.py"])
 _NOT_NEEDED = re.compile(
     r"\b(?:don'?t|do\s+not|doesn'?t|does\s+not|no\s+need|not\s+need|needn'?t|never|without)\b",
@@ -842,11 +843,13 @@ _CLAUSE_END = re.compile(r"[.!?;,]\s|\n")
 
 
 def _app_noun_after(t: list[str], j: int) -> int | None:
-    """Index of the app noun at ``t[j:]`` after an optional article and up to two words."""
-    j += t[j : j + 1] != [] and t[j] in _ARTICLES
+    """Index of the app noun at ``t[j:]`` after an optional article and up to two words. After
+    "a"/"an" only a server counts: "start a new project" is a feature of the app, not the app."""
+    indefinite = t[j : j + 1] in (["a"], ["an"])
+    j += t[j : j + 1] != [] and (indefinite or t[j] in _ARTICLES)
     for k in range(j, min(j + 3, len(t))):
         if t[k] in _APP_NOUNS:
-            return k
+            return None if indefinite and not t[k].startswith("server") else k
         if not t[k][:1].isalnum():
             return None
     return None
@@ -860,14 +863,14 @@ def _says_start(t: list[str], i: int) -> bool:
         k = _app_noun_after(t, i + 2)
     elif w in _START_VERBS:
         k = _app_noun_after(t, i + 1)
-    elif w == "ensure" or (w == "make" and t[i + 1 : i + 2] == ["sure"]):
-        j = i + (1 if w == "ensure" else 2)
+    elif w in ("ensure", "get") or (w == "make" and t[i + 1 : i + 2] == ["sure"]):
+        # "make sure the server is running", "get the app running"
+        j = i + (2 if w == "make" else 1)
         k = _app_noun_after(t, j + (t[j : j + 1] == ["that"]))
-        return (
-            k is not None
-            and t[k + 1 : k + 2] in (["is"], ["are"])
-            and t[k + 2 : k + 3] in (["running"], ["started"], ["up"])
-        )
+        if k is None:
+            return False
+        k += w != "get" and t[k + 1 : k + 2] in (["is"], ["are"])
+        return t[k + 1 : k + 2] in (["running"], ["started"], ["up"])
     else:
         return False
     if k is None:
@@ -909,6 +912,12 @@ def _runs_start_command(t: list[str], i: int) -> bool:
     }  # fmt: skip
     if (a, b) in pairs:
         return True
+    if a == "make":
+        return b in ("run", "dev", "start", "serve")  # not "up": "make up a name"
+    if _START_SCRIPT.fullmatch(a.rsplit("/", 1)[-1]) and "/" in a:  # ./start.sh
+        return True
+    if a in ("bash", "sh", "zsh"):
+        return bool(_START_SCRIPT.fullmatch(base))
     if (a, b) == ("go", "run"):
         return c in (".", "./...") or c.endswith(".go")
     return (a, b, c) in (("php", "artisan", "serve"), ("docker", "compose", "up"))

@@ -208,7 +208,8 @@ def test_tells_to_start_app() -> None:
         "gunicorn -w 4 app:app", "node server.js", "nodemon ./src/index.ts", "npx next dev",
         "docker compose up", "go run main.go", "Start the server.", "Restart the backend.",
         "Run your Flask app.", "Spin up the dev server", "Click 'Start App'.",
-        "Make sure the server is running.", "Ensure that your app is started.",
+        "Make sure the server is running.", "Ensure that your app is started.", "make dev",
+        "./start.sh", "bash scripts/run-dev.sh", "Get the server running.", "Start a local server.",
     ]  # fmt: skip
     allowed = [
         "Open the app at http://localhost:3000.", "Click 'Start Quiz'; the timer starts.",
@@ -216,7 +217,8 @@ def test_tells_to_start_app() -> None:
         "Run the app's unit tests.", "Run the project tests.", "The server responds with 201.",
         "You don't need to start the app, it is already running.", "uvicorn is fast",
         "The terminal where the app is running prints OK.", "Restart the quiz.",
-        "", None, 3,
+        "Start a new project in the UI.", "Get the project files.", "make test", "Make up a title.",
+        "Ensure that the server returns 200.", "", None, 3,
     ]  # fmt: skip
     assert [t for t in said if not h.tells_to_start_app(t)] == []
     assert [t for t in allowed if h.tells_to_start_app(t)] == []  # type: ignore[arg-type]
