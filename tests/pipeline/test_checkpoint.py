@@ -8,12 +8,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline_kit import chat_requests, last_user, read_json, write_pipeline
+import pytest
+from pipeline_kit import chat_requests, last_user, read_json, run_pipeline, write_pipeline
 
-from llmassert.pipeline.checkpoint import CheckpointStore, Journal
+from llmassert.config import Settings
+from llmassert.errors import OperationError
+from llmassert.pipeline.checkpoint import STATE_VERSION, CheckpointStore, Journal, OpState
+from llmassert.pipeline.types import OpStats
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
 PIPE = """\
@@ -156,3 +161,123 @@ def test_shards_written_by_several_workers_are_all_read(tmp_path: Path) -> None:
     CheckpointStore(tmp_path, resume=False).begin(["step"])
     assert (tmp_path / "keep_me").is_dir()  # only this pipeline's step folders are cleared
     assert [p.name for p in (tmp_path / "step").iterdir()] == [".llmassert-step"]
+
+
+DAMAGE_PIPE = """\
+default_model: openai/fake-model
+datasets:
+  docs: {type: file, path: data.json}
+operations:
+  - name: tag
+    type: map
+    prompt: "Tag {{ input.id }}"
+    output: {schema: {tag: string}}
+pipeline:
+  steps:
+    - {name: rows, input: docs, operations: [tag]}
+  output: {type: file, path: out.json}
+"""
+
+
+def tag_or_fail(fail: int | None) -> Callable[[dict[str, Any]], Reply]:
+    """Tags every row; row ``fail`` gets a late 400, so the others are journaled before the
+    run stops on it."""
+
+    def handler(body: dict[str, Any]) -> Reply:
+        n = int(last_user(body).split()[1])
+        if n == fail:
+            return Reply(status=400, raw_body=b'{"error": {"message": "no"}}', delay_s=0.5)
+        return Reply(tool_args={"tag": f"t{n}"})
+
+    return handler
+
+
+def damage_journal(journal: Path) -> list[str]:
+    """Forge one entry's value (its digest no longer matches) and garble another line; returns
+    the row ids whose entries were damaged."""
+    lines = journal.read_bytes().split(b"\n")
+    forged = json.loads(lines[1])
+    forged["v"]["rows"][0]["+"]["tag"] = "forged"
+    lines[1] = json.dumps(forged).encode()
+    damaged = [json.loads(lines[3])["k"]]
+    lines[3] = lines[3][: len(lines[3]) // 2] + b"#garbage"
+    journal.write_bytes(b"\n".join(lines))
+    return [forged["k"], *damaged]
+
+
+def test_damaged_journal_entries_are_counted_and_their_rows_run_again(
+    llm_server: FakeLLMServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    rows = [{"id": i} for i in range(6)]
+    path = write_pipeline(tmp_path, DAMAGE_PIPE, rows)
+    settings = llm_settings.replace(max_retries=0, cache_dir=None)
+    llm_server.handler = tag_or_fail(5)
+    with pytest.raises(OperationError):
+        run_pipeline(path, settings)  # interrupted: rows 0-4 journaled
+    journal = tmp_path / ".checkpoints" / "rows" / "tag.journal.jsonl"
+    assert len(journal.read_bytes().splitlines()) == 1 + 5
+    damage_journal(journal)
+
+    llm_server.reset()
+    llm_server.handler = tag_or_fail(None)
+    report = run_pipeline(path, settings)
+    assert report.resumed
+    stats = report.ops[0].stats
+    assert stats.damaged == report.totals.damaged == 2
+    assert stats.resumed == 3  # the three intact entries
+    assert len(chat_requests(llm_server)) == stats.calls == 3  # row 5 and the two damaged
+    assert read_json(tmp_path / "out.json") == [{"id": i, "tag": f"t{i}"} for i in range(6)]
+    # The state file carries the count (a later resume reuses the operation as it was).
+    state = read_json(tmp_path / ".checkpoints" / "rows" / "tag.state.json")
+    assert state["state"] == STATE_VERSION and state["stats"]["damaged"] == 2
+    assert OpStats.from_json(state["stats"]) == stats
+
+
+def test_a_state_file_of_another_version_is_not_reused(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, resume=False)
+    store.begin(["step"])
+    stats = OpStats(rows_in=1, rows_out=1, calls=1)
+    stats.usage.add(10, 2, 0.5, 1)
+    store.save("step", "op", OpState("fp", [{"a": 1}], [{}], stats=stats))
+    store.close()  # killed: status stays "running"
+    resumed = CheckpointStore(tmp_path, resume=True)
+    saved = resumed.load("step", "op", "fp")
+    assert saved is not None and saved.stats == stats and saved.stats.usage.cost == 0.5
+    state_file = tmp_path / "step" / "op.state.json"
+    old = json.loads(state_file.read_text())
+    del old["state"]  # as version 1 wrote it (usage keys flat in "stats")
+    old["stats"] = {**old["stats"].pop("usage"), **old["stats"]}
+    state_file.write_text(json.dumps(old))
+    assert resumed.load("step", "op", "fp") is None  # runs again (from its journal)
+
+
+def test_workers_reading_the_same_shards_count_each_damaged_entry_once(tmp_path: Path) -> None:
+    """Every Ray worker reads every shard; a damaged entry is counted by the worker whose unit
+    asks for it, so the workers' counts add up to the number of damaged entries."""
+    store = CheckpointStore(tmp_path, resume=False)
+    store.begin(["step"])
+    for shard, keys in (("w1", "abc"), ("w2", "def")):
+        j = store.journal("step", "op", "fp", shard=shard)
+        for k in keys:
+            j.put(k, {"rows": [k]})
+    store.close()  # killed
+    for shard in ("w1", "w2"):
+        path = tmp_path / "step" / f"op.journal.{shard}.jsonl"
+        lines = path.read_bytes().split(b"\n")
+        entry = json.loads(lines[2])
+        entry["v"] = {"rows": ["forged"]}
+        lines[2] = json.dumps(entry).encode()  # b (w1), e (w2): digest no longer matches
+        path.write_bytes(b"\n".join(lines))
+    resumed = CheckpointStore(tmp_path, resume=True)
+    workers = [resumed.journal("step", "op", "fp", shard=s) for s in ("w3", "w4")]
+    # w3 runs units a, b, c; w4 runs d, e, f (each reads both old shards)
+    got = [[w.get(k) for k in keys] for w, keys in zip(workers, ("abc", "def"), strict=True)]
+    assert got == [
+        [{"rows": ["a"]}, None, {"rows": ["c"]}],
+        [{"rows": ["d"]}, None, {"rows": ["f"]}],
+    ]
+    assert [w.take_rejected() for w in workers] == [1, 1]
+    assert [w.take_rejected() for w in workers] == [0, 0]  # each is taken once
+    alone = CheckpointStore(tmp_path, resume=True).journal("step", "op", "fp")
+    assert alone.take_rejected() == 2  # a lone reader counts damaged lines as it loads
+    resumed.close()
