@@ -1,8 +1,13 @@
 """The process's background event loop (the LLM layer and litellm run on it) and `run_sync`.
 
 :func:`run_sync` is the one way sync code runs a coroutine (``Client.complete``,
-``AssertionSet.check_many``): on this loop, with the caller's context variables (the current
-client, the judge's repeat index), also when the caller is itself inside an event loop.
+``AssertionSet.check_many``, ``synthesize``, ``evaluate``, ``label``'s generation, ``llmassert
+test``): on this loop, with the caller's context variables (the current client, the judge's
+repeat index), also when the caller is itself inside an event loop (a notebook), where
+``asyncio.run`` refuses to start.  Ctrl-C cancels the coroutine and waits for its cleanup, as
+``asyncio.run`` does.  The one ``asyncio.run`` left is ``pipeline/runner.py``'s: a pipeline run
+owns its own loop (its requests leave from it, ``direct_session``; its SIGINT handling flushes
+checkpoints), so it is the process's top-level loop, not sync code calling async code.
 The sync API runs calls here so connection pools stay warm between calls.
 litellm caches HTTP sessions and starts a logging worker bound to the loop it first runs on; when
 callers use ``asyncio.run`` per call, those go stale ("event loop changed", "Task was destroyed but
@@ -48,13 +53,30 @@ class LoopThread:
                 "a synchronous LLM call was made from code running on llmassert's LLM loop "
                 "(e.g. an async litellm callback); use `await client.acomplete(...)` there"
             )
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            # Ctrl-C in the caller (a command's main thread): cancel the coroutine and wait
+            # for its cleanup (``finally`` blocks, sandboxes closed, temporary folders
+            # removed), as ``asyncio.run`` does; a second Ctrl-C stops waiting.
+            future.cancel()
+            asyncio.run_coroutine_threadsafe(_settled(coro), self.loop).result()
+            raise
 
     async def await_(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on this loop from any loop (cancellation propagates)."""
         if self._running() is self.loop:
             return await coro
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+
+async def _settled(coro: Coroutine[Any, Any, Any]) -> None:
+    """Return once the task running ``coro`` (cancelled by the caller) has finished."""
+    for task in asyncio.all_tasks():
+        if task.get_coro() is coro:
+            await asyncio.wait([task])
+            return
 
 
 @once

@@ -20,11 +20,11 @@ stricter reading subsumes a lenient one); with a model, its claims are verified 
 from __future__ import annotations
 
 import ast
-import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Protocol
 
+from llmassert.aio import run_sync
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
 from llmassert.sandbox.inline import frozen_example
@@ -33,8 +33,6 @@ from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.models import Candidate
 
 ProgressFn = Callable[[int, int], None]  # (candidates done, total)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SANDBOX_CHUNK = 64  # most rows per sandbox batch (batches start small and double)
 MAX_TIMEOUTS = 2  # timeouts after which a candidate's remaining rows fail without running
@@ -131,20 +129,28 @@ async def aevaluate(
     return Evaluation(M=matrix, stats=stats)
 
 
-def _blocking(run: Callable[P, Coroutine[Any, Any, R]], doc: str) -> Callable[P, R]:
-    """``run`` for synchronous callers: each call runs it to completion in a new event loop."""
-
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        return asyncio.run(run(*args, **kwargs))
-
-    call.__doc__ = doc
-    return call
-
-
-evaluate = _blocking(
-    aevaluate,
-    "The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``).",
-)
+def evaluate(
+    candidates: Sequence[Candidate],
+    examples: Sequence[Example],
+    *,
+    client: LLMClient | None = None,
+    model: str | None = None,
+    timeout_s: float = 1.0,
+    memory_mb: int = 512,
+    progress: ProgressFn | None = None,
+) -> Evaluation:
+    """The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``)."""
+    return run_sync(
+        aevaluate(
+            candidates,
+            examples,
+            client=client,
+            model=model,
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            progress=progress,
+        )
+    )
 
 
 def _note_error(stats: EvalStats, name: str, reason: str) -> None:
