@@ -4,14 +4,17 @@ Stdlib ``re`` backtracks: ``re.search(r"a*a*a*a*b", "a" * 200)`` runs for ~30 s,
 inside one C call. On the main thread the SIGALRM deadline still stops it (the engine checks for
 signals); on any other thread nothing can, and the engine holds the GIL, freezing every thread.
 
-So every regex call made while a bounded call runs *off the signal deadline* (a worker thread, an
-asyncio-to-thread judge, the main thread of an application that owns SIGALRM: see
-``watchdog.py``) goes through :func:`_restricted`, which runs it only where its worst case is
-known:
+So every regex call made while a bounded call runs, **on any thread** (the main thread under its
+SIGALRM deadline too, a worker thread, an asyncio-to-thread judge: :data:`RESTRICTED`), goes
+through one routing that decides from the pattern and the text alone, so that a check's verdict
+does not depend on the thread that runs it:
 
-1. **stdlib**, when a static bound on the backtracking steps for this text is within
-   :data:`STEP_BUDGET`: ``size * (n + 1) ** k`` (``k`` unbounded quantifiers, one more for the
-   start positions of a search). A repeat nested in a repeat is exponential and never qualifies.
+1. **stdlib**, when the crude bound ``size * (1 + forced) * (n + 1) ** k`` (``k`` unbounded
+   quantifiers, each counted as if it could take the whole text, one more for the start
+   positions of a search) is within :data:`STEP_BUDGET`. It depends only on the text's length:
+   the longest text it allows is worked out once per pattern (``_Plan.limits``, kept on a
+   :class:`BoundedPattern` and in ``_FAST``), so this costs a lookup and a length test. A repeat
+   nested in a repeat is exponential and never qualifies.
 2. **RE2** (``google-re2``, linear time), when the pattern translates to RE2 with *identical*
    results on this text: literals and ranges by code point; classes that depend on Unicode
    tables (``\\w``, ``\\d``, ``\\s``, ``\\b``) or on case folding (``re.I``) only when the text is
@@ -19,11 +22,16 @@ known:
    characters stdlib itself matches with it; ``$`` only when the text does not end in a newline;
    methods that iterate (findall, sub, split, ...) only for patterns that cannot match empty.
    No backreferences, lookarounds, possessive or atomic groups, conditionals (RE2 has none).
-3. Otherwise :class:`RegexUnbounded` (a ``BaseException``: check code cannot catch it). The
+3. **stdlib**, when the bound measured on this text (the longest run of each quantifier's class)
+   is within :data:`STEP_BUDGET`.
+4. Otherwise :class:`RegexUnbounded` (a ``BaseException``: check code cannot catch it). The
    bounded call then re-runs in the process sandbox, or fails with a one-line reason.
 
-Everywhere else (the main thread under its deadline, the sandbox worker, trusted code) calls go
-straight to stdlib: the hot path pays one truthiness test of :data:`RESTRICTED`.
+On the main thread under its alarm, when the call would re-run in the process sandbox
+(:data:`ALARMED`), steps 3 and 4 both end in stdlib under an alarm: the text is not measured.
+
+Outside bounded calls (the sandbox worker, trusted code) calls go straight to stdlib: the hot
+path pays one truthiness test of :data:`RESTRICTED`.
 
 Stdlib-only except the optional ``re2`` import; the sandbox worker loads this file by path.
 """

@@ -15,11 +15,13 @@ every call here, on whatever thread it runs:
     installed, stays in place and does nothing unless a call is running): an interval timer.
     The handler runs between bytecodes and inside the ``re`` engine, which polls for signals;
   * any other thread (and the main thread of an application that owns SIGALRM): the thread
-    watchdog (``watchdog.py``). It stops Python-level work but not a C call, so while it is
-    armed every regex call goes through ``_regex.py``, which runs only calls whose worst case is
-    bounded; a call it refuses re-runs in the process sandbox when the caller gave a
-    ``fallback`` (checks: pure functions of frozen inputs, so the re-run is the same call), or
-    fails with a one-line reason;
+    watchdog (``watchdog.py``). It stops Python-level work but not a C call;
+
+  under either driver every regex call goes through ``_regex.py``, which runs only calls whose
+  worst case is bounded and decides alike on every thread (so a verdict does not depend on the
+  thread); a call it refuses re-runs in the process sandbox when the caller gave a ``fallback``
+  (checks: pure functions of frozen inputs, so the re-run is the same call), or fails with a
+  one-line reason;
 - turns a timeout, the memory bound, MemoryError and RecursionError into
   :class:`~llmassert.errors.SandboxTimeoutError` / :class:`~llmassert.errors.SandboxError` with
   a one-line reason.

@@ -195,7 +195,8 @@ def synthesize(
     if client is not None and not model:
         model = client.settings.model
     outcomes = run_sync(
-        _synthesize_all(histories, Path(out_dir), options, client, model, progress or _Silent())
+        _synthesize_all(histories, Path(out_dir), options, client, model, progress or _Silent()),
+        here=True,
     )
     relaxed = [o.relaxed for o in outcomes if o.relaxed]
     if strict and relaxed:
@@ -425,7 +426,7 @@ def _history_record(history: PromptHistory, found: Extraction) -> HistoryRecord:
 def offline_candidates(history: PromptHistory) -> tuple[list[Criterion], list[Candidate]]:
     """The criteria and candidates synthesis builds without a model (rule library; judges left
     out), for callers that evaluate them on responses of their own (``llmassert label``)."""
-    found = run_sync(_criteria_and_candidates(history, None, None, _Silent()))
+    found = run_sync(_criteria_and_candidates(history, None, None, _Silent()), here=True)
     return found.criteria, found.candidates
 
 

@@ -149,7 +149,8 @@ def evaluate(
             timeout_s=timeout_s,
             memory_mb=memory_mb,
             progress=progress,
-        )
+        ),
+        here=True,
     )
 
 
