@@ -19,13 +19,15 @@ it is pending").  Running every litellm call on this one long-lived loop avoids 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from llmassert.lazy import once
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class LoopThread:
@@ -93,6 +95,18 @@ def run_sync(coro: Coroutine[Any, Any, T], *, here: bool = False) -> T:
     if here and _running_loop() is None:
         return asyncio.run(coro)
     return background().run(coro)
+
+
+def blocking(fn: Callable[P, Coroutine[Any, Any, T]], *, here: bool = False) -> Callable[P, T]:
+    """The synchronous version of the coroutine function ``fn``: each call goes through
+    :func:`run_sync` (``here`` as there). Name and docstring are ``fn``'s, without its "a"."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(fn(*args, **kwargs), here=here)
+
+    call.__name__ = call.__qualname__ = fn.__name__.removeprefix("a")
+    return call
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

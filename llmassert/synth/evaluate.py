@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from llmassert.aio import run_sync
+from llmassert.aio import blocking
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
 from llmassert.sandbox.inline import frozen_example
@@ -87,7 +87,8 @@ async def aevaluate(
     memory_mb: int = 512,
     progress: ProgressFn | None = None,
 ) -> Evaluation:
-    """:func:`evaluate` inside a running event loop (code runs blocking; judges concurrently)."""
+    """The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``);
+    :func:`evaluate` is its synchronous version.  Code runs blocking, judges concurrently."""
     n, m = len(examples), len(candidates)
     columns: list[list[int] | None] = [None] * m
     stats = EvalStats()
@@ -129,29 +130,8 @@ async def aevaluate(
     return Evaluation(M=matrix, stats=stats)
 
 
-def evaluate(
-    candidates: Sequence[Candidate],
-    examples: Sequence[Example],
-    *,
-    client: LLMClient | None = None,
-    model: str | None = None,
-    timeout_s: float = 1.0,
-    memory_mb: int = 512,
-    progress: ProgressFn | None = None,
-) -> Evaluation:
-    """The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``)."""
-    return run_sync(
-        aevaluate(
-            candidates,
-            examples,
-            client=client,
-            model=model,
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            progress=progress,
-        ),
-        here=True,
-    )
+# CPU-bound (in-process checks under the main thread's deadline): on the caller's thread.
+evaluate = blocking(aevaluate, here=True)
 
 
 def _note_error(stats: EvalStats, name: str, reason: str) -> None:
