@@ -124,6 +124,7 @@ class _Plan:
         "closing",
         "dollar",
         "empty",
+        "first",
         "forced",
         "groups",
         "k",
@@ -161,6 +162,9 @@ class _Plan:
         # length) is within STEP_BUDGET, for (match/fullmatch, every other method); -1: none.
         self.limits = (-1, -1)
         self.parsed: Any = None  # the parsed pattern until its RE2 translation is made
+        # The ASCII characters a match can start with (None: unknown, or it can match empty):
+        # an anchored match of a text starting with another ASCII character fails at once.
+        self.first: frozenset[str] | None = None
 
 
 class _NoRe2(Exception):
@@ -428,6 +432,63 @@ def _steps(plan: _Plan, method: str, text: str) -> int:
     return steps
 
 
+@functools.lru_cache(maxsize=1024)
+def _ascii_matches(source: str, flags: int) -> frozenset[str]:
+    """The ASCII characters stdlib's single-character atom ``source`` matches under ``flags``."""
+    compiled = re.compile(f"(?:{source})", flags & ~(re.MULTILINE | re.VERBOSE))
+    return frozenset(c for c in map(chr, range(128)) if compiled.fullmatch(c))
+
+
+def _starts(items: Any, flags: int) -> tuple[frozenset[str], bool] | None:
+    """(the ASCII characters a match of ``items`` can start with, whether it can match empty);
+    None where that is not known cheaply (lookarounds, backreferences, word boundaries...).
+
+    With no quantifier nested in another (checked by the caller), an anchored match whose first
+    character is none of these consumes nothing: stdlib fails it in O(pattern size) steps.
+    """
+    first: set[str] = set()
+    for op, av in items:
+        if op is _c.AT and av in (_c.AT_BEGINNING, _c.AT_BEGINNING_STRING):
+            continue  # zero-width, and true where an anchored match starts
+        if op in _SINGLE:
+            try:
+                first |= _ascii_matches(_atom_source(op, av), flags)
+            except _NoRe2:
+                return None
+            return frozenset(first), False
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            inner = _starts(av[2], flags)
+            if inner is None:
+                return None
+            first |= inner[0]
+            if av[0] >= 1 and not inner[1]:
+                return frozenset(first), False
+        elif op is _c.SUBPATTERN:
+            inner = _starts(av[3], (flags | av[1]) & ~av[2])
+            if inner is None:
+                return None
+            first |= inner[0]
+            if not inner[1]:
+                return frozenset(first), False
+        elif op is _c.BRANCH:
+            branches = [_starts(b, flags) for b in av[1]]
+            if any(b is None for b in branches):
+                return None
+            for b in branches:
+                first |= b[0]  # type: ignore[index]
+            if not any(b[1] for b in branches):  # type: ignore[index]
+                return frozenset(first), False
+        else:
+            return None
+    return frozenset(first), True
+
+
+def _fails_at_once(first: frozenset[str] | None, text: str) -> bool:
+    """An anchored match (at 0) of a pattern whose start set is ``first`` fails at once."""
+    head = text[:1]
+    return first is not None and head.isascii() and bool(head) and head not in first
+
+
 def _limit(plan: _Plan, *, search: bool) -> int:
     """The largest text length ``n`` with ``size * (1 + forced) * (n + 1) ** e <= STEP_BUDGET``
     (the bound :func:`_steps` checks first, before scanning the text); -1 if there is none."""
@@ -628,6 +689,9 @@ def _plan(pattern: str, flags: int) -> _Plan:
     plan.empty = parsed.getwidth()[0] == 0
     _measure(parsed, plan, False, flags)
     plan.limits = (_limit(plan, search=False), _limit(plan, search=True))
+    if not plan.nested:
+        start = _starts(parsed, flags)
+        plan.first = start[0] if start is not None and not start[1] else None
     plan.parsed = parsed  # translated to RE2 on first need (most patterns never need it)
     return plan
 
@@ -705,6 +769,8 @@ def _route(method: str, pattern: Any, flags: int, text: Any, positions: bool = F
         return None  # bytes, wrong types: stdlib raises or matches a short non-text value
     plan = _plan(pattern, flags)
     if len(text) <= plan.limits[method not in _ANCHORED]:
+        return None
+    if method in _ANCHORED and not positions and _fails_at_once(plan.first, text):
         return None
     alarmed = bool(ALARMED) and _get_ident() in ALARMED
     if alarmed and plan.no_re2:
@@ -856,7 +922,7 @@ def _positional(method: str) -> Callable[..., Any]:
 
     def call(self: BoundedPattern, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
-            if type(string) is str and self._stdlib_on(string, searching):
+            if type(string) is str and self._stdlib_on(string, searching, pos == 0):
                 return getattr(self._p, method)(string, pos, endpos)
             if pos or endpos != _END:
                 return _restricted(method, self._p, 0, string, pos, endpos)
@@ -884,21 +950,27 @@ def _substituting(method: str) -> Callable[..., Any]:
 class BoundedPattern:
     """A compiled pattern whose calls are routed like the module functions (see the module doc)."""
 
-    __slots__ = ("_limits", "_no_re2", "_p")
+    __slots__ = ("_first", "_limits", "_no_re2", "_p")
     _p: re.Pattern[str]
-    _limits: tuple[int, int]  # the plan's crude limits: the routing that needs no text
+    # What of the plan routing needs before it looks further at the text.
+    _limits: tuple[int, int]
     _no_re2: bool
+    _first: frozenset[str] | None
 
     def __init__(self, compiled: re.Pattern[str]) -> None:
         plan = _plan(compiled.pattern, compiled.flags)
         object.__setattr__(self, "_p", compiled)
         object.__setattr__(self, "_limits", plan.limits)
         object.__setattr__(self, "_no_re2", plan.no_re2)
+        object.__setattr__(self, "_first", plan.first)
 
-    def _stdlib_on(self, text: str, searching: bool) -> bool:
-        """What :func:`_route` would answer without looking at the text: stdlib."""
-        return len(text) <= self._limits[searching] or (
-            self._no_re2 and bool(ALARMED) and _get_ident() in ALARMED
+    def _stdlib_on(self, text: str, searching: bool, at_start: bool = True) -> bool:
+        """What :func:`_route` would answer at once, from the text's length or first character
+        (an anchored match at its start): stdlib."""
+        return (
+            len(text) <= self._limits[searching]
+            or (not searching and at_start and _fails_at_once(self._first, text))
+            or (self._no_re2 and bool(ALARMED) and _get_ident() in ALARMED)
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
