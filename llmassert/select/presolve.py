@@ -317,22 +317,38 @@ def _unreduced(
             rows = np.flatnonzero(fail_good[:, b])
             room = budget + 1 - len(rows) if len(rows) else None
             requirements.append(Requirement(b, np.flatnonzero(subsumes[:, b]), rows, room))
+    cols = np.arange(n, dtype=np.int64)
+    return _one_row_each(arrays, fail_bad, fail_good, cols, need, budget, requirements, None)
+
+
+def _one_row_each(
+    arrays: Arrays,
+    fail_bad: BoolArray,
+    fail_good: BoolArray,
+    cols: IntArray,
+    need: int,
+    budget: int,
+    requirements: list[Requirement],
+    targets: Targets | None,
+) -> Reduced:
+    """The model over the columns ``cols`` with every response a row of its own (weight 1)."""
     return Reduced(
-        cols=np.arange(n, dtype=np.int64),
-        rank=arrays.rank.copy(),
-        bad=fail_bad,
+        cols=cols.astype(np.int64),
+        rank=arrays.rank[cols].astype(np.int64),
+        bad=fail_bad[:, cols],
         bad_w=np.ones(len(fail_bad), dtype=np.int64),
         need=need,
-        good=fail_good,
+        good=fail_good[:, cols],
         good_w=np.ones(len(fail_good), dtype=np.int64),
         budget=budget,
         requirements=requirements,
         stats=PresolveStats(
-            assertions=n,
+            assertions=arrays.n,
             responses=int(arrays.fail.shape[0]),
-            assertions_after=n,
+            assertions_after=len(cols),
             responses_after=int(arrays.fail.shape[0]),
         ),
+        targets=targets,
     )
 
 
@@ -454,28 +470,9 @@ def _reduce_lexicographic(
     # represent[k, c]: column k represents assertion c (is c, or subsumes it)
     represent = subsumes[cols].copy()
     represent[np.arange(len(cols)), cols] = True
-    stats = PresolveStats(
-        assertions=n,
-        responses=int(arrays.fail.shape[0]),
-        assertions_after=len(cols),
-        responses_after=int(arrays.fail.shape[0]),
-    )
 
     def unreduced(targets: Targets) -> Reduced:
-        """The model over the kept columns, every response a row of its own."""
-        return Reduced(
-            cols=cols.astype(np.int64),
-            rank=arrays.rank[cols].astype(np.int64),
-            bad=fail_bad[:, cols],
-            bad_w=np.ones(len(fail_bad), dtype=np.int64),
-            need=need,
-            good=fail_good[:, cols],
-            good_w=np.ones(len(fail_good), dtype=np.int64),
-            budget=budget,
-            requirements=[],
-            stats=stats,
-            targets=targets,
-        )
+        return _one_row_each(arrays, fail_bad, fail_good, cols, need, budget, [], targets)
 
     if not presolve:
         soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
