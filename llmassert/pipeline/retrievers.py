@@ -17,9 +17,11 @@ specs here are plain data, so operators carrying them pickle to Ray workers, whi
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -126,6 +128,10 @@ class Retriever:
         )
         self.emb_query = prompt(e.query_phrase if e else None, "embedding.query_phrase")
         self._table: Any = None
+        # What the index answers with, set by build(): part of the fingerprint of every
+        # operation that retrieves from it, so a resumed run does not reuse rows computed
+        # against another index (edited spec, rebuilt from changed data, replaced on disk).
+        self.fingerprint = ""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.name, self.spec, self.env))
@@ -155,8 +161,12 @@ class Retriever:
         names = getattr(tables, "tables", tables)
         return self.table_name in list(names)
 
-    async def build(self, rows: list[Row], ctx: OpContext) -> str:
-        """Build the index per ``build_index``; returns what was done (for the run's log)."""
+    async def build(self, rows: list[Row], ctx: OpContext, source_fingerprint: str) -> str:
+        """Build the index per ``build_index``; returns what was done (for the run's log).
+
+        ``source_fingerprint``: the fingerprint of the rows indexed (a dataset's digest or a
+        step's fingerprint), which names the content of an index built now.
+        """
         db = await asyncio.to_thread(self._db)
         exists = await asyncio.to_thread(self._exists, db)
         policy = self.spec.build_index
@@ -167,6 +177,7 @@ class Retriever:
                     file=self.env.spec_file,
                     field=f"retrievers.{self.name}.build_index",
                 )
+            self.fingerprint = await asyncio.to_thread(self._reused_fingerprint)
             return f"reused {self.index_dir}/{self.table_name}"
         records: list[dict[str, Any]] = []
         texts = [self._render(self.fts_index or self.emb_index, {"input": r}) for r in rows]
@@ -188,7 +199,45 @@ class Retriever:
             )
         await asyncio.to_thread(self._write, db, records)
         self._table = None
+        content = _digest(self.spec.model_dump_json(), source_fingerprint)
+        await asyncio.to_thread(self._mark, content)
+        self.fingerprint = _digest(self.spec.model_dump_json(), content)
         return f"indexed {len(records)} rows into {self.index_dir}/{self.table_name}"
+
+    # -- what the index holds (for fingerprints) -------------------------------------------------
+
+    @property
+    def _marker(self) -> Path:
+        return self.index_dir / f"{self.table_name}.llmassert.json"
+
+    def _listing(self) -> str:
+        """The table's files by name and size.  Lance names data, index and version files
+        with fresh UUIDs or numbers, so any rebuild or write changes the listing."""
+        root = self.index_dir / f"{self.table_name}.lance"
+        if not root.is_dir():  # another layout: the whole folder stands for the table
+            root = self.index_dir
+        h = hashlib.sha256()
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p != self._marker):
+            h.update(f"{path.relative_to(root)}\0{path.stat().st_size}\n".encode())
+        return h.hexdigest()
+
+    def _mark(self, content: str) -> None:
+        """Record, next to the table, which content the build wrote (and the files it left)."""
+        self._marker.write_text(json.dumps({"content": content, "listing": self._listing()}))
+
+    def _reused_fingerprint(self) -> str:
+        """A reused index is named by the content its build recorded while its files are the
+        ones that build left; otherwise (built elsewhere, or written since) by its files."""
+        try:
+            mark = json.loads(self._marker.read_text())
+        except (OSError, ValueError):
+            mark = None
+        listing = self._listing()
+        if isinstance(mark, dict) and mark.get("listing") == listing:
+            content = str(mark.get("content"))
+        else:
+            content = f"files:{listing}"
+        return _digest(self.spec.model_dump_json(), content)
 
     def _write(self, db: Any, records: list[dict[str, Any]]) -> None:
         table = db.create_table(self.table_name, data=records, mode="overwrite")
@@ -245,6 +294,10 @@ class Retriever:
 
         q = table.search(query_type="hybrid").vector(vector).text(text).rerank(RRFReranker())
         return list(q.limit(k).to_list())
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 def context_key(op_name: str) -> str:

@@ -347,10 +347,16 @@ class Runner:
             ctx = OpContext(
                 f"retriever {r}", env=self.env, settings=self.settings, client=self.client
             )
-            note = await retriever.build(outputs[retriever.spec.dataset].rows, ctx)
+            source = outputs[retriever.spec.dataset]
+            note = await retriever.build(source.rows, ctx, source.fingerprint)
             self._built.add(r)
             report.ops.append(OpReport(step.name, f"retriever:{r}", "retriever", ctx.stats))
             self.progress.warn(f"retriever {r}: {note}")
+
+    def _retrieved(self, op: Operator[Any]) -> tuple[str, ...]:
+        """The fingerprint of the index an operation retrieves from, if it retrieves."""
+        name = getattr(op.spec, "retriever", None)
+        return (self.retrievers[name].fingerprint,) if name is not None else ()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -468,7 +474,7 @@ class Runner:
                 fp_in = data.fingerprint
             fps: dict[str, str] = {}
             for op in stage_ops:
-                fp_in = fps[op.name] = _h(fp_in, op.fingerprint())
+                fp_in = fps[op.name] = _h(fp_in, op.fingerprint(), *self._retrieved(op))
             rows_stage = isinstance(first, RowOperator)
             to_output = sink is not None and rows_stage and number == len(stages) - 1
             last_op = stage_ops[-1]
