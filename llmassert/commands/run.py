@@ -129,11 +129,12 @@ def run(
                 and runner.checkpoint_root.exists()
                 and not isinstance(e, CassetteMissError)
             ):
-                console.print(
-                    f"[yellow]interrupted: rerun the same command to resume from "
-                    f"{runner.checkpoint_root}[/]",
-                    soft_wrap=True,
+                again = (
+                    f"rerun the same command to resume from {runner.checkpoint_root}"
+                    if runner.resumes
+                    else "a rerun with --record starts over (a recording holds every request)"
                 )
+                console.print(f"[yellow]interrupted: {again}[/]", soft_wrap=True)
             raise
     if not quiet:
         _print_summary(console, report, time.perf_counter() - started)

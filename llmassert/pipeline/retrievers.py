@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llmassert.errors import SpecError
+from llmassert.errors import InputError, SpecError
+from llmassert.fileio import atomic_write_text, read_json
 from llmassert.pipeline.blocking import embed_all
 from llmassert.pipeline.templates import KeySet, Prompt
 from llmassert.pipeline.types import Row
@@ -223,14 +224,15 @@ class Retriever:
 
     def _mark(self, content: str) -> None:
         """Record, next to the table, which content the build wrote (and the files it left)."""
-        self._marker.write_text(json.dumps({"content": content, "listing": self._listing()}))
+        record = {"content": content, "listing": self._listing()}
+        atomic_write_text(self._marker, json.dumps(record))
 
     def _reused_fingerprint(self) -> str:
         """A reused index is named by the content its build recorded while its files are the
         ones that build left; otherwise (built elsewhere, or written since) by its files."""
         try:
-            mark = json.loads(self._marker.read_text())
-        except (OSError, ValueError):
+            mark = read_json(self._marker)
+        except InputError:  # missing or damaged: the files name the index
             mark = None
         listing = self._listing()
         if isinstance(mark, dict) and mark.get("listing") == listing:

@@ -387,12 +387,19 @@ class Runner:
             async with direct_session():
                 return await self._arun()
 
+    @property
+    def resumes(self) -> bool:
+        """Whether this run may reuse an interrupted run's checkpoints.  Not when recording: a
+        cassette must hold every request of the run (the cache is bypassed for the same reason),
+        and rows the interrupted run journaled would be missing from it."""
+        return self.options.resume and self.settings.mode != "record"
+
     async def _arun(self) -> RunReport:
         started = time.perf_counter()
         report = RunReport(output=self.output_path, checkpoint_dir=self.checkpoint_root)
         report.rows_in = sum(len(d.rows) for d in self.datasets.values())
         store = CheckpointStore(
-            self.checkpoint_root, resume=self.options.resume, pipeline=str(self.loaded.path)
+            self.checkpoint_root, resume=self.resumes, pipeline=str(self.loaded.path)
         )
         report.resumed = store.resuming
         store.begin([step.name for step in self.spec.pipeline.steps])

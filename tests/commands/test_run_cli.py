@@ -119,6 +119,32 @@ def test_record_then_replay_offline(
     assert (pipeline.parent / "out.json").read_text() == recorded
 
 
+def test_a_record_run_after_an_interruption_records_every_request(
+    pipeline: Path, llm_server: FakeLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The recording is the replay's only source: a rerun that resumed would record only the
+    rows the interrupted run had not finished, and a replay from scratch would miss the rest."""
+
+    def fail_long(body: dict[str, Any]) -> Reply:
+        if "very long" in body["messages"][-1]["content"]:
+            # late, so the short row is answered and journaled before the run stops
+            return Reply(status=400, raw_body=b'{"error": {"message": "no"}}', delay_s=1.0)
+        return reply(body)
+
+    cassettes = tmp_path / "cassettes"
+    llm_server.handler = fail_long
+    assert main(["run", str(pipeline), "--record", str(cassettes), "--no-cache"]) != 0
+    assert "a rerun with --record starts over" in capsys.readouterr().err
+    llm_server.handler = reply
+    assert main(["run", str(pipeline), "--record", str(cassettes), "--quiet", "--no-cache"]) == 0
+    recorded = (pipeline.parent / "out.json").read_text()
+    assert [r["text"] for r in json.loads(recorded)] == ["short"]  # the other is quarantined
+    (pipeline.parent / "out.json").unlink()
+    llm_server.stop()
+    assert main(["run", str(pipeline), "--replay", str(cassettes), "--quiet", "--no-cache"]) == 0
+    assert (pipeline.parent / "out.json").read_text() == recorded
+
+
 def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)

@@ -23,7 +23,6 @@ from llmassert.pipeline.cascade import CascadeSpec, Guarantee, run_binary, seed_
 from llmassert.pipeline.context import OpContext, PipelineEnv
 from llmassert.pipeline.operators.base import (
     CallEstimate,
-    GlobalOperator,
     Operator,
     Outcome,
     Row,
@@ -31,7 +30,7 @@ from llmassert.pipeline.operators.base import (
     row_digest,
 )
 from llmassert.pipeline.operators.common import journaled
-from llmassert.pipeline.operators.map import MapOperator, MapSpec
+from llmassert.pipeline.operators.map import MapOperator, MapSpec, WholeInputMapOperator
 from llmassert.pipeline.schema_types import object_schema
 from llmassert.pipeline.templates import KeySet
 
@@ -88,7 +87,7 @@ class FilterOperator(MapOperator):
         return Outcome(filtered=1)
 
 
-class LimitedFilterOperator(GlobalOperator[FilterSpec]):
+class LimitedFilterOperator(WholeInputMapOperator[FilterSpec, FilterOperator]):
     """A filter with ``limit: N``: DocETL's semantics, N rows *kept*, not N rows read.
 
     Rows are answered in input order, a window of about N rows at a time (N / max_batch_size
@@ -97,21 +96,10 @@ class LimitedFilterOperator(GlobalOperator[FilterSpec]):
     filtered (DocETL drops them); failures before that point go to quarantine / errors as usual.
     """
 
-    type_name = "filter"
-    spec_model = FilterSpec
-    uses_llm = True
-
     def __init__(self, spec: FilterSpec, env: PipelineEnv) -> None:
-        super().__init__(spec, env)
+        super().__init__(spec, env, FilterOperator(spec, env))
         assert spec.limit is not None
         self.limit = spec.limit
-        self.inner = FilterOperator(spec, env)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (FilterOperator.build, (self.spec, self.env))
-
-    def output_keys(self, keys: KeySet) -> KeySet:
-        return self.inner.output_keys(keys)
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = self.inner.estimate_calls(rows)
@@ -159,18 +147,14 @@ class LimitedFilterOperator(GlobalOperator[FilterSpec]):
         return [Outcome.from_json(o) for o in data["outcomes"]]
 
 
-class CascadeFilterOperator(GlobalOperator[FilterSpec]):
+class CascadeFilterOperator(WholeInputMapOperator[FilterSpec, FilterOperator]):
     """A filter with ``cascade``: needs its whole input (the sample and the thresholds)."""
 
-    type_name = "filter"
-    spec_model = FilterSpec
-    uses_llm = True
-
     def __init__(self, spec: FilterSpec, env: PipelineEnv) -> None:
-        super().__init__(spec, env)
+        super().__init__(spec, env, FilterOperator(spec, env))
         assert spec.cascade is not None
         self.cascade = spec.cascade
-        self.oracle = FilterOperator(spec, env)
+        self.oracle = self.inner  # the operation's own model answers through the plain filter
         self.guarantee: Guarantee = self.cascade.guarantee or "recall"
         flag = self.oracle.flag_field
         self.proxy_schema: dict[str, Any] = object_schema(
@@ -180,9 +164,6 @@ class CascadeFilterOperator(GlobalOperator[FilterSpec]):
             }
         )
         self.seed = seed_of(spec.name)
-
-    def output_keys(self, keys: KeySet) -> KeySet:
-        return self.oracle.output_keys(keys)
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = self.oracle.estimate_calls(rows)

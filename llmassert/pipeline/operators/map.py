@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -350,7 +350,32 @@ The outputs above may be wrong (the prompt was not calibrated yet): rely on the 
 inputs more than on those outputs. Put the anchors in calibration_context."""
 
 
-class CalibratedMapOperator(GlobalOperator[MapSpec]):
+MapSpecT = TypeVar("MapSpecT", bound=MapSpec)
+InnerT = TypeVar("InnerT", bound=MapOperator)
+
+
+class WholeInputMapOperator(GlobalOperator[MapSpecT], Generic[MapSpecT, InnerT]):
+    """A map-family operation that one spec key makes need its whole input (``calibrate``,
+    a filter's ``limit`` or ``cascade``): it answers rows through ``inner``, the plain operator
+    of its YAML type, and keeps that operator's type, spec model and output keys."""
+
+    uses_llm = True
+
+    def __init__(self, spec: MapSpecT, env: PipelineEnv, inner: InnerT) -> None:
+        super().__init__(spec, env)
+        self.inner = inner
+        self.type_name = inner.type_name  # type: ignore[misc]
+        self.spec_model = inner.spec_model  # type: ignore[misc]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt on the worker by the same choice the runner made (the plain type's ``build``).
+        return (type(self.inner).build, (self.spec, self.env))
+
+    def output_keys(self, keys: KeySet) -> KeySet:
+        return self.inner.output_keys(keys)
+
+
+class CalibratedMapOperator(WholeInputMapOperator[MapSpec, MapOperator]):
     """A map (or filter) with ``calibrate: true``: needs its whole input for the sample.
 
     DocETL's steps: sample ``num_calibration_docs`` rows (seed 42), answer them with the
@@ -358,20 +383,6 @@ class CalibratedMapOperator(GlobalOperator[MapSpec]):
     with the anchors appended to its rendered prompt.  Every answer goes through the operation's
     checks; each unit and the anchors are journaled for resume.
     """
-
-    uses_llm = True
-
-    def __init__(self, spec: MapSpec, env: PipelineEnv, inner: MapOperator) -> None:
-        super().__init__(spec, env)
-        self.inner = inner
-        self.type_name = inner.type_name  # type: ignore[misc]
-        self.spec_model = inner.spec_model  # type: ignore[misc]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self.inner).build, (self.spec, self.env))
-
-    def output_keys(self, keys: KeySet) -> KeySet:
-        return self.inner.output_keys(keys)
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = self.inner.estimate_calls(rows)

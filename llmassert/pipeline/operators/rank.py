@@ -186,6 +186,20 @@ class Ranker:
         value: dict[str, Any] | None = await ctx.checkpointed(f"rank:{salt}", call)
         return value
 
+    async def _ask_about(
+        self, ctx: OpContext, prompt: str, shown: list[Row], schema: dict[str, Any], key: Any
+    ) -> dict[str, Any] | None:
+        """:meth:`_ask` with ``shown`` appended to ``prompt`` as numbered documents (answers
+        name them by number); the salt is ``key`` and the shown rows' digests."""
+        salt = row_digest([key, [row_digest(r) for r in shown]])
+        return await self._ask(ctx, prompt + self.numbered(shown, "Document"), schema, salt)
+
+    def numbered(self, rows: list[Row], label: str) -> str:
+        """``rows`` as the model sees them: ``<label> 1:`` and the row's keys, and so on."""
+        return "\n\n".join(
+            f"{label} {j + 1}:\n{row_text(r, self.keys)}" for j, r in enumerate(rows)
+        )
+
     async def initial_order(self, rows: list[Row], ctx: OpContext) -> list[int]:
         n = len(rows)
         if self.initial == "calibrated_embedding":
@@ -201,24 +215,18 @@ class Ranker:
     async def _likert(self, rows: list[Row], ctx: OpContext) -> list[int]:
         rng = random.Random(0)  # the calibration sample is reproducible (and so cacheable)
         calib = rng.sample(range(len(rows)), min(self.calibration, len(rows)))
-        examples = "\n\n".join(
-            f"Example {j + 1}:\n{row_text(rows[i], self.keys)}" for j, i in enumerate(calib)
-        )
+        examples = self.numbered([rows[i] for i in calib], "Example")
         ratings: list[int] = []
         for b in range(0, len(rows), self.batch_size):
             batch = rows[b : b + self.batch_size]
-            docs = "\n\n".join(
-                f"Document {j + 1}:\n{row_text(r, self.keys)}" for j, r in enumerate(batch)
-            )
             prompt = (
                 f"Rate each document against this criterion:\n\n{self.criterion}\n\n"
                 "Use a 7-point Likert scale: 1 = strongly disagree that the document matches "
                 "the criterion, 4 = neutral, 7 = strongly agree.\n\n"
                 f"For calibration, some documents from the same dataset:\n{examples}\n\n"
-                f"Rate these {len(batch)} documents, one integer per document, in order:\n{docs}"
+                f"Rate these {len(batch)} documents, one integer per document, in order:\n"
             )
-            salt = row_digest([b, [row_digest(r) for r in batch]])
-            out = await self._ask(ctx, prompt, LIKERT_SCHEMA, salt)
+            out = await self._ask_about(ctx, prompt, batch, LIKERT_SCHEMA, b)
             got = out.get("ratings") if out else None
             if (
                 isinstance(got, list)
@@ -243,18 +251,14 @@ class Ranker:
     async def _order_batch(self, rows: list[Row], which: list[int], ctx: OpContext) -> list[int]:
         """The model's order of a batch (positions into ``which``); an answer that names
         unknown rows counts as no order (DocETL), a partial one is completed in input order."""
-        docs = "\n\n".join(
-            f"Document {j + 1}:\n{row_text(rows[i], self.keys)}" for j, i in enumerate(which)
-        )
         way = (
             "ascending (lowest first)" if self.direction == "asc" else "descending (highest first)"
         )
         prompt = (
             f"Order these documents by this criterion:\n\n{self.criterion}\n\nThe order is "
-            f"{way}.  Give the document numbers, in order, as `ranking`.\n\n{docs}"
+            f"{way}.  Give the document numbers, in order, as `ranking`.\n\n"
         )
-        salt = row_digest(["order", [row_digest(rows[i]) for i in which]])
-        out = await self._ask(ctx, prompt, ORDER_SCHEMA, salt)
+        out = await self._ask_about(ctx, prompt, [rows[i] for i in which], ORDER_SCHEMA, "order")
         got = out.get("ranking") if out else None
         order: list[int] = []
         for p in got if isinstance(got, list) else []:
@@ -299,16 +303,12 @@ class Ranker:
         which = "best match" if self.direction == "desc" else "worst match"
         for start, end in self.windows(len(order)):
             window = order[start:end]
-            docs = "\n\n".join(
-                f"Document {j + 1}:\n{row_text(rows[i], self.keys)}" for j, i in enumerate(window)
-            )
             prompt = (
                 f"Criterion:\n\n{self.criterion}\n\nFrom the {len(window)} documents below, pick "
                 f"the {self.picks} that {which} the criterion, best first, by their numbers.\n\n"
-                f"{docs}"
             )
-            salt = row_digest(["window", [row_digest(rows[i]) for i in window]])
-            out = await self._ask(ctx, prompt, PICK_SCHEMA, salt)
+            shown = [rows[i] for i in window]
+            out = await self._ask_about(ctx, prompt, shown, PICK_SCHEMA, "window")
             picked = out.get("top_documents") if out else None
             chosen: list[int] = []
             if isinstance(picked, list):
