@@ -277,7 +277,16 @@ def _steps(response: str) -> list[dict[str, Any]]:
 
 def no_start_the_app(example: dict[str, Any], response: str) -> bool:
     actions = " ".join(str(s.get("action", "")) for s in _steps(response)).lower()
-    return re.search(r"start (the|your) (app|server)|npm (run )?start", actions) is None
+    # "in any way": the words, and the usual commands that start an app (i16-loose widened this
+    # from `npm (run )?start` when broken_5 was added).
+    return (
+        re.search(
+            r"start (the|your) (app|server)|(npm|yarn|pnpm) (run )?(start|dev)\b|"
+            r"python3? \S*(app|main|server)\.py|flask run|uvicorn |node \S*(server|app|index)\.js",
+            actions,
+        )
+        is None
+    )
 
 
 def no_open_terminal(example: dict[str, Any], response: str) -> bool:
@@ -471,6 +480,7 @@ ORACLE: dict[str, dict[str, Check]] = {
         "broken_2.json": no_open_terminal,
         "broken_3.json": no_postman,
         "broken_4.json": every_step_has_result,
+        "broken_5.json": no_start_the_app,
     },
     "gptpilot_parse_task": {
         "broken_1.json": task_types_listed,
@@ -492,5 +502,7 @@ ORACLE: dict[str, dict[str, Check]] = {
         "broken_1.txt": same_language_as_user,
         "broken_2.txt": no_code_in_chat,
         "broken_3.txt": one_or_two_sentences,
+        "broken_4.txt": one_or_two_sentences,
+        "broken_5.txt": one_or_two_sentences,
     },
 }

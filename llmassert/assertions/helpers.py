@@ -86,6 +86,7 @@ __all__ = [
     "split_units_with_kinds",
     "starts_with_phrase",
     "stem",
+    "tells_to_start_app",
     "unfilled_placeholders",
     "urls",
     "word_count",
@@ -814,6 +815,138 @@ def apologizes(text: str) -> bool:
 def ai_self_reference(text: str) -> bool:
     """True when ``text`` talks about itself as an AI (``As an AI language model``, ...)."""
     return contains_any(text, AI_SELF_REFERENCE)
+
+
+# --- instructions to start the app -------------------------------------------------------------
+
+# Read as tokens (words, paths, `main:app`, `--app`, each other symbol alone) and matched in Python:
+# the phrasings and commands are many, and one regex of all of them has no useful worst-case bound
+# off the main thread.
+_CMD_TOKEN = re.compile(r"[\w./:-]++|[^\w\s]")
+_START_VERBS = frozenset(["start", "restart", "re-start", "run", "launch", "boot"])
+_PHRASAL = frozenset(["start", "boot", "spin", "fire", "bring"])  # "... up"
+_ARTICLES = frozenset(["the", "your", "this", "our"])
+_APP_NOUNS = frozenset(
+    ["app", "apps", "application", "applications", "webapp", "server", "servers", "backend",
+     "back-end", "frontend", "front-end", "project", "program"]
+)  # fmt: skip
+# "run the project tests", "run the app's linter": not the app itself.
+_NOT_THE_APP = frozenset(["test", "tests", "suite", "linter", "migration", "migrations"])
+_ENTRY_JS = re.compile(r"(?:server|app|index|main)\.[cm]?[jt]s")
+_START_SCRIPT = re.compile(r"(?:start|run|dev|serve)[\w-]*\.sh")
+_ENTRY_PY = frozenset(["app.py", "main.py", "server.py", "run.py", "wsgi.py", "asgi.py"])
+_NOT_NEEDED = re.compile(
+    r"\b(?:don'?t|do\s+not|doesn'?t|does\s+not|no\s+need|not\s+need|needn'?t|never|without)\b",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"[.!?;,]\s|\n")
+
+
+def _app_noun_after(t: list[str], j: int) -> int | None:
+    """Index of the app noun at ``t[j:]`` after an optional article and up to two words. After
+    "a"/"an" only a server counts: "start a new project" is a feature of the app, not the app."""
+    indefinite = t[j : j + 1] in (["a"], ["an"])
+    j += t[j : j + 1] != [] and (indefinite or t[j] in _ARTICLES)
+    for k in range(j, min(j + 3, len(t))):
+        if t[k] in _APP_NOUNS:
+            return None if indefinite and not t[k].startswith("server") else k
+        if not t[k][:1].isalnum():
+            return None
+    return None
+
+
+def _says_start(t: list[str], i: int) -> bool:
+    """Whether token ``i`` begins "start the server", "run your Flask app", "spin up the
+    backend" or "make sure the app is running"."""
+    w = t[i]
+    if w in _PHRASAL and t[i + 1 : i + 2] == ["up"]:
+        k = _app_noun_after(t, i + 2)
+    elif w in _START_VERBS:
+        k = _app_noun_after(t, i + 1)
+    elif w in ("ensure", "get") or (w == "make" and t[i + 1 : i + 2] == ["sure"]):
+        # "make sure the server is running", "get the app running"
+        j = i + (2 if w == "make" else 1)
+        k = _app_noun_after(t, j + (t[j : j + 1] == ["that"]))
+        if k is None:
+            return False
+        k += w != "get" and t[k + 1 : k + 2] in (["is"], ["are"])
+        return t[k + 1 : k + 2] in (["running"], ["started"], ["up"])
+    else:
+        return False
+    if k is None:
+        return False
+    after = t[k + 1 : k + 3]
+    possessive = len(after) == 2 and after[0] in ("'", "’") and after[1] == "s"
+    return not possessive and not (after and after[0] in _NOT_THE_APP)
+
+
+def _runs_start_command(t: list[str], i: int) -> bool:
+    """A command that starts an app at token ``i``: ``npm start``, ``python app.py``, ..."""
+    a, b, c = [*t[i : i + 3], "", ""][:3]
+    base = b.rsplit("/", 1)[-1]
+    if a in ("npm", "pnpm", "yarn", "bun"):
+        script = c if b == "run" else b
+        return script.split(":", 1)[0] in ("start", "dev", "serve") or (
+            a == "bun" and bool(_ENTRY_JS.fullmatch(base))
+        )
+    if a == "npx":
+        return b in ("vite", "nodemon", "ts-node", "serve") or (b, c) in (
+            ("next", "dev"),
+            ("next", "start"),
+        )
+    if a in ("node", "nodemon", "ts-node"):
+        return bool(_ENTRY_JS.fullmatch(base))
+    if a in ("python", "python3", "py"):
+        if b == "-m":
+            return _runs_start_command(t, i + 2)
+        return base in _ENTRY_PY or (base == "manage.py" and c == "runserver")
+    if a == "flask":
+        return b == "run" or (b == "--app" and t[i + 3 : i + 4] == ["run"])
+    if a in ("uvicorn", "gunicorn", "hypercorn"):
+        return ":" in b or b.startswith("-")
+    pairs = {
+        ("streamlit", "run"), ("rails", "s"), ("rails", "server"), ("dotnet", "run"),
+        ("dotnet", "watch"), ("cargo", "run"), ("ng", "serve"), ("docker-compose", "up"),
+        ("mvn", "spring-boot:run"), ("gradlew", "bootrun"), ("./gradlew", "bootrun"),
+        ("deno", "run"),
+    }  # fmt: skip
+    if (a, b) in pairs:
+        return True
+    if a == "make":
+        return b in ("run", "dev", "start", "serve")  # not "up": "make up a name"
+    if _START_SCRIPT.fullmatch(a.rsplit("/", 1)[-1]) and "/" in a:  # ./start.sh
+        return True
+    if a in ("bash", "sh", "zsh"):
+        return bool(_START_SCRIPT.fullmatch(base))
+    if (a, b) == ("go", "run"):
+        return c in (".", "./...") or c.endswith(".go")
+    return (a, b, c) in (("php", "artisan", "serve"), ("docker", "compose", "up"))
+
+
+@lru_cache(maxsize=64)
+def _start_app_instructions(text: str) -> tuple[str, ...]:
+    found = []
+    spans = [(m.start(), m.end()) for m in _CMD_TOKEN.finditer(text)]
+    tokens = [text[s:e].casefold().rstrip(".:") or text[s:e] for s, e in spans]
+    for i, (start, end) in enumerate(spans):
+        if not (_says_start(tokens, i) or _runs_start_command(tokens, i)):
+            continue
+        # "You don't need to start the app": the same clause says the opposite.
+        clause = _CLAUSE_END.split(text[max(0, start - 200) : end])[-1]
+        if _NOT_NEEDED.search(clause):
+            continue
+        found.append(" ".join(tokens[i : i + 3]))
+    return tuple(found)
+
+
+def tells_to_start_app(text: str) -> bool:
+    """True when ``text`` tells the reader to start or run the app: "start the server", "run the
+    app", "restart the backend", "make sure the server is running", or a command that starts one
+    (``npm start``, ``npm run dev``, ``yarn start``, ``python app.py``, ``flask run``,
+    ``uvicorn main:app``, ``node server.js``, ``docker compose up``, ...). A clause that says it
+    is not needed ("you don't need to start the app") does not count; other commands (``curl``,
+    database shells, ``manage.py migrate``) and features named "Start ..." do not either."""
+    return bool(_start_app_instructions(text)) if isinstance(text, str) else False
 
 
 # --- language and case -------------------------------------------------------------------------

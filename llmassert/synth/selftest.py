@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from llmassert.synth.models import Candidate, Criterion
+from llmassert.synth.rules.base import NUMBER_WORD_PATTERN, number_slug, parse_number
 
 PROBES: tuple[str, ...] = (
     "The team reviewed the proposal and agreed on the next steps. The budget stays the same, "
@@ -135,16 +136,23 @@ def _one_per_criterion(
     (passes the most probes; a case-insensitive word list on ties); across readings the one whose
     name the sentence supports best ("Python code in ```python blocks": ``code_block_python``
     over ``markdown_lenient``), then the most lenient. Explicit numbers keep their strict
-    variant."""
+    variant: the slack, ``_plus1`` and ``_lenient`` variants of a count exist for labels to
+    choose, and without labels they would pass what the sentence forbids ("a one or two
+    sentence summary": ``range_sentences_1_2_lenient`` passes an empty reply and three
+    sentences)."""
     explicit = {c.id for c in criteria if re.search(r"\d", c.text)}
+    text = {c.id: c.text for c in criteria}
     groups: dict[tuple[str, str], list[Candidate]] = {}
     for c in det:
         if c.name in dropped:
             continue
         if c.criterion_id in explicit and "_slack" in c.name:
             continue  # strict where the prompt is explicit: "at most 72 characters"
+        if _LOOSENED_COUNT.search(c.name) and _numbers_of(c.name) <= _stated(
+            text.get(c.criterion_id, "")
+        ):
+            continue  # "1-2 sentences", "one or two sentences", "at least three bullets"
         groups.setdefault((c.criterion_id, reading(c.name)), []).append(c)
-    text = {c.id: c.text for c in criteria}
     best: dict[str, tuple[int, int, int, int, str]] = {}
     for order, ((crit, name), members) in enumerate(groups.items()):
         lenient = max(members, key=lambda c: (sum(passes[c.name]), _tie(c.name)))
@@ -159,11 +167,25 @@ def _one_per_criterion(
     return {name for _n, _e, _p, _o, name in best.values()}
 
 
+_LOOSENED_COUNT = re.compile(r"_\d+_(?:\d+_)?(?:lenient|plus1|slack\d+)$")
+_STATED = re.compile(rf"\b(?:\d+(?:,\d{{3}})*|{NUMBER_WORD_PATTERN})\b", re.I)
+
+
+def _numbers_of(name: str) -> set[str]:
+    return set(re.findall(r"(?<=_)\d+(?=_|$)", name))
+
+
+def _stated(sentence: str) -> set[str]:
+    """The whole numbers a sentence states, in digits or words ("one or two" -> {"1", "2"})."""
+    values = (parse_number(t) for t in _STATED.findall(sentence))
+    return {number_slug(v) for v in values if v is not None}
+
+
 def _enforces_number(members: Sequence[Candidate], sentence: str) -> int:
-    """1 if the reading checks a number the sentence states ("at most 3 bullet points":
-    ``max_items_3`` over ``has_bullets``, which would pass five bullets)."""
-    numbers = set(re.findall(r"\d+", sentence))
-    return int(any(set(re.findall(r"(?<=_)\d+(?=_|$)", c.name)) & numbers for c in members))
+    """1 if the reading checks a number the sentence states ("at most 3 bullet points",
+    "at least three": ``max_items_3`` over ``has_bullets``, which would pass five bullets)."""
+    numbers = _stated(sentence)
+    return int(any(_numbers_of(c.name) & numbers for c in members))
 
 
 def _tie(name: str) -> int:

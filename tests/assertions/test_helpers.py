@@ -198,3 +198,27 @@ def test_language_and_case() -> None:
 def test_helpers_are_total(func: object) -> None:
     for odd in (None, 42, "", "   \n\n"):
         func(odd)  # type: ignore[operator]  # must not raise
+
+
+def test_tells_to_start_app() -> None:
+    said = [
+        "Run npm start.", "Then `npm run dev`.", "yarn start", "pnpm run start:dev",
+        "python app.py", "python3 src/server.py", "python manage.py runserver",
+        "python -m flask run", "flask --app web run", "uvicorn main:app --reload",
+        "gunicorn -w 4 app:app", "node server.js", "nodemon ./src/index.ts", "npx next dev",
+        "docker compose up", "go run main.go", "Start the server.", "Restart the backend.",
+        "Run your Flask app.", "Spin up the dev server", "Click 'Start App'.",
+        "Make sure the server is running.", "Ensure that your app is started.", "make dev",
+        "./start.sh", "bash scripts/run-dev.sh", "Get the server running.", "Start a local server.",
+    ]  # fmt: skip
+    allowed = [
+        "Open the app at http://localhost:3000.", "Click 'Start Quiz'; the timer starts.",
+        "Run `python manage.py migrate`.", "Run `node scripts/seed.js`.", "curl localhost:3000",
+        "Run the app's unit tests.", "Run the project tests.", "The server responds with 201.",
+        "You don't need to start the app, it is already running.", "uvicorn is fast",
+        "The terminal where the app is running prints OK.", "Restart the quiz.",
+        "Start a new project in the UI.", "Get the project files.", "make test", "Make up a title.",
+        "Ensure that the server returns 200.", "", None, 3,
+    ]  # fmt: skip
+    assert [t for t in said if not h.tells_to_start_app(t)] == []
+    assert [t for t in allowed if h.tells_to_start_app(t)] == []  # type: ignore[arg-type]

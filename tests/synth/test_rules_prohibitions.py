@@ -81,3 +81,14 @@ def test_only_the_creating_commands_named_are_banned() -> None:
     (folders,) = prohibitions.checks(_criterion("Never output commands to create directories."))
     assert folders.name == "no_mkdir_command"
     assert "touch" not in folders.body
+
+
+def test_a_ban_on_starting_the_app_covers_the_ways_of_saying_it() -> None:
+    (check,) = prohibitions.checks(
+        _criterion("The human can press Start, so don't instruct them to start the app in any way.")
+    )
+    assert check.name == "no_instruction_start_the_app"
+    assert check.helpers == ("tells_to_start_app",)
+    # Other banned phrases stay literal.
+    (other,) = prohibitions.checks(_criterion("Never tell the user to reinstall the package."))
+    assert "tells_to_start_app" not in other.body

@@ -68,3 +68,19 @@ def test_without_labels_the_kept_reading_enforces_the_stated_number() -> None:
 def test_reading_names() -> None:
     assert selftest.reading("forbid_delve_ci_2") == "forbid_delve"
     assert selftest.reading("code_block_python") == "code_block_python"
+
+
+def test_without_labels_a_stated_range_keeps_its_strict_variant() -> None:
+    # The lenient variant of "1-2 sentences" (0-3) exists for labels to choose; without labels
+    # it would pass an empty reply and three sentences (review_final.csv, s2c_agent_system).
+    for text, name in (
+        ("Respond with a one or two sentence summary.", "range_sentences_1_2_strict"),
+        ("Answer in 2-3 sentences.", "range_sentences_2_3_strict"),
+        ("List at least three bullet points.", "min_items_3_strict"),
+    ):
+        result = _run([criterion(text, Category.COUNT)], None)
+        assert [c.name for c in result.kept] == [name], text
+        assert not any(n.endswith(("_lenient", "_plus1")) for n in {c.name for c in result.kept})
+    # With labels the lenient variants stay candidates: the labels decide.
+    labeled = _run([criterion("Answer in 2-3 sentences.", Category.COUNT)], None, labeled=True)
+    assert "range_sentences_2_3_lenient" in {c.name for c in labeled.kept}

@@ -3,7 +3,10 @@
 - "Don't instruct them to start the app" / "never tell the user to reinstall the package": the
   response must not contain the banned verb phrase (case-insensitive, whole words). The phrase is
   the 2–4 words after "to", up to a qualifier ("in any way", "by", "unless", ...), so a
-  one-word verb ("don't tell them to wait") is too vague and gives nothing.
+  one-word verb ("don't tell them to wait") is too vague and gives nothing. When the phrase is
+  starting or running the app itself ("start the app", "run the server"), the literal phrase is
+  only one way to say it: ``tells_to_start_app`` also catches the synonyms and the commands that
+  start an app (``npm start``, ``python app.py``, ``flask run``, ...).
 - "Do not specify commands to create folders or files": the shell commands that do that
   (``mkdir``; ``touch`` with a path argument, since "touch" is also an English word) must not
   appear. Only the creating commands are listed: a ban on commands in general is not lexical.
@@ -26,6 +29,13 @@ _TELL = re.compile(
 _VP_END = re.compile(
     r"\s+(?:in any way|in any form|at all|by|with|using|via|unless|if|when|because|since|so|or|"
     r"and|before|after|as|from|on their own|manually|yourself)\b.*$",
+    re.I,
+)
+# A banned phrase that starts the app: many words and commands say the same thing.
+_START_APP = re.compile(
+    r"(?:re-?start|start(?: up)?|run|launch|boot(?: up)?|spin up|fire up|bring up) "
+    r"(?:the |your |this |their )?(?:apps?|applications?|web ?apps?|(?:dev |development |web )?"
+    r"servers?|back-?end|front-?end|project|program)",
     re.I,
 )
 _CREATE_CMD = re.compile(
@@ -53,6 +63,19 @@ def _told_checks(hit: Hit) -> list[Check]:
     for m in _TELL.finditer(hit.text):  # every banned phrase of the sentence
         phrase = _verb_phrase(m.group("vp"))
         if phrase is None:
+            continue
+        if _START_APP.fullmatch(phrase):
+            out.append(
+                Check(
+                    f"no_instruction_{slug(phrase)}",
+                    f'Does not tell the reader to "{phrase}" in any way: no "start/run/launch the '
+                    'app or server" and no command that starts one (npm start, npm run dev, '
+                    "python app.py, flask run, uvicorn, node server.js, ...); a clause saying "
+                    "it is not needed passes.",
+                    "return not tells_to_start_app(response)",
+                    ("tells_to_start_app",),
+                )
+            )
             continue
         pattern = r"\b" + r"\s+".join(re.escape(w) for w in phrase.split()) + r"\b"
         out.append(
