@@ -162,7 +162,7 @@ def main() -> None:
                         executor,
                         args.workers,
                     )
-                    calls = report.totals.requests
+                    calls = report.totals.usage.requests
                     ideal = calls * args.latency_ms / 1000 / args.concurrency
                     rows.append((n, executor, calls, wall, ideal))
                     print(

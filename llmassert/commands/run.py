@@ -176,8 +176,8 @@ def _print_summary(console: Console, report: RunReport, wall: float) -> None:
         ("flagged", lambda s: _n(s.flagged)),
         ("calls", lambda s: _n(s.calls)),
         ("cached", lambda s: _n(s.cached)),
-        ("tokens", lambda s: _n(s.tokens)),
-        ("cost $", lambda s: f"{s.cost:.4f}" if s.cost else ""),
+        ("tokens", lambda s: _n(s.usage.total_tokens)),
+        ("cost $", lambda s: f"{s.usage.cost:.4f}" if s.usage.cost else ""),
         ("retries", lambda s: _n(s.retries)),
         ("check re.", lambda s: _n(s.check_retries)),
         ("glean", lambda s: _n(s.gleaning_rounds)),
@@ -204,6 +204,13 @@ def _print_summary(console: Console, report: RunReport, wall: float) -> None:
     if report.resumed:
         console.print(
             f"[dim]resumed an interrupted run ({total.resumed} units from checkpoints)[/]"
+        )
+    if total.damaged:
+        were, their = ("was", "its") if total.damaged == 1 else ("were", "their")
+        console.print(
+            f"[yellow]resumed: {plural(total.damaged, 'journal entry', 'journal entries')} "
+            f"{were} damaged and {their} rows were run again[/]",
+            soft_wrap=True,
         )
     if report.quarantined:
         console.print(

@@ -62,6 +62,15 @@ class Usage(BaseModel):
             requests=self.requests + other.requests,
         )
 
+    def __sub__(self, other: Usage) -> Usage:
+        """What was used since ``other`` (an earlier reading of the same running total)."""
+        return Usage(
+            prompt_tokens=self.prompt_tokens - other.prompt_tokens,
+            completion_tokens=self.completion_tokens - other.completion_tokens,
+            cost=self.cost - other.cost,
+            requests=self.requests - other.requests,
+        )
+
 
 class LLMResult(BaseModel):
     """The answer to an :class:`LLMRequest`."""

@@ -133,7 +133,8 @@ class UsageSummary:
 
 class Tally:
     """A running :class:`Usage` as plain numbers: adding to it builds no pydantic model (the
-    client adds every HTTP attempt, so ~9 µs per model built mattered)."""
+    client adds every HTTP attempt, so ~9 µs per model built mattered).  The one place usage
+    is summed: the client's tracker, and each pipeline operation's ``OpStats``."""
 
     __slots__ = ("completion_tokens", "cost", "prompt_tokens", "requests")
 
@@ -147,6 +148,14 @@ class Tally:
         self.cost += cost
         self.requests += requests
 
+    def add_usage(self, other: Usage | Tally) -> None:
+        """Add a call's (or another tally's) usage."""
+        self.add(other.prompt_tokens, other.completion_tokens, other.cost, other.requests)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
     def usage(self) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens,
@@ -154,6 +163,27 @@ class Tally:
             cost=self.cost,
             requests=self.requests,
         )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.usage().model_dump()
+
+    @classmethod
+    def from_json(cls, data: Any) -> Tally:
+        """A tally from :meth:`to_json`'s output; anything else raises ``ValueError``
+        (pydantic's ``ValidationError``: the data may come from an edited file)."""
+        tally = cls()
+        tally.add_usage(Usage.model_validate(data))
+        return tally
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tally):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Tally({', '.join(f'{k}={getattr(self, k)!r}' for k in self.__slots__)})"
 
 
 class UsageTracker:

@@ -6,7 +6,7 @@ Layout under the checkpoint root (``pipeline.output.intermediate_dir``, else
     run.json                      {"status": "running" | "complete", "pipeline": ...}
     <step>/<op>.journal.jsonl     row-level journal: header line, then {"k": key, "v": value}
     <step>/<op>.json              the operation's output rows (DocETL's intermediate file)
-    <step>/<op>.state.json        fingerprint, lineage, quarantined/errored rows, stats
+    <step>/<op>.state.json        version, fingerprint, lineage, quarantined/errored rows, stats
 
 **Inside an operation** every finished unit (a row, a group, a fold step) is appended to the
 journal with one ``os.write`` on an ``O_APPEND`` descriptor as it finishes — nothing is
@@ -53,6 +53,9 @@ from llmassert.secrets import scrub_bytes, scrub_values, secret_values
 
 FSYNC_EVERY_S = 0.25
 JOURNAL_VERSION = 3  # 2: every entry carries a digest ("h"); 3: digests of orjson's encoding
+# A saved operation's state file; 2: its stats hold usage as one object ("usage": {...}).
+# A state of another version is not reused: the operation runs again (from its journal).
+STATE_VERSION = 2
 STEP_MARKER = ".llmassert-step"
 _OWN_FILE = re.compile(r"^[^/]+\.(journal(\.[^/]+)?\.jsonl|state\.json|json)$|^\..+\.tmp$")
 
@@ -76,7 +79,13 @@ class Journal:
     """
 
     def __init__(
-        self, path: Path, fingerprint: str, *, resume: bool, also_read: tuple[Path, ...] = ()
+        self,
+        path: Path,
+        fingerprint: str,
+        *,
+        resume: bool,
+        also_read: tuple[Path, ...] = (),
+        shared: bool = False,
     ) -> None:
         self.path = path
         self.fingerprint = fingerprint
@@ -88,7 +97,15 @@ class Journal:
         # Known secrets, read once (as AtomicStream does): every flush would otherwise compare
         # a snapshot of the whole environment.
         self._secrets = secret_values()
-        self.rejected = 0  # entries read back that failed validation (their units are redone)
+        # Entries read back that failed validation, whose units are redone (see take_rejected).
+        self.rejected = 0
+        self._taken = 0
+        # ``shared``: other readers (the other workers of a Ray run) read the same files, so a
+        # damaged line is counted only when its unit asks for its key and finds no valid entry
+        # (each unit is asked for by one worker); a line whose key cannot be read is not
+        # counted then.  Alone, a reader counts every damaged line as it loads.
+        self._shared = shared
+        self._damaged: set[str] = set()
         path.parent.mkdir(parents=True, exist_ok=True)
         keep = False
         if resume:
@@ -136,7 +153,11 @@ class Journal:
             entry = _valid_entry(line)
             if entry is None:
                 # The last line may be torn by a kill; others are damage.
-                if number < last or _parses(line):
+                if self._shared:
+                    key = _key_of(line)
+                    if key is not None:
+                        self._damaged.add(key)
+                elif number < last or _parses(line):
                     self.rejected += 1
                 continue
             self._where[entry] = (index, at, len(line))
@@ -155,6 +176,9 @@ class Journal:
             return self._pending[key]
         where = self._where.get(key)
         if where is None:
+            if self._damaged and key in self._damaged:
+                self._damaged.discard(key)
+                self.rejected += 1
             return default
         index, offset, length = where
         fd = self._readers.get(index)
@@ -197,6 +221,11 @@ class Journal:
         for key, line in zip(keys, lines, strict=True):
             self._where[key] = (0, at, len(line))
             at += len(line) + 1
+
+    def take_rejected(self) -> int:
+        """Rejected entries not yet taken (each is reported once, whoever takes it)."""
+        n, self._taken = self.rejected - self._taken, self.rejected
+        return n
 
     def discard(self, key: str) -> None:
         """Forget an entry a reader found invalid: its unit runs again (and is journaled anew)."""
@@ -256,6 +285,16 @@ def _valid_entry(line: bytes) -> str | None:
     ):
         return entry["k"]
     return None
+
+
+def _key_of(line: bytes) -> str | None:
+    """The key a damaged line names, if it still parses as an entry with a string key."""
+    try:
+        entry = jsonx.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    key = entry.get("k") if isinstance(entry, dict) else None
+    return key if isinstance(key, str) else None
 
 
 def _parses(line: bytes) -> bool:
@@ -372,7 +411,9 @@ class CheckpointStore:
             if d.exists()
             else ()
         )
-        j = Journal(d / name, fingerprint, resume=self.resuming, also_read=others)
+        j = Journal(
+            d / name, fingerprint, resume=self.resuming, also_read=others, shared=bool(shard)
+        )
         self._journals.append(j)
         return j
 
@@ -391,7 +432,11 @@ class CheckpointStore:
             return None
         try:
             state = read_json(self._dir(step) / f"{op}.state.json")
-            if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+            if (
+                not isinstance(state, dict)
+                or state.get("state") != STATE_VERSION
+                or state.get("fingerprint") != fingerprint
+            ):
                 return None
             saved_rows: Any = []
             if rows:
@@ -443,6 +488,7 @@ class CheckpointStore:
             d / f"{op}.state.json",
             json.dumps(
                 {
+                    "state": STATE_VERSION,
                     "fingerprint": state.fingerprint,
                     "rows_sha256": rows_sha256,
                     "lineage": state.lineage if any(state.lineage) else None,

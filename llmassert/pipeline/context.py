@@ -189,18 +189,17 @@ class OpContext:
             raise RuntimeError(f"operation {self.op_name!r} has no LLM client (dry run?)")
         return self._client
 
-    async def complete(self, request: LLMRequest) -> LLMResult:
-        """One LLM request through the shared client; usage is added to this operation."""
+    async def complete(self, request: LLMRequest, stats: OpStats | None = None) -> LLMResult:
+        """One LLM request through the shared client, counted in ``stats``: a unit's own
+        counters (an ``LLMStep`` run, added to the operation's when it ends), else this
+        operation's."""
         result = await self.client.acomplete(request)
-        s, u = self.stats, result.usage
+        s, u = stats if stats is not None else self.stats, result.usage
         s.calls += 1
         s.cached += int(result.cached)
-        s.requests += u.requests
         s.retries += max(0, result.attempts - 1) + result.reasks
-        s.prompt_tokens += u.prompt_tokens
-        s.completion_tokens += u.completion_tokens
-        s.cost += u.cost
-        self.progress.llm_call(self.op_name, u.prompt_tokens + u.completion_tokens, u.cost)
+        s.usage.add_usage(u)
+        self.progress.llm_call(self.op_name, u.total_tokens, u.cost)
         credit = CURRENT_UNIT.get()
         if credit is not None:
             step = (1.0 - credit.given) / 2
@@ -227,11 +226,8 @@ class OpContext:
                 if i == len(models) - 1 or isinstance(e, (CassetteMissError, BudgetExceededError)):
                     raise
                 self.stats.fallbacks += 1
-        after = client.usage
         self.stats.calls += 1
-        self.stats.prompt_tokens += max(0, after.prompt_tokens - before.prompt_tokens)
-        self.stats.requests += max(0, after.requests - before.requests)
-        self.stats.cost += max(0.0, after.cost - before.cost)
+        self.stats.usage.add_usage(client.usage - before)
         return vectors
 
     async def checkpointed(
@@ -256,6 +252,13 @@ class OpContext:
         if keep is None or keep(value):
             self.journal.put(jkey, value)
         return value
+
+    def finish(self) -> OpStats:
+        """This operation's counters once its units ran here, with the journal entries found
+        damaged meanwhile (taken from the journal: a Ray worker's partitions share one)."""
+        if self.journal is not None:
+            self.stats.damaged += self.journal.take_rejected()
+        return self.stats
 
     def advance(self, n: int = 1, credited: float = 0.0) -> None:
         self.progress.advance(self.op_name, n, credited)

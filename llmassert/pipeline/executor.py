@@ -336,7 +336,7 @@ class _Unit:
     def finish(self) -> OpStats:
         if self.first_start is not None:
             self.ctx.stats.seconds = self.last_end - self.first_start
-        return self.ctx.stats
+        return self.ctx.finish()
 
 
 async def run_pool(n: int, width: int, work: Callable[[int], Awaitable[None]]) -> None:
@@ -691,7 +691,7 @@ def _tally(stats: OpStats, rows_in: int, outcome: Outcome) -> OpStats:
 def _single(
     name: str, ctx: OpContext, outcome: Outcome, lins: list[Lineage], rows_in: int, started: float
 ) -> OpResult:
-    s = _tally(ctx.stats, rows_in, outcome)
+    s = _tally(ctx.finish(), rows_in, outcome)
     s.seconds = time.perf_counter() - started
     return OpResult(
         name,

@@ -250,20 +250,12 @@ class RayWorker:
         return await self.client.acomplete(request)
 
     async def embed(self, texts: list[str], model: str | None) -> tuple[list[list[float]], Usage]:
-        from llmassert.llm.client import Usage
-
         # The client reports usage only as a running total: one embedding at a time per worker
         # keeps the difference this call's own (resolve embeds before it compares).
         async with self._embed_lock:
             before = self.client.usage
             vectors = await self.client.aembed(texts, model)
-            after = self.client.usage
-        return vectors, Usage(
-            prompt_tokens=after.prompt_tokens - before.prompt_tokens,
-            completion_tokens=after.completion_tokens - before.completion_tokens,
-            cost=after.cost - before.cost,
-            requests=after.requests - before.requests,
-        )
+            return vectors, self.client.usage - before
 
     async def close(self) -> None:
         for stage_id in list(self.stages):

@@ -1,18 +1,19 @@
 """The pipeline's shared value types: what operators return and what executors count.
 
-A leaf module (no llmassert imports): the operator contract (``operators/base.py``), the
-context (``context.py``), executors and the runner all use these, so keeping them here keeps
-the package graph acyclic.
+A leaf of the pipeline package (it imports nothing of ``llmassert.pipeline``): the operator
+contract (``operators/base.py``), the context (``context.py``), executors and the runner all
+use these, so keeping them here keeps the package graph acyclic.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmassert import jsonx
+from llmassert.llm.usage import Tally
 from llmassert.secrets import scrub, scrub_data
 
 Row = dict[str, Any]
@@ -57,7 +58,7 @@ class Outcome:
     filtered: int = 0
     quarantined: list[Issue] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
-    # Per-unit lineage for the sidecar (calls, cost, gleaning rounds, check retries).
+    # Per-unit lineage for the sidecar (calls, gleaning rounds, check retries, ...).
     meta: dict[str, Any] = field(default_factory=dict)
 
     def extend(self, other: Outcome) -> None:
@@ -91,7 +92,11 @@ class Outcome:
 
 @dataclass
 class OpStats:
-    """Counters of one operation; executors sum them across units and workers."""
+    """Counters of one operation; executors sum them across units and workers.
+
+    Tokens, cost and HTTP attempts are one running :class:`~llmassert.llm.usage.Tally` (the
+    client's own accounting type), so usage is summed in one place.
+    """
 
     rows_in: int = 0
     rows_out: int = 0
@@ -101,31 +106,38 @@ class OpStats:
     flagged: int = 0
     calls: int = 0  # logical LLM requests made by this run (cache hits included)
     cached: int = 0  # ... of which answered from the disk cache
-    requests: int = 0  # HTTP attempts
     retries: int = 0  # transport retries and re-asks (inside the LLM layer)
     check_retries: int = 0  # re-asks because validate/assertions failed
     gleaning_rounds: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
     resumed: int = 0  # units replayed from a checkpoint journal (no call made)
+    # journal entries read back damaged or tampered with (their units ran again)
+    damaged: int = 0
     fallbacks: int = 0  # requests re-sent to a fallback model after the previous one failed
     seconds: float = 0.0
+    usage: Tally = field(default_factory=Tally)  # tokens, cost, HTTP attempts
 
     def add(self, other: OpStats) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+        # Every LLMStep run adds its unit's counters (hot path): mostly zeros, skipped.
+        mine, theirs = self.__dict__, other.__dict__
+        for name in _COUNTERS:
+            if value := theirs[name]:
+                mine[name] += value
+        self.usage.add_usage(other.usage)
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        d: dict[str, Any] = {name: getattr(self, name) for name in _COUNTERS}
+        d["usage"] = self.usage.to_json()
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> OpStats:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        """Read back what :meth:`to_json` wrote (a state file: unknown keys are ignored, a
+        malformed ``usage`` raises ``ValueError``)."""
+        counters = {k: v for k, v in d.items() if k in _COUNTERS}
+        return cls(**counters, usage=Tally.from_json(d.get("usage", {})))
+
+
+_COUNTERS = tuple(name for name in OpStats.__dataclass_fields__ if name != "usage")
 
 
 @dataclass
@@ -141,6 +153,12 @@ class CallEstimate:
     rows: list[Row]
     note: str = ""
     upper_bound: bool = False
+
+    def noted(self, note: str, **changes: Any) -> CallEstimate:
+        """This estimate with ``note`` added to its note (``; ``-separated), and ``changes``
+        to its other fields (an operator wrapping another's estimate)."""
+        joined = f"{self.note}; {note}" if self.note and note else self.note or note
+        return replace(self, note=joined, **changes)
 
 
 class _Unknown:

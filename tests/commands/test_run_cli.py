@@ -145,6 +145,40 @@ def test_a_record_run_after_an_interruption_records_every_request(
     assert (pipeline.parent / "out.json").read_text() == recorded
 
 
+def test_the_summary_says_how_many_journal_entries_were_damaged(
+    pipeline: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail_long(body: dict[str, Any]) -> Reply:
+        if "very long" in body["messages"][-1]["content"]:
+            # late, so the short row is answered and journaled before the run stops
+            return Reply(status=400, raw_body=b'{"error": {"message": "no"}}', delay_s=0.5)
+        return reply(body)
+
+    llm_server.handler = fail_long
+    assert main(["run", str(pipeline), "--no-cache"]) == 2
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    (journal,) = (pipeline.parent / ".llmassert").rglob("summarize.journal.jsonl")
+    lines = journal.read_bytes().split(b"\n")
+    entry = json.loads(lines[1])  # the short row's answer, forged: its digest no longer matches
+    entry["v"]["rows"][0]["+"]["summary"] = "forged"
+    lines[1] = json.dumps(entry).encode()
+    journal.write_bytes(b"\n".join(lines))
+
+    llm_server.reset()
+    llm_server.handler = reply
+    assert main(["run", str(pipeline), "--no-cache"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "resumed: 1 journal entry was damaged and its rows were run again" in err
+    asked = [r.body["messages"][-1]["content"] for r in llm_server.requests]
+    assert asked.count("Summarize: short") == 1  # the damaged row ran again
+    assert json.loads((pipeline.parent / "out.json").read_text()) == [
+        {"text": "short", "summary": "short"}
+    ]
+    llm_server.reset()
+    assert main(["run", str(pipeline), "--no-cache"]) == 0  # a fresh run: nothing damaged
+    assert "damaged" not in capsys.readouterr().err
+
+
 def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)

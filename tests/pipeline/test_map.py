@@ -63,7 +63,7 @@ def test_map_merges_outputs_in_input_order(
     assert all("s3cr3t" not in json.dumps(r.body) for r in reqs)  # the prompt never reads it
     (op,) = report.ops
     assert (op.stats.rows_in, op.stats.rows_out, op.stats.calls) == (12, 12, 12)
-    assert op.stats.tokens > 0
+    assert op.stats.usage.total_tokens > 0
 
 
 def test_drop_keys_leave_the_output_but_the_prompt_still_reads_them(

@@ -269,15 +269,7 @@ def outputs(folder: Path) -> dict[str, str]:
 
 
 ARRIVAL_JITTER_S = 1.0
-TIMING_DEPENDENT = (
-    "seconds",
-    "cached",
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost",
-    "retries",
-)
+TIMING_DEPENDENT = ("seconds", "cached", "usage", "retries")  # usage: requests, tokens, cost
 
 
 def comparable(report: RunReport) -> list[dict[str, Any]]:
@@ -328,7 +320,8 @@ def test_ray_output_equals_local_for_every_operator(
     assert files["ray"] == files["local"]
     assert json.loads(files["local"]["out.json"])  # not vacuous
     assert comparable(ray_) == comparable(local)
-    assert ray_.totals.calls > 0 and ray_.totals.tokens > 0  # usage came back from the workers
+    # usage came back from the workers
+    assert ray_.totals.calls > 0 and ray_.totals.usage.total_tokens > 0
     if pipeline == "documents":
         assert local.quarantined > 0  # the validate rule sends some chunks to quarantine
         assert {op.name for op in ray_.ops} == {
@@ -380,7 +373,7 @@ def test_injected_429s_lose_nothing_and_the_cluster_stays_under_the_rate(
     assert report.errored == 0 and report.quarantined == 0
     statuses = [r.status for r in llm_server.requests]
     assert statuses.count(429) + statuses.count(500) >= 3  # the faults really happened
-    assert report.totals.requests == len(llm_server.requests)  # retries summed across workers
+    assert report.totals.usage.requests == len(llm_server.requests)  # retries summed across workers
     # The limiter guarantees send times (BucketSpec.envelope); the server sees arrivals, which
     # also carry the client's and the server's event-loop delays — up to a few hundred ms on a
     # loaded 2-core machine — hence ARRIVAL_JITTER_S.  Without the shared limiter the 45-odd
@@ -438,8 +431,10 @@ def test_a_spent_budget_stops_the_cluster_with_the_budget_error(
 def test_resume_after_the_driver_is_killed(
     ray_address: str, tmp_path: Path, llm_settings: Settings
 ) -> None:
-    """SIGKILL the `llmassert run --executor ray` process mid-run, rerun: same output as an
-    uninterrupted local run, and no request that had finished before the kill is made again."""
+    """SIGKILL the `llmassert run --executor ray` process mid-run, forge one journaled answer,
+    rerun: same output as an uninterrupted local run, no request that had finished before the
+    kill is made again, and the forged entry is counted once (every worker reads every
+    shard)."""
     server = FakeLLMServer(latency_s=0.1).start()
     try:
         rows = [{"id": i, "text": f"entry {i}"} for i in range(48)]
@@ -501,12 +496,16 @@ def test_resume_after_the_driver_is_killed(
             if r.status == 200 and r.finished < killed_at - 0.5
         }
         assert not (ray_dir / "out.json").exists()
+        forge_a_journaled_tag(ray_dir)
 
-        rerun = subprocess.run(cmd, cwd=ray_dir, env=env, capture_output=True, timeout=120)
+        loud = [c for c in cmd if c != "--quiet"]  # the summary reports the forged entry
+        rerun = subprocess.run(loud, cwd=ray_dir, env=env, capture_output=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
+        summary = " ".join(rerun.stderr.decode().split())
+        assert "resumed: 1 journal entry was damaged and its rows were run again" in summary
         again = [json.dumps(r.body, sort_keys=True) for r in server.requests[first:]]
         assert again, "the rerun had work left"
-        assert not done_before.intersection(again)
+        assert not done_before.intersection(again)  # the forged row: from the disk cache
         assert len(again) < 2 * len(rows) - len(done_before) + 1
 
         settings = llm_settings.replace(api_base=server.base_url)
@@ -514,6 +513,21 @@ def test_resume_after_the_driver_is_killed(
         assert (ray_dir / "out.json").read_text() == (local_dir / "out.json").read_text()
     finally:
         server.stop()
+
+
+def forge_a_journaled_tag(folder: Path) -> None:
+    """Forge the first answer of a worker's shard of the ``tag`` journal (its digest no longer
+    matches)."""
+    for shard in sorted(folder.glob(".llmassert/checkpoints/*/s/tag.journal.*.jsonl")):
+        lines = shard.read_bytes().split(b"\n")
+        if len([line for line in lines if line]) < 3:
+            continue  # the header and a line a kill may have torn
+        entry = json.loads(lines[1])
+        entry["v"]["rows"][0]["+"]["tag"] = "forged"
+        lines[1] = json.dumps(entry).encode()
+        shard.write_bytes(b"\n".join(lines))
+        return
+    raise AssertionError("no shard with a journaled answer")
 
 
 def test_replay_runs_on_ray_workers_without_a_request(

@@ -44,6 +44,7 @@ from llmassert.pipeline.operators.base import (
     Issue,
     LLMOperationSpec,
     Operator,
+    OpStats,
     Outcome,
     Row,
     StepOnFail,
@@ -265,22 +266,25 @@ class LLMStep:
         schema: dict[str, Any] | None = None,
         model: str | None = None,
         tag: str | None = None,
+        stats: OpStats | None = None,
     ) -> LLMResult:
-        """One request (retries and caching inside the LLM layer)."""
+        """One request (retries and caching inside the LLM layer), counted in ``stats`` (a
+        unit's counters, see :meth:`run`), else in the operation's."""
+        counted = stats if stats is not None else ctx.stats
         primary = model or self.model
         models = [primary, *(m for m in self.env.fallback_models if m != primary)]
         for i, chosen in enumerate(models):
             req = self._request(chosen, schema if schema is not None else self.schema, tag)
             req = req.model_copy(update={"messages": tuple(messages), "salt": salt})
             try:
-                return await ctx.complete(req)
+                return await ctx.complete(req, counted)
             except (CassetteMissError, BudgetExceededError):
                 raise
             except LLMError:
                 # DocETL's fallback_models: the next model gets the same request.
                 if i == len(models) - 1:
                     raise
-                ctx.stats.fallbacks += 1
+                counted.fallbacks += 1
         raise AssertionError("unreachable")
 
     async def run(
@@ -302,9 +306,31 @@ class LLMStep:
         generation (batched map answers are checked and gleaned per row); ``check=False``
         skips gleaning and checks (intermediate fold steps: only the final answer is checked);
         ``attachments`` are content parts sent with the prompt (a PDF: ``pdf_url_key``).
+
+        The unit's calls, gleaning rounds and check re-asks are counted once, in its own
+        :class:`OpStats`: its lineage (``StepResult.meta``) is read from it, and it is added
+        to the operation's counters when the run ends, however it ends.
         """
         base = self.messages(prompt_text, attachments)
-        meta = {"calls": 0, "gleaning_rounds": 0, "check_retries": 0}
+        unit_stats = OpStats()
+        try:
+            return await self._run(
+                ctx, base, unit_stats, example, variables, unit, first_answer, check
+            )
+        finally:
+            ctx.stats.add(unit_stats)
+
+    async def _run(
+        self,
+        ctx: OpContext,
+        base: list[dict[str, Any]],
+        stats: OpStats,
+        example: Row,
+        variables: dict[str, Any],
+        unit: str,
+        first_answer: dict[str, Any] | None,
+        check: bool,
+    ) -> StepResult:
         enforcer = Enforcer(self.policy, self.warn)
         current: dict[str, Any] = {}  # the latest answer (gleaning may replace it)
         Answer = tuple[dict[str, Any], list[Failure]]
@@ -314,19 +340,18 @@ class LLMStep:
                 return self._typecheck(first_answer)
             messages = base
             if reask is not None:
-                gleaning = reask.style == "refine"
-                meta["gleaning_rounds" if gleaning else "check_retries"] += 1
-                if gleaning:
-                    ctx.stats.gleaning_rounds += 1
+                if reask.style == "refine":
+                    stats.gleaning_rounds += 1
                 else:
-                    ctx.stats.check_retries += 1
+                    stats.check_retries += 1
                 messages = [
                     *base,
                     _assistant(current["output"]),
                     {"role": "user", "content": feedback.checks(reask.failures, reask.style)},
                 ]
-            result = await self.request(ctx, messages, salt=f"{unit}a{enforcer.attempt}")
-            meta["calls"] += 1
+            result = await self.request(
+                ctx, messages, salt=f"{unit}a{enforcer.attempt}", stats=stats
+            )
             return self._typecheck(result.data)
 
         async def checked(answer: Answer) -> list[Failure]:
@@ -336,13 +361,13 @@ class LLMStep:
                 return failures
             if self.judged:
                 output = current["output"] = await self._glean(
-                    ctx, base, output, variables, unit, enforcer.attempt, meta
+                    ctx, base, output, variables, unit, enforcer.attempt, stats
                 )
             return await self._check(output, example)
 
         try:
             _, decision = await aenforce(enforcer, ask, checked)
-            out_meta: dict[str, Any] = _nonzero(meta)
+            out_meta = _lineage(stats)
             if decision.warnings:
                 out_meta["warnings"] = [failure_json(f) for f in decision.warnings]
             return StepResult(
@@ -352,7 +377,7 @@ class LLMStep:
             raise
         except LLMError as e:
             if self.spec.skip_on_error:
-                return StepResult(error=f"{type(e).__name__}: {e}", meta=_nonzero(meta))
+                return StepResult(error=f"{type(e).__name__}: {e}", meta=_lineage(stats))
             hint = "set skip_on_error: true to send such rows to the errors file and go on"
             raise self.call_failed("LLM call", e, hint) from e
 
@@ -375,7 +400,7 @@ class LLMStep:
         variables: dict[str, Any],
         unit: str,
         attempt: int,
-        meta: dict[str, int],
+        stats: OpStats,
     ) -> dict[str, Any]:
         assert self.judge_prompt is not None and self.spec.gleaning is not None
         for rnd in range(self.spec.gleaning.num_rounds):
@@ -396,8 +421,8 @@ class LLMStep:
                 schema=JUDGE_SCHEMA,
                 model=self.judge_model,
                 tag=f"{self.op}:judge",
+                stats=stats,
             )
-            meta["calls"] += 1
             data = verdict.data if isinstance(verdict.data, dict) else {}
             if not data.get("should_refine"):
                 break
@@ -409,10 +434,10 @@ class LLMStep:
                     "content": feedback.judge_refine(str(data.get("improvements", ""))),
                 },
             ]
-            refined = await self.request(ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}")
-            meta["calls"] += 1
-            meta["gleaning_rounds"] += 1
-            ctx.stats.gleaning_rounds += 1
+            refined = await self.request(
+                ctx, refine_msgs, salt=f"{unit}a{attempt}g{rnd}", stats=stats
+            )
+            stats.gleaning_rounds += 1
             new_output, problems = self._typecheck(refined.data)
             if problems:
                 break  # keep the last well-typed answer
@@ -510,8 +535,12 @@ def _assistant(output: dict[str, Any]) -> dict[str, Any]:
     return {"role": "assistant", "content": json.dumps(output, ensure_ascii=False)}
 
 
-def _nonzero(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in meta.items() if v}
+# A unit's counters its lineage entry shows (when non-zero).
+LINEAGE_COUNTS = ("calls", "gleaning_rounds", "check_retries")
+
+
+def _lineage(stats: OpStats) -> dict[str, Any]:
+    return {k: n for k in LINEAGE_COUNTS if (n := getattr(stats, k))}
 
 
 async def journaled(ctx: OpContext, key: str, factory: Callable[[], Awaitable[Outcome]]) -> Outcome:

@@ -76,9 +76,8 @@ class FilterOperator(MapOperator):
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = super().estimate_calls(rows)
-        note = "; ".join(filter(None, [est.note, "rows out ≤ rows in"]))
         rows = [{k: v for k, v in r.items() if k != self.flag_field} for r in est.rows]
-        return CallEstimate(calls=est.calls, rows=rows, note=note, upper_bound=True)
+        return est.noted("rows out ≤ rows in", rows=rows, upper_bound=True)
 
     def make(self, row: Row, output: dict[str, Any]) -> Outcome:
         if output.get(self.flag_field) is True:
@@ -103,9 +102,8 @@ class LimitedFilterOperator(WholeInputMapOperator[FilterSpec, FilterOperator]):
 
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = self.inner.estimate_calls(rows)
-        note = "; ".join(filter(None, [est.note, f"stops once {self.limit} rows passed"]))
-        return CallEstimate(
-            calls=est.calls, rows=est.rows[: self.limit], note=note, upper_bound=True
+        return est.noted(
+            f"stops once {self.limit} rows passed", rows=est.rows[: self.limit], upper_bound=True
         )
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:

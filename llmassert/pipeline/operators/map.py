@@ -387,11 +387,8 @@ class CalibratedMapOperator(WholeInputMapOperator[MapSpec, MapOperator]):
     def estimate_calls(self, rows: list[Row]) -> CallEstimate:
         est = self.inner.estimate_calls(rows)
         sample = min(self.spec.num_calibration_docs, len(rows))
-        note = "; ".join(
-            filter(None, [est.note, f"{sample} calibration answers + 1 anchors request"])
-        )
-        return CallEstimate(
-            est.calls + sample + 1, est.rows, note=note, upper_bound=est.upper_bound
+        return est.noted(
+            f"{sample} calibration answers + 1 anchors request", calls=est.calls + sample + 1
         )
 
     async def run(self, rows: list[Row], ctx: OpContext) -> Outcome:

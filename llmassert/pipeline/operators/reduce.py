@@ -196,10 +196,9 @@ class ReduceOperator(GroupOperator[ReduceSpec]):
             for k in groups
         ] + [{k: UNKNOWN for k in self.keys}] * unknown
         note = "groups unknown before the LLM runs: at most one per row" if unknown else ""
+        est = CallEstimate(calls=calls, rows=out, note=note, upper_bound=bool(unknown))
         most = sum(self._calls_for(n) * self.step.max_calls_per_unit() for n in sizes)
-        if most > calls:
-            note = "; ".join(filter(None, [note, f"up to {most} with gleaning/retries"]))
-        return CallEstimate(calls=calls, rows=out, note=note, upper_bound=bool(unknown))
+        return est.noted(f"up to {most} with gleaning/retries") if most > calls else est
 
     def _calls_for(self, n: int) -> int:
         size = self.spec.fold_batch_size
