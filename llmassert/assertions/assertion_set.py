@@ -338,9 +338,16 @@ class AssertionSet:
             await asyncio.to_thread(self._run_remote, norm) if self._remote else [{} for _ in norm]
         )
 
+        # A judge inside arbitrary code calls the sync API: keep it off the event loop (which
+        # is llmassert's own under check_many and `llmassert test`), as acheck does.
+        judge_inside = any(a.kind == "llm_judge" for a, _ in self._local)
+
         async def one(i: int) -> CheckResult:
             ex, resp = norm[i]
-            outcomes = self._run_local(ex, resp)
+            if judge_inside:
+                outcomes = await asyncio.to_thread(self._run_local, ex, resp)
+            else:
+                outcomes = self._run_local(ex, resp)
             outcomes.update(remote[i])
             if self._judged:
                 outcomes.update(await self._ajudge(ex, resp))

@@ -53,4 +53,4 @@ class CheckResult:
         ``attempt`` (1-based, of the failed answer) makes every re-ask a distinct request, so a
         cached or deterministic model is not asked the identical question again.
         """
-        return _feedback.requirements(self.failures, attempt=attempt)
+        return _feedback.render(self.failures, attempt=attempt)

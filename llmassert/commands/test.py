@@ -102,8 +102,7 @@ def test(
     ] = "response",
 ) -> int:
     """Check recorded responses with an assertion module; exit 1 on failures or regressions."""
-    import asyncio
-
+    from llmassert.aio import run_sync
     from llmassert.assertions import AssertionSet
     from llmassert.commands._console import console
     from llmassert.commands._options import llm_session
@@ -132,18 +131,18 @@ def test(
         if pipeline is not None:
             # The cassette name `llmassert run` records under, so its recordings replay here.
             with llm_session(settings, f"run-{pipeline.stem}"):
-                piped = asyncio.run(reg.apipeline_records(pipeline, settings, response_key))
+                piped = run_sync(reg.apipeline_records(pipeline, settings, response_key), here=True)
                 err.print(piped.note, highlight=False)
                 records, issues = piped.records, piped.issues
-                suite = asyncio.run(_run(checks, records, issues, err, piped.labels))
+                suite = run_sync(_run(checks, records, issues, err, piped.labels), here=True)
         else:
             assert recorded is not None
             records = reg.load_records(recorded)
             if checks.judge_names:
                 with llm_session(settings, f"test-{recorded.stem}"):
-                    suite = asyncio.run(_run(checks, records, issues, err))
+                    suite = run_sync(_run(checks, records, issues, err), here=True)
             else:
-                suite = asyncio.run(_run(checks, records, issues, err))
+                suite = run_sync(_run(checks, records, issues, err), here=True)
     gating = frozenset(suite.stats) - suite.warn_names
     comparison = (
         bl.compare(suite, known, tolerance=tolerance, gating=gating) if known is not None else None

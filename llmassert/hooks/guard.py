@@ -339,7 +339,7 @@ class _Call:
         if decision is None:
             return None, None
         self.reasks += 1
-        return feedback.requirements(decision.failures, attempt=decision.attempt + 1), self.text
+        return feedback.render(decision.failures, attempt=decision.attempt + 1), self.text
 
 
 # -- the decorator ---------------------------------------------------------------------------

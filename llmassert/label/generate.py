@@ -8,10 +8,10 @@ before the first request.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
+from llmassert.aio import run_sync
 from llmassert.assertions.helpers import fill_placeholders
 from llmassert.fileio import read_jsonl
 from llmassert.history.models import PromptHistory, placeholders
@@ -62,7 +62,7 @@ async def agenerate(
 def generate(
     history: PromptHistory, inputs: list[dict[str, Any]], client: LLMClient, model: str
 ) -> list[Response]:
-    return asyncio.run(agenerate(history, inputs, client, model))
+    return run_sync(agenerate(history, inputs, client, model))
 
 
 __all__ = ["agenerate", "generate", "read_inputs"]

@@ -4,14 +4,17 @@ Stdlib ``re`` backtracks: ``re.search(r"a*a*a*a*b", "a" * 200)`` runs for ~30 s,
 inside one C call. On the main thread the SIGALRM deadline still stops it (the engine checks for
 signals); on any other thread nothing can, and the engine holds the GIL, freezing every thread.
 
-So every regex call made while a bounded call runs *off the signal deadline* (a worker thread, an
-asyncio-to-thread judge, the main thread of an application that owns SIGALRM: see
-``watchdog.py``) goes through :func:`_restricted`, which runs it only where its worst case is
-known:
+So every regex call made while a bounded call runs, **on any thread** (the main thread under its
+SIGALRM deadline too, a worker thread, an asyncio-to-thread judge: :data:`RESTRICTED`), goes
+through one routing that decides from the pattern and the text alone, so that a check's verdict
+does not depend on the thread that runs it:
 
-1. **stdlib**, when a static bound on the backtracking steps for this text is within
-   :data:`STEP_BUDGET`: ``size * (n + 1) ** k`` (``k`` unbounded quantifiers, one more for the
-   start positions of a search). A repeat nested in a repeat is exponential and never qualifies.
+1. **stdlib**, when the crude bound ``size * (1 + forced) * (n + 1) ** k`` (``k`` unbounded
+   quantifiers, each counted as if it could take the whole text, one more for the start
+   positions of a search) is within :data:`STEP_BUDGET`. It depends only on the text's length:
+   the longest text it allows is worked out once per pattern (``_Plan.limits``, kept on a
+   :class:`BoundedPattern` and in ``_FAST``), so this costs a lookup and a length test. A repeat
+   nested in a repeat is exponential and never qualifies.
 2. **RE2** (``google-re2``, linear time), when the pattern translates to RE2 with *identical*
    results on this text: literals and ranges by code point; classes that depend on Unicode
    tables (``\\w``, ``\\d``, ``\\s``, ``\\b``) or on case folding (``re.I``) only when the text is
@@ -19,11 +22,16 @@ known:
    characters stdlib itself matches with it; ``$`` only when the text does not end in a newline;
    methods that iterate (findall, sub, split, ...) only for patterns that cannot match empty.
    No backreferences, lookarounds, possessive or atomic groups, conditionals (RE2 has none).
-3. Otherwise :class:`RegexUnbounded` (a ``BaseException``: check code cannot catch it). The
+3. **stdlib**, when the bound measured on this text (the longest run of each quantifier's class)
+   is within :data:`STEP_BUDGET`.
+4. Otherwise :class:`RegexUnbounded` (a ``BaseException``: check code cannot catch it). The
    bounded call then re-runs in the process sandbox, or fails with a one-line reason.
 
-Everywhere else (the main thread under its deadline, the sandbox worker, trusted code) calls go
-straight to stdlib: the hot path pays one truthiness test of :data:`RESTRICTED`.
+On the main thread under its alarm, when the call would re-run in the process sandbox
+(:data:`ALARMED`), steps 3 and 4 both end in stdlib under an alarm: the text is not measured.
+
+Outside bounded calls (the sandbox worker, trusted code) calls go straight to stdlib: the hot
+path pays one truthiness test of :data:`RESTRICTED`.
 
 Stdlib-only except the optional ``re2`` import; the sandbox worker loads this file by path.
 """
@@ -44,6 +52,11 @@ from typing import Any, cast
 # state on purpose: the deadline it stands for is per thread, and helpers read it without being
 # passed anything.
 RESTRICTED: set[int] = set()
+# The subset of RESTRICTED whose bounded call runs under the main thread's SIGALRM deadline and
+# would re-run in the process sandbox if a regex were refused: the re-run would use stdlib under
+# an alarm, which is what this thread already has, so the bound on the text is not measured
+# (the scan costs more than most checks) and stdlib runs: the same verdict, at less cost.
+ALARMED: set[int] = set()
 STEP_BUDGET = 100_000_000  # ~0.3-1 s of backtracking at worst (a few ns a step)
 _get_ident = threading.get_ident
 
@@ -66,8 +79,8 @@ class RegexUnbounded(BaseException):
     def __init__(self, pattern: str) -> None:
         shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
         super().__init__(
-            f"regex {shown!r} can backtrack without bound on this text and cannot be stopped "
-            "off the main thread"
+            f"regex {shown!r} can backtrack without bound on this text and has no exact "
+            "linear-time equivalent (RE2) to run it in-process"
         )
 
 
@@ -75,10 +88,31 @@ try:  # optional: without it, rule 2 never applies
     import re2 as _re2
 except ImportError:  # pragma: no cover - google-re2 is a dependency
     _re2 = None
+# google-re2's low-level match (spans only), for calls that find nothing; None if this version
+# does not have it (the public wrapper answers those calls too, only slower).
+_ANCHOR: Any = getattr(_re2, "_Anchor", None)
+_NO_SPAN = (-1, -1)
+if _ANCHOR is not None and getattr(_re2, "_NULL_SPAN", None) != _NO_SPAN:  # pragma: no cover
+    _ANCHOR = None
+_UNANCHORED, _ANCHOR_START, _ANCHOR_BOTH = (
+    (_ANCHOR.UNANCHORED, _ANCHOR.ANCHOR_START, _ANCHOR.ANCHOR_BOTH) if _ANCHOR else (0, 1, 2)
+)
 
 _MAXREPEAT = _c.MAXREPEAT
 _END = sys.maxsize  # stdlib's default endpos
 _ITERATING = frozenset({"findall", "finditer", "sub", "subn", "split"})
+_ANCHORED = frozenset({"match", "fullmatch"})
+# What RE2 has no equivalent of (``_translate`` refuses them).
+_NO_RE2 = frozenset(
+    {
+        _c.POSSESSIVE_REPEAT,
+        _c.ATOMIC_GROUP,
+        _c.ASSERT,
+        _c.ASSERT_NOT,
+        _c.GROUPREF,
+        _c.GROUPREF_EXISTS,
+    }
+)
 
 
 class _Plan:
@@ -90,11 +124,15 @@ class _Plan:
         "closing",
         "dollar",
         "empty",
+        "first",
         "forced",
         "groups",
         "k",
+        "limits",
         "names",
         "nested",
+        "no_re2",
+        "parsed",
         "runs",
         "size",
     )
@@ -110,6 +148,9 @@ class _Plan:
         self.runs: list[tuple[str, int]] = []
         self.forced: list[tuple[str, int]] = []
         self.nested = False  # a quantifier under an unbounded one: exponential
+        # Uses what RE2 lacks (lookarounds, backreferences, possessive or atomic groups,
+        # conditionals, LOCALE), or RE2 is missing: known without translating the pattern.
+        self.no_re2 = _re2 is None
         self.any_text: str | None = None  # RE2 source exact for every text
         self.ascii_text: str | None = None  # RE2 source exact for ASCII text
         self.dollar = False  # uses non-multiline `$` (exact in RE2 only without a final "\n")
@@ -117,6 +158,13 @@ class _Plan:
         self.groups = 0
         self.closing: dict[int, int] = {}  # group -> rank of its ")" in the pattern
         self.names: dict[int, str] = {}
+        # The longest text on which the crude step bound (every count at most the text's
+        # length) is within STEP_BUDGET, for (match/fullmatch, every other method); -1: none.
+        self.limits = (-1, -1)
+        self.parsed: Any = None  # the parsed pattern until its RE2 translation is made
+        # The ASCII characters a match can start with (None: unknown, or it can match empty):
+        # an anchored match of a text starting with another ASCII character fails at once.
+        self.first: frozenset[str] | None = None
 
 
 class _NoRe2(Exception):
@@ -350,10 +398,12 @@ def _longest_run(source: str, flags: int, text: str) -> int:
     An empty ``source`` stands for any character (the whole text)."""
     if not source:
         return len(text)
-    longest = 0
-    for m in re.finditer(f"(?:{source})+", text, flags):
-        longest = max(longest, m.end() - m.start())
-    return longest
+    return max(map(len, _run_of(source, flags).findall(text)), default=0)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_of(source: str, flags: int) -> re.Pattern[str]:
+    return re.compile(f"(?:{source})+", flags)
 
 
 def _steps(plan: _Plan, method: str, text: str) -> int:
@@ -382,10 +432,88 @@ def _steps(plan: _Plan, method: str, text: str) -> int:
     return steps
 
 
+@functools.lru_cache(maxsize=1024)
+def _ascii_matches(source: str, flags: int) -> frozenset[str]:
+    """The ASCII characters stdlib's single-character atom ``source`` matches under ``flags``."""
+    compiled = re.compile(f"(?:{source})", flags & ~(re.MULTILINE | re.VERBOSE))
+    return frozenset(c for c in map(chr, range(128)) if compiled.fullmatch(c))
+
+
+def _starts(items: Any, flags: int) -> tuple[frozenset[str], bool] | None:
+    """(the ASCII characters a match of ``items`` can start with, whether it can match empty);
+    None where that is not known cheaply (lookarounds, backreferences, word boundaries...).
+
+    With no quantifier nested in another (checked by the caller), an anchored match whose first
+    character is none of these consumes nothing: stdlib fails it in O(pattern size) steps.
+    """
+    first: set[str] = set()
+    for op, av in items:
+        if op is _c.AT and av in (_c.AT_BEGINNING, _c.AT_BEGINNING_STRING):
+            continue  # zero-width, and true where an anchored match starts
+        if op in _SINGLE:
+            try:
+                first |= _ascii_matches(_atom_source(op, av), flags)
+            except _NoRe2:
+                return None
+            return frozenset(first), False
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            inner = _starts(av[2], flags)
+            if inner is None:
+                return None
+            first |= inner[0]
+            if av[0] >= 1 and not inner[1]:
+                return frozenset(first), False
+        elif op is _c.SUBPATTERN:
+            inner = _starts(av[3], (flags | av[1]) & ~av[2])
+            if inner is None:
+                return None
+            first |= inner[0]
+            if not inner[1]:
+                return frozenset(first), False
+        elif op is _c.BRANCH:
+            branches = [_starts(b, flags) for b in av[1]]
+            if any(b is None for b in branches):
+                return None
+            for b in branches:
+                first |= b[0]  # type: ignore[index]
+            if not any(b[1] for b in branches):  # type: ignore[index]
+                return frozenset(first), False
+        else:
+            return None
+    return frozenset(first), True
+
+
+def _fails_at_once(first: frozenset[str] | None, text: str) -> bool:
+    """An anchored match (at 0) of a pattern whose start set is ``first`` fails at once."""
+    head = text[:1]
+    return first is not None and head.isascii() and bool(head) and head not in first
+
+
+def _limit(plan: _Plan, *, search: bool) -> int:
+    """The largest text length ``n`` with ``size * (1 + forced) * (n + 1) ** e <= STEP_BUDGET``
+    (the bound :func:`_steps` checks first, before scanning the text); -1 if there is none."""
+    if plan.nested:
+        return -1
+    base = plan.size * (1 + len(plan.forced))
+    exponent = len(plan.runs) + bool(plan.forced) + plan.k + search
+    if base > STEP_BUDGET:
+        return -1
+    if exponent == 0:
+        return sys.maxsize
+    n = int((STEP_BUDGET / base) ** (1 / exponent)) - 1
+    while n >= 0 and base * (n + 1) ** exponent > STEP_BUDGET:  # float rounding
+        n -= 1
+    while base * (n + 2) ** exponent <= STEP_BUDGET:
+        n += 1
+    return n
+
+
 def _measure(items: Any, plan: _Plan, under_repeat: bool, flags: int) -> None:
     items = list(items)
     for index, (op, av) in enumerate(items):
         plan.size += 1
+        if op in _NO_RE2:
+            plan.no_re2 = True
         if op is _c.POSSESSIVE_REPEAT and (av[1] == _MAXREPEAT or av[1] > 1000):
             # Never backtracked into: all its iterations cost O(n) in all, added once; only
             # backtracking inside one iteration attempt remains, measured on its body.
@@ -500,13 +628,29 @@ class _Re2Pattern:
     def _wrap(self, match: Any) -> Any:
         return None if match is None else _Re2Match(match, self._plan)
 
+    def _misses(self, anchor: Any, text: str) -> bool:
+        """True when RE2 finds no match in ASCII ``text``, asked directly: the wrapper's
+        offset bookkeeping costs several µs a call, and most calls (a header pattern on each
+        line of prose) miss."""
+        if _ANCHOR is None or not text.isascii():
+            return False
+        return bool(
+            self._p._regexp.Match(anchor, text.encode("ascii"), 0, len(text))[0] == _NO_SPAN
+        )
+
     def search(self, text: str) -> Any:
+        if self._misses(_UNANCHORED, text):
+            return None
         return self._wrap(self._p.search(text))
 
     def match(self, text: str) -> Any:
+        if self._misses(_ANCHOR_START, text):
+            return None
         return self._wrap(self._p.match(text))
 
     def fullmatch(self, text: str) -> Any:
+        if self._misses(_ANCHOR_BOTH, text):
+            return None
         return self._wrap(self._p.fullmatch(text))
 
     def finditer(self, text: str) -> Any:
@@ -538,28 +682,48 @@ def _plan(pattern: str, flags: int) -> _Plan:
         plan.k = 0
         return plan
     flags = parsed.state.flags
+    plan.no_re2 = plan.no_re2 or bool(flags & re.LOCALE)
     plan.groups = parsed.state.groups - 1
     plan.names = {index: name for name, index in parsed.state.groupdict.items()}
     _closing_order(parsed, plan.closing)
     plan.empty = parsed.getwidth()[0] == 0
     _measure(parsed, plan, False, flags)
-    if _re2 is None or flags & re.LOCALE:
+    plan.limits = (_limit(plan, search=False), _limit(plan, search=True))
+    if not plan.nested:
+        start = _starts(parsed, flags)
+        plan.first = start[0] if start is not None and not start[1] else None
+    plan.parsed = parsed  # translated to RE2 on first need (most patterns never need it)
+    return plan
+
+
+def _translated(plan: _Plan) -> _Plan:
+    """``plan`` with its RE2 translations, made on first need (stdlib scans Unicode for some
+    classes). Published only once complete: a thread that finds ``parsed`` still set (another
+    thread at work, or a deadline that stopped the last attempt) translates it again itself."""
+    parsed = plan.parsed
+    if parsed is None:
         return plan
-    names = {index: name for name, index in parsed.state.groupdict.items()}
-    for ascii_text in (False, True):
-        probe = _Plan()
-        try:
-            body = _translate(parsed, flags, probe, ascii_text, 0)
-        except (_NoRe2, re.error, ValueError):
-            continue
-        if names:
-            body = _name_groups(body, names)
-        if ascii_text:
-            plan.ascii_text = body
-        else:
-            plan.any_text = body
-        plan.dollar = plan.dollar or probe.dollar
-        break  # exact for every text: the ASCII-only variant adds nothing
+    flags = parsed.state.flags
+    any_text = ascii_text_body = None
+    dollar = False
+    if _re2 is not None and not flags & re.LOCALE:
+        names = {index: name for name, index in parsed.state.groupdict.items()}
+        for ascii_text in (False, True):
+            probe = _Plan()
+            try:
+                body = _translate(parsed, flags, probe, ascii_text, 0)
+            except (_NoRe2, re.error, ValueError):
+                continue
+            if names:
+                body = _name_groups(body, names)
+            if ascii_text:
+                ascii_text_body = body
+            else:
+                any_text = body
+            dollar = probe.dollar
+            break  # exact for every text: the ASCII-only variant adds nothing
+    plan.any_text, plan.ascii_text, plan.dollar = any_text, ascii_text_body, dollar
+    plan.parsed = None
     return plan
 
 
@@ -590,7 +754,13 @@ def _re2_compile(body: str) -> Any:
 
 
 def _route(method: str, pattern: Any, flags: int, text: Any, positions: bool = False) -> Any:
-    """The RE2 pattern object to use, or None for stdlib; raises RegexUnbounded."""
+    """The RE2 pattern object to use, or None for stdlib; raises RegexUnbounded.
+
+    Decided from the pattern and the text alone, so every thread decides alike (``ALARMED``
+    only skips work whose outcome is stdlib either way): stdlib when the crude bound holds for
+    this text's length; else RE2 when it is exact on this text; else stdlib when the bound
+    measured on this text holds; else refused.
+    """
     if isinstance(pattern, BoundedPattern):
         pattern = pattern._p
     if isinstance(pattern, re.Pattern):
@@ -598,19 +768,46 @@ def _route(method: str, pattern: Any, flags: int, text: Any, positions: bool = F
     if not isinstance(pattern, str) or not isinstance(text, str):
         return None  # bytes, wrong types: stdlib raises or matches a short non-text value
     plan = _plan(pattern, flags)
-    if not plan.nested and _steps(plan, method, text) <= STEP_BUDGET:
+    if len(text) <= plan.limits[method not in _ANCHORED]:
         return None
-    if method in _ITERATING and plan.empty:
-        raise RegexUnbounded(pattern)
-    if (plan.dollar and text.endswith("\n")) or positions:
+    if method in _ANCHORED and not positions and _fails_at_once(plan.first, text):
+        return None
+    alarmed = bool(ALARMED) and _get_ident() in ALARMED
+    if alarmed and plan.no_re2:
+        return None  # stdlib whatever the bound: measured or refused, it ends in stdlib here
+    # RE2 before measuring the text: where it is exact its answer is stdlib's, and one RE2
+    # call costs less than the scans the measure needs.
+    if plan.parsed is not None:
+        _translated(plan)
+    body = None
+    if not (
+        (method in _ITERATING and plan.empty)
         # `$` before a final newline, and pos/endpos (where `^`/`\A` differ), are stdlib-only.
-        raise RegexUnbounded(pattern)
-    body = plan.any_text if plan.any_text is not None else None
-    if body is None and plan.ascii_text is not None and text.isascii():
-        body = plan.ascii_text
-    if body is None:
-        raise RegexUnbounded(pattern)
-    return _Re2Pattern(_re2_compile(body), plan)
+        or (plan.dollar and text.endswith("\n"))
+        or positions
+    ):
+        body = plan.any_text
+        if body is None and plan.ascii_text is not None and text.isascii():
+            body = plan.ascii_text
+    if body is not None:
+        return _Re2Pattern(_re2_compile(body), plan)
+    if alarmed or (not plan.nested and _steps(plan, method, text) <= STEP_BUDGET):
+        return None
+    raise RegexUnbounded(pattern)
+
+
+def _without_re2(method: str, pattern: Any, flags: int, text: str) -> Any:
+    """Stdlib where RE2 was chosen but cannot read the text (lone surrogates are not UTF-8):
+    where the bound on this text holds, or where a refusal would end in stdlib anyway."""
+    if isinstance(pattern, re.Pattern):
+        plan = _plan(pattern.pattern, pattern.flags)
+    else:
+        plan = _plan(pattern, flags)
+    if (ALARMED and _get_ident() in ALARMED) or (
+        not plan.nested and _steps(plan, method, text) <= STEP_BUDGET
+    ):
+        return _stdlib(pattern, flags)
+    raise RegexUnbounded(str(getattr(pattern, "pattern", pattern)))
 
 
 def _stdlib(pattern: Any, flags: int) -> Any:
@@ -619,7 +816,36 @@ def _stdlib(pattern: Any, flags: int) -> Any:
     return pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
 
 
+# (pattern, flags) -> (crude limit for match/fullmatch, for the other methods, stdlib's pattern):
+# what routing needs that does not depend on the text, once per pattern. A call on a text no
+# longer than its limit is stdlib's at the cost of a dict lookup and a length test.
+_FAST: dict[tuple[Any, int], tuple[int, int, Any]] = {}
+_FAST_MAX = 4096
+
+
+def _fast(pattern: Any, flags: int) -> tuple[int, int, Any]:
+    key = (pattern, flags)
+    entry = _FAST.get(key)
+    if entry is None:
+        compiled = _stdlib(pattern, flags)  # raises re.error, as stdlib would
+        if isinstance(compiled.pattern, str):
+            limits = _plan(compiled.pattern, compiled.flags).limits
+        else:
+            limits = (sys.maxsize, sys.maxsize)  # bytes: stdlib's, as routing leaves them
+        entry = (*limits, compiled)
+        if len(_FAST) >= _FAST_MAX:
+            _FAST.clear()
+        _FAST[key] = entry
+    return entry
+
+
 def _restricted(method: str, pattern: Any, flags: int, text: Any, *args: Any) -> Any:
+    if type(pattern) is BoundedPattern:
+        pattern = pattern._p
+    if type(text) is str:
+        entry = _fast(pattern, flags)
+        if len(text) <= entry[method not in _ANCHORED]:
+            return getattr(entry[2], method)(text, *args)
     positional = method not in ("split",) and bool(args)
     compiled = _route(method, pattern, flags, text, positional)
     if compiled is None:
@@ -627,17 +853,23 @@ def _restricted(method: str, pattern: Any, flags: int, text: Any, *args: Any) ->
     try:
         return getattr(compiled, method)(text, *args)
     except UnicodeEncodeError:  # lone surrogates: not UTF-8, RE2 cannot see this text
-        raise RegexUnbounded(str(getattr(pattern, "pattern", pattern))) from None
+        return getattr(_without_re2(method, pattern, flags, text), method)(text, *args)
 
 
 def _restricted_sub(method: str, pattern: Any, flags: int, repl: Any, text: Any, count: int) -> Any:
+    if type(pattern) is BoundedPattern:
+        pattern = pattern._p
+    if type(text) is str:
+        entry = _fast(pattern, flags)
+        if len(text) <= entry[1]:
+            return getattr(entry[2], method)(repl, text, count)
     compiled = _route(method, pattern, flags, text)
     if compiled is None:
         return getattr(_stdlib(pattern, flags), method)(repl, text, count)
     try:
         return getattr(compiled, method)(repl, text, count)
     except UnicodeEncodeError:
-        raise RegexUnbounded(str(getattr(pattern, "pattern", pattern))) from None
+        return getattr(_without_re2(method, pattern, flags, text), method)(repl, text, count)
 
 
 def _module_function(method: str) -> Callable[..., Any]:
@@ -686,8 +918,12 @@ def subn(pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -
 def _positional(method: str) -> Callable[..., Any]:
     """A :class:`BoundedPattern` method taking ``(string, pos, endpos)``, routed when restricted."""
 
+    searching = method not in _ANCHORED
+
     def call(self: BoundedPattern, string: Any, pos: int = 0, endpos: int = _END) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
+            if type(string) is str and self._stdlib_on(string, searching, pos == 0):
+                return getattr(self._p, method)(string, pos, endpos)
             if pos or endpos != _END:
                 return _restricted(method, self._p, 0, string, pos, endpos)
             return _restricted(method, self._p, 0, string)
@@ -702,6 +938,8 @@ def _substituting(method: str) -> Callable[..., Any]:
 
     def call(self: BoundedPattern, repl: Any, string: Any, count: int = 0) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
+            if type(string) is str and self._stdlib_on(string, True):
+                return getattr(self._p, method)(repl, string, count)
             return _restricted_sub(method, self._p, 0, repl, string, count)
         return getattr(self._p, method)(repl, string, count)
 
@@ -712,11 +950,28 @@ def _substituting(method: str) -> Callable[..., Any]:
 class BoundedPattern:
     """A compiled pattern whose calls are routed like the module functions (see the module doc)."""
 
-    __slots__ = ("_p",)
+    __slots__ = ("_first", "_limits", "_no_re2", "_p")
     _p: re.Pattern[str]
+    # What of the plan routing needs before it looks further at the text.
+    _limits: tuple[int, int]
+    _no_re2: bool
+    _first: frozenset[str] | None
 
     def __init__(self, compiled: re.Pattern[str]) -> None:
+        plan = _plan(compiled.pattern, compiled.flags)
         object.__setattr__(self, "_p", compiled)
+        object.__setattr__(self, "_limits", plan.limits)
+        object.__setattr__(self, "_no_re2", plan.no_re2)
+        object.__setattr__(self, "_first", plan.first)
+
+    def _stdlib_on(self, text: str, searching: bool, at_start: bool = True) -> bool:
+        """What :func:`_route` would answer at once, from the text's length or first character
+        (an anchored match at its start): stdlib."""
+        return (
+            len(text) <= self._limits[searching]
+            or (not searching and at_start and _fails_at_once(self._first, text))
+            or (self._no_re2 and bool(ALARMED) and _get_ident() in ALARMED)
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("compiled patterns are read-only")
@@ -748,6 +1003,8 @@ class BoundedPattern:
 
     def split(self, string: Any, maxsplit: int = 0) -> Any:
         if RESTRICTED and _get_ident() in RESTRICTED:
+            if type(string) is str and self._stdlib_on(string, True):
+                return self._p.split(string, maxsplit)
             return _restricted("split", self._p, 0, string, maxsplit)
         return self._p.split(string, maxsplit)
 

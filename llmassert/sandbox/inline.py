@@ -15,11 +15,13 @@ every call here, on whatever thread it runs:
     installed, stays in place and does nothing unless a call is running): an interval timer.
     The handler runs between bytecodes and inside the ``re`` engine, which polls for signals;
   * any other thread (and the main thread of an application that owns SIGALRM): the thread
-    watchdog (``watchdog.py``). It stops Python-level work but not a C call, so while it is
-    armed every regex call goes through ``_regex.py``, which runs only calls whose worst case is
-    bounded; a call it refuses re-runs in the process sandbox when the caller gave a
-    ``fallback`` (checks: pure functions of frozen inputs, so the re-run is the same call), or
-    fails with a one-line reason;
+    watchdog (``watchdog.py``). It stops Python-level work but not a C call;
+
+  under either driver every regex call goes through ``_regex.py``, which runs only calls whose
+  worst case is bounded and decides alike on every thread (so a verdict does not depend on the
+  thread); a call it refuses re-runs in the process sandbox when the caller gave a ``fallback``
+  (checks: pure functions of frozen inputs, so the re-run is the same call), or fails with a
+  one-line reason;
 - turns a timeout, the memory bound, MemoryError and RecursionError into
   :class:`~llmassert.errors.SandboxTimeoutError` / :class:`~llmassert.errors.SandboxError` with
   a one-line reason.
@@ -184,13 +186,15 @@ def _timed(
     deadline = _DEADLINE
     try:
         try:
+            if fallback is not None and prefer_fallback[0]:
+                return fallback(name, args)
             if threading.get_ident() == _MAIN:
                 if deadline.scoped and not deadline.armed:
-                    return _alarmed(fn, args, timeout_s)
+                    return _alarmed(fn, args, timeout_s, fallback is not None)
                 if deadline.usable():
                     deadline.start(memory)
                     try:
-                        return _alarmed(fn, args, timeout_s)
+                        return _alarmed(fn, args, timeout_s, fallback is not None)
                     finally:
                         while True:
                             try:
@@ -198,12 +202,11 @@ def _timed(
                                 break
                             except _InlineTimeout:
                                 continue
-            if fallback is not None and prefer_fallback[0]:
-                return fallback(name, args)
             return _watched(fn, args, timeout_s, memory)
         except _regex.RegexUnbounded as e:
-            # Off the signal deadline, a regex call whose worst case is not bounded re-runs in
-            # the process sandbox (checks and code operations alike), or fails.
+            # On every thread, a regex call whose worst case is not bounded re-runs in the
+            # process sandbox (checks and code operations alike), or fails: the same verdict
+            # whichever thread checks.
             if fallback is None:
                 raise SandboxError(f"{name}: {e}") from None
             prefer_fallback[0] = True
@@ -224,9 +227,18 @@ def _timed(
         raise SandboxError(f"{name}: RecursionError (nested too deeply)") from None
 
 
-def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
-    """``fn(*args)`` armed under the main thread's timer (installed by the caller)."""
+def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float, re_runs: bool) -> Any:
+    """``fn(*args)`` armed under the main thread's timer (installed by the caller).
+
+    Regex calls are routed as on every other thread (``_regex.py``), so a check's verdict does
+    not depend on the thread that runs it; ``re_runs``: a refused regex would re-run the call
+    in the process sandbox (``_regex.ALARMED``). Both marks are set before the alarm is armed
+    and cleared after it is disarmed: no alarm can strand them.
+    """
     deadline = _DEADLINE
+    _regex.RESTRICTED.add(_MAIN)
+    if re_runs:
+        _regex.ALARMED.add(_MAIN)
     try:
         deadline.timeout = timeout_s
         deadline.reason = ""
@@ -242,6 +254,8 @@ def _alarmed(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) ->
                 break
             except _InlineTimeout:
                 continue
+        _regex.ALARMED.discard(_MAIN)
+        _regex.RESTRICTED.discard(_MAIN)
 
 
 class _Stopped(Exception):
@@ -255,8 +269,10 @@ class _Stopped(Exception):
 def _watched(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float, memory: int) -> Any:
     """``fn(*args)`` under the thread watchdog, with regex calls restricted to bounded ones."""
     ident = threading.get_ident()
-    if ident in _regex.RESTRICTED:  # already inside a watched call on this thread
+    if ident in WATCHDOG.active:  # already inside a watched call on this thread
         return fn(*args)
+    # Inside a call under the main thread's alarm, the thread is restricted already: keep it so.
+    routed = ident not in _regex.RESTRICTED
     watch = Watch(ident, timeout_s, memory)
     stopped = False
     result: Any = None
@@ -272,7 +288,8 @@ def _watched(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float, me
         while True:
             try:
                 WATCHDOG.disarm(watch)
-                _regex.RESTRICTED.discard(ident)
+                if routed:
+                    _regex.RESTRICTED.discard(ident)
                 break
             except WatchdogStop:
                 stopped = True

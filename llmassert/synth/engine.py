@@ -17,7 +17,6 @@ validated before the first byte is written, so an error leaves ``out_dir`` untou
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import re
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from llmassert.aio import run_sync
 from llmassert.config import Settings
 from llmassert.errors import HistoryError, InfeasibleError, SynthesisError
 from llmassert.select import Matrix
@@ -194,8 +194,9 @@ def synthesize(
         client = get_client(settings)
     if client is not None and not model:
         model = client.settings.model
-    outcomes = asyncio.run(
-        _synthesize_all(histories, Path(out_dir), options, client, model, progress or _Silent())
+    outcomes = run_sync(
+        _synthesize_all(histories, Path(out_dir), options, client, model, progress or _Silent()),
+        here=True,
     )
     relaxed = [o.relaxed for o in outcomes if o.relaxed]
     if strict and relaxed:
@@ -425,7 +426,7 @@ def _history_record(history: PromptHistory, found: Extraction) -> HistoryRecord:
 def offline_candidates(history: PromptHistory) -> tuple[list[Criterion], list[Candidate]]:
     """The criteria and candidates synthesis builds without a model (rule library; judges left
     out), for callers that evaluate them on responses of their own (``llmassert label``)."""
-    found = asyncio.run(_criteria_and_candidates(history, None, None, _Silent()))
+    found = run_sync(_criteria_and_candidates(history, None, None, _Silent()), here=True)
     return found.criteria, found.candidates
 
 

@@ -20,11 +20,11 @@ stricter reading subsumes a lenient one); with a model, its claims are verified 
 from __future__ import annotations
 
 import ast
-import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Protocol
 
+from llmassert.aio import blocking
 from llmassert.errors import LLMOutputError, SandboxError
 from llmassert.llm.client import LLMClient
 from llmassert.sandbox.inline import frozen_example
@@ -33,8 +33,6 @@ from llmassert.synth.llm_calls import gather_answers
 from llmassert.synth.models import Candidate
 
 ProgressFn = Callable[[int, int], None]  # (candidates done, total)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SANDBOX_CHUNK = 64  # most rows per sandbox batch (batches start small and double)
 MAX_TIMEOUTS = 2  # timeouts after which a candidate's remaining rows fail without running
@@ -89,7 +87,8 @@ async def aevaluate(
     memory_mb: int = 512,
     progress: ProgressFn | None = None,
 ) -> Evaluation:
-    """:func:`evaluate` inside a running event loop (code runs blocking; judges concurrently)."""
+    """The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``);
+    :func:`evaluate` is its synchronous version.  Code runs blocking, judges concurrently."""
     n, m = len(examples), len(candidates)
     columns: list[list[int] | None] = [None] * m
     stats = EvalStats()
@@ -131,20 +130,8 @@ async def aevaluate(
     return Evaluation(M=matrix, stats=stats)
 
 
-def _blocking(run: Callable[P, Coroutine[Any, Any, R]], doc: str) -> Callable[P, R]:
-    """``run`` for synchronous callers: each call runs it to completion in a new event loop."""
-
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        return asyncio.run(run(*args, **kwargs))
-
-    call.__doc__ = doc
-    return call
-
-
-evaluate = _blocking(
-    aevaluate,
-    "The pass/fail matrix of ``candidates`` on ``examples`` (judges need ``client``/``model``).",
-)
+# CPU-bound (in-process checks under the main thread's deadline): on the caller's thread.
+evaluate = blocking(aevaluate, here=True)
 
 
 def _note_error(stats: EvalStats, name: str, reason: str) -> None:

@@ -115,3 +115,26 @@ def test_no_model_configured_is_a_clear_config_error(
     with pytest.raises(ConfigError, match="LLMASSERT_MODEL") as info:
         judge.llm_judge("Is it polite?", {}, "hi")
     assert info.value.field == "model"
+
+
+def test_a_judge_inside_a_code_check_works_through_check_many(
+    llm_server: FakeLLMServer, llm_settings: Settings
+) -> None:
+    # check_many runs on llmassert's own loop: the check's sync judge call must not run there.
+    from llmassert.assertions import AssertionSet
+
+    source = (
+        "from llmassert.assertions.judge import llm_judge\n"
+        "def polite(example, response):\n"
+        "    if not response.strip():\n"
+        "        return False\n"
+        "    return llm_judge('Is it polite?', example, response.strip())\n"
+    )
+    llm_server.handler = lambda body: Reply(
+        tool_args={"answer": "no" if "go away" in json.dumps(body) else "yes", "reason": "r"}
+    )
+    judge.configure(llm_settings)
+    with AssertionSet.from_source(source) as checks:
+        results = checks.check_many([({}, "go away"), ({}, "hello Bob")])
+    assert [r.passed for r in results] == [False, True]
+    assert [f.kind for f in results[0].failures] == ["failed"]

@@ -107,7 +107,11 @@ def test_assertion_failure_retry_then_quarantine(
     )
     assert [r["id"] for r in read_json(tmp_path / "out.json")] == [1]
     retry = [r.body for r in chat_requests(llm_server) if "short one" in str(r.body)][1]
-    assert "at_most_three_words" in retry["messages"][-1]["content"]
+    # The failed check goes back as its criterion (the instruction), its report fenced.
+    assert retry["messages"][-1]["content"].startswith(
+        "Your previous answer failed these checks:\n"
+        "- answer in at most 3 words. <report>returned False</report>\n"
+    )
     (q,) = read_jsonl(tmp_path / "out.quarantine.jsonl")
     assert q["row"]["id"] == 2 and q["failures"][0]["check"] == "at_most_three_words"
     assert q["failures"][0]["kind"] == "assertion"

@@ -114,7 +114,12 @@ def _helper(helper: str, text: str, expect: Any) -> Outcome:
         f"from llmassert.assertions.helpers import {helper}\n"
         f"def probe(example, response):\n    return {helper}(response)\n"
     )
-    probe = load_inline(source, filename="probe.py", timeout_s=HELPER_TIMEOUT_S)["probe"]
+    # Loaded as AssertionSet loads a module (a regex call that cannot be bounded in-process
+    # would re-run in the process sandbox): on the main thread the helper's own regexes then run
+    # on stdlib under the deadline.
+    probe = load_inline(
+        source, filename="probe.py", timeout_s=HELPER_TIMEOUT_S, process_fallback=True
+    )["probe"]
     try:
         value = probe({}, text)
     except SandboxError as e:

@@ -53,7 +53,7 @@ GUARDED = r"SizeLimitError: .* would build [^\n]*|.* would build [^\n]*"
 OVER_MEMORY = rf"^error: check: (over the memory limit of {MEMORY_MB} MB|{GUARDED})$"
 FALSE = r"^failed: returned False$"
 SANDBOX_MEMORY = rf"^error: raised (MemoryError: over the sandbox memory limit|{GUARDED})$"
-NOT_STOPPABLE = r"^error: check: regex '.*' can backtrack without bound on this text and cannot be stopped off the main thread$"
+NOT_STOPPABLE = r"^error: check: regex '.*' can backtrack without bound on this text and has no exact linear-time equivalent \(RE2\) to run it in-process$"
 PASS_AFTER = "def after(example, response):\n    return True\n"
 
 
@@ -149,10 +149,6 @@ def check(
 OFF_MAIN = ("thread", "asyncio")
 
 
-def per_context(main: str, off_main: str) -> dict[str, str]:
-    return {"main": main, **dict.fromkeys(OFF_MAIN, off_main)}
-
-
 A_RUN = "a" * 3000
 LOOP_RUN = "a" * 30000  # 9 * 10**8 iterations for two nested loops: far past any timeout
 NEWLINES = "\n" * 30000
@@ -169,9 +165,9 @@ _TIME = [
             return re.search(r"a*a*a*a*b", response) is not None
         """,
         A_RUN,
-        # Main thread: stdlib under the alarm, stopped. Elsewhere: RE2 (exact for this
-        # pattern on any text) answers the honest False in linear time.
-        per_context(TIMED_OUT, FALSE),
+        # On every thread (main included: the verdict must not depend on it): RE2, exact
+        # for this pattern on any text, answers the honest False in linear time.
+        {"*": FALSE},
     ),
     *check(
         TIME,
@@ -183,7 +179,7 @@ _TIME = [
             return len(PATTERN.findall(response)) > 0
         """,
         " " * 3000,
-        per_context(TIMED_OUT, FALSE),
+        {"*": FALSE},
     ),
     *check(
         TIME,
@@ -194,7 +190,7 @@ _TIME = [
             return re.search(r"A*A*A*A*B", response, re.I) is not None
         """,
         A_RUN,
-        per_context(TIMED_OUT, FALSE),
+        {"*": FALSE},
     ),
     *check(
         TIME,
@@ -205,7 +201,7 @@ _TIME = [
             return re.search(r"(a+)a*a*b\\1", response) is not None
         """,
         A_RUN,
-        # Off the main thread the check re-runs in the process sandbox, under its own alarm.
+        # On every thread the check re-runs in the process sandbox, under its own alarm.
         {"*": TIMED_OUT},
     ),
     *check(
@@ -228,8 +224,8 @@ _TIME = [
             return matches_regex(response, "(a|aa)+$")
         """,
         "a" * 45 + "!",
-        # The helper's own `re` is the router too: RE2 answers off the main thread.
-        per_context(TIMED_OUT, FALSE),
+        # The helper's own `re` is the router too: RE2 answers on every thread.
+        {"*": FALSE},
     ),
     *check(
         TIME,
@@ -318,7 +314,7 @@ _TIME = [
             return re.search(r"(?=a*a*a*a*b)", response) is not None
         """,
         A_RUN,
-        per_context(TIMED_OUT, NOT_STOPPABLE),
+        {"*": NOT_STOPPABLE},
     ),
 ]
 

@@ -38,9 +38,11 @@ def functions(crit: Criterion) -> dict[str, Callable[[dict[str, Any], str], Any]
     """The candidates of ``crit`` loaded through the sandbox's in-process loader."""
     out = {}
     for cand in candidates(crit):
-        out[cand.name] = load_inline(cand.code, filename=cand.name, require_inline_safe=True)[
-            cand.name
-        ]
+        # As synthesis loads them (synth/evaluate.py): a regex call that cannot be bounded
+        # in-process re-runs in the process sandbox, on whatever thread.
+        out[cand.name] = load_inline(
+            cand.code, filename=cand.name, require_inline_safe=True, process_fallback=True
+        )[cand.name]
     return out
 
 

@@ -347,7 +347,7 @@ class LLMStep:
                 messages = [
                     *base,
                     _assistant(current["output"]),
-                    {"role": "user", "content": feedback.checks(reask.failures, reask.style)},
+                    {"role": "user", "content": feedback.render(reask.failures, reask.style)},
                 ]
             result = await self.request(
                 ctx, messages, salt=f"{unit}a{enforcer.attempt}", stats=stats
