@@ -56,11 +56,11 @@ def pick_version(history: PromptHistory, which: str | int | None) -> PromptVersi
     label ("v3"), a file name, or a commit sha prefix (at least 4 characters)."""
     if which is None:
         return history.latest
-    if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
+    if isinstance(which, int) or which.isdigit():
         n = int(which)
         if 1 <= n <= len(history.versions):
             return history.versions[n - 1]
-    else:
+    if isinstance(which, str):  # an all-digit string out of range may still be a sha prefix
         for v in history.versions:
             if which in (v.label, v.source) or (
                 len(which) >= 4 and version_sha(v) is not None and v.source.startswith(which)

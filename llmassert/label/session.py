@@ -54,15 +54,12 @@ class Status:
     good: int
     bad: int
     remaining: int  # neither graded nor skipped
-    selected: tuple[str, ...]
-    coverage: float | None
-    ffr: float | None
+    selected: tuple[str, ...]  # the names of ``chosen.indices``
+    chosen: Chosen  # the selection the labels imply: its coverage, FFR, tau used, relaxation
     # One-sided upper bound on the true FFR at ``confidence`` (Clopper-Pearson, as synth's
     # FFR-confidence rule): what "FFR <= tau" is worth with this many good labels.
     ffr_upper: float | None
     confidence: float | None
-    tau_used: float
-    relaxed: bool
 
 
 Action = tuple[Literal["grade", "skip"], str, int | None]  # (what, key, label before it)
@@ -175,12 +172,9 @@ class LabelSession:
             bad=bad,
             remaining=len(self.pending()),
             selected=tuple(self.names[j] for j in chosen.indices),
-            coverage=chosen.coverage,
-            ffr=chosen.ffr,
+            chosen=chosen,
             ffr_upper=upper,
             confidence=confidence,
-            tau_used=chosen.tau_used,
-            relaxed=chosen.relaxed,
         )
 
     def verdicts(self, key: str) -> list[tuple[Check, bool, bool]]:

@@ -56,13 +56,13 @@ def _pct(value: float | None) -> str:
 
 
 def status_line(s: Status) -> str:
-    ffr = _pct(s.ffr)
+    ffr = _pct(s.chosen.ffr)
     if s.ffr_upper is not None and s.confidence is not None:
         ffr += f" (true FFR ≤ {s.ffr_upper:.2f} at {s.confidence:.0%} confidence)"
-    relaxed = " · targets relaxed: out of reach" if s.relaxed else ""
+    relaxed = " · targets relaxed: out of reach" if s.chosen.relaxed else ""
     return (
         f"{s.graded} graded ({s.good} good, {s.bad} bad) · {s.remaining} to go · "
-        f"selection: {len(s.selected)} checks, coverage {_pct(s.coverage)}, FFR {ffr}{relaxed}"
+        f"selection: {len(s.selected)} checks, coverage {_pct(s.chosen.coverage)}, FFR {ffr}{relaxed}"
     )
 
 

@@ -216,15 +216,12 @@ class _Fixed:
     keep: BoolArray  # the columns left in the model
     new_col: IntArray  # reduced column -> its index among the kept ones
     failed: BoolArray  # good rows a forced column fails (spent from the budget)
-    bad: BoolArray
-    bad_w: IntArray
-    need: int
-    good: BoolArray
-    good_w: IntArray
-    budget: int | None
+    # The model without the forced columns. Its requirements and targets are empty: they index
+    # columns and rows, and each caller re-indexes its own (with ``new_col`` and ``failed``).
+    rest: Reduced
 
 
-def _fix_columns(p: Reduced, forced: IntArray, *, merge_good: bool) -> _Fixed:
+def _fix_columns(p: Reduced, forced: IntArray, rank: IntArray, *, merge_good: bool) -> _Fixed:
     """Select ``forced``: the bad rows they catch are caught, the good rows they fail are spent.
 
     ``merge_good`` merges identical good rows (not when requirements still index them).
@@ -242,47 +239,34 @@ def _fix_columns(p: Reduced, forced: IntArray, *, merge_good: bool) -> _Fixed:
     budget = None if p.budget is None else p.budget - int(p.good_w[failed].sum())
     if budget is not None and budget >= 0 and int(good_w.sum()) <= budget:
         budget = None  # what is left can never break the ceiling
-    new_col = np.cumsum(keep) - 1
-    return _Fixed(keep, new_col, np.asarray(failed), bad, bad_w, need, good, good_w, budget)
-
-
-def _rebuilt(
-    p: Reduced,
-    f: _Fixed,
-    forced: IntArray,
-    rank: IntArray,
-    *,
-    requirements: list[Requirement],
-    targets: Targets | None,
-) -> Reduced:
-    """``p`` after :func:`_fix_columns`, with its requirements and targets re-indexed."""
-    cols = p.cols[f.keep]
-    return replace(
+    cols = p.cols[keep]
+    rest = replace(
         p,
         cols=cols,
         rank=rank[cols],
-        bad=f.bad,
-        bad_w=f.bad_w,
-        need=f.need,
-        good=f.good,
-        good_w=f.good_w,
-        budget=f.budget,
+        bad=bad,
+        bad_w=bad_w,
+        need=need,
+        good=good,
+        good_w=good_w,
+        budget=budget,
         forced=np.sort(np.concatenate([p.forced, p.cols[forced]])),
         stats=p.stats.model_copy(
             update={
                 "assertions_after": len(cols),
-                "responses_after": len(f.bad_w) + len(f.good_w),
+                "responses_after": len(bad_w) + len(good_w),
                 "fixed": p.stats.fixed + len(forced),
             }
         ),
-        requirements=requirements,
-        targets=targets,
+        requirements=[],
+        targets=None,
     )
+    return _Fixed(keep, np.cumsum(keep) - 1, np.asarray(failed), rest)
 
 
 def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
-    f = _fix_columns(p, forced, merge_good=False)
-    sel, new_col, budget, good_w = ~f.keep, f.new_col, f.budget, f.good_w
+    f = _fix_columns(p, forced, rank, merge_good=False)
+    sel, new_col, budget, good_w = ~f.keep, f.new_col, f.rest.budget, f.rest.good_w
     new_row = np.where(f.failed, -1, np.cumsum(~f.failed) - 1)
     requirements = []
     for req in p.requirements:
@@ -299,7 +283,7 @@ def _apply_forced(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
                 continue  # adding it alone now breaks the ceiling: always exempt
         own = int(new_col[req.own]) if req.own >= 0 else -1
         requirements.append(Requirement(own, new_col[req.by], good_rows, room))
-    return _rebuilt(p, f, forced, rank, requirements=requirements, targets=p.targets)
+    return replace(f.rest, requirements=requirements)
 
 
 def _merge_weighted(rows: BoolArray, weights: IntArray) -> tuple[BoolArray, IntArray]:
@@ -333,22 +317,38 @@ def _unreduced(
             rows = np.flatnonzero(fail_good[:, b])
             room = budget + 1 - len(rows) if len(rows) else None
             requirements.append(Requirement(b, np.flatnonzero(subsumes[:, b]), rows, room))
+    cols = np.arange(n, dtype=np.int64)
+    return _one_row_each(arrays, fail_bad, fail_good, cols, need, budget, requirements, None)
+
+
+def _one_row_each(
+    arrays: Arrays,
+    fail_bad: BoolArray,
+    fail_good: BoolArray,
+    cols: IntArray,
+    need: int,
+    budget: int,
+    requirements: list[Requirement],
+    targets: Targets | None,
+) -> Reduced:
+    """The model over the columns ``cols`` with every response a row of its own (weight 1)."""
     return Reduced(
-        cols=np.arange(n, dtype=np.int64),
-        rank=arrays.rank.copy(),
-        bad=fail_bad,
+        cols=cols.astype(np.int64),
+        rank=arrays.rank[cols].astype(np.int64),
+        bad=fail_bad[:, cols],
         bad_w=np.ones(len(fail_bad), dtype=np.int64),
         need=need,
-        good=fail_good,
+        good=fail_good[:, cols],
         good_w=np.ones(len(fail_good), dtype=np.int64),
         budget=budget,
         requirements=requirements,
         stats=PresolveStats(
-            assertions=n,
+            assertions=arrays.n,
             responses=int(arrays.fail.shape[0]),
-            assertions_after=n,
+            assertions_after=len(cols),
             responses_after=int(arrays.fail.shape[0]),
         ),
+        targets=targets,
     )
 
 
@@ -470,28 +470,9 @@ def _reduce_lexicographic(
     # represent[k, c]: column k represents assertion c (is c, or subsumes it)
     represent = subsumes[cols].copy()
     represent[np.arange(len(cols)), cols] = True
-    stats = PresolveStats(
-        assertions=n,
-        responses=int(arrays.fail.shape[0]),
-        assertions_after=len(cols),
-        responses_after=int(arrays.fail.shape[0]),
-    )
 
     def unreduced(targets: Targets) -> Reduced:
-        """The model over the kept columns, every response a row of its own."""
-        return Reduced(
-            cols=cols.astype(np.int64),
-            rank=arrays.rank[cols].astype(np.int64),
-            bad=fail_bad[:, cols],
-            bad_w=np.ones(len(fail_bad), dtype=np.int64),
-            need=need,
-            good=fail_good[:, cols],
-            good_w=np.ones(len(fail_good), dtype=np.int64),
-            budget=budget,
-            requirements=[],
-            stats=stats,
-            targets=targets,
-        )
+        return _one_row_each(arrays, fail_bad, fail_good, cols, need, budget, [], targets)
 
     if not presolve:
         soft = [np.flatnonzero(represent[:, c]) for c in range(n)]
@@ -562,7 +543,7 @@ def _distinct(sets: list[IntArray]) -> list[IntArray]:
 def _apply_forced_targets(p: Reduced, forced: IntArray, rank: IntArray) -> Reduced:
     """Select the forced columns of a lexicographic problem and merge its rows."""
     assert p.targets is not None
-    f = _fix_columns(p, forced, merge_good=True)
+    f = _fix_columns(p, forced, rank, merge_good=True)
     t = p.targets
     targets = Targets(
         [f.new_col[m] for m in t.soft],
@@ -571,7 +552,7 @@ def _apply_forced_targets(p: Reduced, forced: IntArray, rank: IntArray) -> Reduc
         t.represented,
         t.unrepresentable,
     )
-    return _rebuilt(p, f, forced, rank, requirements=p.requirements, targets=targets)
+    return replace(f.rest, targets=targets)
 
 
 __all__ = ["Reduced", "Requirement", "Targets", "reduce"]

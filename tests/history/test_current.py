@@ -90,3 +90,21 @@ def test_git_versions_carry_their_commit_sha(tmp_path: Path) -> None:
     (retired,) = view.retired
     assert retired.text == "Respond in JSON." and retired.version == 1
     assert pick_version(history, shas[0][:8]).index == 1
+
+
+def test_an_all_digit_sha_prefix_names_its_commit_and_a_small_number_its_index() -> None:
+    # git shas are hex: about 1 in 40 eight-character prefixes has only digits
+    shas = ["35728429" + "ab" * 16, "0123" + "f" * 36]
+    history = PromptHistory(
+        name="p",
+        versions=tuple(
+            PromptVersion(index=i, text=f"Rule {i}.", source=sha, label=sha[:7])
+            for i, sha in enumerate(shas, 1)
+        ),
+        origin="repo/p.txt",
+    )
+    assert pick_version(history, "35728429").index == 1
+    assert pick_version(history, "0123").index == 2
+    assert pick_version(history, "2").index == 2 and pick_version(history, 1).index == 1
+    with pytest.raises(HistoryError, match="no version '99999'"):
+        pick_version(history, "99999")

@@ -43,7 +43,7 @@ def test_status_matches_the_selection_on_the_labels() -> None:
     st = s.status()
     # c0 fails rows 1, 3, 5 (all bad) and passes every good row: coverage 1, FFR 0.
     assert st.selected == ("c0",)
-    assert (st.coverage, st.ffr) == (1.0, 0.0)
+    assert (st.chosen.coverage, st.chosen.ffr) == (1.0, 0.0)
     assert st.graded == 6 and st.good == 3 and st.remaining == 0
 
 
@@ -53,7 +53,7 @@ def test_ffr_confidence_bound_shown_with_the_synth_rule() -> None:
     for k in s.all_keys():
         s.grade(k, 1)
     st = s.status()
-    assert st.ffr == 0.0
+    assert st.chosen.ffr == 0.0
     assert st.ffr_upper == pytest.approx(ffr_upper_bound(0, 4, 0.9))
     assert st.ffr_upper is not None and st.ffr_upper > 0.4  # 4 good labels prove little
 

@@ -117,6 +117,21 @@ def slot_pattern(template: str, values: dict[str, tuple[str, ...]] | None = None
     return r"^\s*" + "".join(out) + r"\s*$"
 
 
+def _slot_values(m: re.Match[str]) -> tuple[str, tuple[str, ...]]:
+    """A :data:`_SLOT_VALUES` match -> its slot and values: ``("type", ("fix", "feat"))``."""
+    items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", m.group(2))]
+    return m.group(1).strip().casefold(), tuple(x for x in items if x and len(x.split()) <= 3)
+
+
+def _template_values_check(template: str, pattern: str) -> Check:
+    return Check(
+        "first_line_template_values",
+        f"The first line has the form {template} with the listed values.",
+        f"return matches_regex(first_line(response), {pattern!r})",
+        ("matches_regex", "first_line"),
+    )
+
+
 @checks.on(_SLOT_TEMPLATE)
 def _slot_checks(hit: Hit) -> list[Check]:
     template = hit.match.group(1).strip().strip("`\"'")
@@ -125,10 +140,8 @@ def _slot_checks(hit: Hit) -> list[Check]:
     for line in [*context.split(". "), context]:
         v = _SLOT_VALUES.search(line)
         if v:
-            items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
-            values[v.group(1).strip().casefold()] = tuple(
-                x for x in items if x and len(x.split()) <= 3
-            )
+            slot, allowed = _slot_values(v)
+            values[slot] = allowed
     try:
         plain = slot_pattern(template)
         strict = slot_pattern(template, values)
@@ -145,41 +158,24 @@ def _slot_checks(hit: Hit) -> list[Check]:
         )
     ]
     if values:
-        out.insert(
-            0,
-            Check(
-                "first_line_template_values",
-                f"The first line has the form {template} with the listed values.",
-                f"return matches_regex(first_line(response), {strict!r})",
-                ("matches_regex", "first_line"),
-            ),
-        )
+        out.insert(0, _template_values_check(template, strict))
     return out
 
 
 @checks.on(_SLOT_VALUES)
 def _slot_value_checks(hit: Hit) -> list[Check]:
     """ "Use these for <type>: fix, feat, ..." alone: the template is in its context."""
-    v = hit.match
     m = _SLOT_TEMPLATE.search(hit.criterion.context)
     if not m:
         return []
     template = m.group(1).split(" Use these")[0].strip().strip("`\"'")
-    items = [x.strip(" .`'\"") for x in re.split(r",|\bor\b", v.group(2))]
-    values = {v.group(1).strip().casefold(): tuple(x for x in items if x and len(x.split()) <= 3)}
+    slot, allowed = _slot_values(hit.match)
     try:
-        pattern = slot_pattern(template, values)
+        pattern = slot_pattern(template, {slot: allowed})
         re.compile(pattern)
     except re.error:
         return []
-    return [
-        Check(
-            "first_line_template_values",
-            f"The first line has the form {template} with the listed values.",
-            f"return matches_regex(first_line(response), {pattern!r})",
-            ("matches_regex", "first_line"),
-        )
-    ]
+    return [_template_values_check(template, pattern)]
 
 
 @checks.rule
