@@ -30,8 +30,10 @@ does not depend on the thread that runs it:
 On the main thread under its alarm, when the call would re-run in the process sandbox
 (:data:`ALARMED`), steps 3 and 4 both end in stdlib under an alarm: the text is not measured.
 
-Outside bounded calls (the sandbox worker, trusted code) calls go straight to stdlib: the hot
-path pays one truthiness test of :data:`RESTRICTED`.
+The sandbox worker routes as the alarmed main thread does (it loads the host's RE2 by path,
+:data:`RE2_DIR`), so a check's verdict does not depend on the process either. Outside bounded
+calls (trusted code) calls go straight to stdlib: the hot path pays one truthiness test of
+:data:`RESTRICTED`.
 
 Stdlib-only except the optional ``re2`` import; the sandbox worker loads this file by path.
 """
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import array
 import functools
+import os
 import re
 import re._constants as _c  # private, stable across 3.11+; a pattern it cannot parse stays stdlib-only
 import re._parser as _p
@@ -88,6 +91,8 @@ try:  # optional: without it, rule 2 never applies
     import re2 as _re2
 except ImportError:  # pragma: no cover - google-re2 is a dependency
     _re2 = None
+# Where the sandbox worker (no site-packages) loads the same RE2 from.
+RE2_DIR: str | None = None if _re2 is None else os.path.dirname(_re2.__file__)
 # google-re2's low-level match (spans only), for calls that find nothing; None if this version
 # does not have it (the public wrapper answers those calls too, only slower).
 _ANCHOR: Any = getattr(_re2, "_Anchor", None)

@@ -40,10 +40,10 @@ import importlib
 import importlib.util
 import json
 import math
-import re
 import string
 import struct
 import sys
+import threading
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -58,11 +58,22 @@ LEAVES = {
 }
 
 
-def _register_leaves_by_path() -> None:
+def _register_leaves_by_path(re2_dir: str | None) -> None:
     # Run as the worker script there is no package on sys.path: load the leaves by path and
     # register them under their package names, where helpers.py (and the import below) find them.
     # `from llmassert.sandbox import _regex` also needs the package itself in sys.modules: a
     # bare namespace holding the sandbox leaves is enough.
+    if re2_dir is not None:
+        # The host's RE2, by path (no site-packages here), before _regex imports it: regex calls
+        # route here as they do in the host, so a check's verdict does not depend on where it
+        # ran. A failed load stops the worker from starting rather than change verdicts.
+        spec = importlib.util.spec_from_file_location(
+            "re2", Path(re2_dir) / "__init__.py", submodule_search_locations=[re2_dir]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["re2"] = module
+        spec.loader.exec_module(module)
     package = types.ModuleType("llmassert.sandbox")
     package.__path__ = []
     sys.modules.setdefault("llmassert.sandbox", package)
@@ -79,8 +90,8 @@ def _register_leaves_by_path() -> None:
 
 
 if __name__ == "__main__":
-    _register_leaves_by_path()
-from llmassert.sandbox import _guards  # noqa: E402
+    _register_leaves_by_path(sys.argv[2] if len(sys.argv) > 2 else None)
+from llmassert.sandbox import _guards, _regex  # noqa: E402
 from llmassert.sandbox._frozen import Sealed, freeze, thaw  # noqa: E402
 
 HELPERS = "llmassert.assertions.helpers"
@@ -93,6 +104,14 @@ HELPER_FILES = {
     "llmassert.assertions.formats": "formats.py",
 }
 ALLOWED_MODULES = ("re", "json", "math", "string", *HELPER_FILES, JUDGE)
+# What assertion code may use of `re` (served by the bounded router, ``_regex.py``).
+RE_NAMES = frozenset(
+    [
+        "compile", "search", "match", "fullmatch", "split", "findall", "finditer", "sub", "subn",
+        "escape", "error", "Pattern", "Match", "IGNORECASE", "I", "MULTILINE", "M", "DOTALL",
+        "S", "VERBOSE", "X", "ASCII", "A", "UNICODE", "U", "NOFLAG",
+    ]
+)  # fmt: skip
 # Code operations (``code_map``/``code_filter``/``code_reduce``) may also import these pure stdlib
 # modules, through proxies holding only the reviewed names below. Left out on purpose:
 # typing.get_type_hints/ForwardRef/NamedTuple/TypedDict (evaluate strings or build classes),
@@ -388,7 +407,7 @@ def allowed_module_proxies(
     ``json``) must not be reachable through them.
     """
     proxies: dict[str, Any] = {
-        "re": read_only_module(re),
+        "re": read_only_module(_regex, RE_NAMES),
         "json": read_only_module(json),
         "math": read_only_module(math),
         "string": read_only_module(string),
@@ -446,6 +465,11 @@ def serve(memory_mb: int) -> None:
         while frame:
             frame = frame[write(reply_fd, frame) :]
 
+    # Every call here runs under the SIGALRM timer and nothing re-runs it elsewhere: regex calls
+    # route as on the host's alarmed main thread (stdlib when bounded, else RE2 where it gives
+    # stdlib's answer, else stdlib under the timer), so verdicts match the in-process path's.
+    _regex.RESTRICTED.add(threading.get_ident())
+    _regex.ALARMED.add(threading.get_ident())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.setrecursionlimit(500)
     _set_limits(memory_mb)

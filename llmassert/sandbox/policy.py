@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmassert.errors import UnsafeCodeError
-from llmassert.sandbox._worker import CODE_MODULES, HELPERS_PATH
+from llmassert.sandbox._worker import CODE_MODULES, HELPERS_PATH, RE_NAMES
 
 MAX_SOURCE_CHARS = 200_000
 HELPERS = "llmassert.assertions.helpers"
@@ -53,36 +53,7 @@ def _helper_names(module: str = HELPERS) -> frozenset[str]:
 
 
 MODULE_ATTRS: dict[str, frozenset[str]] = {
-    "re": frozenset(
-        [
-            "compile",
-            "search",
-            "match",
-            "fullmatch",
-            "split",
-            "findall",
-            "finditer",
-            "sub",
-            "subn",
-            "escape",
-            "error",
-            "Pattern",
-            "Match",
-            "IGNORECASE",
-            "I",
-            "MULTILINE",
-            "M",
-            "DOTALL",
-            "S",
-            "VERBOSE",
-            "X",
-            "ASCII",
-            "A",
-            "UNICODE",
-            "U",
-            "NOFLAG",
-        ]
-    ),
+    "re": RE_NAMES,
     "json": frozenset({"loads", "dumps", "JSONDecodeError"}),
     "math": frozenset(n for n in dir(math) if not n.startswith("_")),
     "string": frozenset(

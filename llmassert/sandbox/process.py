@@ -234,8 +234,9 @@ class _Worker:
         env = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"}
         self.proc = subprocess.Popen(
             # -I: no user site, no PYTHON* variables, no cwd on sys.path; -S: no site-packages
-            # (the worker needs only the stdlib and loads helpers.py by path): fast start.
-            [sys.executable, "-I", "-S", str(_WORKER), str(memory_mb)],
+            # (the worker needs only the stdlib, and loads helpers.py and RE2 by path): fast start.
+            [sys.executable, "-I", "-S", str(_WORKER), str(memory_mb)]
+            + ([_regex.RE2_DIR] if _regex.RE2_DIR else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -3,8 +3,8 @@
 The same hostile checks, loaded the way ``llmassert test`` loads a module, run on the main thread
 (under the SIGALRM deadline), on an application's worker thread (the thread watchdog), through
 ``check_many`` (a task on llmassert's background loop), through ``acheck`` in the caller's own
-event loop, and through the real ``llmassert test`` command: one verdict each, the same
-everywhere.
+event loop, through the real ``llmassert test`` command, and in the process sandbox where
+synthesis evaluates LLM-written candidates: one verdict each, the same everywhere.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ import pytest
 from llmassert.assertions import AssertionSet
 from llmassert.assertions.results import CheckResult
 from llmassert.cli import main
+from llmassert.sandbox.process import ProcessSandbox
 
 # (name, source, response, expected (passed, failure kind)).
 CASES = [
     (
         # Pathological for stdlib (~forever on this text), exact in RE2: the honest answer, that
-        # there is no match, on every thread (the main thread used to time out: a failed check).
+        # there is no match, on every thread (the main thread used to time out: a failed check)
+        # and in the process sandbox (which used to time out too: synthesis saw a failure).
         "polynomial_none",
         "import re\n"
         "def check(example, response):\n"
@@ -122,6 +124,16 @@ def _llmassert_test(tmp_path: Path, source: str, response: str) -> tuple[bool, s
     return False, "timeout" if "timed out" in message else "error"
 
 
+def _in_process_sandbox(source: str, response: str) -> tuple[bool, str]:
+    """The verdict synthesis sees: it evaluates LLM-written candidates in the process sandbox."""
+    with ProcessSandbox(timeout_s=TIMEOUT_S) as box:
+        ((result,),) = box.call_many_detailed(box.load(source), ["check"], [({}, response)])
+    if result.value is not None:
+        return result.value, "" if result.value else "failed"
+    assert result.error is not None
+    return False, "timeout" if "timed out" in result.error else "error"
+
+
 @pytest.mark.parametrize(
     ("name", "source", "response", "expected"), CASES, ids=[c[0] for c in CASES]
 )
@@ -142,5 +154,7 @@ def test_the_same_check_gets_the_same_verdict_on_every_thread(
             "acheck in the caller's loop": _verdict(asyncio.run(checks.acheck(response))),
         }
     verdicts["llmassert test"] = _llmassert_test(tmp_path, source, response)
+    if "llm_judge" not in source:  # the worker has no judge: synthesis judges such code inline
+        verdicts["process sandbox"] = _in_process_sandbox(source, response)
     capsys.readouterr()
     assert verdicts == dict.fromkeys(verdicts, expected), name
