@@ -62,15 +62,6 @@ class Usage(BaseModel):
             requests=self.requests + other.requests,
         )
 
-    def __sub__(self, other: Usage) -> Usage:
-        """What was used since ``other`` (an earlier reading of the same running total)."""
-        return Usage(
-            prompt_tokens=self.prompt_tokens - other.prompt_tokens,
-            completion_tokens=self.completion_tokens - other.completion_tokens,
-            cost=self.cost - other.cost,
-            requests=self.requests - other.requests,
-        )
-
 
 class LLMResult(BaseModel):
     """The answer to an :class:`LLMRequest`."""
@@ -87,6 +78,16 @@ class LLMResult(BaseModel):
     reasks: int = 0
 
 
+class EmbedResult(BaseModel):
+    """The answer to one embedding call: a vector per text, in order, and what the call used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vectors: list[list[float]]
+    usage: Usage = Field(default_factory=Usage)
+    cached: bool = False
+
+
 class LLMClient(ABC):
     """Interface of the LLM layer. Implementations must be safe to share across tasks."""
 
@@ -97,8 +98,13 @@ class LLMClient(ABC):
         """Run one request under the client's concurrency bound and rate limits."""
 
     @abstractmethod
+    async def aembed_result(self, texts: Sequence[str], model: str | None = None) -> EmbedResult:
+        """Embed texts (cached like completions), with this call's own usage: the client's
+        running total cannot tell it apart from concurrent calls'."""
+
     async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
-        """Embed texts (cached like completions)."""
+        """Embed texts (cached like completions): a vector per text, in order."""
+        return (await self.aembed_result(texts, model)).vectors
 
     @property
     @abstractmethod

@@ -19,7 +19,7 @@ from llmassert.enforce import Decision, Enforcer, Failure, Policy, aenforce
 from llmassert.errors import ConfigError, LLMOutputError, LLMTransportError
 from llmassert.llm import recording, structured  # modules, not the package API
 from llmassert.llm.cache import DiskCache, canonical_json, embedding_key, request_key
-from llmassert.llm.client import LLMClient, LLMRequest, LLMResult, Usage
+from llmassert.llm.client import EmbedResult, LLMClient, LLMRequest, LLMResult, Usage
 from llmassert.llm.limits import ConcurrencyLimiter, LocalRateLimiter, RateLimiter
 from llmassert.llm.retry import TransportFailure, with_retries
 from llmassert.llm.transport import Transport
@@ -322,7 +322,7 @@ class Client(LLMClient):
 
     # -- embeddings ------------------------------------------------------------------------------
 
-    async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
+    async def aembed_result(self, texts: Sequence[str], model: str | None = None) -> EmbedResult:
         model = model or self.settings.embedding_model
         if not model:
             raise ConfigError(
@@ -341,7 +341,7 @@ class Client(LLMClient):
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if not missing:
             self._tracker.finish_call(cached=True)
-            return [found[t] for t in texts]
+            return EmbedResult(vectors=[found[t] for t in texts], cached=True)
         self._tracker.check_budget()
         transport, call = self._transport(model), _CallState()
         try:
@@ -365,7 +365,7 @@ class Client(LLMClient):
             self._tracker.finish_call(retries=call.retries, failed=True)
             raise
         self._tracker.finish_call(retries=call.retries)
-        return [found[t] for t in texts]
+        return EmbedResult(vectors=[found[t] for t in texts], usage=call.usage.usage())
 
     async def aclose(self) -> None:
         for transport in list(self._transports.values()):

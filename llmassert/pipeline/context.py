@@ -214,12 +214,11 @@ class OpContext:
             if self._embed_client is None and self._embed_client_factory is not None:
                 self._embed_client = self._embed_client_factory()
             client = self._embed_client or client
-        before = client.usage
         primary = model or self.env.embedding_model or DEFAULT_EMBEDDING_MODEL
         models = [primary, *(m for m in self.env.fallback_embedding_models if m != primary)]
         for i, chosen in enumerate(models):
             try:
-                vectors = await client.aembed(texts, chosen)
+                result = await client.aembed_result(texts, chosen)
                 break
             except LLMError as e:
                 # DocETL's fallback_embedding_models; a replay miss or budget stop is final.
@@ -227,8 +226,9 @@ class OpContext:
                     raise
                 self.stats.fallbacks += 1
         self.stats.calls += 1
-        self.stats.usage.add_usage(client.usage - before)
-        return vectors
+        self.stats.cached += int(result.cached)
+        self.stats.usage.add_usage(result.usage)
+        return result.vectors
 
     async def checkpointed(
         self,

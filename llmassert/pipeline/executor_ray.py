@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmassert.errors import ConfigError, PipelineError
-from llmassert.llm.client import LLMClient
+from llmassert.llm.client import EmbedResult, LLMClient, Usage
 from llmassert.llm.transport import direct_session
 from llmassert.llm.usage import price_overrides
 from llmassert.pipeline.checkpoint import CheckpointStore, Journal
@@ -84,7 +84,7 @@ from llmassert.pipeline.ray_ratelimit import start_rate_limiter
 
 if TYPE_CHECKING:
     from llmassert.config import Settings
-    from llmassert.llm.client import LLMRequest, LLMResult, Usage
+    from llmassert.llm.client import LLMRequest, LLMResult
     from llmassert.pipeline.ray_ratelimit import RateLimitHandle
 
 log = logging.getLogger("llmassert.pipeline")
@@ -199,7 +199,6 @@ class RayWorker:
         self.client = get_client(init.settings, rate_limiter=limiter)
         self.stages: dict[str, _Stage] = {}
         self.stores: dict[CheckpointRef, _WorkerStore] = {}
-        self._embed_lock = asyncio.Lock()
 
     async def ready(self) -> str:
         return self.where
@@ -249,13 +248,8 @@ class RayWorker:
     async def complete(self, request: LLMRequest) -> LLMResult:
         return await self.client.acomplete(request)
 
-    async def embed(self, texts: list[str], model: str | None) -> tuple[list[list[float]], Usage]:
-        # The client reports usage only as a running total: one embedding at a time per worker
-        # keeps the difference this call's own (resolve embeds before it compares).
-        async with self._embed_lock:
-            before = self.client.usage
-            vectors = await self.client.aembed(texts, model)
-            return vectors, self.client.usage - before
+    async def embed(self, texts: list[str], model: str | None) -> EmbedResult:
+        return await self.client.aembed_result(texts, model)
 
     async def close(self) -> None:
         for stage_id in list(self.stages):
@@ -397,8 +391,6 @@ class RemoteClient(LLMClient):
     """
 
     def __init__(self, pool: _Pool, settings: Settings) -> None:
-        from llmassert.llm.client import Usage
-
         self.pool = pool
         self.settings = settings
         self._usage = Usage()
@@ -412,15 +404,15 @@ class RemoteClient(LLMClient):
         self._usage = self._usage + result.usage
         return result
 
-    async def aembed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
+    async def aembed_result(self, texts: Sequence[str], model: str | None = None) -> EmbedResult:
         # One call, one worker: the worker's client de-duplicates, consults the cache and cuts
         # requests exactly as the local client would, so the HTTP bodies (what a cassette
         # matches on, and what a recording stores) are the local executor's.  Cutting the list
         # here instead made requests no local run sends, and every replay missed.  Operators
         # issue their batches concurrently, so batches still spread over the workers.
-        vectors, usage = await _await(self.pool.pick().embed.remote(list(texts), model))
-        self._usage = self._usage + usage
-        return list(vectors)
+        result: EmbedResult = await _await(self.pool.pick().embed.remote(list(texts), model))
+        self._usage = self._usage + result.usage
+        return result
 
 
 class RayExecutor(Executor):

@@ -207,7 +207,7 @@ CASES: list[Case] = [
         """
         import re
         def transform(doc):
-            return {"m": bool(re.search("(a|aa)+$", doc["text"]))}
+            return {"m": bool(re.search("(?=(a|aa)+$)", doc["text"]))}
         """,
         "box",
         TIMED_OUT,
