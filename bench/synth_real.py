@@ -24,7 +24,11 @@ version exactly, ``broken_*`` each break one checkable instruction (``index.yaml
 ``inputs.json`` there gives the example (the prompt's variables) the checks see.
 
 FFR = compliant responses failing at least one selected check / compliant responses;
-coverage = broken responses failing at least one selected check / broken responses.
+coverage = broken responses failing at least one selected check / broken responses;
+clean coverage = broken responses failing a selected check that passes every compliant response
+of the prompt / broken responses (a check that fails everything catches every broken response too).
+``--prompts`` reads another list (``prompts_holdout2.yaml``, ``prompts_round3.yaml``: the holdout
+rounds, whose responses were written before the tool's output on them was seen).
 No network is needed; progress goes to stderr.
 """
 
@@ -76,6 +80,10 @@ class PromptResult:
     broken: int = 0
     false_failures: int = 0
     caught: int = 0
+    # broken responses failed by a check that passes every compliant response of the prompt: what
+    # the selection catches without blocking good output (a check that fails everything "catches"
+    # every broken response too)
+    caught_clean: int = 0
     # response file -> names of the checks it failed
     failed: dict[str, list[str]] = field(default_factory=dict)
     # broken response file -> the instruction it breaks (index.yaml)
@@ -92,6 +100,10 @@ class PromptResult:
     @property
     def coverage(self) -> float | None:
         return self.caught / self.broken if self.broken else None
+
+    @property
+    def clean_coverage(self) -> float | None:
+        return self.caught_clean / self.broken if self.broken else None
 
 
 # -- the prompt list ----------------------------------------------------------------------------
@@ -386,6 +398,12 @@ def run_prompt(spec: PromptSpec, git_dir: Path, work: Path, responses: Path) -> 
             else:
                 result.broken += 1
                 result.caught += bool(failed)
+    blocking_good = set(_false_failing(result))
+    result.caught_clean = sum(
+        bool(set(names) - blocking_good)
+        for name, names in result.failed.items()
+        if name.startswith("broken_")
+    )
     result.seconds = time.perf_counter() - start
     return result
 
@@ -398,7 +416,10 @@ def _fmt(x: float | None) -> str:
 
 
 def print_table(results: list[PromptResult]) -> None:
-    head = f"{'prompt':<34} {'repo':<26} {'vers':>4} {'crit':>5} {'sel':>4} {'FFR':>11} {'coverage':>11}"
+    head = (
+        f"{'prompt':<34} {'repo':<26} {'vers':>4} {'crit':>5} {'sel':>4} {'FFR':>11} "
+        f"{'coverage':>11} {'clean cov':>11}"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
@@ -407,21 +428,24 @@ def print_table(results: list[PromptResult]) -> None:
             continue
         ffr = f"{r.false_failures}/{r.compliant} {_fmt(r.ffr)}"
         cov = f"{r.caught}/{r.broken} {_fmt(r.coverage)}"
+        clean = f"{r.caught_clean}/{r.broken} {_fmt(r.clean_coverage)}"
         print(
             f"{r.id:<34} {r.repo:<26} {r.versions:>4} {r.criteria:>5} {len(r.selected):>4} "
-            f"{ffr:>11} {cov:>11}"
+            f"{ffr:>11} {cov:>11} {clean:>11}"
         )
     ok = [r for r in results if not r.error]
     comp = sum(r.compliant for r in ok)
     brok = sum(r.broken for r in ok)
     ff = sum(r.false_failures for r in ok)
     ca = sum(r.caught for r in ok)
+    cc = sum(r.caught_clean for r in ok)
     print("-" * len(head))
     print(
         f"{'total':<34} {len(ok)} prompts{'':<17} {sum(r.versions for r in ok):>4} "
         f"{sum(r.criteria for r in ok):>5} {sum(len(r.selected) for r in ok):>4} "
         f"{f'{ff}/{comp} {_fmt(ff / comp if comp else None)}':>11} "
-        f"{f'{ca}/{brok} {_fmt(ca / brok if brok else None)}':>11}"
+        f"{f'{ca}/{brok} {_fmt(ca / brok if brok else None)}':>11} "
+        f"{f'{cc}/{brok} {_fmt(cc / brok if brok else None)}':>11}"
     )
     errors = [r for r in results if r.error]
     if errors:
@@ -456,6 +480,8 @@ def to_json(results: list[PromptResult]) -> dict[str, Any]:
                 "broken": r.broken,
                 "caught": r.caught,
                 "coverage": r.coverage,
+                "caught_clean": r.caught_clean,
+                "clean_coverage": r.clean_coverage,
                 "failed": r.failed,
                 "missed": {
                     f: r.breaks.get(f, "")
@@ -480,6 +506,8 @@ def to_json(results: list[PromptResult]) -> dict[str, Any]:
             "broken": brok,
             "caught": sum(r.caught for r in ok),
             "coverage": sum(r.caught for r in ok) / brok if brok else None,
+            "caught_clean": sum(r.caught_clean for r in ok),
+            "clean_coverage": sum(r.caught_clean for r in ok) / brok if brok else None,
         },
     }
 
