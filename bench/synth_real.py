@@ -27,6 +27,9 @@ FFR = compliant responses failing at least one selected check / compliant respon
 coverage = broken responses failing at least one selected check / broken responses;
 clean coverage = broken responses failing a selected check that passes every compliant response
 of the prompt / broken responses (a check that fails everything catches every broken response too).
+These count every selected check, as if enforced (the quality of what synthesis reads); without
+labels synthesis writes them as severity warn (reported, never enforced), so a last line gives
+FFR and coverage over the checks that block by default.
 ``--prompts`` reads another list (``prompts_holdout2.yaml``, ``prompts_round3.yaml``: the holdout
 rounds, whose responses were written before the tool's output on them was seen).
 No network is needed; progress goes to stderr.
@@ -84,6 +87,11 @@ class PromptResult:
     # the selection catches without blocking good output (a check that fails everything "catches"
     # every broken response too)
     caught_clean: int = 0
+    # the same counts over the checks that block by default (severity block); without labels,
+    # synthesis writes every check as warn (reported, never enforced) unless --unvalidated block
+    enforced: int = 0
+    enforced_false_failures: int = 0
+    enforced_caught: int = 0
     # response file -> names of the checks it failed
     failed: dict[str, list[str]] = field(default_factory=dict)
     # broken response file -> the instruction it breaks (index.yaml)
@@ -388,16 +396,20 @@ def run_prompt(spec: PromptSpec, git_dir: Path, work: Path, responses: Path) -> 
 
     with AssertionSet.load(out / f"{spec.id}.py") as checks:
         result.selected = list(checks.names)
+        result.enforced = len(result.selected) - len(checks.warn_names)
         for name, compliant, text in rows:
             res = checks.check(text, example=dict(example))
             failed = sorted({f.name for f in res.failures})
+            blocked = not checks.blocking(res).passed
             result.failed[name] = failed
             if compliant:
                 result.compliant += 1
                 result.false_failures += bool(failed)
+                result.enforced_false_failures += blocked
             else:
                 result.broken += 1
                 result.caught += bool(failed)
+                result.enforced_caught += blocked
     blocking_good = set(_false_failing(result))
     result.caught_clean = sum(
         bool(set(names) - blocking_good)
@@ -447,6 +459,14 @@ def print_table(results: list[PromptResult]) -> None:
         f"{f'{ca}/{brok} {_fmt(ca / brok if brok else None)}':>11} "
         f"{f'{cc}/{brok} {_fmt(cc / brok if brok else None)}':>11}"
     )
+    enforced = sum(r.enforced for r in ok)
+    eff = sum(r.enforced_false_failures for r in ok)
+    eca = sum(r.enforced_caught for r in ok)
+    print(
+        f"the table counts every selected check; {enforced} of "
+        f"{sum(len(r.selected) for r in ok)} block by default (severity block): FFR {eff}/{comp}, "
+        f"coverage {eca}/{brok}"
+    )
     errors = [r for r in results if r.error]
     if errors:
         print(f"{len(errors)} prompt(s) failed to run (see above)")
@@ -482,6 +502,9 @@ def to_json(results: list[PromptResult]) -> dict[str, Any]:
                 "coverage": r.coverage,
                 "caught_clean": r.caught_clean,
                 "clean_coverage": r.clean_coverage,
+                "enforced": r.enforced,
+                "enforced_false_failures": r.enforced_false_failures,
+                "enforced_caught": r.enforced_caught,
                 "failed": r.failed,
                 "missed": {
                     f: r.breaks.get(f, "")
@@ -508,6 +531,9 @@ def to_json(results: list[PromptResult]) -> dict[str, Any]:
             "coverage": sum(r.caught for r in ok) / brok if brok else None,
             "caught_clean": sum(r.caught_clean for r in ok),
             "clean_coverage": sum(r.caught_clean for r in ok) / brok if brok else None,
+            "enforced": sum(r.enforced for r in ok),
+            "enforced_false_failures": sum(r.enforced_false_failures for r in ok),
+            "enforced_caught": sum(r.enforced_caught for r in ok),
         },
     }
 

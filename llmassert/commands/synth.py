@@ -33,6 +33,11 @@ class SelectMethod(StrEnum):
     base = "base"
 
 
+class Severity(StrEnum):
+    warn = "warn"
+    block = "block"
+
+
 class RichProgress:
     """One progress line per prompt on stderr: stage, then evaluating n/N candidates."""
 
@@ -164,6 +169,15 @@ def register(app: typer.Typer) -> None:
                 "relaxing them to the nearest feasible targets."
             ),
         ] = False,
+        unvalidated: Annotated[
+            Severity,
+            typer.Option(
+                "--unvalidated",
+                help="Severity of the checks of a prompt without labeled responses: warn "
+                "reports their failures without enforcing them (nothing measured how often they "
+                "fail good outputs); block enforces them.",
+            ),
+        ] = Severity.warn,
         force: ForceOpt = False,
     ) -> None:
         """Synthesize assertions from prompt version histories (offline unless --model)."""
@@ -193,6 +207,7 @@ def register(app: typer.Typer) -> None:
             ffr_confidence=ffr_confidence or None,
             force=force,
             version=prompt_version,
+            unvalidated=unvalidated.value,
         )
 
         def run(client: Any = None) -> Any:

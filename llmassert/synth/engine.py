@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from llmassert.aio import run_sync
 from llmassert.config import Settings
@@ -108,6 +108,8 @@ class SynthOptions:
     ffr_confidence: float | None = 0.9
     # The version whose instructions are enforced: None = the latest; an index, label or sha.
     version: str | None = None
+    # Severity of the selected checks when there are no labeled responses (see Manifest).
+    unvalidated: Literal["warn", "block"] = "warn"
 
     def __post_init__(self) -> None:
         for name in ("alpha", "tau"):
@@ -121,6 +123,10 @@ class SynthOptions:
             )
         if not 0 <= self.holdout < 1:
             raise SynthesisError(f"must be in [0, 1), got {self.holdout}", field="--holdout")
+        if self.unvalidated not in ("warn", "block"):
+            raise SynthesisError(
+                f"must be warn or block, got {self.unvalidated!r}", field="--unvalidated"
+            )
         if self.method not in ("sub", "cov", "base"):
             raise SynthesisError(f"must be sub, cov or base, got {self.method!r}", field="--method")
 
@@ -152,6 +158,7 @@ def synthesize(
     ffr_confidence: float | None = 0.9,
     force: bool = False,
     version: str | None = None,
+    unvalidated: Literal["warn", "block"] = "warn",
 ) -> SynthReport:
     """Synthesize assertions for every prompt under ``path``; see the module docstring.
 
@@ -162,6 +169,8 @@ def synthesize(
     An edited ``<out_dir>/<name>.py`` is refused before any work (and again before writing)
     unless ``force``.
     ``version`` picks the version whose instructions are checked (default: the latest).
+    ``unvalidated``: the severity of the checks of a prompt without labeled responses ("warn":
+    reported, never enforced, until labels measure how often they fail good outputs).
     """
     from llmassert.history import load_histories
 
@@ -175,6 +184,7 @@ def synthesize(
         timeout_s=sandbox_timeout_s,
         ffr_confidence=ffr_confidence,
         version=version,
+        unvalidated=unvalidated,
     )
     histories = load_histories(Path(path), git=git, labels=Path(labels) if labels else None)
     if not histories:
@@ -543,11 +553,18 @@ async def _synthesize_one(
         history=found.history,
         self_test=found.self_test,
         validated=bool(M_train),
+        unvalidated_severity=options.unvalidated,
     )
     if not M_train and candidates:
+        enforced = (
+            "written as severity block (--unvalidated block)"
+            if options.unvalidated == "block"
+            else "written as severity warn: reported, never enforced"
+        )
         warnings.append(
             "no labeled responses: the selection is unvalidated (each criterion's most lenient "
-            "check, self-tested on the prompt's output template); add --labels to measure FFR"
+            f"check, self-tested on the prompt's output template), {enforced}; add --labels to "
+            "measure FFR"
         )
     progress.stage(history.name, "selecting")
     manifest, relaxed = _select(manifest, options, warnings)

@@ -162,6 +162,10 @@ class Manifest(_Strict):
     self_test: SelfTestRecord | None = None
     # False: no labeled responses, so nothing measured how often the checks fail good outputs.
     validated: bool = True
+    # The severity written for the selected checks while ``validated`` is False: "warn" reports a
+    # failure without enforcing it (an unmeasured check must not block good outputs); "block"
+    # is the user's explicit choice (``--unvalidated block``).
+    unvalidated_severity: Literal["warn", "block"] = "warn"
 
     @model_validator(mode="after")
     def _shapes(self) -> Manifest:

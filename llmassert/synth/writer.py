@@ -255,7 +255,13 @@ def docstring_for(cand: Candidate, manifest: Manifest) -> str:
         "user": "written by the user",
     }[cand.source]
     lines.append(f"Kind: {kind} ({origin}).")
-    lines.append("Severity: block (warn: report failures without enforcing them).")
+    if manifest.validated or manifest.unvalidated_severity == "block":
+        lines.append("Severity: block (warn: report failures without enforcing them).")
+    else:
+        lines.append(
+            "Severity: warn (no labeled responses measured how often it fails good outputs: "
+            "reported, never enforced; block enforces it)."
+        )
     if is_prefix_monotone(cand.code, cand.name):
         lines.append(
             "Monotone: yes (a failing prefix fails the whole response: streams stop early)."

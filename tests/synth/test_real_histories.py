@@ -332,3 +332,24 @@ def test_comparisons_examples_and_the_users_language_are_not_misread(tmp_path: P
     assert "english" not in code  # "in English, but respond in that language"
     assert "'update'" not in code  # the example after "- for example," is not the rule
     assert "same_language_as_input" in manifest["selection"]["selected"]
+
+
+def test_unvalidated_checks_warn_and_labels_or_the_flag_make_them_block(tmp_path: Path) -> None:
+    # Without labels nothing measured how often the checks fail good outputs: each is written as
+    # severity warn (reported, never enforced); the broken response still gets its warnings.
+    checks, manifest = _synth(tmp_path, TALK_V1, TALK_V2)
+    assert manifest["unvalidated_severity"] == "warn"
+    assert checks.names and checks.warn_names == frozenset(checks.names)
+    broken = checks.check(BROKEN["uses delve"], {})
+    assert broken.failures and checks.blocking(broken).passed
+    # The user's explicit choice enforces them, and a re-selection keeps it.
+    blocking, manifest = _synth(tmp_path / "block", TALK_V1, TALK_V2, unvalidated="block")
+    assert manifest["unvalidated_severity"] == "block" and not blocking.warn_names
+    assert not blocking.blocking(blocking.check(BROKEN["uses delve"], {})).passed
+    done = subprocess.run(
+        [sys.executable, "-m", "llmassert.cli", "select", str(tmp_path / "block" / "out" / "talk.json"),
+         "--alpha", "0.5", "--force"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not AssertionSet.load(tmp_path / "block" / "out" / "talk.py").warn_names
