@@ -129,3 +129,40 @@ def test_markdown_scoped_or_conditional_is_not_required_of_the_whole_response() 
         assert not any(n.startswith("markdown") for n in names(text)), text
     assert "markdown_lenient" in names("Format your answer in markdown.")
     assert "markdown_lenient" in names("Write every reply to the user in Markdown.")
+
+
+# --- a tag skeleton after "Follow this format:" is the response's shape -------------------------
+
+
+def test_tag_skeleton_after_a_format_line_requires_each_tag() -> None:
+    from llmassert.history.models import PromptHistory, PromptVersion
+    from llmassert.sandbox import load_inline
+    from llmassert.synth.engine import offline_candidates
+
+    text = (
+        "Read the ticket and judge whether it is urgent.\n"
+        "Follow this format:\n"
+        "<verdict>\n"
+        "Urgent or routine.\n"
+        "</verdict>\n"
+        "<reason>\n"
+        "One line on why.\n"
+        "</reason>\n"
+    )
+    history = PromptHistory(
+        name="triage",
+        versions=(PromptVersion(index=1, text=text, source="v1.txt", label="v1"),),
+        origin="test",
+    )
+    _criteria, cands = offline_candidates(history)
+    found = {c.name: c for c in cands if c.name.startswith("format_tags")}
+    assert "format_tags_strict" in found  # the self-test may keep one variant only
+    good = "<verdict>\nroutine\n</verdict>\n<reason>\nA typo fix.\n</reason>"
+    missing = "<verdict>\nroutine\n</verdict>\nA typo fix."
+    swapped = "<reason>\nA typo fix.\n</reason>\n<verdict>\nroutine\n</verdict>"
+    for name, cand in found.items():
+        fn = load_inline(cand.code, filename=name)[name]
+        assert fn({}, good) is True
+        assert fn({}, missing) is False
+    strict = load_inline(found["format_tags_strict"].code, filename="s")["format_tags_strict"]
+    assert strict({}, swapped) is False
