@@ -79,6 +79,8 @@ def test_bare_start_words_need_a_noun_like_object() -> None:
 def test_sections_need_an_imperative_about_the_response() -> None:
     assert names("Be careful with half-written sections and skip style remarks.") == []
     assert names("Take care with the code sections you touch.") == []
+    listed = "The memo should use markdown and contain the following headers:"
+    assert "has_sections_lenient" in names(listed)
     assert names("Split the report into clear sections.") == [
         "has_headers_strict",
         "has_sections_lenient",

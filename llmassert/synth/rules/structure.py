@@ -104,6 +104,16 @@ _NEUTRAL_SECTION_MODIFIERS = frozenset(
         "text",
         "summary",
         "it",
+        "following",
+        "these",
+        "those",
+        "below",
+        "above",
+        "given",
+        "listed",
+        "required",
+        "proper",
+        "standard",
     ]
 )
 _NAMED_SECTIONS = re.compile(
