@@ -131,6 +131,7 @@ class SectionSpec:
     max_words: int | None = None  # words of the whole section
     labels: tuple[str, ...] = ()  # allowed labels of the section
     scale: Scale | None = None  # the rating scale its value must be on
+    tag: bool = False  # an XML-like tag of a skeleton (``<name>`` ... ``</name>``), not a title
 
 
 @dataclass
@@ -192,6 +193,14 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
         if len(titles) >= 2 and not tpl.sections:
             tpl.sections = [SectionSpec(t) for t in titles]
             tpl.ordered, tpl.ordered_by, tpl.sections_by = True, "template", "template"
+    # 1b. A tag skeleton after "Follow this format:" (the lines are no template block: tags).
+    if not tpl.sections:
+        for line in lines:
+            tags = format_tags(line, text)
+            if tags:
+                tpl.sections = [SectionSpec(t, tag=True) for t in tags]
+                tpl.ordered, tpl.ordered_by, tpl.sections_by = True, "template", "template"
+                break
     # 2. "Create the following output sections:" + a list.
     for i, line in enumerate(lines):
         if _FOLLOWING_SECTIONS.search(line) and line.rstrip().endswith(":"):
@@ -291,11 +300,15 @@ def scope_of(sentence: str, tpl: OutputTemplate) -> tuple[str, str | None]:
     named = [
         s.name
         for s in tpl.sections
-        if re.search(r"(?<![\w])" + re.escape(s.name) + r"(?![\w])", sentence)
-        or re.search(
-            r"(?:section|heading|header)\s+(?:called|named|titled)\s+[\"'`*]*" + re.escape(s.name),
-            sentence,
-            re.I,
+        if not s.tag  # a tag's name in a sentence is a word, not the tag
+        and (
+            re.search(r"(?<![\w])" + re.escape(s.name) + r"(?![\w])", sentence)
+            or re.search(
+                r"(?:section|heading|header)\s+(?:called|named|titled)\s+[\"'`*]*"
+                + re.escape(s.name),
+                sentence,
+                re.I,
+            )
         )
     ]
     if named:
@@ -455,6 +468,9 @@ def filled(tpl: OutputTemplate) -> str | None:
         return None
     parts = []
     for spec in tpl.sections:
+        if spec.tag:
+            parts += [f"<{spec.name}>", _FILLER[0] + ".", f"</{spec.name}>", ""]
+            continue
         parts.append(f"{spec.name.upper()}:")
         parts.append("")
         if spec.scale is not None or spec.labels:
@@ -503,3 +519,48 @@ def _sentence(i: int, max_words: int | None, n: int) -> str:
     if max_words is not None:
         return _words_to(base, max(1, min(len(base.split()), max_words // max(n, 1)))) + "."
     return base + "."
+
+
+# --- tag skeletons -------------------------------------------------------------------------------
+
+# "Follow this format:", "Respond in the following format:", "Use this format:": the lines after
+# it are the response's shape.
+FORMAT_INTRO = re.compile(
+    r"^\W*(?:please\s+)?(?:(?:always\s+)?(?:follow|use|respond in|reply in|answer in|write in|"
+    r"output in|return it in|respond using|respond with)\s+)?(?:this|the following|the below)\s+"
+    r"(?:output\s+|response\s+)?format\s*:\s*$",
+    re.I,
+)
+_OPEN_TAG = re.compile(r"^\s*<([A-Za-z][\w.-]{0,40})>")
+
+
+def format_tags(sentence: str, prompt_text: str) -> tuple[str, ...]:
+    """The XML-like tags of the skeleton a "Follow this format:" sentence introduces.
+
+    The lines after the sentence (up to the first blank line after the skeleton starts) must
+    open with a tag at a line start and close it later (``<answer>`` ... ``</answer>``); the
+    top-level tags are returned in order. Nested tags, and tags never closed, are left out.
+    """
+    if not FORMAT_INTRO.match(sentence.strip()):
+        return ()
+    at = prompt_text.find(sentence.strip())
+    if at < 0:
+        return ()
+    lines = prompt_text[at + len(sentence.strip()) :].splitlines()[1:]
+    tags: list[str] = []
+    open_tag: str | None = None
+    started = False
+    for line in lines:
+        if not line.strip():
+            if started and open_tag is None:
+                break
+            continue
+        if open_tag is None:
+            m = _OPEN_TAG.match(line)
+            if not m:
+                break  # the skeleton is over (or it is not a tag skeleton)
+            started, open_tag = True, m.group(1)
+        if re.search(rf"</{re.escape(open_tag)}>", line):
+            tags.append(open_tag)
+            open_tag = None
+    return tuple(dict.fromkeys(tags))

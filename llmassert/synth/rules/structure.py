@@ -23,15 +23,116 @@ from llmassert.synth.rules.registry import Family, Hit
 _MARKDOWN = re.compile(r"\bmarkdown\b", re.I)
 _PLAIN = re.compile(r"\bplain text\b|\bno formatting\b|\bwithout (?:any )?formatting\b", re.I)
 _SECTIONS_WORD = re.compile(r"\b(?:headers?|headings?|sections?)\b", re.I)
+# "Use/organize/split ... (into/with) sections": an imperative (at the start, or after a modal or
+# "to") that makes sections part of the response; the word before the noun must not say what kind
+# of content the sections are ("unimplemented sections", "code sections" are parts of something
+# else), so only a small set of neutral modifiers is accepted there.
 _USE_SECTIONS = re.compile(
-    r"\b(?:use|with|include|contain|have|add|organi[sz]e\w*|divide\w*|split|structure\w*)\b[^.]{0,40}\b(?:headers?|headings?|sections?)\b",
+    r"(?:^\W*(?:[A-Z][\w ]{0,30}:\s*)?(?:please\s+|always\s+|also\s+)?"
+    r"|\b(?:should|must|shall|will|need to|needs to|to|and|then)\s+(?:always\s+|also\s+)?)"
+    r"(?:use|include|contain|have|add|organi[sz]e|divide|split|structure|break|format|group|"
+    r"separate)\b(?P<span>[^.;!?]{0,40}?)\b(?:headers?|headings?|sections?)\b",
     re.I,
+)
+_NEUTRAL_SECTION_MODIFIERS = frozenset(
+    [
+        "use",
+        "include",
+        "contain",
+        "have",
+        "add",
+        "organize",
+        "organise",
+        "divide",
+        "split",
+        "structure",
+        "break",
+        "format",
+        "group",
+        "separate",
+        "it",
+        "up",
+        "into",
+        "with",
+        "in",
+        "by",
+        "using",
+        "and",
+        "or",
+        "of",
+        "a",
+        "the",
+        "your",
+        "its",
+        "some",
+        "clear",
+        "separate",
+        "distinct",
+        "different",
+        "multiple",
+        "several",
+        "logical",
+        "labeled",
+        "labelled",
+        "titled",
+        "markdown",
+        "section",
+        "descriptive",
+        "short",
+        "meaningful",
+        "numbered",
+        "bold",
+        "main",
+        "named",
+        "appropriate",
+        "two",
+        "three",
+        "four",
+        "five",
+        "level",
+        "h1",
+        "h2",
+        "h3",
+        "#",
+        "##",
+        "response",
+        "answer",
+        "output",
+        "reply",
+        "report",
+        "document",
+        "text",
+        "summary",
+        "it",
+        "following",
+        "these",
+        "those",
+        "below",
+        "above",
+        "given",
+        "listed",
+        "required",
+        "proper",
+        "standard",
+    ]
 )
 _NAMED_SECTIONS = re.compile(
     r"\b(?:headers?|headings?|sections?|parts?)\s*(?:called|named|titled|entitled|:|such as|like|including)\s*:?\s*(?P<names>.+)$",
     re.I,
 )
 _LABEL = re.compile(r"^[\"“']?(?P<label>[A-Z][\w&/'’ -]{1,50}?)\s*:\s+\S")
+# What follows "Label:" is an instruction to the model, not a description of a section's content
+# ("Note: ALWAYS use ...", "Rule: If ..., do ...", "Tip: Use ..."): the line is the prompt's own
+# note, not a section the response must have. A description reads "This section ...", "A short
+# summary of ...", "Potential risks ...".
+_INSTRUCTION_AFTER_LABEL = re.compile(
+    r"\W*(?:(?:if|when|whenever|unless|once|before|after|always|never|please|do|don'?t|"
+    r"make sure|ensure|be|use|follow|write|set|avoid|keep|return|add|remove|include|"
+    r"implement|check|try|remember|note that|you)\b"
+    r"|.*\b(?-i:MUST|SHOULD|SHALL|ALWAYS|NEVER|DO NOT|DON'T)\b"
+    r"|.*\b(?:you|the model) (?:must|should|shall|need to|have to)\b)",
+    re.I,
+)
 _JSON = re.compile(r"\bjson\b", re.I)
 _JSON_KEYS = re.compile(
     r"\b(?:keys?|fields?|properties|attributes)\b\s*(?:called|named|:)?\s*(?P<names>[^.;]+)", re.I
@@ -117,7 +218,7 @@ def _markdown_checks(criterion: Criterion) -> list[Check]:
                 ("markdown_headers",),
             ),
         ]
-    if m:
+    if m and not _markdown_for_a_part(text, m):
         return [
             Check(
                 "markdown_headers_strict",
@@ -135,6 +236,30 @@ def _markdown_checks(criterion: Criterion) -> list[Check]:
     return []
 
 
+# What markdown is for, when it is not the whole response: "using markdown to format the comment",
+# "markdown in the description field", "inside the <review> tag".
+_RESPONSE_NOUNS = r"(?:response|responses|answer|answers|reply|replies|output|message|messages|text|report|everything|markdown|format|formatting|syntax|style|notation)"
+_MARKDOWN_SCOPE = re.compile(
+    r"\b(?:to format|for|in|inside|within|of)\s+(?:the|your|its|their|a|an|any|this|that)\s+"
+    r"(?:[\w-]+\s+){0,2}?(?P<noun>[\w-]+)\b"
+    r"|<[A-Za-z][\w-]*>",
+    re.I,
+)
+
+
+def _markdown_for_a_part(text: str, m: re.Match[str]) -> bool:
+    """True when the markdown a sentence asks for is not required of the whole response: the
+    sentence holds under a condition ("if/when/unless ..."), or markdown formats one part of it
+    (a field, a tag, "the comment")."""
+    if re.search(r"\b(?:if|when|whenever|unless|where(?:ver)?|as needed|if needed)\b", text, re.I):
+        return True
+    for scope in _MARKDOWN_SCOPE.finditer(text):
+        noun = scope.group("noun")
+        if noun is None or not re.fullmatch(_RESPONSE_NOUNS, noun, re.I):
+            return True
+    return False
+
+
 def section_names(criterion: Criterion) -> list[str]:
     """Section titles a criterion asks for: listed after "headers:" or as its "Label: ..." line."""
     text = criterion.text
@@ -148,11 +273,21 @@ def section_names(criterion: Criterion) -> list[str]:
             names = [re.sub(r"^and\s+", "", p.strip(" \"'“”")) for p in parts]
         return unique(n for n in names if n and len(n.split()) <= 6 and n[0].isupper())
     label = _LABEL.match(text)
-    if label and (_SECTIONS_WORD.search(text) or _SECTIONS_WORD.search(criterion.context)):
+    if (
+        label
+        and (_SECTIONS_WORD.search(text) or _SECTIONS_WORD.search(criterion.context))
+        and not _INSTRUCTION_AFTER_LABEL.match(text[label.end() - 1 :])
+    ):
         name = label.group("label").strip()
         if len(name.split()) <= 6:
             return [name]
     return []
+
+
+def _neutral_modifier(m: re.Match[str]) -> bool:
+    """True when the word before "sections/headers" does not name a kind of content."""
+    words = re.findall(r"[\w#'-]+", m.string[: m.end("span")].casefold())
+    return not words or words[-1] in _NEUTRAL_SECTION_MODIFIERS
 
 
 @checks.rule
@@ -183,7 +318,7 @@ def _section_checks(criterion: Criterion) -> list[Check]:
             ),
         ]
     m = _USE_SECTIONS.search(text)
-    if m and not negated(text, m.start()):
+    if m and not negated(text, m.start("span")) and _neutral_modifier(m):
         return [
             Check(
                 "has_headers_strict",
@@ -201,17 +336,58 @@ def _section_checks(criterion: Criterion) -> list[Check]:
     return []
 
 
-checks.when(
-    (r"\bcode ?blocks?\b|\bfenced\b|\bin backticks\b|```"),
-    if_negated=[
-        Check(
-            "no_code_block",
-            "No fenced code block.",
-            "return not code_blocks(response)",
-            ("code_blocks",),
-        )
-    ],
-    stated=[
+_CODE_BLOCK = re.compile(r"\bcode ?blocks?\b|\bfenced\b|\bin backticks\b|```", re.I)
+# "more than one X" / "multiple X": a negation of these limits X to one, it does not ban X.
+_MULTIPLE = re.compile(
+    r"\b(?:multiple|several|many|more than (?:one|a single)|two or more|(?:a )?couple of|"
+    r"(?:a )?number of|lots of|a lot of)\s+(?:\w+\s+){0,2}$",
+    re.I,
+)
+# A clause after the thing banned that says when the ban applies ("don't use a code block unless
+# the user should run it", "... if it is not meant to be run", "... that the user cannot run").
+_TRAILING_CONDITION = re.compile(
+    r"^[^.;!?]*?\b(?:unless|if|when|whenever|where|that|which|except|other than|only)\b", re.I
+)
+
+
+def limits_to_one(text: str, position: int) -> bool:
+    """True when the words before ``position`` say "multiple / more than one / several"."""
+    return _MULTIPLE.search(text[:position]) is not None
+
+
+def trailing_condition(text: str, end: int) -> bool:
+    """True when a clause after ``end`` (in the same sentence) restricts what comes before."""
+    return _TRAILING_CONDITION.match(text[end:]) is not None
+
+
+_AT_MOST_ONE_CODE_BLOCK = Check(
+    "at_most_one_code_block",
+    "At most one fenced code block.",
+    "return len(code_blocks(response)) <= 1",
+    ("code_blocks",),
+)
+
+
+@checks.on(_CODE_BLOCK)
+def _code_block_checks(hit: Hit) -> list[Check]:
+    if hit.negated:
+        if limits_to_one(hit.text, hit.match.start()):
+            return [_AT_MOST_ONE_CODE_BLOCK]
+        if trailing_condition(hit.text, hit.match.end()):
+            return []  # "don't use a code block unless ...": a ban under a condition
+        if _asks_for_code_blocks(hit.criterion.context.replace(hit.criterion.text, " ")):
+            return []  # the same prompt asks for code blocks elsewhere: the ban is partial
+        return [
+            Check(
+                "no_code_block",
+                "No fenced code block.",
+                "return not code_blocks(response)",
+                ("code_blocks",),
+            )
+        ]
+    if limits_to_one(hit.text, hit.match.start()):
+        return []  # "you may use multiple code blocks": a permission
+    return [
         Check(
             "code_block_only_strict",
             "The whole response is one fenced code block.",
@@ -224,19 +400,44 @@ checks.when(
             "return bool(code_blocks(response))",
             ("code_blocks",),
         ),
-    ],
-)
-checks.when(
-    (r"\btables?\b(?! of contents)|\btabular\b"),
-    if_negated=[
-        Check(
-            "no_table",
-            "No markdown table.",
-            "return not has_markdown_table(response)",
-            ("has_markdown_table",),
-        )
-    ],
-    stated=[
+    ]
+
+
+def _asks_for_code_blocks(context: str) -> bool:
+    """True when a sentence of ``context`` asks for code blocks (not negated)."""
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", context):
+        m = re.search(r"\bcode ?blocks?\b", sentence, re.I)
+        if m and not negated(sentence, m.start()) and not limits_to_one(sentence, m.start()):
+            return True
+    return False
+
+
+@checks.on(r"\btables?\b(?! of contents)|\btabular\b")
+def _table_checks(hit: Hit) -> list[Check]:
+    if hit.negated:
+        if limits_to_one(hit.text, hit.match.start()):
+            return [
+                Check(
+                    "at_most_one_table",
+                    "At most one markdown table.",
+                    "return sum(1 for line in lines(response) if re.match(r'\\s*\\|?\\s*:?-{3,}', line)) <= 1",
+                    ("lines",),
+                    ("re",),
+                )
+            ]
+        if trailing_condition(hit.text, hit.match.end()):
+            return []
+        return [
+            Check(
+                "no_table",
+                "No markdown table.",
+                "return not has_markdown_table(response)",
+                ("has_markdown_table",),
+            )
+        ]
+    if limits_to_one(hit.text, hit.match.start()):
+        return []
+    return [
         Check(
             "markdown_table_strict",
             "Contains a markdown table (header and --- separator).",
@@ -249,8 +450,7 @@ checks.when(
             "return sum(1 for line in lines(response) if line.count('|') >= 2) >= 2",
             ("lines",),
         ),
-    ],
-)
+    ]
 
 
 def _json_keys(text: str) -> list[str]:

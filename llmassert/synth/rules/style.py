@@ -20,7 +20,10 @@ from llmassert.synth.rules.registry import Family, Hit, MatchBuilder
 LANGUAGES = ("english", "spanish", "french", "german", "italian", "portuguese")
 _TARGET = r"(?:(?:your|the|each|every|my) )?(?:response|answer|reply|email|message|letter|output|text|summary|review|report|post)?\s*"
 _ASKED_FOR = re.compile(
-    r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?(?P<noun>[a-z]{4,})\b", re.I
+    r"\bfor (?:a |an |the |my |your |their )?(?:\w+ )?"
+    r"(?!(?:before|after|when|while|until|unless|about|from|with|into|then|that|which)\b)"
+    r"(?P<noun>[a-z]{4,})\b",
+    re.I,
 )
 REQUEST_PHRASES = (
     "please provide", "please share", "please tell", "please describe", "please explain",
@@ -121,13 +124,58 @@ checks.when(
 )
 
 
-def _phrase_target(what: str) -> tuple[list[str], str]:
+# Nouns ending in -ing that name text, not an action ("start with a greeting").
+_ING_NOUNS = frozenset(
+    [
+        "greeting",
+        "greetings",
+        "heading",
+        "headings",
+        "string",
+        "strings",
+        "warning",
+        "warnings",
+        "something",
+        "nothing",
+        "anything",
+        "everything",
+        "thing",
+        "things",
+        "morning",
+        "evening",
+        "closing",
+        "opening",
+        "ending",
+        "meeting",
+    ]
+)
+
+
+_SAYING = r"(?:saying|writing|typing|stating|printing|outputting|replying|answering|responding)\b"
+
+
+def _names_action(what: str, by: bool) -> bool:
+    """True when the object of "start/end by/with ..." is an action, not text to place.
+
+    "Start by writing a plan", "begin with reviewing the diff": a verb (after "by", or an -ing
+    form) says what to do first, not which words come first.
+    """
+    words = what.strip().split()
+    if not words:
+        return True
+    first = words[0].strip("\"'“”‘’*_").casefold()
+    return by or (first.endswith("ing") and len(first) > 4 and first not in _ING_NOUNS)
+
+
+def _phrase_target(what: str, by: bool = False) -> tuple[list[str], str]:
     """Literal phrases to place, or a concept name, from the object of "start/end with ..."."""
+    action = _names_action(what, by)
+    says = re.match(_SAYING, what.strip(), re.I) is not None
     phrases = quoted(what)
-    if phrases:
+    if phrases and (says or not action):  # "start by saying 'Hi'": the quote is the text
         return phrases, ""
     slots = PLACEHOLDER.findall(what)
-    if slots:  # "End the email with the sender's name, {sender_name}."
+    if slots and (says or not action):  # "End the email with the sender's name, {sender_name}."
         return [" ".join(slots)], ""
     w = what.strip().casefold()
     for concept, pattern in (
@@ -141,17 +189,31 @@ def _phrase_target(what: str) -> tuple[list[str], str]:
         if re.search(pattern, w):
             return [], concept
     words = what.strip().split()
-    if 1 <= len(words) <= 4 and words[0].casefold() not in (
-        "a",
-        "an",
-        "the",
-        "your",
-        "some",
-        "one",
-        "this",
+    if action:
+        return [], ""  # an action: only a concept it names is checked
+    if (
+        1 <= len(words) <= 4
+        and _noun_like(words[0])
+        and words[0].casefold()
+        not in (
+            "a",
+            "an",
+            "the",
+            "your",
+            "some",
+            "one",
+            "this",
+        )
     ):
         return [what.strip().strip("\"'")], ""
     return [], ""
+
+
+def _noun_like(word: str) -> bool:
+    """An unquoted first word that can be the literal text: a capitalised word ("Hello") or a
+    symbol ("#", "---"); a lowercase word is as likely a verb or an adjective ("explain",
+    "brief") and gets no literal check."""
+    return word[:1].isupper() or not word[:1].isalpha()
 
 
 def _placed(phrase: str, where: str) -> list[Check]:
@@ -256,7 +318,8 @@ def _positioned(where: str, concepts: dict[str, list[Check]]) -> MatchBuilder:
     """The rule for "start/end with X": X's phrase at that place, or the concept's own checks."""
 
     def build(hit: Hit) -> list[Check]:
-        phrases, concept = _phrase_target(hit.match.group("what"))
+        by = hit.match.group("prep").casefold() == "by"
+        phrases, concept = _phrase_target(hit.match.group("what"), by)
         if phrases:
             return _placed(phrases[0], where)
         return list(concepts.get(concept, ()))
@@ -265,21 +328,56 @@ def _positioned(where: str, concepts: dict[str, list[Check]]) -> MatchBuilder:
 
 
 checks.on(
-    rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?:with|by)\s+(?P<what>[^.;!?]+)", skip_negated=True
+    rf"\b(?:start|begin|open)\w*\s+{_TARGET}(?P<prep>with|by)\s+(?P<what>[^.;!?]+)",
+    skip_negated=True,
 )(_positioned("start", _START_CONCEPTS))
 checks.on(
     rf"\b(?:end|close|finish|conclude|sign(?:ing)? off|wrap(?:ping)? up)\w*\s+{_TARGET}"
-    r"(?:with|by)\s+(?P<what>[^.;!?]+)",
+    r"(?P<prep>with|by)\s+(?P<what>[^.;!?]+)",
     skip_negated=True,
 )(_positioned("end", _END_CONCEPTS))
 
 
+# Whom the questions are for: the reader of the response (or clarifying/follow-up questions,
+# which are always for the reader). Without one, "ask questions that mention file paths" may be
+# queries for a search tool.
+_ADDRESSEE = re.compile(
+    r"\b(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|follow[- ]up)\b",
+    re.I,
+)
+_FROM_ADDRESSEE = re.compile(
+    r"\b(?:from|of|to)\s+(?:me|us|the user|the reader|the customer|them|him|her|users)\b", re.I
+)
+_FOR_A_TOOL = re.compile(
+    r"\b(?:search(?:es|ing)?|search engine|queries|query|tool|api|database|index|retriev\w*)\b",
+    re.I,
+)
+_MULTIPLE_QUESTIONS = re.compile(
+    r"\s+(?:\w+\s+){0,3}?(?:multiple|several|more than one|many|two or more)\s+(?:\w+\s+)?"
+    r"questions\b",
+    re.I,
+)
+
+
 @checks.on(
     r"\bask(?:s|ing)?\b(?P<rest>(?:\s+(?:me|us|the user|the reader|the customer|them|him|her|users|clarifying|"
-    r"follow[- ]up|a|an|one|some|any|relevant))*\s+(?:questions?|for|about|whether|if)\b.*)"
+    r"follow[- ]up|a|an|one|some|any|relevant|multiple|several|many|more than one|two or more))*"
+    r"\s+(?:questions?|for|about|whether|if)\b.*)"
 )
 def _ask_checks(hit: Hit) -> list[Check]:
+    rest = hit.match.group("rest")
+    head = re.split(r"\b(?:questions?|for|about|whether|if)\b", rest, maxsplit=1)[0]
+    several = _MULTIPLE_QUESTIONS.match(rest) is not None
     if hit.negated:
+        if several:  # "don't ask several questions at once": one at most
+            return [
+                Check(
+                    "at_most_one_question",
+                    "At most one sentence ending with a question mark.",
+                    "return len(questions(response)) <= 1",
+                    ("questions",),
+                )
+            ]
         return [
             Check(
                 "no_questions_strict", "No question mark anywhere.", "return '?' not in response"
@@ -291,6 +389,18 @@ def _ask_checks(hit: Hit) -> list[Check]:
                 ("questions",),
             ),
         ]
+    # The addressee before the object ("ask the user for ...") or after it ("ask for input from
+    # the user").
+    who = (
+        _ADDRESSEE.search(head)
+        or _FROM_ADDRESSEE.search(rest)
+        or re.match(r"\s+for\s+(?:\w+\s+)?(?:clarification|confirmation)\b", rest, re.I)
+    )
+    if not who or (
+        re.match(r"clarifying|follow|for", who.group(0).strip(), re.I)
+        and _FOR_A_TOOL.search(hit.text)
+    ):
+        return []  # questions to whom? a search engine's queries are "questions" too
     out = [
         Check(
             "asks_question_strict",

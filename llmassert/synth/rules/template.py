@@ -56,6 +56,8 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
         or (_FOLLOWING_SECTIONS.search(text) and text.rstrip().endswith(":"))
         or criterion.id.startswith("t")
     ):
+        if all(s.tag for s in tpl.sections):
+            return _tag_checks(names)
         out.append(
             Check(
                 "has_sections",
@@ -194,6 +196,30 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
             )
         ]
     return None
+
+
+def _tag_checks(tags: tuple[str, ...]) -> list[Check]:
+    """The tags of a "Follow this format:" skeleton: each opened and closed, in order."""
+    opened = tuple(f"<{t}>" for t in tags)
+    pairs = tuple((f"<{t}>", f"</{t}>") for t in tags)
+    return [
+        Check(
+            "format_tags_strict",
+            f"Each tag of the format, opened and closed, in order: {', '.join(opened)}.",
+            f"at = 0\nfor start, end in {literal(pairs)}:\n"
+            "    i = response.find(start, at)\n"
+            "    j = response.find(end, i + len(start)) if i >= 0 else -1\n"
+            "    if j < 0:\n"
+            "        return False\n"
+            "    at = j + len(end)\n"
+            "return True",
+        ),
+        Check(
+            "format_tags_lenient",
+            f"Each tag of the format appears: {', '.join(opened)}.",
+            f"return all(t in response for t in {literal(opened)})",
+        ),
+    ]
 
 
 def _scale_cond(scale: Scale) -> str:
