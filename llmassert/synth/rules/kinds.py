@@ -54,6 +54,24 @@ _GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-
 checks = Family("kinds")
 
 
+# Where a quoted reply goes when it is not the whole reply: "say "DONE" at the end".
+_AT_END = re.compile(
+    r"^\W*(?:(?:at|in) the (?:very )?end|to (?:finish|end|close|conclude)|(?:as|on) the (?:very )?"
+    r"(?:last|final) line|last|at the bottom|after everything else)\b",
+    re.I,
+)
+# The quoted reply is the whole reply: "reply only with 'OK'", "respond with exactly "DONE"".
+_WHOLE = re.compile(
+    r"\b(?:only|just|exactly|solely|nothing (?:else|but)|and nothing else|the (?:single )?word|"
+    r"no other (?:text|words))\b",
+    re.I,
+)
+# A condition after the quote: "reply "TERMINATE" when everything is done".
+_TRAILING_CONDITION = re.compile(
+    r"\b(?:when|whenever|once|after|if|unless|as soon as|in case)\b", re.I
+)
+
+
 @checks.on(
     r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
     r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
@@ -61,6 +79,20 @@ checks = Family("kinds")
 )
 def _equals_checks(hit: Hit) -> list[Check]:
     value = hit.match.group(1).strip()
+    after = hit.text[hit.match.end() :]
+    if _TRAILING_CONDITION.search(after):
+        return []  # only under a condition: not every reply
+    if _AT_END.match(after):
+        return [
+            Check(
+                "ends_with_ci",
+                f"The response ends with {value!r} (any case, final punctuation ignored).",
+                f"return ends_with_phrase(response, {value!r})",
+                ("ends_with_phrase",),
+            )
+        ]
+    if not _WHOLE.search(hit.text):
+        return []  # "say "thanks"" asks for the phrase, not for nothing else
     return [
         Check(
             "equals_exact",
@@ -463,6 +495,9 @@ _TEXT_UNITS = re.compile(
     r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
     r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
     r"additional|extra) text\b"
+    # "reply with JSON, and only with JSON", "respond only with JSON", "output only JSON"
+    r"|\b(?:reply|respond|answer|output|return)\s+(?:only|solely|exclusively)\s+(?:with\s+|in\s+)?"
+    r"(?:valid\s+)?json\b|\b(?:and\s+)?only\s+(?:with|in)\s+json\b"
 )
 def _nothing_else_checks(hit: Hit) -> list[Check]:
     if re.search(r"\bjson\b", hit.criterion.context, re.I):
@@ -520,5 +555,52 @@ def _list_length_checks(hit: Hit) -> list[Check]:
             f"Lists at most {limit} {noun} (JSON array or list items).",
             f"{setup}return list_length(response) <= {limit}",
             ("list_length", "as_int"),
+        )
+    ]
+
+
+# "respond with a list of strings in the following format: [...]": the whole reply is that list.
+_STRING_LIST = re.compile(
+    r"\b(?:respond|reply|answer|return|output)\s+(?:only\s+)?(?:with|in)\s+(?:only\s+)?(?:a|an|one)"
+    r"\s+(?:valid\s+)?(?:json\s+|python\s+)?(?:list|array)\s+of\s+(?:\w+\s+)?strings\b"
+    r"|\b(?:your|the)\s+(?:whole\s+|entire\s+)?(?:response|reply|answer|output)\s+(?:must|should|"
+    r"will|shall)\s+be\s+(?:only\s+)?(?:a|an|one)\s+(?:valid\s+)?(?:json\s+)?(?:list|array)\s+"
+    r"of\s+(?:\w+\s+)?strings\b",
+    re.I,
+)
+
+
+@checks.on(_STRING_LIST, skip_negated=True)
+def _string_list_checks(hit: Hit) -> list[Check]:
+    return [
+        Check(
+            "json_list_of_strings",
+            "The whole response parses as a JSON list of strings.",
+            "value = parse_json(response.strip())\n"
+            "return isinstance(value, list) and all(isinstance(v, str) for v in value)",
+            ("parse_json",),
+        )
+    ]
+
+
+# "It must be a single object" after "Your response must be in JSON": a JSON object, not a list.
+_SINGLE_OBJECT = re.compile(
+    r"^\W*(?:it|the (?:response|reply|output|answer)|your (?:response|reply|output|answer))\s+"
+    r"(?:must|should|has to|will)\s+be\s+(?:a|an|one|exactly one)\s+(?:single\s+)?(?:json\s+)?"
+    r"object\b",
+    re.I,
+)
+
+
+@checks.on(_SINGLE_OBJECT, skip_negated=True)
+def _single_object_checks(hit: Hit) -> list[Check]:
+    if not re.search(r"\bjson\b", hit.criterion.context or hit.text, re.I):
+        return []  # an "object" of some other kind
+    return [
+        Check(
+            "json_single_object",
+            "The response's JSON value is one object (not a list of objects).",
+            "return json_object(response, lenient=True) is not None",
+            ("json_object",),
         )
     ]
