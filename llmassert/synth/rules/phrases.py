@@ -44,6 +44,11 @@ _POSITION_VERBS = re.compile(
 )
 
 
+_POSITION_AFTER = re.compile(
+    r"^[\W_]*\s*(?:(?:at|in) the (?:very )?(?:end|start|beginning|top|bottom)|(?:as|on) the (?:very )?"
+    r"(?:first|last|final) line)\b",
+    re.I,
+)
 _NEGATION_BEFORE = re.compile(r"\b(?:never|do not|don'?t|must not|should not|avoid)\b", re.I)
 _STARTS_NEGATED = re.compile(
     r"^\W*(?:never|do not|don'?t|avoid|you must not|you should not|must not)\b", re.I
@@ -127,7 +132,11 @@ def _clause_literal_checks(text: str, *, starts_negated: bool) -> list[Check]:
         return []  # "Never use `x` to ask ...": a ban for one purpose only, not on the word
     if re.match(r"^[\W_]*\s+(?:does|do|did|would|will)\b", text[last:]):
         return []  # "line numbers like `diff -U0` does": a comparison, not the phrase
-    if _POSITION_VERBS.search(before) or _SECTION_WORDS.search(before):
+    if (
+        _POSITION_VERBS.search(before)
+        or _SECTION_WORDS.search(before)
+        or _POSITION_AFTER.match(text[last:])
+    ):
         return []  # positions ("start with 'Dear'") and section titles have their own families
     name = slug(" ".join(terms))
     words = tuple(terms)
