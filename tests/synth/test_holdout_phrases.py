@@ -146,3 +146,30 @@ def test_a_single_object() -> None:
     assert verdicts(crit, '[{"a": 1}, {"b": 2}]') == {"json_single_object": False}
     other = criterion("It must be a single object.", Category.INCLUSION)
     assert names(other) == []
+
+
+def test_a_stated_number_of_strings() -> None:
+    text = (
+        "Write four taglines for the shop. You must respond with a list of strings in the "
+        'following format: ["tagline 1", "tagline 2"]'
+    )
+    assert names(text) == ["json_list_of_4_strings", "json_list_of_strings"]
+    assert verdicts(text, '["a", "b", "c", "d"]')["json_list_of_4_strings"] is True
+    assert verdicts(text, '["a", "b"]')["json_list_of_4_strings"] is False
+    assert names("Write up to 3 taglines. Respond with a list of strings.")[-1:] == [
+        "json_list_of_strings"
+    ]
+
+
+# --- prohibitions: two verbs sharing one object --------------------------------------------------
+
+
+def test_ban_on_telling_the_reader_a_verb_pair() -> None:
+    text = "Never ask the reader to sign and return the form."
+    assert names(text) == ["no_instruction_sign_and_return"]
+    assert verdicts(text, "Please sign and return the form by Friday.") == {
+        "no_instruction_sign_and_return": False
+    }
+    assert verdicts(text, "The form is attached; we will collect it.") == {
+        "no_instruction_sign_and_return": True
+    }

@@ -25,7 +25,14 @@ import json
 import re
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, literal, negated, variable_refs
+from llmassert.synth.rules.base import (
+    NUMBER_WORD_PATTERN,
+    Check,
+    literal,
+    negated,
+    parse_number,
+    variable_refs,
+)
 from llmassert.synth.rules.registry import Family, Hit
 
 _SLOT_TEMPLATE = re.compile(
@@ -570,17 +577,41 @@ _STRING_LIST = re.compile(
 )
 
 
+# "Write 3 search queries": a stated number of the items the list holds (not "up to 3").
+_STATED_COUNT = re.compile(
+    rf"\b(?:write|give|generate|list|provide|return|suggest|produce|create|come up with)\s+"
+    rf"(?:exactly\s+)?(?P<n>\d{{1,2}}|{NUMBER_WORD_PATTERN})\s+(?:[\w-]+\s+){{0,3}}?[a-z][\w-]*s\b",
+    re.I,
+)
+
+
 @checks.on(_STRING_LIST, skip_negated=True)
 def _string_list_checks(hit: Hit) -> list[Check]:
-    return [
+    body = (
+        "value = parse_json(response.strip())\n"
+        "return isinstance(value, list) and all(isinstance(v, str) for v in value)"
+    )
+    out = []
+    count = _STATED_COUNT.search(hit.text[: hit.match.start()])
+    n = parse_number(count.group("n")) if count else None
+    if n is not None and n >= 1:
+        out.append(
+            Check(
+                f"json_list_of_{int(n)}_strings",
+                f"The whole response parses as a JSON list of exactly {int(n)} strings.",
+                body + f" and len(value) == {int(n)}",
+                ("parse_json",),
+            )
+        )
+    out.append(
         Check(
             "json_list_of_strings",
             "The whole response parses as a JSON list of strings.",
-            "value = parse_json(response.strip())\n"
-            "return isinstance(value, list) and all(isinstance(v, str) for v in value)",
+            body,
             ("parse_json",),
         )
-    ]
+    )
+    return out
 
 
 # "It must be a single object" after "Your response must be in JSON": a JSON object, not a list.
