@@ -82,6 +82,10 @@ def test_one_word_variable_needs_an_echo_verb() -> None:
     assert not [n for n in names(keep) if n.startswith("mentions_")]
     mention = criterion("Mention the recipe by name.", Category.INCLUSION, variables=("recipe",))
     assert "mentions_recipe_strict" in names(mention)
+    about = criterion(
+        "Gather details about the vendor.", Category.INCLUSION, variables=("vendors",)
+    )
+    assert "mentions_vendors_strict" in names(about)
 
 
 def test_no_echo_from_a_ban() -> None:
@@ -173,3 +177,10 @@ def test_ban_on_telling_the_reader_a_verb_pair() -> None:
     assert verdicts(text, "The form is attached; we will collect it.") == {
         "no_instruction_sign_and_return": True
     }
+
+
+def test_quoted_alternatives_are_one_of() -> None:
+    text = 'Respond only with "YES" or "NO".'
+    assert names(text) == ["equals_one_of_exact", "equals_one_of_ci"]
+    assert all(verdicts(text, "NO").values())
+    assert not any(verdicts(text, "NO, because it rained.").values())

@@ -73,6 +73,9 @@ _WHOLE = re.compile(
     r"no other (?:text|words))\b",
     re.I,
 )
+_ALTERNATIVE = re.compile(
+    r"^\s*(?:,\s*(?:or\s+)?|or\s+|/\s*)[\"'`“]([^\"'`”\n]{1,40})[\"'`”]", re.I
+)
 # A condition after the quote: "reply "TERMINATE" when everything is done".
 _TRAILING_CONDITION = re.compile(
     r"\b(?:when|whenever|once|after|if|unless|as soon as|in case)\b", re.I
@@ -85,32 +88,54 @@ _TRAILING_CONDITION = re.compile(
     skip_negated=True,
 )
 def _equals_checks(hit: Hit) -> list[Check]:
-    value = hit.match.group(1).strip()
+    values = [hit.match.group(1).strip()]
     after = hit.text[hit.match.end() :]
+    # Alternatives: 'respond only with "YES" or "NO"' (any of them is the whole reply).
+    while m := _ALTERNATIVE.match(after):
+        values.append(m.group(1).strip())
+        after = after[m.end() :]
     if _TRAILING_CONDITION.search(after):
         return []  # only under a condition: not every reply
+    shown = " or ".join(repr(v) for v in values)
     if _AT_END.match(after):
         return [
             Check(
                 "ends_with_ci",
-                f"The response ends with {value!r} (any case, final punctuation ignored).",
-                f"return ends_with_phrase(response, {value!r})",
+                f"The response ends with {shown} (any case, final punctuation ignored).",
+                f"return any(ends_with_phrase(response, v) for v in {literal(tuple(values))})",
                 ("ends_with_phrase",),
             )
         ]
     if not _WHOLE.search(hit.text):
         return []  # "say "thanks"" asks for the phrase, not for nothing else
+    if len(values) == 1:
+        value = values[0]
+        return [
+            Check(
+                "equals_exact",
+                f"The whole response is {value!r}.",
+                f"return equals(response, {value!r})",
+                ("equals",),
+            ),
+            Check(
+                "equals_ci",
+                f"The whole response is {value!r}, any case, final punctuation ignored.",
+                f"return equals(response.strip().rstrip('.!'), {value!r}, case=False)",
+                ("equals",),
+            ),
+        ]
     return [
         Check(
-            "equals_exact",
-            f"The whole response is {value!r}.",
-            f"return equals(response, {value!r})",
+            "equals_one_of_exact",
+            f"The whole response is one of {shown}.",
+            f"return any(equals(response, v) for v in {literal(tuple(values))})",
             ("equals",),
         ),
         Check(
-            "equals_ci",
-            f"The whole response is {value!r}, any case, final punctuation ignored.",
-            f"return equals(response.strip().rstrip('.!'), {value!r}, case=False)",
+            "equals_one_of_ci",
+            f"The whole response is one of {shown}, any case, final punctuation ignored.",
+            "return any(equals(response.strip().rstrip('.!'), v, case=False) "
+            f"for v in {literal(tuple(values))})",
             ("equals",),
         ),
     ]

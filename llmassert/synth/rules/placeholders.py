@@ -54,7 +54,9 @@ def echoed_variables(criterion: Criterion) -> list[str]:
 # Verbs that put an input's value in the response.
 _ECHO_VERBS = (
     r"(?:mention\w*|includ\w*|refer\w*\s+to|referenc\w*|quot\w*|us(?:e|es|ing)|repeat\w*|"
-    r"restat\w*|cit\w*|nam(?:e|es|ing)|address\w*|acknowledg\w*|echo\w*|stat(?:e|es|ing))"
+    r"restat\w*|cit\w*|nam(?:e|es|ing)|address\w*|acknowledg\w*|echo\w*|stat(?:e|es|ing)|"
+    # what the response is about: "information about the supplier"
+    r"about|regarding|concerning)"
 )
 # A negated sentence: never a request to repeat the input.
 _NEGATED_SENTENCE = re.compile(
@@ -74,14 +76,15 @@ def _names_variable(text: str, var: str) -> bool:
     if len(words.split()) >= 2:
         return len(words) >= 8 and contains_stem(text, words)
     # A single common word ("supplier") counts only as "the/each/our ... supplier", right after
-    # a verb that puts it in the response ("mention the supplier"): "complete your task" works
-    # on the variable, it does not echo it.
+    # a verb that puts it in the response ("mention the supplier") or as what the response is
+    # about ("details about the supplier"): "complete your task" works on it, it is no echo.
     if len(words) < 4:
         return False
     dets = "the|each|every|our|your|their|this|given"
+    stem = re.escape(words[:-1] if words.endswith("s") else words) + r"\w{0,3}"  # supplier(s)
     return (
         re.search(
-            rf"\b{_ECHO_VERBS}\s+(?:\w+\s+){{0,3}}?(?:{dets})\s+(?:\w+\s+)?{re.escape(words)}",
+            rf"\b{_ECHO_VERBS}\s+(?:\w+\s+){{0,3}}?(?:{dets})\s+(?:\w+\s+)?{stem}\b",
             text,
             re.I,
         )
