@@ -184,3 +184,23 @@ def test_quoted_alternatives_are_one_of() -> None:
     assert names(text) == ["equals_one_of_exact", "equals_one_of_ci"]
     assert all(verdicts(text, "NO").values())
     assert not any(verdicts(text, "NO, because it rained.").values())
+
+
+# --- negation and concepts ------------------------------------------------------------------------
+
+
+def test_a_leading_condition_does_not_negate_the_main_clause() -> None:
+    found = names('If there are no open issues, simply say "All clear."')
+    assert not [n for n in found if n.startswith("forbid_")]
+
+
+def test_no_blanket_concept_ban_from_a_count_limit_or_a_condition() -> None:
+    assert not [n for n in names("Don't add multiple emojis in one reply.") if n.startswith("no_")]
+    assert not [n for n in names("Don't use emojis if the tone is formal.") if n.startswith("no_")]
+    assert "no_emojis_strict" in names("Don't use emojis.")
+
+
+def test_function_references_are_not_citations() -> None:
+    found = names("Write questions that involve function references and class names.")
+    assert not [n for n in found if "links" in n]
+    assert "has_links_strict" in names("Include references for every claim.")

@@ -211,9 +211,18 @@ CLAUSE_BREAK = re.compile(
 )
 
 
+_LEADING_CONDITION = re.compile(
+    r"^\W*(?:if|when|whenever|unless|once|in case|where|while|after|before)\b[^,]*,", re.I
+)
+
+
 def negated(text: str, position: int, window: int = 8) -> bool:
     """True when the clause before ``position`` negates what is there ("do not use X")."""
     before = CLAUSE_BREAK.split(text[:position])[-1]
+    # A leading condition is not the main clause: "If there are no changes, say "Done"".
+    lead = _LEADING_CONDITION.match(before)
+    if lead:
+        before = before[lead.end() :]
     words = before.split()[-window:]
     return bool(_NEGATION.search(" ".join(words)))
 

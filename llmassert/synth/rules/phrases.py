@@ -310,7 +310,9 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     _c(
         "links",
-        r"\b(?:links?|urls?|hyperlinks?|sources?|references?|citations?|cite)\b",
+        # Not "function references", "file references": names in code are no citations.
+        r"\b(?:links?|urls?|hyperlinks?|sources?|(?<!function )(?<!functions )(?<!code )"
+        r"(?<!class )(?<!method )(?<!variable )(?<!file )(?<!symbol )references?|citations?|cite)\b",
         "bool(urls(response))",
         "bool(urls(response)) or contains_any(response, ('source', 'sources', 'reference', 'references', 'according to'))",
         ("urls", "contains_any"),
@@ -450,6 +452,16 @@ CONCEPTS: tuple[Concept, ...] = (
 )
 
 
+# "multiple / more than one X": a limit on a count, not a ban on X.
+_SEVERAL = re.compile(
+    r"\b(?:multiple|more than (?:one|a single)|several|many|two or more|too many|excessive)\s+"
+    r"(?:[\w-]+\s+)?$",
+    re.I,
+)
+# A trailing condition after a banned concept ("unless" sentences are conditional upstream).
+_RESTRICTED = re.compile(r"\b(?:if|when|whenever|where)\b", re.I)
+
+
 @checks.rule
 def _concept_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
@@ -463,6 +475,10 @@ def _concept_checks(criterion: Criterion) -> list[Check]:
         is_negated = negated(text, m.start())
         if not is_negated and _NEGATION_BEFORE.search(text[: m.start()]):
             continue  # "NEVER output X ... e.g. ask Y": the concept sits inside a prohibition
+        if is_negated and _SEVERAL.search(text[: m.start()]):
+            continue  # "don't include multiple code blocks": a limit on how many, not a ban
+        if is_negated and _RESTRICTED.search(text[m.end() :]):
+            continue  # "don't use a code block if it is not ...": a ban under a condition only
         if concept.exclusion_only and not is_negated:
             continue
         label = concept.name.replace("_", " ")
