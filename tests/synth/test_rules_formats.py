@@ -132,6 +132,7 @@ def test_json_and_keys() -> None:
         "json_lenient",
         "json_keys_name_age_strict",
         "json_keys_name_age_lenient",
+        "only_json",  # "only in JSON": the whole reply is JSON (kinds.py)
     ]
     assert all(verdicts(text, json.dumps({"name": "A", "age": 3})).values())
     assert verdicts(text, 'Sure:\n```json\n{"Name": "A", "Age": 3}\n```') == {
@@ -139,6 +140,7 @@ def test_json_and_keys() -> None:
         "json_lenient": True,
         "json_keys_name_age_strict": False,
         "json_keys_name_age_lenient": True,
+        "only_json": False,
     }
     assert not any(verdicts(text, json.dumps({"name": "A"})[:-1]).values())
     assert verdicts("Return a JSON object.", "[1]")["is_json_object"] is False

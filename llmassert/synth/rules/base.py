@@ -202,11 +202,47 @@ _NEGATION = re.compile(
 )
 
 
+# Where a negation's scope ends: a new sentence or clause, a contrast, and the positive clause
+# of "don't X, instead Y" / "not X but rather Y" ("instead of Y" and "rather than Y" still negate).
+CLAUSE_BREAK = re.compile(
+    r"[.;!?]|\bbut\b|\bhowever\b|,\s*(?:and|then)\b|\binstead\b(?!\s+of\b)"
+    r"|\brather\b(?!\s+than\b)",
+    re.I,
+)
+
+
+_LEADING_CONDITION = re.compile(
+    r"^\W*(?:if|when|whenever|unless|once|in case|where|while|after|before)\b[^,]*,", re.I
+)
+
+
 def negated(text: str, position: int, window: int = 8) -> bool:
     """True when the clause before ``position`` negates what is there ("do not use X")."""
-    before = re.split(r"[.;!?]|\bbut\b|\bhowever\b|,\s*(?:and|then)\b", text[:position])[-1]
+    before = CLAUSE_BREAK.split(text[:position])[-1]
+    # A leading condition is not the main clause: "If there are no changes, say "Done"".
+    lead = _LEADING_CONDITION.match(before)
+    if lead:
+        before = before[lead.end() :]
     words = before.split()[-window:]
     return bool(_NEGATION.search(" ".join(words)))
+
+
+# A catalogue entry: "`url` - the URL to open", "`finish`: stop working" (a backticked or quoted
+# name, a dash or colon, a description of what an action, argument or field does).
+_CATALOGUE_ENTRY = re.compile(r"^\W*?[`'\"][\w.-]{1,40}[`'\"]\s*(?:[-\u2013\u2014:]|=)\s+\S")
+# An explicit instruction on the response inside such an entry ("`summary`: always include one").
+_OUTPUT_VERB = re.compile(
+    r"\b(?:respond|reply|answer|write|output|return|print|include|mention|say|state|cite|"
+    r"must|always|never|should)\b",
+    re.I,
+)
+
+
+def describes_reference(text: str) -> bool:
+    """True when ``text`` describes an action, argument or field of a catalogue without asking
+    anything of the response ("`url` - the URL to open")."""
+    m = _CATALOGUE_ENTRY.match(text)
+    return m is not None and not _OUTPUT_VERB.search(text[m.end() - 1 :])
 
 
 PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")  # {{ var }} or {var}

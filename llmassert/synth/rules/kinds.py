@@ -25,7 +25,14 @@ import json
 import re
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, literal, negated, variable_refs
+from llmassert.synth.rules.base import (
+    NUMBER_WORD_PATTERN,
+    Check,
+    literal,
+    negated,
+    parse_number,
+    variable_refs,
+)
 from llmassert.synth.rules.registry import Family, Hit
 
 _SLOT_TEMPLATE = re.compile(
@@ -54,24 +61,81 @@ _GRADES = re.compile(r"\b([A-F])(?:\s*,\s*([A-F]))+\s*(?:,\s*)?(?:or|and)\s+([A-
 checks = Family("kinds")
 
 
+# Where a quoted reply goes when it is not the whole reply: "say "DONE" at the end".
+_AT_END = re.compile(
+    r"^\W*(?:(?:at|in) the (?:very )?end|to (?:finish|end|close|conclude)|(?:as|on) the (?:very )?"
+    r"(?:last|final) line|last|at the bottom|after everything else)\b",
+    re.I,
+)
+# The quoted reply is the whole reply: "reply only with 'OK'", "respond with exactly "DONE"".
+_WHOLE = re.compile(
+    r"\b(?:only|just|exactly|solely|nothing (?:else|but)|and nothing else|the (?:single )?word|"
+    r"no other (?:text|words))\b",
+    re.I,
+)
+_ALTERNATIVE = re.compile(
+    r"^\s*(?:,\s*(?:or\s+)?|or\s+|/\s*)[\"'`“]([^\"'`”\n]{1,40})[\"'`”]", re.I
+)
+# A condition after the quote: "reply "TERMINATE" when everything is done".
+_TRAILING_CONDITION = re.compile(
+    r"\b(?:when|whenever|once|after|if|unless|as soon as|in case)\b", re.I
+)
+
+
 @checks.on(
     r"\b(?:reply|respond|answer|output|return|say)\s+(?:only\s+|just\s+)?(?:with\s+)?"
     r"(?:(?:exactly|only|just|the (?:single )?word)\s*:?\s*)?[\"'`“]([^\"'`”\n]{1,40})[\"'`”]",
     skip_negated=True,
 )
 def _equals_checks(hit: Hit) -> list[Check]:
-    value = hit.match.group(1).strip()
+    values = [hit.match.group(1).strip()]
+    after = hit.text[hit.match.end() :]
+    # Alternatives: 'respond only with "YES" or "NO"' (any of them is the whole reply).
+    while m := _ALTERNATIVE.match(after):
+        values.append(m.group(1).strip())
+        after = after[m.end() :]
+    if _TRAILING_CONDITION.search(after):
+        return []  # only under a condition: not every reply
+    shown = " or ".join(repr(v) for v in values)
+    if _AT_END.match(after):
+        return [
+            Check(
+                "ends_with_ci",
+                f"The response ends with {shown} (any case, final punctuation ignored).",
+                f"return any(ends_with_phrase(response, v) for v in {literal(tuple(values))})",
+                ("ends_with_phrase",),
+            )
+        ]
+    if not _WHOLE.search(hit.text):
+        return []  # "say "thanks"" asks for the phrase, not for nothing else
+    if len(values) == 1:
+        value = values[0]
+        return [
+            Check(
+                "equals_exact",
+                f"The whole response is {value!r}.",
+                f"return equals(response, {value!r})",
+                ("equals",),
+            ),
+            Check(
+                "equals_ci",
+                f"The whole response is {value!r}, any case, final punctuation ignored.",
+                f"return equals(response.strip().rstrip('.!'), {value!r}, case=False)",
+                ("equals",),
+            ),
+        ]
     return [
         Check(
-            "equals_exact",
-            f"The whole response is {value!r}.",
-            f"return equals(response, {value!r})",
+            "equals_one_of_exact",
+            f"The whole response is one of {shown}.",
+            f"return any(equals(response, v) for v in {literal(tuple(values))})",
             ("equals",),
         ),
         Check(
-            "equals_ci",
-            f"The whole response is {value!r}, any case, final punctuation ignored.",
-            f"return equals(response.strip().rstrip('.!'), {value!r}, case=False)",
+            "equals_one_of_ci",
+            f"The whole response is one of {shown}, any case, final punctuation ignored.",
+            "return any(equals(response.strip().rstrip('.!'), v, case=False) "
+            f"for v in {literal(tuple(values))})",
             ("equals",),
         ),
     ]
@@ -463,6 +527,9 @@ _TEXT_UNITS = re.compile(
     r"\b(?:do not|don'?t|never)\s+(?:say|write|output|add|include|return|print)\s+anything\s+"
     r"(?:else|more|other)\b|\band nothing else\b|\bno other text\b|\bwithout any (?:other|"
     r"additional|extra) text\b"
+    # "reply with JSON, and only with JSON", "respond only with JSON", "output only JSON"
+    r"|\b(?:reply|respond|answer|output|return)\s+(?:only|solely|exclusively)\s+(?:with\s+|in\s+)?"
+    r"(?:valid\s+)?json\b|\b(?:and\s+)?only\s+(?:with|in)\s+json\b"
 )
 def _nothing_else_checks(hit: Hit) -> list[Check]:
     if re.search(r"\bjson\b", hit.criterion.context, re.I):
@@ -520,5 +587,76 @@ def _list_length_checks(hit: Hit) -> list[Check]:
             f"Lists at most {limit} {noun} (JSON array or list items).",
             f"{setup}return list_length(response) <= {limit}",
             ("list_length", "as_int"),
+        )
+    ]
+
+
+# "respond with a list of strings in the following format: [...]": the whole reply is that list.
+_STRING_LIST = re.compile(
+    r"\b(?:respond|reply|answer|return|output)\s+(?:only\s+)?(?:with|in)\s+(?:only\s+)?(?:a|an|one)"
+    r"\s+(?:valid\s+)?(?:json\s+|python\s+)?(?:list|array)\s+of\s+(?:\w+\s+)?strings\b"
+    r"|\b(?:your|the)\s+(?:whole\s+|entire\s+)?(?:response|reply|answer|output)\s+(?:must|should|"
+    r"will|shall)\s+be\s+(?:only\s+)?(?:a|an|one)\s+(?:valid\s+)?(?:json\s+)?(?:list|array)\s+"
+    r"of\s+(?:\w+\s+)?strings\b",
+    re.I,
+)
+
+
+# "Write 3 search queries": a stated number of the items the list holds (not "up to 3").
+_STATED_COUNT = re.compile(
+    rf"\b(?:write|give|generate|list|provide|return|suggest|produce|create|come up with)\s+"
+    rf"(?:exactly\s+)?(?P<n>\d{{1,2}}|{NUMBER_WORD_PATTERN})\s+(?:[\w-]+\s+){{0,3}}?[a-z][\w-]*s\b",
+    re.I,
+)
+
+
+@checks.on(_STRING_LIST, skip_negated=True)
+def _string_list_checks(hit: Hit) -> list[Check]:
+    body = (
+        "value = parse_json(response.strip())\n"
+        "return isinstance(value, list) and all(isinstance(v, str) for v in value)"
+    )
+    out = []
+    count = _STATED_COUNT.search(hit.text[: hit.match.start()])
+    n = parse_number(count.group("n")) if count else None
+    if n is not None and n >= 1:
+        out.append(
+            Check(
+                f"json_list_of_{int(n)}_strings",
+                f"The whole response parses as a JSON list of exactly {int(n)} strings.",
+                body + f" and len(value) == {int(n)}",
+                ("parse_json",),
+            )
+        )
+    out.append(
+        Check(
+            "json_list_of_strings",
+            "The whole response parses as a JSON list of strings.",
+            body,
+            ("parse_json",),
+        )
+    )
+    return out
+
+
+# "It must be a single object" after "Your response must be in JSON": a JSON object, not a list.
+_SINGLE_OBJECT = re.compile(
+    r"^\W*(?:it|the (?:response|reply|output|answer)|your (?:response|reply|output|answer))\s+"
+    r"(?:must|should|has to|will)\s+be\s+(?:a|an|one|exactly one)\s+(?:single\s+)?(?:json\s+)?"
+    r"object\b",
+    re.I,
+)
+
+
+@checks.on(_SINGLE_OBJECT, skip_negated=True)
+def _single_object_checks(hit: Hit) -> list[Check]:
+    if not re.search(r"\bjson\b", hit.criterion.context or hit.text, re.I):
+        return []  # an "object" of some other kind
+    return [
+        Check(
+            "json_single_object",
+            "The response's JSON value is one object (not a list of objects).",
+            "return json_object(response, lenient=True) is not None",
+            ("json_object",),
         )
     ]

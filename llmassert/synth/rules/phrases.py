@@ -21,7 +21,16 @@ import re
 from dataclasses import dataclass
 
 from llmassert.synth.models import Criterion
-from llmassert.synth.rules.base import Check, has_placeholder, listed_terms, literal, negated, slug
+from llmassert.synth.rules.base import (
+    CLAUSE_BREAK,
+    Check,
+    describes_reference,
+    has_placeholder,
+    listed_terms,
+    literal,
+    negated,
+    slug,
+)
 from llmassert.synth.rules.registry import Family
 
 _REQUIRE_TRIGGER = re.compile(
@@ -35,13 +44,57 @@ _POSITION_VERBS = re.compile(
 )
 
 
+_POSITION_AFTER = re.compile(
+    r"^[\W_]*\s*(?:(?:at|in) the (?:very )?(?:end|start|beginning|top|bottom)|(?:as|on) the (?:very )?"
+    r"(?:first|last|final) line)\b",
+    re.I,
+)
 _NEGATION_BEFORE = re.compile(r"\b(?:never|do not|don'?t|must not|should not|avoid)\b", re.I)
 _STARTS_NEGATED = re.compile(
     r"^\W*(?:never|do not|don'?t|avoid|you must not|you should not|must not)\b", re.I
 )
+# A ban for one purpose or case only: "never use `x` to ask ...", "don't use the `y` action for a
+# task that ...": a restrictive clause after the term (after an optional tool noun).
+_TOOL_NOUN = r"(?:actions?|tools?|functions?|commands?|options?|flags?|methods?|endpoints?)"
 _QUALIFIED = re.compile(
-    r"^[\W_]*\s+(?:to|for|when|whenever|unless|if|except|in order to|just to|only to)\s", re.I
+    rf"^[\W_]*\s+(?:{_TOOL_NOUN}\s+)?(?:\w+\s+)?(?:to|for|when|whenever|unless|if|except|"
+    r"in order to|just to|only to|that|which|who|where|while|once|after|before|until|in case)\s",
+    re.I,
 )
+# "use the `message` action", "call the 'search' tool": the term names a tool to choose, not text
+# the response must contain.
+_NAMES_TOOL = re.compile(rf"^[\W_]*\s*(?:\w+\s+)?{_TOOL_NOUN}\b", re.I)
+# A format sample is a shape, not content: quoted slots inside a bracketed/braced literal
+# (`["query 1", "query 2"]`, `{"name": "..."}`), or after "in the following format:" / "like this:".
+_LITERAL_SPAN = re.compile(r"\[[^\[\]\n]*[\"'`][^\[\]\n]*\]|\{[^{}\n]*[\"'`][^{}\n]*\}")
+_SAMPLE_INTRO = re.compile(
+    r"\b(?:(?:in |with |using )?(?:the |this |a )?(?:following |same )?(?:format|structure|"
+    r"template|form|shape|schema)|like this|as follows|for example|e\.g\.)\s*:",
+    re.I,
+)
+# "X 1", "X 2", "X 3": numbered slots of one kind, placeholders for the response's own values.
+_NUMBERED = re.compile(r"^(?P<word>.*?\D)\s*\d{1,2}$")
+_POSITIVE_CLAUSE = re.compile(r"(?=\binstead\b(?!\s+of\b)|\brather\b(?!\s+than\b))", re.I)
+# An output verb within a few words before the first term ("Include a "Call To Action"").
+_TRIGGER_WINDOW = 8
+
+
+def mask_samples(text: str) -> str:
+    """``text`` with format samples blanked out (same length, so positions hold)."""
+    intro = _SAMPLE_INTRO.search(text)
+    if intro:
+        text = text[: intro.end()] + " " * (len(text) - intro.end())
+    return _LITERAL_SPAN.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _slot_series(terms: list[str]) -> bool:
+    """True when the terms are numbered slots of one word: "query 1", "query 2"."""
+    heads = [_NUMBERED.match(t) for t in terms]
+    return (
+        len(terms) >= 2
+        and all(heads)
+        and len({h.group("word").strip().casefold() for h in heads if h}) == 1
+    )
 
 
 checks = Family("phrases")
@@ -50,22 +103,40 @@ checks = Family("phrases")
 @checks.rule
 def _literal_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
+    if describes_reference(text):
+        return []  # "`url` - the URL to open": a catalogue entry, not an instruction on the output
+    # A sentence "don't X, instead use Y": the ban covers the first clause only, the terms of the
+    # positive clause are read on their own.
+    out: list[Check] = []
+    for i, part in enumerate(_POSITIVE_CLAUSE.split(text)):
+        out += _clause_literal_checks(
+            part, starts_negated=i == 0 and bool(_STARTS_NEGATED.match(text))
+        )
+    return out
+
+
+def _clause_literal_checks(text: str, *, starts_negated: bool) -> list[Check]:
     # Placeholders in a phrase are the example's values: the placeholders family echoes those.
     # A quoted "@@ ... @@" or "... rest of code ..." is a pattern or an example, not a phrase.
+    masked = mask_samples(text)
     terms = [
-        t for t in listed_terms(text) if not has_placeholder(t) and not re.search(r"\.\.\.|…", t)
+        t for t in listed_terms(masked) if not has_placeholder(t) and not re.search(r"\.\.\.|…", t)
     ]
-    if not terms:
+    if not terms or _slot_series(terms):
         return []
-    first = min((text.find(t) for t in terms if t in text), default=0)
+    first = min((masked.find(t) for t in terms if t in masked), default=0)
     before = text[:first]
-    last = max((text.find(t) + len(t) for t in terms if t in text), default=len(text))
-    is_ban = negated(text, first) or bool(_STARTS_NEGATED.match(text))
+    last = max((masked.find(t) + len(t) for t in terms if t in masked), default=len(text))
+    is_ban = negated(text, first) or starts_negated
     if is_ban and _QUALIFIED.match(text[last:]):
         return []  # "Never use `x` to ask ...": a ban for one purpose only, not on the word
     if re.match(r"^[\W_]*\s+(?:does|do|did|would|will)\b", text[last:]):
         return []  # "line numbers like `diff -U0` does": a comparison, not the phrase
-    if _POSITION_VERBS.search(before) or _SECTION_WORDS.search(before):
+    if (
+        _POSITION_VERBS.search(before)
+        or _SECTION_WORDS.search(before)
+        or _POSITION_AFTER.match(text[last:])
+    ):
         return []  # positions ("start with 'Dear'") and section titles have their own families
     name = slug(" ".join(terms))
     words = tuple(terms)
@@ -98,8 +169,11 @@ def _literal_checks(criterion: Criterion) -> list[Check]:
                 )
             )
         return out
-    if not _REQUIRE_TRIGGER.search(before):
-        return []
+    near = CLAUSE_BREAK.split(before)[-1].split()[-_TRIGGER_WINDOW:]
+    if not _REQUIRE_TRIGGER.search(" ".join(near)):
+        return []  # no output verb next to the terms ("Write 3 queries ... format: ["a"]")
+    if _NAMES_TOOL.match(text[last:]):
+        return []  # "think with the `message` action": a tool to choose, not text to contain
     out.append(
         Check(
             f"require_{name}_exact",
@@ -236,7 +310,9 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     _c(
         "links",
-        r"\b(?:links?|urls?|hyperlinks?|sources?|references?|citations?|cite)\b",
+        # Not "function references", "file references": names in code are no citations.
+        r"\b(?:links?|urls?|hyperlinks?|sources?|(?<!function )(?<!functions )(?<!code )"
+        r"(?<!class )(?<!method )(?<!variable )(?<!file )(?<!symbol )references?|citations?|cite)\b",
         "bool(urls(response))",
         "bool(urls(response)) or contains_any(response, ('source', 'sources', 'reference', 'references', 'according to'))",
         ("urls", "contains_any"),
@@ -376,10 +452,22 @@ CONCEPTS: tuple[Concept, ...] = (
 )
 
 
+# "multiple / more than one X": a limit on a count, not a ban on X.
+_SEVERAL = re.compile(
+    r"\b(?:multiple|more than (?:one|a single)|several|many|two or more|too many|excessive)\s+"
+    r"(?:[\w-]+\s+)?$",
+    re.I,
+)
+# A trailing condition after a banned concept ("unless" sentences are conditional upstream).
+_RESTRICTED = re.compile(r"\b(?:if|when|whenever|where)\b", re.I)
+
+
 @checks.rule
 def _concept_checks(criterion: Criterion) -> list[Check]:
     text = criterion.text
     out: list[Check] = []
+    if describes_reference(text):
+        return []  # "`url` - the URL to open": what an argument is, not what the response has
     for concept in CONCEPTS:
         m = concept.trigger.search(text)
         if not m:
@@ -387,6 +475,10 @@ def _concept_checks(criterion: Criterion) -> list[Check]:
         is_negated = negated(text, m.start())
         if not is_negated and _NEGATION_BEFORE.search(text[: m.start()]):
             continue  # "NEVER output X ... e.g. ask Y": the concept sits inside a prohibition
+        if is_negated and _SEVERAL.search(text[: m.start()]):
+            continue  # "don't include multiple code blocks": a limit on how many, not a ban
+        if is_negated and _RESTRICTED.search(text[m.end() :]):
+            continue  # "don't use a code block if it is not ...": a ban under a condition only
         if concept.exclusion_only and not is_negated:
             continue
         label = concept.name.replace("_", " ")

@@ -17,7 +17,7 @@ import re
 
 from llmassert.assertions.helpers import contains_stem
 from llmassert.synth.models import Category, Criterion
-from llmassert.synth.rules.base import Check, literal, slug, variable_refs
+from llmassert.synth.rules.base import Check, describes_reference, literal, slug, variable_refs
 from llmassert.synth.rules.registry import Family
 
 _NUMERIC_VAR = re.compile(r"count|number|num\b|limit|max|min|length|size|_n\b", re.I)
@@ -39,6 +39,10 @@ def echoed_variables(criterion: Criterion) -> list[str]:
         for n in variable_refs(text)
         if n in criterion.variables or re.fullmatch(r"[a-z][a-z0-9_]*", n)
     ]
+    if _bans(criterion) or describes_reference(text):
+        # "Don't expand the scope of your task", "`finish` - once your task is done": no echo
+        # asked; only explicit placeholders are read (where files go: "save them in {dir}").
+        return [n for n in names if not _NUMERIC_VAR.search(n) and not _is_number_slot(text, n)]
     for var in criterion.variables:
         if var not in names and _names_variable(text, var):
             names.append(var)
@@ -47,15 +51,44 @@ def echoed_variables(criterion: Criterion) -> list[str]:
     return [n for n in names if not _NUMERIC_VAR.search(n) and not _is_number_slot(text, n)]
 
 
+# Verbs that put an input's value in the response.
+_ECHO_VERBS = (
+    r"(?:mention\w*|includ\w*|refer\w*\s+to|referenc\w*|quot\w*|us(?:e|es|ing)|repeat\w*|"
+    r"restat\w*|cit\w*|nam(?:e|es|ing)|address\w*|acknowledg\w*|echo\w*|stat(?:e|es|ing)|"
+    # what the response is about: "information about the supplier"
+    r"about|regarding|concerning)"
+)
+# A negated sentence: never a request to repeat the input.
+_NEGATED_SENTENCE = re.compile(
+    r"^\W*(?:never|do not|don'?t|avoid|you (?:must|should) not|must not|should not)\b", re.I
+)
+
+
+def _bans(criterion: Criterion) -> bool:
+    return criterion.category is Category.EXCLUSION or bool(
+        _NEGATED_SENTENCE.search(criterion.text)
+    )
+
+
 def _names_variable(text: str, var: str) -> bool:
     """The criterion talks about the variable in words: "the target price reduction", "each supplier"."""
     words = var.replace("_", " ").strip()
     if len(words.split()) >= 2:
         return len(words) >= 8 and contains_stem(text, words)
-    # A single common word ("supplier") counts only as "the/each/our ... supplier".
-    return len(words) >= 4 and any(
-        contains_stem(text, f"{det} {words}")
-        for det in ("the", "each", "every", "our", "your", "their", "this", "given")
+    # A single common word ("supplier") counts only as "the/each/our ... supplier", right after
+    # a verb that puts it in the response ("mention the supplier") or as what the response is
+    # about ("details about the supplier"): "complete your task" works on it, it is no echo.
+    if len(words) < 4:
+        return False
+    dets = "the|each|every|our|your|their|this|given"
+    stem = re.escape(words[:-1] if words.endswith("s") else words) + r"\w{0,3}"  # supplier(s)
+    return (
+        re.search(
+            rf"\b{_ECHO_VERBS}\s+(?:\w+\s+){{0,3}}?(?:{dets})\s+(?:\w+\s+)?{stem}\b",
+            text,
+            re.I,
+        )
+        is not None
     )
 
 
@@ -137,6 +170,8 @@ def _echo_checks(criterion: Criterion) -> list[Check]:
         ):
             out.append(_files_under(var))
             continue
+        if _bans(criterion) or describes_reference(criterion.text):
+            continue  # a ban or a catalogue entry never asks to repeat the input
         read = (
             f"value = example.get({var!r})\n"
             "if value is None or value == '':\n"

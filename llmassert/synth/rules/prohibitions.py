@@ -3,7 +3,8 @@
 - "Don't instruct them to start the app" / "never tell the user to reinstall the package": the
   response must not contain the banned verb phrase (case-insensitive, whole words). The phrase is
   the 2–4 words after "to", up to a qualifier ("in any way", "by", "unless", ...), so a
-  one-word verb ("don't tell them to wait") is too vague and gives nothing. When the phrase is
+  one-word verb ("don't tell them to wait") is too vague and gives nothing; two verbs sharing
+  an object ("never ask them to copy and paste the output") ban the pair ("copy and paste"). When the phrase is
   starting or running the app itself ("start the app", "run the server"), the literal phrase is
   only one way to say it: ``tells_to_start_app`` also catches the synonyms and the commands that
   start an app (``npm start``, ``python app.py``, ``flask run``, ...).
@@ -46,7 +47,14 @@ _CREATE_CMD = re.compile(
 )
 
 
+# Two verbs sharing one object ("copy and paste the result"): the pair is the banned phrase.
+_VERB_PAIR = re.compile(r"^([a-z]+)\s+and\s+([a-z]+)\b", re.I)
+
+
 def _verb_phrase(raw: str) -> str | None:
+    pair = _VERB_PAIR.match(raw.strip())
+    if pair and not re.match(r"(?:the|a|an|your|their|it|them|then|also|so)$", pair.group(2), re.I):
+        return f"{pair.group(1)} and {pair.group(2)}"
     phrase = _VP_END.sub("", raw.strip()).strip()
     words = phrase.split()
     if not 2 <= len(words) <= 4 or not all(re.fullmatch(r"[A-Za-z'-]+", w) for w in words):
