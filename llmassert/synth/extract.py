@@ -32,6 +32,25 @@ CONDITIONAL = re.compile(
     r"when asked|if asked|if the user|when the user|if a user|when a user|as required|as appropriate|"
     r"when required|when available|if available|unless told|when told|if told)\b"
     r"|\bunless\b"
+    # A trailing condition clause: "Don't use a code block if it's not meant to be run",
+    # "Reply DONE at the end when everything is finished", "... once you are done". Not "even
+    # if" (the instruction holds regardless), "as if", nor an indirect question ("check if").
+    r"|(?<!\beven )(?<!\bas )(?<!\bwhat )(?<!\bcheck )(?<!\bsee )(?<!\bask )(?<!\basks )"
+    r"(?<!\bknow )(?<!\btell )(?<!\bverify )(?<!\bdecide )(?<!\bconfirm )(?<!\bclarify )"
+    r"(?<!\bwonder )(?<!\bdetermine )\bif\b(?!\s+so\b)"
+    r"|(?<!\beven )\bwhen(?:ever)?\b(?!\s+to\b)"
+    r"|\b(?:once|until)\s+(?:you|the|it|they|all|everything|your|we|i|this|that|there)\b"
+    r"|\bafter\s+(?:you|they|it|everything|all|we|i)\s+(?!all\b)\w+"
+    r"|\b(?:once|after|until)\b[^.;]{0,80}?\b(?:done|finished|complete|completed|over|ready|"
+    r"solved|resolved|succeeded|failed)\b"
+    # "For advanced requests, start with a plan": a condition on the kind of input. Not "For
+    # this task, ..." (the one at hand).
+    r"|^\W*for\s+(?!(?:this|the|that|these|those|your|my|our|all|every|each)\b)"
+    r"(?:[\w-]+\s+){1,3}?(?:requests?|questions?|tasks?|queries|query|inputs?|problems?|"
+    r"prompts?|messages?|cases?|issues?|changes?|projects?|files?|users?)\s*,"
+    r"|^\W*for\s+(?:requests?|questions?|tasks?|queries|inputs?|problems?|prompts?|messages?|"
+    r"cases?|issues?|changes?|projects?|files?|users?)\s+(?:that|which|where|with|about|"
+    r"involving|like|of)\b"
     # "Start each hunk with ...": a rule for every part of a kind the template does not name.
     # "citations to documents referenced": only for what exists.
     r"|(?<!they )(?<!you )\b(?:referenced|cited|consulted|retrieved)\W*$"
