@@ -10,7 +10,9 @@ manifest, so a user sees why a sentence gave no check:
 - ``example`` — example or rubric text ("Example:", an EXAMPLES / RUBRIC section, the lines of
   an output template, which :mod:`llmassert.synth.template` reads as structure instead);
 - ``pasted``  — pasted documents: code fences outside an output format, long paragraphs
-  without instructions.
+  without instructions;
+- ``reference`` — entries of a catalogue of actions, tools, arguments or commands the model may
+  use ("`url` - the URL to open" under "Here are the actions:"): what exists, not what to write.
 
 Heuristics, ordered; the position in the prompt (the section a sentence sits in, a fence, a
 paragraph's length) decides first, then the sentence's own wording.
@@ -24,8 +26,16 @@ from typing import Literal
 
 from llmassert.textunits import split_units_with_kinds
 
-Role = Literal["output", "persona", "process", "input", "example", "pasted"]
-ROLES: tuple[Role, ...] = ("output", "persona", "process", "input", "example", "pasted")
+Role = Literal["output", "persona", "process", "input", "example", "pasted", "reference"]
+ROLES: tuple[Role, ...] = (
+    "output",
+    "persona",
+    "process",
+    "input",
+    "example",
+    "pasted",
+    "reference",
+)
 
 _ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -130,6 +140,30 @@ _BACK_TO_TASK = re.compile(
 _CONDITIONAL_HEADING = re.compile(
     r"[\w)]-specific\b|\bspecific to\b|^(?:if|when|for)\b|\boptional\b|\balternatives?\b|"
     r"\bvariants?\b|\bdepending on\b",
+    re.I,
+)
+# A catalogue of what the model may call: its lead-in or heading names actions, tools, ...
+_CATALOGUE_NOUN = re.compile(
+    r"\b(?:actions?|arguments?|args|tools?|commands?|functions?|parameters?|params|options?|"
+    r"flags?|methods?|endpoints?|apis?|operations?|capabilities|subcommands?|fields?|keys?|"
+    r"attributes?|properties)\b",
+    re.I,
+)
+# ... but a lead-in that makes the listed fields part of the response describes the output.
+_OUTPUT_FIELDS = re.compile(
+    r"\b(?:must|should|shall|needs? to|has to|have to|always)\b|\b(?:response|output|answer|"
+    r"reply|your json|the json)\b",
+    re.I,
+)
+_FIELD_NOUN = re.compile(r"\b(?:fields?|keys?|attributes?|properties)\b", re.I)
+# One entry: "`name` - description", "`name`: description", "name - description".
+_CATALOGUE_ENTRY = re.compile(
+    r"^(?:`[^`\n]{1,60}`|\*\*[^*\n]{1,40}\*\*|[A-Za-z_][\w.()/-]{0,40})(?:\s*\([^)]{0,60}\))?"
+    r"(?:\s+[-\u2013\u2014]+\s+|\s*:\s+|\s*,\s*which\b\s*)\S"
+)
+_ARGUMENTS_LEAD_IN = re.compile(r"(?:^|\s)(?:arguments|args|parameters|params)\s*:\s*$", re.I)
+_STRONG_OUTPUT = re.compile(
+    r"\b(?:must|never|always|do not|don'?t|your (?:response|answer|reply|output)|respond|reply)\b",
     re.I,
 )
 PASTED_MIN_WORDS = 80
@@ -300,7 +334,26 @@ def classify(text: str) -> list[Sentence]:
             pasted_block = True
         in_example = False
         format_list = False  # the items after "must use this format:" describe the output
-        for unit, kind in units:
+        catalogue = False  # inside a list of actions/tools/... opened by a lead-in
+        catalogue_heading = _catalogue_lead_in(block.heading)
+        for i, (unit, kind) in enumerate(units):
+            # "`read` - reads a file. Arguments:" is split in two: the entry announces arguments.
+            announces = i + 1 < len(units) and bool(_ARGUMENTS_LEAD_IN.match(units[i + 1][0]))
+            catalogue, is_reference = _catalogue_step(
+                unit, kind, catalogue or announces, catalogue_heading
+            )
+            if is_reference and not block.template and block.section != "example":
+                out.append(
+                    Sentence(
+                        unit,
+                        kind,
+                        "reference",
+                        block.heading,
+                        "an entry of a catalogue of actions/tools/arguments",
+                        block.conditional,
+                    )
+                )
+                continue
             if format_list and kind == "item":
                 out.append(
                     Sentence(unit, kind, "example", block.heading, "a line of the output format")
@@ -314,6 +367,39 @@ def classify(text: str) -> list[Sentence]:
                 in_example = not _EXAMPLE_CLOSED.search(unit)
             out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
     return out
+
+
+def _catalogue_lead_in(text: str) -> bool:
+    """``text`` introduces a catalogue: "Here are the possible actions", "Arguments:", a
+    "Tools" heading; not "It must contain two fields:" (the response's own fields)."""
+    if not _CATALOGUE_NOUN.search(text):
+        return False
+    nouns = {m.group(0).casefold() for m in _CATALOGUE_NOUN.finditer(text)}
+    only_fields = all(_FIELD_NOUN.fullmatch(n) for n in nouns)
+    return not (only_fields and _OUTPUT_FIELDS.search(text))
+
+
+def _catalogue_step(unit: str, kind: str, catalogue: bool, heading: bool) -> tuple[bool, bool]:
+    """(catalogue mode after ``unit``, whether ``unit`` is reference material).
+
+    A lead-in ending in ":" that names actions/tools/arguments/... opens a catalogue, and so
+    does an entry that announces its own arguments ("`read` - reads a file. Arguments:").
+    In a catalogue its entries and their description lines are reference; a paragraph line
+    that is not an entry closes it. Under a heading naming a catalogue ("## Tools") only the
+    entries themselves are reference."""
+    stripped = unit.strip()
+    lead_in = stripped.endswith(":") and _catalogue_lead_in(stripped)
+    entry = bool(_CATALOGUE_ENTRY.match(stripped))
+    if lead_in:
+        # "Arguments:" alone is reference; "Your response must use these fields:" is not.
+        return True, catalogue and not _instruction_like(stripped)
+    if entry and (catalogue or heading or _ARGUMENTS_LEAD_IN.search(unit)):
+        return True, True
+    if catalogue and kind == "item":
+        return True, not _STRONG_OUTPUT.search(unit)
+    if catalogue and kind != "item":
+        return False, False
+    return catalogue, False
 
 
 _JINJA = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)

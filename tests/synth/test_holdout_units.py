@@ -63,3 +63,43 @@ def test_not_conditions(sentence: str) -> None:
     found = _found(f"{sentence}\n")
     crit = [c for c in found.criteria if c.text == sentence]
     assert crit and crit[0].id not in found.conditional
+
+
+# -- 2. catalogue entries -----------------------------------------------------------------
+
+CATALOGUE = """You are a careful agent.
+
+Your reply must be one JSON object naming one of the commands below.
+
+Here are the commands you can call:
+* `fetch` - downloads a page. Arguments:
+  * `link` - the URL of the page to download
+* `note` - writes down a thought, or asks the operator a question. Arguments:
+  * `text` - the note itself
+* `stop` - once the job is complete, use this to end the session.
+
+Never call `fetch` twice in a row.
+"""
+
+
+def test_catalogue_entries_are_reference_not_instructions() -> None:
+    roles = roles_of(CATALOGUE)
+    assert roles["`link` - the URL of the page to download"] == "reference"
+    assert roles["`note` - writes down a thought, or asks the operator a question."] == "reference"
+    assert roles["`stop` - once the job is complete, use this to end the session."] == "reference"
+    assert roles["Arguments:"] == "reference"
+    assert roles["Never call `fetch` twice in a row."] == "output"
+    assert roles["Your reply must be one JSON object naming one of the commands below."] == "output"
+    found = checks_of(CATALOGUE)
+    assert not any(t.startswith("`") for t in found)
+
+
+def test_an_entry_announcing_its_arguments_opens_a_catalogue_without_lead_in() -> None:
+    text = "Tips.\n\n- `save` - stores the file. Arguments:\n  - `where` - the target URL\n"
+    roles = roles_of(text)
+    assert roles["`save` - stores the file."] == "reference"
+    assert roles["`where` - the target URL"] == "reference"
+
+    # The response's own fields are not a catalogue.
+    text = "Your answer must contain these fields:\n- `title` - a short title in Title Case\n"
+    assert roles_of(text)["`title` - a short title in Title Case"] == "output"
