@@ -7,6 +7,7 @@ import pytest
 from llmassert.history.models import PromptHistory, PromptVersion
 from llmassert.synth import extract as extract_mod
 from llmassert.synth.roles import classify
+from llmassert.textunits import split_units, split_units_with_kinds
 
 
 def _found(text: str) -> extract_mod.Extraction:
@@ -103,3 +104,37 @@ def test_an_entry_announcing_its_arguments_opens_a_catalogue_without_lead_in() -
     # The response's own fields are not a catalogue.
     text = "Your answer must contain these fields:\n- `title` - a short title in Title Case\n"
     assert roles_of(text)["`title` - a short title in Title Case"] == "output"
+
+
+# -- 3. splitting -------------------------------------------------------------------------
+
+
+def test_closing_quote_glued_to_a_capitalised_word_ends_a_sentence() -> None:
+    units = split_units('Topic: "{subject}"Reply with one short poem.')
+    assert units == ['Topic: "{subject}"', "Reply with one short poem."]
+
+
+def test_emphasis_before_a_capital_after_punctuation_is_a_boundary() -> None:
+    units = split_units("Keep answers short. **Always end with a summary.** Be kind.")
+    assert units == ["Keep answers short.", "**Always end with a summary.**", "Be kind."]
+
+
+def test_hard_wrapped_prose_keeps_its_if_clause() -> None:
+    text = (
+        "If the notes below disagree with what the reader said earlier, you\n"
+        "MUST point out the disagreement in the first sentence.\n"
+    )
+    assert split_units_with_kinds(text) == [
+        (
+            "If the notes below disagree with what the reader said earlier, you MUST point "
+            "out the disagreement in the first sentence.",
+            "line",
+        )
+    ]
+    found = _found(text)
+    assert [c.id in found.conditional for c in found.criteria] == [True]
+    # Not joined: labelled lines, and unpunctuated capitalised lines of a response (a verse).
+    text = "Persona: a patient teacher who explains things to young pupils\nTone: Warm and calm.\n"
+    assert len(split_units_with_kinds(text)) == 2
+    verse = "Silver rivers run beneath the quiet hills tonight\nStars remember every name"
+    assert len(split_units(verse)) == 2
