@@ -131,6 +131,10 @@ _NOT_PROSE = re.compile(r"^\s*(?:[<{|%>\[]|```|~~~)|[|{}<>]\s*$")
 _LABELLED = re.compile(r"^[\w'*_ ()/-]{1,30}:(?:\s|$)")
 
 
+# "local: false" then "model: gpt-4": lines of a configuration, not one wrapped sentence.
+_KEY_VALUE = re.compile(r"^[A-Za-z_][\w.-]*:(?:\s|$)")
+
+
 def _wraps_on(previous: str, line: str) -> bool:
     """A prose line hard-wrapped before a capitalised word: "If the plan changed, you" +
     "MUST update it". The previous line is long, ends inside a sentence (a word or a comma)
@@ -176,6 +180,7 @@ def split_units_with_kinds(text: str, *, wrapped_prose: bool = True) -> list[tup
             joinable
             and not (header or item)
             and (line[0].islower() or (wrapped_prose and _wraps_on(previous, line)))
+            and not (_KEY_VALUE.match(previous) and _KEY_VALUE.match(line))
         ):
             blocks[-1][0] = f"{blocks[-1][0]} {line}"
         elif header:

@@ -73,7 +73,9 @@ _OUTPUT_VERBS = re.compile(
     re.I,
 )
 _PERSONA = re.compile(
-    r"^(?:you are|you're|act as|acting as|as an? [\w -]{2,40},|your (?:role|job|purpose|"
+    # "Role: You are ...": a labelled persona line.
+    r"^(?:(?:role|persona|identity)\s*:\s*)?"
+    r"(?:you are|you're|act as|acting as|as an? [\w -]{2,40},|your (?:role|job|purpose|"
     r"goal|task|mission) is|imagine you|pretend|i want you to act|take on the role)\b",
     re.I,
 )
@@ -92,6 +94,13 @@ _INPUT = re.compile(
     r"have|includes?|consists?|comes?|will (?:be|contain|include|start)|you (?:receive|get|see))\b|"
     r"input\s*:|here is|here are|below "
     r"is|below are|the following is|given (?:a|an|the)\b|this is the|attached is)",
+    re.I,
+)
+# "Given the diff, write a review": the input is named, the instruction is the main clause.
+_GIVEN_THEN_OUTPUT = re.compile(
+    r"^(?:given|based on|using)\b[^.;]{0,120}?[,\s](?:please\s+)?(?:write|output|return|respond|"
+    r"reply|answer|generate|produce|create|list|provide|give|summari[sz]e|translate|rewrite|"
+    r"extract|classify|rate|draft|compose)\b",
     re.I,
 )
 _PROCESS = re.compile(
@@ -119,6 +128,20 @@ _TEMPLATE_INTRO = re.compile(
 _DEFINES_PLACEHOLDER = re.compile(
     r"^(?:the\s+)?(?:\[[A-Za-z_][\w ]{0,30}\]|\{\{?\s*[\w.]+\s*\}?\}|<[A-Za-z_][\w ]{0,30}>)"
     r"\s+(?:is|are|means|refers to|will be|contains?|stands for)\b",
+    re.I,
+)
+# "User's OS: {platform.system()}", "%(task)s", "Context: {{ docs }}": a value filled in.
+_PLACEHOLDER_TOKEN = (
+    r"(?:\{\{[^{}]{1,80}\}\}|\{[^{}\s][^{}]{0,80}\}|%\([A-Za-z_]\w*\)[sdr]|\$\{?[A-Z_]\w*\}?)"
+)
+_LABELLED_VALUE = re.compile(
+    rf"^(?:[\w'’ .-]{{1,40}}:\s*)?[\"'`]?{_PLACEHOLDER_TOKEN}[\"'`]?"
+    rf"(?:[\s,;/-]*[\"'`]?{_PLACEHOLDER_TOKEN}[\"'`]?)*\W*$"
+)
+# Configuration scaffolding around a prompt: "system_message: |", 'model: "gpt-4"', "temperature: 0".
+_YAML_SCAFFOLD = re.compile(
+    r"^[A-Za-z_][\w.-]*:\s*(?:[|>][-+]?|\"[^\"]*\"|'[^']*'|-?\d+(?:\.\d+)?|true|false|null|"
+    r"yes|no|~)?\s*$",
     re.I,
 )
 _HAS_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+[^{}]*\}\}|\{[A-Za-z_]\w*\}")
@@ -196,7 +219,23 @@ class Sentence:
     conditional: bool = False  # see Block.conditional
 
 
+# A heading that is itself an instruction ("Code: {file}. Write code with ..."): its section
+# holds output instructions whatever nouns ("code", "context") it names.
+_IMPERATIVE_TITLE = re.compile(
+    r"(?:^|[.:;!]\s+)(?:please\s+)?(?:write|output|return|respond|reply|answer|generate|produce|"
+    r"create|implement|list|provide|give|summari[sz]e|translate|fill in|complete|rewrite)\s+"
+    r"\S+\s+\S+",
+    re.I,
+)
+# "Format example", "Output format example": the output's format shown by an example.
+_FORMAT_EXAMPLE_TITLE = re.compile(
+    r"\bformat\s+examples?\b|\bexample\s+(?:of\s+the\s+)?format\b", re.I
+)
+
+
 def section_kind(title: str) -> str:
+    if _FORMAT_EXAMPLE_TITLE.search(title) or _IMPERATIVE_TITLE.search(title):
+        return "output"
     for kind, pattern in _SECTION_KINDS:
         if pattern.search(title):
             return kind
@@ -303,6 +342,26 @@ _VERB_ANYWHERE = re.compile(
 )
 
 
+# Verbs that only name writing the response ("list", "include" also name steps of work).
+_WRITE_ANYWHERE = re.compile(
+    r"(?:^|[,;:]\s*|\b(?:and|then)\s+)(?:write|output|return|respond|reply|produce|generate)\b",
+    re.I,
+)
+_SEQUENCE_WORD = re.compile(
+    r"^\W*(?:first(?:ly)?|then|next|after that|afterwards|finally|lastly|step \d+)\b\W*", re.I
+)
+
+
+def _output_verb_anywhere(unit: str) -> bool:
+    """An output verb leads the sentence, follows a sequencing word ("First, write a plan")
+    or heads a coordinated clause ("think step by step and write three queries")."""
+    return bool(
+        _OUTPUT_VERBS.search(unit)
+        or _OUTPUT_VERBS.search(_SEQUENCE_WORD.sub("", unit))
+        or _WRITE_ANYWHERE.search(unit)
+    )
+
+
 def _instruction_like(unit: str) -> bool:
     return bool(
         _OUTPUT_VERBS.search(unit)
@@ -364,7 +423,9 @@ def classify(text: str) -> list[Sentence]:
             if _EXAMPLE_START.match(unit):
                 # 'For example: "The weather is sunny [1](...)."' holds its whole example:
                 # the lines after it are instructions again.
-                in_example = not _EXAMPLE_CLOSED.search(unit)
+                # "For example, if X, answer in Y." is a complete sentence: only a lead-in
+                # ("For example:", "Example 2") opens a span of example lines.
+                in_example = not _EXAMPLE_CLOSED.search(unit) and _opens_example(unit)
             out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
     return out
 
@@ -402,6 +463,13 @@ def _catalogue_step(unit: str, kind: str, catalogue: bool, heading: bool) -> tup
     return catalogue, False
 
 
+def _opens_example(unit: str) -> bool:
+    stripped = unit.strip().strip("*_").strip()
+    return stripped.endswith(":") or (
+        len(stripped.split()) <= 3 and not re.search(r"[.!?][\"'”’)\]]*$", stripped)
+    )
+
+
 _JINJA = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)
 
 
@@ -433,7 +501,15 @@ def _role(
         return "output", "the task assigned"
     if _PERSONA.match(unit):
         return "persona", "persona phrase"
-    if _INPUT.match(unit) or _DEFINES_PLACEHOLDER.match(unit):
+    if _LABELLED_VALUE.match(unit.strip()):
+        return "input", "states an input value"
+    if _YAML_SCAFFOLD.match(unit.strip()) and (
+        "_" in unit.split(":", 1)[0] or unit.split(":", 1)[1].strip()
+    ):
+        return "input", "configuration around the prompt"
+    if (_INPUT.match(unit) and not _GIVEN_THEN_OUTPUT.match(unit)) or _DEFINES_PLACEHOLDER.match(
+        unit
+    ):
         return "input", "describes the input"
     if _HAS_PLACEHOLDER.search(unit) and not (
         _OUTPUT_VERBS.match(unit)
@@ -448,7 +524,7 @@ def _role(
         return "output", "names a part of the output"
     if (
         _PROCESS.search(unit)
-        and not (output_words and _OUTPUT_VERBS.search(unit))
+        and not (output_words and _output_verb_anywhere(unit))
         and not re.search(r"\b(?:output|response|answer|reply)\b", unit, re.I)
     ):
         return "process", "a process step"

@@ -138,3 +138,47 @@ def test_hard_wrapped_prose_keeps_its_if_clause() -> None:
     assert len(split_units_with_kinds(text)) == 2
     verse = "Silver rivers run beneath the quiet hills tonight\nStars remember every name"
     assert len(split_units(verse)) == 2
+
+
+# -- 4. misclassifications ----------------------------------------------------------------
+
+
+def test_a_complete_for_example_sentence_does_not_swallow_later_rules() -> None:
+    text = (
+        "Answer in the reader's language.\n"
+        "For example, if the reader writes in Dutch, answer in Dutch.\n"
+        "Never use more than two headings.\n"
+    )
+    assert roles_of(text)["Never use more than two headings."] == "output"
+
+
+def test_an_imperative_heading_makes_an_output_section() -> None:
+    text = (
+        "## Source: {path}. Write a docstring for every public function in the source.\n"
+        "1. Keep each docstring under five lines.\n"
+    )
+    assert roles_of(text)["Keep each docstring under five lines."] == "output"
+
+
+@pytest.mark.parametrize(
+    ("line", "role"),
+    [
+        ("Role: You are a cheerful tour guide who loves old castles.", "persona"),
+        ("Visitor's city: {visitor.city()}", "input"),
+        ("%(ticket)s", "input"),
+        ("prompt_text: |", "input"),
+        ('engine: "big-model-2"', "input"),
+        ("First, write a short outline of the story.", "output"),
+        ("Think it over step by step and write at most two search phrases.", "output"),
+        ("Given the meeting notes, write a three-line summary.", "output"),
+    ],
+)
+def test_line_roles(line: str, role: str) -> None:
+    assert roles_of(f"Intro line for the prompt.\n\n{line}\n")[line] == role
+
+
+def test_configuration_lines_are_not_joined() -> None:
+    assert split_units_with_kinds("verbose: false\nengine: big\n") == [
+        ("verbose: false", "line"),
+        ("engine: big", "line"),
+    ]
