@@ -179,7 +179,11 @@ def split_units_with_kinds(text: str, *, wrapped_prose: bool = True) -> list[tup
         if (
             joinable
             and not (header or item)
-            and (line[0].islower() or (wrapped_prose and _wraps_on(previous, line)))
+            and (
+                line[0].islower()
+                # Not after a list item: "-do not add a conclusion" + "Be brief" are two rules.
+                or (wrapped_prose and blocks[-1][1] == "line" and _wraps_on(previous, line))
+            )
             and not (_KEY_VALUE.match(previous) and _KEY_VALUE.match(line))
         ):
             blocks[-1][0] = f"{blocks[-1][0]} {line}"

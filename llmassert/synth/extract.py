@@ -32,17 +32,6 @@ CONDITIONAL = re.compile(
     r"when asked|if asked|if the user|when the user|if a user|when a user|as required|as appropriate|"
     r"when required|when available|if available|unless told|when told|if told)\b"
     r"|\bunless\b"
-    # A trailing condition clause: "Don't use a code block if it's not meant to be run",
-    # "Reply DONE at the end when everything is finished", "... once you are done". Not "even
-    # if" (the instruction holds regardless), "as if", nor an indirect question ("check if").
-    r"|(?<!\beven )(?<!\bas )(?<!\bwhat )(?<!\bcheck )(?<!\bsee )(?<!\bask )(?<!\basks )"
-    r"(?<!\bknow )(?<!\btell )(?<!\bverify )(?<!\bdecide )(?<!\bconfirm )(?<!\bclarify )"
-    r"(?<!\bwonder )(?<!\bdetermine )\bif\b(?!\s+so\b)"
-    r"|(?<!\beven )\bwhen(?:ever)?\b(?!\s+to\b)"
-    r"|\b(?:once|until)\s+(?:you|the|it|they|all|everything|your|we|i|this|that|there)\b"
-    r"|\bafter\s+(?:you|they|it|everything|all|we|i)\s+(?!all\b)\w+"
-    r"|\b(?:once|after|until)\b[^.;]{0,80}?\b(?:done|finished|complete|completed|over|ready|"
-    r"solved|resolved|succeeded|failed)\b"
     # "For advanced requests, start with a plan": a condition on the kind of input. Not "For
     # this task, ..." (the one at hand).
     r"|^\W*for\s+(?!(?:this|the|that|these|those|your|my|our|all|every|each)\b)"
@@ -60,6 +49,32 @@ CONDITIONAL = re.compile(
 )
 
 
+# A trailing condition clause: "Don't use a code block if it's not meant to be run", "Reply DONE
+# at the end when everything is finished", "... once you are done". Not "even if" (the
+# instruction holds regardless), "as if", nor an indirect question ("check if").
+TRAILING_CONDITION = re.compile(
+    r"(?<!\beven )(?<!\bas )(?<!\bwhat )(?<!\bcheck )(?<!\bsee )(?<!\bask )(?<!\basks )"
+    r"(?<!\bknow )(?<!\btell )(?<!\bverify )(?<!\bdecide )(?<!\bconfirm )(?<!\bclarify )"
+    r"(?<!\bwonder )(?<!\bdetermine )\bif\b(?!\s+so\b)"
+    r"|(?<!\beven )\bwhen(?:ever)?\b(?!\s+to\b)"
+    r"|\b(?:once|until)\s+(?:you|the|it|they|all|everything|your|we|i|this|that|there)\b"
+    r"|\bafter\s+(?:you|they|it|everything|all|we|i)\s+(?!all\b)\w+"
+    r"|\b(?:once|after|until)\b[^.;]{0,80}?\b(?:done|finished|complete|completed|over|ready|"
+    r"solved|resolved|succeeded|failed)\b",
+    re.I,
+)
+# A verb phrase nested in the instruction before its trailing condition ("Encourage readers
+# to contact us if they have questions", "show gratitude using @ when tagging"): the condition
+# may belong to the nested verb, and the instruction itself holds always.
+_NESTED_VERB = re.compile(
+    r"\bto\s+(?!(?:the|a|an|your|their|his|her|its|our|my|this|that|these|those|me|us|them|"
+    r"him|you|it|each|every|all|any|some|one|two|three|be\s+\w+ed)\b)[a-z]{2,}\b"
+    r"|\b(?!(?:thing|string|nothing|something|anything|everything|during|morning|evening|"
+    r"king|bring|spring|ring|sing|ping|heading|wording|meaning|setting|building)\b)[a-z]{2,}ing\b",
+    re.I,
+)
+
+
 # A second instruction after a dash or semicolon ("DO NOT run X - just name each file"): its
 # per-part wording ("each file") scopes that instruction only, not the first one.
 _CLAUSE_BREAK = re.compile(r"\s[-\u2013\u2014]\s|;\s")
@@ -67,12 +82,19 @@ _PER_PART = re.compile(r"^(?:each|every)\b", re.I)
 
 
 def _conditional(text: str) -> bool:
-    """True when ``text`` holds only under a condition or for some parts (see CONDITIONAL)."""
+    """True when ``text`` holds only under a condition or for some parts (see CONDITIONAL),
+    or ends with a condition clause on its main verb (see TRAILING_CONDITION)."""
     first = _CLAUSE_BREAK.split(text, maxsplit=1)[0]
-    return any(
+    if any(
         m.start() < len(first) or not _PER_PART.match(m.group(0))
         for m in CONDITIONAL.finditer(text)
-    )
+    ):
+        return True
+    for m in TRAILING_CONDITION.finditer(text):
+        before = text[: m.start()].split(None, 1)  # past the leading verb
+        if len(before) < 2 or not _NESTED_VERB.search(before[1]):
+            return True
+    return False
 
 
 _MARKUP = re.compile(r"^\s*(?:```|~~~|\{%|\{#|<[/!?]?[A-Za-z][\w:-]*[\s>/])")

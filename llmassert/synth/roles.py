@@ -39,6 +39,10 @@ ROLES: tuple[Role, ...] = (
 
 _ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_OPEN_TAG = re.compile(r"^\s*<[A-Za-z_][\w:.-]*(?:\s[^<>]*)?>\s*$")
+_CLOSE_TAG = re.compile(r"^\s*</[A-Za-z_][\w:.-]*\s*>\s*$")
+# A slot of a skeleton: a list item, "...", a placeholder.
+_SLOT_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d+[.)]\s|\.{3}|…|\[|\{)")
 _SECTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("example", re.compile(r"\b(?:examples?|samples?|demonstrations?|rubric|scoring|grading|"
                            r"few[- ]shot|illustrations?)\b", re.I)),
@@ -285,23 +289,49 @@ def blocks(text: str) -> list[Block]:
 
     template_fence = False
     soft = False  # the example section was opened by a "Label:" line, not a Markdown header
+    # An unfenced skeleton of the output after "Follow this format:": XML tags, their labels and
+    # slot lines. What its lines say is scoped to a tag, so they are template lines.
+    skeleton = False
+    depth = 0  # XML tags open in the skeleton
+    after_label = False  # the last line was a label of the skeleton ("Thoughts:")
+    skeleton_next = False  # the last line ended with "Use this format:"
     for line in text.splitlines():
         if _FENCE.match(line):
             if fenced:
                 flush(True, template_fence)
                 fenced = False
             else:
-                flush(False, False)
+                flush(False, skeleton)
                 fenced = True
-                template_fence = template_next or section in ("output",)
+                template_fence = template_next or skeleton or section in ("output",)
             continue
         if fenced:
             current.append(line)
             continue
         if not line.strip():
-            flush(False, False)
+            flush(False, skeleton)
             continue
         title = title_of(line)
+        tag_open, tag_close = _OPEN_TAG.match(line), _CLOSE_TAG.match(line)
+        if skeleton and _ATX.match(line):
+            flush(False, True)  # a Markdown heading ends the skeleton
+            skeleton = False
+        if skeleton and depth <= 0 and not (tag_open or tag_close or title is not None):
+            # Outside its tags a skeleton goes on only with the slots under a label
+            # ("Thoughts:" + "* Thought 1"): a prose line or a new list is instructions again.
+            if not (_SLOT_LINE.match(line) and (current or after_label)):
+                flush(False, True)
+                skeleton = False
+        elif (
+            not skeleton
+            and skeleton_next
+            and (tag_open or (title is not None and not current and not _ATX.match(line)))
+        ):
+            flush(False, False)
+            skeleton, depth = True, 0
+        if skeleton:
+            depth += 1 if tag_open else -1 if tag_close else 0
+        after_label = skeleton and title is not None and not current
         if title is not None and section_kind(title) == "example" and current:
             flush(False, False)  # "Example 1:" after a paragraph opens an example
         if (title is not None and _ATX.match(line)) or (title is not None and not current):
@@ -317,12 +347,14 @@ def blocks(text: str) -> list[Block]:
                 soft = not _ATX.match(line)
             out.append(Block(line, section, heading, False, False))
             template_next = bool(_TEMPLATE_INTRO.search(line))
+            skeleton_next = template_next and line.rstrip().endswith(":") and not _ATX.match(line)
             continue
         if not current and section == "example" and soft and _BACK_TO_TASK.match(line):
             section, heading = "none", ""  # "Now it's your turn ...": the examples are over
         current.append(line)
         template_next = bool(_TEMPLATE_INTRO.search(line))
-    flush(fenced, fenced and template_fence)
+        skeleton_next = template_next and line.rstrip().endswith(":")
+    flush(fenced, (fenced and template_fence) or (skeleton and not fenced))
     return out
 
 

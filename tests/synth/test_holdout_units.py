@@ -182,3 +182,27 @@ def test_configuration_lines_are_not_joined() -> None:
         ("verbose: false", "line"),
         ("engine: big", "line"),
     ]
+
+
+def test_a_condition_on_a_nested_verb_keeps_the_instruction_unconditional() -> None:
+    sentence = "Invite the reader to write back if anything is unclear."
+    found = _found(f"{sentence}\n")
+    assert [c.id in found.conditional for c in found.criteria] == [False]
+
+
+def test_lines_inside_an_unfenced_output_skeleton_are_template_lines() -> None:
+    text = (
+        "Review the patch below.\n"
+        "Use this format:\n"
+        "<verdict>\n"
+        "Write Good or Bad, formatted with bold markdown.\n"
+        "</verdict>\n"
+        "\n"
+        "- Never mention the author's name.\n"
+    )
+    roles = roles_of(text)
+    assert roles["Write Good or Bad, formatted with bold markdown."] == "example"
+    assert roles["Never mention the author's name."] == "output"
+    # An unpunctuated list item followed by a capitalised line: two rules, not one.
+    units = split_units_with_kinds("- never add a closing remark\nBe sure to quote the title\n")
+    assert len(units) == 2
