@@ -96,7 +96,7 @@ _INPUT = re.compile(
     r"(?:each|every|the) (?:\w+ )?(?:of the )?(?:context|input|document|transcript|files?|"
     r"code ?base|repository|conversation|chat history)\s+(?:is|are|was|contains?|starts?|has|"
     r"have|includes?|consists?|comes?|will (?:be|contain|include|start)|you (?:receive|get|see))\b|"
-    r"input\s*:|here is|here are|below "
+    r"input\s*:|here is|here are|here'?s\b|below "
     r"is|below are|the following is|given (?:a|an|the)\b|this is the|attached is)",
     re.I,
 )
@@ -141,6 +141,10 @@ _PLACEHOLDER_TOKEN = (
 _LABELLED_VALUE = re.compile(
     rf"^(?:[\w'’ .-]{{1,40}}:\s*)?[\"'`]?{_PLACEHOLDER_TOKEN}[\"'`]?"
     rf"(?:[\s,;/-]*[\"'`]?{_PLACEHOLDER_TOKEN}[\"'`]?)*\W*$"
+)
+# "This is your plan so far, in JSON format:": introduces material given to the model.
+_INPUT_INTRO = re.compile(
+    r"^(?:this|that|these|below|above)\s+(?:is|are)\s+(?:your|the|our|my|a|an)\b[^.!?]*:$", re.I
 )
 # Configuration scaffolding around a prompt: "system_message: |", 'model: "gpt-4"', "temperature: 0".
 _YAML_SCAFFOLD = re.compile(
@@ -533,6 +537,8 @@ def _role(
         return "output", "the task assigned"
     if _PERSONA.match(unit):
         return "persona", "persona phrase"
+    if _INPUT_INTRO.match(unit.strip()):
+        return "input", "introduces material that follows"
     if _LABELLED_VALUE.match(unit.strip()):
         return "input", "states an input value"
     if _YAML_SCAFFOLD.match(unit.strip()) and (

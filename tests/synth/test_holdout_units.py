@@ -206,3 +206,10 @@ def test_lines_inside_an_unfenced_output_skeleton_are_template_lines() -> None:
     # An unpunctuated list item followed by a capitalised line: two rules, not one.
     units = split_units_with_kinds("- never add a closing remark\nBe sure to quote the title\n")
     assert len(units) == 2
+
+
+def test_intros_of_pasted_material_are_input() -> None:
+    text = "Here's the current outline in YAML:\n\n{outline}\n\nThis is your draft so far, in JSON format:\n\n{draft}\n"
+    roles = roles_of(text)
+    assert roles["Here's the current outline in YAML:"] == "input"
+    assert roles["This is your draft so far, in JSON format:"] == "input"
