@@ -62,16 +62,42 @@ _ABBREVIATIONS = frozenset(
 )
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a capital,
 # digit, opening quote or bracket. Lowercase after a period ("e.g. this") does not split.
-_BOUNDARY = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+# Emphasis markers close a sentence ("Be brief.** Next") or open the next one (". **Always").
+_BOUNDARY = re.compile(
+    r"(?<=[.!?])([\"'”’)\]]*(?:\*\*|__)?[\"'”’)\]]*)\s+(?=(?:\*\*|__)?[\"'“‘(\[]?[A-Z0-9])"
+)
+# A closing quote directly followed by a capitalised word: '"{question}"You must answer'.
+_QUOTE_GLUED = re.compile(r"(?<=\S)([\"”])(?=[A-Z][a-z])")
 
 
 def _split_line(line: str) -> list[str]:
+    parts: list[str] = []
+    for piece in _split_glued_quotes(line):
+        parts.extend(_split_sentences(piece))
+    return parts
+
+
+def _split_glued_quotes(line: str) -> list[str]:
+    """Cut after a closing quote glued to a capitalised word (an even number of straight
+    quotes up to it, or a curly closing quote)."""
+    out: list[str] = []
+    start = 0
+    for m in _QUOTE_GLUED.finditer(line):
+        if m.group(1) == '"' and line.count('"', 0, m.end()) % 2:
+            continue  # an opening quote: 'say"Hello"' is not cut before Hello
+        out.append(line[start : m.end()])
+        start = m.end()
+    out.append(line[start:])
+    return out
+
+
+def _split_sentences(line: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(line):
         end = m.start(1) if m.group(1) else m.start()
         candidate = line[start : m.end(1) if m.group(1) else end]
-        token = candidate.rstrip(".!?\"'”’)]").rsplit(None, 1)
+        token = candidate.rstrip(".!?\"'”’)]*_").rsplit(None, 1)
         last = token[-1].casefold().lstrip("(\"'“‘") if token else ""
         # "Dr. Smith", "e.g. The", "J. Smith": not a sentence end.
         if last in _ABBREVIATIONS or (
@@ -86,25 +112,63 @@ def _split_line(line: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def split_units(text: str) -> list[str]:
+def split_units(text: str, *, wrapped_prose: bool = False) -> list[str]:
     """Split text into sentence-like units, keeping list items and headers as their own units.
 
     Lines are joined when a sentence is hard-wrapped (the previous line has no closing
-    punctuation and the next starts in lowercase); list markers are stripped.
+    punctuation and the next starts in lowercase); list markers are stripped. With
+    ``wrapped_prose`` (see :func:`split_units_with_kinds`) a long unpunctuated line also
+    continues on a capitalised next line.
     """
-    return [unit for unit, _kind in split_units_with_kinds(text)]
+    return [unit for unit, _kind in split_units_with_kinds(text, wrapped_prose=wrapped_prose)]
 
 
-def split_units_with_kinds(text: str) -> list[tuple[str, str]]:
+# A line of markup or a placeholder, never hard-wrapped prose: "<tag>", "{x}", "| a | b |".
+_NOT_PROSE = re.compile(r"^\s*(?:[<{|%>\[]|```|~~~)|[|{}<>]\s*$")
+
+
+# "Language: ...", "User's OS: ...": a labelled line is a field of its own, not a wrapped one.
+_LABELLED = re.compile(r"^[\w'*_ ()/-]{1,30}:(?:\s|$)")
+
+
+# "local: false" then "model: gpt-4": lines of a configuration, not one wrapped sentence.
+_KEY_VALUE = re.compile(r"^[A-Za-z_][\w.-]*:(?:\s|$)")
+
+
+def _wraps_on(previous: str, line: str) -> bool:
+    """A prose line hard-wrapped before a capitalised word: "If the plan changed, you" +
+    "MUST update it". The previous line is long, ends inside a sentence (a word or a comma)
+    and is not a title; neither line is markup or a "Label: ..." line."""
+    letters = re.sub(r"[^A-Za-z]", "", previous)
+    return (
+        len(previous.split()) >= 6
+        and bool(re.search(r"[\w,`'\"”)]$", previous))
+        and not letters.isupper()
+        and not _NOT_PROSE.search(previous)
+        and not _NOT_PROSE.search(line)
+        and not re.search(r":\s*$", line)
+        and not _LABELLED.match(line)
+        and not _LABELLED.match(previous)
+        and bool(re.match(r"[A-Za-z`'\"“(]", line))
+    )
+
+
+def split_units_with_kinds(text: str, *, wrapped_prose: bool = True) -> list[tuple[str, str]]:
     """Like :func:`split_units`, each unit with where it came from.
 
     Kinds: ``"header"`` (markdown ``#``), ``"item"`` (a list item), ``"line"`` (a line or
     paragraph that is one sentence), ``"sentence"`` (one of several sentences of a paragraph).
+
+    ``wrapped_prose`` (the default, for prompts): a long line without closing punctuation is
+    also continued by a next line starting with a capital ("..., you" + "MUST ..."), so a
+    leading If-clause stays with its main clause. :func:`split_units` (responses) leaves it
+    off: unpunctuated capitalised lines of a response (verses, titles) stay apart.
     """
     if not isinstance(text, str):
         return []
     blocks: list[list[str]] = []  # [text, kind]
     joinable = False
+    previous = ""  # the last line read
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
@@ -112,7 +176,16 @@ def split_units_with_kinds(text: str) -> list[tuple[str, str]]:
             continue
         header = ATX.match(raw)
         item = MARKER.match(raw)
-        if joinable and not (header or item) and line[0].islower():
+        if (
+            joinable
+            and not (header or item)
+            and (
+                line[0].islower()
+                # Not after a list item: "-do not add a conclusion" + "Be brief" are two rules.
+                or (wrapped_prose and blocks[-1][1] == "line" and _wraps_on(previous, line))
+            )
+            and not (_KEY_VALUE.match(previous) and _KEY_VALUE.match(line))
+        ):
             blocks[-1][0] = f"{blocks[-1][0]} {line}"
         elif header:
             blocks.append([header.group(2), "header"])
@@ -121,6 +194,7 @@ def split_units_with_kinds(text: str) -> list[tuple[str, str]]:
         else:
             blocks.append([line, "line"])
         joinable = not blocks[-1][0].endswith((".", "!", "?", ":", ";"))
+        previous = line
     units: list[tuple[str, str]] = []
     for block, kind in blocks:
         parts = _split_line(block)

@@ -32,11 +32,45 @@ CONDITIONAL = re.compile(
     r"when asked|if asked|if the user|when the user|if a user|when a user|as required|as appropriate|"
     r"when required|when available|if available|unless told|when told|if told)\b"
     r"|\bunless\b"
+    # "For advanced requests, start with a plan": a condition on the kind of input. Not "For
+    # this task, ..." (the one at hand).
+    r"|^\W*for\s+(?!(?:this|the|that|these|those|your|my|our|all|every|each)\b)"
+    r"(?:[\w-]+\s+){1,3}?(?:requests?|questions?|tasks?|queries|query|inputs?|problems?|"
+    r"prompts?|messages?|cases?|issues?|changes?|projects?|files?|users?)\s*,"
+    r"|^\W*for\s+(?:requests?|questions?|tasks?|queries|inputs?|problems?|prompts?|messages?|"
+    r"cases?|issues?|changes?|projects?|files?|users?)\s+(?:that|which|where|with|about|"
+    r"involving|like|of)\b"
     # "Start each hunk with ...": a rule for every part of a kind the template does not name.
     # "citations to documents referenced": only for what exists.
     r"|(?<!they )(?<!you )\b(?:referenced|cited|consulted|retrieved)\W*$"
     r"|\b(?:each|every)\s+(?!(?:response|answer|reply|output|message)\b)[a-z]+"
     r"|^\W*(?:\w+\s+)?(?:them|it|these|those|this)\s+(?:inline|in|as|with|to|into)\b",
+    re.I,
+)
+
+
+# A trailing condition clause: "Don't use a code block if it's not meant to be run", "Reply DONE
+# at the end when everything is finished", "... once you are done". Not "even if" (the
+# instruction holds regardless), "as if", nor an indirect question ("check if").
+TRAILING_CONDITION = re.compile(
+    r"(?<!\beven )(?<!\bas )(?<!\bwhat )(?<!\bcheck )(?<!\bsee )(?<!\bask )(?<!\basks )"
+    r"(?<!\bknow )(?<!\btell )(?<!\bverify )(?<!\bdecide )(?<!\bconfirm )(?<!\bclarify )"
+    r"(?<!\bwonder )(?<!\bdetermine )\bif\b(?!\s+so\b)"
+    r"|(?<!\beven )\bwhen(?:ever)?\b(?!\s+to\b)"
+    r"|\b(?:once|until)\s+(?:you|the|it|they|all|everything|your|we|i|this|that|there)\b"
+    r"|\bafter\s+(?:you|they|it|everything|all|we|i)\s+(?!all\b)\w+"
+    r"|\b(?:once|after|until)\b[^.;]{0,80}?\b(?:done|finished|complete|completed|over|ready|"
+    r"solved|resolved|succeeded|failed)\b",
+    re.I,
+)
+# A verb phrase nested in the instruction before its trailing condition ("Encourage readers
+# to contact us if they have questions", "show gratitude using @ when tagging"): the condition
+# may belong to the nested verb, and the instruction itself holds always.
+_NESTED_VERB = re.compile(
+    r"\bto\s+(?!(?:the|a|an|your|their|his|her|its|our|my|this|that|these|those|me|us|them|"
+    r"him|you|it|each|every|all|any|some|one|two|three|be\s+\w+ed)\b)[a-z]{2,}\b"
+    r"|\b(?!(?:thing|string|nothing|something|anything|everything|during|morning|evening|"
+    r"king|bring|spring|ring|sing|ping|heading|wording|meaning|setting|building)\b)[a-z]{2,}ing\b",
     re.I,
 )
 
@@ -48,12 +82,19 @@ _PER_PART = re.compile(r"^(?:each|every)\b", re.I)
 
 
 def _conditional(text: str) -> bool:
-    """True when ``text`` holds only under a condition or for some parts (see CONDITIONAL)."""
+    """True when ``text`` holds only under a condition or for some parts (see CONDITIONAL),
+    or ends with a condition clause on its main verb (see TRAILING_CONDITION)."""
     first = _CLAUSE_BREAK.split(text, maxsplit=1)[0]
-    return any(
+    if any(
         m.start() < len(first) or not _PER_PART.match(m.group(0))
         for m in CONDITIONAL.finditer(text)
-    )
+    ):
+        return True
+    for m in TRAILING_CONDITION.finditer(text):
+        before = text[: m.start()].split(None, 1)  # past the leading verb
+        if len(before) < 2 or not _NESTED_VERB.search(before[1]):
+            return True
+    return False
 
 
 _MARKUP = re.compile(r"^\s*(?:```|~~~|\{%|\{#|<[/!?]?[A-Za-z][\w:-]*[\s>/])")

@@ -10,7 +10,9 @@ manifest, so a user sees why a sentence gave no check:
 - ``example`` — example or rubric text ("Example:", an EXAMPLES / RUBRIC section, the lines of
   an output template, which :mod:`llmassert.synth.template` reads as structure instead);
 - ``pasted``  — pasted documents: code fences outside an output format, long paragraphs
-  without instructions.
+  without instructions;
+- ``reference`` — entries of a catalogue of actions, tools, arguments or commands the model may
+  use ("`url` - the URL to open" under "Here are the actions:"): what exists, not what to write.
 
 Heuristics, ordered; the position in the prompt (the section a sentence sits in, a fence, a
 paragraph's length) decides first, then the sentence's own wording.
@@ -24,11 +26,23 @@ from typing import Literal
 
 from llmassert.textunits import split_units_with_kinds
 
-Role = Literal["output", "persona", "process", "input", "example", "pasted"]
-ROLES: tuple[Role, ...] = ("output", "persona", "process", "input", "example", "pasted")
+Role = Literal["output", "persona", "process", "input", "example", "pasted", "reference"]
+ROLES: tuple[Role, ...] = (
+    "output",
+    "persona",
+    "process",
+    "input",
+    "example",
+    "pasted",
+    "reference",
+)
 
 _ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_OPEN_TAG = re.compile(r"^\s*<[A-Za-z_][\w:.-]*(?:\s[^<>]*)?>\s*$")
+_CLOSE_TAG = re.compile(r"^\s*</[A-Za-z_][\w:.-]*\s*>\s*$")
+# A slot of a skeleton: a list item, "...", a placeholder.
+_SLOT_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d+[.)]\s|\.{3}|…|\[|\{)")
 _SECTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("example", re.compile(r"\b(?:examples?|samples?|demonstrations?|rubric|scoring|grading|"
                            r"few[- ]shot|illustrations?)\b", re.I)),
@@ -63,7 +77,9 @@ _OUTPUT_VERBS = re.compile(
     re.I,
 )
 _PERSONA = re.compile(
-    r"^(?:you are|you're|act as|acting as|as an? [\w -]{2,40},|your (?:role|job|purpose|"
+    # "Role: You are ...": a labelled persona line.
+    r"^(?:(?:role|persona|identity)\s*:\s*)?"
+    r"(?:you are|you're|act as|acting as|as an? [\w -]{2,40},|your (?:role|job|purpose|"
     r"goal|task|mission) is|imagine you|pretend|i want you to act|take on the role)\b",
     re.I,
 )
@@ -80,8 +96,15 @@ _INPUT = re.compile(
     r"(?:each|every|the) (?:\w+ )?(?:of the )?(?:context|input|document|transcript|files?|"
     r"code ?base|repository|conversation|chat history)\s+(?:is|are|was|contains?|starts?|has|"
     r"have|includes?|consists?|comes?|will (?:be|contain|include|start)|you (?:receive|get|see))\b|"
-    r"input\s*:|here is|here are|below "
+    r"input\s*:|here is|here are|here'?s\b|below "
     r"is|below are|the following is|given (?:a|an|the)\b|this is the|attached is)",
+    re.I,
+)
+# "Given the diff, write a review": the input is named, the instruction is the main clause.
+_GIVEN_THEN_OUTPUT = re.compile(
+    r"^(?:given|based on|using)\b[^.;]{0,120}?[,\s](?:please\s+)?(?:write|output|return|respond|"
+    r"reply|answer|generate|produce|create|list|provide|give|summari[sz]e|translate|rewrite|"
+    r"extract|classify|rate|draft|compose)\b",
     re.I,
 )
 _PROCESS = re.compile(
@@ -111,6 +134,24 @@ _DEFINES_PLACEHOLDER = re.compile(
     r"\s+(?:is|are|means|refers to|will be|contains?|stands for)\b",
     re.I,
 )
+# "User's OS: {platform.system()}", "%(task)s", "Context: {{ docs }}": a value filled in.
+_PLACEHOLDER_TOKEN = (
+    r"(?:\{\{[^{}]{1,80}\}\}|\{[^{}\s][^{}]{0,80}\}|%\([A-Za-z_]\w*\)[sdr]|\$\{?[A-Z_]\w*\}?)"
+)
+_LABELLED_VALUE = re.compile(
+    rf"^(?:[\w'’ .-]{{1,40}}:\s*)?[\"'`]?{_PLACEHOLDER_TOKEN}[\"'`]?"
+    rf"(?:[\s,;/-]*[\"'`]?{_PLACEHOLDER_TOKEN}[\"'`]?)*\W*$"
+)
+# "This is your plan so far, in JSON format:": introduces material given to the model.
+_INPUT_INTRO = re.compile(
+    r"^(?:this|that|these|below|above)\s+(?:is|are)\s+(?:your|the|our|my|a|an)\b[^.!?]*:$", re.I
+)
+# Configuration scaffolding around a prompt: "system_message: |", 'model: "gpt-4"', "temperature: 0".
+_YAML_SCAFFOLD = re.compile(
+    r"^[A-Za-z_][\w.-]*:\s*(?:[|>][-+]?|\"[^\"]*\"|'[^']*'|-?\d+(?:\.\d+)?|true|false|null|"
+    r"yes|no|~)?\s*$",
+    re.I,
+)
 _HAS_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+[^{}]*\}\}|\{[A-Za-z_]\w*\}")
 _USE_VALUE = re.compile(
     r"\b(?:mention|include|use|refer to|address|cite|quote|repeat|state|name|greet|sign|"
@@ -130,6 +171,30 @@ _BACK_TO_TASK = re.compile(
 _CONDITIONAL_HEADING = re.compile(
     r"[\w)]-specific\b|\bspecific to\b|^(?:if|when|for)\b|\boptional\b|\balternatives?\b|"
     r"\bvariants?\b|\bdepending on\b",
+    re.I,
+)
+# A catalogue of what the model may call: its lead-in or heading names actions, tools, ...
+_CATALOGUE_NOUN = re.compile(
+    r"\b(?:actions?|arguments?|args|tools?|commands?|functions?|parameters?|params|options?|"
+    r"flags?|methods?|endpoints?|apis?|operations?|capabilities|subcommands?|fields?|keys?|"
+    r"attributes?|properties)\b",
+    re.I,
+)
+# ... but a lead-in that makes the listed fields part of the response describes the output.
+_OUTPUT_FIELDS = re.compile(
+    r"\b(?:must|should|shall|needs? to|has to|have to|always)\b|\b(?:response|output|answer|"
+    r"reply|your json|the json)\b",
+    re.I,
+)
+_FIELD_NOUN = re.compile(r"\b(?:fields?|keys?|attributes?|properties)\b", re.I)
+# One entry: "`name` - description", "`name`: description", "name - description".
+_CATALOGUE_ENTRY = re.compile(
+    r"^(?:`[^`\n]{1,60}`|\*\*[^*\n]{1,40}\*\*|[A-Za-z_][\w.()/-]{0,40})(?:\s*\([^)]{0,60}\))?"
+    r"(?:\s+[-\u2013\u2014]+\s+|\s*:\s+|\s*,\s*which\b\s*)\S"
+)
+_ARGUMENTS_LEAD_IN = re.compile(r"(?:^|\s)(?:arguments|args|parameters|params)\s*:\s*$", re.I)
+_STRONG_OUTPUT = re.compile(
+    r"\b(?:must|never|always|do not|don'?t|your (?:response|answer|reply|output)|respond|reply)\b",
     re.I,
 )
 PASTED_MIN_WORDS = 80
@@ -162,7 +227,23 @@ class Sentence:
     conditional: bool = False  # see Block.conditional
 
 
+# A heading that is itself an instruction ("Code: {file}. Write code with ..."): its section
+# holds output instructions whatever nouns ("code", "context") it names.
+_IMPERATIVE_TITLE = re.compile(
+    r"(?:^|[.:;!]\s+)(?:please\s+)?(?:write|output|return|respond|reply|answer|generate|produce|"
+    r"create|implement|list|provide|give|summari[sz]e|translate|fill in|complete|rewrite)\s+"
+    r"\S+\s+\S+",
+    re.I,
+)
+# "Format example", "Output format example": the output's format shown by an example.
+_FORMAT_EXAMPLE_TITLE = re.compile(
+    r"\bformat\s+examples?\b|\bexample\s+(?:of\s+the\s+)?format\b", re.I
+)
+
+
 def section_kind(title: str) -> str:
+    if _FORMAT_EXAMPLE_TITLE.search(title) or _IMPERATIVE_TITLE.search(title):
+        return "output"
     for kind, pattern in _SECTION_KINDS:
         if pattern.search(title):
             return kind
@@ -212,23 +293,49 @@ def blocks(text: str) -> list[Block]:
 
     template_fence = False
     soft = False  # the example section was opened by a "Label:" line, not a Markdown header
+    # An unfenced skeleton of the output after "Follow this format:": XML tags, their labels and
+    # slot lines. What its lines say is scoped to a tag, so they are template lines.
+    skeleton = False
+    depth = 0  # XML tags open in the skeleton
+    after_label = False  # the last line was a label of the skeleton ("Thoughts:")
+    skeleton_next = False  # the last line ended with "Use this format:"
     for line in text.splitlines():
         if _FENCE.match(line):
             if fenced:
                 flush(True, template_fence)
                 fenced = False
             else:
-                flush(False, False)
+                flush(False, skeleton)
                 fenced = True
-                template_fence = template_next or section in ("output",)
+                template_fence = template_next or skeleton or section in ("output",)
             continue
         if fenced:
             current.append(line)
             continue
         if not line.strip():
-            flush(False, False)
+            flush(False, skeleton)
             continue
         title = title_of(line)
+        tag_open, tag_close = _OPEN_TAG.match(line), _CLOSE_TAG.match(line)
+        if skeleton and _ATX.match(line):
+            flush(False, True)  # a Markdown heading ends the skeleton
+            skeleton = False
+        if skeleton and depth <= 0 and not (tag_open or tag_close or title is not None):
+            # Outside its tags a skeleton goes on only with the slots under a label
+            # ("Thoughts:" + "* Thought 1"): a prose line or a new list is instructions again.
+            if not (_SLOT_LINE.match(line) and (current or after_label)):
+                flush(False, True)
+                skeleton = False
+        elif (
+            not skeleton
+            and skeleton_next
+            and (tag_open or (title is not None and not current and not _ATX.match(line)))
+        ):
+            flush(False, False)
+            skeleton, depth = True, 0
+        if skeleton:
+            depth += 1 if tag_open else -1 if tag_close else 0
+        after_label = skeleton and title is not None and not current
         if title is not None and section_kind(title) == "example" and current:
             flush(False, False)  # "Example 1:" after a paragraph opens an example
         if (title is not None and _ATX.match(line)) or (title is not None and not current):
@@ -244,12 +351,14 @@ def blocks(text: str) -> list[Block]:
                 soft = not _ATX.match(line)
             out.append(Block(line, section, heading, False, False))
             template_next = bool(_TEMPLATE_INTRO.search(line))
+            skeleton_next = template_next and line.rstrip().endswith(":") and not _ATX.match(line)
             continue
         if not current and section == "example" and soft and _BACK_TO_TASK.match(line):
             section, heading = "none", ""  # "Now it's your turn ...": the examples are over
         current.append(line)
         template_next = bool(_TEMPLATE_INTRO.search(line))
-    flush(fenced, fenced and template_fence)
+        skeleton_next = template_next and line.rstrip().endswith(":")
+    flush(fenced, (fenced and template_fence) or (skeleton and not fenced))
     return out
 
 
@@ -267,6 +376,26 @@ _VERB_ANYWHERE = re.compile(
     r"include|return|respond|summari[sz]e|create|generate|produce)\b",
     re.I,
 )
+
+
+# Verbs that only name writing the response ("list", "include" also name steps of work).
+_WRITE_ANYWHERE = re.compile(
+    r"(?:^|[,;:]\s*|\b(?:and|then)\s+)(?:write|output|return|respond|reply|produce|generate)\b",
+    re.I,
+)
+_SEQUENCE_WORD = re.compile(
+    r"^\W*(?:first(?:ly)?|then|next|after that|afterwards|finally|lastly|step \d+)\b\W*", re.I
+)
+
+
+def _output_verb_anywhere(unit: str) -> bool:
+    """An output verb leads the sentence, follows a sequencing word ("First, write a plan")
+    or heads a coordinated clause ("think step by step and write three queries")."""
+    return bool(
+        _OUTPUT_VERBS.search(unit)
+        or _OUTPUT_VERBS.search(_SEQUENCE_WORD.sub("", unit))
+        or _WRITE_ANYWHERE.search(unit)
+    )
 
 
 def _instruction_like(unit: str) -> bool:
@@ -300,7 +429,26 @@ def classify(text: str) -> list[Sentence]:
             pasted_block = True
         in_example = False
         format_list = False  # the items after "must use this format:" describe the output
-        for unit, kind in units:
+        catalogue = False  # inside a list of actions/tools/... opened by a lead-in
+        catalogue_heading = _catalogue_lead_in(block.heading)
+        for i, (unit, kind) in enumerate(units):
+            # "`read` - reads a file. Arguments:" is split in two: the entry announces arguments.
+            announces = i + 1 < len(units) and bool(_ARGUMENTS_LEAD_IN.match(units[i + 1][0]))
+            catalogue, is_reference = _catalogue_step(
+                unit, kind, catalogue or announces, catalogue_heading
+            )
+            if is_reference and not block.template and block.section != "example":
+                out.append(
+                    Sentence(
+                        unit,
+                        kind,
+                        "reference",
+                        block.heading,
+                        "an entry of a catalogue of actions/tools/arguments",
+                        block.conditional,
+                    )
+                )
+                continue
             if format_list and kind == "item":
                 out.append(
                     Sentence(unit, kind, "example", block.heading, "a line of the output format")
@@ -311,9 +459,51 @@ def classify(text: str) -> list[Sentence]:
             if _EXAMPLE_START.match(unit):
                 # 'For example: "The weather is sunny [1](...)."' holds its whole example:
                 # the lines after it are instructions again.
-                in_example = not _EXAMPLE_CLOSED.search(unit)
+                # "For example, if X, answer in Y." is a complete sentence: only a lead-in
+                # ("For example:", "Example 2") opens a span of example lines.
+                in_example = not _EXAMPLE_CLOSED.search(unit) and _opens_example(unit)
             out.append(Sentence(unit, kind, role, block.heading, reason, block.conditional))
     return out
+
+
+def _catalogue_lead_in(text: str) -> bool:
+    """``text`` introduces a catalogue: "Here are the possible actions", "Arguments:", a
+    "Tools" heading; not "It must contain two fields:" (the response's own fields)."""
+    if not _CATALOGUE_NOUN.search(text):
+        return False
+    nouns = {m.group(0).casefold() for m in _CATALOGUE_NOUN.finditer(text)}
+    only_fields = all(_FIELD_NOUN.fullmatch(n) for n in nouns)
+    return not (only_fields and _OUTPUT_FIELDS.search(text))
+
+
+def _catalogue_step(unit: str, kind: str, catalogue: bool, heading: bool) -> tuple[bool, bool]:
+    """(catalogue mode after ``unit``, whether ``unit`` is reference material).
+
+    A lead-in ending in ":" that names actions/tools/arguments/... opens a catalogue, and so
+    does an entry that announces its own arguments ("`read` - reads a file. Arguments:").
+    In a catalogue its entries and their description lines are reference; a paragraph line
+    that is not an entry closes it. Under a heading naming a catalogue ("## Tools") only the
+    entries themselves are reference."""
+    stripped = unit.strip()
+    lead_in = stripped.endswith(":") and _catalogue_lead_in(stripped)
+    entry = bool(_CATALOGUE_ENTRY.match(stripped))
+    if lead_in:
+        # "Arguments:" alone is reference; "Your response must use these fields:" is not.
+        return True, catalogue and not _instruction_like(stripped)
+    if entry and (catalogue or heading or _ARGUMENTS_LEAD_IN.search(unit)):
+        return True, True
+    if catalogue and kind == "item":
+        return True, not _STRONG_OUTPUT.search(unit)
+    if catalogue and kind != "item":
+        return False, False
+    return catalogue, False
+
+
+def _opens_example(unit: str) -> bool:
+    stripped = unit.strip().strip("*_").strip()
+    return stripped.endswith(":") or (
+        len(stripped.split()) <= 3 and not re.search(r"[.!?][\"'”’)\]]*$", stripped)
+    )
 
 
 _JINJA = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.S)
@@ -347,7 +537,17 @@ def _role(
         return "output", "the task assigned"
     if _PERSONA.match(unit):
         return "persona", "persona phrase"
-    if _INPUT.match(unit) or _DEFINES_PLACEHOLDER.match(unit):
+    if _INPUT_INTRO.match(unit.strip()):
+        return "input", "introduces material that follows"
+    if _LABELLED_VALUE.match(unit.strip()):
+        return "input", "states an input value"
+    if _YAML_SCAFFOLD.match(unit.strip()) and (
+        "_" in unit.split(":", 1)[0] or unit.split(":", 1)[1].strip()
+    ):
+        return "input", "configuration around the prompt"
+    if (_INPUT.match(unit) and not _GIVEN_THEN_OUTPUT.match(unit)) or _DEFINES_PLACEHOLDER.match(
+        unit
+    ):
         return "input", "describes the input"
     if _HAS_PLACEHOLDER.search(unit) and not (
         _OUTPUT_VERBS.match(unit)
@@ -362,7 +562,7 @@ def _role(
         return "output", "names a part of the output"
     if (
         _PROCESS.search(unit)
-        and not (output_words and _OUTPUT_VERBS.search(unit))
+        and not (output_words and _output_verb_anywhere(unit))
         and not re.search(r"\b(?:output|response|answer|reply)\b", unit, re.I)
     ):
         return "process", "a process step"
