@@ -360,18 +360,40 @@ def _schema_checks(hit: Hit) -> list[Check]:
     ]
 
 
-checks.when(
+# A tool call is the whole reply only when nothing else may be: not "To use a tool, ..." (how to
+# call one when the model does), not "either use a tool or give the final answer" (a choice), and
+# not when the prompt spells the call out as text lines ("Action: ...", "in the following format"):
+# that call is no JSON tool call.
+_TOOL_PURPOSE = re.compile(r"\b(?:to|in order to)\s+$", re.I)
+_TOOL_CHOICE = re.compile(r"\beither\b|\bor\b", re.I)
+_TEXT_FORMAT = re.compile(
+    r"\b(?:following|this|these|exact|same)\s+formats?\b|^\s*[A-Z][\w ]{0,20}:\s", re.I | re.M
+)
+
+
+@checks.on(
     r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
     r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
-    stated=[
+    skip_negated=True,
+)
+def _tool_call_checks(hit: Hit) -> list[Check]:
+    text = hit.text
+    if _TOOL_PURPOSE.search(text[: hit.match.start()]):
+        return []  # "To use a tool, write ...": how to call one, not that the reply is a call
+    if _TOOL_CHOICE.search(text):
+        return []  # "either use a tool or answer": a tool call is one option
+    if _TEXT_FORMAT.search(text) or _TEXT_FORMAT.search(hit.criterion.context or ""):
+        return []  # "Action: ... / Action Input: ...": a call written as text, not JSON
+    return [
         Check(
             "is_tool_call",
             "The response is a well-formed tool call (name and JSON arguments).",
             "return is_valid_tool_call(response)",
             ("is_valid_tool_call",),
         )
-    ],
-)
+    ]
+
+
 checks.when(
     r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
     r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
