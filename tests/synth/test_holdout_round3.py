@@ -4,7 +4,7 @@ invented; each asserts what synthesis produces."""
 
 from __future__ import annotations
 
-from _rules_support import criterion, names
+from _rules_support import criterion, names, verdicts
 
 from llmassert.synth.models import Category
 
@@ -110,3 +110,23 @@ def test_placeholders_in_code_are_stubs_not_template_slots() -> None:
     code = "Return complete methods, replacing every placeholder with working logic."
     assert not [n for n in names(code) if n.startswith("no_unfilled")]
     assert "no_unfilled_placeholders_strict" in names("Fill in every placeholder of the letter.")
+
+
+# --- the language of a conversation's user turns ------------------------------------------------
+
+
+def test_same_language_reads_the_user_turns_of_a_conversation() -> None:
+    text = "Write the notes in the same language as the user."
+    dialogue = (
+        "system: You are a helpful assistant.\n"
+        "user: Bonjour, je cherche un hôtel pas cher à Lyon pour le week-end.\n"
+        "assistant: Avec plaisir."
+    )
+    example = {"conversation": dialogue}
+    english = "The user is looking for a cheap hotel in Lyon for the weekend."
+    french = "L'utilisateur cherche un hôtel pas cher à Lyon pour le week-end."
+    assert verdicts(text, english, example)["same_language_as_input"] is False
+    assert verdicts(text, french, example)["same_language_as_input"] is True
+    assert verdicts(text, english, {"conversation": "no turns marked here at all"})[
+        "same_language_as_input"
+    ]

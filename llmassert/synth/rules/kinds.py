@@ -484,6 +484,9 @@ checks.when(
 
 # Input fields that hold the user's own message (user_input, user_message, question, ...).
 USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
+# Input fields that hold a whole dialogue, and the user's turns in one ("user: ...", "Human: ...").
+DIALOGUE_FIELD = r"(?i)(?:^|_)(?:conversation|dialog(?:ue)?|chat|transcript|history)s?$"
+USER_TURN = r"(?im)^\s*(?:user|human)\s*:\s*(.+)$"
 
 checks.when(
     r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
@@ -499,6 +502,12 @@ checks.when(
             "placeholders filled with system text do not tell the user's language.",
             "texts = [v for k, v in example.items() if isinstance(v, str) and word_count(v) >= 5\n"
             f"         and re.search({literal(USER_FIELD)}, k)]\n"
+            "# A conversation's user turns are the user's own words (its other turns are not).\n"
+            "for k, v in example.items():\n"
+            f"    if isinstance(v, str) and re.search({literal(DIALOGUE_FIELD)}, k):\n"
+            f"        turns = ' '.join(re.findall({literal(USER_TURN)}, v))\n"
+            "        if word_count(turns) >= 5:\n"
+            "            texts.append(turns)\n"
             "if not texts:\n"
             "    return True  # the user's language cannot be known: not judged\n"
             "source = language_scores(max(texts, key=len))\n"
