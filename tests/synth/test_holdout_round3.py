@@ -130,3 +130,20 @@ def test_same_language_reads_the_user_turns_of_a_conversation() -> None:
     assert verdicts(text, english, {"conversation": "no turns marked here at all"})[
         "same_language_as_input"
     ]
+
+
+# --- a list of strings, a limit on steps --------------------------------------------------------
+
+
+def test_submit_as_an_array_of_strings() -> None:
+    text = "Submit your response as a formatted ARRAY of strings, ready for a JSON parser."
+    assert "json_list_of_strings" in names(text)
+    assert verdicts(text, '["a", "b"]')["json_list_of_strings"] is True
+    assert verdicts(text, '[{"step": "a"}]')["json_list_of_strings"] is False
+
+
+def test_not_exceeding_n_items_is_a_limit() -> None:
+    text = "Draft a plan of tasks, not exceeding 4 tasks, to reach the goal."
+    assert "at_most_tasks" in names(text)
+    assert verdicts(text, '["a", "b"]')["at_most_tasks"] is True
+    assert verdicts(text, '["a", "b", "c", "d", "e"]')["at_most_tasks"] is False

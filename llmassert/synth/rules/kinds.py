@@ -591,7 +591,8 @@ def _fence_language_checks(hit: Hit) -> list[Check]:
 
 
 @checks.on(
-    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+    r"\b(?:up to|at most|no more than|not more than|not exceeding|a maximum of|maximum of)\s+"
+    r"(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
     r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
     r"\b(?P<noun>[a-z][\w-]*s)\b",
     skip_negated=True,
@@ -624,8 +625,10 @@ def _list_length_checks(hit: Hit) -> list[Check]:
 
 # "respond with a list of strings in the following format: [...]": the whole reply is that list.
 _STRING_LIST = re.compile(
-    r"\b(?:respond|reply|answer|return|output)\s+(?:only\s+)?(?:with|in)\s+(?:only\s+)?(?:a|an|one)"
-    r"\s+(?:valid\s+)?(?:json\s+|python\s+)?(?:list|array)\s+of\s+(?:\w+\s+)?strings\b"
+    r"\b(?:respond|reply|answer|return|output|submit|give|send)\s+(?:(?:your|the)\s+(?:response|"
+    r"reply|answer|output)\s+)?(?:only\s+)?(?:with|in|as)\s+(?:only\s+)?(?:a|an|one)\s+"
+    r"(?:(?:valid|formatted|well-formed|proper|single)\s+)*(?:json\s+|python\s+)?(?:list|array)\s+"
+    r"of\s+(?:\w+\s+)?strings\b"
     r"|\b(?:your|the)\s+(?:whole\s+|entire\s+)?(?:response|reply|answer|output)\s+(?:must|should|"
     r"will|shall)\s+be\s+(?:only\s+)?(?:a|an|one)\s+(?:valid\s+)?(?:json\s+)?(?:list|array)\s+"
     r"of\s+(?:\w+\s+)?strings\b",
