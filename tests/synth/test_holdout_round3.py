@@ -32,11 +32,15 @@ def test_a_statement_about_the_input_asks_no_echo() -> None:
 
 def test_a_workflow_step_on_a_variable_asks_no_echo() -> None:
     step = criterion(
-        "The selected row may sit on another page than the current page.",
+        "The selected row may be on another page than the current page.",
         Category.WORKFLOW_DESCRIPTION,
         ("selected_row",),
     )
     assert _echo(names(step)) == []
+    label = criterion(
+        "[Selected row: <id>] <page> >", Category.WORKFLOW_DESCRIPTION, ("selected_row",)
+    )
+    assert _echo(names(label)) == []
     look = criterion(
         "Always be sure to inspect the selected row before you edit anything.",
         variables=("selected_row",),
@@ -147,3 +151,13 @@ def test_not_exceeding_n_items_is_a_limit() -> None:
     assert "at_most_tasks" in names(text)
     assert verdicts(text, '["a", "b"]')["at_most_tasks"] is True
     assert verdicts(text, '["a", "b", "c", "d", "e"]')["at_most_tasks"] is False
+
+
+def test_a_permission_asks_no_echo() -> None:
+    allowed = criterion(
+        "Besides plain shell tools, you can also use the following helpers to move around.",
+        variables=("helpers",),
+    )
+    assert _echo(names(allowed)) == []
+    asked = criterion("Mention the helpers you relied on.", variables=("helpers",))
+    assert "mentions_helpers_strict" in names(asked)

@@ -145,12 +145,25 @@ def _position(text: str, var: str) -> int:
     return m.start() if m else -1
 
 
+_PERMISSION = re.compile(
+    r"\byou (?:can|may|could)(?: also)?\b|\bfeel free\b|\b(?:are|is) (?:allowed|permitted) to\b",
+    re.I,
+)
+
+
+def _labels_field(text: str, var: str) -> bool:
+    """The variable's words are a field label in a format line: "Open file: <path>"."""
+    if var in text:
+        return False
+    words = r"\W+".join(map(re.escape, var.split("_")))
+    return re.search(rf"\b{words}\s*:", text, re.I) is not None
+
+
 def _asks_echo(criterion: Criterion) -> bool:
     """The criterion can ask for the input's value in the response: an instruction on the
-    output, not a step of the workflow ("look at the open file") or a statement about the
-    situation ("The challenge is a {kind} problem")."""
-    if criterion.category is Category.WORKFLOW_DESCRIPTION:
-        return False
+    output, not a statement about the situation ("The challenge is a {kind} problem")."""
+    if _PERMISSION.search(criterion.text):
+        return False  # "you can also use the following commands": allowed, not asked for
     return not states_fact(criterion.text)
 
 
@@ -214,6 +227,8 @@ def _echo_checks(criterion: Criterion) -> list[Check]:
             continue  # a ban or a catalogue entry never asks to repeat the input
         if not _asks_echo(criterion):
             continue  # a workflow step or a statement of fact: the input is worked on, not echoed
+        if _labels_field(criterion.text, var):
+            continue  # "(Open file: <path>)": the variable's words label a field of a format
         if at > 0 and _CHOICE_BEFORE.search(criterion.text[:at]):
             continue  # "use one of the following tools: {tools}": one item, not the whole set
         read = (
