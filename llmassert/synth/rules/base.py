@@ -245,6 +245,46 @@ def describes_reference(text: str) -> bool:
     return m is not None and not _OUTPUT_VERB.search(text[m.end() - 1 :])
 
 
+# A statement about the situation, not an instruction: a subject phrase, then a copula or a
+# passive ("The challenge is a {kind} problem", "Operation '{op}' is not supported", "The open file
+# might be elsewhere"), with no one told to do anything (no you/your, no must/should/ensure ...).
+_COPULA = re.compile(
+    r"\b(?:is|are|was|were|(?:will|may|might|can|could|would)(?: not)? be|has been|have been)\b",
+    re.I,
+)
+_ADDRESSED = re.compile(
+    r"\b(?:you|your|yours|yourself|must|should|shall|need to|needs to|have to|has to|"
+    r"make sure|ensure|please|always|never|do not|don'?t|let'?s)\b",
+    re.I,
+)
+_SUBORDINATE = re.compile(
+    r"\b(?:that|which|who|whose|whom|when|whenever|if|unless|where|while|because|so|and|or)\b",
+    re.I,
+)
+_IMPERATIVE_START = re.compile(
+    r"^\W*(?:write|make|use|give|list|provide|include|add|create|generate|return|output|respond|"
+    r"reply|answer|keep|avoid|mention|describe|explain|summari[sz]e|start|begin|end|format|put|"
+    r"show|state|say|ask|tell|note|remember|consider|try|be|stay|focus|limit)\b",
+    re.I,
+)
+
+
+def states_fact(text: str) -> bool:
+    """True when ``text`` states how things are ("The task is a {kind} problem.") instead of
+    telling the model what to do: a subject phrase before a copula, and no one addressed."""
+    if _ADDRESSED.search(text) or _IMPERATIVE_START.match(text):
+        return False
+    m = _COPULA.search(text)
+    if not m:
+        return False
+    subject = text[: m.start()]
+    return (
+        bool(re.search(r"\w", subject))
+        and len(subject.split()) <= 8
+        and not (_SUBORDINATE.search(subject))
+    )
+
+
 PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[A-Za-z_]\w*\}")  # {{ var }} or {var}
 
 

@@ -360,18 +360,40 @@ def _schema_checks(hit: Hit) -> list[Check]:
     ]
 
 
-checks.when(
+# A tool call is the whole reply only when nothing else may be: not "To use a tool, ..." (how to
+# call one when the model does), not "either use a tool or give the final answer" (a choice), and
+# not when the prompt spells the call out as text lines ("Action: ...", "in the following format"):
+# that call is no JSON tool call.
+_TOOL_PURPOSE = re.compile(r"\b(?:to|in order to)\s+$", re.I)
+_TOOL_CHOICE = re.compile(r"\beither\b|\bor\b", re.I)
+_TEXT_FORMAT = re.compile(
+    r"\b(?:following|this|these|exact|same)\s+formats?\b|^\s*[A-Z][\w ]{0,20}:\s", re.I | re.M
+)
+
+
+@checks.on(
     r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|using)\s+(?:a|one)\s+(?:tool|function)\s*call\b"
     r"|\b(?:call|use|invoke)\s+(?:the|a|one)\s+(?:\w+\s+)?(?:tool|function)\b(?! to)",
-    stated=[
+    skip_negated=True,
+)
+def _tool_call_checks(hit: Hit) -> list[Check]:
+    text = hit.text
+    if _TOOL_PURPOSE.search(text[: hit.match.start()]):
+        return []  # "To use a tool, write ...": how to call one, not that the reply is a call
+    if _TOOL_CHOICE.search(text):
+        return []  # "either use a tool or answer": a tool call is one option
+    if _TEXT_FORMAT.search(text) or _TEXT_FORMAT.search(hit.criterion.context or ""):
+        return []  # "Action: ... / Action Input: ...": a call written as text, not JSON
+    return [
         Check(
             "is_tool_call",
             "The response is a well-formed tool call (name and JSON arguments).",
             "return is_valid_tool_call(response)",
             ("is_valid_tool_call",),
         )
-    ],
-)
+    ]
+
+
 checks.when(
     r"\b(?:never|do not|don'?t|must not|should not)\s+(?:\w+\s+){0,2}?(?:refuse|decline|"
     r"say (?:that )?you (?:can'?t|cannot|are unable)|respond with a refusal)\b",
@@ -462,6 +484,9 @@ checks.when(
 
 # Input fields that hold the user's own message (user_input, user_message, question, ...).
 USER_FIELD = r"(?i)(?:^|_)(?:question|query|message|msg|request|input|content)s?$"
+# Input fields that hold a whole dialogue, and the user's turns in one ("user: ...", "Human: ...").
+DIALOGUE_FIELD = r"(?i)(?:^|_)(?:conversation|dialog(?:ue)?|chat|transcript|history)s?$"
+USER_TURN = r"(?im)^\s*(?:user|human)\s*:\s*(.+)$"
 
 checks.when(
     r"\b(?:same language as|language (?:of|used by) the (?:user|input|question|request)|"
@@ -477,6 +502,12 @@ checks.when(
             "placeholders filled with system text do not tell the user's language.",
             "texts = [v for k, v in example.items() if isinstance(v, str) and word_count(v) >= 5\n"
             f"         and re.search({literal(USER_FIELD)}, k)]\n"
+            "# A conversation's user turns are the user's own words (its other turns are not).\n"
+            "for k, v in example.items():\n"
+            f"    if isinstance(v, str) and re.search({literal(DIALOGUE_FIELD)}, k):\n"
+            f"        turns = ' '.join(re.findall({literal(USER_TURN)}, v))\n"
+            "        if word_count(turns) >= 5:\n"
+            "            texts.append(turns)\n"
             "if not texts:\n"
             "    return True  # the user's language cannot be known: not judged\n"
             "source = language_scores(max(texts, key=len))\n"
@@ -560,7 +591,8 @@ def _fence_language_checks(hit: Hit) -> list[Check]:
 
 
 @checks.on(
-    r"\b(?:up to|at most|no more than|a maximum of|maximum of)\s+(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
+    r"\b(?:up to|at most|no more than|not more than|not exceeding|a maximum of|maximum of)\s+"
+    r"(?:\*\*)?\s*(?:(\d+)|\{\{?\s*"
     r"(?:input\.)?(\w+)\s*\}?\})\s*(?:\*\*)?\s*(?:,\s*\w+\s*(?:\*\*)?\s*)?(?:\b[\w-]+\s+){0,3}?"
     r"\b(?P<noun>[a-z][\w-]*s)\b",
     skip_negated=True,
@@ -593,8 +625,10 @@ def _list_length_checks(hit: Hit) -> list[Check]:
 
 # "respond with a list of strings in the following format: [...]": the whole reply is that list.
 _STRING_LIST = re.compile(
-    r"\b(?:respond|reply|answer|return|output)\s+(?:only\s+)?(?:with|in)\s+(?:only\s+)?(?:a|an|one)"
-    r"\s+(?:valid\s+)?(?:json\s+|python\s+)?(?:list|array)\s+of\s+(?:\w+\s+)?strings\b"
+    r"\b(?:respond|reply|answer|return|output|submit|give|send)\s+(?:(?:your|the)\s+(?:response|"
+    r"reply|answer|output)\s+)?(?:only\s+)?(?:with|in|as)\s+(?:only\s+)?(?:a|an|one)\s+"
+    r"(?:(?:valid|formatted|well-formed|proper|single)\s+)*(?:json\s+|python\s+)?(?:list|array)\s+"
+    r"of\s+(?:\w+\s+)?strings\b"
     r"|\b(?:your|the)\s+(?:whole\s+|entire\s+)?(?:response|reply|answer|output)\s+(?:must|should|"
     r"will|shall)\s+be\s+(?:only\s+)?(?:a|an|one)\s+(?:valid\s+)?(?:json\s+)?(?:list|array)\s+"
     r"of\s+(?:\w+\s+)?strings\b",

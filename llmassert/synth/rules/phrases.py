@@ -75,6 +75,15 @@ _SAMPLE_INTRO = re.compile(
 # "X 1", "X 2", "X 3": numbered slots of one kind, placeholders for the response's own values.
 _NUMBERED = re.compile(r"^(?P<word>.*?\D)\s*\d{1,2}$")
 _POSITIVE_CLAUSE = re.compile(r"(?=\binstead\b(?!\s+of\b)|\brather\b(?!\s+than\b))", re.I)
+# A preference, not a requirement: "prefer `x` over `y`", "try to use `z`", "ideally say ...".
+_SOFT = re.compile(
+    r"\b(?:prefer\w*|try(?:ing)? to|if possible|where possible|whenever possible|ideally|"
+    r"consider(?: using)?|feel free|you (?:may|can|could)|it is (?:ok|fine|okay) to)\b",
+    re.I,
+)
+# A sentence opening with "Instead"/"Rather" replaces what an earlier sentence banned: it applies
+# only where that banned thing would have been done.
+_REPLACES_EARLIER = re.compile(r"^\W*(?:instead|rather)\b(?!\s+(?:of|than)\b)", re.I)
 # An output verb within a few words before the first term ("Include a "Call To Action"").
 _TRIGGER_WINDOW = 8
 
@@ -108,6 +117,8 @@ def _literal_checks(criterion: Criterion) -> list[Check]:
     # A sentence "don't X, instead use Y": the ban covers the first clause only, the terms of the
     # positive clause are read on their own.
     out: list[Check] = []
+    if _REPLACES_EARLIER.match(text):
+        return []  # "Instead, use `z`.": replaces what an earlier sentence banned, where it applies
     for i, part in enumerate(_POSITIVE_CLAUSE.split(text)):
         out += _clause_literal_checks(
             part, starts_negated=i == 0 and bool(_STARTS_NEGATED.match(text))
@@ -174,6 +185,19 @@ def _clause_literal_checks(text: str, *, starts_negated: bool) -> list[Check]:
         return []  # no output verb next to the terms ("Write 3 queries ... format: ["a"]")
     if _NAMES_TOOL.match(text[last:]):
         return []  # "think with the `message` action": a tool to choose, not text to contain
+    if _SOFT.search(text):
+        return []  # "prefer `x` over `y`", "try to use `z`": a preference, not a requirement
+    between = masked[first:last]
+    if len(terms) > 1 and re.search(r"\bor\b|/", between) and not re.search(r"\band\b", between):
+        # "use `a` or `b`": a choice, one of them is enough
+        return [
+            Check(
+                f"require_{name}_any",
+                f"Uses at least one of {_show(terms)}.",
+                f"return contains_any(response, {literal(words)})",
+                ("contains_any",),
+            )
+        ]
     out.append(
         Check(
             f"require_{name}_exact",
@@ -311,8 +335,10 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "links",
         # Not "function references", "file references": names in code are no citations.
+        # Nor "for (future) reference": kept for later, not a citation.
         r"\b(?:links?|urls?|hyperlinks?|sources?|(?<!function )(?<!functions )(?<!code )"
-        r"(?<!class )(?<!method )(?<!variable )(?<!file )(?<!symbol )references?|citations?|cite)\b",
+        r"(?<!class )(?<!method )(?<!variable )(?<!file )(?<!symbol )(?<!for )(?<!future )"
+        r"references?|citations?|cite)\b",
         "bool(urls(response))",
         "bool(urls(response)) or contains_any(response, ('source', 'sources', 'reference', 'references', 'according to'))",
         ("urls", "contains_any"),

@@ -17,7 +17,14 @@ import re
 
 from llmassert.assertions.helpers import contains_stem
 from llmassert.synth.models import Category, Criterion
-from llmassert.synth.rules.base import Check, describes_reference, literal, slug, variable_refs
+from llmassert.synth.rules.base import (
+    Check,
+    describes_reference,
+    literal,
+    slug,
+    states_fact,
+    variable_refs,
+)
 from llmassert.synth.rules.registry import Family
 
 _NUMERIC_VAR = re.compile(r"count|number|num\b|limit|max|min|length|size|_n\b", re.I)
@@ -27,6 +34,13 @@ _INPUT_NOUNS = re.compile(
 )
 _TEMPLATE_TALK = re.compile(
     r"\bplaceholders?\b|\btemplates?\b|\bfill(?:ed)? in\b|\bbrackets?\b", re.I
+)
+# Placeholders in code are stubs ("fill the placeholders so no function is empty"), and braces
+# in code are code (f-strings, dicts): no template-slot check for a criterion about code.
+_CODE_TALK = re.compile(
+    r"\b(?:functions?|methods?|classes|code|implementations?|implement\w*|stubs?|"
+    r"snippets?|scripts?|programs?)\b",
+    re.I,
 )
 _SLOT = re.compile(r"^\[(?P<slot>[^\]\n]{1,60})\]$")
 
@@ -109,9 +123,48 @@ def _is_number_slot(text: str, var: str) -> bool:
 _WORKS_ON = re.compile(
     r"\b(?:take|break|analy[sz]e|read|review|consider|process|parse|split|convert|look at|"
     r"go through|study|examine|evaluate|based on|using|fix|correct|rewrite|rephrase|paraphrase|"
-    r"translate|proofread|edit)\b",
+    r"translate|proofread|edit|inspect|check|open|explore|investigate|summari[sz]e|condense)\b",
     re.I,
 )
+# The variable is a set to choose from ("use one of the following tools: {tools}", "pick any of
+# {options}", "from {choices}"): the response uses one item, it does not repeat the set.
+_CHOICE_BEFORE = re.compile(
+    r"\b(?:one|any|some|each|either|none|several|two|three)\s+of\b[^.;!?]*$"
+    r"|\b(?:among|from|between)\s+(?:(?:the|these|this|those|following)\b\s*)*(?:\w+\b)?"
+    r"[\W_]*$",
+    re.I,
+)
+
+
+def _position(text: str, var: str) -> int:
+    """Where the criterion names ``var``: its placeholder, or its words ("the open file")."""
+    at = text.find(var)
+    if at >= 0:
+        return at
+    m = re.search(r"\b" + r"\W+".join(map(re.escape, var.split("_"))), text, re.I)
+    return m.start() if m else -1
+
+
+_PERMISSION = re.compile(
+    r"\byou (?:can|may|could)(?: also)?\b|\bfeel free\b|\b(?:are|is) (?:allowed|permitted) to\b",
+    re.I,
+)
+
+
+def _labels_field(text: str, var: str) -> bool:
+    """The variable's words are a field label in a format line: "Open file: <path>"."""
+    if var in text:
+        return False
+    words = r"\W+".join(map(re.escape, var.split("_")))
+    return re.search(rf"\b{words}\s*:", text, re.I) is not None
+
+
+def _asks_echo(criterion: Criterion) -> bool:
+    """The criterion can ask for the input's value in the response: an instruction on the
+    output, not a statement about the situation ("The challenge is a {kind} problem")."""
+    if _PERMISSION.search(criterion.text):
+        return False  # "you can also use the following commands": allowed, not asked for
+    return not states_fact(criterion.text)
 
 
 # The variable is where files go ("save plots to a file in {home_dir}", "files go under the
@@ -160,7 +213,7 @@ checks = Family("placeholders")
 def _echo_checks(criterion: Criterion) -> list[Check]:
     out: list[Check] = []
     for var in echoed_variables(criterion):
-        at = criterion.text.find(var)
+        at = _position(criterion.text, var)
         if at > 0 and _WORKS_ON.search(criterion.text[:at]):
             continue
         if (
@@ -172,6 +225,12 @@ def _echo_checks(criterion: Criterion) -> list[Check]:
             continue
         if _bans(criterion) or describes_reference(criterion.text):
             continue  # a ban or a catalogue entry never asks to repeat the input
+        if not _asks_echo(criterion):
+            continue  # a workflow step or a statement of fact: the input is worked on, not echoed
+        if _labels_field(criterion.text, var):
+            continue  # "(Open file: <path>)": the variable's words label a field of a format
+        if at > 0 and _CHOICE_BEFORE.search(criterion.text[:at]):
+            continue  # "use one of the following tools: {tools}": one item, not the whole set
         read = (
             f"value = example.get({var!r})\n"
             "if value is None or value == '':\n"
@@ -202,6 +261,8 @@ def _unfilled_checks(criterion: Criterion) -> list[Check]:
     placeholder_only = criterion.category is Category.DATA_PLACEHOLDERS
     if not (placeholder_only or _TEMPLATE_TALK.search(criterion.text)):
         return []
+    if not placeholder_only and _CODE_TALK.search(criterion.text):
+        return []  # "fill the placeholders so no function is empty": stubs in code, not slots
     return [
         Check(
             "no_unfilled_placeholders_strict",
