@@ -215,6 +215,16 @@ _OPENER = re.compile(
 _DETERMINER_SUBJECT = re.compile(r"^\W*(?:the|a|an|this|that|these|those|some|such|its)\s+\w", re.I)
 
 
+# "Everything you write in the NOTES part will be saved for later": what happens to the output
+# once written (kept, logged) asks nothing of its content.
+_KEPT = re.compile(
+    r"^(?:(?!\b(?:must|should|shall|needs? to|has to|have to|only|never|always|do not|don'?t)\b)"
+    r"[^.!?;])*\bwill\s+(?:then\s+|also\s+)?be\s+(?:saved|stored|kept|logged|recorded|"
+    r"remembered|archived|persisted|cached)\b",
+    re.I,
+)
+
+
 def _slots_only(unit: str) -> bool:
     """``unit`` is labels, placeholders and punctuation: "(Open file: <path>) <cwd> $"."""
     if not _SLOT_TOKEN.search(unit):
@@ -621,6 +631,8 @@ def _role(
         return "input", "states an input value"
     if _CAPABILITY.match(unit):
         return "persona", "what the model can do"
+    if _KEPT.match(unit.strip()):
+        return "process", "says what happens to the output once written, not what it holds"
     output_words = bool(OUTPUT_NOUNS.search(unit))
     if _NAMES_OUTPUT_PART.search(unit):
         return "output", "names a part of the output"

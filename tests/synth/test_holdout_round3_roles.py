@@ -72,6 +72,23 @@ def test_a_process_verb_after_an_opener_is_a_process_step(line: str) -> None:
     assert roles_of(f"You are a robot.\n\n{line}\n")[line] == "process"
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Everything you put in the NOTES part will be saved for later reference.",
+        "Each answer you give will be logged for the audit.",
+    ],
+)
+def test_what_happens_to_the_output_is_not_an_instruction(line: str) -> None:
+    assert roles_of(f"You are a robot.\n\n{line}\n")[line] == "process"
+    assert checks_of(f"You are a robot.\n\n{line}\n").get(line, []) == []
+
+
+def test_a_kept_output_with_an_obligation_stays_output() -> None:
+    line = "The summary must be short, since it will be stored in a database."
+    assert roles_of(f"You are a robot.\n\n{line}\n")[line] == "output"
+
+
 # Guards (held before the change too): what the new rules must not take away.
 
 
@@ -156,6 +173,35 @@ def test_a_purpose_clause_on_an_optional_action_is_a_condition(sentence: str) ->
     found = _found(f"You are a robot.\n\n{sentence}\n")
     crit = [c for c in found.criteria if c.text == sentence]
     assert crit and crit[0].id in found.conditional
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Prefer the `view` helper over `dump` for records.",
+        "Instead, try to call `summarize` on the log.",
+        "Preferably answer with a table.",
+    ],
+)
+def test_a_preference_or_attempt_is_not_a_requirement(sentence: str) -> None:
+    found = _found(f"You are a robot.\n\n{sentence}\n")
+    crit = [c for c in found.criteria if c.text == sentence]
+    assert crit and crit[0].id in found.conditional
+    assert checks_of(f"You are a robot.\n\n{sentence}\n")[sentence] == []
+
+
+def test_alternative_actions_require_neither() -> None:
+    sentence = "You MUST either call one helper OR write your final reply."
+    found = _found(f"You are a robot.\n\n{sentence}\n")
+    crit = [c for c in found.criteria if c.text == sentence]
+    assert crit and crit[0].id in found.conditional
+
+
+def test_alternative_labels_are_still_a_requirement() -> None:
+    sentence = "Answer with either YES or NO."
+    found = _found(f"You are a robot.\n\n{sentence}\n")
+    crit = [c for c in found.criteria if c.text == sentence]
+    assert crit and crit[0].id not in found.conditional
 
 
 def test_a_purpose_clause_on_the_task_is_not_a_condition() -> None:
