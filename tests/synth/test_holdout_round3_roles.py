@@ -8,6 +8,7 @@ import pytest
 from llmassert.history.models import PromptHistory, PromptVersion
 from llmassert.synth import extract as extract_mod
 from llmassert.synth.roles import classify
+from llmassert.textunits import split_units_with_kinds
 
 
 def _found(text: str) -> extract_mod.Extraction:
@@ -87,6 +88,17 @@ def test_what_happens_to_the_output_is_not_an_instruction(line: str) -> None:
 def test_a_kept_output_with_an_obligation_stays_output() -> None:
     line = "The summary must be short, since it will be stored in a database."
     assert roles_of(f"You are a robot.\n\n{line}\n")[line] == "output"
+
+
+def test_an_unpunctuated_line_before_a_capitalised_imperative_is_not_joined() -> None:
+    text = (
+        "Check that no helper in the module is left empty, every helper needs a body\n"
+        "Return the whole module with every gap closed\n"
+    )
+    assert [u for u, _k in split_units_with_kinds(text)] == [
+        "Check that no helper in the module is left empty, every helper needs a body",
+        "Return the whole module with every gap closed",
+    ]
 
 
 # Guards (held before the change too): what the new rules must not take away.
