@@ -210,9 +210,11 @@ _OPENER = re.compile(
     r"remember\s+to\s+|try\s+to\s+|don'?t\s+forget\s+to\s+)+",
     re.I,
 )
-# "The selected folder might be elsewhere", "A job that failed once will fail again", "This
+# "The selected folder might be elsewhere", "A job that failed once will fail again", "The
 # sandbox cannot reach the network": a statement about things other than the response.
-_DETERMINER_SUBJECT = re.compile(r"^\W*(?:the|a|an|this|that|these|those|some|such|its)\s+\w", re.I)
+# Not "This may include ...", "These questions may relate to ...": a demonstrative points back
+# at the sentence before, which may describe the response.
+_DETERMINER_SUBJECT = re.compile(r"^\W*(?:the|a|an|some|such|its)\s+\w", re.I)
 
 
 # "Everything you write in the NOTES part will be saved for later": what happens to the output

@@ -117,7 +117,7 @@ def test_an_output_verb_after_an_opener_stays_output() -> None:
     [
         "The selected folder might be somewhere else than the home folder!",
         "A job that crashed once will crash again unless you change its settings.",
-        "This sandbox cannot reach the network.",
+        "The sandbox cannot reach the network.",
     ],
 )
 def test_a_statement_about_the_environment_is_not_an_instruction(line: str) -> None:
@@ -134,6 +134,11 @@ def test_a_statement_about_the_environment_is_not_an_instruction(line: str) -> N
 )
 def test_statements_about_the_response_stay_output(line: str) -> None:
     assert roles_of(f"You are a robot.\n\n{line}\n")[line] == "output"
+
+
+def test_a_demonstrative_subject_points_back_and_keeps_the_output_role() -> None:
+    text = "List the risks of the deal.\nThese may include delays and price changes.\n"
+    assert roles_of(text)["These may include delays and price changes."] == "output"
 
 
 def test_a_capability_after_a_leading_phrase_is_not_an_instruction() -> None:
