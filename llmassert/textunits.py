@@ -135,6 +135,16 @@ _LABELLED = re.compile(r"^[\w'*_ ()/-]{1,30}:(?:\s|$)")
 _KEY_VALUE = re.compile(r"^[A-Za-z_][\w.-]*:(?:\s|$)")
 
 
+# A capitalised imperative opens a sentence of its own: "... logic inside it" + "Return the
+# whole file" are two instructions. (An ALL-CAPS word, "MUST", is emphasis mid-sentence.)
+_NEW_IMPERATIVE = re.compile(
+    r"^(?:Return|Write|Use|Make|Do|Don't|Never|Always|Please|Add|Include|Keep|Avoid|Output|"
+    r"Respond|Reply|Answer|Provide|Give|List|Ensure|Remember|Note|Only|Check|Fill|Create|"
+    r"Generate|Start|Begin|End|Put|Format|Explain|Describe|Be|Try|Think|Read|Follow|Separate|"
+    r"Wrap|Print|Mention|Limit|Remove|Delete|Omit|Exclude|Focus|Consider|Summari[sz]e)\b"
+)
+
+
 def _wraps_on(previous: str, line: str) -> bool:
     """A prose line hard-wrapped before a capitalised word: "If the plan changed, you" +
     "MUST update it". The previous line is long, ends inside a sentence (a word or a comma)
@@ -150,6 +160,7 @@ def _wraps_on(previous: str, line: str) -> bool:
         and not _LABELLED.match(line)
         and not _LABELLED.match(previous)
         and bool(re.match(r"[A-Za-z`'\"“(]", line))
+        and not _NEW_IMPERATIVE.match(line)
     )
 
 

@@ -37,6 +37,17 @@ CONDITIONAL = re.compile(
     r"|^\W*for\s+(?!(?:this|the|that|these|those|your|my|our|all|every|each)\b)"
     r"(?:[\w-]+\s+){1,3}?(?:requests?|questions?|tasks?|queries|query|inputs?|problems?|"
     r"prompts?|messages?|cases?|issues?|changes?|projects?|files?|users?)\s*,"
+    # "To call a tool, use this format:": a purpose clause naming an action the model may or
+    # may not take holds only when it does. Not "To answer, ..." (the task itself).
+    r"|^\W*to\s+(?:use|call|invoke|run|execute|access|issue|submit|delegate|search|open|edit|"
+    r"send|ask)\s+(?:(?:a|an|any|one|some|the|another)\s+)?[\w-]+(?:\s+[\w-]+)?\s*,"
+    # "Prefer X over Y", "Instead, try to use X": a preference or an attempt, not a requirement
+    # (a response that does otherwise where it has to still follows the prompt).
+    r"|\bprefer(?:ably|ring|red)?\b|\bwhere possible\b|\bif you can\b"
+    r"|^\W*(?:(?:instead|so|also|please|always|just|then|but)\W+)*(?:try|attempt)\s+to\b"
+    # "Either call a tool or give the final answer": alternative actions; neither is required.
+    r"|\beither\s+(?:use|call|invoke|run|give|write|return|ask|provide|respond|reply|output|"
+    r"make|take|stop|continue|finish|submit|send|delegate|perform)\b"
     r"|^\W*for\s+(?:requests?|questions?|tasks?|queries|inputs?|problems?|prompts?|messages?|"
     r"cases?|issues?|changes?|projects?|files?|users?)\s+(?:that|which|where|with|about|"
     r"involving|like|of)\b"

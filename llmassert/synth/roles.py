@@ -124,7 +124,7 @@ _EXAMPLE_START = re.compile(
     re.I,
 )
 _TEMPLATE_INTRO = re.compile(
-    r"(?:format|template|structure|like this|as follows|following (?:way|form|layout|sections)|"
+    r"(?:format|template|structure|schema|like this|as follows|following (?:way|form|layout|sections)|"
     r"output (?:should|must|will) (?:look|be)|respond with|in this form)\b[^.]*:?\s*$",
     re.I,
 )
@@ -159,7 +159,10 @@ _USE_VALUE = re.compile(
     re.I,
 )
 _CAPABILITY = re.compile(
-    r"^(?:you (?:can|could|may|have access|have the ability|are able|are allowed)|"
+    # "In addition to the usual tools, you can also call ...": a leading phrase before it.
+    r"^(?:(?:in addition to|besides|apart from|aside from|beyond|along with|other than)\b[^.;:!?]"
+    r"{1,80},\s*)?"
+    r"(?:you (?:can|could|may|have access|have the ability|are able|are allowed)|"
     r"the (?:assistant|model|ai) (?:can|has))\b",
     re.I,
 )
@@ -197,6 +200,46 @@ _STRONG_OUTPUT = re.compile(
     r"\b(?:must|never|always|do not|don'?t|your (?:response|answer|reply|output)|respond|reply)\b",
     re.I,
 )
+# "(Open file: <path>) <cwd> $", "[Selected: {item}]": a line of labels and slots shows the
+# model a value (its state, a prompt line of its terminal); it asks for nothing.
+_SLOT_TOKEN = re.compile(rf"{_PLACEHOLDER_TOKEN}|<[A-Za-z_][\w .-]{{0,30}}>")
+_SLOT_LABEL = re.compile(r"[A-Za-z][\w'’ .-]{0,40}:")
+# "Always make sure to look at ...", "Please be sure to read ...": an opener before the verb.
+_OPENER = re.compile(
+    r"^(?:(?:always|please|just|also|so)\s+|(?:make|be)\s+sure\s+(?:to\s+|that\s+you\s+)|"
+    r"remember\s+to\s+|try\s+to\s+|don'?t\s+forget\s+to\s+)+",
+    re.I,
+)
+# "The selected folder might be elsewhere", "A job that failed once will fail again", "The
+# sandbox cannot reach the network": a statement about things other than the response.
+# Not "This may include ...", "These questions may relate to ...": a demonstrative points back
+# at the sentence before, which may describe the response.
+_DETERMINER_SUBJECT = re.compile(r"^\W*(?:the|a|an|some|such|its)\s+\w", re.I)
+
+
+# "Everything you write in the NOTES part will be saved for later": what happens to the output
+# once written (kept, logged) asks nothing of its content.
+_KEPT = re.compile(
+    r"^(?:(?!\b(?:must|should|shall|needs? to|has to|have to|only|never|always|do not|don'?t)\b)"
+    r"[^.!?;])*\bwill\s+(?:then\s+|also\s+)?be\s+(?:saved|stored|kept|logged|recorded|"
+    r"remembered|archived|persisted|cached)\b",
+    re.I,
+)
+
+
+def _slots_only(unit: str) -> bool:
+    """``unit`` is labels, placeholders and punctuation: "(Open file: <path>) <cwd> $"."""
+    if not _SLOT_TOKEN.search(unit):
+        return False
+    rest = _SLOT_LABEL.sub(" ", _SLOT_TOKEN.sub(" ", unit))
+    return not re.search(r"[A-Za-z]", rest)
+
+
+def _without_placeholders(unit: str) -> str:
+    """``unit`` with its placeholders blanked: "named {{name}}" does not ask to name anything."""
+    return _SLOT_TOKEN.sub(" X ", unit)
+
+
 PASTED_MIN_WORDS = 80
 PASTED_MIN_LINE_WORDS = 20  # pasted documents are paragraphs; instruction lists are short lines  # a paragraph at least this long and (nearly) instruction-free is pasted
 
@@ -213,6 +256,9 @@ class Block:
     # Under a heading that makes its instructions alternatives or conditional ("Stack-specific
     # instructions" > "## React"): they hold only in some cases.
     conditional: bool = False
+    # A JSON Schema of the output (after "... conforming to this schema:"): its keywords (type,
+    # properties, description) describe the response's shape; they are not its keys.
+    schema: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,8 +332,18 @@ def blocks(text: str) -> list[Block]:
 
     def flush(is_fenced: bool, is_template: bool) -> None:
         if current:
+            body = "\n".join(current)
+            schema = is_template and _is_json_schema(body)
             out.append(
-                Block("\n".join(current), section, heading, is_fenced, is_template, conditional())
+                Block(
+                    body,
+                    section,
+                    heading,
+                    is_fenced,
+                    is_template and not schema,
+                    conditional(),
+                    schema,
+                )
             )
             current.clear()
 
@@ -299,7 +355,22 @@ def blocks(text: str) -> list[Block]:
     depth = 0  # XML tags open in the skeleton
     after_label = False  # the last line was a label of the skeleton ("Thoughts:")
     skeleton_next = False  # the last line ended with "Use this format:"
+    # An unfenced JSON literal after "... conforming to the following schema:": the output's
+    # template up to its closing bracket (its descriptions say what a field holds).
+    json_depth = 0
     for line in text.splitlines():
+        if not fenced and (json_depth > 0 or (skeleton_next and _JSON_START.match(line))):
+            if json_depth == 0:
+                flush(False, skeleton)
+                skeleton = False
+            if line.strip():
+                current.append(line)
+            json_depth += _bracket_balance(line)
+            if json_depth <= 0:
+                flush(False, True)
+                json_depth = 0
+                template_next = skeleton_next = False
+            continue
         if _FENCE.match(line):
             if fenced:
                 flush(True, template_fence)
@@ -418,7 +489,7 @@ def classify(text: str) -> list[Sentence]:
             continue  # a heading of the prompt, not a sentence
         n_words = len(block.text.split())
         instructive = sum(1 for u, _k in units if _instruction_like(u))
-        pasted_block = block.fenced and not block.template
+        pasted_block = block.fenced and not block.template and not block.schema
         n_lines = max(1, len([x for x in block.text.splitlines() if x.strip()]))
         if (
             not block.fenced
@@ -437,7 +508,7 @@ def classify(text: str) -> list[Sentence]:
             catalogue, is_reference = _catalogue_step(
                 unit, kind, catalogue or announces, catalogue_heading
             )
-            if is_reference and not block.template and block.section != "example":
+            if is_reference and not (block.template or block.schema) and block.section != "example":
                 out.append(
                     Sentence(
                         unit,
@@ -527,6 +598,8 @@ def _role(
         return "input", "a template directive or delimiter"
     if block.template:
         return "example", "a line of the output template"
+    if block.schema:
+        return "example", "a line of the output's JSON schema"
     if block.section == "example":
         return "example", f"in the {block.heading} section"
     if pasted_block:
@@ -549,23 +622,35 @@ def _role(
         unit
     ):
         return "input", "describes the input"
+    if _slots_only(unit.strip()):
+        return "input", "a line of labels and placeholders: a value shown to the model"
+    bare = _without_placeholders(unit)
     if _HAS_PLACEHOLDER.search(unit) and not (
-        _OUTPUT_VERBS.match(unit)
-        or _USE_VALUE.search(unit)
-        or re.search(r"\b(?:should|must|shall|needs? to|has to|have to)\b", unit, re.I)
+        _OUTPUT_VERBS.match(bare)
+        or _USE_VALUE.search(bare)
+        or re.search(r"\b(?:should|must|shall|needs? to|has to|have to)\b", bare, re.I)
     ):
         return "input", "states an input value"
     if _CAPABILITY.match(unit):
         return "persona", "what the model can do"
+    if _KEPT.match(unit.strip()):
+        return "process", "says what happens to the output once written, not what it holds"
     output_words = bool(OUTPUT_NOUNS.search(unit))
     if _NAMES_OUTPUT_PART.search(unit):
         return "output", "names a part of the output"
     if (
-        _PROCESS.search(unit)
+        (_PROCESS.search(unit) or _PROCESS.search(_OPENER.sub("", unit.strip())))
         and not (output_words and _output_verb_anywhere(unit))
         and not re.search(r"\b(?:output|response|answer|reply)\b", unit, re.I)
     ):
         return "process", "a process step"
+    if (
+        _DETERMINER_SUBJECT.match(unit)
+        and not output_words
+        and not _instruction_like(unit)
+        and not re.search(r"\b(?:you|your)\b", _first_clause(unit), re.I)
+    ):
+        return "input", "a statement about the environment, not about the response"
     if block.section == "input":
         return "input", f"in the {block.heading} section"
     if block.section == "persona" and (
@@ -576,3 +661,31 @@ def _role(
     if block.section == "process" and not (output_words and _instruction_like(unit)):
         return "process", f"in the {block.heading} section"
     return "output", "output instruction"
+
+
+def _first_clause(unit: str) -> str:
+    return re.split(r"[,;:]|\s[-\u2013\u2014]\s|\b(?:unless|if|when|so)\b", unit, maxsplit=1)[0]
+
+
+_JSON_START = re.compile(r"^\s*[{\[]\s*(?:$|[\"{\[])")
+_JSON_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+
+
+def _bracket_balance(line: str) -> int:
+    """Opened minus closed brackets of a JSON line, outside its strings."""
+    bare = _JSON_STRING.sub("", line)
+    return bare.count("{") + bare.count("[") - bare.count("}") - bare.count("]")
+
+
+_SCHEMA_KEYWORDS = re.compile(
+    r'"(?:\$schema|properties|additionalProperties|\$defs|definitions)"\s*:'
+)
+
+
+def _is_json_schema(body: str) -> bool:
+    """``body`` is a JSON Schema: a JSON literal with schema keywords ("$schema",
+    "properties" next to "type")."""
+    stripped = body.strip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    return bool(_SCHEMA_KEYWORDS.search(stripped)) and bool(re.search(r'"type"\s*:', stripped))
