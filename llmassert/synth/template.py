@@ -142,6 +142,9 @@ class OutputTemplate:
     sections_by: str = ""  # where the section list came from
     json_keys: tuple[str, ...] = ()
     lists: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # (line, items)
+    # The sentence introducing a template that is one fenced block holding only a placeholder
+    # ("Return the result as follows:" + ```\nRESULT\n```): the whole reply is that block.
+    fenced_only_by: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -176,9 +179,17 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
     tpl = OutputTemplate()
     lines = text.splitlines()
     # 1. Template blocks: a fenced block or lines introduced as the output's format.
+    previous = ""
     for block in blocks(text):
+        before, previous = previous, block.text
         if not block.template:
             continue
+        if (
+            block.fenced
+            and _PLACEHOLDER_ONLY.fullmatch(block.text.strip())
+            and _INTRODUCES.search(before.strip().splitlines()[-1] if before.strip() else "")
+        ):
+            tpl.fenced_only_by = before.strip().splitlines()[-1].strip()
         titles = []
         body = block.text.strip()
         if body.startswith(("{", "[")):
@@ -254,6 +265,18 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
             item = _LABEL_SEPARATOR.split(m.group(1).strip(), maxsplit=1)[0]
             tpl.lists.append((i, (_clean_name(item),)))
     return tpl
+
+
+# A placeholder standing for the whole content: CODE, [CODE], {code}, <code>, YOUR_CODE_HERE.
+_PLACEHOLDER_ONLY = re.compile(
+    r"[A-Z][A-Z0-9_ ]{1,40}|\[[^\[\]\n]{1,40}\]|\{\{?\s*\w{1,40}\s*\}?\}|<[^<>\n]{1,40}>|\.\.\.|…"
+)
+# A line that hands over to the template below it ("... as follows:", "Use this format:").
+_INTRODUCES = re.compile(
+    r"\b(?:as follows|(?:this|the following|the below|below|that) (?:format|structure|template|"
+    r"form|way)|like this|like so)\s*:\s*$",
+    re.I,
+)
 
 
 def _plain(unit: str) -> Sentence:

@@ -48,6 +48,17 @@ def _scope_expr(tpl: OutputTemplate, scope: tuple[str, str | None]) -> tuple[str
 def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[Check] | None:
     text = criterion.text
     out: list[Check] = []
+    if tpl.fenced_only_by and text.strip() == tpl.fenced_only_by:
+        return [
+            Check(
+                "template_code_block_only",
+                "The whole response is one fenced code block, as the template shows.",
+                "stripped = response.strip()\n"
+                "return stripped.startswith(('```', '~~~')) and stripped.endswith(('```', '~~~'))"
+                " and len(code_blocks(response)) == 1",
+                ("code_blocks",),
+            )
+        ]
     scope = scope_of(text, tpl)
     names = tpl.names
     # Section lists and order.

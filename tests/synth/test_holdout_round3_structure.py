@@ -1,0 +1,105 @@
+"""Round-3 holdout findings in the structure and template rules: format words inside a JSON
+member line, arrays of strings that a JSON parser must read as they are, a field holding a list
+of strings, and a template that is one fenced block. Sentences are invented; each asserts what
+synthesis produces."""
+
+from __future__ import annotations
+
+from _rules_support import criterion, names, verdicts
+
+from llmassert.synth.roles import classify
+from llmassert.synth.rules import template as template_rules
+from llmassert.synth.template import parse
+
+# --- format words in the value of a JSON member describe that field ----------------------------
+
+
+def test_json_member_line_gives_no_whole_response_format_check() -> None:
+    assert names('"steps": "- a numbered\\n- bulleted list of steps"') == []
+    assert names('"notes": "markdown text with a table of results",') == []
+    # The same words as an instruction still give the checks.
+    assert "has_bullets_lenient" in names("Give the steps as a bulleted list.")
+
+
+# --- "an array of strings, usable with a JSON parser" ------------------------------------------
+
+
+def test_array_of_strings_parsed_as_is() -> None:
+    text = "Reply with an array of strings that can be read by JSON.parse()."
+    assert "json_array_of_strings" in names(text)
+    assert verdicts(text, '["a", "b"]')["json_array_of_strings"]
+    assert not verdicts(text, '[{"a": 1}]')["json_array_of_strings"]
+    assert not verdicts(text, 'Sure: ["a", "b"]')["json_array_of_strings"]
+    assert not verdicts(text, 'Sure: ["a", "b"]')["is_json_array"]
+
+
+def test_array_of_strings_without_parser_is_lenient() -> None:
+    text = "Return a JSON array of strings."
+    assert verdicts(text, '```json\n["a"]\n```')["json_array_of_strings"]
+
+
+def test_json_field_holding_a_list_of_strings() -> None:
+    text = 'Answer in JSON with a key "labels" whose value is a list of strings.'
+    assert "json_labels_list_of_strings" in names(text)
+    assert verdicts(text, '{"labels": ["x", "y"]}')["json_labels_list_of_strings"]
+    assert verdicts(text, '{"labels": []}')["json_labels_list_of_strings"]
+    assert not verdicts(text, '{"labels": [{"x": 1}]}')["json_labels_list_of_strings"]
+
+
+# --- a template that is nothing but a fenced placeholder ---------------------------------------
+
+FENCED = """You fix broken scripts.
+
+Give back the fixed script as follows:
+
+```
+SCRIPT
+```
+
+Do not explain anything.
+"""
+
+
+def test_fenced_placeholder_template_is_the_whole_reply() -> None:
+    tpl = parse(FENCED, classify(FENCED))
+    assert tpl.fenced_only_by == "Give back the fixed script as follows:"
+    found = template_rules.checks(criterion("Give back the fixed script as follows:"), tpl, FENCED)
+    assert found is not None and [c.name for c in found] == ["template_code_block_only"]
+
+
+def test_fenced_block_with_content_is_no_placeholder_template() -> None:
+    text = FENCED.replace("SCRIPT", "print('hello world')\nx = 1")
+    assert parse(text, classify(text)).fenced_only_by == ""
+
+
+def test_only_json_is_parsed_as_is() -> None:
+    text = "Respond with only valid JSON matching the schema below:"
+    assert names(text) == ["json_strict"]
+    assert not verdicts(text, 'Here it is: {"a": 1}')["json_strict"]
+    text = "Your answer must be JSON only, with keys name and age."
+    assert not verdicts(text, '```json\n{"name": "x", "age": 1}\n```')["json_keys_name_age_lenient"]
+    # Without "only", prose or a fence around the JSON is tolerated by the lenient reading.
+    assert "json_lenient" in names("Respond in JSON.")
+
+
+def test_list_of_strings_named_by_content_may_be_a_field() -> None:
+    # The sentence says what the list holds, not that the reply is the list.
+    text = "Give the search terms as a JSON array of strings."
+    assert verdicts(text, '{"terms": ["a", "b"]}')["json_array_of_strings"]
+    assert not verdicts(text, '{"terms": [{"a": 1}]}')["json_array_of_strings"]
+    # The reply itself is the list.
+    text = "Return your reply as a JSON array of strings."
+    assert not verdicts(text, '{"terms": ["a", "b"]}')["json_array_of_strings"]
+    assert verdicts(text, '["a", "b"]')["json_array_of_strings"]
+
+
+# --- a cap on the steps of a listed plan --------------------------------------------------------
+
+
+def test_step_cap_counts_array_items_or_list_items() -> None:
+    text = "Draft a plan of actions, not exceeding 4 steps, to reach the target."
+    assert "max_steps_4_strict" in names(text)
+    assert not verdicts(text, '["a", "b", "c", "d", "e"]')["max_steps_4_strict"]
+    assert verdicts(text, "1. a\n2. b\n3. c")["max_steps_4_strict"]
+    # How to work, not what to list: no count.
+    assert not [n for n in names("Solve the puzzle in 3 steps.") if "steps" in n]
