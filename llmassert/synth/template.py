@@ -145,6 +145,10 @@ class OutputTemplate:
     # The sentence introducing a template that is one fenced block holding only a placeholder
     # ("Return the result as follows:" + ```\nRESULT\n```): the whole reply is that block.
     fenced_only_by: str = ""
+    # The sentence asking for a reply shaped "exactly as" / with "one" part as in the example
+    # below it, when that example holds one fenced block (and whether text precedes the block).
+    one_fence_by: str = ""
+    one_fence_after_text: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -180,8 +184,11 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
     lines = text.splitlines()
     # 1. Template blocks: a fenced block or lines introduced as the output's format.
     previous = ""
-    for block in blocks(text):
+    found = blocks(text)
+    for i, block in enumerate(found):
         before, previous = previous, block.text
+        if block.fenced and i + 1 < len(found) and not found[i + 1].fenced:
+            _one_fence_example(tpl, before)
         if not block.template:
             continue
         if (
@@ -277,6 +284,27 @@ _INTRODUCES = re.compile(
     r"form|way)|like this|like so)\s*:\s*$",
     re.I,
 )
+
+
+# "Include one discussion and one command EXACTLY as in the following example:"
+_SHAPED_AS_EXAMPLE = re.compile(
+    r"\b(?:exactly|precisely)\s+(?:as|like)\s+(?:in\s+)?(?:the|this)\s+(?:following|below)\s+"
+    r"(?:example|format|sample)\s*:\s*$",
+    re.I,
+)
+_ONE = re.compile(r"(?<![\w-])_?(?:one|a single|single|exactly one)_?\s", re.I)
+
+
+def _one_fence_example(tpl: OutputTemplate, before: str) -> None:
+    """Record a sentence asking for the shape of the example right below it, when the example
+    ends in one fenced block (``before`` is the text between the sentence and the block)."""
+    lines = [line.strip() for line in before.strip().splitlines()]
+    for k in range(len(lines) - 1, -1, -1):
+        line = lines[k]
+        if _SHAPED_AS_EXAMPLE.search(line) and _ONE.search(line):
+            tpl.one_fence_by = line
+            tpl.one_fence_after_text = any(rest for rest in lines[k + 1 :])
+            return
 
 
 def _plain(unit: str) -> Sentence:

@@ -5,6 +5,8 @@ synthesis produces."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from _rules_support import criterion, names, verdicts
 
 from llmassert.synth.roles import classify
@@ -103,3 +105,44 @@ def test_step_cap_counts_array_items_or_list_items() -> None:
     assert verdicts(text, "1. a\n2. b\n3. c")["max_steps_4_strict"]
     # How to work, not what to list: no count.
     assert not [n for n in names("Solve the puzzle in 3 steps.") if "steps" in n]
+
+
+# --- a reply shaped exactly as an example that holds one fenced block ---------------------------
+
+SHAPED = """Answer in two parts, a note and a query.
+Every reply has _one_ note and _one_ query EXACTLY as in the following example:
+NOTE
+I will first count the rows of the table.
+```
+SELECT count(*) FROM t;
+```
+
+Send one query per reply.
+"""
+
+
+def test_example_with_one_fenced_block_fixes_the_shape() -> None:
+    tpl = parse(SHAPED, classify(SHAPED))
+    line = "Every reply has _one_ note and _one_ query EXACTLY as in the following example:"
+    assert tpl.one_fence_by == line and tpl.one_fence_after_text
+    found = template_rules.checks(criterion(line), tpl, SHAPED)
+    assert found is not None and [c.name for c in found] == ["example_one_code_block"]
+    check = _run(found[0])
+    assert check("NOTE\nLook first.\n```\nSELECT 1;\n```\n")
+    assert not check("```\nSELECT 1;\n```\n")  # no text before the block
+    assert not check("NOTE\nTwo.\n```\nSELECT 1;\n```\n```\nSELECT 2;\n```")
+    assert not check("NOTE\nNo query at all.")
+
+
+def test_example_without_exactly_fixes_nothing() -> None:
+    text = SHAPED.replace("EXACTLY as in the following example", "like this")
+    assert parse(text, classify(text)).one_fence_by == ""
+
+
+def _run(check: object) -> Callable[[str], bool]:
+    from llmassert.sandbox import load_inline
+    from llmassert.synth.rules.base import to_candidate
+
+    cand = to_candidate(check, criterion("x"))  # type: ignore[arg-type]
+    fn = load_inline(cand.code, filename=cand.name, process_fallback=True)[cand.name]
+    return lambda response: bool(fn({}, response))

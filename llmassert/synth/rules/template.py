@@ -59,6 +59,19 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
                 ("code_blocks",),
             )
         ]
+    if tpl.one_fence_by and text.strip() == tpl.one_fence_by:
+        cond = "len(code_blocks(response)) == 1"
+        shape = "Exactly one fenced code block, as in the example"
+        if tpl.one_fence_after_text:
+            cond += (
+                " and bool(re.split(r'(?m)^[ \\t]*(?:```|~~~)', response, maxsplit=1)[0].strip())"
+            )
+            shape += ", with text before it"
+        return [
+            Check(
+                "example_one_code_block", shape + ".", f"return {cond}", ("code_blocks",), ("re",)
+            )
+        ]
     scope = scope_of(text, tpl)
     names = tpl.names
     # Section lists and order.
