@@ -149,6 +149,9 @@ class OutputTemplate:
     # below it, when that example holds one fenced block (and whether text precedes the block).
     one_fence_by: str = ""
     one_fence_after_text: bool = False
+    # A skeleton "NAME line, then ```[LANG] fenced block" after the sentence introducing it:
+    # (sentence, fence tagged?, the name line lowercase?, the name has an extension?)
+    named_fence: tuple[str, bool, bool, bool] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -211,6 +214,7 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
         if len(titles) >= 2 and not tpl.sections:
             tpl.sections = [SectionSpec(t) for t in titles]
             tpl.ordered, tpl.ordered_by, tpl.sections_by = True, "template", "template"
+    tpl.named_fence = _named_fence(lines)
     # 1b. A tag skeleton after "Follow this format:" (the lines are no template block: tags).
     if not tpl.sections:
         for line in lines:
@@ -305,6 +309,46 @@ def _one_fence_example(tpl: OutputTemplate, before: str) -> None:
             tpl.one_fence_by = line
             tpl.one_fence_after_text = any(rest for rest in lines[k + 1 :])
             return
+
+
+_SLOT = r"(?:[A-Z][A-Z0-9_]{1,30}|\[[A-Za-z_ ]{1,30}\]|\{\{?\s*\w{1,30}\s*\}?\}|<[\w ]{1,30}>)"
+_FORMAT_INTRO = re.compile(
+    r"\b(?:(?:following|this|the below|below) (?:format|structure|template)|as follows)\s*:\s*$",
+    re.I,
+)
+
+
+def _named_fence(lines: list[str]) -> tuple[str, bool, bool, bool] | None:
+    """A format skeleton of one placeholder line (a file name) followed by a fenced block whose
+    content is a placeholder, introduced by a "follow the following format:" line at most four
+    lines above; what the prose between says about the placeholder ("NAME is the lowercase
+    file name including the extension") is read as well."""
+    for i in range(len(lines) - 3):
+        name = lines[i].strip()
+        fence = re.fullmatch(r"\s*(```|~~~)\s*(\S*)\s*", lines[i + 1])
+        if not (re.fullmatch(_SLOT, name) and fence):
+            continue
+        close = next(
+            (k for k in range(i + 2, min(i + 6, len(lines))) if lines[k].strip() == fence.group(1)),
+            None,
+        )
+        body = " ".join(x.strip() for x in lines[i + 2 : close or i + 2])
+        if close is None or not re.fullmatch(_SLOT, body):
+            continue
+        for j in range(i - 1, max(-1, i - 6), -1):
+            if _FORMAT_INTRO.search(lines[j]):
+                prose = " ".join(x.strip() for x in lines[j + 1 : i])
+                said = re.search(rf"(?<![\w\[{{<]){re.escape(name)}\s+is\s+([^,.;]+)", prose)
+                about = said.group(1) if said else ""
+                tagged = bool(re.fullmatch(_SLOT, fence.group(2)))
+                return (
+                    lines[j].strip(),
+                    tagged,
+                    bool(re.search(r"\blower[- ]?case\b", about, re.I)),
+                    bool(re.search(r"\bextension\b", about, re.I))
+                    and not re.search(r"\b(?:without|no)\b[^,]*\bextension", about, re.I),
+                )
+    return None
 
 
 def _plain(unit: str) -> Sentence:

@@ -146,3 +146,38 @@ def _run(check: object) -> Callable[[str], bool]:
     cand = to_candidate(check, criterion("x"))  # type: ignore[arg-type]
     fn = load_inline(cand.code, filename=cand.name, process_fallback=True)[cand.name]
     return lambda response: bool(fn({}, response))
+
+
+# --- a skeleton: a name line, then a fenced block tagged with a language ------------------------
+
+NAMED = """Write the migration script.
+
+Give it in the following format:
+SCRIPTNAME is the lowercase name of the script including its file extension,
+[LANGUAGE] is the language of the code block, and [BODY] is the script:
+
+SCRIPTNAME
+```[LANGUAGE]
+[BODY]
+```
+
+Keep it short.
+"""
+
+
+def test_name_line_then_tagged_fence_skeleton() -> None:
+    tpl = parse(NAMED, classify(NAMED))
+    assert tpl.named_fence == ("Give it in the following format:", True, True, True)
+    found = template_rules.checks(criterion("Give it in the following format:"), tpl, NAMED)
+    assert found is not None and [c.name for c in found] == ["template_name_then_code_block"]
+    check = _run(found[0])
+    assert check("migrate_users.sql\n```sql\nSELECT 1;\n```\n")
+    assert not check("Migrate_Users.sql\n```sql\nSELECT 1;\n```\n")  # not lowercase
+    assert not check("migrate_users\n```sql\nSELECT 1;\n```\n")  # no extension
+    assert not check("```sql\nSELECT 1;\n```\n")  # no name line
+    assert not check("migrate_users.sql\n```\nSELECT 1;\n```\n")  # no language tag
+
+
+def test_fence_with_real_code_is_no_skeleton() -> None:
+    text = NAMED.replace("[BODY]", "print(1)\nprint(2)")
+    assert parse(text, classify(text)).named_fence is None

@@ -72,6 +72,8 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
                 "example_one_code_block", shape + ".", f"return {cond}", ("code_blocks",), ("re",)
             )
         ]
+    if tpl.named_fence and text.strip() == tpl.named_fence[0]:
+        return [_named_fence_check(*tpl.named_fence[1:])]
     scope = scope_of(text, tpl)
     names = tpl.names
     # Section lists and order.
@@ -220,6 +222,36 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
             )
         ]
     return None
+
+
+def _named_fence_check(tagged: bool, lowercase: bool, extension: bool) -> Check:
+    """A name line right before a fenced block (tagged with a language, a lowercase name, a name
+    with an extension, when the skeleton and its explanation say so)."""
+    lines = [
+        "m = re.search(r'(?m)^[ \\t]*(?:```|~~~)(.*)$', response)",
+        "if m is None:",
+        "    return False",
+        "before = response[: m.start()].strip().splitlines()",
+        "name = before[-1].strip() if before else ''",
+    ]
+    conds, what = ["bool(name)"], ["a name line right before a fenced block"]
+    if tagged:
+        conds.append("bool(m.group(1).strip())")
+        what.append("the fence tagged with a language")
+    if lowercase:
+        conds.append("name == name.lower()")
+        what.append("the name lowercase")
+    if extension:
+        conds.append("re.search(r'\\.\\w+$', name) is not None")
+        what.append("the name with an extension")
+    lines.append(f"return {' and '.join(conds)}")
+    return Check(
+        "template_name_then_code_block",
+        "As the template: " + ", ".join(what) + ".",
+        "\n".join(lines),
+        (),
+        ("re",),
+    )
 
 
 def _tag_checks(tags: tuple[str, ...]) -> list[Check]:
