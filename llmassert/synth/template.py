@@ -152,6 +152,9 @@ class OutputTemplate:
     # A skeleton "NAME line, then ```[LANG] fenced block" after the sentence introducing it:
     # (sentence, fence tagged?, the name line lowercase?, the name has an extension?)
     named_fence: tuple[str, bool, bool, bool] | None = None
+    # A JSON schema the reply must conform to, and the sentence introducing it.
+    json_schema: dict[str, object] | None = None
+    json_schema_by: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -215,6 +218,7 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
             tpl.sections = [SectionSpec(t) for t in titles]
             tpl.ordered, tpl.ordered_by, tpl.sections_by = True, "template", "template"
     tpl.named_fence = _named_fence(lines)
+    _schema(tpl, text)
     # 1b. A tag skeleton after "Follow this format:" (the lines are no template block: tags).
     if not tpl.sections:
         for line in lines:
@@ -349,6 +353,27 @@ def _named_fence(lines: list[str]) -> tuple[str, bool, bool, bool] | None:
                     and not re.search(r"\b(?:without|no)\b[^,]*\bextension", about, re.I),
                 )
     return None
+
+
+_SCHEMA_INTRO = re.compile(r"^[^\n]*\bschema\s*:[ \t]*$", re.I | re.M)
+
+
+def _schema(tpl: OutputTemplate, text: str) -> None:
+    """A JSON schema of an object (``type``, ``properties``) right after a line ending in
+    "schema:" ("Reply with JSON conforming to the following schema:")."""
+    for m in _SCHEMA_INTRO.finditer(text):
+        rest = text[m.end() :].lstrip()
+        try:
+            value, _end = json.JSONDecoder().raw_decode(rest)
+        except ValueError:
+            continue
+        if (
+            isinstance(value, dict)
+            and value.get("type") == "object"
+            and isinstance(value.get("properties"), dict)
+        ):
+            tpl.json_schema, tpl.json_schema_by = value, m.group(0).strip()
+            return
 
 
 def _plain(unit: str) -> Sentence:

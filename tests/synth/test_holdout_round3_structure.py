@@ -181,3 +181,34 @@ def test_name_line_then_tagged_fence_skeleton() -> None:
 def test_fence_with_real_code_is_no_skeleton() -> None:
     text = NAMED.replace("[BODY]", "print(1)\nprint(2)")
     assert parse(text, classify(text)).named_fence is None
+
+
+# --- a JSON schema the reply must conform to ----------------------------------------------------
+
+SCHEMA = """You sort support tickets.
+
+Reply with only valid JSON matching the following schema:
+{
+    "type": "object",
+    "properties": {
+        "team": {"type": "string", "description": "- a bulleted\\n- note"},
+        "urgent": {"type": "boolean"}
+    },
+    "required": ["team", "urgent"],
+    "additionalProperties": false
+}
+"""
+
+
+def test_json_schema_types_required_and_closed() -> None:
+    tpl = parse(SCHEMA, classify(SCHEMA))
+    line = "Reply with only valid JSON matching the following schema:"
+    assert tpl.json_schema_by == line
+    found = template_rules.checks(criterion(line), tpl, SCHEMA)
+    assert found is not None and [c.name for c in found] == ["json_schema_conforms"]
+    check = _run(found[0])
+    assert check('{"team": "billing", "urgent": false}')
+    assert not check('{"team": "billing"}')  # a required key missing
+    assert not check('{"team": "billing", "urgent": false, "extra": 1}')  # closed object
+    assert not check('{"team": ["billing"], "urgent": false}')  # wrong type
+    assert not check('Here: {"team": "billing", "urgent": false}')  # "only valid JSON"

@@ -72,6 +72,8 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
                 "example_one_code_block", shape + ".", f"return {cond}", ("code_blocks",), ("re",)
             )
         ]
+    if tpl.json_schema and text.strip() == tpl.json_schema_by:
+        return [_schema_check(tpl.json_schema, bool(re.search(r"\bonly\b", text, re.I)))]
     if tpl.named_fence and text.strip() == tpl.named_fence[0]:
         return [_named_fence_check(*tpl.named_fence[1:])]
     scope = scope_of(text, tpl)
@@ -222,6 +224,60 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
             )
         ]
     return None
+
+
+def _schema_check(schema: dict[str, object], whole: bool) -> Check:
+    """The reply's JSON conforms to the schema's types, required keys and closed objects."""
+    parse = "parse_json(response.strip())" if whole else "parse_json(response, lenient=True)"
+    code = (
+        f"value = {parse}\n"
+        f"stack = [({literal(_schema_core(schema))}, value)]\n"
+        "while stack:\n"
+        "    s, v = stack.pop()\n"
+        "    t = s.get('type')\n"
+        "    if t == 'object':\n"
+        "        if not isinstance(v, dict):\n"
+        "            return False\n"
+        "        props = s.get('properties') or {}\n"
+        "        if any(k not in v for k in s.get('required') or []):\n"
+        "            return False\n"
+        "        if s.get('additionalProperties') is False and any(k not in props for k in v):\n"
+        "            return False\n"
+        "        stack.extend((props[k], v[k]) for k in v if isinstance(props.get(k), dict))\n"
+        "    elif t == 'string' and not isinstance(v, str):\n"
+        "        return False\n"
+        "    elif t == 'array' and not isinstance(v, list):\n"
+        "        return False\n"
+        "    elif t == 'boolean' and not isinstance(v, bool):\n"
+        "        return False\n"
+        "    elif t in ('number', 'integer') and (isinstance(v, bool) or not isinstance(v, (int, float))):\n"
+        "        return False\n"
+        "return True"
+    )
+    return Check(
+        "json_schema_conforms",
+        "JSON conforming to the schema: types, required keys, no keys beyond closed objects"
+        + (" (the whole response)." if whole else "."),
+        code,
+        ("parse_json",),
+    )
+
+
+def _schema_core(schema: object) -> object:
+    """The parts of a JSON schema the check reads (type, properties, required, closed)."""
+    if not isinstance(schema, dict):
+        return {}
+    out: dict[str, object] = {}
+    if isinstance(schema.get("type"), str):
+        out["type"] = schema["type"]
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = {str(k): _schema_core(v) for k, v in props.items()}
+    if isinstance(schema.get("required"), list):
+        out["required"] = [str(k) for k in schema["required"]]
+    if schema.get("additionalProperties") is False:
+        out["additionalProperties"] = False
+    return out
 
 
 def _named_fence_check(tagged: bool, lowercase: bool, extension: bool) -> Check:
