@@ -142,6 +142,19 @@ class OutputTemplate:
     sections_by: str = ""  # where the section list came from
     json_keys: tuple[str, ...] = ()
     lists: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # (line, items)
+    # The sentence introducing a template that is one fenced block holding only a placeholder
+    # ("Return the result as follows:" + ```\nRESULT\n```): the whole reply is that block.
+    fenced_only_by: str = ""
+    # The sentence asking for a reply shaped "exactly as" / with "one" part as in the example
+    # below it, when that example holds one fenced block (and whether text precedes the block).
+    one_fence_by: str = ""
+    one_fence_after_text: bool = False
+    # A skeleton "NAME line, then ```[LANG] fenced block" after the sentence introducing it:
+    # (sentence, fence tagged?, the name line lowercase?, the name has an extension?)
+    named_fence: tuple[str, bool, bool, bool] | None = None
+    # A JSON schema the reply must conform to, and the sentence introducing it.
+    json_schema: dict[str, object] | None = None
+    json_schema_by: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -176,9 +189,20 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
     tpl = OutputTemplate()
     lines = text.splitlines()
     # 1. Template blocks: a fenced block or lines introduced as the output's format.
-    for block in blocks(text):
+    previous = ""
+    found = blocks(text)
+    for i, block in enumerate(found):
+        before, previous = previous, block.text
+        if block.fenced and i + 1 < len(found) and not found[i + 1].fenced:
+            _one_fence_example(tpl, before)
         if not block.template:
             continue
+        if (
+            block.fenced
+            and _PLACEHOLDER_ONLY.fullmatch(block.text.strip())
+            and _INTRODUCES.search(before.strip().splitlines()[-1] if before.strip() else "")
+        ):
+            tpl.fenced_only_by = before.strip().splitlines()[-1].strip()
         titles = []
         body = block.text.strip()
         if body.startswith(("{", "[")):
@@ -193,6 +217,8 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
         if len(titles) >= 2 and not tpl.sections:
             tpl.sections = [SectionSpec(t) for t in titles]
             tpl.ordered, tpl.ordered_by, tpl.sections_by = True, "template", "template"
+    tpl.named_fence = _named_fence(lines)
+    _schema(tpl, text)
     # 1b. A tag skeleton after "Follow this format:" (the lines are no template block: tags).
     if not tpl.sections:
         for line in lines:
@@ -254,6 +280,100 @@ def parse(text: str, roles: list[Sentence] | None = None) -> OutputTemplate:
             item = _LABEL_SEPARATOR.split(m.group(1).strip(), maxsplit=1)[0]
             tpl.lists.append((i, (_clean_name(item),)))
     return tpl
+
+
+# A placeholder standing for the whole content: CODE, [CODE], {code}, <code>, YOUR_CODE_HERE.
+_PLACEHOLDER_ONLY = re.compile(
+    r"[A-Z][A-Z0-9_ ]{1,40}|\[[^\[\]\n]{1,40}\]|\{\{?\s*\w{1,40}\s*\}?\}|<[^<>\n]{1,40}>|\.\.\.|…"
+)
+# A line that hands over to the template below it ("... as follows:", "Use this format:").
+_INTRODUCES = re.compile(
+    r"\b(?:as follows|(?:this|the following|the below|below|that) (?:format|structure|template|"
+    r"form|way)|like this|like so)\s*:\s*$",
+    re.I,
+)
+
+
+# "Include one discussion and one command EXACTLY as in the following example:"
+_SHAPED_AS_EXAMPLE = re.compile(
+    r"\b(?:exactly|precisely)\s+(?:as|like)\s+(?:in\s+)?(?:the|this)\s+(?:following|below)\s+"
+    r"(?:example|format|sample)\s*:\s*$",
+    re.I,
+)
+_ONE = re.compile(r"(?<![\w-])_?(?:one|a single|single|exactly one)_?\s", re.I)
+
+
+def _one_fence_example(tpl: OutputTemplate, before: str) -> None:
+    """Record a sentence asking for the shape of the example right below it, when the example
+    ends in one fenced block (``before`` is the text between the sentence and the block)."""
+    lines = [line.strip() for line in before.strip().splitlines()]
+    for k in range(len(lines) - 1, -1, -1):
+        line = lines[k]
+        if _SHAPED_AS_EXAMPLE.search(line) and _ONE.search(line):
+            tpl.one_fence_by = line
+            tpl.one_fence_after_text = any(rest for rest in lines[k + 1 :])
+            return
+
+
+_SLOT = r"(?:[A-Z][A-Z0-9_]{1,30}|\[[A-Za-z_ ]{1,30}\]|\{\{?\s*\w{1,30}\s*\}?\}|<[\w ]{1,30}>)"
+_FORMAT_INTRO = re.compile(
+    r"\b(?:(?:following|this|the below|below) (?:format|structure|template)|as follows)\s*:\s*$",
+    re.I,
+)
+
+
+def _named_fence(lines: list[str]) -> tuple[str, bool, bool, bool] | None:
+    """A format skeleton of one placeholder line (a file name) followed by a fenced block whose
+    content is a placeholder, introduced by a "follow the following format:" line at most four
+    lines above; what the prose between says about the placeholder ("NAME is the lowercase
+    file name including the extension") is read as well."""
+    for i in range(len(lines) - 3):
+        name = lines[i].strip()
+        fence = re.fullmatch(r"\s*(```|~~~)\s*(\S*)\s*", lines[i + 1])
+        if not (re.fullmatch(_SLOT, name) and fence):
+            continue
+        close = next(
+            (k for k in range(i + 2, min(i + 6, len(lines))) if lines[k].strip() == fence.group(1)),
+            None,
+        )
+        body = " ".join(x.strip() for x in lines[i + 2 : close or i + 2])
+        if close is None or not re.fullmatch(_SLOT, body):
+            continue
+        for j in range(i - 1, max(-1, i - 6), -1):
+            if _FORMAT_INTRO.search(lines[j]):
+                prose = " ".join(x.strip() for x in lines[j + 1 : i])
+                said = re.search(rf"(?<![\w\[{{<]){re.escape(name)}\s+is\s+([^,.;]+)", prose)
+                about = said.group(1) if said else ""
+                tagged = bool(re.fullmatch(_SLOT, fence.group(2)))
+                return (
+                    lines[j].strip(),
+                    tagged,
+                    bool(re.search(r"\blower[- ]?case\b", about, re.I)),
+                    bool(re.search(r"\bextension\b", about, re.I))
+                    and not re.search(r"\b(?:without|no)\b[^,]*\bextension", about, re.I),
+                )
+    return None
+
+
+_SCHEMA_INTRO = re.compile(r"^[^\n]*\bschema\s*:[ \t]*$", re.I | re.M)
+
+
+def _schema(tpl: OutputTemplate, text: str) -> None:
+    """A JSON schema of an object (``type``, ``properties``) right after a line ending in
+    "schema:" ("Reply with JSON conforming to the following schema:")."""
+    for m in _SCHEMA_INTRO.finditer(text):
+        rest = text[m.end() :].lstrip()
+        try:
+            value, _end = json.JSONDecoder().raw_decode(rest)
+        except ValueError:
+            continue
+        if (
+            isinstance(value, dict)
+            and value.get("type") == "object"
+            and isinstance(value.get("properties"), dict)
+        ):
+            tpl.json_schema, tpl.json_schema_by = value, m.group(0).strip()
+            return
 
 
 def _plain(unit: str) -> Sentence:

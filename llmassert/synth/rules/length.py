@@ -45,6 +45,9 @@ UNITS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
         ("list_items",),
         False,
     ),
+    # Steps of a plan the response lists: a JSON array's items or the list items (only as an
+    # upper bound, see _length_checks).
+    "steps": (r"steps?", "list_length(response)", ("list_length",), False),
     "questions": (r"questions?", "len(questions(response))", ("questions",), False),
     "emojis": (r"emojis?|emoticons?", "len(emojis(response))", ("emojis",), False),
 }
@@ -451,7 +454,13 @@ checks = Family("length")
 # One rule, not one per limit kind: brevity words count only where no number limits the length.
 @checks.rule
 def _length_checks(criterion: Criterion) -> list[Check]:
-    limits = find_limits(criterion.text)
+    # "not exceeding 3 steps" caps the steps the response lists; "in 3 steps", "at least 2
+    # steps" more often describe how to work than what to write: only a maximum is read.
+    limits = [
+        limit
+        for limit in find_limits(criterion.text)
+        if limit.unit != "steps" or limit.kind == "max"
+    ]
     out = [c for limit in limits for c in _checks_for(limit)] + _few_sentences(criterion)
     # Adjectives in a persona ("a detailed analyst") or in one section's description
     # ("Executive Summary: a brief summary") do not bound the whole response.

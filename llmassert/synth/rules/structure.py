@@ -138,7 +138,23 @@ _JSON_KEYS = re.compile(
     r"\b(?:keys?|fields?|properties|attributes)\b\s*(?:called|named|:)?\s*(?P<names>[^.;]+)", re.I
 )
 
-checks = Family("structure")
+# A line of a JSON schema or sample ('"plan": "- short bulleted list"', '"summary": "markdown
+# text",'): the words in the value describe that one field of a JSON reply, whose string holds
+# them escaped, so they say nothing about the shape of the whole response.
+_JSON_MEMBER = re.compile(r"^\s*[\"“'`][^\"“”'`\n]{1,60}[\"”'`]\s*:\s*[\"“\[{]")
+
+
+def json_member(text: str) -> bool:
+    """True when ``text`` is a member line of a JSON object (a field and its value)."""
+    return _JSON_MEMBER.match(text) is not None
+
+
+def _read(criterion: Criterion) -> str:
+    """What the pattern rules of this family read: nothing for a JSON member line."""
+    return "" if json_member(criterion.text) else criterion.text
+
+
+checks = Family("structure", text=_read)
 
 
 @checks.on(
@@ -200,7 +216,7 @@ checks.when(
 
 @checks.rule
 def _markdown_checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
+    text = _read(criterion)
     m = _MARKDOWN.search(text)
     plain = _PLAIN.search(text)
     if (m and negated(text, m.start())) or (plain and not negated(text, plain.start())):
@@ -292,8 +308,8 @@ def _neutral_modifier(m: re.Match[str]) -> bool:
 
 @checks.rule
 def _section_checks(criterion: Criterion) -> list[Check]:
-    text = criterion.text
-    names = section_names(criterion)
+    text = _read(criterion)
+    names = section_names(criterion) if text else []
     if names:
         key = slug(" ".join(names), max_words=6)
         titles = literal(tuple(names))
@@ -475,29 +491,38 @@ def _json_checks(hit: Hit) -> list[Check]:
                 ("is_json",),
             )
         ]
+    # "suitable for JSON.parse()", "parsable by json.loads", "respond with only valid JSON": the
+    # reply itself is what is parsed, so nothing (no prose, no fence) may surround the JSON.
+    whole = _PARSED_AS_IS.search(hit.text) is not None
     out = [
         Check(
             "json_strict",
             "The whole response is valid JSON.",
             "return is_json(response)",
             ("is_json",),
-        ),
-        Check(
-            "json_lenient",
-            "Contains valid JSON (possibly fenced or with prose around it).",
-            "return is_json(response, lenient=True)",
-            ("is_json",),
-        ),
+        )
     ]
+    if not whole:
+        out.append(
+            Check(
+                "json_lenient",
+                "Contains valid JSON (possibly fenced or with prose around it).",
+                "return is_json(response, lenient=True)",
+                ("is_json",),
+            )
+        )
+    parse = "parse_json(response.strip())" if whole else "parse_json(response, lenient=True)"
     if re.search(r"\bjson (?:array|list)\b|\barray\b", hit.text, re.I):
         out.append(
             Check(
                 "is_json_array",
-                "A JSON array.",
-                "return isinstance(parse_json(response, lenient=True), list)",
+                "A JSON array" + (" (the whole response)." if whole else "."),
+                f"return isinstance({parse}, list)",
                 ("parse_json",),
             )
         )
+        if _OF_STRINGS.search(hit.text):
+            out.append(_array_of_strings(parse, whole, _RESPONSE_IS_LIST.search(hit.text)))
     elif re.search(r"\bobject\b|\bdict", hit.text, re.I):
         out.append(
             Check(
@@ -522,12 +547,66 @@ def _json_checks(hit: Hit) -> list[Check]:
         out.append(
             Check(
                 f"json_keys_{key}_lenient",
-                f"JSON (possibly fenced) with keys {', '.join(keys)}, any case.",
-                f"return has_json_keys(response, {names}, lenient=True, case=False)",
+                f"JSON{'' if whole else ' (possibly fenced)'} with keys {', '.join(keys)}, any case.",
+                f"return has_json_keys(response, {names}, lenient={not whole}, case=False)",
                 ("has_json_keys",),
             )
         )
+        if len(keys) == 1 and _OF_STRINGS.search(hit.text[hit.text.find(keys[0]) :]):
+            # 'a key "tags" whose value is a list of strings': that field is a list of strings.
+            out.append(
+                Check(
+                    f"json_{slug(keys[0])}_list_of_strings",
+                    f"JSON field '{keys[0]}' is a list of strings.",
+                    _read_field(keys[0])
+                    + "return isinstance(value, list) and all(isinstance(v, str) for v in value)",
+                    ("json_object",),
+                )
+            )
     return out
+
+
+_PARSED_AS_IS = re.compile(
+    r"\bjson\.(?:parse|loads?)\b|\b(?:json[- ])?pars(?:e)?able\b|\bparsed (?:directly )?(?:by|with)\b"
+    r"|\b(?:only|nothing but|nothing other than|nothing except)\s+(?:a\s+|one\s+)?(?:valid\s+)?json\b"
+    r"|\bjson\s+only\b",
+    re.I,
+)
+# "an array of strings", "a list of short strings": every item is a string (not an object).
+_OF_STRINGS = re.compile(r"\b(?:array|list)\s+of\s+(?:[\w-]+\s+)?strings\b", re.I)
+
+
+# "Submit your response as an array of strings", "the output must be a list of strings": the
+# reply itself is the list. "Give the queries as a JSON list of strings" names what the list
+# holds, not the reply: the list may be the value of one field of a JSON object reply.
+_RESPONSE_IS_LIST = re.compile(
+    r"\b(?:your|the)\s+(?:whole\s+|entire\s+)?(?:response|reply|output|answer)\s+(?:\w+\s+){0,3}?"
+    r"(?:as|in|is|be)\s+(?:a|an|one)\s+(?:[\w-]+\s+){0,3}?(?:array|list)\b",
+    re.I,
+)
+
+
+def _array_of_strings(parse: str, whole: bool, reply_is_list: object) -> Check:
+    """The reply is a JSON array of strings, or (when the sentence does not say the reply itself
+    is the list) a JSON object holding such a list as one of its values."""
+    where = " (the whole response)" if whole else ""
+    if reply_is_list:
+        return Check(
+            "json_array_of_strings",
+            f"A JSON array whose items are all strings{where}.",
+            f"value = {parse}\n"
+            "return isinstance(value, list) and all(isinstance(v, str) for v in value)",
+            ("parse_json",),
+        )
+    return Check(
+        "json_array_of_strings",
+        f"A JSON array of strings{where}, or a JSON object holding one as a value.",
+        f"value = {parse}\n"
+        "if isinstance(value, dict):\n"
+        "    value = next((v for v in value.values() if isinstance(v, list)), None)\n"
+        "return isinstance(value, list) and all(isinstance(v, str) for v in value)",
+        ("parse_json",),
+    )
 
 
 def _read_field(key: str) -> str:

@@ -48,6 +48,34 @@ def _scope_expr(tpl: OutputTemplate, scope: tuple[str, str | None]) -> tuple[str
 def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[Check] | None:
     text = criterion.text
     out: list[Check] = []
+    if tpl.fenced_only_by and text.strip() == tpl.fenced_only_by:
+        return [
+            Check(
+                "template_code_block_only",
+                "The whole response is one fenced code block, as the template shows.",
+                "stripped = response.strip()\n"
+                "return stripped.startswith(('```', '~~~')) and stripped.endswith(('```', '~~~'))"
+                " and len(code_blocks(response)) == 1",
+                ("code_blocks",),
+            )
+        ]
+    if tpl.one_fence_by and text.strip() == tpl.one_fence_by:
+        cond = "len(code_blocks(response)) == 1"
+        shape = "Exactly one fenced code block, as in the example"
+        if tpl.one_fence_after_text:
+            cond += (
+                " and bool(re.split(r'(?m)^[ \\t]*(?:```|~~~)', response, maxsplit=1)[0].strip())"
+            )
+            shape += ", with text before it"
+        return [
+            Check(
+                "example_one_code_block", shape + ".", f"return {cond}", ("code_blocks",), ("re",)
+            )
+        ]
+    if tpl.json_schema and text.strip() == tpl.json_schema_by:
+        return [_schema_check(tpl.json_schema, bool(re.search(r"\bonly\b", text, re.I)))]
+    if tpl.named_fence and text.strip() == tpl.named_fence[0]:
+        return [_named_fence_check(*tpl.named_fence[1:])]
     scope = scope_of(text, tpl)
     names = tpl.names
     # Section lists and order.
@@ -196,6 +224,90 @@ def checks(criterion: Criterion, tpl: OutputTemplate, prompt_text: str) -> list[
             )
         ]
     return None
+
+
+def _schema_check(schema: dict[str, object], whole: bool) -> Check:
+    """The reply's JSON conforms to the schema's types, required keys and closed objects."""
+    parse = "parse_json(response.strip())" if whole else "parse_json(response, lenient=True)"
+    code = (
+        f"value = {parse}\n"
+        f"stack = [({literal(_schema_core(schema))}, value)]\n"
+        "while stack:\n"
+        "    s, v = stack.pop()\n"
+        "    t = s.get('type')\n"
+        "    if t == 'object':\n"
+        "        if not isinstance(v, dict):\n"
+        "            return False\n"
+        "        props = s.get('properties') or {}\n"
+        "        if any(k not in v for k in s.get('required') or []):\n"
+        "            return False\n"
+        "        if s.get('additionalProperties') is False and any(k not in props for k in v):\n"
+        "            return False\n"
+        "        stack.extend((props[k], v[k]) for k in v if isinstance(props.get(k), dict))\n"
+        "    elif t == 'string' and not isinstance(v, str):\n"
+        "        return False\n"
+        "    elif t == 'array' and not isinstance(v, list):\n"
+        "        return False\n"
+        "    elif t == 'boolean' and not isinstance(v, bool):\n"
+        "        return False\n"
+        "    elif t in ('number', 'integer') and (isinstance(v, bool) or not isinstance(v, (int, float))):\n"
+        "        return False\n"
+        "return True"
+    )
+    return Check(
+        "json_schema_conforms",
+        "JSON conforming to the schema: types, required keys, no keys beyond closed objects"
+        + (" (the whole response)." if whole else "."),
+        code,
+        ("parse_json",),
+    )
+
+
+def _schema_core(schema: object) -> object:
+    """The parts of a JSON schema the check reads (type, properties, required, closed)."""
+    if not isinstance(schema, dict):
+        return {}
+    out: dict[str, object] = {}
+    if isinstance(schema.get("type"), str):
+        out["type"] = schema["type"]
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = {str(k): _schema_core(v) for k, v in props.items()}
+    if isinstance(schema.get("required"), list):
+        out["required"] = [str(k) for k in schema["required"]]
+    if schema.get("additionalProperties") is False:
+        out["additionalProperties"] = False
+    return out
+
+
+def _named_fence_check(tagged: bool, lowercase: bool, extension: bool) -> Check:
+    """A name line right before a fenced block (tagged with a language, a lowercase name, a name
+    with an extension, when the skeleton and its explanation say so)."""
+    lines = [
+        "m = re.search(r'(?m)^[ \\t]*(?:```|~~~)(.*)$', response)",
+        "if m is None:",
+        "    return False",
+        "before = response[: m.start()].strip().splitlines()",
+        "name = before[-1].strip() if before else ''",
+    ]
+    conds, what = ["bool(name)"], ["a name line right before a fenced block"]
+    if tagged:
+        conds.append("bool(m.group(1).strip())")
+        what.append("the fence tagged with a language")
+    if lowercase:
+        conds.append("name == name.lower()")
+        what.append("the name lowercase")
+    if extension:
+        conds.append("re.search(r'\\.\\w+$', name) is not None")
+        what.append("the name with an extension")
+    lines.append(f"return {' and '.join(conds)}")
+    return Check(
+        "template_name_then_code_block",
+        "As the template: " + ", ".join(what) + ".",
+        "\n".join(lines),
+        (),
+        ("re",),
+    )
 
 
 def _tag_checks(tags: tuple[str, ...]) -> list[Check]:
