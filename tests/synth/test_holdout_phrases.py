@@ -141,9 +141,9 @@ def test_reply_with_json_and_only_with_json() -> None:
 
 def test_a_single_object() -> None:
     crit = criterion(
-        "It must be a single object, with two fields.",
+        "It must be a single object holding the name and the score.",
         Category.INCLUSION,
-        context="Your response must be in JSON format. It must be a single object, with two fields.",
+        context="Answer in JSON. It must be a single object holding the name and the score.",
     )
     assert names(crit) == ["json_single_object"]
     assert verdicts(crit, '{"a": 1, "b": 2}') == {"json_single_object": True}
