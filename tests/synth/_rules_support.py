@@ -6,8 +6,11 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from llmassert.history.models import PromptHistory, PromptVersion
 from llmassert.sandbox import check_inline_safe, load_inline, validate_source
+from llmassert.synth import extract as extract_mod
 from llmassert.synth.models import Candidate, Category, Criterion
+from llmassert.synth.roles import classify
 from llmassert.synth.rules import candidates_for
 from llmassert.synth.taxonomy import criterion_id
 
@@ -60,3 +63,37 @@ def verdicts(
 
 def names(crit: Criterion | str) -> list[str]:
     return [c.name for c in candidates(crit)]
+
+
+def extraction(text: str) -> extract_mod.Extraction:
+    """``text`` as a one-version prompt, extracted as synthesis does."""
+    history = PromptHistory(
+        name="p",
+        origin="mem",
+        versions=(PromptVersion(index=1, text=text, source="v1", label="v1"),),
+    )
+    return extract_mod.extract(history)
+
+
+def conditional(sentence: str, lead: str = "You are a robot.") -> bool:
+    """Whether ``sentence`` (after a persona line) is an output criterion that holds only under
+    a condition; fails the test when it is not a criterion at all."""
+    found = extraction(f"{lead}\n\n{sentence}\n")
+    crit = [c for c in found.criteria if c.text == sentence]
+    assert crit, f"not a criterion: {sentence!r}"
+    return crit[0].id in found.conditional
+
+
+def checks_of(text: str) -> dict[str, list[str]]:
+    """Criterion text -> names of the offline candidates it yields (roles, conditions and rules
+    all applied)."""
+    found = extraction(text)
+    taken: set[str] = set()
+    return {
+        c.text: [k.name for k in extract_mod.candidates(found, c, taken)] for c in found.criteria
+    }
+
+
+def roles_of(text: str) -> dict[str, str]:
+    """Sentence -> its role (``llmassert.synth.roles``)."""
+    return {s.text: s.role for s in classify(text)}

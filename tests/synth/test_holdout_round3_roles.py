@@ -4,33 +4,9 @@
 from __future__ import annotations
 
 import pytest
+from _rules_support import checks_of, conditional, roles_of
 
-from llmassert.history.models import PromptHistory, PromptVersion
-from llmassert.synth import extract as extract_mod
-from llmassert.synth.roles import classify
 from llmassert.textunits import split_units_with_kinds
-
-
-def _found(text: str) -> extract_mod.Extraction:
-    history = PromptHistory(
-        name="p",
-        origin="mem",
-        versions=(PromptVersion(index=1, text=text, source="v1", label="v1"),),
-    )
-    return extract_mod.extract(history)
-
-
-def checks_of(text: str) -> dict[str, list[str]]:
-    found = _found(text)
-    taken: set[str] = set()
-    return {
-        c.text: [k.name for k in extract_mod.candidates(found, c, taken)] for c in found.criteria
-    }
-
-
-def roles_of(text: str) -> dict[str, str]:
-    return {s.text: s.role for s in classify(text)}
-
 
 # -- placeholders name input values, not instructions ---------------------------------------
 
@@ -187,9 +163,7 @@ def test_an_unfenced_json_schema_after_its_intro_is_template() -> None:
     ],
 )
 def test_a_purpose_clause_on_an_optional_action_is_a_condition(sentence: str) -> None:
-    found = _found(f"You are a robot.\n\n{sentence}\n")
-    crit = [c for c in found.criteria if c.text == sentence]
-    assert crit and crit[0].id in found.conditional
+    assert conditional(sentence)
 
 
 @pytest.mark.parametrize(
@@ -201,28 +175,20 @@ def test_a_purpose_clause_on_an_optional_action_is_a_condition(sentence: str) ->
     ],
 )
 def test_a_preference_or_attempt_is_not_a_requirement(sentence: str) -> None:
-    found = _found(f"You are a robot.\n\n{sentence}\n")
-    crit = [c for c in found.criteria if c.text == sentence]
-    assert crit and crit[0].id in found.conditional
+    assert conditional(sentence)
     assert checks_of(f"You are a robot.\n\n{sentence}\n")[sentence] == []
 
 
 def test_alternative_actions_require_neither() -> None:
     sentence = "You MUST either call one helper OR write your final reply."
-    found = _found(f"You are a robot.\n\n{sentence}\n")
-    crit = [c for c in found.criteria if c.text == sentence]
-    assert crit and crit[0].id in found.conditional
+    assert conditional(sentence)
 
 
 def test_alternative_labels_are_still_a_requirement() -> None:
     sentence = "Answer with either YES or NO."
-    found = _found(f"You are a robot.\n\n{sentence}\n")
-    crit = [c for c in found.criteria if c.text == sentence]
-    assert crit and crit[0].id not in found.conditional
+    assert not conditional(sentence)
 
 
 def test_a_purpose_clause_on_the_task_is_not_a_condition() -> None:
     sentence = "To answer, write one short paragraph."
-    found = _found(f"You are a robot.\n\n{sentence}\n")
-    crit = [c for c in found.criteria if c.text == sentence]
-    assert crit and crit[0].id not in found.conditional
+    assert not conditional(sentence)

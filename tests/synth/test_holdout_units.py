@@ -3,34 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from _rules_support import checks_of, conditional, extraction, roles_of
 
-from llmassert.history.models import PromptHistory, PromptVersion
-from llmassert.synth import extract as extract_mod
-from llmassert.synth.roles import classify
 from llmassert.textunits import split_units, split_units_with_kinds
-
-
-def _found(text: str) -> extract_mod.Extraction:
-    history = PromptHistory(
-        name="p",
-        origin="mem",
-        versions=(PromptVersion(index=1, text=text, source="v1", label="v1"),),
-    )
-    return extract_mod.extract(history)
-
-
-def checks_of(text: str) -> dict[str, list[str]]:
-    """Criterion text -> names of the offline candidates it yields."""
-    found = _found(text)
-    taken: set[str] = set()
-    return {
-        c.text: [k.name for k in extract_mod.candidates(found, c, taken)] for c in found.criteria
-    }
-
-
-def roles_of(text: str) -> dict[str, str]:
-    return {s.text: s.role for s in classify(text)}
-
 
 # -- 1. conditions ------------------------------------------------------------------------
 
@@ -46,9 +21,7 @@ def roles_of(text: str) -> dict[str, str]:
     ],
 )
 def test_trailing_or_input_conditions_yield_no_unconditional_check(sentence: str) -> None:
-    found = _found(f"You are a helpful assistant.\n\n{sentence}\n")
-    crit = [c for c in found.criteria if c.text == sentence]
-    assert crit and crit[0].id in found.conditional
+    assert conditional(sentence, "You are a helpful assistant.")
     assert checks_of(sentence)[sentence] == []
 
 
@@ -61,7 +34,7 @@ def test_trailing_or_input_conditions_yield_no_unconditional_check(sentence: str
     ],
 )
 def test_not_conditions(sentence: str) -> None:
-    found = _found(f"{sentence}\n")
+    found = extraction(f"{sentence}\n")
     crit = [c for c in found.criteria if c.text == sentence]
     assert crit and crit[0].id not in found.conditional
 
@@ -131,7 +104,7 @@ def test_hard_wrapped_prose_keeps_its_if_clause() -> None:
             "line",
         )
     ]
-    found = _found(text)
+    found = extraction(text)
     assert [c.id in found.conditional for c in found.criteria] == [True]
     # Not joined: labelled lines, and unpunctuated capitalised lines of a response (a verse).
     text = "Persona: a patient teacher who explains things to young pupils\nTone: Warm and calm.\n"
@@ -186,7 +159,7 @@ def test_configuration_lines_are_not_joined() -> None:
 
 def test_a_condition_on_a_nested_verb_keeps_the_instruction_unconditional() -> None:
     sentence = "Invite the reader to write back if anything is unclear."
-    found = _found(f"{sentence}\n")
+    found = extraction(f"{sentence}\n")
     assert [c.id in found.conditional for c in found.criteria] == [False]
 
 
