@@ -11,6 +11,28 @@ from llmassert.config import Settings
 from llmassert.pipeline.runner import Runner, RunOptions, RunReport
 from llmassert.pipeline.spec import load_pipeline
 
+# One map over data.json that summarizes each row; ``summarize_pipeline(keys)`` inserts ``keys``
+# (indented YAML lines: validate, assertions, ...) into the operation.
+_SUMMARIZE = """\
+default_model: openai/fake-model
+datasets:
+  docs: {type: file, path: data.json}
+operations:
+  - name: summarize
+    type: map
+    prompt: "Summarize: {{ input.text }}"
+    output: {schema: {summary: string}}
+KEYS
+pipeline:
+  steps:
+    - {name: s, input: docs, operations: [summarize]}
+  output: {type: file, path: out.json}
+"""
+
+
+def summarize_pipeline(keys: str) -> str:
+    return _SUMMARIZE.replace("KEYS\n", keys)
+
 
 def write_pipeline(
     tmp_path: Path, text: str, rows: list[dict[str, Any]] | None = None, name: str = "pipeline.yaml"

@@ -8,29 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_kit import chat_requests, read_json, run_pipeline, write_pipeline
+from pipeline_kit import (
+    chat_requests,
+    read_json,
+    run_pipeline,
+    summarize_pipeline,
+    write_pipeline,
+)
 
 from llmassert.config import Settings
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
-PIPELINE = """\
-default_model: openai/fake-model
-datasets:
-  docs: {type: file, path: data.json}
-operations:
-  - name: summarize
-    type: map
-    prompt: "Summarize: {{ input.text }}"
-    output: {schema: {summary: string}}
-    assertions:
-      module: checks.py
-      on_fail: POLICY
-      max_retries: 1
-pipeline:
-  steps:
-    - {name: s, input: docs, operations: [summarize]}
-  output: {type: file, path: out.json}
-"""
+PIPELINE = summarize_pipeline(
+    "    assertions:\n      module: checks.py\n      on_fail: POLICY\n      max_retries: 1\n"
+)
 CHECKS = '''\
 def no_instructions(example, response):
     """Never give the reader instructions."""

@@ -13,6 +13,7 @@ from pipeline_kit import (
     read_json,
     read_jsonl,
     run_pipeline,
+    summarize_pipeline,
     write_pipeline,
 )
 
@@ -20,21 +21,6 @@ from llmassert.config import Settings
 from llmassert.errors import AssertionsFailedError
 from llmassert.testing.fake_server import FakeLLMServer, Reply
 
-BASE = """\
-default_model: openai/fake-model
-datasets:
-  docs: {type: file, path: data.json}
-operations:
-  - name: summarize
-    type: map
-    prompt: "Summarize: {{ input.text }}"
-    output: {schema: {summary: string}}
-CHECKS
-pipeline:
-  steps:
-    - {name: s, input: docs, operations: [summarize]}
-  output: {type: file, path: out.json}
-"""
 ROWS = [{"id": 1, "text": "short one"}, {"id": 2, "text": "stubborn"}]
 MODULE = '''\
 ASSERTIONS = ["at_most_three_words"]
@@ -56,7 +42,7 @@ def wordy_until_told(body: dict[str, Any]) -> Reply:
 
 
 def checks(text: str) -> str:
-    return BASE.replace("CHECKS\n", text)
+    return summarize_pipeline(text)
 
 
 def test_validate_retries_with_feedback_then_quarantines(
